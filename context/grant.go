@@ -1,0 +1,265 @@
+package context
+
+import (
+	stdctx "context"
+	"encoding/json"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/smartguard/smartguard/scope"
+)
+
+// FHIRContextItem is one entry of the SMART "fhirContext" launch parameter:
+// a resource the app was launched with. At least one of Reference,
+// Canonical and Identifier is set; Role, when empty, means "launch".
+type FHIRContextItem struct {
+	Reference  string          `json:"reference,omitempty"`
+	Canonical  string          `json:"canonical,omitempty"`
+	Identifier json.RawMessage `json:"identifier,omitempty"`
+	Type       string          `json:"type,omitempty"`
+	Role       string          `json:"role,omitempty"`
+}
+
+// Claims is what a Grant is made of: the verified content of an access
+// token, mapped from whatever claim names the authorization server uses.
+// The middleware fills it; tests and non-HTTP callers may fill it by hand.
+type Claims struct {
+	Issuer   string    // "iss"
+	Subject  string    // "sub"
+	ClientID string    // "client_id" (or "azp")
+	Scopes   scope.Set // "scope" (or "scp")
+
+	Patient           string // id of the Patient in context, such as "123"
+	Encounter         string // id of the Encounter in context
+	FHIRUser          string // "Practitioner/123" or an absolute URL
+	FHIRContext       []FHIRContextItem
+	Tenant            string
+	Intent            string
+	NeedPatientBanner bool
+	SmartStyleURL     string
+
+	ExpiresAt time.Time // "exp"
+	// Raw holds every claim of the token as decoded from JSON.
+	Raw map[string]any
+}
+
+// Grant is what a verified access token allows: who, which client, which
+// scopes, and the launch context. A Grant is immutable; its getters are
+// safe on a nil *Grant and return zero values.
+type Grant struct {
+	c Claims
+}
+
+// NewGrant returns a Grant holding a copy of c. Values inside Raw are not
+// copied deeply: do not change them afterwards.
+func NewGrant(c Claims) *Grant {
+	c.FHIRContext = append([]FHIRContextItem(nil), c.FHIRContext...)
+	c.Raw = maps.Clone(c.Raw)
+	return &Grant{c: c}
+}
+
+// Issuer returns the "iss" of the token.
+func (g *Grant) Issuer() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.Issuer
+}
+
+// Subject returns the "sub" of the token.
+func (g *Grant) Subject() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.Subject
+}
+
+// ClientID returns the id of the client (app) the token was issued to.
+func (g *Grant) ClientID() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.ClientID
+}
+
+// Scopes returns the granted scopes.
+func (g *Grant) Scopes() scope.Set {
+	if g == nil {
+		return scope.Set{}
+	}
+	return g.c.Scopes
+}
+
+// Patient returns the id of the Patient in launch context, or "".
+func (g *Grant) Patient() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.Patient
+}
+
+// Encounter returns the id of the Encounter in launch context, or "".
+func (g *Grant) Encounter() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.Encounter
+}
+
+// FHIRUser returns the fhirUser claim: a reference to the user's own FHIR
+// resource, relative ("Practitioner/123") or absolute, or "".
+func (g *Grant) FHIRUser() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.FHIRUser
+}
+
+// FHIRUserReference splits the fhirUser claim into its resource type and
+// id, whether it is relative or absolute. ok is false when there is no
+// fhirUser or it is not a reference to a Patient, Practitioner,
+// PractitionerRole, RelatedPerson or Person.
+func (g *Grant) FHIRUserReference() (typ, id string, ok bool) {
+	return SplitUserReference(g.FHIRUser())
+}
+
+// FHIRContext returns a copy of the fhirContext launch items.
+func (g *Grant) FHIRContext() []FHIRContextItem {
+	if g == nil {
+		return nil
+	}
+	return append([]FHIRContextItem(nil), g.c.FHIRContext...)
+}
+
+// Tenant returns the opaque id of the launching organisation, or "".
+func (g *Grant) Tenant() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.Tenant
+}
+
+// Intent returns the launch intent, such as "reconcile-medications", or "".
+func (g *Grant) Intent() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.Intent
+}
+
+// NeedPatientBanner reports the need_patient_banner launch parameter.
+func (g *Grant) NeedPatientBanner() bool {
+	return g != nil && g.c.NeedPatientBanner
+}
+
+// SmartStyleURL returns the smart_style_url launch parameter, or "".
+func (g *Grant) SmartStyleURL() string {
+	if g == nil {
+		return ""
+	}
+	return g.c.SmartStyleURL
+}
+
+// ExpiresAt returns when the token expires.
+func (g *Grant) ExpiresAt() time.Time {
+	if g == nil {
+		return time.Time{}
+	}
+	return g.c.ExpiresAt
+}
+
+// Claim returns the raw value of a token claim, as decoded from JSON.
+func (g *Grant) Claim(name string) (any, bool) {
+	if g == nil {
+		return nil, false
+	}
+	v, ok := g.c.Raw[name]
+	return v, ok
+}
+
+// Access tells how the grant allows permission p on resource type typ in
+// context c. It is the scopes' answer (scope.Set.Access) with one rule of
+// launch context added: patient scopes grant nothing when no patient is in
+// context. It allocates nothing.
+func (g *Grant) Access(c scope.Context, typ string, p scope.Permission) scope.Access {
+	if g == nil || c == scope.Patient && g.c.Patient == "" {
+		return scope.Denied
+	}
+	return g.c.Scopes.Access(c, typ, p)
+}
+
+// Allows reports whether the grant allows every letter of p on every
+// resource of type typ in context c, without constraint; see Access.
+func (g *Grant) Allows(c scope.Context, typ string, p scope.Permission) bool {
+	return g.Access(c, typ, p) == scope.Allowed
+}
+
+type grantKey struct{}
+
+// NewContext returns a copy of ctx carrying g.
+func NewContext(ctx stdctx.Context, g *Grant) stdctx.Context {
+	return stdctx.WithValue(ctx, grantKey{}, g)
+}
+
+// FromContext returns the Grant carried by ctx, if any.
+func FromContext(ctx stdctx.Context) (*Grant, bool) {
+	g, ok := ctx.Value(grantKey{}).(*Grant)
+	return g, ok && g != nil
+}
+
+// PatientID returns the id of the Patient in launch context of the grant
+// carried by ctx, or "" when there is none.
+func PatientID(ctx stdctx.Context) string {
+	g, _ := FromContext(ctx)
+	return g.Patient()
+}
+
+// ValidID reports whether s is a FHIR R4 resource id: 1 to 64 characters
+// from A-Z, a-z, 0-9, "-" and ".".
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// userTypes are the resource types a fhirUser may reference.
+var userTypes = [...]string{"Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Person"}
+
+// SplitUserReference splits a fhirUser value, relative ("Practitioner/123")
+// or absolute ("https://ehr.example.org/fhir/Practitioner/123"), into its
+// resource type and id. ok is false unless the type is one SMART allows for
+// fhirUser and the id is a valid FHIR id. An absolute URL's base is not
+// checked here: compare it with your FHIR base before treating the user as
+// one of your own resources.
+func SplitUserReference(ref string) (typ, id string, ok bool) {
+	if i := strings.Index(ref, "/_history/"); i >= 0 {
+		ref = ref[:i]
+	}
+	slash := strings.LastIndexByte(ref, '/')
+	if slash <= 0 {
+		return "", "", false
+	}
+	id = ref[slash+1:]
+	head := ref[:slash]
+	typ = head[strings.LastIndexByte(head, '/')+1:]
+	if !ValidID(id) {
+		return "", "", false
+	}
+	for _, t := range userTypes {
+		if typ == t {
+			if typ == head || strings.Contains(head, "://") {
+				return typ, id, true
+			}
+			return "", "", false
+		}
+	}
+	return "", "", false
+}

@@ -1,0 +1,201 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// The failure classes of RFC 6750 §3.1. Every error the middleware hands to
+// an ErrorHandler is an *Error that matches one of them with errors.Is.
+var (
+	// ErrMissingToken: the request carries no credentials (or another
+	// scheme than Bearer). Answered 401 with a bare Bearer challenge.
+	ErrMissingToken = errors.New("middleware: no access token")
+	// ErrInvalidRequest: the credentials are malformed or sent more than one
+	// way. Answered 400 invalid_request.
+	ErrInvalidRequest = errors.New("middleware: malformed request")
+	// ErrInvalidToken: the token is expired, badly signed, for another
+	// audience or otherwise not acceptable. Answered 401 invalid_token.
+	ErrInvalidToken = errors.New("middleware: invalid access token")
+	// ErrInsufficientScope: the token is good but does not allow the
+	// request. Answered 403 insufficient_scope (or 404, when configured to
+	// hide whether a resource exists).
+	ErrInsufficientScope = errors.New("middleware: insufficient scope")
+)
+
+// RFC 6750 error codes.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeInvalidToken      = "invalid_token"
+	CodeInsufficientScope = "insufficient_scope"
+)
+
+// Error is the error the middleware reports for a request it refuses.
+// errors.Is matches it against the sentinel of its class (ErrInvalidToken,
+// ...) and against its cause (such as jwt.ErrTokenExpired); errors.As gives
+// the status and the challenge.
+type Error struct {
+	// Status is the HTTP status: 400, 401, 403 or 404.
+	Status int
+	// Code is the RFC 6750 error code, or "" for a request without
+	// credentials.
+	Code string
+	// Description is a short text safe to show to the client. It never
+	// holds token contents.
+	Description string
+	// Scope is the scope that would allow the request, for
+	// insufficient_scope.
+	Scope string
+	// Err is the cause. It may hold detail not fit for the client.
+	Err error
+}
+
+// Error returns the class, the description and the cause.
+func (e *Error) Error() string {
+	msg := "middleware: " + e.Description
+	if e.Code != "" {
+		msg = "middleware: " + e.Code + ": " + e.Description
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches e against the sentinel of its class.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrMissingToken:
+		return e.Code == "" && e.Status == http.StatusUnauthorized
+	case ErrInvalidRequest:
+		return e.Code == CodeInvalidRequest
+	case ErrInvalidToken:
+		return e.Code == CodeInvalidToken
+	case ErrInsufficientScope:
+		return e.Code == CodeInsufficientScope
+	}
+	return false
+}
+
+// ErrorHandler answers a request the middleware refuses. err is an *Error.
+// A custom ErrorHandler must write a response; it must not call the next
+// handler.
+type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+// DefaultErrorHandler answers per RFC 6750 §3 with realm "fhir"; see
+// WriteError.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, "fhir", err)
+}
+
+// WriteError answers with the status of err, the RFC 6750 WWW-Authenticate
+// challenge for realm, and a FHIR OperationOutcome
+// (application/fhir+json) whose text is err's Description, never its
+// cause. An err that is not an *Error is answered 500 without detail.
+func WriteError(w http.ResponseWriter, realm string, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Description: "internal error"}
+	}
+	h := w.Header()
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusBadRequest {
+		h.Set("WWW-Authenticate", Challenge(realm, e))
+	}
+	h.Set("Content-Type", "application/fhir+json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.Status)
+	w.Write(operationOutcome(e))
+}
+
+// Challenge returns the RFC 6750 WWW-Authenticate value for e: a bare
+// `Bearer realm="..."` when no token was presented, else the realm, the
+// error code, a sanitised description, and for insufficient_scope the
+// scope needed.
+func Challenge(realm string, e *Error) string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm="`)
+	b.WriteString(quotable(realm))
+	b.WriteByte('"')
+	if e.Code == "" {
+		return b.String()
+	}
+	fmt.Fprintf(&b, `, error="%s"`, quotable(e.Code))
+	if e.Description != "" {
+		fmt.Fprintf(&b, `, error_description="%s"`, quotable(e.Description))
+	}
+	if e.Scope != "" {
+		fmt.Fprintf(&b, `, scope="%s"`, quotable(e.Scope))
+	}
+	return b.String()
+}
+
+// quotable keeps the bytes RFC 6750 §3 allows inside a quoted auth-param
+// (%x20-21 / %x23-5B / %x5D-7E) and drops the others.
+func quotable(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+type outcomeIssue struct {
+	Severity    string `json:"severity"`
+	Code        string `json:"code"`
+	Diagnostics string `json:"diagnostics,omitempty"`
+}
+
+type outcome struct {
+	ResourceType string         `json:"resourceType"`
+	Issue        []outcomeIssue `json:"issue"`
+}
+
+// operationOutcome renders e as a FHIR R4 OperationOutcome. The issue
+// code follows the FHIR IssueType value set.
+func operationOutcome(e *Error) []byte {
+	code := "processing"
+	switch {
+	case e.Status == http.StatusUnauthorized && e.Code == "":
+		code = "login"
+	case e.Code == CodeInvalidToken:
+		code = "expired"
+		if !strings.Contains(e.Description, "expired") {
+			code = "security"
+		}
+	case e.Code == CodeInsufficientScope:
+		code = "forbidden"
+	case e.Status == http.StatusNotFound:
+		code = "not-found"
+	case e.Code == CodeInvalidRequest:
+		code = "invalid"
+	case e.Status >= 500:
+		code = "exception"
+	}
+	out, err := json.Marshal(outcome{
+		ResourceType: "OperationOutcome",
+		Issue:        []outcomeIssue{{Severity: "error", Code: code, Diagnostics: e.Description}},
+	})
+	if err != nil { // cannot happen with these types
+		return []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception"}]}`)
+	}
+	return out
+}
