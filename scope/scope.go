@@ -3,12 +3,32 @@ package scope
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// ErrInvalid is wrapped by every error ParseScope returns: the token is not a
-// well-formed scope this package recognises.
+// ErrInvalid is matched, through [errors.Is], by every error ParseScope
+// returns: the token is not a well-formed scope this package recognises.
 var ErrInvalid = errors.New("scope: invalid scope")
+
+// Error is the error ParseScope returns. Its message names the token and
+// says what is wrong with it:
+//
+//	scope: "patient/Observation.sr": permissions must be an ordered subset of "cruds"
+//
+// errors.Is(err, ErrInvalid) is true for every *Error.
+type Error struct {
+	Token  string // the token as given
+	Reason string // what is wrong with it
+}
+
+// Error returns `scope: "<token>": <reason>`.
+func (e *Error) Error() string {
+	return "scope: " + strconv.Quote(e.Token) + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
 // Context is the first segment of a resource scope: whose data it reaches.
 type Context uint8
@@ -224,10 +244,17 @@ func (s Scope) Equal(t Scope) bool {
 }
 
 // Grants reports whether s, by itself and ignoring its constraint, grants
-// every letter of p on resource type typ in context c.
-func (s *Scope) Grants(c Context, typ string, p Permission) bool {
-	return s.Kind == Resource && s.Context == c && p != 0 && s.Permissions&p == p &&
-		typ != "" && (s.Type == typ || s.Type == "*")
+// every letter of p on resource type typ in context c. typ must be a
+// resource type name ("Observation") or "*"; "*" is granted only by a
+// wildcard scope. A zero or out-of-range p is never granted.
+func (s Scope) Grants(c Context, typ string, p Permission) bool {
+	return p != 0 && p&^All == 0 && validType(typ) && s.matches(c, typ) && s.Permissions&p == p
+}
+
+// matches reports whether s is a resource scope of context c that covers
+// resource type typ.
+func (s *Scope) matches(c Context, typ string) bool {
+	return s.Kind == Resource && s.Context == c && (s.Type == typ || s.Type == "*")
 }
 
 // MustParse is ParseScope for literals known to be valid; it panics otherwise.
@@ -239,10 +266,13 @@ func MustParse(token string) Scope {
 	return s
 }
 
-// identityScopes are the OpenID Connect and SMART identity scopes.
-var identityScopes = map[string]bool{
-	"openid": true, "fhirUser": true, "profile": true,
-	"email": true, "address": true, "phone": true,
+// isIdentity reports whether t is an OpenID Connect or SMART identity scope.
+func isIdentity(t string) bool {
+	switch t {
+	case "openid", "fhirUser", "profile", "email", "address", "phone":
+		return true
+	}
+	return false
 }
 
 // ParseScope parses one scope token strictly. Errors wrap ErrInvalid and
@@ -254,13 +284,13 @@ var identityScopes = map[string]bool{
 // name is an Extension; any other token is an error.
 func ParseScope(token string) (Scope, error) {
 	if token == "" {
-		return Scope{}, fmt.Errorf("%w: empty token", ErrInvalid)
+		return Scope{}, invalid(token, "empty token")
 	}
 	if i := badScopeChar(token); i >= 0 {
 		return Scope{}, invalid(token, fmt.Sprintf("character %q is not allowed in a scope", token[i]))
 	}
 	switch {
-	case identityScopes[token]:
+	case isIdentity(token):
 		return Scope{Kind: Identity, Name: token}, nil
 	case token == "offline_access" || token == "online_access":
 		return Scope{Kind: Refresh, Name: token}, nil
@@ -284,7 +314,7 @@ func ParseScope(token string) (Scope, error) {
 }
 
 func invalid(token, why string) error {
-	return fmt.Errorf("%w: %q: %s", ErrInvalid, token, why)
+	return &Error{Token: token, Reason: why}
 }
 
 // badScopeChar returns the index of the first byte outside RFC 6749's
