@@ -36,7 +36,8 @@ type Context uint8
 // The three SMART contexts. The zero Context matches nothing.
 const (
 	// Patient scopes reach the data of the patient in launch context
-	// (SMART's "patient/"), and nothing without one.
+	// (SMART's "patient/"), and nothing without one: the caller enforces
+	// both, since Set.Access knows nothing of launch context.
 	Patient Context = iota + 1
 	// User scopes reach the data the signed-in user may see ("user/").
 	User
@@ -97,7 +98,8 @@ const (
 	// Launch asks for launch context: "launch", "launch/patient", ...
 	Launch
 	// Identity asks for the user's identity: "openid", "fhirUser",
-	// "profile", and the other OpenID Connect scopes.
+	// "profile" (SMART v1's alias of fhirUser), and the OpenID Connect
+	// scopes "email", "address" and "phone".
 	Identity
 	// Refresh asks for a refresh token: "offline_access", "online_access".
 	Refresh
@@ -123,9 +125,11 @@ func (k Kind) String() string {
 	return ""
 }
 
-// Param is one name=value pair of a granular scope's constraint.
-// Value is percent-decoded; Name may carry a modifier ("code:in") or a chain
-// ("patient.birthdate"), which SMART calls experimental.
+// Param is one name=value pair of a granular scope's constraint, as
+// written: Value is percent-decoded ("a%26b" is "a&b") and may hold raw
+// "|", ":" and "/"; Name is a search parameter code of ASCII letters,
+// digits, "-", "_", "." and ":", and may carry a modifier ("code:in") or a
+// chain ("patient.birthdate"), which SMART calls experimental.
 type Param struct {
 	Name  string
 	Value string
@@ -136,7 +140,8 @@ type Param struct {
 // kept in order, never collapsed.
 type Constraint []Param
 
-// String renders c in scope syntax without the leading "?".
+// String renders c in scope syntax without the leading "?", percent-encoding
+// "%", "&" and bytes not allowed in a scope token in each value.
 func (c Constraint) String() string {
 	var b strings.Builder
 	for i, p := range c {
@@ -221,10 +226,12 @@ func (s Scope) String() string {
 	return s.Name
 }
 
-// URI returns the scope as a URI, SMART App Launch 2.2 Appendix: OpenID
-// Connect scopes under "http://openid.net/specs/openid-connect-core-1_0#",
-// absolute-URI extension scopes as they are, and every other scope under
-// "http://smarthealthit.org/fhir/scopes/".
+// URI returns the scope as a URI (SMART App Launch 2.2, Appendix). The
+// OpenID Connect identity scopes ("openid", "profile", "email", "address",
+// "phone") go under "http://openid.net/specs/openid-connect-core-1_0#";
+// absolute-URI extension scopes stay as they are; every other scope, in
+// its canonical String form, goes under "http://smarthealthit.org/fhir/scopes/":
+// "patient/*.read" becomes "http://smarthealthit.org/fhir/scopes/patient/*.rs".
 func (s Scope) URI() string {
 	switch {
 	case s.Kind == Identity && s.Name != "fhirUser":
@@ -275,13 +282,18 @@ func isIdentity(t string) bool {
 	return false
 }
 
-// ParseScope parses one scope token strictly. Errors wrap ErrInvalid and
-// say what is wrong, for example:
+// ParseScope parses one scope token strictly. The error is an [*Error]
+// that names the token and says what is wrong, and errors.Is(err,
+// ErrInvalid) holds, for example:
 //
 //	scope: "patient/Observation.sr": permissions must be an ordered subset of "cruds"
 //
 // Tokens SMART defines are recognised by kind; an absolute URI or a "__"
-// name is an Extension; any other token is an error.
+// name is an Extension; any other token is an error. A resource scope needs
+// a lower-case context, then a type that is "*" or starts with an
+// upper-case ASCII letter followed by letters and digits (at most 64), then
+// v2 letters (a non-empty, ordered, unrepeated subset of "cruds") or a v1
+// suffix; only v2 scopes may carry a "?name=value&..." constraint.
 func ParseScope(token string) (Scope, error) {
 	if token == "" {
 		return Scope{}, invalid(token, "empty token")

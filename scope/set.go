@@ -13,8 +13,10 @@ type Set struct {
 
 // Parse parses a space-delimited scope claim (RFC 6749 §3.3). It never
 // fails as a whole: a token that is unknown or malformed grants nothing and
-// is kept, as written, in Invalid. Empty tokens from repeated spaces are
-// skipped.
+// is kept, as written, in Invalid. Tokens are separated by the space
+// character only (a tab is not a separator, and makes its token invalid);
+// empty tokens from repeated spaces are skipped. The empty claim grants
+// nothing.
 func Parse(claim string) Set {
 	var s Set
 	n := strings.Count(claim, " ") + 1
@@ -139,11 +141,12 @@ type Access uint8
 const (
 	// Denied: no scope grants it.
 	Denied Access = iota
-	// Constrained: only granular scopes grant it, so it is allowed only for
-	// resources that match one of Set.Constraints.
+	// Constrained: every letter is granted, but some only by granular
+	// scopes, so it is allowed only for resources that match one of the
+	// alternatives of Set.Constraints.
 	Constrained
-	// Allowed: an unconstrained scope grants it, for every resource of the
-	// type (an unconstrained scope subsumes constrained ones).
+	// Allowed: unconstrained scopes grant every letter, for every resource
+	// of the type (an unconstrained scope subsumes constrained ones).
 	Allowed
 )
 
