@@ -446,3 +446,41 @@ func TestAccessDoesNotAllocate(t *testing.T) {
 		t.Errorf("Access allocates %v times per run", allocs)
 	}
 }
+
+// TestSetConcurrentUse is run under -race: a Set is read by many requests
+// at once.
+func TestSetConcurrentUse(t *testing.T) {
+	set := scope.Parse(benchClaim)
+	done := make(chan bool)
+	for range 8 {
+		go func() {
+			ok := true
+			for range 100 {
+				ok = ok && set.Allows(scope.Patient, "Condition", scope.Read)
+				ok = ok && len(set.Constraints(scope.Patient, "Observation", scope.Search)) == 1
+				ok = ok && set.Has("openid") && len(set.Scopes()) == 10
+			}
+			done <- ok
+		}()
+	}
+	for range 8 {
+		if !<-done {
+			t.Error("a concurrent reader got a wrong answer")
+		}
+	}
+}
+
+func TestConstraintStringAndEqual(t *testing.T) {
+	c := scope.Constraint{{Name: "code", Value: "a&b"}, {Name: "code", Value: "100% \"x\"\\"}, {Name: "category", Value: "http://x|y"}}
+	const want = `code=a%26b&code=100%25%20%22x%22%5C&category=http://x|y`
+	if got := c.String(); got != want {
+		t.Errorf("String() = %q; want %q", got, want)
+	}
+	if !c.Equal(slices.Clone(c)) || c.Equal(c[:2]) || c.Equal(scope.Constraint{c[1], c[0], c[2]}) {
+		t.Error("Equal is wrong")
+	}
+	var empty scope.Constraint
+	if !empty.Equal(scope.Constraint{}) || empty.String() != "" {
+		t.Error("nil and empty constraints differ")
+	}
+}
