@@ -173,17 +173,18 @@ type Scope struct {
 	// Kind tells which of the fields below are meaningful.
 	Kind Kind
 
-	// Context, Type and Permissions describe a Resource scope. Type is a
-	// FHIR resource type or "*" for every type, present and future.
+	// Context, Permissions, Type and Constraint describe a Resource scope.
 	Context     Context
-	Type        string
 	Permissions Permission
-	// Constraint is the granular part of a v2 resource scope, nil when the
-	// scope is unconstrained.
-	Constraint Constraint
 	// V1 records that a resource scope was written in SMART v1 syntax
 	// (".read", ".write", ".*"). It does not change what the scope grants.
 	V1 bool
+	// Type is a FHIR resource type or "*" for every type, present and
+	// future.
+	Type string
+	// Constraint is the granular part of a v2 resource scope, nil when the
+	// scope is unconstrained.
+	Constraint Constraint
 
 	// LaunchType is the lower-case context type of a Launch scope
 	// ("patient", "encounter", "imagingstudy"), or "" for bare "launch".
@@ -295,34 +296,48 @@ func isIdentity(t string) bool {
 // v2 letters (a non-empty, ordered, unrepeated subset of "cruds") or a v1
 // suffix; only v2 scopes may carry a "?name=value&..." constraint.
 func ParseScope(token string) (Scope, error) {
+	var s Scope
+	if err := parseScope(token, &s); err != nil {
+		return Scope{}, err
+	}
+	return s, nil
+}
+
+// parseScope is ParseScope writing into *s, which must be the zero Scope;
+// on error *s holds garbage.
+func parseScope(token string, s *Scope) error {
 	if token == "" {
-		return Scope{}, invalid(token, "empty token")
+		return invalid(token, "empty token")
 	}
 	if i := badScopeChar(token); i >= 0 {
-		return Scope{}, invalid(token, fmt.Sprintf("character %q is not allowed in a scope", token[i]))
+		return invalid(token, fmt.Sprintf("character %q is not allowed in a scope", token[i]))
 	}
 	switch {
 	case isIdentity(token):
-		return Scope{Kind: Identity, Name: token}, nil
+		s.Kind, s.Name = Identity, token
+		return nil
 	case token == "offline_access" || token == "online_access":
-		return Scope{Kind: Refresh, Name: token}, nil
+		s.Kind, s.Name = Refresh, token
+		return nil
 	case strings.HasPrefix(token, "__"):
 		if len(token) == 2 {
-			return Scope{}, invalid(token, "extension name is empty")
+			return invalid(token, "extension name is empty")
 		}
-		return Scope{Kind: Extension, Name: token}, nil
+		s.Kind, s.Name = Extension, token
+		return nil
 	case token == "launch" || strings.HasPrefix(token, "launch/") || strings.HasPrefix(token, "launch?"):
-		return parseLaunch(token)
+		return parseLaunch(token, s)
 	}
 	if ctx, rest, ok := strings.Cut(token, "/"); ok {
 		if c := parseContext(ctx); c != 0 {
-			return parseResource(token, c, rest)
+			return parseResource(token, c, rest, s)
 		}
 	}
 	if isAbsoluteURI(token) {
-		return Scope{Kind: Extension, Name: token}, nil
+		s.Kind, s.Name = Extension, token
+		return nil
 	}
-	return Scope{}, invalid(token, "not a SMART scope")
+	return invalid(token, "not a SMART scope")
 }
 
 func invalid(token, why string) error {
@@ -353,46 +368,46 @@ func parseContext(s string) Context {
 	return 0
 }
 
-func parseLaunch(token string) (Scope, error) {
+func parseLaunch(token string, s *Scope) error {
 	rest := token[len("launch"):]
-	s := Scope{Kind: Launch}
+	s.Kind = Launch
 	if typ, ok := strings.CutPrefix(rest, "/"); ok {
 		typ, query, hasQuery := strings.Cut(typ, "?")
 		if typ == "" {
-			return Scope{}, invalid(token, "launch context type is empty")
+			return invalid(token, "launch context type is empty")
 		}
 		for i := 0; i < len(typ); i++ {
 			if typ[i] < 'a' || typ[i] > 'z' {
-				return Scope{}, invalid(token, "launch context type must be a lower-case resource type")
+				return invalid(token, "launch context type must be a lower-case resource type")
 			}
 		}
 		s.LaunchType = typ
 		if hasQuery {
 			role, ok := strings.CutPrefix(query, "role=")
 			if !ok || role == "" || strings.ContainsAny(role, "&?") {
-				return Scope{}, invalid(token, `launch scope may carry only one non-empty "?role="`)
+				return invalid(token, `launch scope may carry only one non-empty "?role="`)
 			}
 			s.Role = role
 		}
-		return s, nil
+		return nil
 	}
 	if rest != "" {
-		return Scope{}, invalid(token, `bare "launch" takes no role or parameters`)
+		return invalid(token, `bare "launch" takes no role or parameters`)
 	}
-	return s, nil
+	return nil
 }
 
-func parseResource(token string, c Context, rest string) (Scope, error) {
+func parseResource(token string, c Context, rest string, s *Scope) error {
 	body, query, constrained := strings.Cut(rest, "?")
 	dot := strings.LastIndexByte(body, '.')
 	if dot < 0 {
-		return Scope{}, invalid(token, `resource scope needs ".permissions"`)
+		return invalid(token, `resource scope needs ".permissions"`)
 	}
 	typ, suffix := body[:dot], body[dot+1:]
 	if !validType(typ) {
-		return Scope{}, invalid(token, `resource type must be "*" or a FHIR resource type name`)
+		return invalid(token, `resource type must be "*" or a FHIR resource type name`)
 	}
-	s := Scope{Kind: Resource, Context: c, Type: typ}
+	s.Kind, s.Context, s.Type = Resource, c, typ
 	switch suffix {
 	case "read":
 		s.Permissions, s.V1 = Read|Search, true
@@ -403,21 +418,21 @@ func parseResource(token string, c Context, rest string) (Scope, error) {
 	default:
 		p, ok := parseLetters(suffix)
 		if !ok {
-			return Scope{}, invalid(token, `permissions must be an ordered subset of "cruds"`)
+			return invalid(token, `permissions must be an ordered subset of "cruds"`)
 		}
 		s.Permissions = p
 	}
 	if constrained {
 		if s.V1 {
-			return Scope{}, invalid(token, "SMART v1 scopes take no constraint")
+			return invalid(token, "SMART v1 scopes take no constraint")
 		}
 		cons, err := parseConstraint(query)
 		if err != "" {
-			return Scope{}, invalid(token, err)
+			return invalid(token, err)
 		}
 		s.Constraint = cons
 	}
-	return s, nil
+	return nil
 }
 
 // validType reports whether t is "*" or shaped like a FHIR resource type

@@ -7,7 +7,6 @@ import "strings"
 // and safe.
 type Set struct {
 	scopes  []Scope
-	raw     []string // the token of each scope as it was written
 	invalid []string
 }
 
@@ -19,24 +18,40 @@ type Set struct {
 // nothing.
 func Parse(claim string) Set {
 	var s Set
-	n := strings.Count(claim, " ") + 1
 	for token := range strings.SplitSeq(claim, " ") {
 		if token == "" {
 			continue
 		}
-		sc, err := ParseScope(token)
-		if err != nil {
-			s.invalid = append(s.invalid, token)
-			continue
-		}
 		if s.scopes == nil {
-			s.scopes = make([]Scope, 0, n)
-			s.raw = make([]string, 0, n)
+			s.scopes = make([]Scope, 0, countTokens(claim))
 		}
-		s.scopes = append(s.scopes, sc)
-		s.raw = append(s.raw, token)
+		// Parse in place: a Scope is large enough that copying it shows.
+		s.scopes = s.scopes[:len(s.scopes)+1]
+		if err := parseScope(token, &s.scopes[len(s.scopes)-1]); err != nil {
+			s.scopes[len(s.scopes)-1] = Scope{}
+			s.scopes = s.scopes[:len(s.scopes)-1]
+			s.invalid = append(s.invalid, token)
+		}
+	}
+	if len(s.scopes) == 0 {
+		s.scopes = nil
 	}
 	return s
+}
+
+// countTokens returns the number of non-empty space-separated tokens in
+// claim, so that a claim padded with spaces cannot make Parse allocate
+// room for scopes it does not hold.
+func countTokens(claim string) int {
+	n := 0
+	prev := byte(' ')
+	for i := 0; i < len(claim); i++ {
+		if claim[i] != ' ' && prev == ' ' {
+			n++
+		}
+		prev = claim[i]
+	}
+	return n
 }
 
 // ParseList is Parse for a claim given as a list of tokens, as in the "scp"
@@ -62,7 +77,6 @@ func NewSet(scopes ...Scope) Set {
 		parsed.V1 = sc.V1 && parsed.Constraint == nil &&
 			(parsed.Permissions == Read|Search || parsed.Permissions == Create|Update|Delete || parsed.Permissions == All)
 		s.scopes = append(s.scopes, parsed)
-		s.raw = append(s.raw, canonical)
 	}
 	return s
 }
@@ -95,11 +109,6 @@ func (s Set) Invalid() []string {
 // about that one scope, not about what the Set grants: it is false for
 // "patient/Observation.r" there. Use Access for decisions.
 func (s Set) Has(token string) bool {
-	for i := range s.raw {
-		if s.raw[i] == token {
-			return true
-		}
-	}
 	sc, err := ParseScope(token)
 	if err != nil {
 		return false

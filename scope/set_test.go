@@ -1,6 +1,7 @@
 package scope_test
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -482,5 +483,22 @@ func TestConstraintStringAndEqual(t *testing.T) {
 	var empty scope.Constraint
 	if !empty.Equal(scope.Constraint{}) || empty.String() != "" {
 		t.Error("nil and empty constraints differ")
+	}
+}
+
+// TestParseSpacePaddingDoesNotAmplify: a claim of one scope padded with a
+// megabyte of spaces must not allocate room for a million scopes.
+func TestParseSpacePaddingDoesNotAmplify(t *testing.T) {
+	claim := "openid" + strings.Repeat(" ", 1<<20) + "patient/*.rs"
+	var set scope.Set
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	set = scope.Parse(claim)
+	runtime.ReadMemStats(&ms1)
+	if set.Len() != 2 {
+		t.Fatalf("Len() = %d; want 2", set.Len())
+	}
+	if got := ms1.TotalAlloc - ms0.TotalAlloc; got > 64<<10 {
+		t.Errorf("Parse allocated %d bytes for two scopes", got)
 	}
 }
