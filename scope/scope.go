@@ -125,9 +125,9 @@ func (k Kind) String() string {
 	return ""
 }
 
-// Param is one name=value pair of a granular scope's constraint, as
-// written: Value is percent-decoded ("a%26b" is "a&b") and may hold raw
-// "|", ":" and "/"; Name is a search parameter code of ASCII letters,
+// Param is one name=value pair of a granular scope's constraint. Value is
+// percent-decoded ("a%26b" is "a&b"; "+" stays "+") and keeps raw "|", ":"
+// and "/" as written; Name is a search parameter code of ASCII letters,
 // digits, "-", "_", "." and ":", and may carry a modifier ("code:in") or a
 // chain ("patient.birthdate"), which SMART calls experimental.
 type Param struct {
