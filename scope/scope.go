@@ -168,7 +168,9 @@ func (c Constraint) Equal(d Constraint) bool {
 	return true
 }
 
-// Scope is one parsed scope token. The zero Scope is not valid.
+// Scope is one parsed scope token, from ParseScope, MustParse or
+// Set.Scopes. The zero Scope is not valid; NewSet checks a Scope built by
+// hand.
 type Scope struct {
 	// Kind tells which of the fields below are meaningful.
 	Kind Kind
@@ -254,7 +256,8 @@ func (s Scope) Equal(t Scope) bool {
 // Grants reports whether s, by itself and ignoring its constraint, grants
 // every letter of p on resource type typ in context c. typ must be a
 // resource type name ("Observation") or "*"; "*" is granted only by a
-// wildcard scope. A zero or out-of-range p is never granted.
+// wildcard scope. A zero or out-of-range p is never granted. Because it
+// ignores the constraint, Grants is no decision: use Set.Access for that.
 func (s Scope) Grants(c Context, typ string, p Permission) bool {
 	return p != 0 && p&^All == 0 && validType(typ) && s.matches(c, typ) && s.Permissions&p == p
 }
