@@ -198,7 +198,9 @@ func (s Set) Access(c Context, typ string, p Permission) Access {
 		g := sc.Permissions & p
 		granted |= g
 		if len(sc.Constraint) == 0 {
-			free |= g
+			if free |= g; free == p {
+				return Allowed
+			}
 		}
 	}
 	switch {
