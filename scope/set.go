@@ -259,6 +259,13 @@ func (s Set) Constraints(c Context, typ string, p Permission) []Constraint {
 		}
 		lists = append(lists, l)
 	}
+	if len(lists) == 1 { // the usual case: one letter
+		out := make([]Constraint, len(lists[0]))
+		for j, i := range lists[0] {
+			out[j] = append(Constraint(nil), s.scopes[i].Constraint...)
+		}
+		return out
+	}
 	var out []Constraint
 	var seen [][]int
 	pos := make([]int, len(lists))
