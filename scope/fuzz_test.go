@@ -9,8 +9,8 @@ import (
 
 // FuzzParse checks, for any input, that parsing never panics, that every
 // scope ParseScope accepts renders to a String that parses back to an
-// Equal scope (and the same String), and that a Set never grants a letter
-// none of its scopes carries.
+// Equal scope (and the same String), that a Set Has each of its scopes,
+// and that a Set never grants a letter none of its scopes carries.
 func FuzzParse(f *testing.F) {
 	seeds := []string{
 		"", " ", "patient/*.rs", "user/*.cruds", "system/*.read", "patient/*.*", "user/Observation.write",
@@ -47,6 +47,9 @@ func FuzzParse(f *testing.F) {
 		types := map[string]bool{}
 		for _, sc := range set.Scopes() {
 			checkRoundTrip(t, sc)
+			if !set.Has(sc.String()) {
+				t.Errorf("Parse(%q).Has(%q) = false", in, sc.String())
+			}
 			if sc.Kind == scope.Resource {
 				letters[sc.Context] |= sc.Permissions
 				types[sc.Type] = true
