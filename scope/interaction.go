@@ -27,10 +27,11 @@ const (
 
 // Permission returns the SMART letter that grants i (SMART App Launch 2.2,
 // "Scopes for requesting FHIR Resources"): c create; r read, vread and
-// instance history; u update and patch; d delete; s search and history at
-// type and system level. Capabilities, batch, transaction and operations
-// have no letter of their own and return 0: a batch is decided entry by
-// entry, an operation by what the application declares it needs.
+// instance history; u update (also update-as-create) and patch; d delete;
+// s search and history at type and system level. Capabilities, batch,
+// transaction and operations have no letter of their own and return 0, as
+// does any other string: a batch is decided entry by entry, an operation
+// by what the application declares it needs. A 0 is never granted.
 func (i Interaction) Permission() Permission {
 	switch i {
 	case InteractionCreate:

@@ -3,12 +3,32 @@ package scope
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// ErrInvalid is wrapped by every error ParseScope returns: the token is not a
-// well-formed scope this package recognises.
+// ErrInvalid is matched, through [errors.Is], by every error ParseScope
+// returns: the token is not a well-formed scope this package recognises.
 var ErrInvalid = errors.New("scope: invalid scope")
+
+// Error is the error ParseScope returns. Its message names the token and
+// says what is wrong with it:
+//
+//	scope: "patient/Observation.sr": permissions must be an ordered subset of "cruds"
+//
+// errors.Is(err, ErrInvalid) is true for every *Error.
+type Error struct {
+	Token  string // the token as given
+	Reason string // what is wrong with it
+}
+
+// Error returns `scope: "<token>": <reason>`.
+func (e *Error) Error() string {
+	return "scope: " + strconv.Quote(e.Token) + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
 // Context is the first segment of a resource scope: whose data it reaches.
 type Context uint8
@@ -16,7 +36,8 @@ type Context uint8
 // The three SMART contexts. The zero Context matches nothing.
 const (
 	// Patient scopes reach the data of the patient in launch context
-	// (SMART's "patient/"), and nothing without one.
+	// (SMART's "patient/"), and nothing without one: the caller enforces
+	// both, since Set.Access knows nothing of launch context.
 	Patient Context = iota + 1
 	// User scopes reach the data the signed-in user may see ("user/").
 	User
@@ -77,7 +98,8 @@ const (
 	// Launch asks for launch context: "launch", "launch/patient", ...
 	Launch
 	// Identity asks for the user's identity: "openid", "fhirUser",
-	// "profile", and the other OpenID Connect scopes.
+	// "profile" (SMART v1's alias of fhirUser), and the OpenID Connect
+	// scopes "email", "address" and "phone".
 	Identity
 	// Refresh asks for a refresh token: "offline_access", "online_access".
 	Refresh
@@ -103,9 +125,11 @@ func (k Kind) String() string {
 	return ""
 }
 
-// Param is one name=value pair of a granular scope's constraint.
-// Value is percent-decoded; Name may carry a modifier ("code:in") or a chain
-// ("patient.birthdate"), which SMART calls experimental.
+// Param is one name=value pair of a granular scope's constraint. Value is
+// percent-decoded ("a%26b" is "a&b"; "+" stays "+") and keeps raw "|", ":"
+// and "/" as written; Name is a search parameter code of ASCII letters,
+// digits, "-", "_", "." and ":", and may carry a modifier ("code:in") or a
+// chain ("patient.birthdate"), which SMART calls experimental.
 type Param struct {
 	Name  string
 	Value string
@@ -116,7 +140,8 @@ type Param struct {
 // kept in order, never collapsed.
 type Constraint []Param
 
-// String renders c in scope syntax without the leading "?".
+// String renders c in scope syntax without the leading "?", percent-encoding
+// "%", "&" and bytes not allowed in a scope token in each value.
 func (c Constraint) String() string {
 	var b strings.Builder
 	for i, p := range c {
@@ -143,22 +168,25 @@ func (c Constraint) Equal(d Constraint) bool {
 	return true
 }
 
-// Scope is one parsed scope token. The zero Scope is not valid.
+// Scope is one parsed scope token, from ParseScope, MustParse or
+// Set.Scopes. The zero Scope is not valid; NewSet checks a Scope built by
+// hand.
 type Scope struct {
 	// Kind tells which of the fields below are meaningful.
 	Kind Kind
 
-	// Context, Type and Permissions describe a Resource scope. Type is a
-	// FHIR resource type or "*" for every type, present and future.
+	// Context, Permissions, Type and Constraint describe a Resource scope.
 	Context     Context
-	Type        string
 	Permissions Permission
-	// Constraint is the granular part of a v2 resource scope, nil when the
-	// scope is unconstrained.
-	Constraint Constraint
 	// V1 records that a resource scope was written in SMART v1 syntax
 	// (".read", ".write", ".*"). It does not change what the scope grants.
 	V1 bool
+	// Type is a FHIR resource type or "*" for every type, present and
+	// future.
+	Type string
+	// Constraint is the granular part of a v2 resource scope, nil when the
+	// scope is unconstrained.
+	Constraint Constraint
 
 	// LaunchType is the lower-case context type of a Launch scope
 	// ("patient", "encounter", "imagingstudy"), or "" for bare "launch".
@@ -201,10 +229,12 @@ func (s Scope) String() string {
 	return s.Name
 }
 
-// URI returns the scope as a URI, SMART App Launch 2.2 Appendix: OpenID
-// Connect scopes under "http://openid.net/specs/openid-connect-core-1_0#",
-// absolute-URI extension scopes as they are, and every other scope under
-// "http://smarthealthit.org/fhir/scopes/".
+// URI returns the scope as a URI (SMART App Launch 2.2, Appendix). The
+// OpenID Connect identity scopes ("openid", "profile", "email", "address",
+// "phone") go under "http://openid.net/specs/openid-connect-core-1_0#";
+// absolute-URI extension scopes stay as they are; every other scope, in
+// its canonical String form, goes under "http://smarthealthit.org/fhir/scopes/":
+// "patient/*.read" becomes "http://smarthealthit.org/fhir/scopes/patient/*.rs".
 func (s Scope) URI() string {
 	switch {
 	case s.Kind == Identity && s.Name != "fhirUser":
@@ -224,10 +254,18 @@ func (s Scope) Equal(t Scope) bool {
 }
 
 // Grants reports whether s, by itself and ignoring its constraint, grants
-// every letter of p on resource type typ in context c.
-func (s *Scope) Grants(c Context, typ string, p Permission) bool {
-	return s.Kind == Resource && s.Context == c && p != 0 && s.Permissions&p == p &&
-		typ != "" && (s.Type == typ || s.Type == "*")
+// every letter of p on resource type typ in context c. typ must be a
+// resource type name ("Observation") or "*"; "*" is granted only by a
+// wildcard scope. A zero or out-of-range p is never granted. Because it
+// ignores the constraint, Grants is no decision: use Set.Access for that.
+func (s Scope) Grants(c Context, typ string, p Permission) bool {
+	return p != 0 && p&^All == 0 && validType(typ) && s.matches(c, typ) && s.Permissions&p == p
+}
+
+// matches reports whether s is a resource scope of context c that covers
+// resource type typ.
+func (s *Scope) matches(c Context, typ string) bool {
+	return s.Kind == Resource && s.Context == c && (s.Type == typ || s.Type == "*")
 }
 
 // MustParse is ParseScope for literals known to be valid; it panics otherwise.
@@ -239,52 +277,74 @@ func MustParse(token string) Scope {
 	return s
 }
 
-// identityScopes are the OpenID Connect and SMART identity scopes.
-var identityScopes = map[string]bool{
-	"openid": true, "fhirUser": true, "profile": true,
-	"email": true, "address": true, "phone": true,
+// isIdentity reports whether t is an OpenID Connect or SMART identity scope.
+func isIdentity(t string) bool {
+	switch t {
+	case "openid", "fhirUser", "profile", "email", "address", "phone":
+		return true
+	}
+	return false
 }
 
-// ParseScope parses one scope token strictly. Errors wrap ErrInvalid and
-// say what is wrong, for example:
+// ParseScope parses one scope token strictly. The error is an [*Error]
+// that names the token and says what is wrong, and errors.Is(err,
+// ErrInvalid) holds, for example:
 //
 //	scope: "patient/Observation.sr": permissions must be an ordered subset of "cruds"
 //
 // Tokens SMART defines are recognised by kind; an absolute URI or a "__"
-// name is an Extension; any other token is an error.
+// name is an Extension; any other token is an error. A resource scope needs
+// a lower-case context, then a type that is "*" or starts with an
+// upper-case ASCII letter followed by letters and digits (at most 64), then
+// v2 letters (a non-empty, ordered, unrepeated subset of "cruds") or a v1
+// suffix; only v2 scopes may carry a "?name=value&..." constraint.
 func ParseScope(token string) (Scope, error) {
+	var s Scope
+	if err := parseScope(token, &s); err != nil {
+		return Scope{}, err
+	}
+	return s, nil
+}
+
+// parseScope is ParseScope writing into *s, which must be the zero Scope;
+// on error *s holds garbage.
+func parseScope(token string, s *Scope) error {
 	if token == "" {
-		return Scope{}, fmt.Errorf("%w: empty token", ErrInvalid)
+		return invalid(token, "empty token")
 	}
 	if i := badScopeChar(token); i >= 0 {
-		return Scope{}, invalid(token, fmt.Sprintf("character %q is not allowed in a scope", token[i]))
+		return invalid(token, fmt.Sprintf("character %q is not allowed in a scope", token[i]))
 	}
 	switch {
-	case identityScopes[token]:
-		return Scope{Kind: Identity, Name: token}, nil
+	case isIdentity(token):
+		s.Kind, s.Name = Identity, token
+		return nil
 	case token == "offline_access" || token == "online_access":
-		return Scope{Kind: Refresh, Name: token}, nil
+		s.Kind, s.Name = Refresh, token
+		return nil
 	case strings.HasPrefix(token, "__"):
 		if len(token) == 2 {
-			return Scope{}, invalid(token, "extension name is empty")
+			return invalid(token, "extension name is empty")
 		}
-		return Scope{Kind: Extension, Name: token}, nil
+		s.Kind, s.Name = Extension, token
+		return nil
 	case token == "launch" || strings.HasPrefix(token, "launch/") || strings.HasPrefix(token, "launch?"):
-		return parseLaunch(token)
+		return parseLaunch(token, s)
 	}
 	if ctx, rest, ok := strings.Cut(token, "/"); ok {
 		if c := parseContext(ctx); c != 0 {
-			return parseResource(token, c, rest)
+			return parseResource(token, c, rest, s)
 		}
 	}
 	if isAbsoluteURI(token) {
-		return Scope{Kind: Extension, Name: token}, nil
+		s.Kind, s.Name = Extension, token
+		return nil
 	}
-	return Scope{}, invalid(token, "not a SMART scope")
+	return invalid(token, "not a SMART scope")
 }
 
 func invalid(token, why string) error {
-	return fmt.Errorf("%w: %q: %s", ErrInvalid, token, why)
+	return &Error{Token: token, Reason: why}
 }
 
 // badScopeChar returns the index of the first byte outside RFC 6749's
@@ -311,46 +371,46 @@ func parseContext(s string) Context {
 	return 0
 }
 
-func parseLaunch(token string) (Scope, error) {
+func parseLaunch(token string, s *Scope) error {
 	rest := token[len("launch"):]
-	s := Scope{Kind: Launch}
+	s.Kind = Launch
 	if typ, ok := strings.CutPrefix(rest, "/"); ok {
 		typ, query, hasQuery := strings.Cut(typ, "?")
 		if typ == "" {
-			return Scope{}, invalid(token, "launch context type is empty")
+			return invalid(token, "launch context type is empty")
 		}
 		for i := 0; i < len(typ); i++ {
 			if typ[i] < 'a' || typ[i] > 'z' {
-				return Scope{}, invalid(token, "launch context type must be a lower-case resource type")
+				return invalid(token, "launch context type must be a lower-case resource type")
 			}
 		}
 		s.LaunchType = typ
 		if hasQuery {
 			role, ok := strings.CutPrefix(query, "role=")
 			if !ok || role == "" || strings.ContainsAny(role, "&?") {
-				return Scope{}, invalid(token, `launch scope may carry only one non-empty "?role="`)
+				return invalid(token, `launch scope may carry only one non-empty "?role="`)
 			}
 			s.Role = role
 		}
-		return s, nil
+		return nil
 	}
 	if rest != "" {
-		return Scope{}, invalid(token, `bare "launch" takes no role or parameters`)
+		return invalid(token, `bare "launch" takes no role or parameters`)
 	}
-	return s, nil
+	return nil
 }
 
-func parseResource(token string, c Context, rest string) (Scope, error) {
+func parseResource(token string, c Context, rest string, s *Scope) error {
 	body, query, constrained := strings.Cut(rest, "?")
 	dot := strings.LastIndexByte(body, '.')
 	if dot < 0 {
-		return Scope{}, invalid(token, `resource scope needs ".permissions"`)
+		return invalid(token, `resource scope needs ".permissions"`)
 	}
 	typ, suffix := body[:dot], body[dot+1:]
 	if !validType(typ) {
-		return Scope{}, invalid(token, `resource type must be "*" or a FHIR resource type name`)
+		return invalid(token, `resource type must be "*" or a FHIR resource type name`)
 	}
-	s := Scope{Kind: Resource, Context: c, Type: typ}
+	s.Kind, s.Context, s.Type = Resource, c, typ
 	switch suffix {
 	case "read":
 		s.Permissions, s.V1 = Read|Search, true
@@ -361,21 +421,21 @@ func parseResource(token string, c Context, rest string) (Scope, error) {
 	default:
 		p, ok := parseLetters(suffix)
 		if !ok {
-			return Scope{}, invalid(token, `permissions must be an ordered subset of "cruds"`)
+			return invalid(token, `permissions must be an ordered subset of "cruds"`)
 		}
 		s.Permissions = p
 	}
 	if constrained {
 		if s.V1 {
-			return Scope{}, invalid(token, "SMART v1 scopes take no constraint")
+			return invalid(token, "SMART v1 scopes take no constraint")
 		}
 		cons, err := parseConstraint(query)
 		if err != "" {
-			return Scope{}, invalid(token, err)
+			return invalid(token, err)
 		}
 		s.Constraint = cons
 	}
-	return s, nil
+	return nil
 }
 
 // validType reports whether t is "*" or shaped like a FHIR resource type
