@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/smartguard/smartguard/scope"
@@ -210,6 +211,10 @@ func checkURL(s string) error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("%q is not a URL", s)
+	case strings.IndexFunc(s, notURLChar) >= 0:
+		return fmt.Errorf("%q has a character not allowed in a URL (RFC 3986)", s)
+	case !validPort(u.Port()):
+		return fmt.Errorf("%q has an invalid port", s)
 	case !u.IsAbs() || u.Opaque != "" || u.Host == "":
 		return fmt.Errorf("%q is not an absolute URL", s)
 	case u.User != nil:
@@ -224,6 +229,21 @@ func checkURL(s string) error {
 		return fmt.Errorf("%q is not https (http is allowed for loopback hosts only)", s)
 	}
 	return fmt.Errorf("%q is not an https URL", s)
+}
+
+// notURLChar reports a rune that RFC 3986 allows nowhere in a URI: space,
+// controls, non-ASCII, and "<>\^`{|}.
+func notURLChar(r rune) bool {
+	return r <= ' ' || r >= 0x7f || strings.ContainsRune("\"<>\\^`{|}", r)
+}
+
+// validPort reports whether p is empty or a port number.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	return err == nil && n > 0
 }
 
 // isLoopback reports whether host is "localhost" or a loopback IP address.
