@@ -1,9 +1,12 @@
 package wellknown_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/smartguard/smartguard/wellknown"
 )
@@ -72,4 +75,82 @@ func ExamplePath() {
 	// Output:
 	// /.well-known/smart-configuration
 	// /apis/fhir/.well-known/smart-configuration
+}
+
+// FromIssuer starts from the authorization server's own metadata; the
+// capabilities and scopes are the FHIR server's to add.
+func ExampleFromIssuer() {
+	var as *httptest.Server
+	as = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":"%[1]s/authorize","token_endpoint":"%[1]s/token",
+			"jwks_uri":"%[1]s/jwks","grant_types_supported":["authorization_code"],
+			"code_challenge_methods_supported":["S256"]}`, as.URL)
+	}))
+	defer as.Close()
+
+	doc, err := wellknown.FromIssuer(context.Background(), as.URL, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	doc.Capabilities = []wellknown.Capability{
+		wellknown.LaunchEHR, wellknown.ClientPublic, wellknown.ContextEHRPatient,
+		wellknown.PermissionPatient, wellknown.SSOOpenIDConnect,
+	}
+	doc.ScopesSupported = []string{"openid", "fhirUser", "launch", "patient/*.rs"}
+	fmt.Println(strings.TrimPrefix(doc.TokenEndpoint, as.URL), doc.Validate())
+	// Output:
+	// /token <nil>
+}
+
+// RestSecurity gives the CapabilityStatement element for clients that still
+// read "metadata".
+func ExampleConfiguration_RestSecurity() {
+	doc := wellknown.Configuration{
+		AuthorizationEndpoint:         "https://as.example.com/authorize",
+		TokenEndpoint:                 "https://as.example.com/token",
+		GrantTypesSupported:           []string{"authorization_code"},
+		Capabilities:                  []wellknown.Capability{wellknown.LaunchStandalone, wellknown.ClientPublic},
+		CodeChallengeMethodsSupported: []string{"S256"},
+	}
+	sec, err := doc.RestSecurity()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sec.CORS = true
+	b, _ := json.MarshalIndent(sec, "", "  ")
+	fmt.Println(string(b))
+	// Output:
+	// {
+	//   "extension": [
+	//     {
+	//       "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+	//       "extension": [
+	//         {
+	//           "url": "authorize",
+	//           "valueUri": "https://as.example.com/authorize"
+	//         },
+	//         {
+	//           "url": "token",
+	//           "valueUri": "https://as.example.com/token"
+	//         }
+	//       ]
+	//     }
+	//   ],
+	//   "cors": true,
+	//   "service": [
+	//     {
+	//       "coding": [
+	//         {
+	//           "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+	//           "code": "SMART-on-FHIR",
+	//           "display": "SMART-on-FHIR"
+	//         }
+	//       ],
+	//       "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)"
+	//     }
+	//   ]
+	// }
 }

@@ -79,3 +79,26 @@ func sameDocument(a, b Configuration) bool {
 	nb, eb := norm(b)
 	return reflect.DeepEqual(na, nb) && reflect.DeepEqual(ea, eb)
 }
+
+// FuzzNoneMatch checks that noneMatch never panics, that a field holding
+// only the tag (strong or weak) matches, and that a field without the tag
+// or "*" does not.
+func FuzzNoneMatch(f *testing.F) {
+	const etag = `"abc"`
+	for _, s := range []string{`"abc"`, `W/"abc"`, `*`, `"a", "abc"`, `"a,"abc"`, `W/`, `"`, ``, ` ,, "x"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := noneMatch([]string{s}, etag)
+		if !strings.Contains(s, etag) && !strings.Contains(s, "*") && got {
+			t.Fatalf("noneMatch(%q) = true without the tag or *", s)
+		}
+		if noneMatch([]string{etag}, etag) != true || noneMatch([]string{"W/" + etag}, etag) != true {
+			t.Fatal("the tag itself does not match")
+		}
+		if !noneMatch([]string{s, etag}, etag) && !strings.Contains(s, "*") {
+			// A later field line still matches whatever the earlier held.
+			t.Fatalf("noneMatch(%q, %q) = false", s, etag)
+		}
+	})
+}
