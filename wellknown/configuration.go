@@ -194,7 +194,7 @@ func (c Configuration) MarshalJSON() ([]byte, error) {
 func (c *Configuration) UnmarshalJSON(data []byte) error {
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(data, &members); err != nil {
-		return err
+		return fmt.Errorf("wellknown: discovery document: %w", err)
 	}
 	if members == nil { // JSON null: leave c unchanged, like encoding/json
 		return nil
@@ -217,7 +217,7 @@ func (c *Configuration) UnmarshalJSON(data []byte) error {
 	}
 	var p plain
 	if err := json.Unmarshal(b, &p); err != nil {
-		return err
+		return fmt.Errorf("wellknown: discovery document: %w", err)
 	}
 	*c = Configuration(p)
 	c.Extra = extra
