@@ -1,0 +1,34 @@
+// Package wellknown serves and checks the SMART on FHIR discovery document,
+// {fhir-base}/.well-known/smart-configuration (SMART App Launch 2.2).
+//
+// A [Configuration] is the document as a Go value. [Configuration.Validate]
+// checks it against the IG: required and conditional members, absolute https
+// URLs, PKCE with "S256" and without "plain", capability strings, and scopes
+// this library can enforce; it reports every problem at once. [Handler]
+// validates a document, encodes it once, and serves it as application/json
+// to any origin, without a token, with an ETag and caching.
+//
+// # Quick start
+//
+//	doc, err := wellknown.FromIssuer(ctx, "https://as.example.com/realms/ehr", nil)
+//	if err != nil { ... }
+//	doc.Capabilities = []wellknown.Capability{
+//		wellknown.LaunchStandalone, wellknown.ClientPublic,
+//		wellknown.ContextStandalonePatient, wellknown.PermissionPatient, wellknown.PermissionV2,
+//	}
+//	doc.ScopesSupported = []string{"launch/patient", "patient/*.rs", "offline_access"}
+//	doc.Issuer = "" // unless you also list wellknown.SSOOpenIDConnect
+//
+//	h, err := wellknown.Handler(*doc) // fails, listing every problem, if doc is not valid
+//	if err != nil { ... }
+//	p, err := wellknown.Path("https://fhir.example.com/r4") // "/r4/.well-known/smart-configuration"
+//	if err != nil { ... }
+//	mux.Handle(p, h)                     // public: not behind the authentication middleware
+//	mux.Handle("/r4/", auth.Handler(fhir)) // the FHIR API
+//
+// # Older clients
+//
+// Servers that still announce SMART in their CapabilityStatement can take
+// its rest.security element from the same document with
+// [Configuration.RestSecurity].
+package wellknown

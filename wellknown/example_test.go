@@ -1,0 +1,156 @@
+package wellknown_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/smartguard/smartguard/wellknown"
+)
+
+// The common setup: describe the server, get a handler, mount it at the
+// FHIR base path outside authentication.
+func Example() {
+	doc := wellknown.Configuration{
+		AuthorizationEndpoint:         "https://as.example.com/authorize",
+		TokenEndpoint:                 "https://as.example.com/token",
+		GrantTypesSupported:           []string{"authorization_code"},
+		ResponseTypesSupported:        []string{"code"},
+		CodeChallengeMethodsSupported: []string{"S256"},
+		ScopesSupported:               []string{"launch/patient", "patient/*.rs", "offline_access"},
+		Capabilities: []wellknown.Capability{
+			wellknown.LaunchStandalone, wellknown.ClientPublic, wellknown.ContextStandalonePatient,
+			wellknown.PermissionPatient, wellknown.PermissionV2, wellknown.PermissionOffline,
+		},
+	}
+	h, err := wellknown.Handler(doc)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	path, err := wellknown.Path("https://fhir.example.com/r4")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	// mux.Handle("/r4/", auth.Handler(fhirAPI)) // the FHIR API, behind authentication
+
+	r := httptest.NewRequest(http.MethodGet, "https://fhir.example.com/r4/.well-known/smart-configuration", nil)
+	r.Header.Set("Accept", "application/fhir+json")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Println(path)
+	fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	// Output:
+	// /r4/.well-known/smart-configuration
+	// 200 application/json
+}
+
+// Validate lists every problem, each naming its JSON member.
+func ExampleConfiguration_Validate() {
+	doc := wellknown.Configuration{
+		TokenEndpoint:                 "http://as.example.com/token",
+		GrantTypesSupported:           []string{"client_credentials"},
+		Capabilities:                  []wellknown.Capability{"permission_v2"},
+		CodeChallengeMethodsSupported: []string{"plain"},
+	}
+	fmt.Println(doc.Validate())
+	// Output:
+	// wellknown: code_challenge_methods_supported: must include "S256"
+	// wellknown: code_challenge_methods_supported: must not include "plain"
+	// wellknown: token_endpoint: "http://as.example.com/token" is not https (http is allowed for loopback hosts only)
+	// wellknown: capabilities[0]: "permission_v2" is not a SMART capability; others must be absolute URIs
+}
+
+func ExamplePath() {
+	for _, base := range []string{"https://ehr.example.com", "https://www.ehr.example.com/apis/fhir/"} {
+		p, _ := wellknown.Path(base)
+		fmt.Println(p)
+	}
+	// Output:
+	// /.well-known/smart-configuration
+	// /apis/fhir/.well-known/smart-configuration
+}
+
+// FromIssuer starts from the authorization server's own metadata; the
+// capabilities and scopes are the FHIR server's to add.
+func ExampleFromIssuer() {
+	var as *httptest.Server
+	as = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":"%[1]s/authorize","token_endpoint":"%[1]s/token",
+			"jwks_uri":"%[1]s/jwks","grant_types_supported":["authorization_code"],
+			"code_challenge_methods_supported":["S256"]}`, as.URL)
+	}))
+	defer as.Close()
+
+	doc, err := wellknown.FromIssuer(context.Background(), as.URL, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	doc.Capabilities = []wellknown.Capability{
+		wellknown.LaunchEHR, wellknown.ClientPublic, wellknown.ContextEHRPatient,
+		wellknown.PermissionPatient, wellknown.SSOOpenIDConnect,
+	}
+	doc.ScopesSupported = []string{"openid", "fhirUser", "launch", "patient/*.rs"}
+	fmt.Println(strings.TrimPrefix(doc.TokenEndpoint, as.URL), doc.Validate())
+	// Output:
+	// /token <nil>
+}
+
+// RestSecurity gives the CapabilityStatement element for clients that still
+// read "metadata".
+func ExampleConfiguration_RestSecurity() {
+	doc := wellknown.Configuration{
+		AuthorizationEndpoint:         "https://as.example.com/authorize",
+		TokenEndpoint:                 "https://as.example.com/token",
+		GrantTypesSupported:           []string{"authorization_code"},
+		Capabilities:                  []wellknown.Capability{wellknown.LaunchStandalone, wellknown.ClientPublic},
+		CodeChallengeMethodsSupported: []string{"S256"},
+	}
+	sec, err := doc.RestSecurity()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sec.CORS = true
+	b, _ := json.MarshalIndent(sec, "", "  ")
+	fmt.Println(string(b))
+	// Output:
+	// {
+	//   "extension": [
+	//     {
+	//       "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+	//       "extension": [
+	//         {
+	//           "url": "authorize",
+	//           "valueUri": "https://as.example.com/authorize"
+	//         },
+	//         {
+	//           "url": "token",
+	//           "valueUri": "https://as.example.com/token"
+	//         }
+	//       ]
+	//     }
+	//   ],
+	//   "cors": true,
+	//   "service": [
+	//     {
+	//       "coding": [
+	//         {
+	//           "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+	//           "code": "SMART-on-FHIR",
+	//           "display": "SMART-on-FHIR"
+	//         }
+	//       ],
+	//       "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)"
+	//     }
+	//   ]
+	// }
+}

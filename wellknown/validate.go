@@ -1,0 +1,280 @@
+package wellknown
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/smartguard/smartguard/scope"
+)
+
+// Validate checks c against SMART App Launch 2.2 and returns every problem
+// at once: an errors.Join of one [*FieldError] per problem, each matching
+// [ErrInvalid]. It returns nil for a valid document.
+//
+// The rules:
+//   - token_endpoint, grant_types_supported, capabilities and
+//     code_challenge_methods_supported are present;
+//   - with "sso-openid-connect", issuer and jwks_uri are present; without
+//     it, issuer is absent;
+//   - with "launch-ehr" or "launch-standalone", authorization_endpoint is
+//     present and grant_types_supported has "authorization_code";
+//   - with "client-confidential-asymmetric",
+//     token_endpoint_auth_methods_supported has "private_key_jwt" and
+//     token_endpoint_auth_signing_alg_values_supported has "RS384" or
+//     "ES384"; that list never has "none";
+//   - code_challenge_methods_supported has "S256" and not "plain";
+//   - every URL is absolute, https (http only for a loopback host such as
+//     localhost, 127.0.0.1 or ::1), without user information or fragment;
+//     issuer has no query either;
+//   - capabilities not defined by SMART are absolute URIs, such as
+//     "https://sdo.example.org/cap": simple strings are reserved for SMART,
+//     so an unknown one is a typo or an unsupported capability;
+//   - every scope in scopes_supported parses with [scope.ParseScope], as
+//     the server SHALL support each one listed;
+//   - associated endpoints have a URL and capabilities; a brand identifier
+//     has a value, an absolute-URI system if any, and a brand bundle;
+//   - list items are not empty strings; Extra neither renames known members
+//     nor holds invalid JSON.
+func (c Configuration) Validate() error {
+	var v validator
+
+	if c.TokenEndpoint == "" {
+		v.add("token_endpoint", "is required")
+	}
+	v.required("grant_types_supported", len(c.GrantTypesSupported))
+	v.required("capabilities", len(c.Capabilities))
+	v.required("code_challenge_methods_supported", len(c.CodeChallengeMethodsSupported))
+
+	if c.HasCapability(SSOOpenIDConnect) {
+		if c.Issuer == "" {
+			v.add("issuer", "is required with capability %q", SSOOpenIDConnect)
+		}
+		if c.JWKSURI == "" {
+			v.add("jwks_uri", "is required with capability %q", SSOOpenIDConnect)
+		}
+	} else if c.Issuer != "" {
+		v.add("issuer", "must be omitted without capability %q", SSOOpenIDConnect)
+	}
+	for _, launch := range []Capability{LaunchEHR, LaunchStandalone} {
+		if !c.HasCapability(launch) {
+			continue
+		}
+		if c.AuthorizationEndpoint == "" {
+			v.add("authorization_endpoint", "is required with capability %q", launch)
+		}
+		if !slices.Contains(c.GrantTypesSupported, "authorization_code") {
+			v.add("grant_types_supported", `must include "authorization_code" with capability %q`, launch)
+		}
+		break
+	}
+	if c.HasCapability(ClientConfidentialAsymmetric) {
+		if !slices.Contains(c.TokenEndpointAuthMethodsSupported, "private_key_jwt") {
+			v.add("token_endpoint_auth_methods_supported", `must include "private_key_jwt" with capability %q`, ClientConfidentialAsymmetric)
+		}
+		algs := c.TokenEndpointAuthSigningAlgValuesSupported
+		if !slices.Contains(algs, "RS384") && !slices.Contains(algs, "ES384") {
+			v.add("token_endpoint_auth_signing_alg_values_supported", `must include "RS384" or "ES384" with capability %q`, ClientConfidentialAsymmetric)
+		}
+	}
+	if slices.Contains(c.TokenEndpointAuthSigningAlgValuesSupported, "none") {
+		v.add("token_endpoint_auth_signing_alg_values_supported", `must not include "none" (RFC 8414 §2)`)
+	}
+	if len(c.CodeChallengeMethodsSupported) > 0 && !slices.Contains(c.CodeChallengeMethodsSupported, "S256") {
+		v.add("code_challenge_methods_supported", `must include "S256"`)
+	}
+	if slices.Contains(c.CodeChallengeMethodsSupported, "plain") {
+		v.add("code_challenge_methods_supported", `must not include "plain"`)
+	}
+
+	v.issuer("issuer", c.Issuer)
+	for _, f := range []struct{ name, value string }{
+		{"jwks_uri", c.JWKSURI},
+		{"authorization_endpoint", c.AuthorizationEndpoint},
+		{"token_endpoint", c.TokenEndpoint},
+		{"registration_endpoint", c.RegistrationEndpoint},
+		{"smart_app_state_endpoint", c.SMARTAppStateEndpoint},
+		{"user_access_brand_bundle", c.UserAccessBrandBundle},
+		{"management_endpoint", c.ManagementEndpoint},
+		{"introspection_endpoint", c.IntrospectionEndpoint},
+		{"revocation_endpoint", c.RevocationEndpoint},
+	} {
+		if f.value != "" {
+			v.url(f.name, f.value)
+		}
+	}
+
+	v.strings("grant_types_supported", c.GrantTypesSupported)
+	v.strings("token_endpoint_auth_methods_supported", c.TokenEndpointAuthMethodsSupported)
+	v.strings("response_types_supported", c.ResponseTypesSupported)
+	v.strings("code_challenge_methods_supported", c.CodeChallengeMethodsSupported)
+	v.strings("token_endpoint_auth_signing_alg_values_supported", c.TokenEndpointAuthSigningAlgValuesSupported)
+	v.capabilities("capabilities", c.Capabilities)
+	for i, s := range c.ScopesSupported {
+		if _, err := scope.ParseScope(s); err != nil {
+			v.errs = append(v.errs, &FieldError{Field: fmt.Sprintf("scopes_supported[%d]", i), Err: err})
+		}
+	}
+
+	for i, e := range c.AssociatedEndpoints {
+		field := fmt.Sprintf("associated_endpoints[%d]", i)
+		if e.URL == "" {
+			v.add(field+".url", "is required")
+		} else {
+			v.url(field+".url", e.URL)
+		}
+		v.required(field+".capabilities", len(e.Capabilities))
+		v.capabilities(field+".capabilities", e.Capabilities)
+	}
+
+	if id := c.UserAccessBrandIdentifier; id != nil {
+		if id.Value == "" {
+			v.add("user_access_brand_identifier.value", "is required")
+		}
+		if id.System != "" && !isAbsoluteURI(id.System) {
+			v.add("user_access_brand_identifier.system", "%q is not an absolute URI", id.System)
+		}
+		if c.UserAccessBrandBundle == "" {
+			v.add("user_access_brand_identifier", "names an entry of user_access_brand_bundle, which is missing")
+		}
+	}
+
+	v.errs = append(v.errs, c.extraErrors()...)
+	return errors.Join(v.errs...)
+}
+
+// validator collects the problems of one document.
+type validator struct{ errs []error }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, fieldErrorf(field, format, args...))
+}
+
+func (v *validator) required(field string, n int) {
+	if n == 0 {
+		v.add(field, "is required")
+	}
+}
+
+// strings reports empty items of a list of strings.
+func (v *validator) strings(field string, list []string) {
+	for i, s := range list {
+		if s == "" {
+			v.add(fmt.Sprintf("%s[%d]", field, i), "is empty")
+		}
+	}
+}
+
+func (v *validator) capabilities(field string, list []Capability) {
+	for i, c := range list {
+		if !knownCapabilities[c] && !isAbsoluteURI(string(c)) {
+			v.add(fmt.Sprintf("%s[%d]", field, i), "%q is not a SMART capability; others must be absolute URIs", c)
+		}
+	}
+}
+
+// url reports s unless it is an absolute https URL (http for loopback
+// hosts) without user information or fragment.
+func (v *validator) url(field, s string) {
+	if err := checkURL(s); err != nil {
+		v.errs = append(v.errs, &FieldError{Field: field, Err: err})
+	}
+}
+
+// issuer is url, without a query either (OpenID Connect Discovery §3,
+// RFC 8414 §2).
+func (v *validator) issuer(field, s string) {
+	if s == "" {
+		return
+	}
+	if err := checkIssuer(s); err != nil {
+		v.errs = append(v.errs, &FieldError{Field: field, Err: err})
+	}
+}
+
+func checkIssuer(s string) error {
+	if err := checkURL(s); err != nil {
+		return err
+	}
+	if strings.ContainsRune(s, '?') {
+		return fmt.Errorf("%q has a query; an issuer has none", s)
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL", s)
+	case strings.IndexFunc(s, notURLChar) >= 0:
+		return fmt.Errorf("%q has a character not allowed in a URL (RFC 3986)", s)
+	case !validPort(u.Port()):
+		return fmt.Errorf("%q has an invalid port", s)
+	case !u.IsAbs() || u.Opaque != "" || u.Host == "":
+		return fmt.Errorf("%q is not an absolute URL", s)
+	case u.User != nil:
+		return fmt.Errorf("%q has user information", s)
+	case strings.ContainsRune(s, '#'):
+		return fmt.Errorf("%q has a fragment", s)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%q is not https (http is allowed for loopback hosts only)", s)
+	}
+	return fmt.Errorf("%q is not an https URL", s)
+}
+
+// notURLChar reports a rune that RFC 3986 allows nowhere in a URI: space,
+// controls, non-ASCII, and "<>\^`{|}.
+func notURLChar(r rune) bool {
+	return r <= ' ' || r >= 0x7f || strings.ContainsRune("\"<>\\^`{|}", r)
+}
+
+// validPort reports whether p is empty or a port number.
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	return err == nil && n > 0
+}
+
+// isLoopback reports whether host is "localhost" or a loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// isAbsoluteURI reports whether s is an RFC 3986 absolute URI: a scheme, a
+// colon and something after it, with no space or control character.
+func isAbsoluteURI(s string) bool {
+	i := strings.IndexByte(s, ':')
+	if i < 1 || i == len(s)-1 {
+		return false
+	}
+	for j := range i {
+		c := s[j]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case j > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	for j := i + 1; j < len(s); j++ {
+		if s[j] <= ' ' || s[j] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
