@@ -124,9 +124,9 @@ type Config struct {
 	// seen again skips signature verification. An entry lives until the
 	// token's "exp" or CacheTTL, whichever is first, and "exp" is checked
 	// again on every hit. Failures are never cached. An entry costs about
-	// 1.3 KiB for a typical SMART token (measured with 10 scopes and a
-	// patient; the grant holds every claim), so the default size bounds
-	// the cache near 13 MiB.
+	// 2.9 KiB for a typical SMART token (measured: a 0.9 KiB RS256 token
+	// with 10 scopes and a patient; the grant holds the parsed scopes and
+	// every claim), so the default size bounds the cache near 30 MiB.
 	//
 	// CacheSize is the largest number of entries. Default 10000.
 	CacheSize int
