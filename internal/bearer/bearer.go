@@ -58,10 +58,15 @@ func Valid(s string) bool {
 	return i == len(s)
 }
 
-func tokenChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-}
+func tokenChar(c byte) bool { return tokenChars[c] }
+
+// tokenChars marks the b64token characters other than "=".
+var tokenChars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		t[c] = true
+	}
+	return t
+}()
 
 // equalFold compares ASCII s with lower-case ASCII lower, ignoring case.
 func equalFold(s, lower string) bool {
