@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -25,10 +24,8 @@ var errClaim = errors.New("invalid SMART claim")
 // read the same way, so every check sees the same claims.
 type claims struct {
 	jwt.MapClaims
-	names  *ClaimNames
-	now    func() time.Time
-	leeway time.Duration
-	out    smartctx.Claims
+	names *ClaimNames
+	out   smartctx.Claims
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)

@@ -58,6 +58,11 @@ func TestTokenExtraction(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+tok)
 			return r
 		}, status: 400, challenge: `Bearer realm="fhir", error="invalid_request", error_description="access token sent more than one way"`},
+		{name: "header and encoded query", req: func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient?access%5Ftoken="+tok, nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}, status: 400},
 		{name: "query only", req: func() *http.Request { return httptest.NewRequest("GET", "/r4/Patient?access_token="+tok, nil) }, status: 400},
 		{name: "form body when off", req: func() *http.Request { return form("POST", "access_token="+tok) }, status: 401},
 		{name: "form body", req: func() *http.Request { return form("POST", "code=1&access_token="+tok) }, formBody: true, status: 204},

@@ -29,18 +29,15 @@ const maxFormBody = 1 << 20
 // Middleware authenticates requests with SMART on FHIR access tokens. It
 // is safe for concurrent use. Make one with New.
 type Middleware struct {
-	issuers  map[string]*issuer
-	single   *issuer // the only issuer, when there is one
-	names    ClaimNames
-	strict   bool
-	maxSize  int
-	form     bool
-	now      func() time.Time
-	leeway   time.Duration
-	cache    *cache
-	onError  ErrorHandler
-	realm    string
-	issuerOf func(token string) string
+	issuers map[string]*issuer
+	single  *issuer // the only issuer, when there is one
+	names   ClaimNames
+	strict  bool
+	maxSize int
+	form    bool
+	now     func() time.Time
+	cache   *cache
+	onError ErrorHandler
 }
 
 // issuer is one trusted authorization server with its keys and parser.
@@ -69,9 +66,7 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 		maxSize: cfg.MaxTokenSize,
 		form:    cfg.FormBodyToken,
 		now:     cfg.Now,
-		leeway:  cfg.Leeway,
 		onError: cfg.ErrorHandler,
-		realm:   cfg.Realm,
 	}
 	if m.onError == nil {
 		realm := cfg.Realm
@@ -235,7 +230,7 @@ func (m *Middleware) extract(r *http.Request) (string, *http.Request, error) {
 	default:
 		return "", r, errTwoHeaders
 	}
-	if strings.Contains(r.URL.RawQuery, "access_token") {
+	if strings.Contains(r.URL.RawQuery, "access") { // also access%5Ftoken
 		if _, ok := r.URL.Query()["access_token"]; ok {
 			if tok != "" {
 				return "", r, errTwoMethods
@@ -340,7 +335,7 @@ func (m *Middleware) verify(ctx context.Context, token string) (*smartctx.Grant,
 			return nil, invalidToken("untrusted issuer", jwt.ErrTokenInvalidIssuer)
 		}
 	}
-	c := &claims{names: &m.names, now: m.now, leeway: m.leeway}
+	c := &claims{names: &m.names}
 	_, err := is.parser.ParseWithClaims(token, c, func(t *jwt.Token) (any, error) {
 		if err := m.checkHeader(t.Header); err != nil {
 			return nil, err
