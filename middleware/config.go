@@ -16,14 +16,22 @@ import (
 
 // Defaults of the Config fields whose zero value means "the default".
 const (
-	DefaultLeeway          = 30 * time.Second
-	DefaultRealm           = "fhir"
+	// DefaultLeeway is the default Config.Leeway.
+	DefaultLeeway = 30 * time.Second
+	// DefaultRealm is the default Config.Realm.
+	DefaultRealm = "fhir"
+	// DefaultRefreshInterval is the default Config.RefreshInterval.
 	DefaultRefreshInterval = time.Hour
-	DefaultUnknownKIDRate  = 5 * time.Minute
-	DefaultMaxTokenSize    = 16 << 10
-	DefaultCacheSize       = 10000
-	DefaultCacheTTL        = 5 * time.Minute
-	DefaultHTTPTimeout     = 10 * time.Second
+	// DefaultUnknownKIDInterval is the default Config.UnknownKIDInterval.
+	DefaultUnknownKIDInterval = 5 * time.Minute
+	// DefaultMaxTokenSize is the default Config.MaxTokenSize.
+	DefaultMaxTokenSize = 16 << 10
+	// DefaultCacheSize is the default Config.CacheSize.
+	DefaultCacheSize = 10000
+	// DefaultCacheTTL is the default Config.CacheTTL.
+	DefaultCacheTTL = 5 * time.Minute
+	// DefaultHTTPTimeout is the timeout of the default Config.HTTPClient.
+	DefaultHTTPTimeout = 10 * time.Second
 )
 
 // MaxLeeway is the largest Leeway New accepts.
@@ -269,7 +277,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.RefreshInterval = DefaultRefreshInterval
 	}
 	if cfg.UnknownKIDInterval <= 0 {
-		cfg.UnknownKIDInterval = DefaultUnknownKIDRate
+		cfg.UnknownKIDInterval = DefaultUnknownKIDInterval
 	}
 	if cfg.MaxTokenSize <= 0 {
 		cfg.MaxTokenSize = DefaultMaxTokenSize

@@ -182,9 +182,11 @@ func newLimiter(every time.Duration) *rate.Limiter {
 // one way, 401 invalid_token when it is not acceptable.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, r, err := m.extract(r)
-		if err != nil {
-			m.onError(w, r, err)
+		tok, r, xerr := m.extract(r)
+		if xerr != nil {
+			// A copy: the ErrorHandler may keep or change it.
+			e := *xerr
+			m.onError(w, r, &e)
 			return
 		}
 		g, err := m.Verify(r.Context(), tok)
@@ -214,7 +216,7 @@ func invalidRequest(desc string) *Error {
 
 // extract finds the one bearer token of r (RFC 6750 §2). It returns r, or
 // a copy whose body can be read again.
-func (m *Middleware) extract(r *http.Request) (string, *http.Request, error) {
+func (m *Middleware) extract(r *http.Request) (string, *http.Request, *Error) {
 	var tok string
 	vals := r.Header["Authorization"]
 	switch len(vals) {
@@ -259,7 +261,7 @@ func (m *Middleware) extract(r *http.Request) (string, *http.Request, error) {
 
 // formToken reads the access_token parameter of an
 // application/x-www-form-urlencoded body and puts the body back.
-func formToken(r *http.Request) (string, *http.Request, error) {
+func formToken(r *http.Request) (string, *http.Request, *Error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return "", r, nil
 	}
@@ -281,8 +283,8 @@ func formToken(r *http.Request) (string, *http.Request, error) {
 	if !bytes.Contains(body, []byte("access_token")) {
 		return "", r2, nil
 	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
+	form, perr := url.ParseQuery(string(body))
+	if perr != nil {
 		return "", r2, errFormToken
 	}
 	v, ok := form["access_token"]
