@@ -109,6 +109,10 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 				HTTPTimeout:       client.Timeout,
 				RefreshInterval:   cfg.RefreshInterval,
 				RefreshUnknownKID: newLimiter(cfg.UnknownKIDInterval),
+				// A token with an unknown kid waits at most this long for
+				// its turn to refresh; when the turn is further away it is
+				// refused at once, so random kids cannot hold requests.
+				RateLimitWaitMax: time.Second,
 				RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
 					return func(ctx context.Context, err error) {
 						cfg.Logger.ErrorContext(ctx, "smartguard: fetching JWKS failed; keeping the keys held", "url", u, "error", err)
