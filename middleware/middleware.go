@@ -51,8 +51,10 @@ type issuer struct {
 // discovers the JWKS URL of each issuer that has none (New fails when
 // discovery fails) and starts fetching the keys. A failed first JWKS fetch
 // does not fail New: it is logged, and tokens are refused as invalid_token
-// until keys arrive. ctx bounds discovery and the background refresh of
-// the keys: cancel it to stop them.
+// until keys arrive (fetched again for a token with an unknown kid, at most
+// once per Config.UnknownKIDInterval, and every Config.RefreshInterval).
+// ctx bounds discovery and the background refresh of the keys: cancel it
+// to stop them.
 func New(ctx context.Context, cfg Config) (*Middleware, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
