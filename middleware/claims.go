@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -15,12 +16,13 @@ import (
 // errClaim is the cause of every SMART claim the token gets wrong.
 var errClaim = errors.New("invalid SMART claim")
 
-// claims decodes a token's claims into a map (the registered claims are
-// read from it by jwt.MapClaims' methods) and, as a jwt.ClaimsValidator,
-// checks the SMART claims and maps them to out.
+// claims holds a token's decoded claims (the registered ones are read by
+// jwt.MapClaims' methods) and, as a jwt.ClaimsValidator, checks the SMART
+// claims and maps them to out.
 //
-// The claims are decoded by encoding/json, where a name repeated in the
-// JSON object takes its last value. The iss used to choose the keys is
+// The claims are decoded by encoding/json: a name repeated in the JSON
+// object takes its last value, and invalid UTF-8 becomes U+FFFD, which
+// Validate refuses (RFC 8725 §3.7). The iss used to choose the keys is
 // read the same way, so every check sees the same claims.
 type claims struct {
 	jwt.MapClaims
@@ -30,19 +32,13 @@ type claims struct {
 
 var _ jwt.ClaimsValidator = (*claims)(nil)
 
-// UnmarshalJSON decodes the claims object, which must be UTF-8 (RFC 8725
-// §3.7).
-func (c *claims) UnmarshalJSON(b []byte) error {
-	if !utf8.Valid(b) {
-		return fmt.Errorf("%w: claims are not UTF-8", errClaim)
-	}
-	return json.Unmarshal(b, &c.MapClaims)
-}
-
 // Validate checks the claims the jwt package does not and fills c.out.
 // It runs after the signature was verified.
 func (c *claims) Validate() error {
 	m := c.MapClaims
+	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
+		return fmt.Errorf("%w: claims are not UTF-8", errClaim)
+	}
 	if _, ok := m["cnf"]; ok {
 		// A sender-constrained (DPoP or mTLS) token presented as a bearer
 		// token: its holder's proof is not checked here (RFC 9449 §7.2).
@@ -121,6 +117,37 @@ func (c *claims) Validate() error {
 	}
 	c.out = out
 	return errors.Join(errs...)
+}
+
+// replaced reports whether a key or string inside v holds U+FFFD, which
+// encoding/json puts in place of invalid UTF-8.
+func replaced(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return hasRuneError(v)
+	case map[string]any:
+		for k, e := range v {
+			if hasRuneError(k) || replaced(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if replaced(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasRuneError(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ContainsRune(s[i:], utf8.RuneError)
+		}
+	}
+	return false
 }
 
 // first returns the value of the first of names present in m.

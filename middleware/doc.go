@@ -67,7 +67,7 @@
 //     canonical or identifier and no empty role, and each claim has its
 //     JSON type. Unknown or malformed scopes grant nothing but do not
 //     refuse the token. A name repeated in the claims JSON takes its last
-//     value, in every check alike.
+//     value, in every check alike; claims that are not UTF-8 are refused.
 //
 // Verified tokens are cached (see Config.CacheSize): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.

@@ -42,9 +42,10 @@ type Middleware struct {
 
 // issuer is one trusted authorization server with its keys and parser.
 type issuer struct {
-	iss    string
-	key    func(ctx context.Context, t *jwt.Token) (any, error)
-	parser *jwt.Parser
+	iss       string
+	key       func(ctx context.Context, t *jwt.Token) (any, error)
+	parser    *jwt.Parser    // verifies the signature
+	validator *jwt.Validator // then checks the claims
 }
 
 // New checks cfg and returns a Middleware. Unless cfg.Keyfunc is set, it
@@ -80,8 +81,12 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 	for _, c := range cfg.Issuers {
 		is := &issuer{iss: c.Issuer}
 		auds := append([]string{c.Audience}, c.Audiences...)
-		is.parser = jwt.NewParser(
-			jwt.WithValidMethods(cfg.Algorithms),
+		// The parser decodes the claims straight into a jwt.MapClaims
+		// and checks the signature; the validator then checks the
+		// registered claims and, through claims.Validate, the SMART ones.
+		// (Parsing into the claims type itself would decode them twice.)
+		is.parser = jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation())
+		is.validator = jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(c.Issuer),
@@ -343,14 +348,19 @@ func (m *Middleware) verify(ctx context.Context, token string) (*smartctx.Grant,
 			return nil, invalidToken("untrusted issuer", jwt.ErrTokenInvalidIssuer)
 		}
 	}
-	c := &claims{names: &m.names}
-	_, err := is.parser.ParseWithClaims(token, c, func(t *jwt.Token) (any, error) {
+	mc := jwt.MapClaims{}
+	_, err := is.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
 		if err := m.checkHeader(t.Header); err != nil {
 			return nil, err
 		}
 		return is.key(ctx, t)
 	})
 	if err != nil {
+		return nil, invalidToken(describe(err), err)
+	}
+	c := &claims{MapClaims: mc, names: &m.names}
+	if err := is.validator.Validate(c); err != nil {
+		err = fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		return nil, invalidToken(describe(err), err)
 	}
 	return smartctx.NewGrant(c.out), nil
