@@ -42,7 +42,6 @@ type Middleware struct {
 
 // issuer is one trusted authorization server with its keys and parser.
 type issuer struct {
-	iss       string
 	key       func(ctx context.Context, t *jwt.Token) (any, error)
 	parser    *jwt.Parser    // verifies the signature
 	validator *jwt.Validator // then checks the claims
@@ -79,7 +78,7 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 		m.cache = newCache(cfg.CacheSize, cfg.CacheTTL)
 	}
 	for _, c := range cfg.Issuers {
-		is := &issuer{iss: c.Issuer}
+		is := &issuer{}
 		auds := append([]string{c.Audience}, c.Audiences...)
 		// The parser decodes the claims straight into a jwt.MapClaims
 		// and checks the signature; the validator then checks the
