@@ -160,11 +160,11 @@ type Config struct {
 // audiences; see Config.Issuers. Its fields mean what the Config fields of
 // the same names mean.
 type Issuer struct {
-	Issuer    string
-	Audience  string
-	Audiences []string
-	JWKSURL   string
-	Keyfunc   jwt.Keyfunc
+	Issuer    string      // the "iss" of its tokens; required
+	Audience  string      // a FHIR base URL its tokens are for; required
+	Audiences []string    // further FHIR base URLs its tokens may be for
+	JWKSURL   string      // its keys; discovered when empty
+	Keyfunc   jwt.Keyfunc // replaces its JWKS
 }
 
 // ClaimNames are the token claims the SMART values are read from. Each
