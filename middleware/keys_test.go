@@ -226,3 +226,27 @@ func TestDiscoveryFailureFailsNew(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestKeyfuncKeyMustFitAlg: keys from a caller's Keyfunc are held to the
+// same rule as JWKS keys: an HMAC secret verifies HS* tokens only (and
+// only when allowed), a public key only its own family.
+func TestKeyfuncKeyMustFitAlg(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	m := newTest(t, func(c *Config) {
+		c.Algorithms = []string{"HS256", "ES256"}
+		c.Keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+	})
+	if _, err := m.Verify(context.Background(), mint(t, jwt.SigningMethodHS256, secret, goodClaims(), nil)); err != nil {
+		t.Fatalf("HS256 with an allowed secret: %v", err)
+	}
+	m = newTest(t, func(c *Config) {
+		c.Algorithms = []string{"ES256", "RS256"}
+		c.Keyfunc = func(*jwt.Token) (any, error) {
+			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&rsaKey().PublicKey, secret}}, nil
+		}
+	})
+	wantInvalid(t, m, mint(t, jwt.SigningMethodES256, ecKey256(), goodClaims(), nil))
+	if _, err := m.Verify(context.Background(), rs256(t, goodClaims())); err != nil {
+		t.Fatalf("RS256 with the RSA key of the set: %v", err)
+	}
+}
