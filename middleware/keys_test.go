@@ -125,6 +125,11 @@ func TestKeysAreBoundToTheirIssuer(t *testing.T) {
 	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, otherRSAKey(), withIss(goodClaims(), a.issuer()), map[string]any{"kid": nil}))
 	// B's token for A's audience.
 	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, otherRSAKey(), withIss(goodClaims(), b.issuer()), map[string]any{"kid": "kb"}), jwt.ErrTokenInvalidAudience)
+	// The issuer is chosen by the exact claim name.
+	cc := goodClaims()
+	delete(cc, "iss")
+	cc["ISS"] = a.issuer()
+	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, rsaKey(), cc, map[string]any{"kid": "ka"}), jwt.ErrTokenInvalidIssuer)
 	// An issuer trusted by nobody.
 	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, rsaKey(), withIss(goodClaims(), "https://evil.example.org"), map[string]any{"kid": "ka"}), jwt.ErrTokenInvalidIssuer)
 }

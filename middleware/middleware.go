@@ -380,13 +380,15 @@ func unverifiedIssuer(token string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	var v struct {
-		Iss string `json:"iss"`
-	}
-	if json.Unmarshal(b, &v) != nil {
+	// A map, not a struct: encoding/json matches struct fields ignoring
+	// case, and "ISS" must not choose the issuer when the claims checked
+	// later (a map too) have no "iss".
+	var v map[string]json.RawMessage
+	var iss string
+	if json.Unmarshal(b, &v) != nil || json.Unmarshal(v["iss"], &iss) != nil {
 		return "", false
 	}
-	return v.Iss, true
+	return iss, true
 }
 
 // Header errors.
