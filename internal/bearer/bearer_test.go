@@ -1,0 +1,96 @@
+package bearer
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		err            error
+	}{
+		{name: "plain", in: "Bearer abc.def-ghi", want: "abc.def-ghi"},
+		{name: "lower case scheme", in: "bearer abc", want: "abc"},
+		{name: "upper case scheme", in: "BEARER abc", want: "abc"},
+		{name: "several spaces", in: "Bearer   abc", want: "abc"},
+		{name: "padding", in: "Bearer YWJj==", want: "YWJj=="},
+		{name: "all token characters", in: "Bearer aZ09-._~+/=", want: "aZ09-._~+/="},
+		{name: "empty", in: "", err: ErrNotBearer},
+		{name: "basic", in: "Basic dXNlcjpwYXNz", err: ErrNotBearer},
+		{name: "dpop", in: "DPoP abc", err: ErrNotBearer},
+		{name: "scheme prefix", in: "Bearerx abc", err: ErrNotBearer},
+		{name: "scheme alone", in: "Bearer", err: ErrMalformed},
+		{name: "no token", in: "Bearer ", err: ErrMalformed},
+		{name: "tab", in: "Bearer\tabc", err: ErrNotBearer},
+		{name: "two tokens", in: "Bearer abc def", err: ErrMalformed},
+		{name: "trailing space", in: "Bearer abc ", err: ErrMalformed},
+		{name: "comma list", in: "Bearer abc, Bearer def", err: ErrMalformed},
+		{name: "padding inside", in: "Bearer ab=c", err: ErrMalformed},
+		{name: "only padding", in: "Bearer ==", err: ErrMalformed},
+		{name: "quote", in: `Bearer "abc"`, err: ErrMalformed},
+		{name: "non-ASCII", in: "Bearer abcé", err: ErrMalformed},
+		{name: "control", in: "Bearer abc\x00", err: ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse(tc.in)
+			if !errors.Is(err, tc.err) || got != tc.want {
+				t.Errorf("Parse(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+func TestParseDoesNotAllocate(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { _, _ = Parse("Bearer abc.def.ghi") }); n != 0 {
+		t.Errorf("Parse allocates %v times", n)
+	}
+}
+
+// FuzzParse checks that Parse never panics and that every token it accepts
+// is a b64token found at the end of the input.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer a.b.c", "Bearer  x==", "Basic x", "Bearer", "Bearer a b", "Bearer =", "BEARER ~+/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		tok, err := Parse(in)
+		if err != nil {
+			if tok != "" {
+				t.Fatalf("Parse(%q) returned token %q with error %v", in, tok, err)
+			}
+			return
+		}
+		if !grammar(tok) {
+			t.Fatalf("Parse(%q) accepted %q, not a b64token", in, tok)
+		}
+		if len(in) < len(tok)+7 || in[len(in)-len(tok):] != tok {
+			t.Fatalf("Parse(%q) = %q, not the tail of the input", in, tok)
+		}
+	})
+}
+
+// grammar is an independent, slower statement of the b64token grammar.
+func grammar(s string) bool {
+	body := s
+	for len(body) > 0 && body[len(body)-1] == '=' {
+		body = body[:len(body)-1]
+	}
+	if body == "" {
+		return false
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+	for _, r := range body {
+		found := false
+		for _, a := range alphabet {
+			if r == a {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

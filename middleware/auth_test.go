@@ -1,0 +1,525 @@
+package middleware
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// serve runs req through m.Handler around a handler that records the
+// grant it was given.
+func serve(m *Middleware, req *http.Request) (*httptest.ResponseRecorder, *smartctx.Grant) {
+	var got *smartctx.Grant
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = smartctx.FromContext(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec, got
+}
+
+func bearerRequest(tok string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return req
+}
+
+// wantInvalid checks that Verify refuses tok as invalid_token, also
+// matching each of causes.
+func wantInvalid(t *testing.T, m *Middleware, tok string, causes ...error) {
+	t.Helper()
+	g, err := m.Verify(context.Background(), tok)
+	if g != nil || !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("Verify = %v, %v; want an ErrInvalidToken", g, err)
+	}
+	for _, c := range causes {
+		if !errors.Is(err, c) {
+			t.Errorf("error %v does not match %v", err, c)
+		}
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized || e.Code != CodeInvalidToken {
+		t.Errorf("error = %#v, want 401 invalid_token", e)
+	}
+	if strings.Contains(e.Description, tok) || len(e.Description) > 60 {
+		t.Errorf("description %q is not short and safe", e.Description)
+	}
+}
+
+func TestAcceptsValidToken(t *testing.T) {
+	m := newTest(t, nil)
+	c := goodClaims()
+	c["encounter"] = "enc-1"
+	c["fhirUser"] = "Practitioner/p1"
+	c["tenant"] = "t1"
+	c["intent"] = "reconcile-medications"
+	c["need_patient_banner"] = true
+	c["smart_style_url"] = "https://ehr.example.org/style.json"
+	c["fhirContext"] = []any{map[string]any{"reference": "Appointment/a1"}, map[string]any{"canonical": "http://x.org/Q|1", "role": "https://x.org/role"}}
+	rec, g := serve(m, bearerRequest(rs256(t, c)))
+	if rec.Code != http.StatusNoContent || g == nil {
+		t.Fatalf("status %d, grant %v; body %s", rec.Code, g, rec.Body)
+	}
+	checks := []struct{ name, got, want string }{
+		{"issuer", g.Issuer(), testIssuer},
+		{"subject", g.Subject(), "user-1"},
+		{"client", g.ClientID(), "app-1"},
+		{"patient", g.Patient(), "123"},
+		{"encounter", g.Encounter(), "enc-1"},
+		{"fhirUser", g.FHIRUser(), "Practitioner/p1"},
+		{"tenant", g.Tenant(), "t1"},
+		{"intent", g.Intent(), "reconcile-medications"},
+		{"style", g.SmartStyleURL(), "https://ehr.example.org/style.json"},
+		{"scopes", g.Scopes().String(), "launch/patient patient/Observation.rs openid fhirUser"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if !g.NeedPatientBanner() || !g.ExpiresAt().Equal(testNow.Add(time.Hour)) {
+		t.Errorf("banner %v, expiry %v", g.NeedPatientBanner(), g.ExpiresAt())
+	}
+	if fc := g.FHIRContext(); len(fc) != 2 || fc[0].Reference != "Appointment/a1" || fc[1].Role != "https://x.org/role" {
+		t.Errorf("fhirContext = %+v", fc)
+	}
+	if v, ok := g.Claim("jti"); !ok || v != "j1" {
+		t.Errorf("raw claim jti = %v", v)
+	}
+	if !g.Allows(scope.Patient, "Observation", scope.Read) {
+		t.Error("patient/Observation.rs does not allow read")
+	}
+}
+
+func TestAcceptsEveryDefaultAlgorithm(t *testing.T) {
+	tests := []struct {
+		method jwt.SigningMethod
+		sign   any
+		verify any
+	}{
+		{jwt.SigningMethodRS256, rsaKey(), &rsaKey().PublicKey},
+		{jwt.SigningMethodRS384, rsaKey(), &rsaKey().PublicKey},
+		{jwt.SigningMethodRS512, rsaKey(), &rsaKey().PublicKey},
+		{jwt.SigningMethodPS256, rsaKey(), &rsaKey().PublicKey},
+		{jwt.SigningMethodPS384, rsaKey(), &rsaKey().PublicKey},
+		{jwt.SigningMethodPS512, rsaKey(), &rsaKey().PublicKey},
+		{jwt.SigningMethodES256, ecKey256(), &ecKey256().PublicKey},
+		{jwt.SigningMethodES384, ecKey384(), &ecKey384().PublicKey},
+		{jwt.SigningMethodEdDSA, edKey(), edKey().Public()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method.Alg(), func(t *testing.T) {
+			m := newTest(t, func(c *Config) { c.Keyfunc = func(*jwt.Token) (any, error) { return tc.verify, nil } })
+			if _, err := m.Verify(context.Background(), mint(t, tc.method, tc.sign, goodClaims(), nil)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestRejectsAlgNone(t *testing.T) {
+	m := newTest(t, nil)
+	tok := mint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, goodClaims(), nil)
+	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
+	// Even a Keyfunc that hands out the magic "none" key cannot make it pass.
+	m = newTest(t, func(c *Config) {
+		c.Keyfunc = func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil }
+	})
+	wantInvalid(t, m, tok)
+	if _, err := New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey, Algorithms: []string{"none"}}); err == nil {
+		t.Error(`New accepted Algorithms {"none"}`)
+	}
+}
+
+// TestRejectsHS256SignedWithRSAPublicKey is the RS256 → HS256 key
+// confusion attack: the public key, which anyone has, used as an HMAC
+// secret.
+func TestRejectsHS256SignedWithRSAPublicKey(t *testing.T) {
+	der, err := x509.MarshalPKIXPublicKey(&rsaKey().PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string][]byte{
+		"PEM": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+		"DER": der,
+	}
+	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
+	for name, secret := range secrets {
+		tok := mint(t, jwt.SigningMethodHS256, secret, withIss(goodClaims(), as.issuer()), nil)
+		t.Run(name+"/default algorithms", func(t *testing.T) {
+			wantInvalid(t, newTest(t, nil), tok)
+		})
+		t.Run(name+"/HS256 allowed, keys from JWKS", func(t *testing.T) {
+			m := newTest(t, func(c *Config) {
+				c.Issuer, c.Keyfunc, c.Algorithms = as.issuer(), nil, []string{"RS256", "HS256"}
+			})
+			wantInvalid(t, m, tok)
+		})
+	}
+}
+
+func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
+	c["iss"] = iss
+	return c
+}
+
+func TestRejectsAlgorithmNotAllowed(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.Algorithms = []string{"ES256"} })
+	wantInvalid(t, m, rs256(t, goodClaims()), jwt.ErrTokenSignatureInvalid)
+}
+
+func TestRejectsUnknownCrit(t *testing.T) {
+	m := newTest(t, nil)
+	tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"crit": []any{"exp"}, "exp": 1})
+	wantInvalid(t, m, tok, errCrit)
+}
+
+func TestRejectsNestedJWT(t *testing.T) {
+	m := newTest(t, nil)
+	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"cty": "JWT"}), errCty)
+}
+
+func TestRejectsJWE(t *testing.T) {
+	m := newTest(t, nil)
+	jwe := b64([]byte(`{"alg":"RSA-OAEP","enc":"A256GCM","typ":"at+jwt"}`)) + ".a2V5.aXY.Y2lwaGVy.dGFn"
+	wantInvalid(t, m, jwe, jwt.ErrTokenMalformed)
+}
+
+func TestRejectsOversizedToken(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.MaxTokenSize = 2048 })
+	c := goodClaims()
+	c["pad"] = strings.Repeat("x", 2048)
+	wantInvalid(t, m, rs256(t, c))
+	rec, _ := serve(m, bearerRequest(rs256(t, c)))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("status %d, want 401", rec.Code)
+	}
+}
+
+// TestRejectsEmbeddedJWK: a token signed by the key it carries in its own
+// header (and pointing to more keys with jku and x5u) is not verified
+// with any of them.
+func TestRejectsEmbeddedJWK(t *testing.T) {
+	var fetched atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Write([]byte(`{"keys":[]}`))
+	}))
+	defer evil.Close()
+	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
+	m := newTest(t, func(c *Config) { c.Issuer, c.Keyfunc = as.issuer(), nil })
+	attacker := otherRSAKey()
+	cert := []string{b64([]byte("not a certificate"))}
+	tok := mint(t, jwt.SigningMethodRS256, attacker, withIss(goodClaims(), as.issuer()), map[string]any{
+		"jwk": jwk(attacker, "k1", nil), "jku": evil.URL, "x5u": evil.URL, "x5c": cert,
+	})
+	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
+	if n := fetched.Load(); n != 0 {
+		t.Errorf("jku/x5u fetched %d times", n)
+	}
+	// Without a kid, every key of the issuer is tried, still not the embedded one.
+	tok = mint(t, jwt.SigningMethodRS256, attacker, withIss(goodClaims(), as.issuer()), map[string]any{"kid": nil, "jwk": jwk(attacker, "", nil)})
+	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
+}
+
+func TestRejectsWrongIssuer(t *testing.T) {
+	m := newTest(t, nil)
+	for _, iss := range []string{"https://evil.example.org/realms/fhir", testIssuer + "/", "HTTPS://auth.example.org/realms/fhir"} {
+		c := goodClaims()
+		c["iss"] = iss
+		wantInvalid(t, m, rs256(t, c), jwt.ErrTokenInvalidIssuer)
+	}
+	c := goodClaims()
+	c["iss"] = ""
+	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
+	delete(c, "iss")
+	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
+}
+
+func TestAudience(t *testing.T) {
+	tests := []struct {
+		name    string
+		aud     any
+		ok      bool
+		missing bool
+	}{
+		{name: "string", aud: testAudience, ok: true},
+		{name: "array", aud: []any{"https://other.example.org", testAudience}, ok: true},
+		{name: "second configured audience", aud: "https://fhir.example.org/tenant-b", ok: true},
+		{name: "other", aud: "https://other.example.org/r4"},
+		{name: "trailing slash", aud: testAudience + "/"},
+		{name: "empty array", aud: []any{}, missing: true},
+		{name: "absent", missing: true},
+	}
+	m := newTest(t, func(c *Config) { c.Audiences = []string{"https://fhir.example.org/tenant-b"} })
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := goodClaims()
+			if tc.aud == nil {
+				delete(c, "aud")
+			} else {
+				c["aud"] = tc.aud
+			}
+			tok := rs256(t, c)
+			if tc.ok {
+				if _, err := m.Verify(context.Background(), tok); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if tc.missing {
+				wantInvalid(t, m, tok, jwt.ErrTokenRequiredClaimMissing)
+				return
+			}
+			wantInvalid(t, m, tok, jwt.ErrTokenInvalidAudience)
+		})
+	}
+}
+
+func TestRejectsMissingExp(t *testing.T) {
+	c := goodClaims()
+	delete(c, "exp")
+	wantInvalid(t, newTest(t, nil), rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
+}
+
+func TestRejectsExpiredToken(t *testing.T) {
+	m := newTest(t, nil)
+	c := goodClaims()
+	c["exp"] = testNow.Add(-31 * time.Second).Unix()
+	tok := rs256(t, c)
+	wantInvalid(t, m, tok, jwt.ErrTokenExpired)
+	rec, _ := serve(m, bearerRequest(tok))
+	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="fhir", error="invalid_token", error_description="token expired"` {
+		t.Errorf("WWW-Authenticate = %s", got)
+	}
+	// Within the 30 s leeway it is still good.
+	c["exp"] = testNow.Add(-29 * time.Second).Unix()
+	if _, err := m.Verify(context.Background(), rs256(t, c)); err != nil {
+		t.Errorf("token expired 29 s ago refused: %v", err)
+	}
+}
+
+func TestRejectsTokenNotYetValid(t *testing.T) {
+	m := newTest(t, nil)
+	c := goodClaims()
+	c["nbf"] = testNow.Add(time.Minute).Unix()
+	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenNotValidYet)
+	c = goodClaims()
+	c["iat"] = testNow.Add(time.Minute).Unix()
+	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenUsedBeforeIssued)
+	c["iat"] = testNow.Add(20 * time.Second).Unix() // within leeway
+	if _, err := m.Verify(context.Background(), rs256(t, c)); err != nil {
+		t.Errorf("iat 20 s ahead refused: %v", err)
+	}
+}
+
+func TestTyp(t *testing.T) {
+	tests := []struct {
+		typ         any // nil: absent
+		lax, strict bool
+	}{
+		{"at+jwt", true, true},
+		{"at+JWT", true, true},
+		{"application/at+jwt", true, true},
+		{"Application/AT+JWT", true, true},
+		{"JWT", true, false},
+		{"jwt", true, false},
+		{nil, true, false},
+		{"id_token+jwt", false, false},
+		{"dpop+jwt", false, false},
+		{"logout+jwt", false, false},
+		{"", false, false},
+		{42, false, false},
+	}
+	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.RequireATJWT = true })
+	for _, tc := range tests {
+		tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"typ": tc.typ})
+		for _, mode := range []struct {
+			m    *Middleware
+			want bool
+			name string
+		}{{lax, tc.lax, "default"}, {strict, tc.strict, "RequireATJWT"}} {
+			_, err := mode.m.Verify(context.Background(), tok)
+			if (err == nil) != mode.want {
+				t.Errorf("typ %v, %s: err = %v, want accepted %v", tc.typ, mode.name, err, mode.want)
+			}
+		}
+	}
+}
+
+func TestRejectsBadKID(t *testing.T) {
+	m := newTest(t, nil)
+	for _, kid := range []any{strings.Repeat("k", 300), "k1\r\nX-Injected: 1", "../../etc/passwd\x00", "", 7} {
+		tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"kid": kid})
+		wantInvalid(t, m, tok, errKID)
+	}
+}
+
+func TestRejectsCnfBoundToken(t *testing.T) {
+	c := goodClaims()
+	c["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+	wantInvalid(t, newTest(t, nil), rs256(t, c), errClaim)
+}
+
+func TestRejectsNonUTF8Claims(t *testing.T) {
+	m := newTest(t, nil)
+	hdr := b64([]byte(`{"alg":"RS256","typ":"at+jwt","kid":"k1"}`))
+	payload := b64([]byte(`{"iss":"` + testIssuer + `","aud":"` + testAudience + "\",\"exp\":9999999999,\"sub\":\"\xff\"}"))
+	sig, err := jwt.SigningMethodRS256.Sign(hdr+"."+payload, rsaKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantInvalid(t, m, hdr+"."+payload+"."+b64(sig))
+}
+
+// TestDuplicateClaimsLastWins pins the documented behaviour: a claim named
+// twice takes its last value, in every check alike.
+func TestDuplicateClaimsLastWins(t *testing.T) {
+	m := newTest(t, nil)
+	hdr := b64([]byte(`{"alg":"RS256","typ":"at+jwt","kid":"k1"}`))
+	payload := b64([]byte(`{"iss":"` + testIssuer + `","aud":"` + testAudience + `","exp":9999999999,"patient":"evil","patient":"123"}`))
+	sig, err := jwt.SigningMethodRS256.Sign(hdr+"."+payload, rsaKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := m.Verify(context.Background(), hdr+"."+payload+"."+b64(sig))
+	if err != nil || g.Patient() != "123" {
+		t.Fatalf("patient %q, err %v; want the last value", g.Patient(), err)
+	}
+}
+
+func TestRejectsInvalidLaunchContext(t *testing.T) {
+	tests := []struct {
+		name  string
+		claim string
+		value any
+	}{
+		{"patient not an id", "patient", "Patient/123"},
+		{"patient with space", "patient", "12 3"},
+		{"patient too long", "patient", strings.Repeat("1", 65)},
+		{"patient empty", "patient", ""},
+		{"patient number", "patient", 123},
+		{"encounter not an id", "encounter", "enc/1"},
+		{"fhirUser type", "fhirUser", "Observation/1"},
+		{"fhirUser no id", "fhirUser", "Practitioner/"},
+		{"fhirUser empty", "fhirUser", ""},
+		{"fhirContext not array", "fhirContext", map[string]any{"reference": "Appointment/1"}},
+		{"fhirContext item empty", "fhirContext", []any{map[string]any{"type": "Appointment"}}},
+		{"fhirContext empty role", "fhirContext", []any{map[string]any{"reference": "Appointment/1", "role": ""}}},
+		{"fhirContext identifier string", "fhirContext", []any{map[string]any{"identifier": "x"}}},
+		{"scope number", "scope", 5},
+		{"scp holds number", "scope", []any{"patient/*.rs", 5}},
+		{"banner string", "need_patient_banner", "true"},
+		{"client_id number", "client_id", 5},
+	}
+	m := newTest(t, nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := goodClaims()
+			c[tc.claim] = tc.value
+			wantInvalid(t, m, rs256(t, c), errClaim)
+		})
+	}
+}
+
+func TestAcceptsLaunchContextForms(t *testing.T) {
+	m := newTest(t, nil)
+	c := goodClaims()
+	delete(c, "scope")
+	c["scp"] = []any{"patient/Observation.rs", "launch/patient"}
+	c["fhirUser"] = "https://ehr.example.org/fhir/Patient/123"
+	c["fhirContext"] = []any{map[string]any{"identifier": map[string]any{"system": "urn:x", "value": "1"}, "type": "Appointment"}}
+	g, err := m.Verify(context.Background(), rs256(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Allows(scope.Patient, "Observation", scope.Search) || g.FHIRUser() != "https://ehr.example.org/fhir/Patient/123" {
+		t.Errorf("scp or fhirUser not read: %v %q", g.Scopes(), g.FHIRUser())
+	}
+	if fc := g.FHIRContext(); len(fc) != 1 || string(fc[0].Identifier) != `{"system":"urn:x","value":"1"}` {
+		t.Errorf("fhirContext = %+v", fc)
+	}
+}
+
+func TestClaimNameAliases(t *testing.T) {
+	m := newTest(t, func(c *Config) {
+		c.Claims = ClaimNames{Patient: []string{"patient", "launch_response_patient"}, ClientID: []string{"azp"}}
+	})
+	c := goodClaims()
+	delete(c, "patient")
+	c["launch_response_patient"] = "p-9"
+	c["azp"] = "app-2"
+	g, err := m.Verify(context.Background(), rs256(t, c))
+	if err != nil || g.Patient() != "p-9" || g.ClientID() != "app-2" {
+		t.Fatalf("patient %q, client %q, err %v", g.Patient(), g.ClientID(), err)
+	}
+}
+
+func TestPatientScopeWithoutPatientGrantsNothing(t *testing.T) {
+	c := goodClaims()
+	delete(c, "patient")
+	c["scope"] = "patient/*.cruds"
+	_, g := serve(newTest(t, nil), bearerRequest(rs256(t, c)))
+	if g == nil {
+		t.Fatal("token refused")
+	}
+	if g.Access(scope.Patient, "Observation", scope.Read) != scope.Denied {
+		t.Error("patient/*.cruds without a patient grants access")
+	}
+}
+
+func TestVerifyErrorMatchesSentinelAndCause(t *testing.T) {
+	c := goodClaims()
+	c["exp"] = testNow.Add(-time.Hour).Unix()
+	_, err := newTest(t, nil).Verify(context.Background(), rs256(t, c))
+	if !errors.Is(err, ErrInvalidToken) || !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	ok := Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey}
+	tests := []struct {
+		name   string
+		adjust func(*Config)
+	}{
+		{"no issuer", func(c *Config) { c.Issuer = "" }},
+		{"no audience", func(c *Config) { c.Audience = "" }},
+		{"http issuer", func(c *Config) { c.Issuer = "http://auth.example.org" }},
+		{"http JWKS", func(c *Config) { c.JWKSURL = "http://auth.example.org/jwks" }},
+		{"relative audience", func(c *Config) { c.Audience = "/r4" }},
+		{"unknown algorithm", func(c *Config) { c.Algorithms = []string{"RS257"} }},
+		{"huge leeway", func(c *Config) { c.Leeway = time.Hour }},
+		{"issuer twice", func(c *Config) { c.Issuers = []Issuer{{Issuer: testIssuer, Audience: testAudience}} }},
+		{"issuer entry without audience", func(c *Config) { c.Issuers = []Issuer{{Issuer: "https://b.example.org"}} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ok
+			tc.adjust(&cfg)
+			if _, err := New(context.Background(), cfg); err == nil {
+				t.Error("New accepted the Config")
+			}
+		})
+	}
+	for _, u := range []string{"http://127.0.0.1:8080/realms/x", "http://[::1]:9/x", "http://localhost/x"} {
+		cfg := ok
+		cfg.Issuer = u
+		if _, err := New(context.Background(), cfg); err != nil {
+			t.Errorf("loopback issuer %s refused: %v", u, err)
+		}
+	}
+}

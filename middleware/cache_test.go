@@ -1,0 +1,194 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	smartctx "github.com/smartguard/smartguard/context"
+)
+
+// countingKey is a Keyfunc that counts how often a signature is checked.
+type countingKey struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingKey) key(*jwt.Token) (any, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return &rsaKey().PublicKey, nil
+}
+
+func (c *countingKey) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func TestCacheSkipsVerificationOfRepeatedToken(t *testing.T) {
+	var k countingKey
+	m := newTest(t, func(c *Config) { c.Keyfunc = k.key })
+	tok := rs256(t, goodClaims())
+	for range 3 {
+		if _, err := m.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k.count() != 1 {
+		t.Errorf("token verified %d times", k.count())
+	}
+}
+
+func TestCacheOffVerifiesEveryTime(t *testing.T) {
+	var k countingKey
+	m := newTest(t, func(c *Config) { c.Keyfunc = k.key; c.DisableCache = true })
+	tok := rs256(t, goodClaims())
+	for range 3 {
+		if _, err := m.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k.count() != 3 {
+		t.Errorf("token verified %d times, want 3", k.count())
+	}
+}
+
+// TestCacheRechecksExpiryOnHit: a cached token is refused once expired.
+func TestCacheRechecksExpiryOnHit(t *testing.T) {
+	now := testNow
+	m := newTest(t, func(c *Config) { c.Now = func() time.Time { return now } })
+	c := goodClaims()
+	c["exp"] = testNow.Add(time.Minute).Unix()
+	tok := rs256(t, c)
+	if _, err := m.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	now = testNow.Add(time.Minute)
+	if m.cache.get(cacheKey(tok), now) != nil {
+		t.Error("cache returns a grant at its expiry")
+	}
+	now = testNow.Add(2 * time.Minute) // beyond exp + leeway
+	wantInvalid(t, m, tok, jwt.ErrTokenExpired)
+}
+
+func TestCacheEntryLivesAtMostTTL(t *testing.T) {
+	var k countingKey
+	now := testNow
+	m := newTest(t, func(c *Config) {
+		c.Keyfunc, c.CacheTTL, c.Now = k.key, time.Minute, func() time.Time { return now }
+	})
+	tok := rs256(t, goodClaims()) // expires in an hour
+	m.Verify(context.Background(), tok)
+	now = now.Add(59 * time.Second)
+	m.Verify(context.Background(), tok)
+	if k.count() != 1 {
+		t.Fatalf("verified %d times within the TTL", k.count())
+	}
+	now = now.Add(time.Second)
+	m.Verify(context.Background(), tok)
+	if k.count() != 2 {
+		t.Errorf("verified %d times, want a new verification after the TTL", k.count())
+	}
+}
+
+func TestCacheNeverHoldsFailures(t *testing.T) {
+	var k countingKey
+	m := newTest(t, func(c *Config) { c.Keyfunc = k.key })
+	c := goodClaims()
+	c["aud"] = "https://other.example.org"
+	tok := rs256(t, c)
+	for range 2 {
+		wantInvalid(t, m, tok)
+	}
+	if k.count() != 2 || m.cache.len() != 0 {
+		t.Errorf("failure cached: %d verifications, %d entries", k.count(), m.cache.len())
+	}
+}
+
+func TestCacheEviction(t *testing.T) {
+	c := newCache(64, time.Hour)
+	g := smartctx.NewGrant(smartctx.Claims{ExpiresAt: testNow.Add(time.Hour)})
+	for i := range 10000 {
+		c.put(cacheKey(fmt.Sprint(i)), g, testNow)
+	}
+	if n := c.len(); n > 64+cacheShards || n < 32 {
+		t.Errorf("cache holds %d entries, bound 64", n)
+	}
+	// Expired entries go first.
+	c = newCache(cacheShards, time.Hour)
+	old := smartctx.NewGrant(smartctx.Claims{ExpiresAt: testNow.Add(time.Minute)})
+	for i := range 1000 {
+		c.put(cacheKey(fmt.Sprint("old", i)), old, testNow)
+	}
+	later := testNow.Add(2 * time.Minute)
+	c.put(cacheKey("new"), g, later)
+	if c.get(cacheKey("new"), later) != g {
+		t.Error("new entry not kept")
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.CacheSize = 8 })
+	toks := make([]string, 16)
+	for i := range toks {
+		c := goodClaims()
+		c["jti"] = fmt.Sprint(i)
+		toks[i] = rs256(t, c)
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				tok := toks[(w+i)%len(toks)]
+				g, err := m.Verify(context.Background(), tok)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if v, _ := g.Claim("jti"); v != fmt.Sprint((w+i)%len(toks)) {
+					t.Errorf("grant of another token: jti %v", v)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestCacheMemoryPerEntry measures what a cached token costs; the figure
+// is quoted in the Config doc.
+func TestCacheMemoryPerEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("memory measurement")
+	}
+	m := newTest(t, func(c *Config) { c.CacheSize = 1 << 20 })
+	const n = 2000
+	toks := make([]string, n)
+	for i := range toks {
+		c := goodClaims()
+		c["jti"] = fmt.Sprint("jti-", i)
+		c["scope"] = "launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs offline_access"
+		toks[i] = rs256(t, c)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, tok := range toks {
+		if _, err := m.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	t.Logf("%.0f bytes per cached token (token of %d bytes)", per, len(toks[0]))
+	runtime.KeepAlive(toks)
+	runtime.KeepAlive(m)
+}

@@ -1,0 +1,204 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// errClaim is the cause of every SMART claim the token gets wrong.
+var errClaim = errors.New("invalid SMART claim")
+
+// claims holds a token's decoded claims (the registered ones are read by
+// jwt.MapClaims' methods) and, as a jwt.ClaimsValidator, checks the SMART
+// claims and maps them to out.
+//
+// The claims are decoded by encoding/json: a name repeated in the JSON
+// object takes its last value, and invalid UTF-8 becomes U+FFFD, which
+// Validate refuses (RFC 8725 §3.7). The iss used to choose the keys is
+// read the same way, so every check sees the same claims.
+type claims struct {
+	jwt.MapClaims
+	names *ClaimNames
+	out   smartctx.Claims
+}
+
+var _ jwt.ClaimsValidator = (*claims)(nil)
+
+// Validate checks the claims the jwt package does not and fills c.out.
+// It runs after the signature was verified.
+func (c *claims) Validate() error {
+	m := c.MapClaims
+	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
+		return fmt.Errorf("%w: claims are not UTF-8", errClaim)
+	}
+	if _, ok := m["cnf"]; ok {
+		// A sender-constrained (DPoP or mTLS) token presented as a bearer
+		// token: its holder's proof is not checked here (RFC 9449 §7.2).
+		return fmt.Errorf("%w: cnf-bound token presented as Bearer", errClaim)
+	}
+	exp, err := m.GetExpirationTime()
+	if err != nil || exp == nil {
+		return fmt.Errorf("%w: exp", errClaim)
+	}
+	var errs []error
+	str := func(names []string, what string) string {
+		v, ok := first(m, names)
+		if !ok {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: %s is not a string", errClaim, what))
+		}
+		return s
+	}
+	out := smartctx.Claims{
+		Issuer:        str([]string{"iss"}, "iss"),
+		Subject:       str([]string{"sub"}, "sub"),
+		ClientID:      str(c.names.ClientID, "client_id"),
+		Patient:       str(c.names.Patient, "patient"),
+		Encounter:     str(c.names.Encounter, "encounter"),
+		FHIRUser:      str(c.names.FHIRUser, "fhirUser"),
+		Tenant:        str(c.names.Tenant, "tenant"),
+		Intent:        str(c.names.Intent, "intent"),
+		SmartStyleURL: str(c.names.SmartStyleURL, "smart_style_url"),
+		ExpiresAt:     exp.Time,
+		Raw:           m,
+	}
+	if out.Patient != "" && !smartctx.ValidID(out.Patient) || out.Patient == "" && present(m, c.names.Patient) {
+		errs = append(errs, fmt.Errorf("%w: patient is not a FHIR id", errClaim))
+	}
+	if out.Encounter != "" && !smartctx.ValidID(out.Encounter) || out.Encounter == "" && present(m, c.names.Encounter) {
+		errs = append(errs, fmt.Errorf("%w: encounter is not a FHIR id", errClaim))
+	}
+	if present(m, c.names.FHIRUser) {
+		if _, _, ok := smartctx.SplitUserReference(out.FHIRUser); !ok {
+			errs = append(errs, fmt.Errorf("%w: fhirUser is not a reference to a Patient, Practitioner, PractitionerRole, RelatedPerson or Person", errClaim))
+		}
+	}
+	if v, ok := first(m, c.names.NeedPatientBanner); ok {
+		b, ok := v.(bool)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: need_patient_banner is not a boolean", errClaim))
+		}
+		out.NeedPatientBanner = b
+	}
+	if v, ok := first(m, c.names.Scope); ok {
+		switch s := v.(type) {
+		case string:
+			out.Scopes = scope.Parse(s)
+		case []any:
+			list := make([]string, len(s))
+			for i, e := range s {
+				if list[i], ok = e.(string); !ok {
+					errs = append(errs, fmt.Errorf("%w: scope list holds a non-string", errClaim))
+					break
+				}
+			}
+			out.Scopes = scope.ParseList(list)
+		default:
+			errs = append(errs, fmt.Errorf("%w: scope is neither a string nor an array", errClaim))
+		}
+	}
+	if v, ok := first(m, c.names.FHIRContext); ok {
+		items, err := fhirContext(v)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out.FHIRContext = items
+	}
+	c.out = out
+	return errors.Join(errs...)
+}
+
+// replaced reports whether a key or string inside v holds U+FFFD, which
+// encoding/json puts in place of invalid UTF-8.
+func replaced(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return hasRuneError(v)
+	case map[string]any:
+		for k, e := range v {
+			if hasRuneError(k) || replaced(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if replaced(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasRuneError(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ContainsRune(s[i:], utf8.RuneError)
+		}
+	}
+	return false
+}
+
+// first returns the value of the first of names present in m.
+func first(m map[string]any, names []string) (any, bool) {
+	for _, n := range names {
+		if v, ok := m[n]; ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func present(m map[string]any, names []string) bool {
+	_, ok := first(m, names)
+	return ok
+}
+
+// fhirContext reads the fhirContext launch parameter: an array of objects
+// each with a reference, canonical or identifier, and a role that is
+// absent or not empty.
+func fhirContext(v any) ([]smartctx.FHIRContextItem, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: fhirContext is not an array", errClaim)
+	}
+	items := make([]smartctx.FHIRContextItem, 0, len(list))
+	for _, e := range list {
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: fhirContext item is not an object", errClaim)
+		}
+		var it smartctx.FHIRContextItem
+		for name, dst := range map[string]*string{"reference": &it.Reference, "canonical": &it.Canonical, "type": &it.Type, "role": &it.Role} {
+			if f, ok := obj[name]; ok {
+				s, ok := f.(string)
+				if !ok || s == "" {
+					return nil, fmt.Errorf("%w: fhirContext %s is not a non-empty string", errClaim, name)
+				}
+				*dst = s
+			}
+		}
+		if id, ok := obj["identifier"]; ok {
+			if _, ok := id.(map[string]any); !ok {
+				return nil, fmt.Errorf("%w: fhirContext identifier is not an object", errClaim)
+			}
+			it.Identifier, _ = json.Marshal(id)
+		}
+		if it.Reference == "" && it.Canonical == "" && it.Identifier == nil {
+			return nil, fmt.Errorf("%w: fhirContext item has no reference, canonical or identifier", errClaim)
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}

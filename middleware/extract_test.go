@@ -1,0 +1,125 @@
+package middleware
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestTokenExtraction(t *testing.T) {
+	tok := rs256(t, goodClaims())
+	form := func(method, body string) *http.Request {
+		r := httptest.NewRequest(method, "/r4/Observation/_search", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return r
+	}
+	tests := []struct {
+		name      string
+		req       func() *http.Request
+		formBody  bool
+		status    int
+		challenge string // WWW-Authenticate, or "" when not checked
+	}{
+		{name: "bearer", req: func() *http.Request { return bearerRequest(tok) }, status: 204},
+		{name: "lower-case scheme", req: func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient/123", nil)
+			r.Header.Set("Authorization", "bearer "+tok)
+			return r
+		}, status: 204},
+		{name: "no credentials", req: func() *http.Request { return httptest.NewRequest("GET", "/r4/Patient", nil) },
+			status: 401, challenge: `Bearer realm="fhir"`},
+		{name: "basic scheme", req: func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient", nil)
+			r.SetBasicAuth("u", "p")
+			return r
+		}, status: 401, challenge: `Bearer realm="fhir"`},
+		{name: "DPoP scheme", req: func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient", nil)
+			r.Header.Set("Authorization", "DPoP "+tok)
+			return r
+		}, status: 401, challenge: `Bearer realm="fhir"`},
+		{name: "empty token", req: func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient", nil)
+			r.Header.Set("Authorization", "Bearer ")
+			return r
+		}, status: 400, challenge: `Bearer realm="fhir", error="invalid_request", error_description="malformed Bearer credentials"`},
+		{name: "bad characters", req: func() *http.Request { return bearerRequest(tok + "!") }, status: 400},
+		{name: "extra part", req: func() *http.Request { return bearerRequest(tok + " x") }, status: 400},
+		{name: "two headers", req: func() *http.Request {
+			r := bearerRequest(tok)
+			r.Header.Add("Authorization", "Bearer "+tok)
+			return r
+		}, status: 400},
+		{name: "header and query", req: func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient?access_token="+tok, nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}, status: 400, challenge: `Bearer realm="fhir", error="invalid_request", error_description="access token sent more than one way"`},
+		{name: "header and encoded query", req: func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient?access%5Ftoken="+tok, nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}, status: 400},
+		{name: "query only", req: func() *http.Request { return httptest.NewRequest("GET", "/r4/Patient?access_token="+tok, nil) }, status: 400},
+		{name: "form body when off", req: func() *http.Request { return form("POST", "access_token="+tok) }, status: 401},
+		{name: "form body", req: func() *http.Request { return form("POST", "code=1&access_token="+tok) }, formBody: true, status: 204},
+		{name: "form body on GET", req: func() *http.Request { return form("GET", "access_token="+tok) }, formBody: true, status: 400},
+		{name: "form body twice", req: func() *http.Request { return form("POST", "access_token="+tok+"&access_token="+tok) }, formBody: true, status: 400},
+		{name: "header and form body", req: func() *http.Request {
+			r := form("POST", "access_token="+tok)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}, formBody: true, status: 400},
+		{name: "form body of another type", req: func() *http.Request {
+			r := form("POST", "access_token="+tok)
+			r.Header.Set("Content-Type", "multipart/form-data; boundary=x")
+			return r
+		}, formBody: true, status: 401},
+	}
+	strict, withForm := newTest(t, nil), newTest(t, func(c *Config) { c.FormBodyToken = true })
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := strict
+			if tc.formBody {
+				m = withForm
+			}
+			rec, g := serve(m, tc.req())
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.status, rec.Body)
+			}
+			if (g != nil) != (tc.status == 204) {
+				t.Errorf("grant %v with status %d", g, rec.Code)
+			}
+			if tc.challenge != "" && rec.Header().Get("WWW-Authenticate") != tc.challenge {
+				t.Errorf("WWW-Authenticate = %s, want %s", rec.Header().Get("WWW-Authenticate"), tc.challenge)
+			}
+			if tc.status != 204 && rec.Header().Get("Content-Type") != "application/fhir+json" {
+				t.Errorf("Content-Type = %s", rec.Header().Get("Content-Type"))
+			}
+			if strings.Contains(rec.Body.String(), tok) || strings.Contains(rec.Header().Get("WWW-Authenticate"), tok) {
+				t.Error("the response echoes the token")
+			}
+		})
+	}
+}
+
+// TestFormBodyIsRestored: the next handler reads the whole form body.
+func TestFormBodyIsRestored(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.FormBodyToken = true })
+	tok := rs256(t, goodClaims())
+	body := "patient=123&access_token=" + tok + "&code=" + url.QueryEscape("http://loinc.org|1234-5")
+	r := httptest.NewRequest("POST", "/r4/Observation/_search", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	var got string
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = string(b)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if got != body {
+		t.Errorf("next handler read %q, want %q", got, body)
+	}
+}

@@ -1,0 +1,460 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/bearer"
+	"github.com/smartguard/smartguard/internal/jwks"
+)
+
+// maxFormBody bounds the form body read for Config.FormBodyToken.
+const maxFormBody = 1 << 20
+
+// Middleware authenticates requests with SMART on FHIR access tokens. It
+// is safe for concurrent use. Make one with New.
+type Middleware struct {
+	issuers map[string]*issuer
+	single  *issuer // the only issuer, when there is one
+	names   ClaimNames
+	strict  bool
+	maxSize int
+	form    bool
+	now     func() time.Time
+	cache   *cache
+	onError ErrorHandler
+}
+
+// issuer is one trusted authorization server with its keys and parser.
+type issuer struct {
+	key       func(ctx context.Context, t *jwt.Token) (any, error)
+	parser    *jwt.Parser    // verifies the signature
+	validator *jwt.Validator // then checks the claims
+}
+
+// New checks cfg and returns a Middleware. Unless cfg.Keyfunc is set, it
+// discovers the JWKS URL of each issuer that has none (New fails when
+// discovery fails) and starts fetching the keys. A failed first JWKS fetch
+// does not fail New: it is logged, and tokens are refused as invalid_token
+// until keys arrive (fetched again for a token with an unknown kid, at most
+// once per Config.UnknownKIDInterval, and every Config.RefreshInterval).
+// ctx bounds discovery and the background refresh of the keys: cancel it
+// to stop them.
+func New(ctx context.Context, cfg Config) (*Middleware, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	client := jwks.Client(cfg.HTTPClient)
+	m := &Middleware{
+		issuers: make(map[string]*issuer, len(cfg.Issuers)),
+		names:   cfg.Claims,
+		strict:  cfg.RequireATJWT,
+		maxSize: cfg.MaxTokenSize,
+		form:    cfg.FormBodyToken,
+		now:     cfg.Now,
+		onError: cfg.ErrorHandler,
+	}
+	if m.onError == nil {
+		realm := cfg.Realm
+		m.onError = func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, realm, err) }
+	}
+	if !cfg.DisableCache {
+		m.cache = newCache(cfg.CacheSize, cfg.CacheTTL)
+	}
+	for _, c := range cfg.Issuers {
+		is := &issuer{}
+		auds := append([]string{c.Audience}, c.Audiences...)
+		// The parser decodes the claims straight into a jwt.MapClaims
+		// and checks the signature; the validator then checks the
+		// registered claims and, through claims.Validate, the SMART ones.
+		// (Parsing into the claims type itself would decode them twice.)
+		is.parser = jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation())
+		is.validator = jwt.NewValidator(
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(c.Issuer),
+			jwt.WithAudience(auds...),
+			jwt.WithLeeway(cfg.Leeway),
+			jwt.WithTimeFunc(cfg.Now),
+		)
+		switch {
+		case c.Keyfunc != nil:
+			kf := c.Keyfunc
+			is.key = func(_ context.Context, t *jwt.Token) (any, error) {
+				k, err := kf(t)
+				if err != nil {
+					return nil, err
+				}
+				return fitKeys(k, t.Method.Alg())
+			}
+		default:
+			u := c.JWKSURL
+			if u == "" {
+				if u, err = jwks.Discover(ctx, client, c.Issuer); err != nil {
+					return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.Issuer, err)
+				}
+			}
+			k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{u}, keyfunc.Override{
+				Client:            client,
+				HTTPTimeout:       client.Timeout,
+				RefreshInterval:   cfg.RefreshInterval,
+				RefreshUnknownKID: newLimiter(cfg.UnknownKIDInterval),
+				// A token with an unknown kid waits at most this long for
+				// its turn to refresh; when the turn is further away it is
+				// refused at once, so random kids cannot hold requests.
+				RateLimitWaitMax: time.Second,
+				RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+					return func(ctx context.Context, err error) {
+						cfg.Logger.ErrorContext(ctx, "smartguard: fetching JWKS failed; keeping the keys held", "url", u, "error", err)
+					}
+				},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("middleware: keys of %q: %w", c.Issuer, err)
+			}
+			store := k.Storage()
+			is.key = func(ctx context.Context, t *jwt.Token) (any, error) {
+				kid, _ := t.Header["kid"].(string)
+				keys, err := jwks.Select(ctx, store, t.Method.Alg(), kid)
+				if err != nil {
+					return nil, err
+				}
+				if len(keys) == 1 {
+					return keys[0], nil
+				}
+				set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
+				for i, k := range keys {
+					set.Keys[i] = k
+				}
+				return set, nil
+			}
+		}
+		m.issuers[c.Issuer] = is
+	}
+	if len(m.issuers) == 1 {
+		m.single = m.issuers[cfg.Issuer]
+	}
+	return m, nil
+}
+
+// fitKeys keeps, of the keys a caller's Keyfunc returned, those whose
+// type fits alg (see jwks.Fits); a []byte secret fits the HMAC
+// algorithms only, which must be in Config.Algorithms to get here.
+func fitKeys(k any, alg string) (any, error) {
+	fits := func(k any) bool {
+		if _, ok := k.([]byte); ok {
+			return strings.HasPrefix(alg, "HS")
+		}
+		return jwks.Fits(k, alg)
+	}
+	if set, ok := k.(jwt.VerificationKeySet); ok {
+		var keep []jwt.VerificationKey
+		for _, k := range set.Keys {
+			if fits(k) {
+				keep = append(keep, k)
+			}
+		}
+		if len(keep) == 0 {
+			return nil, jwks.ErrNoKey
+		}
+		return jwt.VerificationKeySet{Keys: keep}, nil
+	}
+	if !fits(k) {
+		return nil, jwks.ErrNoKey
+	}
+	return k, nil
+}
+
+func newLimiter(every time.Duration) *rate.Limiter {
+	return rate.NewLimiter(rate.Every(every), 1)
+}
+
+// Handler returns a handler that authenticates each request and calls
+// next with the grant on the request context (see smartctx.FromContext),
+// or answers through the ErrorHandler: 401 without error code when there
+// is no token, 400 invalid_request when it is malformed or sent more than
+// one way, 401 invalid_token when it is not acceptable.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, r, xerr := m.extract(r)
+		if xerr != nil {
+			// A copy: the ErrorHandler may keep or change it.
+			e := *xerr
+			m.onError(w, r, &e)
+			return
+		}
+		g, err := m.Verify(r.Context(), tok)
+		if err != nil {
+			m.onError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(smartctx.NewContext(r.Context(), g)))
+	})
+}
+
+// Errors of token extraction.
+var (
+	errNoToken       = &Error{Status: http.StatusUnauthorized, Description: "access token required", Err: ErrMissingToken}
+	errTwoHeaders    = invalidRequest("more than one Authorization header")
+	errMalformed     = invalidRequest("malformed Bearer credentials")
+	errTwoMethods    = invalidRequest("access token sent more than one way")
+	errQueryToken    = invalidRequest("access_token in the URI query is not supported")
+	errFormToken     = invalidRequest("malformed access_token form parameter")
+	errBodyTooLarge  = invalidRequest("form body too large")
+	errFormBodyOnGET = invalidRequest("access_token in a GET body is not allowed")
+)
+
+func invalidRequest(desc string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: desc, Err: ErrInvalidRequest}
+}
+
+// extract finds the one bearer token of r (RFC 6750 §2). It returns r, or
+// a copy whose body can be read again.
+func (m *Middleware) extract(r *http.Request) (string, *http.Request, *Error) {
+	var tok string
+	vals := r.Header["Authorization"]
+	switch len(vals) {
+	case 0:
+	case 1:
+		t, err := bearer.Parse(vals[0])
+		switch {
+		case errors.Is(err, bearer.ErrMalformed):
+			return "", r, errMalformed
+		case err == nil:
+			tok = t
+		}
+	default:
+		return "", r, errTwoHeaders
+	}
+	if strings.Contains(r.URL.RawQuery, "access") { // also access%5Ftoken
+		if _, ok := r.URL.Query()["access_token"]; ok {
+			if tok != "" {
+				return "", r, errTwoMethods
+			}
+			return "", r, errQueryToken
+		}
+	}
+	if m.form {
+		ft, r2, err := formToken(r)
+		if err != nil {
+			return "", r, err
+		}
+		r = r2
+		if ft != "" {
+			if tok != "" {
+				return "", r, errTwoMethods
+			}
+			tok = ft
+		}
+	}
+	if tok == "" {
+		return "", r, errNoToken
+	}
+	return tok, r, nil
+}
+
+// formToken reads the access_token parameter of an
+// application/x-www-form-urlencoded body and puts the body back.
+func formToken(r *http.Request) (string, *http.Request, *Error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return "", r, nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return "", r, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxFormBody+1))
+	r.Body.Close()
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return "", r2, invalidRequest("form body unreadable")
+	}
+	if len(body) > maxFormBody {
+		return "", r2, errBodyTooLarge
+	}
+	if !bytes.Contains(body, []byte("access_token")) {
+		return "", r2, nil
+	}
+	form, perr := url.ParseQuery(string(body))
+	if perr != nil {
+		return "", r2, errFormToken
+	}
+	v, ok := form["access_token"]
+	switch {
+	case !ok:
+		return "", r2, nil
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return "", r2, errFormBodyOnGET
+	case len(v) != 1:
+		return "", r2, errTwoMethods
+	case !bearer.Valid(v[0]):
+		return "", r2, errFormToken
+	}
+	return v[0], r2, nil
+}
+
+// Verify checks an access token and returns its grant. Errors are *Error
+// of class ErrInvalidToken, wrapping the cause (such as
+// jwt.ErrTokenExpired). ctx bounds a JWKS refresh the token may cause.
+func (m *Middleware) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
+	if len(token) > m.maxSize {
+		return nil, invalidToken("token too large", nil)
+	}
+	if m.cache == nil {
+		return m.verify(ctx, token)
+	}
+	key := cacheKey(token)
+	now := m.now()
+	if g := m.cache.get(key, now); g != nil {
+		return g, nil
+	}
+	g, err := m.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	m.cache.put(key, g, now)
+	return g, nil
+}
+
+func invalidToken(desc string, err error) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: desc, Err: err}
+}
+
+// verify checks token without the cache.
+func (m *Middleware) verify(ctx context.Context, token string) (*smartctx.Grant, error) {
+	is := m.single
+	if is == nil {
+		iss, ok := unverifiedIssuer(token)
+		if is = m.issuers[iss]; !ok || is == nil {
+			return nil, invalidToken("untrusted issuer", jwt.ErrTokenInvalidIssuer)
+		}
+	}
+	mc := jwt.MapClaims{}
+	_, err := is.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
+		if err := m.checkHeader(t.Header); err != nil {
+			return nil, err
+		}
+		return is.key(ctx, t)
+	})
+	if err != nil {
+		return nil, invalidToken(describe(err), err)
+	}
+	c := &claims{MapClaims: mc, names: &m.names}
+	if err := is.validator.Validate(c); err != nil {
+		err = fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
+		return nil, invalidToken(describe(err), err)
+	}
+	return smartctx.NewGrant(c.out), nil
+}
+
+// unverifiedIssuer reads the "iss" claim of a JWS without verifying it,
+// to choose the issuer whose keys must verify it.
+func unverifiedIssuer(token string) (string, bool) {
+	_, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", false
+	}
+	payload, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return "", false
+	}
+	// A map, not a struct: encoding/json matches struct fields ignoring
+	// case, and "ISS" must not choose the issuer when the claims checked
+	// later (a map too) have no "iss".
+	var v map[string]json.RawMessage
+	var iss string
+	if json.Unmarshal(b, &v) != nil || json.Unmarshal(v["iss"], &iss) != nil {
+		return "", false
+	}
+	return iss, true
+}
+
+// Header errors.
+var (
+	errTyp  = errors.New("typ header is not an access token's")
+	errCrit = errors.New("crit header names an extension this server does not support")
+	errCty  = errors.New("nested or typed-content JWTs are not supported")
+	errKID  = errors.New("kid header is not a short printable string")
+)
+
+// checkHeader applies the header rules that the jwt package does not:
+// typ (RFC 9068 §4), crit (RFC 7515 §4.1.11), cty, and a sane kid. The
+// jku, x5u, jwk and x5c headers are never read.
+func (m *Middleware) checkHeader(h map[string]any) error {
+	switch typ, ok := h["typ"]; {
+	case !ok:
+		if m.strict {
+			return errTyp
+		}
+	default:
+		s, _ := typ.(string)
+		if !typeOK(s, m.strict) {
+			return errTyp
+		}
+	}
+	if _, ok := h["crit"]; ok {
+		return errCrit
+	}
+	if _, ok := h["cty"]; ok {
+		return errCty
+	}
+	if kid, ok := h["kid"]; ok {
+		s, _ := kid.(string)
+		if !jwks.ValidKID(s) {
+			return errKID
+		}
+	}
+	return nil
+}
+
+func typeOK(typ string, strict bool) bool {
+	if strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt") {
+		return true
+	}
+	return !strict && strings.EqualFold(typ, "JWT")
+}
+
+// describe returns a short text for the client, free of token contents.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token not yet valid"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "token malformed"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "token not issued for this server"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "untrusted issuer"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwks.ErrNoKey):
+		return "token signature not verified"
+	case errors.Is(err, errTyp):
+		return "not an access token"
+	case errors.Is(err, errClaim):
+		return "token claims invalid"
+	}
+	return "token invalid"
+}
