@@ -3,7 +3,6 @@ package context
 import (
 	stdctx "context"
 	"encoding/json"
-	"maps"
 	"strings"
 	"time"
 
@@ -51,11 +50,11 @@ type Grant struct {
 	c Claims
 }
 
-// NewGrant returns a Grant holding a copy of c. Values inside Raw are not
-// copied deeply: do not change them afterwards.
+// NewGrant returns a Grant holding c. It copies FHIRContext but takes
+// c.Raw as it is, to keep the verification path cheap: the caller must not
+// change the map, or the values in it, afterwards.
 func NewGrant(c Claims) *Grant {
 	c.FHIRContext = append([]FHIRContextItem(nil), c.FHIRContext...)
-	c.Raw = maps.Clone(c.Raw)
 	return &Grant{c: c}
 }
 
