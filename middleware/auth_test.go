@@ -523,3 +523,22 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRequireATJWTRequiresRFC9068Claims(t *testing.T) {
+	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.RequireATJWT = true })
+	for _, missing := range []string{"sub", "client_id", "iat", "jti"} {
+		t.Run("without "+missing, func(t *testing.T) {
+			c := goodClaims()
+			delete(c, missing)
+			tok := mint(t, jwt.SigningMethodRS256, rsaKey(), c, map[string]any{"typ": "at+jwt"})
+			if _, err := lax.Verify(context.Background(), tok); err != nil {
+				t.Errorf("default mode refused a token without %s: %v", missing, err)
+			}
+			wantInvalid(t, strict, tok, errClaim)
+		})
+	}
+	tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"typ": "at+jwt"})
+	if _, err := strict.Verify(context.Background(), tok); err != nil {
+		t.Errorf("strict mode refused a complete RFC 9068 token: %v", err)
+	}
+}

@@ -26,8 +26,9 @@ var errClaim = errors.New("invalid SMART claim")
 // read the same way, so every check sees the same claims.
 type claims struct {
 	jwt.MapClaims
-	names *ClaimNames
-	out   smartctx.Claims
+	names  *ClaimNames
+	strict bool // RFC 9068 §2.2: sub, client_id, iat and jti required
+	out    smartctx.Claims
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)
@@ -72,6 +73,14 @@ func (c *claims) Validate() error {
 		SmartStyleURL: str(c.names.SmartStyleURL, "smart_style_url"),
 		ExpiresAt:     exp.Time,
 		Raw:           m,
+	}
+	if c.strict {
+		if out.Subject == "" || out.ClientID == "" || str([]string{"jti"}, "jti") == "" {
+			errs = append(errs, fmt.Errorf("%w: RFC 9068 requires sub, client_id and jti", errClaim))
+		}
+		if iat, err := m.GetIssuedAt(); err != nil || iat == nil {
+			errs = append(errs, fmt.Errorf("%w: RFC 9068 requires iat", errClaim))
+		}
 	}
 	if out.Patient != "" && !smartctx.ValidID(out.Patient) || out.Patient == "" && present(m, c.names.Patient) {
 		errs = append(errs, fmt.Errorf("%w: patient is not a FHIR id", errClaim))

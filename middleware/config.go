@@ -110,7 +110,10 @@ type Config struct {
 	// RequireATJWT accepts only tokens whose "typ" header is "at+jwt" or
 	// "application/at+jwt" (any case), as RFC 9068 §4 asks. By default
 	// "JWT" and an absent "typ" are accepted too, as most authorization
-	// servers issue them. Any other "typ" is always rejected.
+	// servers issue them. Any other "typ" is always rejected. It also
+	// requires the claims RFC 9068 §2.2 makes mandatory beyond iss, aud and
+	// exp: "sub", "client_id" (by the names of Claims.ClientID), "iat" and
+	// "jti".
 	RequireATJWT bool
 
 	// Claims names the claims the SMART values are read from. Each zero

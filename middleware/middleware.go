@@ -357,7 +357,7 @@ func (m *Middleware) verify(ctx context.Context, token string) (*smartctx.Grant,
 	if err != nil {
 		return nil, invalidToken(describe(err), err)
 	}
-	c := &claims{MapClaims: mc, names: &m.names}
+	c := &claims{MapClaims: mc, names: &m.names, strict: m.strict}
 	if err := is.validator.Validate(c); err != nil {
 		err = fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		return nil, invalidToken(describe(err), err)
