@@ -1,0 +1,157 @@
+package compartment
+
+import (
+	"strings"
+)
+
+// Param is an R4 search parameter of one resource type, reduced to what
+// the library needs.
+type Param struct {
+	// Reference is true for a reference parameter, false for a token.
+	Reference bool
+	// PatientOnly is true when a reference parameter can only point at a
+	// Patient, so that a bare id ("patient=123") means Patient/123.
+	PatientOnly bool
+	// Paths are the element paths below the resource, dot-separated. A
+	// path ending in "@Patient" only counts for references to a Patient.
+	Paths []string
+}
+
+// Params returns the codes of the patient compartment's parameters for
+// typ, or nil when typ is never in the patient compartment. The slice must
+// not be changed.
+func Params(typ string) []string { return patientParams[typ] }
+
+// In reports whether resources of type typ can be in a patient compartment.
+func In(typ string) bool { return patientParams[typ] != nil }
+
+// SearchParam returns the R4 search parameter code of typ, if the library
+// knows it (reference parameters of the compartment, "patient", tokens).
+func SearchParam(typ, code string) (Param, bool) {
+	p, ok := params[typ][code]
+	return p, ok
+}
+
+var (
+	refTrees   = map[string]*node{}            // type → all compartment reference paths
+	tokenTrees = map[string]map[string]*node{} // type → token param → paths
+)
+
+func init() {
+	for typ, codes := range patientParams {
+		root := &node{}
+		for _, code := range codes {
+			for _, p := range params[typ][code].Paths {
+				p, _ = strings.CutSuffix(p, "@Patient")
+				root.add(p)
+			}
+		}
+		refTrees[typ] = root
+	}
+	for typ, ps := range params {
+		for code, p := range ps {
+			if p.Reference {
+				continue
+			}
+			root := &node{}
+			for _, path := range p.Paths {
+				root.add(path)
+			}
+			if tokenTrees[typ] == nil {
+				tokenTrees[typ] = map[string]*node{}
+			}
+			tokenTrees[typ][code] = root
+		}
+	}
+}
+
+// Member reports whether the resource in data (FHIR JSON) belongs to the
+// compartment of Patient/patientID, per FHIR R4 CompartmentDefinition/patient:
+// some element named by one of the compartment's search parameters for the
+// resource's type holds a reference to that patient ("Patient/123", an
+// absolute URL ending in "/Patient/123", either with a "/_history/..."
+// suffix). A Patient is in its own compartment only (id equality);
+// Patient.link is not followed. References inside contained resources, to
+// contained resources ("#p1"), logical references (identifier only) and
+// "urn:uuid:" references do not count. Types outside the compartment are
+// never members. The error is ErrJSON for a body that cannot be read.
+func Member(data []byte, patientID string) (bool, error) {
+	typ, id, err := topLevel(data)
+	if err != nil {
+		return false, err
+	}
+	return MemberOf(data, typ, id, patientID)
+}
+
+// MemberOf is Member for a resource whose type and id topLevel already read.
+func MemberOf(data []byte, typ, id, patientID string) (bool, error) {
+	if patientID == "" {
+		return false, nil
+	}
+	if typ == "Patient" {
+		return id == patientID, nil
+	}
+	root := refTrees[typ]
+	if root == nil {
+		return false, nil
+	}
+	found := false
+	s := scanner{data: data}
+	s.walk(root, 0, func(s *scanner, depth int) {
+		if s.peek() != '{' {
+			s.skip(depth)
+			return
+		}
+		seen := false
+		s.object(depth, func(key []byte) bool {
+			if string(key) != "reference" {
+				return false
+			}
+			if seen {
+				s.fail()
+				return true
+			}
+			seen = true
+			if s.peek() != '"' {
+				return false
+			}
+			ref, _ := s.text()
+			if RefersTo(ref, patientID) {
+				found = true
+			}
+			return true
+		})
+	})
+	if !s.end() {
+		return false, ErrJSON
+	}
+	return found, nil
+}
+
+// TypeAndID reads the "resourceType" and "id" of a resource.
+func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) }
+
+// RefersTo reports whether the reference ref points at Patient/patientID:
+// "Patient/123", "https://host/base/Patient/123", with or without a
+// "/_history/version" suffix.
+func RefersTo(ref, patientID string) bool {
+	if patientID == "" {
+		return false
+	}
+	if i := strings.Index(ref, "/_history/"); i >= 0 {
+		ref = ref[:i]
+	}
+	rest, ok := strings.CutSuffix(ref, patientID)
+	if !ok {
+		return false
+	}
+	if rest == "Patient/" {
+		return true
+	}
+	head, ok := strings.CutSuffix(rest, "/Patient/")
+	if !ok {
+		return false
+	}
+	scheme, host, ok := strings.Cut(head, "://")
+	return ok && (scheme == "https" || scheme == "http") && host != ""
+}
