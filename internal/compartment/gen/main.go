@@ -169,7 +169,7 @@ func generate(dir string) error {
 	b.WriteString("// patientParams: FHIR R4 CompartmentDefinition/patient, type → parameter codes.\n")
 	b.WriteString("var patientParams = map[string][]string{\n")
 	for _, typ := range sortedKeys(comp) {
-		fmt.Fprintf(&b, "%q: %#v,\n", typ, comp[typ])
+		fmt.Fprintf(&b, "%q: %s,\n", typ, list(comp[typ]))
 	}
 	b.WriteString("}\n\n// params: R4 search parameters, type → code → parameter.\nvar params = map[string]map[string]Param{\n")
 	for _, typ := range sortedKeys(sp) {
@@ -187,7 +187,7 @@ func generate(dir string) error {
 			if len(p.Targets) == 1 && p.Targets[0] == "Patient" {
 				patientOnly = true
 			}
-			fmt.Fprintf(&b, "%q: {Reference: %v, PatientOnly: %v, Paths: %#v},\n", code, p.Kind == "reference", patientOnly, paths)
+			fmt.Fprintf(&b, "%q: {Reference: %v, PatientOnly: %v, Paths: []string%s},\n", code, p.Kind == "reference", patientOnly, list(paths))
 		}
 		b.WriteString("},\n")
 	}
@@ -197,6 +197,20 @@ func generate(dir string) error {
 		return err
 	}
 	return os.WriteFile(dir+"/tables.go", src, 0o644)
+}
+
+// list renders a string slice literal without its type, as gofmt -s does.
+func list(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", s)
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 func sortedKeys[V any](m map[string]V) []string {
