@@ -106,7 +106,7 @@ var params = map[string]map[string]Param{
 		"criticality":         {Reference: false, PatientOnly: false, Paths: []string{"criticality"}},
 		"identifier":          {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
 		"manifestation":       {Reference: false, PatientOnly: false, Paths: []string{"reaction.manifestation"}},
-		"patient":             {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":             {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"recorder":            {Reference: true, PatientOnly: false, Paths: []string{"recorder"}},
 		"route":               {Reference: false, PatientOnly: false, Paths: []string{"reaction.exposureRoute"}},
 		"severity":            {Reference: false, PatientOnly: false, Paths: []string{"reaction.severity"}},
@@ -307,7 +307,7 @@ var params = map[string]map[string]Param{
 		"action":         {Reference: false, PatientOnly: false, Paths: []string{"provision.action"}},
 		"category":       {Reference: false, PatientOnly: false, Paths: []string{"category"}},
 		"identifier":     {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":        {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":        {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"purpose":        {Reference: false, PatientOnly: false, Paths: []string{"provision.purpose"}},
 		"scope":          {Reference: false, PatientOnly: false, Paths: []string{"scope"}},
 		"security-label": {Reference: false, PatientOnly: false, Paths: []string{"provision.securityLabel"}},
@@ -342,7 +342,7 @@ var params = map[string]map[string]Param{
 	"DetectedIssue": {
 		"code":       {Reference: false, PatientOnly: false, Paths: []string{"code"}},
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":    {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 	},
 	"Device": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
@@ -370,7 +370,7 @@ var params = map[string]map[string]Param{
 	},
 	"DeviceUseStatement": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":    {Reference: true, PatientOnly: false, Paths: []string{"subject"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"subject"}},
 		"subject":    {Reference: true, PatientOnly: false, Paths: []string{"subject"}},
 	},
 	"DiagnosticReport": {
@@ -445,7 +445,7 @@ var params = map[string]map[string]Param{
 	},
 	"EpisodeOfCare": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":    {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"status":     {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 		"type":       {Reference: false, PatientOnly: false, Paths: []string{"type"}},
 	},
@@ -493,7 +493,7 @@ var params = map[string]map[string]Param{
 	"FamilyMemberHistory": {
 		"code":         {Reference: false, PatientOnly: false, Paths: []string{"condition.code"}},
 		"identifier":   {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":      {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":      {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"relationship": {Reference: false, PatientOnly: false, Paths: []string{"relationship"}},
 		"sex":          {Reference: false, PatientOnly: false, Paths: []string{"sex"}},
 		"status":       {Reference: false, PatientOnly: false, Paths: []string{"status"}},
@@ -553,7 +553,7 @@ var params = map[string]map[string]Param{
 	},
 	"Immunization": {
 		"identifier":     {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":        {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":        {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"reason-code":    {Reference: false, PatientOnly: false, Paths: []string{"reasonCode"}},
 		"status":         {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 		"status-reason":  {Reference: false, PatientOnly: false, Paths: []string{"statusReason"}},
@@ -761,7 +761,7 @@ var params = map[string]map[string]Param{
 		"formula":    {Reference: false, PatientOnly: false, Paths: []string{"enteralFormula.baseFormulaType"}},
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
 		"oraldiet":   {Reference: false, PatientOnly: false, Paths: []string{"oralDiet.type"}},
-		"patient":    {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"status":     {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 		"supplement": {Reference: false, PatientOnly: false, Paths: []string{"supplement.type"}},
 	},
@@ -1062,7 +1062,7 @@ var params = map[string]map[string]Param{
 	},
 	"SupplyDelivery": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":    {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"status":     {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 	},
 	"SupplyRequest": {
@@ -1111,7 +1111,7 @@ var params = map[string]map[string]Param{
 	},
 	"VisionPrescription": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
-		"patient":    {Reference: true, PatientOnly: false, Paths: []string{"patient"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"status":     {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 	},
 }

@@ -184,7 +184,11 @@ func generate(dir string) error {
 				}
 				paths = append(paths, path)
 			}
-			if len(p.Targets) == 1 && p.Targets[0] == "Patient" {
+			// Every R4 "patient" parameter selects references to a
+			// Patient: its element is a Reference(Patient) or its
+			// expression filters on Patient, even where the shared
+			// definition lists Group among its targets.
+			if len(p.Targets) == 1 && p.Targets[0] == "Patient" || p.Kind == "reference" && code == "patient" {
 				patientOnly = true
 			}
 			fmt.Fprintf(&b, "%q: {Reference: %v, PatientOnly: %v, Paths: []string%s},\n", code, p.Kind == "reference", patientOnly, list(paths))
