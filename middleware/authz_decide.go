@@ -536,43 +536,64 @@ func (a *Authorizer) operation(g *smartctx.Grant, req *Request, d *smartctx.Deci
 	return nil
 }
 
-// bundle is the part of a batch or transaction Bundle the authorizer reads.
-type bundle struct {
-	ResourceType string `json:"resourceType"`
-	Type         string `json:"type"`
-	Entry        []struct {
-		Resource json.RawMessage `json:"resource"`
-		Request  *struct {
-			Method      string `json:"method"`
-			URL         string `json:"url"`
-			IfNoneExist string `json:"ifNoneExist"`
-		} `json:"request"`
-	} `json:"entry"`
+// object decodes a JSON object into its members, keys matched exactly (as
+// FHIR JSON is case-sensitive; encoding/json's struct decoding is not).
+func object(data []byte) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil || m == nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// str decodes a JSON string member, "" when absent; ok is false when the
+// member is there but not a string.
+func str(m map[string]json.RawMessage, key string) (string, bool) {
+	raw, has := m[key]
+	if !has {
+		return "", true
+	}
+	var s string
+	return s, json.Unmarshal(raw, &s) == nil
 }
 
 // decideBundle decides every entry of a batch or transaction on its own.
 // One refused entry refuses the whole bundle: a transaction is atomic, and
 // a batch answered in part would need the handler to enforce the refusal.
 func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body []byte) (*smartctx.Decision, error) {
-	var b bundle
-	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the body is not a FHIR Bundle", Err: err}
+	notBundle := badRequest("the body is not a FHIR batch or transaction Bundle")
+	b, ok := object(body)
+	if !ok {
+		return nil, notBundle
+	}
+	rt, ok1 := str(b, "resourceType")
+	bt, ok2 := str(b, "type")
+	var entries []json.RawMessage
+	if raw, has := b["entry"]; has && json.Unmarshal(raw, &entries) != nil {
+		return nil, notBundle
 	}
 	d := &smartctx.Decision{Interaction: scope.InteractionBatch}
 	switch {
-	case b.ResourceType != "Bundle":
-		return nil, badRequest("POST to the base needs a Bundle")
-	case b.Type == "transaction":
+	case !ok1 || !ok2 || rt != "Bundle":
+		return nil, notBundle
+	case bt == "transaction":
 		d.Interaction = scope.InteractionTransaction
-	case b.Type != "batch":
-		return nil, badRequest(`the Bundle type must be "batch" or "transaction"`)
+	case bt != "batch":
+		return nil, notBundle
 	}
-	d.Entries = make([]*smartctx.Decision, 0, len(b.Entry))
-	for i, e := range b.Entry {
-		if e.Request == nil {
-			return nil, badRequest(fmt.Sprintf("bundle entry %d has no request", i))
+	d.Entries = make([]*smartctx.Decision, 0, len(entries))
+	for i, raw := range entries {
+		e, ok := object(raw)
+		var request map[string]json.RawMessage
+		if ok {
+			request, ok = object(e["request"])
 		}
-		rel := e.Request.URL
+		method, ok1 := str(request, "method")
+		rel, ok2 := str(request, "url")
+		ifNoneExist, ok3 := str(request, "ifNoneExist")
+		if !ok || !ok1 || !ok2 || !ok3 || method == "" || rel == "" {
+			return nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
+		}
 		if a.baseURL != "" {
 			if rest, ok := strings.CutPrefix(rel, a.baseURL+"/"); ok {
 				rel = rest
@@ -582,9 +603,9 @@ func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 			return nil, badRequest(fmt.Sprintf("bundle entry %d: the URL is not relative to this FHIR base", i))
 		}
 		path, query, _ := strings.Cut(rel, "?")
-		fr, err := fhirrest.Classify(e.Request.Method, path, query, e.Request.IfNoneExist)
-		if err == nil && (fr.Interaction == scope.InteractionBatch || fr.Interaction == scope.InteractionSearchSystem && e.Request.Method == http.MethodPost ||
-			fr.Interaction == scope.InteractionSearchType && e.Request.Method == http.MethodPost) {
+		fr, err := fhirrest.Classify(method, path, query, ifNoneExist)
+		if err == nil && (fr.Interaction == scope.InteractionBatch || fr.Interaction == scope.InteractionSearchSystem && method == http.MethodPost ||
+			fr.Interaction == scope.InteractionSearchType && method == http.MethodPost) {
 			err = errors.New("nested bundles and POST searches are not allowed in a bundle")
 		}
 		if err != nil {
@@ -593,14 +614,14 @@ func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		req := Request{Method: fr.Method, Interaction: fr.Interaction, Type: fr.Type, ID: fr.ID,
 			VersionID: fr.VersionID, Operation: fr.Operation, CompartmentType: fr.CompartmentType,
 			CompartmentID: fr.CompartmentID, Query: fr.Query, Conditional: fr.Conditional}
-		ifNoneExist := ""
+		criteria := ""
 		if fr.Conditional && fr.Interaction == scope.InteractionCreate {
-			req.Query, ifNoneExist = query, fr.Query
+			req.Query, criteria = query, fr.Query
 		}
 		if fr.Interaction == scope.InteractionCreate || fr.Interaction == scope.InteractionUpdate {
-			req.Resource = e.Resource
+			req.Resource = e["resource"]
 		}
-		ed, err := a.decide(ctx, g, &req, ifNoneExist, true)
+		ed, err := a.decide(ctx, g, &req, criteria, true)
 		if err != nil {
 			return nil, entryError(i, err)
 		}

@@ -378,6 +378,7 @@ var namedCases = []decisionCase{
 func TestDecisionTable(t *testing.T) {
 	cases := append(matrixCases(), namedCases...)
 	cases = append(cases, bundleCases...)
+	cases = append(cases, bundleCaseSensitivity...)
 	for _, tc := range cases {
 		t.Run(tc.name, tc.run)
 	}
@@ -413,4 +414,12 @@ var bundleCases = []decisionCase{
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/1/$everything"}}]}`, want: 200},
 	{name: "batch conditional create", scopes: "patient/Observation.cs", patient: "1", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + obs("Patient/1", "laboratory") + `,"request":{"method":"POST","url":"Observation","ifNoneExist":"identifier=x"}}]}`, want: 403},
+}
+
+var bundleCaseSensitivity = []decisionCase{
+	{name: "bundle key case trick", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "",
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/2","URL":"Patient/1"}}]}`, want: 403},
+	{name: "bundle key case only", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "",
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","URL":"Patient/1"}}]}`, want: 400},
+	{name: "semicolon separator", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&code=x;_include=Observation:subject", want: 400},
 }

@@ -282,7 +282,8 @@ func validID(s string) bool {
 	return true
 }
 
-// validQuery checks that every percent-escape of a raw query is well formed.
+// validQuery checks that a raw query is printable ASCII without "#" or
+// ";" and that its percent-escapes are well formed.
 func validQuery(q string) bool {
 	for i := 0; i < len(q); i++ {
 		switch c := q[i]; {
@@ -290,7 +291,9 @@ func validQuery(q string) bool {
 			if i+2 >= len(q) || !ishex(q[i+1]) || !ishex(q[i+2]) {
 				return false
 			}
-		case c < 0x21 || c > 0x7e || c == '#':
+		case c < 0x21 || c > 0x7e || c == '#' || c == ';':
+			// ";" separates parameters for some servers: refuse it raw so
+			// that nothing hides behind it.
 			return false
 		}
 	}
