@@ -49,8 +49,10 @@ func (a *Authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request
 		r.Context = at.c
 		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
 		if err == nil && a.cfg.Policy != nil {
-			r.Query = d.Query
-			if perr := a.cfg.Policy(ctx, g, &r); perr != nil {
+			pr := new(Request) // the policy may keep it
+			*pr = r
+			pr.Query = d.Query
+			if perr := a.cfg.Policy(ctx, g, pr); perr != nil {
 				d, err = nil, policyError(perr)
 			}
 		}
