@@ -159,7 +159,81 @@ type AuthorizerConfig struct {
 
 // Authorizer decides, for each FHIR REST request, whether the SMART grant
 // on the request context allows it. Build it with NewAuthorizer and use its
-// Handler after authentication.
+// Handler after authentication:
+//
+//	mux.Handle("/fhir/", auth.Handler(authz.Handler(fhir)))
+//
+// # Requests
+//
+// Every request under Base is classified as a FHIR R4 REST interaction:
+// read, vread, update, patch, delete (also conditional), create (also
+// conditional, If-None-Exist), search (GET, POST _search with a form body,
+// system level, compartment searches such as Patient/123/Observation or
+// Patient/123/*), history (instance, type, system), capabilities
+// (metadata), operations ($name at system, type and instance level), and
+// batch or transaction bundles. Anything else (an unknown type, a bad id,
+// an escaped or empty path segment, "..", a path outside Base, a raw ";"
+// in the query) is refused with 400, 404 or 405; nothing unclassified
+// reaches the handler.
+//
+// # Letters
+//
+// c create; r read, vread, instance history; u update, patch; d delete; s
+// search and type or system history (SMART App Launch 2.2). Conditional
+// interactions also need s, because they search. Scopes are a union and
+// "*" is every type.
+//
+// # Contexts
+//
+// patient/, user/ and system/ scopes are separate grants. A request is
+// decided under each context with that context's scopes only, and allowed
+// if one context allows it; letters and types never carry from one
+// context to another (so "user/Practitioner.rs patient/Observation.rs"
+// reads the patient's Observations only). If several contexts allow it,
+// a decision without restrictions is preferred; otherwise patient/ comes
+// first, then user/, then system/. With RewriteSearch, a patient/ rewrite
+// is only tried when no context allows the request as it is. The Policy,
+// if any, is asked after the scopes; refusing there moves on to the next
+// context.
+//
+// # Patient scopes
+//
+// They need a patient in context, and reach the FHIR R4 patient
+// compartment of that patient:
+//   - Patient/<id> for the patient in context only, by id (Patient.link is
+//     not followed); no other Patient, and no Patient create;
+//   - searches must name the patient in a compartment parameter or
+//     "patient" (patient=123, patient=Patient/123, subject=Patient/123,
+//     subject:Patient=123, the absolute URL under Base; every value of a
+//     ","-list must name the patient, as the values are ORed), or be a
+//     compartment search Patient/<id>/<type>; else they are refused, or
+//     rewritten (RewriteSearch) to add patient=Patient/<id>;
+//   - system search, type and system history of compartment types, and
+//     type- or system-level operations are refused;
+//   - created and updated resources must be in the compartment (the body
+//     is checked);
+//   - instance reads, updates, patches and deletes are allowed with
+//     Decision.Patient set: the handler must check the stored resource
+//     (InPatientCompartment, Permits), before and after a change;
+//   - types outside the compartment follow NonCompartment.
+//
+// # Granular scopes
+//
+// A constrained scope ("patient/Observation.rs?category=...|laboratory")
+// allows a search only if the query carries its parameters exactly (or,
+// with RewriteSearch and a single alternative, once they are added), and
+// an instance access with Decision.Constraints set for the handler to
+// check (MatchesConstraint, Permits). Several alternatives cannot be ANDed
+// into one FHIR query: such a search must already carry one of them.
+// Created and updated bodies must match one alternative. Granular scopes
+// never allow operations or multi-type searches.
+//
+// # Bundles, operations, includes
+//
+// Every entry of a batch or transaction is classified and decided on its
+// own, as if it came alone (without rewriting); one refused entry refuses
+// the whole bundle. Operations need an entry in Operations; _include,
+// _revinclude and _query are refused unless AllowIncludes (_query always).
 type Authorizer struct {
 	cfg      AuthorizerConfig
 	basePath string

@@ -76,6 +76,9 @@ func init() {
 // "urn:uuid:" references do not count. Types outside the compartment are
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
+	if typ := leadingType(data); typ != "" && typ != "Patient" {
+		return member(data, typ, patientID)
+	}
 	typ, id, err := topLevel(data)
 	if err != nil {
 		return false, err
@@ -83,17 +86,21 @@ func Member(data []byte, patientID string) (bool, error) {
 	return MemberOf(data, typ, id, patientID)
 }
 
-// MemberOf is Member for a resource whose type and id topLevel already read.
+// MemberOf is Member for a resource whose type and id were read already
+// (TypeAndID).
 func MemberOf(data []byte, typ, id, patientID string) (bool, error) {
-	if patientID == "" {
-		return false, nil
-	}
 	if typ == "Patient" {
-		return id == patientID, nil
+		return patientID != "" && id == patientID, nil
 	}
+	return member(data, typ, patientID)
+}
+
+// member walks the compartment's reference paths of typ in one pass,
+// checking the top-level resourceType against typ on the way.
+func member(data []byte, typ, patientID string) (bool, error) {
 	root := refTrees[typ]
 	if root == nil {
-		return false, nil
+		root = &node{}
 	}
 	found := false
 	s := scanner{data: data}
@@ -122,10 +129,10 @@ func MemberOf(data []byte, typ, id, patientID string) (bool, error) {
 			return true
 		})
 	})
-	if !s.end() {
+	if !s.end() || s.typ != typ {
 		return false, ErrJSON
 	}
-	return found, nil
+	return found && patientID != "" && refTrees[typ] != nil, nil
 }
 
 // TypeAndID reads the "resourceType" and "id" of a resource.

@@ -63,6 +63,10 @@ type scanner struct {
 	data []byte
 	i    int
 	bad  bool
+
+	// What walk saw at the top level of the resource.
+	typ, id        string
+	seenTy, seenID bool
 }
 
 func (s *scanner) fail() { s.bad = true; s.i = len(s.data) }
@@ -97,55 +101,32 @@ func (s *scanner) expect(c byte) bool {
 }
 
 // str reads a string at s.i and returns its raw content (between the
-// quotes) and whether it holds escapes.
+// quotes) and whether it holds escapes. Escapes are checked only when a
+// string is decoded (text); here only the closing quote matters.
 func (s *scanner) str() (raw []byte, escaped bool) {
 	if s.peek() != '"' {
 		s.fail()
 		return nil, false
 	}
-	s.i++
-	start := s.i
-	for s.i < len(s.data) {
-		c := s.data[s.i]
-		switch {
-		case c == '"':
-			raw = s.data[start:s.i]
-			s.i++
-			return raw, escaped
-		case c == '\\':
-			escaped = true
-			if s.i+1 >= len(s.data) {
-				s.fail()
-				return nil, false
-			}
-			switch s.data[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
-			case 'u':
-				if s.i+6 > len(s.data) {
-					s.fail()
-					return nil, false
-				}
-				for _, h := range s.data[s.i+2 : s.i+6] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						s.fail()
-						return nil, false
-					}
-				}
-				s.i += 6
-			default:
-				s.fail()
-				return nil, false
-			}
-		case c < 0x20:
+	start := s.i + 1
+	for j := start; ; {
+		k := bytes.IndexByte(s.data[j:], '"')
+		if k < 0 {
 			s.fail()
 			return nil, false
-		default:
-			s.i++
 		}
+		j += k
+		n := 0 // backslashes before the quote
+		for n < j-start && s.data[j-1-n] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			raw = s.data[start:j]
+			s.i = j + 1
+			return raw, bytes.IndexByte(raw, '\\') >= 0
+		}
+		j++
 	}
-	s.fail()
-	return nil, false
 }
 
 // text reads a string value and decodes it.
@@ -165,19 +146,42 @@ func (s *scanner) text() (string, bool) {
 	return out, true
 }
 
-// skip reads and validates any value.
+// skip reads any value. Containers are skipped by matching brackets
+// outside strings, without checking what is between them: a value the
+// checks do not look at only has to end where a JSON parser would end it.
 func (s *scanner) skip(depth int) {
-	if depth > maxDepth {
-		s.fail()
-		return
-	}
 	switch s.peek() {
 	case '"':
 		s.str()
-	case '{':
-		s.object(depth, func([]byte) bool { return false })
-	case '[':
-		s.array(func() { s.skip(depth + 1) })
+	case '{', '[':
+		var stack [maxDepth]byte
+		n := 0
+		for s.i < len(s.data) {
+			switch c := s.data[s.i]; c {
+			case '"':
+				s.str()
+				continue
+			case '{', '[':
+				if depth+n >= maxDepth {
+					s.fail()
+					return
+				}
+				stack[n] = c + 2 // '{'+2 == '}', '['+2 == ']'
+				n++
+			case '}', ']':
+				if n == 0 || stack[n-1] != c {
+					s.fail()
+					return
+				}
+				n--
+				if n == 0 {
+					s.i++
+					return
+				}
+			}
+			s.i++
+		}
+		s.fail()
 	case 't':
 		s.lit("true")
 	case 'f':
@@ -326,12 +330,15 @@ func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
 				return
 			}
 		}
-		if len(n.names) == 0 {
+		if len(n.names) == 0 && depth > 0 {
 			s.skip(depth)
 			return
 		}
 		var seen uint64
 		s.object(depth, func(key []byte) bool {
+			if depth == 0 && s.top(key) {
+				return true
+			}
 			for i, name := range n.names {
 				if string(key) == name {
 					if i < 64 {
@@ -354,4 +361,48 @@ func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
 		}
 		s.skip(depth)
 	}
+}
+
+// top reads "resourceType" and "id" at the top level of a resource,
+// refusing either twice. It returns false for other keys.
+func (s *scanner) top(key []byte) bool {
+	switch string(key) {
+	case "resourceType":
+		if s.seenTy {
+			s.fail()
+			return true
+		}
+		s.seenTy = true
+		s.typ, _ = s.text()
+		return true
+	case "id":
+		if s.seenID {
+			s.fail()
+			return true
+		}
+		s.seenID = true
+		if s.peek() == '"' {
+			s.id, _ = s.text()
+			return true
+		}
+	}
+	return false
+}
+
+// leadingType returns the resourceType of data when it is the first
+// member, as it nearly always is, so that one pass can do.
+func leadingType(data []byte) string {
+	s := scanner{data: data}
+	if !s.expect('{') {
+		return ""
+	}
+	key, esc := s.str()
+	if s.bad || esc || string(key) != "resourceType" || !s.expect(':') {
+		return ""
+	}
+	typ, ok := s.text()
+	if !ok {
+		return ""
+	}
+	return typ
 }
