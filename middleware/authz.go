@@ -325,6 +325,21 @@ var errNoGrant = &Error{Status: http.StatusInternalServerError,
 	Description: "authorization is not configured", Err: errors.New("no grant on the request context: authentication must run before the authorizer")}
 
 func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
+	for _, h := range methodOverrides {
+		if _, ok := r.Header[h]; ok {
+			// Some servers and frameworks run the method named here
+			// instead of the request's: refuse rather than decide on
+			// the wrong one.
+			return nil, badRequest("method override headers are not allowed")
+		}
+	}
+	if q := r.URL.RawQuery; strings.Contains(q, "method") || strings.IndexByte(q, '%') >= 0 {
+		for p := range fhirrest.Params(r.URL.RawQuery) {
+			if p.Name == "_method" {
+				return nil, badRequest("_method is not allowed")
+			}
+		}
+	}
 	rel, ok := fhirrest.Rel(a.basePath, r.URL.EscapedPath())
 	if !ok {
 		return nil, &Error{Status: http.StatusNotFound, Description: "not a FHIR endpoint of this server"}
@@ -368,6 +383,8 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 	}
 	return a.decide(ctx, g, &req, ifNoneExist, false)
 }
+
+var methodOverrides = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 func validForm(f string) bool {
 	_, err := url.ParseQuery(f)

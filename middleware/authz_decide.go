@@ -284,6 +284,7 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 			d.Includes = true
 		case "_query":
 			return a.deny(req, bundled, "named queries (_query) are not allowed")
+
 		}
 	}
 	typ := req.Type

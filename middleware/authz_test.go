@@ -421,5 +421,9 @@ var bundleCaseSensitivity = []decisionCase{
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/2","URL":"Patient/1"}}]}`, want: 403},
 	{name: "bundle key case only", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","URL":"Patient/1"}}]}`, want: 400},
+	{name: "method override header", scopes: "user/Observation.c", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 400},
+	{name: "method override header lower", scopes: "user/*.rs", target: "Observation/1", header: map[string]string{"x-method-override": "DELETE"}, want: 400},
+	{name: "_method param", scopes: "user/*.rs", target: "Observation?_method=DELETE", want: 400},
+	{name: "_method param on read", scopes: "user/*.rs", target: "Observation/1?_m%65thod=DELETE", want: 400},
 	{name: "semicolon separator", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&code=x;_include=Observation:subject", want: 400},
 }
