@@ -1,6 +1,7 @@
 package compartment
 
 import (
+	"bytes"
 	"strings"
 )
 
@@ -76,7 +77,7 @@ func init() {
 // "urn:uuid:" references do not count. Types outside the compartment are
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
-	if typ := leadingType(data); typ != "" && typ != "Patient" {
+	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {
 		return member(data, typ, patientID)
 	}
 	typ, id, err := topLevel(data)
@@ -92,13 +93,13 @@ func MemberOf(data []byte, typ, id, patientID string) (bool, error) {
 	if typ == "Patient" {
 		return patientID != "" && id == patientID, nil
 	}
-	return member(data, typ, patientID)
+	return member(data, []byte(typ), patientID)
 }
 
 // member walks the compartment's reference paths of typ in one pass,
 // checking the top-level resourceType against typ on the way.
-func member(data []byte, typ, patientID string) (bool, error) {
-	root := refTrees[typ]
+func member(data []byte, typ []byte, patientID string) (bool, error) {
+	root := refTrees[string(typ)]
 	if root == nil {
 		root = &node{}
 	}
@@ -122,17 +123,17 @@ func member(data []byte, typ, patientID string) (bool, error) {
 			if s.peek() != '"' {
 				return false
 			}
-			ref, _ := s.text()
-			if RefersTo(ref, patientID) {
+			ref, _ := s.bytesText()
+			if refersTo(ref, patientID) {
 				found = true
 			}
 			return true
 		})
 	})
-	if !s.end() || s.typ != typ {
+	if !s.end() || string(s.typ) != string(typ) {
 		return false, ErrJSON
 	}
-	return found && patientID != "" && refTrees[typ] != nil, nil
+	return found && patientID != "" && refTrees[string(typ)] != nil, nil
 }
 
 // TypeAndID reads the "resourceType" and "id" of a resource.
@@ -141,24 +142,26 @@ func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) 
 // RefersTo reports whether the reference ref points at Patient/patientID:
 // "Patient/123", "https://host/base/Patient/123", with or without a
 // "/_history/version" suffix.
-func RefersTo(ref, patientID string) bool {
+func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID) }
+
+func refersTo(ref []byte, patientID string) bool {
 	if patientID == "" {
 		return false
 	}
-	if i := strings.Index(ref, "/_history/"); i >= 0 {
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
 		ref = ref[:i]
 	}
-	rest, ok := strings.CutSuffix(ref, patientID)
+	rest, ok := bytes.CutSuffix(ref, []byte(patientID))
 	if !ok {
 		return false
 	}
-	if rest == "Patient/" {
+	if string(rest) == "Patient/" {
 		return true
 	}
-	head, ok := strings.CutSuffix(rest, "/Patient/")
+	head, ok := bytes.CutSuffix(rest, []byte("/Patient/"))
 	if !ok {
 		return false
 	}
-	scheme, host, ok := strings.Cut(head, "://")
-	return ok && (scheme == "https" || scheme == "http") && host != ""
+	scheme, host, ok := bytes.Cut(head, []byte("://"))
+	return ok && (string(scheme) == "https" || string(scheme) == "http") && len(host) > 0
 }

@@ -65,7 +65,7 @@ type scanner struct {
 	bad  bool
 
 	// What walk saw at the top level of the resource.
-	typ, id        string
+	typ, id        []byte
 	seenTy, seenID bool
 }
 
@@ -138,6 +138,28 @@ func (s *scanner) text() (string, bool) {
 	if !esc {
 		return string(raw), true
 	}
+	var out string
+	if json.Unmarshal(s.data[s.i-len(raw)-2:s.i], &out) != nil {
+		s.fail()
+		return "", false
+	}
+	return out, true
+}
+
+// bytesText is text without a copy when the string has no escapes.
+func (s *scanner) bytesText() ([]byte, bool) {
+	raw, esc := s.str()
+	if s.bad {
+		return nil, false
+	}
+	if !esc {
+		return raw, true
+	}
+	t, ok := s.decode(raw)
+	return []byte(t), ok
+}
+
+func (s *scanner) decode(raw []byte) (string, bool) {
 	var out string
 	if json.Unmarshal(s.data[s.i-len(raw)-2:s.i], &out) != nil {
 		s.fail()
@@ -373,7 +395,7 @@ func (s *scanner) top(key []byte) bool {
 			return true
 		}
 		s.seenTy = true
-		s.typ, _ = s.text()
+		s.typ, _ = s.bytesText()
 		return true
 	case "id":
 		if s.seenID {
@@ -382,7 +404,7 @@ func (s *scanner) top(key []byte) bool {
 		}
 		s.seenID = true
 		if s.peek() == '"' {
-			s.id, _ = s.text()
+			s.id, _ = s.bytesText()
 			return true
 		}
 	}
@@ -391,18 +413,15 @@ func (s *scanner) top(key []byte) bool {
 
 // leadingType returns the resourceType of data when it is the first
 // member, as it nearly always is, so that one pass can do.
-func leadingType(data []byte) string {
+func leadingType(data []byte) []byte {
 	s := scanner{data: data}
 	if !s.expect('{') {
-		return ""
+		return nil
 	}
 	key, esc := s.str()
 	if s.bad || esc || string(key) != "resourceType" || !s.expect(':') {
-		return ""
+		return nil
 	}
-	typ, ok := s.text()
-	if !ok {
-		return ""
-	}
+	typ, _ := s.bytesText()
 	return typ
 }
