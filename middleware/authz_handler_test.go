@@ -243,6 +243,12 @@ func FuzzDecide(f *testing.F) {
 		if d.Type != "Medication" && d.Interaction != scope.InteractionCapabilities && d.Patient != "1" {
 			t.Fatalf("allowed without the compartment: %q %+v", target, d)
 		}
+		if d.Type == "Patient" && d.ID != "" && d.ID != "1" {
+			t.Fatalf("another Patient allowed: %q", target)
+		}
+		if d.Interaction == scope.InteractionSearchType && d.Type != "Medication" && !strings.HasPrefix(target, "Patient/1/") && !independentlyRestricted(d) {
+			t.Fatalf("search not limited to the patient: %q → %q", target, d.Query)
+		}
 		q, _ := url.ParseQuery(d.Query)
 		for name := range q {
 			if name, _, _ := strings.Cut(name, ":"); name == "_include" || name == "_revinclude" {
@@ -256,6 +262,31 @@ func validMethod(m string) bool {
 	switch m {
 	case "GET", "HEAD", "PUT", "PATCH", "DELETE":
 		return true
+	}
+	return false
+}
+
+// independentlyRestricted re-checks, with net/url, that a search names
+// patient 1 in a parameter every value of which is that patient.
+func independentlyRestricted(d *smartctx.Decision) bool {
+	q, err := url.ParseQuery(d.Query)
+	if err != nil {
+		return false
+	}
+	for name, values := range q {
+		base, mod, _ := strings.Cut(name, ":")
+		if mod != "" && mod != "Patient" || base == "_id" && d.Type != "Patient" {
+			continue
+		}
+		for _, v := range values {
+			all := v != ""
+			for _, one := range strings.Split(v, ",") {
+				all = all && (one == "Patient/1" || one == "1" && (base == "patient" || base == "_id" || mod == "Patient") || one == "https://ehr.example.org/fhir/Patient/1")
+			}
+			if all && base != "" && !strings.HasPrefix(base, "_") || all && base == "_id" {
+				return true
+			}
+		}
 	}
 	return false
 }
