@@ -206,7 +206,10 @@ type AuthorizerConfig struct {
 //     "patient" (patient=123, patient=Patient/123, subject=Patient/123,
 //     subject:Patient=123, the absolute URL under Base; every value of a
 //     ","-list must name the patient, as the values are ORed), or be a
-//     compartment search Patient/<id>/<type>; else they are refused, or
+//     compartment search Patient/<id>/<type> (run by the FHIR server with
+//     its own compartment rules: Patient/<id>/* may include Patients whose
+//     link names the patient, which FHIR says concern the same person;
+//     Patient/<id>/Patient is refused); else they are refused, or
 //     rewritten (RewriteSearch) to add patient=Patient/<id>;
 //   - system search, type and system history of compartment types, and
 //     type- or system-level operations are refused;
