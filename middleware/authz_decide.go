@@ -363,6 +363,7 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 // (values separated by "," are ORed) names that patient. For Patient
 // itself, "_id" must name the patient.
 func (a *Authorizer) restricted(typ, pid, q, f string) bool {
+	restrictors := compartment.Restrictors(typ)
 	for p := range fhirrest.Params(q, f) {
 		name, mod, _ := strings.Cut(p.Name, ":")
 		if typ == "Patient" {
@@ -371,11 +372,11 @@ func (a *Authorizer) restricted(typ, pid, q, f string) bool {
 			}
 			continue
 		}
-		if !isCompartmentParam(typ, name) || mod != "" && mod != "Patient" {
+		patientOnly, ok := restrictors[name]
+		if !ok || mod != "" && mod != "Patient" {
 			continue
 		}
-		sp, _ := compartment.SearchParam(typ, name)
-		bare := mod == "Patient" || sp.PatientOnly
+		bare := mod == "Patient" || patientOnly
 		if allValues(p.Value, func(v string) bool { return a.namesPatient(v, pid, bare) }) {
 			return true
 		}
@@ -402,19 +403,6 @@ func (a *Authorizer) namesPatient(v, pid string, bare bool) bool {
 	return ok && rest == pid
 }
 
-func isCompartmentParam(typ, name string) bool {
-	if name == "patient" {
-		p, ok := compartment.SearchParam(typ, name)
-		return ok && p.Reference
-	}
-	for _, code := range compartment.Params(typ) {
-		if code == name {
-			return true
-		}
-	}
-	return false
-}
-
 // compartmentParam is what a rewrite adds to limit a search of typ to the
 // compartment of Patient/pid: "patient" where typ has it, else its first
 // compartment parameter (which may narrow the search further than the
@@ -423,7 +411,7 @@ func compartmentParam(typ, pid string) (name, value string) {
 	if typ == "Patient" {
 		return "_id", pid
 	}
-	if isCompartmentParam(typ, "patient") {
+	if _, ok := compartment.Restrictors(typ)["patient"]; ok {
 		return "patient", "Patient/" + pid
 	}
 	return compartment.Params(typ)[0], "Patient/" + pid

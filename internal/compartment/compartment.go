@@ -33,13 +33,31 @@ func SearchParam(typ, code string) (Param, bool) {
 	return p, ok
 }
 
+// Restrictors returns, for a type of the patient compartment, the search
+// parameters that limit a search to one patient's compartment when they
+// name the patient: the compartment's own parameters and "patient". The
+// value tells whether a bare id ("patient=123") can only mean a Patient.
+// The map must not be changed.
+func Restrictors(typ string) map[string]bool { return restrictors[typ] }
+
 var (
-	refTrees   = map[string]*node{}            // type → all compartment reference paths
-	tokenTrees = map[string]map[string]*node{} // type → token param → paths
+	restrictors = map[string]map[string]bool{}
+	refTrees    = map[string]*node{}            // type → all compartment reference paths
+	tokenTrees  = map[string]map[string]*node{} // type → token param → paths
 )
 
 func init() {
 	for typ, codes := range patientParams {
+		r := map[string]bool{}
+		for _, code := range codes {
+			if p, ok := params[typ][code]; ok && p.Reference {
+				r[code] = p.PatientOnly
+			}
+		}
+		if p, ok := params[typ]["patient"]; ok && p.Reference {
+			r["patient"] = p.PatientOnly
+		}
+		restrictors[typ] = r
 		root := &node{}
 		for _, code := range codes {
 			for _, p := range params[typ][code].Paths {
