@@ -34,8 +34,9 @@ type Decision struct {
 	Context scope.Context
 	// Patient, when not empty, is the patient whose compartment limits the
 	// request: every resource the handler reads, returns or changes for
-	// it must be in the compartment of Patient/<Patient>, and a resource
-	// updated, patched or deleted must be in it before and after.
+	// it must be in the compartment of Patient/<Patient> (for a history,
+	// every version returned), and a resource updated, patched or deleted
+	// must be in it before and after.
 	Patient string
 	// Constraints, when not nil, are the granular-scope alternatives the
 	// request is limited to: every resource the handler reads, returns or

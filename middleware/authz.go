@@ -100,7 +100,12 @@ func (r *Request) Params() url.Values {
 // identity in g.Subject() or g.FHIRUserReference()) or the client
 // (system/ scopes, g.ClientID()) may do. It returns nil to allow, an
 // *Error to answer with it, or another error to refuse with 403. It is
-// called for patient/ decisions too, after the compartment rules.
+// called for patient/ decisions too, after the compartment rules, and for
+// every entry of a bundle.
+//
+// SMART lets a server answer a search with the results the user may not
+// see left out (200) rather than refuse it: to do that, allow the search
+// here and filter in the handler.
 type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 
 // AuthorizerConfig configures an Authorizer. Its zero value, with Base

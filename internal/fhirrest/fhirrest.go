@@ -40,6 +40,7 @@ type Error struct {
 	Msg    string
 }
 
+// Error returns the message with the package prefix.
 func (e *Error) Error() string { return "fhirrest: " + e.Msg }
 
 var (
