@@ -341,12 +341,8 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 			return nil, badRequest("method override headers are not allowed")
 		}
 	}
-	if q := r.URL.RawQuery; strings.Contains(q, "method") || strings.IndexByte(q, '%') >= 0 {
-		for p := range fhirrest.Params(r.URL.RawQuery) {
-			if p.Name == "_method" {
-				return nil, badRequest("_method is not allowed")
-			}
-		}
+	if err := noMethodParam(r.URL.RawQuery); err != nil {
+		return nil, err
 	}
 	rel, ok := fhirrest.Rel(a.basePath, r.URL.EscapedPath())
 	if !ok {
@@ -390,6 +386,19 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 		ifNoneExist = fr.Query
 	}
 	return a.decide(ctx, g, &req, ifNoneExist, false)
+}
+
+// noMethodParam refuses a "_method" query parameter, which some frameworks
+// take as the method to run.
+func noMethodParam(q string) error {
+	if strings.Contains(q, "method") || strings.IndexByte(q, '%') >= 0 {
+		for p := range fhirrest.Params(q) {
+			if p.Name == "_method" {
+				return badRequest("_method is not allowed")
+			}
+		}
+	}
+	return nil
 }
 
 var methodOverrides = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}

@@ -594,6 +594,9 @@ func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 			return nil, badRequest(fmt.Sprintf("bundle entry %d: the URL is not relative to this FHIR base", i))
 		}
 		path, query, _ := strings.Cut(rel, "?")
+		if err := noMethodParam(query); err != nil {
+			return nil, entryError(i, err)
+		}
 		fr, err := fhirrest.Classify(method, path, query, ifNoneExist)
 		if err == nil && (fr.Interaction == scope.InteractionBatch || fr.Interaction == scope.InteractionSearchSystem && method == http.MethodPost ||
 			fr.Interaction == scope.InteractionSearchType && method == http.MethodPost) {

@@ -425,5 +425,7 @@ var bundleCaseSensitivity = []decisionCase{
 	{name: "method override header lower", scopes: "user/*.rs", target: "Observation/1", header: map[string]string{"x-method-override": "DELETE"}, want: 400},
 	{name: "_method param", scopes: "user/*.rs", target: "Observation?_method=DELETE", want: 400},
 	{name: "_method param on read", scopes: "user/*.rs", target: "Observation/1?_m%65thod=DELETE", want: 400},
+	{name: "bundle entry _method", scopes: "user/*.rs", method: "POST", target: "",
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation/1?_method=DELETE"}}]}`, want: 400},
 	{name: "semicolon separator", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&code=x;_include=Observation:subject", want: 400},
 }
