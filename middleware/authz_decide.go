@@ -251,7 +251,7 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 		return badRequest("the resource body's id does not match the URL")
 	}
 	if d.Patient != "" {
-		ok, err := compartment.MemberOf(req.Resource, typ, id, d.Patient)
+		ok, err := compartment.MemberOf(req.Resource, typ, id, d.Patient, a.baseURL)
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the resource body is not a FHIR JSON resource", Err: err}
 		}

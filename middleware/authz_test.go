@@ -304,6 +304,9 @@ var namedCases = []decisionCase{
 	{name: "update other patient", scopes: "patient/Observation.u", patient: "1", method: "PUT", target: "Observation/o1", body: obs("Patient/2", "laboratory"), want: 403},
 	{name: "create duplicate subject", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation",
 		body: `{"resourceType":"Observation","subject":{"reference":"Patient/1"},"subject":{"reference":"Patient/2"}}`, want: 400},
+	{name: "create absolute subject under base", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs(base+"/Patient/1", "laboratory"), want: 200, wantPatient: "1"},
+	{name: "create absolute subject elsewhere", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs("https://evil.example/fhir/Patient/1", "laboratory"), want: 403},
+	{name: "create absolute subject path base", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs(base+"/Patient/1", "laboratory"), cfg: smartmw.AuthorizerConfig{Base: "/fhir"}, want: 403},
 	{name: "create allergy recorder", scopes: "patient/AllergyIntolerance.c", patient: "1", method: "POST", target: "AllergyIntolerance",
 		body: `{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/2"},"recorder":{"reference":"Patient/1"}}`, want: 200, wantPatient: "1"},
 

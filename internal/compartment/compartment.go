@@ -96,27 +96,35 @@ func init() {
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
 	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {
-		return member(data, typ, patientID)
+		return member(data, typ, patientID, AnyServer)
 	}
 	typ, id, err := topLevel(data)
 	if err != nil {
 		return false, err
 	}
-	return MemberOf(data, typ, id, patientID)
+	return MemberOf(data, typ, id, patientID, AnyServer)
 }
 
+// AnyServer, as the base of MemberOf, accepts absolute references to a
+// Patient on any server; NoServer accepts none.
+const (
+	AnyServer = "*"
+	NoServer  = ""
+)
+
 // MemberOf is Member for a resource whose type and id were read already
-// (TypeAndID).
-func MemberOf(data []byte, typ, id, patientID string) (bool, error) {
+// (TypeAndID), accepting absolute references only under base (a FHIR
+// base URL without trailing "/"), or any (AnyServer) or none (NoServer).
+func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
 		return patientID != "" && id == patientID, nil
 	}
-	return member(data, []byte(typ), patientID)
+	return member(data, []byte(typ), patientID, base)
 }
 
 // member walks the compartment's reference paths of typ in one pass,
 // checking the top-level resourceType against typ on the way.
-func member(data []byte, typ []byte, patientID string) (bool, error) {
+func member(data []byte, typ []byte, patientID, base string) (bool, error) {
 	root := refTrees[string(typ)]
 	if root == nil {
 		root = &node{}
@@ -142,7 +150,7 @@ func member(data []byte, typ []byte, patientID string) (bool, error) {
 				return false
 			}
 			ref, _ := s.bytesText()
-			if refersTo(ref, patientID) {
+			if refersTo(ref, patientID, base) {
 				found = true
 			}
 			return true
@@ -160,9 +168,9 @@ func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) 
 // RefersTo reports whether the reference ref points at Patient/patientID:
 // "Patient/123", "https://host/base/Patient/123", with or without a
 // "/_history/version" suffix.
-func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID) }
+func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID, AnyServer) }
 
-func refersTo(ref []byte, patientID string) bool {
+func refersTo(ref []byte, patientID, base string) bool {
 	if patientID == "" {
 		return false
 	}
@@ -179,6 +187,9 @@ func refersTo(ref []byte, patientID string) bool {
 	head, ok := bytes.CutSuffix(rest, []byte("/Patient/"))
 	if !ok {
 		return false
+	}
+	if base != AnyServer {
+		return base != NoServer && string(head) == base
 	}
 	scheme, host, ok := bytes.Cut(head, []byte("://"))
 	return ok && (string(scheme) == "https" || string(scheme) == "http") && len(host) > 0

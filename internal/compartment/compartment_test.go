@@ -188,3 +188,28 @@ func BenchmarkMember(b *testing.B) {
 		}
 	}
 }
+
+func TestRefersToBase(t *testing.T) {
+	tests := []struct {
+		ref, base string
+		want      bool
+	}{
+		{"Patient/1", NoServer, true},
+		{"Patient/1", "https://a/fhir", true},
+		{"https://a/fhir/Patient/1", AnyServer, true},
+		{"https://a/fhir/Patient/1", "https://a/fhir", true},
+		{"https://a/fhir/Patient/1/_history/3", "https://a/fhir", true},
+		{"https://b/fhir/Patient/1", "https://a/fhir", false},
+		{"https://a/fhir/x/Patient/1", "https://a/fhir", false},
+		{"https://a/fhir/Patient/1", NoServer, false},
+		{"ftp://a/Patient/1", AnyServer, false},
+		{"urn:uuid:Patient/1", AnyServer, false},
+		{"#Patient/1", AnyServer, false},
+		{"Patient/11", AnyServer, false},
+	}
+	for _, tc := range tests {
+		if got := refersTo([]byte(tc.ref), "1", tc.base); got != tc.want {
+			t.Errorf("refersTo(%q, base %q) = %v", tc.ref, tc.base, got)
+		}
+	}
+}
