@@ -219,7 +219,7 @@ type AuthorizerConfig struct {
 //   - system search, type and system history of compartment types, and
 //     type- or system-level operations are refused;
 //   - created and updated resources must be in the compartment (the body
-//     is checked);
+//     is checked; an absolute reference counts only under Base);
 //   - instance reads, updates, patches and deletes are allowed with
 //     Decision.Patient set: the handler must check the stored resource
 //     (InPatientCompartment, Permits), before and after a change;
