@@ -84,3 +84,79 @@ func TestMemberAgreesOnSeeds(t *testing.T) {
 		}
 	}
 }
+
+// refMatch is a slow reference for matchToken built on encoding/json.
+func refMatch(data []byte, name, value string) (bool, bool) {
+	var res map[string]any
+	if json.Unmarshal(data, &res) != nil {
+		return false, false
+	}
+	typ, _ := res["resourceType"].(string)
+	p, ok := params[typ][name]
+	if !ok || p.Reference {
+		return false, true
+	}
+	for _, path := range p.Paths {
+		if tokenAt(res, strings.Split(path, "."), value) {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+func tokenAt(v any, path []string, value string) bool {
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			if tokenAt(e, path, value) {
+				return true
+			}
+		}
+	case string:
+		if len(path) == 0 {
+			for alt := range strings.SplitSeq(value, ",") {
+				if !strings.Contains(alt, "|") && alt == v {
+					return true
+				}
+			}
+		}
+	case map[string]any:
+		if len(path) > 0 {
+			return tokenAt(v[path[0]], path[1:], value)
+		}
+		return codingAt(v, value)
+	}
+	return false
+}
+
+func codingAt(m map[string]any, value string) bool {
+	if codings, ok := m["coding"].([]any); ok {
+		for _, c := range codings {
+			if cm, ok := c.(map[string]any); ok && codingAt(cm, value) {
+				return true
+			}
+		}
+	}
+	code, hasCode := m["code"].(string)
+	system, hasSystem := m["system"].(string)
+	return hasCode && tokenMatches(value, hasSystem, system, code)
+}
+
+// FuzzMatchAgreesWithEncodingJSON: whenever MatchConstraint matches, a
+// standard JSON decoder reads a match too.
+func FuzzMatchAgreesWithEncodingJSON(f *testing.F) {
+	f.Add([]byte(observation), "category", "http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
+	f.Add([]byte(observation), "code", "http://loinc.org|2339-0")
+	f.Add([]byte(observation), "status", "final")
+	f.Add([]byte(`{"resourceType":"Basic","code":{"coding":[{"system":"s","code":"c"}],"coding":[]}}`), "code", "s|c")
+	f.Fuzz(func(t *testing.T, data []byte, name, value string) {
+		got, err := matchToken(data, "Observation", name, value)
+		if err != nil || !got {
+			return
+		}
+		want, valid := refMatch(data, name, value)
+		if valid && !want {
+			t.Fatalf("matchToken matches %q for %s=%s; encoding/json disagrees", data, name, value)
+		}
+	})
+}

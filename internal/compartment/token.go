@@ -15,9 +15,13 @@ import (
 // escaped values) does not match: an unsupported constraint grants
 // nothing.
 func MatchConstraint(data []byte, c scope.Constraint) (bool, error) {
-	typ, _, err := topLevel(data)
-	if err != nil {
-		return false, err
+	typ := string(leadingType(data)) // one pass for the usual resource
+	if typ == "" {
+		t, _, err := topLevel(data)
+		if err != nil {
+			return false, err
+		}
+		typ = t
 	}
 	if len(c) == 0 {
 		return false, nil
@@ -45,7 +49,8 @@ func SupportedConstraint(typ string, c scope.Constraint) bool {
 func matchToken(data []byte, typ, name, value string) (bool, error) {
 	root := tokenTrees[typ][name]
 	if root == nil || value == "" || strings.IndexByte(value, '\\') >= 0 {
-		return false, nil
+		root = &node{} // still read the whole resource, to refuse bad JSON
+		value = ""
 	}
 	found := false
 	s := scanner{data: data}
@@ -66,7 +71,7 @@ func matchToken(data []byte, typ, name, value string) (bool, error) {
 			s.skip(depth)
 		}
 	})
-	if !s.end() {
+	if !s.end() || string(s.typ) != typ {
 		return false, ErrJSON
 	}
 	return found, nil
