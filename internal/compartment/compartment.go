@@ -1,0 +1,196 @@
+package compartment
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Param is an R4 search parameter of one resource type, reduced to what
+// the library needs.
+type Param struct {
+	// Reference is true for a reference parameter, false for a token.
+	Reference bool
+	// PatientOnly is true when a reference parameter can only point at a
+	// Patient, so that a bare id ("patient=123") means Patient/123.
+	PatientOnly bool
+	// Paths are the element paths below the resource, dot-separated. A
+	// path ending in "@Patient" only counts for references to a Patient.
+	Paths []string
+}
+
+// Params returns the codes of the patient compartment's parameters for
+// typ, or nil when typ is never in the patient compartment. The slice must
+// not be changed.
+func Params(typ string) []string { return patientParams[typ] }
+
+// In reports whether resources of type typ can be in a patient compartment.
+func In(typ string) bool { return patientParams[typ] != nil }
+
+// SearchParam returns the R4 search parameter code of typ, if the library
+// knows it (reference parameters of the compartment, "patient", tokens).
+func SearchParam(typ, code string) (Param, bool) {
+	p, ok := params[typ][code]
+	return p, ok
+}
+
+// Restrictors returns, for a type of the patient compartment, the search
+// parameters that limit a search to one patient's compartment when they
+// name the patient: the compartment's own parameters and "patient". The
+// value tells whether a bare id ("patient=123") can only mean a Patient.
+// The map must not be changed.
+func Restrictors(typ string) map[string]bool { return restrictors[typ] }
+
+var (
+	restrictors = map[string]map[string]bool{}
+	refTrees    = map[string]*node{}            // type → all compartment reference paths
+	tokenTrees  = map[string]map[string]*node{} // type → token param → paths
+)
+
+func init() {
+	for typ, codes := range patientParams {
+		r := map[string]bool{}
+		for _, code := range codes {
+			if p, ok := params[typ][code]; ok && p.Reference {
+				r[code] = p.PatientOnly
+			}
+		}
+		if p, ok := params[typ]["patient"]; ok && p.Reference {
+			r["patient"] = p.PatientOnly
+		}
+		restrictors[typ] = r
+		root := &node{}
+		for _, code := range codes {
+			for _, p := range params[typ][code].Paths {
+				p, _ = strings.CutSuffix(p, "@Patient")
+				root.add(p)
+			}
+		}
+		refTrees[typ] = root
+	}
+	for typ, ps := range params {
+		for code, p := range ps {
+			if p.Reference {
+				continue
+			}
+			root := &node{}
+			for _, path := range p.Paths {
+				root.add(path)
+			}
+			if tokenTrees[typ] == nil {
+				tokenTrees[typ] = map[string]*node{}
+			}
+			tokenTrees[typ][code] = root
+		}
+	}
+}
+
+// Member reports whether the resource in data (FHIR JSON) belongs to the
+// compartment of Patient/patientID, per FHIR R4 CompartmentDefinition/patient:
+// some element named by one of the compartment's search parameters for the
+// resource's type holds a reference to that patient ("Patient/123", an
+// absolute URL ending in "/Patient/123", either with a "/_history/..."
+// suffix). A Patient is in its own compartment only (id equality);
+// Patient.link is not followed. References inside contained resources, to
+// contained resources ("#p1"), logical references (identifier only) and
+// "urn:uuid:" references do not count. Types outside the compartment are
+// never members. The error is ErrJSON for a body that cannot be read.
+func Member(data []byte, patientID string) (bool, error) {
+	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {
+		return member(data, typ, patientID, AnyServer)
+	}
+	typ, id, err := topLevel(data)
+	if err != nil {
+		return false, err
+	}
+	return MemberOf(data, typ, id, patientID, AnyServer)
+}
+
+// AnyServer, as the base of MemberOf, accepts absolute references to a
+// Patient on any server; NoServer accepts none.
+const (
+	AnyServer = "*"
+	NoServer  = ""
+)
+
+// MemberOf is Member for a resource whose type and id were read already
+// (TypeAndID), accepting absolute references only under base (a FHIR
+// base URL without trailing "/"), or any (AnyServer) or none (NoServer).
+func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
+	if typ == "Patient" {
+		return patientID != "" && id == patientID, nil
+	}
+	return member(data, []byte(typ), patientID, base)
+}
+
+// member walks the compartment's reference paths of typ in one pass,
+// checking the top-level resourceType against typ on the way.
+func member(data []byte, typ []byte, patientID, base string) (bool, error) {
+	root := refTrees[string(typ)]
+	if root == nil {
+		root = &node{}
+	}
+	found := false
+	s := scanner{data: data}
+	s.walk(root, 0, func(s *scanner, depth int) {
+		if s.peek() != '{' {
+			s.skip(depth)
+			return
+		}
+		seen := false
+		s.object(depth, func(key []byte) bool {
+			if string(key) != "reference" {
+				return false
+			}
+			if seen {
+				s.fail()
+				return true
+			}
+			seen = true
+			if s.peek() != '"' {
+				return false
+			}
+			ref, _ := s.bytesText()
+			if refersTo(ref, patientID, base) {
+				found = true
+			}
+			return true
+		})
+	})
+	if !s.end() || string(s.typ) != string(typ) {
+		return false, ErrJSON
+	}
+	return found && patientID != "" && refTrees[string(typ)] != nil, nil
+}
+
+// TypeAndID reads the "resourceType" and "id" of a resource.
+func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) }
+
+// RefersTo reports whether the reference ref points at Patient/patientID:
+// "Patient/123", "https://host/base/Patient/123", with or without a
+// "/_history/version" suffix.
+func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID, AnyServer) }
+
+func refersTo(ref []byte, patientID, base string) bool {
+	if patientID == "" {
+		return false
+	}
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
+		ref = ref[:i]
+	}
+	rest, ok := bytes.CutSuffix(ref, []byte(patientID))
+	if !ok {
+		return false
+	}
+	if string(rest) == "Patient/" {
+		return true
+	}
+	head, ok := bytes.CutSuffix(rest, []byte("/Patient/"))
+	if !ok {
+		return false
+	}
+	if base != AnyServer {
+		return base != NoServer && string(head) == base
+	}
+	scheme, host, ok := bytes.Cut(head, []byte("://"))
+	return ok && (string(scheme) == "https" || string(scheme) == "http") && len(host) > 0
+}

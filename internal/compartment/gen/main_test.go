@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestTablesUpToDate fails when tables.go is not what the generator makes
+// from data/: run go generate ./internal/compartment.
+func TestTablesUpToDate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"patient-compartment.json", "search-paths.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "data", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "data", name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := generate(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "tables.go"))
+	want, err := os.ReadFile(filepath.Join("..", "tables.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("tables.go is stale: run go generate ./internal/compartment")
+	}
+}
+
+func TestPathsFor(t *testing.T) {
+	tests := []struct {
+		typ, expr string
+		want      []string
+	}{
+		{"Observation", "Observation.subject", []string{"subject"}},
+		{"Condition", "AllergyIntolerance.patient | Condition.subject.where(resolve() is Patient)", []string{"subject@Patient"}},
+		{"MedicationRequest", "(MedicationRequest.medication as CodeableConcept)", []string{"medicationCodeableConcept"}},
+		{"Observation", "Observation.value.as(Quantity)", nil},
+		{"Observation", "Observation.code.where(system='x')", nil},
+	}
+	for _, tc := range tests {
+		got := pathsFor(tc.typ, tc.expr)
+		if len(got) != len(tc.want) || len(got) > 0 && got[0] != tc.want[0] {
+			t.Errorf("pathsFor(%q, %q) = %v, want %v", tc.typ, tc.expr, got, tc.want)
+		}
+	}
+}

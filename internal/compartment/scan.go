@@ -1,0 +1,427 @@
+package compartment
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// ErrJSON is returned for a resource that is not a well-formed JSON object
+// this package can read: bad syntax, nesting deeper than maxDepth, or a key
+// that matters repeated in one object (a later duplicate would win in most
+// decoders, so either reading could be the wrong one).
+var ErrJSON = errors.New("compartment: malformed resource JSON")
+
+const maxDepth = 256
+
+// node is one step of a set of element paths. A leaf is where the value to
+// test (a Reference, a CodeableConcept...) sits; it may have children too.
+type node struct {
+	names    []string
+	children []*node
+	leaf     bool
+}
+
+func (n *node) add(path string) {
+	for path != "" {
+		var name string
+		name, path, _ = cutDot(path)
+		var next *node
+		for i, c := range n.names {
+			if c == name {
+				next = n.children[i]
+			}
+		}
+		if next == nil {
+			next = &node{}
+			n.names = append(n.names, name)
+			n.children = append(n.children, next)
+		}
+		n = next
+	}
+	n.leaf = true
+}
+
+func cutDot(s string) (before, after string, found bool) {
+	if i := indexByte(s, '.'); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// scanner reads JSON without building values. It validates what it reads.
+type scanner struct {
+	data []byte
+	i    int
+	bad  bool
+
+	// What walk saw at the top level of the resource.
+	typ, id        []byte
+	seenTy, seenID bool
+}
+
+func (s *scanner) fail() { s.bad = true; s.i = len(s.data) }
+
+func (s *scanner) ws() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i >= len(s.data) {
+		return 0
+	}
+	return s.data[s.i]
+}
+
+func (s *scanner) expect(c byte) bool {
+	if s.peek() != c {
+		s.fail()
+		return false
+	}
+	s.i++
+	return true
+}
+
+// str reads a string at s.i and returns its raw content (between the
+// quotes) and whether it holds escapes. Escapes are checked only when a
+// string is decoded (text); here only the closing quote matters.
+func (s *scanner) str() (raw []byte, escaped bool) {
+	if s.peek() != '"' {
+		s.fail()
+		return nil, false
+	}
+	start := s.i + 1
+	for j := start; ; {
+		k := bytes.IndexByte(s.data[j:], '"')
+		if k < 0 {
+			s.fail()
+			return nil, false
+		}
+		j += k
+		n := 0 // backslashes before the quote
+		for n < j-start && s.data[j-1-n] == '\\' {
+			n++
+		}
+		if n%2 == 0 {
+			raw = s.data[start:j]
+			s.i = j + 1
+			return raw, bytes.IndexByte(raw, '\\') >= 0
+		}
+		j++
+	}
+}
+
+// text reads a string value and decodes it.
+func (s *scanner) text() (string, bool) {
+	raw, esc := s.str()
+	if s.bad {
+		return "", false
+	}
+	if !esc {
+		return string(raw), true
+	}
+	var out string
+	if json.Unmarshal(s.data[s.i-len(raw)-2:s.i], &out) != nil {
+		s.fail()
+		return "", false
+	}
+	return out, true
+}
+
+// bytesText is text without a copy when the string has no escapes.
+func (s *scanner) bytesText() ([]byte, bool) {
+	raw, esc := s.str()
+	if s.bad {
+		return nil, false
+	}
+	if !esc {
+		return raw, true
+	}
+	t, ok := s.decode(raw)
+	return []byte(t), ok
+}
+
+func (s *scanner) decode(raw []byte) (string, bool) {
+	var out string
+	if json.Unmarshal(s.data[s.i-len(raw)-2:s.i], &out) != nil {
+		s.fail()
+		return "", false
+	}
+	return out, true
+}
+
+// skip reads any value. Containers are skipped by matching brackets
+// outside strings, without checking what is between them: a value the
+// checks do not look at only has to end where a JSON parser would end it.
+func (s *scanner) skip(depth int) {
+	switch s.peek() {
+	case '"':
+		s.str()
+	case '{', '[':
+		var stack [maxDepth]byte
+		n := 0
+		for s.i < len(s.data) {
+			switch c := s.data[s.i]; c {
+			case '"':
+				s.str()
+				continue
+			case '{', '[':
+				if depth+n >= maxDepth {
+					s.fail()
+					return
+				}
+				stack[n] = c + 2 // '{'+2 == '}', '['+2 == ']'
+				n++
+			case '}', ']':
+				if n == 0 || stack[n-1] != c {
+					s.fail()
+					return
+				}
+				n--
+				if n == 0 {
+					s.i++
+					return
+				}
+			}
+			s.i++
+		}
+		s.fail()
+	case 't':
+		s.lit("true")
+	case 'f':
+		s.lit("false")
+	case 'n':
+		s.lit("null")
+	default:
+		s.number()
+	}
+}
+
+// object reads an object at s.i. For each key, visit is called with the
+// key's raw bytes with s.i on its value; visit reads the value and returns
+// true, or returns false and the value is skipped.
+func (s *scanner) object(depth int, visit func(key []byte) bool) {
+	if depth > maxDepth || !s.expect('{') {
+		s.fail()
+		return
+	}
+	if s.peek() == '}' {
+		s.i++
+		return
+	}
+	for !s.bad {
+		key, esc := s.str()
+		if esc {
+			// No FHIR element name needs an escape: refuse rather than
+			// risk a key that decodes to one we look for.
+			s.fail()
+		}
+		if !s.expect(':') {
+			return
+		}
+		s.ws()
+		if !visit(key) {
+			s.skip(depth + 1)
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return
+		default:
+			s.fail()
+		}
+	}
+}
+
+func (s *scanner) array(elem func()) {
+	if !s.expect('[') {
+		return
+	}
+	if s.peek() == ']' {
+		s.i++
+		return
+	}
+	for !s.bad {
+		elem()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return
+		default:
+			s.fail()
+		}
+	}
+}
+
+func (s *scanner) lit(word string) {
+	if !bytes.HasPrefix(s.data[s.i:], []byte(word)) {
+		s.fail()
+		return
+	}
+	s.i += len(word)
+}
+
+func (s *scanner) number() {
+	start := s.i
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		if '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			s.i++
+			continue
+		}
+		break
+	}
+	if s.i == start {
+		s.fail()
+	}
+}
+
+// end checks that only white space follows the top-level value.
+func (s *scanner) end() bool {
+	s.ws()
+	return !s.bad && s.i == len(s.data)
+}
+
+// topLevel reads the resource's "resourceType" and "id" in a first pass.
+func topLevel(data []byte) (typ, id string, err error) {
+	s := scanner{data: data}
+	var seenType, seenID bool
+	s.object(0, func(key []byte) bool {
+		switch string(key) {
+		case "resourceType":
+			if seenType {
+				s.fail()
+			}
+			seenType = true
+			typ, _ = s.text()
+			return true
+		case "id":
+			if seenID {
+				s.fail()
+			}
+			seenID = true
+			if s.peek() == '"' {
+				id, _ = s.text()
+				return true
+			}
+		}
+		return false
+	})
+	if !s.end() || typ == "" {
+		return "", "", ErrJSON
+	}
+	return typ, id, nil
+}
+
+// walk reads the value at s.i along n, calling leaf for each value that
+// sits at a leaf of n. It rejects a key of n repeated in one object.
+func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
+	switch s.peek() {
+	case '[':
+		s.array(func() { s.walk(n, depth+1, leaf) })
+	case '{':
+		if n.leaf {
+			// The value is both tested and possibly walked further: test
+			// it on a copy of the scanner, then walk.
+			t := *s
+			leaf(&t, depth)
+			if t.bad {
+				s.fail()
+				return
+			}
+		}
+		if len(n.names) == 0 && depth > 0 {
+			s.skip(depth)
+			return
+		}
+		var seen uint64
+		s.object(depth, func(key []byte) bool {
+			if depth == 0 && s.top(key) {
+				return true
+			}
+			for i, name := range n.names {
+				if string(key) == name {
+					if i < 64 {
+						if seen&(1<<i) != 0 {
+							s.fail()
+							return true
+						}
+						seen |= 1 << i
+					}
+					s.walk(n.children[i], depth+1, leaf)
+					return true
+				}
+			}
+			return false
+		})
+	default:
+		if n.leaf {
+			leaf(s, depth)
+			return
+		}
+		s.skip(depth)
+	}
+}
+
+// top reads "resourceType" and "id" at the top level of a resource,
+// refusing either twice. It returns false for other keys.
+func (s *scanner) top(key []byte) bool {
+	switch string(key) {
+	case "resourceType":
+		if s.seenTy {
+			s.fail()
+			return true
+		}
+		s.seenTy = true
+		s.typ, _ = s.bytesText()
+		return true
+	case "id":
+		if s.seenID {
+			s.fail()
+			return true
+		}
+		s.seenID = true
+		if s.peek() == '"' {
+			s.id, _ = s.bytesText()
+			return true
+		}
+	}
+	return false
+}
+
+// leadingType returns the resourceType of data when it is the first
+// member, as it nearly always is, so that one pass can do.
+func leadingType(data []byte) []byte {
+	s := scanner{data: data}
+	if !s.expect('{') {
+		return nil
+	}
+	key, esc := s.str()
+	if s.bad || esc || string(key) != "resourceType" || !s.expect(':') {
+		return nil
+	}
+	typ, _ := s.bytesText()
+	return typ
+}

@@ -1,0 +1,635 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/compartment"
+	"github.com/smartguard/smartguard/internal/fhirrest"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// attempt is one context a request is decided under, in order.
+type attempt struct {
+	c       scope.Context
+	rewrite bool
+}
+
+// decide decides req, classified, for grant g.
+//
+// Each scope context is tried on its own, with its own scopes only: a
+// user/ scope never lifts the compartment limit of a patient/ scope, and
+// a patient/ scope never lends its letters or types to user/ or system/
+// decisions. The order is patient/, user/, system/, then patient/ again
+// with the query rewritten (when RewriteSearch is on). The first decision
+// that leaves nothing to the handler (no compartment, no constraint) wins;
+// failing that, the first decision that allows the request.
+func (a *Authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*smartctx.Decision, error) {
+	if req.Interaction == scope.InteractionCapabilities {
+		return &smartctx.Decision{Interaction: req.Interaction, Query: req.Query}, nil
+	}
+	attempts := [...]attempt{{scope.Patient, false}, {scope.User, false}, {scope.System, false}, {scope.Patient, true}}
+	set := g.Scopes()
+	var found *smartctx.Decision
+	var denial error
+	for _, at := range attempts {
+		if at.rewrite && (!a.cfg.RewriteSearch || bundled || found != nil) {
+			continue
+		}
+		if !set.HasContext(at.c) {
+			continue
+		}
+		r := *req
+		r.Context = at.c
+		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
+		if err == nil && a.cfg.Policy != nil {
+			pr := new(Request) // the policy may keep it
+			*pr = r
+			pr.Query = d.Query
+			if perr := a.cfg.Policy(ctx, g, pr); perr != nil {
+				d, err = nil, policyError(perr)
+			}
+		}
+		if err != nil {
+			if denial == nil {
+				denial = err
+			}
+			continue
+		}
+		if d.Patient == "" && d.Constraints == nil {
+			return d, nil
+		}
+		if found == nil {
+			found = d
+		}
+	}
+	if found != nil {
+		return found, nil
+	}
+	if denial == nil {
+		c := scope.User
+		if g.Patient() != "" {
+			c = scope.Patient
+		}
+		r := *req
+		r.Context = c
+		denial = a.deny(&r, bundled, "the token has no scope for this request")
+	}
+	return nil, denial
+}
+
+func policyError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+		Description: "the request is not allowed for this user or client", Err: err}
+}
+
+// deny refuses req, decided in req.Context, with 403 insufficient_scope
+// naming the scope that would allow it, or 404 for an instance read when
+// NotFoundForDenied is set.
+func (a *Authorizer) deny(req *Request, bundled bool, why string) *Error {
+	switch req.Interaction {
+	case scope.InteractionRead, scope.InteractionVRead, scope.InteractionHistoryInstance:
+		if a.cfg.NotFoundForDenied && !bundled {
+			return &Error{Status: http.StatusNotFound, Description: "resource not found",
+				Err: fmt.Errorf("%w: %s", ErrInsufficientScope, why)}
+		}
+	}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req)}
+}
+
+// neededScope is the scope that would allow req in its context, such as
+// "patient/Observation.s".
+func neededScope(req *Request) string {
+	typ := req.Type
+	if typ == "" {
+		typ = "*"
+	}
+	p := req.Interaction.Permission()
+	if req.Conditional {
+		p |= scope.Search
+	}
+	if p == 0 {
+		p = scope.Read | scope.Search
+	}
+	c := req.Context
+	if c == 0 {
+		c = scope.User
+	}
+	return c.String() + "/" + typ + "." + p.String()
+}
+
+// decideIn decides req under the one context req.Context.
+func (a *Authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist string, rewrite, bundled bool) (*smartctx.Decision, error) {
+	d := &smartctx.Decision{Interaction: req.Interaction, Type: req.Type, ID: req.ID, VersionID: req.VersionID,
+		Operation: req.Operation, Context: req.Context, Query: req.Query}
+	if req.Context == scope.Patient && g.Patient() == "" {
+		return nil, a.deny(req, bundled, "patient scopes need a patient in context")
+	}
+	var err error
+	switch req.Interaction {
+	case scope.InteractionSearchType, scope.InteractionSearchSystem:
+		err = a.search(g, req, d, req.Query, req.Form, rewrite, bundled)
+	case scope.InteractionHistoryType, scope.InteractionHistorySystem:
+		err = a.history(g, req, d, bundled)
+	case scope.InteractionOperation:
+		err = a.operation(g, req, d, bundled)
+	case scope.InteractionCreate:
+		if ifNoneExist != "" {
+			// The If-None-Exist search runs too: it must be allowed as is.
+			crit := *req
+			crit.Interaction = scope.InteractionSearchType
+			if err = a.search(g, &crit, &smartctx.Decision{}, ifNoneExist, "", false, bundled); err != nil {
+				break
+			}
+		}
+		err = a.instance(g, req, d, bundled)
+	case scope.InteractionRead, scope.InteractionVRead, scope.InteractionHistoryInstance,
+		scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
+		if req.Conditional {
+			crit := *req
+			crit.Interaction = scope.InteractionSearchType
+			if err = a.search(g, &crit, d, req.Query, "", rewrite, bundled); err != nil {
+				break
+			}
+			searchCons := d.Constraints
+			err = a.instance(g, req, d, bundled)
+			if searchCons != nil && d.Constraints == nil {
+				d.Constraints = searchCons
+			}
+			break
+		}
+		err = a.instance(g, req, d, bundled)
+	default:
+		err = a.deny(req, bundled, "interaction not allowed")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// access is the grant's answer for p on typ in req.Context, with the
+// NonCompartmentPolicy applied to patient/ scopes.
+func (a *Authorizer) access(g *smartctx.Grant, c scope.Context, typ string, p scope.Permission) (scope.Access, []scope.Constraint) {
+	acc := g.Access(c, typ, p)
+	if acc == scope.Denied {
+		return acc, nil
+	}
+	set := g.Scopes()
+	if c == scope.Patient && typ != "*" && !compartment.In(typ) {
+		switch a.cfg.NonCompartment {
+		case NonCompartmentDeny:
+			return scope.Denied, nil
+		case NonCompartmentNamed:
+			var named []scope.Scope
+			for _, sc := range set.Scopes() {
+				if sc.Kind == scope.Resource && sc.Context == c && sc.Type == typ {
+					named = append(named, sc)
+				}
+			}
+			set = scope.NewSet(named...)
+			acc = set.Access(c, typ, p)
+		}
+	}
+	if acc != scope.Constrained {
+		return acc, nil
+	}
+	cons := set.Constraints(c, typ, p)
+	if len(cons) == 0 {
+		return scope.Denied, nil
+	}
+	return acc, cons
+}
+
+// instance decides read, vread, instance history, update, patch, delete
+// and create.
+func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decision, bundled bool) error {
+	acc, cons := a.access(g, req.Context, req.Type, req.Interaction.Permission())
+	if acc == scope.Denied {
+		return a.deny(req, bundled, "the token has no scope for this request")
+	}
+	d.Constraints = cons
+	pid := g.Patient()
+	if req.Context == scope.Patient {
+		switch {
+		case req.Type == "Patient":
+			if req.Interaction == scope.InteractionCreate {
+				return a.deny(req, bundled, "patient scopes cannot create a Patient")
+			}
+			if !req.Conditional && req.ID != pid {
+				return a.deny(req, bundled, "patient scopes reach only the patient in context")
+			}
+			d.Patient = pid
+		case compartment.In(req.Type):
+			d.Patient = pid
+		}
+	}
+	if req.Interaction != scope.InteractionCreate && req.Interaction != scope.InteractionUpdate {
+		return nil
+	}
+	if len(req.Resource) == 0 {
+		return badRequest("a " + string(req.Interaction) + " needs a resource body")
+	}
+	typ, id, err := compartment.TypeAndID(req.Resource)
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the resource body is not a FHIR JSON resource", Err: err}
+	}
+	if typ != req.Type {
+		return badRequest("the resource body's resourceType does not match the URL")
+	}
+	if req.Interaction == scope.InteractionUpdate && !req.Conditional && id != req.ID {
+		return badRequest("the resource body's id does not match the URL")
+	}
+	if d.Patient != "" {
+		ok, err := compartment.MemberOf(req.Resource, typ, id, d.Patient, a.baseURL)
+		if err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the resource body is not a FHIR JSON resource", Err: err}
+		}
+		if !ok {
+			return a.deny(req, bundled, "the resource is not in the compartment of the patient in context")
+		}
+	}
+	if cons != nil {
+		for _, c := range cons {
+			if ok, _ := compartment.MatchConstraint(req.Resource, c); ok {
+				return nil
+			}
+		}
+		return a.deny(req, bundled, "the resource does not match the granular scopes")
+	}
+	return nil
+}
+
+// search decides a type, system or compartment search with raw query q
+// and form f; a rewrite goes to d.Query.
+func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decision, q, f string, rewrite, bundled bool) error {
+	c := req.Context
+	for p := range fhirrest.Params(q, f) {
+		name, _, _ := strings.Cut(p.Name, ":")
+		switch name {
+		case "_include", "_revinclude":
+			if !a.cfg.AllowIncludes {
+				return a.deny(req, bundled, "_include and _revinclude are not allowed")
+			}
+			d.Includes = true
+		case "_query":
+			return a.deny(req, bundled, "named queries (_query) are not allowed")
+
+		}
+	}
+	typ := req.Type
+	if typ == "" || typ == "*" {
+		// System search or "Patient/123/*": every type in _type.
+		n := 0
+		for p := range fhirrest.Params(q, f) {
+			if p.Name != "_type" {
+				continue
+			}
+			for t := range strings.SplitSeq(p.Value, ",") {
+				if !scope.IsR4Type(t) {
+					return badRequest("_type names an unknown resource type")
+				}
+				n++
+				if acc, _ := a.access(g, c, t, scope.Search); acc != scope.Allowed {
+					return a.deny(req, bundled, "the token does not allow searching every type in _type")
+				}
+			}
+		}
+		if n == 0 {
+			if acc, _ := a.access(g, c, "*", scope.Search); acc != scope.Allowed {
+				return a.deny(req, bundled, "a search of every type needs a scope for every type")
+			}
+		}
+	} else {
+		acc, cons := a.access(g, c, typ, scope.Search)
+		switch acc {
+		case scope.Denied:
+			return a.deny(req, bundled, "the token has no scope for this search")
+		case scope.Constrained:
+			d.Constraints = cons
+			if !queryMatchesOne(cons, q, f) {
+				if !rewrite || len(cons) != 1 {
+					return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
+				}
+				for _, p := range cons[0] {
+					d.Query = appendParam(d.Query, p.Name, p.Value)
+				}
+				d.Rewritten = true
+			}
+		}
+	}
+	if c != scope.Patient {
+		return nil
+	}
+	pid := g.Patient()
+	switch {
+	case req.CompartmentType == "Patient":
+		if req.CompartmentID != pid || typ == "Patient" {
+			return a.deny(req, bundled, "patient scopes reach only the compartment of the patient in context")
+		}
+		d.Patient = pid
+		return nil
+	case typ == "" || typ == "*":
+		return a.deny(req, bundled, "patient scopes cannot search every type: search Patient/<id>/* instead")
+	case !compartment.In(typ):
+		return nil // NonCompartmentPolicy applied by access
+	}
+	d.Patient = pid
+	if a.restricted(typ, pid, q, f) {
+		return nil
+	}
+	if !rewrite {
+		return a.deny(req, bundled, "the search must be limited to the patient in context (patient=Patient/<id>)")
+	}
+	name, value := compartmentParam(typ, pid)
+	d.Query = appendParam(d.Query, name, value)
+	d.Rewritten = true
+	return nil
+}
+
+// restricted reports whether the search already limits its results to the
+// compartment of Patient/pid: one of its parameters (ANDed with the rest)
+// is a compartment parameter of typ, or "patient", every value of which
+// (values separated by "," are ORed) names that patient. For Patient
+// itself, "_id" must name the patient.
+func (a *Authorizer) restricted(typ, pid, q, f string) bool {
+	restrictors := compartment.Restrictors(typ)
+	for p := range fhirrest.Params(q, f) {
+		name, mod, _ := strings.Cut(p.Name, ":")
+		if typ == "Patient" {
+			if name == "_id" && mod == "" && allValues(p.Value, func(v string) bool { return v == pid }) {
+				return true
+			}
+			continue
+		}
+		patientOnly, ok := restrictors[name]
+		if !ok || mod != "" && mod != "Patient" {
+			continue
+		}
+		bare := mod == "Patient" || patientOnly
+		if allValues(p.Value, func(v string) bool { return a.namesPatient(v, pid, bare) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// namesPatient reports whether a reference search value v names
+// Patient/pid: "Patient/pid", the absolute URL of it under Base, or bare
+// "pid" when the parameter can only mean a Patient.
+func (a *Authorizer) namesPatient(v, pid string, bare bool) bool {
+	if bare && v == pid {
+		return true
+	}
+	if a.baseURL != "" {
+		if rest, ok := strings.CutPrefix(v, a.baseURL); ok {
+			v, ok = strings.CutPrefix(rest, "/")
+			if !ok {
+				return false
+			}
+		}
+	}
+	rest, ok := strings.CutPrefix(v, "Patient/")
+	return ok && rest == pid
+}
+
+// compartmentParam is what a rewrite adds to limit a search of typ to the
+// compartment of Patient/pid: "patient" where typ has it, else its first
+// compartment parameter (which may narrow the search further than the
+// compartment, never widen it).
+func compartmentParam(typ, pid string) (name, value string) {
+	if typ == "Patient" {
+		return "_id", pid
+	}
+	if _, ok := compartment.Restrictors(typ)["patient"]; ok {
+		return "patient", "Patient/" + pid
+	}
+	return compartment.Params(typ)[0], "Patient/" + pid
+}
+
+func allValues(list string, ok func(string) bool) bool {
+	if list == "" {
+		return false
+	}
+	for v := range strings.SplitSeq(list, ",") {
+		if !ok(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// queryMatchesOne reports whether the query carries, for one of the
+// alternatives, every one of its parameters with exactly its value.
+func queryMatchesOne(cons []scope.Constraint, q, f string) bool {
+	for _, c := range cons {
+		all := true
+		for _, want := range c {
+			has := false
+			for p := range fhirrest.Params(q, f) {
+				if p.Name == want.Name && p.Value == want.Value {
+					has = true
+					break
+				}
+			}
+			if !has {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func appendParam(q, name, value string) string {
+	p := url.QueryEscape(name) + "=" + url.QueryEscape(value)
+	if q == "" {
+		return p
+	}
+	return q + "&" + p
+}
+
+// history decides type and system history: "s" on the type, or on every
+// type. Under patient/ scopes, only types outside the compartment, as
+// history cannot be limited to a compartment.
+func (a *Authorizer) history(g *smartctx.Grant, req *Request, d *smartctx.Decision, bundled bool) error {
+	typ := req.Type
+	if typ == "" {
+		typ = "*"
+	}
+	if req.Context == scope.Patient && (typ == "*" || compartment.In(typ)) {
+		return a.deny(req, bundled, "patient scopes cannot read history beyond an instance")
+	}
+	if acc, _ := a.access(g, req.Context, typ, scope.Search); acc != scope.Allowed {
+		return a.deny(req, bundled, "the token has no scope for this history")
+	}
+	return nil
+}
+
+// operation decides an operation declared in the configuration.
+func (a *Authorizer) operation(g *smartctx.Grant, req *Request, d *smartctx.Decision, bundled bool) error {
+	var op Operation
+	var ok bool
+	switch {
+	case req.ID != "":
+		if op, ok = a.ops[req.Type+"/[id]/"+req.Operation]; !ok {
+			op, ok = a.ops["*/[id]/"+req.Operation]
+		}
+	case req.Type != "":
+		if op, ok = a.ops[req.Type+"/"+req.Operation]; !ok {
+			op, ok = a.ops["*/"+req.Operation]
+		}
+	default:
+		op, ok = a.ops[req.Operation]
+	}
+	if !ok || op.Permission == 0 {
+		return a.deny(req, bundled, "operation "+req.Operation+" is not allowed")
+	}
+	typ := req.Type
+	if op.AllTypes || typ == "" {
+		typ = "*"
+	}
+	if acc, _ := a.access(g, req.Context, typ, op.Permission); acc != scope.Allowed {
+		return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+			Description: "the token has no scope for operation " + req.Operation,
+			Scope:       req.Context.String() + "/" + typ + "." + op.Permission.String()}
+	}
+	if req.Context != scope.Patient {
+		return nil
+	}
+	pid := g.Patient()
+	switch {
+	case req.ID != "" && req.Type == "Patient":
+		if req.ID != pid {
+			return a.deny(req, bundled, "patient scopes reach only the patient in context")
+		}
+		d.Patient = pid
+	case req.ID != "" && compartment.In(req.Type):
+		d.Patient = pid
+	case req.Type != "" && !compartment.In(req.Type) && !op.AllTypes:
+		// outside the compartment, allowed by the NonCompartmentPolicy
+	default:
+		return a.deny(req, bundled, "patient scopes allow this operation only on one instance")
+	}
+	return nil
+}
+
+// object decodes a JSON object into its members, keys matched exactly (as
+// FHIR JSON is case-sensitive; encoding/json's struct decoding is not).
+func object(data []byte) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil || m == nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// str decodes a JSON string member, "" when absent; ok is false when the
+// member is there but not a string.
+func str(m map[string]json.RawMessage, key string) (string, bool) {
+	raw, has := m[key]
+	if !has {
+		return "", true
+	}
+	var s string
+	return s, json.Unmarshal(raw, &s) == nil
+}
+
+// decideBundle decides every entry of a batch or transaction on its own.
+// One refused entry refuses the whole bundle: a transaction is atomic, and
+// a batch answered in part would need the handler to enforce the refusal.
+func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body []byte) (*smartctx.Decision, error) {
+	notBundle := badRequest("the body is not a FHIR batch or transaction Bundle")
+	b, ok := object(body)
+	if !ok {
+		return nil, notBundle
+	}
+	rt, ok1 := str(b, "resourceType")
+	bt, ok2 := str(b, "type")
+	var entries []json.RawMessage
+	if raw, has := b["entry"]; has && json.Unmarshal(raw, &entries) != nil {
+		return nil, notBundle
+	}
+	d := &smartctx.Decision{Interaction: scope.InteractionBatch}
+	switch {
+	case !ok1 || !ok2 || rt != "Bundle":
+		return nil, notBundle
+	case bt == "transaction":
+		d.Interaction = scope.InteractionTransaction
+	case bt != "batch":
+		return nil, notBundle
+	}
+	d.Entries = make([]*smartctx.Decision, 0, len(entries))
+	for i, raw := range entries {
+		e, ok := object(raw)
+		var request map[string]json.RawMessage
+		if ok {
+			request, ok = object(e["request"])
+		}
+		method, ok1 := str(request, "method")
+		rel, ok2 := str(request, "url")
+		ifNoneExist, ok3 := str(request, "ifNoneExist")
+		if !ok || !ok1 || !ok2 || !ok3 || method == "" || rel == "" {
+			return nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
+		}
+		if a.baseURL != "" {
+			if rest, ok := strings.CutPrefix(rel, a.baseURL+"/"); ok {
+				rel = rest
+			}
+		}
+		if strings.Contains(rel, "://") || strings.HasPrefix(rel, "/") {
+			return nil, badRequest(fmt.Sprintf("bundle entry %d: the URL is not relative to this FHIR base", i))
+		}
+		path, query, _ := strings.Cut(rel, "?")
+		if err := noMethodParam(query); err != nil {
+			return nil, entryError(i, err)
+		}
+		fr, err := fhirrest.Classify(method, path, query, ifNoneExist)
+		if err == nil && (fr.Interaction == scope.InteractionBatch || fr.Interaction == scope.InteractionSearchSystem && method == http.MethodPost ||
+			fr.Interaction == scope.InteractionSearchType && method == http.MethodPost) {
+			err = errors.New("nested bundles and POST searches are not allowed in a bundle")
+		}
+		if err != nil {
+			return nil, entryError(i, classifyError(err))
+		}
+		req := Request{Method: fr.Method, Interaction: fr.Interaction, Type: fr.Type, ID: fr.ID,
+			VersionID: fr.VersionID, Operation: fr.Operation, CompartmentType: fr.CompartmentType,
+			CompartmentID: fr.CompartmentID, Query: fr.Query, Conditional: fr.Conditional}
+		criteria := ""
+		if fr.Conditional && fr.Interaction == scope.InteractionCreate {
+			req.Query, criteria = query, fr.Query
+		}
+		if fr.Interaction == scope.InteractionCreate || fr.Interaction == scope.InteractionUpdate {
+			req.Resource = e["resource"]
+		}
+		ed, err := a.decide(ctx, g, &req, criteria, true)
+		if err != nil {
+			return nil, entryError(i, err)
+		}
+		d.Entries = append(d.Entries, ed)
+	}
+	return d, nil
+}
+
+func entryError(i int, err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Description = fmt.Sprintf("bundle entry %d: %s", i, e.Description)
+	return &c
+}

@@ -1,0 +1,103 @@
+package middleware
+
+import (
+	"encoding/json"
+	"errors"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/compartment"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// ErrMalformedResource is returned for a resource that is not a FHIR JSON
+// object the checks can read: bad JSON, no resourceType, or an element the
+// check depends on given twice in one object.
+var ErrMalformedResource = errors.New("middleware: malformed FHIR resource")
+
+// InPatientCompartment reports whether resource (FHIR R4 JSON) belongs to
+// the compartment of Patient/patientID, as FHIR R4
+// CompartmentDefinition/patient defines it: an element named by one of the
+// compartment's search parameters for the resource's type (for an
+// Observation: subject or performer) refers to that patient, as
+// "Patient/<id>" or an absolute URL ending in "/Patient/<id>", with or
+// without "/_history/<version>".
+//
+// A Patient is in its own compartment only: Patient.link is not followed,
+// so a linked patient's records are not reachable through the link.
+// References to contained resources ("#x"), from contained resources,
+// logical references (identifier only) and "urn:uuid:" references do not
+// count. Types outside the compartment (Medication, Practitioner, ...) are
+// never in it. Absolute references are accepted whatever their server:
+// only accept such resources from sources you trust.
+//
+// Handlers use it on every resource they load by id or return for a
+// request whose Decision has Patient set.
+func InPatientCompartment(resource []byte, patientID string) (bool, error) {
+	ok, err := compartment.Member(resource, patientID)
+	if err != nil {
+		return false, ErrMalformedResource
+	}
+	return ok, nil
+}
+
+// InPatientCompartmentMap is InPatientCompartment for a resource decoded
+// into a map.
+func InPatientCompartmentMap(resource map[string]any, patientID string) (bool, error) {
+	b, err := json.Marshal(resource)
+	if err != nil {
+		return false, ErrMalformedResource
+	}
+	return InPatientCompartment(b, patientID)
+}
+
+// MatchesConstraint reports whether resource (FHIR R4 JSON) matches the
+// granular scope constraint c, as a FHIR search with c's parameters would
+// find it. Supported are token parameters of R4 (category, code, status,
+// ...) on codes, Codings and CodeableConcepts, with values "code",
+// "system|code", "|code", "system|" and alternatives separated by ",".
+// Anything else (modifiers such as ":in", chains, other parameter types,
+// an empty c) does not match: an unsupported constraint allows nothing.
+func MatchesConstraint(resource []byte, c scope.Constraint) (bool, error) {
+	ok, err := compartment.MatchConstraint(resource, c)
+	if err != nil {
+		return false, ErrMalformedResource
+	}
+	return ok, nil
+}
+
+// MatchesConstraintMap is MatchesConstraint for a resource decoded into a
+// map.
+func MatchesConstraintMap(resource map[string]any, c scope.Constraint) (bool, error) {
+	b, err := json.Marshal(resource)
+	if err != nil {
+		return false, ErrMalformedResource
+	}
+	return MatchesConstraint(b, c)
+}
+
+// Permits reports whether d lets the handler read, return or change
+// resource: it is in the compartment of d.Patient, when set, and matches
+// one of d.Constraints, when set. A nil d permits nothing.
+func Permits(d *smartctx.Decision, resource []byte) (bool, error) {
+	if d == nil {
+		return false, nil
+	}
+	if d.Patient != "" {
+		if ok, err := InPatientCompartment(resource, d.Patient); !ok || err != nil {
+			return false, err
+		}
+	}
+	if d.Constraints == nil {
+		return true, nil
+	}
+	for _, c := range d.Constraints {
+		ok, err := MatchesConstraint(resource, c)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
