@@ -156,6 +156,24 @@ type AuthorizerConfig struct {
 	// POST _search or a bundle. Default: 10 MiB.
 	MaxBodyBytes int64
 
+	// SkipResponseGuard turns off the response guard. By default, when a
+	// decision leaves something to enforce (Decision.Restricted: a patient
+	// compartment, granular constraints, included resources), Handler
+	// holds the handler's response and checks it before the client sees
+	// it: a single resource outside the decision is answered 403 (404 with
+	// NotFoundForDenied), and a Bundle loses the entries the grant does not
+	// permit (and its "total"). This is what makes a read by id under a
+	// patient/ scope safe in front of a FHIR server that knows nothing of
+	// SMART. The guard reads JSON only: a response it cannot read (XML,
+	// compressed, larger than MaxResponseBytes) is refused with 502. Set
+	// SkipResponseGuard only if your handlers apply the Decision
+	// themselves (Permits), or to stream large responses; it MUST NOT be
+	// set in front of a FHIR server that does not.
+	SkipResponseGuard bool
+
+	// MaxResponseBytes bounds a response the guard holds. Default: 32 MiB.
+	MaxResponseBytes int64
+
 	// ErrorHandler answers refused requests. Default: WriteError with Realm.
 	ErrorHandler ErrorHandler
 	// Realm is the realm of WWW-Authenticate challenges. Default: "fhir".
@@ -274,6 +292,9 @@ func NewAuthorizer(cfg AuthorizerConfig) (*Authorizer, error) {
 	if a.cfg.MaxBodyBytes <= 0 {
 		a.cfg.MaxBodyBytes = 10 << 20
 	}
+	if a.cfg.MaxResponseBytes <= 0 {
+		a.cfg.MaxResponseBytes = 32 << 20
+	}
 	if a.cfg.Realm == "" {
 		a.cfg.Realm = "fhir"
 	}
@@ -314,6 +335,10 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 			u.RawQuery = d.Query
 			r.URL = &u
 			r.RequestURI = u.RequestURI()
+		}
+		if d.Restricted() && !a.cfg.SkipResponseGuard {
+			a.guard(w, r, next, g, d)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

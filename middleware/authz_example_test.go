@@ -20,7 +20,9 @@ func ExampleAuthorizer_Handler() {
 	}
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		fmt.Fprintf(w, "%s %s under %s, compartment of Patient/%s", d.Interaction, d.Type, d.Context, d.Patient)
+		fmt.Printf("%s %s under %s, compartment of Patient/%s\n", d.Interaction, d.Type, d.Context, d.Patient)
+		w.Header().Set("Content-Type", "application/fhir+json")
+		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset","entry":[]}`)
 	})
 	// In a server: auth.Handler(authz.Handler(fhir)). Here the grant is
 	// put on the context by hand, as authentication would.
@@ -33,11 +35,13 @@ func ExampleAuthorizer_Handler() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		fmt.Println(w.Code)
-		fmt.Println(w.Header().Get("WWW-Authenticate") + w.Body.String())
+		if w.Code != http.StatusOK {
+			fmt.Println(w.Header().Get("WWW-Authenticate") + w.Body.String())
+		}
 	}
 	// Output:
-	// 200
 	// search-type Observation under patient, compartment of Patient/123
+	// 200
 	// 403
 	// Bearer realm="fhir", error="insufficient_scope", error_description="the search must be limited to the patient in context (patient=Patient/<id>)", scope="patient/Observation.s"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"the search must be limited to the patient in context (patient=Patient/\u003cid\u003e)"}]}
 }

@@ -1,0 +1,237 @@
+package middleware
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// The response guard checks what a handler returns for a restricted
+// decision (a patient compartment, granular constraints or includes to
+// enforce) before it reaches the client: a single resource must be
+// permitted, and a Bundle keeps only the entries that are. It is what
+// makes a read by id under a patient/ scope safe when the handler (or the
+// FHIR server behind a proxy) does not check the stored resource itself.
+
+// errResponseUnchecked refuses a response the guard cannot read.
+var errResponseUnchecked = errors.New("the response guard cannot check this response")
+
+// guardWriter holds a handler's response until the guard has checked it.
+// Headers go to the real writer's map; they are sent only after the check.
+type guardWriter struct {
+	w        http.ResponseWriter
+	status   int
+	body     bytes.Buffer
+	max      int64
+	overflow bool
+}
+
+func (g *guardWriter) Header() http.Header { return g.w.Header() }
+
+func (g *guardWriter) WriteHeader(code int) {
+	if g.status == 0 && code >= 200 {
+		g.status = code
+	}
+}
+
+func (g *guardWriter) Write(p []byte) (int, error) {
+	if g.status == 0 {
+		g.status = http.StatusOK
+	}
+	if g.overflow || int64(g.body.Len()+len(p)) > g.max {
+		g.overflow = true
+		return 0, errResponseUnchecked
+	}
+	return g.body.Write(p)
+}
+
+// guard serves r with next and lets its response through only as far as
+// decision d and grant gr permit.
+func (a *Authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision) {
+	saved := w.Header().Clone() // what earlier stages (CORS) set
+	// A compressed body could not be read: ask for identity.
+	r.Header.Del("Accept-Encoding")
+	gw := &guardWriter{w: w, max: a.cfg.MaxResponseBytes}
+	next.ServeHTTP(gw, r)
+
+	refuse := func(err *Error) {
+		h := w.Header()
+		for k := range h {
+			delete(h, k)
+		}
+		for k, v := range saved {
+			h[k] = v
+		}
+		a.onError(w, r, err)
+	}
+	status := gw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	body := gw.body.Bytes()
+	switch {
+	case gw.overflow:
+		refuse(&Error{Status: http.StatusBadGateway, Description: "response too large to check", Err: errResponseUnchecked})
+		return
+	case status < 200 || status >= 300 || len(bytes.TrimSpace(body)) == 0 || r.Method == http.MethodHead:
+		// Errors, empty answers (204, 304) and HEAD carry no resource.
+		w.WriteHeader(status)
+		w.Write(body)
+		return
+	}
+	if enc := w.Header().Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		refuse(&Error{Status: http.StatusBadGateway, Description: "encoded response cannot be checked", Err: errResponseUnchecked})
+		return
+	}
+	out, err := a.checkResponse(gr, d, body)
+	switch {
+	case errors.Is(err, errResponseUnchecked):
+		refuse(&Error{Status: http.StatusBadGateway, Description: "response cannot be checked", Err: err})
+		return
+	case err != nil:
+		refuse(a.denied(d))
+		return
+	}
+	if len(out) != len(body) {
+		w.Header().Del("Content-Length")
+		w.Header().Del("ETag") // the filtered Bundle is another representation
+	}
+	w.WriteHeader(status)
+	w.Write(out)
+}
+
+// denied is the error for a resource the decision does not permit.
+func (a *Authorizer) denied(d *smartctx.Decision) *Error {
+	if a.cfg.NotFoundForDenied {
+		return &Error{Status: http.StatusNotFound, Description: "resource not found"}
+	}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+		Description: "the token does not allow this resource"}
+}
+
+// errNotPermitted refuses a resource the decision does not permit.
+var errNotPermitted = errors.New("resource not permitted")
+
+// checkResponse returns body as the client may see it: a Bundle without
+// the entries the grant does not permit, or any other resource whole. It
+// fails with errNotPermitted for a resource outside the decision, and
+// with errResponseUnchecked for a body that is not FHIR JSON.
+func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, body []byte) ([]byte, error) {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+	}
+	if json.Unmarshal(body, &head) != nil || head.ResourceType == "" {
+		return nil, errResponseUnchecked
+	}
+	if head.ResourceType != "Bundle" || d.Type == "Bundle" {
+		if !a.permitted(gr, d, head.ResourceType, body, false) {
+			return nil, errNotPermitted
+		}
+		return body, nil
+	}
+	var bundle map[string]json.RawMessage
+	var entries []json.RawMessage
+	if json.Unmarshal(body, &bundle) != nil {
+		return nil, errResponseUnchecked
+	}
+	if raw, found := bundle["entry"]; found && json.Unmarshal(raw, &entries) != nil {
+		return nil, errResponseUnchecked
+	}
+	perEntry := head.Type == "batch-response" || head.Type == "transaction-response"
+	kept := entries[:0]
+	dropped := false
+	for i, raw := range entries {
+		var e struct {
+			Resource json.RawMessage `json:"resource"`
+			Search   struct {
+				Mode string `json:"mode"`
+			} `json:"search"`
+		}
+		if json.Unmarshal(raw, &e) != nil {
+			return nil, errResponseUnchecked
+		}
+		if len(e.Resource) == 0 || string(e.Resource) == "null" {
+			kept = append(kept, raw) // a history delete, a response status
+			continue
+		}
+		var rt struct {
+			ResourceType string `json:"resourceType"`
+		}
+		if json.Unmarshal(e.Resource, &rt) != nil {
+			return nil, errResponseUnchecked
+		}
+		ed := d
+		if perEntry {
+			if i >= len(d.Entries) {
+				return nil, errResponseUnchecked
+			}
+			ed = d.Entries[i]
+		}
+		if rt.ResourceType == "OperationOutcome" && (perEntry || e.Search.Mode == "outcome") ||
+			a.permitted(gr, ed, rt.ResourceType, e.Resource, e.Search.Mode == "include") {
+			kept = append(kept, raw)
+			continue
+		}
+		dropped = true
+	}
+	if !dropped {
+		return body, nil
+	}
+	if len(kept) == 0 {
+		delete(bundle, "entry")
+	} else {
+		bundle["entry"], _ = json.Marshal(kept)
+	}
+	delete(bundle, "total") // it would count what the client may not see
+	out, err := json.Marshal(bundle)
+	if err != nil {
+		return nil, errResponseUnchecked
+	}
+	return out, nil
+}
+
+// permitted reports whether the grant lets the client see resource, of
+// type typ, in the answer to a request decided as d: the type is the one
+// asked for (or an included one, when includes are allowed), the scopes of
+// d's context reach it, it is in d's patient compartment, and it matches a
+// granular constraint when only granular scopes reach it.
+func (a *Authorizer) permitted(gr *smartctx.Grant, d *smartctx.Decision, typ string, resource []byte, included bool) bool {
+	if !d.Restricted() {
+		return true
+	}
+	if typ != d.Type && d.Type != "" && d.Type != "*" && !(included && d.Includes) {
+		return false
+	}
+	letter := d.Interaction.Permission()
+	if letter == 0 || included {
+		letter = scope.Read
+	}
+	access := gr.Access(d.Context, typ, letter)
+	if access == scope.Denied {
+		return false
+	}
+	if d.Patient != "" {
+		if in, err := InPatientCompartment(resource, d.Patient); err != nil || !in {
+			return false
+		}
+	}
+	if access == scope.Allowed {
+		return true
+	}
+	alts := d.Constraints
+	if typ != d.Type || alts == nil {
+		alts = gr.Scopes().Constraints(d.Context, typ, letter)
+	}
+	for _, c := range alts {
+		if m, err := MatchesConstraint(resource, c); err == nil && m {
+			return true
+		}
+	}
+	return false
+}
