@@ -27,8 +27,10 @@ func searchset(entries ...string) string {
 	return `{"resourceType":"Bundle","type":"searchset","total":` + itoa(len(entries)) + `,"entry":[` + strings.Join(entries, ",") + `]}`
 }
 
-func match(resource string) string   { return `{"resource":` + resource + `,"search":{"mode":"match"}}` }
-func include(resource string) string { return `{"resource":` + resource + `,"search":{"mode":"include"}}` }
+func match(resource string) string { return `{"resource":` + resource + `,"search":{"mode":"match"}}` }
+func include(resource string) string {
+	return `{"resource":` + resource + `,"search":{"mode":"include"}}`
+}
 
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
