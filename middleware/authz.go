@@ -239,8 +239,10 @@ type AuthorizerConfig struct {
 //   - created and updated resources must be in the compartment (the body
 //     is checked; an absolute reference counts only under Base);
 //   - instance reads, updates, patches and deletes are allowed with
-//     Decision.Patient set: the handler must check the stored resource
-//     (InPatientCompartment, Permits), before and after a change;
+//     Decision.Patient set: the response guard (see SkipResponseGuard)
+//     refuses a returned resource outside the compartment, but only the
+//     handler can check the stored resource BEFORE an update, patch or
+//     delete changes it (InPatientCompartment, Permits);
 //   - types outside the compartment follow NonCompartment.
 //
 // # Granular scopes
