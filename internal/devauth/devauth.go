@@ -1,0 +1,186 @@
+// Package devauth is a minimal authorization server for tests and the
+// demo: it holds a signing key, publishes it as a JWKS with an OpenID
+// discovery document, and signs access tokens. It authenticates no one;
+// nothing outside tests and loopback demos may use it.
+package devauth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Issuer signs tokens with its current key and publishes the public half.
+type Issuer struct {
+	mu     sync.RWMutex
+	url    string
+	alg    jwt.SigningMethod
+	key    crypto.Signer
+	kid    string
+	serial int
+}
+
+// New returns an Issuer whose key is of algorithm alg: "RS256", "ES256" or
+// "EdDSA".
+func New(alg string) (*Issuer, error) {
+	m := jwt.GetSigningMethod(alg)
+	switch alg {
+	case "RS256", "ES256", "EdDSA":
+	default:
+		return nil, fmt.Errorf("devauth: algorithm %q not supported (RS256, ES256, EdDSA)", alg)
+	}
+	i := &Issuer{alg: m}
+	return i, i.Rotate()
+}
+
+// SetURL sets the issuer identifier, the "iss" of its tokens and the base
+// of its endpoints.
+func (i *Issuer) SetURL(u string) {
+	i.mu.Lock()
+	i.url = u
+	i.mu.Unlock()
+}
+
+// URL returns the issuer identifier.
+func (i *Issuer) URL() string {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.url
+}
+
+// Algorithm returns the JWS algorithm of the issuer's keys.
+func (i *Issuer) Algorithm() string { return i.alg.Alg() }
+
+// Rotate replaces the signing key with a new one under a new kid; the old
+// key is no longer published.
+func (i *Issuer) Rotate() error {
+	var key crypto.Signer
+	var err error
+	switch i.alg.Alg() {
+	case "RS256":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ES256":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "EdDSA":
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	}
+	if err != nil {
+		return fmt.Errorf("devauth: generating a key: %w", err)
+	}
+	i.mu.Lock()
+	i.serial++
+	i.key, i.kid = key, "key-"+strconv.Itoa(i.serial)
+	i.mu.Unlock()
+	return nil
+}
+
+// KeyID returns the kid of the current key.
+func (i *Issuer) KeyID() string {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.kid
+}
+
+// PublicKey returns the public half of the current key.
+func (i *Issuer) PublicKey() crypto.PublicKey {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.key.Public()
+}
+
+// Sign signs claims with the current key. The header carries typ "at+jwt"
+// and the kid; header entries given override them (a nil value removes
+// one).
+func (i *Issuer) Sign(claims jwt.MapClaims, header map[string]any) (string, error) {
+	i.mu.RLock()
+	key, kid := i.key, i.kid
+	i.mu.RUnlock()
+	return SignWith(i.alg, key, kid, claims, header)
+}
+
+// SignWith signs claims with any key, for tokens an Issuer would not
+// issue (an unknown key, say).
+func SignWith(alg jwt.SigningMethod, key crypto.Signer, kid string, claims jwt.MapClaims, header map[string]any) (string, error) {
+	tok := jwt.NewWithClaims(alg, claims)
+	tok.Header["typ"] = "at+jwt"
+	tok.Header["kid"] = kid
+	for k, v := range header {
+		if v == nil {
+			delete(tok.Header, k)
+			continue
+		}
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		return "", fmt.Errorf("devauth: signing: %w", err)
+	}
+	return s, nil
+}
+
+// JWKS returns the JWK Set of the current public key.
+func (i *Issuer) JWKS() []byte {
+	i.mu.RLock()
+	pub, kid, alg := i.key.Public(), i.kid, i.alg.Alg()
+	i.mu.RUnlock()
+	b64 := base64.RawURLEncoding.EncodeToString
+	jwk := map[string]string{"kid": kid, "alg": alg, "use": "sig"}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		jwk["kty"], jwk["n"], jwk["e"] = "RSA", b64(k.N.Bytes()), b64(big.NewInt(int64(k.E)).Bytes())
+	case *ecdsa.PublicKey:
+		ecdh, _ := k.ECDH()
+		raw := ecdh.Bytes() // 0x04 || X || Y
+		n := (len(raw) - 1) / 2
+		jwk["kty"], jwk["crv"], jwk["x"], jwk["y"] = "EC", "P-256", b64(raw[1:1+n]), b64(raw[1+n:])
+	case ed25519.PublicKey:
+		jwk["kty"], jwk["crv"], jwk["x"] = "OKP", "Ed25519", b64(k)
+	}
+	out, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
+	return out
+}
+
+// Metadata returns the issuer's OpenID Connect discovery document, with
+// tokenPath as its token endpoint (relative to the issuer URL).
+func (i *Issuer) Metadata(tokenPath string) []byte {
+	u := i.URL()
+	out, _ := json.Marshal(map[string]any{
+		"issuer":                                u,
+		"jwks_uri":                              u + "/jwks.json",
+		"token_endpoint":                        u + tokenPath,
+		"grant_types_supported":                 []string{"client_credentials"},
+		"token_endpoint_auth_methods_supported": []string{"none"},
+		"response_types_supported":              []string{"token"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"id_token_signing_alg_values_supported": []string{i.alg.Alg()},
+	})
+	return out
+}
+
+// Handler serves "/.well-known/openid-configuration" and "/jwks.json"
+// under the issuer URL's path, whatever that is; mount it there.
+func (i *Issuer) Handler(tokenPath string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(i.Metadata(tokenPath))
+	})
+	mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(i.JWKS())
+	})
+	return mux
+}

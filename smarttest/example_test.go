@@ -1,0 +1,80 @@
+package smarttest_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
+)
+
+// A unit test of an application's rule: this patient app may read the
+// Observations of its own patient and nothing else. WithGrant stands in
+// for authentication; the Authorizer is the real one.
+func ExampleWithGrant() {
+	authz, _ := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: "/fhir"})
+	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset"}`)
+	})
+	h := authz.Handler(fhir)
+	for _, target := range []string{
+		"/fhir/Observation?patient=123", // its own patient
+		"/fhir/Observation?patient=456", // another patient
+		"/fhir/Condition?patient=123",   // a type its scopes do not name
+	} {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r = smarttest.WithGrant(r, "launch/patient patient/Observation.rs", smartctx.Claims{Patient: "123"})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(target, w.Code)
+	}
+	// Output:
+	// /fhir/Observation?patient=123 200
+	// /fhir/Observation?patient=456 403
+	// /fhir/Condition?patient=123 403
+}
+
+// The same rule tested end to end with a real token from a test issuer:
+// signature, audience and expiry are checked as in production.
+func TestPatientAppReadsOnlyItsOwnObservations(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	auth, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: is.Audience()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset"}`)
+	})
+	h := auth.Handler(authz.Handler(fhir))
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
+	for _, tc := range []struct {
+		target string
+		token  string
+		want   int
+	}{
+		{"/r4/Observation?patient=123", tok, 200},
+		{"/r4/Observation?patient=456", tok, 403},
+		{"/r4/Condition?patient=123", tok, 403},
+		{"/r4/Observation?patient=123", "", 401},
+		{"/r4/Observation?patient=123", is.Token(t, smarttest.Scopes("patient/Observation.rs"), smarttest.Patient("123"), smarttest.Expired()), 401},
+	} {
+		r := httptest.NewRequest(http.MethodGet, tc.target, nil)
+		if tc.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("GET %s: %d, want %d", tc.target, w.Code, tc.want)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package smarttest_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/scope"
+	"github.com/smartguard/smartguard/smarttest"
+)
+
+func TestTokensVerifyAgainstTheMiddleware(t *testing.T) {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			is := smarttest.NewIssuer(t, smarttest.Algorithm(alg))
+			auth, err := smartmw.New(t.Context(), is.Config())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"),
+				smarttest.Encounter("e1"), smarttest.FHIRUser("Practitioner/9"), smarttest.Tenant("t1"),
+				smarttest.FHIRContext(smartctx.FHIRContextItem{Reference: "Appointment/7"}))
+			g, err := auth.Verify(t.Context(), tok)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if g.Patient() != "123" || g.Encounter() != "e1" || g.FHIRUser() != "Practitioner/9" || g.Tenant() != "t1" ||
+				len(g.FHIRContext()) != 1 || !g.Allows(scope.Patient, "Observation", scope.Read) {
+				t.Errorf("grant lost launch context: %+v", g)
+			}
+		})
+	}
+}
+
+func TestBrokenTokensAreRejectedForTheirReason(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	auth, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		opt   smarttest.TokenOption
+		cause error
+	}{
+		{"expired", smarttest.Expired(), jwt.ErrTokenExpired},
+		{"wrong audience", smarttest.WrongAudience(), jwt.ErrTokenInvalidAudience},
+		{"wrong issuer", smarttest.WrongIssuer(), nil},
+		{"unknown key", smarttest.UnknownKey(), nil},
+		{"bad signature", smarttest.BadSignature(), jwt.ErrTokenSignatureInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := auth.Verify(t.Context(), is.Token(t, smarttest.Scopes("system/*.rs"), tc.opt))
+			if !errors.Is(err, smartmw.ErrInvalidToken) {
+				t.Fatalf("err = %v, want ErrInvalidToken", err)
+			}
+			if tc.cause != nil && !errors.Is(err, tc.cause) {
+				t.Errorf("err = %v, want cause %v", err, tc.cause)
+			}
+		})
+	}
+}
+
+func TestRotateKeyPublishesTheNewKeyOnly(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	cfg := is.Config()
+	cfg.DisableCache = true
+	auth, err := smartmw.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := is.Token(t)
+	if _, err := auth.Verify(t.Context(), old); err != nil {
+		t.Fatalf("token before rotation: %v", err)
+	}
+	is.RotateKey(t)
+	if _, err := auth.Verify(t.Context(), is.Token(t)); err != nil {
+		t.Errorf("token of the new key refused: %v", err)
+	}
+	if _, err := auth.Verify(t.Context(), old); !errors.Is(err, smartmw.ErrInvalidToken) {
+		t.Errorf("token of the unpublished key: err = %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestIssuerServesDiscoveryDocuments(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	for _, path := range []string{"/.well-known/openid-configuration", "/jwks.json", "/.well-known/smart-configuration"} {
+		resp, err := is.Client().Get(is.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+func TestWithGrantPutsTheGrantOnTheRequest(t *testing.T) {
+	r := smarttest.WithGrant(httptest.NewRequest(http.MethodGet, "/", nil), "patient/*.rs", smartctx.Claims{Patient: "123"})
+	g, ok := smartctx.FromContext(r.Context())
+	if !ok || g.Patient() != "123" || !g.Allows(scope.Patient, "Condition", scope.Search) {
+		t.Errorf("grant = %+v, %v", g, ok)
+	}
+}
