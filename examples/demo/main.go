@@ -1,0 +1,183 @@
+// Command demo runs a FHIR R4 API protected by smartguard, with sample
+// data and, unless -issuer names a real authorization server, an embedded
+// development authorization server on the same port.
+//
+//	go run -C examples ./demo
+//
+// It prints curl commands to try: get a token for a patient app, read that
+// patient, search their laboratory results, and see another patient's
+// data refused.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smartguard/smartguard/internal/devauth"
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/wellknown"
+)
+
+// options are the demo's flags.
+type options struct {
+	addr               string
+	issuer             string
+	audience           string
+	corsOrigins        []string
+	unknownKIDInterval time.Duration
+	leeway             time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	flag.StringVar(&o.issuer, "issuer", "", "a real authorization server to trust instead of the embedded development one")
+	flag.StringVar(&o.audience, "audience", "", "the FHIR base URL tokens must be issued for (default http://ADDR/fhir)")
+	flag.Func("cors-origin", "a browser app origin allowed to call the FHIR API (repeatable, or a comma list)", func(v string) error {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				o.corsOrigins = append(o.corsOrigins, s)
+			}
+		}
+		return nil
+	})
+	flag.DurationVar(&o.unknownKIDInterval, "unknown-kid-interval", 0, "least time between JWKS refreshes for unknown key ids (default the library's, 5m)")
+	flag.DurationVar(&o.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (default the library's, 30s)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		log.Fatalf("demo: %v", err)
+	}
+}
+
+// run serves until ctx is done.
+func run(ctx context.Context, o options, out io.Writer) error {
+	d, err := start(ctx, o, out)
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-d.served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return d.srv.Shutdown(shutdown)
+}
+
+// demo is a running demo server.
+type demo struct {
+	root, audience, issuer string
+	srv                    *http.Server
+	served                 chan error // Serve's result
+}
+
+// start listens on o.addr and serves the demo: the embedded authorization
+// server (unless o.issuer is set), the discovery document and the
+// protected FHIR API. The authorization server's routes are served before
+// the rest is built, as the middleware fetches its keys from there.
+func start(ctx context.Context, o options, out io.Writer) (*demo, error) {
+	embedded := o.issuer == ""
+	if embedded {
+		if err := requireLoopback(o.addr); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	d := &demo{root: "http://" + ln.Addr().String(), issuer: o.issuer, audience: o.audience, served: make(chan error, 1),
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
+	if d.audience == "" {
+		d.audience = d.root + "/fhir"
+	}
+	go func() {
+		if err := d.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			d.served <- err
+		}
+		close(d.served)
+	}()
+	if err := d.setup(ctx, mux, o, embedded); err != nil {
+		d.srv.Close()
+		return nil, err
+	}
+	printWelcome(out, d.root, d.audience, d.issuer, embedded)
+	return d, nil
+}
+
+// requireLoopback refuses to run the development authorization server,
+// which hands tokens to anyone who asks, anywhere but on loopback.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("the embedded development authorization server issues tokens to anyone: "+
+		"it listens on loopback only (127.0.0.1, ::1, localhost), not on %q; use -issuer for a real one", addr)
+}
+
+func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedded bool) error {
+	fhirPath, err := wellknown.Path(d.audience)
+	if err != nil {
+		return err
+	}
+	fhirPath = strings.TrimSuffix(fhirPath, "/.well-known/smart-configuration")
+	var doc *wellknown.Configuration
+	if embedded {
+		dev, err := devauth.New("RS256")
+		if err != nil {
+			return err
+		}
+		d.issuer = d.root + "/auth"
+		dev.SetURL(d.issuer)
+		mux.Handle("POST /auth/token", tokenEndpoint(dev, d.audience))
+		mux.Handle("GET /auth/", http.StripPrefix("/auth", dev.Handler("/token")))
+		doc = embeddedDiscovery(d.issuer)
+	} else {
+		if doc, err = wellknown.FromIssuer(ctx, d.issuer, nil); err != nil {
+			return err
+		}
+		describe(doc)
+	}
+	auth, err := smartmw.New(ctx, smartmw.Config{
+		Issuer: d.issuer, Audience: d.audience,
+		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway,
+	})
+	if err != nil {
+		return err
+	}
+	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: d.audience})
+	if err != nil {
+		return err
+	}
+	discovery, err := wellknown.Handler(*doc)
+	if err != nil {
+		return err
+	}
+	st, err := newStore(d.audience, seed())
+	if err != nil {
+		return err
+	}
+	mux.Handle(fhirPath+"/.well-known/smart-configuration", discovery)
+	mux.Handle(fhirPath+"/", smartmw.CORS(o.corsOrigins...)(auth.Handler(authz.Handler(st))))
+	return nil
+}
