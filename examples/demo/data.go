@@ -27,7 +27,7 @@ func patient(id, family, given, gender, birth string) map[string]any {
 		"resourceType": "Patient", "id": id, "active": true,
 		"name":   []any{map[string]any{"family": family, "given": []string{given}}},
 		"gender": gender, "birthDate": birth,
-		"generalPractitioner": []any{map[string]any{"reference": "Practitioner/dr-jones"}},
+		"generalPractitioner":  []any{map[string]any{"reference": "Practitioner/dr-jones"}},
 		"managingOrganization": map[string]any{"reference": "Organization/general-hospital"},
 	}
 }
