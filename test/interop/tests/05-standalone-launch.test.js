@@ -1,0 +1,58 @@
+// Scenario 5: SMART standalone launch with fhirclient in chromium, PKCE S256,
+// oidc-provider's login and consent pages, then FHIR calls with the token.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startEnvironment } from '../lib/env.js';
+import { launchBrowser } from '../lib/browser.js';
+import { APP_CLIENT, PATIENT_A, PATIENT_B } from '../lib/config.js';
+
+let env;
+let browser;
+before(async () => {
+  env = await startEnvironment();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await env?.close();
+});
+
+test('standalone launch: patient in context, own data 200, other patient 403', async () => {
+  const page = await browser.newPage();
+  const q = new URLSearchParams({
+    iss: env.fhirBase,
+    clientId: APP_CLIENT.id,
+    scope: 'launch/patient openid fhirUser patient/*.rs',
+    other: PATIENT_B,
+  });
+  await page.goto(`${env.app.origin}/launch.html?${q}`);
+
+  // oidc-provider's development interaction: login (account alice), then consent.
+  await page.waitForURL((u) => u.href.startsWith(`${env.as.issuer}/interaction/`), { timeout: 15000 });
+  await page.fill('input[name="login"]', 'alice');
+  await page.fill('input[name="password"]', 'any');
+  await page.click('button[type="submit"]');
+  for (let i = 0; i < 3 && !page.url().startsWith(env.app.origin); i += 1) {
+    await page.waitForURL((u) => u.href.startsWith(env.app.origin) || u.href.includes('/interaction/'), { timeout: 15000 });
+    await page.waitForLoadState();
+    if (page.url().startsWith(env.app.origin)) break;
+    await page.click('button[type="submit"]'); // "Continue" on the consent page
+  }
+  await page.waitForURL((u) => u.href.startsWith(`${env.app.origin}/app.html`), { timeout: 15000 });
+  await page.waitForFunction(() => window.__result, null, { timeout: 20000 });
+  const r = await page.evaluate(() => window.__result);
+  await page.close();
+
+  assert.equal(r.error, undefined, r.error);
+  assert.equal(r.codeVerifierUsed, true, 'fhirclient used PKCE');
+  assert.equal(r.patient, PATIENT_A);
+  assert.equal(r.tokenPatient, PATIENT_A);
+  assert.match(r.scope, /patient\/\*\.rs/);
+  assert.equal(r.hasIdToken, true);
+  assert.equal(r.fhirUser, `Patient/${PATIENT_A}`);
+  assert.equal(r.selfRead, `Patient/${PATIENT_A}`);
+  assert.ok(r.observationSubjects.length > 0, 'the context patient has Observations');
+  assert.ok(r.observationSubjects.every((s) => s === `Patient/${PATIENT_A}`), JSON.stringify(r.observationSubjects));
+  assert.equal(r.otherStatus, 403, `other patient's Observations: ${r.otherStatus} ${r.otherError}`);
+  assert.equal(r.otherPatientStatus, 403);
+});
