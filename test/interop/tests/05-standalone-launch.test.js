@@ -41,6 +41,7 @@ test('standalone launch: patient in context, own data 200, other patient 403', a
   await page.waitForURL((u) => u.href.startsWith(`${env.app.origin}/app.html`), { timeout: 15000 });
   await page.waitForFunction(() => window.__result, null, { timeout: 20000 });
   const r = await page.evaluate(() => window.__result);
+  if (process.env.INTEROP_DEBUG) console.log(JSON.stringify(r, null, 2));
   await page.close();
 
   assert.equal(r.error, undefined, r.error);
