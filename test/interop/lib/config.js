@@ -40,9 +40,10 @@ export const RESOURCE_SCOPES = [
   'user/*.rs', 'system/*.rs', 'system/Observation.rs', 'system/Observation.cruds', 'system/Patient.rs',
 ];
 
-// Clock leeway the resource server allows on exp (seconds). The expiry test
-// waits SHORT_TTL + CLOCK_LEEWAY + a margin.
-export const CLOCK_LEEWAY = Number(env.INTEROP_CLOCK_LEEWAY || 0);
+// Clock leeway the resource server allows on exp (seconds), passed to the Go
+// server as -leeway (smartguard's default is 30 s, which would make the expiry
+// test wait that long). The expiry test waits SHORT_TTL + CLOCK_LEEWAY + 1 s.
+export const CLOCK_LEEWAY = Number(env.INTEROP_CLOCK_LEEWAY || 1);
 
 // Which FHIR server the scenarios run against:
 //   go   (default) the smartguard demo server, started by the harness;
@@ -59,9 +60,11 @@ export function goServerCommand({ addr, issuer, audience, corsOrigins }) {
     '-addr', addr,
     '-issuer', issuer,
     '-audience', audience,
-    // keyfunc rate-limits refreshes on unknown kid (default 5 min); the key
-    // rotation scenario needs it short.
-    '-jwks-refresh-unknown-kid', env.INTEROP_JWKS_REFRESH_FLAG_VALUE || '1s',
+    // middleware.Config.UnknownKIDInterval: keyfunc rate-limits JWKS
+    // refreshes on an unknown kid (default 5 min); key rotation needs it short.
+    '-unknown-kid-interval', '1s',
+    // middleware.Config.Leeway on exp/nbf/iat (default 30 s).
+    '-leeway', `${CLOCK_LEEWAY}s`,
   ];
   for (const o of corsOrigins) args.push('-cors-origin', o);
   return {
