@@ -26,7 +26,7 @@ export const ACCOUNTS = {
 export const BACKEND_CLIENT = { id: 'interop-backend', secret: 'interop-backend-secret' };
 // Same as BACKEND_CLIENT but its access tokens live SHORT_TTL seconds.
 export const SHORT_CLIENT = { id: 'interop-short', secret: 'interop-short-secret' };
-export const SHORT_TTL = 2;
+export const SHORT_TTL = 5; // long enough to be used once before it expires, even on a loaded machine
 export const APP_CLIENT = { id: 'interop-app' }; // public client, PKCE S256
 
 // A second resource server known to the authorization server, so it can mint
@@ -56,7 +56,6 @@ export const SERVER_KIND = env.INTEROP_SERVER || 'go';
 // addr is "127.0.0.1:PORT"; audience is "http://127.0.0.1:PORT/fhir".
 export function goServerCommand({ addr, issuer, audience, corsOrigins }) {
   const args = [
-    'run', './demo',
     '-addr', addr,
     '-issuer', issuer,
     '-audience', audience,
@@ -67,11 +66,10 @@ export function goServerCommand({ addr, issuer, audience, corsOrigins }) {
     '-leeway', `${CLOCK_LEEWAY}s`,
   ];
   for (const o of corsOrigins) args.push('-cors-origin', o);
-  return {
-    cmd: env.INTEROP_GO || 'go',
-    args,
-    cwd: path.join(REPO_ROOT, 'examples'),
-  };
+  const cwd = path.join(REPO_ROOT, 'examples');
+  // INTEROP_DEMO_BIN: a prebuilt demo binary (skips `go run`).
+  if (env.INTEROP_DEMO_BIN) return { cmd: env.INTEROP_DEMO_BIN, args, cwd: REPO_ROOT };
+  return { cmd: env.INTEROP_GO || 'go', args: ['run', './demo', ...args], cwd };
 }
 
 // Chromium, as Debian installs it.

@@ -61,7 +61,7 @@ export async function startFhirServer({ base, issuer, corsOrigins }) {
   if (SERVER_KIND !== 'go') throw new Error(`INTEROP_SERVER=${SERVER_KIND}: expected go, stub or url`);
 
   const { cmd, args, cwd } = goServerCommand({ addr: `127.0.0.1:${port}`, issuer, audience: base, corsOrigins });
-  if (!fs.existsSync(path.join(cwd, 'demo'))) {
+  if (!process.env.INTEROP_DEMO_BIN && !fs.existsSync(path.join(cwd, 'demo'))) {
     throw new Error(`the Go demo server is missing (${path.join(cwd, 'demo')}); run with INTEROP_SERVER=stub only to develop the harness`);
   }
   fs.mkdirSync(STATE_DIR, { recursive: true });
@@ -72,6 +72,7 @@ export async function startFhirServer({ base, issuer, corsOrigins }) {
   // binary it starts are stopped together.
   const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
+  child.on('error', (e) => { fs.appendFileSync(logFile, `spawn failed: ${e.message}\n`); });
   children.add(child);
   try {
     await waitReady(discovery, child, logFile, Number(process.env.INTEROP_START_TIMEOUT_MS || 180000));
