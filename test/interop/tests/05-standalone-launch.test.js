@@ -17,7 +17,7 @@ after(async () => {
   await env?.close();
 });
 
-test('standalone launch: patient in context, own data 200, other patient 403', async () => {
+test('standalone launch: patient in context, own data 200, other patient 403, id_token refused', async () => {
   const page = await browser.newPage();
   const q = new URLSearchParams({
     iss: env.fhirBase,
@@ -53,4 +53,6 @@ test('standalone launch: patient in context, own data 200, other patient 403', a
   assert.ok(r.observationSubjects.every((s) => s === `Patient/${PATIENT_A}`), JSON.stringify(r.observationSubjects));
   assert.equal(r.otherStatus, 403, `other patient's Observations: ${r.otherStatus} ${r.otherError}`);
   assert.equal(r.otherPatientStatus, 403);
+  assert.equal(r.idTokenAsBearerStatus, 401, 'an id_token is not an access token');
+  assert.match(r.idTokenAsBearerChallenge || '', /error="invalid_token"/);
 });
