@@ -9,8 +9,8 @@ missing=()
 command -v node >/dev/null 2>&1 || missing+=("node (Node.js >= 20.19: apt-get install -y nodejs, or your usual Node install)")
 command -v npm  >/dev/null 2>&1 || missing+=("npm (apt-get install -y npm, or comes with Node.js)")
 [ -x "$CHROMIUM" ] || missing+=("$CHROMIUM (Debian's browser: apt-get update && apt-get install -y chromium)")
-if [ "${INTEROP_SERVER:-go}" = go ]; then
-  command -v "${INTEROP_GO:-go}" >/dev/null 2>&1 || missing+=("go (the Go toolchain, to run examples/demo)")
+if [ "${INTEROP_SERVER:-go}" = go ] && [ -z "${INTEROP_DEMO_BIN:-}" ]; then
+  command -v "${INTEROP_GO:-go}" >/dev/null 2>&1 || missing+=("go (the Go toolchain, to build examples/demo)")
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test/interop: cannot run, missing:" >&2
@@ -24,6 +24,14 @@ stamp=node_modules/.interop-lock-sha256
 if [ ! -d node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   npm ci --no-audit --no-fund
   echo "$want" > "$stamp"
+fi
+
+# Build the Go demo once (the test files would otherwise `go run` it each time).
+if [ "${INTEROP_SERVER:-go}" = go ] && [ -z "${INTEROP_DEMO_BIN:-}" ] && [ -d ../../examples/demo ]; then
+  mkdir -p .state
+  echo "test/interop: building examples/demo" >&2
+  (cd ../../examples && "${INTEROP_GO:-go}" build -o ../test/interop/.state/demo ./demo)
+  export INTEROP_DEMO_BIN="$PWD/.state/demo"
 fi
 
 exec npm test

@@ -75,7 +75,7 @@ export async function startFhirServer({ base, issuer, corsOrigins }) {
   child.on('error', (e) => { fs.appendFileSync(logFile, `spawn failed: ${e.message}\n`); });
   children.add(child);
   try {
-    await waitReady(discovery, child, logFile, Number(process.env.INTEROP_START_TIMEOUT_MS || 180000));
+    await waitReady(discovery, child, logFile, Number(process.env.INTEROP_START_TIMEOUT_MS || 300000));
   } catch (e) {
     await stopChild(child);
     throw e;
