@@ -34,4 +34,5 @@ if [ "${INTEROP_SERVER:-go}" = go ] && [ -z "${INTEROP_DEMO_BIN:-}" ] && [ -d ..
   export INTEROP_DEMO_BIN="$PWD/.state/demo"
 fi
 
+rm -f .state/fhir-*.log
 exec npm test
