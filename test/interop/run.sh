@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# End-to-end SMART on FHIR interop tests (see README.md in this folder).
+# Checks the tools, installs the pinned npm packages when needed, runs `npm test`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+CHROMIUM="${INTEROP_CHROMIUM:-/usr/bin/chromium}"
+missing=()
+command -v node >/dev/null 2>&1 || missing+=("node (Node.js >= 20.19: apt-get install -y nodejs, or your usual Node install)")
+command -v npm  >/dev/null 2>&1 || missing+=("npm (apt-get install -y npm, or comes with Node.js)")
+[ -x "$CHROMIUM" ] || missing+=("$CHROMIUM (Debian's browser: apt-get update && apt-get install -y chromium)")
+if [ "${INTEROP_SERVER:-go}" = go ] && [ -z "${INTEROP_DEMO_BIN:-}" ]; then
+  command -v "${INTEROP_GO:-go}" >/dev/null 2>&1 || missing+=("go (the Go toolchain, to build examples/demo)")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test/interop: cannot run, missing:" >&2
+  for m in "${missing[@]}"; do echo "  - $m" >&2; done
+  exit 2
+fi
+
+# npm ci when node_modules is absent or was installed from another lock file.
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+stamp=node_modules/.interop-lock-sha256
+if [ ! -d node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
+
+# Build the Go demo once (the test files would otherwise `go run` it each time).
+if [ "${INTEROP_SERVER:-go}" = go ] && [ -z "${INTEROP_DEMO_BIN:-}" ] && [ -d ../../examples/demo ]; then
+  mkdir -p .state
+  echo "test/interop: building examples/demo" >&2
+  (cd ../../examples && "${INTEROP_GO:-go}" build -o ../test/interop/.state/demo ./demo)
+  export INTEROP_DEMO_BIN="$PWD/.state/demo"
+fi
+
+rm -f .state/fhir-*.log
+exec npm test
