@@ -8,6 +8,7 @@ import (
 
 	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/smarttest"
 )
 
@@ -77,4 +78,19 @@ func TestPatientAppReadsOnlyItsOwnObservations(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", tc.target, w.Code, tc.want)
 		}
 	}
+}
+
+// Grant builds the grant a token would carry, for code that takes a
+// grant rather than a request: here, the scope check itself.
+func ExampleGrant() {
+	g := smarttest.Grant("launch/patient patient/Observation.rs", smartctx.Claims{Patient: "123"})
+	fmt.Println("patient:", g.Patient())
+	fmt.Println("read Observation:", g.Allows(scope.Patient, "Observation", scope.Read))
+	fmt.Println("read Condition:", g.Allows(scope.Patient, "Condition", scope.Read))
+	fmt.Println("create Observation:", g.Allows(scope.Patient, "Observation", scope.Create))
+	// Output:
+	// patient: 123
+	// read Observation: true
+	// read Condition: false
+	// create Observation: false
 }

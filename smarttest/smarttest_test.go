@@ -1,10 +1,12 @@
 package smarttest_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -12,6 +14,7 @@ import (
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/smarttest"
+	"github.com/smartguard/smartguard/wellknown"
 )
 
 func TestTokensVerifyAgainstTheMiddleware(t *testing.T) {
@@ -48,11 +51,11 @@ func TestBrokenTokensAreRejectedForTheirReason(t *testing.T) {
 		opt   smarttest.TokenOption
 		cause error
 	}{
-		{"expired", smarttest.Expired(), jwt.ErrTokenExpired},
-		{"wrong audience", smarttest.WrongAudience(), jwt.ErrTokenInvalidAudience},
-		{"wrong issuer", smarttest.WrongIssuer(), nil},
-		{"unknown key", smarttest.UnknownKey(), nil},
-		{"bad signature", smarttest.BadSignature(), jwt.ErrTokenSignatureInvalid},
+		{name: "expired", opt: smarttest.Expired(), cause: jwt.ErrTokenExpired},
+		{name: "wrong audience", opt: smarttest.WrongAudience(), cause: jwt.ErrTokenInvalidAudience},
+		{name: "wrong issuer", opt: smarttest.WrongIssuer()},
+		{name: "unknown key", opt: smarttest.UnknownKey()},
+		{name: "bad signature", opt: smarttest.BadSignature(), cause: jwt.ErrTokenSignatureInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,5 +110,83 @@ func TestWithGrantPutsTheGrantOnTheRequest(t *testing.T) {
 	g, ok := smartctx.FromContext(r.Context())
 	if !ok || g.Patient() != "123" || !g.Allows(scope.Patient, "Condition", scope.Search) {
 		t.Errorf("grant = %+v, %v", g, ok)
+	}
+}
+
+func TestTokenOptionsReachTheGrant(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	auth, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("system/Patient.rs"), smarttest.Subject("svc"), smarttest.ClientID("backend"),
+		smarttest.Claim("site", "north"), smarttest.Lifetime(10*time.Minute), smarttest.Header("typ", "at+jwt"))
+	g, err := auth.Verify(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Subject() != "svc" || g.ClientID() != "backend" {
+		t.Errorf("sub, client_id = %q, %q", g.Subject(), g.ClientID())
+	}
+	if v, ok := g.Claim("site"); !ok || v != "north" {
+		t.Errorf("extra claim = %v, %v", v, ok)
+	}
+	if exp := time.Until(g.ExpiresAt()); exp > 10*time.Minute || exp < 8*time.Minute {
+		t.Errorf("expires in %v, want about 10m", exp)
+	}
+}
+
+func TestHeaderAndClaimChangesBreakTokens(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	auth, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opt  smarttest.TokenOption
+	}{
+		{name: "id token typ", opt: smarttest.Header("typ", "id_token+jwt")},
+		{name: "DPoP proof typ", opt: smarttest.Header("typ", "dpop+jwt")},
+		{name: "kid of no published key", opt: smarttest.Header("kid", "nobody")},
+		{name: "no exp", opt: smarttest.Claim("exp", nil)},
+		{name: "audience of another server", opt: smarttest.Audience([]string{"https://a.example.org", "https://b.example.org"})},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := auth.Verify(t.Context(), is.Token(t, tc.opt)); !errors.Is(err, smartmw.ErrInvalidToken) {
+				t.Errorf("err = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+func TestSmartConfigurationIsValid(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	resp, err := is.Client().Get(is.URL() + "/.well-known/smart-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc wellknown.Configuration
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(); err != nil {
+		t.Errorf("the issuer's SMART discovery document is not valid SMART 2.2: %v", err)
+	}
+}
+
+func TestAudienceOption(t *testing.T) {
+	is := smarttest.NewIssuer(t, smarttest.WithAudience("https://ehr.example.org/fhir"))
+	auth, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.Verify(t.Context(), is.Token(t)); err != nil {
+		t.Errorf("token for the configured audience: %v", err)
+	}
+	if is.Audience() != "https://ehr.example.org/fhir" || is.Config().Audience != is.Audience() {
+		t.Errorf("Audience() = %q, Config().Audience = %q", is.Audience(), is.Config().Audience)
 	}
 }
