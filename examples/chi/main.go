@@ -1,0 +1,55 @@
+// Command chi protects a FHIR API on a chi router: each stage is a chi
+// middleware, used with r.Use.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/smartguard/smartguard/examples/internal/fhirstore"
+	smartmw "github.com/smartguard/smartguard/middleware"
+)
+
+func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
+	auth, err := smartmw.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience})
+	if err != nil {
+		return nil, err
+	}
+	store, err := fhirstore.New(cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	discovery, path, err := fhirstore.Discovery(cfg.Issuer, cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	r := chi.NewRouter()
+	r.Handle(path, discovery) // public, any origin
+	r.Group(func(r chi.Router) {
+		r.Use(smartmw.CORS(origins...)) // preflight answered here, before authentication
+		r.Use(auth.Handler)             // 401 without a valid token
+		r.Use(authz.Handler)            // 403 for what the scopes do not allow
+		r.Handle("/fhir/*", store)
+	})
+	return r, nil
+}
+
+func main() {
+	issuer := flag.String("issuer", "", "the trusted authorization server")
+	audience := flag.String("audience", "http://127.0.0.1:8082/fhir", "this server's FHIR base URL")
+	addr := flag.String("addr", "127.0.0.1:8082", "address to listen on")
+	flag.Parse()
+	h, err := setup(context.Background(), smartmw.Config{Issuer: *issuer, Audience: *audience}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.ListenAndServe(*addr, h))
+}

@@ -1,0 +1,54 @@
+// Command echo protects a FHIR API on an echo server.
+//
+// As with gin, the FHIR routes are one net/http handler (echo.WrapHandler)
+// with smartguard's chain around it, so that the authorizer's response
+// guard sees what the FHIR handler writes.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smartguard/smartguard/examples/internal/fhirstore"
+	smartmw "github.com/smartguard/smartguard/middleware"
+)
+
+func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
+	auth, err := smartmw.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience})
+	if err != nil {
+		return nil, err
+	}
+	store, err := fhirstore.New(cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	discovery, path, err := fhirstore.Discovery(cfg.Issuer, cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodOptions}, path, echo.WrapHandler(discovery))
+	e.Any("/fhir/*", echo.WrapHandler(smartmw.CORS(origins...)(auth.Handler(authz.Handler(store)))))
+	return e, nil
+}
+
+func main() {
+	issuer := flag.String("issuer", "", "the trusted authorization server")
+	audience := flag.String("audience", "http://127.0.0.1:8084/fhir", "this server's FHIR base URL")
+	addr := flag.String("addr", "127.0.0.1:8084", "address to listen on")
+	flag.Parse()
+	h, err := setup(context.Background(), smartmw.Config{Issuer: *issuer, Audience: *audience}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.ListenAndServe(*addr, h))
+}

@@ -1,0 +1,49 @@
+// Command nethttp protects a FHIR API on a plain net/http ServeMux.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"net/http"
+
+	"github.com/smartguard/smartguard/examples/internal/fhirstore"
+	smartmw "github.com/smartguard/smartguard/middleware"
+)
+
+// setup wires the FHIR API: the discovery document is public; the API
+// goes through CORS, authentication and authorization.
+func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
+	auth, err := smartmw.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience})
+	if err != nil {
+		return nil, err
+	}
+	store, err := fhirstore.New(cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	discovery, path, err := fhirstore.Discovery(cfg.Issuer, cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, discovery)
+	mux.Handle("/fhir/", smartmw.CORS(origins...)(auth.Handler(authz.Handler(store))))
+	return mux, nil
+}
+
+func main() {
+	issuer := flag.String("issuer", "", "the trusted authorization server")
+	audience := flag.String("audience", "http://127.0.0.1:8081/fhir", "this server's FHIR base URL")
+	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
+	flag.Parse()
+	h, err := setup(context.Background(), smartmw.Config{Issuer: *issuer, Audience: *audience}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(http.ListenAndServe(*addr, h))
+}

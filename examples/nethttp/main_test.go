@@ -1,0 +1,9 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/smartguard/smartguard/examples/internal/exampletest"
+)
+
+func TestProtectedLikeEveryExample(t *testing.T) { exampletest.Check(t, setup) }
