@@ -15,29 +15,17 @@ import (
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
-	auth, err := smartmw.New(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience})
-	if err != nil {
-		return nil, err
-	}
-	store, err := fhirstore.New(cfg.Audience)
-	if err != nil {
-		return nil, err
-	}
-	discovery, path, err := fhirstore.Discovery(cfg.Issuer, cfg.Audience)
+	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	r := chi.NewRouter()
-	r.Handle(path, discovery) // public, any origin
+	r.Handle(p.DiscoveryPath, p.Discovery) // public, any origin
 	r.Group(func(r chi.Router) {
 		r.Use(smartmw.CORS(origins...)) // preflight answered here, before authentication
-		r.Use(auth.Handler)             // 401 without a valid token
-		r.Use(authz.Handler)            // 403 for what the scopes do not allow
-		r.Handle("/fhir/*", store)
+		r.Use(p.Auth.Handler)           // 401 without a valid token
+		r.Use(p.Authz.Handler)          // 403 for what the scopes do not allow
+		r.Handle("/fhir/*", p.Store)
 	})
 	return r, nil
 }

@@ -18,26 +18,14 @@ import (
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
-	auth, err := smartmw.New(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience})
-	if err != nil {
-		return nil, err
-	}
-	store, err := fhirstore.New(cfg.Audience)
-	if err != nil {
-		return nil, err
-	}
-	discovery, path, err := fhirstore.Discovery(cfg.Issuer, cfg.Audience)
+	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	e := echo.New()
 	e.HideBanner = true
-	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodOptions}, path, echo.WrapHandler(discovery))
-	e.Any("/fhir/*", echo.WrapHandler(smartmw.CORS(origins...)(auth.Handler(authz.Handler(store)))))
+	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodOptions}, p.DiscoveryPath, echo.WrapHandler(p.Discovery))
+	e.Any("/fhir/*", echo.WrapHandler(smartmw.CORS(origins...)(p.Auth.Handler(p.Authz.Handler(p.Store)))))
 	return e, nil
 }
 

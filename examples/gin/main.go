@@ -21,27 +21,15 @@ import (
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
-	auth, err := smartmw.New(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience})
-	if err != nil {
-		return nil, err
-	}
-	store, err := fhirstore.New(cfg.Audience)
-	if err != nil {
-		return nil, err
-	}
-	discovery, path, err := fhirstore.Discovery(cfg.Issuer, cfg.Audience)
+	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	// gin's router cannot hold both /fhir/.well-known/... and /fhir/*path,
 	// so one catch-all hands /fhir/ to a net/http mux.
 	fhir := http.NewServeMux()
-	fhir.Handle(path, discovery) // public, any origin
-	fhir.Handle("/fhir/", smartmw.CORS(origins...)(auth.Handler(authz.Handler(store))))
+	fhir.Handle(p.DiscoveryPath, p.Discovery) // public, any origin
+	fhir.Handle("/fhir/", smartmw.CORS(origins...)(p.Auth.Handler(p.Authz.Handler(p.Store))))
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Any("/fhir/*path", gin.WrapH(fhir))

@@ -14,25 +14,13 @@ import (
 // setup wires the FHIR API: the discovery document is public; the API
 // goes through CORS, authentication and authorization.
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
-	auth, err := smartmw.New(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience})
-	if err != nil {
-		return nil, err
-	}
-	store, err := fhirstore.New(cfg.Audience)
-	if err != nil {
-		return nil, err
-	}
-	discovery, path, err := fhirstore.Discovery(cfg.Issuer, cfg.Audience)
+	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(path, discovery)
-	mux.Handle("/fhir/", smartmw.CORS(origins...)(auth.Handler(authz.Handler(store))))
+	mux.Handle(p.DiscoveryPath, p.Discovery)
+	mux.Handle("/fhir/", smartmw.CORS(origins...)(p.Auth.Handler(p.Authz.Handler(p.Store))))
 	return mux, nil
 }
 
