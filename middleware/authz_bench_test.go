@@ -28,9 +28,10 @@ func BenchmarkDecide(b *testing.B) {
 	}
 }
 
-// BenchmarkHandler: the same through the middleware, with the decision put
-// on the request context.
-func BenchmarkHandler(b *testing.B) {
+// BenchmarkAuthorizerHandler: the same through the middleware, with the
+// decision put on the request context (and the response guard holding the
+// empty answer).
+func BenchmarkAuthorizerHandler(b *testing.B) {
 	a := newAuthorizer(b, smartmw.AuthorizerConfig{})
 	g := grant("launch/patient patient/Observation.rs", "123")
 	h := a.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))

@@ -123,8 +123,9 @@ var errNotPermitted = errors.New("resource not permitted")
 // with errResponseUnchecked for a body that is not FHIR JSON.
 func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, body []byte) ([]byte, error) {
 	var head struct {
-		ResourceType string `json:"resourceType"`
-		Type         string `json:"type"`
+		ResourceType string            `json:"resourceType"`
+		Type         string            `json:"type"`
+		Entry        []json.RawMessage `json:"entry"`
 	}
 	if json.Unmarshal(body, &head) != nil || head.ResourceType == "" {
 		return nil, errResponseUnchecked
@@ -135,14 +136,7 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 		}
 		return body, nil
 	}
-	var bundle map[string]json.RawMessage
-	var entries []json.RawMessage
-	if json.Unmarshal(body, &bundle) != nil {
-		return nil, errResponseUnchecked
-	}
-	if raw, found := bundle["entry"]; found && json.Unmarshal(raw, &entries) != nil {
-		return nil, errResponseUnchecked
-	}
+	entries := head.Entry
 	perEntry := head.Type == "batch-response" || head.Type == "transaction-response"
 	kept := entries[:0]
 	dropped := false
@@ -182,6 +176,10 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 	}
 	if !dropped {
 		return body, nil
+	}
+	var bundle map[string]json.RawMessage
+	if json.Unmarshal(body, &bundle) != nil {
+		return nil, errResponseUnchecked
 	}
 	if len(kept) == 0 {
 		delete(bundle, "entry")

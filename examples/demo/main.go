@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smartguard/smartguard/examples/internal/fhirstore"
 	"github.com/smartguard/smartguard/internal/devauth"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
@@ -174,7 +175,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	if err != nil {
 		return err
 	}
-	st, err := newStore(d.audience, seed())
+	st, err := fhirstore.New(d.audience)
 	if err != nil {
 		return err
 	}

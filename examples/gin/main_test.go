@@ -3,15 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/smartguard/smartguard/examples/internal/chaintest"
-	"github.com/smartguard/smartguard/smarttest"
+	"github.com/smartguard/smartguard/examples/internal/exampletest"
 )
 
-func TestProtectedAPI(t *testing.T) {
-	is := smarttest.NewIssuer(t)
-	h, err := setupRouter(t.Context(), is.Config(), []string{chaintest.Origin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chaintest.Run(t, is, h)
-}
+func TestProtectedLikeEveryExample(t *testing.T) { exampletest.Check(t, setup) }

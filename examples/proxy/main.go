@@ -1,158 +1,166 @@
-// Command proxy puts SMART on FHIR in front of any existing FHIR server.
-// It serves the SMART discovery document (built from the authorization
-// server's metadata), authenticates bearer tokens, authorizes every FHIR
-// REST request, and passes allowed ones to the upstream server with
-// searches rewritten to the patient's compartment, so that the upstream
-// only ever returns that patient's data. The response guard checks what
-// comes back before the client sees it.
+// Command proxy puts SMART on FHIR in front of any FHIR server: it serves
+// the discovery document, authenticates and authorizes each request, adds
+// the patient compartment to searches, and forwards what is allowed.
 //
-//	go run ./proxy -upstream http://hapi.example.org/fhir \
-//	    -issuer https://auth.example.org -audience http://127.0.0.1:8085/fhir
+//	go run -C examples ./proxy -upstream http://127.0.0.1:8080/fhir \
+//	    -issuer https://auth.example.org -audience https://fhir.example.org/r4
 //
-// The client's Authorization header is not forwarded upstream unless
-// -forward-authorization is set.
+// The upstream server knows nothing of SMART, so the proxy enforces what a
+// handler would: the response guard (on by default in the authorizer)
+// checks what comes back, and before an update, patch or delete the proxy
+// reads the stored resource from upstream and checks it against the
+// decision.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
-// options are the proxy's settings.
 type options struct {
-	upstream             string         // the FHIR server's base URL
-	issuer, audience     string         // the authorization server; the proxy's FHIR base URL
-	corsOrigins          []string       // browser app origins allowed to call the API
-	forwardAuthorization bool           // pass the client's Authorization header upstream
-	auth                 smartmw.Config // extra authentication settings (tests); Issuer and Audience come from above
-	client               *http.Client   // fetches the issuer's metadata; nil for the default
+	upstream             string
+	forwardAuthorization bool
+	origins              []string
 }
 
-func main() {
-	var o options
-	addr := flag.String("addr", "127.0.0.1:8085", "address to listen on")
-	flag.StringVar(&o.upstream, "upstream", "", "base URL of the FHIR server to protect (required)")
-	flag.StringVar(&o.issuer, "issuer", "", "the authorization server to trust (required)")
-	flag.StringVar(&o.audience, "audience", "http://127.0.0.1:8085/fhir", "this proxy's FHIR base URL, the audience of its tokens")
-	flag.BoolVar(&o.forwardAuthorization, "forward-authorization", false, "forward the client's Authorization header to the upstream")
-	flag.Func("cors-origin", "a browser app origin allowed to call the API (repeatable, or a comma list)", func(v string) error {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				o.corsOrigins = append(o.corsOrigins, s)
-			}
-		}
-		return nil
-	})
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	h, err := newServer(ctx, o)
-	if err != nil {
-		log.Fatalf("proxy: %v", err)
-	}
-	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	log.Printf("proxy: %s/ → %s", o.audience, o.upstream)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		log.Fatalf("proxy: %v", err)
-	}
-}
-
-// newServer returns the proxy: discovery, and cors → auth → authz →
-// reverse proxy under the audience's path.
-func newServer(ctx context.Context, o options) (http.Handler, error) {
-	if o.upstream == "" || o.issuer == "" || o.audience == "" {
-		return nil, errors.New("-upstream, -issuer and -audience are required")
-	}
+// newProxy returns the protected reverse proxy for cfg.Audience, the
+// public FHIR base, in front of o.upstream.
+func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configuration, o options) (http.Handler, error) {
 	up, err := url.Parse(o.upstream)
-	if err != nil || up.Scheme == "" || up.Host == "" {
-		return nil, errors.New("-upstream must be an absolute URL")
+	if err != nil || !up.IsAbs() {
+		return nil, fmt.Errorf("proxy: -upstream %q is not an absolute URL", o.upstream)
 	}
-	aud, err := url.Parse(o.audience)
-	if err != nil || aud.Scheme == "" || aud.Host == "" {
-		return nil, errors.New("-audience must be an absolute URL")
-	}
-	base := strings.TrimSuffix(aud.Path, "/")
-
-	doc, err := wellknown.FromIssuer(ctx, o.issuer, o.client)
+	base, err := url.Parse(cfg.Audience)
 	if err != nil {
 		return nil, err
 	}
-	describe(doc)
-	discovery, err := wellknown.Handler(*doc)
-	if err != nil {
-		return nil, err
-	}
-	cfg := o.auth
-	cfg.Issuer, cfg.Audience = o.issuer, o.audience
-	if cfg.JWKSURL == "" {
-		cfg.JWKSURL = doc.JWKSURI
-	}
+	basePath := strings.TrimSuffix(base.Path, "/")
 	auth, err := smartmw.New(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	// RewriteSearch: a patient app's search without the compartment is
-	// narrowed to it rather than refused. The response guard (on by
-	// default) checks what the upstream returns.
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: base, RewriteSearch: true})
+	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience, RewriteSearch: true})
 	if err != nil {
 		return nil, err
 	}
+	discovery, err := wellknown.Handler(doc)
+	if err != nil {
+		return nil, err
+	}
+	discoveryPath, err := wellknown.Path(cfg.Audience)
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	target := func(r *http.Request) *url.URL {
+		u := *up
+		u.Path = strings.TrimSuffix(up.Path, "/") + strings.TrimPrefix(r.URL.Path, basePath)
+		u.RawPath = ""
+		u.RawQuery = r.URL.RawQuery
+		return &u
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, base)
-			pr.Out.URL.RawPath = ""
-			pr.SetURL(up)
-			pr.SetXForwarded()
+			pr.Out.URL = target(pr.In) // the authorizer's rewritten query included
+			pr.Out.Host = up.Host
 			if !o.forwardAuthorization {
 				pr.Out.Header.Del("Authorization")
 			}
-			// The response guard reads plain JSON; the transport asks
-			// for gzip itself and decompresses it.
-			pr.Out.Header.Del("Accept-Encoding")
 		},
 	}
+	forward := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, ok := smartctx.DecisionFromContext(r.Context())
+		if !ok {
+			http.Error(w, "no decision", http.StatusInternalServerError)
+			return
+		}
+		switch d.Interaction {
+		case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
+			if d.Restricted() && !storedPermitted(r.Context(), client, target(r), d) {
+				writeOutcome(w, http.StatusForbidden, "forbidden", "the token does not allow this resource")
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	})
 	mux := http.NewServeMux()
-	mux.Handle(base+"/.well-known/smart-configuration", discovery)
-	mux.Handle(base+"/", smartmw.CORS(o.corsOrigins...)(auth.Handler(authz.Handler(rp))))
+	mux.Handle(discoveryPath, discovery)
+	mux.Handle(basePath+"/", smartmw.CORS(o.origins...)(auth.Handler(authz.Handler(forward))))
 	return mux, nil
 }
 
-// describe fills what the authorization server's metadata cannot say: the
-// capabilities of this FHIR endpoint. Change them to what your apps and
-// authorization server really do.
-func describe(doc *wellknown.Configuration) {
-	caps := []wellknown.Capability{wellknown.PermissionPatient, wellknown.PermissionUser, wellknown.PermissionV1, wellknown.PermissionV2}
-	if doc.AuthorizationEndpoint != "" {
-		caps = append(caps, wellknown.LaunchStandalone, wellknown.ClientPublic, wellknown.ContextStandalonePatient)
+// storedPermitted reads the resource at u from upstream and checks it
+// against d: the one check the authorizer cannot make, as it cannot see
+// the stored version. A resource that does not exist yet is permitted
+// (the body of an update-as-create was checked already); anything else
+// the proxy cannot read is not.
+func storedPermitted(ctx context.Context, client *http.Client, u *url.URL, d *smartctx.Decision) bool {
+	read := *u
+	read.RawQuery = ""
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, read.String(), nil)
+	if err != nil {
+		return false
 	}
-	if doc.Issuer != "" && doc.JWKSURI != "" {
-		caps = append(caps, wellknown.SSOOpenIDConnect)
-	} else {
-		doc.Issuer = ""
+	req.Header.Set("Accept", "application/fhir+json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
 	}
-	doc.Capabilities = caps
-	if len(doc.CodeChallengeMethodsSupported) == 0 {
-		doc.CodeChallengeMethodsSupported = []string{"S256"}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+		return true
 	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return false
+	}
+	ok, err := smartmw.Permits(d, body)
+	return err == nil && ok
+}
+
+func writeOutcome(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":%q,"diagnostics":%q}]}`, code, msg)
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.upstream, "upstream", "", "the FHIR server to protect, such as http://127.0.0.1:8080/fhir")
+	issuer := flag.String("issuer", "", "the trusted authorization server")
+	audience := flag.String("audience", "http://127.0.0.1:8085/fhir", "the proxy's public FHIR base URL, the audience of tokens")
+	addr := flag.String("addr", "127.0.0.1:8085", "address to listen on")
+	flag.BoolVar(&o.forwardAuthorization, "forward-authorization", false, "pass the client's Authorization header upstream")
+	flag.Func("cors-origin", "a browser app origin allowed to call the API (repeatable)", func(v string) error {
+		o.origins = append(o.origins, v)
+		return nil
+	})
+	flag.Parse()
+	ctx := context.Background()
+	doc, err := wellknown.FromIssuer(ctx, *issuer, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	doc.Issuer = "" // no sso-openid-connect capability is claimed
+	doc.Capabilities = []wellknown.Capability{wellknown.PermissionPatient, wellknown.PermissionUser,
+		wellknown.PermissionV1, wellknown.PermissionV2}
+	h, err := newProxy(ctx, smartmw.Config{Issuer: *issuer, Audience: *audience}, *doc, o)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("proxy: %s → %s", *audience, o.upstream)
+	log.Fatal(http.ListenAndServe(*addr, h))
 }

@@ -5,203 +5,147 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/smartguard/smartguard/examples/internal/fhirstore"
 	"github.com/smartguard/smartguard/smarttest"
+	"github.com/smartguard/smartguard/wellknown"
 )
 
-const (
-	audience = "https://proxy.example.org/fhir"
-	patient1 = "example-patient-1"
-	patient2 = "example-patient-2"
-)
-
-// upstream is a fake FHIR server that records what it was asked and
-// answers every Observation search with one Observation of each patient
-// (a careless upstream: the response guard must drop the other's), reads of Patient
-// with that patient.
+// upstream is a FHIR server that knows nothing of SMART: it answers every
+// search with every resource of the type, whatever the query, and records
+// what it was asked.
 type upstream struct {
-	mu   sync.Mutex
-	seen []*http.Request
+	mu    sync.Mutex
+	seen  []string
+	auths []string
+	data  map[string]map[string]json.RawMessage
 }
 
-func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	u.mu.Lock()
-	u.seen = append(u.seen, r.Clone(r.Context()))
-	u.mu.Unlock()
-	w.Header().Set("Content-Type", "application/fhir+json")
-	switch {
-	case strings.HasPrefix(r.URL.Path, "/base/Observation"):
-		io.WriteString(w, `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+patient1+`"}}},`+
-			`{"resource":{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/`+patient2+`"}}}]}`)
-	case r.URL.Path == "/base/Patient/"+patient1:
-		io.WriteString(w, `{"resourceType":"Patient","id":"`+patient1+`"}`)
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]}`)
+func newUpstream(t *testing.T) (*upstream, *httptest.Server) {
+	u := &upstream{data: map[string]map[string]json.RawMessage{}}
+	for _, r := range fhirstore.Seed() {
+		var h struct{ ResourceType, ID string }
+		json.Unmarshal(r, &h)
+		if u.data[h.ResourceType] == nil {
+			u.data[h.ResourceType] = map[string]json.RawMessage{}
+		}
+		u.data[h.ResourceType][h.ID] = r
 	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.seen = append(u.seen, r.Method+" "+r.URL.RequestURI())
+		u.auths = append(u.auths, r.Header.Get("Authorization"))
+		u.mu.Unlock()
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/base/"), "/")
+		w.Header().Set("Content-Type", "application/fhir+json")
+		switch {
+		case len(parts) == 1 && r.Method == http.MethodGet:
+			var entries []any
+			for _, res := range u.data[parts[0]] {
+				entries = append(entries, map[string]any{"resource": res, "search": map[string]string{"mode": "match"}})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"resourceType": "Bundle", "type": "searchset", "entry": entries})
+		case len(parts) == 2 && r.Method == http.MethodGet:
+			res, ok := u.data[parts[0]][parts[1]]
+			if !ok {
+				w.WriteHeader(http.StatusNotFound)
+				io.WriteString(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]}`)
+				return
+			}
+			w.Write(res)
+		case len(parts) == 2 && r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotImplemented)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return u, srv
 }
 
-func (u *upstream) requests() []*http.Request {
+func (u *upstream) requests() []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return append([]*http.Request(nil), u.seen...)
+	return append([]string(nil), u.seen...)
 }
 
-func setup(t *testing.T, forward bool) (*smarttest.Issuer, *upstream, http.Handler) {
-	t.Helper()
-	is := smarttest.NewIssuer(t, smarttest.WithAudience(audience))
-	up := &upstream{}
-	srv := httptest.NewServer(up)
-	t.Cleanup(srv.Close)
-	h, err := newServer(t.Context(), options{
-		upstream: srv.URL + "/base", issuer: is.URL(), audience: audience,
-		forwardAuthorization: forward, auth: is.Config(), client: is.Client(),
-	})
+func TestProxyEnforcesSMARTInFrontOfAServerThatDoesNot(t *testing.T) {
+	up, srv := newUpstream(t)
+	is := smarttest.NewIssuer(t, smarttest.WithAudience("https://fhir.example.org/fhir"))
+	doc := wellknown.Configuration{TokenEndpoint: is.URL() + "/token", GrantTypesSupported: []string{"client_credentials"},
+		CodeChallengeMethodsSupported: []string{"S256"}, Capabilities: []wellknown.Capability{wellknown.PermissionPatient}}
+	h, err := newProxy(t.Context(), is.Config(), doc, options{upstream: srv.URL + "/base"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return is, up, h
-}
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rds patient/Patient.r"), smarttest.Patient("example"))
+	do := func(method, path string) (int, string) {
+		r := httptest.NewRequest(method, path, nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
 
-func get(h http.Handler, path, token string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest("GET", path, nil)
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	return rec
-}
-
-func TestSearchIsRewrittenToThePatientsCompartment(t *testing.T) {
-	is, up, h := setup(t, false)
-	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient(patient1))
-	rec := get(h, "/fhir/Observation?category=laboratory", tok)
-	if rec.Code != 200 {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	if strings.Contains(rec.Body.String(), patient2) {
-		t.Errorf("another patient's Observation reached the client: %s", rec.Body)
-	}
-	if !strings.Contains(rec.Body.String(), `"o1"`) {
-		t.Errorf("own Observation missing: %s", rec.Body)
-	}
-	seen := up.requests()
-	if len(seen) != 1 {
-		t.Fatalf("upstream saw %d requests, want 1", len(seen))
-	}
-	got := seen[0]
-	if got.URL.Path != "/base/Observation" {
-		t.Errorf("upstream path = %q", got.URL.Path)
-	}
-	q, _ := url.ParseQuery(got.URL.RawQuery)
-	if q.Get("category") != "laboratory" || !strings.Contains(got.URL.RawQuery, patient1) {
-		t.Errorf("upstream query = %q, want the category and the patient compartment", got.URL.RawQuery)
-	}
-	if a := got.Header.Get("Authorization"); a != "" {
-		t.Errorf("Authorization forwarded upstream: %q", a)
-	}
-}
-
-func TestDeniedRequestsNeverReachTheUpstream(t *testing.T) {
-	is, up, h := setup(t, false)
-	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Patient.rs patient/Observation.rs"), smarttest.Patient(patient1))
-	tests := []struct {
-		name, path, token string
-		want              int
-	}{
-		{name: "other patient", path: "/fhir/Patient/" + patient2, token: tok, want: 403},
-		{name: "type without scope", path: "/fhir/Condition?patient=" + patient1, token: tok, want: 403},
-		{name: "no token", path: "/fhir/Patient/" + patient1, want: 401},
-		{name: "wrong audience", path: "/fhir/Patient/" + patient1, token: is.Token(t, smarttest.Scopes("patient/*.rs"), smarttest.Patient(patient1), smarttest.WrongAudience()), want: 401},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if rec := get(h, tc.path, tc.token); rec.Code != tc.want {
-				t.Errorf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
-			}
-		})
-	}
-	if n := len(up.requests()); n != 0 {
-		t.Errorf("upstream saw %d requests, want none", n)
-	}
-}
-
-// A search naming another patient is narrowed, not refused: the upstream
-// is asked for the intersection with the context patient's compartment
-// (repeated FHIR search parameters are ANDed), which is empty.
-func TestOtherPatientsSearchIsNarrowed(t *testing.T) {
-	is, up, h := setup(t, false)
-	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient(patient1))
-	rec := get(h, "/fhir/Observation?patient="+patient2, tok)
-	seen := up.requests()
-	if rec.Code == 200 && len(seen) == 1 {
-		q := seen[0].URL.RawQuery
-		if !strings.Contains(q, patient1) {
-			t.Errorf("upstream query = %q, want the context patient's compartment added", q)
+	t.Run("a search without the patient is rewritten, and what comes back is filtered", func(t *testing.T) {
+		code, body := do("GET", "/fhir/Observation?category=laboratory")
+		if code != 200 {
+			t.Fatalf("%d %s", code, body)
 		}
-		t.Logf("status %d, upstream query %q", rec.Code, q)
-		return
-	}
-	if rec.Code != 403 || len(seen) != 0 {
-		t.Errorf("status %d with %d upstream requests: want 403 and none, or a narrowed search", rec.Code, len(seen))
-	}
-}
-
-func TestOwnPatientReadPasses(t *testing.T) {
-	is, up, h := setup(t, false)
-	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Patient.rs"), smarttest.Patient(patient1))
-	rec := get(h, "/fhir/Patient/"+patient1, tok)
-	if rec.Code != 200 {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	var p struct{ ID string }
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.ID != patient1 {
-		t.Errorf("body %s: %v", rec.Body, err)
-	}
-	if n := len(up.requests()); n != 1 {
-		t.Errorf("upstream saw %d requests, want 1", n)
-	}
-}
-
-func TestAuthorizationForwardedOnlyWhenAsked(t *testing.T) {
-	is, up, h := setup(t, true)
-	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Patient.rs"), smarttest.Patient(patient1))
-	if rec := get(h, "/fhir/Patient/"+patient1, tok); rec.Code != 200 {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	if got := up.requests()[0].Header.Get("Authorization"); got != "Bearer "+tok {
-		t.Errorf("upstream Authorization = %q, want the client's", got)
-	}
-}
-
-func TestDiscoveryFromTheIssuer(t *testing.T) {
-	is, up, h := setup(t, false)
-	rec := get(h, "/fhir/.well-known/smart-configuration", "")
-	if rec.Code != 200 {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	var doc struct {
-		Issuer        string `json:"issuer"`
-		TokenEndpoint string `json:"token_endpoint"`
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || doc.TokenEndpoint == "" {
-		t.Fatalf("discovery %s: %v", rec.Body, err)
-	}
-	if doc.Issuer != "" && doc.Issuer != is.URL() {
-		t.Errorf("issuer = %q, want %q", doc.Issuer, is.URL())
-	}
-	if n := len(up.requests()); n != 0 {
-		t.Errorf("upstream saw %d requests, want none", n)
-	}
-}
-
-func TestNewServerRefusesMissingSettings(t *testing.T) {
-	if _, err := newServer(t.Context(), options{issuer: "https://auth.example.org", audience: audience}); err == nil {
-		t.Error("no -upstream: want an error")
-	}
+		if strings.Contains(body, "Patient/other") || strings.Contains(body, "Patient/third") || !strings.Contains(body, "Patient/example") {
+			t.Errorf("the answer holds other patients' data, or none of the patient's: %s", body)
+		}
+		last := up.requests()[len(up.requests())-1]
+		if !strings.Contains(last, "patient=Patient%2Fexample") || !strings.HasPrefix(last, "GET /base/Observation?") {
+			t.Errorf("upstream saw %q, want the search with the patient compartment added", last)
+		}
+	})
+	t.Run("another patient's resource by id is refused", func(t *testing.T) {
+		if code, body := do("GET", "/fhir/Observation/other-glucose"); code != 403 || strings.Contains(body, "Patient/other") {
+			t.Errorf("%d %s", code, body)
+		}
+	})
+	t.Run("a search naming another patient gets the compartment ANDed in", func(t *testing.T) {
+		code, body := do("GET", "/fhir/Observation?patient=other")
+		if code != 200 || strings.Contains(body, "Patient/other") {
+			t.Errorf("%d %s", code, body)
+		}
+		last := up.requests()[len(up.requests())-1]
+		if !strings.Contains(last, "patient=other&patient=Patient%2Fexample") {
+			t.Errorf("upstream saw %q, want both patients ANDed", last)
+		}
+	})
+	t.Run("deleting another patient's resource is refused before upstream deletes it", func(t *testing.T) {
+		if code, _ := do("DELETE", "/fhir/Observation/other-glucose"); code != 403 {
+			t.Errorf("status %d, want 403", code)
+		}
+		for _, r := range up.requests() {
+			if strings.HasPrefix(r, "DELETE") {
+				t.Errorf("upstream was asked to %s", r)
+			}
+		}
+		if code, _ := do("DELETE", "/fhir/Observation/example-glucose"); code != 204 {
+			t.Errorf("deleting the patient's own Observation: %d, want 204", code)
+		}
+	})
+	t.Run("the bearer token is not forwarded", func(t *testing.T) {
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		for _, a := range up.auths {
+			if a != "" {
+				t.Errorf("upstream received Authorization %q", a)
+			}
+		}
+	})
+	t.Run("without a token nothing is forwarded", func(t *testing.T) {
+		before := len(up.requests())
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/fhir/Observation?patient=example", nil))
+		if w.Code != 401 || len(up.requests()) != before {
+			t.Errorf("status %d, upstream asked %d more times", w.Code, len(up.requests())-before)
+		}
+	})
 }

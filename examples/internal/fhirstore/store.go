@@ -1,4 +1,8 @@
-package main
+// Package fhirstore is the examples' in-memory FHIR R4 server: read,
+// search, create, update and delete of JSON resources, seeded with sample
+// patients. It shows what a handler behind smartguard does with the
+// decision on its request context.
+package fhirstore
 
 import (
 	"crypto/rand"
@@ -16,23 +20,26 @@ import (
 	"github.com/smartguard/smartguard/scope"
 )
 
-// store is an in-memory FHIR R4 server: read, search, create, update and
+// Store is an in-memory FHIR R4 server: read, search, create, update and
 // delete of JSON resources. It trusts the authorizer in front of it for
 // what may be asked, and reads the decision to enforce what only it can
 // see: the stored version of a resource before it changes it.
-type store struct {
+type Store struct {
 	mu   sync.RWMutex
 	data map[string]map[string]json.RawMessage // type → id → resource
 	base string                                // the FHIR base URL, for fullUrl and Location
 	path string                                // its path, such as "/fhir"
 }
 
-func newStore(base string, resources []json.RawMessage) (*store, error) {
+// New returns a Store for the FHIR base URL base, holding the sample data.
+func New(base string) (*Store, error) { return newStore(base, Seed()) }
+
+func newStore(base string, resources []json.RawMessage) (*Store, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
 	}
-	s := &store{data: map[string]map[string]json.RawMessage{}, base: strings.TrimSuffix(base, "/"),
+	s := &Store{data: map[string]map[string]json.RawMessage{}, base: strings.TrimSuffix(base, "/"),
 		path: strings.TrimSuffix(u.Path, "/")}
 	for _, r := range resources {
 		var head struct{ ResourceType, ID string }
@@ -44,14 +51,14 @@ func newStore(base string, resources []json.RawMessage) (*store, error) {
 	return s, nil
 }
 
-func (s *store) put(typ, id string, r json.RawMessage) {
+func (s *Store) put(typ, id string, r json.RawMessage) {
 	if s.data[typ] == nil {
 		s.data[typ] = map[string]json.RawMessage{}
 	}
 	s.data[typ][id] = r
 }
 
-func (s *store) get(typ, id string) (json.RawMessage, bool) {
+func (s *Store) get(typ, id string) (json.RawMessage, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	r, ok := s.data[typ][id]
@@ -71,7 +78,7 @@ func outcome(w http.ResponseWriter, status int, code, msg string) {
 
 // ServeHTTP answers a request the authorizer let through, by the decision
 // it put on the context.
-func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d, ok := smartctx.DecisionFromContext(r.Context())
 	if !ok {
 		outcome(w, http.StatusInternalServerError, "exception", "no authorization decision")
@@ -93,7 +100,7 @@ func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *store) read(w http.ResponseWriter, d *smartctx.Decision) {
+func (s *Store) read(w http.ResponseWriter, d *smartctx.Decision) {
 	res, ok := s.get(d.Type, d.ID)
 	if !ok {
 		outcome(w, http.StatusNotFound, "not-found", d.Type+"/"+d.ID+" is not known")
@@ -108,7 +115,7 @@ func (s *store) read(w http.ResponseWriter, d *smartctx.Decision) {
 // search supports patient, subject, category, code and _id, each a
 // ","-list of alternatives, the parameters ANDed; and compartment
 // searches (Patient/{id}/{type}).
-func (s *store) search(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
+func (s *Store) search(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
 	q, err := url.ParseQuery(d.Query)
 	if err != nil {
 		outcome(w, http.StatusBadRequest, "invalid", "bad query")
@@ -247,7 +254,7 @@ func readResource(r *http.Request, typ string) (map[string]any, json.RawMessage,
 	return m, body, nil
 }
 
-func (s *store) create(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
+func (s *Store) create(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
 	m, _, err := readResource(r, d.Type)
 	if err != nil {
 		outcome(w, http.StatusBadRequest, "invalid", err.Error())
@@ -278,7 +285,7 @@ func permitted(w http.ResponseWriter, d *smartctx.Decision, stored json.RawMessa
 	return true
 }
 
-func (s *store) update(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
+func (s *Store) update(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
 	m, _, err := readResource(r, d.Type)
 	if err != nil || m["id"] != d.ID {
 		outcome(w, http.StatusBadRequest, "invalid", "the body must be the "+d.Type+" with id "+d.ID)
@@ -301,7 +308,7 @@ func (s *store) update(w http.ResponseWriter, r *http.Request, d *smartctx.Decis
 	w.Write(b)
 }
 
-func (s *store) delete(w http.ResponseWriter, d *smartctx.Decision) {
+func (s *Store) delete(w http.ResponseWriter, d *smartctx.Decision) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, exists := s.data[d.Type][d.ID]

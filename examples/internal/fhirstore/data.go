@@ -1,4 +1,4 @@
-package main
+package fhirstore
 
 import (
 	"encoding/json"
@@ -68,10 +68,10 @@ func medicationRequest(id, pat string, med coding, dosage string) map[string]any
 	}
 }
 
-// seed returns the demo's sample data: three patients with laboratory and
+// Seed returns the sample data: three patients with laboratory and
 // vital-sign Observations, Conditions and MedicationRequests, their
 // Practitioner and their Organization.
-func seed() []json.RawMessage {
+func Seed() []json.RawMessage {
 	var (
 		hba1c    = coding{loinc, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"}
 		glucose  = coding{loinc, "2339-0", "Glucose [Mass/volume] in Blood"}

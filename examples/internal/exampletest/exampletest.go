@@ -1,0 +1,69 @@
+// Package exampletest checks that an example protects its FHIR API the
+// same way as every other: 200 with a good token, 401 without, 403 for
+// what the scopes do not allow, and CORS preflight from a browser app.
+package exampletest
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
+)
+
+// Audience is the FHIR base URL the examples are tested under.
+const Audience = "https://fhir.example.org/fhir"
+
+// AppOrigin is the browser app origin the examples allow.
+const AppOrigin = "https://app.example.org"
+
+// Check builds the example's handler with setup and runs the checks.
+func Check(t *testing.T, setup func(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error)) {
+	t.Helper()
+	is := smarttest.NewIssuer(t, smarttest.WithAudience(Audience))
+	h, err := setup(t.Context(), is.Config(), []string{AppOrigin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := is.Token(t, smarttest.Scopes("launch/patient patient/Patient.r patient/Observation.rs"), smarttest.Patient("example"))
+	tests := []struct {
+		name, method, path, token string
+		origin                    string
+		want                      int
+	}{
+		{"good token reads its patient", "GET", "/fhir/Patient/example", app, "", 200},
+		{"good token searches its patient's Observations", "GET", "/fhir/Observation?patient=example", app, "", 200},
+		{"no token", "GET", "/fhir/Patient/example", "", "", 401},
+		{"expired token", "GET", "/fhir/Patient/example", is.Token(t, smarttest.Scopes("patient/Patient.r"), smarttest.Patient("example"), smarttest.Expired()), "", 401},
+		{"another patient", "GET", "/fhir/Patient/other", app, "", 403},
+		{"a type the scopes do not name", "GET", "/fhir/Condition?patient=example", app, "", 403},
+		{"a write the scopes do not allow", "DELETE", "/fhir/Observation/example-glucose", app, "", 403},
+		{"discovery needs no token", "GET", "/fhir/.well-known/smart-configuration", "", "", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, Audience[len("https://fhir.example.org"):]+tc.path[len("/fhir"):], nil)
+			if tc.token != "" {
+				r.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, w.Code, w.Body, tc.want)
+			}
+		})
+	}
+	t.Run("CORS preflight from the app passes without a token", func(t *testing.T) {
+		r := httptest.NewRequest("OPTIONS", "/fhir/Observation", nil)
+		r.Header.Set("Origin", AppOrigin)
+		r.Header.Set("Access-Control-Request-Method", "GET")
+		r.Header.Set("Access-Control-Request-Headers", "authorization")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code >= 300 || w.Header().Get("Access-Control-Allow-Origin") != AppOrigin {
+			t.Errorf("preflight: %d, Access-Control-Allow-Origin %q", w.Code, w.Header().Get("Access-Control-Allow-Origin"))
+		}
+	})
+}
