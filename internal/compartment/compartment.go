@@ -138,6 +138,10 @@ func member(data []byte, typ []byte, patientID, base string) (bool, error) {
 		}
 		seen := false
 		s.object(depth, func(key []byte) bool {
+			if foldsTo(key, "reference") {
+				s.fail()
+				return true
+			}
 			if string(key) != "reference" {
 				return false
 			}

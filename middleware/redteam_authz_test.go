@@ -1,0 +1,219 @@
+package middleware_test
+
+// Attacks of a patient app holding patient/ scopes for Patient/123 on the
+// data of Patient/456. Each test fails if its attack works.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+)
+
+// refused decides one request for Patient/123 and fails the test if it is
+// allowed.
+func refused(t *testing.T, cfg smartmw.AuthorizerConfig, scopes, method, target, body string, hdr map[string]string) {
+	t.Helper()
+	a := newAuthorizer(t, cfg)
+	var r *http.Request
+	if body != "" {
+		r = httptest.NewRequest(method, base+"/"+target, strings.NewReader(body))
+	} else {
+		r = httptest.NewRequest(method, base+"/"+target, nil)
+	}
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	d, err := a.Decide(context.Background(), grant(scopes, "123"), r)
+	if err == nil {
+		t.Fatalf("%s %s allowed: %+v", method, target, d)
+	}
+	var e *smartmw.Error
+	if !errors.As(err, &e) || e.Status < 400 || e.Status >= 500 {
+		t.Fatalf("%s %s: err = %v, want a 4xx *Error", method, target, err)
+	}
+}
+
+func TestRefusesPathTricks(t *testing.T) {
+	for _, target := range []string{
+		"Observation/../Patient/456",
+		"Observation/%2e%2e/Patient/456",
+		"Observation%2F..%2FPatient%2F456",
+		"Patient/123/../456",
+		"Patient/123/_history/1/../../456",
+		"Patient/123/%2e%2e/456",
+		"Patient//456",
+		"/Patient/456",
+		"Patient/456/",
+		"Patient/456;jsessionid=1",
+		"Patient;x/456",
+		"patient/456",
+		"PATIENT/456",
+		"Patient/456%00",
+		"Patient/\u0031\u0032\u0033/../456",
+		"Patient/１２３",
+		"Patient/456/Observation",
+		"Patient/456/Observation/_search",
+		"Patient/456/*",
+		"Patient/123/Patient",
+		"Patient/456/$everything",
+		"Patient/123/Observation/../../456",
+		"Patient/123/Observation/1",
+		"Patient/123/Observation/_history",
+		"Encounter/9/Observation",
+		"Patient/" + strings.Repeat("1", 65),
+		"metadata/x",
+		"metadata/../Patient/456",
+		"_history",
+		"Observation/_history",
+		"Patient/$everything",
+		"$everything",
+		"$export",
+		"Patient/$export",
+		"Group/1/$export",
+		"$graphql?query=x",
+		"Patient/123/$graphql",
+		"$process-message",
+		"Observation/$lastn?patient=456",
+		"Observation/$lastn?patient=123",
+		"Patient/123/$everything/../../456",
+		"Patient/123\\..\\456",
+	} {
+		t.Run(target, func(t *testing.T) {
+			if strings.ContainsAny(target, "\\ ") || strings.Contains(target, "１") {
+				// httptest.NewRequest would panic on some; build by hand.
+				r := &http.Request{Method: "GET", URL: mustURL(t, base+"/"+strings.ReplaceAll(target, "\\", "%5C")), Header: http.Header{}}
+				a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+				if d, err := a.Decide(context.Background(), grant("launch/patient patient/*.rs", "123"), r); err == nil {
+					t.Fatalf("allowed: %+v", d)
+				}
+				return
+			}
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "GET", target, "", nil)
+		})
+	}
+}
+
+func mustURL(t *testing.T, s string) *urlT {
+	t.Helper()
+	u, err := parseURL(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestRefusesQueryTricks(t *testing.T) {
+	for _, target := range []string{
+		"Observation?patient=456",
+		"Observation?patient=123,456",
+		"Observation?patient=Patient/123,Patient/456",
+		"Observation?patient%3D123%26patient=456",
+		"Observation?patient=123%2C456",
+		"Observation?patient:missing=true",
+		"Observation?patient:missing=false&patient:missing=true",
+		"Observation?patient.identifier=x",
+		"Observation?subject:Patient.name=x",
+		"Observation?subject:Patient.name=123",
+		"Observation?subject=Group/9",
+		"Observation?subject=Patient/123/_history/1",
+		"Observation?subject=https://other.example/fhir/Patient/123",
+		"Observation?subject=" + base + "Patient/123",
+		"Observation?subject=" + base + "//Patient/123",
+		"Observation?subject=http://ehr.example.org/fhir/Patient/123",
+		"Observation?subject=Patient/123/",
+		"Observation?subject=Patient/123%20",
+		"Observation?subject=+Patient/123",
+		"Observation?subject=Patient/123+",
+		"Observation?subject=patient/123",
+		"Observation?subject=Patient%2F123%2C456",
+		"Observation?patient=123?patient=456",
+		"Observation?_has:Observation:patient:code=x",
+		"Observation?patient:identifier=123",
+		"Observation?patient:text=123",
+		"Observation?patient:above=123",
+		"Observation?patient:below=Patient/123",
+		"Observation?Patient=123",
+		"Observation?patient%00=123",
+		"Observation?encounter.patient=123",
+		"Patient?_id=456",
+		"Patient?_id=123,456",
+		"Patient?_id:not=123",
+		"Patient?_id:missing=false",
+		"Patient?identifier=123",
+		"Patient?link=Patient/123",
+		"Patient?_has:Observation:patient:_id=x",
+		"Observation?patient=123&_include=Observation:subject",
+		"Observation?patient=123&_revinclude=Provenance:target",
+		"Observation?patient=123&_include:iterate=*",
+		"Observation?patient=123&_query=x",
+		"Observation?patient=123&_method=DELETE",
+		"Observation?patient=123&%5Fmethod=DELETE",
+		"Observation?patient=123;patient=456",
+		"Observation?patient=123#x",
+		"?_type=Observation&patient=123",
+		"?patient=123",
+		"_search?patient=123",
+		"Observation/_history?patient=123",
+		"_history?patient=123",
+		"Group?member=Patient/123,Patient/456",
+		"Group?characteristic=x",
+		"Patient/123/*?_type=Observation&_include=Observation:subject",
+	} {
+		t.Run(target, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "GET", target, "", nil)
+		})
+	}
+}
+
+type urlT = url.URL
+
+func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
+
+// A Go handler decoding FHIR JSON into structs with encoding/json matches
+// keys case-insensitively (with Unicode folding: "ſ" is "s") and keeps
+// the last of duplicates: a body whose check reads "subject" while the
+// handler reads "Subject" or "ſubject" writes into another patient's
+// record.
+func TestRefusesCaseFoldedKeysInBodies(t *testing.T) {
+	bodies := map[string]string{
+		"Subject after subject":     `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"Subject":{"reference":"Patient/456"}}`,
+		"long s subject":            `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"ſubject":{"reference":"Patient/456"}}`,
+		"Reference after reference": `{"resourceType":"Observation","subject":{"reference":"Patient/123","Reference":"Patient/456"}}`,
+		"REFERENCE":                 `{"resourceType":"Observation","subject":{"reference":"Patient/123","REFERENCE":"Patient/456"}}`,
+		"performer 123 Subject 456": `{"resourceType":"Observation","performer":[{"reference":"Patient/123"}],"SUBJECT":{"reference":"Patient/456"}}`,
+		"ResourceType":              `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"ResourceType":"Condition"}`,
+		"escaped key":               `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"subj\u0065ct":{"reference":"Patient/456"}}`,
+		"duplicate subject":         `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"subject":{"reference":"Patient/456"}}`,
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c", "POST", "Observation", body, nil)
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.u", "PUT", "Observation/o1",
+				strings.Replace(body, `"Observation",`, `"Observation","id":"o1",`, 1), nil)
+		})
+	}
+}
+
+// The same with a granular scope: the check reads one category, the
+// handler another.
+func TestRefusesCaseFoldedKeysAgainstGranularScopes(t *testing.T) {
+	cat := func(code string) string {
+		return `{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"` + code + `"}]}`
+	}
+	for name, body := range map[string]string{
+		"Category": `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"category":[` + cat("laboratory") + `],"Category":[` + cat("social-history") + `]}`,
+		"Code":     `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory","Code":"social-history"}]}]}`,
+		"Coding":   `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}],"Coding":[{"system":"x","code":"y"}]}]}`,
+		"System":   `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","System":"x","code":"laboratory"}]}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c?category="+lab, "POST", "Observation", body, nil)
+		})
+	}
+}
