@@ -1,13 +1,16 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/compartment"
@@ -528,13 +531,60 @@ func (a *Authorizer) operation(g *smartctx.Grant, req *Request, d *smartctx.Deci
 }
 
 // object decodes a JSON object into its members, keys matched exactly (as
-// FHIR JSON is case-sensitive; encoding/json's struct decoding is not).
+// FHIR JSON is case-sensitive; encoding/json's struct decoding is not). It
+// refuses an object with two keys that are equal, or equal under Unicode
+// case folding ("resource", "Resource", "ſesource" is not, "entry" and
+// "Entry" are): decoders differ on which one they read (first, last,
+// case-insensitive), so whichever the check reads, the server or the
+// client could read the other.
 func object(data []byte) (map[string]json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil || m == nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	m := map[string]json.RawMessage{}
+	folded := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			return nil, false
+		}
+		f := foldKey(key)
+		if folded[f] {
+			return nil, false
+		}
+		folded[f] = true
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return nil, false
+		}
+		m[key] = v
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, false
 	}
 	return m, true
+}
+
+// foldKey maps key to one representative of the keys equal to it under
+// Unicode simple case folding (strings.EqualFold, which is how
+// encoding/json matches keys to struct fields).
+func foldKey(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }
 
 // str decodes a JSON string member, "" when absent; ok is false when the

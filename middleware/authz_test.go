@@ -421,7 +421,7 @@ var bundleCases = []decisionCase{
 
 var bundleCaseSensitivity = []decisionCase{
 	{name: "bundle key case trick", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "",
-		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/2","URL":"Patient/1"}}]}`, want: 403},
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/2","URL":"Patient/1"}}]}`, want: 400}, // two keys equal but for case: unreadable
 	{name: "bundle key case only", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","URL":"Patient/1"}}]}`, want: 400},
 	{name: "method override header", scopes: "user/Observation.c", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 400},

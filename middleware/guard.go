@@ -122,48 +122,57 @@ var errNotPermitted = errors.New("resource not permitted")
 // fails with errNotPermitted for a resource outside the decision, and
 // with errResponseUnchecked for a body that is not FHIR JSON.
 func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, body []byte) ([]byte, error) {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-		Type         string `json:"type"`
-	}
-	if json.Unmarshal(body, &head) != nil || head.ResourceType == "" {
+	bundle, ok := object(body)
+	if !ok {
 		return nil, errResponseUnchecked
 	}
-	if head.ResourceType != "Bundle" || d.Type == "Bundle" {
-		if !a.permitted(gr, d, head.ResourceType, body, false) {
+	rt, ok := str(bundle, "resourceType")
+	if !ok || rt == "" {
+		return nil, errResponseUnchecked
+	}
+	if rt != "Bundle" || d.Type == "Bundle" {
+		if !a.permitted(gr, d, rt, body, false) {
 			return nil, errNotPermitted
 		}
 		return body, nil
 	}
-	var bundle map[string]json.RawMessage
-	var entries []json.RawMessage
-	if json.Unmarshal(body, &bundle) != nil {
+	bt, ok := str(bundle, "type")
+	if !ok {
 		return nil, errResponseUnchecked
 	}
+	var entries []json.RawMessage
 	if raw, found := bundle["entry"]; found && json.Unmarshal(raw, &entries) != nil {
 		return nil, errResponseUnchecked
 	}
-	perEntry := head.Type == "batch-response" || head.Type == "transaction-response"
+	perEntry := bt == "batch-response" || bt == "transaction-response"
 	kept := entries[:0]
 	dropped := false
 	for i, raw := range entries {
-		var e struct {
-			Resource json.RawMessage `json:"resource"`
-			Search   struct {
-				Mode string `json:"mode"`
-			} `json:"search"`
-		}
-		if json.Unmarshal(raw, &e) != nil {
+		e, ok := object(raw)
+		if !ok {
 			return nil, errResponseUnchecked
 		}
-		if len(e.Resource) == 0 || string(e.Resource) == "null" {
+		var mode string
+		if raw, has := e["search"]; has {
+			search, ok := object(raw)
+			if !ok {
+				return nil, errResponseUnchecked
+			}
+			if mode, ok = str(search, "mode"); !ok {
+				return nil, errResponseUnchecked
+			}
+		}
+		resource := e["resource"]
+		if len(resource) == 0 || string(resource) == "null" {
 			kept = append(kept, raw) // a history delete, a response status
 			continue
 		}
-		var rt struct {
-			ResourceType string `json:"resourceType"`
+		res, ok := object(resource)
+		if !ok {
+			return nil, errResponseUnchecked
 		}
-		if json.Unmarshal(e.Resource, &rt) != nil {
+		typ, ok := str(res, "resourceType")
+		if !ok {
 			return nil, errResponseUnchecked
 		}
 		ed := d
@@ -173,8 +182,8 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 			}
 			ed = d.Entries[i]
 		}
-		if rt.ResourceType == "OperationOutcome" && (perEntry || e.Search.Mode == "outcome") ||
-			a.permitted(gr, ed, rt.ResourceType, e.Resource, e.Search.Mode == "include") {
+		if typ == "OperationOutcome" && (perEntry || mode == "outcome") ||
+			a.permitted(gr, ed, typ, resource, mode == "include") {
 			kept = append(kept, raw)
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
@@ -215,5 +216,89 @@ func TestRefusesCaseFoldedKeysAgainstGranularScopes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c?category="+lab, "POST", "Observation", body, nil)
 		})
+	}
+}
+
+// guarded runs target through Handler for Patient/123 with a handler that
+// answers body, and returns what the client gets.
+func guarded(t *testing.T, cfg smartmw.AuthorizerConfig, scopes, target, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	a := newAuthorizer(t, cfg)
+	h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write([]byte(body))
+	}))
+	r := httptest.NewRequest("GET", base+"/"+target, nil)
+	r = r.WithContext(smartctx.NewContext(r.Context(), grant(scopes, "123")))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// leaks reports whether a client reading the body with exact,
+// last-wins key matching (JavaScript's JSON.parse) sees Patient/456.
+func leaks(body []byte) bool { return strings.Contains(string(body), "Patient/456") }
+
+// The response guard decoded bodies into Go structs, which match keys
+// case-insensitively: a body whose "resourceType" the client reads as
+// Observation but the guard as Bundle, or a Bundle entry whose "resource"
+// the client reads but the guard reads "Resource", got through.
+func TestRefusesGuardKeyConfusion(t *testing.T) {
+	o456 := observation("x", "456", labCategory)
+	o123 := observation("a", "123", labCategory)
+	cases := map[string]struct{ target, body string }{
+		"ResourceType Bundle after resourceType Observation": {"Observation/x",
+			strings.TrimSuffix(o456, "}") + `,"ResourceType":"Bundle"}`},
+		"Resource after resource": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + o456 + `,"Resource":` + o123 + `}]}`},
+		"resource twice": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + o123 + `,"resource":` + o456 + `}]}`},
+		"resourcetype OperationOutcome in an outcome entry": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + strings.TrimSuffix(o456, "}") + `,"resourcetype":"OperationOutcome"},"search":{"mode":"outcome"}}]}`},
+		"Mode outcome": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[]},"Resource":` + o456 + `,"search":{"mode":"outcome"}}]}`},
+		"Type batch-response": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","Type":"batch-response","entry":[{"resource":` + o456 + `}]}`},
+		"entry twice": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + o123 + `}],"entry":[{"resource":` + o456 + `}]}`},
+		"Entry beside entry": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + o123 + `}],"Entry":[{"resource":` + o456 + `}]}`},
+		"resourceType twice": {"Observation/x",
+			`{"resourceType":"Bundle","resourceType":"Observation","subject":{"reference":"Patient/456"}}`},
+		"contained other patient in a Bundle entry of a Bundle": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + o456 + `}]}}]}`},
+		"history with another patient's version": {"Observation/x/_history",
+			`{"resourceType":"Bundle","type":"history","entry":[{"resource":` + o123 + `},{"resource":` + o456 + `}]}`},
+		"OperationOutcome entry matching mode": {"Observation?patient=123",
+			`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[{"diagnostics":"Patient/456"}]},"search":{"mode":"match"}}]}`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.rs", tc.target, tc.body)
+			if w.Code == 200 && leaks(w.Body.Bytes()) {
+				t.Fatalf("leaked (%d): %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// Patient/123/* may return Patients whose link names 123 (FHIR puts them
+// in the compartment); the guard keeps only Patient/123 itself.
+func TestRefusesLinkedPatientThroughCompartmentSearch(t *testing.T) {
+	body := `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient","id":"123"}},` +
+		`{"resource":{"resourceType":"Patient","id":"456","link":[{"other":{"reference":"Patient/123"},"type":"seealso"}],"name":[{"text":"Patient/456"}]}}]}`
+	w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "Patient/123/*?_type=Patient", body)
+	if w.Code == 200 && leaks(w.Body.Bytes()) {
+		t.Fatalf("leaked: %s", w.Body)
+	}
+}
+
+// Resources whose "type" is not a string (Encounter, Coverage, Account...)
+// still pass the guard when they are the patient's.
+func TestGuardReadsResourcesWithATypeElement(t *testing.T) {
+	body := `{"resourceType":"Encounter","id":"e1","type":[{"text":"x"}],"subject":{"reference":"Patient/123"}}`
+	w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Encounter.rs", "Encounter/e1", body)
+	if w.Code != 200 || w.Body.String() != body {
+		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
