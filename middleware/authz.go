@@ -236,8 +236,11 @@ type AuthorizerConfig struct {
 //     rewritten (RewriteSearch) to add patient=Patient/<id>;
 //   - system search, type and system history of compartment types, and
 //     type- or system-level operations are refused;
-//   - created and updated resources must be in the compartment (the body
-//     is checked; an absolute reference counts only under Base);
+//   - created and updated resources must be in the compartment and in no
+//     other patient's (the body is checked: an Observation with subject
+//     Patient/456 and performer Patient/123 is refused, as it would write
+//     into Patient/456's record; an absolute reference counts only under
+//     Base);
 //   - instance reads, updates, patches and deletes are allowed with
 //     Decision.Patient set: the response guard (see SkipResponseGuard)
 //     refuses a returned resource outside the compartment, but only the

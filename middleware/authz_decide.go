@@ -254,12 +254,15 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 		return badRequest("the resource body's id does not match the URL")
 	}
 	if d.Patient != "" {
-		ok, err := compartment.MemberOf(req.Resource, typ, id, d.Patient, a.baseURL)
+		// In this compartment and no other: a resource that also names
+		// another patient (subject Patient/456, performer Patient/123)
+		// would be written into that patient's record too.
+		ok, err := compartment.OnlyMemberOf(req.Resource, typ, id, d.Patient, a.baseURL)
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the resource body is not a FHIR JSON resource", Err: err}
 		}
 		if !ok {
-			return a.deny(req, bundled, "the resource is not in the compartment of the patient in context")
+			return a.deny(req, bundled, "the resource is not in the compartment of the patient in context alone")
 		}
 	}
 	if cons != nil {

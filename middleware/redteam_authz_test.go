@@ -302,3 +302,42 @@ func TestGuardReadsResourcesWithATypeElement(t *testing.T) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
+
+// FHIR R4 puts an Observation in the compartment of its performer too: a
+// patient app for Patient/123 naming itself performer (or recorder,
+// asserter, author...) must not thereby write into Patient/456's record.
+func TestRefusesWritingIntoAnotherCompartmentThroughASecondReference(t *testing.T) {
+	for name, tc := range map[string]struct{ typ, body string }{
+		"subject 456 performer 123": {"Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"performer":[{"reference":"Patient/123"}]}`},
+		"performer 456 subject 123": {"Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"Patient/456"}]}`},
+		"conditional reference":     {"Observation", `{"resourceType":"Observation","subject":{"reference":"Patient?identifier=mrn|456"},"performer":[{"reference":"Patient/123"}]}`},
+		"absolute other server":     {"Observation", `{"resourceType":"Observation","subject":{"reference":"https://other.example/fhir/Patient/456"},"performer":[{"reference":"Patient/123"}]}`},
+		"absolute under base":       {"Observation", `{"resourceType":"Observation","subject":{"reference":"` + base + `/Patient/456"},"performer":[{"reference":"Patient/123"}]}`},
+		"versioned":                 {"Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/456/_history/1"},"performer":[{"reference":"Patient/123"}]}`},
+		"allergy recorder":          {"AllergyIntolerance", `{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/456"},"recorder":{"reference":"Patient/123"}}`},
+		"condition asserter":        {"Condition", `{"resourceType":"Condition","subject":{"reference":"Patient/456"},"asserter":{"reference":"Patient/123"}}`},
+		"communication sender":      {"Communication", `{"resourceType":"Communication","status":"completed","subject":{"reference":"Patient/456"},"sender":{"reference":"Patient/123"}}`},
+		"document author":           {"DocumentReference", `{"resourceType":"DocumentReference","status":"current","subject":{"reference":"Patient/456"},"author":[{"reference":"Patient/123"}]}`},
+		"id prefix":                 {"Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/1234"},"performer":[{"reference":"Patient/123"}]}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cu", "POST", tc.typ, tc.body, nil)
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cu", "PUT", tc.typ+"/x",
+				strings.Replace(tc.body, `"`+tc.typ+`",`, `"`+tc.typ+`","id":"x",`, 1), nil)
+			// user/ scopes write wherever the user may: not the
+			// patient's own affair (mixing never widens patient/).
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient user/Practitioner.cu patient/*.cu", "POST", tc.typ, tc.body, nil)
+		})
+	}
+	// Still allowed: other references that are not to a Patient.
+	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	for _, body := range []string{
+		`{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"Practitioner/9"},{"reference":"Patient/123"}]}`,
+		`{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"#p1"}],"contained":[{"resourceType":"Patient","id":"p1"}]}`,
+	} {
+		r := httptest.NewRequest("POST", base+"/Observation", strings.NewReader(body))
+		if _, err := a.Decide(context.Background(), grant("launch/patient patient/Observation.c", "123"), r); err != nil {
+			t.Errorf("%s refused: %v", body, err)
+		}
+	}
+}

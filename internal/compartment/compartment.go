@@ -96,7 +96,8 @@ func init() {
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
 	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {
-		return member(data, typ, patientID, AnyServer)
+		ok, _, err := member(data, typ, patientID, AnyServer)
+		return ok, err
 	}
 	typ, id, err := topLevel(data)
 	if err != nil {
@@ -119,12 +120,44 @@ func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
 		return patientID != "" && id == patientID, nil
 	}
-	return member(data, []byte(typ), patientID, base)
+	ok, _, err := member(data, []byte(typ), patientID, base)
+	return ok, err
+}
+
+// OnlyMemberOf is MemberOf for a resource being written: it must be in the
+// compartment of Patient/patientID and in no other patient's. A resource
+// whose compartment elements also refer to another Patient (an
+// Observation with subject Patient/456 and performer Patient/123, an
+// AllergyIntolerance with patient Patient/456 and recorder Patient/123) is
+// in both compartments: writing it writes into the other patient's record.
+// A reference counts as another patient's when it names a Patient other
+// than patientID, on any server, or is a conditional reference
+// ("Patient?identifier=...") the server would resolve to some Patient.
+func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
+	if typ == "Patient" {
+		return patientID != "" && id == patientID, nil
+	}
+	ok, other, err := member(data, []byte(typ), patientID, base)
+	return ok && !other, err
+}
+
+// otherPatient reports whether ref names a Patient that is not
+// Patient/patientID, or could resolve to one.
+func otherPatient(ref []byte, patientID, base string) bool {
+	if refersTo(ref, patientID, base) {
+		return false
+	}
+	if bytes.HasPrefix(ref, []byte("Patient?")) || bytes.HasPrefix(ref, []byte("Patient/")) {
+		return true
+	}
+	return bytes.Contains(ref, []byte("/Patient/")) || bytes.Contains(ref, []byte("/Patient?"))
 }
 
 // member walks the compartment's reference paths of typ in one pass,
 // checking the top-level resourceType against typ on the way.
-func member(data []byte, typ []byte, patientID, base string) (bool, error) {
+// other reports whether some reference on those paths names another
+// Patient (see otherPatient).
+func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
 	root := refTrees[string(typ)]
 	if root == nil {
 		root = &node{}
@@ -156,14 +189,16 @@ func member(data []byte, typ []byte, patientID, base string) (bool, error) {
 			ref, _ := s.bytesText()
 			if refersTo(ref, patientID, base) {
 				found = true
+			} else if otherPatient(ref, patientID, base) {
+				other = true
 			}
 			return true
 		})
 	})
 	if !s.end() || string(s.typ) != string(typ) {
-		return false, ErrJSON
+		return false, false, ErrJSON
 	}
-	return found && patientID != "" && refTrees[string(typ)] != nil, nil
+	return found && patientID != "" && refTrees[string(typ)] != nil, other, nil
 }
 
 // TypeAndID reads the "resourceType" and "id" of a resource.
