@@ -242,7 +242,10 @@ type AuthorizerConfig struct {
 //     into Patient/456's record; an absolute reference counts only under
 //     Base);
 //   - instance reads, updates, patches and deletes are allowed with
-//     Decision.Patient set: the response guard (see SkipResponseGuard)
+//     Decision.Patient set (a patch must be a JSON Patch that leaves the
+//     compartment's reference elements alone, so that it cannot move the
+//     resource into another patient's record): the response guard (see
+//     SkipResponseGuard)
 //     refuses a returned resource outside the compartment, but only the
 //     handler can check the stored resource BEFORE an update, patch or
 //     delete changes it (InPatientCompartment, Permits);
@@ -393,6 +396,7 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 	case req.Interaction == scope.InteractionBatch,
 		req.Interaction == scope.InteractionCreate,
 		req.Interaction == scope.InteractionUpdate,
+		req.Interaction == scope.InteractionPatch,
 		(req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) && r.Method == http.MethodPost:
 		if body, err = a.readBody(r); err != nil {
 			return nil, err

@@ -237,6 +237,12 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 			d.Patient = pid
 		}
 	}
+	if req.Interaction == scope.InteractionPatch && (d.Patient != "" && req.Type != "Patient" || cons != nil) {
+		if !patchLeavesAlone(req.Resource, req.Type, d.Patient != "", cons) {
+			return a.deny(req, bundled, "under these scopes a patch must be a JSON Patch that leaves the compartment and the granular scopes' elements alone")
+		}
+		return nil
+	}
 	if req.Interaction != scope.InteractionCreate && req.Interaction != scope.InteractionUpdate {
 		return nil
 	}
@@ -685,4 +691,73 @@ func entryError(i int, err error) error {
 	c := *e
 	c.Description = fmt.Sprintf("bundle entry %d: %s", i, e.Description)
 	return &c
+}
+
+// patchLeavesAlone reports whether body is a JSON Patch (RFC 6902) none of
+// whose operations touches, at the top level of a resource of type typ,
+// an element of the patient compartment (when compartment is set) or of
+// the granular constraints cons, nor the whole resource. Such a patch
+// cannot move a resource out of the compartment (subject Patient/123 →
+// Patient/456) or out of a granular scope (category laboratory →
+// social-history); the library cannot check other patch formats, which
+// are refused.
+func patchLeavesAlone(body []byte, typ string, compartmentPaths bool, cons []scope.Constraint) bool {
+	var ops []json.RawMessage
+	if json.Unmarshal(body, &ops) != nil {
+		return false
+	}
+	guarded := map[string]bool{}
+	add := func(p compartment.Param) {
+		for _, path := range p.Paths {
+			top, _, _ := strings.Cut(path, ".")
+			top, _, _ = strings.Cut(top, "@")
+			guarded[foldKey(top)] = true
+			guarded[foldKey("_"+top)] = true
+		}
+	}
+	if compartmentPaths {
+		for _, code := range compartment.Params(typ) {
+			p, _ := compartment.SearchParam(typ, code)
+			add(p)
+		}
+	}
+	for _, c := range cons {
+		for _, kv := range c {
+			p, ok := compartment.SearchParam(typ, kv.Name)
+			if !ok {
+				return false
+			}
+			add(p)
+		}
+	}
+	for _, raw := range ops {
+		op, ok := object(raw)
+		if !ok {
+			return false
+		}
+		name, ok := str(op, "op")
+		if !ok || name == "" {
+			return false
+		}
+		for _, key := range []string{"path", "from"} {
+			ptr, ok := str(op, key)
+			if !ok {
+				return false
+			}
+			if key == "from" && ptr == "" {
+				if _, has := op["from"]; !has {
+					continue
+				}
+			}
+			if name == "test" {
+				continue
+			}
+			top, _, _ := strings.Cut(strings.TrimPrefix(ptr, "/"), "/")
+			top = strings.ReplaceAll(strings.ReplaceAll(top, "~1", "/"), "~0", "~")
+			if !strings.HasPrefix(ptr, "/") || top == "" || guarded[foldKey(top)] {
+				return false
+			}
+		}
+	}
+	return true
 }

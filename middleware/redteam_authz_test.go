@@ -341,3 +341,42 @@ func TestRefusesWritingIntoAnotherCompartmentThroughASecondReference(t *testing.
 		}
 	}
 }
+
+// A patch of one of the patient's Observations that rewrites its subject
+// moves it into Patient/456's record: the library saw no body to check
+// and the response guard, at best, refused the answer after the change.
+func TestRefusesPatchMovingAResourceOutOfTheCompartment(t *testing.T) {
+	hdr := map[string]string{"Content-Type": "application/json-patch+json"}
+	for _, body := range []string{
+		`[{"op":"replace","path":"/subject/reference","value":"Patient/456"}]`,
+		`[{"op":"replace","path":"/subject","value":{"reference":"Patient/456"}}]`,
+		`[{"op":"add","path":"/performer/-","value":{"reference":"Patient/456"}}]`,
+		`[{"op":"remove","path":"/subject"}]`,
+		`[{"op":"replace","path":"/Subject/reference","value":"Patient/456"}]`,
+		`[{"op":"replace","path":"/ſubject/reference","value":"Patient/456"}]`,
+		`[{"op":"move","from":"/subject","path":"/note"}]`,
+		`[{"op":"copy","from":"/note/0","path":"/subject"}]`,
+		`[{"op":"replace","path":"","value":{"resourceType":"Observation","subject":{"reference":"Patient/456"}}}]`,
+		`[{"op":"replace","path":"/","value":{}}]`,
+		`[{"op":"test","path":"/status","value":"final"},{"op":"replace","path":"/subject/reference","value":"Patient/456"}]`,
+		`[{"op":"replace","path":"/subject/reference","value":"Patient/456","path":"/status"}]`,
+		`[{"op":"replace","path":"/status","value":"x","Path":"/subject/reference"}]`,
+		`{"op":"replace","path":"/subject/reference","value":"Patient/456"}`,
+		`{"resourceType":"Parameters","parameter":[{"name":"operation","part":[{"name":"type","valueCode":"replace"},{"name":"path","valueString":"Observation.subject"},{"name":"value","valueReference":{"reference":"Patient/456"}}]}]}`,
+		`<diff><replace sel="Observation/subject/reference/@value">Patient/456</replace></diff>`,
+	} {
+		t.Run(body, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.u", "PATCH", "Observation/1", body, hdr)
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.us", "PATCH", "Observation?patient=123", body, hdr)
+		})
+	}
+	// Granular: moving an Observation out of its category.
+	refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.u?category="+lab, "PATCH", "Observation/1",
+		`[{"op":"replace","path":"/category/0/coding/0/code","value":"social-history"}]`, hdr)
+	// A patch that leaves those elements alone still passes.
+	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	r := httptest.NewRequest("PATCH", base+"/Observation/1", strings.NewReader(`[{"op":"test","path":"/subject/reference","value":"Patient/123"},{"op":"replace","path":"/status","value":"amended"}]`))
+	if _, err := a.Decide(context.Background(), grant("launch/patient patient/Observation.u", "123"), r); err != nil {
+		t.Fatalf("harmless patch refused: %v", err)
+	}
+}
