@@ -410,6 +410,11 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 		if !validForm(req.Form) {
 			return nil, badRequest("malformed form body")
 		}
+		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
+		// Express, Rails) reads "_method" from a form body too.
+		if err := noMethodParam(req.Form); err != nil {
+			return nil, err
+		}
 	}
 	if req.Interaction == scope.InteractionBatch {
 		return a.decideBundle(ctx, g, body)

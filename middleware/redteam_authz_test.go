@@ -380,3 +380,131 @@ func TestRefusesPatchMovingAResourceOutOfTheCompartment(t *testing.T) {
 		t.Fatalf("harmless patch refused: %v", err)
 	}
 }
+
+func bundleOf(typ string, entries ...string) string {
+	return `{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.Join(entries, ",") + `]}`
+}
+
+func TestRefusesBundleTricks(t *testing.T) {
+	o := func(subject string) string {
+		return `{"resourceType":"Observation","subject":{"reference":"` + subject + `"}}`
+	}
+	for name, body := range map[string]string{
+		"read other patient":          bundleOf("batch", `{"request":{"method":"GET","url":"Patient/456"}}`),
+		"absolute URL under base":     bundleOf("batch", `{"request":{"method":"GET","url":"`+base+`/Patient/456"}}`),
+		"absolute URL other server":   bundleOf("batch", `{"request":{"method":"GET","url":"https://other.example/fhir/Patient/123"}}`),
+		"base with double slash":      bundleOf("batch", `{"request":{"method":"GET","url":"`+base+`//Patient/456"}}`),
+		"dot-dot":                     bundleOf("batch", `{"request":{"method":"GET","url":"Patient/123/../456"}}`),
+		"escaped dot-dot":             bundleOf("batch", `{"request":{"method":"GET","url":"Patient/123/%2e%2e/456"}}`),
+		"leading slash":               bundleOf("batch", `{"request":{"method":"GET","url":"/Patient/456"}}`),
+		"fragment":                    bundleOf("batch", `{"request":{"method":"GET","url":"Patient/456#x"}}`),
+		"lower-case method":           bundleOf("batch", `{"request":{"method":"get","url":"Patient/123"}}`),
+		"HEAD in bundle":              bundleOf("batch", `{"request":{"method":"HEAD","url":"Patient/456"}}`),
+		"search other patient":        bundleOf("batch", `{"request":{"method":"GET","url":"Observation?patient=456"}}`),
+		"_method in entry":            bundleOf("batch", `{"request":{"method":"GET","url":"Patient/123?_method=DELETE"}}`),
+		"create for other patient":    bundleOf("transaction", `{"fullUrl":"urn:uuid:1","resource":`+o("Patient/456")+`,"request":{"method":"POST","url":"Observation"}}`),
+		"create urn:uuid subject":     bundleOf("transaction", `{"fullUrl":"urn:uuid:1","resource":`+o("urn:uuid:2")+`,"request":{"method":"POST","url":"Observation"}}`),
+		"create conditional ref":      bundleOf("transaction", `{"resource":`+o("Patient?identifier=x")+`,"request":{"method":"POST","url":"Observation"}}`),
+		"create Patient":              bundleOf("transaction", `{"fullUrl":"urn:uuid:2","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}`),
+		"update other patient":        bundleOf("transaction", `{"resource":{"resourceType":"Patient","id":"456"},"request":{"method":"PUT","url":"Patient/456"}}`),
+		"update id mismatch":          bundleOf("transaction", `{"resource":{"resourceType":"Patient","id":"456"},"request":{"method":"PUT","url":"Patient/123"}}`),
+		"conditional update other":    bundleOf("transaction", `{"resource":`+o("Patient/123")+`,"request":{"method":"PUT","url":"Observation?patient=456"}}`),
+		"conditional delete other":    bundleOf("transaction", `{"request":{"method":"DELETE","url":"Observation?patient=456"}}`),
+		"delete other patient":        bundleOf("transaction", `{"request":{"method":"DELETE","url":"Patient/456"}}`),
+		"ifNoneExist other":           bundleOf("transaction", `{"resource":`+o("Patient/123")+`,"request":{"method":"POST","url":"Observation","ifNoneExist":"patient=456"}}`),
+		"patch in bundle":             bundleOf("transaction", `{"resource":{"resourceType":"Binary","contentType":"application/json-patch+json","data":"W10="},"request":{"method":"PATCH","url":"Observation/1"}}`),
+		"nested bundle":               bundleOf("batch", `{"resource":`+bundleOf("batch", `{"request":{"method":"GET","url":"Patient/456"}}`)+`,"request":{"method":"POST","url":""}}`),
+		"nested bundle by type":       bundleOf("batch", `{"resource":`+bundleOf("batch")+`,"request":{"method":"POST","url":"Bundle"}}`),
+		"post search in bundle":       bundleOf("batch", `{"resource":{"resourceType":"Parameters"},"request":{"method":"POST","url":"Observation/_search?patient=123"}}`),
+		"everything other":            bundleOf("batch", `{"request":{"method":"GET","url":"Patient/456/$everything"}}`),
+		"request twice":               bundleOf("batch", `{"request":{"method":"GET","url":"Patient/123"},"request":{"method":"GET","url":"Patient/456"}}`),
+		"Request beside request":      bundleOf("batch", `{"request":{"method":"GET","url":"Patient/123"},"Request":{"method":"GET","url":"Patient/456"}}`),
+		"Method beside method":        bundleOf("batch", `{"request":{"method":"GET","Method":"DELETE","url":"Patient/123"}}`),
+		"type twice":                  `{"resourceType":"Bundle","type":"batch","type":"transaction","entry":[{"request":{"method":"GET","url":"Patient/456"}}]}`,
+		"entry twice":                 `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/123"}}],"entry":[{"request":{"method":"GET","url":"Patient/456"}}]}`,
+		"not a bundle":                `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`,
+		"searchset":                   bundleOf("searchset", `{"request":{"method":"GET","url":"Patient/456"}}`),
+		"history system in bundle":    bundleOf("batch", `{"request":{"method":"GET","url":"_history"}}`),
+		"system search in bundle":     bundleOf("batch", `{"request":{"method":"GET","url":"?_type=Observation"}}`),
+		"compartment other in bundle": bundleOf("batch", `{"request":{"method":"GET","url":"Patient/456/Observation"}}`),
+		"trailing garbage":            bundleOf("batch", `{"request":{"method":"GET","url":"Patient/123"}}`) + `{"x":1}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cruds", "POST", "", body, map[string]string{"Content-Type": "application/fhir+json"})
+		})
+	}
+}
+
+func TestRefusesSearchBodyAndHeaderTricks(t *testing.T) {
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for name, tc := range map[string]struct {
+		method, target, body string
+		hdr                  map[string]string
+	}{
+		"form other patient":              {"POST", "Observation/_search", "patient=456", form},
+		"form OR list":                    {"POST", "Observation/_search", "patient=123%2C456", form},
+		"form json content":               {"POST", "Observation/_search", "patient=123", map[string]string{"Content-Type": "application/json"}},
+		"form no content type":            {"POST", "Observation/_search", "patient=123", nil},
+		"form multipart":                  {"POST", "Observation/_search", "patient=123", map[string]string{"Content-Type": "multipart/form-data; boundary=x"}},
+		"form semicolon":                  {"POST", "Observation/_search", "code=x;patient=123", form},
+		"form _include":                   {"POST", "Observation/_search", "patient=123&_include=Observation:subject", form},
+		"form _method":                    {"POST", "Observation/_search?patient=123", "_method=DELETE", form},
+		"form bad escape":                 {"POST", "Observation/_search", "patient=123&x=%zz", form},
+		"form on system _search":          {"POST", "_search", "_type=Observation&patient=123", form},
+		"compartment post other":          {"POST", "Patient/456/Observation/_search", "", form},
+		"if-none-exist other":             {"POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, map[string]string{"If-None-Exist": "patient=456"}},
+		"if-none-exist unrestricted":      {"POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, map[string]string{"If-None-Exist": "code=x"}},
+		"if-none-exist semicolon":         {"POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, map[string]string{"If-None-Exist": "patient=123;patient=456"}},
+		"method override header":          {"POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, map[string]string{"X-HTTP-Method-Override": "GET"}},
+		"X-Method-Override":               {"GET", "Observation?patient=123", "", map[string]string{"X-Method-Override": "DELETE"}},
+		"OPTIONS":                         {"OPTIONS", "Patient/123", "", nil},
+		"unknown method":                  {"PROPFIND", "Patient/123", "", nil},
+		"lower-case get":                  {"get", "Patient/123", "", nil},
+		"conditional update other":        {"PUT", "Observation?patient=456", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, nil},
+		"conditional update unrestricted": {"PUT", "Observation?code=x", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, nil},
+		"conditional delete other":        {"DELETE", "Observation?patient=456", "", nil},
+		"conditional delete Patient":      {"DELETE", "Patient?_id=456", "", nil},
+		"conditional patch other":         {"PATCH", "Observation?patient=456", `[]`, nil},
+		"update Patient other":            {"PUT", "Patient/456", `{"resourceType":"Patient","id":"456"}`, nil},
+		"delete Patient other":            {"DELETE", "Patient/456", "", nil},
+		"create Patient":                  {"POST", "Patient", `{"resourceType":"Patient","id":"123"}`, nil},
+		"conditional update Patient":      {"PUT", "Patient?_id=123", `{"resourceType":"Patient","id":"456"}`, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cruds", tc.method, tc.target, tc.body, tc.hdr)
+		})
+	}
+}
+
+func TestRefusesScopeMixingAndGranularTricks(t *testing.T) {
+	cat := "http://terminology.hl7.org/CodeSystem/observation-category"
+	for name, tc := range map[string]struct{ scopes, method, target, body string }{
+		"user read + patient create for other": {"user/Observation.rs patient/Observation.c", "POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/456"}}`},
+		"user Practitioner + patient search":   {"user/Practitioner.rs patient/Observation.rs", "GET", "Observation?patient=456", ""},
+		"system other type + patient search":   {"system/Practitioner.rs patient/*.rs", "GET", "Observation?patient=456", ""},
+		"patient wildcard no context":          {"patient/*.rs", "GET", "Observation?patient=456", ""},
+		"granular OR list":                     {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation?patient=123&category=" + cat + "|laboratory," + cat + "|social-history", ""},
+		"granular :not":                        {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation?patient=123&category:not=" + cat + "|laboratory", ""},
+		"granular :text":                       {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation?patient=123&category:text=laboratory", ""},
+		"granular other system":                {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation?patient=123&category=http://other|laboratory", ""},
+		"granular code only":                   {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation?patient=123&category=laboratory", ""},
+		"granular missing":                     {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation?patient=123&category:missing=true", ""},
+		"granular escaped OR":                  {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation?patient=123&category=" + cat + "%7Claboratory%2Csocial-history", ""},
+		"granular compartment *":               {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Patient/123/*", ""},
+		"granular _type":                       {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Patient/123/*?_type=Observation", ""},
+		"granular everything":                  {"patient/*.rs?category=" + cat + "|laboratory", "GET", "Patient/123/$everything", ""},
+		"granular history type":                {"patient/Observation.rs?category=" + cat + "|laboratory", "GET", "Observation/_history", ""},
+		"granular create other category":       {"patient/Observation.c?category=" + cat + "|laboratory", "POST", "Observation", obs("Patient/123", "social-history")},
+		"granular create other system":         {"patient/Observation.c?category=" + cat + "|laboratory", "POST", "Observation", strings.Replace(obs("Patient/123", "laboratory"), cat, "http://other", 1)},
+		"granular create no category":          {"patient/Observation.c?category=" + cat + "|laboratory", "POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`},
+		"read scope cannot search":             {"patient/Observation.r", "GET", "Observation?patient=123", ""},
+		"search scope cannot read":             {"patient/Observation.s", "GET", "Observation/1", ""},
+		"write never reads":                    {"patient/Observation.cud", "GET", "Observation/1", ""},
+		"Patient.rs other _id":                 {"patient/Patient.rs", "GET", "Patient?_id=456", ""},
+		"Patient.rs identifier":                {"patient/Patient.rs", "GET", "Patient?identifier=x", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient "+tc.scopes, tc.method, tc.target, tc.body, nil)
+		})
+	}
+}
