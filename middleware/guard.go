@@ -78,8 +78,10 @@ func (a *Authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 	case gw.overflow:
 		refuse(&Error{Status: http.StatusBadGateway, Description: "response too large to check", Err: errResponseUnchecked})
 		return
-	case status < 200 || status >= 300 || len(bytes.TrimSpace(body)) == 0 || r.Method == http.MethodHead:
-		// Errors, empty answers (204, 304) and HEAD carry no resource.
+	case (status < 200 || status >= 300) && !carriesResource(body) || len(bytes.TrimSpace(body)) == 0 || r.Method == http.MethodHead:
+		// Errors (an OperationOutcome, an error page), empty answers
+		// (204, 304) and HEAD carry no resource. A resource sent with
+		// an error status is checked all the same: the client reads it.
 		w.WriteHeader(status)
 		w.Write(body)
 		return
@@ -243,4 +245,15 @@ func (a *Authorizer) permitted(gr *smartctx.Grant, d *smartctx.Decision, typ str
 		}
 	}
 	return false
+}
+
+// carriesResource reports whether body is a FHIR JSON resource other than
+// an OperationOutcome.
+func carriesResource(body []byte) bool {
+	m, ok := object(body)
+	if !ok {
+		return false
+	}
+	rt, ok := str(m, "resourceType")
+	return !ok || rt != "" && rt != "OperationOutcome"
 }

@@ -508,3 +508,120 @@ func TestRefusesScopeMixingAndGranularTricks(t *testing.T) {
 		})
 	}
 }
+
+// guardedWith runs target for Patient/123 through Handler and handler h.
+func guardedWith(t *testing.T, scopes, method, target string, h http.HandlerFunc) *httptest.ResponseRecorder {
+	t.Helper()
+	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	r := httptest.NewRequest(method, base+"/"+target, nil)
+	r = r.WithContext(smartctx.NewContext(r.Context(), grant(scopes, "123")))
+	w := httptest.NewRecorder()
+	a.Handler(h).ServeHTTP(w, r)
+	return w
+}
+
+func TestRefusesGuardWriterTricks(t *testing.T) {
+	o456 := observation("x", "456", labCategory)
+	for name, h := range map[string]http.HandlerFunc{
+		"Flush before the body is checked": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(200)
+			if f, ok := w.(http.Flusher); ok {
+				w.Write([]byte(o456))
+				f.Flush()
+				return
+			}
+			http.NewResponseController(w).Flush()
+			w.Write([]byte(o456))
+		},
+		"WriteHeader twice": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(404)
+			w.WriteHeader(200)
+			w.Write([]byte(o456))
+		},
+		"1xx then 200": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(103)
+			w.Write([]byte(o456))
+		},
+		"headers after the body": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(o456))
+			w.Header().Set("Content-Type", "text/plain")
+		},
+		"no Content-Type": func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Content-Type"] = nil
+			w.Write([]byte(o456))
+		},
+		"resource with an error status": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(409)
+			w.Write([]byte(o456))
+		},
+		"201": func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(201)
+			w.Write([]byte(o456))
+		},
+		"Content-Encoding identity with gzip claim": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write([]byte(o456))
+		},
+		"two JSON values": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(observation("x", "123", labCategory) + o456))
+		},
+		"JSON in pieces": func(w http.ResponseWriter, r *http.Request) {
+			for i := 0; i < len(o456); i += 7 {
+				w.Write([]byte(o456[i:min(i+7, len(o456))]))
+			}
+		},
+		"Hijack": func(w http.ResponseWriter, r *http.Request) {
+			if hj, ok := w.(http.Hijacker); ok {
+				c, _, err := hj.Hijack()
+				if err == nil {
+					c.Write([]byte(o456))
+					c.Close()
+				}
+				return
+			}
+			http.NewResponseController(w).Hijack()
+			w.Write([]byte(o456))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := guardedWith(t, "launch/patient patient/Observation.rs", "GET", "Observation/x", h)
+			if leaks(w.Body.Bytes()) {
+				t.Fatalf("leaked (%d): %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// A vread of an old version that belonged to another patient, and a
+// history whose versions moved between patients.
+func TestRefusesOldVersionsOfAnotherPatient(t *testing.T) {
+	o456 := observation("x", "456", labCategory)
+	w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.rs", "Observation/x/_history/1", o456)
+	if w.Code == 200 {
+		t.Fatalf("vread leaked: %s", w.Body)
+	}
+	w = guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.rs", "Observation/x/_history",
+		`{"resourceType":"Bundle","type":"history","entry":[{"resource":`+observation("x", "123", labCategory)+`},{"resource":`+o456+`},{"request":{"method":"DELETE","url":"Observation/x"}}]}`)
+	if w.Code == 200 && leaks(w.Body.Bytes()) {
+		t.Fatalf("history leaked: %s", w.Body)
+	}
+	// Under a granular scope, a version outside the category.
+	w = guarded(t, smartmw.AuthorizerConfig{}, "launch/patient "+labScope, "Observation/x/_history/1", observation("x", "123", vitalCategory))
+	if w.Code == 200 {
+		t.Fatalf("granular vread leaked: %s", w.Body)
+	}
+}
+
+// Error answers without a resource still reach the client as they are.
+func TestGuardPassesErrorsThrough(t *testing.T) {
+	oo := `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]}`
+	for _, body := range []string{oo, "<html>not found</html>", ""} {
+		w := guardedWith(t, "launch/patient patient/Observation.rs", "GET", "Observation/x", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(404)
+			w.Write([]byte(body))
+		})
+		if w.Code != 404 || w.Body.String() != body {
+			t.Errorf("%q: %d %s", body, w.Code, w.Body)
+		}
+	}
+}
