@@ -286,6 +286,7 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 // and form f; a rewrite goes to d.Query.
 func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decision, q, f string, rewrite, bundled bool) error {
 	c := req.Context
+	contained := false
 	for p := range fhirrest.Params(q, f) {
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
@@ -296,6 +297,14 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 			d.Includes = true
 		case "_query":
 			return a.deny(req, bundled, "named queries (_query) are not allowed")
+		case "_contained", "_containedType":
+			// With _contained the search parameters, the patient's
+			// among them, select contained resources, and the server
+			// may return their containers: another patient's
+			// Observation that contains one naming Patient/123.
+			if c == scope.Patient && (p.Name != "_contained" || p.Value != "false") {
+				contained = true
+			}
 
 		}
 	}
@@ -339,6 +348,9 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 				d.Rewritten = true
 			}
 		}
+	}
+	if contained || d.Constraints != nil && hasContained(q, f) {
+		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
 	}
 	if c != scope.Patient {
 		return nil
@@ -760,4 +772,13 @@ func patchLeavesAlone(body []byte, typ string, compartmentPaths bool, cons []sco
 		}
 	}
 	return true
+}
+
+func hasContained(q, f string) bool {
+	for p := range fhirrest.Params(q, f) {
+		if p.Name == "_containedType" || p.Name == "_contained" && p.Value != "false" {
+			return true
+		}
+	}
+	return false
 }
