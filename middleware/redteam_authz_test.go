@@ -625,3 +625,48 @@ func TestGuardPassesErrorsThrough(t *testing.T) {
 		}
 	}
 }
+
+// With _contained=true the patient parameter selects contained resources
+// and the server may return their containers: another patient's
+// Observation holding a contained one that names Patient/123.
+func TestRefusesContainedSearches(t *testing.T) {
+	for _, target := range []string{
+		"Observation?patient=123&_contained=true",
+		"Observation?patient=123&_contained=both",
+		"Observation?patient=123&_contained=true&_containedType=container",
+		"Observation?patient=123&_containedType=contained",
+		"Patient/123/Observation?_contained=true",
+	} {
+		refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "GET", target, "", nil)
+		refused(t, smartmw.AuthorizerConfig{}, "user/Observation.rs?category="+lab, "GET", target+"&category="+lab, "", nil)
+	}
+	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	r := httptest.NewRequest("GET", base+"/Observation?patient=123&_contained=false", nil)
+	if _, err := a.Decide(context.Background(), grant("patient/Observation.rs", "123"), r); err != nil {
+		t.Fatalf("_contained=false refused: %v", err)
+	}
+}
+
+// The body scanner looks at the compartment elements only: a
+// "reference" to Patient/123 anywhere else proves nothing.
+func TestRefusesMembershipClaimedOutsideTheCompartmentElements(t *testing.T) {
+	for name, body := range map[string]string{
+		"extension":           `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"extension":[{"url":"x","valueReference":{"reference":"Patient/123"}}]}`,
+		"note text":           `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"note":[{"text":"\"reference\": \"Patient/123\""}]}`,
+		"contained":           `{"resourceType":"Observation","subject":{"reference":"#p"},"contained":[{"resourceType":"Observation","id":"p","subject":{"reference":"Patient/123"}}]}`,
+		"escaped other":       `{"resourceType":"Observation","subject":{"reference":"Patient\/456"},"performer":[{"reference":"Patient/123"}]}`,
+		"unicode escape":      `{"resourceType":"Observation","subject":{"reference":"\u0050atient/456"},"performer":[{"reference":"Patient/123"}]}`,
+		"number":              `{"resourceType":"Observation","subject":{"reference":123}}`,
+		"identifier only":     `{"resourceType":"Observation","subject":{"identifier":{"value":"123"}}}`,
+		"display only":        `{"resourceType":"Observation","subject":{"display":"Patient/123"}}`,
+		"type in reference":   `{"resourceType":"Observation","subject":{"reference":"456","type":"Patient"},"performer":[{"reference":"Patient/123"}]}`,
+		"nested too deep":     `{"resourceType":"Observation","subject":` + strings.Repeat(`[`, 300) + strings.Repeat(`]`, 300) + `}`,
+		"basedOn":             `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"basedOn":[{"reference":"Patient/123"}]}`,
+		"urn:uuid subject":    `{"resourceType":"Observation","subject":{"reference":"urn:uuid:0f3c"},"performer":[{"reference":"Patient/123"}]}`,
+		"unknown type":        `{"resourceType":"Observation","subject":{"reference":"Patients/456"},"performer":[{"reference":"Patient/123"}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c", "POST", "Observation", body, nil)
+		})
+	}
+}

@@ -3,6 +3,8 @@ package compartment
 import (
 	"bytes"
 	"strings"
+
+	"github.com/smartguard/smartguard/scope"
 )
 
 // Param is an R4 search parameter of one resource type, reduced to what
@@ -131,8 +133,8 @@ func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 // AllergyIntolerance with patient Patient/456 and recorder Patient/123) is
 // in both compartments: writing it writes into the other patient's record.
 // A reference counts as another patient's when it names a Patient other
-// than patientID, on any server, or is a conditional reference
-// ("Patient?identifier=...") the server would resolve to some Patient.
+// than patientID, on any server, or could resolve to one (see
+// otherPatient).
 func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
 		return patientID != "" && id == patientID, nil
@@ -141,16 +143,32 @@ func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	return ok && !other, err
 }
 
-// otherPatient reports whether ref names a Patient that is not
-// Patient/patientID, or could resolve to one.
+// otherPatient reports whether ref, on a compartment element of a
+// resource being written, could name a Patient other than
+// Patient/patientID. Only a local reference ("#x") and a literal
+// "Type/id" reference (relative or absolute, maybe versioned) to a known
+// type other than Patient are safe; a conditional reference
+// ("Patient?identifier=..."), a bare id with "type": "Patient" beside it, a
+// "urn:uuid:" the server resolves, anything else could be one.
 func otherPatient(ref []byte, patientID, base string) bool {
-	if refersTo(ref, patientID, base) {
+	if refersTo(ref, patientID, base) || len(ref) > 0 && ref[0] == '#' {
 		return false
 	}
-	if bytes.HasPrefix(ref, []byte("Patient?")) || bytes.HasPrefix(ref, []byte("Patient/")) {
+	if bytes.IndexByte(ref, '?') >= 0 {
 		return true
 	}
-	return bytes.Contains(ref, []byte("/Patient/")) || bytes.Contains(ref, []byte("/Patient?"))
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
+		ref = ref[:i]
+	}
+	i := bytes.LastIndexByte(ref, '/')
+	if i <= 0 || i == len(ref)-1 {
+		return true
+	}
+	typ := ref[:i]
+	if j := bytes.LastIndexByte(typ, '/'); j >= 0 {
+		typ = typ[j+1:]
+	}
+	return string(typ) == "Patient" || !scope.IsR4Type(string(typ))
 }
 
 // member walks the compartment's reference paths of typ in one pass,
