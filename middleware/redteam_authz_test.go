@@ -651,19 +651,19 @@ func TestRefusesContainedSearches(t *testing.T) {
 // "reference" to Patient/123 anywhere else proves nothing.
 func TestRefusesMembershipClaimedOutsideTheCompartmentElements(t *testing.T) {
 	for name, body := range map[string]string{
-		"extension":           `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"extension":[{"url":"x","valueReference":{"reference":"Patient/123"}}]}`,
-		"note text":           `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"note":[{"text":"\"reference\": \"Patient/123\""}]}`,
-		"contained":           `{"resourceType":"Observation","subject":{"reference":"#p"},"contained":[{"resourceType":"Observation","id":"p","subject":{"reference":"Patient/123"}}]}`,
-		"escaped other":       `{"resourceType":"Observation","subject":{"reference":"Patient\/456"},"performer":[{"reference":"Patient/123"}]}`,
-		"unicode escape":      `{"resourceType":"Observation","subject":{"reference":"\u0050atient/456"},"performer":[{"reference":"Patient/123"}]}`,
-		"number":              `{"resourceType":"Observation","subject":{"reference":123}}`,
-		"identifier only":     `{"resourceType":"Observation","subject":{"identifier":{"value":"123"}}}`,
-		"display only":        `{"resourceType":"Observation","subject":{"display":"Patient/123"}}`,
-		"type in reference":   `{"resourceType":"Observation","subject":{"reference":"456","type":"Patient"},"performer":[{"reference":"Patient/123"}]}`,
-		"nested too deep":     `{"resourceType":"Observation","subject":` + strings.Repeat(`[`, 300) + strings.Repeat(`]`, 300) + `}`,
-		"basedOn":             `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"basedOn":[{"reference":"Patient/123"}]}`,
-		"urn:uuid subject":    `{"resourceType":"Observation","subject":{"reference":"urn:uuid:0f3c"},"performer":[{"reference":"Patient/123"}]}`,
-		"unknown type":        `{"resourceType":"Observation","subject":{"reference":"Patients/456"},"performer":[{"reference":"Patient/123"}]}`,
+		"extension":         `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"extension":[{"url":"x","valueReference":{"reference":"Patient/123"}}]}`,
+		"note text":         `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"note":[{"text":"\"reference\": \"Patient/123\""}]}`,
+		"contained":         `{"resourceType":"Observation","subject":{"reference":"#p"},"contained":[{"resourceType":"Observation","id":"p","subject":{"reference":"Patient/123"}}]}`,
+		"escaped other":     `{"resourceType":"Observation","subject":{"reference":"Patient\/456"},"performer":[{"reference":"Patient/123"}]}`,
+		"unicode escape":    `{"resourceType":"Observation","subject":{"reference":"\u0050atient/456"},"performer":[{"reference":"Patient/123"}]}`,
+		"number":            `{"resourceType":"Observation","subject":{"reference":123}}`,
+		"identifier only":   `{"resourceType":"Observation","subject":{"identifier":{"value":"123"}}}`,
+		"display only":      `{"resourceType":"Observation","subject":{"display":"Patient/123"}}`,
+		"type in reference": `{"resourceType":"Observation","subject":{"reference":"456","type":"Patient"},"performer":[{"reference":"Patient/123"}]}`,
+		"nested too deep":   `{"resourceType":"Observation","subject":` + strings.Repeat(`[`, 300) + strings.Repeat(`]`, 300) + `}`,
+		"basedOn":           `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"basedOn":[{"reference":"Patient/123"}]}`,
+		"urn:uuid subject":  `{"resourceType":"Observation","subject":{"reference":"urn:uuid:0f3c"},"performer":[{"reference":"Patient/123"}]}`,
+		"unknown type":      `{"resourceType":"Observation","subject":{"reference":"Patients/456"},"performer":[{"reference":"Patient/123"}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c", "POST", "Observation", body, nil)
