@@ -268,6 +268,10 @@ type AuthorizerConfig struct {
 // own, as if it came alone (without rewriting); one refused entry refuses
 // the whole bundle. Operations need an entry in Operations; _include,
 // _revinclude and _query are refused unless AllowIncludes (_query always).
+// Reverse chaining (_has) is refused under patient/ and granular scopes,
+// and _contained searches when the search is limited to a patient or to
+// granular constraints: both select by other resources than the ones
+// returned.
 type Authorizer struct {
 	cfg      AuthorizerConfig
 	basePath string

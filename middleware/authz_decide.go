@@ -286,7 +286,7 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 // and form f; a rewrite goes to d.Query.
 func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decision, q, f string, rewrite, bundled bool) error {
 	c := req.Context
-	contained := false
+	contained, hasRev := false, false
 	for p := range fhirrest.Params(q, f) {
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
@@ -297,6 +297,15 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 			d.Includes = true
 		case "_query":
 			return a.deny(req, bundled, "named queries (_query) are not allowed")
+		case "_has":
+			// Reverse chaining selects by other resources: under
+			// patient/ scopes, Medication?_has:MedicationRequest:
+			// medication:subject=Patient/456 lists what another
+			// patient takes, whatever the type searched.
+			if c == scope.Patient {
+				return a.deny(req, bundled, "reverse chaining (_has) is not allowed under patient scopes")
+			}
+			hasRev = true
 		case "_contained", "_containedType":
 			// With _contained the search parameters, the patient's
 			// among them, select contained resources, and the server
@@ -348,6 +357,9 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 				d.Rewritten = true
 			}
 		}
+	}
+	if hasRev && d.Constraints != nil {
+		return a.deny(req, bundled, "reverse chaining (_has) is not allowed under granular scopes")
 	}
 	if contained || d.Constraints != nil && hasContained(q, f) {
 		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")

@@ -670,3 +670,21 @@ func TestRefusesMembershipClaimedOutsideTheCompartmentElements(t *testing.T) {
 		})
 	}
 }
+
+// Reverse chaining looks at other resources than the ones returned: on a
+// type outside the compartment, which patient/ scopes reach without a
+// patient limit, it tells what another patient has.
+func TestRefusesReverseChaining(t *testing.T) {
+	for _, tc := range []struct{ scopes, target string }{
+		{"patient/Medication.rs", "Medication?_has:MedicationRequest:medication:subject=Patient/456"},
+		{"patient/Organization.rs", "Organization?_has:Patient:organization:name=Smith"},
+		{"patient/Practitioner.rs", "Practitioner?_has:Encounter:practitioner:patient=456"},
+		{"patient/*.rs", "Observation?patient=123&_has:Observation:derived-from:subject=Patient/456"},
+		{"patient/*.rs", "Patient?_id=123&_has:Observation:patient:code=x"},
+		{"patient/*.rs", "Patient/123/Observation?_has:Observation:has-member:subject=Patient/456"},
+		{"user/Observation.rs?category=" + lab, "Observation?category=" + lab + "&_has:Observation:has-member:category=x"},
+	} {
+		refused(t, smartmw.AuthorizerConfig{NonCompartment: smartmw.NonCompartmentNamed}, "launch/patient "+tc.scopes, "GET", tc.target, "", nil)
+		refused(t, smartmw.AuthorizerConfig{}, "launch/patient "+tc.scopes, "POST", strings.Replace(tc.target, "?", "/_search?", 1), "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	}
+}
