@@ -228,7 +228,9 @@ func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) 
 func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID, AnyServer) }
 
 func refersTo(ref []byte, patientID, base string) bool {
-	if patientID == "" {
+	if patientID == "" || bytes.IndexByte(ref, '?') >= 0 || bytes.IndexByte(ref, '#') >= 0 {
+		// "https://x/Patient/456?y=/Patient/123" and ".../456#/Patient/123"
+		// end like a reference to Patient/123 but are not one.
 		return false
 	}
 	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {

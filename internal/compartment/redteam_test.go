@@ -68,3 +68,28 @@ func TestFoldsTo(t *testing.T) {
 		}
 	}
 }
+
+// An absolute reference to another patient with a query or fragment that
+// ends in "/Patient/123" is not a reference to Patient/123.
+func TestRefusesReferencesEndingLikeThePatient(t *testing.T) {
+	for _, ref := range []string{
+		"https://evil.example/fhir/Patient/456?x=/Patient/123",
+		"https://evil.example/fhir/Patient/456#/Patient/123",
+		"Patient/456?/Patient/123",
+		"Patient/456#Patient/123",
+		"https://evil.example/fhir/Patient/456/_history/1?x=/Patient/123",
+	} {
+		if RefersTo(ref, "123") {
+			t.Errorf("RefersTo(%q, 123)", ref)
+		}
+		body := `{"resourceType":"Observation","subject":{"reference":"` + ref + `"}}`
+		if ok, _ := Member([]byte(body), "123"); ok {
+			t.Errorf("Member(%s)", body)
+		}
+	}
+	for _, ref := range []string{"Patient/123", "https://ehr.example.org/fhir/Patient/123/_history/2"} {
+		if !RefersTo(ref, "123") {
+			t.Errorf("RefersTo(%q, 123) = false", ref)
+		}
+	}
+}
