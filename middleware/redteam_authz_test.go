@@ -688,3 +688,60 @@ func TestRefusesReverseChaining(t *testing.T) {
 		refused(t, smartmw.AuthorizerConfig{}, "launch/patient "+tc.scopes, "POST", strings.Replace(tc.target, "?", "/_search?", 1), "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	}
 }
+
+// A batch's own decision has no context, type or patient: only its
+// entries' have. A handler answering a batch with something else than a
+// batch-response must not be checked against that empty decision.
+func TestRefusesBatchAnsweredWithAnotherShape(t *testing.T) {
+	o456 := observation("x", "456", labCategory)
+	batch := bundleOf("batch", `{"request":{"method":"GET","url":"Observation/x"}}`)
+	for name, resp := range map[string]string{
+		"a bare resource":             o456,
+		"a searchset":                 `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + o456 + `}]}`,
+		"a collection":                `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + o456 + `}]}`,
+		"a batch-response":            `{"resourceType":"Bundle","type":"batch-response","entry":[{"resource":` + o456 + `,"response":{"status":"200"}}]}`,
+		"a batch-response with extra": `{"resourceType":"Bundle","type":"batch-response","entry":[{"resource":{"resourceType":"OperationOutcome"}},{"resource":` + o456 + `}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+			h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(resp)) }))
+			r := httptest.NewRequest("POST", base, strings.NewReader(batch))
+			r = r.WithContext(smartctx.NewContext(r.Context(), grant("launch/patient patient/*.rs", "123")))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if leaks(w.Body.Bytes()) {
+				t.Fatalf("leaked (%d): %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+// Formats and encodings the guard cannot read are refused, not passed.
+func TestRefusesUnreadableResponsesOfRestrictedReads(t *testing.T) {
+	xml := `<Observation xmlns="http://hl7.org/fhir"><subject><reference value="Patient/456"/></subject></Observation>`
+	for name, h := range map[string]http.HandlerFunc{
+		"XML": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/fhir+xml")
+			w.Write([]byte(xml))
+		},
+		"JSON with a BOM": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte("\ufeff" + observation("x", "456", labCategory)))
+		},
+		"JSONP-like": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte("cb(" + observation("x", "456", labCategory) + ")"))
+		},
+		"not a resource": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"subject":{"reference":"Patient/456"}}`))
+		},
+		"array": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`[` + observation("x", "456", labCategory) + `]`))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := guardedWith(t, "launch/patient patient/Observation.rs", "GET", "Observation/x?_format=xml", h)
+			if w.Code < 300 || leaks(w.Body.Bytes()) {
+				t.Fatalf("passed (%d): %s", w.Code, w.Body)
+			}
+		})
+	}
+}
