@@ -246,9 +246,12 @@ type AuthorizerConfig struct {
 //     compartment's reference elements alone, so that it cannot move the
 //     resource into another patient's record): the response guard (see
 //     SkipResponseGuard)
-//     refuses a returned resource outside the compartment, but only the
-//     handler can check the stored resource BEFORE an update, patch or
-//     delete changes it (InPatientCompartment, Permits);
+//     refuses a returned resource outside the compartment and, before an
+//     update, patch or delete by id, asks the handler for the stored
+//     resource with a GET of the same URL and lets the write through only
+//     if it is permitted (or absent), with If-Match set to its ETag;
+//     with SkipResponseGuard the handler must check the stored resource
+//     itself (InPatientCompartment, Permits);
 //   - types outside the compartment follow NonCompartment.
 //
 // # Granular scopes
@@ -349,6 +352,10 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 			r.RequestURI = u.RequestURI()
 		}
 		if d.Restricted() && !a.cfg.SkipResponseGuard {
+			if err := a.checkStored(r, next, g, d); err != nil {
+				a.onError(w, r, err)
+				return
+			}
 			a.guard(w, r, next, g, d)
 			return
 		}

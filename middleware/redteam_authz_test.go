@@ -745,3 +745,71 @@ func TestRefusesUnreadableResponsesOfRestrictedReads(t *testing.T) {
 		})
 	}
 }
+
+// fakeStore answers GET of Observation/x with stored and records every
+// other request it sees.
+type fakeStore struct {
+	stored string
+	status int
+	writes []*http.Request
+}
+
+func (f *fakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == "GET" {
+		w.Header().Set("ETag", `W/"7"`)
+		if f.status != 0 {
+			w.WriteHeader(f.status)
+		}
+		w.Write([]byte(f.stored))
+		return
+	}
+	f.writes = append(f.writes, r)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// An update, patch or delete by id replaces or changes a stored resource
+// the request does not show: in front of a FHIR server that knows nothing
+// of SMART, a patient app could overwrite or delete another patient's
+// Observation by its id.
+func TestRefusesWritesByIDToAnotherPatientsResource(t *testing.T) {
+	writes := []struct{ method, body string }{
+		{"DELETE", ""},
+		{"PUT", `{"resourceType":"Observation","id":"x","subject":{"reference":"Patient/123"}}`},
+		{"PATCH", `[{"op":"replace","path":"/status","value":"entered-in-error"}]`},
+	}
+	run := func(t *testing.T, scopes string, f *fakeStore, method, body string) *httptest.ResponseRecorder {
+		a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+		r := httptest.NewRequest(method, base+"/Observation/x", strings.NewReader(body))
+		r = r.WithContext(smartctx.NewContext(r.Context(), grant(scopes, "123")))
+		w := httptest.NewRecorder()
+		a.Handler(f).ServeHTTP(w, r)
+		return w
+	}
+	for _, wr := range writes {
+		t.Run(wr.method, func(t *testing.T) {
+			f := &fakeStore{stored: observation("x", "456", labCategory)}
+			if w := run(t, "launch/patient patient/Observation.cud", f, wr.method, wr.body); w.Code != 403 || len(f.writes) != 0 {
+				t.Fatalf("another patient's resource: %d, %d writes reached the server", w.Code, len(f.writes))
+			}
+			f = &fakeStore{stored: observation("x", "123", vitalCategory)}
+			if w := run(t, "launch/patient patient/Observation.cud?category="+lab, f, wr.method, wr.body); w.Code != 403 || len(f.writes) != 0 {
+				t.Fatalf("outside the granular scope: %d, %d writes reached the server", w.Code, len(f.writes))
+			}
+			f = &fakeStore{stored: `<Observation/>`}
+			if w := run(t, "launch/patient patient/Observation.cud", f, wr.method, wr.body); w.Code < 400 || len(f.writes) != 0 {
+				t.Fatalf("unreadable stored resource: %d, %d writes reached the server", w.Code, len(f.writes))
+			}
+			// The patient's own resource: the write goes ahead, tied to
+			// the version read.
+			f = &fakeStore{stored: observation("x", "123", labCategory)}
+			if w := run(t, "launch/patient patient/Observation.cud", f, wr.method, wr.body); w.Code != 204 || len(f.writes) != 1 || f.writes[0].Header.Get("If-Match") != `W/"7"` {
+				t.Fatalf("own resource: %d, %d writes", w.Code, len(f.writes))
+			}
+			// Nothing stored: an update creates, a delete finds nothing.
+			f = &fakeStore{stored: `{"resourceType":"OperationOutcome"}`, status: 404}
+			if w := run(t, "launch/patient patient/Observation.cud", f, wr.method, wr.body); w.Code != 204 || len(f.writes) != 1 {
+				t.Fatalf("nothing stored: %d, %d writes", w.Code, len(f.writes))
+			}
+		})
+	}
+}
