@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
@@ -271,17 +272,56 @@ func carriesResource(body []byte) bool {
 // SMART.
 func (a *Authorizer) checkStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision) error {
 	switch d.Interaction {
-	case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
-	default:
+	case scope.InteractionBatch, scope.InteractionTransaction:
+		// Each write entry by id, the same way; If-Match cannot be
+		// added to an entry without rewriting the bundle.
+		for _, e := range d.Entries {
+			if !isWriteByID(e) || !e.Restricted() {
+				continue
+			}
+			if _, err := a.storedPermitted(r, next, gr, e, a.basePath+"/"+e.Type+"/"+e.ID); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
-	if d.ID == "" {
-		return nil // conditional: the restricted search selects
+	if !isWriteByID(d) {
+		return nil
 	}
+	etag, err := a.storedPermitted(r, next, gr, d, r.URL.EscapedPath())
+	if err != nil {
+		return err
+	}
+	if etag != "" && r.Header.Get("If-Match") == "" {
+		r.Header = r.Header.Clone() // r is Handler's own copy; its header map is not
+		r.Header.Set("If-Match", etag)
+	}
+	return nil
+}
+
+// isWriteByID reports whether d is an update, patch or delete of one
+// resource named by id (not conditional: a conditional write selects with
+// a search already limited to the decision).
+func isWriteByID(d *smartctx.Decision) bool {
+	switch d.Interaction {
+	case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
+		return d.ID != ""
+	}
+	return false
+}
+
+// storedPermitted asks next for the resource at path (escaped, under the
+// base) with a GET and checks it against d. It returns the ETag read.
+func (a *Authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision, path string) (string, error) {
 	pre := r.Clone(r.Context())
 	pre.Method = http.MethodGet
 	u := *r.URL
-	u.RawQuery = ""
+	u.RawQuery, u.Path, u.RawPath = "", "", ""
+	pu, err := url.Parse(path)
+	if err != nil {
+		return "", &Error{Status: http.StatusBadGateway, Description: "the stored resource cannot be checked", Err: err}
+	}
+	u.Path, u.RawPath = pu.Path, pu.RawPath
 	pre.URL = &u
 	pre.RequestURI = u.RequestURI()
 	pre.Body, pre.ContentLength = http.NoBody, 0
@@ -299,30 +339,26 @@ func (a *Authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 	unchecked := &Error{Status: http.StatusBadGateway, Description: "the stored resource cannot be checked", Err: errResponseUnchecked}
 	switch {
 	case status == http.StatusNotFound || status == http.StatusGone:
-		return nil
+		return "", nil
 	case gw.overflow || status < 200 || status >= 300:
-		return unchecked
+		return "", unchecked
 	}
 	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		return unchecked
+		return "", unchecked
 	}
 	body := gw.body.Bytes()
 	m, ok := object(body)
 	if !ok {
-		return unchecked
+		return "", unchecked
 	}
 	typ, ok := str(m, "resourceType")
 	if !ok || typ == "" {
-		return unchecked
+		return "", unchecked
 	}
 	if !a.permitted(gr, d, typ, body, false) {
-		return a.denied(d)
+		return "", a.denied(d)
 	}
-	if etag := h.Get("ETag"); etag != "" && r.Header.Get("If-Match") == "" {
-		r.Header = r.Header.Clone() // r is Handler's own copy; its header map is not
-		r.Header.Set("If-Match", etag)
-	}
-	return nil
+	return h.Get("ETag"), nil
 }
 
 // headerOnly is a ResponseWriter that keeps headers in h and nothing else;

@@ -813,3 +813,29 @@ func TestRefusesWritesByIDToAnotherPatientsResource(t *testing.T) {
 		})
 	}
 }
+
+// The same through a transaction: DELETE Observation/x as a bundle entry.
+func TestRefusesBundledWritesByIDToAnotherPatientsResource(t *testing.T) {
+	for _, entry := range []string{
+		`{"request":{"method":"DELETE","url":"Observation/x"}}`,
+		`{"resource":{"resourceType":"Observation","id":"x","subject":{"reference":"Patient/123"}},"request":{"method":"PUT","url":"Observation/x"}}`,
+	} {
+		var seen []string
+		f := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen = append(seen, r.Method+" "+r.URL.Path)
+			if r.Method == "GET" && r.URL.Path == "/fhir/Observation/x" {
+				w.Write([]byte(observation("x", "456", labCategory)))
+				return
+			}
+			w.Write([]byte(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"204"}}]}`))
+		})
+		a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+		r := httptest.NewRequest("POST", base, strings.NewReader(bundleOf("transaction", entry)))
+		r = r.WithContext(smartctx.NewContext(r.Context(), grant("launch/patient patient/Observation.cud", "123")))
+		w := httptest.NewRecorder()
+		a.Handler(f).ServeHTTP(w, r)
+		if w.Code != 403 || len(seen) != 1 || seen[0] != "GET /fhir/Observation/x" {
+			t.Fatalf("%s: %d, handler saw %v", entry, w.Code, seen)
+		}
+	}
+}
