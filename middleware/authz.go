@@ -162,9 +162,11 @@ type AuthorizerConfig struct {
 	// holds the handler's response and checks it before the client sees
 	// it: a single resource outside the decision is answered 403 (404 with
 	// NotFoundForDenied), and a Bundle loses the entries the grant does not
-	// permit (and its "total"). This is what makes a read by id under a
-	// patient/ scope safe in front of a FHIR server that knows nothing of
-	// SMART. The guard reads JSON only: a response it cannot read (XML,
+	// permit (and its "total"). Before an update, patch or delete by id
+	// (also in a bundle) it reads the stored resource through the handler
+	// with a GET and lets the write through only if that is permitted.
+	// This is what makes reads and writes by id under a patient/ scope
+	// safe in front of a FHIR server that knows nothing of SMART. The guard reads JSON only: a response it cannot read (XML,
 	// compressed, larger than MaxResponseBytes) is refused with 502. Set
 	// SkipResponseGuard only if your handlers apply the Decision
 	// themselves (Permits), or to stream large responses; it MUST NOT be
