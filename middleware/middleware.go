@@ -84,7 +84,10 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 		// and checks the signature; the validator then checks the
 		// registered claims and, through claims.Validate, the SMART ones.
 		// (Parsing into the claims type itself would decode them twice.)
-		is.parser = jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation())
+		// Strict decoding refuses base64url whose unused trailing bits are
+		// set (RFC 4648 §3.5): else one signed token has many spellings,
+		// each a different cache key and a different string to deny-list.
+		is.parser = jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
 		is.validator = jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
@@ -376,7 +379,7 @@ func unverifiedIssuer(token string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
 	if err != nil {
 		return "", false
 	}
