@@ -1,0 +1,204 @@
+package middleware
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// mustReject fails t when m accepts tok.
+func mustReject(t *testing.T, m *Middleware, tok string) {
+	t.Helper()
+	if g, err := m.Verify(context.Background(), tok); err == nil || g != nil {
+		t.Fatalf("token accepted: %v", g)
+	}
+}
+
+// flipTrailingBits changes the unused low bits of the last character of
+// a base64url segment: a lax decoder reads the same bytes (RFC 4648
+// §3.5), so the token would be another string with the same signature.
+func flipTrailingBits(seg string) string {
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alpha, seg[len(seg)-1])
+	var unused int
+	switch len(seg) % 4 {
+	case 2:
+		unused = 4
+	case 3:
+		unused = 2
+	default:
+		return ""
+	}
+	return seg[:len(seg)-1] + string(alpha[last^(1<<unused-1)])
+}
+
+func TestRejectsNonCanonicalBase64(t *testing.T) {
+	m := newTest(t, nil)
+	tok := rs256(t, goodClaims())
+	parts := strings.Split(tok, ".")
+	for i := range parts {
+		p := append([]string{}, parts...)
+		if p[i] = flipTrailingBits(p[i]); p[i] == "" {
+			continue
+		}
+		t.Run([]string{"header", "payload", "signature"}[i], func(t *testing.T) {
+			mustReject(t, m, strings.Join(p, "."))
+		})
+	}
+}
+
+func TestRejectsReencodedSegments(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.DisableCache = true })
+	tok := rs256(t, goodClaims())
+	parts := strings.Split(tok, ".")
+	for name, bad := range map[string]string{
+		"padding":           parts[0] + "==." + parts[1] + "." + parts[2],
+		"standard alphabet": strings.NewReplacer("-", "+", "_", "/").Replace(tok),
+		"extra dot":         tok + ".",
+		"trailing garbage":  tok + "AAAA",
+		"leading space":     " " + tok,
+		"four parts":        parts[0] + "." + parts[1] + "." + parts[2] + "." + parts[2],
+		"empty signature":   parts[0] + "." + parts[1] + ".",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if bad == tok {
+				t.Skip("token has no character to change")
+			}
+			mustReject(t, m, bad)
+		})
+	}
+}
+
+func TestRejectsOddRegisteredClaims(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.DisableCache = true })
+	for name, set := range map[string]func(jwt.MapClaims){
+		"exp string":        func(c jwt.MapClaims) { c["exp"] = "9999999999" },
+		"exp huge":          func(c jwt.MapClaims) { c["exp"] = 1e300 },
+		"exp negative":      func(c jwt.MapClaims) { c["exp"] = -1 },
+		"exp null":          func(c jwt.MapClaims) { c["exp"] = nil },
+		"exp bool":          func(c jwt.MapClaims) { c["exp"] = true },
+		"nbf string":        func(c jwt.MapClaims) { c["nbf"] = "0" },
+		"iat future":        func(c jwt.MapClaims) { c["iat"] = testNow.Unix() + 3600 },
+		"iat string":        func(c jwt.MapClaims) { c["iat"] = "1" },
+		"iss array":         func(c jwt.MapClaims) { c["iss"] = []string{testIssuer} },
+		"iss trailing /":    func(c jwt.MapClaims) { c["iss"] = testIssuer + "/" },
+		"iss upper case":    func(c jwt.MapClaims) { c["iss"] = strings.ToUpper(testIssuer) },
+		"iss missing":       func(c jwt.MapClaims) { delete(c, "iss") },
+		"ISS for iss":       func(c jwt.MapClaims) { c["ISS"] = c["iss"]; delete(c, "iss") },
+		"aud prefix":        func(c jwt.MapClaims) { c["aud"] = testAudience + "evil" },
+		"aud nested":        func(c jwt.MapClaims) { c["aud"] = []any{[]any{testAudience}} },
+		"aud empty":         func(c jwt.MapClaims) { c["aud"] = "" },
+		"aud empty array":   func(c jwt.MapClaims) { c["aud"] = []any{} },
+		"aud missing":       func(c jwt.MapClaims) { delete(c, "aud") },
+		"aud number":        func(c jwt.MapClaims) { c["aud"] = 1 },
+		"aud object":        func(c jwt.MapClaims) { c["aud"] = map[string]any{"0": testAudience} },
+		"patient number":    func(c jwt.MapClaims) { c["patient"] = 123 },
+		"patient array":     func(c jwt.MapClaims) { c["patient"] = []any{"123"} },
+		"patient path":      func(c jwt.MapClaims) { c["patient"] = "../Patient/2" },
+		"patient object":    func(c jwt.MapClaims) { c["patient"] = map[string]any{"id": "1"} },
+		"scope number":      func(c jwt.MapClaims) { c["scope"] = 1 },
+		"scope mixed array": func(c jwt.MapClaims) { c["scope"] = []any{"patient/*.rs", 1} },
+		"fhirUser other":    func(c jwt.MapClaims) { c["fhirUser"] = "https://evil.example/Device/1" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := goodClaims()
+			set(c)
+			mustReject(t, m, rs256(t, c))
+		})
+	}
+}
+
+func TestRejectsDeeplyNestedClaims(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.DisableCache = true; c.MaxTokenSize = 1 << 20 })
+	c := goodClaims()
+	var v any = "x"
+	for range 20000 {
+		v = []any{v}
+	}
+	c["deep"] = v
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodRS256, c).SignedString(rsaKey())
+	if err != nil {
+		t.Skip("cannot mint:", err) // encoding/json may refuse the depth
+	}
+	mustReject(t, m, tok)
+}
+
+func TestRejectsNonPreflightOPTIONSWithoutToken(t *testing.T) {
+	m := newTest(t, nil)
+	reached := false
+	h := CORS("https://app.example")(m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })))
+	for name, hdr := range map[string]map[string]string{
+		"no origin":      {},
+		"origin only":    {"Origin": "https://app.example"},
+		"other origin":   {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+		"bad req method": {"Origin": "https://app.example", "Access-Control-Request-Method": "TRACE"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reached = false
+			r := httptest.NewRequest(http.MethodOptions, "/fhir/Patient/1", nil)
+			for k, v := range hdr {
+				r.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if reached {
+				t.Fatalf("OPTIONS reached the FHIR handler without a token (status %d)", w.Code)
+			}
+		})
+	}
+}
+
+func TestRejectsAuthorizationTricks(t *testing.T) {
+	m := newTest(t, nil)
+	tok := rs256(t, goodClaims())
+	reached := false
+	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	for name, vals := range map[string][]string{
+		"tab":          {"Bearer\t" + tok},
+		"extra":        {"Bearer " + tok + " extra"},
+		"two headers":  {"Bearer " + tok, "Bearer " + tok},
+		"basic":        {"Basic " + tok},
+		"dpop":         {"DPoP " + tok},
+		"comma joined": {"Bearer " + tok + ", Bearer " + tok},
+		"newline":      {"Bearer " + tok + "\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reached = false
+			r := httptest.NewRequest(http.MethodGet, "/fhir/Patient/1", nil)
+			r.Header["Authorization"] = vals
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if reached {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestRejectsErrorsEchoingTokenContents(t *testing.T) {
+	m := newTest(t, nil)
+	const secret = "SeCrEtMaRkEr"
+	c := goodClaims()
+	c["iss"] = "https://" + secret + ".example"
+	c["patient"] = secret + "/x"
+	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, tok := range []string{
+		rs256(t, c),
+		mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"kid": secret + "\"x", "typ": secret}),
+		mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"crit": []string{secret}}),
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/fhir/Patient/1", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("status %d", w.Code)
+		}
+		if strings.Contains(w.Header().Get("WWW-Authenticate"), secret) || strings.Contains(w.Body.String(), secret) {
+			t.Errorf("response echoes token contents: %q %s", w.Header().Get("WWW-Authenticate"), w.Body)
+		}
+	}
+}
