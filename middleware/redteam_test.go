@@ -202,3 +202,26 @@ func TestRejectsErrorsEchoingTokenContents(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectsEmptyAudienceEntry: an empty string among Audiences (as
+// strings.Split of an unset variable gives) would let a token whose aud
+// array holds "" next to anything pass the audience check, since the
+// jwt package compares each aud element with each expected audience.
+func TestRejectsEmptyAudienceEntry(t *testing.T) {
+	for _, auds := range [][]string{{""}, {"https://fhir.example.org/other", ""}} {
+		m, err := New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey, Now: fixedNow})
+		if err != nil {
+			continue // refused at New: fine
+		}
+		c := goodClaims()
+		c["aud"] = []any{"", "https://evil.example.org/fhir"}
+		mustReject(t, m, rs256(t, c))
+	}
+	for _, auds := range [][]string{{""}} {
+		_, err := New(context.Background(), Config{Issuer: "https://a.example.org", Audience: testAudience, Keyfunc: staticKey,
+			Issuers: []Issuer{{Issuer: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey}}, Now: fixedNow})
+		if err == nil {
+			t.Error("New accepted an empty entry in Issuer.Audiences")
+		}
+	}
+}
