@@ -225,3 +225,75 @@ func TestRejectsEmptyAudienceEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectsOctKeyFromJWKS: a symmetric key published in the JWKS must
+// verify nothing, even when HS256 is allowed, and an RS256 token must not
+// be checked against the RSA key's bytes as an HMAC secret.
+func TestRejectsOctKeyFromJWKS(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	oct := map[string]any{"kty": "oct", "kid": "h1", "k": b64(secret)}
+	octNoKID := map[string]any{"kty": "oct", "k": b64(secret)}
+	as := newFakeAS(t, jwk(rsaKey(), "k1", nil), oct, octNoKID)
+	m := newFromAS(t, as, func(c *Config) { c.Algorithms = []string{"RS256", "HS256"}; c.DisableCache = true })
+	for _, hdr := range []map[string]any{{"kid": "h1"}, {"kid": nil}, {"kid": "k1"}} {
+		mustReject(t, m, asToken(t, as, jwt.SigningMethodHS256, secret, hdr))
+	}
+	// HS256 keyed with the JWK's modulus bytes (alg confusion).
+	mustReject(t, m, asToken(t, as, jwt.SigningMethodHS256, rsaKey().PublicKey.N.Bytes(), map[string]any{"kid": "k1"}))
+}
+
+// TestRejectsKeyWithoutVerifyOp: key_ops without "verify" and use=enc
+// disqualify a key found by kid and when the token has no kid.
+func TestRejectsKeyWithoutVerifyOp(t *testing.T) {
+	as := newFakeAS(t,
+		jwk(rsaKey(), "k1", map[string]any{"key_ops": []string{"encrypt"}}),
+		jwk(rsaKey(), "k2", map[string]any{"use": "enc"}),
+		jwk(rsaKey(), "k3", map[string]any{"alg": "PS256"}),
+	)
+	m := newFromAS(t, as, func(c *Config) { c.DisableCache = true })
+	for _, hdr := range []map[string]any{{"kid": "k1"}, {"kid": "k2"}, {"kid": "k3"}, {"kid": nil}} {
+		mustReject(t, m, asToken(t, as, jwt.SigningMethodRS256, rsaKey(), hdr))
+	}
+}
+
+// TestRejectsScopeFromIgnoredClaim: with "scope" and "scp" both present,
+// the documented order ("scope" first) decides, whatever the JSON order.
+func TestRejectsScopeFromIgnoredClaim(t *testing.T) {
+	m := newTest(t, nil)
+	c := goodClaims()
+	c["scope"] = "openid"
+	c["scp"] = []any{"patient/*.cruds", "user/*.cruds"}
+	g, err := m.Verify(context.Background(), rs256(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := g.Scopes().String(); strings.Contains(s, "cruds") {
+		t.Fatalf("scp widened the grant: %s", s)
+	}
+}
+
+// TestRejectsQueryTokenBesideHeader and the form body on GET.
+func TestRejectsQueryAndFormTokens(t *testing.T) {
+	m := newTest(t, func(c *Config) { c.FormBodyToken = true })
+	tok := rs256(t, goodClaims())
+	reached := false
+	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	for name, r := range map[string]*http.Request{
+		"query":          httptest.NewRequest(http.MethodGet, "/fhir/Patient?access_token="+tok, nil),
+		"query escaped":  httptest.NewRequest(http.MethodGet, "/fhir/Patient?access%5Ftoken="+tok, nil),
+		"form on GET":    httptest.NewRequest(http.MethodGet, "/fhir/Patient", strings.NewReader("access_token="+tok)),
+		"form twice":     httptest.NewRequest(http.MethodPost, "/fhir/Patient", strings.NewReader("access_token="+tok+"&access_token="+tok)),
+		"form bad chars": httptest.NewRequest(http.MethodPost, "/fhir/Patient", strings.NewReader("access_token="+tok+"%20x")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			reached = false
+			if r.Body != http.NoBody {
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			h.ServeHTTP(httptest.NewRecorder(), r)
+			if reached {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
