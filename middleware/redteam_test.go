@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -295,5 +297,60 @@ func TestRejectsQueryAndFormTokens(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// signRaw signs arbitrary header and payload JSON with the issuer's key.
+func signRaw(t *testing.T, header, payload string) string {
+	t.Helper()
+	si := b64([]byte(header)) + "." + b64([]byte(payload))
+	sig, err := jwt.SigningMethodRS256.Sign(si, rsaKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return si + "." + b64(sig)
+}
+
+// TestRejectsOddJSONShapes: validly signed segments that are not JSON
+// objects, or objects with odd members, must neither panic nor pass.
+func TestRejectsOddJSONShapes(t *testing.T) {
+	single := newTest(t, func(c *Config) { c.DisableCache = true })
+	multi := newTest(t, func(c *Config) {
+		c.DisableCache = true
+		c.Issuers = []Issuer{{Issuer: "https://other.example.org", Audience: testAudience,
+			Keyfunc: func(*jwt.Token) (any, error) { return &otherRSAKey().PublicKey, nil }}}
+	})
+	exp := testNow.Add(time.Hour).Unix()
+	good := `"iss":"` + testIssuer + `","aud":"` + testAudience + `","exp":` + strconv.FormatInt(exp, 10)
+	hdr := `{"alg":"RS256","typ":"at+jwt"}`
+	cases := map[string][2]string{
+		"payload null":         {hdr, `null`},
+		"payload array":        {hdr, `[{` + good + `}]`},
+		"payload string":       {hdr, `"x"`},
+		"payload number":       {hdr, `1`},
+		"payload trailing obj": {hdr, `{` + good + `}{"iss":"https://other.example.org"}`},
+		"payload trailing":     {hdr, `{` + good + `} x`},
+		"header null":          {`null`, `{` + good + `}`},
+		"header array":         {`["RS256"]`, `{` + good + `}`},
+		"alg array":            {`{"alg":["RS256"],"typ":"at+jwt"}`, `{` + good + `}`},
+		"alg missing":          {`{"typ":"at+jwt"}`, `{` + good + `}`},
+		"alg lower":            {`{"alg":"rs256","typ":"at+jwt"}`, `{` + good + `}`},
+		"typ number":           {`{"alg":"RS256","typ":1}`, `{` + good + `}`},
+		"kid number":           {`{"alg":"RS256","typ":"at+jwt","kid":1}`, `{` + good + `}`},
+		"crit empty":           {`{"alg":"RS256","typ":"at+jwt","crit":[]}`, `{` + good + `}`},
+		"b64 false":            {`{"alg":"RS256","typ":"at+jwt","b64":false,"crit":["b64"]}`, `{` + good + `}`},
+		"exp twice, last old":  {hdr, `{` + good + `,"exp":1}`},
+		"iss twice, last bad":  {hdr, `{` + good + `,"iss":"https://other.example.org"}`},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			tok := signRaw(t, c[0], c[1])
+			mustReject(t, single, tok)
+			mustReject(t, multi, tok)
+		})
+	}
+	// The control: the same construction is accepted when well formed.
+	if _, err := single.Verify(context.Background(), signRaw(t, hdr, `{`+good+`}`)); err != nil {
+		t.Fatalf("control token refused: %v", err)
 	}
 }
