@@ -245,7 +245,9 @@ func (m *Middleware) extract(r *http.Request) (string, *http.Request, *Error) {
 	default:
 		return "", r, errTwoHeaders
 	}
-	if strings.Contains(r.URL.RawQuery, "access") { // also access%5Ftoken
+	// The fast path must not miss a percent-encoded name such as
+	// %61ccess_token, which Query decodes to access_token.
+	if q := r.URL.RawQuery; strings.Contains(q, "access") || strings.Contains(q, "%") {
 		if _, ok := r.URL.Query()["access_token"]; ok {
 			if tok != "" {
 				return "", r, errTwoMethods

@@ -354,3 +354,19 @@ func TestRejectsOddJSONShapes(t *testing.T) {
 		t.Fatalf("control token refused: %v", err)
 	}
 }
+
+// TestRejectsPercentEncodedQueryToken: access_token spelled with
+// percent-encoded letters in the query must be refused like the plain
+// name (RFC 6750 §2.3 tokens in URIs leak to logs).
+func TestRejectsPercentEncodedQueryToken(t *testing.T) {
+	m := newTest(t, nil)
+	tok := rs256(t, goodClaims())
+	for _, q := range []string{"%61ccess_token=", "acc%65ss_token=", "%61%63%63%65%73%73%5f%74%6f%6b%65%6e="} {
+		r := httptest.NewRequest(http.MethodGet, "/fhir/Patient?"+q+tok, nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		_, _, err := m.extract(r)
+		if err == nil || err.Code != CodeInvalidRequest {
+			t.Errorf("%s: token in the query not refused: %v", q, err)
+		}
+	}
+}
