@@ -313,7 +313,11 @@ func isWriteByID(d *smartctx.Decision) bool {
 // storedPermitted asks next for the resource at path (escaped, under the
 // base) with a GET and checks it against d. It returns the ETag read.
 func (a *Authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision, path string) (string, error) {
-	pre := r.Clone(r.Context())
+	// The handler sees the GET as what it is, a read of the resource:
+	// a handler that acts on the decision must not do the write here.
+	read := *d
+	read.Interaction, read.VersionID, read.Query, read.Rewritten, read.Entries = scope.InteractionRead, "", "", false, nil
+	pre := r.Clone(smartctx.WithDecision(r.Context(), &read))
 	pre.Method = http.MethodGet
 	u := *r.URL
 	u.RawQuery, u.Path, u.RawPath = "", "", ""
