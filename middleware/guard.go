@@ -210,14 +210,17 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 
 // permitted reports whether the grant lets the client see resource, of
 // type typ, in the answer to a request decided as d: the type is the one
-// asked for (or an included one, when includes are allowed), the scopes of
+// asked for (or an included one, when includes are allowed, or any for an
+// operation), the scopes of
 // d's context reach it, it is in d's patient compartment, and it matches a
 // granular constraint when only granular scopes reach it.
 func (a *Authorizer) permitted(gr *smartctx.Grant, d *smartctx.Decision, typ string, resource []byte, included bool) bool {
 	if !d.Restricted() {
 		return true
 	}
-	if typ != d.Type && d.Type != "" && d.Type != "*" && !(included && d.Includes) {
+	// The type asked for, unless includes are allowed or an operation
+	// (Patient/{id}/$everything) answers with resources of many types.
+	if typ != d.Type && d.Type != "" && d.Type != "*" && d.Operation == "" && !(included && d.Includes) {
 		return false
 	}
 	letter := d.Interaction.Permission()

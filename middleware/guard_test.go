@@ -165,6 +165,16 @@ func TestResponseGuard(t *testing.T) {
 			wantStatus: 200, wantIDs: []string{"a"},
 		},
 		{
+			name: "$everything keeps the patient's resources of every type and drops the others", scopes: "patient/*.rs", patient: "123",
+			target: "/fhir/Patient/123/$everything",
+			resp: response{status: 200, body: searchset(
+				match(patientResource("123")),
+				match(observation("a", "123", labCategory)),
+				match(observation("b", "456", labCategory)),
+				match(`{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/123"}}`))},
+			wantStatus: 200, wantIDs: []string{"123", "a", "c"},
+		},
+		{
 			name: "a body that is not JSON cannot be checked", scopes: "patient/Observation.rs", patient: "123",
 			target:     "/fhir/Observation/o1",
 			resp:       response{status: 200, ctype: "application/fhir+xml", body: `<Observation xmlns="http://hl7.org/fhir"/>`},
