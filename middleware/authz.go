@@ -162,9 +162,11 @@ type AuthorizerConfig struct {
 	// holds the handler's response and checks it before the client sees
 	// it: a single resource outside the decision is answered 403 (404 with
 	// NotFoundForDenied), and a Bundle loses the entries the grant does not
-	// permit (and its "total"). This is what makes a read by id under a
-	// patient/ scope safe in front of a FHIR server that knows nothing of
-	// SMART. The guard reads JSON only: a response it cannot read (XML,
+	// permit (and its "total"). Before an update, patch or delete by id
+	// (also in a bundle) it reads the stored resource through the handler
+	// with a GET and lets the write through only if that is permitted.
+	// This is what makes reads and writes by id under a patient/ scope
+	// safe in front of a FHIR server that knows nothing of SMART. The guard reads JSON only: a response it cannot read (XML,
 	// compressed, larger than MaxResponseBytes) is refused with 502. Set
 	// SkipResponseGuard only if your handlers apply the Decision
 	// themselves (Permits), or to stream large responses; it MUST NOT be
@@ -236,13 +238,22 @@ type AuthorizerConfig struct {
 //     rewritten (RewriteSearch) to add patient=Patient/<id>;
 //   - system search, type and system history of compartment types, and
 //     type- or system-level operations are refused;
-//   - created and updated resources must be in the compartment (the body
-//     is checked; an absolute reference counts only under Base);
+//   - created and updated resources must be in the compartment and in no
+//     other patient's (the body is checked: an Observation with subject
+//     Patient/456 and performer Patient/123 is refused, as it would write
+//     into Patient/456's record; an absolute reference counts only under
+//     Base);
 //   - instance reads, updates, patches and deletes are allowed with
-//     Decision.Patient set: the response guard (see SkipResponseGuard)
-//     refuses a returned resource outside the compartment, but only the
-//     handler can check the stored resource BEFORE an update, patch or
-//     delete changes it (InPatientCompartment, Permits);
+//     Decision.Patient set (a patch must be a JSON Patch that leaves the
+//     compartment's reference elements alone, so that it cannot move the
+//     resource into another patient's record): the response guard (see
+//     SkipResponseGuard)
+//     refuses a returned resource outside the compartment and, before an
+//     update, patch or delete by id, asks the handler for the stored
+//     resource with a GET of the same URL and lets the write through only
+//     if it is permitted (or absent), with If-Match set to its ETag;
+//     with SkipResponseGuard the handler must check the stored resource
+//     itself (InPatientCompartment, Permits);
 //   - types outside the compartment follow NonCompartment.
 //
 // # Granular scopes
@@ -262,6 +273,10 @@ type AuthorizerConfig struct {
 // own, as if it came alone (without rewriting); one refused entry refuses
 // the whole bundle. Operations need an entry in Operations; _include,
 // _revinclude and _query are refused unless AllowIncludes (_query always).
+// Reverse chaining (_has) is refused under patient/ and granular scopes,
+// and _contained searches when the search is limited to a patient or to
+// granular constraints: both select by other resources than the ones
+// returned.
 type Authorizer struct {
 	cfg      AuthorizerConfig
 	basePath string
@@ -339,6 +354,10 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 			r.RequestURI = u.RequestURI()
 		}
 		if d.Restricted() && !a.cfg.SkipResponseGuard {
+			if err := a.checkStored(r, next, g, d); err != nil {
+				a.onError(w, r, err)
+				return
+			}
 			a.guard(w, r, next, g, d)
 			return
 		}
@@ -390,6 +409,7 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 	case req.Interaction == scope.InteractionBatch,
 		req.Interaction == scope.InteractionCreate,
 		req.Interaction == scope.InteractionUpdate,
+		req.Interaction == scope.InteractionPatch,
 		(req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) && r.Method == http.MethodPost:
 		if body, err = a.readBody(r); err != nil {
 			return nil, err
@@ -402,6 +422,11 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 		req.Form = string(body)
 		if !validForm(req.Form) {
 			return nil, badRequest("malformed form body")
+		}
+		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
+		// Express, Rails) reads "_method" from a form body too.
+		if err := noMethodParam(req.Form); err != nil {
+			return nil, err
 		}
 	}
 	if req.Interaction == scope.InteractionBatch {

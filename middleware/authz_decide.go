@@ -1,13 +1,16 @@
 package middleware
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/compartment"
@@ -234,6 +237,12 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 			d.Patient = pid
 		}
 	}
+	if req.Interaction == scope.InteractionPatch && (d.Patient != "" && req.Type != "Patient" || cons != nil) {
+		if !patchLeavesAlone(req.Resource, req.Type, d.Patient != "", cons) {
+			return a.deny(req, bundled, "under these scopes a patch must be a JSON Patch that leaves the compartment and the granular scopes' elements alone")
+		}
+		return nil
+	}
 	if req.Interaction != scope.InteractionCreate && req.Interaction != scope.InteractionUpdate {
 		return nil
 	}
@@ -251,12 +260,15 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 		return badRequest("the resource body's id does not match the URL")
 	}
 	if d.Patient != "" {
-		ok, err := compartment.MemberOf(req.Resource, typ, id, d.Patient, a.baseURL)
+		// In this compartment and no other: a resource that also names
+		// another patient (subject Patient/456, performer Patient/123)
+		// would be written into that patient's record too.
+		ok, err := compartment.OnlyMemberOf(req.Resource, typ, id, d.Patient, a.baseURL)
 		if err != nil {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the resource body is not a FHIR JSON resource", Err: err}
 		}
 		if !ok {
-			return a.deny(req, bundled, "the resource is not in the compartment of the patient in context")
+			return a.deny(req, bundled, "the resource is not in the compartment of the patient in context alone")
 		}
 	}
 	if cons != nil {
@@ -274,6 +286,7 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 // and form f; a rewrite goes to d.Query.
 func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decision, q, f string, rewrite, bundled bool) error {
 	c := req.Context
+	contained, hasRev := false, false
 	for p := range fhirrest.Params(q, f) {
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
@@ -284,6 +297,23 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 			d.Includes = true
 		case "_query":
 			return a.deny(req, bundled, "named queries (_query) are not allowed")
+		case "_has":
+			// Reverse chaining selects by other resources: under
+			// patient/ scopes, Medication?_has:MedicationRequest:
+			// medication:subject=Patient/456 lists what another
+			// patient takes, whatever the type searched.
+			if c == scope.Patient {
+				return a.deny(req, bundled, "reverse chaining (_has) is not allowed under patient scopes")
+			}
+			hasRev = true
+		case "_contained", "_containedType":
+			// With _contained the search parameters, the patient's
+			// among them, select contained resources, and the server
+			// may return their containers: another patient's
+			// Observation that contains one naming Patient/123.
+			if c == scope.Patient && (p.Name != "_contained" || p.Value != "false") {
+				contained = true
+			}
 
 		}
 	}
@@ -327,6 +357,12 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 				d.Rewritten = true
 			}
 		}
+	}
+	if hasRev && d.Constraints != nil {
+		return a.deny(req, bundled, "reverse chaining (_has) is not allowed under granular scopes")
+	}
+	if contained || d.Constraints != nil && hasContained(q, f) {
+		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
 	}
 	if c != scope.Patient {
 		return nil
@@ -528,13 +564,60 @@ func (a *Authorizer) operation(g *smartctx.Grant, req *Request, d *smartctx.Deci
 }
 
 // object decodes a JSON object into its members, keys matched exactly (as
-// FHIR JSON is case-sensitive; encoding/json's struct decoding is not).
+// FHIR JSON is case-sensitive; encoding/json's struct decoding is not). It
+// refuses an object with two keys that are equal, or equal under Unicode
+// case folding ("resource", "Resource", "ſesource" is not, "entry" and
+// "Entry" are): decoders differ on which one they read (first, last,
+// case-insensitive), so whichever the check reads, the server or the
+// client could read the other.
 func object(data []byte) (map[string]json.RawMessage, bool) {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil || m == nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	m := map[string]json.RawMessage{}
+	folded := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		key, ok := t.(string)
+		if err != nil || !ok {
+			return nil, false
+		}
+		f := foldKey(key)
+		if folded[f] {
+			return nil, false
+		}
+		folded[f] = true
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return nil, false
+		}
+		m[key] = v
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, false
 	}
 	return m, true
+}
+
+// foldKey maps key to one representative of the keys equal to it under
+// Unicode simple case folding (strings.EqualFold, which is how
+// encoding/json matches keys to struct fields).
+func foldKey(key string) string {
+	var b strings.Builder
+	for _, r := range key {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }
 
 // str decodes a JSON string member, "" when absent; ok is false when the
@@ -632,4 +715,82 @@ func entryError(i int, err error) error {
 	c := *e
 	c.Description = fmt.Sprintf("bundle entry %d: %s", i, e.Description)
 	return &c
+}
+
+// patchLeavesAlone reports whether body is a JSON Patch (RFC 6902) none of
+// whose operations touches, at the top level of a resource of type typ,
+// an element of the patient compartment (when compartment is set) or of
+// the granular constraints cons, nor the whole resource. Such a patch
+// cannot move a resource out of the compartment (subject Patient/123 →
+// Patient/456) or out of a granular scope (category laboratory →
+// social-history); the library cannot check other patch formats, which
+// are refused.
+func patchLeavesAlone(body []byte, typ string, compartmentPaths bool, cons []scope.Constraint) bool {
+	var ops []json.RawMessage
+	if json.Unmarshal(body, &ops) != nil {
+		return false
+	}
+	guarded := map[string]bool{}
+	add := func(p compartment.Param) {
+		for _, path := range p.Paths {
+			top, _, _ := strings.Cut(path, ".")
+			top, _, _ = strings.Cut(top, "@")
+			guarded[foldKey(top)] = true
+			guarded[foldKey("_"+top)] = true
+		}
+	}
+	if compartmentPaths {
+		for _, code := range compartment.Params(typ) {
+			p, _ := compartment.SearchParam(typ, code)
+			add(p)
+		}
+	}
+	for _, c := range cons {
+		for _, kv := range c {
+			p, ok := compartment.SearchParam(typ, kv.Name)
+			if !ok {
+				return false
+			}
+			add(p)
+		}
+	}
+	for _, raw := range ops {
+		op, ok := object(raw)
+		if !ok {
+			return false
+		}
+		name, ok := str(op, "op")
+		if !ok || name == "" {
+			return false
+		}
+		for _, key := range []string{"path", "from"} {
+			ptr, ok := str(op, key)
+			if !ok {
+				return false
+			}
+			if key == "from" && ptr == "" {
+				if _, has := op["from"]; !has {
+					continue
+				}
+			}
+			if name == "test" {
+				continue
+			}
+			top, _, _ := strings.Cut(strings.TrimPrefix(ptr, "/"), "/")
+			top = strings.ReplaceAll(strings.ReplaceAll(top, "~1", "/"), "~0", "~")
+			if !strings.HasPrefix(ptr, "/") || top == "" || guarded[foldKey(top)] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func hasContained(q, f string) bool {
+	for p := range fhirrest.Params(q, f) {
+		if p.Name == "_containedType" || p.Name == "_contained" && p.Value != "false" {
+			return true
+		}
+	}
+	return false
 }

@@ -308,7 +308,9 @@ var namedCases = []decisionCase{
 	{name: "create absolute subject elsewhere", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs("https://evil.example/fhir/Patient/1", "laboratory"), want: 403},
 	{name: "create absolute subject path base", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs(base+"/Patient/1", "laboratory"), cfg: smartmw.AuthorizerConfig{Base: "/fhir"}, want: 403},
 	{name: "create allergy recorder", scopes: "patient/AllergyIntolerance.c", patient: "1", method: "POST", target: "AllergyIntolerance",
-		body: `{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/2"},"recorder":{"reference":"Patient/1"}}`, want: 200, wantPatient: "1"},
+		body: `{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/2"},"recorder":{"reference":"Patient/1"}}`, want: 403}, // in Patient/2's compartment too
+	{name: "create allergy own recorder", scopes: "patient/AllergyIntolerance.c", patient: "1", method: "POST", target: "AllergyIntolerance",
+		body: `{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/1"},"recorder":{"reference":"Patient/1"}}`, want: 200, wantPatient: "1"},
 
 	// Mixing contexts (fhir-works-on-aws #96): no widening across contexts.
 	{name: "mix user other type does not widen patient", scopes: "user/Practitioner.rs patient/Observation.rs", patient: "1", target: "Observation?patient=2", want: 403},
@@ -421,7 +423,7 @@ var bundleCases = []decisionCase{
 
 var bundleCaseSensitivity = []decisionCase{
 	{name: "bundle key case trick", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "",
-		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/2","URL":"Patient/1"}}]}`, want: 403},
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/2","URL":"Patient/1"}}]}`, want: 400}, // two keys equal but for case: unreadable
 	{name: "bundle key case only", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","URL":"Patient/1"}}]}`, want: 400},
 	{name: "method override header", scopes: "user/Observation.c", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"X-HTTP-Method-Override": "DELETE"}, want: 400},

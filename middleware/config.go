@@ -246,9 +246,17 @@ func (cfg Config) withDefaults() (Config, error) {
 		if is.Audience == "" && len(errs) == 0 {
 			errs = append(errs, fmt.Errorf("issuer %q has no Audience", is.Issuer))
 		}
+		for _, a := range is.Audiences {
+			if a == "" {
+				// Never skip it: "" among the expected audiences would
+				// match a token whose aud array holds "" beside any
+				// other audience.
+				errs = append(errs, fmt.Errorf("issuer %q has an empty entry in Audiences", is.Issuer))
+			}
+		}
 		for _, a := range append([]string{is.Audience}, is.Audiences...) {
 			if a == "" {
-				continue
+				continue // reported above
 			}
 			if u, err := url.Parse(a); err != nil || !u.IsAbs() || u.Fragment != "" {
 				errs = append(errs, fmt.Errorf("audience %q is not an absolute URI without fragment", a))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
@@ -78,8 +79,10 @@ func (a *Authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 	case gw.overflow:
 		refuse(&Error{Status: http.StatusBadGateway, Description: "response too large to check", Err: errResponseUnchecked})
 		return
-	case status < 200 || status >= 300 || len(bytes.TrimSpace(body)) == 0 || r.Method == http.MethodHead:
-		// Errors, empty answers (204, 304) and HEAD carry no resource.
+	case (status < 200 || status >= 300) && !carriesResource(body) || len(bytes.TrimSpace(body)) == 0 || r.Method == http.MethodHead:
+		// Errors (an OperationOutcome, an error page), empty answers
+		// (204, 304) and HEAD carry no resource. A resource sent with
+		// an error status is checked all the same: the client reads it.
 		w.WriteHeader(status)
 		w.Write(body)
 		return
@@ -122,42 +125,57 @@ var errNotPermitted = errors.New("resource not permitted")
 // fails with errNotPermitted for a resource outside the decision, and
 // with errResponseUnchecked for a body that is not FHIR JSON.
 func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, body []byte) ([]byte, error) {
-	var head struct {
-		ResourceType string            `json:"resourceType"`
-		Type         string            `json:"type"`
-		Entry        []json.RawMessage `json:"entry"`
-	}
-	if json.Unmarshal(body, &head) != nil || head.ResourceType == "" {
+	bundle, ok := object(body)
+	if !ok {
 		return nil, errResponseUnchecked
 	}
-	if head.ResourceType != "Bundle" || d.Type == "Bundle" {
-		if !a.permitted(gr, d, head.ResourceType, body, false) {
+	rt, ok := str(bundle, "resourceType")
+	if !ok || rt == "" {
+		return nil, errResponseUnchecked
+	}
+	if rt != "Bundle" || d.Type == "Bundle" {
+		if !a.permitted(gr, d, rt, body, false) {
 			return nil, errNotPermitted
 		}
 		return body, nil
 	}
-	entries := head.Entry
-	perEntry := head.Type == "batch-response" || head.Type == "transaction-response"
+	bt, ok := str(bundle, "type")
+	if !ok {
+		return nil, errResponseUnchecked
+	}
+	var entries []json.RawMessage
+	if raw, found := bundle["entry"]; found && json.Unmarshal(raw, &entries) != nil {
+		return nil, errResponseUnchecked
+	}
+	perEntry := bt == "batch-response" || bt == "transaction-response"
 	kept := entries[:0]
 	dropped := false
 	for i, raw := range entries {
-		var e struct {
-			Resource json.RawMessage `json:"resource"`
-			Search   struct {
-				Mode string `json:"mode"`
-			} `json:"search"`
-		}
-		if json.Unmarshal(raw, &e) != nil {
+		e, ok := object(raw)
+		if !ok {
 			return nil, errResponseUnchecked
 		}
-		if len(e.Resource) == 0 || string(e.Resource) == "null" {
+		var mode string
+		if raw, has := e["search"]; has {
+			search, ok := object(raw)
+			if !ok {
+				return nil, errResponseUnchecked
+			}
+			if mode, ok = str(search, "mode"); !ok {
+				return nil, errResponseUnchecked
+			}
+		}
+		resource := e["resource"]
+		if len(resource) == 0 || string(resource) == "null" {
 			kept = append(kept, raw) // a history delete, a response status
 			continue
 		}
-		var rt struct {
-			ResourceType string `json:"resourceType"`
+		res, ok := object(resource)
+		if !ok {
+			return nil, errResponseUnchecked
 		}
-		if json.Unmarshal(e.Resource, &rt) != nil {
+		typ, ok := str(res, "resourceType")
+		if !ok {
 			return nil, errResponseUnchecked
 		}
 		ed := d
@@ -167,8 +185,8 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 			}
 			ed = d.Entries[i]
 		}
-		if rt.ResourceType == "OperationOutcome" && (perEntry || e.Search.Mode == "outcome") ||
-			a.permitted(gr, ed, rt.ResourceType, e.Resource, e.Search.Mode == "include") {
+		if typ == "OperationOutcome" && (perEntry || mode == "outcome") ||
+			a.permitted(gr, ed, typ, resource, mode == "include") {
 			kept = append(kept, raw)
 			continue
 		}
@@ -176,10 +194,6 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 	}
 	if !dropped {
 		return body, nil
-	}
-	var bundle map[string]json.RawMessage
-	if json.Unmarshal(body, &bundle) != nil {
-		return nil, errResponseUnchecked
 	}
 	if len(kept) == 0 {
 		delete(bundle, "entry")
@@ -196,14 +210,17 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 
 // permitted reports whether the grant lets the client see resource, of
 // type typ, in the answer to a request decided as d: the type is the one
-// asked for (or an included one, when includes are allowed), the scopes of
+// asked for (or an included one, when includes are allowed, or any for an
+// operation), the scopes of
 // d's context reach it, it is in d's patient compartment, and it matches a
 // granular constraint when only granular scopes reach it.
 func (a *Authorizer) permitted(gr *smartctx.Grant, d *smartctx.Decision, typ string, resource []byte, included bool) bool {
 	if !d.Restricted() {
 		return true
 	}
-	if typ != d.Type && d.Type != "" && d.Type != "*" && !(included && d.Includes) {
+	// The type asked for, unless includes are allowed or an operation
+	// (Patient/{id}/$everything) answers with resources of many types.
+	if typ != d.Type && d.Type != "" && d.Type != "*" && d.Operation == "" && !(included && d.Includes) {
 		return false
 	}
 	letter := d.Interaction.Permission()
@@ -233,3 +250,128 @@ func (a *Authorizer) permitted(gr *smartctx.Grant, d *smartctx.Decision, typ str
 	}
 	return false
 }
+
+// carriesResource reports whether body is a FHIR JSON resource other than
+// an OperationOutcome.
+func carriesResource(body []byte) bool {
+	m, ok := object(body)
+	if !ok {
+		return false
+	}
+	rt, ok := str(m, "resourceType")
+	return !ok || rt != "" && rt != "OperationOutcome"
+}
+
+// checkStored protects an update, patch or delete by id under a restricted
+// decision: the body of an update was checked, but the resource it
+// replaces, or the one a patch or delete changes, is only known to the
+// handler. So the handler is asked for it first, with a GET of the same
+// URL; the write goes ahead only if what it answers is permitted (or it
+// answers 404 or 410: an update creates, a delete finds nothing), and
+// then with If-Match set to the ETag read, when the request has none, so
+// that the server refuses the write if the resource changed in between.
+// Without it a patient app could overwrite or delete another patient's
+// Observation by id in front of a FHIR server that knows nothing of
+// SMART.
+func (a *Authorizer) checkStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision) error {
+	switch d.Interaction {
+	case scope.InteractionBatch, scope.InteractionTransaction:
+		// Each write entry by id, the same way; If-Match cannot be
+		// added to an entry without rewriting the bundle.
+		for _, e := range d.Entries {
+			if !isWriteByID(e) || !e.Restricted() {
+				continue
+			}
+			if _, err := a.storedPermitted(r, next, gr, e, a.basePath+"/"+e.Type+"/"+e.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !isWriteByID(d) {
+		return nil
+	}
+	etag, err := a.storedPermitted(r, next, gr, d, r.URL.EscapedPath())
+	if err != nil {
+		return err
+	}
+	if etag != "" && r.Header.Get("If-Match") == "" {
+		r.Header = r.Header.Clone() // r is Handler's own copy; its header map is not
+		r.Header.Set("If-Match", etag)
+	}
+	return nil
+}
+
+// isWriteByID reports whether d is an update, patch or delete of one
+// resource named by id (not conditional: a conditional write selects with
+// a search already limited to the decision).
+func isWriteByID(d *smartctx.Decision) bool {
+	switch d.Interaction {
+	case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
+		return d.ID != ""
+	}
+	return false
+}
+
+// storedPermitted asks next for the resource at path (escaped, under the
+// base) with a GET and checks it against d. It returns the ETag read.
+func (a *Authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision, path string) (string, error) {
+	// The handler sees the GET as what it is, a read of the resource:
+	// a handler that acts on the decision must not do the write here.
+	read := *d
+	read.Interaction, read.VersionID, read.Query, read.Rewritten, read.Entries = scope.InteractionRead, "", "", false, nil
+	pre := r.Clone(smartctx.WithDecision(r.Context(), &read))
+	pre.Method = http.MethodGet
+	u := *r.URL
+	u.RawQuery, u.Path, u.RawPath = "", "", ""
+	pu, err := url.Parse(path)
+	if err != nil {
+		return "", &Error{Status: http.StatusBadGateway, Description: "the stored resource cannot be checked", Err: err}
+	}
+	u.Path, u.RawPath = pu.Path, pu.RawPath
+	pre.URL = &u
+	pre.RequestURI = u.RequestURI()
+	pre.Body, pre.ContentLength = http.NoBody, 0
+	for _, h := range [...]string{"If-Match", "If-None-Match", "If-Modified-Since", "If-None-Exist", "Content-Type", "Content-Length", "Accept-Encoding", "Prefer"} {
+		pre.Header.Del(h)
+	}
+	pre.Header.Set("Accept", "application/fhir+json")
+	h := http.Header{}
+	gw := &guardWriter{w: headerOnly(h), max: a.cfg.MaxResponseBytes}
+	next.ServeHTTP(gw, pre)
+	status := gw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	unchecked := &Error{Status: http.StatusBadGateway, Description: "the stored resource cannot be checked", Err: errResponseUnchecked}
+	switch {
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return "", nil
+	case gw.overflow || status < 200 || status >= 300:
+		return "", unchecked
+	}
+	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return "", unchecked
+	}
+	body := gw.body.Bytes()
+	m, ok := object(body)
+	if !ok {
+		return "", unchecked
+	}
+	typ, ok := str(m, "resourceType")
+	if !ok || typ == "" {
+		return "", unchecked
+	}
+	if !a.permitted(gr, d, typ, body, false) {
+		return "", a.denied(d)
+	}
+	return h.Get("ETag"), nil
+}
+
+// headerOnly is a ResponseWriter that keeps headers in h and nothing else;
+// guardWriter holds the status and body.
+type headerOnly http.Header
+
+func (h headerOnly) Header() http.Header         { return http.Header(h) }
+func (h headerOnly) Write(p []byte) (int, error) { return len(p), nil }
+func (h headerOnly) WriteHeader(int)             {}

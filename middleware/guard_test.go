@@ -165,6 +165,16 @@ func TestResponseGuard(t *testing.T) {
 			wantStatus: 200, wantIDs: []string{"a"},
 		},
 		{
+			name: "$everything keeps the patient's resources of every type and drops the others", scopes: "patient/*.rs", patient: "123",
+			target: "/fhir/Patient/123/$everything",
+			resp: response{status: 200, body: searchset(
+				match(patientResource("123")),
+				match(observation("a", "123", labCategory)),
+				match(observation("b", "456", labCategory)),
+				match(`{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/123"}}`))},
+			wantStatus: 200, wantIDs: []string{"123", "a", "c"},
+		},
+		{
 			name: "a body that is not JSON cannot be checked", scopes: "patient/Observation.rs", patient: "123",
 			target:     "/fhir/Observation/o1",
 			resp:       response{status: 200, ctype: "application/fhir+xml", body: `<Observation xmlns="http://hl7.org/fhir"/>`},
@@ -267,5 +277,38 @@ func TestResponseGuardRefusesResponsesOverTheBound(t *testing.T) {
 	authz.Handler(fhir).ServeHTTP(w, r)
 	if w.Code != http.StatusBadGateway {
 		t.Errorf("status = %d, want 502", w.Code)
+	}
+}
+
+func TestStoredResourceIsReadWithAReadDecisionBeforeAWrite(t *testing.T) {
+	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: "/fhir"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, _ := smartctx.DecisionFromContext(r.Context())
+		seen = append(seen, r.Method+" "+string(d.Interaction))
+		if r.Method == http.MethodGet {
+			w.Header().Set("Content-Type", "application/fhir+json")
+			w.Header().Set("ETag", `W/"7"`)
+			w.Write([]byte(observation("o1", "123", labCategory)))
+			return
+		}
+		if got := r.Header.Get("If-Match"); got != `W/"7"` {
+			t.Errorf("the write reached the handler with If-Match %q, want the version read", got)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	g := smartctx.NewGrant(smartctx.Claims{Scopes: scope.Parse("patient/Observation.rd"), Patient: "123"})
+	r := httptest.NewRequest(http.MethodDelete, "/fhir/Observation/o1", nil)
+	r = r.WithContext(smartctx.NewContext(r.Context(), g))
+	w := httptest.NewRecorder()
+	authz.Handler(fhir).ServeHTTP(w, r)
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("status %d, want 204", w.Code)
+	}
+	if strings.Join(seen, ", ") != "GET read, DELETE delete" {
+		t.Errorf("the handler saw %v, want the stored resource read as a read, then the delete", seen)
 	}
 }

@@ -84,7 +84,10 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 		// and checks the signature; the validator then checks the
 		// registered claims and, through claims.Validate, the SMART ones.
 		// (Parsing into the claims type itself would decode them twice.)
-		is.parser = jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation())
+		// Strict decoding refuses base64url whose unused trailing bits are
+		// set (RFC 4648 §3.5): else one signed token has many spellings,
+		// each a different cache key and a different string to deny-list.
+		is.parser = jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
 		is.validator = jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
@@ -242,7 +245,9 @@ func (m *Middleware) extract(r *http.Request) (string, *http.Request, *Error) {
 	default:
 		return "", r, errTwoHeaders
 	}
-	if strings.Contains(r.URL.RawQuery, "access") { // also access%5Ftoken
+	// The fast path must not miss a percent-encoded name such as
+	// %61ccess_token, which Query decodes to access_token.
+	if q := r.URL.RawQuery; strings.Contains(q, "access") || strings.Contains(q, "%") {
 		if _, ok := r.URL.Query()["access_token"]; ok {
 			if tok != "" {
 				return "", r, errTwoMethods
@@ -376,7 +381,7 @@ func unverifiedIssuer(token string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(payload)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
 	if err != nil {
 		return "", false
 	}

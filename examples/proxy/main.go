@@ -5,28 +5,23 @@
 //	go run -C examples ./proxy -upstream http://127.0.0.1:8080/fhir \
 //	    -issuer https://auth.example.org -audience https://fhir.example.org/r4
 //
-// The upstream server knows nothing of SMART, so the proxy enforces what a
-// handler would: the response guard (on by default in the authorizer)
-// checks what comes back, and before an update, patch or delete the proxy
-// reads the stored resource from upstream and checks it against the
-// decision.
+// The upstream server knows nothing of SMART, so the authorizer's response
+// guard (on by default) does what a handler would: it checks what comes
+// back, and before an update, patch or delete by id it reads the stored
+// resource through the proxy and checks it against the decision.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"time"
 
-	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
-	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
@@ -64,7 +59,6 @@ func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configurati
 	if err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
 	target := func(r *http.Request) *url.URL {
 		u := *up
 		u.Path = strings.TrimSuffix(up.Path, "/") + strings.TrimPrefix(r.URL.Path, basePath)
@@ -81,60 +75,10 @@ func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configurati
 			}
 		},
 	}
-	forward := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, ok := smartctx.DecisionFromContext(r.Context())
-		if !ok {
-			http.Error(w, "no decision", http.StatusInternalServerError)
-			return
-		}
-		switch d.Interaction {
-		case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
-			if d.Restricted() && !storedPermitted(r.Context(), client, target(r), d) {
-				writeOutcome(w, http.StatusForbidden, "forbidden", "the token does not allow this resource")
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	})
 	mux := http.NewServeMux()
 	mux.Handle(discoveryPath, discovery)
-	mux.Handle(basePath+"/", smartmw.CORS(o.origins...)(auth.Handler(authz.Handler(forward))))
+	mux.Handle(basePath+"/", smartmw.CORS(o.origins...)(auth.Handler(authz.Handler(rp))))
 	return mux, nil
-}
-
-// storedPermitted reads the resource at u from upstream and checks it
-// against d: the one check the authorizer cannot make, as it cannot see
-// the stored version. A resource that does not exist yet is permitted
-// (the body of an update-as-create was checked already); anything else
-// the proxy cannot read is not.
-func storedPermitted(ctx context.Context, client *http.Client, u *url.URL, d *smartctx.Decision) bool {
-	read := *u
-	read.RawQuery = ""
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, read.String(), nil)
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Accept", "application/fhir+json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
-		return true
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return false
-	}
-	ok, err := smartmw.Permits(d, body)
-	return err == nil && ok
-}
-
-func writeOutcome(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":%q,"diagnostics":%q}]}`, code, msg)
 }
 
 func main() {

@@ -3,6 +3,8 @@ package compartment
 import (
 	"bytes"
 	"strings"
+
+	"github.com/smartguard/smartguard/scope"
 )
 
 // Param is an R4 search parameter of one resource type, reduced to what
@@ -96,7 +98,8 @@ func init() {
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
 	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {
-		return member(data, typ, patientID, AnyServer)
+		ok, _, err := member(data, typ, patientID, AnyServer)
+		return ok, err
 	}
 	typ, id, err := topLevel(data)
 	if err != nil {
@@ -119,12 +122,60 @@ func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
 		return patientID != "" && id == patientID, nil
 	}
-	return member(data, []byte(typ), patientID, base)
+	ok, _, err := member(data, []byte(typ), patientID, base)
+	return ok, err
+}
+
+// OnlyMemberOf is MemberOf for a resource being written: it must be in the
+// compartment of Patient/patientID and in no other patient's. A resource
+// whose compartment elements also refer to another Patient (an
+// Observation with subject Patient/456 and performer Patient/123, an
+// AllergyIntolerance with patient Patient/456 and recorder Patient/123) is
+// in both compartments: writing it writes into the other patient's record.
+// A reference counts as another patient's when it names a Patient other
+// than patientID, on any server, or could resolve to one (see
+// otherPatient).
+func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
+	if typ == "Patient" {
+		return patientID != "" && id == patientID, nil
+	}
+	ok, other, err := member(data, []byte(typ), patientID, base)
+	return ok && !other, err
+}
+
+// otherPatient reports whether ref, on a compartment element of a
+// resource being written, could name a Patient other than
+// Patient/patientID. Only a local reference ("#x") and a literal
+// "Type/id" reference (relative or absolute, maybe versioned) to a known
+// type other than Patient are safe; a conditional reference
+// ("Patient?identifier=..."), a bare id with "type": "Patient" beside it, a
+// "urn:uuid:" the server resolves, anything else could be one.
+func otherPatient(ref []byte, patientID, base string) bool {
+	if refersTo(ref, patientID, base) || len(ref) > 0 && ref[0] == '#' {
+		return false
+	}
+	if bytes.IndexByte(ref, '?') >= 0 {
+		return true
+	}
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
+		ref = ref[:i]
+	}
+	i := bytes.LastIndexByte(ref, '/')
+	if i <= 0 || i == len(ref)-1 {
+		return true
+	}
+	typ := ref[:i]
+	if j := bytes.LastIndexByte(typ, '/'); j >= 0 {
+		typ = typ[j+1:]
+	}
+	return string(typ) == "Patient" || !scope.IsR4Type(string(typ))
 }
 
 // member walks the compartment's reference paths of typ in one pass,
 // checking the top-level resourceType against typ on the way.
-func member(data []byte, typ []byte, patientID, base string) (bool, error) {
+// other reports whether some reference on those paths names another
+// Patient (see otherPatient).
+func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
 	root := refTrees[string(typ)]
 	if root == nil {
 		root = &node{}
@@ -138,6 +189,10 @@ func member(data []byte, typ []byte, patientID, base string) (bool, error) {
 		}
 		seen := false
 		s.object(depth, func(key []byte) bool {
+			if foldsTo(key, "reference") {
+				s.fail()
+				return true
+			}
 			if string(key) != "reference" {
 				return false
 			}
@@ -152,14 +207,16 @@ func member(data []byte, typ []byte, patientID, base string) (bool, error) {
 			ref, _ := s.bytesText()
 			if refersTo(ref, patientID, base) {
 				found = true
+			} else if otherPatient(ref, patientID, base) {
+				other = true
 			}
 			return true
 		})
 	})
 	if !s.end() || string(s.typ) != string(typ) {
-		return false, ErrJSON
+		return false, false, ErrJSON
 	}
-	return found && patientID != "" && refTrees[string(typ)] != nil, nil
+	return found && patientID != "" && refTrees[string(typ)] != nil, other, nil
 }
 
 // TypeAndID reads the "resourceType" and "id" of a resource.
@@ -171,7 +228,9 @@ func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) 
 func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID, AnyServer) }
 
 func refersTo(ref []byte, patientID, base string) bool {
-	if patientID == "" {
+	if patientID == "" || bytes.IndexByte(ref, '?') >= 0 || bytes.IndexByte(ref, '#') >= 0 {
+		// "https://x/Patient/456?y=/Patient/123" and ".../456#/Patient/123"
+		// end like a reference to Patient/123 but are not one.
 		return false
 	}
 	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrJSON is returned for a resource that is not a well-formed JSON object
-// this package can read: bad syntax, nesting deeper than maxDepth, or a key
+// this package can read: bad syntax, nesting deeper than maxDepth, a key
 // that matters repeated in one object (a later duplicate would win in most
-// decoders, so either reading could be the wrong one).
+// decoders, so either reading could be the wrong one), or a key that is
+// not one that matters but that a case-insensitive decoder would take for
+// it ("Subject", "ſubject": encoding/json decoding into a struct does).
 var ErrJSON = errors.New("compartment: malformed resource JSON")
 
 const maxDepth = 256
@@ -309,6 +313,10 @@ func topLevel(data []byte) (typ, id string, err error) {
 	s := scanner{data: data}
 	var seenType, seenID bool
 	s.object(0, func(key []byte) bool {
+		if foldsTo(key, "resourceType") || foldsTo(key, "id") {
+			s.fail()
+			return true
+		}
 		switch string(key) {
 		case "resourceType":
 			if seenType {
@@ -362,6 +370,10 @@ func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
 				return true
 			}
 			for i, name := range n.names {
+				if foldsTo(key, name) {
+					s.fail()
+					return true
+				}
 				if string(key) == name {
 					if i < 64 {
 						if seen&(1<<i) != 0 {
@@ -388,6 +400,10 @@ func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
 // top reads "resourceType" and "id" at the top level of a resource,
 // refusing either twice. It returns false for other keys.
 func (s *scanner) top(key []byte) bool {
+	if foldsTo(key, "resourceType") || foldsTo(key, "id") {
+		s.fail()
+		return true
+	}
 	switch string(key) {
 	case "resourceType":
 		if s.seenTy {
@@ -424,4 +440,53 @@ func leadingType(data []byte) []byte {
 	}
 	typ, _ := s.bytesText()
 	return typ
+}
+
+// foldsTo reports whether key is not name but equal to it under Unicode
+// case folding, as encoding/json matches keys to struct fields: a
+// decoder of that kind would read it as name, so a check that reads name
+// alone could be reading the wrong member. name is ASCII.
+func foldsTo(key []byte, name string) bool {
+	if len(key) == len(name) && string(key) == name {
+		return false
+	}
+	i := 0
+	for len(key) > 0 {
+		if i == len(name) {
+			return false
+		}
+		r, size := rune(key[0]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(key)
+		}
+		key = key[size:]
+		c := rune(name[i])
+		i++
+		if r == c {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if r == c {
+			continue
+		}
+		if r < utf8.RuneSelf {
+			return false
+		}
+		eq := false
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f == c || f == unicode.ToUpper(c) {
+				eq = true
+				break
+			}
+		}
+		if !eq {
+			return false
+		}
+	}
+	return i == len(name)
 }

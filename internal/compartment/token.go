@@ -83,6 +83,10 @@ func codingMatches(s *scanner, depth int, value string) bool {
 	var hasSystem, hasCode, seenSystem, seenCode, seenCoding bool
 	match := false
 	s.object(depth, func(key []byte) bool {
+		if foldsTo(key, "system") || foldsTo(key, "code") || foldsTo(key, "coding") {
+			s.fail()
+			return true
+		}
 		switch string(key) {
 		case "system":
 			if seenSystem {
