@@ -10,13 +10,13 @@ import (
 // what it leaves to the handler. The middleware puts it on the request
 // context beside the Grant; read it with DecisionFromContext.
 //
-// The library sees the request, not the stored data. So when Patient or
-// Constraints are set, the handler must apply them to every resource it
-// reads, returns, changes or deletes by id for this request (the
-// middleware package has InPatientCompartment and MatchesConstraint for
-// that): for instance a read of Observation/5 under a patient/ scope is
-// allowed by the library only if Observation/5 turns out to be in the
-// patient's compartment, which only the handler can check. For searches
+// The authorizer sees the request, not the stored data. When Patient or
+// Constraints are set, every resource read, returned, changed or deleted
+// by id for this request must be in the patient's compartment and match a
+// constraint. The middleware's response guard (on unless the authorizer
+// is configured with SkipResponseGuard) checks what the handler returns,
+// and the stored resource before an update, patch or delete; a handler
+// without the guard must do both itself (middleware.Permits). For searches
 // the query the handler receives already carries both restrictions.
 type Decision struct {
 	// Interaction is what the request does: read, search-type, create...

@@ -140,9 +140,9 @@ type AuthorizerConfig struct {
 
 	// NotFoundForDenied answers 404 instead of 403 when a read, vread or
 	// instance history is refused, so that an app cannot learn that a
-	// resource it may not see exists. The handler should answer 404 for a
-	// resource it finds outside Decision.Patient or Decision.Constraints
-	// too.
+	// resource it may not see exists. The response guard then answers 404
+	// too for a resource it finds outside Decision.Patient or
+	// Decision.Constraints; a handler without the guard should do the same.
 	NotFoundForDenied bool
 
 	// Policy is the application's own rule; see Policy. Default: none,
