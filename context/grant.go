@@ -25,6 +25,7 @@ type FHIRContextItem struct {
 // The middleware fills it; tests and non-HTTP callers may fill it by hand.
 type Claims struct {
 	Issuer   string    // "iss"
+	Audience []string  // "aud": the resource servers the token is for
 	Subject  string    // "sub"
 	ClientID string    // "client_id" (or "azp")
 	Scopes   scope.Set // "scope" (or "scp")
@@ -55,6 +56,7 @@ type Grant struct {
 // change the map, or the values in it, afterwards.
 func NewGrant(c Claims) *Grant {
 	c.FHIRContext = append([]FHIRContextItem(nil), c.FHIRContext...)
+	c.Audience = append([]string(nil), c.Audience...)
 	return &Grant{c: c}
 }
 
@@ -64,6 +66,29 @@ func (g *Grant) Issuer() string {
 		return ""
 	}
 	return g.c.Issuer
+}
+
+// Audience returns a copy of the "aud" of the token: the resource servers
+// (FHIR base URLs) it is for.
+func (g *Grant) Audience() []string {
+	if g == nil {
+		return nil
+	}
+	return append([]string(nil), g.c.Audience...)
+}
+
+// HasAudience reports whether the token is for the resource server aud,
+// compared exactly. It allocates nothing.
+func (g *Grant) HasAudience(aud string) bool {
+	if g == nil {
+		return false
+	}
+	for _, a := range g.c.Audience {
+		if a == aud {
+			return true
+		}
+	}
+	return false
 }
 
 // Subject returns the "sub" of the token.

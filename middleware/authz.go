@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -48,8 +47,8 @@ type Operation struct {
 	AllTypes   bool
 }
 
-// DefaultOperations returns the operations an Authorizer allows when its
-// configuration declares none: "Patient/[id]/$everything", which needs read
+// DefaultOperations returns the operations a Guard allows when its
+// Config declares none: "Patient/[id]/$everything", which needs read
 // and search on every type ("patient/*.rs" for the patient's own record,
 // "user/*.rs" or "system/*.rs" otherwise). "$export" is not among them.
 func DefaultOperations() map[string]Operation {
@@ -58,41 +57,17 @@ func DefaultOperations() map[string]Operation {
 	}
 }
 
-// Request is a classified FHIR REST request, as handed to a Policy.
+// Request is a classified FHIR REST request, as handed to a Policy: the
+// request, the scope context it is being allowed under, and the
+// submitted resource of a create or update (nil otherwise).
 type Request struct {
-	// Method is the HTTP method ("GET", ...) or, for a bundle entry, the
-	// entry's request.method.
-	Method      string
-	Interaction scope.Interaction
-	// Type is the resource type, "" at system level, "*" for a
-	// compartment search of every type.
-	Type          string
-	ID, VersionID string
-	// Operation is the name with its "$" of an operation.
-	Operation string
-	// CompartmentType and CompartmentID name the compartment of a
-	// compartment search ("Patient", "123" for "Patient/123/Observation").
-	CompartmentType, CompartmentID string
-	// Query is the raw query that will run, after any rewriting; for a
-	// conditional create, the If-None-Exist search.
-	Query string
-	// Form is the raw form body of a POST _search.
-	Form string
-	// Conditional is set for conditional create, update, patch and delete.
-	Conditional bool
+	smartctx.Request
 	// Context is the scope context the request is being allowed under.
 	Context scope.Context
 	// Resource is the submitted resource of a create or update, or nil.
 	Resource []byte
-}
 
-// Params returns the decoded search parameters of Query and Form.
-func (r *Request) Params() url.Values {
-	v := url.Values{}
-	for p := range fhirrest.Params(r.Query, r.Form) {
-		v.Add(p.Name, p.Value)
-	}
-	return v
+	patient string // the patient whose compartment limits Context, or ""
 }
 
 // Policy is the application's own rule, applied after the scopes allowed a
@@ -108,277 +83,95 @@ func (r *Request) Params() url.Values {
 // here and filter in the handler.
 type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 
-// AuthorizerConfig configures an Authorizer. Its zero value, with Base
-// set, is the strict configuration.
-type AuthorizerConfig struct {
-	// Base is the FHIR base, an absolute URL ("https://ehr.example.org/fhir")
-	// or a path ("/fhir"). Requests outside it are refused (404). Required.
-	Base string
-
-	// RewriteSearch makes the authorizer add the patient compartment or a
-	// granular constraint to a search that lacks it, instead of refusing
-	// the search (403). The handler then receives the rewritten URL.
-	// Default: refuse.
-	RewriteSearch bool
-
-	// NonCompartment says what patient/ scopes allow on types outside the
-	// patient compartment. Default: NonCompartmentNamed.
-	NonCompartment NonCompartmentPolicy
-
-	// Operations declares the operations that may run, keyed "$name"
-	// (system level), "Type/$name" (type level) or "Type/[id]/$name"
-	// (instance level), with "*" for any type ("*/[id]/$validate").
-	// Every other operation is refused. Default (nil): DefaultOperations().
-	Operations map[string]Operation
-
-	// AllowIncludes lets searches use _include and _revinclude. The
-	// handler (or a response guard) must then check every included
-	// resource against the grant: an included resource may belong to
-	// another patient or to a type the scopes do not reach. Default:
-	// refuse such searches.
-	AllowIncludes bool
-
-	// NotFoundForDenied answers 404 instead of 403 when a read, vread or
-	// instance history is refused, so that an app cannot learn that a
-	// resource it may not see exists. The response guard then answers 404
-	// too for a resource it finds outside Decision.Patient or
-	// Decision.Constraints; a handler without the guard should do the same.
-	NotFoundForDenied bool
-
-	// Policy is the application's own rule; see Policy. Default: none,
-	// the scopes alone decide. user/ scopes then reach everything of their
-	// types and system/ scopes everything of theirs: SMART says they must
-	// be intersected with the user's or client's own permissions, so set a
-	// Policy unless the authorization server already limits who gets them.
-	Policy Policy
-
-	// MaxBodyBytes bounds the body read to check a create, an update, a
-	// POST _search or a bundle. Default: 10 MiB.
-	MaxBodyBytes int64
-
-	// SkipResponseGuard turns off the response guard. By default, when a
-	// decision leaves something to enforce (Decision.Restricted: a patient
-	// compartment, granular constraints, included resources), Handler
-	// holds the handler's response and checks it before the client sees
-	// it: a single resource outside the decision is answered 403 (404 with
-	// NotFoundForDenied), and a Bundle loses the entries the grant does not
-	// permit (and its "total"). Before an update, patch or delete by id
-	// (also in a bundle) it reads the stored resource through the handler
-	// with a GET and lets the write through only if that is permitted.
-	// This is what makes reads and writes by id under a patient/ scope
-	// safe in front of a FHIR server that knows nothing of SMART. The guard reads JSON only: a response it cannot read (XML,
-	// compressed, larger than MaxResponseBytes) is refused with 502. Set
-	// SkipResponseGuard only if your handlers apply the Decision
-	// themselves (Permits), or to stream large responses; it MUST NOT be
-	// set in front of a FHIR server that does not.
-	SkipResponseGuard bool
-
-	// MaxResponseBytes bounds a response the guard holds. Default: 32 MiB.
-	MaxResponseBytes int64
-
-	// ErrorHandler answers refused requests. Default: WriteError with Realm.
-	ErrorHandler ErrorHandler
-	// Realm is the realm of WWW-Authenticate challenges. Default: "fhir".
-	Realm string
-}
-
-// Authorizer decides, for each FHIR REST request, whether the SMART grant
-// on the request context allows it. Build it with NewAuthorizer and use its
-// Handler after authentication:
-//
-//	mux.Handle("/fhir/", auth.Handler(authz.Handler(fhir)))
-//
-// # Requests
-//
-// Every request under Base is classified as a FHIR R4 REST interaction:
-// read, vread, update, patch, delete (also conditional), create (also
-// conditional, If-None-Exist), search (GET, POST _search with a form body,
-// system level, compartment searches such as Patient/123/Observation or
-// Patient/123/*), history (instance, type, system), capabilities
-// (metadata), operations ($name at system, type and instance level), and
-// batch or transaction bundles. Anything else (an unknown type, a bad id,
-// an escaped or empty path segment, "..", a path outside Base, a raw ";"
-// in the query) is refused with 400, 404 or 405; nothing unclassified
-// reaches the handler.
-//
-// # Letters
-//
-// c create; r read, vread, instance history; u update, patch; d delete; s
-// search and type or system history (SMART App Launch 2.2). Conditional
-// interactions also need s, because they search. Scopes are a union and
-// "*" is every type.
-//
-// # Contexts
-//
-// patient/, user/ and system/ scopes are separate grants. A request is
-// decided under each context with that context's scopes only, and allowed
-// if one context allows it; letters and types never carry from one
-// context to another (so "user/Practitioner.rs patient/Observation.rs"
-// reads the patient's Observations only). If several contexts allow it,
-// a decision without restrictions is preferred; otherwise patient/ comes
-// first, then user/, then system/. With RewriteSearch, a patient/ rewrite
-// is only tried when no context allows the request as it is. The Policy,
-// if any, is asked after the scopes; refusing there moves on to the next
-// context.
-//
-// # Patient scopes
-//
-// They need a patient in context, and reach the FHIR R4 patient
-// compartment of that patient:
-//   - Patient/<id> for the patient in context only, by id (Patient.link is
-//     not followed); no other Patient, and no Patient create;
-//   - searches must name the patient in a compartment parameter or
-//     "patient" (patient=123, patient=Patient/123, subject=Patient/123,
-//     subject:Patient=123, the absolute URL under Base; every value of a
-//     ","-list must name the patient, as the values are ORed), or be a
-//     compartment search Patient/<id>/<type> (run by the FHIR server with
-//     its own compartment rules: Patient/<id>/* may include Patients whose
-//     link names the patient, which FHIR says concern the same person;
-//     Patient/<id>/Patient is refused); else they are refused, or
-//     rewritten (RewriteSearch) to add patient=Patient/<id>;
-//   - system search, type and system history of compartment types, and
-//     type- or system-level operations are refused;
-//   - created and updated resources must be in the compartment and in no
-//     other patient's (the body is checked: an Observation with subject
-//     Patient/456 and performer Patient/123 is refused, as it would write
-//     into Patient/456's record; an absolute reference counts only under
-//     Base);
-//   - instance reads, updates, patches and deletes are allowed with
-//     Decision.Patient set (a patch must be a JSON Patch that leaves the
-//     compartment's reference elements alone, so that it cannot move the
-//     resource into another patient's record): the response guard (see
-//     SkipResponseGuard)
-//     refuses a returned resource outside the compartment and, before an
-//     update, patch or delete by id, asks the handler for the stored
-//     resource with a GET of the same URL and lets the write through only
-//     if it is permitted (or absent), with If-Match set to its ETag;
-//     with SkipResponseGuard the handler must check the stored resource
-//     itself (InPatientCompartment, Permits);
-//   - types outside the compartment follow NonCompartment.
-//
-// # Granular scopes
-//
-// A constrained scope ("patient/Observation.rs?category=...|laboratory")
-// allows a search only if the query carries its parameters exactly (or,
-// with RewriteSearch and a single alternative, once they are added), and
-// an instance access with Decision.Constraints set for the handler to
-// check (MatchesConstraint, Permits). Several alternatives cannot be ANDed
-// into one FHIR query: such a search must already carry one of them.
-// Created and updated bodies must match one alternative. Granular scopes
-// never allow operations or multi-type searches.
-//
-// # Bundles, operations, includes
-//
-// Every entry of a batch or transaction is classified and decided on its
-// own, as if it came alone (without rewriting); one refused entry refuses
-// the whole bundle. Operations need an entry in Operations; _include,
-// _revinclude and _query are refused unless AllowIncludes (_query always).
-// Reverse chaining (_has) is refused under patient/ and granular scopes,
-// and _contained searches when the search is limited to a patient or to
-// granular constraints: both select by other resources than the ones
-// returned.
-type Authorizer struct {
-	cfg      AuthorizerConfig
-	basePath string
-	baseURL  string // "" when Base is a path
+// authorizer decides, for each FHIR REST request under one base, whether
+// the SMART grant allows it, and guards the response. The rules are in
+// the package documentation.
+type authorizer struct {
+	cfg      *Config
+	basePath string // escaped, without a trailing "/"
+	baseURL  string // the audience served here, without a trailing "/"
 	ops      map[string]Operation
 	onError  ErrorHandler
 }
 
-// NewAuthorizer checks cfg and returns an Authorizer.
-func NewAuthorizer(cfg AuthorizerConfig) (*Authorizer, error) {
-	a := &Authorizer{cfg: cfg, ops: cfg.Operations}
-	u, err := url.Parse(cfg.Base)
-	switch {
-	case cfg.Base == "" || err != nil:
-		return nil, fmt.Errorf("middleware: authorizer Base %q must be the FHIR base URL or path", cfg.Base)
-	case u.IsAbs():
-		if u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("middleware: authorizer Base %q must be a URL without query or fragment", cfg.Base)
-		}
-		a.baseURL = strings.TrimSuffix(cfg.Base, "/")
-		a.basePath = strings.TrimSuffix(u.EscapedPath(), "/")
-	case strings.HasPrefix(cfg.Base, "/") && u.RawQuery == "" && u.Fragment == "" && u.Host == "":
-		a.basePath = strings.TrimSuffix(u.EscapedPath(), "/")
-	default:
-		return nil, fmt.Errorf("middleware: authorizer Base %q must be an absolute URL or a path starting with /", cfg.Base)
-	}
-	if a.ops == nil {
-		a.ops = DefaultOperations()
-	}
-	if a.cfg.MaxBodyBytes <= 0 {
-		a.cfg.MaxBodyBytes = 10 << 20
-	}
-	if a.cfg.MaxResponseBytes <= 0 {
-		a.cfg.MaxResponseBytes = 32 << 20
-	}
-	if a.cfg.Realm == "" {
-		a.cfg.Realm = "fhir"
-	}
-	a.onError = cfg.ErrorHandler
-	if a.onError == nil {
-		realm := a.cfg.Realm
-		a.onError = func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, realm, err) }
-	}
-	return a, nil
+func newAuthorizer(cfg *Config, path, aud string, onError ErrorHandler) *authorizer {
+	return &authorizer{cfg: cfg, basePath: path, baseURL: strings.TrimSuffix(aud, "/"), ops: cfg.Operations, onError: onError}
 }
 
-// Handler returns next guarded by the authorizer. It must run after
-// authentication, which puts the grant on the request context; a request
-// without a grant is refused with 500, never let through.
-//
-// An allowed request reaches next with the Decision on its context
-// (smartctx.DecisionFromContext) and, when the query was rewritten, with
-// the rewritten URL. Bodies read to decide are given back to next intact.
-//
-// "GET [base]/metadata" is allowed for any valid token. SMART wants the
-// CapabilityStatement public: serve it outside authentication (for
-// instance on its own route) if clients call it without a token.
-func (a *Authorizer) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, ok := smartctx.FromContext(r.Context())
-		if !ok {
-			a.onError(w, r, errNoGrant)
-			return
-		}
-		d, err := a.decideHTTP(r.Context(), g, r)
-		if err != nil {
+// serve decides r for grant g and serves it with next, the response
+// guarded when the decision leaves something to enforce.
+func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, next http.Handler) {
+	d, err := a.decideHTTP(r.Context(), g, r)
+	if err != nil {
+		a.onError(w, r, err)
+		return
+	}
+	// The handler gets its own immutable copy; the guard enforces d.
+	r = r.WithContext(smartctx.WithDecision(r.Context(), d.public()))
+	if d.Rewritten {
+		u := *r.URL
+		u.RawQuery = d.Query
+		r.URL = &u
+		r.RequestURI = u.RequestURI()
+	}
+	if d.restricted() && !a.cfg.SkipResponseGuard {
+		if err := a.checkStored(r, next, g, d); err != nil {
 			a.onError(w, r, err)
 			return
 		}
-		r = r.WithContext(smartctx.WithDecision(r.Context(), d))
-		if d.Rewritten {
-			u := *r.URL
-			u.RawQuery = d.Query
-			r.URL = &u
-			r.RequestURI = u.RequestURI()
-		}
-		if d.Restricted() && !a.cfg.SkipResponseGuard {
-			if err := a.checkStored(r, next, g, d); err != nil {
-				a.onError(w, r, err)
-				return
-			}
-			a.guard(w, r, next, g, d)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// Decide classifies r and decides it for grant g, as Handler would,
-// without calling any handler: for tests of an application's own rules,
-// or for non-HTTP callers. A body it reads is given back to r.
-func (a *Authorizer) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
-	if g == nil {
-		return nil, errNoGrant
+		a.guard(w, r, next, g, d)
+		return
 	}
-	return a.decideHTTP(ctx, g, r)
+	next.ServeHTTP(w, r)
 }
 
-var errNoGrant = &Error{Status: http.StatusInternalServerError,
-	Description: "authorization is not configured", Err: errors.New("no grant on the request context: authentication must run before the authorizer")}
+// decision is the authorizer's own record of what it decided; the
+// handler sees an immutable copy (smartctx.Decision).
+type decision struct {
+	smartctx.Request
+	smartctx.Limits
+	Entries []*decision
+}
 
-func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
+// public returns the handler's copy of d.
+func (d *decision) public() *smartctx.Decision {
+	var entries []*smartctx.Decision
+	if d.Entries != nil {
+		entries = make([]*smartctx.Decision, len(d.Entries))
+		for i, e := range d.Entries {
+			entries[i] = e.public()
+		}
+	}
+	return smartctx.NewDecision(d.Request, d.Limits, entries...)
+}
+
+// restricted reports whether d leaves something to enforce; see
+// smartctx.Decision.Restricted.
+func (d *decision) restricted() bool {
+	if d == nil {
+		return true
+	}
+	if d.Patient != "" || d.Constraints != nil || d.Includes {
+		return true
+	}
+	for _, e := range d.Entries {
+		if e.restricted() {
+			return true
+		}
+	}
+	return false
+}
+
+func errNoGrant() *Error {
+	return &Error{Status: http.StatusInternalServerError, Description: "authorization is not configured",
+		Err: errors.New("no grant on the request context: authentication must run before authorization")}
+}
+
+func errNotFHIR() *Error {
+	return &Error{Status: http.StatusNotFound, Description: "not a FHIR endpoint of this server"}
+}
+
+func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Request) (*decision, error) {
 	for _, h := range methodOverrides {
 		if _, ok := r.Header[h]; ok {
 			// Some servers and frameworks run the method named here
@@ -392,15 +185,13 @@ func (a *Authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 	}
 	rel, ok := fhirrest.Rel(a.basePath, r.URL.EscapedPath())
 	if !ok {
-		return nil, &Error{Status: http.StatusNotFound, Description: "not a FHIR endpoint of this server"}
+		return nil, errNotFHIR()
 	}
 	fr, err := fhirrest.Classify(r.Method, rel, r.URL.RawQuery, r.Header.Get("If-None-Exist"))
 	if err != nil {
 		return nil, classifyError(err)
 	}
-	req := Request{Method: fr.Method, Interaction: fr.Interaction, Type: fr.Type, ID: fr.ID,
-		VersionID: fr.VersionID, Operation: fr.Operation, CompartmentType: fr.CompartmentType,
-		CompartmentID: fr.CompartmentID, Query: fr.Query, Conditional: fr.Conditional}
+	req := Request{Request: fr}
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		req.Query = r.URL.RawQuery // the If-None-Exist search is checked apart
 	}
@@ -460,7 +251,7 @@ func validForm(f string) bool {
 	return err == nil
 }
 
-func (a *Authorizer) readBody(r *http.Request) ([]byte, error) {
+func (a *authorizer) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}

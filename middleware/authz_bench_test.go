@@ -15,14 +15,14 @@ import (
 // BenchmarkDecide: classification and decision of a typical patient-app
 // search.
 func BenchmarkDecide(b *testing.B) {
-	a := newAuthorizer(b, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(b, smartmw.Config{})
 	g := grant("launch/patient openid fhirUser patient/Patient.r patient/Observation.rs patient/Condition.rs patient/AllergyIntolerance.rs", "123")
 	r := httptest.NewRequest("GET", base+"/Observation?patient=123&category=laboratory&_count=50", nil)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err := a.Decide(ctx, g, r)
-		if err != nil || d.Patient != "123" {
+		if err != nil || d.Patient() != "123" {
 			b.Fatal(err)
 		}
 	}
@@ -32,9 +32,9 @@ func BenchmarkDecide(b *testing.B) {
 // decision put on the request context (and the response guard holding the
 // empty answer).
 func BenchmarkAuthorizerHandler(b *testing.B) {
-	a := newAuthorizer(b, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(b, smartmw.Config{})
 	g := grant("launch/patient patient/Observation.rs", "123")
-	h := a.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := a.Authorize(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	r := httptest.NewRequest("GET", base+"/Observation?patient=123&category=laboratory", nil)
 	r = r.WithContext(smartctx.NewContext(r.Context(), g))
 	w := httptest.NewRecorder()
@@ -68,7 +68,7 @@ func BenchmarkInPatientCompartment(b *testing.B) {
 }
 
 func BenchmarkMatchesConstraint(b *testing.B) {
-	c := scope.MustParse("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory").Constraint
+	c := scope.MustParseScope("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory").Constraint
 	b.ReportAllocs()
 	for b.Loop() {
 		if ok, err := smartmw.MatchesConstraint(observation5k, c); !ok || err != nil {

@@ -33,13 +33,13 @@ type attempt struct {
 // with the query rewritten (when RewriteSearch is on). The first decision
 // that leaves nothing to the handler (no compartment, no constraint) wins;
 // failing that, the first decision that allows the request.
-func (a *Authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*smartctx.Decision, error) {
+func (a *authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
 	if req.Interaction == scope.InteractionCapabilities {
-		return &smartctx.Decision{Interaction: req.Interaction, Query: req.Query}, nil
+		return &decision{Request: req.Request}, nil
 	}
-	attempts := [...]attempt{{scope.Patient, false}, {scope.User, false}, {scope.System, false}, {scope.Patient, true}}
+	attempts := [...]attempt{{scope.Patient, false}, {scope.User, false}, {scope.System, false}, {scope.Patient, true}, {scope.User, true}}
 	set := g.Scopes()
-	var found *smartctx.Decision
+	var found *decision
 	var denial error
 	for _, at := range attempts {
 		if at.rewrite && (!a.cfg.RewriteSearch || bundled || found != nil) {
@@ -50,6 +50,10 @@ func (a *Authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request
 		}
 		r := *req
 		r.Context = at.c
+		var ok bool
+		if r.patient, ok = a.limitPatient(g, at.c); !ok {
+			continue
+		}
 		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
 		if err == nil && a.cfg.Policy != nil {
 			pr := new(Request) // the policy may keep it
@@ -84,7 +88,75 @@ func (a *Authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request
 		r.Context = c
 		denial = a.deny(&r, bundled, "the token has no scope for this request")
 	}
-	return nil, denial
+	return nil, explain(g, denial)
+}
+
+// explain makes a 403 say what is actually wrong: it names no scope the
+// token already holds (the request was refused for another reason, such
+// as a patient outside the context), and it names the scopes of the token
+// that are not SMART scopes, which often explain a refusal
+// ("patient/observation.rs").
+func explain(g *smartctx.Grant, err error) error {
+	e, ok := err.(*Error)
+	if !ok || e.Code != CodeInsufficientScope {
+		return err
+	}
+	c := *e
+	if sc, perr := scope.ParseScope(c.Scope); perr == nil && sc.Kind == scope.Resource &&
+		g.Scopes().Access(sc.Context, sc.Type, sc.Permissions) != scope.Denied {
+		c.Scope = ""
+	}
+	if bad := g.Scopes().Invalid(); len(bad) > 0 {
+		var b strings.Builder
+		b.WriteString(c.Description)
+		for i, t := range bad {
+			if i == 3 {
+				fmt.Fprintf(&b, "; and %d more", len(bad)-i)
+				break
+			}
+			fmt.Fprintf(&b, "; '%s' is not a SMART scope", printable(t, 64))
+		}
+		c.Description = b.String()
+	}
+	return &c
+}
+
+// printable returns s with bytes outside printable ASCII dropped, cut to
+// at most n bytes.
+func printable(s string, n int) string {
+	b := make([]byte, 0, min(len(s), n))
+	for i := 0; i < len(s) && len(b) < n; i++ {
+		if c := s[i]; c > 0x20 && c < 0x7f && c != '\'' && c != '"' && c != '\\' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// limitPatient returns the patient whose compartment limits decisions in
+// context c: the patient in context for patient/ scopes, and for user/
+// scopes the Patient a user's fhirUser names (a patient-portal login),
+// unless Config.SkipPatientUserCompartment. ok is false when the context
+// must not be used: user/ scopes with a fhirUser that is not a reference
+// (which the middleware never lets through, but a hand-made Grant may
+// hold).
+func (a *authorizer) limitPatient(g *smartctx.Grant, c scope.Context) (pid string, ok bool) {
+	switch c {
+	case scope.Patient:
+		return g.Patient(), true
+	case scope.User:
+		if a.cfg.SkipPatientUserCompartment || g.FHIRUser() == "" {
+			return "", true
+		}
+		typ, id, ok := g.FHIRUserReference()
+		if !ok {
+			return "", false
+		}
+		if typ == "Patient" {
+			return id, true
+		}
+	}
+	return "", true
 }
 
 func policyError(err error) error {
@@ -99,12 +171,14 @@ func policyError(err error) error {
 // deny refuses req, decided in req.Context, with 403 insufficient_scope
 // naming the scope that would allow it, or 404 for an instance read when
 // NotFoundForDenied is set.
-func (a *Authorizer) deny(req *Request, bundled bool, why string) *Error {
+func (a *authorizer) deny(req *Request, bundled bool, why string) *Error {
 	switch req.Interaction {
 	case scope.InteractionRead, scope.InteractionVRead, scope.InteractionHistoryInstance:
 		if a.cfg.NotFoundForDenied && !bundled {
+			// Answered exactly as a missing resource: the cause is for
+			// logs only.
 			return &Error{Status: http.StatusNotFound, Description: "resource not found",
-				Err: fmt.Errorf("%w: %s", ErrInsufficientScope, why)}
+				Err: fmt.Errorf("refused: %s", why)}
 		}
 	}
 	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req)}
@@ -132,9 +206,8 @@ func neededScope(req *Request) string {
 }
 
 // decideIn decides req under the one context req.Context.
-func (a *Authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist string, rewrite, bundled bool) (*smartctx.Decision, error) {
-	d := &smartctx.Decision{Interaction: req.Interaction, Type: req.Type, ID: req.ID, VersionID: req.VersionID,
-		Operation: req.Operation, Context: req.Context, Query: req.Query}
+func (a *authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist string, rewrite, bundled bool) (*decision, error) {
+	d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: req.Context}}
 	if req.Context == scope.Patient && g.Patient() == "" {
 		return nil, a.deny(req, bundled, "patient scopes need a patient in context")
 	}
@@ -151,7 +224,7 @@ func (a *Authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist strin
 			// The If-None-Exist search runs too: it must be allowed as is.
 			crit := *req
 			crit.Interaction = scope.InteractionSearchType
-			if err = a.search(g, &crit, &smartctx.Decision{}, ifNoneExist, "", false, bundled); err != nil {
+			if err = a.search(g, &crit, &decision{}, ifNoneExist, "", false, bundled); err != nil {
 				break
 			}
 		}
@@ -183,7 +256,7 @@ func (a *Authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist strin
 
 // access is the grant's answer for p on typ in req.Context, with the
 // NonCompartmentPolicy applied to patient/ scopes.
-func (a *Authorizer) access(g *smartctx.Grant, c scope.Context, typ string, p scope.Permission) (scope.Access, []scope.Constraint) {
+func (a *authorizer) access(g *smartctx.Grant, c scope.Context, typ string, p scope.Permission) (scope.Access, []scope.Constraint) {
 	acc := g.Access(c, typ, p)
 	if acc == scope.Denied {
 		return acc, nil
@@ -216,14 +289,14 @@ func (a *Authorizer) access(g *smartctx.Grant, c scope.Context, typ string, p sc
 
 // instance decides read, vread, instance history, update, patch, delete
 // and create.
-func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decision, bundled bool) error {
+func (a *authorizer) instance(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
 	acc, cons := a.access(g, req.Context, req.Type, req.Interaction.Permission())
 	if acc == scope.Denied {
 		return a.deny(req, bundled, "the token has no scope for this request")
 	}
 	d.Constraints = cons
-	pid := g.Patient()
-	if req.Context == scope.Patient {
+	pid := req.patient
+	if pid != "" {
 		switch {
 		case req.Type == "Patient":
 			if req.Interaction == scope.InteractionCreate {
@@ -284,7 +357,7 @@ func (a *Authorizer) instance(g *smartctx.Grant, req *Request, d *smartctx.Decis
 
 // search decides a type, system or compartment search with raw query q
 // and form f; a rewrite goes to d.Query.
-func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decision, q, f string, rewrite, bundled bool) error {
+func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	c := req.Context
 	contained, hasRev := false, false
 	for p := range fhirrest.Params(q, f) {
@@ -302,7 +375,7 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 			// patient/ scopes, Medication?_has:MedicationRequest:
 			// medication:subject=Patient/456 lists what another
 			// patient takes, whatever the type searched.
-			if c == scope.Patient {
+			if req.patient != "" {
 				return a.deny(req, bundled, "reverse chaining (_has) is not allowed under patient scopes")
 			}
 			hasRev = true
@@ -311,7 +384,7 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 			// among them, select contained resources, and the server
 			// may return their containers: another patient's
 			// Observation that contains one naming Patient/123.
-			if c == scope.Patient && (p.Name != "_contained" || p.Value != "false") {
+			if req.patient != "" && (p.Name != "_contained" || p.Value != "false") {
 				contained = true
 			}
 
@@ -364,10 +437,10 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 	if contained || d.Constraints != nil && hasContained(q, f) {
 		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
 	}
-	if c != scope.Patient {
+	pid := req.patient
+	if pid == "" {
 		return nil
 	}
-	pid := g.Patient()
 	switch {
 	case req.CompartmentType == "Patient":
 		if req.CompartmentID != pid || typ == "Patient" {
@@ -398,7 +471,7 @@ func (a *Authorizer) search(g *smartctx.Grant, req *Request, d *smartctx.Decisio
 // is a compartment parameter of typ, or "patient", every value of which
 // (values separated by "," are ORed) names that patient. For Patient
 // itself, "_id" must name the patient.
-func (a *Authorizer) restricted(typ, pid, q, f string) bool {
+func (a *authorizer) restricted(typ, pid, q, f string) bool {
 	restrictors := compartment.Restrictors(typ)
 	for p := range fhirrest.Params(q, f) {
 		name, mod, _ := strings.Cut(p.Name, ":")
@@ -423,7 +496,7 @@ func (a *Authorizer) restricted(typ, pid, q, f string) bool {
 // namesPatient reports whether a reference search value v names
 // Patient/pid: "Patient/pid", the absolute URL of it under Base, or bare
 // "pid" when the parameter can only mean a Patient.
-func (a *Authorizer) namesPatient(v, pid string, bare bool) bool {
+func (a *authorizer) namesPatient(v, pid string, bare bool) bool {
 	if bare && v == pid {
 		return true
 	}
@@ -501,12 +574,12 @@ func appendParam(q, name, value string) string {
 // history decides type and system history: "s" on the type, or on every
 // type. Under patient/ scopes, only types outside the compartment, as
 // history cannot be limited to a compartment.
-func (a *Authorizer) history(g *smartctx.Grant, req *Request, d *smartctx.Decision, bundled bool) error {
+func (a *authorizer) history(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
 	typ := req.Type
 	if typ == "" {
 		typ = "*"
 	}
-	if req.Context == scope.Patient && (typ == "*" || compartment.In(typ)) {
+	if req.patient != "" && (typ == "*" || compartment.In(typ)) {
 		return a.deny(req, bundled, "patient scopes cannot read history beyond an instance")
 	}
 	if acc, _ := a.access(g, req.Context, typ, scope.Search); acc != scope.Allowed {
@@ -516,7 +589,7 @@ func (a *Authorizer) history(g *smartctx.Grant, req *Request, d *smartctx.Decisi
 }
 
 // operation decides an operation declared in the configuration.
-func (a *Authorizer) operation(g *smartctx.Grant, req *Request, d *smartctx.Decision, bundled bool) error {
+func (a *authorizer) operation(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
 	var op Operation
 	var ok bool
 	switch {
@@ -543,10 +616,10 @@ func (a *Authorizer) operation(g *smartctx.Grant, req *Request, d *smartctx.Deci
 			Description: "the token has no scope for operation " + req.Operation,
 			Scope:       req.Context.String() + "/" + typ + "." + op.Permission.String()}
 	}
-	if req.Context != scope.Patient {
+	pid := req.patient
+	if pid == "" {
 		return nil
 	}
-	pid := g.Patient()
 	switch {
 	case req.ID != "" && req.Type == "Patient":
 		if req.ID != pid {
@@ -634,7 +707,7 @@ func str(m map[string]json.RawMessage, key string) (string, bool) {
 // decideBundle decides every entry of a batch or transaction on its own.
 // One refused entry refuses the whole bundle: a transaction is atomic, and
 // a batch answered in part would need the handler to enforce the refusal.
-func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body []byte) (*smartctx.Decision, error) {
+func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body []byte) (*decision, error) {
 	notBundle := badRequest("the body is not a FHIR batch or transaction Bundle")
 	b, ok := object(body)
 	if !ok {
@@ -646,7 +719,7 @@ func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 	if raw, has := b["entry"]; has && json.Unmarshal(raw, &entries) != nil {
 		return nil, notBundle
 	}
-	d := &smartctx.Decision{Interaction: scope.InteractionBatch}
+	d := &decision{Request: smartctx.Request{Method: http.MethodPost, Interaction: scope.InteractionBatch}}
 	switch {
 	case !ok1 || !ok2 || rt != "Bundle":
 		return nil, notBundle
@@ -655,7 +728,7 @@ func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 	case bt != "batch":
 		return nil, notBundle
 	}
-	d.Entries = make([]*smartctx.Decision, 0, len(entries))
+	d.Entries = make([]*decision, 0, len(entries))
 	for i, raw := range entries {
 		e, ok := object(raw)
 		var request map[string]json.RawMessage
@@ -688,9 +761,7 @@ func (a *Authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		if err != nil {
 			return nil, entryError(i, classifyError(err))
 		}
-		req := Request{Method: fr.Method, Interaction: fr.Interaction, Type: fr.Type, ID: fr.ID,
-			VersionID: fr.VersionID, Operation: fr.Operation, CompartmentType: fr.CompartmentType,
-			CompartmentID: fr.CompartmentID, Query: fr.Query, Conditional: fr.Conditional}
+		req := Request{Request: fr}
 		criteria := ""
 		if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 			req.Query, criteria = query, fr.Query

@@ -13,20 +13,20 @@ import (
 
 // A patient app may search its own patient's Observations; the handler
 // learns from the Decision what it must still enforce.
-func ExampleAuthorizer_Handler() {
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: "https://ehr.example.org/fhir"})
+func ExampleGuard_Authorize() {
+	authz, err := newAuthz(smartmw.Config{Base: "https://ehr.example.org/fhir"})
 	if err != nil {
 		panic(err)
 	}
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		fmt.Printf("%s %s under %s, compartment of Patient/%s\n", d.Interaction, d.Type, d.Context, d.Patient)
+		fmt.Printf("%s %s under %s, compartment of Patient/%s\n", d.Interaction(), d.Type(), d.Context(), d.Patient())
 		w.Header().Set("Content-Type", "application/fhir+json")
 		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset","entry":[]}`)
 	})
-	// In a server: auth.Handler(authz.Handler(fhir)). Here the grant is
+	// In a server: guard.Handler(fhir). Here the grant is
 	// put on the context by hand, as authentication would.
-	h := authz.Handler(fhir)
+	h := authz.Authorize(fhir)
 	g := smartctx.NewGrant(smartctx.Claims{Scopes: scope.Parse("launch/patient patient/Observation.rs"), Patient: "123"})
 
 	for _, target := range []string{"/fhir/Observation?patient=123", "/fhir/Observation?patient=456"} {
@@ -43,13 +43,13 @@ func ExampleAuthorizer_Handler() {
 	// search-type Observation under patient, compartment of Patient/123
 	// 200
 	// 403
-	// Bearer realm="fhir", error="insufficient_scope", error_description="the search must be limited to the patient in context (patient=Patient/<id>)", scope="patient/Observation.s"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"the search must be limited to the patient in context (patient=Patient/\u003cid\u003e)"}]}
+	// Bearer realm="fhir", error="insufficient_scope", error_description="the search must be limited to the patient in context (patient=Patient/<id>)"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"the search must be limited to the patient in context (patient=Patient/\u003cid\u003e)"}]}
 }
 
 // Decide answers without HTTP handlers, for unit tests of an application's
 // own rules.
-func ExampleAuthorizer_Decide() {
-	authz, _ := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: "/fhir", RewriteSearch: true})
+func ExampleGuard_Decide() {
+	authz, _ := newAuthz(smartmw.Config{Base: "/fhir", RewriteSearch: true})
 	g := smartctx.NewGrant(smartctx.Claims{
 		Scopes:  scope.Parse("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"),
 		Patient: "123",
@@ -57,7 +57,7 @@ func ExampleAuthorizer_Decide() {
 	r := httptest.NewRequest("GET", "/fhir/Observation?code=http://loinc.org|2339-0", nil)
 	d, err := authz.Decide(context.Background(), g, r)
 	fmt.Println(err)
-	fmt.Println(d.Query)
+	fmt.Println(d.Query())
 	// Output:
 	// <nil>
 	// code=http://loinc.org|2339-0&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory&patient=Patient%2F123
@@ -66,7 +66,8 @@ func ExampleAuthorizer_Decide() {
 // A handler that loads a resource by id checks it against the decision
 // before returning it.
 func ExamplePermits() {
-	d := &smartctx.Decision{Interaction: scope.InteractionRead, Type: "Observation", ID: "5", Context: scope.Patient, Patient: "123"}
+	d := smartctx.NewDecision(smartctx.Request{Interaction: scope.InteractionRead, Type: "Observation", ID: "5"},
+		smartctx.Limits{Context: scope.Patient, Patient: "123"})
 	mine := []byte(`{"resourceType":"Observation","id":"5","subject":{"reference":"Patient/123"}}`)
 	theirs := []byte(`{"resourceType":"Observation","id":"5","subject":{"reference":"Patient/456"}}`)
 	fmt.Println(smartmw.Permits(d, mine))
@@ -83,7 +84,7 @@ func ExampleInPatientCompartment() {
 }
 
 func ExampleMatchesConstraint() {
-	sc := scope.MustParse("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
+	sc := scope.MustParseScope("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
 	lab := []byte(`{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}]}`)
 	fmt.Println(smartmw.MatchesConstraint(lab, sc.Constraint))
 	// Output: true <nil>

@@ -18,10 +18,10 @@ import (
 
 // serve runs one request through authz.Handler with g on the context (if
 // not nil) and returns the response and what the next handler saw.
-func serve(t *testing.T, a *smartmw.Authorizer, g *smartctx.Grant, r *http.Request) (*httptest.ResponseRecorder, *http.Request) {
+func serve(t *testing.T, a *smartmw.Guard, g *smartctx.Grant, r *http.Request) (*httptest.ResponseRecorder, *http.Request) {
 	t.Helper()
 	var seen *http.Request
-	h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r
 		w.WriteHeader(http.StatusOK)
 	}))
@@ -34,7 +34,7 @@ func serve(t *testing.T, a *smartmw.Authorizer, g *smartctx.Grant, r *http.Reque
 }
 
 func TestHandlerWithoutGrantRefuses(t *testing.T) {
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(t, smartmw.Config{})
 	w, seen := serve(t, a, nil, httptest.NewRequest("GET", base+"/metadata", nil))
 	if seen != nil || w.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d, next called: %v", w.Code, seen != nil)
@@ -45,7 +45,7 @@ func TestHandlerWithoutGrantRefuses(t *testing.T) {
 }
 
 func TestHandlerAllows(t *testing.T) {
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(t, smartmw.Config{})
 	body := obs("Patient/1", "laboratory")
 	r := httptest.NewRequest("POST", base+"/Observation", strings.NewReader(body))
 	w, seen := serve(t, a, grant("patient/Observation.c", "1"), r)
@@ -53,7 +53,7 @@ func TestHandlerAllows(t *testing.T) {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	d, ok := smartctx.DecisionFromContext(seen.Context())
-	if !ok || d.Interaction != scope.InteractionCreate || d.Patient != "1" || d.Context != scope.Patient {
+	if !ok || d.Interaction() != scope.InteractionCreate || d.Patient() != "1" || d.Context() != scope.Patient {
 		t.Fatalf("decision %+v", d)
 	}
 	if b, _ := io.ReadAll(seen.Body); string(b) != body {
@@ -62,7 +62,7 @@ func TestHandlerAllows(t *testing.T) {
 }
 
 func TestHandlerRewrites(t *testing.T) {
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{RewriteSearch: true})
+	a := newAuthorizer(t, smartmw.Config{RewriteSearch: true})
 	r := httptest.NewRequest("GET", base+"/Observation?code=x", nil)
 	w, seen := serve(t, a, grant("patient/Observation.rs", "1"), r)
 	if w.Code != http.StatusOK {
@@ -80,7 +80,7 @@ func TestHandlerRewrites(t *testing.T) {
 }
 
 func TestHandlerDenial(t *testing.T) {
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{Realm: "ehr"})
+	a := newAuthorizer(t, smartmw.Config{Realm: "ehr"})
 	w, seen := serve(t, a, grant("patient/Observation.r", "1"), httptest.NewRequest("GET", base+"/Observation?patient=1", nil))
 	if seen != nil || w.Code != http.StatusForbidden {
 		t.Fatalf("status %d", w.Code)
@@ -104,7 +104,7 @@ func TestHandlerDenial(t *testing.T) {
 }
 
 func TestHandlerNotFoundHidesExistence(t *testing.T) {
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{NotFoundForDenied: true})
+	a := newAuthorizer(t, smartmw.Config{NotFoundForDenied: true})
 	w, _ := serve(t, a, grant("patient/Patient.r", "1"), httptest.NewRequest("GET", base+"/Patient/2", nil))
 	if w.Code != http.StatusNotFound || w.Header().Get("WWW-Authenticate") != "" {
 		t.Fatalf("status %d, challenge %q", w.Code, w.Header().Get("WWW-Authenticate"))
@@ -120,7 +120,7 @@ func TestHandlerNotFoundHidesExistence(t *testing.T) {
 }
 
 func TestHandlerOutsideBase(t *testing.T) {
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{Base: "/fhir"})
+	a := newAuthorizer(t, smartmw.Config{Base: "/fhir"})
 	for _, target := range []string{"/other/Patient/1", "/fhirx/Patient/1", "/fhir/Patient/1/../../admin"} {
 		w, seen := serve(t, a, grant("user/*.cruds", ""), httptest.NewRequest("GET", target, nil))
 		if seen != nil || w.Code < 400 {
@@ -130,7 +130,7 @@ func TestHandlerOutsideBase(t *testing.T) {
 }
 
 func TestHandlerBodyTooLarge(t *testing.T) {
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{MaxBodyBytes: 100})
+	a := newAuthorizer(t, smartmw.Config{MaxBodyBytes: 100})
 	body := obs("Patient/1", strings.Repeat("x", 200))
 	w, seen := serve(t, a, grant("user/*.cruds", ""), httptest.NewRequest("POST", base+"/Observation", strings.NewReader(body)))
 	if seen != nil || w.Code != http.StatusRequestEntityTooLarge {
@@ -140,7 +140,7 @@ func TestHandlerBodyTooLarge(t *testing.T) {
 
 func TestHandlerErrorHandler(t *testing.T) {
 	var got error
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+	a := newAuthorizer(t, smartmw.Config{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
 		w.WriteHeader(http.StatusTeapot)
 	}})
@@ -153,7 +153,7 @@ func TestHandlerErrorHandler(t *testing.T) {
 func TestPolicy(t *testing.T) {
 	var seen []smartmw.Request
 	errNurse := errors.New("nurses may not delete")
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{Policy: func(ctx context.Context, g *smartctx.Grant, req *smartmw.Request) error {
+	a := newAuthorizer(t, smartmw.Config{Policy: func(ctx context.Context, g *smartctx.Grant, req *smartmw.Request) error {
 		seen = append(seen, *req)
 		switch {
 		case req.Context == scope.User && req.Interaction == scope.InteractionDelete:
@@ -183,14 +183,14 @@ func TestPolicy(t *testing.T) {
 	// still allow the compartment.
 	g = grant("user/*.cruds patient/Observation.d", "1")
 	d, err := a.Decide(context.Background(), g, httptest.NewRequest("DELETE", base+"/Observation/1", nil))
-	if err != nil || d.Context != scope.Patient || d.Patient != "1" {
+	if err != nil || d.Context() != scope.Patient || d.Patient() != "1" {
 		t.Fatalf("decision %+v, %v", d, err)
 	}
 }
 
 func TestRequestParams(t *testing.T) {
 	var got url.Values
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{Policy: func(ctx context.Context, g *smartctx.Grant, req *smartmw.Request) error {
+	a := newAuthorizer(t, smartmw.Config{Policy: func(ctx context.Context, g *smartctx.Grant, req *smartmw.Request) error {
 		got = req.Params()
 		return nil
 	}})
@@ -206,12 +206,12 @@ func TestRequestParams(t *testing.T) {
 
 func TestNewAuthorizerBase(t *testing.T) {
 	for _, b := range []string{"", "fhir", "https://x/fhir?a=1", "https:///fhir", "/fhir#x", "::"} {
-		if _, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: b}); err == nil {
+		if _, err := newAuthz(smartmw.Config{Base: b}); err == nil {
 			t.Errorf("Base %q accepted", b)
 		}
 	}
 	for _, b := range []string{"/", "/fhir", "/fhir/", "https://x", "https://x/fhir/r4/"} {
-		if _, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: b}); err != nil {
+		if _, err := newAuthz(smartmw.Config{Base: b}); err != nil {
 			t.Errorf("Base %q: %v", b, err)
 		}
 	}
@@ -225,7 +225,7 @@ func FuzzDecide(f *testing.F) {
 		"Observation?patient=1&_include=x", "Encounter/1/Observation?patient=1"} {
 		f.Add("GET", s)
 	}
-	a := newAuthorizer(f, smartmw.AuthorizerConfig{Base: "/fhir"})
+	a := newAuthorizer(f, smartmw.Config{Base: "/fhir"})
 	g := grant("patient/*.cruds patient/Medication.rs", "1")
 	f.Fuzz(func(t *testing.T, method, target string) {
 		u, err := url.Parse("/fhir/" + target)
@@ -237,19 +237,19 @@ func FuzzDecide(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if d.Context != scope.Patient && d.Interaction != scope.InteractionCapabilities {
+		if d.Context() != scope.Patient && d.Interaction() != scope.InteractionCapabilities {
 			t.Fatalf("allowed outside patient/ scopes: %+v", d)
 		}
-		if d.Type != "Medication" && d.Interaction != scope.InteractionCapabilities && d.Patient != "1" {
+		if d.Type() != "Medication" && d.Interaction() != scope.InteractionCapabilities && d.Patient() != "1" {
 			t.Fatalf("allowed without the compartment: %q %+v", target, d)
 		}
-		if d.Type == "Patient" && d.ID != "" && d.ID != "1" {
+		if d.Type() == "Patient" && d.ID() != "" && d.ID() != "1" {
 			t.Fatalf("another Patient allowed: %q", target)
 		}
-		if d.Interaction == scope.InteractionSearchType && d.Type != "Medication" && !strings.HasPrefix(target, "Patient/1/") && !independentlyRestricted(d) {
-			t.Fatalf("search not limited to the patient: %q → %q", target, d.Query)
+		if d.Interaction() == scope.InteractionSearchType && d.Type() != "Medication" && !strings.HasPrefix(target, "Patient/1/") && !independentlyRestricted(d) {
+			t.Fatalf("search not limited to the patient: %q → %q", target, d.Query())
 		}
-		q, _ := url.ParseQuery(d.Query)
+		q, _ := url.ParseQuery(d.Query())
 		for name := range q {
 			if name, _, _ := strings.Cut(name, ":"); name == "_include" || name == "_revinclude" {
 				t.Fatalf("include allowed: %q", target)
@@ -269,13 +269,13 @@ func validMethod(m string) bool {
 // independentlyRestricted re-checks, with net/url, that a search names
 // patient 1 in a parameter every value of which is that patient.
 func independentlyRestricted(d *smartctx.Decision) bool {
-	q, err := url.ParseQuery(d.Query)
+	q, err := url.ParseQuery(d.Query())
 	if err != nil {
 		return false
 	}
 	for name, values := range q {
 		base, mod, _ := strings.Cut(name, ":")
-		if mod != "" && mod != "Patient" || base == "_id" && d.Type != "Patient" {
+		if mod != "" && mod != "Patient" || base == "_id" && d.Type() != "Patient" {
 			continue
 		}
 		for _, v := range values {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -15,6 +16,9 @@ import (
 
 // errClaim is the cause of every SMART claim the token gets wrong.
 var errClaim = errors.New("invalid SMART claim")
+
+// errNoAudience refuses a token without "aud", or with an empty one.
+var errNoAudience = fmt.Errorf("%w: the token has no audience (aud)", errClaim)
 
 // claims holds a token's decoded claims (the registered ones are read by
 // jwt.MapClaims' methods) and, as a jwt.ClaimsValidator, checks the SMART
@@ -61,7 +65,13 @@ func (c *claims) Validate() error {
 		}
 		return s
 	}
+	aud, err := m.GetAudience()
+	if err != nil || len(aud) == 0 || slices.Contains(aud, "") {
+		// jwt's validator would say "invalid audience"; say what is wrong.
+		return errNoAudience
+	}
 	out := smartctx.Claims{
+		Audience:      aud,
 		Issuer:        str([]string{"iss"}, "iss"),
 		Subject:       str([]string{"sub"}, "sub"),
 		ClientID:      str(c.names.ClientID, "client_id"),

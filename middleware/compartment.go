@@ -76,21 +76,22 @@ func MatchesConstraintMap(resource map[string]any, c scope.Constraint) (bool, er
 }
 
 // Permits reports whether d lets the handler read, return or change
-// resource: it is in the compartment of d.Patient, when set, and matches
-// one of d.Constraints, when set. A nil d permits nothing.
+// resource: it is in the compartment of d.Patient(), when set, and matches
+// one of d.Constraints(), when set. A nil d permits nothing.
 func Permits(d *smartctx.Decision, resource []byte) (bool, error) {
 	if d == nil {
 		return false, nil
 	}
-	if d.Patient != "" {
-		if ok, err := InPatientCompartment(resource, d.Patient); !ok || err != nil {
+	if p := d.Patient(); p != "" {
+		if ok, err := InPatientCompartment(resource, p); !ok || err != nil {
 			return false, err
 		}
 	}
-	if d.Constraints == nil {
+	cons := d.Constraints()
+	if cons == nil {
 		return true, nil
 	}
-	for _, c := range d.Constraints {
+	for _, c := range cons {
 		ok, err := MatchesConstraint(resource, c)
 		if err != nil {
 			return false, err

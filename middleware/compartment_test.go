@@ -49,15 +49,15 @@ func TestPermits(t *testing.T) {
 		want     bool
 	}{
 		{"nil decision", nil, labObs, false},
-		{"unrestricted", &smartctx.Decision{Context: scope.User}, other, true},
-		{"compartment in", &smartctx.Decision{Patient: "1"}, labObs, true},
-		{"compartment out", &smartctx.Decision{Patient: "1"}, other, false},
-		{"constraint in", &smartctx.Decision{Constraints: cons}, labObs, true},
-		{"constraint out", &smartctx.Decision{Constraints: cons}, vitObs, false},
-		{"both, constraint out", &smartctx.Decision{Patient: "1", Constraints: cons}, vitObs, false},
-		{"both, compartment out", &smartctx.Decision{Patient: "1", Constraints: cons}, other, false},
-		{"both in", &smartctx.Decision{Patient: "1", Constraints: cons}, labObs, true},
-		{"second alternative", &smartctx.Decision{Constraints: append(cons, scope.Constraint{{Name: "category", Value: vit}})}, vitObs, true},
+		{"unrestricted", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Context: scope.User}), other, true},
+		{"compartment in", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1"}), labObs, true},
+		{"compartment out", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1"}), other, false},
+		{"constraint in", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Constraints: cons}), labObs, true},
+		{"constraint out", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Constraints: cons}), vitObs, false},
+		{"both, constraint out", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1", Constraints: cons}), vitObs, false},
+		{"both, compartment out", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1", Constraints: cons}), other, false},
+		{"both in", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1", Constraints: cons}), labObs, true},
+		{"second alternative", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Constraints: append(cons, scope.Constraint{{Name: "category", Value: vit}})}), vitObs, true},
 	}
 	for _, tc := range tests {
 		got, err := smartmw.Permits(tc.d, tc.resource)

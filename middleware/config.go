@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/smartguard/smartguard/internal/jwks"
+	"github.com/smartguard/smartguard/scope"
 )
 
 // Defaults of the Config fields whose zero value means "the default".
@@ -32,6 +34,10 @@ const (
 	DefaultCacheTTL = 5 * time.Minute
 	// DefaultHTTPTimeout is the timeout of the default Config.HTTPClient.
 	DefaultHTTPTimeout = 10 * time.Second
+	// DefaultMaxBodyBytes is the default Config.MaxBodyBytes.
+	DefaultMaxBodyBytes = 10 << 20
+	// DefaultMaxResponseBytes is the default Config.MaxResponseBytes.
+	DefaultMaxResponseBytes = 32 << 20
 )
 
 // MaxLeeway is the largest Leeway New accepts.
@@ -41,10 +47,10 @@ const MaxLeeway = 5 * time.Minute
 // Config.Algorithms is empty: RSA PKCS#1 v1.5, RSA-PSS, ECDSA and EdDSA.
 var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// Config configures the middleware. Issuer and Audience are required;
-// every other field may be left zero, which selects the documented
-// default, and the defaults are the strict choices. Fields that weaken a
-// check are named Insecure… or Skip….
+// Config configures a Guard. Issuer and Audience are required; every other
+// field may be left zero, which selects the documented default, and the
+// defaults are the strict choices. Fields that weaken a check are named
+// Insecure… or Skip…. New reports every problem of a Config in one error.
 type Config struct {
 	// Issuer is the identifier of the trusted authorization server,
 	// compared exactly with the "iss" claim (RFC 9068 §4). It must be an
@@ -53,13 +59,24 @@ type Config struct {
 	Issuer string
 
 	// Audience is this FHIR server's base URL, such as
-	// "https://fhir.example.org/r4". A token's "aud" (a string or an
-	// array) must contain it, or one of Audiences, exactly. Required.
+	// "https://fhir.example.org/r4", without a trailing "/". A token's
+	// "aud" (a string or an array) must contain it exactly. Requests are
+	// served under its path ("/r4/...") unless Base says otherwise.
+	// Required.
 	Audience string
 
-	// Audiences are further base URLs this server answers for, accepted
-	// as "aud" like Audience.
+	// Audiences are further base URLs this server answers for (tenants,
+	// or other names of the same server), each served under its own path.
+	// A request under one of them is allowed only with a token whose
+	// "aud" names that base: a token for tenant B is refused on tenant
+	// A's base.
 	Audiences []string
+
+	// Base is the path under which the FHIR API of Audience is served
+	// here, when it is not Audience's own path (behind a proxy that maps
+	// https://fhir.example.org/r4 to /fhir, say). Default: the path of
+	// Audience. It must start with "/" and not end with one.
+	Base string
 
 	// JWKSURL is where the Issuer's public keys are. When empty it is
 	// discovered from the issuer's /.well-known/openid-configuration,
@@ -147,8 +164,85 @@ type Config struct {
 	// DisableCache verifies every token every time.
 	DisableCache bool
 
-	// ErrorHandler answers refused requests. Default: DefaultErrorHandler
-	// with Realm (RFC 6750 challenge and a FHIR OperationOutcome).
+	// AllowedOrigins are the browser origins (scheme://host[:port]) that
+	// may call the FHIR API cross-origin; see CORS. When set, Handler
+	// answers CORS preflight requests before authentication. Default:
+	// none (no CORS headers; put your own CORS layer in front).
+	AllowedOrigins []string
+
+	// RewriteSearch makes the authorizer add the patient compartment or a
+	// granular constraint to a search that lacks it, instead of refusing
+	// the search (403). The handler then receives the rewritten URL.
+	// Default: refuse.
+	RewriteSearch bool
+
+	// NonCompartment says what patient/ scopes allow on types outside the
+	// patient compartment. Default: NonCompartmentNamed.
+	NonCompartment NonCompartmentPolicy
+
+	// Operations declares the operations that may run, keyed "$name"
+	// (system level), "Type/$name" (type level) or "Type/[id]/$name"
+	// (instance level), with "*" for any type ("*/[id]/$validate").
+	// Every other operation is refused. Default (nil): DefaultOperations().
+	Operations map[string]Operation
+
+	// AllowIncludes lets searches use _include and _revinclude. The
+	// response guard then checks every included resource against the
+	// grant. Default: refuse such searches.
+	AllowIncludes bool
+
+	// NotFoundForDenied answers 404 instead of 403 when a read, vread or
+	// instance history is refused, so that an app cannot learn that a
+	// resource it may not see exists. The response guard then answers 404
+	// too for a resource it finds outside the decision.
+	NotFoundForDenied bool
+
+	// Policy is the application's own rule; see Policy. Default: none,
+	// the scopes alone decide. user/ scopes then reach everything of
+	// their types (except for a user whose fhirUser is a Patient, who is
+	// kept to that patient's compartment; see SkipPatientUserCompartment)
+	// and system/ scopes everything of theirs: SMART says they must be
+	// intersected with the user's or client's own permissions, so set a
+	// Policy unless the authorization server already limits who gets them.
+	Policy Policy
+
+	// SkipPatientUserCompartment lets user/ scopes of a user whose
+	// fhirUser is a Patient reach beyond that patient's compartment. By
+	// default such a user (a patient-portal login with user/ scopes, as
+	// many authorization servers issue) is limited to the compartment of
+	// the Patient named by fhirUser, exactly as with patient/ scopes. Set
+	// it only with a Policy that limits those users itself.
+	SkipPatientUserCompartment bool
+
+	// MaxBodyBytes bounds the body read to check a create, an update, a
+	// POST _search or a bundle; larger bodies are answered 413. Default:
+	// 10 MiB.
+	MaxBodyBytes int64
+
+	// SkipResponseGuard turns off the response guard. By default, when a
+	// decision leaves something to enforce (a patient compartment,
+	// granular constraints, included resources), Handler holds the
+	// handler's response and checks it before the client sees it: a
+	// single resource outside the decision is answered 403 (404 with
+	// NotFoundForDenied), and a Bundle loses the entries the grant does
+	// not permit (and its "total"). Before an update, patch or delete by
+	// id (also in a bundle) it reads the stored resource through the
+	// handler with a GET and lets the write through only if that is
+	// permitted. This is what makes reads and writes by id under a
+	// patient/ scope safe in front of a FHIR server that knows nothing of
+	// SMART. The guard reads JSON only: a response it cannot read (XML,
+	// compressed, larger than MaxResponseBytes) is refused with 502. Set
+	// SkipResponseGuard only if your handlers apply the Decision
+	// themselves (Permits), or to stream large responses; it MUST NOT be
+	// set in front of a FHIR server that does not.
+	SkipResponseGuard bool
+
+	// MaxResponseBytes bounds a response the guard holds. Default: 32 MiB.
+	MaxResponseBytes int64
+
+	// ErrorHandler answers refused requests, whichever stage refuses
+	// them. Default: WriteError with Realm (an RFC 6750 challenge and a
+	// FHIR OperationOutcome).
 	ErrorHandler ErrorHandler
 
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
@@ -160,10 +254,10 @@ type Config struct {
 }
 
 // Issuer is one more trusted authorization server, with its own keys and
-// audiences; see Config.Issuers. Its fields mean what the Config fields of
-// the same names mean.
+// audiences; see Config.Issuers. Its fields mean what the Config fields
+// Issuer, Audience, Audiences, JWKSURL and Keyfunc mean.
 type Issuer struct {
-	Issuer    string      // the "iss" of its tokens; required
+	URL       string      // the "iss" of its tokens, compared exactly; required
 	Audience  string      // a FHIR base URL its tokens are for; required
 	Audiences []string    // further FHIR base URLs its tokens may be for
 	JWKSURL   string      // its keys; discovered when empty
@@ -213,54 +307,63 @@ func (n ClaimNames) withDefaults() ClaimNames {
 }
 
 // withDefaults returns cfg with every zero field set to its default, or
-// an error for a field that cannot work.
+// an error listing every field that cannot work.
 func (cfg Config) withDefaults() (Config, error) {
 	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if cfg.Issuer == "" {
-		errs = append(errs, errors.New("Issuer is required"))
+		add("Issuer is required")
 	}
 	if cfg.Audience == "" {
-		errs = append(errs, errors.New("Audience is required"))
+		add("Audience is required")
 	}
-	all := append([]Issuer{{Issuer: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc}}, cfg.Issuers...)
+	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc}}, cfg.Issuers...)
 	seen := map[string]bool{}
-	for _, is := range all {
-		if is.Issuer == "" {
-			if len(errs) == 0 {
-				errs = append(errs, errors.New("an entry of Issuers has no Issuer"))
+	keyfunc := false
+	for i, is := range all {
+		keyfunc = keyfunc || is.Keyfunc != nil
+		if is.URL == "" {
+			if i > 0 {
+				add("Issuers[%d] has no URL", i-1)
 			}
 			continue
 		}
-		if seen[is.Issuer] {
-			errs = append(errs, fmt.Errorf("issuer %q is configured twice", is.Issuer))
+		if seen[is.URL] {
+			add("issuer %q is configured twice", is.URL)
 		}
-		seen[is.Issuer] = true
-		if err := jwks.CheckURL(is.Issuer); err != nil {
-			errs = append(errs, fmt.Errorf("Issuer: %w", err))
+		seen[is.URL] = true
+		if err := jwks.CheckURL(is.URL); err != nil {
+			add("issuer %q: %w", is.URL, err)
 		}
 		if is.JWKSURL != "" {
 			if err := jwks.CheckURL(is.JWKSURL); err != nil {
-				errs = append(errs, fmt.Errorf("JWKSURL: %w", err))
+				add("JWKSURL %q: %w", is.JWKSURL, err)
 			}
 		}
-		if is.Audience == "" && len(errs) == 0 {
-			errs = append(errs, fmt.Errorf("issuer %q has no Audience", is.Issuer))
+		if is.Audience == "" && i > 0 {
+			add("issuer %q has no Audience", is.URL)
 		}
 		for _, a := range is.Audiences {
 			if a == "" {
 				// Never skip it: "" among the expected audiences would
 				// match a token whose aud array holds "" beside any
 				// other audience.
-				errs = append(errs, fmt.Errorf("issuer %q has an empty entry in Audiences", is.Issuer))
+				add("issuer %q has an empty entry in Audiences", is.URL)
 			}
 		}
 		for _, a := range append([]string{is.Audience}, is.Audiences...) {
-			if a == "" {
-				continue // reported above
+			if a != "" {
+				if err := checkAudience(a); err != nil {
+					errs = append(errs, err)
+				}
 			}
-			if u, err := url.Parse(a); err != nil || !u.IsAbs() || u.Fragment != "" {
-				errs = append(errs, fmt.Errorf("audience %q is not an absolute URI without fragment", a))
-			}
+		}
+	}
+	if cfg.Base != "" {
+		if cfg.Base == cfg.Audience {
+			cfg.Base = ""
+		} else if !strings.HasPrefix(cfg.Base, "/") || strings.HasSuffix(cfg.Base, "/") && cfg.Base != "/" || strings.ContainsAny(cfg.Base, "?#") {
+			add("Base %q must be a path starting with / and not ending with one (or Audience itself)", cfg.Base)
 		}
 	}
 	if len(cfg.Algorithms) == 0 {
@@ -268,36 +371,86 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	for _, a := range cfg.Algorithms {
-		if m := jwt.GetSigningMethod(a); m == nil || a == "none" {
-			errs = append(errs, fmt.Errorf("algorithm %q is not supported", a))
+		switch m := jwt.GetSigningMethod(a); {
+		case m == nil || a == "none":
+			add("algorithm %q is not supported", a)
+		case strings.HasPrefix(a, "HS") && !keyfunc:
+			add("algorithm %q needs a Keyfunc that returns the secret: keys from a JWKS are never symmetric", a)
 		}
 	}
 	if cfg.Leeway == 0 {
 		cfg.Leeway = DefaultLeeway
 	}
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
-		errs = append(errs, fmt.Errorf("Leeway %v is not within 0 and %v", cfg.Leeway, MaxLeeway))
+		add("Leeway %v is not within 0 and %v", cfg.Leeway, MaxLeeway)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"RefreshInterval", &cfg.RefreshInterval, DefaultRefreshInterval},
+		{"UnknownKIDInterval", &cfg.UnknownKIDInterval, DefaultUnknownKIDInterval},
+		{"CacheTTL", &cfg.CacheTTL, DefaultCacheTTL},
+	} {
+		switch {
+		case *d.v < 0:
+			add("%s %v is negative", d.name, *d.v)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    *int64
+		def  int64
+	}{
+		{"MaxBodyBytes", &cfg.MaxBodyBytes, DefaultMaxBodyBytes},
+		{"MaxResponseBytes", &cfg.MaxResponseBytes, DefaultMaxResponseBytes},
+	} {
+		switch {
+		case *n.v < 0:
+			add("%s %d is negative", n.name, *n.v)
+		case *n.v == 0:
+			*n.v = n.def
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"MaxTokenSize", &cfg.MaxTokenSize, DefaultMaxTokenSize},
+		{"CacheSize", &cfg.CacheSize, DefaultCacheSize},
+	} {
+		switch {
+		case *n.v < 0:
+			add("%s %d is negative", n.name, *n.v)
+		case *n.v == 0:
+			*n.v = n.def
+		}
+	}
+	if cfg.NonCompartment > NonCompartmentDeny {
+		add("NonCompartment %d is not a NonCompartmentPolicy", cfg.NonCompartment)
+	}
+	if cfg.Operations == nil {
+		cfg.Operations = DefaultOperations()
+	}
+	for key, op := range cfg.Operations {
+		if err := checkOperation(key, op); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
-	}
-	if cfg.RefreshInterval <= 0 {
-		cfg.RefreshInterval = DefaultRefreshInterval
-	}
-	if cfg.UnknownKIDInterval <= 0 {
-		cfg.UnknownKIDInterval = DefaultUnknownKIDInterval
-	}
-	if cfg.MaxTokenSize <= 0 {
-		cfg.MaxTokenSize = DefaultMaxTokenSize
-	}
-	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = DefaultCacheSize
-	}
-	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = DefaultCacheTTL
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = DefaultRealm
@@ -311,4 +464,71 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("middleware: invalid Config: %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// checkAudience refuses an audience that cannot be a FHIR base URL as
+// tokens carry it.
+func checkAudience(a string) error {
+	u, err := url.Parse(a)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || u.RawQuery != "" || u.User != nil:
+		return fmt.Errorf("audience %q is not an absolute URL without query or fragment", a)
+	case strings.HasSuffix(a, "/"):
+		// Every token would fail: aud is compared exactly, and FHIR base
+		// URLs, as authorization servers put them in aud, have no
+		// trailing "/".
+		return fmt.Errorf("audience %q ends with \"/\": give the FHIR base URL without it", a)
+	}
+	return nil
+}
+
+// checkOperation refuses an Operations entry that cannot match a request.
+func checkOperation(key string, op Operation) error {
+	parts := strings.Split(key, "/")
+	name := parts[len(parts)-1]
+	bad := func(why string) error { return fmt.Errorf("Operations[%q]: %s", key, why) }
+	if !validOperationName(name) {
+		return bad(`the operation must be named "$name" (letters, digits, "-" and "_")`)
+	}
+	switch len(parts) {
+	case 1:
+	case 2, 3:
+		if t := parts[0]; t != "*" && !scope.IsR4Type(t) {
+			return bad(fmt.Sprintf("%q is not a FHIR R4 resource type", t))
+		}
+		if len(parts) == 3 && parts[1] != "[id]" {
+			return bad(`an instance-level key is "Type/[id]/$name"`)
+		}
+	default:
+		return bad(`keys are "$name", "Type/$name" or "Type/[id]/$name"`)
+	}
+	if op.Permission == 0 || op.Permission&^(scope.Create|scope.Read|scope.Update|scope.Delete|scope.Search) != 0 {
+		return bad("Permission must hold one or more of the letters c r u d s")
+	}
+	return nil
+}
+
+func validOperationName(s string) bool {
+	if len(s) < 2 || s[0] != '$' {
+		return false
+	}
+	for _, c := range s[1:] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOrigin refuses an AllowedOrigins entry that is not "*" or an
+// origin (scheme://host[:port]).
+func checkOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("AllowedOrigins: %q is not an origin (scheme://host[:port])", o)
+	}
+	return nil
 }

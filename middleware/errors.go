@@ -6,24 +6,47 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
-// The failure classes of RFC 6750 §3.1. Every error the middleware hands to
-// an ErrorHandler is an *Error that matches one of them with errors.Is.
+// The kinds of refusal. Every error the Guard hands to an ErrorHandler is
+// an *Error that matches exactly one of them with errors.Is; the status
+// and the OperationOutcome issue code follow the kind.
 var (
 	// ErrMissingToken: the request carries no credentials (or another
 	// scheme than Bearer). Answered 401 with a bare Bearer challenge.
 	ErrMissingToken = errors.New("middleware: no access token")
-	// ErrInvalidRequest: the credentials are malformed or sent more than one
-	// way. Answered 400 invalid_request.
+	// ErrInvalidRequest: the credentials or the FHIR request are
+	// malformed, or the token was sent more than one way. Answered 400
+	// invalid_request.
 	ErrInvalidRequest = errors.New("middleware: malformed request")
 	// ErrInvalidToken: the token is expired, badly signed, for another
 	// audience or otherwise not acceptable. Answered 401 invalid_token.
 	ErrInvalidToken = errors.New("middleware: invalid access token")
 	// ErrInsufficientScope: the token is good but does not allow the
-	// request. Answered 403 insufficient_scope (or 404, when configured to
-	// hide whether a resource exists).
+	// request. Answered 403 insufficient_scope.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")
+	// ErrNotFound: no such FHIR endpoint here, or (with
+	// Config.NotFoundForDenied) a resource the token may not see, which
+	// is answered exactly as a missing one. Answered 404.
+	ErrNotFound = errors.New("middleware: not found")
+	// ErrMethodNotAllowed: the method is not one FHIR allows on the
+	// endpoint. Answered 405.
+	ErrMethodNotAllowed = errors.New("middleware: method not allowed")
+	// ErrTooLarge: a body or a bundle exceeds a configured bound.
+	// Answered 413.
+	ErrTooLarge = errors.New("middleware: request too large")
+	// ErrUncheckedResponse: the response guard could not check what the
+	// handler answered (not FHIR JSON, compressed, too large), so the
+	// client gets none of it. Answered 502.
+	ErrUncheckedResponse = errors.New("middleware: response could not be checked")
+	// ErrUnavailable: the server cannot decide now (no key held yet, the
+	// authorization server unreachable). Answered 503.
+	ErrUnavailable = errors.New("middleware: temporarily unavailable")
+	// ErrMisconfigured: the chain is wired wrong (Authorize without a
+	// grant on the context). Answered 500.
+	ErrMisconfigured = errors.New("middleware: misconfigured")
 )
 
 // RFC 6750 error codes.
@@ -33,12 +56,13 @@ const (
 	CodeInsufficientScope = "insufficient_scope"
 )
 
-// Error is the error the middleware reports for a request it refuses.
-// errors.Is matches it against the sentinel of its class (ErrInvalidToken,
-// ...) and against its cause (such as jwt.ErrTokenExpired); errors.As gives
-// the status and the challenge.
+// Error is the error the Guard reports for a request it refuses. errors.Is
+// matches it against the sentinel of its kind (ErrInvalidToken, ...), one
+// only, and against its cause (such as jwt.ErrTokenExpired); errors.As
+// gives the status and the challenge.
 type Error struct {
-	// Status is the HTTP status: 400, 401, 403 or 404.
+	// Status is the HTTP status: 400, 401, 403, 404, 405, 413, 500, 502
+	// or 503.
 	Status int
 	// Code is the RFC 6750 error code, or "" for a request without
 	// credentials.
@@ -68,19 +92,38 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches e against the sentinel of its class.
-func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrMissingToken:
-		return e.Code == "" && e.Status == http.StatusUnauthorized
-	case ErrInvalidRequest:
-		return e.Code == CodeInvalidRequest
-	case ErrInvalidToken:
-		return e.Code == CodeInvalidToken
-	case ErrInsufficientScope:
-		return e.Code == CodeInsufficientScope
+// Is matches e against the sentinel of its kind.
+func (e *Error) Is(target error) bool { return target == e.Kind() }
+
+// Kind returns the sentinel of e's kind, from its Code and Status.
+func (e *Error) Kind() error {
+	switch {
+	case e.Code == CodeInvalidRequest:
+		return ErrInvalidRequest
+	case e.Code == CodeInvalidToken:
+		return ErrInvalidToken
+	case e.Code == CodeInsufficientScope:
+		return ErrInsufficientScope
 	}
-	return false
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return ErrMissingToken
+	case http.StatusBadRequest:
+		return ErrInvalidRequest
+	case http.StatusForbidden:
+		return ErrInsufficientScope
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusMethodNotAllowed:
+		return ErrMethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		return ErrTooLarge
+	case http.StatusBadGateway:
+		return ErrUncheckedResponse
+	case http.StatusServiceUnavailable:
+		return ErrUnavailable
+	}
+	return ErrMisconfigured
 }
 
 // ErrorHandler answers a request the middleware refuses. err is an *Error.
@@ -170,25 +213,29 @@ type outcome struct {
 }
 
 // operationOutcome renders e as a FHIR R4 OperationOutcome. The issue
-// code follows the FHIR IssueType value set.
+// code (FHIR IssueType) follows e's kind.
 func operationOutcome(e *Error) []byte {
-	code := "processing"
-	switch {
-	case e.Status == http.StatusUnauthorized && e.Code == "":
+	code := "exception"
+	switch e.Kind() {
+	case ErrMissingToken:
 		code = "login"
-	case e.Code == CodeInvalidToken:
-		code = "expired"
-		if !strings.Contains(e.Description, "expired") {
-			code = "security"
-		}
-	case e.Code == CodeInsufficientScope:
-		code = "forbidden"
-	case e.Status == http.StatusNotFound:
-		code = "not-found"
-	case e.Code == CodeInvalidRequest:
+	case ErrInvalidRequest:
 		code = "invalid"
-	case e.Status >= 500:
-		code = "exception"
+	case ErrInvalidToken:
+		code = "security"
+		if errors.Is(e.Err, jwt.ErrTokenExpired) {
+			code = "expired"
+		}
+	case ErrInsufficientScope:
+		code = "forbidden"
+	case ErrNotFound:
+		code = "not-found"
+	case ErrMethodNotAllowed:
+		code = "not-supported"
+	case ErrTooLarge:
+		code = "too-costly"
+	case ErrUnavailable:
+		code = "transient"
 	}
 	out, err := json.Marshal(outcome{
 		ResourceType: "OperationOutcome",

@@ -115,12 +115,12 @@ func TestCustomErrorHandlerAndRealm(t *testing.T) {
 			w.WriteHeader(http.StatusTeapot)
 		}
 	})
-	rec, _ := serve(m, httptest.NewRequest("GET", "/", nil))
+	rec, _ := serve(m, httptest.NewRequest("GET", "/r4/Patient/1", nil))
 	if rec.Code != http.StatusTeapot || !errors.Is(got, ErrMissingToken) {
 		t.Errorf("status %d, err %v", rec.Code, got)
 	}
 	m = newTest(t, func(c *Config) { c.Realm = "ehr" })
-	rec, _ = serve(m, httptest.NewRequest("GET", "/", nil))
+	rec, _ = serve(m, httptest.NewRequest("GET", "/r4/Patient/1", nil))
 	if h := rec.Header().Get("WWW-Authenticate"); h != `Bearer realm="ehr"` {
 		t.Errorf("WWW-Authenticate %s", h)
 	}

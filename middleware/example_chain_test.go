@@ -10,21 +10,16 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
-// The whole chain on a plain http.ServeMux, as the README's quick start
-// shows it: the discovery document is public; the FHIR API goes through
-// CORS, authentication and authorization before the handler.
+// The whole protection on a plain http.ServeMux: the discovery document
+// is public; the FHIR API goes through the Guard (CORS, authentication,
+// authorization, response guard) before the handler.
 func Example_chain() {
 	const base = "https://fhir.example.org/r4"
-	auth, err := smartmw.New(context.Background(), exampleConfig()) // Issuer, Audience: base
-	if err != nil {
-		log.Fatal(err)
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: base})
+	guard, err := smartmw.New(context.Background(), exampleConfig()) // Issuer, Audience: base
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -39,17 +34,19 @@ func Example_chain() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Your FHIR handler: it sees only requests the token allows, and
-	// finds the grant and the decision on the context.
-	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, _ := smartctx.FromContext(r.Context())
+	// Your FHIR handler, here one that knows nothing of SMART: it serves
+	// any Patient. It sees only requests the token allows (the grant and
+	// the decision are on the context), and the Guard checks what it
+	// answers.
+	fhir := http.NewServeMux()
+	fhir.HandleFunc("GET /r4/Patient/{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
-		fmt.Fprintf(w, `{"resourceType":"Patient","id":%q}`, g.Patient())
+		fmt.Fprintf(w, `{"resourceType":"Patient","id":%q}`, r.PathValue("id"))
 	})
 
 	mux := http.NewServeMux()
 	mux.Handle("/r4/.well-known/smart-configuration", discovery)
-	mux.Handle("/r4/", smartmw.CORS("https://app.example.org")(auth.Handler(authz.Handler(fhir))))
+	mux.Handle("/r4/", guard.Handler(fhir))
 
 	token := mintExample(jwt.MapClaims{
 		"iss": "https://auth.example.org/realms/fhir", "aud": base,

@@ -62,24 +62,26 @@ func ExampleNew() {
 	// Output: growth-chart 123 launch/patient patient/Observation.rs
 }
 
-func ExampleMiddleware_Handler() {
-	auth, err := smartmw.New(context.Background(), exampleConfig())
+func ExampleGuard_Handler() {
+	guard, err := smartmw.New(context.Background(), exampleConfig())
 	if err != nil {
 		log.Fatal(err)
 	}
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, _ := smartctx.FromContext(r.Context())
-		fmt.Fprintf(w, "observations of Patient/%s", g.Patient())
+		d, _ := smartctx.DecisionFromContext(r.Context())
+		fmt.Printf("handler: %s %s in the compartment of Patient/%s\n", d.Interaction(), d.Type(), d.Patient())
+		w.Header().Set("Content-Type", "application/fhir+json")
+		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset","entry":[]}`)
 	})
-	h := smartmw.CORS("https://app.example.org")(auth.Handler(fhir))
+	h := guard.Handler(fhir)
 
 	// Without a token: 401 and a bare challenge.
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/r4/Observation", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil))
 	fmt.Println(rec.Code, rec.Header().Get("WWW-Authenticate"))
 
 	// With a token.
-	req := httptest.NewRequest(http.MethodGet, "/r4/Observation", nil)
+	req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
 	req.Header.Set("Authorization", "Bearer "+mintExample(jwt.MapClaims{
 		"iss":     "https://auth.example.org/realms/fhir",
 		"aud":     "https://fhir.example.org/r4",
@@ -102,6 +104,7 @@ func ExampleMiddleware_Handler() {
 	fmt.Println(rec.Code, rec.Header().Get("WWW-Authenticate"))
 	// Output:
 	// 401 Bearer realm="fhir"
-	// 200 observations of Patient/123
+	// handler: search-type Observation in the compartment of Patient/123
+	// 200 {"resourceType":"Bundle","type":"searchset","entry":[]}
 	// 401 Bearer realm="fhir", error="invalid_token", error_description="token expired"
 }

@@ -114,7 +114,7 @@ func TestFormBodyIsRestored(t *testing.T) {
 	r := httptest.NewRequest("POST", "/r4/Observation/_search", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	var got string
-	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := m.AuthenticateOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got = string(b)
 	}))

@@ -53,7 +53,7 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 
 // guard serves r with next and lets its response through only as far as
 // decision d and grant gr permit.
-func (a *Authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision) {
+func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) {
 	saved := w.Header().Clone() // what earlier stages (CORS) set
 	// A compressed body could not be read: ask for identity.
 	r.Header.Del("Accept-Encoding")
@@ -109,7 +109,7 @@ func (a *Authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 }
 
 // denied is the error for a resource the decision does not permit.
-func (a *Authorizer) denied(d *smartctx.Decision) *Error {
+func (a *authorizer) denied(d *decision) *Error {
 	if a.cfg.NotFoundForDenied {
 		return &Error{Status: http.StatusNotFound, Description: "resource not found"}
 	}
@@ -124,7 +124,7 @@ var errNotPermitted = errors.New("resource not permitted")
 // the entries the grant does not permit, or any other resource whole. It
 // fails with errNotPermitted for a resource outside the decision, and
 // with errResponseUnchecked for a body that is not FHIR JSON.
-func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, body []byte) ([]byte, error) {
+func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte) ([]byte, error) {
 	bundle, ok := object(body)
 	if !ok {
 		return nil, errResponseUnchecked
@@ -214,8 +214,8 @@ func (a *Authorizer) checkResponse(gr *smartctx.Grant, d *smartctx.Decision, bod
 // operation), the scopes of
 // d's context reach it, it is in d's patient compartment, and it matches a
 // granular constraint when only granular scopes reach it.
-func (a *Authorizer) permitted(gr *smartctx.Grant, d *smartctx.Decision, typ string, resource []byte, included bool) bool {
-	if !d.Restricted() {
+func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, resource []byte, included bool) bool {
+	if !d.restricted() {
 		return true
 	}
 	// The type asked for, unless includes are allowed or an operation
@@ -273,13 +273,13 @@ func carriesResource(body []byte) bool {
 // Without it a patient app could overwrite or delete another patient's
 // Observation by id in front of a FHIR server that knows nothing of
 // SMART.
-func (a *Authorizer) checkStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision) error {
+func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) error {
 	switch d.Interaction {
 	case scope.InteractionBatch, scope.InteractionTransaction:
 		// Each write entry by id, the same way; If-Match cannot be
 		// added to an entry without rewriting the bundle.
 		for _, e := range d.Entries {
-			if !isWriteByID(e) || !e.Restricted() {
+			if !isWriteByID(e) || !e.restricted() {
 				continue
 			}
 			if _, err := a.storedPermitted(r, next, gr, e, a.basePath+"/"+e.Type+"/"+e.ID); err != nil {
@@ -305,7 +305,7 @@ func (a *Authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 // isWriteByID reports whether d is an update, patch or delete of one
 // resource named by id (not conditional: a conditional write selects with
 // a search already limited to the decision).
-func isWriteByID(d *smartctx.Decision) bool {
+func isWriteByID(d *decision) bool {
 	switch d.Interaction {
 	case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
 		return d.ID != ""
@@ -315,12 +315,12 @@ func isWriteByID(d *smartctx.Decision) bool {
 
 // storedPermitted asks next for the resource at path (escaped, under the
 // base) with a GET and checks it against d. It returns the ETag read.
-func (a *Authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *smartctx.Decision, path string) (string, error) {
+func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string) (string, error) {
 	// The handler sees the GET as what it is, a read of the resource:
 	// a handler that acts on the decision must not do the write here.
 	read := *d
 	read.Interaction, read.VersionID, read.Query, read.Rewritten, read.Entries = scope.InteractionRead, "", "", false, nil
-	pre := r.Clone(smartctx.WithDecision(r.Context(), &read))
+	pre := r.Clone(smartctx.WithDecision(r.Context(), read.public()))
 	pre.Method = http.MethodGet
 	u := *r.URL
 	u.RawQuery, u.Path, u.RawPath = "", "", ""

@@ -74,7 +74,7 @@ func TestResponseGuard(t *testing.T) {
 		scopes     string
 		patient    string
 		target     string
-		cfg        func(*smartmw.AuthorizerConfig)
+		cfg        func(*smartmw.Config)
 		resp       response
 		wantStatus int
 		wantIDs    []string // for a Bundle answer
@@ -94,7 +94,7 @@ func TestResponseGuard(t *testing.T) {
 		},
 		{
 			name: "read of another patient's Observation is a 404 when configured", scopes: "patient/Observation.rs", patient: "123",
-			target: "/fhir/Observation/o2", cfg: func(c *smartmw.AuthorizerConfig) { c.NotFoundForDenied = true },
+			target: "/fhir/Observation/o2", cfg: func(c *smartmw.Config) { c.NotFoundForDenied = true },
 			resp:       response{status: 200, body: observation("o2", "456", labCategory)},
 			wantStatus: 404,
 		},
@@ -148,7 +148,7 @@ func TestResponseGuard(t *testing.T) {
 		{
 			name: "included resources: the patient's own Patient stays, another patient goes", scopes: "patient/Observation.rs patient/Patient.r", patient: "123",
 			target: "/fhir/Observation?patient=123&_include=Observation:subject",
-			cfg:    func(c *smartmw.AuthorizerConfig) { c.AllowIncludes = true },
+			cfg:    func(c *smartmw.Config) { c.AllowIncludes = true },
 			resp: response{status: 200, body: searchset(
 				match(observation("a", "123", labCategory)),
 				include(patientResource("123")),
@@ -158,7 +158,7 @@ func TestResponseGuard(t *testing.T) {
 		{
 			name: "included resources of a type the scopes do not reach go", scopes: "patient/Observation.rs", patient: "123",
 			target: "/fhir/Observation?patient=123&_include=Observation:subject",
-			cfg:    func(c *smartmw.AuthorizerConfig) { c.AllowIncludes = true },
+			cfg:    func(c *smartmw.Config) { c.AllowIncludes = true },
 			resp: response{status: 200, body: searchset(
 				match(observation("a", "123", labCategory)),
 				include(patientResource("123")))},
@@ -194,7 +194,7 @@ func TestResponseGuard(t *testing.T) {
 		},
 		{
 			name: "SkipResponseGuard lets the handler answer alone", scopes: "patient/Observation.rs", patient: "123",
-			target: "/fhir/Observation/o2", cfg: func(c *smartmw.AuthorizerConfig) { c.SkipResponseGuard = true },
+			target: "/fhir/Observation/o2", cfg: func(c *smartmw.Config) { c.SkipResponseGuard = true },
 			resp:       response{status: 200, body: observation("o2", "456", labCategory)},
 			wantStatus: 200, wantBody: observation("o2", "456", labCategory),
 		},
@@ -207,11 +207,11 @@ func TestResponseGuard(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := smartmw.AuthorizerConfig{Base: "/fhir"}
+			cfg := smartmw.Config{Base: "/fhir"}
 			if tc.cfg != nil {
 				tc.cfg(&cfg)
 			}
-			authz, err := smartmw.NewAuthorizer(cfg)
+			authz, err := newAuthz(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -233,7 +233,7 @@ func TestResponseGuard(t *testing.T) {
 			r = r.WithContext(smartctx.NewContext(r.Context(), g))
 			w := httptest.NewRecorder()
 			w.Header().Set("Access-Control-Allow-Origin", "https://app.example.org") // set by CORS before
-			authz.Handler(fhir).ServeHTTP(w, r)
+			authz.Authorize(fhir).ServeHTTP(w, r)
 
 			if w.Code != tc.wantStatus {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tc.wantStatus, w.Body)
@@ -263,7 +263,7 @@ func TestResponseGuard(t *testing.T) {
 }
 
 func TestResponseGuardRefusesResponsesOverTheBound(t *testing.T) {
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: "/fhir", MaxResponseBytes: 64})
+	authz, err := newAuthz(smartmw.Config{Base: "/fhir", MaxResponseBytes: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,21 +274,21 @@ func TestResponseGuardRefusesResponsesOverTheBound(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/fhir/Observation/o1", nil)
 	r = r.WithContext(smartctx.NewContext(r.Context(), g))
 	w := httptest.NewRecorder()
-	authz.Handler(fhir).ServeHTTP(w, r)
+	authz.Authorize(fhir).ServeHTTP(w, r)
 	if w.Code != http.StatusBadGateway {
 		t.Errorf("status = %d, want 502", w.Code)
 	}
 }
 
 func TestStoredResourceIsReadWithAReadDecisionBeforeAWrite(t *testing.T) {
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: "/fhir"})
+	authz, err := newAuthz(smartmw.Config{Base: "/fhir"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var seen []string
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		seen = append(seen, r.Method+" "+string(d.Interaction))
+		seen = append(seen, r.Method+" "+string(d.Interaction()))
 		if r.Method == http.MethodGet {
 			w.Header().Set("Content-Type", "application/fhir+json")
 			w.Header().Set("ETag", `W/"7"`)
@@ -304,7 +304,7 @@ func TestStoredResourceIsReadWithAReadDecisionBeforeAWrite(t *testing.T) {
 	r := httptest.NewRequest(http.MethodDelete, "/fhir/Observation/o1", nil)
 	r = r.WithContext(smartctx.NewContext(r.Context(), g))
 	w := httptest.NewRecorder()
-	authz.Handler(fhir).ServeHTTP(w, r)
+	authz.Authorize(fhir).ServeHTTP(w, r)
 	if w.Code != http.StatusNoContent {
 		t.Fatalf("status %d, want 204", w.Code)
 	}

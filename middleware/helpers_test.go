@@ -111,7 +111,7 @@ func staticKey(*jwt.Token) (any, error) { return &rsaKey().PublicKey, nil }
 
 // newTest returns a Middleware on the fixed clock with the static key,
 // after letting adjust change the Config.
-func newTest(t testing.TB, adjust func(*Config)) *Middleware {
+func newTest(t testing.TB, adjust func(*Config)) *Guard {
 	t.Helper()
 	cfg := Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey, Now: fixedNow}
 	if adjust != nil {

@@ -16,7 +16,7 @@ import (
 
 // newFromAS returns a Middleware that gets its keys from as, discovering
 // them unless adjust sets JWKSURL.
-func newFromAS(t *testing.T, as *fakeAS, adjust func(*Config)) *Middleware {
+func newFromAS(t *testing.T, as *fakeAS, adjust func(*Config)) *Guard {
 	t.Helper()
 	return newTest(t, func(c *Config) {
 		c.Issuer, c.Keyfunc = as.issuer(), nil
@@ -109,7 +109,7 @@ func TestKeysAreBoundToTheirIssuer(t *testing.T) {
 	b := newFakeAS(t, jwk(otherRSAKey(), "kb", nil))
 	const audB = "https://fhir.example.org/tenant-b"
 	m := newFromAS(t, a, func(c *Config) {
-		c.Issuers = []Issuer{{Issuer: b.issuer(), Audience: audB}}
+		c.Issuers = []Issuer{{URL: b.issuer(), Audience: audB}}
 	})
 	tokA := mint(t, jwt.SigningMethodRS256, rsaKey(), withIss(goodClaims(), a.issuer()), map[string]any{"kid": "ka"})
 	cb := withIss(goodClaims(), b.issuer())

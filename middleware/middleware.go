@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,15 +21,19 @@ import (
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/bearer"
+	"github.com/smartguard/smartguard/internal/fhirrest"
 	"github.com/smartguard/smartguard/internal/jwks"
 )
 
 // maxFormBody bounds the form body read for Config.FormBodyToken.
 const maxFormBody = 1 << 20
 
-// Middleware authenticates requests with SMART on FHIR access tokens. It
-// is safe for concurrent use. Make one with New.
-type Middleware struct {
+// Guard protects a FHIR API with SMART on FHIR: its Handler authenticates
+// each request's bearer token, decides the FHIR REST request from the
+// token's scopes and launch context, and holds the handler's response
+// until it has checked it against that decision. It is safe for
+// concurrent use. Make one with New.
+type Guard struct {
 	issuers map[string]*issuer
 	single  *issuer // the only issuer, when there is one
 	names   ClaimNames
@@ -38,6 +43,8 @@ type Middleware struct {
 	now     func() time.Time
 	cache   *cache
 	onError ErrorHandler
+	bases   []*base // longest path first
+	cors    func(http.Handler) http.Handler
 }
 
 // issuer is one trusted authorization server with its keys and parser.
@@ -47,21 +54,31 @@ type issuer struct {
 	validator *jwt.Validator // then checks the claims
 }
 
-// New checks cfg and returns a Middleware. Unless cfg.Keyfunc is set, it
-// discovers the JWKS URL of each issuer that has none (New fails when
-// discovery fails) and starts fetching the keys. A failed first JWKS fetch
-// does not fail New: it is logged, and tokens are refused as invalid_token
-// until keys arrive (fetched again for a token with an unknown kid, at most
-// once per Config.UnknownKIDInterval, and every Config.RefreshInterval).
-// ctx bounds discovery and the background refresh of the keys: cancel it
-// to stop them.
-func New(ctx context.Context, cfg Config) (*Middleware, error) {
+// base is one FHIR base served here: a path, the audiences (and their
+// issuers) a token must name to be used under it, and its authorizer.
+type base struct {
+	az   *authorizer
+	auds []audience
+}
+
+type audience struct{ url, issuer string }
+
+// New checks cfg and returns a Guard. It reports every problem of cfg at
+// once. Unless cfg.Keyfunc is set, it discovers the JWKS URL of each
+// issuer that has none (New fails when discovery fails) and starts
+// fetching the keys. A failed first JWKS fetch does not fail New: it is
+// logged, and tokens are refused as invalid_token until keys arrive
+// (fetched again for a token with an unknown kid, at most once per
+// Config.UnknownKIDInterval, and every Config.RefreshInterval). ctx bounds
+// discovery and the background refresh of the keys: cancel it to stop
+// them.
+func New(ctx context.Context, cfg Config) (*Guard, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	client := jwks.Client(cfg.HTTPClient)
-	m := &Middleware{
+	m := &Guard{
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
 		names:   cfg.Claims,
 		strict:  cfg.RequireATJWT,
@@ -74,9 +91,13 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 		realm := cfg.Realm
 		m.onError = func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, realm, err) }
 	}
+	if len(cfg.AllowedOrigins) > 0 {
+		m.cors = CORS(cfg.AllowedOrigins...)
+	}
 	if !cfg.DisableCache {
 		m.cache = newCache(cfg.CacheSize, cfg.CacheTTL)
 	}
+	m.bases = newBases(&cfg, m.onError)
 	for _, c := range cfg.Issuers {
 		is := &issuer{}
 		auds := append([]string{c.Audience}, c.Audiences...)
@@ -91,7 +112,7 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 		is.validator = jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithIssuer(c.Issuer),
+			jwt.WithIssuer(c.URL),
 			jwt.WithAudience(auds...),
 			jwt.WithLeeway(cfg.Leeway),
 			jwt.WithTimeFunc(cfg.Now),
@@ -109,8 +130,8 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 		default:
 			u := c.JWKSURL
 			if u == "" {
-				if u, err = jwks.Discover(ctx, client, c.Issuer); err != nil {
-					return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.Issuer, err)
+				if u, err = jwks.Discover(ctx, client, c.URL); err != nil {
+					return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.URL, err)
 				}
 			}
 			k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{u}, keyfunc.Override{
@@ -129,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 				},
 			})
 			if err != nil {
-				return nil, fmt.Errorf("middleware: keys of %q: %w", c.Issuer, err)
+				return nil, fmt.Errorf("middleware: keys of %q: %w", c.URL, err)
 			}
 			store := k.Storage()
 			is.key = func(ctx context.Context, t *jwt.Token) (any, error) {
@@ -148,12 +169,59 @@ func New(ctx context.Context, cfg Config) (*Middleware, error) {
 				return set, nil
 			}
 		}
-		m.issuers[c.Issuer] = is
+		m.issuers[c.URL] = is
 	}
 	if len(m.issuers) == 1 {
 		m.single = m.issuers[cfg.Issuer]
 	}
 	return m, nil
+}
+
+// newBases groups the audiences of every issuer by the path they are
+// served under, longest path first.
+func newBases(cfg *Config, onError ErrorHandler) []*base {
+	var bases []*base
+	byPath := map[string]*base{}
+	for i, is := range cfg.Issuers {
+		for j, a := range append([]string{is.Audience}, is.Audiences...) {
+			u, _ := url.Parse(a) // checked by withDefaults
+			path := strings.TrimSuffix(u.EscapedPath(), "/")
+			if i == 0 && j == 0 && cfg.Base != "" {
+				path = strings.TrimSuffix(cfg.Base, "/")
+			}
+			b := byPath[path]
+			if b == nil {
+				b = &base{az: newAuthorizer(cfg, path, a, onError)}
+				byPath[path] = b
+				bases = append(bases, b)
+			}
+			b.auds = append(b.auds, audience{url: a, issuer: is.URL})
+		}
+	}
+	slices.SortStableFunc(bases, func(x, y *base) int { return len(y.az.basePath) - len(x.az.basePath) })
+	return bases
+}
+
+// baseOf returns the FHIR base r is under, or nil.
+func (m *Guard) baseOf(r *http.Request) *base {
+	p := r.URL.EscapedPath()
+	for _, b := range m.bases {
+		if _, ok := fhirrest.Rel(b.az.basePath, p); ok {
+			return b
+		}
+	}
+	return nil
+}
+
+// bound reports whether grant g may be used under b: its issuer serves
+// b, and its "aud" names b as one of that issuer's audiences.
+func (b *base) bound(g *smartctx.Grant) bool {
+	for _, a := range b.auds {
+		if a.issuer == g.Issuer() && g.HasAudience(a.url) {
+			return true
+		}
+	}
+	return false
 }
 
 // fitKeys keeps, of the keys a caller's Keyfunc returned, those whose
@@ -188,27 +256,122 @@ func newLimiter(every time.Duration) *rate.Limiter {
 	return rate.NewLimiter(rate.Every(every), 1)
 }
 
-// Handler returns a handler that authenticates each request and calls
-// next with the grant on the request context (see smartctx.FromContext),
-// or answers through the ErrorHandler: 401 without error code when there
-// is no token, 400 invalid_request when it is malformed or sent more than
-// one way, 401 invalid_token when it is not acceptable.
-func (m *Middleware) Handler(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, r, xerr := m.extract(r)
-		if xerr != nil {
-			// A copy: the ErrorHandler may keep or change it.
-			e := *xerr
-			m.onError(w, r, &e)
+// Handler returns next protected: CORS (when Config.AllowedOrigins is
+// set) → authentication → authorization → the response guard.
+//
+// A request outside every FHIR base of the Config is answered 404. Then
+// the bearer token is authenticated (401 without error code when there is
+// none, 400 invalid_request when it is malformed or sent more than one
+// way, 401 invalid_token when it is not acceptable or not issued for this
+// base), and the FHIR REST request is decided from the token's scopes and
+// launch context (403 insufficient_scope, or 404 with NotFoundForDenied).
+// An allowed request reaches next with the Grant and the Decision on its
+// context (smartctx.FromContext, smartctx.DecisionFromContext) and, when
+// the query was rewritten, with the rewritten URL. When the decision
+// leaves something to enforce, the response guard checks what next writes
+// before the client sees it (see Config.SkipResponseGuard).
+//
+// "GET [base]/metadata" is allowed for any valid token. SMART wants the
+// CapabilityStatement public: serve it outside the Guard (on its own
+// route) if clients call it without a token.
+func (m *Guard) Handler(next http.Handler) http.Handler {
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := m.baseOf(r)
+		if b == nil {
+			m.onError(w, r, errNotFHIR())
 			return
 		}
-		g, err := m.Verify(r.Context(), tok)
+		g, r, err := m.authenticate(r, b)
 		if err != nil {
 			m.onError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(smartctx.NewContext(r.Context(), g)))
+		b.az.serve(w, r, g, next)
+	}))
+	if m.cors != nil {
+		h = m.cors(h)
+	}
+	return h
+}
+
+// AuthenticateOnly returns next behind CORS (when configured) and
+// authentication alone: the grant goes on the request context, and no
+// FHIR decision is made. Every handler behind it must enforce the scopes
+// and the launch context itself, including the patient compartment; use
+// it only for endpoints that are not FHIR REST (a custom API that reads
+// smartctx.FromContext), or before Authorize in a chain of your own.
+func (m *Guard) AuthenticateOnly(next http.Handler) http.Handler {
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, r, err := m.authenticate(r, m.baseOf(r))
+		if err != nil {
+			m.onError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+	if m.cors != nil {
+		h = m.cors(h)
+	}
+	return h
+}
+
+// Authorize returns next behind authorization and the response guard,
+// for a chain that authenticates with AuthenticateOnly and does something
+// of its own in between. The grant must be on the request context; a
+// request without one is refused with 500, never let through.
+func (m *Guard) Authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g, ok := smartctx.FromContext(r.Context())
+		if !ok {
+			m.onError(w, r, errNoGrant())
+			return
+		}
+		b := m.baseOf(r)
+		if b == nil {
+			m.onError(w, r, errNotFHIR())
+			return
+		}
+		b.az.serve(w, r, g, next)
 	})
+}
+
+// Decide classifies r and decides it for grant g, as Handler would after
+// authentication, without calling any handler: for tests of an
+// application's own rules, or for non-HTTP callers. It does not check
+// that g's audience names r's base (Handler does). A body it reads is
+// given back to r.
+func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
+	if g == nil {
+		return nil, errNoGrant()
+	}
+	b := m.baseOf(r)
+	if b == nil {
+		return nil, errNotFHIR()
+	}
+	d, err := b.az.decideHTTP(ctx, g, r)
+	if err != nil {
+		return nil, err
+	}
+	return d.public(), nil
+}
+
+// authenticate extracts and verifies r's token and, when r is under base
+// b, checks that the token may be used there. It returns r with the grant
+// on its context (and a body that can be read again).
+func (m *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
+	tok, r, xerr := m.extract(r)
+	if xerr != nil {
+		e := *xerr // a copy: the ErrorHandler may keep or change it
+		return nil, r, &e
+	}
+	g, err := m.Verify(r.Context(), tok)
+	if err != nil {
+		return nil, r, err
+	}
+	if b != nil && !b.bound(g) {
+		return nil, r, invalidToken("token not issued for this server", jwt.ErrTokenInvalidAudience)
+	}
+	return g, r.WithContext(smartctx.NewContext(r.Context(), g)), nil
 }
 
 // Errors of token extraction.
@@ -229,7 +392,7 @@ func invalidRequest(desc string) *Error {
 
 // extract finds the one bearer token of r (RFC 6750 §2). It returns r, or
 // a copy whose body can be read again.
-func (m *Middleware) extract(r *http.Request) (string, *http.Request, *Error) {
+func (m *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
 	var tok string
 	vals := r.Header["Authorization"]
 	switch len(vals) {
@@ -319,7 +482,7 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // Verify checks an access token and returns its grant. Errors are *Error
 // of class ErrInvalidToken, wrapping the cause (such as
 // jwt.ErrTokenExpired). ctx bounds a JWKS refresh the token may cause.
-func (m *Middleware) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
+func (m *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
 	if len(token) > m.maxSize {
 		return nil, invalidToken("token too large", nil)
 	}
@@ -344,7 +507,7 @@ func invalidToken(desc string, err error) *Error {
 }
 
 // verify checks token without the cache.
-func (m *Middleware) verify(ctx context.Context, token string) (*smartctx.Grant, error) {
+func (m *Guard) verify(ctx context.Context, token string) (*smartctx.Grant, error) {
 	is := m.single
 	if is == nil {
 		iss, ok := unverifiedIssuer(token)
@@ -407,7 +570,7 @@ var (
 // checkHeader applies the header rules that the jwt package does not:
 // typ (RFC 9068 §4), crit (RFC 7515 §4.1.11), cty, and a sane kid. The
 // jku, x5u, jwk and x5c headers are never read.
-func (m *Middleware) checkHeader(h map[string]any) error {
+func (m *Guard) checkHeader(h map[string]any) error {
 	switch typ, ok := h["typ"]; {
 	case !ok:
 		if m.strict {

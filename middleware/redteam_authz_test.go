@@ -18,7 +18,7 @@ import (
 
 // refused decides one request for Patient/123 and fails the test if it is
 // allowed.
-func refused(t *testing.T, cfg smartmw.AuthorizerConfig, scopes, method, target, body string, hdr map[string]string) {
+func refused(t *testing.T, cfg smartmw.Config, scopes, method, target, body string, hdr map[string]string) {
 	t.Helper()
 	a := newAuthorizer(t, cfg)
 	var r *http.Request
@@ -89,13 +89,13 @@ func TestRefusesPathTricks(t *testing.T) {
 			if strings.ContainsAny(target, "\\ ") || strings.Contains(target, "１") {
 				// httptest.NewRequest would panic on some; build by hand.
 				r := &http.Request{Method: "GET", URL: mustURL(t, base+"/"+strings.ReplaceAll(target, "\\", "%5C")), Header: http.Header{}}
-				a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+				a := newAuthorizer(t, smartmw.Config{})
 				if d, err := a.Decide(context.Background(), grant("launch/patient patient/*.rs", "123"), r); err == nil {
 					t.Fatalf("allowed: %+v", d)
 				}
 				return
 			}
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "GET", target, "", nil)
+			refused(t, smartmw.Config{}, "launch/patient patient/*.rs", "GET", target, "", nil)
 		})
 	}
 }
@@ -167,7 +167,7 @@ func TestRefusesQueryTricks(t *testing.T) {
 		"Patient/123/*?_type=Observation&_include=Observation:subject",
 	} {
 		t.Run(target, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "GET", target, "", nil)
+			refused(t, smartmw.Config{}, "launch/patient patient/*.rs", "GET", target, "", nil)
 		})
 	}
 }
@@ -194,8 +194,8 @@ func TestRefusesCaseFoldedKeysInBodies(t *testing.T) {
 	}
 	for name, body := range bodies {
 		t.Run(name, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c", "POST", "Observation", body, nil)
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.u", "PUT", "Observation/o1",
+			refused(t, smartmw.Config{}, "launch/patient patient/Observation.c", "POST", "Observation", body, nil)
+			refused(t, smartmw.Config{}, "launch/patient patient/Observation.u", "PUT", "Observation/o1",
 				strings.Replace(body, `"Observation",`, `"Observation","id":"o1",`, 1), nil)
 		})
 	}
@@ -214,17 +214,17 @@ func TestRefusesCaseFoldedKeysAgainstGranularScopes(t *testing.T) {
 		"System":   `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","System":"x","code":"laboratory"}]}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c?category="+lab, "POST", "Observation", body, nil)
+			refused(t, smartmw.Config{}, "launch/patient patient/Observation.c?category="+lab, "POST", "Observation", body, nil)
 		})
 	}
 }
 
 // guarded runs target through Handler for Patient/123 with a handler that
 // answers body, and returns what the client gets.
-func guarded(t *testing.T, cfg smartmw.AuthorizerConfig, scopes, target, body string) *httptest.ResponseRecorder {
+func guarded(t *testing.T, cfg smartmw.Config, scopes, target, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	a := newAuthorizer(t, cfg)
-	h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Write([]byte(body))
 	}))
@@ -274,7 +274,7 @@ func TestRefusesGuardKeyConfusion(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.rs", tc.target, tc.body)
+			w := guarded(t, smartmw.Config{}, "launch/patient patient/Observation.rs", tc.target, tc.body)
 			if w.Code == 200 && leaks(w.Body.Bytes()) {
 				t.Fatalf("leaked (%d): %s", w.Code, w.Body)
 			}
@@ -287,7 +287,7 @@ func TestRefusesGuardKeyConfusion(t *testing.T) {
 func TestRefusesLinkedPatientThroughCompartmentSearch(t *testing.T) {
 	body := `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient","id":"123"}},` +
 		`{"resource":{"resourceType":"Patient","id":"456","link":[{"other":{"reference":"Patient/123"},"type":"seealso"}],"name":[{"text":"Patient/456"}]}}]}`
-	w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "Patient/123/*?_type=Patient", body)
+	w := guarded(t, smartmw.Config{}, "launch/patient patient/*.rs", "Patient/123/*?_type=Patient", body)
 	if w.Code == 200 && leaks(w.Body.Bytes()) {
 		t.Fatalf("leaked: %s", w.Body)
 	}
@@ -297,7 +297,7 @@ func TestRefusesLinkedPatientThroughCompartmentSearch(t *testing.T) {
 // still pass the guard when they are the patient's.
 func TestGuardReadsResourcesWithATypeElement(t *testing.T) {
 	body := `{"resourceType":"Encounter","id":"e1","type":[{"text":"x"}],"subject":{"reference":"Patient/123"}}`
-	w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Encounter.rs", "Encounter/e1", body)
+	w := guarded(t, smartmw.Config{}, "launch/patient patient/Encounter.rs", "Encounter/e1", body)
 	if w.Code != 200 || w.Body.String() != body {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
@@ -321,16 +321,16 @@ func TestRefusesWritingIntoAnotherCompartmentThroughASecondReference(t *testing.
 		"id prefix":                 {"Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/1234"},"performer":[{"reference":"Patient/123"}]}`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cu", "POST", tc.typ, tc.body, nil)
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cu", "PUT", tc.typ+"/x",
+			refused(t, smartmw.Config{}, "launch/patient patient/*.cu", "POST", tc.typ, tc.body, nil)
+			refused(t, smartmw.Config{}, "launch/patient patient/*.cu", "PUT", tc.typ+"/x",
 				strings.Replace(tc.body, `"`+tc.typ+`",`, `"`+tc.typ+`","id":"x",`, 1), nil)
 			// user/ scopes write wherever the user may: not the
 			// patient's own affair (mixing never widens patient/).
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient user/Practitioner.cu patient/*.cu", "POST", tc.typ, tc.body, nil)
+			refused(t, smartmw.Config{}, "launch/patient user/Practitioner.cu patient/*.cu", "POST", tc.typ, tc.body, nil)
 		})
 	}
 	// Still allowed: other references that are not to a Patient.
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(t, smartmw.Config{})
 	for _, body := range []string{
 		`{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"Practitioner/9"},{"reference":"Patient/123"}]}`,
 		`{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"#p1"}],"contained":[{"resourceType":"Patient","id":"p1"}]}`,
@@ -366,15 +366,15 @@ func TestRefusesPatchMovingAResourceOutOfTheCompartment(t *testing.T) {
 		`<diff><replace sel="Observation/subject/reference/@value">Patient/456</replace></diff>`,
 	} {
 		t.Run(body, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.u", "PATCH", "Observation/1", body, hdr)
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.us", "PATCH", "Observation?patient=123", body, hdr)
+			refused(t, smartmw.Config{}, "launch/patient patient/Observation.u", "PATCH", "Observation/1", body, hdr)
+			refused(t, smartmw.Config{}, "launch/patient patient/Observation.us", "PATCH", "Observation?patient=123", body, hdr)
 		})
 	}
 	// Granular: moving an Observation out of its category.
-	refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.u?category="+lab, "PATCH", "Observation/1",
+	refused(t, smartmw.Config{}, "launch/patient patient/Observation.u?category="+lab, "PATCH", "Observation/1",
 		`[{"op":"replace","path":"/category/0/coding/0/code","value":"social-history"}]`, hdr)
 	// A patch that leaves those elements alone still passes.
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(t, smartmw.Config{})
 	r := httptest.NewRequest("PATCH", base+"/Observation/1", strings.NewReader(`[{"op":"test","path":"/subject/reference","value":"Patient/123"},{"op":"replace","path":"/status","value":"amended"}]`))
 	if _, err := a.Decide(context.Background(), grant("launch/patient patient/Observation.u", "123"), r); err != nil {
 		t.Fatalf("harmless patch refused: %v", err)
@@ -430,7 +430,7 @@ func TestRefusesBundleTricks(t *testing.T) {
 		"trailing garbage":            bundleOf("batch", `{"request":{"method":"GET","url":"Patient/123"}}`) + `{"x":1}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cruds", "POST", "", body, map[string]string{"Content-Type": "application/fhir+json"})
+			refused(t, smartmw.Config{}, "launch/patient patient/*.cruds", "POST", "", body, map[string]string{"Content-Type": "application/fhir+json"})
 		})
 	}
 }
@@ -471,7 +471,7 @@ func TestRefusesSearchBodyAndHeaderTricks(t *testing.T) {
 		"conditional update Patient":      {"PUT", "Patient?_id=123", `{"resourceType":"Patient","id":"456"}`, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.cruds", tc.method, tc.target, tc.body, tc.hdr)
+			refused(t, smartmw.Config{}, "launch/patient patient/*.cruds", tc.method, tc.target, tc.body, tc.hdr)
 		})
 	}
 }
@@ -504,7 +504,7 @@ func TestRefusesScopeMixingAndGranularTricks(t *testing.T) {
 		"Patient.rs identifier":                {"patient/Patient.rs", "GET", "Patient?identifier=x", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient "+tc.scopes, tc.method, tc.target, tc.body, nil)
+			refused(t, smartmw.Config{}, "launch/patient "+tc.scopes, tc.method, tc.target, tc.body, nil)
 		})
 	}
 }
@@ -512,11 +512,11 @@ func TestRefusesScopeMixingAndGranularTricks(t *testing.T) {
 // guardedWith runs target for Patient/123 through Handler and handler h.
 func guardedWith(t *testing.T, scopes, method, target string, h http.HandlerFunc) *httptest.ResponseRecorder {
 	t.Helper()
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(t, smartmw.Config{})
 	r := httptest.NewRequest(method, base+"/"+target, nil)
 	r = r.WithContext(smartctx.NewContext(r.Context(), grant(scopes, "123")))
 	w := httptest.NewRecorder()
-	a.Handler(h).ServeHTTP(w, r)
+	a.Authorize(h).ServeHTTP(w, r)
 	return w
 }
 
@@ -596,17 +596,17 @@ func TestRefusesGuardWriterTricks(t *testing.T) {
 // history whose versions moved between patients.
 func TestRefusesOldVersionsOfAnotherPatient(t *testing.T) {
 	o456 := observation("x", "456", labCategory)
-	w := guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.rs", "Observation/x/_history/1", o456)
+	w := guarded(t, smartmw.Config{}, "launch/patient patient/Observation.rs", "Observation/x/_history/1", o456)
 	if w.Code == 200 {
 		t.Fatalf("vread leaked: %s", w.Body)
 	}
-	w = guarded(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.rs", "Observation/x/_history",
+	w = guarded(t, smartmw.Config{}, "launch/patient patient/Observation.rs", "Observation/x/_history",
 		`{"resourceType":"Bundle","type":"history","entry":[{"resource":`+observation("x", "123", labCategory)+`},{"resource":`+o456+`},{"request":{"method":"DELETE","url":"Observation/x"}}]}`)
 	if w.Code == 200 && leaks(w.Body.Bytes()) {
 		t.Fatalf("history leaked: %s", w.Body)
 	}
 	// Under a granular scope, a version outside the category.
-	w = guarded(t, smartmw.AuthorizerConfig{}, "launch/patient "+labScope, "Observation/x/_history/1", observation("x", "123", vitalCategory))
+	w = guarded(t, smartmw.Config{}, "launch/patient "+labScope, "Observation/x/_history/1", observation("x", "123", vitalCategory))
 	if w.Code == 200 {
 		t.Fatalf("granular vread leaked: %s", w.Body)
 	}
@@ -637,10 +637,10 @@ func TestRefusesContainedSearches(t *testing.T) {
 		"Observation?patient=123&_containedType=contained",
 		"Patient/123/Observation?_contained=true",
 	} {
-		refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/*.rs", "GET", target, "", nil)
-		refused(t, smartmw.AuthorizerConfig{}, "user/Observation.rs?category="+lab, "GET", target+"&category="+lab, "", nil)
+		refused(t, smartmw.Config{}, "launch/patient patient/*.rs", "GET", target, "", nil)
+		refused(t, smartmw.Config{}, "user/Observation.rs?category="+lab, "GET", target+"&category="+lab, "", nil)
 	}
-	a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+	a := newAuthorizer(t, smartmw.Config{})
 	r := httptest.NewRequest("GET", base+"/Observation?patient=123&_contained=false", nil)
 	if _, err := a.Decide(context.Background(), grant("patient/Observation.rs", "123"), r); err != nil {
 		t.Fatalf("_contained=false refused: %v", err)
@@ -666,7 +666,7 @@ func TestRefusesMembershipClaimedOutsideTheCompartmentElements(t *testing.T) {
 		"unknown type":      `{"resourceType":"Observation","subject":{"reference":"Patients/456"},"performer":[{"reference":"Patient/123"}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			refused(t, smartmw.AuthorizerConfig{}, "launch/patient patient/Observation.c", "POST", "Observation", body, nil)
+			refused(t, smartmw.Config{}, "launch/patient patient/Observation.c", "POST", "Observation", body, nil)
 		})
 	}
 }
@@ -684,8 +684,8 @@ func TestRefusesReverseChaining(t *testing.T) {
 		{"patient/*.rs", "Patient/123/Observation?_has:Observation:has-member:subject=Patient/456"},
 		{"user/Observation.rs?category=" + lab, "Observation?category=" + lab + "&_has:Observation:has-member:category=x"},
 	} {
-		refused(t, smartmw.AuthorizerConfig{NonCompartment: smartmw.NonCompartmentNamed}, "launch/patient "+tc.scopes, "GET", tc.target, "", nil)
-		refused(t, smartmw.AuthorizerConfig{}, "launch/patient "+tc.scopes, "POST", strings.Replace(tc.target, "?", "/_search?", 1), "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		refused(t, smartmw.Config{NonCompartment: smartmw.NonCompartmentNamed}, "launch/patient "+tc.scopes, "GET", tc.target, "", nil)
+		refused(t, smartmw.Config{}, "launch/patient "+tc.scopes, "POST", strings.Replace(tc.target, "?", "/_search?", 1), "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	}
 }
 
@@ -703,8 +703,8 @@ func TestRefusesBatchAnsweredWithAnotherShape(t *testing.T) {
 		"a batch-response with extra": `{"resourceType":"Bundle","type":"batch-response","entry":[{"resource":{"resourceType":"OperationOutcome"}},{"resource":` + o456 + `}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			a := newAuthorizer(t, smartmw.AuthorizerConfig{})
-			h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(resp)) }))
+			a := newAuthorizer(t, smartmw.Config{})
+			h := a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(resp)) }))
 			r := httptest.NewRequest("POST", base, strings.NewReader(batch))
 			r = r.WithContext(smartctx.NewContext(r.Context(), grant("launch/patient patient/*.rs", "123")))
 			w := httptest.NewRecorder()
@@ -778,11 +778,11 @@ func TestRefusesWritesByIDToAnotherPatientsResource(t *testing.T) {
 		{"PATCH", `[{"op":"replace","path":"/status","value":"entered-in-error"}]`},
 	}
 	run := func(t *testing.T, scopes string, f *fakeStore, method, body string) *httptest.ResponseRecorder {
-		a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+		a := newAuthorizer(t, smartmw.Config{})
 		r := httptest.NewRequest(method, base+"/Observation/x", strings.NewReader(body))
 		r = r.WithContext(smartctx.NewContext(r.Context(), grant(scopes, "123")))
 		w := httptest.NewRecorder()
-		a.Handler(f).ServeHTTP(w, r)
+		a.Authorize(f).ServeHTTP(w, r)
 		return w
 	}
 	for _, wr := range writes {
@@ -829,11 +829,11 @@ func TestRefusesBundledWritesByIDToAnotherPatientsResource(t *testing.T) {
 			}
 			w.Write([]byte(`{"resourceType":"Bundle","type":"transaction-response","entry":[{"response":{"status":"204"}}]}`))
 		})
-		a := newAuthorizer(t, smartmw.AuthorizerConfig{})
+		a := newAuthorizer(t, smartmw.Config{})
 		r := httptest.NewRequest("POST", base, strings.NewReader(bundleOf("transaction", entry)))
 		r = r.WithContext(smartctx.NewContext(r.Context(), grant("launch/patient patient/Observation.cud", "123")))
 		w := httptest.NewRecorder()
-		a.Handler(f).ServeHTTP(w, r)
+		a.Authorize(f).ServeHTTP(w, r)
 		if w.Code != 403 || len(seen) != 1 || seen[0] != "GET /fhir/Observation/x" {
 			t.Fatalf("%s: %d, handler saw %v", entry, w.Code, seen)
 		}

@@ -13,7 +13,7 @@ import (
 )
 
 // mustReject fails t when m accepts tok.
-func mustReject(t *testing.T, m *Middleware, tok string) {
+func mustReject(t *testing.T, m *Guard, tok string) {
 	t.Helper()
 	if g, err := m.Verify(context.Background(), tok); err == nil || g != nil {
 		t.Fatalf("token accepted: %v", g)
@@ -141,7 +141,7 @@ func TestRejectsNonPreflightOPTIONSWithoutToken(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			reached = false
-			r := httptest.NewRequest(http.MethodOptions, "/fhir/Patient/1", nil)
+			r := httptest.NewRequest(http.MethodOptions, "/r4/Patient/1", nil)
 			for k, v := range hdr {
 				r.Header.Set(k, v)
 			}
@@ -170,7 +170,7 @@ func TestRejectsAuthorizationTricks(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			reached = false
-			r := httptest.NewRequest(http.MethodGet, "/fhir/Patient/1", nil)
+			r := httptest.NewRequest(http.MethodGet, "/r4/Patient/1", nil)
 			r.Header["Authorization"] = vals
 			h.ServeHTTP(httptest.NewRecorder(), r)
 			if reached {
@@ -192,7 +192,7 @@ func TestRejectsErrorsEchoingTokenContents(t *testing.T) {
 		mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"kid": secret + "\"x", "typ": secret}),
 		mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"crit": []string{secret}}),
 	} {
-		r := httptest.NewRequest(http.MethodGet, "/fhir/Patient/1", nil)
+		r := httptest.NewRequest(http.MethodGet, "/r4/Patient/1", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
@@ -221,7 +221,7 @@ func TestRejectsEmptyAudienceEntry(t *testing.T) {
 	}
 	for _, auds := range [][]string{{""}} {
 		_, err := New(context.Background(), Config{Issuer: "https://a.example.org", Audience: testAudience, Keyfunc: staticKey,
-			Issuers: []Issuer{{Issuer: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey}}, Now: fixedNow})
+			Issuers: []Issuer{{URL: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey}}, Now: fixedNow})
 		if err == nil {
 			t.Error("New accepted an empty entry in Issuer.Audiences")
 		}
@@ -229,14 +229,17 @@ func TestRejectsEmptyAudienceEntry(t *testing.T) {
 }
 
 // TestRejectsOctKeyFromJWKS: a symmetric key published in the JWKS must
-// verify nothing, even when HS256 is allowed, and an RS256 token must not
-// be checked against the RSA key's bytes as an HMAC secret.
+// verify nothing, and an RS256 key's bytes must never serve as an HMAC
+// secret. New refuses HS256 with keys from a JWKS at all.
 func TestRejectsOctKeyFromJWKS(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	oct := map[string]any{"kty": "oct", "kid": "h1", "k": b64(secret)}
 	octNoKID := map[string]any{"kty": "oct", "k": b64(secret)}
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil), oct, octNoKID)
-	m := newFromAS(t, as, func(c *Config) { c.Algorithms = []string{"RS256", "HS256"}; c.DisableCache = true })
+	if _, err := New(context.Background(), Config{Issuer: as.issuer(), Audience: testAudience, Algorithms: []string{"RS256", "HS256"}}); err == nil {
+		t.Fatal("New accepted HS256 with keys from a JWKS")
+	}
+	m := newFromAS(t, as, func(c *Config) { c.DisableCache = true })
 	for _, hdr := range []map[string]any{{"kid": "h1"}, {"kid": nil}, {"kid": "k1"}} {
 		mustReject(t, m, asToken(t, as, jwt.SigningMethodHS256, secret, hdr))
 	}
@@ -317,7 +320,7 @@ func TestRejectsOddJSONShapes(t *testing.T) {
 	single := newTest(t, func(c *Config) { c.DisableCache = true })
 	multi := newTest(t, func(c *Config) {
 		c.DisableCache = true
-		c.Issuers = []Issuer{{Issuer: "https://other.example.org", Audience: testAudience,
+		c.Issuers = []Issuer{{URL: "https://other.example.org", Audience: testAudience,
 			Keyfunc: func(*jwt.Token) (any, error) { return &otherRSAKey().PublicKey, nil }}}
 	})
 	exp := testNow.Add(time.Hour).Unix()

@@ -54,10 +54,10 @@ func ExampleSet_Access() {
 
 func ExampleScope_String() {
 	for _, tok := range []string{"patient/*.read", "user/Observation.write", "system/*.*"} {
-		s := scope.MustParse(tok)
+		s := scope.MustParseScope(tok)
 		fmt.Println(tok, "=>", s.String(), s.V1)
 	}
-	fmt.Println(scope.MustParse("patient/*.r").URI())
+	fmt.Println(scope.MustParseScope("patient/*.r").URI())
 	// Output:
 	// patient/*.read => patient/*.rs true
 	// user/Observation.write => user/Observation.cud true

@@ -168,7 +168,7 @@ func (c Constraint) Equal(d Constraint) bool {
 	return true
 }
 
-// Scope is one parsed scope token, from ParseScope, MustParse or
+// Scope is one parsed scope token, from ParseScope, MustParseScope or
 // Set.Scopes. The zero Scope is not valid; NewSet checks a Scope built by
 // hand.
 type Scope struct {
@@ -268,8 +268,8 @@ func (s *Scope) matches(c Context, typ string) bool {
 	return s.Kind == Resource && s.Context == c && (s.Type == typ || s.Type == "*")
 }
 
-// MustParse is ParseScope for literals known to be valid; it panics otherwise.
-func MustParse(token string) Scope {
+// MustParseScope is ParseScope for literals known to be valid; it panics otherwise.
+func MustParseScope(token string) Scope {
 	s, err := ParseScope(token)
 	if err != nil {
 		panic(err)

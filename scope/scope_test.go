@@ -107,7 +107,7 @@ func TestV1ToV2Mapping(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := scope.MustParse(tc.v1), scope.MustParse(tc.v2)
+			a, b := scope.MustParseScope(tc.v1), scope.MustParseScope(tc.v2)
 			if !a.Equal(b) || !b.Equal(a) {
 				t.Errorf("%q and %q are not Equal: %+v vs %+v", tc.v1, tc.v2, a, b)
 			}
@@ -303,7 +303,7 @@ func TestResourceScopeURI(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := scope.MustParse(tc.token).URI(); got != tc.uri {
+			if got := scope.MustParseScope(tc.token).URI(); got != tc.uri {
 				t.Errorf("URI() = %q; want %q", got, tc.uri)
 			}
 		})
@@ -376,8 +376,8 @@ func TestParseScopeRejectsInvalid(t *testing.T) {
 			if tc.token == "patient/Observation.rd" {
 				// ".rd" is a valid v2 suffix (read + delete); it is here to
 				// show ".read" is not it.
-				s := scope.MustParse(tc.token)
-				if s.Permissions != scope.Read|scope.Delete || s.Equal(scope.MustParse("patient/Observation.read")) {
+				s := scope.MustParseScope(tc.token)
+				if s.Permissions != scope.Read|scope.Delete || s.Equal(scope.MustParseScope("patient/Observation.read")) {
 					t.Errorf(".rd = %+v", s)
 				}
 				return
@@ -440,7 +440,7 @@ func TestMustParsePanicsOnInvalid(t *testing.T) {
 			t.Errorf("recover() = %v; want an ErrInvalid error", r)
 		}
 	}()
-	scope.MustParse("patient/Observation.sr")
+	scope.MustParseScope("patient/Observation.sr")
 }
 
 // TestScopeStringRoundTrip: String in v2 form parses back to an Equal
@@ -456,7 +456,7 @@ func TestScopeStringRoundTrip(t *testing.T) {
 	}
 	for _, tok := range tokens {
 		t.Run(tok, func(t *testing.T) {
-			s := scope.MustParse(tok)
+			s := scope.MustParseScope(tok)
 			back, err := scope.ParseScope(s.String())
 			if err != nil {
 				t.Fatalf("ParseScope(%q): %v", s.String(), err)
@@ -490,7 +490,7 @@ func TestEqualDistinguishes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if scope.MustParse(tc.a).Equal(scope.MustParse(tc.b)) {
+			if scope.MustParseScope(tc.a).Equal(scope.MustParseScope(tc.b)) {
 				t.Errorf("%q Equal %q", tc.a, tc.b)
 			}
 		})

@@ -355,9 +355,9 @@ func TestZeroSetGrantsNothing(t *testing.T) {
 func TestNewSet(t *testing.T) {
 	cons := scope.Constraint{{Name: "category", Value: labCategory}}
 	set := scope.NewSet(
-		scope.MustParse("patient/Patient.r"),
+		scope.MustParseScope("patient/Patient.r"),
 		scope.Scope{Kind: scope.Resource, Context: scope.Patient, Type: "Observation", Permissions: scope.Read | scope.Search, Constraint: cons},
-		scope.MustParse("user/*.read"),
+		scope.MustParseScope("user/*.read"),
 		scope.Scope{Kind: scope.Identity, Name: "openid"},
 	)
 	if set.Len() != 4 || len(set.Invalid()) != 0 {
@@ -430,7 +430,7 @@ func TestGrants(t *testing.T) {
 		{"launch/patient", check{scope.Patient, "Patient", scope.Read, 0}, false},
 	}
 	for _, tc := range tests {
-		if got := scope.MustParse(tc.token).Grants(tc.ch.ctx, tc.ch.typ, tc.ch.perm); got != tc.want {
+		if got := scope.MustParseScope(tc.token).Grants(tc.ch.ctx, tc.ch.typ, tc.ch.perm); got != tc.want {
 			t.Errorf("%q.Grants(%v, %q, %v) = %v; want %v", tc.token, tc.ch.ctx, tc.ch.typ, tc.ch.perm, got, tc.want)
 		}
 	}

@@ -1,10 +1,14 @@
 package smarttest_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
@@ -14,14 +18,22 @@ import (
 
 // A unit test of an application's rule: this patient app may read the
 // Observations of its own patient and nothing else. WithGrant stands in
-// for authentication; the Authorizer is the real one.
+// for authentication; authorization (Guard.Authorize) is the real one.
 func ExampleWithGrant() {
-	authz, _ := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: "/fhir"})
+	guard, err := smartmw.New(context.Background(), smartmw.Config{
+		Issuer:   "https://auth.example.org",
+		Audience: "https://ehr.example.org/fhir",
+		// No token is verified here: WithGrant stands in for them.
+		Keyfunc: func(*jwt.Token) (any, error) { return nil, errors.New("no keys") },
+	})
+	if err != nil {
+		panic(err)
+	}
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset"}`)
 	})
-	h := authz.Handler(fhir)
+	h := guard.Authorize(fhir)
 	for _, target := range []string{
 		"/fhir/Observation?patient=123", // its own patient
 		"/fhir/Observation?patient=456", // another patient
@@ -43,11 +55,7 @@ func ExampleWithGrant() {
 // signature, audience and expiry are checked as in production.
 func TestPatientAppReadsOnlyItsOwnObservations(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	auth, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: is.Audience()})
+	guard, err := smartmw.New(t.Context(), is.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +63,7 @@ func TestPatientAppReadsOnlyItsOwnObservations(t *testing.T) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset"}`)
 	})
-	h := auth.Handler(authz.Handler(fhir))
+	h := guard.Handler(fhir)
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	for _, tc := range []struct {
 		target string

@@ -21,7 +21,7 @@ import (
 )
 
 // DefaultAudience is the FHIR base URL tokens are issued for unless
-// WithAudience says otherwise.
+// ForAudience says otherwise.
 const DefaultAudience = "https://fhir.example.org/r4"
 
 // Issuer is a SMART authorization server on httptest: generated keys, an
@@ -33,25 +33,27 @@ type Issuer struct {
 	audience string
 }
 
-// An Option changes how NewIssuer builds the Issuer.
-type Option func(*issuerOptions)
+// An IssuerOption changes how NewIssuer builds the Issuer. (Options that
+// shape one token are TokenOptions.)
+type IssuerOption func(*issuerOptions)
 
 type issuerOptions struct {
 	alg, audience string
 }
 
-// Algorithm sets the signing algorithm: "RS256" (the default), "ES256" or
-// "EdDSA".
-func Algorithm(alg string) Option { return func(o *issuerOptions) { o.alg = alg } }
+// SigningAlgorithm sets the Issuer's signing algorithm: "RS256" (the
+// default), "ES256" or "EdDSA".
+func SigningAlgorithm(alg string) IssuerOption { return func(o *issuerOptions) { o.alg = alg } }
 
-// WithAudience sets the FHIR base URL the Issuer's tokens are for (their
-// "aud") and that Config expects. Default DefaultAudience.
-func WithAudience(aud string) Option { return func(o *issuerOptions) { o.audience = aud } }
+// ForAudience sets the FHIR base URL the Issuer's tokens are for (their
+// "aud" unless AudienceClaim says otherwise) and that Config expects.
+// Default DefaultAudience.
+func ForAudience(base string) IssuerOption { return func(o *issuerOptions) { o.audience = base } }
 
 // NewIssuer starts an Issuer for the test t. It serves, under URL():
 // /.well-known/openid-configuration, /jwks.json and
 // /.well-known/smart-configuration.
-func NewIssuer(t testing.TB, opts ...Option) *Issuer {
+func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
 	t.Helper()
 	o := issuerOptions{alg: "RS256", audience: DefaultAudience}
 	for _, opt := range opts {
@@ -91,9 +93,10 @@ func (is *Issuer) Audience() string { return is.audience }
 // Client returns an HTTP client for the Issuer's server.
 func (is *Issuer) Client() *http.Client { return is.srv.Client() }
 
-// Config returns a middleware Config that trusts this Issuer for its
+// Config returns a Config for smartmw.New that trusts this Issuer for its
 // audience, with its JWKS and an unknown-kid refresh interval short
-// enough for RotateKey to take effect at once.
+// enough for RotateKey to take effect at once. Set the other fields
+// (NotFoundForDenied, Policy, ...) as your server does.
 func (is *Issuer) Config() smartmw.Config {
 	return smartmw.Config{
 		Issuer:             is.URL(),
@@ -151,8 +154,9 @@ func Subject(sub string) TokenOption { return claim("sub", sub) }
 // ClientID sets "client_id". Default "smarttest-app".
 func ClientID(id string) TokenOption { return claim("client_id", id) }
 
-// Audience sets "aud" (a string, or a []string for several).
-func Audience(aud any) TokenOption { return claim("aud", aud) }
+// AudienceClaim sets the token's "aud" (a string, or a []string for
+// several), in place of the Issuer's audience.
+func AudienceClaim(aud any) TokenOption { return claim("aud", aud) }
 
 // Lifetime sets "exp" to now plus d. Default 1 hour.
 func Lifetime(d time.Duration) TokenOption {

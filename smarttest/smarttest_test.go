@@ -20,7 +20,7 @@ import (
 func TestTokensVerifyAgainstTheMiddleware(t *testing.T) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			is := smarttest.NewIssuer(t, smarttest.Algorithm(alg))
+			is := smarttest.NewIssuer(t, smarttest.SigningAlgorithm(alg))
 			auth, err := smartmw.New(t.Context(), is.Config())
 			if err != nil {
 				t.Fatal(err)
@@ -150,7 +150,7 @@ func TestHeaderAndClaimChangesBreakTokens(t *testing.T) {
 		{name: "DPoP proof typ", opt: smarttest.Header("typ", "dpop+jwt")},
 		{name: "kid of no published key", opt: smarttest.Header("kid", "nobody")},
 		{name: "no exp", opt: smarttest.Claim("exp", nil)},
-		{name: "audience of another server", opt: smarttest.Audience([]string{"https://a.example.org", "https://b.example.org"})},
+		{name: "audience of another server", opt: smarttest.AudienceClaim([]string{"https://a.example.org", "https://b.example.org"})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,7 +178,7 @@ func TestSmartConfigurationIsValid(t *testing.T) {
 }
 
 func TestAudienceOption(t *testing.T) {
-	is := smarttest.NewIssuer(t, smarttest.WithAudience("https://ehr.example.org/fhir"))
+	is := smarttest.NewIssuer(t, smarttest.ForAudience("https://ehr.example.org/fhir"))
 	auth, err := smartmw.New(t.Context(), is.Config())
 	if err != nil {
 		t.Fatal(err)

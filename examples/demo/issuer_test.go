@@ -13,7 +13,7 @@ import (
 // smarttest one): no embedded token endpoint, discovery built from the
 // issuer's metadata, and tokens of that issuer accepted.
 func TestExternalIssuer(t *testing.T) {
-	is := smarttest.NewIssuer(t, smarttest.WithAudience("http://fhir.example.test/r4"))
+	is := smarttest.NewIssuer(t, smarttest.ForAudience("http://fhir.example.test/r4"))
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	d, err := start(ctx, options{addr: "127.0.0.1:0", issuer: is.URL(), audience: is.Audience()}, &out)

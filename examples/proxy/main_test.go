@@ -74,7 +74,7 @@ func (u *upstream) requests() []string {
 
 func TestProxyEnforcesSMARTInFrontOfAServerThatDoesNot(t *testing.T) {
 	up, srv := newUpstream(t)
-	is := smarttest.NewIssuer(t, smarttest.WithAudience("https://fhir.example.org/fhir"))
+	is := smarttest.NewIssuer(t, smarttest.ForAudience("https://fhir.example.org/fhir"))
 	doc := wellknown.Configuration{TokenEndpoint: is.URL() + "/token", GrantTypesSupported: []string{"client_credentials"},
 		CodeChallengeMethodsSupported: []string{"S256"}, Capabilities: []wellknown.Capability{wellknown.PermissionPatient}}
 	h, err := newProxy(t.Context(), is.Config(), doc, options{upstream: srv.URL + "/base"})

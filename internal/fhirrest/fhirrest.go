@@ -6,32 +6,9 @@ import (
 	"net/url"
 	"strings"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/scope"
 )
-
-// Request is a classified FHIR REST request.
-type Request struct {
-	Method      string
-	Interaction scope.Interaction
-	// Type is the resource type, "" at system level.
-	Type string
-	// ID and VersionID name an instance ("Observation/1/_history/2").
-	ID, VersionID string
-	// Operation is the name of an operation with its "$" ("$everything").
-	Operation string
-	// CompartmentType and CompartmentID are set for a compartment search
-	// ("Patient/123/Observation": "Patient", "123"; Type "Observation",
-	// or "*" for "Patient/123/*").
-	CompartmentType, CompartmentID string
-	// Query is the raw URL query; for a conditional create, the raw
-	// If-None-Exist header.
-	Query string
-	// Form is the raw form body of a POST _search.
-	Form string
-	// Conditional is set for conditional create, update, patch and delete:
-	// Query is then the search that selects the resource.
-	Conditional bool
-}
 
 // Error is a request the classifier refuses: Status 400 (malformed), 404
 // (no such FHIR endpoint) or 405 (method not allowed there).
@@ -78,8 +55,8 @@ func Rel(basePath, path string) (rel string, ok bool) {
 // Classify classifies a request with method and path rel relative to the
 // FHIR base (see Rel; still escaped), raw query, and the If-None-Exist
 // header. It does not allocate.
-func Classify(method, rel, query, ifNoneExist string) (Request, error) {
-	r := Request{Method: method, Query: query}
+func Classify(method, rel, query, ifNoneExist string) (smartctx.Request, error) {
+	r := smartctx.Request{Method: method, Query: query}
 	if method == "HEAD" {
 		method = "GET"
 	}
@@ -191,7 +168,7 @@ func Classify(method, rel, query, ifNoneExist string) (Request, error) {
 }
 
 // one classifies a one-segment path.
-func one(r Request, method, s, ifNoneExist string) (Request, error) {
+func one(r smartctx.Request, method, s, ifNoneExist string) (smartctx.Request, error) {
 	switch {
 	case s == "metadata":
 		return get(r, method, scope.InteractionCapabilities)
@@ -235,7 +212,7 @@ func one(r Request, method, s, ifNoneExist string) (Request, error) {
 	return r, nil
 }
 
-func get(r Request, method string, i scope.Interaction) (Request, error) {
+func get(r smartctx.Request, method string, i scope.Interaction) (smartctx.Request, error) {
 	if method != "GET" {
 		return r, errMethod
 	}
@@ -244,7 +221,7 @@ func get(r Request, method string, i scope.Interaction) (Request, error) {
 }
 
 // search is POST [path]/_search.
-func search(r Request, method string, i scope.Interaction) (Request, error) {
+func search(r smartctx.Request, method string, i scope.Interaction) (smartctx.Request, error) {
 	if method != "POST" {
 		return r, errMethod
 	}
@@ -252,7 +229,7 @@ func search(r Request, method string, i scope.Interaction) (Request, error) {
 	return r, nil
 }
 
-func operation(r Request, method, name string) (Request, error) {
+func operation(r smartctx.Request, method, name string) (smartctx.Request, error) {
 	if method != "GET" && method != "POST" {
 		return r, errMethod
 	}

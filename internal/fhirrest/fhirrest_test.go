@@ -6,48 +6,49 @@ import (
 	"strings"
 	"testing"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/scope"
 )
 
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		method, rel, query, ifNoneExist string
-		want                            Request
+		want                            smartctx.Request
 		status                          int // expected error status, 0 for none
 	}{
-		{method: "GET", rel: "Patient/123", want: Request{Interaction: scope.InteractionRead, Type: "Patient", ID: "123"}},
-		{method: "HEAD", rel: "Patient/123", want: Request{Interaction: scope.InteractionRead, Type: "Patient", ID: "123"}},
-		{method: "GET", rel: "Observation/1/_history/2", want: Request{Interaction: scope.InteractionVRead, Type: "Observation", ID: "1", VersionID: "2"}},
-		{method: "GET", rel: "Observation/1/_history", want: Request{Interaction: scope.InteractionHistoryInstance, Type: "Observation", ID: "1"}},
-		{method: "GET", rel: "Observation/_history", want: Request{Interaction: scope.InteractionHistoryType, Type: "Observation"}},
-		{method: "GET", rel: "_history", want: Request{Interaction: scope.InteractionHistorySystem}},
-		{method: "PUT", rel: "Observation/1", want: Request{Interaction: scope.InteractionUpdate, Type: "Observation", ID: "1"}},
-		{method: "PUT", rel: "Observation", query: "identifier=x", want: Request{Interaction: scope.InteractionUpdate, Type: "Observation", Conditional: true, Query: "identifier=x"}},
+		{method: "GET", rel: "Patient/123", want: smartctx.Request{Interaction: scope.InteractionRead, Type: "Patient", ID: "123"}},
+		{method: "HEAD", rel: "Patient/123", want: smartctx.Request{Interaction: scope.InteractionRead, Type: "Patient", ID: "123"}},
+		{method: "GET", rel: "Observation/1/_history/2", want: smartctx.Request{Interaction: scope.InteractionVRead, Type: "Observation", ID: "1", VersionID: "2"}},
+		{method: "GET", rel: "Observation/1/_history", want: smartctx.Request{Interaction: scope.InteractionHistoryInstance, Type: "Observation", ID: "1"}},
+		{method: "GET", rel: "Observation/_history", want: smartctx.Request{Interaction: scope.InteractionHistoryType, Type: "Observation"}},
+		{method: "GET", rel: "_history", want: smartctx.Request{Interaction: scope.InteractionHistorySystem}},
+		{method: "PUT", rel: "Observation/1", want: smartctx.Request{Interaction: scope.InteractionUpdate, Type: "Observation", ID: "1"}},
+		{method: "PUT", rel: "Observation", query: "identifier=x", want: smartctx.Request{Interaction: scope.InteractionUpdate, Type: "Observation", Conditional: true, Query: "identifier=x"}},
 		{method: "PUT", rel: "Observation", status: 400},
-		{method: "PATCH", rel: "Observation/1", want: Request{Interaction: scope.InteractionPatch, Type: "Observation", ID: "1"}},
-		{method: "PATCH", rel: "Observation", query: "_id=1", want: Request{Interaction: scope.InteractionPatch, Type: "Observation", Conditional: true, Query: "_id=1"}},
-		{method: "DELETE", rel: "Observation/1", want: Request{Interaction: scope.InteractionDelete, Type: "Observation", ID: "1"}},
-		{method: "DELETE", rel: "Observation", query: "code=x", want: Request{Interaction: scope.InteractionDelete, Type: "Observation", Conditional: true, Query: "code=x"}},
+		{method: "PATCH", rel: "Observation/1", want: smartctx.Request{Interaction: scope.InteractionPatch, Type: "Observation", ID: "1"}},
+		{method: "PATCH", rel: "Observation", query: "_id=1", want: smartctx.Request{Interaction: scope.InteractionPatch, Type: "Observation", Conditional: true, Query: "_id=1"}},
+		{method: "DELETE", rel: "Observation/1", want: smartctx.Request{Interaction: scope.InteractionDelete, Type: "Observation", ID: "1"}},
+		{method: "DELETE", rel: "Observation", query: "code=x", want: smartctx.Request{Interaction: scope.InteractionDelete, Type: "Observation", Conditional: true, Query: "code=x"}},
 		{method: "DELETE", rel: "Observation", status: 400},
-		{method: "POST", rel: "Observation", want: Request{Interaction: scope.InteractionCreate, Type: "Observation"}},
-		{method: "POST", rel: "Observation", ifNoneExist: "identifier=a|b", want: Request{Interaction: scope.InteractionCreate, Type: "Observation", Conditional: true, Query: "identifier=a|b"}},
-		{method: "GET", rel: "Observation", query: "patient=1", want: Request{Interaction: scope.InteractionSearchType, Type: "Observation", Query: "patient=1"}},
-		{method: "POST", rel: "Observation/_search", want: Request{Interaction: scope.InteractionSearchType, Type: "Observation"}},
+		{method: "POST", rel: "Observation", want: smartctx.Request{Interaction: scope.InteractionCreate, Type: "Observation"}},
+		{method: "POST", rel: "Observation", ifNoneExist: "identifier=a|b", want: smartctx.Request{Interaction: scope.InteractionCreate, Type: "Observation", Conditional: true, Query: "identifier=a|b"}},
+		{method: "GET", rel: "Observation", query: "patient=1", want: smartctx.Request{Interaction: scope.InteractionSearchType, Type: "Observation", Query: "patient=1"}},
+		{method: "POST", rel: "Observation/_search", want: smartctx.Request{Interaction: scope.InteractionSearchType, Type: "Observation"}},
 		{method: "GET", rel: "Observation/_search", status: 405},
-		{method: "GET", rel: "", query: "_type=Observation", want: Request{Interaction: scope.InteractionSearchSystem, Query: "_type=Observation"}},
-		{method: "POST", rel: "_search", want: Request{Interaction: scope.InteractionSearchSystem}},
-		{method: "POST", rel: "", want: Request{Interaction: scope.InteractionBatch}},
+		{method: "GET", rel: "", query: "_type=Observation", want: smartctx.Request{Interaction: scope.InteractionSearchSystem, Query: "_type=Observation"}},
+		{method: "POST", rel: "_search", want: smartctx.Request{Interaction: scope.InteractionSearchSystem}},
+		{method: "POST", rel: "", want: smartctx.Request{Interaction: scope.InteractionBatch}},
 		{method: "DELETE", rel: "", status: 405},
-		{method: "GET", rel: "metadata", want: Request{Interaction: scope.InteractionCapabilities}},
+		{method: "GET", rel: "metadata", want: smartctx.Request{Interaction: scope.InteractionCapabilities}},
 		{method: "POST", rel: "metadata", status: 405},
-		{method: "GET", rel: "Patient/123/Observation", want: Request{Interaction: scope.InteractionSearchType, Type: "Observation", CompartmentType: "Patient", CompartmentID: "123"}},
-		{method: "GET", rel: "Patient/123/*", want: Request{Interaction: scope.InteractionSearchType, Type: "*", CompartmentType: "Patient", CompartmentID: "123"}},
-		{method: "POST", rel: "Patient/123/Observation/_search", want: Request{Interaction: scope.InteractionSearchType, Type: "Observation", CompartmentType: "Patient", CompartmentID: "123"}},
-		{method: "GET", rel: "Encounter/9/Observation", want: Request{Interaction: scope.InteractionSearchType, Type: "Observation", CompartmentType: "Encounter", CompartmentID: "9"}},
+		{method: "GET", rel: "Patient/123/Observation", want: smartctx.Request{Interaction: scope.InteractionSearchType, Type: "Observation", CompartmentType: "Patient", CompartmentID: "123"}},
+		{method: "GET", rel: "Patient/123/*", want: smartctx.Request{Interaction: scope.InteractionSearchType, Type: "*", CompartmentType: "Patient", CompartmentID: "123"}},
+		{method: "POST", rel: "Patient/123/Observation/_search", want: smartctx.Request{Interaction: scope.InteractionSearchType, Type: "Observation", CompartmentType: "Patient", CompartmentID: "123"}},
+		{method: "GET", rel: "Encounter/9/Observation", want: smartctx.Request{Interaction: scope.InteractionSearchType, Type: "Observation", CompartmentType: "Encounter", CompartmentID: "9"}},
 		{method: "GET", rel: "Observation/9/Patient", status: 404},
-		{method: "GET", rel: "$meta", want: Request{Interaction: scope.InteractionOperation, Operation: "$meta"}},
-		{method: "POST", rel: "Patient/$match", want: Request{Interaction: scope.InteractionOperation, Type: "Patient", Operation: "$match"}},
-		{method: "GET", rel: "Patient/1/$everything", want: Request{Interaction: scope.InteractionOperation, Type: "Patient", ID: "1", Operation: "$everything"}},
+		{method: "GET", rel: "$meta", want: smartctx.Request{Interaction: scope.InteractionOperation, Operation: "$meta"}},
+		{method: "POST", rel: "Patient/$match", want: smartctx.Request{Interaction: scope.InteractionOperation, Type: "Patient", Operation: "$match"}},
+		{method: "GET", rel: "Patient/1/$everything", want: smartctx.Request{Interaction: scope.InteractionOperation, Type: "Patient", ID: "1", Operation: "$everything"}},
 		{method: "DELETE", rel: "Patient/1/$everything", status: 405},
 		{method: "GET", rel: "Patient/1/$", status: 404},
 		{method: "GET", rel: "Patient/1/$a/b", status: 404},

@@ -22,7 +22,7 @@ const AppOrigin = "https://app.example.org"
 // Check builds the example's handler with setup and runs the checks.
 func Check(t *testing.T, setup func(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error)) {
 	t.Helper()
-	is := smarttest.NewIssuer(t, smarttest.WithAudience(Audience))
+	is := smarttest.NewIssuer(t, smarttest.ForAudience(Audience))
 	h, err := setup(t.Context(), is.Config(), []string{AppOrigin})
 	if err != nil {
 		t.Fatal(err)
