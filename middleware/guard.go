@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -320,7 +321,7 @@ func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *sma
 	// a handler that acts on the decision must not do the write here.
 	read := *d
 	read.Interaction, read.VersionID, read.Query, read.Rewritten, read.Entries = scope.InteractionRead, "", "", false, nil
-	pre := r.Clone(smartctx.WithDecision(r.Context(), read.public()))
+	pre := r.Clone(context.WithValue(smartctx.WithDecision(r.Context(), read.public()), guardReadKey{}, true))
 	pre.Method = http.MethodGet
 	u := *r.URL
 	u.RawQuery, u.Path, u.RawPath = "", "", ""
@@ -366,6 +367,20 @@ func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *sma
 		return "", a.denied(d)
 	}
 	return h.Get("ETag"), nil
+}
+
+type guardReadKey struct{}
+
+// IsGuardRead reports whether r is the Guard's own read of a stored
+// resource: before an update, patch or delete by id under a restricted
+// decision, the Guard asks the handler for the resource with a GET and
+// checks it. Framework adapters (middleware/gin, middleware/echo) route
+// such a request through their router to the read handler, without
+// protecting it again: what it answers goes to the Guard, never to the
+// client. A client cannot make a request for which it reports true.
+func IsGuardRead(r *http.Request) bool {
+	v, _ := r.Context().Value(guardReadKey{}).(bool)
+	return v
 }
 
 // headerOnly is a ResponseWriter that keeps headers in h and nothing else;

@@ -15,6 +15,7 @@ import (
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
+	cfg.AllowedOrigins = origins // CORS for browser apps, answered before authentication
 	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -22,9 +23,7 @@ func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Hand
 	r := chi.NewRouter()
 	r.Handle(p.DiscoveryPath, p.Discovery) // public, any origin
 	r.Group(func(r chi.Router) {
-		r.Use(smartmw.CORS(origins...)) // preflight answered here, before authentication
-		r.Use(p.Auth.Handler)           // 401 without a valid token
-		r.Use(p.Authz.Handler)          // 403 for what the scopes do not allow
+		r.Use(p.Guard.Handler) // CORS, 401, 403, and the response guard
 		r.Handle("/fhir/*", p.Store)
 	})
 	return r, nil

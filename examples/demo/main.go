@@ -160,14 +160,10 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		}
 		describe(doc)
 	}
-	auth, err := smartmw.New(ctx, smartmw.Config{
-		Issuer: d.issuer, Audience: d.audience,
+	guard, err := smartmw.New(ctx, smartmw.Config{
+		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
 		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway,
 	})
-	if err != nil {
-		return err
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: d.audience})
 	if err != nil {
 		return err
 	}
@@ -180,6 +176,6 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		return err
 	}
 	mux.Handle(fhirPath+"/.well-known/smart-configuration", discovery)
-	mux.Handle(fhirPath+"/", smartmw.CORS(o.corsOrigins...)(auth.Handler(authz.Handler(st))))
+	mux.Handle(fhirPath+"/", guard.Handler(st))
 	return nil
 }

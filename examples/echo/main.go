@@ -18,6 +18,7 @@ import (
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
+	cfg.AllowedOrigins = origins // CORS for browser apps, answered before authentication
 	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -25,7 +26,7 @@ func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Hand
 	e := echo.New()
 	e.HideBanner = true
 	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodOptions}, p.DiscoveryPath, echo.WrapHandler(p.Discovery))
-	e.Any("/fhir/*", echo.WrapHandler(smartmw.CORS(origins...)(p.Auth.Handler(p.Authz.Handler(p.Store)))))
+	e.Any("/fhir/*", echo.WrapHandler(p.Guard.Handler(p.Store)))
 	return e, nil
 }
 

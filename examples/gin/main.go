@@ -21,6 +21,7 @@ import (
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
+	cfg.AllowedOrigins = origins // CORS for browser apps, answered before authentication
 	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Hand
 	// so one catch-all hands /fhir/ to a net/http mux.
 	fhir := http.NewServeMux()
 	fhir.Handle(p.DiscoveryPath, p.Discovery) // public, any origin
-	fhir.Handle("/fhir/", smartmw.CORS(origins...)(p.Auth.Handler(p.Authz.Handler(p.Store))))
+	fhir.Handle("/fhir/", p.Guard.Handler(p.Store))
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Any("/fhir/*path", gin.WrapH(fhir))

@@ -14,13 +14,14 @@ import (
 // setup wires the FHIR API: the discovery document is public; the API
 // goes through CORS, authentication and authorization.
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
+	cfg.AllowedOrigins = origins // CORS for browser apps, answered before authentication
 	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle(p.DiscoveryPath, p.Discovery)
-	mux.Handle("/fhir/", smartmw.CORS(origins...)(p.Auth.Handler(p.Authz.Handler(p.Store))))
+	mux.Handle("/fhir/", p.Guard.Handler(p.Store))
 	return mux, nil
 }
 

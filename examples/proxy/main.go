@@ -43,11 +43,9 @@ func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configurati
 		return nil, err
 	}
 	basePath := strings.TrimSuffix(base.Path, "/")
-	auth, err := smartmw.New(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	authz, err := smartmw.NewAuthorizer(smartmw.AuthorizerConfig{Base: cfg.Audience, RewriteSearch: true})
+	cfg.RewriteSearch = true
+	cfg.AllowedOrigins = o.origins
+	guard, err := smartmw.New(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +75,7 @@ func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configurati
 	}
 	mux := http.NewServeMux()
 	mux.Handle(discoveryPath, discovery)
-	mux.Handle(basePath+"/", smartmw.CORS(o.origins...)(auth.Handler(authz.Handler(rp))))
+	mux.Handle(basePath+"/", guard.Handler(rp))
 	return mux, nil
 }
 

@@ -84,7 +84,7 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		outcome(w, http.StatusInternalServerError, "exception", "no authorization decision")
 		return
 	}
-	switch d.Interaction {
+	switch d.Interaction() {
 	case scope.InteractionRead:
 		s.read(w, d)
 	case scope.InteractionSearchType:
@@ -96,14 +96,14 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case scope.InteractionDelete:
 		s.delete(w, d)
 	default:
-		outcome(w, http.StatusNotImplemented, "not-supported", fmt.Sprintf("the demo server does not do %s", d.Interaction))
+		outcome(w, http.StatusNotImplemented, "not-supported", fmt.Sprintf("the demo server does not do %s", d.Interaction()))
 	}
 }
 
 func (s *Store) read(w http.ResponseWriter, d *smartctx.Decision) {
-	res, ok := s.get(d.Type, d.ID)
+	res, ok := s.get(d.Type(), d.ID())
 	if !ok {
-		outcome(w, http.StatusNotFound, "not-found", d.Type+"/"+d.ID+" is not known")
+		outcome(w, http.StatusNotFound, "not-found", d.Type()+"/"+d.ID()+" is not known")
 		return
 	}
 	// The authorizer's response guard checks that res is in the patient's
@@ -116,7 +116,7 @@ func (s *Store) read(w http.ResponseWriter, d *smartctx.Decision) {
 // ","-list of alternatives, the parameters ANDed; and compartment
 // searches (Patient/{id}/{type}).
 func (s *Store) search(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
-	q, err := url.ParseQuery(d.Query)
+	q, err := url.ParseQuery(d.Query())
 	if err != nil {
 		outcome(w, http.StatusBadRequest, "invalid", "bad query")
 		return
@@ -136,15 +136,15 @@ func (s *Store) search(w http.ResponseWriter, r *http.Request, d *smartctx.Decis
 	}
 	s.mu.RLock()
 	var ids []string
-	for id := range s.data[d.Type] {
+	for id := range s.data[d.Type()] {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	var entries []any
 	for _, id := range ids {
-		res := s.data[d.Type][id]
+		res := s.data[d.Type()][id]
 		if matches(res, id, q) {
-			entries = append(entries, map[string]any{"fullUrl": s.base + "/" + d.Type + "/" + id,
+			entries = append(entries, map[string]any{"fullUrl": s.base + "/" + d.Type() + "/" + id,
 				"resource": res, "search": map[string]any{"mode": "match"}})
 		}
 	}
@@ -255,7 +255,7 @@ func readResource(r *http.Request, typ string) (map[string]any, json.RawMessage,
 }
 
 func (s *Store) create(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
-	m, _, err := readResource(r, d.Type)
+	m, _, err := readResource(r, d.Type())
 	if err != nil {
 		outcome(w, http.StatusBadRequest, "invalid", err.Error())
 		return
@@ -264,9 +264,9 @@ func (s *Store) create(w http.ResponseWriter, r *http.Request, d *smartctx.Decis
 	m["id"] = id
 	b, _ := json.Marshal(m)
 	s.mu.Lock()
-	s.put(d.Type, id, b)
+	s.put(d.Type(), id, b)
 	s.mu.Unlock()
-	w.Header().Set("Location", s.base+"/"+d.Type+"/"+id)
+	w.Header().Set("Location", s.base+"/"+d.Type()+"/"+id)
 	w.Header().Set("Content-Type", "application/fhir+json")
 	w.WriteHeader(http.StatusCreated)
 	w.Write(b)
@@ -286,19 +286,19 @@ func permitted(w http.ResponseWriter, d *smartctx.Decision, stored json.RawMessa
 }
 
 func (s *Store) update(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
-	m, _, err := readResource(r, d.Type)
-	if err != nil || m["id"] != d.ID {
-		outcome(w, http.StatusBadRequest, "invalid", "the body must be the "+d.Type+" with id "+d.ID)
+	m, _, err := readResource(r, d.Type())
+	if err != nil || m["id"] != d.ID() {
+		outcome(w, http.StatusBadRequest, "invalid", "the body must be the "+d.Type()+" with id "+d.ID())
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, exists := s.data[d.Type][d.ID]
+	old, exists := s.data[d.Type()][d.ID()]
 	if exists && !permitted(w, d, old) {
 		return
 	}
 	b, _ := json.Marshal(m)
-	s.put(d.Type, d.ID, b)
+	s.put(d.Type(), d.ID(), b)
 	status := http.StatusOK
 	if !exists {
 		status = http.StatusCreated
@@ -311,10 +311,10 @@ func (s *Store) update(w http.ResponseWriter, r *http.Request, d *smartctx.Decis
 func (s *Store) delete(w http.ResponseWriter, d *smartctx.Decision) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old, exists := s.data[d.Type][d.ID]
+	old, exists := s.data[d.Type()][d.ID()]
 	if exists && !permitted(w, d, old) {
 		return
 	}
-	delete(s.data[d.Type], d.ID)
+	delete(s.data[d.Type()], d.ID())
 	w.WriteHeader(http.StatusNoContent)
 }
