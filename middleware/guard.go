@@ -134,6 +134,12 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	if !ok || rt == "" {
 		return nil, errResponseUnchecked
 	}
+	if rt == "OperationOutcome" {
+		// The outcome of the interaction (a delete, an update answered
+		// with Prefer: return=OperationOutcome): no resource of the
+		// compartment.
+		return body, nil
+	}
 	if rt != "Bundle" || d.Type == "Bundle" {
 		if !a.permitted(gr, d, rt, body, false) {
 			return nil, errNotPermitted

@@ -607,6 +607,8 @@ func typeOK(typ string, strict bool) bool {
 // describe returns a short text for the client, free of token contents.
 func describe(err error) string {
 	switch {
+	case errors.Is(err, errNoAudience):
+		return "token has no audience (aud)"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
