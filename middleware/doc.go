@@ -1,9 +1,8 @@
-// Package middleware protects a FHIR API with SMART on FHIR access tokens
-// on the resource-server side: it reads the bearer token of each request
-// (RFC 6750), verifies it as a JWT access token issued by a trusted
-// authorization server (RFC 9068, RFC 8725), and puts the SMART grant
-// (scopes, patient, encounter, fhirUser, fhirContext, ...) on the request
-// context for the handlers that enforce it.
+// Package middleware protects a FHIR API with SMART on FHIR, on the
+// resource-server side: one [Guard], made by [New], authenticates the
+// bearer token of each request against a trusted authorization server,
+// decides the FHIR REST request from the token's scopes and launch
+// context, and checks what the handler answers before the client sees it.
 //
 // Its name is the product's; import it with the alias smartmw, beside the
 // context package as smartctx:
@@ -15,29 +14,31 @@
 //
 // # Quick start
 //
-//	auth, err := smartmw.New(ctx, smartmw.Config{
-//		Issuer:   "https://auth.example.org/realms/fhir", // the trusted authorization server
-//		Audience: "https://fhir.example.org/r4",          // this FHIR server's base URL
+//	guard, err := smartmw.New(ctx, smartmw.Config{
+//		Issuer:         "https://auth.example.org/realms/fhir", // the trusted authorization server
+//		Audience:       "https://fhir.example.org/r4",          // this FHIR server's base URL
+//		AllowedOrigins: []string{"https://app.example.org"},    // browser apps (CORS)
 //	})
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	cors := smartmw.CORS("https://app.example.org")
-//	http.Handle("/r4/", cors(auth.Handler(fhirHandler)))
+//	mux.Handle("/r4/", guard.Handler(fhirHandler)) // 401, 403, and the response guard
 //
-// and in a handler:
+// and in a handler, if it wants them:
 //
-//	g, ok := smartctx.FromContext(r.Context())
+//	g, _ := smartctx.FromContext(r.Context())         // who, which app, which scopes, which patient
+//	d, _ := smartctx.DecisionFromContext(r.Context()) // what was allowed, and what it is limited to
 //
-// # Order
+// The same wiring runs as the Example of [Guard.Handler]. With chi it is
+// r.Use(guard.Handler); gin and echo have adapters in their own modules
+// (github.com/smartguard/smartguard/middleware/gin and .../echo) that keep
+// the response guard in front of what their handlers write.
 //
-// Chain the stages as cors → auth → authz → handler: [CORS] answers
-// preflight requests, which carry no token; [Middleware.Handler]
-// authenticates; FHIR-aware authorization decides on the interaction;
-// the handler enforces the launch context it is given. Each stage is a
-// func(http.Handler) http.Handler.
+// Authentication alone is [Guard.AuthenticateOnly], for endpoints that are
+// not FHIR REST: behind it nothing limits what a token reaches, and the
+// handler must enforce scopes and launch context itself.
 //
-// # What is checked
+// # What is checked on the token
 //
 // A token is accepted only when all of these hold; otherwise the request
 // is answered 401 invalid_token (400 invalid_request for a malformed
@@ -56,9 +57,11 @@
 //     named by its "iss": from that issuer's JWKS only, whose "alg",
 //     "use", "key_ops" and type fit the token's algorithm. Keys named in
 //     the token itself (jku, x5u, jwk, x5c) are never used.
-//   - "iss" is exactly a configured issuer; "aud" contains one of that
-//     issuer's audiences; "exp" is present and not past; "nbf" and "iat"
-//     are not in the future (each with Config.Leeway).
+//   - "iss" is exactly a configured issuer; "aud" is not empty and names
+//     the base the request is under, as an audience of that issuer (a
+//     token for tenant B is refused on tenant A's base); "exp" is present
+//     and not past; "nbf" and "iat" are not in the future (each with
+//     Config.Leeway).
 //   - It is not sender-constrained ("cnf"), which a bearer token cannot
 //     prove.
 //   - Its SMART claims are well formed: patient and encounter are FHIR
@@ -72,11 +75,115 @@
 // Verified tokens are cached (see Config.CacheSize): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.
 //
+// # Requests
+//
+// Every request under a base (the path of Config.Audience, or Config.Base)
+// is classified as a FHIR R4 REST interaction: read, vread, update, patch,
+// delete (also conditional), create (also conditional, If-None-Exist),
+// search (GET, POST _search with a form body, system level, compartment
+// searches such as Patient/123/Observation or Patient/123/*), history
+// (instance, type, system), capabilities (metadata), operations ($name at
+// system, type and instance level), and batch or transaction bundles.
+// Anything else (an unknown type, a bad id, an escaped or empty path
+// segment, "..", a raw ";" in the query) is refused with 400, 404 or 405;
+// nothing unclassified reaches the handler.
+//
+// # Letters
+//
+// c create; r read, vread, instance history; u update, patch; d delete; s
+// search and type or system history (SMART App Launch 2.2). Conditional
+// interactions also need s, because they search. Scopes are a union and
+// "*" is every type.
+//
+// # Contexts
+//
+// patient/, user/ and system/ scopes are separate grants. A request is
+// decided under each context with that context's scopes only, and allowed
+// if one context allows it; letters and types never carry from one
+// context to another (so "user/Practitioner.rs patient/Observation.rs"
+// reads the patient's Observations only). If several contexts allow it,
+// a decision without restrictions is preferred; otherwise patient/ comes
+// first, then user/, then system/. With RewriteSearch, a rewrite is only
+// tried when no context allows the request as it is. The Policy, if any,
+// is asked after the scopes; refusing there moves on to the next context.
+//
+// # Patient scopes
+//
+// They need a patient in context, and reach the FHIR R4 patient
+// compartment of that patient:
+//   - Patient/<id> for the patient in context only, by id (Patient.link is
+//     not followed); no other Patient, and no Patient create;
+//   - searches must name the patient in a compartment parameter or
+//     "patient" (patient=123, patient=Patient/123, subject=Patient/123,
+//     subject:Patient=123, the absolute URL under the base; every value of
+//     a ","-list must name the patient, as the values are ORed), or be a
+//     compartment search Patient/<id>/<type> (run by the FHIR server with
+//     its own compartment rules: Patient/<id>/* may include Patients whose
+//     link names the patient, which FHIR says concern the same person;
+//     Patient/<id>/Patient is refused); else they are refused, or
+//     rewritten (RewriteSearch) to add patient=Patient/<id>;
+//   - system search, type and system history of compartment types, and
+//     type- or system-level operations are refused;
+//   - created and updated resources must be in the compartment and in no
+//     other patient's (the body is checked: an Observation with subject
+//     Patient/456 and performer Patient/123 is refused, as it would write
+//     into Patient/456's record; an absolute reference counts only under
+//     the base);
+//   - instance reads, updates, patches and deletes are allowed with the
+//     Decision limited to the patient (a patch must be a JSON Patch that
+//     leaves the compartment's reference elements alone, so that it cannot
+//     move the resource into another patient's record): the response
+//     guard refuses a returned resource outside the compartment and,
+//     before an update, patch or delete by id, asks the handler for the
+//     stored resource with a GET of the same URL (IsGuardRead reports it)
+//     and lets the write through only if it is permitted (or absent), with
+//     If-Match set to its ETag; with SkipResponseGuard the handler must
+//     check the stored resource itself (InPatientCompartment, Permits);
+//   - types outside the compartment follow Config.NonCompartment.
+//
+// # User scopes
+//
+// A user whose fhirUser is a Patient (a patient-portal login with user/
+// scopes, which many authorization servers issue) is held to that
+// patient's compartment exactly as with patient/ scopes, unless
+// Config.SkipPatientUserCompartment. Other users' user/ scopes, and
+// system/ scopes, reach every resource of their types: SMART says they
+// must be intersected with what the user or client may do, which is the
+// job of Config.Policy (or of the authorization server, when it issues
+// such scopes only to whom may use them all).
+//
+// # Granular scopes
+//
+// A constrained scope ("patient/Observation.rs?category=...|laboratory")
+// allows a search only if the query carries its parameters exactly (or,
+// with RewriteSearch and a single alternative, once they are added), and
+// an instance access with the Decision limited to its constraints, which
+// the response guard checks (MatchesConstraint, Permits without it).
+// Several alternatives cannot be ANDed into one FHIR query: such a search
+// must already carry one of them. Created and updated bodies must match
+// one alternative. Granular scopes never allow operations or multi-type
+// searches.
+//
+// # Bundles, operations, includes
+//
+// Every entry of a batch or transaction is classified and decided on its
+// own, as if it came alone (without rewriting); one refused entry refuses
+// the whole bundle. Operations need an entry in Config.Operations;
+// _include, _revinclude and _query are refused unless AllowIncludes
+// (_query always). Reverse chaining (_has) is refused under patient/ and
+// granular scopes, and _contained searches when the search is limited to a
+// patient or to granular constraints: both select by other resources than
+// the ones returned.
+//
 // # Errors
 //
 // Refused requests go to Config.ErrorHandler with an *[Error], which
-// matches [ErrMissingToken], [ErrInvalidRequest] or [ErrInvalidToken] with
+// matches exactly one of the sentinels ([ErrMissingToken],
+// [ErrInvalidRequest], [ErrInvalidToken], [ErrInsufficientScope],
+// [ErrNotFound], [ErrMethodNotAllowed], [ErrTooLarge],
+// [ErrUncheckedResponse], [ErrUnavailable], [ErrMisconfigured]) with
 // errors.Is, and also its cause (such as jwt.ErrTokenExpired). The default
 // answers with an RFC 6750 WWW-Authenticate challenge and a FHIR
-// OperationOutcome that never contains the token.
+// OperationOutcome whose issue code follows the sentinel, and which never
+// contains the token.
 package middleware

@@ -82,3 +82,12 @@ func ExampleInteraction_Permission() {
 	// search-system: "s"
 	// operation: ""
 }
+
+// The lines of the package documentation, with what they return.
+func Example_allows() {
+	set := scope.Parse("launch/patient patient/Observation.rs openid")
+	set.Allows(scope.Patient, "Observation", scope.Read)   // true
+	set.Allows(scope.Patient, "Observation", scope.Create) // false: no "c"
+	fmt.Println(set.Allows(scope.Patient, "Observation", scope.Read), set.Allows(scope.Patient, "Observation", scope.Create))
+	// Output: true false
+}

@@ -1,14 +1,17 @@
 // Package smarttest helps you test handlers protected by smartguard, with
 // real tokens: an authorization server on httptest with generated keys, a
 // JWKS and discovery documents, tokens minted with any scopes and launch
-// context (or deliberately broken), and a middleware Config that trusts it.
+// context (or deliberately broken), and a Config for smartmw.New that
+// trusts it.
 //
-//	func TestPatientAppReadsOwnObservations(t *testing.T) {
+//	func TestPatientAppReadsOnlyItsOwnObservations(t *testing.T) {
 //		is := smarttest.NewIssuer(t)
-//		auth, err := smartmw.New(t.Context(), is.Config())
+//		guard, err := smartmw.New(t.Context(), is.Config())
 //		...
 //		tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
-//		req.Header.Set("Authorization", "Bearer "+tok)
+//		...
+//		r.Header.Set("Authorization", "Bearer "+tc.token)
+//		...
 //	}
 //
 // For handler tests without HTTP authentication at all, WithGrant puts a

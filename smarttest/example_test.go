@@ -102,3 +102,27 @@ func ExampleGrant() {
 	// read Condition: false
 	// create Observation: false
 }
+
+// TestREADMELines runs the README's smarttest lines verbatim.
+func TestREADMELines(t *testing.T) {
+	is := smarttest.NewIssuer(t)                       // stops with the test
+	guard, err := smartmw.New(t.Context(), is.Config()) // trusts the test issuer
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
+	bad := is.Token(t, smarttest.Expired()) // also WrongAudience, WrongIssuer, UnknownKey, BadSignature
+	is.RotateKey(t)                         // new kid; the old key is no longer published
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := guard.Verify(t.Context(), bad); err == nil {
+		t.Error("an expired token verified")
+	}
+	// The new key's first token makes the Guard fetch the JWKS again;
+	// then the old key is gone from it too.
+	if _, err := guard.Verify(t.Context(), is.Token(t, smarttest.Scopes("patient/Observation.rs"), smarttest.Patient("123"))); err != nil {
+		t.Errorf("a token of the new key: %v", err)
+	}
+	if _, err := guard.Verify(t.Context(), tok); err == nil {
+		t.Error("a token of the key rotated away verified after the JWKS was fetched again")
+	}
+}
