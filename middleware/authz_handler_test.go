@@ -24,6 +24,9 @@ func serve(t *testing.T, a *smartmw.Guard, g *smartctx.Grant, r *http.Request) (
 	h := a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen = r
 		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			w.Write([]byte(`{"resourceType":"Bundle","type":"searchset"}`)) // an empty search result
+		}
 	}))
 	if g != nil {
 		r = r.WithContext(smartctx.NewContext(r.Context(), g))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
@@ -54,10 +55,30 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 
 // guard serves r with next and lets its response through only as far as
 // decision d and grant gr permit.
+//
+// Reads answer nothing about a resource the client may not see: a HEAD is
+// served to next as a GET and checked as one, conditional headers
+// (If-None-Match, If-Modified-Since) are evaluated here on the checked
+// answer rather than by next, and with NotFoundForDenied a missing
+// resource is answered exactly as a refused one.
 func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) {
 	saved := w.Header().Clone() // what earlier stages (CORS) set
 	// A compressed body could not be read: ask for identity.
 	r.Header.Del("Accept-Encoding")
+	orig := r
+	head := r.Method == http.MethodHead
+	read := r.Method == http.MethodGet || head
+	var inm, ims string
+	if read {
+		inm, ims = r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since")
+		r.Header.Del("If-None-Match")
+		r.Header.Del("If-Modified-Since")
+		if head {
+			r2 := *r
+			r2.Method = http.MethodGet
+			r = &r2
+		}
+	}
 	gw := &guardWriter{w: w, max: a.cfg.MaxResponseBytes}
 	next.ServeHTTP(gw, r)
 
@@ -69,23 +90,36 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		for k, v := range saved {
 			h[k] = v
 		}
-		a.onError(w, r, err)
+		a.onError(w, orig, err)
 	}
 	status := gw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
 	body := gw.body.Bytes()
+	empty := len(bytes.TrimSpace(body)) == 0
 	switch {
 	case gw.overflow:
 		refuse(&Error{Status: http.StatusBadGateway, Description: "response too large to check", Err: errResponseUnchecked})
 		return
-	case (status < 200 || status >= 300) && !carriesResource(body) || len(bytes.TrimSpace(body)) == 0 || r.Method == http.MethodHead:
-		// Errors (an OperationOutcome, an error page), empty answers
-		// (204, 304) and HEAD carry no resource. A resource sent with
-		// an error status is checked all the same: the client reads it.
+	case a.cfg.NotFoundForDenied && read && (status == http.StatusNotFound || status == http.StatusGone):
+		// Missing (or deleted) and refused look the same: status,
+		// headers and body.
+		refuse(a.denied(d))
+		return
+	case read && (status == http.StatusNotModified || status >= 200 && status < 300 && empty):
+		// A read answered without a resource cannot be checked, and
+		// would tell the client that the resource exists.
+		refuse(&Error{Status: http.StatusBadGateway, Description: "response cannot be checked", Err: errResponseUnchecked})
+		return
+	case (status < 200 || status >= 300) && !carriesResource(body) || empty:
+		// Errors (an OperationOutcome, an error page) and empty answers
+		// to writes (204) carry no resource. A resource sent with an
+		// error status is checked all the same: the client reads it.
 		w.WriteHeader(status)
-		w.Write(body)
+		if !head {
+			w.Write(body)
+		}
 		return
 	}
 	if enc := w.Header().Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
@@ -101,12 +135,49 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		refuse(a.denied(d))
 		return
 	}
+	h := w.Header()
 	if len(out) != len(body) {
-		w.Header().Del("Content-Length")
-		w.Header().Del("ETag") // the filtered Bundle is another representation
+		h.Del("ETag") // the filtered Bundle is another representation
+		h.Del("Last-Modified")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	if read && status == http.StatusOK && notModified(inm, ims, h) {
+		h.Del("Content-Length")
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
 	w.WriteHeader(status)
-	w.Write(out)
+	if !head {
+		w.Write(out)
+	}
+}
+
+// notModified evaluates a GET's If-None-Match (weak comparison, RFC 9110
+// §13.1.2) or, without it, If-Modified-Since against the checked answer's
+// validators.
+func notModified(inm, ims string, h http.Header) bool {
+	if inm != "" {
+		etag := strings.TrimPrefix(h.Get("ETag"), "W/")
+		if etag == "" {
+			return false
+		}
+		for tag := range strings.SplitSeq(inm, ",") {
+			tag = strings.TrimSpace(tag)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+				return true
+			}
+		}
+		return false
+	}
+	if ims == "" {
+		return false
+	}
+	since, err := http.ParseTime(ims)
+	if err != nil {
+		return false
+	}
+	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	return err == nil && !lm.After(since)
 }
 
 // denied is the error for a resource the decision does not permit.

@@ -89,7 +89,12 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	if m.onError == nil {
 		realm := cfg.Realm
-		m.onError = func(w http.ResponseWriter, _ *http.Request, err error) { WriteError(w, realm, err) }
+		m.onError = func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Method == http.MethodHead {
+				w = headWriter{w} // the status and headers of the GET, no body
+			}
+			WriteError(w, realm, err)
+		}
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		m.cors = CORS(cfg.AllowedOrigins...)
@@ -223,6 +228,12 @@ func (b *base) bound(g *smartctx.Grant) bool {
 	}
 	return false
 }
+
+// headWriter answers a HEAD request: it keeps the headers and status and
+// drops the body.
+type headWriter struct{ http.ResponseWriter }
+
+func (headWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // fitKeys keeps, of the keys a caller's Keyfunc returned, those whose
 // type fits alg (see jwks.Fits); a []byte secret fits the HMAC
