@@ -115,6 +115,10 @@ func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.G
 		r.RequestURI = u.RequestURI()
 	}
 	if d.restricted() && !a.cfg.SkipResponseGuard {
+		// The guard changes headers (If-Match, Accept-Encoding): on its
+		// own copy, without hop-by-hop names that would drop them.
+		r.Header = r.Header.Clone()
+		guardConnection(r.Header)
 		if err := a.checkStored(r, next, g, d); err != nil {
 			a.onError(w, r, err)
 			return
@@ -125,12 +129,81 @@ func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.G
 	next.ServeHTTP(w, r)
 }
 
+// guardedHeaders are request headers the response guard sets or relies
+// on. A client's Connection header naming one would have a proxy behind
+// the guard (httputil.ReverseProxy) drop it as hop-by-hop.
+var guardedHeaders = [...]string{"If-Match", "If-None-Match", "If-Modified-Since", "If-None-Exist",
+	"Accept", "Accept-Encoding", "Content-Type", "Content-Length", "Prefer", "Authorization"}
+
+// guardConnection removes from h's Connection header the names of the
+// headers the guard relies on.
+func guardConnection(h http.Header) {
+	vals := h.Values("Connection")
+	if len(vals) == 0 {
+		return
+	}
+	var keep []string
+	for _, v := range vals {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.TrimSpace(tok)
+			guarded := false
+			for _, g := range guardedHeaders {
+				if strings.EqualFold(tok, g) {
+					guarded = true
+					break
+				}
+			}
+			if tok != "" && !guarded {
+				keep = append(keep, tok)
+			}
+		}
+	}
+	h.Del("Connection")
+	if len(keep) > 0 {
+		h.Set("Connection", strings.Join(keep, ", "))
+	}
+}
+
 // decision is the authorizer's own record of what it decided; the
 // handler sees an immutable copy (smartctx.Decision).
 type decision struct {
 	smartctx.Request
 	smartctx.Limits
 	Entries []*decision
+
+	// bodyID is the id in the body of a create or update.
+	bodyID string
+	// opPerm is what an operation was declared to need.
+	opPerm scope.Permission
+}
+
+// permission is the letter the resources of d's answer are checked with.
+func (d *decision) permission() scope.Permission {
+	if d.opPerm != 0 {
+		return d.opPerm
+	}
+	return d.Interaction.Permission()
+}
+
+// storedTarget returns the id of the stored resource d writes, when the
+// guard must check it before the write: an update, patch or delete by
+// id; a conditional update whose body names an id (R4 servers may create
+// the resource with that id when the search matches nothing, replacing
+// whatever has it); an instance-level operation declared to create,
+// update or delete.
+func (d *decision) storedTarget() (id string, ok bool) {
+	switch d.Interaction {
+	case scope.InteractionUpdate:
+		if d.Conditional {
+			return d.bodyID, d.bodyID != ""
+		}
+		return d.ID, d.ID != ""
+	case scope.InteractionPatch, scope.InteractionDelete:
+		return d.ID, d.ID != "" && !d.Conditional
+	case scope.InteractionOperation:
+		return d.ID, d.ID != "" && d.opPerm&(scope.Create|scope.Update|scope.Delete) != 0
+	}
+	return "", false
 }
 
 // public returns the handler's copy of d.

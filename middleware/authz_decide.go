@@ -329,6 +329,7 @@ func (a *authorizer) instance(g *smartctx.Grant, req *Request, d *decision, bund
 	if typ != req.Type {
 		return badRequest("the resource body's resourceType does not match the URL")
 	}
+	d.bodyID = id
 	if req.Interaction == scope.InteractionUpdate && !req.Conditional && id != req.ID {
 		return badRequest("the resource body's id does not match the URL")
 	}
@@ -607,6 +608,7 @@ func (a *authorizer) operation(g *smartctx.Grant, req *Request, d *decision, bun
 	if !ok || op.Permission == 0 {
 		return a.deny(req, bundled, "operation "+req.Operation+" is not allowed")
 	}
+	d.opPerm = op.Permission
 	typ := req.Type
 	if op.AllTypes || typ == "" {
 		typ = "*"
@@ -720,6 +722,10 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		return nil, notBundle
 	}
 	d := &decision{Request: smartctx.Request{Method: http.MethodPost, Interaction: scope.InteractionBatch}}
+	if len(entries) > a.cfg.MaxBundleEntries {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge,
+			Description: fmt.Sprintf("a bundle may have at most %d entries", a.cfg.MaxBundleEntries)}
+	}
 	switch {
 	case !ok1 || !ok2 || rt != "Bundle":
 		return nil, notBundle

@@ -38,6 +38,10 @@ const (
 	DefaultMaxBodyBytes = 10 << 20
 	// DefaultMaxResponseBytes is the default Config.MaxResponseBytes.
 	DefaultMaxResponseBytes = 32 << 20
+	// DefaultMaxBundleEntries is the default Config.MaxBundleEntries.
+	DefaultMaxBundleEntries = 1000
+	// DefaultMaxStoredReads is the default Config.MaxStoredReads.
+	DefaultMaxStoredReads = 100
 )
 
 // MaxLeeway is the largest Leeway New accepts.
@@ -237,8 +241,18 @@ type Config struct {
 	// set in front of a FHIR server that does not.
 	SkipResponseGuard bool
 
-	// MaxResponseBytes bounds a response the guard holds. Default: 32 MiB.
+	// MaxResponseBytes bounds a response the guard holds; a larger one is
+	// answered 502. Default: 32 MiB.
 	MaxResponseBytes int64
+
+	// MaxBundleEntries bounds the entries of a batch or transaction;
+	// larger bundles are answered 413. Default: 1000.
+	MaxBundleEntries int
+
+	// MaxStoredReads bounds the stored resources the response guard
+	// reads, through the handler, to check the writes by id of one
+	// bundle; a bundle that needs more is answered 413. Default: 100.
+	MaxStoredReads int
 
 	// ErrorHandler answers refused requests, whichever stage refuses
 	// them. Default: WriteError with Realm (an RFC 6750 challenge and a
@@ -422,6 +436,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	}{
 		{"MaxTokenSize", &cfg.MaxTokenSize, DefaultMaxTokenSize},
 		{"CacheSize", &cfg.CacheSize, DefaultCacheSize},
+		{"MaxBundleEntries", &cfg.MaxBundleEntries, DefaultMaxBundleEntries},
+		{"MaxStoredReads", &cfg.MaxStoredReads, DefaultMaxStoredReads},
 	} {
 		switch {
 		case *n.v < 0:

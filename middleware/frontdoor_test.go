@@ -36,7 +36,7 @@ func (s *anyPatientStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	typ, id := parts[len(parts)-2], parts[len(parts)-1]
-	owner := strings.TrimPrefix(id, "o")
+	owner, _, _ := strings.Cut(strings.TrimPrefix(id, "o"), "-") // o123-7 is Patient/123's
 	if typ == "Patient" {
 		fmt.Fprintf(w, `{"resourceType":"Patient","id":%q}`, id)
 		return

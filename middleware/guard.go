@@ -3,6 +3,7 @@ package middleware
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -301,7 +302,7 @@ func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, reso
 	if typ != d.Type && d.Type != "" && d.Type != "*" && d.Operation == "" && !(included && d.Includes) {
 		return false
 	}
-	letter := d.Interaction.Permission()
+	letter := d.permission()
 	if letter == 0 || included {
 		letter = scope.Read
 	}
@@ -354,41 +355,36 @@ func carriesResource(body []byte) bool {
 func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) error {
 	switch d.Interaction {
 	case scope.InteractionBatch, scope.InteractionTransaction:
-		// Each write entry by id, the same way; If-Match cannot be
-		// added to an entry without rewriting the bundle.
+		// Each write entry the same way; If-Match cannot be added to an
+		// entry without rewriting the bundle.
+		reads := 0
 		for _, e := range d.Entries {
-			if !isWriteByID(e) || !e.restricted() {
+			id, ok := e.storedTarget()
+			if !ok || !e.restricted() {
 				continue
 			}
-			if _, err := a.storedPermitted(r, next, gr, e, a.basePath+"/"+e.Type+"/"+e.ID); err != nil {
+			if reads++; reads > a.cfg.MaxStoredReads {
+				return &Error{Status: http.StatusRequestEntityTooLarge,
+					Description: fmt.Sprintf("a bundle may write at most %d resources by id under these scopes", a.cfg.MaxStoredReads)}
+			}
+			if _, err := a.storedPermitted(r, next, gr, e, a.basePath+"/"+e.Type+"/"+id); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if !isWriteByID(d) {
+	id, ok := d.storedTarget()
+	if !ok {
 		return nil
 	}
-	etag, err := a.storedPermitted(r, next, gr, d, r.URL.EscapedPath())
+	etag, err := a.storedPermitted(r, next, gr, d, a.basePath+"/"+d.Type+"/"+id)
 	if err != nil {
 		return err
 	}
-	if etag != "" && r.Header.Get("If-Match") == "" {
-		r.Header = r.Header.Clone() // r is Handler's own copy; its header map is not
+	if byID := id == d.ID && d.Interaction != scope.InteractionOperation; byID && etag != "" && r.Header.Get("If-Match") == "" {
 		r.Header.Set("If-Match", etag)
 	}
 	return nil
-}
-
-// isWriteByID reports whether d is an update, patch or delete of one
-// resource named by id (not conditional: a conditional write selects with
-// a search already limited to the decision).
-func isWriteByID(d *decision) bool {
-	switch d.Interaction {
-	case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
-		return d.ID != ""
-	}
-	return false
 }
 
 // storedPermitted asks next for the resource at path (escaped, under the

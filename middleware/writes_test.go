@@ -1,0 +1,148 @@
+package middleware_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/scope"
+	"github.com/smartguard/smartguard/smarttest"
+)
+
+// TestWritesNeverReachAnotherPatient: under patient/ scopes no write
+// reaches a stored resource of another patient, whatever names it: a
+// conditional update's body id, an instance-level write operation, a
+// transaction or batch entry.
+func TestWritesNeverReachAnotherPatient(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	cfg := is.Config()
+	cfg.Operations = map[string]smartmw.Operation{
+		"Observation/[id]/$meta-delete": {Permission: scope.Update},
+		"Observation/[id]/$lastn":       {Permission: scope.Read},
+	}
+	guard, err := smartmw.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.cruds"), smarttest.Patient("123"))
+	obs := func(id string) string {
+		return `{"resourceType":"Observation","id":"` + id + `","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"}}`
+	}
+	bundle := func(typ, method, url, resource string) string {
+		e := `{"request":{"method":"` + method + `","url":"` + url + `"}`
+		if resource != "" {
+			e += `,"resource":` + resource
+		}
+		return `{"resourceType":"Bundle","type":"` + typ + `","entry":[` + e + `}]}`
+	}
+	tests := []struct {
+		name, method, target, body string
+		want                       int
+	}{
+		{"conditional update naming another patient's id", "PUT", "/r4/Observation?patient=123&code=nothing-matches", obs("o456"), 403},
+		{"conditional update naming its own patient's id", "PUT", "/r4/Observation?patient=123&code=nothing-matches", obs("o123"), 200},
+		{"conditional update without id", "PUT", "/r4/Observation?patient=123&code=nothing-matches", strings.Replace(obs("x"), `"id":"x",`, "", 1), 200},
+		{"instance write operation on another patient's", "POST", "/r4/Observation/o456/$meta-delete", `{"resourceType":"Parameters"}`, 403},
+		{"instance write operation on its own patient's", "POST", "/r4/Observation/o123/$meta-delete", `{"resourceType":"Parameters"}`, 200},
+		{"transaction conditional update naming another patient's id", "POST", "/r4", bundle("transaction", "PUT", "Observation?patient=123&code=x", obs("o456")), 403},
+		{"batch conditional update naming another patient's id", "POST", "/r4", bundle("batch", "PUT", "Observation?patient=123&code=x", obs("o456")), 403},
+		{"transaction delete of another patient's", "POST", "/r4", bundle("transaction", "DELETE", "Observation/o456", ""), 403},
+		{"update by id of another patient's", "PUT", "/r4/Observation/o456", obs("o456"), 403},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &anyPatientStore{}
+			w := do(t, guard.Handler(store), tc.method, tc.target, tok, tc.body)
+			if w.Code != tc.want {
+				t.Fatalf("%d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			if tc.want != 200 && len(store.writes) > 0 {
+				t.Errorf("refused, yet the store wrote: %v", store.writes)
+			}
+		})
+	}
+}
+
+// TestBundleLimits: a bundle beyond MaxBundleEntries, or whose writes by
+// id need more stored reads than MaxStoredReads, is refused with 413
+// before any entry reaches the handler.
+func TestBundleLimits(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	cfg := is.Config()
+	cfg.MaxBundleEntries = 5
+	cfg.MaxStoredReads = 2
+	guard, err := smartmw.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.cruds"), smarttest.Patient("123"))
+	batch := func(n int, method string) string {
+		var es []string
+		for i := range n {
+			es = append(es, fmt.Sprintf(`{"request":{"method":%q,"url":"Observation/o123-%d"}}`, method, i))
+		}
+		return `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(es, ",") + `]}`
+	}
+	for _, tc := range []struct {
+		name string
+		body string
+		want int
+	}{
+		{"entries at the limit", batch(5, "GET"), 200},
+		{"entries past the limit", batch(6, "GET"), 413},
+		{"stored reads past the limit", batch(3, "DELETE"), 413},
+	} {
+		store := &anyPatientStore{}
+		w := do(t, guard.Handler(store), "POST", "/r4", tok, tc.body)
+		if w.Code != tc.want {
+			t.Errorf("%s: %d, want %d: %s", tc.name, w.Code, tc.want, w.Body)
+		}
+		if tc.want == 413 && len(store.writes) > 0 {
+			t.Errorf("%s: the store wrote %v", tc.name, store.writes)
+		}
+	}
+}
+
+// TestConnectionHeaderCannotDropIfMatch: a client's "Connection: If-Match"
+// would have a reverse proxy drop, as hop-by-hop, the If-Match the guard
+// adds to pin the version it checked.
+func TestConnectionHeaderCannotDropIfMatch(t *testing.T) {
+	var got []string
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		if r.Method == http.MethodGet {
+			w.Header().Set("ETag", `W/"7"`)
+			fmt.Fprint(w, `{"resourceType":"Observation","id":"o123","subject":{"reference":"Patient/123"}}`)
+			return
+		}
+		got = append(got, r.Header.Get("If-Match"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer upstream.Close()
+	u, _ := url.Parse(upstream.URL)
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := guard.Handler(httputil.NewSingleHostReverseProxy(u))
+	tok := is.Token(t, smarttest.Scopes("patient/Observation.rd"), smarttest.Patient("123"))
+	for _, conn := range []string{"If-Match", "keep-alive, if-match", "If-Match, Accept-Encoding"} {
+		r := httptest.NewRequest("DELETE", "/r4/Observation/o123", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("Connection", conn)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusNoContent {
+			t.Fatalf("Connection %q: %d %s", conn, w.Code, w.Body)
+		}
+	}
+	if len(got) != 3 || got[0] != `W/"7"` || got[1] != `W/"7"` || got[2] != `W/"7"` {
+		t.Errorf("upstream If-Match %q, want the version the guard checked each time", got)
+	}
+}
