@@ -175,6 +175,10 @@ type decision struct {
 	bodyID string
 	// opPerm is what an operation was declared to need.
 	opPerm scope.Permission
+	// filtered: the search was forwarded without its constraints, for
+	// the guard to filter; "total" would count what the client may not
+	// see.
+	filtered bool
 }
 
 // permission is the letter the resources of d's answer are checked with.

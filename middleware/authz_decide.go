@@ -421,14 +421,21 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 			return a.deny(req, bundled, "the token has no scope for this search")
 		case scope.Constrained:
 			d.Constraints = cons
-			if !queryMatchesOne(cons, q, f) {
-				if !rewrite || len(cons) != 1 {
-					return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
-				}
+			switch {
+			case queryMatchesOne(cons, q, f):
+			case rewrite && len(cons) == 1:
 				for _, p := range cons[0] {
 					d.Query = appendParam(d.Query, p.Name, p.Value)
 				}
 				d.Rewritten = true
+			case len(cons) > 1 && !a.cfg.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType:
+				// Several alternatives cannot be ORed into one FHIR
+				// query: forwarded as it is, the response guard keeps
+				// the entries that match one of them, removes "total"
+				// and says that others were withheld.
+				d.filtered = true
+			default:
+				return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
 			}
 		}
 	}

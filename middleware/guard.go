@@ -190,6 +190,12 @@ func (a *authorizer) denied(d *decision) *Error {
 		Description: "the token does not allow this resource"}
 }
 
+// withheld is the entry a searchset gains when the guard removed entries
+// (SMART App Launch: the server may leave out what the client may not
+// see, and should say so); it names nothing of what was withheld.
+var withheld = json.RawMessage(`{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"suppressed",` +
+	`"diagnostics":"Some results were withheld: the access token does not allow them."}]},"search":{"mode":"outcome"}}`)
+
 // errNotPermitted refuses a resource the decision does not permit.
 var errNotPermitted = errors.New("resource not permitted")
 
@@ -271,8 +277,11 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		}
 		dropped = true
 	}
-	if !dropped {
+	if !dropped && !(d.filtered && bundle["total"] != nil) {
 		return body, nil
+	}
+	if dropped && bt == "searchset" {
+		kept = append(kept, withheld)
 	}
 	if len(kept) == 0 {
 		delete(bundle, "entry")

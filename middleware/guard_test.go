@@ -42,14 +42,21 @@ func patientResource(id string) string {
 }
 
 // entryIDs lists the ids of the resources in a Bundle body.
+// entryIDs returns the ids of a Bundle's entries, and "withheld" for the
+// OperationOutcome entry (search.mode outcome) the guard adds when it
+// removed some.
 func entryIDs(t *testing.T, body string) []string {
 	t.Helper()
 	var b struct {
 		Total *int `json:"total"`
 		Entry []struct {
 			Resource struct {
-				ID string `json:"id"`
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
 			} `json:"resource"`
+			Search struct {
+				Mode string `json:"mode"`
+			} `json:"search"`
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal([]byte(body), &b); err != nil {
@@ -57,6 +64,10 @@ func entryIDs(t *testing.T, body string) []string {
 	}
 	ids := []string{}
 	for _, e := range b.Entry {
+		if e.Search.Mode == "outcome" && e.Resource.ResourceType == "OperationOutcome" {
+			ids = append(ids, "withheld")
+			continue
+		}
 		ids = append(ids, e.Resource.ID)
 	}
 	return ids
@@ -123,7 +134,7 @@ func TestResponseGuard(t *testing.T) {
 				match(observation("a", "123", labCategory)),
 				match(observation("b", "456", labCategory)),
 				match(observation("c", "123", vitalCategory)))},
-			wantStatus: 200, wantIDs: []string{"a", "c"},
+			wantStatus: 200, wantIDs: []string{"a", "c", "withheld"},
 		},
 		{
 			name: "granular scope: a vital-signs Observation read is refused", scopes: labScope, patient: "123",
@@ -143,7 +154,7 @@ func TestResponseGuard(t *testing.T) {
 			resp: response{status: 200, body: searchset(
 				match(observation("l1", "123", labCategory)),
 				match(observation("v1", "123", vitalCategory)))},
-			wantStatus: 200, wantIDs: []string{"l1"},
+			wantStatus: 200, wantIDs: []string{"l1", "withheld"},
 		},
 		{
 			name: "included resources: the patient's own Patient stays, another patient goes", scopes: "patient/Observation.rs patient/Patient.r", patient: "123",
@@ -153,7 +164,7 @@ func TestResponseGuard(t *testing.T) {
 				match(observation("a", "123", labCategory)),
 				include(patientResource("123")),
 				include(patientResource("456")))},
-			wantStatus: 200, wantIDs: []string{"a", "123"},
+			wantStatus: 200, wantIDs: []string{"a", "123", "withheld"},
 		},
 		{
 			name: "included resources of a type the scopes do not reach go", scopes: "patient/Observation.rs", patient: "123",
@@ -162,7 +173,7 @@ func TestResponseGuard(t *testing.T) {
 			resp: response{status: 200, body: searchset(
 				match(observation("a", "123", labCategory)),
 				include(patientResource("123")))},
-			wantStatus: 200, wantIDs: []string{"a"},
+			wantStatus: 200, wantIDs: []string{"a", "withheld"},
 		},
 		{
 			name: "$everything keeps the patient's resources of every type and drops the others", scopes: "patient/*.rs", patient: "123",
@@ -172,7 +183,7 @@ func TestResponseGuard(t *testing.T) {
 				match(observation("a", "123", labCategory)),
 				match(observation("b", "456", labCategory)),
 				match(`{"resourceType":"Condition","id":"c","subject":{"reference":"Patient/123"}}`))},
-			wantStatus: 200, wantIDs: []string{"123", "a", "c"},
+			wantStatus: 200, wantIDs: []string{"123", "a", "c", "withheld"},
 		},
 		{
 			name: "a body that is not JSON cannot be checked", scopes: "patient/Observation.rs", patient: "123",
