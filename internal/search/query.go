@@ -76,7 +76,7 @@ type cparam struct {
 	root    *node
 	kind    kind
 	mod     modifier
-	missing bool // the value of :missing
+	missing bool   // the value of :missing
 	single  string // the one type a bare id means
 	base    string
 
@@ -90,10 +90,10 @@ type cparam struct {
 }
 
 type tokenAlt struct {
-	system, code, value  string
-	hasSystem, noSystem  bool // "s|..." / "|c"
-	anyCode              bool // "s|"
-	piped                bool
+	system, code, value string
+	hasSystem, noSystem bool // "s|..." / "|c"
+	anyCode             bool // "s|"
+	piped               bool
 }
 
 type refAlt struct {

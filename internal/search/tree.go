@@ -12,15 +12,15 @@ const (
 	lCodeableConcept
 	lIdentifier
 	lContactPoint
-	lCode     // code: a token without a known system
-	lId       // id
-	lURI      // uri, url, canonical, oid, uuid read as a token or uri
-	lString   // string, markdown
-	lBoolean  // boolean
+	lCode    // code: a token without a known system
+	lId      // id
+	lURI     // uri, url, canonical, oid, uuid read as a token or uri
+	lString  // string, markdown
+	lBoolean // boolean
 	lHumanName
 	lAddress
-	lDate     // date, dateTime
-	lInstant  // instant: a point
+	lDate    // date, dateTime
+	lInstant // instant: a point
 	lPeriod
 	lTiming
 	lReference
