@@ -410,7 +410,7 @@ func (cp *cparam) addToken(raw string) error {
 		default:
 			a.hasSystem = true
 		}
-		if cp.root != nil && !cp.root.hasLeaf(lCoding, lCodeableConcept, lIdentifier) {
+		if cp.mod != mIdentifier && !cp.root.hasLeaf(lCoding, lCodeableConcept, lIdentifier) {
 			// R4: no "|" for ContactPoint, uri, boolean; a code's
 			// system is implicit and not known here.
 			return fmt.Errorf("%w: system|code on %s, which has no Coding or Identifier", ErrUnsupported, cp.name)
