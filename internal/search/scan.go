@@ -55,31 +55,33 @@ func (s *scanner) expect(c byte) bool {
 }
 
 // str reads a string at s.i and returns its raw content (between the
-// quotes) and whether it holds escapes.
+// quotes) and whether it holds escapes. Escapes are checked only when a
+// string is decoded (text); here only the closing quote matters.
 func (s *scanner) str() (raw []byte, escaped bool) {
 	if s.peek() != '"' {
 		s.fail()
 		return nil, false
 	}
+	d := s.data
 	start := s.i + 1
-	for j := start; ; {
-		k := bytes.IndexByte(s.data[j:], '"')
-		if k < 0 {
-			s.fail()
-			return nil, false
+	for j := start; j < len(d); j++ {
+		for j < len(d) && !inString[d[j]] {
+			j++
 		}
-		j += k
-		n := 0 // backslashes before the quote
-		for n < j-start && s.data[j-1-n] == '\\' {
-			n++
+		if j >= len(d) {
+			break
 		}
-		if n%2 == 0 {
-			raw = s.data[start:j]
+		switch d[j] {
+		case '"':
 			s.i = j + 1
-			return raw, bytes.IndexByte(raw, '\\') >= 0
+			return d[start:j], escaped
+		case '\\':
+			escaped = true
+			j++
 		}
-		j++
 	}
+	s.fail()
+	return nil, false
 }
 
 // text reads a string value: its bytes, decoded when it has escapes (the
@@ -106,6 +108,17 @@ func (s *scanner) text(depth int) (b []byte, ok bool) {
 	return []byte(out), true
 }
 
+// structural marks the bytes skip stops at inside a container; inString
+// those str stops at.
+var structural, inString [256]bool
+
+func init() {
+	for _, c := range `"{}[]` {
+		structural[c] = true
+	}
+	inString['"'], inString['\\'] = true, true
+}
+
 // skip reads any value.
 func (s *scanner) skip(depth int) {
 	switch s.peek() {
@@ -114,8 +127,15 @@ func (s *scanner) skip(depth int) {
 	case '{', '[':
 		var stack [maxDepth]byte
 		n := 0
-		for s.i < len(s.data) {
-			switch c := s.data[s.i]; c {
+		d := s.data
+		for s.i < len(d) {
+			for s.i < len(d) && !structural[d[s.i]] {
+				s.i++
+			}
+			if s.i >= len(d) {
+				break
+			}
+			switch c := d[s.i]; c {
 			case '"':
 				s.str()
 				continue

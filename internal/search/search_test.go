@@ -154,7 +154,9 @@ func TestStringSearch(t *testing.T) {
 }
 
 func TestDateSearch(t *testing.T) {
-	day := func(v string) string { return `{"resourceType":"Observation","id":"x","effectiveDateTime":"` + v + `"}` }
+	day := func(v string) string {
+		return `{"resourceType":"Observation","id":"x","effectiveDateTime":"` + v + `"}`
+	}
 	runMatch(t, []matchCase{
 		// R4 search.html, date prefixes.
 		{"eq: 00:00 in the day", "Observation", "date=eq2013-01-14", day("2013-01-14T00:00:00Z"), true},
