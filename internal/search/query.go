@@ -50,6 +50,18 @@ type Query struct {
 	params []cparam
 }
 
+// ResourceType reads the "resourceType" of a resource (FHIR JSON).
+func ResourceType(resource []byte) (string, error) {
+	if typ := leadingType(resource); len(typ) > 0 {
+		return string(typ), nil
+	}
+	typ, ok := resourceType(resource)
+	if !ok {
+		return "", ErrJSON
+	}
+	return string(typ), nil
+}
+
 // Type returns the resource type the query searches.
 func (q *Query) Type() string { return q.typ }
 
