@@ -1,0 +1,918 @@
+package search
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Match reports whether resource (FHIR R4 JSON) matches every parameter
+// of q. A resource of another type does not match. The error is ErrJSON
+// for a resource that cannot be read.
+func (q *Query) Match(resource []byte) (bool, error) {
+	if typ := leadingType(resource); string(typ) != q.typ {
+		t, ok := resourceType(resource)
+		if !ok {
+			return false, ErrJSON
+		}
+		if string(t) != q.typ {
+			return false, nil
+		}
+	}
+	for i := range q.params {
+		m := matcher{cp: &q.params[i]}
+		s := scanner{data: resource}
+		m.walkValue(&s, m.cp.root, 0)
+		if !s.end() || !m.seenType {
+			return false, ErrJSON
+		}
+		if !m.result() {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// matcher evaluates one parameter over one resource.
+type matcher struct {
+	cp       *cparam
+	found    bool // some value matches
+	present  bool // some value exists
+	seenType bool
+}
+
+func (m *matcher) result() bool {
+	switch m.cp.mod {
+	case mMissing:
+		return m.present != m.cp.missing
+	case mNot:
+		// R4: the negation applies to the set, and includes resources
+		// without a value.
+		return !m.found
+	}
+	return m.found
+}
+
+// walkValue reads the value at s along n.
+func (m *matcher) walkValue(s *scanner, n *node, depth int) {
+	switch s.peek() {
+	case '[':
+		if !s.open('[', depth) {
+			return
+		}
+		for first := true; s.nextElem(first); first = false {
+			m.walkValue(s, n, depth+1)
+		}
+	case '{':
+		if n.fkey != "" && !filterOK(s, n, depth) {
+			s.skip(depth)
+			return
+		}
+		if n.leaf != lNone {
+			if len(n.children) == 0 {
+				m.leaf(s, n, depth)
+				return
+			}
+			t := *s
+			m.leaf(&t, n, depth)
+			if t.bad {
+				s.fail()
+				return
+			}
+		}
+		m.walkObject(s, n, depth)
+	case 0:
+		s.fail()
+	default:
+		if n.leaf != lNone && n.fkey == "" {
+			m.leaf(s, n, depth)
+			return
+		}
+		s.skip(depth)
+	}
+}
+
+func (m *matcher) walkObject(s *scanner, n *node, depth int) {
+	if !s.open('{', depth) {
+		return
+	}
+	var seen uint64
+	for first := true; ; first = false {
+		key, ok := s.nextKey(first)
+		if !ok {
+			return
+		}
+		if depth == 0 {
+			if string(key) == "resourceType" {
+				if m.seenType {
+					s.fail()
+					return
+				}
+				m.seenType = true
+				s.skip(1)
+				continue
+			}
+			if foldsTo(key, "resourceType") {
+				s.fail()
+				return
+			}
+		}
+		hit := -1
+		for i, c := range n.children {
+			if string(key) == c.name {
+				if hit < 0 {
+					hit = i
+				}
+				continue
+			}
+			if foldsTo(key, c.name) {
+				s.fail()
+				return
+			}
+		}
+		if hit < 0 {
+			s.skip(depth + 1)
+			continue
+		}
+		if hit < 64 {
+			if seen&(1<<hit) != 0 {
+				s.fail()
+				return
+			}
+			seen |= 1 << hit
+		}
+		// Children sharing the name (with other filters) read copies.
+		var last *node
+		for _, c := range n.children[hit:] {
+			if c.name != n.children[hit].name {
+				continue
+			}
+			if last != nil {
+				t := *s
+				m.walkValue(&t, last, depth+1)
+				if t.bad {
+					s.fail()
+					return
+				}
+			}
+			last = c
+		}
+		m.walkValue(s, last, depth+1)
+	}
+}
+
+// filterOK reports whether the object at s has the string member
+// n.fkey equal to n.fval (FHIRPath where(k='v')).
+func filterOK(s *scanner, n *node, depth int) bool {
+	t := *s
+	var offs [1]int
+	names := [1]string{n.fkey}
+	t.fields(depth, names[:], offs[:])
+	if t.bad {
+		s.fail()
+		return false
+	}
+	if offs[0] < 0 {
+		return false
+	}
+	v := t.at(offs[0])
+	b, ok := v.text(depth + 1)
+	return ok && string(b) == n.fval
+}
+
+// Member names of the data types the leaves read.
+var (
+	namesCoding     = []string{"system", "code", "display"}
+	namesConcept    = []string{"coding", "text"}
+	namesIdentifier = []string{"system", "value", "type"}
+	namesValue      = []string{"value"}
+	namesHumanName  = []string{"family", "given", "prefix", "suffix", "text"}
+	namesAddress    = []string{"line", "city", "district", "state", "postalCode", "country", "text"}
+	namesPeriod     = []string{"start", "end"}
+	namesTiming     = []string{"event", "repeat"}
+	namesRepeat     = []string{"boundsPeriod"}
+	namesReference  = []string{"reference", "identifier", "type"}
+	namesQuantity   = []string{"value", "system", "code", "unit"}
+	namesMoney      = []string{"value", "currency"}
+	namesRange      = []string{"low", "high"}
+)
+
+// leaf reads the value at s, which sits at the end of a path of type
+// n.leaf, and tests it.
+func (m *matcher) leaf(s *scanner, n *node, depth int) {
+	if s.peek() == 'n' { // null: no value
+		s.skip(depth)
+		return
+	}
+	switch m.cp.kind {
+	case kToken:
+		m.token(s, n, depth)
+	case kString:
+		m.str(s, n, depth)
+	case kDate:
+		m.date(s, n, depth)
+	case kReference:
+		m.reference(s, n, depth)
+	case kUri:
+		m.uri(s, depth)
+	case kNumber, kQuantity:
+		m.quantity(s, n, depth)
+	default:
+		s.skip(depth)
+	}
+}
+
+// value returns the string at offset off of s's data, if there is one.
+func value(s *scanner, off, depth int) ([]byte, bool) {
+	if off < 0 {
+		return nil, false
+	}
+	t := s.at(off)
+	b, ok := t.text(depth)
+	if t.bad {
+		s.fail()
+		return nil, false
+	}
+	return b, ok
+}
+
+// --- token
+
+func (m *matcher) token(s *scanner, n *node, depth int) {
+	switch n.leaf {
+	case lCoding:
+		m.coding(s, depth)
+	case lCodeableConcept:
+		m.concept(s, depth)
+	case lIdentifier:
+		m.identifier(s, depth)
+	case lContactPoint:
+		var offs [1]int
+		s.fields(depth, namesValue, offs[:])
+		if v, ok := value(s, offs[0], depth+1); ok {
+			m.present = true
+			m.plain(v, false)
+		}
+	case lBoolean:
+		var v []byte
+		switch s.peek() {
+		case 't':
+			v = []byte("true")
+		case 'f':
+			v = []byte("false")
+		default:
+			s.skip(depth)
+			return
+		}
+		s.skip(depth)
+		if !s.bad {
+			m.present = true
+			m.plain(v, false)
+		}
+	case lCode, lId, lURI, lString:
+		if v, ok := s.text(depth); ok {
+			m.present = true
+			m.plain(v, n.leaf == lString)
+		}
+	default:
+		s.skip(depth)
+	}
+}
+
+// plain tests a value without a system (code, id, uri, boolean, string,
+// ContactPoint.value): only "code" alternatives can match it; string is
+// matched without case (R4).
+func (m *matcher) plain(v []byte, fold bool) {
+	if m.cp.mod == mText || m.cp.mod == mOfType {
+		return
+	}
+	for i := range m.cp.tokens {
+		a := &m.cp.tokens[i]
+		if a.piped {
+			continue
+		}
+		if string(v) == a.code || fold && bytes.EqualFold(v, []byte(a.code)) {
+			m.found = true
+		}
+	}
+}
+
+// sysCode tests a Coding's or an Identifier's system and code (value).
+func (m *matcher) sysCode(system []byte, hasSystem bool, code []byte, hasCode bool) {
+	for i := range m.cp.tokens {
+		a := &m.cp.tokens[i]
+		switch {
+		case !a.piped:
+			if hasCode && string(code) == a.code {
+				m.found = true
+			}
+		case a.noSystem:
+			if !hasSystem && hasCode && string(code) == a.code {
+				m.found = true
+			}
+		case a.anyCode:
+			if hasSystem && string(system) == a.system {
+				m.found = true
+			}
+		default:
+			if hasSystem && hasCode && string(system) == a.system && string(code) == a.code {
+				m.found = true
+			}
+		}
+	}
+}
+
+// text tests the text of a code (:text) as a string search.
+func (m *matcher) text(v []byte) {
+	for _, want := range m.cp.strs {
+		if foldHasPrefix(v, want) {
+			m.found = true
+		}
+	}
+}
+
+func (m *matcher) coding(s *scanner, depth int) {
+	if s.peek() != '{' {
+		s.skip(depth)
+		return
+	}
+	var offs [3]int
+	s.fields(depth, namesCoding, offs[:])
+	system, hasSystem := value(s, offs[0], depth+1)
+	code, hasCode := value(s, offs[1], depth+1)
+	m.present = true
+	if m.cp.mod == mText {
+		if d, ok := value(s, offs[2], depth+1); ok {
+			m.text(d)
+		}
+		return
+	}
+	if m.cp.mod != mOfType {
+		m.sysCode(system, hasSystem, code, hasCode)
+	}
+}
+
+func (m *matcher) concept(s *scanner, depth int) {
+	if s.peek() != '{' {
+		s.skip(depth)
+		return
+	}
+	var offs [2]int
+	s.fields(depth, namesConcept, offs[:])
+	m.present = true
+	if m.cp.mod == mText {
+		if t, ok := value(s, offs[1], depth+1); ok {
+			m.text(t)
+		}
+	}
+	if offs[0] >= 0 {
+		t := s.at(offs[0])
+		if t.peek() == '[' && t.open('[', depth+1) {
+			for first := true; t.nextElem(first); first = false {
+				m.coding(&t, depth+2)
+			}
+		} else {
+			t.skip(depth + 1)
+		}
+		if t.bad {
+			s.fail()
+		}
+	}
+}
+
+func (m *matcher) identifier(s *scanner, depth int) {
+	if s.peek() != '{' {
+		s.skip(depth)
+		return
+	}
+	var offs [3]int
+	s.fields(depth, namesIdentifier, offs[:])
+	system, hasSystem := value(s, offs[0], depth+1)
+	v, hasValue := value(s, offs[1], depth+1)
+	m.present = true
+	switch m.cp.mod {
+	case mText, mOfType:
+		if offs[2] < 0 {
+			return
+		}
+		t := s.at(offs[2])
+		if t.peek() != '{' {
+			t.skip(depth + 1)
+			return
+		}
+		var co [2]int
+		t.fields(depth+1, namesConcept, co[:])
+		if m.cp.mod == mText {
+			if txt, ok := value(&t, co[1], depth+2); ok {
+				m.text(txt)
+			}
+		} else if co[0] >= 0 && hasValue {
+			m.ofType(&t, co[0], v, depth+2)
+		}
+		if t.bad {
+			s.fail()
+		}
+	default:
+		m.sysCode(system, hasSystem, v, hasValue)
+	}
+}
+
+// ofType tests the codings of Identifier.type (at off) with the
+// identifier's value against system|code|value alternatives.
+func (m *matcher) ofType(s *scanner, off int, v []byte, depth int) {
+	t := s.at(off)
+	if t.peek() != '[' || !t.open('[', depth) {
+		t.skip(depth)
+		return
+	}
+	for first := true; t.nextElem(first); first = false {
+		if t.peek() != '{' {
+			t.skip(depth + 1)
+			continue
+		}
+		var offs [3]int
+		t.fields(depth+1, namesCoding, offs[:])
+		system, ok1 := value(&t, offs[0], depth+2)
+		code, ok2 := value(&t, offs[1], depth+2)
+		for i := range m.cp.tokens {
+			a := &m.cp.tokens[i]
+			if ok1 && ok2 && string(system) == a.system && string(code) == a.code && string(v) == a.value {
+				m.found = true
+			}
+		}
+	}
+	if t.bad {
+		s.fail()
+	}
+}
+
+// --- string
+
+func (m *matcher) str(s *scanner, n *node, depth int) {
+	switch n.leaf {
+	case lString:
+		if v, ok := s.text(depth); ok {
+			m.present = true
+			m.strMatch(v)
+		}
+	case lHumanName:
+		var offs [5]int
+		m.strFields(s, namesHumanName, offs[:], depth)
+	case lAddress:
+		var offs [7]int
+		m.strFields(s, namesAddress, offs[:], depth)
+	default:
+		s.skip(depth)
+	}
+}
+
+// strFields tests every string, or string in an array, among the members
+// names of the object at s.
+func (m *matcher) strFields(s *scanner, names []string, offs []int, depth int) {
+	if s.peek() != '{' {
+		s.skip(depth)
+		return
+	}
+	s.fields(depth, names, offs)
+	for _, off := range offs {
+		if off < 0 {
+			continue
+		}
+		t := s.at(off)
+		if t.peek() == '[' {
+			if t.open('[', depth+1) {
+				for first := true; t.nextElem(first); first = false {
+					if v, ok := t.text(depth + 2); ok {
+						m.present = true
+						m.strMatch(v)
+					}
+				}
+			}
+		} else if v, ok := t.text(depth + 1); ok {
+			m.present = true
+			m.strMatch(v)
+		}
+		if t.bad {
+			s.fail()
+			return
+		}
+	}
+}
+
+func (m *matcher) strMatch(v []byte) {
+	for _, want := range m.cp.strs {
+		switch m.cp.mod {
+		case mExact:
+			if string(v) == want {
+				m.found = true
+			}
+		case mContains:
+			if foldContains(v, want) {
+				m.found = true
+			}
+		default:
+			if foldHasPrefix(v, want) {
+				m.found = true
+			}
+		}
+	}
+}
+
+// --- date
+
+func (m *matcher) date(s *scanner, n *node, depth int) {
+	var r timeRange
+	var ok bool
+	switch n.leaf {
+	case lDate, lInstant:
+		var v []byte
+		if v, ok = s.text(depth); !ok {
+			return
+		}
+		if r, ok = parseDate(v, n.leaf == lInstant); !ok {
+			s.fail() // not a date: the resource is not valid FHIR
+			return
+		}
+	case lPeriod:
+		r, ok = period(s, depth)
+	case lTiming:
+		r, ok = timing(s, depth)
+	default:
+		s.skip(depth)
+		return
+	}
+	if !ok || s.bad {
+		return
+	}
+	m.present = true
+	for _, a := range m.cp.dates {
+		if a.matches(r) {
+			m.found = true
+		}
+	}
+}
+
+// period reads a Period: a missing start is before any date, a missing
+// end after any.
+func period(s *scanner, depth int) (timeRange, bool) {
+	if s.peek() != '{' {
+		s.skip(depth)
+		return timeRange{}, false
+	}
+	var offs [2]int
+	s.fields(depth, namesPeriod, offs[:])
+	r := timeRange{minTime, maxTime}
+	start, ok1 := value(s, offs[0], depth+1)
+	end, ok2 := value(s, offs[1], depth+1)
+	if ok1 {
+		x, ok := parseDate(start, false)
+		if !ok {
+			s.fail()
+			return r, false
+		}
+		r.lo = x.lo
+	}
+	if ok2 {
+		x, ok := parseDate(end, false)
+		if !ok {
+			s.fail()
+			return r, false
+		}
+		r.hi = x.hi
+	}
+	return r, ok1 || ok2
+}
+
+// timing reads the outer limits of a Timing (R4: scheduling details are
+// ignored): its events and repeat.boundsPeriod.
+func timing(s *scanner, depth int) (timeRange, bool) {
+	if s.peek() != '{' {
+		s.skip(depth)
+		return timeRange{}, false
+	}
+	var offs [2]int
+	s.fields(depth, namesTiming, offs[:])
+	r := timeRange{maxTime, minTime}
+	found := false
+	if offs[0] >= 0 {
+		t := s.at(offs[0])
+		if t.peek() == '[' && t.open('[', depth+1) {
+			for first := true; t.nextElem(first); first = false {
+				v, ok := t.text(depth + 2)
+				if !ok {
+					continue
+				}
+				x, ok := parseDate(v, false)
+				if !ok {
+					s.fail()
+					return r, false
+				}
+				r.lo, r.hi = min(r.lo, x.lo), max(r.hi, x.hi)
+				found = true
+			}
+		}
+		if t.bad {
+			s.fail()
+			return r, false
+		}
+	}
+	if offs[1] >= 0 {
+		t := s.at(offs[1])
+		if t.peek() == '{' {
+			var ro [1]int
+			t.fields(depth+1, namesRepeat, ro[:])
+			if ro[0] >= 0 {
+				u := t.at(ro[0])
+				if x, ok := period(&u, depth+2); ok {
+					r.lo, r.hi = min(r.lo, x.lo), max(r.hi, x.hi)
+					found = true
+				}
+				if u.bad {
+					s.fail()
+				}
+			}
+		}
+		if t.bad {
+			s.fail()
+		}
+	}
+	return r, found
+}
+
+// --- reference
+
+func (m *matcher) reference(s *scanner, n *node, depth int) {
+	if n.leaf == lCanonical {
+		if v, ok := s.text(depth); ok {
+			m.present = true
+			m.canonical(v)
+		}
+		return
+	}
+	if n.leaf != lReference || s.peek() != '{' {
+		s.skip(depth)
+		return
+	}
+	var offs [3]int
+	s.fields(depth, namesReference, offs[:])
+	ref, hasRef := value(s, offs[0], depth+1)
+	var rt, rid, rver []byte
+	local := false
+	if hasRef {
+		rt, rid, rver, local = m.localRef(ref)
+	}
+	if n.resolve != "" {
+		// where(resolve() is X): the reference must name an X.
+		typ := rt
+		if !local && hasRef {
+			typ = absType(ref)
+		}
+		if string(typ) != n.resolve {
+			if typField, ok := value(s, offs[2], depth+1); !ok || hasRef || string(typField) != n.resolve {
+				return
+			}
+		}
+	}
+	if m.cp.mod == mIdentifier {
+		if offs[1] >= 0 {
+			t := s.at(offs[1])
+			m.identifier(&t, depth+1)
+			if t.bad {
+				s.fail()
+			}
+		}
+		return
+	}
+	if !hasRef {
+		return
+	}
+	if len(ref) > 0 && ref[0] == '#' {
+		return // a contained resource: not searched
+	}
+	m.present = true
+	for i := range m.cp.refs {
+		a := &m.cp.refs[i]
+		if a.typ != "" {
+			if local && string(rt) == a.typ && string(rid) == a.id && (a.version == "" || string(rver) == a.version) {
+				m.found = true
+			}
+			continue
+		}
+		if !local && (string(ref) == a.abs || string(stripHistory(ref)) == a.abs) {
+			m.found = true
+		}
+	}
+}
+
+// localRef splits a reference to a resource on this server ("Type/id",
+// "Type/id/_history/v", or either under the base) into its parts.
+func (m *matcher) localRef(ref []byte) (typ, id, version []byte, ok bool) {
+	if bytes.IndexByte(ref, '?') >= 0 || bytes.IndexByte(ref, '#') >= 0 {
+		return nil, nil, nil, false
+	}
+	if m.cp.base != "" && len(ref) > len(m.cp.base) && string(ref[:len(m.cp.base)]) == m.cp.base && ref[len(m.cp.base)] == '/' {
+		ref = ref[len(m.cp.base)+1:]
+	}
+	if bytes.IndexByte(ref, ':') >= 0 {
+		return nil, nil, nil, false
+	}
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
+		ref, version = ref[:i], ref[i+len("/_history/"):]
+	}
+	i := bytes.IndexByte(ref, '/')
+	if i <= 0 || i == len(ref)-1 || bytes.IndexByte(ref[i+1:], '/') >= 0 {
+		return nil, nil, nil, false
+	}
+	return ref[:i], ref[i+1:], version, true
+}
+
+// absType returns the type segment of an absolute reference
+// ("https://x/fhir/Patient/1" → "Patient").
+func absType(ref []byte) []byte {
+	ref = stripHistory(ref)
+	i := bytes.LastIndexByte(ref, '/')
+	if i <= 0 {
+		return nil
+	}
+	j := bytes.LastIndexByte(ref[:i], '/')
+	return ref[j+1 : i]
+}
+
+func stripHistory(ref []byte) []byte {
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
+		return ref[:i]
+	}
+	return ref
+}
+
+// canonical tests a canonical ("url|version") or uri element of a
+// reference parameter.
+func (m *matcher) canonical(v []byte) {
+	url, ver, _ := bytes.Cut(v, []byte("|"))
+	for i := range m.cp.refs {
+		a := &m.cp.refs[i]
+		if a.abs == "" {
+			continue
+		}
+		if string(url) == a.abs && (a.canonVersion == "" || string(ver) == a.canonVersion) {
+			m.found = true
+		}
+	}
+}
+
+// --- uri
+
+func (m *matcher) uri(s *scanner, depth int) {
+	v, ok := s.text(depth)
+	if !ok {
+		return
+	}
+	m.present = true
+	for _, want := range m.cp.uris {
+		switch {
+		case string(v) == want:
+			m.found = true
+		case strings.HasPrefix(want, "urn:"):
+			// R4: :above and :below apply to URLs, not URNs.
+		case m.cp.mod == mBelow && bytes.HasPrefix(v, []byte(want)):
+			m.found = true
+		case m.cp.mod == mAbove && strings.HasPrefix(want, string(v)):
+			m.found = true
+		}
+	}
+}
+
+// --- number and quantity
+
+func (m *matcher) quantity(s *scanner, n *node, depth int) {
+	var r numRange
+	var sys, code, unit []byte
+	var hasSys, hasCode, hasUnit bool
+	switch n.leaf {
+	case lNumber:
+		if c := s.peek(); c != '-' && (c < '0' || c > '9') {
+			s.skip(depth)
+			return
+		}
+		d, _, ok := parseDecimal(s.number())
+		if !ok {
+			s.fail()
+			return
+		}
+		r = numRange{lo: d, hi: d, hasLo: true, hasHi: true}
+	case lQuantity, lMoney:
+		if s.peek() != '{' {
+			s.skip(depth)
+			return
+		}
+		var ok bool
+		r, sys, code, unit, hasSys, hasCode, hasUnit, ok = readQuantity(s, n.leaf == lMoney, depth)
+		if !ok {
+			return
+		}
+	case lRange:
+		if s.peek() != '{' {
+			s.skip(depth)
+			return
+		}
+		var offs [2]int
+		s.fields(depth, namesRange, offs[:])
+		for i, off := range offs {
+			if off < 0 {
+				continue
+			}
+			t := s.at(off)
+			if t.peek() != '{' {
+				continue
+			}
+			q, s1, c1, u1, hs, hc, hu, ok := readQuantity(&t, false, depth+1)
+			if t.bad {
+				s.fail()
+				return
+			}
+			if !ok {
+				continue
+			}
+			if i == 0 {
+				r.lo, r.hasLo = q.lo, true
+			} else {
+				r.hi, r.hasHi = q.hi, true
+			}
+			if hasSys || hasCode || hasUnit {
+				// Both bounds must carry the unit tested: keep the
+				// first and require the second to agree.
+				if !bytes.Equal(sys, s1) || !bytes.Equal(code, c1) || !bytes.Equal(unit, u1) {
+					return
+				}
+			}
+			sys, code, unit, hasSys, hasCode, hasUnit = s1, c1, u1, hs, hc, hu
+		}
+		if !r.hasLo && !r.hasHi {
+			return
+		}
+	default:
+		s.skip(depth)
+		return
+	}
+	if s.bad {
+		return
+	}
+	m.present = true
+	if m.cp.kind == kNumber {
+		for i := range m.cp.nums {
+			if m.cp.nums[i].matches(&r) {
+				m.found = true
+			}
+		}
+		return
+	}
+	for i := range m.cp.qtys {
+		a := &m.cp.qtys[i]
+		if a.hasUnit {
+			switch {
+			case a.unitAny:
+				if !(hasCode && string(code) == a.code || hasUnit && string(unit) == a.code) {
+					continue
+				}
+			default:
+				if !(hasSys && hasCode && string(sys) == a.system && string(code) == a.code) {
+					continue
+				}
+			}
+		}
+		if a.n.matches(&r) {
+			m.found = true
+		}
+	}
+}
+
+// iso4217 is the system of Money.currency.
+const iso4217 = "urn:iso:std:iso:4217"
+
+// readQuantity reads a Quantity (or a Money: currency as its code, in
+// ISO 4217). ok is false without a value.
+func readQuantity(s *scanner, money bool, depth int) (r numRange, sys, code, unit []byte, hasSys, hasCode, hasUnit, ok bool) {
+	var offs [4]int
+	if money {
+		s.fields(depth, namesMoney, offs[:2])
+		code, hasCode = value(s, offs[1], depth+1)
+		sys, hasSys = []byte(iso4217), hasCode
+	} else {
+		s.fields(depth, namesQuantity, offs[:])
+		sys, hasSys = value(s, offs[1], depth+1)
+		code, hasCode = value(s, offs[2], depth+1)
+		unit, hasUnit = value(s, offs[3], depth+1)
+	}
+	if offs[0] < 0 || s.bad {
+		return r, sys, code, unit, hasSys, hasCode, hasUnit, false
+	}
+	t := s.at(offs[0])
+	if c := t.peek(); c != '-' && (c < '0' || c > '9') {
+		return r, sys, code, unit, hasSys, hasCode, hasUnit, false
+	}
+	d, _, ok := parseDecimal(t.number())
+	if !ok {
+		s.fail()
+		return r, sys, code, unit, hasSys, hasCode, hasUnit, false
+	}
+	return numRange{lo: d, hi: d, hasLo: true, hasHi: true}, sys, code, unit, hasSys, hasCode, hasUnit, true
+}

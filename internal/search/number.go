@@ -1,0 +1,214 @@
+package search
+
+import (
+	"math/big"
+)
+
+// decimal is an exact decimal number: m × 10^e. Search values and
+// resource numbers are compared exactly, so that the bounds of R4's
+// implicit ranges (100 is [99.5, 100.5)) hold.
+type decimal struct {
+	m big.Int
+	e int
+}
+
+// maxExp bounds exponents: a number beyond it is refused, so that no
+// comparison builds a huge integer.
+const maxExp = 400
+
+// parseDecimal reads a JSON number or a search number ("100", "1.50",
+// "1e2", "-3.5E-1"). digitExp is the exponent of the last significant
+// digit written, which gives the implicit precision.
+func parseDecimal(b []byte) (d decimal, digitExp int, ok bool) {
+	i := 0
+	neg := false
+	if i < len(b) && (b[i] == '-' || b[i] == '+') {
+		neg = b[i] == '-'
+		i++
+	}
+	var digits []byte
+	var buf [40]byte
+	digits = buf[:0]
+	intDigits, fracDigits := 0, 0
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		digits = append(digits, b[i])
+		intDigits++
+		i++
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			digits = append(digits, b[i])
+			fracDigits++
+			i++
+		}
+		if fracDigits == 0 {
+			return d, 0, false
+		}
+	}
+	if intDigits == 0 || len(digits) > 200 {
+		return d, 0, false
+	}
+	exp := 0
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '-' || b[i] == '+') {
+			eneg = b[i] == '-'
+			i++
+		}
+		n := 0
+		start := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			n = n*10 + int(b[i]-'0')
+			if n > maxExp {
+				return d, 0, false
+			}
+			i++
+		}
+		if i == start {
+			return d, 0, false
+		}
+		if eneg {
+			n = -n
+		}
+		exp = n
+	}
+	if i != len(b) {
+		return d, 0, false
+	}
+	d.m.SetString(string(digits), 10)
+	if neg {
+		d.m.Neg(&d.m)
+	}
+	d.e = exp - fracDigits
+	return d, d.e, true
+}
+
+// cmpDec compares a and b exactly.
+func cmpDec(a, b *decimal) int {
+	if a.e == b.e {
+		return a.m.Cmp(&b.m)
+	}
+	var x, y big.Int
+	x.Set(&a.m)
+	y.Set(&b.m)
+	if a.e > b.e {
+		x.Mul(&x, pow10(a.e-b.e))
+	} else {
+		y.Mul(&y, pow10(b.e-a.e))
+	}
+	return x.Cmp(&y)
+}
+
+func pow10(n int) *big.Int {
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil)
+}
+
+// addHalfUnit returns d + k × 5 × 10^(exp-1), k being 1 or -1: the bounds
+// of the implicit range of a value whose last digit is at 10^exp.
+func addHalfUnit(d *decimal, exp, k int) decimal {
+	var out decimal
+	// Bring d to exponent exp-1, then add ±5.
+	out.e = exp - 1
+	out.m.Set(&d.m)
+	if d.e > out.e {
+		out.m.Mul(&out.m, pow10(d.e-out.e))
+	}
+	out.m.Add(&out.m, big.NewInt(int64(5*k)))
+	return out
+}
+
+// tenth returns |d| / 10 as a decimal.
+func tenth(d *decimal) decimal {
+	var out decimal
+	out.m.Abs(&d.m)
+	out.e = d.e - 1
+	return out
+}
+
+func addDec(a, b *decimal) decimal {
+	var x, y big.Int
+	x.Set(&a.m)
+	y.Set(&b.m)
+	e := a.e
+	if a.e > b.e {
+		x.Mul(&x, pow10(a.e-b.e))
+		e = b.e
+	} else if b.e > a.e {
+		y.Mul(&y, pow10(b.e-a.e))
+	}
+	var out decimal
+	out.m.Add(&x, &y)
+	out.e = e
+	return out
+}
+
+func negDec(a *decimal) decimal {
+	var out decimal
+	out.m.Neg(&a.m)
+	out.e = a.e
+	return out
+}
+
+// numAlt is one alternative of a number or quantity value: the prefix,
+// the value, and the bounds of the implicit range [lo, hi) (eq, ne) or of
+// the approximation [lo, hi] (ap).
+type numAlt struct {
+	p         prefix
+	v, lo, hi decimal
+}
+
+func newNumAlt(p prefix, text string) (numAlt, bool) {
+	v, exp, ok := parseDecimal([]byte(text))
+	if !ok {
+		return numAlt{}, false
+	}
+	a := numAlt{p: p, v: v}
+	switch p {
+	case pEq, pNe:
+		a.lo = addHalfUnit(&v, exp, -1)
+		a.hi = addHalfUnit(&v, exp, 1)
+	case pAp:
+		t := tenth(&v)
+		nt := negDec(&t)
+		a.lo = addDec(&v, &nt)
+		a.hi = addDec(&v, &t)
+	}
+	return a, true
+}
+
+// numRange is a target value: a point (lo == hi) or a Range, with
+// missing ends open.
+type numRange struct {
+	lo, hi       decimal
+	hasLo, hasHi bool
+}
+
+// matches applies the prefix to the target r (R4: gt100 is "greater than
+// exactly 100"; the implicit precision counts for eq and ne only).
+func (a *numAlt) matches(r *numRange) bool {
+	// lt(x, y) for x a target bound that may be open (-inf or +inf).
+	switch a.p {
+	case pEq, pNe:
+		in := r.hasLo && r.hasHi && cmpDec(&a.lo, &r.lo) <= 0 && cmpDec(&r.hi, &a.hi) < 0
+		return in == (a.p == pEq)
+	case pGt, pSa:
+		if a.p == pSa {
+			return r.hasLo && cmpDec(&r.lo, &a.v) > 0
+		}
+		return !r.hasHi || cmpDec(&r.hi, &a.v) > 0
+	case pGe:
+		return !r.hasHi || cmpDec(&r.hi, &a.v) >= 0
+	case pLt, pEb:
+		if a.p == pEb {
+			return r.hasHi && cmpDec(&r.hi, &a.v) < 0
+		}
+		return !r.hasLo || cmpDec(&r.lo, &a.v) < 0
+	case pLe:
+		return !r.hasLo || cmpDec(&r.lo, &a.v) <= 0
+	case pAp:
+		return (!r.hasLo || cmpDec(&r.lo, &a.hi) <= 0) && (!r.hasHi || cmpDec(&r.hi, &a.lo) >= 0)
+	}
+	return false
+}

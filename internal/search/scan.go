@@ -1,0 +1,393 @@
+package search
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting of a resource: deeper input is ErrJSON, and
+// no reading recurses further.
+const maxDepth = 128
+
+// scanner reads JSON without building values, the way package compartment
+// does: containers that no path enters are skipped by matching brackets
+// outside strings; the members a path enters are read one by one, a key
+// that matters given twice in one object or spelled in another case
+// ("Code", "ſystem", which encoding/json would take for it) is an error,
+// and keys with escapes are refused.
+type scanner struct {
+	data []byte
+	i    int
+	bad  bool
+}
+
+func (s *scanner) fail() { s.bad = true; s.i = len(s.data) }
+
+func (s *scanner) ws() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (s *scanner) peek() byte {
+	s.ws()
+	if s.i >= len(s.data) {
+		return 0
+	}
+	return s.data[s.i]
+}
+
+func (s *scanner) expect(c byte) bool {
+	if s.peek() != c {
+		s.fail()
+		return false
+	}
+	s.i++
+	return true
+}
+
+// str reads a string at s.i and returns its raw content (between the
+// quotes) and whether it holds escapes. Escapes are checked only when a
+// string is decoded (text); here only the closing quote matters.
+func (s *scanner) str() (raw []byte, escaped bool) {
+	if s.peek() != '"' {
+		s.fail()
+		return nil, false
+	}
+	d := s.data
+	start := s.i + 1
+	for j := start; j < len(d); j++ {
+		for j < len(d) && !inString[d[j]] {
+			j++
+		}
+		if j >= len(d) {
+			break
+		}
+		switch d[j] {
+		case '"':
+			s.i = j + 1
+			return d[start:j], escaped
+		case '\\':
+			escaped = true
+			j++
+		}
+	}
+	s.fail()
+	return nil, false
+}
+
+// text reads a string value: its bytes, decoded when it has escapes (the
+// only case that allocates). ok is false, without failing, when the value
+// is not a string; it is then skipped.
+func (s *scanner) text(depth int) (b []byte, ok bool) {
+	if s.peek() != '"' {
+		s.skip(depth)
+		return nil, false
+	}
+	start := s.i
+	raw, esc := s.str()
+	if s.bad {
+		return nil, false
+	}
+	if !esc {
+		return raw, true
+	}
+	var out string
+	if json.Unmarshal(s.data[start:s.i], &out) != nil {
+		s.fail()
+		return nil, false
+	}
+	return []byte(out), true
+}
+
+// structural marks the bytes skip stops at inside a container; inString
+// those str stops at.
+var structural, inString [256]bool
+
+func init() {
+	for _, c := range `"{}[]` {
+		structural[c] = true
+	}
+	inString['"'], inString['\\'] = true, true
+}
+
+// skip reads any value.
+func (s *scanner) skip(depth int) {
+	switch s.peek() {
+	case '"':
+		s.str()
+	case '{', '[':
+		var stack [maxDepth]byte
+		n := 0
+		d := s.data
+		for s.i < len(d) {
+			for s.i < len(d) && !structural[d[s.i]] {
+				s.i++
+			}
+			if s.i >= len(d) {
+				break
+			}
+			switch c := d[s.i]; c {
+			case '"':
+				s.str()
+				continue
+			case '{', '[':
+				if depth+n >= maxDepth {
+					s.fail()
+					return
+				}
+				stack[n] = c + 2 // '{'+2 == '}', '['+2 == ']'
+				n++
+			case '}', ']':
+				if n == 0 || stack[n-1] != c {
+					s.fail()
+					return
+				}
+				n--
+				if n == 0 {
+					s.i++
+					return
+				}
+			}
+			s.i++
+		}
+		s.fail()
+	case 't':
+		s.lit("true")
+	case 'f':
+		s.lit("false")
+	case 'n':
+		s.lit("null")
+	default:
+		s.number()
+	}
+}
+
+func (s *scanner) lit(word string) {
+	if !bytes.HasPrefix(s.data[s.i:], []byte(word)) {
+		s.fail()
+		return
+	}
+	s.i += len(word)
+}
+
+// number reads a number and returns its bytes.
+func (s *scanner) number() []byte {
+	s.ws()
+	start := s.i
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		if '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			s.i++
+			continue
+		}
+		break
+	}
+	if s.i == start {
+		s.fail()
+	}
+	return s.data[start:s.i]
+}
+
+// Objects and arrays are read with an iterator: open, then next until it
+// returns false. next leaves s.i on the member's value (objects) or the
+// element (arrays); the caller reads or skips it.
+
+// open reads '{' or '['; it fails past maxDepth.
+func (s *scanner) open(c byte, depth int) bool {
+	if depth >= maxDepth || !s.expect(c) {
+		s.fail()
+		return false
+	}
+	return true
+}
+
+// nextKey moves to the next member of an object: it returns the key, with
+// s.i on the value, or ok false at the closing '}'. first is true for the
+// first call.
+func (s *scanner) nextKey(first bool) (key []byte, ok bool) {
+	switch s.peek() {
+	case '}':
+		s.i++
+		return nil, false
+	case ',':
+		if first {
+			s.fail()
+			return nil, false
+		}
+		s.i++
+	default:
+		if !first {
+			s.fail()
+			return nil, false
+		}
+	}
+	key, esc := s.str()
+	if esc {
+		// No FHIR element name needs an escape: refuse rather than risk
+		// a key that decodes to one we look for.
+		s.fail()
+	}
+	if !s.expect(':') {
+		return nil, false
+	}
+	return key, !s.bad
+}
+
+// nextElem moves to the next element of an array, or returns false at ']'.
+func (s *scanner) nextElem(first bool) bool {
+	switch s.peek() {
+	case ']':
+		s.i++
+		return false
+	case ',':
+		if first {
+			s.fail()
+			return false
+		}
+		s.i++
+	default:
+		if !first {
+			s.fail()
+			return false
+		}
+	}
+	return !s.bad && s.peek() != 0
+}
+
+// end checks that only white space follows the top-level value.
+func (s *scanner) end() bool {
+	s.ws()
+	return !s.bad && s.i == len(s.data)
+}
+
+// fields reads the object at s.i and records in offs, for each of names,
+// the offset of its value (-1 when absent). A name given twice, or a key
+// that folds to one of names without being it, is an error.
+func (s *scanner) fields(depth int, names []string, offs []int) {
+	for i := range offs {
+		offs[i] = -1
+	}
+	if !s.open('{', depth) {
+		return
+	}
+	for first := true; ; first = false {
+		key, ok := s.nextKey(first)
+		if !ok {
+			return
+		}
+		for i, name := range names {
+			if string(key) == name {
+				if offs[i] >= 0 {
+					s.fail()
+					return
+				}
+				s.ws()
+				offs[i] = s.i
+				break
+			}
+			if foldsTo(key, name) {
+				s.fail()
+				return
+			}
+		}
+		s.skip(depth + 1)
+	}
+}
+
+// at returns a scanner on the value at offset off of the same data.
+func (s *scanner) at(off int) scanner { return scanner{data: s.data, i: off} }
+
+// leadingType returns the resourceType of data when it is the first
+// member, as it nearly always is.
+func leadingType(data []byte) []byte {
+	s := scanner{data: data}
+	if !s.expect('{') {
+		return nil
+	}
+	key, esc := s.str()
+	if s.bad || esc || string(key) != "resourceType" || !s.expect(':') {
+		return nil
+	}
+	typ, ok := s.text(1)
+	if !ok {
+		return nil
+	}
+	return typ
+}
+
+// resourceType reads the top-level "resourceType" of a resource, refusing
+// it twice or in another case, and checks the whole value is well formed
+// as skip reads it.
+func resourceType(data []byte) ([]byte, bool) {
+	s := scanner{data: data}
+	var offs [1]int
+	s.fields(0, namesResourceType, offs[:])
+	if !s.end() || offs[0] < 0 {
+		return nil, false
+	}
+	t := s.at(offs[0])
+	typ, ok := t.text(1)
+	return typ, ok && !t.bad && len(typ) > 0
+}
+
+var namesResourceType = []string{"resourceType"}
+
+// foldsTo reports whether key is not name but equal to it under Unicode
+// case folding, as encoding/json matches keys to struct fields: a decoder
+// of that kind would read it as name. name is ASCII.
+func foldsTo(key []byte, name string) bool {
+	if len(key) == len(name) && string(key) == name {
+		return false
+	}
+	if len(key) < len(name) || len(key) > 3*len(name) {
+		return false
+	}
+	i := 0
+	for len(key) > 0 {
+		if i == len(name) {
+			return false
+		}
+		r, size := rune(key[0]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(key)
+		}
+		key = key[size:]
+		c := rune(name[i])
+		i++
+		if r == c {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if r == c {
+			continue
+		}
+		if r < utf8.RuneSelf {
+			return false
+		}
+		eq := false
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f == c || f == unicode.ToUpper(c) {
+				eq = true
+				break
+			}
+		}
+		if !eq {
+			return false
+		}
+	}
+	return i == len(name)
+}
