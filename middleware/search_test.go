@@ -61,7 +61,7 @@ func TestMatchesSearchErrors(t *testing.T) {
 }
 
 func TestNewSearchFromScopeConstraint(t *testing.T) {
-	sc := scope.MustParse("user/Patient.rs?name=Smith&birthdate=ge2000")
+	sc := scope.MustParseScope("user/Patient.rs?name=Smith&birthdate=ge2000")
 	s, err := smartmw.NewSearch(sc.Type, sc.Constraint, "https://ehr.example/fhir")
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func ExampleMatchesSearch() {
 	_, err := smartmw.MatchesSearch(patient, "general-practitioner.name=House", "https://ehr.example/fhir")
 	fmt.Println(errors.Is(err, smartmw.ErrUnsupportedSearch))
 
-	sc := scope.MustParse("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
+	sc := scope.MustParseScope("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
 	lab, _ := smartmw.NewSearch(sc.Type, sc.Constraint, "https://ehr.example/fhir")
 	fmt.Println(lab.Matches([]byte(`{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}]}`)))
 	// Output:
