@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/fhirrest"
+	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -92,6 +94,48 @@ type authorizer struct {
 	baseURL  string // the audience served here, without a trailing "/"
 	ops      map[string]Operation
 	onError  ErrorHandler
+
+	mu      sync.Mutex
+	queries map[string]*search.Query // compiled granular constraints
+}
+
+// maxQueries bounds the compiled constraints an authorizer keeps.
+const maxQueries = 1024
+
+// matchConstraint reports whether resource, of type typ, matches the
+// granular constraint c: the FHIR search c would run, evaluated in memory
+// (internal/search) with this base. What is not evaluated matches
+// nothing.
+func (a *authorizer) matchConstraint(typ string, resource []byte, c scope.Constraint) bool {
+	if len(c) == 0 {
+		return false
+	}
+	key := typ + "?" + c.String()
+	a.mu.Lock()
+	q, ok := a.queries[key]
+	a.mu.Unlock()
+	if !ok {
+		var err error
+		if q, err = search.Compile(typ, c, search.Options{Base: a.baseURL}); err != nil {
+			q = nil // remembered: not evaluated
+		}
+		// "ap" dates are measured from when the search is compiled.
+		if !strings.Contains(c.String(), "=ap") {
+			a.mu.Lock()
+			if a.queries == nil {
+				a.queries = map[string]*search.Query{}
+			}
+			if len(a.queries) < maxQueries {
+				a.queries[key] = q
+			}
+			a.mu.Unlock()
+		}
+	}
+	if q == nil {
+		return false
+	}
+	m, err := q.Match(resource)
+	return err == nil && m
 }
 
 func newAuthorizer(cfg *Config, path, aud string, onError ErrorHandler) *authorizer {

@@ -347,7 +347,7 @@ func (a *authorizer) instance(g *smartctx.Grant, req *Request, d *decision, bund
 	}
 	if cons != nil {
 		for _, c := range cons {
-			if ok, _ := compartment.MatchConstraint(req.Resource, c); ok {
+			if a.matchConstraint(req.Type, req.Resource, c) {
 				return nil
 			}
 		}

@@ -6,6 +6,7 @@ import (
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/compartment"
+	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -51,14 +52,26 @@ func InPatientCompartmentMap(resource map[string]any, patientID string) (bool, e
 }
 
 // MatchesConstraint reports whether resource (FHIR R4 JSON) matches the
-// granular scope constraint c, as a FHIR search with c's parameters would
-// find it. Supported are token parameters of R4 (category, code, status,
-// ...) on codes, Codings and CodeableConcepts, with values "code",
-// "system|code", "|code", "system|" and alternatives separated by ",".
-// Anything else (modifiers such as ":in", chains, other parameter types,
-// an empty c) does not match: an unsupported constraint allows nothing.
+// granular scope constraint c, as a FHIR search with c's parameters on the
+// resource's type would find it: every parameter type of R4 is evaluated
+// in memory (see Search). A constraint the library does not evaluate
+// (chains, composite parameters, terminology modifiers, an empty c, ...)
+// does not match: an unsupported constraint allows nothing. Absolute
+// references are compared as they are; use NewSearch with your base URL
+// to take references under it as relative ones.
 func MatchesConstraint(resource []byte, c scope.Constraint) (bool, error) {
-	ok, err := compartment.MatchConstraint(resource, c)
+	typ, err := search.ResourceType(resource)
+	if err != nil {
+		return false, ErrMalformedResource
+	}
+	if len(c) == 0 {
+		return false, nil
+	}
+	q, err := search.Compile(typ, c, search.Options{})
+	if err != nil {
+		return false, nil // not evaluated: allows nothing
+	}
+	ok, err := q.Match(resource)
 	if err != nil {
 		return false, ErrMalformedResource
 	}

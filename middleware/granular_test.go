@@ -53,3 +53,60 @@ func TestSeveralGranularScopesAnswerTheSearch(t *testing.T) {
 		}
 	}
 }
+
+// TestGranularScopesOnEveryParameterType: the issue's clients' scopes name
+// string, date, boolean and identifier parameters; a Patient that matches
+// is read (200) and one that does not is refused, through the guard.
+func TestGranularScopesOnEveryParameterType(t *testing.T) {
+	patient := func(id, given, family, gender, birth string, active bool, ident string) string {
+		return fmt.Sprintf(`{"resourceType":"Patient","id":%q,"active":%v,"gender":%q,"birthDate":%q,`+
+			`"name":[{"family":%q,"given":[%q]}],"identifier":[{"system":"http://example.com","value":%q}]}`,
+			id, active, gender, birth, family, given, ident)
+	}
+	stored := map[string]string{
+		"123": patient("123", "John", "Smith", "male", "2001-04-02", true, "123"),
+		"124": patient("124", "Jane", "Doe", "female", "1990-01-01", false, "999"),
+	}
+	store := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		fmt.Fprint(w, stored[r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]])
+	})
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := guard.Handler(store)
+	tests := []struct {
+		scopes, patient string
+		fhirUser        string
+		target          string
+		want            int
+	}{
+		{"patient/Patient.rs?name=john", "123", "", "/r4/Patient/123", 200},
+		{"patient/Patient.rs?name=jane", "123", "", "/r4/Patient/123", 403},
+		{"patient/Patient.rs?name=john&gender=male", "123", "", "/r4/Patient/123", 200},
+		{"patient/Patient.rs?name=john&gender=female", "123", "", "/r4/Patient/123", 403},
+		{"user/Patient.cruds?name=Smith&birthdate=ge2000", "", "Practitioner/1", "/r4/Patient/123", 200},
+		{"user/Patient.cruds?name=Smith&birthdate=ge2000", "", "Practitioner/1", "/r4/Patient/124", 403},
+		{"system/Patient.rs?active=true", "", "", "/r4/Patient/123", 200},
+		{"system/Patient.rs?active=true", "", "", "/r4/Patient/124", 403},
+		{"patient/Patient.rs?identifier=http://example.com|123", "123", "", "/r4/Patient/123", 200},
+		{"patient/Patient.rs?identifier=http://example.com|999", "123", "", "/r4/Patient/123", 403},
+		{"system/Patient.rs?name:missing=false", "", "", "/r4/Patient/123", 200},
+		{"system/Patient.rs?general-practitioner.name=x", "", "", "/r4/Patient/123", 403}, // chained: not evaluated, grants nothing
+	}
+	for _, tc := range tests {
+		opts := []smarttest.TokenOption{smarttest.Scopes(tc.scopes)}
+		if tc.patient != "" {
+			opts = append(opts, smarttest.Patient(tc.patient))
+		}
+		if tc.fhirUser != "" {
+			opts = append(opts, smarttest.FHIRUser(tc.fhirUser))
+		}
+		w := do(t, h, "GET", tc.target, is.Token(t, opts...), "")
+		if w.Code != tc.want {
+			t.Errorf("%s: GET %s: %d, want %d: %s", tc.scopes, tc.target, w.Code, tc.want, w.Body)
+		}
+	}
+}

@@ -332,7 +332,7 @@ func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, reso
 		alts = gr.Scopes().Constraints(d.Context, typ, letter)
 	}
 	for _, c := range alts {
-		if m, err := MatchesConstraint(resource, c); err == nil && m {
+		if a.matchConstraint(typ, resource, c) {
 			return true
 		}
 	}
