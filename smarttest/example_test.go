@@ -105,7 +105,7 @@ func ExampleGrant() {
 
 // TestREADMELines runs the README's smarttest lines verbatim.
 func TestREADMELines(t *testing.T) {
-	is := smarttest.NewIssuer(t)                       // stops with the test
+	is := smarttest.NewIssuer(t)                        // stops with the test
 	guard, err := smartmw.New(t.Context(), is.Config()) // trusts the test issuer
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	bad := is.Token(t, smarttest.Expired()) // also WrongAudience, WrongIssuer, UnknownKey, BadSignature
