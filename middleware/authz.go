@@ -158,6 +158,12 @@ func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.G
 		r.URL = &u
 		r.RequestURI = u.RequestURI()
 	}
+	if len(d.refused) > 0 && len(d.Entries) == 0 {
+		// Every entry of the batch refused: nothing to forward.
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write(batchResponse(nil, d.refused, d.entryCount))
+		return
+	}
 	if d.restricted() && !a.cfg.SkipResponseGuard {
 		// The guard changes headers (If-Match, Accept-Encoding): on its
 		// own copy, without hop-by-hop names that would drop them.
@@ -223,6 +229,13 @@ type decision struct {
 	// the guard to filter; "total" would count what the client may not
 	// see.
 	filtered bool
+
+	// For a batch: its entries' refusals, in order of index; the number
+	// of entries; and, when some were refused, the Bundle forwarded
+	// without them (Entries decide the forwarded ones, in order).
+	refused    []refusal
+	entryCount int
+	forward    []byte
 }
 
 // permission is the letter the resources of d's answer are checked with.
@@ -272,7 +285,7 @@ func (d *decision) restricted() bool {
 	if d == nil {
 		return true
 	}
-	if d.Patient != "" || d.Constraints != nil || d.Includes {
+	if d.Patient != "" || d.Constraints != nil || d.Includes || len(d.refused) > 0 {
 		return true
 	}
 	for _, e := range d.Entries {
@@ -342,7 +355,11 @@ func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 		}
 	}
 	if req.Interaction == scope.InteractionBatch {
-		return a.decideBundle(ctx, g, body)
+		d, err := a.decideBundle(ctx, g, body)
+		if err == nil && d.forward != nil {
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(d.forward)), int64(len(d.forward))
+		}
+		return d, err
 	}
 	req.Resource = body
 	ifNoneExist := ""

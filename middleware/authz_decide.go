@@ -174,7 +174,7 @@ func policyError(err error) error {
 func (a *authorizer) deny(req *Request, bundled bool, why string) *Error {
 	switch req.Interaction {
 	case scope.InteractionRead, scope.InteractionVRead, scope.InteractionHistoryInstance:
-		if a.cfg.NotFoundForDenied && !bundled {
+		if a.cfg.NotFoundForDenied {
 			// Answered exactly as a missing resource: the cause is for
 			// logs only.
 			return &Error{Status: http.StatusNotFound, Description: "resource not found",
@@ -742,6 +742,7 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		return nil, notBundle
 	}
 	d.Entries = make([]*decision, 0, len(entries))
+	var forward []json.RawMessage
 	for i, raw := range entries {
 		e, ok := object(raw)
 		var request map[string]json.RawMessage
@@ -783,12 +784,37 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 			req.Resource = e["resource"]
 		}
 		ed, err := a.decide(ctx, g, &req, criteria, true)
-		if err != nil {
+		var refused *Error
+		switch {
+		case err == nil:
+			d.Entries = append(d.Entries, ed)
+			forward = append(forward, raw)
+		case d.Interaction == scope.InteractionBatch && !a.cfg.SkipResponseGuard && errors.As(err, &refused):
+			// A batch is answered entry by entry (SMART 2.2, FHIR
+			// batch): the refused entry is not forwarded, and the
+			// guard puts its refusal in its place in the answer.
+			d.refused = append(d.refused, refusal{index: i, err: refused})
+		default:
+			// A transaction is all or nothing; without the guard
+			// nothing would answer the refused entry.
 			return nil, entryError(i, err)
 		}
-		d.Entries = append(d.Entries, ed)
+	}
+	d.entryCount = len(entries)
+	if len(d.refused) > 0 && len(forward) > 0 {
+		b["entry"], _ = json.Marshal(forward)
+		var err error
+		if d.forward, err = json.Marshal(b); err != nil {
+			return nil, notBundle
+		}
 	}
 	return d, nil
+}
+
+// refusal is a batch entry refused on its own.
+type refusal struct {
+	index int
+	err   *Error
 }
 
 func entryError(i int, err error) error {

@@ -196,6 +196,43 @@ func (a *authorizer) denied(d *decision) *Error {
 var withheld = json.RawMessage(`{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"suppressed",` +
 	`"diagnostics":"Some results were withheld: the access token does not allow them."}]},"search":{"mode":"outcome"}}`)
 
+// refusalEntry is a batch-response entry answering a refused entry: its
+// status and the refusal's OperationOutcome.
+func refusalEntry(e *Error) json.RawMessage {
+	status := strconv.Itoa(e.Status) + " " + http.StatusText(e.Status)
+	b, _ := json.Marshal(map[string]any{"response": map[string]any{
+		"status": status, "outcome": json.RawMessage(operationOutcome(e))}})
+	return b
+}
+
+// batchEntries merges the answers of the forwarded entries with the
+// refusals of the others, in the batch's order.
+func batchEntries(answers []json.RawMessage, refused []refusal, n int) json.RawMessage {
+	out := make([]json.RawMessage, 0, n)
+	next := 0
+	for i := range n {
+		if len(refused) > 0 && refused[0].index == i {
+			out = append(out, refusalEntry(refused[0].err))
+			refused = refused[1:]
+			continue
+		}
+		if next < len(answers) {
+			out = append(out, answers[next])
+			next++
+		}
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// batchResponse is the answer to a batch none of whose entries was
+// forwarded.
+func batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
+	b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch-response",
+		"entry": batchEntries(answers, refused, n)})
+	return b
+}
+
 // errNotPermitted refuses a resource the decision does not permit.
 var errNotPermitted = errors.New("resource not permitted")
 
@@ -234,7 +271,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	}
 	perEntry := bt == "batch-response" || bt == "transaction-response"
 	kept := entries[:0]
-	dropped := false
+	dropped, replaced := false, false
 	for i, raw := range entries {
 		e, ok := object(raw)
 		if !ok {
@@ -275,7 +312,25 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 			kept = append(kept, raw)
 			continue
 		}
+		if perEntry {
+			// An answer keeps its entries in the request's order: the
+			// refusal takes the place of the resource.
+			kept = append(kept, refusalEntry(a.denied(ed)))
+			replaced = true
+			continue
+		}
 		dropped = true
+	}
+	if perEntry && (replaced || len(d.refused) > 0) {
+		if len(kept) != len(d.Entries) {
+			return nil, errResponseUnchecked
+		}
+		bundle["entry"] = batchEntries(kept, d.refused, d.entryCount)
+		out, err := json.Marshal(bundle)
+		if err != nil {
+			return nil, errResponseUnchecked
+		}
+		return out, nil
 	}
 	if !dropped && !(d.filtered && bundle["total"] != nil) {
 		return body, nil

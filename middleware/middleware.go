@@ -350,7 +350,9 @@ func (m *Guard) Authorize(next http.Handler) http.Handler {
 // authentication, without calling any handler: for tests of an
 // application's own rules, or for non-HTTP callers. It does not check
 // that g's audience names r's base (Handler does). A body it reads is
-// given back to r.
+// given back to r. For a batch with refused entries it returns the first
+// refusal, where Handler forwards the other entries and answers each
+// refused one in its place.
 func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
 	if g == nil {
 		return nil, errNoGrant()
@@ -362,6 +364,11 @@ func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) 
 	d, err := b.az.decideHTTP(ctx, g, r)
 	if err != nil {
 		return nil, err
+	}
+	if len(d.refused) > 0 {
+		// Handler answers such a batch entry by entry; a caller of
+		// Decide learns of the first refusal.
+		return nil, entryError(d.refused[0].index, d.refused[0].err)
 	}
 	return d.public(), nil
 }

@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -144,5 +145,122 @@ func TestConnectionHeaderCannotDropIfMatch(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != `W/"7"` || got[1] != `W/"7"` || got[2] != `W/"7"` {
 		t.Errorf("upstream If-Match %q, want the version the guard checked each time", got)
+	}
+}
+
+// batchStore answers a batch entry by entry, as a FHIR server would: a
+// GET of Type/id returns the resource (owned by the patient its id names),
+// anything else is recorded as a write.
+type batchStore struct{ got []string }
+
+func (s *batchStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Entry []struct {
+			Request struct{ Method, URL string } `json:"request"`
+		} `json:"entry"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	var out []string
+	for _, e := range b.Entry {
+		s.got = append(s.got, e.Request.Method+" "+e.Request.URL)
+		typ, id, _ := strings.Cut(e.Request.URL, "/")
+		if e.Request.Method != "GET" {
+			out = append(out, `{"response":{"status":"204 No Content"}}`)
+			continue
+		}
+		owner, _, _ := strings.Cut(strings.TrimPrefix(id, "o"), "-")
+		out = append(out, fmt.Sprintf(`{"resource":{"resourceType":%q,"id":%q,"subject":{"reference":"Patient/%s"}},"response":{"status":"200 OK"}}`, typ, id, owner))
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	fmt.Fprintf(w, `{"resourceType":"Bundle","type":"batch-response","entry":[%s]}`, strings.Join(out, ","))
+}
+
+// TestBatchAnsweredEntryByEntry: a batch is forwarded without its refused
+// entries and answered in its own order, each refused entry (refused by
+// the scopes, or found outside the compartment in the answer) answered by
+// its own 403; a batch whose every entry is refused never reaches the
+// handler.
+func TestBatchAnsweredEntryByEntry(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
+	batch := func(reqs ...string) string {
+		var es []string
+		for _, r := range reqs {
+			m, u, _ := strings.Cut(r, " ")
+			es = append(es, fmt.Sprintf(`{"request":{"method":%q,"url":%q}}`, m, u))
+		}
+		return `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(es, ",") + `]}`
+	}
+	statuses := func(t *testing.T, body string) []string {
+		var b struct {
+			Type  string `json:"type"`
+			Entry []struct {
+				Resource *struct{ ID string } `json:"resource"`
+				Response struct {
+					Status  string `json:"status"`
+					Outcome *struct {
+						ResourceType string `json:"resourceType"`
+					} `json:"outcome"`
+				} `json:"response"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal([]byte(body), &b); err != nil || b.Type != "batch-response" {
+			t.Fatalf("not a batch-response: %v %s", err, body)
+		}
+		var out []string
+		for _, e := range b.Entry {
+			s := e.Response.Status
+			if e.Resource != nil {
+				s += " " + e.Resource.ID
+			}
+			if e.Response.Outcome != nil {
+				s += " " + e.Response.Outcome.ResourceType
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		body      string
+		want      []string
+		forwarded []string
+	}{
+		{"mixed", batch("GET Observation/o123", "GET Observation/o456", "GET Condition/c1", "DELETE Observation/o123", "GET Observation/o123-2"),
+			[]string{"200 OK o123", "403 Forbidden OperationOutcome", "403 Forbidden OperationOutcome", "403 Forbidden OperationOutcome", "200 OK o123-2"},
+			[]string{"GET Observation/o123", "GET Observation/o456", "GET Observation/o123-2"}},
+		{"all refused", batch("GET Condition/c1", "DELETE Observation/o123"),
+			[]string{"403 Forbidden OperationOutcome", "403 Forbidden OperationOutcome"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &batchStore{}
+			w := do(t, guard.Handler(store), "POST", "/r4", tok, tc.body)
+			if w.Code != 200 {
+				t.Fatalf("%d: %s", w.Code, w.Body)
+			}
+			if got := statuses(t, w.Body.String()); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("entries %q, want %q", got, tc.want)
+			}
+			if strings.Join(store.got, "|") != strings.Join(tc.forwarded, "|") {
+				t.Errorf("forwarded %q, want %q", store.got, tc.forwarded)
+			}
+			if strings.Contains(w.Body.String(), "Patient/456") {
+				t.Errorf("another patient's resource in the answer: %s", w.Body)
+			}
+		})
+	}
+	// A transaction stays all or nothing.
+	store := &batchStore{}
+	tx := strings.Replace(batch("GET Observation/o123", "GET Condition/c1"), `"batch"`, `"transaction"`, 1)
+	if w := do(t, guard.Handler(store), "POST", "/r4", tok, tx); w.Code != 403 || len(store.got) != 0 {
+		t.Errorf("transaction with a refused entry: %d, forwarded %q", w.Code, store.got)
 	}
 }
