@@ -216,6 +216,7 @@ func TestClientRedirects(t *testing.T) {
 			var hits int
 			srv := redirector(t, tc.target, &hits)
 			c := srv.Client()
+			c.Timeout = 5 * time.Second // a broken bound fails, not hangs
 			if !tc.callerOK {
 				c.CheckRedirect = func(*http.Request, []*http.Request) error { return errors.New("caller says no") }
 			}
@@ -429,7 +430,9 @@ func TestDiscover(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ms := newMetaServer(t, tc.routes)
 			iss := ms.srv.URL + tc.issuerPath
-			m, err := Discover(t.Context(), ms.srv.Client(), iss)
+			c := ms.srv.Client()
+			c.Timeout = 5 * time.Second // a broken bound fails, not hangs
+			m, err := Discover(t.Context(), c, iss)
 			switch {
 			case tc.mustSay == "" && tc.wantIs == nil:
 				if err != nil {
