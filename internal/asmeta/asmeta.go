@@ -192,14 +192,21 @@ func (b *limitedBody) Close() error { return b.rc.Close() }
 // (OpenID Connect Discovery 1.0 §3, RFC 8414 §2) that this module uses,
 // as the server states them. A list is nil when the member is absent.
 type Metadata struct {
-	Issuer                                     string   `json:"issuer"`
-	JWKSURI                                    string   `json:"jwks_uri"`
-	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
-	TokenEndpoint                              string   `json:"token_endpoint"`
-	RegistrationEndpoint                       string   `json:"registration_endpoint"`
-	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
-	RevocationEndpoint                         string   `json:"revocation_endpoint"`
-	ManagementEndpoint                         string   `json:"management_endpoint"`
+	// Issuer is the document's issuer; Discover has checked that it is
+	// the one asked for.
+	Issuer string `json:"issuer"`
+
+	// The URLs, as stated: Discover does not check them (CheckURL does).
+	JWKSURI               string `json:"jwks_uri"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	RegistrationEndpoint  string `json:"registration_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	ManagementEndpoint    string `json:"management_endpoint"` // SMART's; rare in metadata
+
+	// The lists, as stated; nil when the member is absent (for some, the
+	// specifications then define a default).
 	ScopesSupported                            []string `json:"scopes_supported"`
 	GrantTypesSupported                        []string `json:"grant_types_supported"`
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
