@@ -10,14 +10,12 @@
 //
 // # Quick start
 //
-//	doc, err := wellknown.FromIssuer(ctx, "https://as.example.com/realms/ehr", nil)
-//	if err != nil { ... }
-//	doc.Capabilities = []wellknown.Capability{
+//	doc, err := wellknown.FromIssuer(ctx, "https://as.example.com/realms/ehr", nil,
 //		wellknown.LaunchStandalone, wellknown.ClientPublic,
 //		wellknown.ContextStandalonePatient, wellknown.PermissionPatient, wellknown.PermissionV2,
-//	}
+//	)
+//	if err != nil { ... }
 //	doc.ScopesSupported = []string{"launch/patient", "patient/*.rs", "offline_access"}
-//	doc.Issuer = "" // unless you also list wellknown.SSOOpenIDConnect
 //
 //	h, err := wellknown.Handler(*doc) // fails, listing every problem, if doc is not valid
 //	if err != nil { ... }
@@ -25,6 +23,19 @@
 //	if err != nil { ... }
 //	mux.Handle(p, h)                     // public: not behind the authentication middleware
 //	mux.Handle("/r4/", auth.Handler(fhir)) // the FHIR API
+//
+// # From the authorization server's metadata
+//
+// [FromIssuer] reads the authorization server's OpenID Connect or RFC 8414
+// metadata (with the same URL policy and hardened client the middleware
+// uses for its keys) and keeps what SMART allows: the endpoints, grant
+// types, response types and client authentication methods; issuer and
+// jwks_uri only with [SSOOpenIDConnect]. It drops what SMART forbids:
+// "plain" PKCE, which Keycloak, Auth0 and Ory Hydra advertise, and the
+// "none" signing algorithm. It does not invent what the server does not
+// say: Microsoft Entra ID advertises no PKCE method, so set
+// CodeChallengeMethodsSupported to []string{"S256"} yourself there, as
+// Validate will ask.
 //
 // # Older clients
 //

@@ -77,31 +77,56 @@ func ExamplePath() {
 	// /apis/fhir/.well-known/smart-configuration
 }
 
-// FromIssuer starts from the authorization server's own metadata; the
-// capabilities and scopes are the FHIR server's to add.
+// FromIssuer builds the document from an OpenID Connect provider's own
+// metadata, for the capabilities the FHIR server offers. It keeps what SMART
+// allows (issuer and jwks_uri, with sso-openid-connect) and drops what SMART
+// forbids ("plain" PKCE), so the result passes Validate and Handler serves it.
 func ExampleFromIssuer() {
+	// A stand-in for the provider (Keycloak here, which advertises "plain").
 	var as *httptest.Server
 	as = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		iss := as.URL + "/realms/fhir"
+		if r.URL.Path != "/realms/fhir/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":"%[1]s/authorize","token_endpoint":"%[1]s/token",
-			"jwks_uri":"%[1]s/jwks","grant_types_supported":["authorization_code"],
-			"code_challenge_methods_supported":["S256"]}`, as.URL)
+		fmt.Fprintf(w, `{"issuer":%q,
+			"authorization_endpoint":"%[1]s/protocol/openid-connect/auth",
+			"token_endpoint":"%[1]s/protocol/openid-connect/token",
+			"jwks_uri":"%[1]s/protocol/openid-connect/certs",
+			"userinfo_endpoint":"%[1]s/protocol/openid-connect/userinfo",
+			"grant_types_supported":["authorization_code","client_credentials","refresh_token"],
+			"code_challenge_methods_supported":["plain","S256"]}`, iss)
 	}))
 	defer as.Close()
+	issuer := as.URL + "/realms/fhir"
 
-	doc, err := wellknown.FromIssuer(context.Background(), as.URL, nil)
+	doc, err := wellknown.FromIssuer(context.Background(), issuer, nil,
+		wellknown.LaunchStandalone, wellknown.ClientPublic, wellknown.ContextStandalonePatient,
+		wellknown.PermissionPatient, wellknown.PermissionV2, wellknown.SSOOpenIDConnect)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	doc.Capabilities = []wellknown.Capability{
-		wellknown.LaunchEHR, wellknown.ClientPublic, wellknown.ContextEHRPatient,
-		wellknown.PermissionPatient, wellknown.SSOOpenIDConnect,
+	doc.ScopesSupported = []string{"openid", "fhirUser", "launch/patient", "patient/*.rs"}
+	h, err := wellknown.Handler(*doc) // validates
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	doc.ScopesSupported = []string{"openid", "fhirUser", "launch", "patient/*.rs"}
-	fmt.Println(strings.TrimPrefix(doc.TokenEndpoint, as.URL), doc.Validate())
+
+	fmt.Println("issuer kept:", doc.Issuer == issuer)
+	fmt.Println("PKCE:", doc.CodeChallengeMethodsSupported)
+	fmt.Println("token endpoint:", strings.TrimPrefix(doc.TokenEndpoint, issuer))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/r4/.well-known/smart-configuration", nil))
+	fmt.Println(w.Code, w.Header().Get("Content-Type"))
 	// Output:
-	// /token <nil>
+	// issuer kept: true
+	// PKCE: [S256]
+	// token endpoint: /protocol/openid-connect/token
+	// 200 application/json
 }
 
 // RestSecurity gives the CapabilityStatement element for clients that still

@@ -2,182 +2,114 @@ package wellknown
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
-	"strings"
-	"time"
+	"slices"
+
+	"github.com/smartguard/smartguard/internal/asmeta"
 )
 
-// maxMetadataSize bounds the metadata document FromIssuer reads.
-const maxMetadataSize = 1 << 20
-
-// defaultTimeout bounds a whole FromIssuer request when the caller passes
-// no client.
-const defaultTimeout = 10 * time.Second
-
-// FromIssuer builds a Configuration from the metadata of the authorization
-// server issuer: its OpenID Connect Discovery document
-// ({issuer}/.well-known/openid-configuration), or, when that answers 404,
-// its RFC 8414 document (/.well-known/oauth-authorization-server inserted
-// before the issuer's path). The metadata's issuer must equal issuer
-// exactly, and issuer must be https (http only for a loopback host).
+// FromIssuer builds the discovery document of a FHIR server that accepts
+// the tokens of the authorization server issuer, from that server's own
+// metadata, for the SMART capabilities given. When the server advertises
+// S256 and the capabilities fit it, the result passes
+// [Configuration.Validate] as it is, so one call is enough:
 //
-// It copies the endpoints (authorization, token, jwks_uri, registration,
-// introspection, revocation, and management if present) and the lists of
-// grant types, response types, token endpoint authentication methods and
-// signing algorithms, and PKCE methods, as the server states them. Issuer
-// is set only from an OpenID Connect document, since SMART's issuer is an
-// OpenID Connect issuer: clear it unless you add [SSOOpenIDConnect].
-// Capabilities and ScopesSupported are left for you to fill: the server
-// SHALL support every scope it lists, which an authorization server cannot
-// say for a FHIR server. The result is not validated; [Handler] does, or
-// call [Configuration.Validate].
+//	doc, err := wellknown.FromIssuer(ctx, issuer, nil,
+//		wellknown.LaunchStandalone, wellknown.ClientPublic, wellknown.ContextStandalonePatient,
+//		wellknown.PermissionPatient, wellknown.PermissionV2)
 //
-// client nil means a client with a 10 s timeout (never
-// http.DefaultClient). Redirects to other than https (or loopback http) are
-// refused. The response must be 200 with a JSON content type and at most 1
-// MiB. ctx bounds the requests.
-func FromIssuer(ctx context.Context, issuer string, client *http.Client) (*Configuration, error) {
-	if err := checkIssuer(issuer); err != nil {
-		return nil, fmt.Errorf("wellknown: issuer: %w", err)
-	}
-	client = safeClient(client)
-
-	u, _ := url.Parse(issuer) // checked above
-	oidc := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	m, err := fetchMetadata(ctx, client, oidc)
-	fromOIDC := err == nil
-	if errors.Is(err, errNotFound) {
-		// RFC 8414 §3.1: the well-known segment goes between host and path.
-		v := *u
-		v.Path = "/.well-known/oauth-authorization-server" + strings.TrimSuffix(u.Path, "/")
-		v.RawPath = ""
-		var err2 error
-		m, err2 = fetchMetadata(ctx, client, v.String())
-		if err2 != nil {
-			err = errors.Join(err, err2)
-		} else {
-			err = nil
-		}
-	}
+// # Reading the metadata
+//
+// FromIssuer reads the issuer's OpenID Connect discovery document
+// ({issuer}/.well-known/openid-configuration) and, only when that is
+// absent (a 4xx answer, or a 200 answer that is not a JSON object), its
+// RFC 8414 document (/.well-known/oauth-authorization-server inserted
+// between host and path). Its "issuer" must equal issuer exactly, and
+// issuer must be https (http only for a loopback host: localhost,
+// 127.0.0.0/8, ::1) without query. client nil means a client with a 10 s
+// timeout (never http.DefaultClient); client is not changed, and the
+// copy FromIssuer uses reads at most 1 MiB and follows at most 5
+// redirects, each to https (or loopback http). ctx bounds the requests.
+// The middleware discovers the issuer's keys with the same rules.
+//
+// # What is kept, what is dropped
+//
+// SMART App Launch 2.2 defines what the document may say, which is not
+// all that the authorization server says. FromIssuer:
+//   - sets Capabilities to capabilities (nil if none);
+//   - keeps issuer and jwks_uri only when capabilities include
+//     [SSOOpenIDConnect], which requires them (SMART requires issuer to be
+//     omitted otherwise, and jwks_uri then names id-token keys nobody
+//     asked about). With [SSOOpenIDConnect] the issuer must publish an
+//     OpenID Connect discovery document, else FromIssuer fails: OpenID
+//     clients could not discover it;
+//   - keeps authorization_endpoint, token_endpoint, registration_endpoint,
+//     introspection_endpoint, revocation_endpoint and management_endpoint
+//     as stated;
+//   - keeps grant_types_supported as stated; when the server omits it
+//     (Auth0 and Microsoft Entra ID do), OpenID Connect Discovery and RFC
+//     8414 say it means ["authorization_code", "implicit"], of which
+//     FromIssuer keeps the part SMART uses, ["authorization_code"]; add
+//     "client_credentials" yourself for Backend Services;
+//   - keeps response_types_supported and
+//     token_endpoint_auth_methods_supported as stated;
+//   - keeps token_endpoint_auth_signing_alg_values_supported without
+//     "none" (RFC 8414 §2 forbids it);
+//   - keeps code_challenge_methods_supported without "plain", which SMART
+//     forbids (Keycloak, Auth0 and Ory Hydra advertise it). When the
+//     server does not advertise "S256" (Microsoft Entra ID publishes no
+//     code_challenge_methods_supported at all), FromIssuer does not claim
+//     it for the server: the list stays without it, and Validate (so
+//     [Handler]) reports code_challenge_methods_supported; set it to
+//     []string{"S256"} once you know the server enforces S256 PKCE;
+//   - leaves ScopesSupported empty: the FHIR server SHALL support every
+//     scope listed, which the authorization server cannot say for it;
+//   - drops every other member (userinfo_endpoint, claims_supported,
+//     id_token_signing_alg_values_supported, end_session_endpoint,
+//     response_modes_supported, and the like): SMART does not define them.
+//
+// The result is not validated: add what you need (ScopesSupported, say),
+// then [Handler] validates it, or call [Configuration.Validate]. Errors
+// start with "wellknown: ".
+func FromIssuer(ctx context.Context, issuer string, client *http.Client, capabilities ...Capability) (*Configuration, error) {
+	m, err := asmeta.Discover(ctx, client, issuer)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("wellknown: %w", err)
 	}
-	if m.Issuer != issuer {
-		return nil, fmt.Errorf("wellknown: metadata of %q names issuer %q: they must be identical", issuer, m.Issuer)
-	}
-
 	c := &Configuration{
-		JWKSURI:                                    m.JWKSURI,
+		Capabilities:                               slices.Clone(capabilities),
 		AuthorizationEndpoint:                      m.AuthorizationEndpoint,
-		GrantTypesSupported:                        m.GrantTypesSupported,
 		TokenEndpoint:                              m.TokenEndpoint,
-		TokenEndpointAuthMethodsSupported:          m.TokenEndpointAuthMethodsSupported,
 		RegistrationEndpoint:                       m.RegistrationEndpoint,
-		ResponseTypesSupported:                     m.ResponseTypesSupported,
-		ManagementEndpoint:                         m.ManagementEndpoint,
 		IntrospectionEndpoint:                      m.IntrospectionEndpoint,
 		RevocationEndpoint:                         m.RevocationEndpoint,
-		CodeChallengeMethodsSupported:              m.CodeChallengeMethodsSupported,
-		TokenEndpointAuthSigningAlgValuesSupported: m.TokenEndpointAuthSigningAlgValuesSupported,
+		ManagementEndpoint:                         m.ManagementEndpoint,
+		GrantTypesSupported:                        m.GrantTypesSupported,
+		ResponseTypesSupported:                     m.ResponseTypesSupported,
+		TokenEndpointAuthMethodsSupported:          m.TokenEndpointAuthMethodsSupported,
+		TokenEndpointAuthSigningAlgValuesSupported: without(m.TokenEndpointAuthSigningAlgValuesSupported, "none"),
+		CodeChallengeMethodsSupported:              without(m.CodeChallengeMethodsSupported, "plain"),
 	}
-	if fromOIDC {
-		c.Issuer = m.Issuer
+	if m.GrantTypesSupported == nil {
+		c.GrantTypesSupported = []string{"authorization_code"}
+	}
+	if c.HasCapability(SSOOpenIDConnect) {
+		if !m.OpenID {
+			return nil, fmt.Errorf("wellknown: capability %q: %q publishes no OpenID Connect discovery document, only %s",
+				SSOOpenIDConnect, issuer, m.URL)
+		}
+		c.Issuer, c.JWKSURI = m.Issuer, m.JWKSURI
 	}
 	return c, nil
 }
 
-// metadata holds the members of OpenID Connect and RFC 8414 metadata that
-// FromIssuer takes.
-type metadata struct {
-	Issuer                                     string   `json:"issuer"`
-	JWKSURI                                    string   `json:"jwks_uri"`
-	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
-	TokenEndpoint                              string   `json:"token_endpoint"`
-	RegistrationEndpoint                       string   `json:"registration_endpoint"`
-	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
-	RevocationEndpoint                         string   `json:"revocation_endpoint"`
-	ManagementEndpoint                         string   `json:"management_endpoint"`
-	GrantTypesSupported                        []string `json:"grant_types_supported"`
-	ResponseTypesSupported                     []string `json:"response_types_supported"`
-	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
-	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported"`
-	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
-}
-
-// errNotFound marks a 404, after which FromIssuer tries RFC 8414.
-var errNotFound = errors.New("not found")
-
-func fetchMetadata(ctx context.Context, client *http.Client, u string) (*metadata, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("wellknown: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("wellknown: fetching metadata: %w", err)
-	}
-	defer resp.Body.Close()
-
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("wellknown: %s: %s: %w", u, resp.Status, errNotFound)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("wellknown: %s: %s, want 200 OK", u, resp.Status)
-	}
-	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, fmt.Errorf("wellknown: %s: Content-Type %q, want application/json", u, resp.Header.Get("Content-Type"))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("wellknown: %s: reading metadata: %w", u, err)
-	}
-	if len(body) > maxMetadataSize {
-		return nil, fmt.Errorf("wellknown: %s: metadata larger than %d bytes", u, maxMetadataSize)
-	}
-	var m metadata
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("wellknown: %s: metadata is not a JSON object: %w", u, err)
-	}
-	return &m, nil
-}
-
-// safeClient returns a copy of client (or of a default client with a
-// timeout) that refuses redirects to URLs other than https or loopback
-// http, after the caller's own redirect policy.
-func safeClient(client *http.Client) *http.Client {
-	var c http.Client
-	if client != nil {
-		c = *client
-	} else {
-		c.Timeout = defaultTimeout
-	}
-	next := c.CheckRedirect
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := checkTransport(req.URL); err != nil {
-			return fmt.Errorf("wellknown: redirect refused: %w", err)
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("wellknown: stopped after 10 redirects")
-		}
+// without returns list without the items equal to drop, or nil when
+// nothing is left.
+func without(list []string, drop string) []string {
+	out := slices.DeleteFunc(slices.Clone(list), func(s string) bool { return s == drop })
+	if len(out) == 0 {
 		return nil
 	}
-	return &c
-}
-
-// checkTransport reports a URL that is neither https nor loopback http.
-func checkTransport(u *url.URL) error {
-	if u.Scheme == "https" || u.Scheme == "http" && isLoopback(u.Hostname()) {
-		return nil
-	}
-	return fmt.Errorf("%q is not https", u.Redacted())
+	return out
 }

@@ -2,14 +2,18 @@ package wellknown
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartguard/smartguard/internal/asmeta"
 )
 
 // authServer is a fake authorization server. Its metadata names issuer
@@ -58,7 +62,8 @@ func TestFromIssuerReadsOpenIDConfiguration(t *testing.T) {
 	srv = authServer(t, map[string]http.HandlerFunc{
 		"/realms/ehr/.well-known/openid-configuration": metadataJSON(iss),
 	})
-	c, err := FromIssuer(t.Context(), iss(), nil)
+	caps := []Capability{LaunchStandalone, ClientPublic, ContextStandalonePatient, PermissionPatient, SSOOpenIDConnect}
+	c, err := FromIssuer(t.Context(), iss(), nil, caps...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,15 +79,14 @@ func TestFromIssuerReadsOpenIDConfiguration(t *testing.T) {
 		!slices.Equal(c.CodeChallengeMethodsSupported, []string{"S256"}) {
 		t.Errorf("lists not copied: %+v", c)
 	}
-	if c.ScopesSupported != nil || c.Capabilities != nil || c.Extra != nil {
-		t.Errorf("scopes, capabilities or extra members copied: %+v", c)
+	if c.ScopesSupported != nil || c.Extra != nil {
+		t.Errorf("scopes or extra members copied: %+v", c)
 	}
-
-	// The common completion: what the user adds makes a valid document.
-	c.Capabilities = []Capability{LaunchStandalone, ClientPublic, ContextStandalonePatient, PermissionPatient, SSOOpenIDConnect}
-	c.ScopesSupported = []string{"openid", "fhirUser", "launch/patient", "patient/*.rs"}
+	if !slices.Equal(c.Capabilities, caps) {
+		t.Errorf("capabilities %q, want %q", c.Capabilities, caps)
+	}
 	if err := c.Validate(); err != nil {
-		t.Errorf("completed document: %v", err)
+		t.Errorf("Validate: %v", err)
 	}
 }
 
@@ -102,9 +106,165 @@ func TestFromIssuerFallsBackToRFC8414(t *testing.T) {
 				t.Errorf("TokenEndpoint %q", c.TokenEndpoint)
 			}
 			if c.Issuer != "" {
-				t.Errorf("Issuer %q from RFC 8414 metadata, want none: it is not an OpenID Connect issuer", c.Issuer)
+				t.Errorf("Issuer %q without %s, want none", c.Issuer, SSOOpenIDConnect)
 			}
 		})
+	}
+}
+
+// TestFromIssuerRefusesSSOWithoutOpenIDDocument: sso-openid-connect
+// promises OpenID Connect, which clients discover at
+// {issuer}/.well-known/openid-configuration; an issuer with RFC 8414
+// metadata only cannot keep that promise.
+func TestFromIssuerRefusesSSOWithoutOpenIDDocument(t *testing.T) {
+	var srv *httptest.Server
+	iss := func() string { return srv.URL }
+	srv = authServer(t, map[string]http.HandlerFunc{
+		"/.well-known/oauth-authorization-server": metadataJSON(iss),
+	})
+	_, err := FromIssuer(t.Context(), iss(), nil, LaunchStandalone, ClientPublic, SSOOpenIDConnect)
+	if err == nil || !strings.Contains(err.Error(), "no OpenID Connect discovery document") {
+		t.Errorf("FromIssuer error = %v, want one saying there is no OpenID Connect discovery document", err)
+	}
+}
+
+// TestFromIssuerKeepsWhatSMARTAllows: each member SMART restricts, from
+// metadata that has it in each form.
+func TestFromIssuerKeepsWhatSMARTAllows(t *testing.T) {
+	tests := []struct {
+		name   string
+		member string // JSON member of the metadata, "" for none
+		value  string // its JSON value
+		caps   []Capability
+		check  func(t *testing.T, c *Configuration, base string)
+	}{
+		{
+			name: "plain dropped, S256 kept", member: "code_challenge_methods_supported", value: `["plain","S256"]`,
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if !slices.Equal(c.CodeChallengeMethodsSupported, []string{"S256"}) {
+					t.Errorf("code_challenge_methods_supported %q, want [S256]", c.CodeChallengeMethodsSupported)
+				}
+			},
+		},
+		{
+			name: "plain only: nothing left, and Validate says so", member: "code_challenge_methods_supported", value: `["plain"]`,
+			caps: []Capability{ClientPublic},
+			check: func(t *testing.T, c *Configuration, _ string) {
+				var fe *FieldError
+				if c.CodeChallengeMethodsSupported != nil || !errors.As(c.Validate(), &fe) || fe.Field != "code_challenge_methods_supported" {
+					t.Errorf("code_challenge_methods_supported %q, Validate %v; want none and an error for it", c.CodeChallengeMethodsSupported, c.Validate())
+				}
+			},
+		},
+		{
+			name: "PKCE not advertised: S256 not claimed", member: "code_challenge_methods_supported", value: `null`,
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if c.CodeChallengeMethodsSupported != nil {
+					t.Errorf("code_challenge_methods_supported %q, want none", c.CodeChallengeMethodsSupported)
+				}
+			},
+		},
+		{
+			name: "none dropped from signing algorithms", member: "token_endpoint_auth_signing_alg_values_supported", value: `["none","RS384","ES384"]`,
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if !slices.Equal(c.TokenEndpointAuthSigningAlgValuesSupported, []string{"RS384", "ES384"}) {
+					t.Errorf("signing algorithms %q", c.TokenEndpointAuthSigningAlgValuesSupported)
+				}
+			},
+		},
+		{
+			name: "grant types omitted: authorization_code", member: "grant_types_supported", value: `null`,
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if !slices.Equal(c.GrantTypesSupported, []string{"authorization_code"}) {
+					t.Errorf("grant_types_supported %q, want [authorization_code]", c.GrantTypesSupported)
+				}
+			},
+		},
+		{
+			name: "grant types stated: kept", member: "grant_types_supported", value: `["client_credentials","refresh_token"]`,
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if !slices.Equal(c.GrantTypesSupported, []string{"client_credentials", "refresh_token"}) {
+					t.Errorf("grant_types_supported %q", c.GrantTypesSupported)
+				}
+			},
+		},
+		{
+			name: "issuer and jwks_uri omitted without sso-openid-connect",
+			caps: []Capability{LaunchEHR, PermissionUser},
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if c.Issuer != "" || c.JWKSURI != "" {
+					t.Errorf("issuer %q, jwks_uri %q", c.Issuer, c.JWKSURI)
+				}
+			},
+		},
+		{
+			name: "issuer and jwks_uri kept with sso-openid-connect",
+			caps: []Capability{SSOOpenIDConnect},
+			check: func(t *testing.T, c *Configuration, base string) {
+				if c.Issuer != base || c.JWKSURI != base+"/jwks" {
+					t.Errorf("issuer %q, jwks_uri %q", c.Issuer, c.JWKSURI)
+				}
+			},
+		},
+		{
+			name: "scopes not copied", member: "scopes_supported", value: `["openid","profile","patient/*.rs"]`,
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if c.ScopesSupported != nil {
+					t.Errorf("scopes_supported %q, want none", c.ScopesSupported)
+				}
+			},
+		},
+		{
+			name: "members SMART does not define not copied", member: "userinfo_endpoint", value: `"https://as.example.org/userinfo"`,
+			check: func(t *testing.T, c *Configuration, _ string) {
+				if c.Extra != nil {
+					t.Errorf("extra members %v", c.Extra)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var srv *httptest.Server
+			srv = authServer(t, map[string]http.HandlerFunc{
+				"/.well-known/openid-configuration": func(w http.ResponseWriter, r *http.Request) {
+					meta := map[string]any{}
+					rec := httptest.NewRecorder()
+					metadataJSON(func() string { return srv.URL })(rec, r)
+					if err := json.Unmarshal(rec.Body.Bytes(), &meta); err != nil {
+						t.Errorf("fixture: %v", err)
+					}
+					if tc.member != "" {
+						meta[tc.member] = json.RawMessage(tc.value)
+					}
+					w.Header().Set("Content-Type", "application/json")
+					json.NewEncoder(w).Encode(meta)
+				},
+			})
+			c, err := FromIssuer(t.Context(), srv.URL, nil, tc.caps...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c, srv.URL)
+		})
+	}
+}
+
+// TestFromIssuerCopiesCapabilities: the document does not share the
+// caller's slice.
+func TestFromIssuerCopiesCapabilities(t *testing.T) {
+	var srv *httptest.Server
+	srv = authServer(t, map[string]http.HandlerFunc{
+		"/.well-known/openid-configuration": metadataJSON(func() string { return srv.URL }),
+	})
+	caps := []Capability{LaunchStandalone, ClientPublic}
+	c, err := FromIssuer(t.Context(), srv.URL, nil, caps...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps[0] = SSOOpenIDConnect
+	if c.Capabilities[0] != LaunchStandalone {
+		t.Errorf("the document shares the caller's slice: %q", c.Capabilities)
 	}
 }
 
@@ -118,6 +278,7 @@ func TestFromIssuerRejects(t *testing.T) {
 		ctx     func(t *testing.T) context.Context
 		client  *http.Client
 		want    error  // matched with errors.Is, if set
+		timeout bool   // a net.Error whose Timeout() is true
 		message string // in the error
 	}{
 		{
@@ -139,8 +300,9 @@ func TestFromIssuerRejects(t *testing.T) {
 			name: "oversized",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprint(w, `{"x":"`+strings.Repeat("a", maxMetadataSize)+`"}`)
+				fmt.Fprint(w, `{"x":"`+strings.Repeat("a", asmeta.MaxDocumentSize)+`"}`)
 			},
+			want:    asmeta.ErrTooLarge,
 			message: "larger than",
 		},
 		{
@@ -160,12 +322,12 @@ func TestFromIssuerRejects(t *testing.T) {
 			message: "not a JSON object",
 		},
 		{
-			name: "HTML content type",
+			name: "HTML page",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/html")
-				fmt.Fprint(w, `{}`)
+				fmt.Fprint(w, `<!doctype html><p>sign in`)
 			},
-			message: "want application/json",
+			message: `Content-Type "text/html"`,
 		},
 		{
 			name: "slow, context deadline",
@@ -191,7 +353,7 @@ func TestFromIssuerRejects(t *testing.T) {
 				}
 			},
 			client:  &http.Client{Timeout: 50 * time.Millisecond},
-			message: "Client.Timeout exceeded",
+			timeout: true,
 		},
 		{
 			name:    "http issuer not on loopback",
@@ -242,6 +404,10 @@ func TestFromIssuerRejects(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "wellknown: ") {
 				t.Errorf("error %q does not start with the package name", err)
+			}
+			var ne net.Error
+			if tc.timeout && !(errors.As(err, &ne) && ne.Timeout()) {
+				t.Errorf("error %v is not a timeout", err)
 			}
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Errorf("error %v does not match %v", err, tc.want)

@@ -3,12 +3,10 @@ package wellknown
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/smartguard/smartguard/internal/asmeta"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -28,9 +26,9 @@ import (
 //     token_endpoint_auth_signing_alg_values_supported has "RS384" or
 //     "ES384"; that list never has "none";
 //   - code_challenge_methods_supported has "S256" and not "plain";
-//   - every URL is absolute, https (http only for a loopback host such as
-//     localhost, 127.0.0.1 or ::1), without user information or fragment;
-//     issuer has no query either;
+//   - every URL is absolute, https (http only for a loopback host:
+//     localhost, an address in 127.0.0.0/8, or ::1), without user
+//     information or fragment; issuer has no query either;
 //   - capabilities not defined by SMART are absolute URIs, such as
 //     "https://sdo.example.org/cap": simple strings are reserved for SMART,
 //     so an unknown one is a typo or an unsupported capability;
@@ -180,7 +178,7 @@ func (v *validator) capabilities(field string, list []Capability) {
 // url reports s unless it is an absolute https URL (http for loopback
 // hosts) without user information or fragment.
 func (v *validator) url(field, s string) {
-	if err := checkURL(s); err != nil {
+	if err := asmeta.CheckURL(s); err != nil {
 		v.errs = append(v.errs, &FieldError{Field: field, Err: err})
 	}
 }
@@ -191,68 +189,9 @@ func (v *validator) issuer(field, s string) {
 	if s == "" {
 		return
 	}
-	if err := checkIssuer(s); err != nil {
+	if err := asmeta.CheckIssuer(s); err != nil {
 		v.errs = append(v.errs, &FieldError{Field: field, Err: err})
 	}
-}
-
-func checkIssuer(s string) error {
-	if err := checkURL(s); err != nil {
-		return err
-	}
-	if strings.ContainsRune(s, '?') {
-		return fmt.Errorf("%q has a query; an issuer has none", s)
-	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%q is not a URL", s)
-	case strings.IndexFunc(s, notURLChar) >= 0:
-		return fmt.Errorf("%q has a character not allowed in a URL (RFC 3986)", s)
-	case !validPort(u.Port()):
-		return fmt.Errorf("%q has an invalid port", s)
-	case !u.IsAbs() || u.Opaque != "" || u.Host == "":
-		return fmt.Errorf("%q is not an absolute URL", s)
-	case u.User != nil:
-		return fmt.Errorf("%q has user information", s)
-	case strings.ContainsRune(s, '#'):
-		return fmt.Errorf("%q has a fragment", s)
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-		return nil
-	case u.Scheme == "http":
-		return fmt.Errorf("%q is not https (http is allowed for loopback hosts only)", s)
-	}
-	return fmt.Errorf("%q is not an https URL", s)
-}
-
-// notURLChar reports a rune that RFC 3986 allows nowhere in a URI: space,
-// controls, non-ASCII, and "<>\^`{|}.
-func notURLChar(r rune) bool {
-	return r <= ' ' || r >= 0x7f || strings.ContainsRune("\"<>\\^`{|}", r)
-}
-
-// validPort reports whether p is empty or a port number.
-func validPort(p string) bool {
-	if p == "" {
-		return true
-	}
-	n, err := strconv.ParseUint(p, 10, 16)
-	return err == nil && n > 0
-}
-
-// isLoopback reports whether host is "localhost" or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // isAbsoluteURI reports whether s is an RFC 3986 absolute URI: a scheme, a

@@ -152,18 +152,36 @@ func (i *Issuer) JWKS() []byte {
 	return out
 }
 
+// AuthorizePath is the authorization endpoint that Metadata advertises,
+// relative to the issuer URL. Handler does not serve it: the programs that
+// mount Handler (smarttest, the demo) decide whether they offer an
+// authorization endpoint there.
+const AuthorizePath = "/authorize"
+
+// Scopes are the scopes_supported of Metadata: identity, patient launch
+// and every permission in each context. Sign signs any scope it is given.
+var Scopes = []string{"openid", "fhirUser", "launch/patient", "patient/*.cruds", "user/*.cruds", "system/*.cruds"}
+
 // Metadata returns the issuer's OpenID Connect discovery document, with
-// tokenPath as its token endpoint (relative to the issuer URL).
+// tokenPath as its token endpoint (relative to the issuer URL). It agrees
+// with the SMART document smarttest serves beside it: AuthorizePath as
+// authorization endpoint, the authorization_code and client_credentials
+// grants, response type "code" and PKCE with "S256" only, so that
+// wellknown.FromIssuer gives a valid SMART document from it, also with
+// sso-openid-connect. Clients are public ("none" authentication).
 func (i *Issuer) Metadata(tokenPath string) []byte {
 	u := i.URL()
 	out, _ := json.Marshal(map[string]any{
 		"issuer":                                u,
 		"jwks_uri":                              u + "/jwks.json",
+		"authorization_endpoint":                u + AuthorizePath,
 		"token_endpoint":                        u + tokenPath,
-		"grant_types_supported":                 []string{"client_credentials"},
+		"grant_types_supported":                 []string{"authorization_code", "client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"none"},
-		"response_types_supported":              []string{"token"},
+		"response_types_supported":              []string{"code"},
 		"code_challenge_methods_supported":      []string{"S256"},
+		"scopes_supported":                      Scopes,
+		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{i.alg.Alg()},
 	})
 	return out

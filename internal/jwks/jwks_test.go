@@ -1,41 +1,12 @@
 package jwks
 
 import (
-	"context"
-	"errors"
-	"io"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 )
-
-func TestCheckURL(t *testing.T) {
-	tests := []struct {
-		url string
-		ok  bool
-	}{
-		{"https://auth.example.org/realms/fhir", true},
-		{"https://auth.example.org", true},
-		{"http://127.0.0.1:8080/x", true},
-		{"http://[::1]:8080/x", true},
-		{"http://localhost:8080/x", true},
-		{"http://auth.example.org/x", false},
-		{"http://127.0.0.2/x", false},
-		{"http://localhost.evil.org/x", false},
-		{"http://127.0.0.1.nip.io/x", false},
-		{"ftp://auth.example.org/x", false},
-		{"https://user:pw@auth.example.org/x", false},
-		{"https://auth.example.org/x#frag", false},
-		{"/relative", false},
-		{"", false},
-	}
-	for _, tc := range tests {
-		if err := CheckURL(tc.url); (err == nil) != tc.ok {
-			t.Errorf("CheckURL(%q) = %v, want ok %v", tc.url, err, tc.ok)
-		}
-	}
-}
 
 func TestValidKID(t *testing.T) {
 	tests := []struct {
@@ -58,43 +29,40 @@ func TestValidKID(t *testing.T) {
 	}
 }
 
-func TestClientBoundsBodies(t *testing.T) {
-	for _, tc := range []struct {
+// TestDiscoverReturnsJWKSURI: Discover takes the metadata from
+// internal/asmeta (tested there) and adds the checks of the JWKS URL.
+func TestDiscoverReturnsJWKSURI(t *testing.T) {
+	tests := []struct {
 		name    string
-		size    int
-		chunked bool
+		jwksURI string // {{base}} is the server URL
 		ok      bool
+		mustSay string
 	}{
-		{name: "at the bound", size: MaxDocumentSize, ok: true},
-		{name: "over, with length", size: MaxDocumentSize + 1},
-		{name: "over, chunked", size: MaxDocumentSize + 1, chunked: true},
-	} {
+		{name: "loopback jwks_uri", jwksURI: `"{{base}}/jwks"`, ok: true},
+		{name: "https jwks_uri", jwksURI: `"https://keys.example.org/jwks"`, ok: true},
+		{name: "no jwks_uri", jwksURI: `""`, mustSay: "has no jwks_uri"},
+		{name: "http jwks_uri on a public host", jwksURI: `"http://keys.example.org/jwks"`, mustSay: "not https"},
+	}
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if tc.chunked {
-					w.(http.Flusher).Flush()
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/.well-known/openid-configuration" {
+					http.NotFound(w, r)
+					return
 				}
-				w.Write([]byte(strings.Repeat("x", tc.size)))
+				fmt.Fprintf(w, `{"issuer":%q,"jwks_uri":%s}`, srv.URL, strings.ReplaceAll(tc.jwksURI, "{{base}}", srv.URL))
 			}))
 			defer srv.Close()
-			resp, err := Client(srv.Client()).Get(srv.URL)
-			if err == nil {
-				_, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
-			if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrTooLarge) {
-				t.Errorf("err = %v, want ok %v", err, tc.ok)
+			u, err := Discover(t.Context(), Client(srv.Client()), srv.URL)
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("Discover: %v", err)
+			case tc.ok && !strings.HasSuffix(u, "/jwks"):
+				t.Errorf("Discover = %q", u)
+			case !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.mustSay) || !strings.HasPrefix(err.Error(), "jwks: ")):
+				t.Errorf("Discover = %q, %v; want a jwks error saying %q", u, err, tc.mustSay)
 			}
 		})
-	}
-}
-
-func TestClientRefusesRedirectToHTTP(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "http://auth.example.org/jwks", http.StatusFound)
-	}))
-	defer srv.Close()
-	if _, err := Discover(context.Background(), Client(srv.Client()), srv.URL); err == nil {
-		t.Error("redirect to plain http followed")
 	}
 }
