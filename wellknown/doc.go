@@ -10,7 +10,7 @@
 //
 // # Quick start
 //
-//	doc, err := wellknown.FromIssuer(ctx, "https://as.example.com/realms/ehr", nil,
+//	doc, err := wellknown.FromIssuer(ctx, "https://auth.example.org/realms/fhir", nil,
 //		wellknown.LaunchStandalone, wellknown.ClientPublic,
 //		wellknown.ContextStandalonePatient, wellknown.PermissionPatient, wellknown.PermissionV2,
 //	)
@@ -19,10 +19,10 @@
 //
 //	h, err := wellknown.Handler(*doc) // fails, listing every problem, if doc is not valid
 //	if err != nil { ... }
-//	p, err := wellknown.Path("https://fhir.example.com/r4") // "/r4/.well-known/smart-configuration"
+//	p, err := wellknown.Path("https://fhir.example.org/r4") // "/r4/.well-known/smart-configuration"
 //	if err != nil { ... }
-//	mux.Handle(p, h)                     // public: not behind the authentication middleware
-//	mux.Handle("/r4/", auth.Handler(fhir)) // the FHIR API
+//	mux.Handle(p, h)                        // public: not behind the Guard
+//	mux.Handle("/r4/", guard.Handler(fhir)) // the FHIR API
 //
 // # From the authorization server's metadata
 //

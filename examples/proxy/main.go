@@ -92,13 +92,11 @@ func main() {
 	})
 	flag.Parse()
 	ctx := context.Background()
-	doc, err := wellknown.FromIssuer(ctx, *issuer, nil)
+	doc, err := wellknown.FromIssuer(ctx, *issuer, nil, wellknown.PermissionPatient, wellknown.PermissionUser,
+		wellknown.PermissionV1, wellknown.PermissionV2)
 	if err != nil {
 		log.Fatal(err)
 	}
-	doc.Issuer = "" // no sso-openid-connect capability is claimed
-	doc.Capabilities = []wellknown.Capability{wellknown.PermissionPatient, wellknown.PermissionUser,
-		wellknown.PermissionV1, wellknown.PermissionV2}
 	h, err := newProxy(ctx, smartmw.Config{Issuer: *issuer, Audience: *audience}, *doc, o)
 	if err != nil {
 		log.Fatal(err)
