@@ -143,15 +143,23 @@ func newAuthorizer(cfg *Config, path, aud string, onError ErrorHandler) *authori
 }
 
 // serve decides r for grant g and serves it with next, the response
-// guarded when the decision leaves something to enforce.
-func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, next http.Handler) {
+// guarded when the decision leaves something to enforce. With addGrant,
+// g goes on the request context too (one copy of the request for both).
+func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, addGrant bool, next http.Handler) {
 	d, err := a.decideHTTP(r.Context(), g, r)
 	if err != nil {
+		if addGrant { // an ErrorHandler may log who was refused
+			r = r.WithContext(smartctx.NewContext(r.Context(), g))
+		}
 		a.onError(w, r, err)
 		return
 	}
 	// The handler gets its own immutable copy; the guard enforces d.
-	r = r.WithContext(smartctx.WithDecision(r.Context(), d.public()))
+	ctx := r.Context()
+	if addGrant {
+		ctx = smartctx.NewContext(ctx, g)
+	}
+	r = r.WithContext(smartctx.WithDecision(ctx, d.public()))
 	if d.Rewritten {
 		u := *r.URL
 		u.RawQuery = d.Query

@@ -297,7 +297,7 @@ func (m *Guard) Handler(next http.Handler) http.Handler {
 			m.onError(w, r, err)
 			return
 		}
-		b.az.serve(w, r, g, next)
+		b.az.serve(w, r, g, true, next)
 	}))
 	if m.cors != nil {
 		h = m.cors(h)
@@ -313,12 +313,12 @@ func (m *Guard) Handler(next http.Handler) http.Handler {
 // smartctx.FromContext), or before Authorize in a chain of your own.
 func (m *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, r, err := m.authenticate(r, m.baseOf(r))
+		g, r, err := m.authenticate(r, m.baseOf(r))
 		if err != nil {
 			m.onError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(smartctx.NewContext(r.Context(), g)))
 	}))
 	if m.cors != nil {
 		h = m.cors(h)
@@ -342,7 +342,7 @@ func (m *Guard) Authorize(next http.Handler) http.Handler {
 			m.onError(w, r, errNotFHIR())
 			return
 		}
-		b.az.serve(w, r, g, next)
+		b.az.serve(w, r, g, false, next)
 	})
 }
 
@@ -374,8 +374,9 @@ func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) 
 }
 
 // authenticate extracts and verifies r's token and, when r is under base
-// b, checks that the token may be used there. It returns r with the grant
-// on its context (and a body that can be read again).
+// b, checks that the token may be used there. It returns the grant and r,
+// or a copy whose body can be read again; the caller puts the grant on the
+// context.
 func (m *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
 	tok, r, xerr := m.extract(r)
 	if xerr != nil {
@@ -389,7 +390,7 @@ func (m *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.R
 	if b != nil && !b.bound(g) {
 		return nil, r, invalidToken("token not issued for this server", jwt.ErrTokenInvalidAudience)
 	}
-	return g, r.WithContext(smartctx.NewContext(r.Context(), g)), nil
+	return g, r, nil
 }
 
 // Errors of token extraction.
