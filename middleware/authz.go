@@ -160,6 +160,11 @@ func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.G
 		ctx = smartctx.NewContext(ctx, g)
 	}
 	r = r.WithContext(smartctx.WithDecision(ctx, d.public()))
+	if a.cfg.Audit != nil || a.cfg.Metrics != nil {
+		if rec := recordOf(ctx); rec != nil {
+			rec.decision = d
+		}
+	}
 	if d.Rewritten {
 		u := *r.URL
 		u.RawQuery = d.Query

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -265,6 +266,17 @@ type Config struct {
 	// Logger receives background errors only (a JWKS refresh that
 	// failed). Tokens are never logged. Default slog.Default().
 	Logger *slog.Logger
+
+	// Audit, when set, is called once for every request Handler answers
+	// (preflight excepted), after the answer: who asked, for what, about
+	// which patient, the outcome and its reason (AuditEvent). SlogAudit and
+	// FHIRAudit are ready hooks. It runs on the request's goroutine: keep
+	// it fast, or hand the event to a queue. Default: none, at no cost.
+	Audit func(ctx context.Context, e AuditEvent)
+
+	// Metrics, when set, receives counters and latencies; see Metrics.
+	// Default: none, at no cost.
+	Metrics Metrics
 }
 
 // Issuer is one more trusted authorization server, with its own keys and

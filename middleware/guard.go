@@ -127,7 +127,13 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		refuse(&Error{Status: http.StatusBadGateway, Description: "encoded response cannot be checked", Err: errResponseUnchecked})
 		return
 	}
-	out, err := a.checkResponse(gr, d, body)
+	out, withheld, err := a.checkResponse(gr, d, body)
+	if a.cfg.Metrics != nil {
+		a.cfg.Metrics.Guarded(len(body), withheld)
+	}
+	if rec := recordOf(r.Context()); rec != nil && (a.cfg.Audit != nil || a.cfg.Metrics != nil) {
+		rec.withheld += withheld + len(d.refused)
+	}
 	switch {
 	case errors.Is(err, errResponseUnchecked):
 		refuse(&Error{Status: http.StatusBadGateway, Description: "response cannot be checked", Err: err})
@@ -190,10 +196,10 @@ func (a *authorizer) denied(d *decision) *Error {
 		Description: "the token does not allow this resource"}
 }
 
-// withheld is the entry a searchset gains when the guard removed entries
+// withheldEntry is the entry a searchset gains when the guard removed entries
 // (SMART App Launch: the server may leave out what the client may not
 // see, and should say so); it names nothing of what was withheld.
-var withheld = json.RawMessage(`{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"suppressed",` +
+var withheldEntry = json.RawMessage(`{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"suppressed",` +
 	`"diagnostics":"Some results were withheld: the access token does not allow them."}]},"search":{"mode":"outcome"}}`)
 
 // refusalEntry is a batch-response entry answering a refused entry: its
@@ -240,34 +246,34 @@ var errNotPermitted = errors.New("resource not permitted")
 // the entries the grant does not permit, or any other resource whole. It
 // fails with errNotPermitted for a resource outside the decision, and
 // with errResponseUnchecked for a body that is not FHIR JSON.
-func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte) ([]byte, error) {
+func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (_ []byte, withheld int, _ error) {
 	bundle, ok := object(body)
 	if !ok {
-		return nil, errResponseUnchecked
+		return nil, 0, errResponseUnchecked
 	}
 	rt, ok := str(bundle, "resourceType")
 	if !ok || rt == "" {
-		return nil, errResponseUnchecked
+		return nil, 0, errResponseUnchecked
 	}
 	if rt == "OperationOutcome" {
 		// The outcome of the interaction (a delete, an update answered
 		// with Prefer: return=OperationOutcome): no resource of the
 		// compartment.
-		return body, nil
+		return body, 0, nil
 	}
 	if rt != "Bundle" || d.Type == "Bundle" {
 		if !a.permitted(gr, d, rt, body, false) {
-			return nil, errNotPermitted
+			return nil, 0, errNotPermitted
 		}
-		return body, nil
+		return body, 0, nil
 	}
 	bt, ok := str(bundle, "type")
 	if !ok {
-		return nil, errResponseUnchecked
+		return nil, 0, errResponseUnchecked
 	}
 	var entries []json.RawMessage
 	if raw, found := bundle["entry"]; found && json.Unmarshal(raw, &entries) != nil {
-		return nil, errResponseUnchecked
+		return nil, 0, errResponseUnchecked
 	}
 	perEntry := bt == "batch-response" || bt == "transaction-response"
 	kept := entries[:0]
@@ -275,16 +281,16 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	for i, raw := range entries {
 		e, ok := object(raw)
 		if !ok {
-			return nil, errResponseUnchecked
+			return nil, 0, errResponseUnchecked
 		}
 		var mode string
 		if raw, has := e["search"]; has {
 			search, ok := object(raw)
 			if !ok {
-				return nil, errResponseUnchecked
+				return nil, 0, errResponseUnchecked
 			}
 			if mode, ok = str(search, "mode"); !ok {
-				return nil, errResponseUnchecked
+				return nil, 0, errResponseUnchecked
 			}
 		}
 		resource := e["resource"]
@@ -294,16 +300,16 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		}
 		res, ok := object(resource)
 		if !ok {
-			return nil, errResponseUnchecked
+			return nil, 0, errResponseUnchecked
 		}
 		typ, ok := str(res, "resourceType")
 		if !ok {
-			return nil, errResponseUnchecked
+			return nil, 0, errResponseUnchecked
 		}
 		ed := d
 		if perEntry {
 			if i >= len(d.Entries) {
-				return nil, errResponseUnchecked
+				return nil, 0, errResponseUnchecked
 			}
 			ed = d.Entries[i]
 		}
@@ -317,26 +323,28 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 			// refusal takes the place of the resource.
 			kept = append(kept, refusalEntry(a.denied(ed)))
 			replaced = true
+			withheld++
 			continue
 		}
 		dropped = true
+		withheld++
 	}
 	if perEntry && (replaced || len(d.refused) > 0) {
 		if len(kept) != len(d.Entries) {
-			return nil, errResponseUnchecked
+			return nil, 0, errResponseUnchecked
 		}
 		bundle["entry"] = batchEntries(kept, d.refused, d.entryCount)
 		out, err := json.Marshal(bundle)
 		if err != nil {
-			return nil, errResponseUnchecked
+			return nil, 0, errResponseUnchecked
 		}
-		return out, nil
+		return out, withheld, nil
 	}
 	if !dropped && !(d.filtered && bundle["total"] != nil) {
-		return body, nil
+		return body, 0, nil
 	}
 	if dropped && bt == "searchset" {
-		kept = append(kept, withheld)
+		kept = append(kept, withheldEntry)
 	}
 	if len(kept) == 0 {
 		delete(bundle, "entry")
@@ -346,9 +354,9 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	delete(bundle, "total") // it would count what the client may not see
 	out, err := json.Marshal(bundle)
 	if err != nil {
-		return nil, errResponseUnchecked
+		return nil, 0, errResponseUnchecked
 	}
-	return out, nil
+	return out, withheld, nil
 }
 
 // permitted reports whether the grant lets the client see resource, of

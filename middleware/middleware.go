@@ -45,6 +45,8 @@ type Guard struct {
 	onError ErrorHandler
 	bases   []*base // longest path first
 	cors    func(http.Handler) http.Handler
+	audit   func(context.Context, AuditEvent)
+	metrics Metrics
 }
 
 // issuer is one trusted authorization server with its keys and parser.
@@ -98,6 +100,10 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		m.cors = CORS(cfg.AllowedOrigins...)
+	}
+	m.audit, m.metrics = cfg.Audit, cfg.Metrics
+	if m.auditing() {
+		m.onError = auditError(m.onError)
 	}
 	if !cfg.DisableCache {
 		m.cache = newCache(cfg.CacheSize, cfg.CacheTTL)
@@ -297,13 +303,23 @@ func (m *Guard) Handler(next http.Handler) http.Handler {
 			m.onError(w, r, err)
 			return
 		}
+		if m.auditing() {
+			if rec := recordOf(r.Context()); rec != nil {
+				rec.grant = g
+			}
+		}
 		b.az.serve(w, r, g, true, next)
 	}))
+	h = m.audited(h)
 	if m.cors != nil {
 		h = m.cors(h)
 	}
 	return h
 }
+
+// auditing reports whether requests are reported to Config.Audit or
+// Config.Metrics.
+func (m *Guard) auditing() bool { return m.audit != nil || m.metrics != nil }
 
 // AuthenticateOnly returns next behind CORS (when configured) and
 // authentication alone: the grant goes on the request context, and no
@@ -511,9 +527,19 @@ func (m *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, erro
 	key := cacheKey(token)
 	now := m.now()
 	if g := m.cache.get(key, now); g != nil {
+		if m.metrics != nil {
+			m.metrics.Token("cached")
+		}
 		return g, nil
 	}
 	g, err := m.verify(ctx, token)
+	if m.metrics != nil {
+		if err != nil {
+			m.metrics.Token("refused")
+		} else {
+			m.metrics.Token("verified")
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
