@@ -403,7 +403,11 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 				if !scope.IsR4Type(t) {
 					return badRequest("_type names an unknown resource type")
 				}
-				n++
+				if n++; n > maxTypes {
+					// R4 has fewer types: a longer list repeats some,
+					// and would cost a decision per name.
+					return badRequest(fmt.Sprintf("_type names more than %d resource types", maxTypes))
+				}
 				if acc, _ := a.access(g, c, t, scope.Search); acc != scope.Allowed {
 					return a.deny(req, bundled, "the token does not allow searching every type in _type")
 				}
@@ -473,6 +477,9 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 	d.Rewritten = true
 	return nil
 }
+
+// maxTypes bounds the names in _type: R4 has 146 resource types.
+const maxTypes = 200
 
 // restricted reports whether the search already limits its results to the
 // compartment of Patient/pid: one of its parameters (ANDed with the rest)

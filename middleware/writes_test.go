@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -262,5 +263,37 @@ func TestBatchAnsweredEntryByEntry(t *testing.T) {
 	tx := strings.Replace(batch("GET Observation/o123", "GET Condition/c1"), `"batch"`, `"transaction"`, 1)
 	if w := do(t, guard.Handler(store), "POST", "/r4", tok, tx); w.Code != 403 || len(store.got) != 0 {
 		t.Errorf("transaction with a refused entry: %d, forwarded %q", w.Code, store.got)
+	}
+}
+
+// TestTypeListBounded: a _type list longer than R4 has types is refused
+// at once, in a query or a form body, without a decision per name.
+func TestTypeListBounded(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	cfg := is.Config()
+	cfg.MaxBodyBytes = 4 << 20
+	guard, err := smartmw.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("system/*.rs"))
+	h := guard.Handler(&anyPatientStore{})
+	long := "_type=" + strings.TrimSuffix(strings.Repeat("Observation,", 100_000), ",")
+	r := httptest.NewRequest("POST", "/r4/_search", strings.NewReader(long))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Authorization", "Bearer "+tok)
+	allocs := testing.AllocsPerRun(1, func() {
+		w := httptest.NewRecorder()
+		r.Body = io.NopCloser(strings.NewReader(long))
+		h.ServeHTTP(w, r)
+		if w.Code != 400 || !strings.Contains(w.Body.String(), "more than 200") {
+			t.Errorf("%d %s", w.Code, w.Body)
+		}
+	})
+	if allocs > 200 {
+		t.Errorf("%v allocations for a refused _type list", allocs)
+	}
+	if w := do(t, h, "GET", "/r4/?_type=Observation,Condition", tok, ""); w.Code != 200 {
+		t.Errorf("a short _type list: %d %s", w.Code, w.Body)
 	}
 }
