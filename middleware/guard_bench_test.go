@@ -1,0 +1,128 @@
+package middleware_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
+)
+
+// labSearchset returns a searchset Bundle of n Observations of Patient/123,
+// each padded with notes to about size bytes: realistic laboratory
+// results with codes, a value and references.
+func labSearchset(n, size int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"resourceType":"Bundle","id":"s1","meta":{"lastUpdated":"2026-12-01T10:00:00Z"},"type":"searchset","total":%d,`+
+		`"link":[{"relation":"self","url":"https://fhir.example.org/r4/Observation?patient=123"}],"entry":[`, n)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		var e strings.Builder
+		fmt.Fprintf(&e, `{"fullUrl":"https://fhir.example.org/r4/Observation/o123-%d","resource":{"resourceType":"Observation","id":"o123-%d",`+
+			`"meta":{"versionId":"1","lastUpdated":"2026-11-30T08:%02d:00Z"},"status":"final",`+
+			`"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory","display":"Laboratory"}]}],`+
+			`"code":{"coding":[{"system":"http://loinc.org","code":"2339-0","display":"Glucose [Mass/volume] in Blood"}],"text":"Glucose"},`+
+			`"subject":{"reference":"Patient/123","display":"Amy Shaw"},"encounter":{"reference":"Encounter/e%d"},`+
+			`"effectiveDateTime":"2026-11-30T08:%02d:00Z","issued":"2026-11-30T09:00:00Z",`+
+			`"performer":[{"reference":"Practitioner/p1"}],"valueQuantity":{"value":%d.5,"unit":"mg/dL","system":"http://unitsofmeasure.org","code":"mg/dL"},`+
+			`"interpretation":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation","code":"N"}]}],"note":[`,
+			i, i, i%60, i, i%60, 70+i)
+		for j := 0; e.Len() < size-120; j++ {
+			if j > 0 {
+				e.WriteByte(',')
+			}
+			fmt.Fprintf(&e, `{"text":"Reviewed by the laboratory; sample %d of run %d within range."}`, j, i)
+		}
+		e.WriteString(`]},"search":{"mode":"match"}}`)
+		b.WriteString(e.String())
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// BenchmarkGuard measures, side by side in one run, json.Valid over a
+// searchset (one JSON pass: the floor) and the whole protection of a
+// patient/ search answered with it (cached token: authentication,
+// authorization and the response guard checking every entry), for 20
+// and 100 Observations of about 420 bytes and 100 of about 3 KB.
+func BenchmarkGuard(b *testing.B) {
+	is := smarttest.NewIssuer(b)
+	guard := newBenchGuard(b, is)
+	tok := is.Token(b, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
+	for _, sz := range []struct {
+		name    string
+		n, size int
+	}{{"20", 20, 420}, {"100", 100, 420}, {"100x3KB", 100, 3000}} {
+		body := labSearchset(sz.n, sz.size)
+		if !json.Valid(body) {
+			b.Fatal("fixture is not JSON")
+		}
+		h := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/fhir+json")
+			w.Write(body)
+		}))
+		r := httptest.NewRequest("GET", "/r4/Observation?patient=123", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := &discardWriter{h: http.Header{}}
+		h.ServeHTTP(w, r)
+		if w.status != 200 || w.n != len(body) {
+			b.Fatalf("the guard answered %d with %d bytes of %d", w.status, w.n, len(body))
+		}
+		b.Run("json.Valid/"+sz.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				json.Valid(body)
+			}
+		})
+		b.Run("protection/"+sz.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				w.reset()
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that counts what it is sent, so that
+// the benchmark measures the Guard and not a recorder.
+type discardWriter struct {
+	h      http.Header
+	status int
+	n      int
+}
+
+func (d *discardWriter) Header() http.Header { return d.h }
+func (d *discardWriter) WriteHeader(code int) {
+	if d.status == 0 {
+		d.status = code
+	}
+}
+func (d *discardWriter) Write(p []byte) (int, error) {
+	if d.status == 0 {
+		d.status = 200
+	}
+	d.n += len(p)
+	return len(p), nil
+}
+func (d *discardWriter) reset() {
+	clear(d.h)
+	d.status, d.n = 0, 0
+}
+
+func newBenchGuard(b *testing.B, is *smarttest.Issuer) *smartmw.Guard {
+	b.Helper()
+	g, err := smartmw.New(b.Context(), is.Config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g
+}
