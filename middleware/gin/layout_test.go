@@ -75,6 +75,7 @@ func TestDocumentedRouteLayoutsServeDiscoveryBesideProtectedFHIR(t *testing.T) {
 		{name: "a search", method: "GET", target: "/fhir/Observation?patient=123", token: read, wantStatus: 200, wantIn: `"obs-123"`},
 		{name: "HEAD of the patient's Observation", method: "HEAD", target: "/fhir/Observation/obs-123", token: read, wantStatus: 200},
 		{name: "HEAD of another patient's Observation", method: "HEAD", target: "/fhir/Observation/obs-456", token: read, wantStatus: 404},
+		{name: "HEAD of a search, without a HEAD route of its own", method: "HEAD", target: "/fhir/Observation?patient=123", token: read, wantStatus: 200},
 		{name: "a delete of another patient's Observation", method: "DELETE", target: "/fhir/Observation/obs-456", token: write, wantStatus: 404},
 		{name: "a delete of the patient's Observation", method: "DELETE", target: "/fhir/Observation/obs-123", token: write, wantStatus: 204},
 		{name: "CORS preflight of a FHIR read", method: "OPTIONS", target: "/fhir/Observation/obs-123", origin: appOrigin, wantStatus: 204},
