@@ -8,6 +8,8 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/smartguard/smartguard v0.0.0
+	github.com/smartguard/smartguard/middleware/echo v0.0.0
+	github.com/smartguard/smartguard/middleware/gin v0.0.0
 )
 
 require (
@@ -50,4 +52,8 @@ require (
 	google.golang.org/protobuf v1.36.10 // indirect
 )
 
-replace github.com/smartguard/smartguard => ../
+replace (
+	github.com/smartguard/smartguard => ../
+	github.com/smartguard/smartguard/middleware/echo => ../middleware/echo
+	github.com/smartguard/smartguard/middleware/gin => ../middleware/gin
+)

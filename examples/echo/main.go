@@ -1,8 +1,11 @@
-// Command echo protects a FHIR API on an echo server.
+// Command echo protects a FHIR API on an echo server with
+// smartecho.Protect.
 //
-// As with gin, the FHIR routes are one net/http handler (echo.WrapHandler)
-// with smartguard's chain around it, so that the authorizer's response
-// guard sees what the FHIR handler writes.
+// Protect, the middleware of the /fhir group, runs the whole Guard around
+// the echo handlers: what they write goes through the response guard,
+// and the Guard's read of the stored resource before an update or delete
+// goes through echo to the GET route. Echo handlers read the grant with
+// smartctx.FromContext(c.Request().Context()).
 package main
 
 import (
@@ -12,9 +15,11 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/smartguard/smartguard/examples/internal/fhirstore"
 	smartmw "github.com/smartguard/smartguard/middleware"
+	smartecho "github.com/smartguard/smartguard/middleware/echo"
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
@@ -25,8 +30,14 @@ func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Hand
 	}
 	e := echo.New()
 	e.HideBanner = true
+	e.Use(middleware.Recover())
+	// Public, any origin, outside Protect.
 	e.Match([]string{http.MethodGet, http.MethodHead, http.MethodOptions}, p.DiscoveryPath, echo.WrapHandler(p.Discovery))
-	e.Any("/fhir/*", echo.WrapHandler(p.Guard.Handler(p.Store)))
+	// CORS, 401, 403, and the response guard.
+	fhir := e.Group("/fhir", smartecho.Protect(p.Guard, e))
+	store := echo.WrapHandler(p.Store)
+	fhir.Any("", store)
+	fhir.Any("/*", store)
 	return e, nil
 }
 

@@ -7,3 +7,5 @@ import (
 )
 
 func TestProtectedLikeEveryExample(t *testing.T) { exampletest.Check(t, setup) }
+
+func TestGuardReadsGoThroughTheRouter(t *testing.T) { exampletest.CheckGuardReads(t, setup) }

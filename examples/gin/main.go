@@ -1,11 +1,12 @@
-// Command gin protects a FHIR API on a gin engine.
+// Command gin protects a FHIR API on a gin engine with smartgin.Protect.
 //
-// smartguard's stages are net/http middleware. The FHIR routes are mounted
-// as one net/http handler (gin.WrapH) with the whole chain around it, so
-// that the authorizer's response guard sees what the FHIR handler writes:
-// an adapter that called c.Next() from inside the chain would let gin
-// write past the guard. Gin handlers that serve FHIR data behind the
-// chain read the grant with smartctx.FromContext(c.Request.Context()).
+// Protect runs the whole Guard around the gin handlers of the FHIR
+// routes: what they write goes through the response guard, and the
+// Guard's read of the stored resource before an update or delete goes
+// through the engine to the GET route. gin's router cannot hold
+// /fhir/*path beside the discovery document, so the FHIR API (one
+// net/http handler here) is mounted on "", "/:type" and "/:type/*rest".
+// Gin handlers read the grant with smartctx.FromContext(c.Request.Context()).
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/smartguard/smartguard/examples/internal/fhirstore"
 	smartmw "github.com/smartguard/smartguard/middleware"
+	smartgin "github.com/smartguard/smartguard/middleware/gin"
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error) {
@@ -26,14 +28,17 @@ func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Hand
 	if err != nil {
 		return nil, err
 	}
-	// gin's router cannot hold both /fhir/.well-known/... and /fhir/*path,
-	// so one catch-all hands /fhir/ to a net/http mux.
-	fhir := http.NewServeMux()
-	fhir.Handle(p.DiscoveryPath, p.Discovery) // public, any origin
-	fhir.Handle("/fhir/", p.Guard.Handler(p.Store))
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Any("/fhir/*path", gin.WrapH(fhir))
+	r.Use(gin.Recovery())
+	// Public, any origin, outside Protect.
+	r.Match([]string{http.MethodGet, http.MethodHead, http.MethodOptions}, p.DiscoveryPath, gin.WrapH(p.Discovery))
+	// CORS, 401, 403, and the response guard.
+	fhir := r.Group("/fhir", smartgin.Protect(p.Guard, r))
+	store := gin.WrapH(p.Store)
+	for _, path := range []string{"", "/:type", "/:type/*rest"} {
+		fhir.Any(path, store)
+	}
 	return r, nil
 }
 

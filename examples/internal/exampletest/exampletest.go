@@ -67,3 +67,40 @@ func Check(t *testing.T, setup func(ctx context.Context, cfg smartmw.Config, ori
 		}
 	})
 }
+
+// CheckGuardReads builds the example's handler with setup and checks what
+// a framework adapter must route to the FHIR handler for the Guard: its
+// read of the stored resource before a write (an app may delete its
+// patient's Observation, not another patient's, which stays), and the
+// GET that answers a HEAD (200 for the patient's Observation, 403 for
+// another patient's).
+func CheckGuardReads(t *testing.T, setup func(ctx context.Context, cfg smartmw.Config, origins []string) (http.Handler, error)) {
+	t.Helper()
+	is := smarttest.NewIssuer(t, smarttest.ForAudience(Audience))
+	h, err := setup(t.Context(), is.Config(), []string{AppOrigin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rds"), smarttest.Patient("example"))
+	clinician := is.Token(t, smarttest.Scopes("user/Observation.rs"), smarttest.FHIRUser("Practitioner/dr-jones"))
+	steps := []struct {
+		name, method, path, token string
+		want                      int
+	}{
+		{"HEAD of the patient's Observation", "HEAD", "/fhir/Observation/example-glucose", app, 200},
+		{"HEAD of another patient's Observation", "HEAD", "/fhir/Observation/other-glucose", app, 403},
+		{"delete of another patient's Observation", "DELETE", "/fhir/Observation/other-glucose", app, 403},
+		{"which is still there", "GET", "/fhir/Observation/other-glucose", clinician, 200},
+		{"delete of the patient's Observation", "DELETE", "/fhir/Observation/example-glucose", app, 204},
+		{"which is gone", "GET", "/fhir/Observation/example-glucose", clinician, 404},
+	}
+	for _, s := range steps {
+		r := httptest.NewRequest(s.method, s.path, nil)
+		r.Header.Set("Authorization", "Bearer "+s.token)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != s.want {
+			t.Errorf("%s: %s %s: %d %s, want %d", s.name, s.method, s.path, w.Code, w.Body, s.want)
+		}
+	}
+}
