@@ -16,6 +16,10 @@ import (
 // it ("Subject", "ſubject": encoding/json decoding into a struct does).
 var ErrJSON = errors.New("compartment: malformed resource JSON")
 
+// maxDepth is the deepest nesting of objects and arrays read: a value
+// inside maxDepth containers may not be a container itself. Every reader
+// here takes the depth of the value it reads (0 for the resource itself)
+// and fails past it, so that no input can exhaust the stack.
 const maxDepth = 256
 
 // node is one step of a set of element paths. A leaf is where the value to
@@ -219,11 +223,12 @@ func (s *scanner) skip(depth int) {
 	}
 }
 
-// object reads an object at s.i. For each key, visit is called with the
-// key's raw bytes with s.i on its value; visit reads the value and returns
-// true, or returns false and the value is skipped.
+// object reads an object at s.i, a value inside depth containers. For
+// each key, visit is called with the key's raw bytes with s.i on its
+// value; visit reads the value and returns true, or returns false and the
+// value is skipped.
 func (s *scanner) object(depth int, visit func(key []byte) bool) {
-	if depth > maxDepth || !s.expect('{') {
+	if depth >= maxDepth || !s.expect('{') {
 		s.fail()
 		return
 	}
@@ -257,8 +262,11 @@ func (s *scanner) object(depth int, visit func(key []byte) bool) {
 	}
 }
 
-func (s *scanner) array(elem func()) {
-	if !s.expect('[') {
+// array reads an array at s.i, a value inside depth containers, calling
+// elem with s.i on each element (a value inside depth+1 containers).
+func (s *scanner) array(depth int, elem func()) {
+	if depth >= maxDepth || !s.expect('[') {
+		s.fail()
 		return
 	}
 	if s.peek() == ']' {
@@ -348,7 +356,7 @@ func topLevel(data []byte) (typ, id string, err error) {
 func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
 	switch s.peek() {
 	case '[':
-		s.array(func() { s.walk(n, depth+1, leaf) })
+		s.array(depth, func() { s.walk(n, depth+1, leaf) })
 	case '{':
 		if n.leaf {
 			// The value is both tested and possibly walked further: test

@@ -114,7 +114,7 @@ func codingMatches(s *scanner, depth int, value string) bool {
 			}
 			seenCoding = true
 			if s.peek() == '[' {
-				s.array(func() {
+				s.array(depth+1, func() {
 					if s.peek() != '{' {
 						s.skip(depth + 2)
 					} else if codingMatches(s, depth+2, value) {
