@@ -49,32 +49,35 @@ func SupportedConstraint(typ string, c scope.Constraint) bool {
 func matchToken(data []byte, typ, name, value string) (bool, error) {
 	root := tokenTrees[typ][name]
 	if root == nil || value == "" || strings.IndexByte(value, '\\') >= 0 {
-		root = &node{} // still read the whole resource, to refuse bad JSON
+		root = &noPaths // still read the whole resource, to refuse bad JSON
 		value = ""
 	}
-	found := false
-	s := scanner{data: data}
-	s.walk(root, 0, func(s *scanner, depth int) {
-		switch s.peek() {
-		case '"': // a code: its system is implied, only "code" can match
-			code, _ := s.text()
-			for alt := range strings.SplitSeq(value, ",") {
-				if strings.IndexByte(alt, '|') < 0 && alt == code {
-					found = true
-				}
-			}
-		case '{':
-			if codingMatches(s, depth, value) {
-				found = true
-			}
-		default:
-			s.skip(depth)
-		}
-	})
+	s := scanner{data: data, kind: tokenLeaf, value: value}
+	s.walk(root, 0)
 	if !s.end() || string(s.typ) != typ {
 		return false, ErrJSON
 	}
-	return found, nil
+	return s.found, nil
+}
+
+// token reads the value at a token parameter's path: a code, Coding or
+// CodeableConcept that matches s.value sets s.found.
+func (s *scanner) token(depth int) {
+	switch s.peek() {
+	case '"': // a code: its system is implied, only "code" can match
+		code, _ := s.bytesText()
+		for alt := range strings.SplitSeq(s.value, ",") {
+			if strings.IndexByte(alt, '|') < 0 && alt == string(code) {
+				s.found = true
+			}
+		}
+	case '{':
+		if codingMatches(s, depth, s.value) {
+			s.found = true
+		}
+	default:
+		s.skip(depth)
+	}
 }
 
 // codingMatches reads a Coding or a CodeableConcept and tests its codings.
