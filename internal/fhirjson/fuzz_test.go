@@ -12,7 +12,7 @@ import (
 // FuzzScan compares Scan with encoding/json: it refuses what json.Valid
 // refuses (or what nests past MaxDepth) and nothing else; what it reads of
 // a Bundle is what the encoding/json reference reads; and a rewrite
-// decodes to what the reference makes of the body.
+// decodes to what the reference makes of the body, written or returned.
 func FuzzScan(f *testing.F) {
 	for _, seed := range []string{
 		string(searchset(3, false)),
@@ -82,6 +82,7 @@ func FuzzScan(f *testing.F) {
 			return
 		}
 		checkRewrite(t, body, out, drop, max(int(total), fhirjson.NoTotal), extra)
+		checkWriteRewrite(t, b, out, max(int(total), fhirjson.NoTotal), extra)
 		if !json.Valid(out) {
 			t.Fatalf("Rewrite = %s: not JSON", out)
 		}

@@ -1,7 +1,7 @@
 package fhirjson
 
 import (
-	"slices"
+	"io"
 	"strconv"
 )
 
@@ -38,93 +38,155 @@ func (b *Bundle) Rewrite(total int, extra []byte) ([]byte, error) {
 	if b.dropped == 0 {
 		return b.data, nil
 	}
-	if extra != nil {
-		i := skipSpace(extra, 0)
-		if i >= len(extra) || extra[i] != '{' {
-			if _, err := SkipValue(extra, i, 0); err != nil {
-				return nil, err
-			}
-			return nil, ErrUnreadable
-		}
-		end, err := SkipValue(extra, i, 0)
-		switch {
-		case err != nil:
-			return nil, err
-		case skipSpace(extra, end) != len(extra):
-			return nil, ErrSyntax
-		}
+	if err := checkExtra(extra); err != nil {
+		return nil, err
 	}
+	out := make([]byte, 0, len(b.data)+len(extra)+24)
+	err := b.splice(total, extra, func(p []byte) error {
+		out = append(out, p...)
+		return nil
+	})
+	return out, err
+}
 
-	// At most two edits of the Bundle object: its "entry" and its
-	// "total", in the order they come.
-	type edit struct {
-		start, end int
-		write      func(out []byte) []byte
+// WriteRewrite writes to w what Rewrite returns, in pieces of the body
+// scanned, without building it in memory: a filtered Bundle costs no copy
+// of it. It returns the number of bytes written, and Rewrite's errors
+// (before writing anything) or w's.
+func (b *Bundle) WriteRewrite(w io.Writer, total int, extra []byte) (int64, error) {
+	if b.dropped == 0 {
+		n, err := w.Write(b.data)
+		return int64(n), err
 	}
+	if err := checkExtra(extra); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := b.splice(total, extra, func(p []byte) error {
+		if len(p) == 0 {
+			return nil
+		}
+		k, err := w.Write(p)
+		n += int64(k)
+		return err
+	})
+	return n, err
+}
+
+// checkExtra checks that extra, when not nil, is one JSON object.
+func checkExtra(extra []byte) error {
+	if extra == nil {
+		return nil
+	}
+	i := skipSpace(extra, 0)
+	end, err := SkipValue(extra, i, 0)
+	switch {
+	case err != nil:
+		return err
+	case skipSpace(extra, end) != len(extra):
+		return ErrSyntax
+	case extra[i] != '{':
+		return ErrUnreadable
+	}
+	return nil
+}
+
+var (
+	openArray  = []byte("[")
+	comma      = []byte(",")
+	closeArray = []byte("]")
+)
+
+// splice calls emit with the pieces of the rewritten Bundle, in order.
+func (b *Bundle) splice(total int, extra []byte, emit func([]byte) error) error {
+	// At most two edits of the Bundle object, its "entry" and its
+	// "total", in the order they come.
+	const (
+		cut = iota
+		entries
+		number
+	)
+	type edit struct{ start, end, kind int }
 	var edits [2]edit
 	n := 0
-	remove := b.removeEntry(extra)
+	remove := extra == nil && b.dropped == len(b.Entries)
 	if remove {
 		start, end := b.removal(&b.entry, total == NoTotal && b.total.found)
-		edits[n] = edit{start, end, nil}
+		edits[n] = edit{start, end, cut}
 	} else {
-		edits[n] = edit{b.entry.value.Start, b.entry.value.End, func(out []byte) []byte {
-			return b.appendEntries(out, extra)
-		}}
+		edits[n] = edit{b.entry.value.Start, b.entry.value.End, entries}
 	}
 	n++
 	if b.total.found {
 		if total == NoTotal {
 			start, end := b.removal(&b.total, remove)
-			edits[n] = edit{start, end, nil}
+			edits[n] = edit{start, end, cut}
 		} else {
-			edits[n] = edit{b.total.value.Start, b.total.value.End, func(out []byte) []byte {
-				return strconv.AppendInt(out, int64(total), 10)
-			}}
+			edits[n] = edit{b.total.value.Start, b.total.value.End, number}
 		}
 		n++
 	}
-	slices.SortFunc(edits[:n], func(x, y edit) int { return x.start - y.start })
-
-	out := make([]byte, 0, len(b.data)+len(extra)+24)
+	if n == 2 && edits[1].start < edits[0].start {
+		edits[0], edits[1] = edits[1], edits[0]
+	}
 	at := 0
 	for _, e := range edits[:n] {
-		out = append(out, b.data[at:e.start]...)
-		if e.write != nil {
-			out = e.write(out)
+		if err := emit(b.data[at:e.start]); err != nil {
+			return err
+		}
+		var err error
+		switch e.kind {
+		case entries:
+			err = b.spliceEntries(extra, emit)
+		case number:
+			err = emit(strconv.AppendInt(nil, int64(total), 10))
+		}
+		if err != nil {
+			return err
 		}
 		at = e.end
 	}
-	return append(out, b.data[at:]...), nil
+	return emit(b.data[at:])
 }
 
-// removeEntry reports whether Rewrite removes "entry", because nothing is
-// left in it.
-func (b *Bundle) removeEntry(extra []byte) bool {
-	return extra == nil && b.dropped == len(b.Entries)
-}
-
-// appendEntries appends the new value of "entry" to out.
-func (b *Bundle) appendEntries(out, extra []byte) []byte {
-	out = append(out, '[')
+// spliceEntries emits the new value of "entry": each run of entries kept
+// side by side is one piece of the body, with the separators it had.
+func (b *Bundle) spliceEntries(extra []byte, emit func([]byte) error) error {
+	if err := emit(openArray); err != nil {
+		return err
+	}
 	first := true
-	for _, e := range b.Entries {
-		if e.drop {
+	for i := 0; i < len(b.Entries); {
+		if b.Entries[i].drop {
+			i++
 			continue
 		}
+		j := i
+		for j+1 < len(b.Entries) && !b.Entries[j+1].drop {
+			j++
+		}
 		if !first {
-			out = append(out, ',')
+			if err := emit(comma); err != nil {
+				return err
+			}
 		}
 		first = false
-		out = append(out, b.data[e.Span.Start:e.Span.End]...)
+		if err := emit(b.data[b.Entries[i].Span.Start:b.Entries[j].Span.End]); err != nil {
+			return err
+		}
+		i = j + 1
 	}
 	if extra != nil {
 		if !first {
-			out = append(out, ',')
+			if err := emit(comma); err != nil {
+				return err
+			}
 		}
-		out = append(out, extra...)
+		if err := emit(extra); err != nil {
+			return err
+		}
 	}
-	return append(out, ']')
+	return emit(closeArray)
 }
 
 // removal returns the bytes to cut to remove m from the Bundle object,

@@ -1,8 +1,10 @@
 package fhirjson_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -117,7 +119,71 @@ func TestRewrite(t *testing.T) {
 				t.Fatalf("Rewrite = %s, %v\nwant %s", out, err, tc.want)
 			}
 			checkRewrite(t, body, out, tc.drop, tc.total, extra)
+			checkWriteRewrite(t, bundle, out, tc.total, extra)
 		})
+	}
+}
+
+// checkWriteRewrite checks that WriteRewrite writes what Rewrite returned.
+func checkWriteRewrite(t *testing.T, bundle *fhirjson.Bundle, want []byte, total int, extra []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	n, err := bundle.WriteRewrite(&buf, total, extra)
+	if err != nil || n != int64(buf.Len()) || !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("WriteRewrite = %d, %v, wrote %s\nRewrite returned %s", n, err, buf.Bytes(), want)
+	}
+}
+
+// failingWriter fails after n bytes.
+type failingWriter struct{ n int }
+
+var errWrite = errors.New("write failed")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		k := w.n
+		w.n = 0
+		return k, errWrite
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// WriteRewrite stops at the first write error and reports it with the
+// bytes written.
+func TestWriteRewriteReportsWriteErrors(t *testing.T) {
+	bundle := scanBundle(t, searchset(5, false))
+	bundle.Drop(1)
+	bundle.Drop(3)
+	out, err := bundle.Rewrite(fhirjson.NoTotal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{0, 1, 100, len(out) / 2, len(out) - 1} {
+		n, err := bundle.WriteRewrite(&failingWriter{n: limit}, fhirjson.NoTotal, nil)
+		if !errors.Is(err, errWrite) || n != int64(limit) {
+			t.Errorf("limit %d: WriteRewrite = %d, %v; want %d, errWrite", limit, n, err, limit)
+		}
+	}
+}
+
+// WriteRewrite sends a filtered Bundle without a copy of it: what it
+// allocates does not depend on the Bundle's size.
+func TestWriteRewriteDoesNotCopyTheBundle(t *testing.T) {
+	for _, body := range [][]byte{searchset(20, false), searchset(100, true)} {
+		bundle := scanBundle(t, body)
+		for i := range bundle.Entries {
+			if i%2 == 0 {
+				bundle.Drop(i)
+			}
+		}
+		if n := testing.AllocsPerRun(20, func() {
+			if _, err := bundle.WriteRewrite(io.Discard, 10, nil); err != nil {
+				t.Fatal(err)
+			}
+		}); n > 2 {
+			t.Errorf("%d bytes: %v allocations", len(body), n)
+		}
 	}
 }
 
@@ -130,6 +196,7 @@ func TestRewriteWithNothingDroppedReturnsTheBody(t *testing.T) {
 	if err != nil || len(out) != len(body) || &out[0] != &body[0] {
 		t.Fatalf("Rewrite = %.40s..., %v; want the body itself", out, err)
 	}
+	checkWriteRewrite(t, bundle, body, 1, []byte(`{}`))
 }
 
 // total and entry are removed with the right commas wherever they sit
@@ -152,6 +219,7 @@ func TestRewriteInEveryMemberOrder(t *testing.T) {
 							t.Fatal(err)
 						}
 						checkRewrite(t, body, out, drop, total, extra)
+						checkWriteRewrite(t, bundle, out, total, extra)
 					}
 				}
 			}
@@ -185,6 +253,10 @@ func TestRewriteRefusesAnExtraThatIsNotAnObject(t *testing.T) {
 			bundle.Drop(0)
 			if out, err := bundle.Rewrite(fhirjson.NoTotal, []byte(tc.extra)); !errors.Is(err, tc.want) {
 				t.Fatalf("Rewrite = %.40s, %v; want %v", out, err, tc.want)
+			}
+			var buf bytes.Buffer
+			if n, err := bundle.WriteRewrite(&buf, fhirjson.NoTotal, []byte(tc.extra)); !errors.Is(err, tc.want) || n != 0 || buf.Len() != 0 {
+				t.Fatalf("WriteRewrite = %d, %v; want nothing written, %v", n, err, tc.want)
 			}
 		})
 	}
