@@ -52,13 +52,15 @@ func TestRefusesMalformedJSONInMembersNotRead(t *testing.T) {
 }
 
 // The response guard checks every entry of a Bundle: the membership
-// check allocates nothing.
-func TestMemberDoesNotAllocate(t *testing.T) {
+// and constraint checks allocate nothing.
+func TestChecksDoNotAllocate(t *testing.T) {
 	data := []byte(observation)
+	lab := scope.Constraint{{Name: "category", Value: "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"}}
 	tests := []struct {
 		name string
 		call func() (bool, error)
 	}{
+		{"MatchConstraint", func() (bool, error) { return MatchConstraint(data, lab) }},
 		{"Member", func() (bool, error) { return Member(data, "123") }},
 		{"MemberOf", func() (bool, error) { return MemberOf(data, "Observation", "obs1", "123", AnyServer) }},
 		{"OnlyMemberOf", func() (bool, error) { return OnlyMemberOf(data, "Observation", "obs1", "123", NoServer) }},
