@@ -8,9 +8,10 @@
 // It replaces four rounds of encoding/json decoding: [Scan] accepts
 // exactly the JSON that encoding/json's Valid accepts, nested up to
 // [MaxDepth] levels, refuses what the guard could read otherwise than a
-// client (a key it reads given twice, or beside one equal to it under
+// client (a key it reads given twice, or another key equal to it under
 // case folding), and allocates a few objects per body whatever its number
-// of JSON tokens.
+// of JSON tokens. [Bundle.WriteRewrite] sends a filtered Bundle without
+// copying it.
 //
 // # Use
 //
@@ -25,6 +26,7 @@
 //		}
 //	}
 //	out, err := b.Rewrite(fhirjson.NoTotal, nil) // body itself when nothing was dropped
+//	// or, without a copy: b.WriteRewrite(w, fhirjson.NoTotal, nil)
 //
 // # Nesting
 //
