@@ -178,45 +178,49 @@ func otherPatient(ref []byte, patientID, base string) bool {
 func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
 	root := refTrees[string(typ)]
 	if root == nil {
-		root = &node{}
+		root = &noPaths
 	}
-	found := false
-	s := scanner{data: data}
-	s.walk(root, 0, func(s *scanner, depth int) {
-		if s.peek() != '{' {
-			s.skip(depth)
-			return
-		}
-		seen := false
-		s.object(depth, func(key []byte) bool {
-			if foldsTo(key, "reference") {
-				s.fail()
-				return true
-			}
-			if string(key) != "reference" {
-				return false
-			}
-			if seen {
-				s.fail()
-				return true
-			}
-			seen = true
-			if s.peek() != '"' {
-				return false
-			}
-			ref, _ := s.bytesText()
-			if refersTo(ref, patientID, base) {
-				found = true
-			} else if otherPatient(ref, patientID, base) {
-				other = true
-			}
-			return true
-		})
-	})
+	s := scanner{data: data, kind: refLeaf, patientID: patientID, base: base}
+	s.walk(root, 0)
 	if !s.end() || string(s.typ) != string(typ) {
 		return false, false, ErrJSON
 	}
-	return found && patientID != "" && refTrees[string(typ)] != nil, other, nil
+	return s.found && patientID != "" && refTrees[string(typ)] != nil, s.other, nil
+}
+
+// reference reads the value at a compartment path: a Reference to
+// Patient/s.patientID sets s.found, one that could be to another Patient
+// sets s.other.
+func (s *scanner) reference(depth int) {
+	if s.peek() != '{' {
+		s.skip(depth)
+		return
+	}
+	seen := false
+	s.object(depth, func(key []byte) bool {
+		if foldsTo(key, "reference") {
+			s.fail()
+			return true
+		}
+		if string(key) != "reference" {
+			return false
+		}
+		if seen {
+			s.fail()
+			return true
+		}
+		seen = true
+		if s.peek() != '"' {
+			return false
+		}
+		ref, _ := s.bytesText()
+		if refersTo(ref, s.patientID, s.base) {
+			s.found = true
+		} else if otherPatient(ref, s.patientID, s.base) {
+			s.other = true
+		}
+		return true
+	})
 }
 
 // TypeAndID reads the "resourceType" and "id" of a resource.

@@ -1,6 +1,7 @@
 package compartment
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -158,9 +159,17 @@ func TestTables(t *testing.T) {
 func FuzzMember(f *testing.F) {
 	f.Add([]byte(observation), "123")
 	f.Add([]byte(`{"resourceType":"Patient","id":"1"}`), "1")
+	f.Add([]byte(`{"resourceType":"Observation","note":[01],"subject":{"reference":"Patient/1"}}`), "1")
 	f.Fuzz(func(t *testing.T, data []byte, patient string) {
-		_, _ = Member(data, patient)
-		_, _ = MatchConstraint(data, scope.Constraint{{Name: "category", Value: "a|b"}})
+		// What is read at all is well-formed JSON, skipped parts included.
+		_, err := Member(data, patient)
+		if err == nil && !json.Valid(data) {
+			t.Fatalf("Member accepts %q, not JSON", data)
+		}
+		_, err = MatchConstraint(data, scope.Constraint{{Name: "category", Value: "a|b"}})
+		if err == nil && !json.Valid(data) {
+			t.Fatalf("MatchConstraint accepts %q, not JSON", data)
+		}
 	})
 }
 

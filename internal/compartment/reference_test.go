@@ -139,7 +139,7 @@ func codingAt(m map[string]any, value string) bool {
 	}
 	code, hasCode := m["code"].(string)
 	system, hasSystem := m["system"].(string)
-	return hasCode && tokenMatches(value, hasSystem, system, code)
+	return hasCode && tokenMatches(value, hasSystem, []byte(system), []byte(code))
 }
 
 // FuzzMatchAgreesWithEncodingJSON: whenever MatchConstraint matches, a
@@ -150,7 +150,7 @@ func FuzzMatchAgreesWithEncodingJSON(f *testing.F) {
 	f.Add([]byte(observation), "status", "final")
 	f.Add([]byte(`{"resourceType":"Basic","code":{"coding":[{"system":"s","code":"c"}],"coding":[]}}`), "code", "s|c")
 	f.Fuzz(func(t *testing.T, data []byte, name, value string) {
-		got, err := matchToken(data, "Observation", name, value)
+		got, err := matchToken(data, []byte("Observation"), name, value)
 		if err != nil || !got {
 			return
 		}

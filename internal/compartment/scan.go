@@ -1,11 +1,12 @@
 package compartment
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/smartguard/smartguard/internal/fhirjson"
 )
 
 // ErrJSON is returned for a resource that is not a well-formed JSON object
@@ -16,7 +17,11 @@ import (
 // it ("Subject", "ſubject": encoding/json decoding into a struct does).
 var ErrJSON = errors.New("compartment: malformed resource JSON")
 
-const maxDepth = 256
+// maxDepth is the deepest nesting of objects and arrays read: a value
+// inside maxDepth containers may not be a container itself. Every reader
+// here takes the depth of the value it reads (0 for the resource itself)
+// and fails past it, so that no input can exhaust the stack.
+const maxDepth = fhirjson.MaxDepth
 
 // node is one step of a set of element paths. A leaf is where the value to
 // test (a Reference, a CodeableConcept...) sits; it may have children too.
@@ -25,6 +30,9 @@ type node struct {
 	children []*node
 	leaf     bool
 }
+
+// noPaths is the tree of a resource read for its JSON alone.
+var noPaths node
 
 func (n *node) add(path string) {
 	for path != "" {
@@ -71,6 +79,33 @@ type scanner struct {
 	// What walk saw at the top level of the resource.
 	typ, id        []byte
 	seenTy, seenID bool
+
+	// What walk does with a value at a leaf of its paths, and what it
+	// found there.
+	kind            leafKind
+	patientID, base string // for refLeaf
+	value           string // for tokenLeaf
+	found, other    bool
+}
+
+// leafKind is what walk tests at the leaves of its paths.
+type leafKind uint8
+
+const (
+	// refLeaf: a Reference, against a patient (see member).
+	refLeaf leafKind = iota
+	// tokenLeaf: a code, Coding or CodeableConcept, against a token
+	// search value (see matchToken).
+	tokenLeaf
+)
+
+// leaf tests the value at s.i, at a leaf of walk's paths.
+func (s *scanner) leaf(depth int) {
+	if s.kind == refLeaf {
+		s.reference(depth)
+	} else {
+		s.token(depth)
+	}
 }
 
 func (s *scanner) fail() { s.bad = true; s.i = len(s.data) }
@@ -105,32 +140,20 @@ func (s *scanner) expect(c byte) bool {
 }
 
 // str reads a string at s.i and returns its raw content (between the
-// quotes) and whether it holds escapes. Escapes are checked only when a
-// string is decoded (text); here only the closing quote matters.
+// quotes) and whether it holds escapes.
 func (s *scanner) str() (raw []byte, escaped bool) {
 	if s.peek() != '"' {
 		s.fail()
 		return nil, false
 	}
-	start := s.i + 1
-	for j := start; ; {
-		k := bytes.IndexByte(s.data[j:], '"')
-		if k < 0 {
-			s.fail()
-			return nil, false
-		}
-		j += k
-		n := 0 // backslashes before the quote
-		for n < j-start && s.data[j-1-n] == '\\' {
-			n++
-		}
-		if n%2 == 0 {
-			raw = s.data[start:j]
-			s.i = j + 1
-			return raw, bytes.IndexByte(raw, '\\') >= 0
-		}
-		j++
+	end, esc := fhirjson.SkipString(s.data, s.i+1)
+	if end < 0 {
+		s.fail()
+		return nil, false
 	}
+	raw = s.data[s.i+1 : end-1]
+	s.i = end
+	return raw, esc
 }
 
 // text reads a string value and decodes it.
@@ -172,58 +195,23 @@ func (s *scanner) decode(raw []byte) (string, bool) {
 	return out, true
 }
 
-// skip reads any value. Containers are skipped by matching brackets
-// outside strings, without checking what is between them: a value the
-// checks do not look at only has to end where a JSON parser would end it.
+// skip reads any value, a value inside depth containers, checking that
+// it is well-formed JSON.
 func (s *scanner) skip(depth int) {
-	switch s.peek() {
-	case '"':
-		s.str()
-	case '{', '[':
-		var stack [maxDepth]byte
-		n := 0
-		for s.i < len(s.data) {
-			switch c := s.data[s.i]; c {
-			case '"':
-				s.str()
-				continue
-			case '{', '[':
-				if depth+n >= maxDepth {
-					s.fail()
-					return
-				}
-				stack[n] = c + 2 // '{'+2 == '}', '['+2 == ']'
-				n++
-			case '}', ']':
-				if n == 0 || stack[n-1] != c {
-					s.fail()
-					return
-				}
-				n--
-				if n == 0 {
-					s.i++
-					return
-				}
-			}
-			s.i++
-		}
+	end, err := fhirjson.SkipValue(s.data, s.i, depth)
+	if err != nil {
 		s.fail()
-	case 't':
-		s.lit("true")
-	case 'f':
-		s.lit("false")
-	case 'n':
-		s.lit("null")
-	default:
-		s.number()
+		return
 	}
+	s.i = end
 }
 
-// object reads an object at s.i. For each key, visit is called with the
-// key's raw bytes with s.i on its value; visit reads the value and returns
-// true, or returns false and the value is skipped.
+// object reads an object at s.i, a value inside depth containers. For
+// each key, visit is called with the key's raw bytes with s.i on its
+// value; visit reads the value and returns true, or returns false and the
+// value is skipped.
 func (s *scanner) object(depth int, visit func(key []byte) bool) {
-	if depth > maxDepth || !s.expect('{') {
+	if depth >= maxDepth || !s.expect('{') {
 		s.fail()
 		return
 	}
@@ -257,8 +245,11 @@ func (s *scanner) object(depth int, visit func(key []byte) bool) {
 	}
 }
 
-func (s *scanner) array(elem func()) {
-	if !s.expect('[') {
+// array reads an array at s.i, a value inside depth containers, calling
+// elem with s.i on each element (a value inside depth+1 containers).
+func (s *scanner) array(depth int, elem func()) {
+	if depth >= maxDepth || !s.expect('[') {
+		s.fail()
 		return
 	}
 	if s.peek() == ']' {
@@ -276,29 +267,6 @@ func (s *scanner) array(elem func()) {
 		default:
 			s.fail()
 		}
-	}
-}
-
-func (s *scanner) lit(word string) {
-	if !bytes.HasPrefix(s.data[s.i:], []byte(word)) {
-		s.fail()
-		return
-	}
-	s.i += len(word)
-}
-
-func (s *scanner) number() {
-	start := s.i
-	for s.i < len(s.data) {
-		c := s.data[s.i]
-		if '0' <= c && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			s.i++
-			continue
-		}
-		break
-	}
-	if s.i == start {
-		s.fail()
 	}
 }
 
@@ -345,20 +313,21 @@ func topLevel(data []byte) (typ, id string, err error) {
 
 // walk reads the value at s.i along n, calling leaf for each value that
 // sits at a leaf of n. It rejects a key of n repeated in one object.
-func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
+func (s *scanner) walk(n *node, depth int) {
 	switch s.peek() {
 	case '[':
-		s.array(func() { s.walk(n, depth+1, leaf) })
+		s.array(depth, func() { s.walk(n, depth+1) })
 	case '{':
 		if n.leaf {
 			// The value is both tested and possibly walked further: test
 			// it on a copy of the scanner, then walk.
 			t := *s
-			leaf(&t, depth)
+			t.leaf(depth)
 			if t.bad {
 				s.fail()
 				return
 			}
+			s.found, s.other = t.found, t.other
 		}
 		if len(n.names) == 0 && depth > 0 {
 			s.skip(depth)
@@ -382,7 +351,7 @@ func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
 						}
 						seen |= 1 << i
 					}
-					s.walk(n.children[i], depth+1, leaf)
+					s.walk(n.children[i], depth+1)
 					return true
 				}
 			}
@@ -390,7 +359,7 @@ func (s *scanner) walk(n *node, depth int, leaf func(s *scanner, depth int)) {
 		})
 	default:
 		if n.leaf {
-			leaf(s, depth)
+			s.leaf(depth)
 			return
 		}
 		s.skip(depth)
@@ -445,8 +414,17 @@ func leadingType(data []byte) []byte {
 // foldsTo reports whether key is not name but equal to it under Unicode
 // case folding, as encoding/json matches keys to struct fields: a
 // decoder of that kind would read it as name, so a check that reads name
-// alone could be reading the wrong member. name is ASCII.
+// alone could be reading the wrong member. name is ASCII, not empty.
 func foldsTo(key []byte, name string) bool {
+	// Most keys differ at once: no rune folds to an ASCII one in fewer
+	// bytes, and an ASCII first byte is a whole rune.
+	if len(key) < len(name) || key[0] < utf8.RuneSelf && key[0]|0x20 != name[0]|0x20 {
+		return false
+	}
+	return foldsToSlow(key, name)
+}
+
+func foldsToSlow(key []byte, name string) bool {
 	if len(key) == len(name) && string(key) == name {
 		return false
 	}

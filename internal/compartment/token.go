@@ -15,13 +15,13 @@ import (
 // escaped values) does not match: an unsupported constraint grants
 // nothing.
 func MatchConstraint(data []byte, c scope.Constraint) (bool, error) {
-	typ := string(leadingType(data)) // one pass for the usual resource
-	if typ == "" {
+	typ := leadingType(data) // one pass for the usual resource
+	if len(typ) == 0 {
 		t, _, err := topLevel(data)
 		if err != nil {
 			return false, err
 		}
-		typ = t
+		typ = []byte(t)
 	}
 	if len(c) == 0 {
 		return false, nil
@@ -46,40 +46,43 @@ func SupportedConstraint(typ string, c scope.Constraint) bool {
 	return len(c) > 0
 }
 
-func matchToken(data []byte, typ, name, value string) (bool, error) {
-	root := tokenTrees[typ][name]
+func matchToken(data, typ []byte, name, value string) (bool, error) {
+	root := tokenTrees[string(typ)][name]
 	if root == nil || value == "" || strings.IndexByte(value, '\\') >= 0 {
-		root = &node{} // still read the whole resource, to refuse bad JSON
+		root = &noPaths // still read the whole resource, to refuse bad JSON
 		value = ""
 	}
-	found := false
-	s := scanner{data: data}
-	s.walk(root, 0, func(s *scanner, depth int) {
-		switch s.peek() {
-		case '"': // a code: its system is implied, only "code" can match
-			code, _ := s.text()
-			for alt := range strings.SplitSeq(value, ",") {
-				if strings.IndexByte(alt, '|') < 0 && alt == code {
-					found = true
-				}
-			}
-		case '{':
-			if codingMatches(s, depth, value) {
-				found = true
-			}
-		default:
-			s.skip(depth)
-		}
-	})
-	if !s.end() || string(s.typ) != typ {
+	s := scanner{data: data, kind: tokenLeaf, value: value}
+	s.walk(root, 0)
+	if !s.end() || string(s.typ) != string(typ) {
 		return false, ErrJSON
 	}
-	return found, nil
+	return s.found, nil
+}
+
+// token reads the value at a token parameter's path: a code, Coding or
+// CodeableConcept that matches s.value sets s.found.
+func (s *scanner) token(depth int) {
+	switch s.peek() {
+	case '"': // a code: its system is implied, only "code" can match
+		code, _ := s.bytesText()
+		for alt := range strings.SplitSeq(s.value, ",") {
+			if strings.IndexByte(alt, '|') < 0 && alt == string(code) {
+				s.found = true
+			}
+		}
+	case '{':
+		if codingMatches(s, depth, s.value) {
+			s.found = true
+		}
+	default:
+		s.skip(depth)
+	}
 }
 
 // codingMatches reads a Coding or a CodeableConcept and tests its codings.
 func codingMatches(s *scanner, depth int, value string) bool {
-	var system, code string
+	var system, code []byte
 	var hasSystem, hasCode, seenSystem, seenCode, seenCoding bool
 	match := false
 	s.object(depth, func(key []byte) bool {
@@ -94,7 +97,7 @@ func codingMatches(s *scanner, depth int, value string) bool {
 			}
 			seenSystem = true
 			if s.peek() == '"' {
-				system, _ = s.text()
+				system, _ = s.bytesText()
 				hasSystem = true
 				return true
 			}
@@ -104,7 +107,7 @@ func codingMatches(s *scanner, depth int, value string) bool {
 			}
 			seenCode = true
 			if s.peek() == '"' {
-				code, _ = s.text()
+				code, _ = s.bytesText()
 				hasCode = true
 				return true
 			}
@@ -114,7 +117,7 @@ func codingMatches(s *scanner, depth int, value string) bool {
 			}
 			seenCoding = true
 			if s.peek() == '[' {
-				s.array(func() {
+				s.array(depth+1, func() {
 					if s.peek() != '{' {
 						s.skip(depth + 2)
 					} else if codingMatches(s, depth+2, value) {
@@ -133,25 +136,25 @@ func codingMatches(s *scanner, depth int, value string) bool {
 }
 
 // tokenMatches applies FHIR token search semantics to one Coding.
-func tokenMatches(value string, hasSystem bool, system, code string) bool {
+func tokenMatches(value string, hasSystem bool, system, code []byte) bool {
 	for alt := range strings.SplitSeq(value, ",") {
 		sys, c, piped := strings.Cut(alt, "|")
 		switch {
 		case !piped:
-			if alt == code {
+			if alt == string(code) {
 				return true
 			}
 		case sys == "" && c == "": // "|": nothing
 		case sys == "":
-			if !hasSystem && c == code {
+			if !hasSystem && c == string(code) {
 				return true
 			}
 		case c == "":
-			if hasSystem && sys == system {
+			if hasSystem && sys == string(system) {
 				return true
 			}
 		default:
-			if hasSystem && sys == system && c == code {
+			if hasSystem && sys == string(system) && c == string(code) {
 				return true
 			}
 		}
