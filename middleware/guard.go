@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -127,12 +129,12 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		refuse(&Error{Status: http.StatusBadGateway, Description: "encoded response cannot be checked", Err: errResponseUnchecked})
 		return
 	}
-	out, withheld, err := a.checkResponse(gr, d, body)
+	an, err := a.checkResponse(gr, d, body)
 	if a.cfg.Metrics != nil {
-		a.cfg.Metrics.Guarded(len(body), withheld)
+		a.cfg.Metrics.Guarded(len(body), an.withheld)
 	}
 	if rec := recordOf(r.Context()); rec != nil && (a.cfg.Audit != nil || a.cfg.Metrics != nil) {
-		rec.withheld += withheld + len(d.refused)
+		rec.withheld += an.withheld + len(d.refused)
 	}
 	switch {
 	case errors.Is(err, errResponseUnchecked):
@@ -143,11 +145,18 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	h := w.Header()
-	if len(out) != len(body) {
+	switch {
+	case an.out != nil:
+		h.Set("Content-Length", strconv.Itoa(len(an.out)))
+	case an.bundle != nil:
+		h.Del("Content-Length") // sent as it is spliced
+	default:
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	if an.rewritten() {
 		h.Del("ETag") // the filtered Bundle is another representation
 		h.Del("Last-Modified")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(out)))
 	if read && status == http.StatusOK && notModified(inm, ims, h) {
 		h.Del("Content-Length")
 		w.WriteHeader(http.StatusNotModified)
@@ -155,7 +164,7 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	w.WriteHeader(status)
 	if !head {
-		w.Write(out)
+		an.writeTo(w)
 	}
 }
 
@@ -242,121 +251,137 @@ func batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
 // errNotPermitted refuses a resource the decision does not permit.
 var errNotPermitted = errors.New("resource not permitted")
 
-// checkResponse returns body as the client may see it: a Bundle without
-// the entries the grant does not permit, or any other resource whole. It
-// fails with errNotPermitted for a resource outside the decision, and
-// with errResponseUnchecked for a body that is not FHIR JSON.
-func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (_ []byte, withheld int, _ error) {
-	bundle, ok := object(body)
-	if !ok {
-		return nil, 0, errResponseUnchecked
+// answer is what the guard lets the client see of a response body.
+type answer struct {
+	body     []byte           // what the handler wrote
+	bundle   *fhirjson.Bundle // with entries dropped: written by splicing body
+	extra    []byte           // an entry to add after the kept ones
+	out      []byte           // a body built anew (a batch's answer)
+	withheld int              // entries removed or refused
+}
+
+// rewritten reports whether the client gets another body than the
+// handler's.
+func (an *answer) rewritten() bool { return an.bundle != nil || an.out != nil }
+
+// writeTo sends the answer's body.
+func (an *answer) writeTo(w io.Writer) {
+	switch {
+	case an.bundle != nil:
+		an.bundle.WriteRewrite(w, fhirjson.NoTotal, an.extra)
+	case an.out != nil:
+		w.Write(an.out)
+	default:
+		w.Write(an.body)
 	}
-	rt, ok := str(bundle, "resourceType")
-	if !ok || rt == "" {
-		return nil, 0, errResponseUnchecked
+}
+
+// checkResponse reads body in one pass (internal/fhirjson) and returns
+// what the client may see of it: a Bundle without the entries the grant
+// does not permit, or any other resource whole. It fails with
+// errNotPermitted for a resource outside the decision, and with
+// errResponseUnchecked for a body that is not FHIR JSON the guard can
+// read.
+func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (answer, error) {
+	an := answer{body: body}
+	res, err := fhirjson.Scan(body)
+	if err != nil || res.Type == "" {
+		return an, errResponseUnchecked
 	}
-	if rt == "OperationOutcome" {
+	if res.Type == "OperationOutcome" {
 		// The outcome of the interaction (a delete, an update answered
 		// with Prefer: return=OperationOutcome): no resource of the
 		// compartment.
-		return body, 0, nil
+		return an, nil
 	}
-	if rt != "Bundle" || d.Type == "Bundle" {
-		if !a.permitted(gr, d, rt, body, false) {
-			return nil, 0, errNotPermitted
+	if res.Type != "Bundle" || d.Type == "Bundle" {
+		if !a.permitted(gr, d, res.Type, body, false) {
+			return an, errNotPermitted
 		}
-		return body, 0, nil
+		return an, nil
 	}
-	bt, ok := str(bundle, "type")
-	if !ok {
-		return nil, 0, errResponseUnchecked
+	b, err := res.Bundle()
+	if err != nil {
+		return an, errResponseUnchecked
 	}
-	var entries []json.RawMessage
-	if raw, found := bundle["entry"]; found && json.Unmarshal(raw, &entries) != nil {
-		return nil, 0, errResponseUnchecked
-	}
-	perEntry := bt == "batch-response" || bt == "transaction-response"
-	kept := entries[:0]
-	dropped, replaced := false, false
-	for i, raw := range entries {
-		e, ok := object(raw)
-		if !ok {
-			return nil, 0, errResponseUnchecked
+	perEntry := b.Type == "batch-response" || b.Type == "transaction-response"
+	var refusals map[int]*Error
+	for i := range b.Entries {
+		e := &b.Entries[i]
+		if e.ResourcePresence != fhirjson.Present {
+			continue // a history delete, a response status
 		}
-		var mode string
-		if raw, has := e["search"]; has {
-			search, ok := object(raw)
-			if !ok {
-				return nil, 0, errResponseUnchecked
-			}
-			if mode, ok = str(search, "mode"); !ok {
-				return nil, 0, errResponseUnchecked
-			}
-		}
-		resource := e["resource"]
-		if len(resource) == 0 || string(resource) == "null" {
-			kept = append(kept, raw) // a history delete, a response status
-			continue
-		}
-		res, ok := object(resource)
-		if !ok {
-			return nil, 0, errResponseUnchecked
-		}
-		typ, ok := str(res, "resourceType")
-		if !ok {
-			return nil, 0, errResponseUnchecked
+		if e.ResourceType == "" {
+			return an, errResponseUnchecked
 		}
 		ed := d
 		if perEntry {
 			if i >= len(d.Entries) {
-				return nil, 0, errResponseUnchecked
+				return an, errResponseUnchecked
 			}
 			ed = d.Entries[i]
 		}
-		if typ == "OperationOutcome" && (perEntry || mode == "outcome") ||
-			a.permitted(gr, ed, typ, resource, mode == "include") {
-			kept = append(kept, raw)
+		if e.ResourceType == "OperationOutcome" && (perEntry || e.SearchMode == "outcome") ||
+			a.permitted(gr, ed, e.ResourceType, e.Resource.Of(body), e.SearchMode == "include") {
 			continue
 		}
+		an.withheld++
 		if perEntry {
 			// An answer keeps its entries in the request's order: the
 			// refusal takes the place of the resource.
-			kept = append(kept, refusalEntry(a.denied(ed)))
-			replaced = true
-			withheld++
+			if refusals == nil {
+				refusals = map[int]*Error{}
+			}
+			refusals[i] = a.denied(ed)
 			continue
 		}
-		dropped = true
-		withheld++
+		b.Drop(i)
 	}
-	if perEntry && (replaced || len(d.refused) > 0) {
-		if len(kept) != len(d.Entries) {
-			return nil, 0, errResponseUnchecked
+	switch {
+	case perEntry && (refusals != nil || len(d.refused) > 0):
+		if len(b.Entries) != len(d.Entries) {
+			return an, errResponseUnchecked
 		}
-		bundle["entry"] = batchEntries(kept, d.refused, d.entryCount)
-		out, err := json.Marshal(bundle)
-		if err != nil {
-			return nil, 0, errResponseUnchecked
+		answers := make([]json.RawMessage, len(b.Entries))
+		for i, e := range b.Entries {
+			if r, ok := refusals[i]; ok {
+				answers[i] = refusalEntry(r)
+			} else {
+				answers[i] = e.Span.Of(body)
+			}
 		}
-		return out, withheld, nil
+		if an.out, err = replaceEntries(body, batchEntries(answers, d.refused, d.entryCount)); err != nil {
+			return an, errResponseUnchecked
+		}
+	case b.Dropped() > 0:
+		an.bundle = b
+		if b.Type == "searchset" {
+			an.extra = withheldEntry
+		}
+	case d.filtered && b.Total.Len() > 0:
+		// Nothing dropped here, but "total" counts every page, and
+		// other pages hold what the client may not see.
+		if an.out, err = replaceEntries(body, nil); err != nil {
+			return an, errResponseUnchecked
+		}
 	}
-	if !dropped && !(d.filtered && bundle["total"] != nil) {
-		return body, 0, nil
+	return an, nil
+}
+
+// replaceEntries returns the Bundle body without "total" and, unless
+// entries is nil, with its "entry" replaced by entries. It decodes the
+// Bundle: for batch answers and rare searches, not for the searchsets the
+// guard filters every day.
+func replaceEntries(body []byte, entries json.RawMessage) ([]byte, error) {
+	bundle, ok := object(body)
+	if !ok {
+		return nil, errResponseUnchecked
 	}
-	if dropped && bt == "searchset" {
-		kept = append(kept, withheldEntry)
+	if entries != nil {
+		bundle["entry"] = entries
 	}
-	if len(kept) == 0 {
-		delete(bundle, "entry")
-	} else {
-		bundle["entry"], _ = json.Marshal(kept)
-	}
-	delete(bundle, "total") // it would count what the client may not see
-	out, err := json.Marshal(bundle)
-	if err != nil {
-		return nil, 0, errResponseUnchecked
-	}
-	return out, withheld, nil
+	delete(bundle, "total")
+	return json.Marshal(bundle)
 }
 
 // permitted reports whether the grant lets the client see resource, of
@@ -405,12 +430,14 @@ func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, reso
 // carriesResource reports whether body is a FHIR JSON resource other than
 // an OperationOutcome.
 func carriesResource(body []byte) bool {
-	m, ok := object(body)
-	if !ok {
-		return false
+	res, err := fhirjson.Scan(body)
+	switch {
+	case errors.Is(err, fhirjson.ErrUnreadable):
+		return true // JSON a client could read two ways: check it, and refuse
+	case err != nil:
+		return false // not JSON: an error page
 	}
-	rt, ok := str(m, "resourceType")
-	return !ok || rt != "" && rt != "OperationOutcome"
+	return res.Type != "" && res.Type != "OperationOutcome"
 }
 
 // checkStored protects an update, patch or delete by id under a restricted
