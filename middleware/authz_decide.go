@@ -14,6 +14,7 @@ import (
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/compartment"
+	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/internal/fhirrest"
 	"github.com/smartguard/smartguard/scope"
 )
@@ -725,31 +726,34 @@ func str(m map[string]json.RawMessage, key string) (string, bool) {
 // a batch answered in part would need the handler to enforce the refusal.
 func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body []byte) (*decision, error) {
 	notBundle := badRequest("the body is not a FHIR batch or transaction Bundle")
-	b, ok := object(body)
-	if !ok {
+	// One pass, which stops at the entry past the bound: an oversized
+	// batch costs no more than MaxBundleEntries entries.
+	res, err := fhirjson.ScanLimit(body, a.cfg.MaxBundleEntries)
+	switch {
+	case errors.Is(err, fhirjson.ErrTooManyEntries):
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge,
+			Description: fmt.Sprintf("a bundle may have at most %d entries", a.cfg.MaxBundleEntries)}
+	case err != nil:
 		return nil, notBundle
 	}
-	rt, ok1 := str(b, "resourceType")
-	bt, ok2 := str(b, "type")
-	var entries []json.RawMessage
-	if raw, has := b["entry"]; has && json.Unmarshal(raw, &entries) != nil {
+	fb, err := res.Bundle()
+	if err != nil {
 		return nil, notBundle
 	}
 	d := &decision{Request: smartctx.Request{Method: http.MethodPost, Interaction: scope.InteractionBatch}}
-	if len(entries) > a.cfg.MaxBundleEntries {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge,
-			Description: fmt.Sprintf("a bundle may have at most %d entries", a.cfg.MaxBundleEntries)}
-	}
-	switch {
-	case !ok1 || !ok2 || rt != "Bundle":
-		return nil, notBundle
-	case bt == "transaction":
+	switch fb.Type {
+	case "transaction":
 		d.Interaction = scope.InteractionTransaction
-	case bt != "batch":
+	case "batch":
+	default:
 		return nil, notBundle
+	}
+	entries := make([]json.RawMessage, len(fb.Entries))
+	for i, e := range fb.Entries {
+		entries[i] = e.Span.Of(body)
 	}
 	d.Entries = make([]*decision, 0, len(entries))
-	var forward []json.RawMessage
+	forwarded := 0
 	for i, raw := range entries {
 		e, ok := object(raw)
 		var request map[string]json.RawMessage
@@ -795,12 +799,13 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		switch {
 		case err == nil:
 			d.Entries = append(d.Entries, ed)
-			forward = append(forward, raw)
+			forwarded++
 		case d.Interaction == scope.InteractionBatch && !a.cfg.SkipResponseGuard && errors.As(err, &refused):
 			// A batch is answered entry by entry (SMART 2.2, FHIR
 			// batch): the refused entry is not forwarded, and the
 			// guard puts its refusal in its place in the answer.
 			d.refused = append(d.refused, refusal{index: i, err: refused})
+			fb.Drop(i)
 		default:
 			// A transaction is all or nothing; without the guard
 			// nothing would answer the refused entry.
@@ -808,10 +813,9 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		}
 	}
 	d.entryCount = len(entries)
-	if len(d.refused) > 0 && len(forward) > 0 {
-		b["entry"], _ = json.Marshal(forward)
-		var err error
-		if d.forward, err = json.Marshal(b); err != nil {
+	if len(d.refused) > 0 && forwarded > 0 {
+		// The batch as it came, without the refused entries.
+		if d.forward, err = fb.Rewrite(fhirjson.NoTotal, nil); err != nil {
 			return nil, notBundle
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -295,5 +296,41 @@ func TestTypeListBounded(t *testing.T) {
 	}
 	if w := do(t, h, "GET", "/r4/?_type=Observation,Condition", tok, ""); w.Code != 200 {
 		t.Errorf("a short _type list: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestHugeBatchRefusedCheaply: a 10 MiB batch of 200,000 GETs is refused
+// (413) before any entry is decided, with memory bounded by a small
+// multiple of the body.
+func TestHugeBatchRefusedCheaply(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	cfg := is.Config()
+	cfg.MaxBodyBytes = 16 << 20
+	guard, err := smartmw.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("system/*.rs"))
+	h := guard.Handler(&anyPatientStore{})
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Bundle","type":"batch","entry":[`)
+	for i := range 200_000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"request":{"method":"GET","url":"Patient/%d"}}`, i)
+	}
+	b.WriteString(`]}`)
+	body := b.String()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	w := do(t, h, "POST", "/r4", tok, body)
+	runtime.ReadMemStats(&after)
+	if w.Code != 413 {
+		t.Fatalf("%d: %.200s", w.Code, w.Body)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(4*len(body)) {
+		t.Errorf("a refused %d-byte batch allocated %d bytes", len(body), alloc)
 	}
 }

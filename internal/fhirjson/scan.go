@@ -143,9 +143,20 @@ type Entry struct {
 // the entries' slice (growing by doubling) and the strings it reports,
 // shared between entries that repeat them: a handful of allocations
 // whatever the number of JSON tokens in body.
-func Scan(body []byte) (*Resource, error) {
+func Scan(body []byte) (*Resource, error) { return ScanLimit(body, 0) }
+
+// ErrTooManyEntries is returned by ScanLimit for a Bundle with more entries
+// than it allows.
+var ErrTooManyEntries = errors.New("fhirjson: too many Bundle entries")
+
+// ScanLimit is Scan for a body whose Bundle entries are bounded: it stops
+// with ErrTooManyEntries at the entry past maxEntries (0 for no bound), so
+// that an oversized batch costs no more than that many entries. Entries
+// are counted in any object's "entry" member the scanner reads, that is a
+// Bundle's.
+func ScanLimit(body []byte, maxEntries int) (*Resource, error) {
 	r := &Resource{}
-	s := scanner{data: body, r: r}
+	s := scanner{data: body, r: r, max: maxEntries}
 	i := skipSpace(body, 0)
 	var err error
 	if i < len(body) && body[i] == '{' {
@@ -174,6 +185,8 @@ type scanner struct {
 	data   []byte
 	r      *Resource
 	topBad bool // the top level is unreadable (see Scan)
+
+	max int // the most entries to keep; 0 for no bound (ScanLimit)
 
 	// Strings read so far, so that 20 entries of type Observation share
 	// one "Observation".
@@ -468,6 +481,9 @@ func (s *scanner) entry(i int) (int, error) {
 	})
 	e.Span.End = end
 	b := &s.r.bundle
+	if s.max > 0 && len(b.Entries) >= s.max {
+		return end, ErrTooManyEntries
+	}
 	if b.Entries == nil {
 		b.Entries = make([]Entry, 0, 16)
 	}

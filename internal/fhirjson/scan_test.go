@@ -330,3 +330,24 @@ func TestScanAllocationsDoNotGrowWithTokens(t *testing.T) {
 		t.Fatalf("allocations: %v for %d bytes, %v for %d bytes; want equal, at most 5", s, len(small), l, len(large))
 	}
 }
+
+// TestScanLimit: ScanLimit stops at the entry past its bound, and reads a
+// Bundle within it as Scan does.
+func TestScanLimit(t *testing.T) {
+	body := []byte(`{"resourceType":"Bundle","type":"batch","entry":[{"request":{}},{"request":{}},{"request":{}}]}`)
+	for _, tc := range []struct {
+		max     int
+		wantErr error
+	}{{0, nil}, {3, nil}, {4, nil}, {2, fhirjson.ErrTooManyEntries}, {1, fhirjson.ErrTooManyEntries}} {
+		r, err := fhirjson.ScanLimit(body, tc.max)
+		if !errors.Is(err, tc.wantErr) {
+			t.Errorf("max %d: err %v, want %v", tc.max, err, tc.wantErr)
+			continue
+		}
+		if err == nil {
+			if b, err := r.Bundle(); err != nil || len(b.Entries) != 3 {
+				t.Errorf("max %d: %v entries, %v", tc.max, b, err)
+			}
+		}
+	}
+}
