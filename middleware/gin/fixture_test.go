@@ -222,12 +222,14 @@ type closeNotifier struct{ *httptest.ResponseRecorder }
 
 func (closeNotifier) CloseNotify() <-chan bool { return nil }
 
-// entryIDs returns the ids of the resources in a Bundle.
+// entryIDs returns the ids of the resources a searchset matches (not
+// the outcome entry the Guard adds when it withholds entries).
 func entryIDs(t *testing.T, body []byte) []string {
 	t.Helper()
 	var b struct {
 		Entry []struct {
-			Resource struct{ ID string } `json:"resource"`
+			Resource struct{ ID string }   `json:"resource"`
+			Search   struct{ Mode string } `json:"search"`
 		} `json:"entry"`
 	}
 	if err := encjson.Unmarshal(body, &b); err != nil {
@@ -235,7 +237,9 @@ func entryIDs(t *testing.T, body []byte) []string {
 	}
 	ids := []string{}
 	for _, e := range b.Entry {
-		ids = append(ids, e.Resource.ID)
+		if e.Search.Mode == "match" {
+			ids = append(ids, e.Resource.ID)
+		}
 	}
 	return ids
 }
