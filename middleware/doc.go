@@ -167,8 +167,10 @@
 // # Bundles, operations, includes
 //
 // Every entry of a batch or transaction is classified and decided on its
-// own, as if it came alone (without rewriting); one refused entry refuses
-// the whole bundle. Operations need an entry in Config.Operations;
+// own, as if it came alone (without rewriting). A batch is forwarded
+// without its refused entries, and the guard answers each of them in its
+// place in the batch-response; one refused entry refuses a whole
+// transaction (and a whole batch with SkipResponseGuard). Operations need an entry in Config.Operations;
 // _include, _revinclude and _query are refused unless AllowIncludes
 // (_query always). Reverse chaining (_has) is refused under patient/ and
 // granular scopes, and _contained searches when the search is limited to a
