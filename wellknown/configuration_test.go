@@ -166,6 +166,14 @@ func TestValidateRules(t *testing.T) {
 		}, nil},
 		{"launch needs authorization_code grant", func(c *Configuration) { c.GrantTypesSupported = []string{"client_credentials"} }, []string{"grant_types_supported"}},
 		{"other grant types allowed", func(c *Configuration) { c.GrantTypesSupported = append(c.GrantTypesSupported, "refresh_token") }, nil},
+		{"granular scopes the middleware evaluates", func(c *Configuration) {
+			c.ScopesSupported = []string{"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|health-concern",
+				"patient/Patient.rs?name=john&birthdate=ge2000", "user/Observation.rs?code:not=http://loinc.org|1234-5"}
+		}, nil},
+		{"granular scopes it does not evaluate", func(c *Configuration) {
+			c.ScopesSupported = []string{"patient/Observation.rs?subject.name=x", "patient/*.rs?category=laboratory",
+				"patient/Observation.rs?code:in=http://example.org/vs", "patient/Observation.rs?unknown=1"}
+		}, []string{"scopes_supported[0]", "scopes_supported[1]", "scopes_supported[2]", "scopes_supported[3]"}},
 		{"S256 required", func(c *Configuration) { c.CodeChallengeMethodsSupported = []string{"S384"} }, []string{"code_challenge_methods_supported"}},
 		{"plain forbidden", func(c *Configuration) { c.CodeChallengeMethodsSupported = []string{"S256", "plain"} }, []string{"code_challenge_methods_supported"}},
 		{"asymmetric needs private_key_jwt and RS384 or ES384", func(c *Configuration) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/smartguard/smartguard/internal/asmeta"
+	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -33,7 +34,9 @@ import (
 //     "https://sdo.example.org/cap": simple strings are reserved for SMART,
 //     so an unknown one is a typo or an unsupported capability;
 //   - every scope in scopes_supported parses with [scope.ParseScope], as
-//     the server SHALL support each one listed;
+//     the server SHALL support each one listed, and its granular
+//     constraint, if any, is one the middleware evaluates (on one resource
+//     type; not a chain, composite, _filter or terminology modifier);
 //   - associated endpoints have a URL and capabilities; a brand identifier
 //     has a value, an absolute-URI system if any, and a brand bundle;
 //   - list items are not empty strings; Extra neither renames known members
@@ -113,8 +116,20 @@ func (c Configuration) Validate() error {
 	v.strings("token_endpoint_auth_signing_alg_values_supported", c.TokenEndpointAuthSigningAlgValuesSupported)
 	v.capabilities("capabilities", c.Capabilities)
 	for i, s := range c.ScopesSupported {
-		if _, err := scope.ParseScope(s); err != nil {
-			v.errs = append(v.errs, &FieldError{Field: fmt.Sprintf("scopes_supported[%d]", i), Err: err})
+		sc, err := scope.ParseScope(s)
+		field := fmt.Sprintf("scopes_supported[%d]", i)
+		switch {
+		case err != nil:
+			v.errs = append(v.errs, &FieldError{Field: field, Err: err})
+		case len(sc.Constraint) == 0:
+		case sc.Type == "*":
+			v.add(field, "%q: a granular constraint on every type cannot be enforced (SPEC item 11)", s)
+		default:
+			// Advertise only what the middleware enforces: a constraint it
+			// does not evaluate grants nothing.
+			if _, err := search.Compile(sc.Type, sc.Constraint, search.Options{}); err != nil {
+				v.add(field, "%q: smartguard cannot enforce this constraint: %v", s, err)
+			}
 		}
 	}
 
