@@ -29,13 +29,16 @@ type Request struct {
 	// CompartmentType and CompartmentID name the compartment of a
 	// compartment search ("Patient", "123" for "Patient/123/Observation").
 	CompartmentType, CompartmentID string
-	// Query is the raw query the handler must run, after any rewriting;
-	// for a conditional create, the If-None-Exist search.
+	// Query is the raw URL query the handler must run, after any
+	// rewriting. (A conditional create's search is its If-None-Exist
+	// header, or a bundle entry's request.ifNoneExist, which the
+	// authorizer checks as a search of its own.)
 	Query string
 	// Form is the raw form body of a POST _search.
 	Form string
 	// Conditional is set for conditional create, update, patch and
-	// delete: Query is then the search that selects the resource.
+	// delete: Query (If-None-Exist for a create) is then the search that
+	// selects the resource.
 	Conditional bool
 	// Rewritten reports that the authorizer added the patient
 	// compartment or a granular constraint to Query, instead of refusing

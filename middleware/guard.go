@@ -306,6 +306,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	}
 	perEntry := b.Type == "batch-response" || b.Type == "transaction-response"
 	var refusals map[int]*Error
+	var resources map[int][]byte // entries' search Bundles, filtered
 	for i := range b.Entries {
 		e := &b.Entries[i]
 		if e.ResourcePresence != fhirjson.Present {
@@ -320,6 +321,23 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 				return an, errResponseUnchecked
 			}
 			ed = d.Entries[i]
+		}
+		if perEntry && e.ResourceType == "Bundle" && isSearch(ed) {
+			// A search or history entry of a batch answers with a
+			// Bundle of its own: checked as that search would be alone.
+			inner, err := a.checkResponse(gr, ed, e.Resource.Of(body))
+			if err != nil {
+				return an, errResponseUnchecked
+			}
+			if an.withheld += inner.withheld; inner.rewritten() {
+				var buf bytes.Buffer
+				inner.writeTo(&buf)
+				if resources == nil {
+					resources = map[int][]byte{}
+				}
+				resources[i] = buf.Bytes()
+			}
+			continue
 		}
 		if e.ResourceType == "OperationOutcome" && (perEntry || e.SearchMode == "outcome") ||
 			a.permitted(gr, ed, e.ResourceType, e.Resource.Of(body), e.SearchMode == "include") {
@@ -338,7 +356,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		b.Drop(i)
 	}
 	switch {
-	case perEntry && (refusals != nil || len(d.refused) > 0):
+	case perEntry && (refusals != nil || resources != nil || len(d.refused) > 0):
 		if len(b.Entries) != len(d.Entries) {
 			return an, errResponseUnchecked
 		}
@@ -346,6 +364,15 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		for i, e := range b.Entries {
 			if r, ok := refusals[i]; ok {
 				answers[i] = refusalEntry(r)
+			} else if res, ok := resources[i]; ok {
+				entry, ok := object(e.Span.Of(body))
+				if !ok {
+					return an, errResponseUnchecked
+				}
+				entry["resource"] = res
+				if answers[i], err = json.Marshal(entry); err != nil {
+					return an, errResponseUnchecked
+				}
 			} else {
 				answers[i] = e.Span.Of(body)
 			}
@@ -366,6 +393,17 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		}
 	}
 	return an, nil
+}
+
+// isSearch reports whether d decides a search or a type or system
+// history, which answer with a Bundle.
+func isSearch(d *decision) bool {
+	switch d.Interaction {
+	case scope.InteractionSearchType, scope.InteractionSearchSystem, scope.InteractionHistoryType,
+		scope.InteractionHistorySystem, scope.InteractionHistoryInstance:
+		return true
+	}
+	return false
 }
 
 // replaceEntries returns the Bundle body without "total" and, unless

@@ -334,3 +334,41 @@ func TestHugeBatchRefusedCheaply(t *testing.T) {
 		t.Errorf("a refused %d-byte batch allocated %d bytes", len(body), alloc)
 	}
 }
+
+// TestBatchSearchEntryFiltered: a search inside a batch answers with a
+// searchset of its own, which the guard checks as it would alone: the
+// patient's entries stay, another patient's go.
+func TestBatchSearchEntryFiltered(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
+	store := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		fmt.Fprint(w, `{"resourceType":"Bundle","type":"batch-response","entry":[`+
+			`{"resource":{"resourceType":"Bundle","type":"searchset","total":2,"entry":[`+
+			`{"resource":{"resourceType":"Observation","id":"o123","subject":{"reference":"Patient/123"}},"search":{"mode":"match"}},`+
+			`{"resource":{"resourceType":"Observation","id":"o456","subject":{"reference":"Patient/456"}},"search":{"mode":"match"}}]},`+
+			`"response":{"status":"200 OK"}},`+
+			`{"resource":{"resourceType":"Observation","id":"o123","subject":{"reference":"Patient/123"}},"response":{"status":"200 OK"}}]}`)
+	})
+	body := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation?patient=123"}},` +
+		`{"request":{"method":"GET","url":"Observation/o123"}}]}`
+	w := do(t, guard.Handler(store), "POST", "/r4", tok, body)
+	if w.Code != 200 {
+		t.Fatalf("%d: %s", w.Code, w.Body)
+	}
+	var b struct {
+		Entry []struct {
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil || len(b.Entry) != 2 {
+		t.Fatalf("%v %s", err, w.Body)
+	}
+	if got := strings.Join(entryIDs(t, string(b.Entry[0].Resource)), ","); got != "o123,withheld" || strings.Contains(w.Body.String(), "Patient/456") {
+		t.Errorf("the search entry answers %s: %s", got, b.Entry[0].Resource)
+	}
+}
