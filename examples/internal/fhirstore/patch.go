@@ -94,11 +94,40 @@ func parsePointer(p string) ([]string, error) {
 	return tokens, nil
 }
 
+// maxCopied bounds the JSON values a patch's copy operations may add
+// in all: each copy can double the document.
+const maxCopied = 1 << 16
+
+// errTooLarge is a patch whose copies would make the document too large.
+var errTooLarge = errors.New("the patch copies too much")
+
+// size counts the JSON values in v, up to limit.
+func size(v any, limit int) int {
+	n := 1
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			if n += size(e, limit-n); n > limit {
+				return n
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if n += size(e, limit-n); n > limit {
+				return n
+			}
+		}
+	}
+	return n
+}
+
 // applyPatch applies ops to doc in order and returns the result; doc is
 // changed in place. An error wrapping errConflict means an operation
-// does not apply.
+// does not apply; errTooLarge, that its copies grow the document beyond
+// maxCopied values.
 func applyPatch(doc any, ops []patchOp) (any, error) {
 	var err error
+	copied := 0
 	for i, op := range ops {
 		switch op.op {
 		case "add":
@@ -125,6 +154,10 @@ func applyPatch(doc any, ops []patchOp) (any, error) {
 		case "copy":
 			var v any
 			if v, err = get(doc, op.from); err == nil {
+				if copied += size(v, maxCopied); copied > maxCopied {
+					err = errTooLarge
+					break
+				}
 				doc, err = add(doc, op.path, deepCopy(v))
 			}
 		case "test":
@@ -371,7 +404,10 @@ func (s *Store) patchL(c *call) (result, error) {
 		return result{}, err
 	}
 	out, err := applyPatch(doc, ops)
-	if err != nil {
+	switch {
+	case errors.Is(err, errTooLarge):
+		return result{}, fail(http.StatusUnprocessableEntity, "too-costly", "%v", err)
+	case err != nil:
 		return result{}, fail(http.StatusConflict, "conflict", "%v", err)
 	}
 	m, ok := out.(map[string]any)

@@ -202,6 +202,7 @@ func TestJSONPatch(t *testing.T) {
 		{"change of id", `[{"op":"replace","path":"/id","value":"example-weight"}]`, jsonPatch, 422, ""},
 		{"change of resourceType", `[{"op":"replace","path":"/resourceType","value":"Condition"}]`, jsonPatch, 422, ""},
 		{"a whole document that is not a resource", `[{"op":"replace","path":"","value":[1]}]`, jsonPatch, 422, ""},
+		{"copies that would double the resource forty times", "[" + strings.TrimSuffix(strings.Repeat(`{"op":"copy","from":"/code","path":"/code/coding/-"},`, 40), ",") + "]", jsonPatch, 422, ""},
 		{"not an array", `{"op":"replace"}`, jsonPatch, 400, ""},
 		{"unknown op", `[{"op":"frobnicate","path":"/status"}]`, jsonPatch, 400, ""},
 		{"bad pointer escape", `[{"op":"remove","path":"/a~2"}]`, jsonPatch, 400, ""},
