@@ -180,9 +180,12 @@ func stamp(m map[string]any, id string, vid int, at time.Time) {
 	m["meta"] = meta
 }
 
-// encode writes v as JSON without HTML escaping; a resource (a map with
-// resourceType) starts with resourceType, id and meta, the way FHIR
-// resources are usually shown.
+// keyOrder is the order of the members encode writes first, the way
+// FHIR JSON is usually shown; the others follow in alphabetical order.
+var keyOrder = map[string]int{"resourceType": 0, "id": 1, "meta": 2, "type": 3, "total": 4, "link": 5, "entry": 6,
+	"fullUrl": 7, "resource": 8, "search": 9, "request": 10, "response": 11, "system": 12, "code": 13, "display": 14}
+
+// encode writes v as JSON without HTML escaping, members in keyOrder.
 func encode(v any) []byte {
 	var b bytes.Buffer
 	encodeTo(&b, v)
@@ -194,8 +197,11 @@ func encodeTo(b *bytes.Buffer, v any) {
 	if !ok {
 		enc := json.NewEncoder(b)
 		enc.SetEscapeHTML(false)
+		n := b.Len()
 		if err := enc.Encode(v); err != nil {
+			b.Truncate(n)
 			b.WriteString("null") // never: values come from decodeJSON or the store
+			return
 		}
 		b.Truncate(b.Len() - 1) // the Encoder's newline
 		return
@@ -205,18 +211,10 @@ func encodeTo(b *bytes.Buffer, v any) {
 		keys = append(keys, k)
 	}
 	rank := func(k string) int {
-		if _, isResource := m["resourceType"]; !isResource {
-			return 3
+		if r, ok := keyOrder[k]; ok {
+			return r
 		}
-		switch k {
-		case "resourceType":
-			return 0
-		case "id":
-			return 1
-		case "meta":
-			return 2
-		}
-		return 3
+		return len(keyOrder)
 	}
 	slices.SortFunc(keys, func(a, c string) int {
 		if ra, rc := rank(a), rank(c); ra != rc {
