@@ -23,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smartguard/smartguard/examples/internal/fhirstore"
 	"github.com/smartguard/smartguard/internal/devauth"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
@@ -173,7 +172,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
 		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway,
-		HTTPClient: d.client,
+		HTTPClient: d.client, AllowIncludes: true,
 	})
 	if err != nil {
 		return err
@@ -182,11 +181,5 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	if err != nil {
 		return err
 	}
-	st, err := fhirstore.New(d.audience)
-	if err != nil {
-		return err
-	}
-	mux.Handle(fhirPath+"/.well-known/smart-configuration", discovery)
-	mux.Handle(fhirPath+"/", guard.Handler(st))
-	return nil
+	return mountFHIR(mux, fhirPath, d.audience, *doc, discovery, guard, len(o.corsOrigins) > 0)
 }
