@@ -40,10 +40,7 @@ func send(t *testing.T, method, target, token, body string, headers ...string) (
 	return resp.StatusCode, string(b)
 }
 
-const (
-	labCategory = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
-	jsonPatch   = "application/json-patch+json"
-)
+const jsonPatch = "application/json-patch+json"
 
 // TestEveryInteractionOverHTTP walks each FHIR interaction the demo
 // serves, over real HTTP, with a token from the demo's own token
