@@ -57,11 +57,11 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 					return nil, fmt.Errorf("%w: %v", errJSON, err)
 				}
 				k := kt.(string) // the decoder only yields strings here
-				if f := fold(k); folded[f] {
+				f := fold(k)
+				if folded[f] {
 					return nil, fmt.Errorf("%w: key %q given twice", errJSON, k)
-				} else {
-					folded[f] = true
 				}
+				folded[f] = true
 				if m[k], err = decodeValue(dec, depth+1); err != nil {
 					return nil, err
 				}

@@ -310,8 +310,14 @@ func (s *Store) run(c *call) result {
 	return res
 }
 
-// url returns the absolute URL of rel, a path under the base.
-func (s *Store) url(rel string) string { return s.base + "/" + rel }
+// url returns the absolute URL of rel, a path under the base ("" for
+// the base itself).
+func (s *Store) url(rel string) string {
+	if rel == "" {
+		return s.base
+	}
+	return s.base + "/" + rel
+}
 
 // permitted checks a stored resource against the decision before the
 // store changes it (the Guard checks it too, with a read before the

@@ -301,6 +301,10 @@ func TestSearchEvaluatesEveryParameterWithTheLibrary(t *testing.T) {
 			if got := ids(t, b, "match"); !slices.Equal(got, tc.want) {
 				t.Errorf("found %v, want %v", got, tc.want)
 			}
+			path, _, _ := strings.Cut(tc.query, "?")
+			if self := linkURL(b, "self"); !strings.HasPrefix(self, strings.TrimSuffix(testBase+"/"+path, "/")+"?") && self != testBase+"/"+path {
+				t.Errorf("self link %q", self)
+			}
 			if b["type"] != "searchset" || b["total"] != float64(len(tc.want)) {
 				t.Errorf("type %v total %v, want a searchset of %d", b["type"], b["total"], len(tc.want))
 			}
