@@ -21,6 +21,11 @@ var demoScopes = []string{
 	"launch/patient", "openid", "fhirUser",
 	"patient/*.rs", "patient/Patient.r", "patient/Observation.rs", "patient/Condition.rs", "patient/MedicationRequest.rs",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
+	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
+	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|social-history",
+	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|encounter-diagnosis",
+	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|health-concern",
+	"patient/Goal.rs", "patient/Encounter.rs",
 	"user/*.rs", "system/*.rs", "system/Observation.rs",
 }
 

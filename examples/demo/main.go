@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smartguard/smartguard/examples/internal/fhirstore"
 	"github.com/smartguard/smartguard/internal/devauth"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
@@ -84,42 +82,53 @@ func run(ctx context.Context, o options, out io.Writer) error {
 // demo is a running demo server.
 type demo struct {
 	root, audience, issuer string
+	embedded               bool
 	srv                    *http.Server
-	served                 chan error // Serve's result
+	ln                     net.Listener // bound before the routes only for port 0
+	client                 *http.Client // reaches the demo's own routes in-process
+	served                 chan error   // Serve's result
 }
 
-// start listens on o.addr and serves the demo: the embedded authorization
-// server (unless o.issuer is set), the discovery document and the
-// protected FHIR API. The authorization server's routes are served before
-// the rest is built, as the middleware fetches its keys from there.
+// start serves the demo on o.addr once it is ready, and only then prints
+// its steps; see prepare.
 func start(ctx context.Context, o options, out io.Writer) (*demo, error) {
+	d, err := prepare(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.serve(o.addr); err != nil {
+		return nil, err
+	}
+	printWelcome(out, d.root, d.audience, d.issuer, d.embedded)
+	return d, nil
+}
+
+// prepare builds the demo: the embedded authorization server (unless
+// o.issuer is set), the discovery document, the CapabilityStatement and
+// the protected FHIR API. Nothing is served yet (see ready.go).
+func prepare(ctx context.Context, o options) (*demo, error) {
 	embedded := o.issuer == ""
 	if embedded {
 		if err := requireLoopback(o.addr); err != nil {
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", o.addr)
+	ln, root, err := bindEarly(o.addr)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	d := &demo{root: "http://" + ln.Addr().String(), issuer: o.issuer, audience: o.audience, served: make(chan error, 1),
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
+	d := &demo{root: root, issuer: o.issuer, audience: o.audience, embedded: embedded, ln: ln, served: make(chan error, 1),
+		client: selfClient(root, mux), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	if d.audience == "" {
 		d.audience = d.root + "/fhir"
 	}
-	go func() {
-		if err := d.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			d.served <- err
-		}
-		close(d.served)
-	}()
 	if err := d.setup(ctx, mux, o, embedded); err != nil {
-		d.srv.Close()
+		if ln != nil {
+			ln.Close()
+		}
 		return nil, err
 	}
-	printWelcome(out, d.root, d.audience, d.issuer, embedded)
 	return d, nil
 }
 
@@ -163,6 +172,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
 		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway,
+		HTTPClient: d.client, AllowIncludes: true,
 	})
 	if err != nil {
 		return err
@@ -171,11 +181,5 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	if err != nil {
 		return err
 	}
-	st, err := fhirstore.New(d.audience)
-	if err != nil {
-		return err
-	}
-	mux.Handle(fhirPath+"/.well-known/smart-configuration", discovery)
-	mux.Handle(fhirPath+"/", guard.Handler(st))
-	return nil
+	return mountFHIR(mux, fhirPath, d.audience, *doc, discovery, guard, len(o.corsOrigins) > 0)
 }

@@ -29,4 +29,19 @@ func printWelcome(out io.Writer, root, audience, issuer string, embedded bool) {
 	fmt.Fprintf(out, "curl -si -H \"Authorization: Bearer $TOKEN\" '%s/Observation?patient=other'\n\n", audience)
 	fmt.Fprintf(out, "# 5. No token (401 with a Bearer challenge)\n")
 	fmt.Fprintf(out, "curl -si %s/Patient/example\n\n", audience)
+	fmt.Fprintf(out, "# 6. A granular scope: laboratory results only\n")
+	fmt.Fprintf(out, "LAB=$(curl -s %s/token -d grant_type=client_credentials \\\n", issuer)
+	fmt.Fprintf(out, "  --data-urlencode 'scope=launch/patient patient/Observation.rs?category=%s' -d patient=example \\\n", labCategory)
+	fmt.Fprintf(out, "  | sed -E 's/^\\{\"access_token\":\"([^\"]+)\".*/\\1/')\n")
+	fmt.Fprintf(out, "curl -s -H \"Authorization: Bearer $LAB\" '%s/Observation?patient=example&category=%s'  # 200: 3 results\n", audience, labCategory)
+	fmt.Fprintf(out, "curl -si -H \"Authorization: Bearer $LAB\" %s/Observation/example-heart-rate  # 403: a vital sign\n\n", audience)
+	fmt.Fprintf(out, "# 7. What the server supports, without a token (a CapabilityStatement)\n")
+	fmt.Fprintf(out, "curl -s %s/metadata\n\n", audience)
+	fmt.Fprintf(out, "It is a whole FHIR R4 server: vread and _history, PUT with If-Match, PATCH (%s),\n", "application/json-patch+json")
+	fmt.Fprintf(out, "conditional create/update/delete, batch and transaction Bundles (POST %s),\n", audience)
+	fmt.Fprintf(out, "_include, _revinclude, _count paging and Patient/example/$everything.\n")
 }
+
+// labCategory is the laboratory category of Observations, as granular
+// scopes and searches name it.
+const labCategory = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"

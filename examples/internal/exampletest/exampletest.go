@@ -92,7 +92,7 @@ func CheckGuardReads(t *testing.T, setup func(ctx context.Context, cfg smartmw.C
 		{"delete of another patient's Observation", "DELETE", "/fhir/Observation/other-glucose", app, 403},
 		{"which is still there", "GET", "/fhir/Observation/other-glucose", clinician, 200},
 		{"delete of the patient's Observation", "DELETE", "/fhir/Observation/example-glucose", app, 204},
-		{"which is gone", "GET", "/fhir/Observation/example-glucose", clinician, 404},
+		{"which is gone", "GET", "/fhir/Observation/example-glucose", clinician, 410}, // R4: a deleted resource reads as 410 Gone
 	}
 	for _, s := range steps {
 		r := httptest.NewRequest(s.method, s.path, nil)

@@ -1,320 +1,334 @@
-// Package fhirstore is the examples' in-memory FHIR R4 server: read,
-// search, create, update and delete of JSON resources, seeded with sample
-// patients. It shows what a handler behind smartguard does with the
-// decision on its request context.
+// Package fhirstore is the examples' in-memory FHIR R4 server, seeded with
+// sample patients: read, vread, update (versioned, If-Match), create,
+// delete and JSON Patch, their conditional forms, history at instance,
+// type and system level, search at type, compartment and system level
+// with every parameter evaluated by smartmw.ParseSearch, _include and
+// _revinclude, paging, batch and transaction Bundles, Patient/$everything
+// and a CapabilityStatement. It shows what a handler behind smartguard
+// does with the decision on its request context.
 package fhirstore
 
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/scope"
 )
 
-// Store is an in-memory FHIR R4 server: read, search, create, update and
-// delete of JSON resources. It trusts the authorizer in front of it for
-// what may be asked, and reads the decision to enforce what only it can
-// see: the stored version of a resource before it changes it.
+// maxBody bounds a request body the store reads.
+const maxBody = 10 << 20
+
+// Store is an in-memory FHIR R4 server of JSON resources. Every change
+// makes a new version; versions are kept, deleted resources too (as a
+// delete version). It trusts the Guard in front of it for what may be
+// asked, follows the decision on the request context (the interaction,
+// the type, the id, the query the Guard may have rewritten), and checks
+// what only it can see, the stored resource, against the decision before
+// it changes it. It is safe for concurrent use.
 type Store struct {
 	mu   sync.RWMutex
-	data map[string]map[string]json.RawMessage // type → id → resource
-	base string                                // the FHIR base URL, for fullUrl and Location
-	path string                                // its path, such as "/fhir"
+	st   state
+	base string           // the FHIR base URL, for fullUrl, Location and links
+	now  func() time.Time // the clock of lastUpdated
+
+	started time.Time // the CapabilityStatement's date
 }
 
-// New returns a Store for the FHIR base URL base, holding the sample data.
-func New(base string) (*Store, error) { return newStore(base, Seed()) }
+// state is everything the store holds; a transaction works on it and
+// puts back a copy taken before when an entry fails.
+type state struct {
+	res map[string]map[string]*record // type → id → resource
+	log []change                      // every version of every resource, oldest first
+}
 
-func newStore(base string, resources []json.RawMessage) (*Store, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{data: map[string]map[string]json.RawMessage{}, base: strings.TrimSuffix(base, "/"),
-		path: strings.TrimSuffix(u.Path, "/")}
-	for _, r := range resources {
-		var head struct{ ResourceType, ID string }
-		if err := json.Unmarshal(r, &head); err != nil {
-			return nil, err
+// record is one resource: its versions, the last one current.
+type record struct {
+	typ, id  string
+	versions []version
+}
+
+// version is one version of a resource.
+type version struct {
+	vid    int
+	body   []byte // nil for a delete
+	at     time.Time
+	method string // POST, PUT, PATCH or DELETE, for history
+}
+
+// change names one version, for system and type history.
+type change struct {
+	typ, id string
+	n       int // index in versions
+}
+
+func (r *record) current() version { return r.versions[len(r.versions)-1] }
+
+func (r *record) live() bool { return r != nil && r.current().body != nil }
+
+// clone returns a copy of st that shares no slice or map with it that a
+// write would change.
+func (st *state) clone() state {
+	c := state{res: make(map[string]map[string]*record, len(st.res)), log: slices.Clip(slices.Clone(st.log))}
+	for typ, byID := range st.res {
+		m := make(map[string]*record, len(byID))
+		for id, r := range byID {
+			m[id] = &record{typ: r.typ, id: r.id, versions: slices.Clip(slices.Clone(r.versions))}
 		}
-		s.put(head.ResourceType, head.ID, r)
+		c.res[typ] = m
+	}
+	return c
+}
+
+// New returns a Store for the FHIR base URL base, holding the sample data
+// (Seed).
+func New(base string) (*Store, error) { return newStore(base, Seed(), time.Now) }
+
+func newStore(base string, resources []json.RawMessage, now func() time.Time) (*Store, error) {
+	u, err := url.Parse(base)
+	if err != nil || !u.IsAbs() {
+		return nil, fmt.Errorf("fhirstore: base %q is not an absolute URL", base)
+	}
+	s := &Store{st: state{res: map[string]map[string]*record{}}, base: strings.TrimSuffix(base, "/"), now: now, started: now()}
+	for _, r := range resources {
+		v, err := decodeJSON(r)
+		m, ok := v.(map[string]any)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("fhirstore: sample resource is not a JSON object: %v", err)
+		}
+		typ, _ := m["resourceType"].(string)
+		id, _ := m["id"].(string)
+		if !scope.IsR4Type(typ) || !validID(id) {
+			return nil, fmt.Errorf("fhirstore: sample resource %s/%s has no R4 type or id", typ, id)
+		}
+		s.writeL(typ, id, m, http.MethodPut)
 	}
 	return s, nil
 }
 
-func (s *Store) put(typ, id string, r json.RawMessage) {
-	if s.data[typ] == nil {
-		s.data[typ] = map[string]json.RawMessage{}
+// writeL stores m as the next version of typ/id. The caller holds the
+// write lock.
+func (s *Store) writeL(typ, id string, m map[string]any, method string) version {
+	byID := s.st.res[typ]
+	if byID == nil {
+		byID = map[string]*record{}
+		s.st.res[typ] = byID
 	}
-	s.data[typ][id] = r
+	r := byID[id]
+	if r == nil {
+		r = &record{typ: typ, id: id}
+		byID[id] = r
+	}
+	vid := 1
+	if len(r.versions) > 0 {
+		vid = r.current().vid + 1
+	}
+	v := version{vid: vid, at: s.now(), method: method}
+	stamp(m, id, vid, v.at)
+	v.body = encode(m)
+	r.versions = append(r.versions, v)
+	s.st.log = append(s.st.log, change{typ: typ, id: id, n: len(r.versions) - 1})
+	return v
 }
 
-func (s *Store) get(typ, id string) (json.RawMessage, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, ok := s.data[typ][id]
-	return r, ok
+// deleteL records the deletion of r. The caller holds the write lock.
+func (s *Store) deleteL(r *record) version {
+	v := version{vid: r.current().vid + 1, at: s.now(), method: http.MethodDelete}
+	r.versions = append(r.versions, v)
+	s.st.log = append(s.st.log, change{typ: r.typ, id: r.id, n: len(r.versions) - 1})
+	return v
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+// newIDL returns an id no resource of typ has.
+func (s *Store) newIDL(typ string) string {
+	for {
+		id := strings.ToLower(rand.Text()[:16])
+		if s.st.res[typ][id] == nil {
+			return id
+		}
+	}
 }
 
-func outcome(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"resourceType": "OperationOutcome",
-		"issue": []any{map[string]any{"severity": "error", "code": code, "diagnostics": msg}}})
+// call is one interaction to run: an HTTP request or a bundle entry, as
+// the Guard classified it, with what the store needs of its headers.
+type call struct {
+	d           *smartctx.Decision
+	req         smartctx.Request
+	body        []byte
+	resource    map[string]any // a bundle entry's resource, encoded into body when it runs
+	contentType string         // of a patch
+	ifMatch     string
+	ifNoneExist string
+	ifNoneMatch string
+	prefer      string // the return= preference
+	newID       string // the id a transaction assigned to a create
 }
 
-// ServeHTTP answers a request the authorizer let through, by the decision
-// it put on the context.
+// result is the answer to a call.
+type result struct {
+	status   int
+	body     []byte // a resource, a Bundle or an OperationOutcome; nil for none
+	location string
+	vid      int // for the ETag, when > 0
+	at       time.Time
+}
+
+// failed returns the result for err: its status and OperationOutcome.
+func failed(err error) result {
+	var b *badRequest
+	if !errors.As(err, &b) {
+		b = fail(http.StatusInternalServerError, "exception", "%v", err)
+	}
+	return result{status: b.status, body: outcomeJSON("error", b.code, b.msg)}
+}
+
+// ServeHTTP answers a request the Guard let through, by the decision it
+// put on the context.
 func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Printf("fhirstore: %s %s: panic: %v", r.Method, r.URL.Path, v)
+			writeResult(w, failed(fmt.Errorf("internal error")))
+		}
+	}()
 	d, ok := smartctx.DecisionFromContext(r.Context())
 	if !ok {
-		outcome(w, http.StatusInternalServerError, "exception", "no authorization decision")
+		writeResult(w, failed(fail(http.StatusInternalServerError, "exception", "no authorization decision on the request")))
 		return
 	}
-	switch d.Interaction() {
-	case scope.InteractionRead:
-		s.read(w, d)
-	case scope.InteractionSearchType:
-		s.search(w, r, d)
-	case scope.InteractionCreate:
-		s.create(w, r, d)
-	case scope.InteractionUpdate:
-		s.update(w, r, d)
-	case scope.InteractionDelete:
-		s.delete(w, d)
-	default:
-		outcome(w, http.StatusNotImplemented, "not-supported", fmt.Sprintf("the demo server does not do %s", d.Interaction()))
-	}
-}
-
-func (s *Store) read(w http.ResponseWriter, d *smartctx.Decision) {
-	res, ok := s.get(d.Type(), d.ID())
-	if !ok {
-		outcome(w, http.StatusNotFound, "not-found", d.Type()+"/"+d.ID()+" is not known")
+	if d.Interaction() == scope.InteractionCapabilities {
+		s.Metadata(nil).ServeHTTP(w, r)
 		return
 	}
-	// The authorizer's response guard checks that res is in the patient's
-	// compartment and matches any granular scope before it goes out.
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.Write(res)
-}
-
-// search supports patient, subject, category, code and _id, each a
-// ","-list of alternatives, the parameters ANDed; and compartment
-// searches (Patient/{id}/{type}).
-func (s *Store) search(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
-	q, err := url.ParseQuery(d.Query())
-	if err != nil {
-		outcome(w, http.StatusBadRequest, "invalid", "bad query")
-		return
-	}
-	if rest, ok := strings.CutPrefix(r.URL.Path, s.path+"/Patient/"); ok { // compartment search
-		if id, _, ok := strings.Cut(rest, "/"); ok {
-			q.Add("patient", id)
-		}
-	}
-	for name := range q {
-		switch name {
-		case "patient", "subject", "category", "code", "_id", "_count":
-		default:
-			outcome(w, http.StatusBadRequest, "not-supported", "the demo server does not search by "+name)
+	c := &call{d: d, req: d.Request(), ifMatch: r.Header.Get("If-Match"), ifNoneExist: r.Header.Get("If-None-Exist"),
+		ifNoneMatch: r.Header.Get("If-None-Match"), prefer: preference(r.Header.Get("Prefer"))}
+	c.contentType, _, _ = mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if r.Body != nil && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		switch {
+		case err != nil:
+			writeResult(w, failed(fail(http.StatusBadRequest, "structure", "the body could not be read")))
+			return
+		case len(body) > maxBody:
+			writeResult(w, failed(fail(http.StatusRequestEntityTooLarge, "too-costly", "the body is larger than %d bytes", maxBody)))
 			return
 		}
+		c.body = body
 	}
-	s.mu.RLock()
-	var ids []string
-	for id := range s.data[d.Type()] {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	var entries []any
-	for _, id := range ids {
-		res := s.data[d.Type()][id]
-		if matches(res, id, q) {
-			entries = append(entries, map[string]any{"fullUrl": s.base + "/" + d.Type() + "/" + id,
-				"resource": res, "search": map[string]any{"mode": "match"}})
+	writeResult(w, s.do(c))
+}
+
+// preference returns the return= preference of a Prefer header:
+// "minimal", "representation" (the default) or "OperationOutcome".
+func preference(h string) string {
+	for p := range strings.SplitSeq(h, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "return="); ok {
+			return strings.Trim(v, `"`)
 		}
 	}
-	s.mu.RUnlock()
-	writeJSON(w, http.StatusOK, map[string]any{"resourceType": "Bundle", "type": "searchset",
-		"total": len(entries), "entry": entries})
+	return ""
 }
 
-// matches reports whether resource res with the given id satisfies every
-// search parameter of q.
-func matches(res json.RawMessage, id string, q url.Values) bool {
-	var r struct {
-		Subject  *struct{ Reference string } `json:"subject"`
-		Patient  *struct{ Reference string } `json:"patient"`
-		Category json.RawMessage             `json:"category"`
-		Code     json.RawMessage             `json:"code"`
+func writeResult(w http.ResponseWriter, res result) {
+	h := w.Header()
+	if res.vid > 0 {
+		h.Set("ETag", etag(res.vid))
+		h.Set("Last-Modified", res.at.UTC().Format(http.TimeFormat))
 	}
-	if json.Unmarshal(res, &r) != nil {
-		return false
+	if res.location != "" {
+		h.Set("Location", res.location)
 	}
-	for name, values := range q {
-		for _, v := range values { // repeated parameters are ANDed
-			alts := strings.Split(v, ",")
-			var ok bool
-			switch name {
-			case "_count":
-				ok = true
-			case "_id":
-				ok = slices.Contains(alts, id)
-			case "patient", "subject":
-				ref := ""
-				if r.Subject != nil {
-					ref = r.Subject.Reference
-				} else if r.Patient != nil {
-					ref = r.Patient.Reference
-				}
-				for _, a := range alts {
-					if ref != "" && (ref == a || ref == "Patient/"+a || strings.HasSuffix(a, "/"+ref)) {
-						ok = true
-					}
-				}
-			case "category", "code":
-				field := r.Code
-				if name == "category" {
-					field = r.Category
-				}
-				for _, a := range alts {
-					if tokenMatch(field, a) {
-						ok = true
-					}
-				}
-			}
-			if !ok {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// tokenMatch matches a CodeableConcept (or a list of them) against a FHIR
-// token search value: "code", "system|code", "|code" or "system|".
-func tokenMatch(field json.RawMessage, value string) bool {
-	if len(field) == 0 {
-		return false
-	}
-	var concepts []struct {
-		Coding []struct{ System, Code string } `json:"coding"`
-	}
-	if field[0] == '{' {
-		field = append(append(json.RawMessage("["), field...), ']')
-	}
-	if json.Unmarshal(field, &concepts) != nil {
-		return false
-	}
-	system, code, hasSystem := strings.Cut(value, "|")
-	if !hasSystem {
-		system, code = "", value
-	}
-	for _, c := range concepts {
-		for _, cd := range c.Coding {
-			switch {
-			case !hasSystem && cd.Code == code:
-				return true
-			case hasSystem && code == "" && cd.System == system:
-				return true
-			case hasSystem && cd.System == system && cd.Code == code:
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func readResource(r *http.Request, typ string) (map[string]any, json.RawMessage, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		return nil, nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, nil, err
-	}
-	if m["resourceType"] != typ {
-		return nil, nil, fmt.Errorf("resourceType must be %s", typ)
-	}
-	return m, body, nil
-}
-
-func (s *Store) create(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
-	m, _, err := readResource(r, d.Type())
-	if err != nil {
-		outcome(w, http.StatusBadRequest, "invalid", err.Error())
+	if res.body == nil {
+		w.WriteHeader(res.status)
 		return
 	}
-	id := strings.ToLower(rand.Text()[:16])
-	m["id"] = id
-	b, _ := json.Marshal(m)
-	s.mu.Lock()
-	s.put(d.Type(), id, b)
-	s.mu.Unlock()
-	w.Header().Set("Location", s.base+"/"+d.Type()+"/"+id)
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.WriteHeader(http.StatusCreated)
-	w.Write(b)
+	h.Set("Content-Type", "application/fhir+json")
+	h.Set("Content-Length", strconv.Itoa(len(res.body)))
+	w.WriteHeader(res.status)
+	w.Write(res.body)
+}
+
+// do runs c under the lock its interaction needs.
+func (s *Store) do(c *call) result {
+	switch c.req.Interaction {
+	case scope.InteractionCreate, scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.run(c)
+	case scope.InteractionBatch, scope.InteractionTransaction:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.bundleL(c)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.run(c)
+}
+
+// run runs c; the caller holds the lock c needs.
+func (s *Store) run(c *call) result {
+	var res result
+	var err error
+	switch c.req.Interaction {
+	case scope.InteractionRead:
+		res, err = s.readL(c)
+	case scope.InteractionVRead:
+		res, err = s.vreadL(c)
+	case scope.InteractionHistoryInstance, scope.InteractionHistoryType, scope.InteractionHistorySystem:
+		res, err = s.historyL(c)
+	case scope.InteractionSearchType, scope.InteractionSearchSystem:
+		res, err = s.searchL(c)
+	case scope.InteractionCreate:
+		res, err = s.createL(c)
+	case scope.InteractionUpdate:
+		res, err = s.updateL(c)
+	case scope.InteractionPatch:
+		res, err = s.patchL(c)
+	case scope.InteractionDelete:
+		res, err = s.deleteByL(c)
+	case scope.InteractionOperation:
+		res, err = s.operationL(c)
+	default:
+		err = fail(http.StatusBadRequest, "not-supported", "the demo server does not do %s here", c.req.Interaction)
+	}
+	if err != nil {
+		return failed(err)
+	}
+	return res
+}
+
+// url returns the absolute URL of rel, a path under the base ("" for
+// the base itself).
+func (s *Store) url(rel string) string {
+	if rel == "" {
+		return s.base
+	}
+	return s.base + "/" + rel
 }
 
 // permitted checks a stored resource against the decision before the
-// store changes it: the one thing the authorizer cannot see.
-func permitted(w http.ResponseWriter, d *smartctx.Decision, stored json.RawMessage) bool {
+// store changes it (the Guard checks it too, with a read before the
+// write; this check runs under the store's lock, so that nothing changes
+// in between).
+func permitted(d *smartctx.Decision, stored []byte) error {
 	if !d.Restricted() {
-		return true
+		return nil
 	}
 	if ok, err := smartmw.Permits(d, stored); err != nil || !ok {
-		outcome(w, http.StatusForbidden, "forbidden", "the token does not allow this resource")
-		return false
+		return fail(http.StatusForbidden, "forbidden", "the token does not allow this resource")
 	}
-	return true
-}
-
-func (s *Store) update(w http.ResponseWriter, r *http.Request, d *smartctx.Decision) {
-	m, _, err := readResource(r, d.Type())
-	if err != nil || m["id"] != d.ID() {
-		outcome(w, http.StatusBadRequest, "invalid", "the body must be the "+d.Type()+" with id "+d.ID())
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, exists := s.data[d.Type()][d.ID()]
-	if exists && !permitted(w, d, old) {
-		return
-	}
-	b, _ := json.Marshal(m)
-	s.put(d.Type(), d.ID(), b)
-	status := http.StatusOK
-	if !exists {
-		status = http.StatusCreated
-	}
-	w.Header().Set("Content-Type", "application/fhir+json")
-	w.WriteHeader(status)
-	w.Write(b)
-}
-
-func (s *Store) delete(w http.ResponseWriter, d *smartctx.Decision) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, exists := s.data[d.Type()][d.ID()]
-	if exists && !permitted(w, d, old) {
-		return
-	}
-	delete(s.data[d.Type()], d.ID())
-	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -1,0 +1,311 @@
+package fhirstore
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/smartguard/smartguard/scope"
+)
+
+// bundleEntry is one entry of a batch or transaction Bundle.
+type bundleEntry struct {
+	fullURL  string
+	resource map[string]any // nil when the entry has none
+	method   string
+}
+
+// parseBundle reads a batch or transaction Bundle.
+func parseBundle(body []byte) (kind string, entries []bundleEntry, calls []*call, err error) {
+	bad := func(format string, args ...any) error {
+		return fail(http.StatusBadRequest, "structure", format, args...)
+	}
+	v, err := decodeJSON(body)
+	if err != nil {
+		return "", nil, nil, bad("the body is not a Bundle: %v", err)
+	}
+	b, _ := v.(map[string]any)
+	if rt, _ := b["resourceType"].(string); rt != "Bundle" {
+		return "", nil, nil, bad("the body is not a Bundle")
+	}
+	kind, _ = b["type"].(string)
+	if kind != "batch" && kind != "transaction" {
+		return "", nil, nil, bad("the Bundle's type must be batch or transaction")
+	}
+	list, ok := b["entry"].([]any)
+	if _, has := b["entry"]; has && !ok {
+		return "", nil, nil, bad("the Bundle's entry is not an array")
+	}
+	for i, item := range list {
+		e, _ := item.(map[string]any)
+		req, _ := e["request"].(map[string]any)
+		method, _ := req["method"].(string)
+		if e == nil || method == "" {
+			return "", nil, nil, bad("entry %d has no request", i)
+		}
+		be := bundleEntry{method: method}
+		be.fullURL, _ = e["fullUrl"].(string)
+		if r, has := e["resource"]; has {
+			if be.resource, ok = r.(map[string]any); !ok {
+				return "", nil, nil, bad("entry %d: the resource is not an object", i)
+			}
+		}
+		c := &call{}
+		c.ifMatch, _ = req["ifMatch"].(string)
+		c.ifNoneExist, _ = req["ifNoneExist"].(string)
+		c.ifNoneMatch, _ = req["ifNoneMatch"].(string)
+		entries = append(entries, be)
+		calls = append(calls, c)
+	}
+	return kind, entries, calls, nil
+}
+
+// bundleL runs a batch (each entry on its own, each answered in the
+// response) or a transaction (all entries or none, urn:uuid references
+// resolved), entry by entry as the Guard decided them. The caller holds
+// the write lock.
+func (s *Store) bundleL(c *call) result {
+	kind, entries, calls, err := parseBundle(c.body)
+	if err != nil {
+		return failed(err)
+	}
+	decided := c.d.Entries()
+	if len(decided) != len(entries) {
+		return failed(fail(http.StatusInternalServerError, "exception", "the bundle was not decided entry by entry"))
+	}
+	prep := make([]error, len(calls))
+	for i, ec := range calls {
+		ec.d, ec.req = decided[i], decided[i].Request()
+		prep[i] = prepareEntry(ec, entries[i])
+	}
+	if kind == "transaction" {
+		return s.transactionL(entries, calls, prep)
+	}
+	out := make([]any, len(calls))
+	for i, ec := range calls {
+		if prep[i] != nil {
+			out[i] = responseEntry(failed(prep[i]))
+			continue
+		}
+		if ec.resource != nil {
+			ec.body = encode(ec.resource)
+		}
+		out[i] = responseEntry(s.run(ec))
+	}
+	return result{status: http.StatusOK, body: encode(map[string]any{"resourceType": "Bundle", "type": "batch-response", "entry": out})}
+}
+
+// prepareEntry completes the call of a bundle entry from the entry: the
+// resource of a create or update, the JSON Patch of a patch (a Binary, as
+// R4 carries patches in bundles).
+func prepareEntry(c *call, e bundleEntry) error {
+	switch c.req.Interaction {
+	case scope.InteractionCreate, scope.InteractionUpdate:
+		if e.resource == nil {
+			return fail(http.StatusBadRequest, "required", "a %s entry needs a resource", e.method)
+		}
+		c.resource = e.resource
+	case scope.InteractionPatch:
+		if rt, _ := e.resource["resourceType"].(string); rt != "Binary" {
+			return fail(http.StatusUnsupportedMediaType, "not-supported", "a patch entry must carry its JSON Patch as a Binary")
+		}
+		ct, _ := e.resource["contentType"].(string)
+		c.contentType, _, _ = mime.ParseMediaType(ct)
+		data, _ := e.resource["data"].(string)
+		body, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			return fail(http.StatusBadRequest, "structure", "the Binary's data is not base64")
+		}
+		c.body = body
+	case scope.InteractionBatch, scope.InteractionTransaction:
+		return fail(http.StatusBadRequest, "not-supported", "bundles do not nest")
+	}
+	return nil
+}
+
+// responseEntry is the response entry of a batch or transaction for res.
+func responseEntry(res result) map[string]any {
+	resp := map[string]any{"status": strconv.Itoa(res.status) + " " + http.StatusText(res.status)}
+	if res.location != "" {
+		resp["location"] = res.location
+	}
+	if res.vid > 0 {
+		resp["etag"] = etag(res.vid)
+		resp["lastModified"] = instant(res.at)
+	}
+	e := map[string]any{"response": resp}
+	switch {
+	case res.status >= 400:
+		resp["outcome"] = json.RawMessage(res.body)
+	case res.body != nil:
+		e["resource"] = json.RawMessage(res.body)
+	}
+	return e
+}
+
+// phase is the order R4 processes a transaction's entries in: deletes,
+// creates, updates and patches, then reads.
+func phase(i scope.Interaction) int {
+	switch i {
+	case scope.InteractionDelete:
+		return 0
+	case scope.InteractionCreate:
+		return 1
+	case scope.InteractionUpdate, scope.InteractionPatch:
+		return 2
+	}
+	return 3
+}
+
+// transactionL runs a transaction: all its entries, or none. Creates get
+// their ids first, so that references to their fullUrl ("urn:uuid:...")
+// anywhere in the bundle become "Type/id"; conditional references
+// ("Patient?identifier=...") become the one resource they find. Any
+// entry that fails puts the store back as it was and answers the
+// transaction with that entry's status.
+func (s *Store) transactionL(entries []bundleEntry, calls []*call, prep []error) result {
+	before := s.st.clone()
+	abort := func(i int, res result) result {
+		s.st = before
+		msg := http.StatusText(res.status)
+		var oo struct {
+			Issue []struct{ Diagnostics string } `json:"issue"`
+		}
+		if json.Unmarshal(res.body, &oo) == nil && len(oo.Issue) > 0 {
+			msg = oo.Issue[0].Diagnostics
+		}
+		code := "processing"
+		if res.status == http.StatusPreconditionFailed || res.status == http.StatusConflict {
+			code = "conflict"
+		}
+		return result{status: res.status, body: outcomeJSON("error", code,
+			fmt.Sprintf("transaction entry %d (%s %s): %s; nothing was changed", i, entries[i].method, calls[i].req.Type, msg))}
+	}
+	for i, err := range prep {
+		if err != nil {
+			return abort(i, failed(err))
+		}
+	}
+	order := make([]int, len(calls))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return phase(calls[a].req.Interaction) - phase(calls[b].req.Interaction) })
+
+	results := make([]result, len(calls))
+	run := func(i int) bool {
+		c := calls[i]
+		if c.resource != nil {
+			c.body = encode(c.resource)
+		}
+		results[i] = s.run(c)
+		return results[i].status < 400
+	}
+	next := 0
+	for ; next < len(order) && phase(calls[order[next]].req.Interaction) == 0; next++ {
+		if i := order[next]; !run(i) {
+			return abort(i, results[i])
+		}
+	}
+	// Ids for the creates, then every reference to an entry resolved.
+	refs := map[string]string{}
+	for i, c := range calls {
+		switch {
+		case c.req.Interaction == scope.InteractionCreate:
+			id := ""
+			if c.ifNoneExist != "" {
+				matches, err := s.matchL(c.req.Type, c.ifNoneExist)
+				if err != nil {
+					return abort(i, failed(err))
+				}
+				switch len(matches) {
+				case 0:
+				case 1:
+					id = matches[0].id // createL answers it without writing
+				default:
+					return abort(i, failed(fail(http.StatusPreconditionFailed, "multiple-matches",
+						"ifNoneExist matches %d resources", len(matches))))
+				}
+			}
+			if id == "" {
+				id = s.newIDL(c.req.Type)
+				c.newID = id
+			}
+			if entries[i].fullURL != "" {
+				refs[entries[i].fullURL] = c.req.Type + "/" + id
+			}
+		case c.req.Interaction == scope.InteractionUpdate && !c.req.Conditional && entries[i].fullURL != "":
+			refs[entries[i].fullURL] = c.req.Type + "/" + c.req.ID
+		}
+	}
+	for i, c := range calls {
+		if c.resource == nil {
+			continue
+		}
+		if err := s.resolveL(c.resource, refs); err != nil {
+			return abort(i, failed(err))
+		}
+	}
+	for ; next < len(order); next++ {
+		if i := order[next]; !run(i) {
+			return abort(i, results[i])
+		}
+	}
+	out := make([]any, len(results))
+	for i, res := range results {
+		out[i] = responseEntry(res)
+	}
+	return result{status: http.StatusOK, body: encode(map[string]any{"resourceType": "Bundle", "type": "transaction-response", "entry": out})}
+}
+
+// resolveL rewrites, anywhere in v, a "reference" naming an entry of the
+// transaction by its fullUrl (refs) or a conditional reference
+// ("Type?search") to the one resource it finds. A urn:uuid or urn:oid
+// reference that names no entry, and a conditional reference that finds
+// none or several, fail the transaction.
+func (s *Store) resolveL(v any, refs map[string]string) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			ref, ok := e.(string)
+			if k != "reference" || !ok {
+				if err := s.resolveL(e, refs); err != nil {
+					return err
+				}
+				continue
+			}
+			if to, ok := refs[ref]; ok {
+				v[k] = to
+				continue
+			}
+			if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+				return fail(http.StatusBadRequest, "not-found", "reference %s names no entry of the transaction", ref)
+			}
+			typ, query, conditional := strings.Cut(ref, "?")
+			if !conditional || strings.Contains(typ, "/") || !scope.IsR4Type(typ) {
+				continue
+			}
+			matches, err := s.matchL(typ, query)
+			if err != nil {
+				return err
+			}
+			if len(matches) != 1 {
+				return fail(http.StatusPreconditionFailed, "multiple-matches",
+					"conditional reference %s finds %d resources, not one", ref, len(matches))
+			}
+			v[k] = typ + "/" + matches[0].id
+		}
+	case []any:
+		for _, e := range v {
+			if err := s.resolveL(e, refs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
