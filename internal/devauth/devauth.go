@@ -30,6 +30,7 @@ type Issuer struct {
 	key    crypto.Signer
 	kid    string
 	serial int
+	flows  *Flows // the browser flows, when attached
 }
 
 // New returns an Issuer whose key is of algorithm alg: "RS256", "ES256" or
@@ -154,13 +155,19 @@ func (i *Issuer) JWKS() []byte {
 
 // AuthorizePath is the authorization endpoint that Metadata advertises,
 // relative to the issuer URL. Handler does not serve it: the programs that
-// mount Handler (smarttest, the demo) decide whether they offer an
-// authorization endpoint there.
+// mount Handler decide whether they offer an authorization endpoint there
+// (the demo serves Flows there; smarttest serves nothing).
 const AuthorizePath = "/authorize"
 
 // Scopes are the scopes_supported of Metadata: identity, patient launch
 // and every permission in each context. Sign signs any scope it is given.
 var Scopes = []string{"openid", "fhirUser", "launch/patient", "patient/*.cruds", "user/*.cruds", "system/*.cruds"}
+
+// FlowScopes are the scopes_supported of Metadata once Flows are
+// attached: Scopes, the EHR launch, the encounter context and refresh
+// tokens.
+var FlowScopes = []string{"openid", "fhirUser", "launch", "launch/patient", "launch/encounter", "offline_access",
+	"patient/*.cruds", "user/*.cruds", "system/*.cruds"}
 
 // Metadata returns the issuer's OpenID Connect discovery document, with
 // tokenPath as its token endpoint (relative to the issuer URL). It agrees
@@ -168,19 +175,28 @@ var Scopes = []string{"openid", "fhirUser", "launch/patient", "patient/*.cruds",
 // authorization endpoint, the authorization_code and client_credentials
 // grants, response type "code" and PKCE with "S256" only, so that
 // wellknown.FromIssuer gives a valid SMART document from it, also with
-// sso-openid-connect. Clients are public ("none" authentication).
+// sso-openid-connect. Clients are public ("none" authentication). With
+// Flows attached it also advertises the refresh_token grant and
+// FlowScopes.
 func (i *Issuer) Metadata(tokenPath string) []byte {
 	u := i.URL()
+	i.mu.RLock()
+	flows := i.flows != nil
+	i.mu.RUnlock()
+	grants, scopes := []string{"authorization_code", "client_credentials"}, Scopes
+	if flows {
+		grants, scopes = append(grants, "refresh_token"), FlowScopes
+	}
 	out, _ := json.Marshal(map[string]any{
 		"issuer":                                u,
 		"jwks_uri":                              u + "/jwks.json",
 		"authorization_endpoint":                u + AuthorizePath,
 		"token_endpoint":                        u + tokenPath,
-		"grant_types_supported":                 []string{"authorization_code", "client_credentials"},
+		"grant_types_supported":                 grants,
 		"token_endpoint_auth_methods_supported": []string{"none"},
 		"response_types_supported":              []string{"code"},
 		"code_challenge_methods_supported":      []string{"S256"},
-		"scopes_supported":                      Scopes,
+		"scopes_supported":                      scopes,
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{i.alg.Alg()},
 	})
