@@ -505,7 +505,13 @@ func describeResource(sc scope.Scope) string {
 	if sc.Context == scope.User {
 		whose = "that you may access"
 	}
-	d := strings.Join(verbs, ", ") + " " + what + " " + whose
+	list := "no access to"
+	if n := len(verbs); n == 1 {
+		list = verbs[0]
+	} else if n > 1 {
+		list = strings.Join(verbs[:n-1], ", ") + " and " + verbs[n-1]
+	}
+	d := list + " " + what + " " + whose
 	for _, p := range sc.Constraint {
 		d += fmt.Sprintf(", only where %s = %s", p.Name, p.Value)
 	}
