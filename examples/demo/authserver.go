@@ -18,8 +18,8 @@ import (
 
 // demoScopes are the scopes the demo advertises and enforces.
 var demoScopes = []string{
-	"launch/patient", "openid", "fhirUser",
-	"patient/*.rs", "patient/Patient.r", "patient/Observation.rs", "patient/Condition.rs", "patient/MedicationRequest.rs",
+	"launch", "launch/patient", "launch/encounter", "openid", "fhirUser", "offline_access",
+	"patient/*.rs", "patient/Patient.r", "patient/Observation.rs", "patient/Observation.c", "patient/Condition.rs", "patient/MedicationRequest.rs",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|social-history",
@@ -29,10 +29,55 @@ var demoScopes = []string{
 	"user/*.rs", "system/*.rs", "system/Observation.rs",
 }
 
-// tokenEndpoint is the development token endpoint: grant_type
-// client_credentials with any scope and, for development only, a patient
-// and a fhirUser to put in the token. It authenticates no client.
-func tokenEndpoint(dev *devauth.Issuer, audience string) http.Handler {
+// demoClientID is the demo SMART app's client id at the embedded
+// authorization server; its one redirect URI is ROOT/app/.
+const demoClientID = "demo-app"
+
+// devUser is who the embedded authorization server signs everyone in as
+// in the browser flows: nobody logs in. Dr Jones is in the sample data.
+const devUser = "Practitioner/dr-jones"
+
+// embeddedAuth is the embedded development authorization server: keys,
+// metadata, the client_credentials token endpoint of the curl steps and
+// the browser flows of the demo app.
+type embeddedAuth struct {
+	dev   *devauth.Issuer
+	flows *devauth.Flows
+}
+
+// newEmbeddedAuth makes the authorization server of a demo served at root
+// (its issuer is root/auth) for the FHIR base audience. ttl is the
+// lifetime of its access tokens (default devauth.DefaultAccessTTL).
+func newEmbeddedAuth(root, audience string, ttl time.Duration) (*embeddedAuth, error) {
+	dev, err := devauth.New("RS256")
+	if err != nil {
+		return nil, err
+	}
+	dev.SetURL(root + "/auth")
+	flows, err := dev.Flows(devauth.FlowsConfig{
+		Audience:  audience,
+		AccessTTL: ttl,
+		Clients:   []devauth.Client{{ID: demoClientID, Name: "Demo SMART app", RedirectURIs: []string{root + "/app/"}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &embeddedAuth{dev: dev, flows: flows}, nil
+}
+
+// mount serves the token endpoint, the JWKS and the OpenID metadata: what
+// the guard needs before it starts. The browser pages come later (see
+// browser.routes).
+func (a *embeddedAuth) mount(mux *http.ServeMux) {
+	mux.Handle("POST /auth/token", a.flows.TokenHandler(tokenEndpoint(a.dev, a.flows.Audience(), a.flows.AccessTTL())))
+	mux.Handle("GET /auth/", http.StripPrefix("/auth", a.dev.Handler("/token")))
+}
+
+// tokenEndpoint is the development token endpoint for grant_type
+// client_credentials: any scope and, for development only, a patient and
+// a fhirUser to put in the token. It authenticates no client. Tokens live
+// ttl.
+func tokenEndpoint(dev *devauth.Issuer, audience string, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tokenError := func(code, desc string) {
 			w.Header().Set("Content-Type", "application/json")
@@ -46,7 +91,7 @@ func tokenEndpoint(dev *devauth.Issuer, audience string) http.Handler {
 			return
 		}
 		if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-			tokenError("unsupported_grant_type", "only client_credentials is supported here")
+			tokenError("unsupported_grant_type", "grant_type must be client_credentials, authorization_code or refresh_token")
 			return
 		}
 		scopes := r.PostForm.Get("scope")
@@ -66,9 +111,9 @@ func tokenEndpoint(dev *devauth.Issuer, audience string) http.Handler {
 		now := time.Now()
 		claims := jwt.MapClaims{
 			"iss": dev.URL(), "aud": audience, "sub": "demo-user", "client_id": "demo-app",
-			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": rand.Text(), "scope": scopes,
+			"iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": rand.Text(), "scope": scopes,
 		}
-		resp := map[string]any{"token_type": "Bearer", "expires_in": 3600, "scope": scopes}
+		resp := map[string]any{"token_type": "Bearer", "expires_in": int(ttl / time.Second), "scope": scopes}
 		if patient != "" {
 			claims["patient"], resp["patient"] = patient, patient
 		}
@@ -92,15 +137,28 @@ func tokenEndpoint(dev *devauth.Issuer, audience string) http.Handler {
 }
 
 // embeddedDiscovery is the SMART discovery document for the embedded
-// authorization server: backend-style client_credentials tokens only.
+// authorization server: exactly what it serves. Standalone and EHR
+// launches of public clients with PKCE S256, patient and encounter
+// context in both, refresh tokens for offline_access, id tokens with
+// fhirUser, and client_credentials tokens for the curl steps.
 func embeddedDiscovery(issuer string) *wellknown.Configuration {
 	return &wellknown.Configuration{
-		TokenEndpoint:                 issuer + "/token",
-		GrantTypesSupported:           []string{"client_credentials"},
-		CodeChallengeMethodsSupported: []string{"S256"},
-		ScopesSupported:               demoScopes,
-		Capabilities: []wellknown.Capability{wellknown.PermissionPatient, wellknown.PermissionUser,
-			wellknown.PermissionV1, wellknown.PermissionV2},
+		Issuer:                            issuer,
+		JWKSURI:                           issuer + "/jwks.json",
+		AuthorizationEndpoint:             issuer + devauth.AuthorizePath,
+		TokenEndpoint:                     issuer + "/token",
+		TokenEndpointAuthMethodsSupported: []string{"none"},
+		GrantTypesSupported:               []string{"authorization_code", "client_credentials", "refresh_token"},
+		ResponseTypesSupported:            []string{"code"},
+		CodeChallengeMethodsSupported:     []string{"S256"},
+		ScopesSupported:                   demoScopes,
+		Capabilities: []wellknown.Capability{
+			wellknown.LaunchEHR, wellknown.LaunchStandalone, wellknown.ClientPublic,
+			wellknown.ContextEHRPatient, wellknown.ContextEHREncounter,
+			wellknown.ContextStandalonePatient, wellknown.ContextStandaloneEncounter,
+			wellknown.PermissionOffline, wellknown.PermissionPatient, wellknown.PermissionUser,
+			wellknown.PermissionV1, wellknown.PermissionV2, wellknown.SSOOpenIDConnect,
+		},
 	}
 }
 

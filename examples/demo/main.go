@@ -23,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smartguard/smartguard/internal/devauth"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
 )
@@ -36,6 +35,7 @@ type options struct {
 	corsOrigins        []string
 	unknownKIDInterval time.Duration
 	leeway             time.Duration
+	tokenTTL           time.Duration
 }
 
 func main() {
@@ -54,6 +54,7 @@ func main() {
 	flag.DurationVar(&o.unknownKIDInterval, "unknown-kid-interval", 0, "least time between JWKS refreshes for unknown key ids (default the library's, 5m)")
 	flag.DurationVar(&o.unknownKIDInterval, "jwks-refresh-unknown-kid", 0, "same as -unknown-kid-interval")
 	flag.DurationVar(&o.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (default the library's, 30s)")
+	flag.DurationVar(&o.tokenTTL, "token-ttl", 0, "lifetime of the embedded authorization server's access tokens (default 1h)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -153,15 +154,13 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	}
 	fhirPath = strings.TrimSuffix(fhirPath, "/.well-known/smart-configuration")
 	var doc *wellknown.Configuration
+	var auth *embeddedAuth
 	if embedded {
-		dev, err := devauth.New("RS256")
-		if err != nil {
+		if auth, err = newEmbeddedAuth(d.root, d.audience, o.tokenTTL); err != nil {
 			return err
 		}
-		d.issuer = d.root + "/auth"
-		dev.SetURL(d.issuer)
-		mux.Handle("POST /auth/token", tokenEndpoint(dev, d.audience))
-		mux.Handle("GET /auth/", http.StripPrefix("/auth", dev.Handler("/token")))
+		d.issuer = auth.dev.URL()
+		auth.mount(mux)
 		doc = embeddedDiscovery(d.issuer)
 	} else {
 		if doc, err = wellknown.FromIssuer(ctx, d.issuer, nil); err != nil {
@@ -181,5 +180,12 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	if err != nil {
 		return err
 	}
-	return mountFHIR(mux, fhirPath, d.audience, *doc, discovery, guard, len(o.corsOrigins) > 0)
+	if err := mountFHIR(mux, fhirPath, d.audience, *doc, discovery, guard, len(o.corsOrigins) > 0); err != nil {
+		return err
+	}
+	if embedded { // the browser pages: home, EHR, consent, the demo app
+		(&browser{auth: auth, root: d.root, audience: d.audience, audit: newAuditLog(50),
+			dir: &fhirDirectory{api: mux, base: d.audience, dev: auth.dev}}).routes(mux)
+	}
+	return nil
 }

@@ -15,8 +15,11 @@ func printWelcome(out io.Writer, root, audience, issuer string, embedded bool) {
 		fmt.Fprintf(out, "\nTokens come from %s; patients in the sample data: example, other, third.\n", issuer)
 		return
 	}
-	fmt.Fprintf(out, "  token endpoint %s/token (development only: no client authentication)\n\n", issuer)
-	fmt.Fprintf(out, "Try it (patients: example, other, third):\n\n")
+	fmt.Fprintf(out, "  token endpoint %s/token (development only: no client authentication)\n", issuer)
+	fmt.Fprintf(out, "  browser        %s/ (development only: nobody logs in)\n\n", root)
+	fmt.Fprintf(out, "In a browser, open %s/ and launch the demo SMART app, standalone or from the\n", root)
+	fmt.Fprintf(out, "EHR page: pick a patient, untick a scope, and see each request allowed or refused.\n\n")
+	fmt.Fprintf(out, "With curl (patients: example, other, third):\n\n")
 	fmt.Fprintf(out, "# 1. A token for a patient app, with patient \"example\" in context\n")
 	fmt.Fprintf(out, "TOKEN=$(curl -s %s/token -d grant_type=client_credentials \\\n", issuer)
 	fmt.Fprintf(out, "  --data-urlencode 'scope=launch/patient patient/Patient.r patient/Observation.rs' -d patient=example \\\n")
