@@ -57,7 +57,8 @@ async function launch() {
 }
 
 launch().catch((e) => {
-  status.textContent = 'The launch failed.';
+  document.getElementById('heading').textContent = 'The launch failed';
+  status.textContent = 'The app did not send you to the authorization server:';
   errorBox.textContent = String(e && e.message ? e.message : e);
   errorBox.hidden = false;
 });
