@@ -72,6 +72,17 @@ export function goServerCommand({ addr, issuer, audience, corsOrigins }) {
   return { cmd: env.INTEROP_GO || 'go', args: ['run', './demo', ...args], cwd };
 }
 
+// The Go demo with its embedded development authorization server (no
+// -issuer): the browser pages and the demo SMART app, all on one origin.
+// tokenTTL is the lifetime of its access tokens ("5s"; default 1h).
+export function embeddedDemoCommand({ addr, tokenTTL }) {
+  const args = ['-addr', addr, '-leeway', `${CLOCK_LEEWAY}s`];
+  if (tokenTTL) args.push('-token-ttl', tokenTTL);
+  const cwd = path.join(REPO_ROOT, 'examples');
+  if (env.INTEROP_DEMO_BIN) return { cmd: env.INTEROP_DEMO_BIN, args, cwd: REPO_ROOT };
+  return { cmd: env.INTEROP_GO || 'go', args: ['run', './demo', ...args], cwd };
+}
+
 // Chromium, as Debian installs it.
 export const CHROMIUM = env.INTEROP_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [

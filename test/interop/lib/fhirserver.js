@@ -60,7 +60,15 @@ export async function startFhirServer({ base, issuer, corsOrigins }) {
   }
   if (SERVER_KIND !== 'go') throw new Error(`INTEROP_SERVER=${SERVER_KIND}: expected go, stub or url`);
 
-  const { cmd, args, cwd } = goServerCommand({ addr: `127.0.0.1:${port}`, issuer, audience: base, corsOrigins });
+  const s = await spawnGoServer({
+    ...goServerCommand({ addr: `127.0.0.1:${port}`, issuer, audience: base, corsOrigins }), port, readyUrl: discovery,
+  });
+  return { base, log: s.log, close: s.close };
+}
+
+// spawnGoServer runs the Go demo (a command of config.js) on port and
+// waits until readyUrl answers 200. Returns { log, close }.
+export async function spawnGoServer({ cmd, args, cwd, port, readyUrl }) {
   if (!process.env.INTEROP_DEMO_BIN && !fs.existsSync(path.join(cwd, 'demo'))) {
     throw new Error(`the Go demo server is missing (${path.join(cwd, 'demo')}); run with INTEROP_SERVER=stub only to develop the harness`);
   }
@@ -75,10 +83,10 @@ export async function startFhirServer({ base, issuer, corsOrigins }) {
   child.on('error', (e) => { fs.appendFileSync(logFile, `spawn failed: ${e.message}\n`); });
   children.add(child);
   try {
-    await waitReady(discovery, child, logFile, Number(process.env.INTEROP_START_TIMEOUT_MS || 300000));
+    await waitReady(readyUrl, child, logFile, Number(process.env.INTEROP_START_TIMEOUT_MS || 300000));
   } catch (e) {
     await stopChild(child);
     throw e;
   }
-  return { base, log: logFile, close: () => stopChild(child) };
+  return { log: logFile, close: () => stopChild(child) };
 }
