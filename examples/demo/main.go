@@ -6,7 +6,8 @@
 //
 // It prints curl commands to try: get a token for a patient app, read that
 // patient, search their laboratory results, and see another patient's
-// data refused.
+// data refused. It also prints the URL of its browser pages, where a demo
+// SMART app is launched standalone or from a small EHR page.
 package main
 
 import (
