@@ -1,36 +1,75 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // auditRecord is one decision of the guard, as the demo app's audit panel
-// lists it.
+// lists it: what smartmw.AuditEvent says, without the token.
 type auditRecord struct {
-	Time    time.Time `json:"time"`
-	Method  string    `json:"method"`
-	Path    string    `json:"path"`
-	Status  int       `json:"status"`
-	Client  string    `json:"client,omitempty"`
-	Patient string    `json:"patient,omitempty"`
-	Reason  string    `json:"reason,omitempty"` // why it was allowed or refused
+	Time        time.Time `json:"time"`
+	Method      string    `json:"method"`
+	What        string    `json:"what"` // "Patient/other", "Observation", "Patient/example/$everything"
+	Interaction string    `json:"interaction,omitempty"`
+	Status      int       `json:"status"`
+	Outcome     string    `json:"outcome"`              // allowed, filtered, refused
+	Context     string    `json:"context,omitempty"`    // the scope context that allowed it: patient, user, system
+	Kind        string    `json:"kind,omitempty"`       // a refusal's kind: insufficient_scope, invalid_token, ...
+	Reason      string    `json:"reason,omitempty"`     // a refusal's description
+	Client      string    `json:"client,omitempty"`     // client_id
+	Patient     string    `json:"patient,omitempty"`    // whose compartment limited it
+	Withheld    int       `json:"withheld,omitempty"`   // entries the response guard removed
+	RequestID   string    `json:"request_id,omitempty"` // the request's X-Request-Id
 }
 
-// auditLog keeps the last records in a ring. Nothing fills it until the
-// guard reports its decisions (smartmw.Config.Audit, when the middleware
-// has it): setup then passes each event to add, and wired says so.
+// auditLog keeps the guard's last decisions in a ring, for the panel.
 type auditLog struct {
 	mu    sync.Mutex
 	ring  []auditRecord
 	next  int  // where the next record goes
 	full  bool // the ring has wrapped
-	wired bool // something fills the log
+	wired bool // the guard reports to it (hook was called)
 }
 
 func newAuditLog(size int) *auditLog { return &auditLog{ring: make([]auditRecord, size)} }
+
+// hook is the Guard's Config.Audit that fills l; nil (no hook, at no
+// cost) when l is nil.
+func (l *auditLog) hook() func(context.Context, smartmw.AuditEvent) {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	l.wired = true
+	l.mu.Unlock()
+	return func(_ context.Context, e smartmw.AuditEvent) { l.add(recordOf(e)) }
+}
+
+// recordOf is the panel's view of an audit event.
+func recordOf(e smartmw.AuditEvent) auditRecord {
+	what := e.Type
+	if e.ID != "" {
+		what += "/" + e.ID
+	}
+	if e.Operation != "" {
+		if what != "" {
+			what += "/"
+		}
+		what += e.Operation
+	}
+	// What stays empty when the guard refused the request before it
+	// classified it (an AuditEvent of such a refusal names no type): the
+	// panel then labels it by its X-Request-Id.
+	return auditRecord{Time: e.Time, Method: e.Method, What: what, Interaction: string(e.Interaction),
+		Status: e.Status, Outcome: string(e.Outcome), Context: e.Context.String(), Kind: smartmw.KindName(e.Kind),
+		Reason: e.Reason, Client: e.ClientID, Patient: e.Patient, Withheld: e.Withheld, RequestID: e.RequestID}
+}
 
 // add keeps r, dropping the oldest record when the ring is full. Records
 // of the EHR's own reads (client demo-ehr) are left out: the panel is

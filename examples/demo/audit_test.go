@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/scope"
 )
 
 func TestAuditLogKeepsTheLastRecords(t *testing.T) {
@@ -26,22 +32,62 @@ func TestAuditLogKeepsTheLastRecords(t *testing.T) {
 	}
 }
 
-func TestAuditLogHandler(t *testing.T) {
+func TestAuditHook(t *testing.T) {
+	var none *auditLog
+	if none.hook() != nil {
+		t.Error("a nil log gives a hook")
+	}
 	l := newAuditLog(4)
+	h := l.hook()
+	h(context.Background(), smartmw.AuditEvent{Method: "GET", Type: "Patient", ID: "other", Interaction: scope.InteractionRead,
+		Status: 403, Outcome: smartmw.OutcomeRefused, Kind: smartmw.ErrInsufficientScope, Reason: "patient scopes reach only the patient in context",
+		ClientID: "demo-app", Patient: "example"})
+	h(context.Background(), smartmw.AuditEvent{Method: "GET", Type: "Patient", ID: "example", Operation: "$everything",
+		Status: 200, Outcome: smartmw.OutcomeFiltered, Context: scope.Patient, Withheld: 2, ClientID: "demo-app"})
+	h(context.Background(), smartmw.AuditEvent{Method: "GET", Type: "Patient", Status: 200, ClientID: ehrClientID})
 	w := httptest.NewRecorder()
 	l.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/demo/audit", nil))
 	var out struct {
 		Wired   bool          `json:"wired"`
 		Records []auditRecord `json:"records"`
 	}
-	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || out.Wired || len(out.Records) != 0 {
-		t.Errorf("unwired log: %s", w.Body)
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || !out.Wired || len(out.Records) != 2 {
+		t.Fatalf("log: %s", w.Body)
 	}
-	l.wired = true
-	l.add(auditRecord{Method: "GET", Path: "/fhir/Patient/other", Status: 403, Reason: "insufficient_scope"})
-	w = httptest.NewRecorder()
-	l.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/demo/audit", nil))
-	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || !out.Wired || len(out.Records) != 1 || out.Records[0].Status != 403 {
-		t.Errorf("wired log: %s", w.Body)
+	ev, refused := out.Records[0], out.Records[1]
+	if refused.What != "Patient/other" || refused.Kind != "insufficient_scope" || refused.Outcome != "refused" || refused.Patient != "example" || refused.Interaction != "read" {
+		t.Errorf("refusal record %+v", refused)
+	}
+	if ev.What != "Patient/example/$everything" || ev.Context != "patient" || ev.Withheld != 2 || ev.Outcome != "filtered" {
+		t.Errorf("filtered record %+v", ev)
+	}
+}
+
+// TestAuditPanelShowsTheGuardsDecisions: the demo wires the guard's audit
+// hook to the panel's log.
+func TestAuditPanelShowsTheGuardsDecisions(t *testing.T) {
+	d, _ := startDemo(t)
+	fetch(t, http.MethodGet, d.root+"/ehr/", nil) // the EHR's own reads are left out
+	tok := tokenFor(t, d, url.Values{"grant_type": {"client_credentials"}, "scope": {"launch/patient patient/Patient.r"}, "patient": {"example"}})
+	for i, target := range []string{"/Patient/example", "/Patient/other"} {
+		req, _ := http.NewRequest(http.MethodGet, d.audience+target, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Request-Id", fmt.Sprintf("r-%d", i+1))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var out struct {
+		Wired   bool          `json:"wired"`
+		Records []auditRecord `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(fetch(t, http.MethodGet, d.root+"/demo/audit", nil).body), &out); err != nil || !out.Wired {
+		t.Fatalf("audit: %v %+v", err, out)
+	}
+	if len(out.Records) != 2 || out.Records[0].RequestID != "r-2" || out.Records[0].Kind != "insufficient_scope" ||
+		out.Records[1].What != "Patient/example" || out.Records[1].Outcome != "allowed" || out.Records[1].Client != "demo-app" {
+		t.Errorf("records %+v", out.Records)
 	}
 }

@@ -156,10 +156,12 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	fhirPath = strings.TrimSuffix(fhirPath, "/.well-known/smart-configuration")
 	var doc *wellknown.Configuration
 	var auth *embeddedAuth
+	var audit *auditLog // the guard's last decisions, for the demo app's panel
 	if embedded {
 		if auth, err = newEmbeddedAuth(d.root, d.audience, o.tokenTTL); err != nil {
 			return err
 		}
+		audit = newAuditLog(50)
 		d.issuer = auth.dev.URL()
 		auth.mount(mux)
 		doc = embeddedDiscovery(d.issuer)
@@ -172,7 +174,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
 		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway,
-		HTTPClient: d.client, AllowIncludes: true,
+		HTTPClient: d.client, AllowIncludes: true, Audit: audit.hook(),
 	})
 	if err != nil {
 		return err
@@ -185,7 +187,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		return err
 	}
 	if embedded { // the browser pages: home, EHR, consent, the demo app
-		(&browser{auth: auth, root: d.root, audience: d.audience, audit: newAuditLog(50),
+		(&browser{auth: auth, root: d.root, audience: d.audience, audit: audit,
 			dir: &fhirDirectory{api: mux, base: d.audience, dev: auth.dev}}).routes(mux)
 	}
 	return nil

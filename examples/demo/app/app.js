@@ -9,6 +9,8 @@ import {
 const $ = (id) => document.getElementById(id);
 let session = null;
 let busy = false;
+const sent = new Map(); // X-Request-Id → "METHOD path" of the app's own calls, to label audit records
+let seq = 0;
 const early = []; // result cards made before the app is shown
 
 // el makes an element with text or children.
@@ -210,7 +212,11 @@ async function refresh(reason) {
 }
 
 async function send(method, rel, body) {
-  const headers = { authorization: `Bearer ${session.token.access_token}`, accept: 'application/fhir+json' };
+  const id = `demo-app-${Date.now().toString(36)}-${++seq}`;
+  sent.set(id, `${method} ${rel}`);
+  const headers = {
+    authorization: `Bearer ${session.token.access_token}`, accept: 'application/fhir+json', 'x-request-id': id,
+  };
   if (body) headers['content-type'] = 'application/fhir+json';
   const res = await fetch(`${session.iss}/${rel}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const text = await res.text();
@@ -349,16 +355,27 @@ async function loadAudit() {
     const res = await fetch('/demo/audit', { cache: 'no-store' });
     const a = await res.json();
     if (!a.wired) {
-      status.textContent = 'No audit records in this build: the guard\'s audit hook is not connected yet. The responses above show what smartguard decided.';
+      status.textContent = 'No audit records: the guard\'s audit hook is not connected. The responses above show what smartguard decided.';
       return;
     }
     const records = a.records || [];
-    status.textContent = records.length ? `The last ${records.length} decisions of the guard, newest first.` : 'No decisions recorded yet.';
+    status.textContent = records.length
+      ? `What the guard itself recorded (smartmw.Config.Audit), last ${records.length}, newest first.`
+      : 'No decisions recorded yet.';
     $('audit').replaceChildren(...records.map((r) => {
-      const ok = r.status >= 200 && r.status < 300;
-      return el('li', { class: `result ${ok ? 'allowed' : 'refused'}` },
-        el('h3', {}, el('span', { class: 'req', text: `${r.method} ${r.path}` }), el('span', { class: 'badge', text: String(r.status) })),
-        el('p', { class: 'small', text: [new Date(r.time).toLocaleTimeString(), r.client && `client ${r.client}`, r.patient && `patient ${r.patient}`, r.reason].filter(Boolean).join(' · ') }));
+      const label = r.what ? `${r.method} ${r.what}` : (sent.get(r.request_id) || `${r.method} (refused before it was classified)`);
+      const facts = [
+        new Date(r.time).toLocaleTimeString(),
+        r.interaction,
+        r.client && `client ${r.client}`,
+        r.patient && `patient ${r.patient}`,
+        r.context && `${r.context}/ scopes`,
+        r.withheld && `${r.withheld} withheld`,
+      ].filter(Boolean).join(' · ');
+      return el('li', { class: `result ${r.outcome === 'refused' ? 'refused' : 'allowed'}` },
+        el('h3', {}, el('span', { class: 'req', text: label }), el('span', { class: 'badge', text: `${r.status} · ${r.outcome}` })),
+        el('p', { class: 'small', text: facts }),
+        r.kind ? el('p', { class: 'small' }, el('code', { text: r.kind }), r.reason ? ` — ${r.reason}` : '') : null);
     }));
   } catch {
     status.textContent = 'The audit records could not be read.';

@@ -129,7 +129,7 @@ test('EHR launch from the EHR page: the EHR\'s patient is in context', async () 
   await page.close();
 });
 
-test('another patient\'s record is refused (403); own read and write allowed; keyboard and phone', async () => {
+test('another patient\'s record is refused (403) and audited; own read and write allowed; keyboard and phone', async () => {
   const page = await newPage();
   await page.goto(`${demo.root}/app/launch.html`);
   await consent(page, { patient: 'example' });
@@ -140,6 +140,9 @@ test('another patient\'s record is refused (403); own read and write allowed; ke
   assert.equal(other.status, 403, other.text);
   assert.match(other.text, /insufficient_scope/);
   assert.match(other.text, /patient in context/);
+  // The audit panel lists what the guard itself recorded (Config.Audit).
+  await page.waitForFunction(() => /GET Patient\/other[\s\S]*403 · refused[\s\S]*insufficient_scope/.test(
+    document.getElementById('audit').innerText), null, { timeout: TIMEOUT });
   const write = await press(page, 'write-observation', { keyboard: true });
   assert.equal(write.status, 201, write.text);
   assert.match(write.text, /Heart rate .* Patient\/example/);
