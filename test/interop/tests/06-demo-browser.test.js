@@ -41,6 +41,7 @@ async function newPage(viewport = DESKTOP) {
 // unticks scopes (with the keyboard), saves a screenshot, and allows.
 async function consent(page, { patient, untick = [], shot }) {
   await page.waitForURL((u) => u.pathname === '/auth/authorize', { timeout: TIMEOUT });
+  await fitsPhone(page, 'the consent page');
   if (patient) await page.check(`input[name="patient"][value="${patient}"]`);
   for (const s of untick) {
     await page.focus(`input[name="scope"][value="${s}"]`);
@@ -68,6 +69,15 @@ async function press(page, id, { keyboard = false } = {}) {
   return { status: Number(await card.getAttribute('data-status')), text: await card.innerText() };
 }
 
+// fitsPhone checks that the page needs no sideways scrolling on a phone,
+// then gives the page its desktop size back.
+async function fitsPhone(page, what) {
+  await page.setViewportSize(PHONE);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.setViewportSize(DESKTOP);
+  assert.ok(overflow <= 0, `${what} is ${overflow}px wider than a phone`);
+}
+
 async function contextValue(page, label) {
   return page.locator(`#context dt:text-is("${label}") + dd`).innerText();
 }
@@ -75,6 +85,7 @@ async function contextValue(page, label) {
 test('standalone launch: patient picked, one scope unticked; its button gets 403', async () => {
   const page = await newPage();
   await page.goto(`${demo.root}/`);
+  await fitsPhone(page, 'the home page');
   await screenshot(page, '06-home');
   await page.getByRole('link', { name: 'Launch the demo app' }).click();
   await consent(page, { patient: 'example', untick: ['patient/Observation.rs'], shot: '06-standalone-consent' });
@@ -109,6 +120,7 @@ test('standalone launch: patient picked, one scope unticked; its button gets 403
 test('EHR launch from the EHR page: the EHR\'s patient is in context', async () => {
   const page = await newPage();
   await page.goto(`${demo.root}/ehr/`);
+  await fitsPhone(page, 'the EHR page');
   await screenshot(page, '06-ehr');
   await page.getByRole('button', { name: 'Launch the demo app for Peter Chalmers' }).click();
   await page.waitForURL((u) => u.pathname === '/auth/authorize', { timeout: TIMEOUT });
