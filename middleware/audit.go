@@ -113,6 +113,7 @@ func KindName(kind error) string {
 type auditRecord struct {
 	start    time.Time
 	grant    *smartctx.Grant
+	request  *smartctx.Request // as classified, also when then refused
 	decision *decision
 	err      *Error
 	withheld int
@@ -199,6 +200,9 @@ func (m *Guard) report(r *http.Request, rec *auditRecord) {
 	}
 	if g := rec.grant; g != nil {
 		e.Issuer, e.Subject, e.ClientID, e.FHIRUser, e.Patient = g.Issuer(), g.Subject(), g.ClientID(), g.FHIRUser(), g.Patient()
+	}
+	if q := rec.request; q != nil {
+		e.Interaction, e.Type, e.ID, e.Operation = q.Interaction, q.Type, q.ID, q.Operation
 	}
 	if d := rec.decision; d != nil {
 		e.Interaction, e.Type, e.ID, e.Operation, e.Context = d.Interaction, d.Type, d.ID, d.Operation, d.Context

@@ -69,7 +69,7 @@ func TestAuditReportsEveryDecision(t *testing.T) {
 		{"/r4/Observation/o123", tok, smartmw.AuditEvent{Outcome: smartmw.OutcomeAllowed, Status: 200, Interaction: scope.InteractionRead, Type: "Observation", ID: "o123", Patient: "123", Context: scope.Patient}},
 		{"/r4/Observation/o456", tok, smartmw.AuditEvent{Outcome: smartmw.OutcomeRefused, Status: 403, Kind: smartmw.ErrInsufficientScope, Reason: "the token does not allow this resource", Interaction: scope.InteractionRead, Type: "Observation", ID: "o456", Patient: "123", Context: scope.Patient}},
 		{"/r4/Observation?patient=123&code=secret-code", tok, smartmw.AuditEvent{Outcome: smartmw.OutcomeFiltered, Status: 200, Interaction: scope.InteractionSearchType, Type: "Observation", Patient: "123", Withheld: 1, Context: scope.Patient}},
-		{"/r4/Condition/c1", tok, smartmw.AuditEvent{Outcome: smartmw.OutcomeRefused, Status: 403, Kind: smartmw.ErrInsufficientScope, Reason: "the token has no scope for this request", Patient: "123"}},
+		{"/r4/Condition/c1", tok, smartmw.AuditEvent{Outcome: smartmw.OutcomeRefused, Status: 403, Kind: smartmw.ErrInsufficientScope, Reason: "the token has no scope for this request", Patient: "123", Interaction: scope.InteractionRead, Type: "Condition", ID: "c1"}},
 		{"/r4/Observation/o123", "", smartmw.AuditEvent{Outcome: smartmw.OutcomeRefused, Status: 401, Kind: smartmw.ErrMissingToken, Reason: "access token required"}},
 	}
 	for _, tc := range tests {

@@ -339,6 +339,11 @@ func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 		return nil, classifyError(err)
 	}
 	req := Request{Request: fr}
+	if a.cfg.Audit != nil || a.cfg.Metrics != nil {
+		if rec := recordOf(ctx); rec != nil {
+			rec.request = &fr // what a refusal was about
+		}
+	}
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		req.Query = r.URL.RawQuery // the If-None-Exist search is checked apart
 	}
