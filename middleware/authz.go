@@ -411,7 +411,26 @@ func (a *authorizer) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, a.cfg.MaxBodyBytes+1))
+	if r.ContentLength > a.cfg.MaxBodyBytes {
+		r.Body.Close()
+		r.Body = http.NoBody
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Description: "request body too large"}
+	}
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 {
+		// One allocation of the announced size, not a doubling series;
+		// a body longer than announced is an error.
+		body = make([]byte, n)
+		if _, err = io.ReadFull(r.Body, body); err == nil {
+			var extra [1]byte
+			if m, _ := r.Body.Read(extra[:]); m > 0 {
+				err = errors.New("request body longer than its Content-Length")
+			}
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, a.cfg.MaxBodyBytes+1))
+	}
 	r.Body.Close()
 	if err != nil {
 		r.Body = http.NoBody
