@@ -30,9 +30,10 @@ var errNoAudience = fmt.Errorf("%w: the token has no audience (aud)", errClaim)
 // read the same way, so every check sees the same claims.
 type claims struct {
 	jwt.MapClaims
-	names  *ClaimNames
-	strict bool // RFC 9068 §2.2: sub, client_id, iat and jti required
-	out    smartctx.Claims
+	names   *ClaimNames
+	strict  bool // RFC 9068 §2.2: sub, client_id, iat and jti required
+	slashes bool // unused until claim paths
+	out     smartctx.Claims
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)

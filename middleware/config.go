@@ -26,7 +26,9 @@ const (
 	// DefaultRefreshInterval is the default Config.RefreshInterval.
 	DefaultRefreshInterval = time.Hour
 	// DefaultUnknownKIDInterval is the default Config.UnknownKIDInterval.
-	DefaultUnknownKIDInterval = 5 * time.Minute
+	DefaultUnknownKIDInterval = 15 * time.Second
+	// DefaultMaxKeyStaleness is the default Config.MaxKeyStaleness.
+	DefaultMaxKeyStaleness = 24 * time.Hour
 	// DefaultMaxTokenSize is the default Config.MaxTokenSize.
 	DefaultMaxTokenSize = 16 << 10
 	// DefaultCacheSize is the default Config.CacheSize.
@@ -106,15 +108,43 @@ type Config struct {
 	// 1 MiB and redirects must stay on https (or loopback http).
 	HTTPClient *http.Client
 
-	// RefreshInterval is how often each JWKS is fetched again. Default
-	// 1 h. Keys are kept when a refresh fails. Background refresh stops
-	// when the context given to New is done.
+	// RefreshInterval is how often each JWKS is fetched again when its
+	// response has no Cache-Control max-age. Default 1 h. A max-age (or
+	// no-store, no-cache) is honoured within [1 min, 24 h] (1 min is
+	// lowered to RefreshInterval when that is shorter). After a failed
+	// fetch the next comes sooner, with backoff from 1 s to 5 min. The
+	// keys held are kept when a fetch fails (see MaxKeyStaleness), and a
+	// key the JWKS no longer lists is dropped at the first successful
+	// fetch without it (tokens already verified with it stay cached for
+	// CacheTTL at most). Background refresh stops when the context given
+	// to New is done.
 	RefreshInterval time.Duration
 
 	// UnknownKIDInterval is the least time between two fetches of a JWKS
-	// caused by tokens whose "kid" is unknown (key rotation). Default
-	// 5 min.
+	// caused by tokens: one whose "kid" is unknown (a key rotation), or
+	// any while no key is held; a token arriving while a fetch is under
+	// way waits for it. Default 15 s. Only a
+	// token that passes every check needing no key (header, a configured
+	// issuer, expiry, an audience of that issuer naming the request's
+	// base, well-formed SMART claims) may cause such a fetch; a forged
+	// token with a random kid can still spend it (its signature cannot be
+	// checked without the key), so a real rotation's tokens are accepted
+	// at most UnknownKIDInterval after a flood of them.
 	UnknownKIDInterval time.Duration
+
+	// MaxKeyStaleness is how long the keys of a JWKS are used without a
+	// successful fetch (the JWKS unreachable, or answering garbage).
+	// After it they are dropped, and tokens of that issuer are answered
+	// 503 until the JWKS can be fetched again: a key removed from the
+	// JWKS (revoked) while it could not be fetched is not trusted
+	// forever. Default 24 h.
+	MaxKeyStaleness time.Duration
+
+	// WaitForKeys makes New wait up to this long until every issuer's
+	// JWKS has given at least one usable key, and fail when one has not.
+	// Default 0: New waits for the first fetch only, and a Guard without
+	// keys answers 503 (see Ready) until they arrive.
+	WaitForKeys time.Duration
 
 	// Algorithms is the allow-list of JWS "alg" values. Default
 	// DefaultAlgorithms. "none" is refused by New; HMAC algorithms
@@ -281,13 +311,15 @@ type Config struct {
 
 // Issuer is one more trusted authorization server, with its own keys and
 // audiences; see Config.Issuers. Its fields mean what the Config fields
-// Issuer, Audience, Audiences, JWKSURL and Keyfunc mean.
+// of the same names mean for Config.Issuer.
 type Issuer struct {
-	URL       string      // the "iss" of its tokens, compared exactly; required
-	Audience  string      // a FHIR base URL its tokens are for; required
-	Audiences []string    // further FHIR base URLs its tokens may be for
-	JWKSURL   string      // its keys; discovered when empty
-	Keyfunc   jwt.Keyfunc // replaces its JWKS
+	URL                string      // the "iss" of its tokens, compared exactly; required
+	Audience           string      // a FHIR base URL its tokens are for; required
+	Audiences          []string    // further FHIR base URLs its tokens may be for
+	JWKSURL            string      // its keys; discovered when empty
+	Keyfunc            jwt.Keyfunc // replaces its JWKS
+	Claims             ClaimNames  // not yet configurable per issuer: Config.Claims
+	DecodeScopeSlashes bool        // not yet
 }
 
 // ClaimNames are the token claims the SMART values are read from. Each
@@ -309,6 +341,28 @@ type ClaimNames struct {
 	Intent            []string // "intent"
 	NeedPatientBanner []string // "need_patient_banner"
 	SmartStyleURL     []string // "smart_style_url"
+}
+
+// or returns n with each empty field taken from d.
+func (n ClaimNames) or(d ClaimNames) ClaimNames {
+	pick := func(a, b []string) []string {
+		if len(a) == 0 {
+			return b
+		}
+		return a
+	}
+	return ClaimNames{
+		Scope:             pick(n.Scope, d.Scope),
+		ClientID:          pick(n.ClientID, d.ClientID),
+		Patient:           pick(n.Patient, d.Patient),
+		Encounter:         pick(n.Encounter, d.Encounter),
+		FHIRUser:          pick(n.FHIRUser, d.FHIRUser),
+		FHIRContext:       pick(n.FHIRContext, d.FHIRContext),
+		Tenant:            pick(n.Tenant, d.Tenant),
+		Intent:            pick(n.Intent, d.Intent),
+		NeedPatientBanner: pick(n.NeedPatientBanner, d.NeedPatientBanner),
+		SmartStyleURL:     pick(n.SmartStyleURL, d.SmartStyleURL),
+	}
 }
 
 func (n ClaimNames) withDefaults() ClaimNames {
@@ -343,7 +397,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Audience == "" {
 		add("Audience is required")
 	}
-	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc}}, cfg.Issuers...)
+	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc,
+		Claims: cfg.Claims}}, slices.Clone(cfg.Issuers)...)
 	seen := map[string]bool{}
 	keyfunc := false
 	for i, is := range all {
@@ -417,6 +472,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}{
 		{"RefreshInterval", &cfg.RefreshInterval, DefaultRefreshInterval},
 		{"UnknownKIDInterval", &cfg.UnknownKIDInterval, DefaultUnknownKIDInterval},
+		{"MaxKeyStaleness", &cfg.MaxKeyStaleness, DefaultMaxKeyStaleness},
 		{"CacheTTL", &cfg.CacheTTL, DefaultCacheTTL},
 	} {
 		switch {
@@ -486,7 +542,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.WaitForKeys < 0 {
+		add("WaitForKeys %v is negative", cfg.WaitForKeys)
+	}
 	cfg.Claims = cfg.Claims.withDefaults()
+	for i := range all {
+		all[i].Claims = cfg.Claims
+	}
 	cfg.Issuers = all
 	if len(errs) > 0 {
 		return cfg, fmt.Errorf("middleware: invalid Config: %w", errors.Join(errs...))

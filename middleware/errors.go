@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -49,11 +51,13 @@ var (
 	ErrMisconfigured = errors.New("middleware: misconfigured")
 )
 
-// RFC 6750 error codes.
+// Error codes: RFC 6750's three, and OAuth's temporarily_unavailable
+// (RFC 6749 §4.1.2.1) for a request that cannot be decided now.
 const (
-	CodeInvalidRequest    = "invalid_request"
-	CodeInvalidToken      = "invalid_token"
-	CodeInsufficientScope = "insufficient_scope"
+	CodeInvalidRequest         = "invalid_request"
+	CodeInvalidToken           = "invalid_token"
+	CodeInsufficientScope      = "insufficient_scope"
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Error is the error the Guard reports for a request it refuses. errors.Is
@@ -73,6 +77,9 @@ type Error struct {
 	// Scope is the scope that would allow the request, for
 	// insufficient_scope.
 	Scope string
+	// RetryAfter, for a 503, is when the client may try again; WriteError
+	// sends it as Retry-After in whole seconds (at least 1).
+	RetryAfter time.Duration
 	// Err is the cause. It may hold detail not fit for the client.
 	Err error
 }
@@ -149,6 +156,9 @@ func WriteError(w http.ResponseWriter, realm string, err error) {
 	h := w.Header()
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusBadRequest {
 		h.Set("WWW-Authenticate", Challenge(realm, e))
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.FormatInt(int64(max(time.Second, e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	h.Set("Content-Type", "application/fhir+json")
 	h.Set("Cache-Control", "no-store")

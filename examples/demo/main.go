@@ -52,7 +52,7 @@ func main() {
 		}
 		return nil
 	})
-	flag.DurationVar(&o.unknownKIDInterval, "unknown-kid-interval", 0, "least time between JWKS refreshes for unknown key ids (default the library's, 5m)")
+	flag.DurationVar(&o.unknownKIDInterval, "unknown-kid-interval", 0, "least time between JWKS refreshes caused by unknown key ids (default the library's, 15s)")
 	flag.DurationVar(&o.unknownKIDInterval, "jwks-refresh-unknown-kid", 0, "same as -unknown-kid-interval")
 	flag.DurationVar(&o.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (default the library's, 30s)")
 	flag.DurationVar(&o.tokenTTL, "token-ttl", 0, "lifetime of the embedded authorization server's access tokens (default 1h)")
