@@ -32,7 +32,7 @@ type claims struct {
 	jwt.MapClaims
 	names   *ClaimNames
 	strict  bool // RFC 9068 §2.2: sub, client_id, iat and jti required
-	slashes bool // unused until claim paths
+	slashes bool // read %2F as "/" before the "?" of each scope
 	out     smartctx.Claims
 }
 
@@ -114,6 +114,9 @@ func (c *claims) Validate() error {
 	if v, ok := first(m, c.names.Scope); ok {
 		switch s := v.(type) {
 		case string:
+			if c.slashes {
+				s = decodeSlashes(s)
+			}
 			out.Scopes = scope.Parse(s)
 		case []any:
 			list := make([]string, len(s))
@@ -121,6 +124,9 @@ func (c *claims) Validate() error {
 				if list[i], ok = e.(string); !ok {
 					errs = append(errs, fmt.Errorf("%w: scope list holds a non-string", errClaim))
 					break
+				}
+				if c.slashes {
+					list[i] = decodeSlashes(list[i])
 				}
 			}
 			out.Scopes = scope.ParseList(list)
@@ -170,14 +176,62 @@ func hasRuneError(s string) bool {
 	return false
 }
 
-// first returns the value of the first of names present in m.
+// first returns the value of the first of names present in m. A name is
+// a top-level claim or, when there is no claim of that name, a path of
+// object members separated by "." (see ClaimNames).
 func first(m map[string]any, names []string) (any, bool) {
 	for _, n := range names {
-		if v, ok := m[n]; ok {
+		if v, ok := lookup(m, n); ok {
 			return v, true
 		}
 	}
 	return nil, false
+}
+
+// lookup returns the claim name or, when there is none, the value at the
+// path name: at each level the rest of the path is tried as one member
+// name first, then its first step (up to ".") as an object to enter.
+func lookup(m map[string]any, name string) (any, bool) {
+	for {
+		if v, ok := m[name]; ok {
+			return v, true
+		}
+		step, rest, ok := strings.Cut(name, ".")
+		if !ok {
+			return nil, false
+		}
+		inner, ok := m[step].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m, name = inner, rest
+	}
+}
+
+// decodeSlashes reads "%2F" and "%2f" as "/" in the part of each
+// space-separated scope before its first "?" (see
+// Config.DecodeScopeSlashes). It allocates only when there is one.
+func decodeSlashes(s string) string {
+	if !strings.Contains(s, "%2F") && !strings.Contains(s, "%2f") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	inQuery := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			inQuery = false
+		case c == '?':
+			inQuery = true
+		case c == '%' && !inQuery && i+2 < len(s) && s[i+1] == '2' && (s[i+2] == 'F' || s[i+2] == 'f'):
+			b.WriteByte('/')
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func present(m map[string]any, names []string) bool {

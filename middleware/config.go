@@ -168,9 +168,21 @@ type Config struct {
 	// "jti".
 	RequireATJWT bool
 
-	// Claims names the claims the SMART values are read from. Each zero
-	// field takes its default; see ClaimNames.
+	// Claims names the claims the SMART values are read from, or paths
+	// to them in nested objects ("ext.patient"). Each zero field takes its
+	// default; see ClaimNames. They apply to every issuer whose own
+	// Claims field does not say otherwise.
 	Claims ClaimNames
+
+	// DecodeScopeSlashes reads "%2F" (or "%2f") as "/" in the scopes of
+	// Issuer's tokens, before the first "?" of each scope only: for
+	// authorization servers that cannot put "/" in a scope name, such as
+	// Microsoft Entra ID, where a SMART scope is registered as
+	// "patient%2FObservation.rs". Nothing else is decoded: constraint
+	// values after "?" are percent-decoded by the scope grammar itself,
+	// and decoding them again would give one scope two meanings. Default:
+	// such scopes are not SMART scopes and grant nothing.
+	DecodeScopeSlashes bool
 
 	// MaxTokenSize bounds the length of an accepted token in bytes.
 	// Default 16 KiB.
@@ -313,13 +325,17 @@ type Config struct {
 // audiences; see Config.Issuers. Its fields mean what the Config fields
 // of the same names mean for Config.Issuer.
 type Issuer struct {
-	URL                string      // the "iss" of its tokens, compared exactly; required
-	Audience           string      // a FHIR base URL its tokens are for; required
-	Audiences          []string    // further FHIR base URLs its tokens may be for
-	JWKSURL            string      // its keys; discovered when empty
-	Keyfunc            jwt.Keyfunc // replaces its JWKS
-	Claims             ClaimNames  // not yet configurable per issuer: Config.Claims
-	DecodeScopeSlashes bool        // not yet
+	URL       string      // the "iss" of its tokens, compared exactly; required
+	Audience  string      // a FHIR base URL its tokens are for; required
+	Audiences []string    // further FHIR base URLs its tokens may be for
+	JWKSURL   string      // its keys; discovered when empty
+	Keyfunc   jwt.Keyfunc // replaces its JWKS
+
+	// Claims are where its tokens hold the SMART values; a zero field
+	// takes Config.Claims' (then the default).
+	Claims ClaimNames
+	// DecodeScopeSlashes: see Config.DecodeScopeSlashes.
+	DecodeScopeSlashes bool
 }
 
 // ClaimNames are the token claims the SMART values are read from. Each
@@ -328,6 +344,16 @@ type Issuer struct {
 // authorization server that sends the patient as "patient_id":
 //
 //	Claims: smartmw.ClaimNames{Patient: []string{"patient", "patient_id"}}
+//
+// A name may also be a path into nested JSON objects, its steps separated
+// by ".": "ext.patient" is the "patient" member of the "ext" object (Ory
+// Hydra's place for the claims a login adds), "context.patient" that of
+// "context". A name is first looked up as a top-level claim, so names that
+// hold dots themselves (Auth0's namespaced claims, such as
+// "https://fhir.example.org/patient") keep working; only when there is
+// no such claim is it read as a path. A path stops at the first step that
+// is not an object. The introspection answers of opaque tokens are read
+// with the same names.
 //
 // A claim present with the wrong JSON type makes the token invalid.
 type ClaimNames struct {
@@ -365,6 +391,27 @@ func (n ClaimNames) or(d ClaimNames) ClaimNames {
 	}
 }
 
+// check reports empty names, which name no claim.
+func (n ClaimNames) check(who string) []error {
+	var errs []error
+	for _, f := range []struct {
+		field string
+		names []string
+	}{
+		{"Scope", n.Scope}, {"ClientID", n.ClientID}, {"Patient", n.Patient}, {"Encounter", n.Encounter},
+		{"FHIRUser", n.FHIRUser}, {"FHIRContext", n.FHIRContext}, {"Tenant", n.Tenant}, {"Intent", n.Intent},
+		{"NeedPatientBanner", n.NeedPatientBanner}, {"SmartStyleURL", n.SmartStyleURL},
+	} {
+		field, names := f.field, f.names
+		for _, name := range names {
+			if name == "" {
+				errs = append(errs, fmt.Errorf("%sClaims.%s has an empty name", who, field))
+			}
+		}
+	}
+	return errs
+}
+
 func (n ClaimNames) withDefaults() ClaimNames {
 	def := func(v []string, d ...string) []string {
 		if len(v) == 0 {
@@ -398,7 +445,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		add("Audience is required")
 	}
 	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc,
-		Claims: cfg.Claims}}, slices.Clone(cfg.Issuers)...)
+		Claims: cfg.Claims, DecodeScopeSlashes: cfg.DecodeScopeSlashes}}, slices.Clone(cfg.Issuers)...)
+	errs = append(errs, cfg.Claims.check("")...)
 	seen := map[string]bool{}
 	keyfunc := false
 	for i, is := range all {
@@ -423,6 +471,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 		if is.Audience == "" && i > 0 {
 			add("issuer %q has no Audience", is.URL)
+		}
+		if i > 0 {
+			errs = append(errs, is.Claims.check(fmt.Sprintf("Issuers[%d].", i-1))...)
 		}
 		for _, a := range is.Audiences {
 			if a == "" {
@@ -547,7 +598,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	cfg.Claims = cfg.Claims.withDefaults()
 	for i := range all {
-		all[i].Claims = cfg.Claims
+		all[i].Claims = all[i].Claims.or(cfg.Claims)
 	}
 	cfg.Issuers = all
 	if len(errs) > 0 {
