@@ -43,8 +43,10 @@ var (
 	// handler answered (not FHIR JSON, compressed, too large), so the
 	// client gets none of it. Answered 502.
 	ErrUncheckedResponse = errors.New("middleware: response could not be checked")
-	// ErrUnavailable: the server cannot decide now (no key held yet, the
-	// authorization server unreachable). Answered 503.
+	// ErrUnavailable: the server cannot decide now (no key of the token's
+	// issuer held, its introspection endpoint unreachable or slow).
+	// Answered 503 temporarily_unavailable with Retry-After; never
+	// allowed.
 	ErrUnavailable = errors.New("middleware: temporarily unavailable")
 	// ErrMisconfigured: the chain is wired wrong (Authorize without a
 	// grant on the context). Answered 500.
@@ -145,9 +147,10 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // WriteError answers with the status of err, the RFC 6750 WWW-Authenticate
-// challenge for realm, and a FHIR OperationOutcome
-// (application/fhir+json) whose text is err's Description, never its
-// cause. An err that is not an *Error is answered 500 without detail.
+// challenge for realm (for 400, 401 and 403), Retry-After (for 503), and a
+// FHIR OperationOutcome (application/fhir+json) whose text is err's
+// Description, never its cause. An err that is not an *Error is answered
+// 500 without detail.
 func WriteError(w http.ResponseWriter, realm string, err error) {
 	var e *Error
 	if !errors.As(err, &e) {

@@ -212,6 +212,51 @@ func (m *Guard) waitForKeys(ctx context.Context, bound time.Duration) error {
 	return nil
 }
 
+// Ready reports whether the Guard can verify tokens now: nil when every
+// issuer whose tokens are verified with a JWKS holds at least one key.
+// Otherwise it fetches the missing JWKS (at most once per
+// Config.UnknownKIDInterval, as a token would) and returns an *Error of
+// kind ErrUnavailable (503 temporarily_unavailable, with RetryAfter)
+// naming no URL, whose cause lists the issuers without keys. Mount it as
+// a readiness check (see ReadyHandler) so that a load balancer sends no
+// traffic to a replica that would answer every token with 503. ctx bounds
+// the fetches.
+func (m *Guard) Ready(ctx context.Context) error {
+	var errs []error
+	var retry time.Duration
+	for _, is := range m.list {
+		if is.keys == nil {
+			continue
+		}
+		if err := is.keys.Check(ctx); err != nil {
+			var u *jwks.UnavailableError
+			if errors.As(err, &u) {
+				retry = max(retry, u.RetryAfter)
+			}
+			errs = append(errs, fmt.Errorf("issuer %q: %w", is.url, err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return unavailable("no signing key available yet", max(retry, time.Second), errors.Join(errs...))
+}
+
+// ReadyHandler answers a readiness probe: 200 with "ready" when Ready
+// returns nil, else the 503 of Ready's error, with Retry-After and an
+// OperationOutcome, through the Guard's ErrorHandler.
+func (m *Guard) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Ready(r.Context()); err != nil {
+			m.onError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, "ready\n")
+	})
+}
+
 // newBases groups the audiences of every issuer by the path they are
 // served under, longest path first.
 func newBases(cfg *Config, onError ErrorHandler) []*base {

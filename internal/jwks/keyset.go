@@ -157,6 +157,21 @@ func (s *Set) Settled(ctx context.Context) {
 // Ready reports whether s holds at least one key.
 func (s *Set) Ready() bool { return s.current() != nil }
 
+// Check returns nil when s holds a key. Else it fetches the JWKS when the
+// last fetch caused by a caller is UnknownKIDInterval old (or waits for
+// the fetch under way), and returns an *UnavailableError when there is
+// still no key.
+func (s *Set) Check(ctx context.Context) error {
+	if s.Ready() {
+		return nil
+	}
+	s.refreshOnDemand(ctx)
+	if s.Ready() {
+		return nil
+	}
+	return s.unavailable()
+}
+
 // Wait waits until s holds a key or ctx is done, fetching again as soon
 // as the backoff allows. It returns the last failure when ctx ends first.
 func (s *Set) Wait(ctx context.Context) error {
