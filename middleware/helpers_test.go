@@ -166,6 +166,7 @@ type fakeAS struct {
 	rfc8414   bool // serve /.well-known/oauth-authorization-server
 	metaIss   string
 	jwksBytes []byte // when set, served instead of keys
+	cacheCtl  string // Cache-Control of the JWKS response
 }
 
 func newFakeAS(t testing.TB, keys ...map[string]any) *fakeAS {
@@ -208,6 +209,9 @@ func (as *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
 		meta()
 	case "/jwks":
 		as.jwksHits.Add(1)
+		if as.cacheCtl != "" {
+			w.Header().Set("Cache-Control", as.cacheCtl)
+		}
 		if as.failJWKS.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
