@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,13 +34,20 @@ type claims struct {
 	names   *ClaimNames
 	strict  bool // RFC 9068 §2.2: sub, client_id, iat and jti required
 	slashes bool // read %2F as "/" before the "?" of each scope
-	out     smartctx.Claims
+	// For an introspection answer, which need not name them: the issuer
+	// asked, and the audience to assume when "aud" is absent (nil:
+	// "aud" is required).
+	issuer     string
+	defaultAud []string
+	out        smartctx.Claims
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)
 
 // Validate checks the claims the jwt package does not and fills c.out.
-// It runs after the signature was verified.
+// For a JWT it runs, through jwt.Validator, before the key is looked up
+// (see Guard.verify); for an introspection answer, after the answer said
+// the token is active.
 func (c *claims) Validate() error {
 	m := c.MapClaims
 	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
@@ -67,13 +75,16 @@ func (c *claims) Validate() error {
 		return s
 	}
 	aud, err := m.GetAudience()
+	if _, ok := m["aud"]; !ok && c.defaultAud != nil {
+		aud, err = c.defaultAud, nil
+	}
 	if err != nil || len(aud) == 0 || slices.Contains(aud, "") {
 		// jwt's validator would say "invalid audience"; say what is wrong.
 		return errNoAudience
 	}
 	out := smartctx.Claims{
 		Audience:      aud,
-		Issuer:        str([]string{"iss"}, "iss"),
+		Issuer:        cmp.Or(str([]string{"iss"}, "iss"), c.issuer),
 		Subject:       str([]string{"sub"}, "sub"),
 		ClientID:      str(c.names.ClientID, "client_id"),
 		Patient:       str(c.names.Patient, "patient"),

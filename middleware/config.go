@@ -29,6 +29,10 @@ const (
 	DefaultUnknownKIDInterval = 15 * time.Second
 	// DefaultMaxKeyStaleness is the default Config.MaxKeyStaleness.
 	DefaultMaxKeyStaleness = 24 * time.Hour
+	// DefaultIntrospectionCacheTTL is the default Introspection.CacheTTL.
+	DefaultIntrospectionCacheTTL = time.Minute
+	// DefaultIntrospectionTimeout is the default Introspection.Timeout.
+	DefaultIntrospectionTimeout = 5 * time.Second
 	// DefaultMaxTokenSize is the default Config.MaxTokenSize.
 	DefaultMaxTokenSize = 16 << 10
 	// DefaultCacheSize is the default Config.CacheSize.
@@ -97,6 +101,17 @@ type Config struct {
 	// already been checked. The returned keys must be the Issuer's.
 	// Header, algorithm and claim checks still apply.
 	Keyfunc jwt.Keyfunc
+
+	// Tokens says how Issuer's access tokens are checked: as JWTs with
+	// its keys (the default), by RFC 7662 introspection, or as JWTs when
+	// they are JWTs and by introspection when they are not. See
+	// TokenFormat and Introspection.
+	Tokens TokenFormat
+
+	// Introspection configures the RFC 7662 introspection of Issuer's
+	// tokens, used when Tokens is TokensIntrospect or
+	// TokensJWTOrIntrospect.
+	Introspection Introspection
 
 	// Issuers are further trusted authorization servers (multi-tenant).
 	// A token is matched to one by its "iss" and then verified with that
@@ -336,7 +351,115 @@ type Issuer struct {
 	Claims ClaimNames
 	// DecodeScopeSlashes: see Config.DecodeScopeSlashes.
 	DecodeScopeSlashes bool
+	// Tokens and Introspection: see Config.Tokens and
+	// Config.Introspection.
+	Tokens        TokenFormat
+	Introspection Introspection
 }
+
+// TokenFormat says how an issuer's access tokens are checked.
+type TokenFormat int
+
+const (
+	// TokensJWT: every token is a JWT (JWS) verified with the issuer's
+	// keys. The default.
+	TokensJWT TokenFormat = iota
+	// TokensIntrospect: every token is sent to the issuer's RFC 7662
+	// introspection endpoint; no key is fetched. A JWT naming the issuer
+	// is introspected too. For authorization servers whose tokens are
+	// opaque (Ory Hydra by default, oidc-provider, EHRs such as Epic), or
+	// to notice revocation sooner.
+	TokensIntrospect
+	// TokensJWTOrIntrospect: a JWT naming the issuer is verified with its
+	// keys; a token that is not a JWT is introspected.
+	TokensJWTOrIntrospect
+)
+
+// Introspection is how the Guard asks an authorization server about an
+// opaque token (RFC 7662, and SMART's token introspection page).
+//
+// An opaque token does not say which issuer made it, so it is sent only to
+// the one issuer that introspects opaque tokens for the FHIR base the
+// request is under: New refuses two such issuers for one base, and the
+// token is never shown to another server. The answer must be a JSON object
+// whose "active" is true, with "exp", "client_id" and a scope (names as
+// in Claims); "iss", when present, must be the issuer, "aud", when
+// present, must name the request's base for that issuer (see
+// SkipMissingAudience when absent), "token_use" (Ory Hydra), when
+// present, must be "access_token", "token_type" must not be DPoP, and
+// "cnf" must be absent. The launch context and fhirUser are read from the
+// answer with the issuer's Claims, as from a JWT.
+//
+// Active answers are cached (keyed by the token's SHA-256, with the
+// verified JWTs) until "exp" or CacheTTL, whichever is first; inactive
+// ones and failures are not. Concurrent requests with one token share one
+// call. An endpoint that cannot be reached, answers other than 200 with
+// JSON, or takes longer than Timeout makes the request fail with 503
+// (ErrUnavailable, Retry-After), never pass; so do more than 64 calls in
+// flight to one endpoint. The outage is logged once per minute.
+type Introspection struct {
+	// Endpoint is the introspection endpoint. Default: the
+	// introspection_endpoint of the issuer's metadata (OpenID Connect or
+	// RFC 8414); New fails when it has none. Same URL rules as Issuer.
+	// Redirects are not followed.
+	Endpoint string
+
+	// Auth is how the Guard authenticates to Endpoint. Default
+	// IntrospectionAuto.
+	Auth IntrospectionAuth
+	// ClientID and ClientSecret are the Guard's own client credentials at
+	// the authorization server, for IntrospectionClientSecretBasic and
+	// IntrospectionClientSecretPost.
+	ClientID, ClientSecret string
+	// BearerToken returns the access token the Guard presents with
+	// IntrospectionBearer (SMART: "an appropriately-scoped SMART App or
+	// Backend Service bearer token"), such as one from an
+	// oauth2.TokenSource of the FHIR server's own backend-services client.
+	// It is called for every introspection call; cache in it.
+	BearerToken func(ctx context.Context) (string, error)
+
+	// CacheTTL is the longest an active answer is reused: a token revoked
+	// at the authorization server is still accepted that long. Default
+	// DefaultIntrospectionCacheTTL. Bounded by Config.CacheSize, and off
+	// with Config.DisableCache.
+	CacheTTL time.Duration
+
+	// Timeout bounds one call. Default DefaultIntrospectionTimeout.
+	Timeout time.Duration
+
+	// SkipMissingAudience accepts an answer without "aud" as if it named
+	// the issuer's Audience (its first FHIR base; never its other
+	// Audiences). SMART does not require "aud" in answers, and some
+	// servers omit it, but then the Guard cannot tell a token for this
+	// server from one the same authorization server issued for another
+	// resource server: it MUST NOT be set unless the authorization server
+	// issues tokens for this FHIR server only. Default: such answers are
+	// refused (401 invalid_token).
+	SkipMissingAudience bool
+}
+
+// IntrospectionAuth is how the Guard authenticates to an introspection
+// endpoint.
+type IntrospectionAuth int
+
+const (
+	// IntrospectionAuto: IntrospectionClientSecretBasic when ClientID is
+	// set, else IntrospectionBearer when BearerToken is set, else
+	// IntrospectionNone.
+	IntrospectionAuto IntrospectionAuth = iota
+	// IntrospectionClientSecretBasic: HTTP Basic with the form-encoded
+	// ClientID and ClientSecret (RFC 6749 §2.3.1).
+	IntrospectionClientSecretBasic
+	// IntrospectionClientSecretPost: client_id and client_secret in the
+	// form body.
+	IntrospectionClientSecretPost
+	// IntrospectionBearer: "Authorization: Bearer" with BearerToken's
+	// token.
+	IntrospectionBearer
+	// IntrospectionNone: no authentication, for an endpoint protected
+	// otherwise (Ory Hydra's admin API on a private network).
+	IntrospectionNone
+)
 
 // ClaimNames are the token claims the SMART values are read from. Each
 // field lists names tried in order, the first claim present being used;
@@ -445,7 +568,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		add("Audience is required")
 	}
 	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc,
-		Claims: cfg.Claims, DecodeScopeSlashes: cfg.DecodeScopeSlashes}}, slices.Clone(cfg.Issuers)...)
+		Claims: cfg.Claims, DecodeScopeSlashes: cfg.DecodeScopeSlashes, Tokens: cfg.Tokens, Introspection: cfg.Introspection}}, slices.Clone(cfg.Issuers)...)
 	errs = append(errs, cfg.Claims.check("")...)
 	seen := map[string]bool{}
 	keyfunc := false
@@ -475,6 +598,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		if i > 0 {
 			errs = append(errs, is.Claims.check(fmt.Sprintf("Issuers[%d].", i-1))...)
 		}
+		errs = append(errs, all[i].checkIntrospection()...)
 		for _, a := range is.Audiences {
 			if a == "" {
 				// Never skip it: "" among the expected audiences would
@@ -600,11 +724,108 @@ func (cfg Config) withDefaults() (Config, error) {
 	for i := range all {
 		all[i].Claims = all[i].Claims.or(cfg.Claims)
 	}
+	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
 	cfg.Issuers = all
 	if len(errs) > 0 {
 		return cfg, fmt.Errorf("middleware: invalid Config: %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// checkIntrospection checks is.Introspection and sets its defaults.
+func (is *Issuer) checkIntrospection() []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("issuer %q: Introspection: "+format, append([]any{is.URL}, args...)...))
+	}
+	in := &is.Introspection
+	switch is.Tokens {
+	case TokensJWT:
+		if in.Endpoint != "" || in.ClientID != "" || in.BearerToken != nil {
+			add("set, but Tokens is TokensJWT: set Tokens to TokensIntrospect or TokensJWTOrIntrospect")
+		}
+		return errs
+	case TokensIntrospect, TokensJWTOrIntrospect:
+	default:
+		errs = append(errs, fmt.Errorf("issuer %q: Tokens %d is not a TokenFormat", is.URL, is.Tokens))
+		return errs
+	}
+	if in.Endpoint != "" {
+		if err := jwks.CheckURL(in.Endpoint); err != nil {
+			add("Endpoint %w", err)
+		}
+	}
+	if in.Auth == IntrospectionAuto {
+		switch {
+		case in.ClientID != "":
+			in.Auth = IntrospectionClientSecretBasic
+		case in.BearerToken != nil:
+			in.Auth = IntrospectionBearer
+		default:
+			in.Auth = IntrospectionNone
+		}
+	}
+	switch in.Auth {
+	case IntrospectionClientSecretBasic, IntrospectionClientSecretPost:
+		if in.ClientID == "" || in.ClientSecret == "" {
+			add("client_secret authentication needs ClientID and ClientSecret")
+		}
+	case IntrospectionBearer:
+		if in.BearerToken == nil {
+			add("IntrospectionBearer needs BearerToken")
+		}
+	case IntrospectionNone:
+	default:
+		add("Auth %d is not an IntrospectionAuth", in.Auth)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"CacheTTL", &in.CacheTTL, DefaultIntrospectionCacheTTL}, {"Timeout", &in.Timeout, DefaultIntrospectionTimeout}} {
+		switch {
+		case *d.v < 0:
+			add("%s %v is negative", d.name, *d.v)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	return errs
+}
+
+// basePath is the path a FHIR base of issuer i is served under: Config.Base
+// for the first audience of Config.Issuer, else the audience's own path.
+func basePath(cfg *Config, i, j int, aud string) string {
+	if i == 0 && j == 0 && cfg.Base != "" {
+		return strings.TrimSuffix(cfg.Base, "/")
+	}
+	u, _ := url.Parse(aud)
+	return strings.TrimSuffix(u.EscapedPath(), "/")
+}
+
+// opaqueIssuersPerBase refuses two issuers that introspect opaque tokens
+// for one FHIR base: an opaque token names no issuer, so it could not be
+// told which one to ask, and asking both would show one server's tokens
+// to the other.
+func opaqueIssuersPerBase(cfg *Config, all []Issuer) []error {
+	var errs []error
+	seen := map[string]string{} // base path → issuer
+	for i, is := range all {
+		if is.Tokens == TokensJWT || is.URL == "" {
+			continue
+		}
+		for j, a := range append([]string{is.Audience}, is.Audiences...) {
+			if a == "" || checkAudience(a) != nil {
+				continue
+			}
+			p := basePath(cfg, i, j, a)
+			if other, ok := seen[p]; ok && other != is.URL {
+				errs = append(errs, fmt.Errorf("issuers %q and %q both introspect opaque tokens for the base %q: an opaque token names no issuer", other, is.URL, a))
+			}
+			seen[p] = is.URL
+		}
+	}
+	return errs
 }
 
 // checkAudience refuses an audience that cannot be a FHIR base URL as

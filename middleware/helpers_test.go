@@ -167,6 +167,8 @@ type fakeAS struct {
 	metaIss   string
 	jwksBytes []byte // when set, served instead of keys
 	cacheCtl  string // Cache-Control of the JWKS response
+	// introspection is the introspection_endpoint of the metadata.
+	introspection string
 }
 
 func newFakeAS(t testing.TB, keys ...map[string]any) *fakeAS {
@@ -192,7 +194,11 @@ func (as *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
 		if iss == "" {
 			iss = as.issuer()
 		}
-		json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": as.srv.URL + "/jwks"})
+		meta := map[string]string{"issuer": iss, "jwks_uri": as.srv.URL + "/jwks"}
+		if as.introspection != "" {
+			meta["introspection_endpoint"] = as.introspection
+		}
+		json.NewEncoder(w).Encode(meta)
 	}
 	switch r.URL.Path {
 	case "/realms/fhir/.well-known/openid-configuration":

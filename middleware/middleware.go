@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/asmeta"
 	"github.com/smartguard/smartguard/internal/bearer"
 	"github.com/smartguard/smartguard/internal/fhirrest"
 	"github.com/smartguard/smartguard/internal/jwks"
@@ -44,6 +45,11 @@ type Guard struct {
 	cors    func(http.Handler) http.Handler
 	audit   func(context.Context, AuditEvent)
 	metrics Metrics
+	// opaque is the issuer that introspects opaque tokens outside any
+	// base (Verify), when exactly one does.
+	opaque *issuer
+	// introspectAll: some issuer has TokensIntrospect.
+	introspectAll bool
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -54,14 +60,17 @@ type issuer struct {
 	slashes   bool           // DecodeScopeSlashes
 	validator *jwt.Validator // the registered claims, then the SMART ones
 	key       func(ctx context.Context, t *jwt.Token) (any, error)
-	keys      *jwks.Set // nil with a Keyfunc
+	keys      *jwks.Set // nil with a Keyfunc, or when every token is introspected
+	tokens    TokenFormat
+	intro     *introspector // nil with TokensJWT
 }
 
 // base is one FHIR base served here: a path, the audiences (and their
 // issuers) a token must name to be used under it, and its authorizer.
 type base struct {
-	az   *authorizer
-	auds []audience
+	az     *authorizer
+	auds   []audience
+	opaque *issuer // the issuer that introspects opaque tokens here, if any
 }
 
 type audience struct{ url, issuer string }
@@ -118,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	m.bases = newBases(&cfg, m.onError)
 	for _, c := range cfg.Issuers {
-		is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes}
+		is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Tokens}
 		is.validator = jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
@@ -127,7 +136,37 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 			jwt.WithLeeway(cfg.Leeway),
 			jwt.WithTimeFunc(cfg.Now),
 		)
+		jwksURL := c.JWKSURL
+		if c.Tokens != TokensJWT {
+			endpoint := c.Introspection.Endpoint
+			if endpoint == "" {
+				meta, err := asmeta.Discover(ctx, client, c.URL)
+				if err != nil {
+					return nil, fmt.Errorf("middleware: discovering the introspection endpoint of %q: %w", c.URL, err)
+				}
+				if endpoint = meta.IntrospectionEndpoint; endpoint == "" {
+					return nil, fmt.Errorf("middleware: the metadata of %q has no introspection_endpoint: set Introspection.Endpoint", c.URL)
+				}
+				if err := jwks.CheckURL(endpoint); err != nil {
+					return nil, fmt.Errorf("middleware: introspection_endpoint of %q: %w", c.URL, err)
+				}
+				if jwksURL == "" && meta.JWKSURI != "" && c.Tokens == TokensJWTOrIntrospect && c.Keyfunc == nil {
+					if err := jwks.CheckURL(meta.JWKSURI); err != nil {
+						return nil, fmt.Errorf("middleware: jwks_uri of %q: %w", c.URL, err)
+					}
+					jwksURL = meta.JWKSURI
+				}
+			}
+			is.intro = newIntrospector(is, &c, endpoint, client, &cfg)
+			if c.Tokens == TokensIntrospect {
+				m.introspectAll = true
+			}
+		}
 		switch {
+		case c.Tokens == TokensIntrospect:
+			is.key = func(context.Context, *jwt.Token) (any, error) {
+				return nil, fmt.Errorf("%w: the issuer's tokens are introspected", jwks.ErrNoKey)
+			}
 		case c.Keyfunc != nil:
 			kf := c.Keyfunc
 			is.key = func(_ context.Context, t *jwt.Token) (any, error) {
@@ -138,7 +177,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 				return fitKeys(k, t.Method.Alg())
 			}
 		default:
-			u := c.JWKSURL
+			u := jwksURL
 			if u == "" {
 				if u, err = jwks.Discover(ctx, client, c.URL); err != nil {
 					return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.URL, err)
@@ -172,6 +211,22 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		}
 		m.issuers[c.URL] = is
 		m.list = append(m.list, is)
+	}
+	var opaque []*issuer
+	for _, is := range m.list {
+		if is.intro != nil {
+			opaque = append(opaque, is)
+		}
+	}
+	if len(opaque) == 1 {
+		m.opaque = opaque[0]
+	}
+	for _, b := range m.bases {
+		for _, a := range b.auds {
+			if is := m.issuers[a.issuer]; is.intro != nil {
+				b.opaque = is // one at most: checked by withDefaults
+			}
+		}
 	}
 	if err := m.waitForKeys(ctx, cfg.WaitForKeys); err != nil {
 		return nil, err
@@ -264,11 +319,7 @@ func newBases(cfg *Config, onError ErrorHandler) []*base {
 	byPath := map[string]*base{}
 	for i, is := range cfg.Issuers {
 		for j, a := range append([]string{is.Audience}, is.Audiences...) {
-			u, _ := url.Parse(a) // checked by withDefaults
-			path := strings.TrimSuffix(u.EscapedPath(), "/")
-			if i == 0 && j == 0 && cfg.Base != "" {
-				path = strings.TrimSuffix(cfg.Base, "/")
-			}
+			path := basePath(cfg, i, j, a) // a checked by withDefaults
 			b := byPath[path]
 			if b == nil {
 				b = &base{az: newAuthorizer(cfg, path, a, onError)}
@@ -610,7 +661,8 @@ func (m *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		return nil, invalidToken("token too large", nil)
 	}
 	if m.cache == nil {
-		return m.verify(ctx, token, b)
+		g, _, err := m.verify(ctx, token, b, nil)
+		return g, err
 	}
 	key := cacheKey(token)
 	now := m.now()
@@ -620,7 +672,7 @@ func (m *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		}
 		return g, nil
 	}
-	g, err := m.verify(ctx, token, b)
+	g, ttl, err := m.verify(ctx, token, b, &key)
 	if m.metrics != nil {
 		if err != nil {
 			m.metrics.Token("refused")
@@ -631,7 +683,7 @@ func (m *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 	if err != nil {
 		return nil, err
 	}
-	m.cache.put(key, g, now)
+	m.cache.put(key, g, now, ttl)
 	return g, nil
 }
 
@@ -646,16 +698,46 @@ var (
 	errNoIssuer  = fmt.Errorf("%w: %w: iss", jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing)
 )
 
-// verify checks token without the cache. Every check that needs no key
-// runs first, in the Keyfunc: the header, then the issuer (even when
-// only one is configured), then the claims (expiry, audience, SMART
-// claims), then, when b is not nil, that the token's audience names b
-// for that issuer. Only a token that passes them all has its key looked
-// up, so only such a token can make the issuer's JWKS be fetched again
-// (for an unknown kid, at most once per Config.UnknownKIDInterval): a
-// forged token for another issuer, another base, or past its expiry
-// cannot spend that fetch.
-func (m *Guard) verify(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
+// verify checks token without the cache, and returns how long its grant
+// may be cached (0: Config.CacheTTL). key, when not nil, is the token's
+// cache key.
+//
+// A token that is not a JWT is introspected by the issuer that
+// introspects opaque tokens for b (or, for Verify, the only such issuer),
+// and refused as malformed when there is none; a JWT naming an issuer
+// whose tokens are all introspected is introspected there.
+//
+// A JWT is verified with every check that needs no key first, in the
+// Keyfunc: the header, then the issuer (even when only one is
+// configured), then the claims (expiry, audience, SMART claims), then,
+// when b is not nil, that the token's audience names b for that issuer.
+// Only a token that passes them all has its key looked up, so only such a
+// token can make the issuer's JWKS be fetched again (for an unknown kid,
+// at most once per Config.UnknownKIDInterval): a forged token for another
+// issuer, another base, or past its expiry cannot spend that fetch.
+func (m *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte) (*smartctx.Grant, time.Duration, error) {
+	intro := func(is *issuer) (*smartctx.Grant, time.Duration, error) {
+		if key == nil {
+			k := cacheKey(token)
+			key = &k
+		}
+		return is.intro.introspect(ctx, *key, token, b)
+	}
+	if !looksJWT(token) {
+		is := m.opaque
+		if b != nil {
+			is = b.opaque
+		}
+		if is == nil {
+			return nil, 0, invalidToken("token malformed", jwt.ErrTokenMalformed)
+		}
+		return intro(is)
+	}
+	if m.introspectAll {
+		if is := m.issuers[unverifiedIssuer(token)]; is != nil && is.tokens == TokensIntrospect {
+			return intro(is)
+		}
+	}
 	mc := jwt.MapClaims{}
 	var c *claims
 	_, err := m.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
@@ -682,11 +764,11 @@ func (m *Guard) verify(ctx context.Context, token string, b *base) (*smartctx.Gr
 	if err != nil {
 		var u *jwks.UnavailableError
 		if errors.As(err, &u) {
-			return nil, unavailable("no signing key of the token's issuer is available yet", u.RetryAfter, err)
+			return nil, 0, unavailable("no signing key of the token's issuer is available yet", u.RetryAfter, err)
 		}
-		return nil, invalidToken(describe(err), err)
+		return nil, 0, invalidToken(describe(err), err)
 	}
-	return smartctx.NewGrant(c.out), nil
+	return smartctx.NewGrant(c.out), 0, nil
 }
 
 // unavailable is the error for a request that cannot be decided now.
