@@ -386,8 +386,10 @@ const (
 // in Claims); "iss", when present, must be the issuer, "aud", when
 // present, must name the request's base for that issuer (see
 // SkipMissingAudience when absent), "token_use" (Ory Hydra), when
-// present, must be "access_token", "token_type" must not be DPoP, and
-// "cnf" must be absent. The launch context and fhirUser are read from the
+// present, must be "access_token", "token_type", when present, must be
+// "Bearer" (any case: not DPoP, not a refresh token's), and "cnf" must be
+// absent. An answer that names no token kind is taken as an access
+// token's. The launch context and fhirUser are read from the
 // answer with the issuer's Claims, as from a JWT.
 //
 // Active answers are cached (keyed by the token's SHA-256, with the

@@ -171,8 +171,12 @@ func (in *introspector) check(a map[string]any) (*smartctx.Grant, error) {
 	if use, ok := a["token_use"]; ok && use != "access_token" {
 		return nil, invalidToken("not an access token", errNotAccess)
 	}
-	if tt, ok := a["token_type"].(string); ok && strings.EqualFold(tt, "DPoP") {
-		return nil, invalidToken("token claims invalid", fmt.Errorf("%w: DPoP-bound token presented as Bearer", errClaim))
+	if tt, ok := a["token_type"]; ok {
+		// Bearer (RFC 6750) in any case; DPoP-bound tokens (RFC 9449 §6.2)
+		// need a proof this server does not check.
+		if s, _ := tt.(string); !strings.EqualFold(s, "Bearer") {
+			return nil, invalidToken("not an access token", fmt.Errorf("%w: token_type %v", errNotAccess, tt))
+		}
 	}
 	exp, err := mc.GetExpirationTime()
 	switch {
