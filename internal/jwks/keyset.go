@@ -43,6 +43,7 @@ type UnavailableError struct {
 	Err        error         // the last fetch's failure, if any
 }
 
+// Error names the JWKS URL and the last failure.
 func (e *UnavailableError) Error() string {
 	msg := "jwks: no key held from " + e.URL
 	if e.Err != nil {
