@@ -320,8 +320,9 @@ type Config struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
 
-	// Logger receives background errors only (a JWKS refresh that
-	// failed). Tokens are never logged. Default slog.Default().
+	// Logger receives the outages of JWKS and introspection endpoints
+	// (once per minute while they last, and their end), not request
+	// failures. Tokens are never logged. Default slog.Default().
 	Logger *slog.Logger
 
 	// Audit, when set, is called once for every request Handler answers

@@ -645,11 +645,14 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 	return v[0], r2, nil
 }
 
-// Verify checks an access token and returns its grant. Errors are *Error
-// of class ErrInvalidToken, wrapping the cause (such as
+// Verify checks an access token and returns its grant: a JWT with its
+// issuer's keys, an opaque token by introspection (at the only issuer
+// that introspects opaque tokens; Handler picks the one of the request's
+// base). It does not check which base the token is for (Handler does).
+// Errors are *Error of kind ErrInvalidToken, wrapping the cause (such as
 // jwt.ErrTokenExpired), or ErrUnavailable when the token cannot be checked
-// now (no key of its issuer held). ctx bounds a JWKS refresh the token may
-// cause.
+// now (no key of its issuer held, its introspection endpoint down). ctx
+// bounds a JWKS fetch or an introspection call the token may cause.
 func (m *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
 	return m.verifyCached(ctx, token, nil)
 }
