@@ -7,5 +7,6 @@ require (
 	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/rs/cors v1.11.1
-	golang.org/x/time v0.15.0
 )
+
+require golang.org/x/time v0.15.0 // indirect

@@ -248,6 +248,8 @@ func TestRejectsWrongIssuer(t *testing.T) {
 	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
 	delete(c, "iss")
 	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
+	c["iss"] = 42
+	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenInvalidIssuer)
 }
 
 func TestAudience(t *testing.T) {

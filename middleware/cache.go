@@ -65,9 +65,13 @@ func (c *cache) get(key [32]byte, now time.Time) *smartctx.Grant {
 	return e.grant
 }
 
-// put caches g, verified at now, until its expiry or now + ttl.
-func (c *cache) put(key [32]byte, g *smartctx.Grant, now time.Time) {
-	exp := now.Add(c.ttl)
+// put caches g, verified at now, until its expiry or now + ttl (the
+// cache's own TTL when ttl is 0).
+func (c *cache) put(key [32]byte, g *smartctx.Grant, now time.Time, ttl time.Duration) {
+	if ttl <= 0 {
+		ttl = c.ttl
+	}
+	exp := now.Add(ttl)
 	if t := g.ExpiresAt(); t.Before(exp) {
 		exp = t
 	}

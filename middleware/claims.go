@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,15 +31,23 @@ var errNoAudience = fmt.Errorf("%w: the token has no audience (aud)", errClaim)
 // read the same way, so every check sees the same claims.
 type claims struct {
 	jwt.MapClaims
-	names  *ClaimNames
-	strict bool // RFC 9068 §2.2: sub, client_id, iat and jti required
-	out    smartctx.Claims
+	names   *ClaimNames
+	strict  bool // RFC 9068 §2.2: sub, client_id, iat and jti required
+	slashes bool // read %2F as "/" before the "?" of each scope
+	// For an introspection answer, which need not name them: the issuer
+	// asked, and the audience to assume when "aud" is absent (nil:
+	// "aud" is required).
+	issuer     string
+	defaultAud []string
+	out        smartctx.Claims
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)
 
 // Validate checks the claims the jwt package does not and fills c.out.
-// It runs after the signature was verified.
+// For a JWT it runs, through jwt.Validator, before the key is looked up
+// (see Guard.verify); for an introspection answer, after the answer said
+// the token is active.
 func (c *claims) Validate() error {
 	m := c.MapClaims
 	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
@@ -66,13 +75,16 @@ func (c *claims) Validate() error {
 		return s
 	}
 	aud, err := m.GetAudience()
+	if _, ok := m["aud"]; !ok && c.defaultAud != nil {
+		aud, err = c.defaultAud, nil
+	}
 	if err != nil || len(aud) == 0 || slices.Contains(aud, "") {
 		// jwt's validator would say "invalid audience"; say what is wrong.
 		return errNoAudience
 	}
 	out := smartctx.Claims{
 		Audience:      aud,
-		Issuer:        str([]string{"iss"}, "iss"),
+		Issuer:        cmp.Or(str([]string{"iss"}, "iss"), c.issuer),
 		Subject:       str([]string{"sub"}, "sub"),
 		ClientID:      str(c.names.ClientID, "client_id"),
 		Patient:       str(c.names.Patient, "patient"),
@@ -113,6 +125,9 @@ func (c *claims) Validate() error {
 	if v, ok := first(m, c.names.Scope); ok {
 		switch s := v.(type) {
 		case string:
+			if c.slashes {
+				s = decodeSlashes(s)
+			}
 			out.Scopes = scope.Parse(s)
 		case []any:
 			list := make([]string, len(s))
@@ -120,6 +135,9 @@ func (c *claims) Validate() error {
 				if list[i], ok = e.(string); !ok {
 					errs = append(errs, fmt.Errorf("%w: scope list holds a non-string", errClaim))
 					break
+				}
+				if c.slashes {
+					list[i] = decodeSlashes(list[i])
 				}
 			}
 			out.Scopes = scope.ParseList(list)
@@ -169,14 +187,62 @@ func hasRuneError(s string) bool {
 	return false
 }
 
-// first returns the value of the first of names present in m.
+// first returns the value of the first of names present in m. A name is
+// a top-level claim or, when there is no claim of that name, a path of
+// object members separated by "." (see ClaimNames).
 func first(m map[string]any, names []string) (any, bool) {
 	for _, n := range names {
-		if v, ok := m[n]; ok {
+		if v, ok := lookup(m, n); ok {
 			return v, true
 		}
 	}
 	return nil, false
+}
+
+// lookup returns the claim name or, when there is none, the value at the
+// path name: at each level the rest of the path is tried as one member
+// name first, then its first step (up to ".") as an object to enter.
+func lookup(m map[string]any, name string) (any, bool) {
+	for {
+		if v, ok := m[name]; ok {
+			return v, true
+		}
+		step, rest, ok := strings.Cut(name, ".")
+		if !ok {
+			return nil, false
+		}
+		inner, ok := m[step].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m, name = inner, rest
+	}
+}
+
+// decodeSlashes reads "%2F" and "%2f" as "/" in the part of each
+// space-separated scope before its first "?" (see
+// Config.DecodeScopeSlashes). It allocates only when there is one.
+func decodeSlashes(s string) string {
+	if !strings.Contains(s, "%2F") && !strings.Contains(s, "%2f") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	inQuery := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			inQuery = false
+		case c == '?':
+			inQuery = true
+		case c == '%' && !inQuery && i+2 < len(s) && s[i+1] == '2' && (s[i+2] == 'F' || s[i+2] == 'f'):
+			b.WriteByte('/')
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func present(m map[string]any, names []string) bool {

@@ -26,7 +26,13 @@ const (
 	// DefaultRefreshInterval is the default Config.RefreshInterval.
 	DefaultRefreshInterval = time.Hour
 	// DefaultUnknownKIDInterval is the default Config.UnknownKIDInterval.
-	DefaultUnknownKIDInterval = 5 * time.Minute
+	DefaultUnknownKIDInterval = 15 * time.Second
+	// DefaultMaxKeyStaleness is the default Config.MaxKeyStaleness.
+	DefaultMaxKeyStaleness = 24 * time.Hour
+	// DefaultIntrospectionCacheTTL is the default Introspection.CacheTTL.
+	DefaultIntrospectionCacheTTL = time.Minute
+	// DefaultIntrospectionTimeout is the default Introspection.Timeout.
+	DefaultIntrospectionTimeout = 5 * time.Second
 	// DefaultMaxTokenSize is the default Config.MaxTokenSize.
 	DefaultMaxTokenSize = 16 << 10
 	// DefaultCacheSize is the default Config.CacheSize.
@@ -96,6 +102,17 @@ type Config struct {
 	// Header, algorithm and claim checks still apply.
 	Keyfunc jwt.Keyfunc
 
+	// Tokens says how Issuer's access tokens are checked: as JWTs with
+	// its keys (the default), by RFC 7662 introspection, or as JWTs when
+	// they are JWTs and by introspection when they are not. See
+	// TokenFormat and Introspection.
+	Tokens TokenFormat
+
+	// Introspection configures the RFC 7662 introspection of Issuer's
+	// tokens, used when Tokens is TokensIntrospect or
+	// TokensJWTOrIntrospect.
+	Introspection Introspection
+
 	// Issuers are further trusted authorization servers (multi-tenant).
 	// A token is matched to one by its "iss" and then verified with that
 	// issuer's keys only, against that issuer's audiences only.
@@ -106,15 +123,43 @@ type Config struct {
 	// 1 MiB and redirects must stay on https (or loopback http).
 	HTTPClient *http.Client
 
-	// RefreshInterval is how often each JWKS is fetched again. Default
-	// 1 h. Keys are kept when a refresh fails. Background refresh stops
-	// when the context given to New is done.
+	// RefreshInterval is how often each JWKS is fetched again when its
+	// response has no Cache-Control max-age. Default 1 h. A max-age (or
+	// no-store, no-cache) is honoured within [1 min, 24 h] (1 min is
+	// lowered to RefreshInterval when that is shorter). After a failed
+	// fetch the next comes sooner, with backoff from 1 s to 5 min. The
+	// keys held are kept when a fetch fails (see MaxKeyStaleness), and a
+	// key the JWKS no longer lists is dropped at the first successful
+	// fetch without it (tokens already verified with it stay cached for
+	// CacheTTL at most). Background refresh stops when the context given
+	// to New is done.
 	RefreshInterval time.Duration
 
 	// UnknownKIDInterval is the least time between two fetches of a JWKS
-	// caused by tokens whose "kid" is unknown (key rotation). Default
-	// 5 min.
+	// caused by tokens: one whose "kid" is unknown (a key rotation), or
+	// any while no key is held; a token arriving while a fetch is under
+	// way waits for it. Default 15 s. Only a
+	// token that passes every check needing no key (header, a configured
+	// issuer, expiry, an audience of that issuer naming the request's
+	// base, well-formed SMART claims) may cause such a fetch; a forged
+	// token with a random kid can still spend it (its signature cannot be
+	// checked without the key), so a real rotation's tokens are accepted
+	// at most UnknownKIDInterval after a flood of them.
 	UnknownKIDInterval time.Duration
+
+	// MaxKeyStaleness is how long the keys of a JWKS are used without a
+	// successful fetch (the JWKS unreachable, or answering garbage).
+	// After it they are dropped, and tokens of that issuer are answered
+	// 503 until the JWKS can be fetched again: a key removed from the
+	// JWKS (revoked) while it could not be fetched is not trusted
+	// forever. Default 24 h.
+	MaxKeyStaleness time.Duration
+
+	// WaitForKeys makes New wait up to this long until every issuer's
+	// JWKS has given at least one usable key, and fail when one has not.
+	// Default 0: New waits for the first fetch only, and a Guard without
+	// keys answers 503 (see Ready) until they arrive.
+	WaitForKeys time.Duration
 
 	// Algorithms is the allow-list of JWS "alg" values. Default
 	// DefaultAlgorithms. "none" is refused by New; HMAC algorithms
@@ -138,9 +183,21 @@ type Config struct {
 	// "jti".
 	RequireATJWT bool
 
-	// Claims names the claims the SMART values are read from. Each zero
-	// field takes its default; see ClaimNames.
+	// Claims names the claims the SMART values are read from, or paths
+	// to them in nested objects ("ext.patient"). Each zero field takes its
+	// default; see ClaimNames. They apply to every issuer whose own
+	// Claims field does not say otherwise.
 	Claims ClaimNames
+
+	// DecodeScopeSlashes reads "%2F" (or "%2f") as "/" in the scopes of
+	// Issuer's tokens, before the first "?" of each scope only: for
+	// authorization servers that cannot put "/" in a scope name, such as
+	// Microsoft Entra ID, where a SMART scope is registered as
+	// "patient%2FObservation.rs". Nothing else is decoded: constraint
+	// values after "?" are percent-decoded by the scope grammar itself,
+	// and decoding them again would give one scope two meanings. Default:
+	// such scopes are not SMART scopes and grant nothing.
+	DecodeScopeSlashes bool
 
 	// MaxTokenSize bounds the length of an accepted token in bytes.
 	// Default 16 KiB.
@@ -263,8 +320,9 @@ type Config struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
 
-	// Logger receives background errors only (a JWKS refresh that
-	// failed). Tokens are never logged. Default slog.Default().
+	// Logger receives the outages of JWKS and introspection endpoints
+	// (once per minute while they last, and their end), not request
+	// failures. Tokens are never logged. Default slog.Default().
 	Logger *slog.Logger
 
 	// Audit, when set, is called once for every request Handler answers
@@ -281,14 +339,130 @@ type Config struct {
 
 // Issuer is one more trusted authorization server, with its own keys and
 // audiences; see Config.Issuers. Its fields mean what the Config fields
-// Issuer, Audience, Audiences, JWKSURL and Keyfunc mean.
+// of the same names mean for Config.Issuer.
 type Issuer struct {
 	URL       string      // the "iss" of its tokens, compared exactly; required
 	Audience  string      // a FHIR base URL its tokens are for; required
 	Audiences []string    // further FHIR base URLs its tokens may be for
 	JWKSURL   string      // its keys; discovered when empty
 	Keyfunc   jwt.Keyfunc // replaces its JWKS
+
+	// Claims are where its tokens hold the SMART values; a zero field
+	// takes Config.Claims' (then the default).
+	Claims ClaimNames
+	// DecodeScopeSlashes: see Config.DecodeScopeSlashes.
+	DecodeScopeSlashes bool
+	// Tokens and Introspection: see Config.Tokens and
+	// Config.Introspection.
+	Tokens        TokenFormat
+	Introspection Introspection
 }
+
+// TokenFormat says how an issuer's access tokens are checked.
+type TokenFormat int
+
+const (
+	// TokensJWT: every token is a JWT (JWS) verified with the issuer's
+	// keys. The default.
+	TokensJWT TokenFormat = iota
+	// TokensIntrospect: every token is sent to the issuer's RFC 7662
+	// introspection endpoint; no key is fetched. A JWT naming the issuer
+	// is introspected too. For authorization servers whose tokens are
+	// opaque (Ory Hydra by default, oidc-provider, EHRs such as Epic), or
+	// to notice revocation sooner.
+	TokensIntrospect
+	// TokensJWTOrIntrospect: a JWT naming the issuer is verified with its
+	// keys; a token that is not a JWT is introspected.
+	TokensJWTOrIntrospect
+)
+
+// Introspection is how the Guard asks an authorization server about an
+// opaque token (RFC 7662, and SMART's token introspection page).
+//
+// An opaque token does not say which issuer made it, so it is sent only to
+// the one issuer that introspects opaque tokens for the FHIR base the
+// request is under: New refuses two such issuers for one base, and the
+// token is never shown to another server. The answer must be a JSON object
+// whose "active" is true, with "exp", "client_id" and a scope (names as
+// in Claims); "iss", when present, must be the issuer, "aud", when
+// present, must name the request's base for that issuer (see
+// SkipMissingAudience when absent), "token_use" (Ory Hydra), when
+// present, must be "access_token", "token_type", when present, must be
+// "Bearer" (any case: not DPoP, not a refresh token's), and "cnf" must be
+// absent. An answer that names no token kind is taken as an access
+// token's. The launch context and fhirUser are read from the
+// answer with the issuer's Claims, as from a JWT.
+//
+// Active answers are cached (keyed by the token's SHA-256, with the
+// verified JWTs) until "exp" or CacheTTL, whichever is first; inactive
+// ones and failures are not. Concurrent requests with one token share one
+// call. An endpoint that cannot be reached, answers other than 200 with
+// JSON, or takes longer than Timeout makes the request fail with 503
+// (ErrUnavailable, Retry-After), never pass; so do more than 64 calls in
+// flight to one endpoint. The outage is logged once per minute.
+type Introspection struct {
+	// Endpoint is the introspection endpoint. Default: the
+	// introspection_endpoint of the issuer's metadata (OpenID Connect or
+	// RFC 8414); New fails when it has none. Same URL rules as Issuer.
+	// Redirects are not followed.
+	Endpoint string
+
+	// Auth is how the Guard authenticates to Endpoint. Default
+	// IntrospectionAuto.
+	Auth IntrospectionAuth
+	// ClientID and ClientSecret are the Guard's own client credentials at
+	// the authorization server, for IntrospectionClientSecretBasic and
+	// IntrospectionClientSecretPost.
+	ClientID, ClientSecret string
+	// BearerToken returns the access token the Guard presents with
+	// IntrospectionBearer (SMART: "an appropriately-scoped SMART App or
+	// Backend Service bearer token"), such as one from an
+	// oauth2.TokenSource of the FHIR server's own backend-services client.
+	// It is called for every introspection call; cache in it.
+	BearerToken func(ctx context.Context) (string, error)
+
+	// CacheTTL is the longest an active answer is reused: a token revoked
+	// at the authorization server is still accepted that long. Default
+	// DefaultIntrospectionCacheTTL. Bounded by Config.CacheSize, and off
+	// with Config.DisableCache.
+	CacheTTL time.Duration
+
+	// Timeout bounds one call. Default DefaultIntrospectionTimeout.
+	Timeout time.Duration
+
+	// SkipMissingAudience accepts an answer without "aud" as if it named
+	// the issuer's Audience (its first FHIR base; never its other
+	// Audiences). SMART does not require "aud" in answers, and some
+	// servers omit it, but then the Guard cannot tell a token for this
+	// server from one the same authorization server issued for another
+	// resource server: it MUST NOT be set unless the authorization server
+	// issues tokens for this FHIR server only. Default: such answers are
+	// refused (401 invalid_token).
+	SkipMissingAudience bool
+}
+
+// IntrospectionAuth is how the Guard authenticates to an introspection
+// endpoint.
+type IntrospectionAuth int
+
+const (
+	// IntrospectionAuto: IntrospectionClientSecretBasic when ClientID is
+	// set, else IntrospectionBearer when BearerToken is set, else
+	// IntrospectionNone.
+	IntrospectionAuto IntrospectionAuth = iota
+	// IntrospectionClientSecretBasic: HTTP Basic with the form-encoded
+	// ClientID and ClientSecret (RFC 6749 §2.3.1).
+	IntrospectionClientSecretBasic
+	// IntrospectionClientSecretPost: client_id and client_secret in the
+	// form body.
+	IntrospectionClientSecretPost
+	// IntrospectionBearer: "Authorization: Bearer" with BearerToken's
+	// token.
+	IntrospectionBearer
+	// IntrospectionNone: no authentication, for an endpoint protected
+	// otherwise (Ory Hydra's admin API on a private network).
+	IntrospectionNone
+)
 
 // ClaimNames are the token claims the SMART values are read from. Each
 // field lists names tried in order, the first claim present being used;
@@ -296,6 +470,16 @@ type Issuer struct {
 // authorization server that sends the patient as "patient_id":
 //
 //	Claims: smartmw.ClaimNames{Patient: []string{"patient", "patient_id"}}
+//
+// A name may also be a path into nested JSON objects, its steps separated
+// by ".": "ext.patient" is the "patient" member of the "ext" object (Ory
+// Hydra's place for the claims a login adds), "context.patient" that of
+// "context". A name is first looked up as a top-level claim, so names that
+// hold dots themselves (Auth0's namespaced claims, such as
+// "https://fhir.example.org/patient") keep working; only when there is
+// no such claim is it read as a path. A path stops at the first step that
+// is not an object. The introspection answers of opaque tokens are read
+// with the same names.
 //
 // A claim present with the wrong JSON type makes the token invalid.
 type ClaimNames struct {
@@ -309,6 +493,49 @@ type ClaimNames struct {
 	Intent            []string // "intent"
 	NeedPatientBanner []string // "need_patient_banner"
 	SmartStyleURL     []string // "smart_style_url"
+}
+
+// or returns n with each empty field taken from d.
+func (n ClaimNames) or(d ClaimNames) ClaimNames {
+	pick := func(a, b []string) []string {
+		if len(a) == 0 {
+			return b
+		}
+		return a
+	}
+	return ClaimNames{
+		Scope:             pick(n.Scope, d.Scope),
+		ClientID:          pick(n.ClientID, d.ClientID),
+		Patient:           pick(n.Patient, d.Patient),
+		Encounter:         pick(n.Encounter, d.Encounter),
+		FHIRUser:          pick(n.FHIRUser, d.FHIRUser),
+		FHIRContext:       pick(n.FHIRContext, d.FHIRContext),
+		Tenant:            pick(n.Tenant, d.Tenant),
+		Intent:            pick(n.Intent, d.Intent),
+		NeedPatientBanner: pick(n.NeedPatientBanner, d.NeedPatientBanner),
+		SmartStyleURL:     pick(n.SmartStyleURL, d.SmartStyleURL),
+	}
+}
+
+// check reports empty names, which name no claim.
+func (n ClaimNames) check(who string) []error {
+	var errs []error
+	for _, f := range []struct {
+		field string
+		names []string
+	}{
+		{"Scope", n.Scope}, {"ClientID", n.ClientID}, {"Patient", n.Patient}, {"Encounter", n.Encounter},
+		{"FHIRUser", n.FHIRUser}, {"FHIRContext", n.FHIRContext}, {"Tenant", n.Tenant}, {"Intent", n.Intent},
+		{"NeedPatientBanner", n.NeedPatientBanner}, {"SmartStyleURL", n.SmartStyleURL},
+	} {
+		field, names := f.field, f.names
+		for _, name := range names {
+			if name == "" {
+				errs = append(errs, fmt.Errorf("%sClaims.%s has an empty name", who, field))
+			}
+		}
+	}
+	return errs
 }
 
 func (n ClaimNames) withDefaults() ClaimNames {
@@ -343,7 +570,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Audience == "" {
 		add("Audience is required")
 	}
-	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc}}, cfg.Issuers...)
+	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc,
+		Claims: cfg.Claims, DecodeScopeSlashes: cfg.DecodeScopeSlashes, Tokens: cfg.Tokens, Introspection: cfg.Introspection}}, slices.Clone(cfg.Issuers)...)
+	errs = append(errs, cfg.Claims.check("")...)
 	seen := map[string]bool{}
 	keyfunc := false
 	for i, is := range all {
@@ -369,6 +598,10 @@ func (cfg Config) withDefaults() (Config, error) {
 		if is.Audience == "" && i > 0 {
 			add("issuer %q has no Audience", is.URL)
 		}
+		if i > 0 {
+			errs = append(errs, is.Claims.check(fmt.Sprintf("Issuers[%d].", i-1))...)
+		}
+		errs = append(errs, all[i].checkIntrospection()...)
 		for _, a := range is.Audiences {
 			if a == "" {
 				// Never skip it: "" among the expected audiences would
@@ -417,6 +650,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	}{
 		{"RefreshInterval", &cfg.RefreshInterval, DefaultRefreshInterval},
 		{"UnknownKIDInterval", &cfg.UnknownKIDInterval, DefaultUnknownKIDInterval},
+		{"MaxKeyStaleness", &cfg.MaxKeyStaleness, DefaultMaxKeyStaleness},
 		{"CacheTTL", &cfg.CacheTTL, DefaultCacheTTL},
 	} {
 		switch {
@@ -486,12 +720,115 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.WaitForKeys < 0 {
+		add("WaitForKeys %v is negative", cfg.WaitForKeys)
+	}
 	cfg.Claims = cfg.Claims.withDefaults()
+	for i := range all {
+		all[i].Claims = all[i].Claims.or(cfg.Claims)
+	}
+	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
 	cfg.Issuers = all
 	if len(errs) > 0 {
 		return cfg, fmt.Errorf("middleware: invalid Config: %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// checkIntrospection checks is.Introspection and sets its defaults.
+func (is *Issuer) checkIntrospection() []error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("issuer %q: Introspection: "+format, append([]any{is.URL}, args...)...))
+	}
+	in := &is.Introspection
+	switch is.Tokens {
+	case TokensJWT:
+		if in.Endpoint != "" || in.ClientID != "" || in.BearerToken != nil {
+			add("set, but Tokens is TokensJWT: set Tokens to TokensIntrospect or TokensJWTOrIntrospect")
+		}
+		return errs
+	case TokensIntrospect, TokensJWTOrIntrospect:
+	default:
+		errs = append(errs, fmt.Errorf("issuer %q: Tokens %d is not a TokenFormat", is.URL, is.Tokens))
+		return errs
+	}
+	if in.Endpoint != "" {
+		if err := jwks.CheckURL(in.Endpoint); err != nil {
+			add("Endpoint %w", err)
+		}
+	}
+	if in.Auth == IntrospectionAuto {
+		switch {
+		case in.ClientID != "":
+			in.Auth = IntrospectionClientSecretBasic
+		case in.BearerToken != nil:
+			in.Auth = IntrospectionBearer
+		default:
+			in.Auth = IntrospectionNone
+		}
+	}
+	switch in.Auth {
+	case IntrospectionClientSecretBasic, IntrospectionClientSecretPost:
+		if in.ClientID == "" || in.ClientSecret == "" {
+			add("client_secret authentication needs ClientID and ClientSecret")
+		}
+	case IntrospectionBearer:
+		if in.BearerToken == nil {
+			add("IntrospectionBearer needs BearerToken")
+		}
+	case IntrospectionNone:
+	default:
+		add("Auth %d is not an IntrospectionAuth", in.Auth)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"CacheTTL", &in.CacheTTL, DefaultIntrospectionCacheTTL}, {"Timeout", &in.Timeout, DefaultIntrospectionTimeout}} {
+		switch {
+		case *d.v < 0:
+			add("%s %v is negative", d.name, *d.v)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	return errs
+}
+
+// basePath is the path a FHIR base of issuer i is served under: Config.Base
+// for the first audience of Config.Issuer, else the audience's own path.
+func basePath(cfg *Config, i, j int, aud string) string {
+	if i == 0 && j == 0 && cfg.Base != "" {
+		return strings.TrimSuffix(cfg.Base, "/")
+	}
+	u, _ := url.Parse(aud)
+	return strings.TrimSuffix(u.EscapedPath(), "/")
+}
+
+// opaqueIssuersPerBase refuses two issuers that introspect opaque tokens
+// for one FHIR base: an opaque token names no issuer, so it could not be
+// told which one to ask, and asking both would show one server's tokens
+// to the other.
+func opaqueIssuersPerBase(cfg *Config, all []Issuer) []error {
+	var errs []error
+	seen := map[string]string{} // base path → issuer
+	for i, is := range all {
+		if is.Tokens == TokensJWT || is.URL == "" {
+			continue
+		}
+		for j, a := range append([]string{is.Audience}, is.Audiences...) {
+			if a == "" || checkAudience(a) != nil {
+				continue
+			}
+			p := basePath(cfg, i, j, a)
+			if other, ok := seen[p]; ok && other != is.URL {
+				errs = append(errs, fmt.Errorf("issuers %q and %q both introspect opaque tokens for the base %q: an opaque token names no issuer", other, is.URL, a))
+			}
+			seen[p] = is.URL
+		}
+	}
+	return errs
 }
 
 // checkAudience refuses an audience that cannot be a FHIR base URL as

@@ -54,9 +54,13 @@
 //     is short and printable.
 //   - Its "alg" is in Config.Algorithms (never none, never HMAC with a
 //     public key), and the signature verifies with a key of the issuer
-//     named by its "iss": from that issuer's JWKS only, whose "alg",
-//     "use", "key_ops" and type fit the token's algorithm. Keys named in
-//     the token itself (jku, x5u, jwk, x5c) are never used.
+//     named by its "iss": from that issuer's JWKS only, whose "use",
+//     "key_ops" and type fit the token's algorithm and which is bound to
+//     that one algorithm (its own "alg", else the first of
+//     Config.Algorithms its type fits). Keys named in the token itself
+//     (jku, x5u, jwk, x5c) are never used. The key is looked up last,
+//     after every other check: only a token that passes them can make the
+//     JWKS be fetched again (Config.UnknownKIDInterval).
 //   - "iss" is exactly a configured issuer; "aud" is not empty and names
 //     the base the request is under, as an audience of that issuer (a
 //     token for tenant B is refused on tenant A's base); "exp" is present
@@ -74,6 +78,14 @@
 //
 // Verified tokens are cached (see Config.CacheSize): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.
+//
+// An issuer's opaque tokens are checked by RFC 7662 introspection instead
+// (Config.Tokens, Config.Introspection): the answer must be active, for
+// this base, with the claims SMART requires, and is read with the same
+// claim names. While a token cannot be checked (no key of its issuer held,
+// its introspection endpoint down or slow), it is answered 503
+// temporarily_unavailable with Retry-After, never let through; see
+// Guard.Ready.
 //
 // # Requests
 //

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -41,19 +43,23 @@ var (
 	// handler answered (not FHIR JSON, compressed, too large), so the
 	// client gets none of it. Answered 502.
 	ErrUncheckedResponse = errors.New("middleware: response could not be checked")
-	// ErrUnavailable: the server cannot decide now (no key held yet, the
-	// authorization server unreachable). Answered 503.
+	// ErrUnavailable: the server cannot decide now (no key of the token's
+	// issuer held, its introspection endpoint unreachable or slow).
+	// Answered 503 temporarily_unavailable with Retry-After; never
+	// allowed.
 	ErrUnavailable = errors.New("middleware: temporarily unavailable")
 	// ErrMisconfigured: the chain is wired wrong (Authorize without a
 	// grant on the context). Answered 500.
 	ErrMisconfigured = errors.New("middleware: misconfigured")
 )
 
-// RFC 6750 error codes.
+// Error codes: RFC 6750's three, and OAuth's temporarily_unavailable
+// (RFC 6749 §4.1.2.1) for a request that cannot be decided now.
 const (
-	CodeInvalidRequest    = "invalid_request"
-	CodeInvalidToken      = "invalid_token"
-	CodeInsufficientScope = "insufficient_scope"
+	CodeInvalidRequest         = "invalid_request"
+	CodeInvalidToken           = "invalid_token"
+	CodeInsufficientScope      = "insufficient_scope"
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Error is the error the Guard reports for a request it refuses. errors.Is
@@ -73,6 +79,9 @@ type Error struct {
 	// Scope is the scope that would allow the request, for
 	// insufficient_scope.
 	Scope string
+	// RetryAfter, for a 503, is when the client may try again; WriteError
+	// sends it as Retry-After in whole seconds (at least 1).
+	RetryAfter time.Duration
 	// Err is the cause. It may hold detail not fit for the client.
 	Err error
 }
@@ -138,9 +147,10 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // WriteError answers with the status of err, the RFC 6750 WWW-Authenticate
-// challenge for realm, and a FHIR OperationOutcome
-// (application/fhir+json) whose text is err's Description, never its
-// cause. An err that is not an *Error is answered 500 without detail.
+// challenge for realm (for 400, 401 and 403), Retry-After (for 503), and a
+// FHIR OperationOutcome (application/fhir+json) whose text is err's
+// Description, never its cause. An err that is not an *Error is answered
+// 500 without detail.
 func WriteError(w http.ResponseWriter, realm string, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
@@ -149,6 +159,9 @@ func WriteError(w http.ResponseWriter, realm string, err error) {
 	h := w.Header()
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusBadRequest {
 		h.Set("WWW-Authenticate", Challenge(realm, e))
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.FormatInt(int64(max(time.Second, e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	h.Set("Content-Type", "application/fhir+json")
 	h.Set("Cache-Control", "no-store")

@@ -166,6 +166,9 @@ type fakeAS struct {
 	rfc8414   bool // serve /.well-known/oauth-authorization-server
 	metaIss   string
 	jwksBytes []byte // when set, served instead of keys
+	cacheCtl  string // Cache-Control of the JWKS response
+	// introspection is the introspection_endpoint of the metadata.
+	introspection string
 }
 
 func newFakeAS(t testing.TB, keys ...map[string]any) *fakeAS {
@@ -191,7 +194,11 @@ func (as *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
 		if iss == "" {
 			iss = as.issuer()
 		}
-		json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": as.srv.URL + "/jwks"})
+		meta := map[string]string{"issuer": iss, "jwks_uri": as.srv.URL + "/jwks"}
+		if as.introspection != "" {
+			meta["introspection_endpoint"] = as.introspection
+		}
+		json.NewEncoder(w).Encode(meta)
 	}
 	switch r.URL.Path {
 	case "/realms/fhir/.well-known/openid-configuration":
@@ -208,6 +215,9 @@ func (as *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
 		meta()
 	case "/jwks":
 		as.jwksHits.Add(1)
+		if as.cacheCtl != "" {
+			w.Header().Set("Cache-Control", as.cacheCtl)
+		}
 		if as.failJWKS.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return

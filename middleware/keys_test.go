@@ -72,7 +72,7 @@ func TestRejectsKeyWithOtherAlg(t *testing.T) {
 
 func TestRejectsEncryptionKey(t *testing.T) {
 	for _, extra := range []map[string]any{{"use": "enc"}, {"key_ops": []string{"encrypt"}}} {
-		as := newFakeAS(t, jwk(rsaKey(), "k1", extra))
+		as := newFakeAS(t, jwk(rsaKey(), "k1", extra), jwk(otherRSAKey(), "k2", nil))
 		m := newFromAS(t, as, nil)
 		wantInvalid(t, m, asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil))
 	}
@@ -166,14 +166,25 @@ func TestRefreshesOnUnknownKID(t *testing.T) {
 	}
 }
 
-// TestFirstJWKSFetchFails: New succeeds, tokens are refused until the
-// keys can be fetched, then accepted.
+// wantUnavailable checks that Verify answers tok with 503: no key held.
+func wantUnavailable(t *testing.T, m *Guard, tok string) {
+	t.Helper()
+	g, err := m.Verify(context.Background(), tok)
+	var e *Error
+	if g != nil || !errors.Is(err, ErrUnavailable) || !errors.As(err, &e) || e.Status != 503 || e.RetryAfter <= 0 {
+		t.Fatalf("Verify = %v, %v; want a 503 ErrUnavailable with RetryAfter", g, err)
+	}
+}
+
+// TestFirstJWKSFetchFails: New succeeds, tokens are answered 503 (not
+// 401: the client is not at fault) until the keys can be fetched, then
+// accepted.
 func TestFirstJWKSFetchFails(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.failJWKS.Store(true)
 	m := newFromAS(t, as, func(c *Config) { c.UnknownKIDInterval = time.Millisecond })
 	tok := asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil)
-	wantInvalid(t, m, tok)
+	wantUnavailable(t, m, tok)
 	as.failJWKS.Store(false)
 	time.Sleep(5 * time.Millisecond)
 	if _, err := m.Verify(context.Background(), tok); err != nil {
@@ -204,7 +215,7 @@ func TestRejectsOversizedJWKS(t *testing.T) {
 	// The key comes first: only the size bound can make this fail.
 	as.jwksBytes = []byte(`{"keys":[` + string(key) + `],"pad":"` + strings.Repeat("x", 2<<20) + `"}`)
 	m := newFromAS(t, as, nil)
-	wantInvalid(t, m, asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil))
+	wantUnavailable(t, m, asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil))
 }
 
 func TestStopsRefreshWhenContextDone(t *testing.T) {

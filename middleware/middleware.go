@@ -3,8 +3,6 @@ package middleware
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +11,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/asmeta"
 	"github.com/smartguard/smartguard/internal/bearer"
 	"github.com/smartguard/smartguard/internal/fhirrest"
 	"github.com/smartguard/smartguard/internal/jwks"
@@ -35,8 +33,8 @@ const maxFormBody = 1 << 20
 // concurrent use. Make one with New.
 type Guard struct {
 	issuers map[string]*issuer
-	single  *issuer // the only issuer, when there is one
-	names   ClaimNames
+	list    []*issuer // in Config order
+	parser  *jwt.Parser
 	strict  bool
 	maxSize int
 	form    bool
@@ -47,33 +45,44 @@ type Guard struct {
 	cors    func(http.Handler) http.Handler
 	audit   func(context.Context, AuditEvent)
 	metrics Metrics
+	// opaque is the issuer that introspects opaque tokens outside any
+	// base (Verify), when exactly one does.
+	opaque *issuer
+	// introspectAll: some issuer has TokensIntrospect.
+	introspectAll bool
 }
 
-// issuer is one trusted authorization server with its keys and parser.
+// issuer is one trusted authorization server with its keys and the
+// checks of its tokens.
 type issuer struct {
+	url       string
+	names     ClaimNames
+	slashes   bool           // DecodeScopeSlashes
+	validator *jwt.Validator // the registered claims, then the SMART ones
 	key       func(ctx context.Context, t *jwt.Token) (any, error)
-	parser    *jwt.Parser    // verifies the signature
-	validator *jwt.Validator // then checks the claims
+	keys      *jwks.Set // nil with a Keyfunc, or when every token is introspected
+	tokens    TokenFormat
+	intro     *introspector // nil with TokensJWT
 }
 
 // base is one FHIR base served here: a path, the audiences (and their
 // issuers) a token must name to be used under it, and its authorizer.
 type base struct {
-	az   *authorizer
-	auds []audience
+	az     *authorizer
+	auds   []audience
+	opaque *issuer // the issuer that introspects opaque tokens here, if any
 }
 
 type audience struct{ url, issuer string }
 
 // New checks cfg and returns a Guard. It reports every problem of cfg at
-// once. Unless cfg.Keyfunc is set, it discovers the JWKS URL of each
-// issuer that has none (New fails when discovery fails) and starts
-// fetching the keys. A failed first JWKS fetch does not fail New: it is
-// logged, and tokens are refused as invalid_token until keys arrive
-// (fetched again for a token with an unknown kid, at most once per
-// Config.UnknownKIDInterval, and every Config.RefreshInterval). ctx bounds
-// discovery and the background refresh of the keys: cancel it to stop
-// them.
+// once. Unless an issuer has a Keyfunc, it discovers the JWKS URL of each
+// issuer that has none (New fails when discovery fails) and fetches the
+// keys, waiting for the first fetch (within the HTTPClient's timeout). A
+// failed first JWKS fetch does not fail New unless cfg.WaitForKeys is set:
+// it is logged, retried in the background, and tokens are answered 503
+// (ErrUnavailable) until keys arrive. ctx bounds discovery and the
+// background refresh of the keys: cancel it to stop them.
 func New(ctx context.Context, cfg Config) (*Guard, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -82,12 +91,20 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	client := jwks.Client(cfg.HTTPClient)
 	m := &Guard{
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
-		names:   cfg.Claims,
 		strict:  cfg.RequireATJWT,
 		maxSize: cfg.MaxTokenSize,
 		form:    cfg.FormBodyToken,
 		now:     cfg.Now,
 		onError: cfg.ErrorHandler,
+		// One parser for every issuer: it decodes the claims straight
+		// into a jwt.MapClaims and checks the signature. The claims are
+		// checked before, in the Keyfunc, by the issuer's validator
+		// (registered claims, then, through claims.Validate, the SMART
+		// ones). Strict decoding refuses base64url whose unused trailing
+		// bits are set (RFC 4648 §3.5): else one signed token has many
+		// spellings, each a different cache key and a different string
+		// to deny-list.
+		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
 	}
 	if m.onError == nil {
 		realm := cfg.Realm
@@ -110,25 +127,46 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	m.bases = newBases(&cfg, m.onError)
 	for _, c := range cfg.Issuers {
-		is := &issuer{}
-		auds := append([]string{c.Audience}, c.Audiences...)
-		// The parser decodes the claims straight into a jwt.MapClaims
-		// and checks the signature; the validator then checks the
-		// registered claims and, through claims.Validate, the SMART ones.
-		// (Parsing into the claims type itself would decode them twice.)
-		// Strict decoding refuses base64url whose unused trailing bits are
-		// set (RFC 4648 §3.5): else one signed token has many spellings,
-		// each a different cache key and a different string to deny-list.
-		is.parser = jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
+		is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Tokens}
 		is.validator = jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(c.URL),
-			jwt.WithAudience(auds...),
+			jwt.WithAudience(append([]string{c.Audience}, c.Audiences...)...),
 			jwt.WithLeeway(cfg.Leeway),
 			jwt.WithTimeFunc(cfg.Now),
 		)
+		jwksURL := c.JWKSURL
+		if c.Tokens != TokensJWT {
+			endpoint := c.Introspection.Endpoint
+			if endpoint == "" {
+				meta, err := asmeta.Discover(ctx, client, c.URL)
+				if err != nil {
+					return nil, fmt.Errorf("middleware: discovering the introspection endpoint of %q: %w", c.URL, err)
+				}
+				if endpoint = meta.IntrospectionEndpoint; endpoint == "" {
+					return nil, fmt.Errorf("middleware: the metadata of %q has no introspection_endpoint: set Introspection.Endpoint", c.URL)
+				}
+				if err := jwks.CheckURL(endpoint); err != nil {
+					return nil, fmt.Errorf("middleware: introspection_endpoint of %q: %w", c.URL, err)
+				}
+				if jwksURL == "" && meta.JWKSURI != "" && c.Tokens == TokensJWTOrIntrospect && c.Keyfunc == nil {
+					if err := jwks.CheckURL(meta.JWKSURI); err != nil {
+						return nil, fmt.Errorf("middleware: jwks_uri of %q: %w", c.URL, err)
+					}
+					jwksURL = meta.JWKSURI
+				}
+			}
+			is.intro = newIntrospector(is, &c, endpoint, client, &cfg)
+			if c.Tokens == TokensIntrospect {
+				m.introspectAll = true
+			}
+		}
 		switch {
+		case c.Tokens == TokensIntrospect:
+			is.key = func(context.Context, *jwt.Token) (any, error) {
+				return nil, fmt.Errorf("%w: the issuer's tokens are introspected", jwks.ErrNoKey)
+			}
 		case c.Keyfunc != nil:
 			kf := c.Keyfunc
 			is.key = func(_ context.Context, t *jwt.Token) (any, error) {
@@ -139,34 +177,25 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 				return fitKeys(k, t.Method.Alg())
 			}
 		default:
-			u := c.JWKSURL
+			u := jwksURL
 			if u == "" {
 				if u, err = jwks.Discover(ctx, client, c.URL); err != nil {
 					return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.URL, err)
 				}
 			}
-			k, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{u}, keyfunc.Override{
-				Client:            client,
-				HTTPTimeout:       client.Timeout,
-				RefreshInterval:   cfg.RefreshInterval,
-				RefreshUnknownKID: newLimiter(cfg.UnknownKIDInterval),
-				// A token with an unknown kid waits at most this long for
-				// its turn to refresh; when the turn is further away it is
-				// refused at once, so random kids cannot hold requests.
-				RateLimitWaitMax: time.Second,
-				RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-					return func(ctx context.Context, err error) {
-						cfg.Logger.ErrorContext(ctx, "smartguard: fetching JWKS failed; keeping the keys held", "url", u, "error", err)
-					}
-				},
+			is.keys = jwks.NewSet(ctx, jwks.Options{
+				URL:                u,
+				Client:             client,
+				Algorithms:         cfg.Algorithms,
+				RefreshInterval:    cfg.RefreshInterval,
+				UnknownKIDInterval: cfg.UnknownKIDInterval,
+				MaxStale:           cfg.MaxKeyStaleness,
+				LogInterval:        outageLogInterval,
+				Logger:             cfg.Logger.With("issuer", c.URL),
 			})
-			if err != nil {
-				return nil, fmt.Errorf("middleware: keys of %q: %w", c.URL, err)
-			}
-			store := k.Storage()
 			is.key = func(ctx context.Context, t *jwt.Token) (any, error) {
 				kid, _ := t.Header["kid"].(string)
-				keys, err := jwks.Select(ctx, store, t.Method.Alg(), kid)
+				keys, err := is.keys.Keys(ctx, t.Method.Alg(), kid)
 				if err != nil {
 					return nil, err
 				}
@@ -181,11 +210,106 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 			}
 		}
 		m.issuers[c.URL] = is
+		m.list = append(m.list, is)
 	}
-	if len(m.issuers) == 1 {
-		m.single = m.issuers[cfg.Issuer]
+	var opaque []*issuer
+	for _, is := range m.list {
+		if is.intro != nil {
+			opaque = append(opaque, is)
+		}
+	}
+	if len(opaque) == 1 {
+		m.opaque = opaque[0]
+	}
+	for _, b := range m.bases {
+		for _, a := range b.auds {
+			if is := m.issuers[a.issuer]; is.intro != nil {
+				b.opaque = is // one at most: checked by withDefaults
+			}
+		}
+	}
+	if err := m.waitForKeys(ctx, cfg.WaitForKeys); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// outageLogInterval is the least time between two log records of one
+// outage of a JWKS or an introspection endpoint.
+const outageLogInterval = time.Minute
+
+// waitForKeys waits for the first JWKS fetch of every issuer and, when
+// bound > 0, up to bound for every issuer to hold a key.
+func (m *Guard) waitForKeys(ctx context.Context, bound time.Duration) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.list))
+	for i, is := range m.list {
+		if is.keys == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			is.keys.Settled(ctx)
+			if bound > 0 {
+				wctx, cancel := context.WithTimeout(ctx, bound)
+				defer cancel()
+				if err := is.keys.Wait(wctx); err != nil {
+					errs[i] = fmt.Errorf("no key of issuer %q within %v: %w", is.url, bound, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("middleware: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the Guard can verify tokens now: nil when every
+// issuer whose tokens are verified with a JWKS holds at least one key.
+// Otherwise it fetches the missing JWKS (at most once per
+// Config.UnknownKIDInterval, as a token would) and returns an *Error of
+// kind ErrUnavailable (503 temporarily_unavailable, with RetryAfter)
+// naming no URL, whose cause lists the issuers without keys. Mount it as
+// a readiness check (see ReadyHandler) so that a load balancer sends no
+// traffic to a replica that would answer every token with 503. ctx bounds
+// the fetches.
+func (m *Guard) Ready(ctx context.Context) error {
+	var errs []error
+	var retry time.Duration
+	for _, is := range m.list {
+		if is.keys == nil {
+			continue
+		}
+		if err := is.keys.Check(ctx); err != nil {
+			var u *jwks.UnavailableError
+			if errors.As(err, &u) {
+				retry = max(retry, u.RetryAfter)
+			}
+			errs = append(errs, fmt.Errorf("issuer %q: %w", is.url, err))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return unavailable("no signing key available yet", max(retry, time.Second), errors.Join(errs...))
+}
+
+// ReadyHandler answers a readiness probe: 200 with "ready" when Ready
+// returns nil, else the 503 of Ready's error, with Retry-After and an
+// OperationOutcome, through the Guard's ErrorHandler.
+func (m *Guard) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Ready(r.Context()); err != nil {
+			m.onError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, "ready\n")
+	})
 }
 
 // newBases groups the audiences of every issuer by the path they are
@@ -195,11 +319,7 @@ func newBases(cfg *Config, onError ErrorHandler) []*base {
 	byPath := map[string]*base{}
 	for i, is := range cfg.Issuers {
 		for j, a := range append([]string{is.Audience}, is.Audiences...) {
-			u, _ := url.Parse(a) // checked by withDefaults
-			path := strings.TrimSuffix(u.EscapedPath(), "/")
-			if i == 0 && j == 0 && cfg.Base != "" {
-				path = strings.TrimSuffix(cfg.Base, "/")
-			}
+			path := basePath(cfg, i, j, a) // a checked by withDefaults
 			b := byPath[path]
 			if b == nil {
 				b = &base{az: newAuthorizer(cfg, path, a, onError)}
@@ -229,6 +349,17 @@ func (m *Guard) baseOf(r *http.Request) *base {
 func (b *base) bound(g *smartctx.Grant) bool {
 	for _, a := range b.auds {
 		if a.issuer == g.Issuer() && g.HasAudience(a.url) {
+			return true
+		}
+	}
+	return false
+}
+
+// boundTo is bound for a token of issuer iss with audiences aud, before
+// it is verified.
+func (b *base) boundTo(iss string, aud []string) bool {
+	for _, a := range b.auds {
+		if a.issuer == iss && slices.Contains(aud, a.url) {
 			return true
 		}
 	}
@@ -267,10 +398,6 @@ func fitKeys(k any, alg string) (any, error) {
 		return nil, jwks.ErrNoKey
 	}
 	return k, nil
-}
-
-func newLimiter(every time.Duration) *rate.Limiter {
-	return rate.NewLimiter(rate.Every(every), 1)
 }
 
 // Handler returns next protected: CORS (when Config.AllowedOrigins is
@@ -399,14 +526,18 @@ func (m *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.R
 		e := *xerr // a copy: the ErrorHandler may keep or change it
 		return nil, r, &e
 	}
-	g, err := m.Verify(r.Context(), tok)
+	g, err := m.verifyCached(r.Context(), tok, b)
 	if err != nil {
 		return nil, r, err
 	}
 	if b != nil && !b.bound(g) {
-		return nil, r, invalidToken("token not issued for this server", jwt.ErrTokenInvalidAudience)
+		return nil, r, errNotForBase()
 	}
 	return g, r, nil
+}
+
+func errNotForBase() *Error {
+	return invalidToken("token not issued for this server", jwt.ErrTokenInvalidAudience)
 }
 
 // Errors of token extraction.
@@ -514,15 +645,27 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 	return v[0], r2, nil
 }
 
-// Verify checks an access token and returns its grant. Errors are *Error
-// of class ErrInvalidToken, wrapping the cause (such as
-// jwt.ErrTokenExpired). ctx bounds a JWKS refresh the token may cause.
+// Verify checks an access token and returns its grant: a JWT with its
+// issuer's keys, an opaque token by introspection (at the only issuer
+// that introspects opaque tokens; Handler picks the one of the request's
+// base). It does not check which base the token is for (Handler does).
+// Errors are *Error of kind ErrInvalidToken, wrapping the cause (such as
+// jwt.ErrTokenExpired), or ErrUnavailable when the token cannot be checked
+// now (no key of its issuer held, its introspection endpoint down). ctx
+// bounds a JWKS fetch or an introspection call the token may cause.
 func (m *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
+	return m.verifyCached(ctx, token, nil)
+}
+
+// verifyCached is Verify through the cache. b, when not nil, is the base
+// the token is presented to; see verify.
+func (m *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
 	if len(token) > m.maxSize {
 		return nil, invalidToken("token too large", nil)
 	}
 	if m.cache == nil {
-		return m.verify(ctx, token)
+		g, _, err := m.verify(ctx, token, b, nil)
+		return g, err
 	}
 	key := cacheKey(token)
 	now := m.now()
@@ -532,7 +675,7 @@ func (m *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, erro
 		}
 		return g, nil
 	}
-	g, err := m.verify(ctx, token)
+	g, ttl, err := m.verify(ctx, token, b, &key)
 	if m.metrics != nil {
 		if err != nil {
 			m.metrics.Token("refused")
@@ -543,7 +686,7 @@ func (m *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, erro
 	if err != nil {
 		return nil, err
 	}
-	m.cache.put(key, g, now)
+	m.cache.put(key, g, now, ttl)
 	return g, nil
 }
 
@@ -551,57 +694,89 @@ func invalidToken(desc string, err error) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: desc, Err: err}
 }
 
-// verify checks token without the cache.
-func (m *Guard) verify(ctx context.Context, token string) (*smartctx.Grant, error) {
-	is := m.single
-	if is == nil {
-		iss, ok := unverifiedIssuer(token)
-		if is = m.issuers[iss]; !ok || is == nil {
-			return nil, invalidToken("untrusted issuer", jwt.ErrTokenInvalidIssuer)
+// Causes for a token whose "iss" names no configured issuer, or that has
+// none (or not a string).
+var (
+	errUntrusted = fmt.Errorf("%w: no configured issuer", jwt.ErrTokenInvalidIssuer)
+	errNoIssuer  = fmt.Errorf("%w: %w: iss", jwt.ErrTokenInvalidIssuer, jwt.ErrTokenRequiredClaimMissing)
+)
+
+// verify checks token without the cache, and returns how long its grant
+// may be cached (0: Config.CacheTTL). key, when not nil, is the token's
+// cache key.
+//
+// A token that is not a JWT is introspected by the issuer that
+// introspects opaque tokens for b (or, for Verify, the only such issuer),
+// and refused as malformed when there is none; a JWT naming an issuer
+// whose tokens are all introspected is introspected there.
+//
+// A JWT is verified with every check that needs no key first, in the
+// Keyfunc: the header, then the issuer (even when only one is
+// configured), then the claims (expiry, audience, SMART claims), then,
+// when b is not nil, that the token's audience names b for that issuer.
+// Only a token that passes them all has its key looked up, so only such a
+// token can make the issuer's JWKS be fetched again (for an unknown kid,
+// at most once per Config.UnknownKIDInterval): a forged token for another
+// issuer, another base, or past its expiry cannot spend that fetch.
+func (m *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte) (*smartctx.Grant, time.Duration, error) {
+	intro := func(is *issuer) (*smartctx.Grant, time.Duration, error) {
+		if key == nil {
+			k := cacheKey(token)
+			key = &k
+		}
+		return is.intro.introspect(ctx, *key, token, b)
+	}
+	if !looksJWT(token) {
+		is := m.opaque
+		if b != nil {
+			is = b.opaque
+		}
+		if is == nil {
+			return nil, 0, invalidToken("token malformed", jwt.ErrTokenMalformed)
+		}
+		return intro(is)
+	}
+	if m.introspectAll {
+		if is := m.issuers[unverifiedIssuer(token)]; is != nil && is.tokens == TokensIntrospect {
+			return intro(is)
 		}
 	}
 	mc := jwt.MapClaims{}
-	_, err := is.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
+	var c *claims
+	_, err := m.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
 		if err := m.checkHeader(t.Header); err != nil {
 			return nil, err
+		}
+		iss, _ := mc["iss"].(string)
+		is := m.issuers[iss]
+		switch {
+		case iss == "":
+			return nil, errNoIssuer
+		case is == nil:
+			return nil, errUntrusted
+		}
+		c = &claims{MapClaims: mc, names: &is.names, strict: m.strict, slashes: is.slashes}
+		if err := is.validator.Validate(c); err != nil {
+			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
+		}
+		if b != nil && !b.boundTo(is.url, c.out.Audience) {
+			return nil, fmt.Errorf("%w: not for this base", jwt.ErrTokenInvalidAudience)
 		}
 		return is.key(ctx, t)
 	})
 	if err != nil {
-		return nil, invalidToken(describe(err), err)
+		var u *jwks.UnavailableError
+		if errors.As(err, &u) {
+			return nil, 0, unavailable("no signing key of the token's issuer is available yet", u.RetryAfter, err)
+		}
+		return nil, 0, invalidToken(describe(err), err)
 	}
-	c := &claims{MapClaims: mc, names: &m.names, strict: m.strict}
-	if err := is.validator.Validate(c); err != nil {
-		err = fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
-		return nil, invalidToken(describe(err), err)
-	}
-	return smartctx.NewGrant(c.out), nil
+	return smartctx.NewGrant(c.out), 0, nil
 }
 
-// unverifiedIssuer reads the "iss" claim of a JWS without verifying it,
-// to choose the issuer whose keys must verify it.
-func unverifiedIssuer(token string) (string, bool) {
-	_, rest, ok := strings.Cut(token, ".")
-	if !ok {
-		return "", false
-	}
-	payload, _, ok := strings.Cut(rest, ".")
-	if !ok {
-		return "", false
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(payload)
-	if err != nil {
-		return "", false
-	}
-	// A map, not a struct: encoding/json matches struct fields ignoring
-	// case, and "ISS" must not choose the issuer when the claims checked
-	// later (a map too) have no "iss".
-	var v map[string]json.RawMessage
-	var iss string
-	if json.Unmarshal(b, &v) != nil || json.Unmarshal(v["iss"], &iss) != nil {
-		return "", false
-	}
-	return iss, true
+// unavailable is the error for a request that cannot be decided now.
+func unavailable(desc string, retry time.Duration, err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable, Description: desc, RetryAfter: retry, Err: err}
 }
 
 // Header errors.
@@ -654,6 +829,8 @@ func describe(err error) string {
 	switch {
 	case errors.Is(err, errNoAudience):
 		return "token has no audience (aud)"
+	case errors.Is(err, errNoIssuer):
+		return "token has no issuer (iss)"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "token expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):

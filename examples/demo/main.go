@@ -37,6 +37,8 @@ type options struct {
 	unknownKIDInterval time.Duration
 	leeway             time.Duration
 	tokenTTL           time.Duration
+	waitForKeys        time.Duration
+	auth               authFlags
 }
 
 func main() {
@@ -52,10 +54,12 @@ func main() {
 		}
 		return nil
 	})
-	flag.DurationVar(&o.unknownKIDInterval, "unknown-kid-interval", 0, "least time between JWKS refreshes for unknown key ids (default the library's, 5m)")
+	flag.DurationVar(&o.unknownKIDInterval, "unknown-kid-interval", 0, "least time between JWKS refreshes caused by unknown key ids (default the library's, 15s)")
 	flag.DurationVar(&o.unknownKIDInterval, "jwks-refresh-unknown-kid", 0, "same as -unknown-kid-interval")
 	flag.DurationVar(&o.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (default the library's, 30s)")
 	flag.DurationVar(&o.tokenTTL, "token-ttl", 0, "lifetime of the embedded authorization server's access tokens (default 1h)")
+	flag.DurationVar(&o.waitForKeys, "wait-for-keys", 0, "fail at start unless the issuer's keys can be fetched within this time")
+	o.auth.register(flag.CommandLine)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -173,8 +177,9 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	}
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
-		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway,
+		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway, WaitForKeys: o.waitForKeys,
 		HTTPClient: d.client, AllowIncludes: true, Audit: audit.hook(),
+		Tokens: o.auth.tokens, Introspection: o.auth.introspection, Claims: o.auth.claims,
 	})
 	if err != nil {
 		return err

@@ -4,8 +4,14 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 import {
-  ACCOUNTS, BACKEND_CLIENT, SHORT_CLIENT, SHORT_TTL, APP_CLIENT, OTHER_AUDIENCE, RESOURCE_SCOPES,
+  ACCOUNTS, BACKEND_CLIENT, SHORT_CLIENT, SHORT_TTL, APP_CLIENT, RS_CLIENT, OTHER_AUDIENCE, RESOURCE_SCOPES, LAUNCHES,
 } from './config.js';
+
+// The EHR launch of each authorization code: the launch parameter of the
+// authorization request is remembered when the code is issued, and read
+// when the code is exchanged (oidc-provider keeps no extra parameters on
+// codes).
+const launchOfCode = new Map();
 
 // A fresh RS256 signing key with a random kid.
 export function newSigningKey() {
@@ -18,11 +24,13 @@ function decodePayload(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
 }
 
-function providerConfig({ fhirBase, redirectUris, appOrigins, key }) {
+// opaque: access tokens for the FHIR base are opaque (oidc-provider's
+// own default format), to be introspected by the FHIR server.
+function providerConfig({ fhirBase, redirectUris, appOrigins, key, opaque }) {
   const resourceServer = (audience, client) => ({
     audience,
     scope: RESOURCE_SCOPES.join(' '),
-    accessTokenFormat: 'jwt',
+    accessTokenFormat: opaque ? 'opaque' : 'jwt',
     accessTokenTTL: client?.clientId === SHORT_CLIENT.id ? SHORT_TTL : 300,
     jwt: { sign: { alg: 'RS256' } },
   });
@@ -48,6 +56,14 @@ function providerConfig({ fhirBase, redirectUris, appOrigins, key }) {
         token_endpoint_auth_method: 'client_secret_basic',
       },
       {
+        client_id: RS_CLIENT.id,
+        client_secret: RS_CLIENT.secret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
         client_id: APP_CLIENT.id,
         application_type: 'web',
         token_endpoint_auth_method: 'none', // public client: PKCE is required
@@ -65,7 +81,8 @@ function providerConfig({ fhirBase, redirectUris, appOrigins, key }) {
     features: {
       devInteractions: { enabled: true }, // login (any password) + consent pages
       clientCredentials: { enabled: true },
-      introspection: { enabled: false },
+      // Only the FHIR server's own client may ask about others' tokens.
+      introspection: { enabled: true, allowedPolicy: async (ctx, client, token) => client.clientId === RS_CLIENT.id || client.clientId === token.clientId },
       revocation: { enabled: false },
       resourceIndicators: {
         enabled: true,
@@ -87,9 +104,16 @@ function providerConfig({ fhirBase, redirectUris, appOrigins, key }) {
       if (!token.accountId || !account(token.accountId)) return undefined;
       const scopes = new Set(String(token.scope || '').split(' '));
       const claims = { fhirUser: fhirUser(token.accountId) };
-      if (scopes.has('launch/patient') || scopes.has('launch')) claims.patient = account(token.accountId).patient;
+      const launch = LAUNCHES[launchOfCode.get(ctx.oidc?.params?.code)];
+      if (launch && scopes.has('launch')) {
+        // EHR launch: the context the EHR chose, not the user's own.
+        Object.assign(claims, launch);
+      } else if (scopes.has('launch/patient') || scopes.has('launch')) {
+        claims.patient = account(token.accountId).patient;
+      }
       return claims;
     },
+    extraParams: ['launch'],
     clientBasedCORS: (ctx, origin) => appOrigins.includes(origin),
     ttl: {
       AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL || 300,
@@ -110,7 +134,7 @@ function providerConfig({ fhirBase, redirectUris, appOrigins, key }) {
 // startAuthServer starts oidc-provider on 127.0.0.1:port (0 = any free port).
 // It returns { issuer, port, key, restart({ key }), close() }. restart()
 // replaces the provider (new signing key by default) on the same port.
-export async function startAuthServer({ port = 0, fhirBase, redirectUris = [], appOrigins = [] }) {
+export async function startAuthServer({ port = 0, fhirBase, redirectUris = [], appOrigins = [], opaque = false }) {
   let handler = (req, res) => { res.statusCode = 503; res.end(); };
   const server = http.createServer((req, res) => handler(req, res));
   await new Promise((resolve, reject) => {
@@ -122,13 +146,21 @@ export async function startAuthServer({ port = 0, fhirBase, redirectUris = [], a
 
   const state = { issuer, port: actualPort, key: null };
   function install(key) {
-    const provider = new Provider(issuer, providerConfig({ fhirBase, redirectUris, appOrigins, key }));
+    const provider = new Provider(issuer, providerConfig({ fhirBase, redirectUris, appOrigins, key, opaque }));
     // SMART: the token response carries the launch context next to the token.
     provider.use(async (ctx, next) => {
       await next();
-      if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body?.access_token) {
+      // EHR launch: remember which launch an authorization code belongs to.
+      const launch = ctx.oidc?.params?.launch;
+      const location = ctx.response.get('location');
+      if (launch && location && ['authorization', 'resume'].includes(ctx.oidc?.route)) {
+        const code = new URL(location, issuer).searchParams.get('code');
+        if (code) launchOfCode.set(code, launch);
+      }
+      if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body?.access_token?.split('.').length === 3) {
         const claims = decodePayload(ctx.body.access_token);
         if (claims.patient) ctx.body.patient = claims.patient;
+        if (claims.encounter) ctx.body.encounter = claims.encounter;
       }
     });
     // Quiet: a provider logs "server_error" etc. through events only.

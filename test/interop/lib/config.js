@@ -22,12 +22,21 @@ export const ACCOUNTS = {
   bob: { patient: PATIENT_B },
 };
 
+// EHR launch contexts the authorization server knows: the EHR opens the app
+// with launch=ID, and the token gets that launch's patient and encounter,
+// whoever logs in.
+export const LAUNCHES = {
+  'ehr-launch-a': { patient: PATIENT_A, encounter: 'enc-interop-a' },
+};
+
 // Clients registered in oidc-provider.
 export const BACKEND_CLIENT = { id: 'interop-backend', secret: 'interop-backend-secret' };
 // Same as BACKEND_CLIENT but its access tokens live SHORT_TTL seconds.
 export const SHORT_CLIENT = { id: 'interop-short', secret: 'interop-short-secret' };
 export const SHORT_TTL = 5; // long enough to be used once before it expires, even on a loaded machine
 export const APP_CLIENT = { id: 'interop-app' }; // public client, PKCE S256
+// The FHIR server's own client, to introspect opaque tokens.
+export const RS_CLIENT = { id: 'interop-rs', secret: 'interop-rs-secret' };
 
 // A second resource server known to the authorization server, so it can mint
 // a token that is valid in every way except its audience.
@@ -54,18 +63,22 @@ export const SERVER_KIND = env.INTEROP_SERVER || 'go';
 
 // THE Go server command line. Adjust here when the demo's flags change.
 // addr is "127.0.0.1:PORT"; audience is "http://127.0.0.1:PORT/fhir".
-export function goServerCommand({ addr, issuer, audience, corsOrigins }) {
+// extraArgs are further demo flags (introspection, claim paths, ...).
+export function goServerCommand({ addr, issuer, audience, corsOrigins, extraArgs = [] }) {
   const args = [
     '-addr', addr,
     '-issuer', issuer,
     '-audience', audience,
-    // middleware.Config.UnknownKIDInterval: keyfunc rate-limits JWKS
-    // refreshes on an unknown kid (default 5 min); key rotation needs it short.
+    // middleware.Config.UnknownKIDInterval: JWKS fetches caused by tokens
+    // with an unknown kid are rate-limited (default 15 s); the key
+    // rotation tests want it short. A later -unknown-kid-interval in
+    // extraArgs wins.
     '-unknown-kid-interval', '1s',
     // middleware.Config.Leeway on exp/nbf/iat (default 30 s).
     '-leeway', `${CLOCK_LEEWAY}s`,
   ];
   for (const o of corsOrigins) args.push('-cors-origin', o);
+  args.push(...extraArgs);
   const cwd = path.join(REPO_ROOT, 'examples');
   // INTEROP_DEMO_BIN: a prebuilt demo binary (skips `go run`).
   if (env.INTEROP_DEMO_BIN) return { cmd: env.INTEROP_DEMO_BIN, args, cwd: REPO_ROOT };

@@ -4,7 +4,9 @@ import { startAppServer } from './appserver.js';
 import { startAuthServer } from './authserver.js';
 import { reserveFhirBase, startFhirServer } from './fhirserver.js';
 
-export async function startEnvironment() {
+// opaque: oidc-provider issues opaque access tokens for the FHIR base;
+// fhirArgs: further flags for the FHIR server.
+export async function startEnvironment({ opaque = false, fhirArgs = [] } = {}) {
   const stops = [];
   const close = async () => {
     while (stops.length) await stops.pop()().catch((e) => console.error('cleanup:', e));
@@ -14,10 +16,10 @@ export async function startEnvironment() {
     const app = await startAppServer();
     stops.push(app.close);
     const as = await startAuthServer({
-      fhirBase, redirectUris: [`${app.origin}/app.html`], appOrigins: [app.origin],
+      fhirBase, redirectUris: [`${app.origin}/app.html`], appOrigins: [app.origin], opaque,
     });
     stops.push(as.close);
-    const fhir = await startFhirServer({ base: fhirBase, issuer: as.issuer, corsOrigins: [app.origin] });
+    const fhir = await startFhirServer({ base: fhirBase, issuer: as.issuer, corsOrigins: [app.origin], extraArgs: fhirArgs });
     stops.push(fhir.close);
     return { fhirBase, app, as, fhir, close };
   } catch (e) {

@@ -46,7 +46,7 @@ async function stopChild(child) {
   children.delete(child);
 }
 
-export async function startFhirServer({ base, issuer, corsOrigins }) {
+export async function startFhirServer({ base, issuer, corsOrigins = [], extraArgs = [] }) {
   const discovery = `${base}/.well-known/smart-configuration`;
   if (SERVER_KIND === 'url') {
     await waitReady(discovery, null, null, 10000);
@@ -61,7 +61,7 @@ export async function startFhirServer({ base, issuer, corsOrigins }) {
   if (SERVER_KIND !== 'go') throw new Error(`INTEROP_SERVER=${SERVER_KIND}: expected go, stub or url`);
 
   const s = await spawnGoServer({
-    ...goServerCommand({ addr: `127.0.0.1:${port}`, issuer, audience: base, corsOrigins }), port, readyUrl: discovery,
+    ...goServerCommand({ addr: `127.0.0.1:${port}`, issuer, audience: base, corsOrigins, extraArgs }), port, readyUrl: discovery,
   });
   return { base, log: s.log, close: s.close };
 }
