@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -51,6 +53,22 @@ func (l *auditLog) hook() func(context.Context, smartmw.AuditEvent) {
 	return func(_ context.Context, e smartmw.AuditEvent) { l.add(recordOf(e)) }
 }
 
+// hooks is the demo's Config.Audit: every decision as a slog line on w
+// (when not nil) and into l (when not nil) for the app's panel.
+func (l *auditLog) hooks(w io.Writer) func(context.Context, smartmw.AuditEvent) {
+	panel := l.hook()
+	if w == nil {
+		return panel
+	}
+	line := smartmw.SlogAudit(slog.New(slog.NewTextHandler(w, nil)))
+	return func(ctx context.Context, e smartmw.AuditEvent) {
+		line(ctx, e)
+		if panel != nil {
+			panel(ctx, e)
+		}
+	}
+}
+
 // recordOf is the panel's view of an audit event.
 func recordOf(e smartmw.AuditEvent) auditRecord {
 	what := e.Type
@@ -64,8 +82,8 @@ func recordOf(e smartmw.AuditEvent) auditRecord {
 		what += e.Operation
 	}
 	// What stays empty when the guard refused the request before it
-	// classified it (an AuditEvent of such a refusal names no type): the
-	// panel then labels it by its X-Request-Id.
+	// could classify it (no token, a malformed URL): the panel then labels
+	// it by its X-Request-Id.
 	return auditRecord{Time: e.Time, Method: e.Method, What: what, Interaction: string(e.Interaction),
 		Status: e.Status, Outcome: string(e.Outcome), Context: e.Context.String(), Kind: smartmw.KindName(e.Kind),
 		Reason: e.Reason, Client: e.ClientID, Patient: e.Patient, Withheld: e.Withheld, RequestID: e.RequestID}

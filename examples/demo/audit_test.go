@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,21 @@ func TestAuditPanelShowsTheGuardsDecisions(t *testing.T) {
 	if len(out.Records) != 2 || out.Records[0].RequestID != "r-2" || out.Records[0].Kind != "insufficient_scope" ||
 		out.Records[1].What != "Patient/example" || out.Records[1].Outcome != "allowed" || out.Records[1].Client != "demo-app" {
 		t.Errorf("records %+v", out.Records)
+	}
+}
+
+// TestAuditLines: the demo writes each decision as a slog line, without
+// the token, beside the panel's record.
+func TestAuditLines(t *testing.T) {
+	var out strings.Builder
+	l := newAuditLog(2)
+	h := l.hooks(&out)
+	h(context.Background(), smartmw.AuditEvent{Outcome: smartmw.OutcomeRefused, Status: 403, Kind: smartmw.ErrInsufficientScope,
+		Method: "GET", Type: "Patient", ID: "other", ClientID: "demo-app"})
+	if line := out.String(); !strings.Contains(line, "outcome=refused") || !strings.Contains(line, "kind=insufficient_scope") || !strings.Contains(line, "id=other") {
+		t.Errorf("slog line %q", line)
+	}
+	if got := l.last(10); len(got) != 1 || got[0].What != "Patient/other" {
+		t.Errorf("panel records %v", got)
 	}
 }

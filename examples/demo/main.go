@@ -39,6 +39,7 @@ type options struct {
 	tokenTTL           time.Duration
 	waitForKeys        time.Duration
 	auth               authFlags
+	auditLog           io.Writer // the guard's decisions, as slog lines; nil for none
 }
 
 func main() {
@@ -61,6 +62,7 @@ func main() {
 	flag.DurationVar(&o.waitForKeys, "wait-for-keys", 0, "fail at start unless the issuer's keys can be fetched within this time")
 	o.auth.register(flag.CommandLine)
 	flag.Parse()
+	o.auditLog = os.Stderr
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -178,7 +180,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
 		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway, WaitForKeys: o.waitForKeys,
-		HTTPClient: d.client, AllowIncludes: true, Audit: audit.hook(),
+		HTTPClient: d.client, AllowIncludes: true, Audit: audit.hooks(o.auditLog),
 		Tokens: o.auth.tokens, Introspection: o.auth.introspection, Claims: o.auth.claims,
 	})
 	if err != nil {
