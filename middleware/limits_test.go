@@ -1,0 +1,464 @@
+package middleware
+
+// Oversized and hostile inputs: each is answered with a clear 4xx (or the
+// documented 5xx of the response guard) and a FHIR OperationOutcome, and
+// costs a bounded amount of memory. Each test measures the bytes the
+// Guard allocates per request and asserts a bound; the comment above each
+// bound gives the figure measured when it was written, so a regression
+// by a factor shows up as a failure.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// cost is what one request cost the Guard, on average over a run.
+type cost struct {
+	bytes  float64 // bytes allocated per request
+	allocs float64 // allocations per request
+}
+
+func (c cost) String() string {
+	return fmt.Sprintf("%.0f B and %.0f allocations per request", c.bytes, c.allocs)
+}
+
+// measure serves n requests made by mk through h and returns their mean
+// cost and the last response. The requests and recorders are made before
+// measuring, so the figures are the Guard's (and next's) alone. The tests
+// of this file do not run in parallel, so nothing else allocates meanwhile.
+func measure(t *testing.T, h http.Handler, n int, mk func() *http.Request) (cost, *httptest.ResponseRecorder) {
+	t.Helper()
+	reqs := make([]*http.Request, n)
+	recs := make([]*httptest.ResponseRecorder, n)
+	for i := range reqs {
+		reqs[i], recs[i] = mk(), httptest.NewRecorder()
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range reqs {
+		h.ServeHTTP(recs[i], reqs[i])
+	}
+	runtime.ReadMemStats(&after)
+	return cost{
+		bytes:  float64(after.TotalAlloc-before.TotalAlloc) / float64(n),
+		allocs: float64(after.Mallocs-before.Mallocs) / float64(n),
+	}, recs[n-1]
+}
+
+// wantOutcome fails unless w is status with an OperationOutcome whose
+// first issue has the given code.
+func wantOutcome(t *testing.T, w *httptest.ResponseRecorder, status int, code string) {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status %d, want %d: %.300s", w.Code, status, w.Body)
+	}
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/fhir+json") {
+		t.Errorf("Content-Type %q, want application/fhir+json", ct)
+	}
+	var oo struct {
+		ResourceType string
+		Issue        []struct{ Code string }
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &oo); err != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+		t.Fatalf("body is not an OperationOutcome (%v): %.300s", err, w.Body)
+	}
+	if oo.Issue[0].Code != code {
+		t.Errorf("issue code %q, want %q", oo.Issue[0].Code, code)
+	}
+}
+
+// allocFactor is 2 in a binary built with the race detector, under which
+// the runtime counts up to twice the bytes for large buffers, else 1.
+var allocFactor = sync.OnceValue(func() float64 {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				return 2
+			}
+		}
+	}
+	return 1
+})
+
+// atMost fails when c.bytes exceeds limit (times allocFactor).
+func atMost(t *testing.T, what string, c cost, limit float64) {
+	t.Helper()
+	limit *= allocFactor()
+	t.Logf("%s: %v (bound %.0f B)", what, c, limit)
+	if c.bytes > limit {
+		t.Errorf("%s allocates %.0f B per request, more than the bound of %.0f B", what, c.bytes, limit)
+	}
+}
+
+// limitsStore answers like a FHIR server that keeps nothing: a resource of
+// patient 123 for reads, an empty searchset for searches, the body back
+// for writes. It reads whatever body it is given.
+var limitsStore = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/fhir+json")
+	switch {
+	case r.Method == http.MethodPost && len(body) > 0 && !strings.HasSuffix(r.URL.Path, "_search"):
+		w.WriteHeader(http.StatusCreated)
+		w.Write(body)
+	case strings.Contains(r.URL.Path, "/Observation/"):
+		io.WriteString(w, `{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/123"}}`)
+	default:
+		io.WriteString(w, `{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+	}
+})
+
+func getWith(target, auth string) func() *http.Request {
+	return func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		return r
+	}
+}
+
+func postWith(target, token, contentType string, body []byte, chunked bool) func() *http.Request {
+	return func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+token)
+		r.Header.Set("Content-Type", contentType)
+		if chunked {
+			r.ContentLength = -1
+		}
+		return r
+	}
+}
+
+// withScopes mints an RS256 token of the test issuer with scope s.
+func withScopes(t *testing.T, s string) string {
+	c := goodClaims()
+	c["scope"] = s
+	return rs256(t, c)
+}
+
+// TestOversizedAuthorizationHeaderIsRefusedWithoutCopying: a 1 MiB
+// Authorization header is answered 401 invalid_token (a b64token longer
+// than MaxTokenSize), 400 invalid_request (not a b64token) or 401 with a
+// bare challenge (another scheme), after one scan and no copy.
+func TestOversizedAuthorizationHeaderIsRefusedWithoutCopying(t *testing.T) {
+	h := newTest(t, nil).Handler(limitsStore)
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name   string
+		header string
+		status int
+		code   string
+	}{
+		{"1 MiB b64token", "Bearer " + strings.Repeat("a", mib), 401, "security"},
+		{"1 MiB b64token with dots", "Bearer " + strings.Repeat("ab.", mib/3), 401, "security"},
+		{"1 MiB of junk", "Bearer " + strings.Repeat("a!", mib/2), 400, "invalid"},
+		{"1 MiB of another scheme", "Basic " + strings.Repeat("a", mib), 401, "login"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, w := measure(t, h, 10, getWith("/r4/Observation?patient=123", tc.header))
+			wantOutcome(t, w, tc.status, tc.code)
+			// Measured: 2.7 KiB. The header is never copied.
+			atMost(t, tc.name, c, 16<<10)
+		})
+	}
+}
+
+// TestTokenLongerThanMaxTokenSizeIsRefusedBeforeDecoding: a token of
+// MaxTokenSize bytes is verified, one byte more is refused 401 without
+// being decoded, with the default bound (16 KiB) as with a set one.
+func TestTokenLongerThanMaxTokenSizeIsRefusedBeforeDecoding(t *testing.T) {
+	c := goodClaims()
+	c["pad"] = strings.Repeat("p", 200)
+	tok := rs256(t, c)
+	for _, tc := range []struct {
+		name   string
+		max    int
+		status int
+	}{
+		{"at MaxTokenSize", len(tok), 200},
+		{"one byte past MaxTokenSize", len(tok) - 1, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTest(t, func(cfg *Config) { cfg.MaxTokenSize = tc.max }).Handler(limitsStore)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, getWith("/r4/Observation?patient=123", "Bearer "+tok)())
+			if tc.status == 200 {
+				if w.Code != 200 {
+					t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
+				}
+				return
+			}
+			wantOutcome(t, w, 401, "security")
+		})
+	}
+	t.Run("default bound", func(t *testing.T) {
+		c := goodClaims()
+		c["pad"] = strings.Repeat("p", DefaultMaxTokenSize)
+		big := rs256(t, c)
+		h := newTest(t, nil).Handler(limitsStore)
+		cost, w := measure(t, h, 10, getWith("/r4/Observation?patient=123", "Bearer "+big))
+		wantOutcome(t, w, 401, "security")
+		// Measured: 2.7 KiB, for a 22 KiB token.
+		atMost(t, "token past the default MaxTokenSize", cost, 16<<10)
+	})
+}
+
+// thousandScopes returns a scope claim of n scopes that fits the default
+// MaxTokenSize: n one-letter scopes that are not SMART scopes, then one
+// that is.
+func thousandScopes(n int) string {
+	return strings.Repeat("x ", n) + "launch/patient patient/Observation.rs"
+}
+
+// TestScopeClaimWithThousandsOfScopes: a token of the trusted issuer whose
+// scope claim holds 5000 scopes is decided (unknown scopes grant nothing
+// and do not fail the token) at a cost bounded by the token's size; the
+// same token forged is refused at a cost bounded likewise; 5000 real
+// SMART scopes do not fit the default MaxTokenSize and are refused before
+// decoding.
+func TestScopeClaimWithThousandsOfScopes(t *testing.T) {
+	scopes := thousandScopes(5000)
+	tok := withScopes(t, scopes)
+	if len(tok) > DefaultMaxTokenSize {
+		t.Fatalf("the token is %d bytes: it must fit the default MaxTokenSize", len(tok))
+	}
+	t.Run("first seen", func(t *testing.T) {
+		h := newTest(t, func(c *Config) { c.DisableCache = true }).Handler(limitsStore)
+		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+tok))
+		if w.Code != 200 {
+			t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
+		}
+		// Measured: 0.94 MB for a 14 KB token (about 190 B per scope).
+		atMost(t, "5000 scopes, first seen", c, 128*DefaultMaxTokenSize)
+	})
+	t.Run("cached", func(t *testing.T) {
+		h := newTest(t, nil).Handler(limitsStore)
+		h.ServeHTTP(httptest.NewRecorder(), getWith("/r4/Observation?patient=123", "Bearer "+tok)())
+		c, w := measure(t, h, 20, getWith("/r4/Observation?patient=123", "Bearer "+tok))
+		if w.Code != 200 {
+			t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
+		}
+		// Measured: 4.9 KiB, as for a token with 4 scopes.
+		atMost(t, "5000 scopes, cached", c, 16<<10)
+	})
+	t.Run("refused for another patient", func(t *testing.T) {
+		h := newTest(t, nil).Handler(limitsStore)
+		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=456", "Bearer "+tok))
+		wantOutcome(t, w, 403, "forbidden")
+		atMost(t, "5000 scopes, refused", c, 128*DefaultMaxTokenSize)
+	})
+	t.Run("forged", func(t *testing.T) {
+		c := goodClaims()
+		c["scope"] = scopes
+		forged := mint(t, jwt.SigningMethodRS256, otherRSAKey(), c, nil)
+		h := newTest(t, nil).Handler(limitsStore)
+		cost, w := measure(t, h, 10, getWith("/r4/Observation?patient=123", "Bearer "+forged))
+		wantOutcome(t, w, 401, "security")
+		// Measured: 56 KB: the claims are decoded before the signature
+		// is checked (golang-jwt), the scopes are not parsed.
+		atMost(t, "5000 scopes, forged", cost, 16*DefaultMaxTokenSize)
+	})
+	t.Run("5000 SMART scopes past MaxTokenSize", func(t *testing.T) {
+		var b strings.Builder
+		for i := range 5000 {
+			fmt.Fprintf(&b, "patient/Observation.rs?code=http://loinc.org|%d ", i)
+		}
+		big := withScopes(t, b.String())
+		h := newTest(t, nil).Handler(limitsStore)
+		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+big))
+		wantOutcome(t, w, 401, "security")
+		atMost(t, "5000 SMART scopes", c, 16<<10)
+	})
+}
+
+// TestRequestBodyBeyondMaxBodyBytesIsRefused413: a body of MaxBodyBytes
+// reaches the handler; one byte more is answered 413 too-costly, whether
+// its length is announced or it is chunked, after reading at most
+// MaxBodyBytes+1 bytes of it.
+func TestRequestBodyBeyondMaxBodyBytesIsRefused413(t *testing.T) {
+	const limit = 1 << 20
+	h := newTest(t, func(c *Config) { c.MaxBodyBytes = limit }).Handler(limitsStore)
+	tok := withScopes(t, "launch/patient patient/Observation.cr")
+	resource := `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/123"}}`
+	body := func(n int) []byte { return []byte(resource + strings.Repeat(" ", n-len(resource))) }
+	t.Run("at MaxBodyBytes", func(t *testing.T) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, postWith("/r4/Observation", tok, "application/fhir+json", body(limit), false)())
+		if w.Code != http.StatusCreated {
+			t.Fatalf("status %d, want 201: %.300s", w.Code, w.Body)
+		}
+	})
+	for _, tc := range []struct {
+		name    string
+		size    int
+		chunked bool
+	}{
+		{"one byte past", limit + 1, false},
+		{"8 MiB announced", 8 << 20, false},
+		{"8 MiB chunked", 8 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, w := measure(t, h, 3, postWith("/r4/Observation", tok, "application/fhir+json", body(tc.size), tc.chunked))
+			wantOutcome(t, w, http.StatusRequestEntityTooLarge, "too-costly")
+			// Measured: 2.2 MB (io.ReadAll grows its buffer up to
+			// MaxBodyBytes+1).
+			atMost(t, tc.name, c, 3*limit)
+		})
+	}
+	t.Run("default bound", func(t *testing.T) {
+		h := newTest(t, nil).Handler(limitsStore)
+		c, w := measure(t, h, 2, postWith("/r4/Observation", tok, "application/fhir+json", body(DefaultMaxBodyBytes+1), false))
+		wantOutcome(t, w, http.StatusRequestEntityTooLarge, "too-costly")
+		// Measured: 23 MB for the 10 MiB default.
+		atMost(t, "past the default MaxBodyBytes", c, 3*DefaultMaxBodyBytes)
+	})
+}
+
+// TestQueryWithThousandsOfParameters: searches with 10000 parameters, or a
+// _type list of 1 MiB, are decided at a cost bounded by the query's
+// length; a form body past the 10000 parameters Go's url.ParseQuery
+// accepts is answered 400.
+func TestQueryWithThousandsOfParameters(t *testing.T) {
+	many := func(prefix string, n int) string {
+		var b strings.Builder
+		b.WriteString(prefix)
+		for i := range n {
+			fmt.Fprintf(&b, "&code=%d", i)
+		}
+		return b.String()
+	}
+	var types []string
+	for n := 0; n < 1<<20; {
+		ty := []string{"Observation", "Condition", "Encounter", "Procedure", "MedicationRequest"}[len(types)%5]
+		types = append(types, ty)
+		n += len(ty) + 1
+	}
+	typeList := strings.Join(types, ",")
+	patient := withScopes(t, "launch/patient patient/*.rs")
+	user := withScopes(t, "user/*.rs")
+	guard := newTest(t, nil).Handler(limitsStore)
+	rewrite := newTest(t, func(c *Config) { c.RewriteSearch = true }).Handler(limitsStore)
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		target string
+		token  string
+		status int
+		copies int // how many times the query may be copied
+	}{
+		{"10000 parameters, patient search", guard, many("/r4/Observation?patient=123", 9999), patient, 200, 0},
+		{"10000 parameters, rewritten into the compartment", rewrite, many("/r4/Observation?_count=10", 9999), patient, 200, 4},
+		{"10000 parameters, another patient", guard, many("/r4/Observation?patient=456", 9999), patient, 403, 0},
+		{"_type of 1 MiB, user search", guard, "/r4/?_type=" + typeList, user, 200, 0},
+		{"_type of 1 MiB, compartment search", guard, "/r4/Patient/123/*?_type=" + typeList, patient, 200, 0},
+		{"_type of 1 MiB, patient scopes on the system", rewrite, "/r4/?_type=" + typeList, patient, 403, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, w := measure(t, tc.h, 3, getWith(tc.target, "Bearer "+tc.token))
+			if tc.status == 200 {
+				if w.Code != 200 {
+					t.Fatalf("status %d, want 200: %.300s", w.Code, w.Body)
+				}
+			} else {
+				wantOutcome(t, w, tc.status, "forbidden")
+			}
+			// Measured: 8 KB or less, but 0.22 MB to rewrite a
+			// 10000-parameter query 89 KB long.
+			atMost(t, tc.name, c, float64(tc.copies*len(tc.target)+64<<10))
+		})
+	}
+	t.Run("form body past 10000 parameters", func(t *testing.T) {
+		form := []byte(many("patient=123", 10000))
+		c, w := measure(t, guard, 3, postWith("/r4/Observation/_search", patient, "application/x-www-form-urlencoded", form, false))
+		wantOutcome(t, w, 400, "invalid")
+		atMost(t, "form body of 10001 parameters", c, float64(8*len(form)+64<<10))
+	})
+}
+
+// TestDeeplyNestedJSONIsRefused: a resource, a bundle entry or a response
+// nested 100000 levels deep is refused (400 invalid for bodies, 502
+// exception for a response the guard cannot check) at a cost bounded by
+// its size; a claim nested thousands of levels deep in a signed token
+// costs a bounded amount too.
+func TestDeeplyNestedJSONIsRefused(t *testing.T) {
+	const depth = 100000
+	arrays := strings.Repeat("[", depth) + strings.Repeat("]", depth)
+	objects := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
+	resource := func(ext string) string {
+		return `{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/123"},"extension":` + ext + `}`
+	}
+	tok := withScopes(t, "launch/patient patient/Observation.crus")
+	h := newTest(t, nil).Handler(limitsStore)
+	for _, tc := range []struct {
+		name, target, body string
+	}{
+		{"create, nested arrays", "/r4/Observation", resource(arrays)},
+		{"create, nested objects", "/r4/Observation", resource(objects)},
+		{"batch entry", "/r4", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"POST","url":"Observation"},"resource":` + resource(arrays) + `}]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, w := measure(t, h, 3, postWith(tc.target, tok, "application/fhir+json", []byte(tc.body), false))
+			wantOutcome(t, w, 400, "invalid")
+			// Measured: 0.46 MB (arrays, 0.2 MB long), 1.4 MB (objects,
+			// 0.6 MB long), 0.85 MB (the batch, 0.2 MB long).
+			atMost(t, tc.name, c, float64(8*len(tc.body)+64<<10))
+		})
+	}
+	t.Run("response", func(t *testing.T) {
+		deep := []byte(resource(arrays))
+		guarded := newTest(t, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/fhir+json")
+			w.Write(deep)
+		}))
+		c, w := measure(t, guarded, 3, getWith("/r4/Observation/o1", "Bearer "+tok))
+		wantOutcome(t, w, http.StatusBadGateway, "exception")
+		// Measured: 0.6 MB for 0.2 MB.
+		atMost(t, "nested response", c, float64(4*len(deep)+64<<10))
+	})
+	t.Run("claim in a signed token", func(t *testing.T) {
+		var v any = "x"
+		for range 5000 {
+			v = []any{v}
+		}
+		claims := goodClaims()
+		claims["ext"] = v
+		deep := rs256(t, claims)
+		h := newTest(t, func(c *Config) { c.DisableCache = true }).Handler(limitsStore)
+		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+deep))
+		if w.Code != 200 {
+			t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
+		}
+		// Measured: 0.38 MB for a 14 KB token.
+		atMost(t, "claim nested 5000 deep", c, 64*DefaultMaxTokenSize)
+	})
+}
+
+// TestResponseBeyondMaxResponseBytesIsRefused502: the response guard holds
+// at most MaxResponseBytes of a response; a larger one is answered 502
+// and costs a bounded amount.
+func TestResponseBeyondMaxResponseBytesIsRefused502(t *testing.T) {
+	const limit = 1 << 20
+	big := []byte(`{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/123"},"note":[{"text":"` +
+		strings.Repeat("n", 8<<20) + `"}]}`)
+	h := newTest(t, func(c *Config) { c.MaxResponseBytes = limit }).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		for b := big; len(b) > 0; b = b[min(len(b), 32<<10):] {
+			w.Write(b[:min(len(b), 32<<10)])
+		}
+	}))
+	c, w := measure(t, h, 3, getWith("/r4/Observation/o1", "Bearer "+rs256(t, goodClaims())))
+	wantOutcome(t, w, http.StatusBadGateway, "exception")
+	atMost(t, "8 MiB response, MaxResponseBytes 1 MiB", c, 3*limit)
+}
