@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// scenario is one kind of request whose throughput is compared, protected
+// and unprotected.
+type scenario struct {
+	name   string
+	target float64 // the least protected ÷ unprotected throughput, 0 for none
+	// request returns the i-th request of a worker to base, with a token
+	// when protected.
+	request func(base string, tok *tokens, i int, protected bool) *http.Request
+}
+
+// scenarios: reads by id and searches, with user/ tokens (nothing for the
+// response guard to check) and patient/ tokens (every answer checked by
+// the response guard). Tokens rotate over the 20 patients; all are cached
+// after their first use. DESIGN.md's target (90%) is for reads by id and
+// user/ searches.
+var scenarios = []scenario{
+	{"read by id, user/ token", 0.90, func(base string, tok *tokens, i int, protected bool) *http.Request {
+		return loadRequest(base+"/Observation/"+obsID(i), tok.user, protected)
+	}},
+	{"search, user/ token (20 entries)", 0.90, func(base string, tok *tokens, i int, protected bool) *http.Request {
+		return loadRequest(base+"/Observation?code="+loinc+"|"+obsCode(i%observationCodes)+"&_count=20", tok.user, protected)
+	}},
+	{"read by id, patient/ token (guarded)", 0, func(base string, tok *tokens, i int, protected bool) *http.Request {
+		p := patientID(i % seedPatients)
+		return loadRequest(base+"/Observation/"+fmt.Sprintf("obs-%s-%02d", p, i%obsPerPatient), tok.valid[p], protected)
+	}},
+	{"search, patient/ token (guarded, 20 entries)", 0, func(base string, tok *tokens, i int, protected bool) *http.Request {
+		p := patientID(i % seedPatients)
+		return loadRequest(base+"/Observation?patient="+p, tok.valid[p], protected)
+	}},
+}
+
+func obsID(i int) string {
+	return fmt.Sprintf("obs-%s-%02d", patientID(i%seedPatients), (i/seedPatients)%obsPerPatient)
+}
+
+func loadRequest(url, token string, protected bool) *http.Request {
+	r, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		panic(err)
+	}
+	if protected {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	return r
+}
+
+// rate is the requests of one window and how long they took.
+type rate struct {
+	n       int64
+	elapsed time.Duration
+}
+
+func (r rate) perSecond() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+// window sends requests of sc to base over conns connections for d, and
+// counts the answers; any answer but 200 is an error.
+func window(ctx context.Context, client *http.Client, base string, tok *tokens, sc scenario, protected bool, conns int, d time.Duration) (rate, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var n atomic.Int64
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Go(func() {
+			for i := w; ctx.Err() == nil; i += conns {
+				resp, err := client.Do(sc.request(base, tok, i, protected).WithContext(ctx))
+				if err != nil {
+					if ctx.Err() == nil {
+						once.Do(func() { firstErr = err })
+					}
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					once.Do(func() { firstErr = fmt.Errorf("%s: status %d", sc.name, resp.StatusCode) })
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return rate{n.Load(), time.Since(start)}, firstErr
+}
+
+// comparison is the throughput of one scenario, protected and not.
+type comparison struct {
+	sc                      scenario
+	protected, unprotected  rate      // over every round
+	ratios                  []float64 // protected ÷ unprotected, per round
+	medianRatio, totalRatio float64
+}
+
+// compare measures each scenario in rounds, alternating the unprotected
+// and the protected server (in alternating order), so that both see the
+// same load of the machine.
+func compare(ctx context.Context, client *http.Client, unprotected, protected string, tok *tokens, conns, rounds int, d time.Duration) ([]comparison, error) {
+	perWindow := d / time.Duration(len(scenarios)*rounds*2)
+	var out []comparison
+	for _, sc := range scenarios {
+		c := comparison{sc: sc}
+		// Warm up: connections, and every token in the cache.
+		for _, p := range []bool{false, true} {
+			base := map[bool]string{false: unprotected, true: protected}[p]
+			if _, err := window(ctx, client, base, tok, sc, p, conns, min(perWindow/2, 500*time.Millisecond)); err != nil {
+				return nil, err
+			}
+		}
+		for r := range rounds {
+			var rs [2]rate
+			for k := range 2 {
+				p := (r+k)%2 == 1
+				base := map[bool]string{false: unprotected, true: protected}[p]
+				got, err := window(ctx, client, base, tok, sc, p, conns, perWindow)
+				if err != nil {
+					return nil, err
+				}
+				rs[map[bool]int{false: 0, true: 1}[p]] = got
+			}
+			c.unprotected.n += rs[0].n
+			c.unprotected.elapsed += rs[0].elapsed
+			c.protected.n += rs[1].n
+			c.protected.elapsed += rs[1].elapsed
+			c.ratios = append(c.ratios, rs[1].perSecond()/rs[0].perSecond())
+		}
+		s := slices.Clone(c.ratios)
+		slices.Sort(s)
+		c.medianRatio = s[len(s)/2]
+		if len(s)%2 == 0 {
+			c.medianRatio = (s[len(s)/2-1] + s[len(s)/2]) / 2
+		}
+		c.totalRatio = c.protected.perSecond() / c.unprotected.perSecond()
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// reportComparisons writes the throughput table; it returns the
+// scenarios below their target.
+func reportComparisons(w io.Writer, cs []comparison) (below []string) {
+	fmt.Fprintf(w, "  %-46s %14s %14s %9s %9s %s\n", "scenario", "unprotected/s", "protected/s", "overall", "median", "(per round)")
+	for _, c := range cs {
+		rounds := ""
+		for _, r := range c.ratios {
+			rounds += fmt.Sprintf(" %.0f%%", 100*r)
+		}
+		mark := ""
+		if c.sc.target > 0 {
+			mark = fmt.Sprintf("  target ≥ %.0f%%", 100*c.sc.target)
+			if c.medianRatio < c.sc.target {
+				mark += ": BELOW"
+				below = append(below, c.sc.name)
+			}
+		}
+		fmt.Fprintf(w, "  %-46s %14.0f %14.0f %8.1f%% %8.1f%% (%s)%s\n", c.sc.name,
+			c.unprotected.perSecond(), c.protected.perSecond(), 100*c.totalRatio, 100*c.medianRatio, rounds[1:], mark)
+	}
+	return below
+}
