@@ -31,7 +31,7 @@ const (
 )
 
 func main() {
-	count := flag.Int("count", 6, "runs of each benchmark; the table shows medians")
+	count := flag.Int("count", 6, "runs of every benchmark (each a go test -count 1 of them all); the table shows medians")
 	benchtime := flag.String("benchtime", "1s", "go test -benchtime")
 	in := flag.String("in", "", "read `go test -bench` output from this file (- for stdin) instead of running the benchmarks")
 	write := flag.Bool("w", false, "write the table into the README between its bench markers")
@@ -70,17 +70,21 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-// run runs the benchmarks of the module in the current directory, their
-// output going to stderr as well.
+// run runs the benchmarks of the module in the current directory count
+// times, each time all of them once (-count 1), so that the benchmarks
+// compared in a row of the table run close in time, under the same load
+// of the machine; their output goes to stderr as well.
 func run(count int, benchtime string) ([]byte, error) {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem",
-		"-count", strconv.Itoa(count), "-benchtime", benchtime, ".")
 	var buf bytes.Buffer
-	cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
-	cmd.Stderr = os.Stderr
-	fmt.Fprintf(os.Stderr, "table: %s\n", strings.Join(cmd.Args, " "))
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("go test: %w", err)
+	for i := range count {
+		cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem",
+			"-count", "1", "-benchtime", benchtime, ".")
+		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
+		cmd.Stderr = os.Stderr
+		fmt.Fprintf(os.Stderr, "table: run %d of %d: %s\n", i+1, count, strings.Join(cmd.Args, " "))
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("go test: %w", err)
+		}
 	}
 	return buf.Bytes(), nil
 }
@@ -156,10 +160,37 @@ func median(v []float64) float64 {
 	}
 }
 
-// stat is the medians of one benchmark.
+// stat is the medians of one benchmark, and its times run by run.
 type stat struct {
 	ns, bytes, allocs, size float64
-	runs                    int
+	runs                    []float64
+}
+
+// paired is the median of the ratios a ÷ b of the runs made side by side
+// (the i-th run of each, from one go test run), or the ratio of the
+// medians when the runs do not pair up.
+func paired(a, b stat) string {
+	if len(a.runs) == 0 || len(a.runs) != len(b.runs) {
+		return ratio(a.ns, b.ns)
+	}
+	r := make([]float64, len(a.runs))
+	for i := range r {
+		r[i] = a.runs[i] / b.runs[i]
+	}
+	return times(median(r))
+}
+
+// pairedOwn is like paired for (p − u) ÷ b: the own cost of a protection
+// p over the unprotected u against b.
+func pairedOwn(p, u, b stat) string {
+	if len(p.runs) == 0 || len(p.runs) != len(u.runs) || len(p.runs) != len(b.runs) {
+		return ratio(p.ns-u.ns, b.ns)
+	}
+	r := make([]float64, len(p.runs))
+	for i := range r {
+		r[i] = (p.runs[i] - u.runs[i]) / b.runs[i]
+	}
+	return times(median(r))
 }
 
 func (s stat) time() string { return duration(s.ns) }
@@ -182,7 +213,10 @@ func ratio(a, b float64) string {
 	if b == 0 {
 		return "–"
 	}
-	r := a / b
+	return times(a / b)
+}
+
+func times(r float64) string {
 	switch {
 	case r < 0.1:
 		return fmt.Sprintf("%.3f×", r)
@@ -199,7 +233,7 @@ func render(res map[string]*result, e env) (string, error) {
 		if r == nil || len(r.ns) == 0 {
 			return stat{}, fmt.Errorf("no result for %s", name)
 		}
-		return stat{ns: median(r.ns), bytes: median(r.bytes), allocs: median(r.allocs), size: median(r.setBytes), runs: len(r.ns)}, nil
+		return stat{ns: median(r.ns), bytes: median(r.bytes), allocs: median(r.allocs), size: median(r.setBytes), runs: r.ns}, nil
 	}
 	var b strings.Builder
 	var errs []error
@@ -214,19 +248,20 @@ func render(res map[string]*result, e env) (string, error) {
 	if r := res["BenchmarkCached/smartguard"]; r != nil {
 		runs = len(r.ns)
 	}
-	fmt.Fprintf(&b, "Medians of %d runs, %s/%s, %s, %s.\n\n", runs, e.goos, e.goarch, e.cpu, runtime.Version())
+	fmt.Fprintf(&b, "Medians of %d runs, %s/%s, %s, %s; each ratio is the median of the ratios of the runs made side by side.\n\n",
+		runs, e.goos, e.goarch, e.cpu, runtime.Version())
 
 	b.WriteString("| token | smartguard | golang-jwt `Parse` | auth0 go-jwt-middleware v2.3.1 | smartguard ÷ `Parse` | smartguard ÷ auth0 |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
 	var firstSeen []string
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		sg, jw, a0 := must("BenchmarkFirstSeen/"+alg+"/smartguard"), must("BenchmarkFirstSeen/"+alg+"/golang-jwt"), must("BenchmarkFirstSeen/"+alg+"/auth0")
-		fmt.Fprintf(&b, "| first seen, %s | %s | %s | %s | %s | %s |\n", alg, sg.cell(), jw.cell(), a0.cell(), ratio(sg.ns, jw.ns), ratio(sg.ns, a0.ns))
-		firstSeen = append(firstSeen, fmt.Sprintf("%s %s", alg, ratio(sg.ns, jw.ns)))
+		fmt.Fprintf(&b, "| first seen, %s | %s | %s | %s | %s | %s |\n", alg, sg.cell(), jw.cell(), a0.cell(), paired(sg, jw), paired(sg, a0))
+		firstSeen = append(firstSeen, fmt.Sprintf("%s %s", alg, paired(sg, jw)))
 	}
 	sg, jw, a0 := must("BenchmarkCached/smartguard"), must("BenchmarkCached/golang-jwt"), must("BenchmarkCached/auth0")
 	fmt.Fprintf(&b, "| seen before, RS256 (smartguard's cache; the others verify again) | %s | %s | %s | %s | %s |\n\n",
-		sg.cell(), jw.cell(), a0.cell(), ratio(sg.ns, jw.ns), ratio(sg.ns, a0.ns))
+		sg.cell(), jw.cell(), a0.cell(), paired(sg, jw), paired(sg, a0))
 
 	b.WriteString("| request (RS256 token seen before) | unprotected handler | smartguard, whole protection | auth0 v2.3.1, authentication only | smartguard's own cost | `json.Valid` of the answer | own cost ÷ `json.Valid` | bytes allocated ÷ answer |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -243,12 +278,12 @@ func render(res map[string]*result, e env) (string, error) {
 		ownBytes := p.bytes - un.bytes
 		size := jv.size
 		fmt.Fprintf(&b, "| %s (%s answer) | %s | %s | %s | %s | %s | %s | %s |\n",
-			labels[sc], kb(size), un.time(), p.cell(), a.cell(), duration(own), jv.time(), ratio(own, jv.ns), ratio(ownBytes, size))
+			labels[sc], kb(size), un.time(), p.cell(), a.cell(), duration(own), jv.time(), pairedOwn(p, un, jv), ratio(ownBytes, size))
 		switch sc {
 		case "user-search":
 			cached = fmt.Sprintf("%s with %.0f allocations", duration(own), p.allocs-un.allocs)
 		case "patient-search":
-			guardTime, guardBytes, patientSearch = ratio(own, jv.ns), ratio(ownBytes, size), duration(p.ns)
+			guardTime, guardBytes, patientSearch = pairedOwn(p, un, jv), ratio(ownBytes, size), duration(p.ns)
 		}
 	}
 	fmt.Fprintf(&b, "\nAgainst the targets of DESIGN.md: a token seen the first time costs %s golang-jwt's `Parse` (target ≤ 1.10×); "+
