@@ -28,6 +28,7 @@ func BenchmarkFirstSeen(b *testing.B) {
 		b.Run(alg+"/smartguard", func(b *testing.B) {
 			g := s.guard(b, false)
 			ctx := context.Background()
+			defer reportCPU(b)()
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := g.Verify(ctx, tok); err != nil {
@@ -37,6 +38,7 @@ func BenchmarkFirstSeen(b *testing.B) {
 		})
 		b.Run(alg+"/golang-jwt", func(b *testing.B) {
 			parse := jwtParse(alg, s.public())
+			defer reportCPU(b)()
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := parse(tok); err != nil {
@@ -47,6 +49,7 @@ func BenchmarkFirstSeen(b *testing.B) {
 		b.Run(alg+"/auth0", func(b *testing.B) {
 			v := auth0Validator(b, alg, s.public())
 			ctx := context.Background()
+			defer reportCPU(b)()
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := v.ValidateToken(ctx, tok); err != nil {
@@ -69,6 +72,7 @@ func BenchmarkCached(b *testing.B) {
 		if _, err := g.Verify(ctx, tok); err != nil {
 			b.Fatal(err)
 		}
+		defer reportCPU(b)()
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := g.Verify(ctx, tok); err != nil {
@@ -78,6 +82,7 @@ func BenchmarkCached(b *testing.B) {
 	})
 	b.Run("golang-jwt", func(b *testing.B) {
 		parse := jwtParse("RS256", s.public())
+		defer reportCPU(b)()
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := parse(tok); err != nil {
@@ -88,6 +93,7 @@ func BenchmarkCached(b *testing.B) {
 	b.Run("auth0", func(b *testing.B) {
 		v := auth0Validator(b, "RS256", s.public())
 		ctx := context.Background()
+		defer reportCPU(b)()
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := v.ValidateToken(ctx, tok); err != nil {
@@ -152,6 +158,7 @@ func BenchmarkProtect(b *testing.B) {
 				w := &discard{h: http.Header{}}
 				p.h.ServeHTTP(w, r) // fill the cache
 				b.SetBytes(int64(len(sc.answer)))
+				defer reportCPU(b)()
 				b.ReportAllocs()
 				for b.Loop() {
 					clear(w.h)
@@ -168,6 +175,7 @@ func BenchmarkJSONValid(b *testing.B) {
 	for _, sc := range scenarios {
 		b.Run(sc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(sc.answer)))
+			defer reportCPU(b)()
 			b.ReportAllocs()
 			for b.Loop() {
 				if !json.Valid(sc.answer) {
