@@ -250,14 +250,14 @@ func render(res map[string]*result, e env) (string, error) {
 		}
 		return s
 	}
-	runs, what := 0, "wall time"
+	runs, what := 0, "the wall time per operation"
 	if r := res["BenchmarkCached/smartguard"]; r != nil {
 		runs = len(r.ns)
 		if len(r.cpu) == len(r.ns) {
-			what = "CPU time of the process (user and system, garbage collection included), which other processes change less than the wall time"
+			what = "the process's CPU time per operation (user and system, garbage collection included), which other processes change less than the wall time"
 		}
 	}
-	fmt.Fprintf(&b, "Medians of %d runs, %s/%s, %s, %s. Times are %s, per operation; "+
+	fmt.Fprintf(&b, "Medians of %d runs, %s/%s, %s, %s. Times are %s; "+
 		"each ratio is the median of the ratios of the runs made side by side.\n\n",
 		runs, e.goos, e.goarch, e.cpu, runtime.Version(), what)
 

@@ -51,7 +51,7 @@ func TestRenderGivesMediansAndRatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Medians of 2 runs, linux/amd64, Test CPU, go", "Times are CPU time of the process",
+		"Medians of 2 runs, linux/amd64, Test CPU, go", "Times are the process's CPU time per operation",
 		"| first seen, RS256 | 66.0 µs, 95 allocs | 60.0 µs, 90 allocs | 75.0 µs, 190 allocs | 1.10× | 0.88× |",
 		"| search, `patient/` token, guarded (14.0 kB answer) | 300 ns | 3.30 µs, 8 allocs |",
 		"| 3.00 µs | 1.50 µs | 2.00× | 0.071× |",
