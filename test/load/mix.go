@@ -40,71 +40,78 @@ type response struct {
 type kase struct {
 	name   string
 	weight int
-	// make returns the request for patient a (b is another patient) and
-	// the check of its answer.
-	make func(t *target, a, b string, rng *rand.Rand) (*http.Request, func(*response) error)
+	// make returns the request of worker w for patient a (b is another
+	// patient) and the check of its answer.
+	make func(t *target, a, b string, w int, rng *rand.Rand) (*http.Request, func(*response) error)
 }
 
 // cases is the mix: reads, searches and writes with valid, read-only,
 // expired, forged, foreign-audience and other patients' tokens, and
 // none. The weights make about two requests in three valid.
 var cases = []kase{
-	{"read own Patient (200)", 10, func(t *target, a, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"read own Patient (200)", 10, func(t *target, a, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Patient/"+a, t.tok.valid[a]), all(status(200), resource("Patient", a))
 	}},
-	{"read own Observation (200)", 10, func(t *target, a, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"read own Observation (200)", 10, func(t *target, a, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Observation/"+t.obs[a], t.tok.valid[a]), all(status(200), resource("Observation", t.obs[a]))
 	}},
-	{"search own Observations (200, only theirs)", 10, func(t *target, a, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"search own Observations (200, only theirs)", 10, func(t *target, a, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Observation?patient="+a, t.tok.valid[a]), all(status(200), onlyPatient(a))
 	}},
-	{"user/ search by code (200)", 6, func(t *target, _, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"user/ search by code (200)", 6, func(t *target, _, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Observation?code="+t.code, t.tok.user), all(status(200), bundle())
 	}},
-	{"user/ read any Patient (200)", 3, func(t *target, _, b string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"user/ read any Patient (200)", 3, func(t *target, _, b string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Patient/"+b, t.tok.user), all(status(200), resource("Patient", b))
 	}},
-	{"read another patient's Patient (403)", 3, func(t *target, a, b string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"read another patient's Patient (403)", 3, func(t *target, a, b string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Patient/"+b, t.tok.valid[a]), refused(403, "insufficient_scope")
 	}},
-	{"search another patient's Observations (403)", 3, func(t *target, a, b string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"search another patient's Observations (403)", 3, func(t *target, a, b string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Observation?patient="+b, t.tok.valid[a]), refused(403, "insufficient_scope")
 	}},
-	{"read another patient's Observation (403, response guard)", 3, func(t *target, a, b string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"read another patient's Observation (403, response guard)", 3, func(t *target, a, b string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Observation/"+t.obs[b], t.tok.valid[a]), refused(403, "")
 	}},
-	{"update own Observation (200/201)", 4, func(t *target, a, _ string, rng *rand.Rand) (*http.Request, func(*response) error) {
-		id := fmt.Sprintf("load-%s-%d", a, rng.IntN(8))
-		return t.send(http.MethodPut, "Observation/"+id, t.tok.valid[a], obsBody(id, a)), all(status(200, 201), resource("Observation", id))
+	{"update own Observation (200/201)", 4, func(t *target, a, _ string, w int, rng *rand.Rand) (*http.Request, func(*response) error) {
+		return t.update(a, w, rng)
 	}},
-	{"create own Observation (201)", 1, func(t *target, a, _ string, rng *rand.Rand) (*http.Request, func(*response) error) {
+	{"create own Observation (201)", 1, func(t *target, a, _ string, w int, rng *rand.Rand) (*http.Request, func(*response) error) {
 		if t.creates.Add(-1) < 0 { // the budget is spent: an update instead
-			id := fmt.Sprintf("load-%s-%d", a, rng.IntN(8))
-			return t.send(http.MethodPut, "Observation/"+id, t.tok.valid[a], obsBody(id, a)), all(status(200, 201), resource("Observation", id))
+			return t.update(a, w, rng)
 		}
 		return t.send(http.MethodPost, "Observation", t.tok.valid[a], obsBody("", a)), all(status(201), resourceOf("Observation", a))
 	}},
-	{"create for another patient (403)", 2, func(t *target, a, b string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"create for another patient (403)", 2, func(t *target, a, b string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.send(http.MethodPost, "Observation", t.tok.valid[a], obsBody("", b)), refused(403, "")
 	}},
-	{"overwrite another patient's Observation (403)", 2, func(t *target, a, b string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"overwrite another patient's Observation (403)", 2, func(t *target, a, b string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.send(http.MethodPut, "Observation/"+t.obs[b], t.tok.valid[a], obsBody(t.obs[b], a)), refused(403, "")
 	}},
-	{"create with a read-only token (403)", 1, func(t *target, a, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"create with a read-only token (403)", 1, func(t *target, a, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.send(http.MethodPost, "Observation", t.tok.readOnly[a], obsBody("", a)), refused(403, "insufficient_scope")
 	}},
-	{"expired token (401)", 3, func(t *target, a, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"expired token (401)", 3, func(t *target, a, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Patient/"+a, t.tok.expired[a]), refused(401, "invalid_token")
 	}},
-	{"forged token (401)", 3, func(t *target, a, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"forged token (401)", 3, func(t *target, a, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Observation?patient="+a, t.tok.forged[a]), refused(401, "invalid_token")
 	}},
-	{"token for another audience (401)", 2, func(t *target, _, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"token for another audience (401)", 2, func(t *target, _, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Patient/"+t.patients[0], t.tok.wrongAudience), refused(401, "invalid_token")
 	}},
-	{"no token (401)", 3, func(t *target, a, _ string, _ *rand.Rand) (*http.Request, func(*response) error) {
+	{"no token (401)", 3, func(t *target, a, _ string, _ int, _ *rand.Rand) (*http.Request, func(*response) error) {
 		return t.get("Patient/"+a, ""), refused(401, "")
 	}},
+}
+
+// update is a PUT of one of worker w's own Observations of patient a:
+// each worker writes its own, so that no two updates of one resource race
+// (the guard reads the stored version and sends If-Match with it: the
+// loser of such a race gets 412, rightly).
+func (t *target) update(a string, w int, rng *rand.Rand) (*http.Request, func(*response) error) {
+	id := fmt.Sprintf("load-%s-w%d-%d", a, w, rng.IntN(4))
+	return t.send(http.MethodPut, "Observation/"+id, t.tok.valid[a], obsBody(id, a)), all(status(200, 201), resource("Observation", id))
 }
 
 func obsBody(id, patient string) []byte {
@@ -352,7 +359,7 @@ func mix(ctx context.Context, t *target, conns int, max int64) (*tally, time.Dur
 				}
 				ai := rng.IntN(len(t.patients))
 				bi := (ai + 1 + rng.IntN(len(t.patients)-1)) % len(t.patients)
-				req, check := cases[i].make(t, t.patients[ai], t.patients[bi], rng)
+				req, check := cases[i].make(t, t.patients[ai], t.patients[bi], w, rng)
 				resp, err := do(t.client, req.WithContext(ctx))
 				if err != nil {
 					if ctx.Err() != nil {
