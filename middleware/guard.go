@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/compartment"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
@@ -446,7 +447,7 @@ func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, reso
 		return false
 	}
 	if d.Patient != "" {
-		if in, err := InPatientCompartment(resource, d.Patient); err != nil || !in {
+		if in, err := inCompartment(resource, typ, d.Patient); err != nil || !in {
 			return false
 		}
 	}
@@ -463,6 +464,16 @@ func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, reso
 		}
 	}
 	return false
+}
+
+// inCompartment is InPatientCompartment for a resource whose type the
+// guard read already (from the same bytes, with the same rules): it does
+// not read it again, nor make a string of it.
+func inCompartment(resource []byte, typ, patientID string) (bool, error) {
+	if typ == "Patient" {
+		return InPatientCompartment(resource, patientID) // needs the id
+	}
+	return compartment.MemberOf(resource, typ, "", patientID, compartment.AnyServer)
 }
 
 // carriesResource reports whether body is a FHIR JSON resource other than
