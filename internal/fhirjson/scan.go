@@ -284,7 +284,11 @@ func (s *scanner) object(i, depth int, f func(key []byte, escaped bool, i int) (
 			return i, ErrSyntax
 		}
 		var err error
-		i, err = f(key, esc, skipSpace(data, i+1))
+		v := skipSpace(data, i+1)
+		if v >= len(data) {
+			return v, ErrSyntax // truncated after the colon: no value to read
+		}
+		i, err = f(key, esc, v)
 		if err != nil {
 			return i, err
 		}
