@@ -341,7 +341,8 @@ func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 	req := Request{Request: fr}
 	if a.cfg.Audit != nil || a.cfg.Metrics != nil {
 		if rec := recordOf(ctx); rec != nil {
-			rec.request = &fr // what a refusal was about
+			classified := fr          // a copy, so that fr itself stays on the stack
+			rec.request = &classified // what a refusal was about
 		}
 	}
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
