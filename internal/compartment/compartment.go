@@ -180,7 +180,7 @@ func member(data []byte, typ []byte, patientID, base string) (ok, other bool, er
 	if root == nil {
 		root = &noPaths
 	}
-	s := scanner{data: data, kind: refLeaf, patientID: patientID, base: base}
+	s := scanner{data: data, patientID: patientID, base: base}
 	s.walk(root, 0)
 	if !s.end() || string(s.typ) != string(typ) {
 		return false, false, ErrJSON

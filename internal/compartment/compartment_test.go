@@ -93,40 +93,6 @@ func TestMember(t *testing.T) {
 	}
 }
 
-func TestMatchConstraint(t *testing.T) {
-	const lab = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
-	tests := []struct {
-		name     string
-		resource string
-		c        scope.Constraint
-		want     bool
-	}{
-		{name: "system|code", resource: observation, c: scope.Constraint{{Name: "category", Value: lab}}, want: true},
-		{name: "code only", resource: observation, c: scope.Constraint{{Name: "category", Value: "laboratory"}}, want: true},
-		{name: "system|", resource: observation, c: scope.Constraint{{Name: "category", Value: "http://terminology.hl7.org/CodeSystem/observation-category|"}}, want: true},
-		{name: "|code needs no system", resource: observation, c: scope.Constraint{{Name: "category", Value: "|laboratory"}}},
-		{name: "other category", resource: observation, c: scope.Constraint{{Name: "category", Value: "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"}}},
-		{name: "or", resource: observation, c: scope.Constraint{{Name: "category", Value: "vital-signs,laboratory"}}, want: true},
-		{name: "and both", resource: observation, c: scope.Constraint{{Name: "category", Value: lab}, {Name: "code", Value: "http://loinc.org|2339-0"}}, want: true},
-		{name: "and one fails", resource: observation, c: scope.Constraint{{Name: "category", Value: lab}, {Name: "code", Value: "http://loinc.org|1"}}},
-		{name: "status code", resource: observation, c: scope.Constraint{{Name: "status", Value: "final"}}, want: true},
-		{name: "status with system", resource: observation, c: scope.Constraint{{Name: "status", Value: "x|final"}}},
-		{name: "modifier unsupported", resource: observation, c: scope.Constraint{{Name: "code:in", Value: "http://vs"}}},
-		{name: "chain unsupported", resource: observation, c: scope.Constraint{{Name: "patient.birthdate", Value: "1990"}}},
-		{name: "reference param unsupported", resource: observation, c: scope.Constraint{{Name: "subject", Value: "Patient/123"}}},
-		{name: "empty constraint", resource: observation},
-		{name: "no category", resource: `{"resourceType":"Observation","code":{"text":"x"}}`, c: scope.Constraint{{Name: "category", Value: "laboratory"}}},
-		{name: "coding direct", resource: `{"resourceType":"Basic","code":{"coding":[{"system":"https://app","code":"1"}]}}`, c: scope.Constraint{{Name: "code", Value: "https://app|1"}}, want: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := MatchConstraint([]byte(tc.resource), tc.c)
-			if err != nil || got != tc.want {
-				t.Fatalf("MatchConstraint = %v, %v; want %v", got, err, tc.want)
-			}
-		})
-	}
-}
 
 func TestTables(t *testing.T) {
 	n := 0
@@ -165,10 +131,6 @@ func FuzzMember(f *testing.F) {
 		_, err := Member(data, patient)
 		if err == nil && !json.Valid(data) {
 			t.Fatalf("Member accepts %q, not JSON", data)
-		}
-		_, err = MatchConstraint(data, scope.Constraint{{Name: "category", Value: "a|b"}})
-		if err == nil && !json.Valid(data) {
-			t.Fatalf("MatchConstraint accepts %q, not JSON", data)
 		}
 	})
 }

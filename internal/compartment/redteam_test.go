@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/smartguard/smartguard/scope"
 )
 
 // encoding/json matches object keys to struct fields case-insensitively,
@@ -34,15 +33,6 @@ func TestRefusesKeysThatFoldToCheckedOnes(t *testing.T) {
 	} {
 		if ok, err := Member([]byte(body), "123"); ok || err == nil {
 			t.Errorf("Member(%s) = %v, %v; want ErrJSON", body, ok, err)
-		}
-	}
-	c := scope.Constraint{{Name: "category", Value: "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"}}
-	for _, body := range []string{
-		`{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory","cOde":"x"}]}]}`,
-		`{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"Category":[]}`,
-	} {
-		if ok, err := MatchConstraint([]byte(body), c); ok || err == nil {
-			t.Errorf("MatchConstraint(%s) = %v, %v; want ErrJSON", body, ok, err)
 		}
 	}
 }

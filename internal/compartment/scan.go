@@ -82,31 +82,13 @@ type scanner struct {
 
 	// What walk does with a value at a leaf of its paths, and what it
 	// found there.
-	kind            leafKind
-	patientID, base string // for refLeaf
-	value           string // for tokenLeaf
+	patientID, base string // the patient and server references are tested against
 	found, other    bool
 }
 
-// leafKind is what walk tests at the leaves of its paths.
-type leafKind uint8
-
-const (
-	// refLeaf: a Reference, against a patient (see member).
-	refLeaf leafKind = iota
-	// tokenLeaf: a code, Coding or CodeableConcept, against a token
-	// search value (see matchToken).
-	tokenLeaf
-)
-
-// leaf tests the value at s.i, at a leaf of walk's paths.
-func (s *scanner) leaf(depth int) {
-	if s.kind == refLeaf {
-		s.reference(depth)
-	} else {
-		s.token(depth)
-	}
-}
+// leaf tests the value at s.i, at a leaf of walk's paths: a Reference,
+// against a patient (see member).
+func (s *scanner) leaf(depth int) { s.reference(depth) }
 
 func (s *scanner) fail() { s.bad = true; s.i = len(s.data) }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/smartguard/smartguard/scope"
 )
 
 // Members the checks do not read were skipped by matching brackets, so
@@ -26,7 +25,6 @@ func TestRefusesMalformedJSONInMembersNotRead(t *testing.T) {
 		{"key not a string", `{1:2}`},
 		{"bad value in a Reference", `{"display":tru}`},
 	}
-	c := scope.Constraint{{Name: "category", Value: "s|c"}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := []byte(head + tc.note + `}`)
@@ -36,9 +34,6 @@ func TestRefusesMalformedJSONInMembersNotRead(t *testing.T) {
 			if ok, err := Member(body, "1"); !errors.Is(err, ErrJSON) {
 				t.Errorf("Member = %v, %v; want ErrJSON", ok, err)
 			}
-			if ok, err := MatchConstraint(body, c); !errors.Is(err, ErrJSON) {
-				t.Errorf("MatchConstraint = %v, %v; want ErrJSON", ok, err)
-			}
 		})
 	}
 	// The same resource with a well-formed note is read.
@@ -46,21 +41,16 @@ func TestRefusesMalformedJSONInMembersNotRead(t *testing.T) {
 	if ok, err := Member(body, "1"); !ok || err != nil {
 		t.Fatalf("Member = %v, %v", ok, err)
 	}
-	if ok, err := MatchConstraint(body, c); !ok || err != nil {
-		t.Fatalf("MatchConstraint = %v, %v", ok, err)
-	}
 }
 
 // The response guard checks every entry of a Bundle: the membership
 // and constraint checks allocate nothing.
 func TestChecksDoNotAllocate(t *testing.T) {
 	data := []byte(observation)
-	lab := scope.Constraint{{Name: "category", Value: "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"}}
 	tests := []struct {
 		name string
 		call func() (bool, error)
 	}{
-		{"MatchConstraint", func() (bool, error) { return MatchConstraint(data, lab) }},
 		{"Member", func() (bool, error) { return Member(data, "123") }},
 		{"MemberOf", func() (bool, error) { return MemberOf(data, "Observation", "obs1", "123", AnyServer) }},
 		{"OnlyMemberOf", func() (bool, error) { return OnlyMemberOf(data, "Observation", "obs1", "123", NoServer) }},

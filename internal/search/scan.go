@@ -3,6 +3,7 @@ package search
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/smartguard/smartguard/internal/fhirjson"
 	"unicode"
 	"unicode/utf8"
 )
@@ -12,8 +13,8 @@ import (
 const maxDepth = 128
 
 // scanner reads JSON without building values, the way package compartment
-// does: containers that no path enters are skipped by matching brackets
-// outside strings; the members a path enters are read one by one, a key
+// does: values that no path enters are skipped by fhirjson's validating
+// lexer, so that a resource that is not JSON is refused whole; the members a path enters are read one by one, a key
 // that matters given twice in one object or spelled in another case
 // ("Code", "ſystem", which encoding/json would take for it) is an error,
 // and keys with escapes are refused.
@@ -108,67 +109,23 @@ func (s *scanner) text(depth int) (b []byte, ok bool) {
 	return []byte(out), true
 }
 
-// structural marks the bytes skip stops at inside a container; inString
-// those str stops at.
-var structural, inString [256]bool
+// inString marks the bytes str stops at.
+var inString [256]bool
 
-func init() {
-	for _, c := range `"{}[]` {
-		structural[c] = true
-	}
-	inString['"'], inString['\\'] = true, true
-}
+func init() { inString['"'], inString['\\'] = true, true }
 
-// skip reads any value.
+// skip reads any value, checking that it is well-formed JSON (with
+// fhirjson's validating lexer, which internal/compartment uses too): a
+// resource the search does not read all of is still refused whole when it
+// is not JSON.
 func (s *scanner) skip(depth int) {
-	switch s.peek() {
-	case '"':
-		s.str()
-	case '{', '[':
-		var stack [maxDepth]byte
-		n := 0
-		d := s.data
-		for s.i < len(d) {
-			for s.i < len(d) && !structural[d[s.i]] {
-				s.i++
-			}
-			if s.i >= len(d) {
-				break
-			}
-			switch c := d[s.i]; c {
-			case '"':
-				s.str()
-				continue
-			case '{', '[':
-				if depth+n >= maxDepth {
-					s.fail()
-					return
-				}
-				stack[n] = c + 2 // '{'+2 == '}', '['+2 == ']'
-				n++
-			case '}', ']':
-				if n == 0 || stack[n-1] != c {
-					s.fail()
-					return
-				}
-				n--
-				if n == 0 {
-					s.i++
-					return
-				}
-			}
-			s.i++
-		}
+	s.ws()
+	end, err := fhirjson.SkipValue(s.data, s.i, depth)
+	if err != nil {
 		s.fail()
-	case 't':
-		s.lit("true")
-	case 'f':
-		s.lit("false")
-	case 'n':
-		s.lit("null")
-	default:
-		s.number()
+		return
 	}
+	s.i = end
 }
 
 func (s *scanner) lit(word string) {
