@@ -93,7 +93,6 @@ func TestMember(t *testing.T) {
 	}
 }
 
-
 func TestTables(t *testing.T) {
 	n := 0
 	for typ, codes := range patientParams {

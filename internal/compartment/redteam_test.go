@@ -3,7 +3,6 @@ package compartment
 import (
 	"encoding/json"
 	"testing"
-
 )
 
 // encoding/json matches object keys to struct fields case-insensitively,

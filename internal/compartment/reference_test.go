@@ -84,7 +84,3 @@ func TestMemberAgreesOnSeeds(t *testing.T) {
 		}
 	}
 }
-
-
-
-

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
-
 )
 
 // Members the checks do not read were skipped by matching brackets, so
