@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,7 +56,7 @@ func buildDemo(ctx context.Context, dir string) (string, error) {
 type runningDemo struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *bytes.Buffer
+	stderr *tailWriter
 	done   chan struct{}
 }
 
@@ -69,8 +68,8 @@ func startDemo(bin, issuer string) (*runningDemo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &runningDemo{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stderr = &lockedWriter{w: d.stderr}
+	d := &runningDemo{cmd: cmd, stderr: &tailWriter{}, done: make(chan struct{})}
+	cmd.Stderr = d.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -108,15 +107,29 @@ func (d *runningDemo) stop() {
 	}
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// tailWriter keeps the last 64 KiB written to it: the demo writes a line
+// per decision to standard error, and only its last words matter here.
+type tailWriter struct {
+	mu  sync.Mutex
+	buf []byte
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+const tailSize = 64 << 10
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - tailSize; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
 }
 
 // runDemo starts the demo (bin, or built from examples/demo when empty)
