@@ -34,6 +34,10 @@ type claims struct {
 	names   *ClaimNames
 	strict  bool // RFC 9068 §2.2: sub, client_id, iat and jti required
 	slashes bool // read %2F as "/" before the "?" of each scope
+	// deferScopes leaves the scope claim to readScopes: a JWT's scopes,
+	// which a forger may make long, are parsed only once its signature
+	// verified.
+	deferScopes bool
 	// For an introspection answer, which need not name them: the issuer
 	// asked, and the audience to assume when "aud" is absent (nil:
 	// "aud" is required).
@@ -122,27 +126,9 @@ func (c *claims) Validate() error {
 		}
 		out.NeedPatientBanner = b
 	}
-	if v, ok := first(m, c.names.Scope); ok {
-		switch s := v.(type) {
-		case string:
-			if c.slashes {
-				s = decodeSlashes(s)
-			}
-			out.Scopes = scope.Parse(s)
-		case []any:
-			list := make([]string, len(s))
-			for i, e := range s {
-				if list[i], ok = e.(string); !ok {
-					errs = append(errs, fmt.Errorf("%w: scope list holds a non-string", errClaim))
-					break
-				}
-				if c.slashes {
-					list[i] = decodeSlashes(list[i])
-				}
-			}
-			out.Scopes = scope.ParseList(list)
-		default:
-			errs = append(errs, fmt.Errorf("%w: scope is neither a string nor an array", errClaim))
+	if !c.deferScopes {
+		if err := c.readScopes(&out); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if v, ok := first(m, c.names.FHIRContext); ok {
@@ -286,4 +272,34 @@ func fhirContext(v any) ([]smartctx.FHIRContextItem, error) {
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// readScopes parses the scope claim into out.Scopes.
+func (c *claims) readScopes(out *smartctx.Claims) error {
+	m := c.MapClaims
+	v, ok := first(m, c.names.Scope)
+	if !ok {
+		return nil
+	}
+	switch s := v.(type) {
+	case string:
+		if c.slashes {
+			s = decodeSlashes(s)
+		}
+		out.Scopes = scope.Parse(s)
+	case []any:
+		list := make([]string, len(s))
+		for i, e := range s {
+			if list[i], ok = e.(string); !ok {
+				return fmt.Errorf("%w: scope list holds a non-string", errClaim)
+			}
+			if c.slashes {
+				list[i] = decodeSlashes(list[i])
+			}
+		}
+		out.Scopes = scope.ParseList(list)
+	default:
+		return fmt.Errorf("%w: scope is neither a string nor an array", errClaim)
+	}
+	return nil
 }

@@ -218,7 +218,8 @@ type Config struct {
 	// with 10 scopes and a patient; the grant holds the parsed scopes and
 	// every claim), so the default size bounds the cache near 30 MiB.
 	//
-	// CacheSize is the largest number of entries. Default 10000.
+	// CacheSize is the largest number of entries. Default 10000. A grant
+	// of more than MaxCachedScopes scopes is never cached.
 	CacheSize int
 	// CacheTTL is the longest an entry lives. Default 5 min: a key removed
 	// from the JWKS keeps its cached tokens valid that long at most.

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/smartguard/smartguard/internal/fhirjson"
 )
 
@@ -498,4 +500,47 @@ func TestResponseBeyondMaxResponseBytesIsRefused502(t *testing.T) {
 	c, w := measure(t, h, 3, getWith("/r4/Observation/o1", "Bearer "+rs256(t, goodClaims())))
 	wantOutcome(t, w, http.StatusBadGateway, "exception")
 	atMost(t, "8 MiB response, MaxResponseBytes 1 MiB", c, 3*limit)
+}
+
+// TestForgedTokenWithThousandsOfScopesIsRefusedCheaply: a forged token's
+// scopes are never parsed: its signature is checked first, so a long scope
+// list costs a forger's target no more than any forged token.
+func TestForgedTokenWithThousandsOfScopesIsRefusedCheaply(t *testing.T) {
+	c := goodClaims()
+	c["scope"] = thousandScopes(5000)
+	forged := mint(t, jwt.SigningMethodRS256, otherRSAKey(), c, nil)
+	h := newTest(t, nil).Handler(limitsStore)
+	cost, w := measure(t, h, 10, getWith("/r4/Observation?patient=123", "Bearer "+forged))
+	wantOutcome(t, w, 401, "security")
+	atMost(t, "5000 scopes, forged", cost, 16*DefaultMaxTokenSize)
+}
+
+// TestCacheEntryCostIsBoundedByTokenSize: a token with thousands of scopes
+// is not cached (it is verified each time), so the cache, bounded in
+// entries, stays bounded in bytes.
+func TestCacheEntryCostIsBoundedByTokenSize(t *testing.T) {
+	m := newTest(t, nil)
+	const n = 100
+	toks := make([]string, n)
+	for i := range toks {
+		c := goodClaims()
+		c["scope"] = thousandScopes(5000)
+		c["jti"] = fmt.Sprint("j", i)
+		toks[i] = rs256(t, c)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, tok := range toks {
+		if _, err := m.Verify(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(m)
+	per := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
+	if per > 4*float64(len(toks[0])) {
+		t.Errorf("a token holds %.0f B after its verification, more than 4 times its %d B", per, len(toks[0]))
+	}
 }

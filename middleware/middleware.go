@@ -686,9 +686,17 @@ func (m *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 	if err != nil {
 		return nil, err
 	}
-	m.cache.put(key, g, now, ttl)
+	if set := g.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
+		m.cache.put(key, g, now, ttl)
+	}
 	return g, nil
 }
+
+// MaxCachedScopes is the most scopes a token may carry for its grant to be
+// cached: the cache is bounded in entries, and a grant holds its parsed
+// scopes, so tokens with more (an authorization server's mistake, or an
+// unusual client) are verified every time instead of holding much memory.
+const MaxCachedScopes = 256
 
 func invalidToken(desc string, err error) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: desc, Err: err}
@@ -755,7 +763,7 @@ func (m *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		case is == nil:
 			return nil, errUntrusted
 		}
-		c = &claims{MapClaims: mc, names: &is.names, strict: m.strict, slashes: is.slashes}
+		c = &claims{MapClaims: mc, names: &is.names, strict: m.strict, slashes: is.slashes, deferScopes: true}
 		if err := is.validator.Validate(c); err != nil {
 			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		}
@@ -769,6 +777,10 @@ func (m *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		if errors.As(err, &u) {
 			return nil, 0, unavailable("no signing key of the token's issuer is available yet", u.RetryAfter, err)
 		}
+		return nil, 0, invalidToken(describe(err), err)
+	}
+	if err := c.readScopes(&c.out); err != nil {
+		err = fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		return nil, 0, invalidToken(describe(err), err)
 	}
 	return smartctx.NewGrant(c.out), 0, nil

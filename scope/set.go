@@ -97,6 +97,10 @@ func (s Set) Scopes() []Scope {
 	return out
 }
 
+// InvalidLen returns the number of tokens that were unknown or malformed,
+// without copying them.
+func (s Set) InvalidLen() int { return len(s.invalid) }
+
 // Invalid returns a copy of the tokens that were unknown or malformed. They
 // grant nothing; they are kept to be logged or shown.
 func (s Set) Invalid() []string {
