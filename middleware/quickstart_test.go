@@ -3,7 +3,6 @@ package middleware_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -16,41 +15,14 @@ import (
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/fakeas"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// fakeAuthServer serves an OpenID-style authorization server as
-// https://auth.example.org/realms/fhir, the issuer the documentation
-// names, in process: http.DefaultTransport sends that host's requests to
-// it (and refuses every other host) until the test ends. The snippets then
-// run verbatim, with their own URLs and default HTTP clients.
+// fakeAuthServer serves the documentation's issuer in process (fakeas).
 func fakeAuthServer(t *testing.T) *devauth.Issuer {
-	t.Helper()
-	dev, err := devauth.New("RS256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.SetURL("https://auth.example.org/realms/fhir")
-	srv := httptest.NewServer(http.StripPrefix("/realms/fhir", dev.Handler("/token")))
-	orig := http.DefaultTransport
-	http.DefaultTransport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.URL.Host != "auth.example.org" {
-			return nil, errors.New("test: no network beyond the fake authorization server")
-		}
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host = "http", srv.Listener.Addr().String()
-		return orig.RoundTrip(r)
-	})
-	t.Cleanup(func() {
-		http.DefaultTransport = orig
-		srv.Close()
-	})
-	return dev
+	return fakeas.Serve(t, "https://auth.example.org/realms/fhir")
 }
 
 func devToken(t *testing.T, dev *devauth.Issuer, aud string, claims jwt.MapClaims) string {

@@ -3,11 +3,9 @@ package smartecho_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +17,7 @@ import (
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/fakeas"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	smartecho "github.com/smartguard/smartguard/middleware/echo"
 	"github.com/smartguard/smartguard/wellknown"
@@ -31,38 +30,8 @@ import (
 // docIssuer is the authorization server the documentation names.
 const docIssuer = "https://auth.example.org/realms/fhir"
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// fakeAuthServer serves an OpenID-style authorization server as
-// docIssuer, in process: http.DefaultTransport sends that host's requests
-// to it (and refuses every other host) until the test ends. The snippets
-// then run verbatim, with their own URLs and default HTTP clients. Tests
-// that call it must not run in parallel.
-func fakeAuthServer(t *testing.T) *devauth.Issuer {
-	t.Helper()
-	dev, err := devauth.New("RS256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev.SetURL(docIssuer)
-	srv := httptest.NewServer(http.StripPrefix("/realms/fhir", dev.Handler("/token")))
-	orig := http.DefaultTransport
-	http.DefaultTransport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if r.URL.Host != "auth.example.org" {
-			return nil, errors.New("test: no network beyond the fake authorization server")
-		}
-		r = r.Clone(r.Context())
-		r.URL.Scheme, r.URL.Host = "http", srv.Listener.Addr().String()
-		return orig.RoundTrip(r)
-	})
-	t.Cleanup(func() {
-		http.DefaultTransport = orig
-		srv.Close()
-	})
-	return dev
-}
+// fakeAuthServer serves the documentation's issuer in process (fakeas).
+func fakeAuthServer(t *testing.T) *devauth.Issuer { return fakeas.Serve(t, docIssuer) }
 
 // docToken returns a token of dev for patient 123 with scopes, for the
 // tests' audience.
