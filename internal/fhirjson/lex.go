@@ -399,3 +399,61 @@ func foldEqual(r, c rune) bool {
 	}
 	return false
 }
+
+// FoldsTo reports whether key is not name but equal to it under Unicode
+// case folding, as encoding/json matches keys to struct fields: a
+// decoder of that kind would read it as name, so a check that reads name
+// alone could be reading the wrong member. name is ASCII, not empty.
+func FoldsTo(key []byte, name string) bool {
+	// Most keys differ at once: no rune folds to an ASCII one in fewer
+	// bytes, and an ASCII first byte is a whole rune.
+	if len(key) < len(name) || key[0] < utf8.RuneSelf && key[0]|0x20 != name[0]|0x20 {
+		return false
+	}
+	return foldsToSlow(key, name)
+}
+
+func foldsToSlow(key []byte, name string) bool {
+	if len(key) == len(name) && string(key) == name {
+		return false
+	}
+	i := 0
+	for len(key) > 0 {
+		if i == len(name) {
+			return false
+		}
+		r, size := rune(key[0]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(key)
+		}
+		key = key[size:]
+		c := rune(name[i])
+		i++
+		if r == c {
+			continue
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if r == c {
+			continue
+		}
+		if r < utf8.RuneSelf {
+			return false
+		}
+		eq := false
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f == c || f == unicode.ToUpper(c) {
+				eq = true
+				break
+			}
+		}
+		if !eq {
+			return false
+		}
+	}
+	return i == len(name)
+}

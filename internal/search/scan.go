@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"github.com/smartguard/smartguard/internal/fhirjson"
-	"unicode"
-	"unicode/utf8"
 )
 
 // maxDepth bounds the nesting of a resource: deeper input is ErrJSON, and
@@ -299,52 +297,5 @@ func resourceType(data []byte) ([]byte, bool) {
 var namesResourceType = []string{"resourceType"}
 
 // foldsTo reports whether key is not name but equal to it under Unicode
-// case folding, as encoding/json matches keys to struct fields: a decoder
-// of that kind would read it as name. name is ASCII.
-func foldsTo(key []byte, name string) bool {
-	if len(key) == len(name) && string(key) == name {
-		return false
-	}
-	if len(key) < len(name) || len(key) > 3*len(name) {
-		return false
-	}
-	i := 0
-	for len(key) > 0 {
-		if i == len(name) {
-			return false
-		}
-		r, size := rune(key[0]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRune(key)
-		}
-		key = key[size:]
-		c := rune(name[i])
-		i++
-		if r == c {
-			continue
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= r && r <= 'Z' {
-			r += 'a' - 'A'
-		}
-		if r == c {
-			continue
-		}
-		if r < utf8.RuneSelf {
-			return false
-		}
-		eq := false
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if f == c || f == unicode.ToUpper(c) {
-				eq = true
-				break
-			}
-		}
-		if !eq {
-			return false
-		}
-	}
-	return i == len(name)
-}
+// case folding (fhirjson.FoldsTo).
+var foldsTo = fhirjson.FoldsTo
