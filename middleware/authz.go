@@ -182,6 +182,10 @@ func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.G
 		// own copy, without hop-by-hop names that would drop them.
 		r.Header = r.Header.Clone()
 		guardConnection(r.Header)
+		if err := jsonOnly(r); err != nil {
+			a.onError(w, r, err)
+			return
+		}
 		if err := a.checkStored(r, next, g, d); err != nil {
 			a.onError(w, r, err)
 			return
@@ -359,6 +363,19 @@ func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 			return nil, err
 		}
 	}
+	if r.Method == http.MethodPost && isForm(r.Header.Get("Content-Type")) {
+		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
+		// echo's MethodOverride, Express, Rails) reads "_method" from the
+		// form body of any POST: a create would run as a delete.
+		if body == nil {
+			if body, err = a.readBody(r); err != nil {
+				return nil, err
+			}
+		}
+		if err := noMethodParam(string(body)); err != nil {
+			return nil, err
+		}
+	}
 	if r.Method == http.MethodPost && (req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) {
 		if ct := r.Header.Get("Content-Type"); len(body) > 0 && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			return nil, badRequest("a POST _search needs an application/x-www-form-urlencoded body")
@@ -366,11 +383,6 @@ func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 		req.Form = string(body)
 		if !validForm(req.Form) {
 			return nil, badRequest("malformed form body")
-		}
-		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
-		// Express, Rails) reads "_method" from a form body too.
-		if err := noMethodParam(req.Form); err != nil {
-			return nil, err
 		}
 	}
 	if req.Interaction == scope.InteractionBatch {
@@ -399,6 +411,13 @@ func noMethodParam(q string) error {
 		}
 	}
 	return nil
+}
+
+// isForm reports whether ct is a form's media type, which frameworks
+// parse for "_method".
+func isForm(ct string) bool {
+	ct, _, _ = strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded")
 }
 
 var methodOverrides = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}

@@ -51,8 +51,11 @@ func (a *authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request
 		}
 		r := *req
 		r.Context = at.c
-		var ok bool
-		if r.patient, ok = a.limitPatient(g, at.c); !ok {
+		var err error
+		if r.patient, err = a.limitPatient(g, at.c, &r, bundled); err != nil {
+			if denial == nil {
+				denial = err
+			}
 			continue
 		}
 		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
@@ -137,27 +140,33 @@ func printable(s string, n int) string {
 // limitPatient returns the patient whose compartment limits decisions in
 // context c: the patient in context for patient/ scopes, and for user/
 // scopes the Patient a user's fhirUser names (a patient-portal login),
-// unless Config.SkipPatientUserCompartment. ok is false when the context
-// must not be used: user/ scopes with a fhirUser that is not a reference
-// (which the middleware never lets through, but a hand-made Grant may
-// hold).
-func (a *authorizer) limitPatient(g *smartctx.Grant, c scope.Context) (pid string, ok bool) {
+// unless Config.SkipPatientUserCompartment. It refuses user/ scopes with
+// a fhirUser that is not a reference (which the middleware never lets
+// through, but a hand-made Grant may hold), and those of a RelatedPerson
+// or a Person without a Policy: they act for patients the grant does not
+// name, and only the application knows which.
+func (a *authorizer) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, bundled bool) (string, error) {
 	switch c {
 	case scope.Patient:
-		return g.Patient(), true
+		return g.Patient(), nil
 	case scope.User:
 		if a.cfg.SkipPatientUserCompartment || g.FHIRUser() == "" {
-			return "", true
+			return "", nil
 		}
 		typ, id, ok := g.FHIRUserReference()
 		if !ok {
-			return "", false
+			return "", a.deny(req, bundled, "the token's fhirUser is not a FHIR reference")
 		}
-		if typ == "Patient" {
-			return id, true
+		switch typ {
+		case "Patient":
+			return id, nil
+		case "RelatedPerson", "Person":
+			if a.cfg.Policy == nil {
+				return "", a.deny(req, bundled, "user scopes of a "+typ+" need a Policy that says whose records they reach")
+			}
 		}
 	}
-	return "", true
+	return "", nil
 }
 
 func policyError(err error) error {
@@ -208,10 +217,13 @@ func neededScope(req *Request) string {
 
 // decideIn decides req under the one context req.Context.
 func (a *authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist string, rewrite, bundled bool) (*decision, error) {
-	d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: req.Context}}
+	// Under a patient limit the decision carries the patient whatever
+	// the type asked for: what the answer includes is checked against it.
+	d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: req.Context, Patient: req.patient}}
 	if req.Context == scope.Patient && g.Patient() == "" {
 		return nil, a.deny(req, bundled, "patient scopes need a patient in context")
 	}
+
 	var err error
 	switch req.Interaction {
 	case scope.InteractionSearchType, scope.InteractionSearchSystem:
@@ -297,22 +309,27 @@ func (a *authorizer) instance(g *smartctx.Grant, req *Request, d *decision, bund
 	}
 	d.Constraints = cons
 	pid := req.patient
+	linked := pid != "" && compartment.In(req.Type) // the type can belong to a patient
 	if pid != "" {
-		switch {
-		case req.Type == "Patient":
+		switch req.Type {
+		case "Patient":
 			if req.Interaction == scope.InteractionCreate {
 				return a.deny(req, bundled, "patient scopes cannot create a Patient")
 			}
 			if !req.Conditional && req.ID != pid {
 				return a.deny(req, bundled, "patient scopes reach only the patient in context")
 			}
-			d.Patient = pid
-		case compartment.In(req.Type):
-			d.Patient = pid
+		case "Bundle":
+			if w := req.Interaction.Permission(); w&(scope.Create|scope.Update|scope.Delete) != 0 {
+				// A stored Bundle holds resources of any patient: the
+				// guard checks what one holds when it is read, but
+				// cannot vouch for what a write puts in one.
+				return a.deny(req, bundled, "patient scopes cannot write a Bundle")
+			}
 		}
 	}
-	if req.Interaction == scope.InteractionPatch && (d.Patient != "" && req.Type != "Patient" || cons != nil) {
-		if !patchLeavesAlone(req.Resource, req.Type, d.Patient != "", cons) {
+	if req.Interaction == scope.InteractionPatch && (linked && req.Type != "Patient" || cons != nil) {
+		if !patchLeavesAlone(req.Resource, req.Type, linked, cons) {
 			return a.deny(req, bundled, "under these scopes a patch must be a JSON Patch that leaves the compartment and the granular scopes' elements alone")
 		}
 		return nil
@@ -334,7 +351,7 @@ func (a *authorizer) instance(g *smartctx.Grant, req *Request, d *decision, bund
 	if req.Interaction == scope.InteractionUpdate && !req.Conditional && id != req.ID {
 		return badRequest("the resource body's id does not match the URL")
 	}
-	if d.Patient != "" {
+	if linked {
 		// In this compartment and no other: a resource that also names
 		// another patient (subject Patient/456, performer Patient/123)
 		// would be written into that patient's record too.
@@ -454,19 +471,22 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 	if pid == "" {
 		return nil
 	}
+	if err := a.noOtherPatient(req, typ, q, f, bundled); err != nil {
+		return err
+	}
 	switch {
 	case req.CompartmentType == "Patient":
 		if req.CompartmentID != pid || typ == "Patient" {
 			return a.deny(req, bundled, "patient scopes reach only the compartment of the patient in context")
 		}
-		d.Patient = pid
 		return nil
 	case typ == "" || typ == "*":
 		return a.deny(req, bundled, "patient scopes cannot search every type: search Patient/<id>/* instead")
 	case !compartment.In(typ):
-		return nil // NonCompartmentPolicy applied by access
+		// A type about no patient (NonCompartmentPolicy applied by
+		// access); what the answer includes is still checked.
+		return nil
 	}
-	d.Patient = pid
 	if a.restricted(typ, pid, q, f) {
 		return nil
 	}
@@ -476,6 +496,51 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 	name, value := compartmentParam(typ, pid)
 	d.Query = appendParam(d.Query, name, value)
 	d.Rewritten = true
+	return nil
+}
+
+// noOtherPatient refuses, under a patient limit, a search whose patient
+// parameters name anyone but that patient, in any spelling: "patient",
+// "subject", "subject:Patient", any other compartment parameter of typ,
+// with "Patient/456", "456" or an absolute URL, given once or repeated,
+// and "_id" for Patient. Whatever else limits the search, a server that
+// reads the first value of a repeated parameter (url.Values.Get does)
+// would answer, count, change or delete another patient's data.
+// Chains and modifiers that select by something else (":identifier",
+// ":missing") are ANDed with the patient and left alone; a type modifier
+// other than ":Patient" names someone else.
+func (a *authorizer) noOtherPatient(req *Request, typ, q, f string, bundled bool) error {
+	pid := req.patient
+	restrictors := compartment.Restrictors(typ)
+	for p := range fhirrest.Params(q, f) {
+		name, mod, _ := strings.Cut(p.Name, ":")
+		if strings.IndexByte(name, '.') >= 0 || strings.IndexByte(mod, '.') >= 0 {
+			continue // a chain selects by the referenced resource's elements
+		}
+		if typ == "Patient" && name == "_id" {
+			if mod != "" || !allValues(p.Value, func(v string) bool { return v == pid }) {
+				return a.deny(req, bundled, "patient scopes reach only the patient in context (_id)")
+			}
+			continue
+		}
+		patientOnly, ok := restrictors[name]
+		if !ok {
+			continue
+		}
+		bare := patientOnly
+		switch {
+		case mod == "":
+		case mod == "Patient":
+			bare = true
+		case scope.IsR4Type(mod):
+			return a.deny(req, bundled, "under patient scopes "+name+" may name only the patient in context")
+		default:
+			continue
+		}
+		if !allValues(p.Value, func(v string) bool { return a.namesPatient(v, pid, bare) }) {
+			return a.deny(req, bundled, "under patient scopes "+name+" may name only the patient in context")
+		}
+	}
 	return nil
 }
 
@@ -642,9 +707,7 @@ func (a *authorizer) operation(g *smartctx.Grant, req *Request, d *decision, bun
 		if req.ID != pid {
 			return a.deny(req, bundled, "patient scopes reach only the patient in context")
 		}
-		d.Patient = pid
 	case req.ID != "" && compartment.In(req.Type):
-		d.Patient = pid
 	case req.Type != "" && !compartment.In(req.Type) && !op.AllTypes:
 		// outside the compartment, allowed by the NonCompartmentPolicy
 	default:

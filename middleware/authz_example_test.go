@@ -43,7 +43,7 @@ func ExampleGuard_Authorize() {
 	// search-type Observation under patient, compartment of Patient/123
 	// 200
 	// 403
-	// Bearer realm="fhir", error="insufficient_scope", error_description="the search must be limited to the patient in context (patient=Patient/<id>)"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"the search must be limited to the patient in context (patient=Patient/\u003cid\u003e)"}]}
+	// Bearer realm="fhir", error="insufficient_scope", error_description="under patient scopes patient may name only the patient in context"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden","diagnostics":"under patient scopes patient may name only the patient in context"}]}
 }
 
 // Decide answers without HTTP handlers, for unit tests of an application's

@@ -72,11 +72,15 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 	orig := r
 	head := r.Method == http.MethodHead
 	read := r.Method == http.MethodGet || head
-	var inm, ims string
+	var inm, ims, im, ius string
 	if read {
+		// Evaluated here on the checked answer: the handler would
+		// answer them (304, 412) for a resource it then never shows.
 		inm, ims = r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since")
-		r.Header.Del("If-None-Match")
-		r.Header.Del("If-Modified-Since")
+		im, ius = r.Header.Get("If-Match"), r.Header.Get("If-Unmodified-Since")
+		for _, h := range [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
+			r.Header.Del(h)
+		}
 		if head {
 			r2 := *r
 			r2.Method = http.MethodGet
@@ -158,6 +162,11 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		h.Del("ETag") // the filtered Bundle is another representation
 		h.Del("Last-Modified")
 	}
+	if read && status == http.StatusOK && preconditionFailed(im, ius, h) {
+		h.Del("Content-Length")
+		refuse(&Error{Status: http.StatusPreconditionFailed, Description: "the resource does not match If-Match or If-Unmodified-Since"})
+		return
+	}
 	if read && status == http.StatusOK && notModified(inm, ims, h) {
 		h.Del("Content-Length")
 		w.WriteHeader(http.StatusNotModified)
@@ -195,6 +204,33 @@ func notModified(inm, ims string, h http.Header) bool {
 	}
 	lm, err := http.ParseTime(h.Get("Last-Modified"))
 	return err == nil && !lm.After(since)
+}
+
+// preconditionFailed evaluates a GET's If-Match (strong comparison, RFC
+// 9110 §13.1.1) or, without it, If-Unmodified-Since against the checked
+// answer's validators.
+func preconditionFailed(im, ius string, h http.Header) bool {
+	if im != "" {
+		etag := h.Get("ETag")
+		if etag == "" || strings.HasPrefix(etag, "W/") {
+			return im != "*" || etag == ""
+		}
+		for tag := range strings.SplitSeq(im, ",") {
+			if tag = strings.TrimSpace(tag); tag == "*" || tag == etag {
+				return false
+			}
+		}
+		return true
+	}
+	if ius == "" {
+		return false
+	}
+	since, err := http.ParseTime(ius)
+	if err != nil {
+		return false
+	}
+	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	return err != nil || lm.After(since)
 }
 
 // denied is the error for a resource the decision does not permit.
@@ -424,46 +460,22 @@ func replaceEntries(body []byte, entries json.RawMessage) ([]byte, error) {
 }
 
 // permitted reports whether the grant lets the client see resource, of
-// type typ, in the answer to a request decided as d: the type is the one
-// asked for (or an included one, when includes are allowed, or any for an
-// operation), the scopes of
-// d's context reach it, it is in d's patient compartment, and it matches a
-// granular constraint when only granular scopes reach it.
+// type typ, in the answer to a request decided as d (see allows, the one
+// rule): the type asked for, or any type for an operation or as an
+// included resource, checked with the interaction's letter for the type
+// asked for and as a read otherwise.
 func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, resource []byte, included bool) bool {
 	if !d.restricted() {
 		return true
 	}
-	// The type asked for, unless includes are allowed or an operation
-	// (Patient/{id}/$everything) answers with resources of many types.
 	if typ != d.Type && d.Type != "" && d.Type != "*" && d.Operation == "" && !(included && d.Includes) {
 		return false
 	}
 	letter := d.permission()
-	if letter == 0 || included {
+	if letter == 0 || included || typ != d.Type && d.Type != "" && d.Type != "*" {
 		letter = scope.Read
 	}
-	access := gr.Access(d.Context, typ, letter)
-	if access == scope.Denied {
-		return false
-	}
-	if d.Patient != "" {
-		if in, err := inCompartment(resource, typ, d.Patient); err != nil || !in {
-			return false
-		}
-	}
-	if access == scope.Allowed {
-		return true
-	}
-	alts := d.Constraints
-	if typ != d.Type || alts == nil {
-		alts = gr.Scopes().Constraints(d.Context, typ, letter)
-	}
-	for _, c := range alts {
-		if a.matchConstraint(typ, resource, c) {
-			return true
-		}
-	}
-	return false
+	return a.allows(gr, d.Context, d.Patient, typ, resource, letter)
 }
 
 // inCompartment is InPatientCompartment for a resource whose type the

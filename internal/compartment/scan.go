@@ -256,7 +256,8 @@ func (s *scanner) end() bool {
 	return !s.bad && s.i == len(s.data)
 }
 
-// topLevel reads the resource's "resourceType" and "id" in a first pass.
+// topLevel reads the resource's "resourceType" and "id" in a first pass;
+// an "id" that is not a string is ErrJSON.
 func topLevel(data []byte) (typ, id string, err error) {
 	s := scanner{data: data}
 	var seenType, seenID bool
@@ -278,10 +279,14 @@ func topLevel(data []byte) (typ, id string, err error) {
 				s.fail()
 			}
 			seenID = true
-			if s.peek() == '"' {
-				id, _ = s.text()
+			if s.peek() != '"' {
+				// An id of another JSON type: a server may read it
+				// (as a number's text, say) where this reads none.
+				s.fail()
 				return true
 			}
+			id, _ = s.text()
+			return true
 		}
 		return false
 	})

@@ -1,0 +1,132 @@
+package middleware_test
+
+// The findings of the attack review "nothing leaves unchecked": each test
+// is named after its attack and fails if the attack works.
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// patients456 is a searchset of Organization with the Patients that name
+// it, two of them of another patient, as a server answers a _revinclude.
+const orgWithPatients = `{"resourceType":"Bundle","type":"searchset","entry":[
+{"resource":{"resourceType":"Organization","id":"o1","name":"Clinic"},"search":{"mode":"match"}},
+{"resource":{"resourceType":"Patient","id":"123","managingOrganization":{"reference":"Organization/o1"}},"search":{"mode":"include"}},
+{"resource":{"resourceType":"Patient","id":"456","name":[{"family":"Other"}],"managingOrganization":{"reference":"Organization/o1"}},"search":{"mode":"include"}},
+{"resource":{"resourceType":"Encounter","id":"e9","subject":{"reference":"Patient/456"},"participant":[{"individual":{"reference":"Practitioner/p1"}}]},"search":{"mode":"include"}}]}`
+
+func TestRevincludeOnATypeOutsideTheCompartmentLeaksNoPatient(t *testing.T) {
+	for _, tc := range []struct{ name, scopes, target string }{
+		{"organization revinclude patient", "patient/Organization.rs patient/Patient.r", "Organization?_revinclude=Patient:organization"},
+		{"practitioner revinclude encounter", "patient/Practitioner.rs patient/Encounter.rs", "Practitioner?_revinclude=Encounter:practitioner"},
+		{"wildcard under the wildcard rule", "patient/*.rs", "Organization?_revinclude=Patient:organization"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := smartmw.Config{AllowIncludes: true, NonCompartment: smartmw.NonCompartmentWildcard}
+			w := guarded(t, cfg, "launch/patient "+tc.scopes, tc.target, orgWithPatients)
+			if w.Code == http.StatusOK && leaks(w.Body.Bytes()) {
+				t.Fatalf("another patient's resource left: %s", w.Body)
+			}
+			if w.Code == http.StatusOK && strings.Contains(w.Body.String(), `"id":"456"`) {
+				t.Fatalf("another patient's Patient left: %s", w.Body)
+			}
+		})
+	}
+}
+
+// served runs one request for Patient/123 through Authorize and h, and
+// reports what the client got and whether a request other than the
+// guard's own reads reached h.
+func served(t *testing.T, cfg smartmw.Config, g *smartctx.Grant, method, target, body string, hdr map[string]string, h http.HandlerFunc) (w *httptest.ResponseRecorder, reached bool) {
+	t.Helper()
+	a := newAuthorizer(t, cfg)
+	var rd *strings.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	var r *http.Request
+	if rd != nil {
+		r = httptest.NewRequest(method, base+"/"+target, rd)
+	} else {
+		r = httptest.NewRequest(method, base+"/"+target, nil)
+	}
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	r = r.WithContext(smartctx.NewContext(r.Context(), g))
+	w = httptest.NewRecorder()
+	a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !smartmw.IsGuardRead(r) {
+			reached = true
+		}
+		h(w, r)
+	})).ServeHTTP(w, r)
+	return w, reached
+}
+
+// anOwnObservation answers every request with an Observation of
+// Patient/123.
+func anOwnObservation(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.Write([]byte(observation("o1", "Patient/123", labCategory)))
+}
+
+func TestConditionalUpdateWithABodyIDThatIsNotAString(t *testing.T) {
+	for _, id := range []string{`456`, `["456"]`, `{"value":"456"}`, `null`, `true`} {
+		t.Run(id, func(t *testing.T) {
+			body := `{"resourceType":"Observation","id":` + id + `,"status":"final","code":{"text":"x"},"subject":{"reference":"Patient/123"}}`
+			w, reached := served(t, smartmw.Config{}, grant("patient/Observation.rus", "123"), "PUT", "Observation?patient=123&code=x", body, nil, anOwnObservation)
+			if reached || w.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, reached the handler: %v; want 400, not reached", w.Code, reached)
+			}
+		})
+	}
+}
+
+func TestMethodOverrideIsRefused(t *testing.T) {
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for _, tc := range []struct {
+		name, method, target, body string
+		hdr                        map[string]string
+	}{
+		{"form body _method on a create", "POST", "Observation?patient=456", "_method=DELETE", form},
+		{"form body _method escaped", "POST", "Observation", "%5Fmethod=DELETE", form},
+		{"form body _method among others", "POST", "Observation", "a=b&_method=DELETE", form},
+		{"query _method", "POST", "Observation?_method=DELETE&patient=456", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, nil},
+		{"X-HTTP-Method-Override", "POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, map[string]string{"X-HTTP-Method-Override": "DELETE"}},
+		{"X-Method-Override", "POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, map[string]string{"X-Method-Override": "DELETE"}},
+		{"X-HTTP-Method", "POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, map[string]string{"X-HTTP-Method": "DELETE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, reached := served(t, smartmw.Config{}, grant("patient/Observation.c", "123"), tc.method, tc.target, tc.body, tc.hdr, anOwnObservation)
+			if reached || w.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, reached the handler: %v; want 400, not reached", w.Code, reached)
+			}
+		})
+	}
+}
+
+func TestRelatedPersonAndPersonUsersAreNotUnlimited(t *testing.T) {
+	for _, fhirUser := range []string{"RelatedPerson/rp1", "Person/pe1", base + "/RelatedPerson/rp1"} {
+		t.Run(fhirUser, func(t *testing.T) {
+			g := smartctx.NewGrant(smartctx.Claims{Subject: "u1", ClientID: "app", Scopes: scope.Parse("openid fhirUser user/Observation.rs"), FHIRUser: fhirUser})
+			w, reached := served(t, smartmw.Config{}, g, "GET", "Observation?patient=456", "", nil, anOwnObservation)
+			if reached || w.Code != http.StatusForbidden {
+				t.Fatalf("status %d, reached the handler: %v; want 403, not reached", w.Code, reached)
+			}
+			// With a Policy, the application decides.
+			cfg := smartmw.Config{Policy: func(context.Context, *smartctx.Grant, *smartmw.Request) error { return nil }}
+			if w, _ := served(t, cfg, g, "GET", "Observation?patient=123", "", nil, anOwnObservation); w.Code != http.StatusOK {
+				t.Fatalf("with a Policy: status %d, want 200", w.Code)
+			}
+		})
+	}
+}

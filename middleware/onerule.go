@@ -1,0 +1,204 @@
+package middleware
+
+import (
+	"bytes"
+	"errors"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/compartment"
+	"github.com/smartguard/smartguard/internal/fhirjson"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// The one rule: under a restricted decision, every resource that leaves
+// (a search's matches and includes, history entries, batch answers,
+// operation outputs, the resources a stored Bundle or a Parameters
+// holds, and what a resource contains) is checked against the grant as a
+// read of that resource, whatever the request was classified as:
+//
+//   - its type must be granted, in the decision's context, for the letter
+//     the interaction needs (a read for anything but the type asked for),
+//     patient/ scopes reaching types about no patient as the
+//     NonCompartmentPolicy says;
+//   - under a patient limit (patient/ scopes, or user/ scopes of a
+//     patient's own login), a Patient must be that patient, and a
+//     resource of a type that can belong to a patient (compartment.In:
+//     the R4 patient compartment and the patient-linked types) must be in
+//     that patient's compartment, and contain nothing of another
+//     patient's;
+//   - where only granular scopes grant the type, it must match one of
+//     them.
+
+// allows reports whether the grant lets the client receive resource, of
+// type typ, with letter p, in context c under the patient limit pid
+// ("" for none). Types that hold other resources (a stored Bundle, a
+// Parameters) are permitted only when everything they hold is.
+func (a *authorizer) allows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission) bool {
+	return a.allowsAt(gr, c, pid, typ, resource, p, 0)
+}
+
+// maxHolding bounds how deep Bundles and Parameters may hold one another
+// for the guard to check what they hold: each level is read again.
+const maxHolding = 8
+
+func (a *authorizer) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int) bool {
+	switch typ {
+	case "Parameters":
+		// An operation's output: no one holds scopes for Parameters
+		// itself; what it carries decides.
+		return depth < maxHolding && a.heldAllowed(gr, c, pid, resource, parametersResources, depth)
+	case "Bundle":
+		if pid != "" && (depth >= maxHolding || !a.heldAllowed(gr, c, pid, resource, bundleResources, depth)) {
+			return false
+		}
+	}
+	acc, cons := a.access(gr, c, typ, p)
+	if acc == scope.Denied {
+		return false
+	}
+	if pid != "" && typ != "Bundle" && compartment.In(typ) {
+		if in, err := inCompartment(resource, typ, pid); err != nil || !in {
+			return false
+		}
+		if !a.containsNoOther(resource, pid) {
+			return false
+		}
+	}
+	if acc == scope.Allowed {
+		return true
+	}
+	for _, con := range cons {
+		if a.matchConstraint(typ, resource, con) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxHeld bounds the resources a Bundle or Parameters may hold for the
+// guard to check them; beyond it the holder is refused.
+const maxHeld = 10000
+
+// heldAllowed reports whether every resource that holder (a resource)
+// carries, as walk finds them, is allowed as a read.
+func (a *authorizer) heldAllowed(gr *smartctx.Grant, c scope.Context, pid string, holder []byte,
+	walk func(body []byte, each func(res []byte) error) error, depth int) bool {
+	n := 0
+	err := walk(holder, func(res []byte) error {
+		if n++; n > maxHeld {
+			return errNotPermitted
+		}
+		r, err := fhirjson.Scan(res)
+		if err != nil || r.Type == "" {
+			return errNotPermitted
+		}
+		if !a.allowsAt(gr, c, pid, r.Type, res, scope.Read, depth+1) {
+			return errNotPermitted
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// bundleResources calls each with the resource of every entry of the
+// Bundle body.
+func bundleResources(body []byte, each func(res []byte) error) error {
+	r, err := fhirjson.Scan(body)
+	if err != nil {
+		return err
+	}
+	b, err := r.Bundle()
+	if err != nil {
+		return err
+	}
+	for _, e := range b.Entries {
+		if e.ResourcePresence != fhirjson.Present {
+			continue
+		}
+		if err := each(e.Resource.Of(body)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parametersResources calls each with every resource of the Parameters
+// body: parameter[].resource, and the same in parts, at any depth.
+func parametersResources(body []byte, each func(res []byte) error) error {
+	return members(body, func(key string, v []byte) error {
+		if key != "parameter" {
+			return nil
+		}
+		return parameterList(v, each)
+	}, "parameter")
+}
+
+func parameterList(list []byte, each func(res []byte) error) error {
+	return fhirjson.Elements(list, func(s fhirjson.Span) error {
+		return members(s.Of(list), func(key string, v []byte) error {
+			switch key {
+			case "resource":
+				if bytes.Equal(v, []byte("null")) {
+					return nil
+				}
+				return each(v)
+			case "part":
+				return parameterList(v, each)
+			}
+			return nil
+		}, "resource", "part")
+	})
+}
+
+// errTwice refuses an object with a member the guard reads given twice,
+// or beside a key equal to it under case folding.
+var errTwice = errors.New("a member the guard reads is given twice")
+
+// members calls fn with the members of obj named in names, refusing obj
+// when one of them is given twice or when another key folds to one of
+// them (a client's decoder could read that one instead).
+func members(obj []byte, fn func(key string, value []byte) error, names ...string) error {
+	var seen uint64
+	return fhirjson.Members(obj, func(key string, s fhirjson.Span) error {
+		for i, name := range names {
+			if key == name {
+				if seen&(1<<i) != 0 {
+					return errTwice
+				}
+				seen |= 1 << i
+				return fn(key, s.Of(obj))
+			}
+			if fhirjson.FoldsTo([]byte(key), name) {
+				return errTwice
+			}
+		}
+		return nil
+	})
+}
+
+// containsNoOther reports whether resource contains no resource that
+// belongs to a patient other than pid. It reads "contained" only where
+// the bytes hold the word.
+func (a *authorizer) containsNoOther(resource []byte, pid string) bool {
+	if !bytes.Contains(resource, []byte(`ontained"`)) && !bytes.Contains(resource, []byte(`\u`)) {
+		return true
+	}
+	err := members(resource, func(_ string, v []byte) error {
+		return fhirjson.Elements(v, func(s fhirjson.Span) error {
+			res := s.Of(v)
+			r, err := fhirjson.Scan(res)
+			if err != nil || r.Type == "" {
+				return errNotPermitted
+			}
+			if r.Type == "Patient" {
+				return nil // a contained Patient is local to its container
+			}
+			other, err := compartment.Others(res, r.Type, pid, compartment.AnyServer)
+			if err != nil || other {
+				return errNotPermitted
+			}
+			return nil
+		})
+	}, "contained")
+	return err == nil
+}
