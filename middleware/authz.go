@@ -263,12 +263,11 @@ func (d *decision) permission() scope.Permission {
 	return d.Interaction.Permission()
 }
 
-// storedTarget returns the id of the stored resource d writes, when the
-// guard must check it before the write: an update, patch or delete by
+// storedTarget returns the id of the stored resource d writes or works
+// on, when the guard must check it first: an update, patch or delete by
 // id; a conditional update whose body names an id (R4 servers may create
 // the resource with that id when the search matches nothing, replacing
-// whatever has it); an instance-level operation declared to create,
-// update or delete.
+// whatever has it); an instance-level operation.
 func (d *decision) storedTarget() (id string, ok bool) {
 	switch d.Interaction {
 	case scope.InteractionUpdate:
@@ -279,7 +278,10 @@ func (d *decision) storedTarget() (id string, ok bool) {
 	case scope.InteractionPatch, scope.InteractionDelete:
 		return d.ID, d.ID != "" && !d.Conditional
 	case scope.InteractionOperation:
-		return d.ID, d.ID != "" && d.opPerm&(scope.Create|scope.Update|scope.Delete) != 0
+		// Any instance operation: what it answers ($validate's
+		// OperationOutcome, say) may tell that the resource exists.
+		// The patient's own Patient was checked by id already.
+		return d.ID, d.ID != "" && !(d.Type == "Patient" && d.ID == d.Patient)
 	}
 	return "", false
 }

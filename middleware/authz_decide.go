@@ -826,6 +826,12 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		method, ok1 := str(request, "method")
 		rel, ok2 := str(request, "url")
 		ifNoneExist, ok3 := str(request, "ifNoneExist")
+		conditional := false
+		for _, k := range [...]string{"ifNoneMatch", "ifModifiedSince", "ifMatch"} {
+			v, ok := str(request, k)
+			ok3 = ok3 && ok
+			conditional = conditional || v != ""
+		}
 		if !ok || !ok1 || !ok2 || !ok3 || method == "" || rel == "" {
 			return nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
 		}
@@ -858,6 +864,12 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 			req.Resource = e["resource"]
 		}
 		ed, err := a.decide(ctx, g, &req, criteria, true)
+		if err == nil && conditional && method == http.MethodGet && ed.restricted() {
+			// Answered by the handler (304, 412, with the resource's
+			// etag) for a resource the guard then never sees: whether
+			// it exists would show.
+			err = badRequest("under these scopes a read in a bundle cannot be conditional (ifNoneMatch, ifModifiedSince, ifMatch)")
+		}
 		var refused *Error
 		switch {
 		case err == nil:

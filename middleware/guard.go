@@ -344,9 +344,19 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	perEntry := b.Type == "batch-response" || b.Type == "transaction-response"
 	var refusals map[int]*Error
 	var resources map[int][]byte // entries' search Bundles, filtered
+	matchWithheld := false       // an entry other than an included one was withheld
 	for i := range b.Entries {
 		e := &b.Entries[i]
 		if e.ResourcePresence != fhirjson.Present {
+			if perEntry && a.cfg.NotFoundForDenied && i < len(d.Entries) && isRead(d.Entries[i]) && d.Entries[i].restricted() {
+				// A read answered without a resource (404, 410): as
+				// a refused one is answered, so that the two look
+				// the same.
+				if refusals == nil {
+					refusals = map[int]*Error{}
+				}
+				refusals[i] = a.denied(d.Entries[i])
+			}
 			continue // a history delete, a response status
 		}
 		if e.ResourceType == "" {
@@ -381,6 +391,9 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 			continue
 		}
 		an.withheld++
+		if e.SearchMode == "match" || e.SearchMode == "" {
+			matchWithheld = true
+		}
 		if perEntry {
 			// An answer keeps its entries in the request's order: the
 			// refusal takes the place of the resource.
@@ -417,9 +430,18 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		if an.out, err = replaceEntries(body, batchEntries(answers, d.refused, d.entryCount)); err != nil {
 			return an, errResponseUnchecked
 		}
+	case b.Dropped() > 0 && d.Interaction == scope.InteractionHistoryInstance:
+		// The versions of one resource: one not permitted (another
+		// patient's, or out of the granular scopes) refuses it all, as a
+		// read of it is refused, rather than answer an empty history
+		// that a missing resource would not get.
+		return an, errNotPermitted
 	case b.Dropped() > 0:
 		an.bundle = b
-		if b.Type == "searchset" {
+		if b.Type == "searchset" && matchWithheld && !a.cfg.NotFoundForDenied {
+			// Withheld includes are not announced: whether one was
+			// there tells whether the resource referred to exists.
+			// With NotFoundForDenied nothing is announced.
 			an.extra = withheldEntry
 		}
 	case d.filtered && b.Total.Len() > 0:
@@ -430,6 +452,16 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		}
 	}
 	return an, nil
+}
+
+// isRead reports whether d decides a read of one resource: read, vread,
+// instance history.
+func isRead(d *decision) bool {
+	switch d.Interaction {
+	case scope.InteractionRead, scope.InteractionVRead, scope.InteractionHistoryInstance:
+		return true
+	}
+	return false
 }
 
 // isSearch reports whether d decides a search or a type or system
@@ -579,6 +611,11 @@ func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *sma
 	}
 	unchecked := &Error{Status: http.StatusBadGateway, Description: "the stored resource cannot be checked", Err: errResponseUnchecked}
 	switch {
+	case (status == http.StatusNotFound || status == http.StatusGone) && a.cfg.NotFoundForDenied:
+		// Answered exactly as a refused resource is: the write does
+		// not go ahead (an update does not create), so that a client
+		// cannot tell a missing resource from another patient's.
+		return "", a.denied(d)
 	case status == http.StatusNotFound || status == http.StatusGone:
 		return "", nil
 	case gw.overflow || status < 200 || status >= 300:
