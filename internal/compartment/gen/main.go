@@ -31,9 +31,13 @@ func main() {
 	log.SetFlags(0)
 	derive := flag.String("derive", "", "derive data/search-paths.json from this R4 SearchParameter Bundle")
 	dir := flag.String("dir", ".", "directory of package compartment")
+	elements := flag.String("elements", "", "with -derive: the element types of the parameters' paths (default: <dir>/../search/data/search-params.json)")
 	flag.Parse()
 	if *derive != "" {
-		if err := deriveSearchPaths(*derive, *dir+"/data/patient-compartment.json", *dir+"/data/search-paths.json"); err != nil {
+		if *elements == "" {
+			*elements = *dir + "/../search/data/search-params.json"
+		}
+		if err := deriveSearchPaths(*derive, *dir+"/data/patient-compartment.json", *elements, *dir+"/data/search-paths.json"); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -51,9 +55,29 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-func deriveSearchPaths(in, compartmentFile, out string) error {
+// notLinked are types never made patient-linked, whatever their
+// parameters: the engine checks the resources inside a stored Bundle
+// itself.
+var notLinked = map[string]bool{"Bundle": true}
+
+// deriveSearchPaths keeps, from the R4 SearchParameter Bundle in: every
+// token parameter; the reference parameters of the patient compartment
+// (compartmentFile) and "patient" where it can point at a Patient; and, for
+// a type outside the compartment, every reference parameter that can point
+// at a Patient, with only its paths that reach a Reference element
+// (elementsFile, package search's search-params.json, gives the element
+// types): a canonical never names a Patient, so Library's "depends-on",
+// which reaches the canonical Library.library, does not link Library to
+// patients.
+func deriveSearchPaths(in, compartmentFile, elementsFile, out string) error {
 	var comp map[string][]string
 	if err := readJSON(compartmentFile, &comp); err != nil {
+		return err
+	}
+	var elems map[string]map[string]struct {
+		Paths []string `json:"paths"`
+	}
+	if err := readJSON(elementsFile, &elems); err != nil {
 		return err
 	}
 	var bundle struct {
@@ -74,7 +98,7 @@ func deriveSearchPaths(in, compartmentFile, out string) error {
 	for _, e := range bundle.Entry {
 		sp := e.Resource
 		for _, typ := range sp.Base {
-			keep := false
+			keep, linked := false, false
 			switch sp.Type {
 			case "token":
 				keep = true
@@ -83,11 +107,21 @@ func deriveSearchPaths(in, compartmentFile, out string) error {
 				// it can point at a Patient (used to restrict searches).
 				keep = slices.Contains(comp[typ], sp.Code) ||
 					sp.Code == "patient" && comp[typ] != nil && slices.Contains(sp.Target, "Patient")
+				// Outside the compartment: whatever can point at a
+				// Patient links the type to patients.
+				linked = comp[typ] == nil && !notLinked[typ] && slices.Contains(sp.Target, "Patient")
+				keep = keep || linked
 			}
 			if !keep {
 				continue
 			}
 			paths := pathsFor(typ, sp.Expression)
+			if linked {
+				var err error
+				if paths, err = referencePaths(elems[typ][sp.Code].Paths, typ, sp.Code, paths); err != nil {
+					return err
+				}
+			}
 			if len(paths) == 0 {
 				continue
 			}
@@ -106,6 +140,31 @@ func deriveSearchPaths(in, compartmentFile, out string) error {
 		return err
 	}
 	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// referencePaths returns the paths of typ's parameter code that reach a
+// Reference element, per typed, the parameter's paths in package search's
+// notation ("subject@Patient:Reference", "library:canonical").
+func referencePaths(typed []string, typ, code string, paths []string) ([]string, error) {
+	var out []string
+	for _, path := range paths {
+		found := false
+		for _, t := range typed {
+			p, elemType, ok := strings.Cut(t, ":")
+			if !ok || p != path {
+				continue
+			}
+			found = true
+			if elemType == "Reference" {
+				out = append(out, path)
+			}
+			break
+		}
+		if !found {
+			return nil, fmt.Errorf("%s.%s: no element type for path %q", typ, code, path)
+		}
+	}
+	return out, nil
 }
 
 // pathsFor returns the simple element paths of typ in a FHIRPath

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -52,5 +53,19 @@ func TestPathsFor(t *testing.T) {
 		if len(got) != len(tc.want) || len(got) > 0 && got[0] != tc.want[0] {
 			t.Errorf("pathsFor(%q, %q) = %v, want %v", tc.typ, tc.expr, got, tc.want)
 		}
+	}
+}
+
+func TestReferencePathsDropCanonicals(t *testing.T) {
+	got, err := referencePaths([]string{"relatedArtifact[type=depends-on].resource:canonical", "library:canonical"}, "Library", "depends-on", []string{"library"})
+	if err != nil || len(got) != 0 {
+		t.Errorf("canonical kept: %v, %v", got, err)
+	}
+	got, err = referencePaths([]string{"for@Patient:Reference"}, "Task", "patient", []string{"for@Patient"})
+	if err != nil || !slices.Equal(got, []string{"for@Patient"}) {
+		t.Errorf("reference dropped: %v, %v", got, err)
+	}
+	if _, err := referencePaths(nil, "Task", "patient", []string{"for@Patient"}); err == nil {
+		t.Error("a path without element type accepted")
 	}
 }
