@@ -77,6 +77,27 @@ var patientParams = map[string][]string{
 	"VisionPrescription":          {"patient"},
 }
 
+// linkedParams: the patient-linked types (outside CompartmentDefinition/patient,
+// with reference search parameters that can point at a Patient, and Binary),
+// type → the codes of those parameters.
+var linkedParams = map[string][]string{
+	"Binary":              {"securityContext"},
+	"Contract":            {"patient", "signer", "subject"},
+	"Device":              {"patient"},
+	"GuidanceResponse":    {"patient", "subject"},
+	"ImplementationGuide": {"resource"},
+	"Linkage":             {"item", "source"},
+	"MessageHeader":       {"focus"},
+	"PaymentNotice":       {"request", "response"},
+	"Task":                {"based-on", "focus", "owner", "patient", "requester", "subject"},
+	"VerificationResult":  {"target"},
+}
+
+// unsearchable: parameters of linkedParams that no R4 search parameter defines.
+var unsearchable = map[string][]string{
+	"Binary": {"securityContext"},
+}
+
 // params: R4 search parameters, type → code → parameter.
 var params = map[string]map[string]Param{
 	"Account": {
@@ -153,6 +174,9 @@ var params = map[string]map[string]Param{
 		"code":       {Reference: false, PatientOnly: false, Paths: []string{"code"}},
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
 		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"subject@Patient"}},
+	},
+	"Binary": {
+		"securityContext": {Reference: true, PatientOnly: true, Paths: []string{"securityContext@Patient"}},
 	},
 	"BodyStructure": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
