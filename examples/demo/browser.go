@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -32,7 +31,8 @@ var pages = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
 
 // browser serves what a browser sees of the demo: the home page, the
 // EHR page, the consent page of the embedded authorization server and the
-// demo SMART app, all on loopback names only.
+// demo SMART app (like every route of the demo, under its own host name
+// only: see ownHostOnly).
 type browser struct {
 	auth     *embeddedAuth
 	dir      directory
@@ -58,32 +58,8 @@ func (b *browser) routes(mux *http.ServeMux) {
 		"POST /auth/consent":   http.HandlerFunc(b.consent),
 		"GET /demo/audit":      b.audit,
 	} {
-		mux.Handle(pattern, b.loopbackOnly(h))
+		mux.Handle(pattern, h)
 	}
-}
-
-// loopbackOnly answers only requests addressed to a loopback name or to
-// the demo's own host, so that a web page cannot reach these pages through
-// a DNS name rebound to 127.0.0.1.
-func (b *browser) loopbackOnly(h http.Handler) http.Handler {
-	own := map[string]bool{}
-	for _, u := range []string{b.root, b.audience} {
-		if p, err := url.Parse(u); err == nil {
-			own[strings.ToLower(p.Hostname())] = true
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		host = strings.Trim(host, "[]")
-		if !devauth.IsLoopbackHost(host) && !own[strings.ToLower(host)] {
-			http.Error(w, "this development server answers on loopback names only", http.StatusMisdirectedRequest)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // pageHeaders sets the headers of every page: no third-party content, no

@@ -131,7 +131,12 @@ func prepare(ctx context.Context, o options) (*demo, error) {
 	if d.audience == "" {
 		d.audience = d.root + "/fhir"
 	}
-	if err := d.setup(ctx, mux, o, embedded); err != nil {
+	err = d.setup(ctx, mux, o, embedded)
+	if err == nil {
+		// Every route, under the demo's own host names only.
+		d.srv.Handler, err = ownHostOnly(mux, d.root, d.audience)
+	}
+	if err != nil {
 		if ln != nil {
 			ln.Close()
 		}

@@ -2,6 +2,8 @@ package compartment
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/smartguard/smartguard/scope"
@@ -20,39 +22,76 @@ type Param struct {
 	Paths []string
 }
 
-// Params returns the codes of the patient compartment's parameters for
-// typ, or nil when typ is never in the patient compartment. The slice must
-// not be changed.
-func Params(typ string) []string { return patientParams[typ] }
+// Params returns the codes of the parameters that decide whether a
+// resource of type typ belongs to a patient: for a type of the R4 patient
+// compartment, its CompartmentDefinition parameters; for a patient-linked
+// type (see [Linked]), its reference parameters that can point at a
+// Patient. It is nil when resources of type typ belong to no patient. The
+// slice must not be changed.
+func Params(typ string) []string { return memberParams[typ] }
 
-// In reports whether resources of type typ can be in a patient compartment.
-func In(typ string) bool { return patientParams[typ] != nil }
+// In reports whether resources of type typ can belong to a patient: the
+// type is in the R4 patient compartment or patient-linked (see [Linked]).
+func In(typ string) bool { return memberParams[typ] != nil }
+
+// Linked reports whether typ is patient-linked: outside the R4 patient
+// compartment, yet its resources can name a Patient on an element an R4
+// reference search parameter indexes with Patient among its targets
+// (Device.patient, Task.owner, Contract.signer, ...), or, for Binary, in
+// securityContext. Such a type is treated as a compartment type, with
+// those parameters as its compartment parameters ([In], [Params],
+// [Member]), so that a patient/ scope does not read another patient's
+// Device as if it were data about no patient.
+func Linked(typ string) bool { return linkedParams[typ] != nil }
+
+// LinkedTypes returns the patient-linked types (see [Linked]), sorted.
+func LinkedTypes() []string {
+	types := make([]string, 0, len(linkedParams))
+	for typ := range linkedParams {
+		types = append(types, typ)
+	}
+	slices.Sort(types)
+	return types
+}
 
 // SearchParam returns the R4 search parameter code of typ, if the library
-// knows it (reference parameters of the compartment, "patient", tokens).
+// knows it (reference parameters of the compartment, "patient", the
+// reference parameters of a patient-linked type, tokens), or Binary's
+// "securityContext", which no R4 search parameter defines: it decides
+// membership but is no restrictor.
 func SearchParam(typ, code string) (Param, bool) {
 	p, ok := params[typ][code]
 	return p, ok
 }
 
-// Restrictors returns, for a type of the patient compartment, the search
-// parameters that limit a search to one patient's compartment when they
-// name the patient: the compartment's own parameters and "patient". The
-// value tells whether a bare id ("patient=123") can only mean a Patient.
-// The map must not be changed.
+// Restrictors returns, for a type of the patient compartment or a
+// patient-linked type, the search parameters that limit a search to one
+// patient's compartment when they name the patient: the compartment's own
+// parameters (which are search parameters: not Binary's securityContext)
+// and "patient". The value tells whether a bare id ("patient=123") can
+// only mean a Patient. The map must not be changed; it is empty for
+// Binary, whose searches cannot be limited to a patient.
 func Restrictors(typ string) map[string]bool { return restrictors[typ] }
 
 var (
-	restrictors = map[string]map[string]bool{}
-	refTrees    = map[string]*node{}            // type → all compartment reference paths
-	tokenTrees  = map[string]map[string]*node{} // type → token param → paths
+	memberParams = map[string][]string{} // patientParams and linkedParams
+	restrictors  = map[string]map[string]bool{}
+	refTrees     = map[string]*node{}            // type → all compartment reference paths
+	tokenTrees   = map[string]map[string]*node{} // type → token param → paths
 )
 
 func init() {
-	for typ, codes := range patientParams {
+	maps.Copy(memberParams, patientParams)
+	for typ, codes := range linkedParams {
+		if memberParams[typ] != nil {
+			panic("compartment: " + typ + " is both in the compartment and linked")
+		}
+		memberParams[typ] = codes
+	}
+	for typ, codes := range memberParams {
 		r := map[string]bool{}
 		for _, code := range codes {
-			if p, ok := params[typ][code]; ok && p.Reference {
+			if p, ok := params[typ][code]; ok && p.Reference && !slices.Contains(unsearchable[typ], code) {
 				r[code] = p.PatientOnly
 			}
 		}
@@ -87,14 +126,15 @@ func init() {
 }
 
 // Member reports whether the resource in data (FHIR JSON) belongs to the
-// compartment of Patient/patientID, per FHIR R4 CompartmentDefinition/patient:
-// some element named by one of the compartment's search parameters for the
-// resource's type holds a reference to that patient ("Patient/123", an
+// compartment of Patient/patientID, per FHIR R4 CompartmentDefinition/patient
+// (for a patient-linked type, per its [Params]): some element named by one
+// of the type's compartment parameters holds a reference to that patient ("Patient/123", an
 // absolute URL ending in "/Patient/123", either with a "/_history/..."
 // suffix). A Patient is in its own compartment only (id equality);
 // Patient.link is not followed. References inside contained resources, to
 // contained resources ("#p1"), logical references (identifier only) and
-// "urn:uuid:" references do not count. Types outside the compartment are
+// "urn:uuid:" references do not count. A resource naming two patients is
+// in both compartments. Types neither in the compartment nor linked are
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
 	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {

@@ -19,7 +19,7 @@ func refMember(data []byte, patientID string) (bool, bool) {
 		id, _ := res["id"].(string)
 		return patientID != "" && id == patientID, true
 	}
-	for _, code := range patientParams[typ] {
+	for _, code := range Params(typ) {
 		for _, path := range params[typ][code].Paths {
 			path, _ = strings.CutSuffix(path, "@Patient")
 			if refAt(res, strings.Split(path, "."), patientID) {

@@ -77,6 +77,27 @@ var patientParams = map[string][]string{
 	"VisionPrescription":          {"patient"},
 }
 
+// linkedParams: the patient-linked types (outside CompartmentDefinition/patient,
+// with reference search parameters that can point at a Patient, and Binary),
+// type → the codes of those parameters.
+var linkedParams = map[string][]string{
+	"Binary":              {"securityContext"},
+	"Contract":            {"patient", "signer", "subject"},
+	"Device":              {"patient"},
+	"GuidanceResponse":    {"patient", "subject"},
+	"ImplementationGuide": {"resource"},
+	"Linkage":             {"item", "source"},
+	"MessageHeader":       {"focus"},
+	"PaymentNotice":       {"request", "response"},
+	"Task":                {"based-on", "focus", "owner", "patient", "requester", "subject"},
+	"VerificationResult":  {"target"},
+}
+
+// unsearchable: parameters of linkedParams that no R4 search parameter defines.
+var unsearchable = map[string][]string{
+	"Binary": {"securityContext"},
+}
+
 // params: R4 search parameters, type → code → parameter.
 var params = map[string]map[string]Param{
 	"Account": {
@@ -153,6 +174,9 @@ var params = map[string]map[string]Param{
 		"code":       {Reference: false, PatientOnly: false, Paths: []string{"code"}},
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
 		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"subject@Patient"}},
+	},
+	"Binary": {
+		"securityContext": {Reference: true, PatientOnly: true, Paths: []string{"securityContext@Patient"}},
 	},
 	"BodyStructure": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
@@ -320,7 +344,10 @@ var params = map[string]map[string]Param{
 	},
 	"Contract": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"subject@Patient"}},
+		"signer":     {Reference: true, PatientOnly: false, Paths: []string{"signer.party"}},
 		"status":     {Reference: false, PatientOnly: false, Paths: []string{"status"}},
+		"subject":    {Reference: true, PatientOnly: false, Paths: []string{"subject"}},
 	},
 	"Coverage": {
 		"beneficiary":   {Reference: true, PatientOnly: true, Paths: []string{"beneficiary"}},
@@ -351,6 +378,7 @@ var params = map[string]map[string]Param{
 	},
 	"Device": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"patient"}},
 		"status":     {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 		"type":       {Reference: false, PatientOnly: false, Paths: []string{"type"}},
 	},
@@ -534,7 +562,9 @@ var params = map[string]map[string]Param{
 	},
 	"GuidanceResponse": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
+		"patient":    {Reference: true, PatientOnly: true, Paths: []string{"subject@Patient"}},
 		"request":    {Reference: false, PatientOnly: false, Paths: []string{"requestIdentifier"}},
+		"subject":    {Reference: true, PatientOnly: false, Paths: []string{"subject"}},
 	},
 	"HealthcareService": {
 		"active":           {Reference: false, PatientOnly: false, Paths: []string{"active"}},
@@ -584,6 +614,7 @@ var params = map[string]map[string]Param{
 		"context-type": {Reference: false, PatientOnly: false, Paths: []string{"useContext.code"}},
 		"experimental": {Reference: false, PatientOnly: false, Paths: []string{"experimental"}},
 		"jurisdiction": {Reference: false, PatientOnly: false, Paths: []string{"jurisdiction"}},
+		"resource":     {Reference: true, PatientOnly: false, Paths: []string{"definition.resource.reference"}},
 		"status":       {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 		"version":      {Reference: false, PatientOnly: false, Paths: []string{"version"}},
 	},
@@ -612,6 +643,10 @@ var params = map[string]map[string]Param{
 		"topic":        {Reference: false, PatientOnly: false, Paths: []string{"topic"}},
 		"type":         {Reference: false, PatientOnly: false, Paths: []string{"type"}},
 		"version":      {Reference: false, PatientOnly: false, Paths: []string{"version"}},
+	},
+	"Linkage": {
+		"item":   {Reference: true, PatientOnly: false, Paths: []string{"item.resource"}},
+		"source": {Reference: true, PatientOnly: false, Paths: []string{"item.resource"}},
 	},
 	"List": {
 		"code":         {Reference: false, PatientOnly: false, Paths: []string{"code"}},
@@ -742,6 +777,7 @@ var params = map[string]map[string]Param{
 	"MessageHeader": {
 		"code":        {Reference: false, PatientOnly: false, Paths: []string{"response.code"}},
 		"event":       {Reference: false, PatientOnly: false, Paths: []string{"event"}},
+		"focus":       {Reference: true, PatientOnly: false, Paths: []string{"focus"}},
 		"response-id": {Reference: false, PatientOnly: false, Paths: []string{"response.identifier"}},
 	},
 	"MolecularSequence": {
@@ -825,6 +861,8 @@ var params = map[string]map[string]Param{
 	"PaymentNotice": {
 		"identifier":     {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
 		"payment-status": {Reference: false, PatientOnly: false, Paths: []string{"paymentStatus"}},
+		"request":        {Reference: true, PatientOnly: false, Paths: []string{"request"}},
+		"response":       {Reference: true, PatientOnly: false, Paths: []string{"response"}},
 		"status":         {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 	},
 	"PaymentReconciliation": {
@@ -1077,14 +1115,20 @@ var params = map[string]map[string]Param{
 		"subject":    {Reference: true, PatientOnly: false, Paths: []string{"deliverTo"}},
 	},
 	"Task": {
+		"based-on":         {Reference: true, PatientOnly: false, Paths: []string{"basedOn"}},
 		"business-status":  {Reference: false, PatientOnly: false, Paths: []string{"businessStatus"}},
 		"code":             {Reference: false, PatientOnly: false, Paths: []string{"code"}},
+		"focus":            {Reference: true, PatientOnly: false, Paths: []string{"focus"}},
 		"group-identifier": {Reference: false, PatientOnly: false, Paths: []string{"groupIdentifier"}},
 		"identifier":       {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},
 		"intent":           {Reference: false, PatientOnly: false, Paths: []string{"intent"}},
+		"owner":            {Reference: true, PatientOnly: false, Paths: []string{"owner"}},
+		"patient":          {Reference: true, PatientOnly: true, Paths: []string{"for@Patient"}},
 		"performer":        {Reference: false, PatientOnly: false, Paths: []string{"performerType"}},
 		"priority":         {Reference: false, PatientOnly: false, Paths: []string{"priority"}},
+		"requester":        {Reference: true, PatientOnly: false, Paths: []string{"requester"}},
 		"status":           {Reference: false, PatientOnly: false, Paths: []string{"status"}},
+		"subject":          {Reference: true, PatientOnly: false, Paths: []string{"for"}},
 	},
 	"TerminologyCapabilities": {
 		"context":      {Reference: false, PatientOnly: false, Paths: []string{"useContext.valueCodeableConcept"}},
@@ -1113,6 +1157,9 @@ var params = map[string]map[string]Param{
 		"jurisdiction": {Reference: false, PatientOnly: false, Paths: []string{"jurisdiction"}},
 		"status":       {Reference: false, PatientOnly: false, Paths: []string{"status"}},
 		"version":      {Reference: false, PatientOnly: false, Paths: []string{"version"}},
+	},
+	"VerificationResult": {
+		"target": {Reference: true, PatientOnly: false, Paths: []string{"target"}},
 	},
 	"VisionPrescription": {
 		"identifier": {Reference: false, PatientOnly: false, Paths: []string{"identifier"}},

@@ -37,7 +37,7 @@ export function randomString(nbytes) {
 // newPKCE returns a code verifier (43 characters from 32 random bytes) and
 // its S256 challenge, BASE64URL(SHA-256(verifier)) (RFC 7636).
 export async function newPKCE() {
-  if (!crypto.subtle) throw new Error('Web Crypto is not available: open the demo on http://127.0.0.1 or http://localhost');
+  if (!crypto.subtle) throw new Error('Web Crypto is not available: open the demo at the http://127.0.0.1 address it prints');
   const verifier = randomString(32);
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier));
   return { verifier, challenge: base64url(new Uint8Array(digest)) };

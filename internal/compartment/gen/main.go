@@ -3,6 +3,13 @@
 //
 //	go run ./gen                        # data/*.json → tables.go (go generate)
 //	go run ./gen -derive search-parameters.json   # → data/search-paths.json
+//
+// Besides the R4 patient compartment, the tables hold the patient-linked
+// types: the types outside CompartmentDefinition/patient that have a
+// reference search parameter able to point at a Patient through a
+// Reference element (Device.patient, Task.owner, ...), with those
+// parameters as their compartment parameters, and Binary, whose
+// securityContext no R4 search parameter indexes (see linkedExtra).
 package main
 
 import (
@@ -31,9 +38,13 @@ func main() {
 	log.SetFlags(0)
 	derive := flag.String("derive", "", "derive data/search-paths.json from this R4 SearchParameter Bundle")
 	dir := flag.String("dir", ".", "directory of package compartment")
+	elements := flag.String("elements", "", "with -derive: the element types of the parameters' paths (default: <dir>/../search/data/search-params.json)")
 	flag.Parse()
 	if *derive != "" {
-		if err := deriveSearchPaths(*derive, *dir+"/data/patient-compartment.json", *dir+"/data/search-paths.json"); err != nil {
+		if *elements == "" {
+			*elements = *dir + "/../search/data/search-params.json"
+		}
+		if err := deriveSearchPaths(*derive, *dir+"/data/patient-compartment.json", *elements, *dir+"/data/search-paths.json"); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -51,9 +62,29 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-func deriveSearchPaths(in, compartmentFile, out string) error {
+// notLinked are types never made patient-linked, whatever their
+// parameters: the engine checks the resources inside a stored Bundle
+// itself.
+var notLinked = map[string]bool{"Bundle": true}
+
+// deriveSearchPaths keeps, from the R4 SearchParameter Bundle in: every
+// token parameter; the reference parameters of the patient compartment
+// (compartmentFile) and "patient" where it can point at a Patient; and, for
+// a type outside the compartment, every reference parameter that can point
+// at a Patient, with only its paths that reach a Reference element
+// (elementsFile, package search's search-params.json, gives the element
+// types): a canonical never names a Patient, so Library's "depends-on",
+// which reaches the canonical Library.library, does not link Library to
+// patients.
+func deriveSearchPaths(in, compartmentFile, elementsFile, out string) error {
 	var comp map[string][]string
 	if err := readJSON(compartmentFile, &comp); err != nil {
+		return err
+	}
+	var elems map[string]map[string]struct {
+		Paths []string `json:"paths"`
+	}
+	if err := readJSON(elementsFile, &elems); err != nil {
 		return err
 	}
 	var bundle struct {
@@ -74,7 +105,7 @@ func deriveSearchPaths(in, compartmentFile, out string) error {
 	for _, e := range bundle.Entry {
 		sp := e.Resource
 		for _, typ := range sp.Base {
-			keep := false
+			keep, linked := false, false
 			switch sp.Type {
 			case "token":
 				keep = true
@@ -83,11 +114,21 @@ func deriveSearchPaths(in, compartmentFile, out string) error {
 				// it can point at a Patient (used to restrict searches).
 				keep = slices.Contains(comp[typ], sp.Code) ||
 					sp.Code == "patient" && comp[typ] != nil && slices.Contains(sp.Target, "Patient")
+				// Outside the compartment: whatever can point at a
+				// Patient links the type to patients.
+				linked = comp[typ] == nil && !notLinked[typ] && slices.Contains(sp.Target, "Patient")
+				keep = keep || linked
 			}
 			if !keep {
 				continue
 			}
 			paths := pathsFor(typ, sp.Expression)
+			if linked {
+				var err error
+				if paths, err = referencePaths(elems[typ][sp.Code].Paths, typ, sp.Code, paths); err != nil {
+					return err
+				}
+			}
 			if len(paths) == 0 {
 				continue
 			}
@@ -106,6 +147,31 @@ func deriveSearchPaths(in, compartmentFile, out string) error {
 		return err
 	}
 	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// referencePaths returns the paths of typ's parameter code that reach a
+// Reference element, per typed, the parameter's paths in package search's
+// notation ("subject@Patient:Reference", "library:canonical").
+func referencePaths(typed []string, typ, code string, paths []string) ([]string, error) {
+	var out []string
+	for _, path := range paths {
+		found := false
+		for _, t := range typed {
+			p, elemType, ok := strings.Cut(t, ":")
+			if !ok || p != path {
+				continue
+			}
+			found = true
+			if elemType == "Reference" {
+				out = append(out, path)
+			}
+			break
+		}
+		if !found {
+			return nil, fmt.Errorf("%s.%s: no element type for path %q", typ, code, path)
+		}
+	}
+	return out, nil
 }
 
 // pathsFor returns the simple element paths of typ in a FHIRPath
@@ -164,6 +230,10 @@ func generate(dir string) error {
 	if err := readJSON(dir+"/data/search-paths.json", &sp); err != nil {
 		return err
 	}
+	linked, err := linkedParams(comp, sp)
+	if err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	b.WriteString("// Code generated by gen from data/*.json; DO NOT EDIT.\n\n")
 	b.WriteString("// Sources (see data/README.md): FHIR R4 4.0.1 CompartmentDefinition/patient and\n")
@@ -175,6 +245,18 @@ func generate(dir string) error {
 	b.WriteString("var patientParams = map[string][]string{\n")
 	for _, typ := range sortedKeys(comp) {
 		fmt.Fprintf(&b, "%q: %s,\n", typ, list(comp[typ]))
+	}
+	b.WriteString("}\n\n// linkedParams: the patient-linked types (outside CompartmentDefinition/patient,\n")
+	b.WriteString("// with reference search parameters that can point at a Patient, and Binary),\n")
+	b.WriteString("// type → the codes of those parameters.\n")
+	b.WriteString("var linkedParams = map[string][]string{\n")
+	for _, typ := range sortedKeys(linked) {
+		fmt.Fprintf(&b, "%q: %s,\n", typ, list(linked[typ]))
+	}
+	b.WriteString("}\n\n// unsearchable: parameters of linkedParams that no R4 search parameter defines.\n")
+	b.WriteString("var unsearchable = map[string][]string{\n")
+	for _, typ := range sortedKeys(linkedExtra) {
+		fmt.Fprintf(&b, "%q: %s,\n", typ, list(sortedKeys(linkedExtra[typ])))
 	}
 	b.WriteString("}\n\n// params: R4 search parameters, type → code → parameter.\nvar params = map[string]map[string]Param{\n")
 	for _, typ := range sortedKeys(sp) {
@@ -206,6 +288,50 @@ func generate(dir string) error {
 		return err
 	}
 	return os.WriteFile(dir+"/tables.go", src, 0o644)
+}
+
+// linkedExtra are the patient-linked parameters no R4 search parameter
+// defines. They decide membership (and guard patches) but cannot restrict
+// a search. Binary.securityContext, a Reference(Any), names the resource
+// whose access rules the Binary follows: only a Patient there makes the
+// Binary that patient's ("@Patient"); a DocumentReference there does not.
+var linkedExtra = map[string]map[string]param{
+	"Binary": {"securityContext": {Kind: "reference", Targets: []string{"Patient"}, Paths: []string{"securityContext@Patient"}}},
+}
+
+// linkedParams returns the patient-linked types with their compartment
+// parameters: each type outside the compartment (comp) with reference
+// parameters in sp that can point at a Patient (deriveSearchPaths kept
+// only those, with the paths that reach a Reference), and linkedExtra,
+// which it adds to sp.
+func linkedParams(comp map[string][]string, sp map[string]map[string]param) (map[string][]string, error) {
+	linked := map[string][]string{}
+	for typ, ps := range sp {
+		if comp[typ] != nil || notLinked[typ] {
+			continue
+		}
+		for _, code := range sortedKeys(ps) {
+			if p := ps[code]; p.Kind == "reference" && slices.Contains(p.Targets, "Patient") {
+				linked[typ] = append(linked[typ], code)
+			}
+		}
+	}
+	for typ, ps := range linkedExtra {
+		if comp[typ] != nil || linked[typ] != nil {
+			return nil, fmt.Errorf("%s: linkedExtra for a type the data links already", typ)
+		}
+		if sp[typ] == nil {
+			sp[typ] = map[string]param{}
+		}
+		for _, code := range sortedKeys(ps) {
+			if _, ok := sp[typ][code]; ok {
+				return nil, fmt.Errorf("%s.%s: linkedExtra shadows an R4 search parameter", typ, code)
+			}
+			sp[typ][code] = ps[code]
+			linked[typ] = append(linked[typ], code)
+		}
+	}
+	return linked, nil
 }
 
 // list renders a string slice literal without its type, as gofmt -s does.
