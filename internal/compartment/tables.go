@@ -81,16 +81,15 @@ var patientParams = map[string][]string{
 // with reference search parameters that can point at a Patient, and Binary),
 // type → the codes of those parameters.
 var linkedParams = map[string][]string{
-	"Binary":              {"securityContext"},
-	"Contract":            {"patient", "signer", "subject"},
-	"Device":              {"patient"},
-	"GuidanceResponse":    {"patient", "subject"},
-	"ImplementationGuide": {"resource"},
-	"Linkage":             {"item", "source"},
-	"MessageHeader":       {"focus"},
-	"PaymentNotice":       {"request", "response"},
-	"Task":                {"based-on", "focus", "owner", "patient", "requester", "subject"},
-	"VerificationResult":  {"target"},
+	"Binary":             {"securityContext"},
+	"Contract":           {"patient", "signer", "subject"},
+	"Device":             {"patient"},
+	"GuidanceResponse":   {"patient", "subject"},
+	"Linkage":            {"item", "source"},
+	"MessageHeader":      {"focus"},
+	"PaymentNotice":      {"request", "response"},
+	"Task":               {"based-on", "focus", "owner", "patient", "requester", "subject"},
+	"VerificationResult": {"target"},
 }
 
 // unsearchable: parameters of linkedParams that no R4 search parameter defines.

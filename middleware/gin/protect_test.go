@@ -149,8 +149,12 @@ func TestWriteToAnotherPatientsResourceNeverReachesTheHandler(t *testing.T) {
 		is, g := newGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = notFound })
 		tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.ud"), smarttest.Patient("123"))
 		refused := http.StatusForbidden
+		// A missing resource: deleted by the handler, or, with
+		// NotFoundForDenied, answered by the guard as a refused one is.
+		missingStatus, missingCalls := http.StatusNoContent, []string{"GET Observation/obs-999", "DELETE Observation/obs-999"}
 		if notFound {
 			refused = http.StatusNotFound
+			missingStatus, missingCalls = http.StatusNotFound, []string{"GET Observation/obs-999"}
 		}
 		tests := []struct {
 			name, method, target, body string
@@ -168,7 +172,7 @@ func TestWriteToAnotherPatientsResourceNeverReachesTheHandler(t *testing.T) {
 			{name: "delete of the patient's own Observation", method: "DELETE", target: "/fhir/Observation/obs-123",
 				wantStatus: 204, wantCalls: []string{"GET Observation/obs-123", "DELETE Observation/obs-123"}},
 			{name: "delete of a missing Observation", method: "DELETE", target: "/fhir/Observation/obs-999",
-				wantStatus: 204, wantCalls: []string{"GET Observation/obs-999", "DELETE Observation/obs-999"}},
+				wantStatus: missingStatus, wantCalls: missingCalls},
 		}
 		for _, style := range writeStyles {
 			for _, tc := range tests {

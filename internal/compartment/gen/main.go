@@ -64,8 +64,9 @@ func readJSON(path string, v any) error {
 
 // notLinked are types never made patient-linked, whatever their
 // parameters: the engine checks the resources inside a stored Bundle
-// itself.
-var notLinked = map[string]bool{"Bundle": true}
+// itself, and an ImplementationGuide is a conformance resource, which
+// names the example resources of a guide, not a patient's record.
+var notLinked = map[string]bool{"Bundle": true, "ImplementationGuide": true}
 
 // deriveSearchPaths keeps, from the R4 SearchParameter Bundle in: every
 // token parameter; the reference parameters of the patient compartment
