@@ -715,12 +715,29 @@ func FuzzNoOtherPatientLeaves(f *testing.F) {
 	gidx := func(name string) uint8 {
 		return uint8(slices.IndexFunc(leakGrants, func(g leakGrant) bool { return g.name == name }))
 	}
-	for seed := uint64(1); seed <= 8; seed++ {
-		f.Add(seed, gidx("Organization and own Patient"), idx(leakRequests, "Organization revinclude Patient"), uint8(0))
-		f.Add(seed, gidx("patient/*.rs"), idx(leakRequests, "Patient $everything"), uint8(0))
-		f.Add(seed, gidx("patient/*.rs"), idx(leakRequests, "batch of GETs"), uint8(1))
-		f.Add(seed, gidx("Device, Task, Medication, Observation"), idx(leakRequests, "search Device"), uint8(0))
-		f.Add(seed, gidx("Observation and Organization"), idx(leakRequests, "search Observation"), uint8(0))
+	// Seeds whose answer, for that grant, request and Guard, holds
+	// another patient's resource where the guard of today lets it out.
+	for _, c := range []struct {
+		seed           uint64
+		grant, request string
+		guard          uint8
+	}{
+		{18, "Organization and own Patient", "Organization revinclude Patient", 0}, // other Patients revincluded
+		{52, "Organization and own Patient", "Organization revinclude Patient", 0}, // an Organization containing another patient's Observation
+		{83, "Observation and Organization", "Organization revinclude Patient", 0}, // another patient's Observation as an entry
+		{36, "patient/*.rs", "Patient $everything", 0},                             // contained in a history entry's resource
+		{106, "Observation and Organization", "search Observation", 0},             // an OperationOutcome containing a Task
+		{257, "granular lab Observations", "read Observation", 0},                  // contained in a lab Observation of a searchset
+		{336, "patient/*.rs", "read own Patient", 0},                               // an OperationOutcome containing an Encounter
+		{1, "patient/*.rs", "batch of GETs", 0},                                    // an OperationOutcome in a batch-response entry, containing
+		{6, "patient/*.rs", "transaction of GETs", 1},                              // likewise in a transaction-response
+		{1, "Device, Task, Medication, Observation", "search Device", 0},           // Device is outside the compartment table: nothing checked
+		{3, "Device, Task, Medication, Observation", "search Task", 0},             // Task likewise
+		{1, "patient/*.rs", "search Medication", 1},                                // a type about no patient: nothing checked
+		{6, "Bundle and Composition", "read Bundle", 0},                            // a Bundle read: its entries unchecked
+		{1, "patient-portal user/*.rs", "search Medication", 0},                    // a patient's user/ scopes, likewise
+	} {
+		f.Add(c.seed, gidx(c.grant), idx(leakRequests, c.request), c.guard)
 	}
 	h := newLeakHarness(f)
 	f.Fuzz(func(t *testing.T, seed uint64, g, req, c uint8) {
