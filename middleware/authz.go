@@ -17,9 +17,12 @@ import (
 )
 
 // NonCompartmentPolicy says what patient/ scopes allow on resource types
-// that are never in a patient compartment (Medication, Practitioner,
-// Organization, Location, ...): data not about any patient, which patient
-// apps often need to show what the patient's own data refers to.
+// that can belong to no patient (Medication, Practitioner, Organization,
+// Location, ...): data not about any patient, which patient apps often
+// need to show what the patient's own data refers to. Types outside the
+// R4 patient compartment that refer to a patient (Device, Task, Binary,
+// ...: see the README) are not among them: they are held to the patient
+// in context like the compartment's.
 type NonCompartmentPolicy uint8
 
 const (
@@ -296,6 +299,20 @@ func (d *decision) public() *smartctx.Decision {
 		}
 	}
 	return smartctx.NewDecision(d.Request, d.Limits, entries...)
+}
+
+// limitingPatient returns the patient whose compartment limits d, or for
+// a bundle the first of its entries': one grant, one patient.
+func (d *decision) limitingPatient() string {
+	if d.Patient != "" {
+		return d.Patient
+	}
+	for _, e := range d.Entries {
+		if e.Patient != "" {
+			return e.Patient
+		}
+	}
+	return ""
 }
 
 // restricted reports whether d leaves something to enforce; see

@@ -493,7 +493,10 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 	if !rewrite {
 		return a.deny(req, bundled, "the search must be limited to the patient in context (patient=Patient/<id>)")
 	}
-	name, value := compartmentParam(typ, pid)
+	name, value, ok := compartmentParam(typ, pid)
+	if !ok {
+		return a.deny(req, bundled, "a search of "+typ+" cannot be limited to the patient in context")
+	}
 	d.Query = appendParam(d.Query, name, value)
 	d.Rewritten = true
 	return nil
@@ -597,14 +600,20 @@ func (a *authorizer) namesPatient(v, pid string, bare bool) bool {
 // compartment of Patient/pid: "patient" where typ has it, else its first
 // compartment parameter (which may narrow the search further than the
 // compartment, never widen it).
-func compartmentParam(typ, pid string) (name, value string) {
+func compartmentParam(typ, pid string) (name, value string, ok bool) {
 	if typ == "Patient" {
-		return "_id", pid
+		return "_id", pid, true
 	}
-	if _, ok := compartment.Restrictors(typ)["patient"]; ok {
-		return "patient", "Patient/" + pid
+	restrictors := compartment.Restrictors(typ)
+	if _, ok := restrictors["patient"]; ok {
+		return "patient", "Patient/" + pid, true
 	}
-	return compartment.Params(typ)[0], "Patient/" + pid
+	for _, p := range compartment.Params(typ) {
+		if _, ok := restrictors[p]; ok {
+			return p, "Patient/" + pid, true
+		}
+	}
+	return "", "", false // no search parameter (Binary's securityContext)
 }
 
 func allValues(list string, ok func(string) bool) bool {

@@ -239,8 +239,10 @@ type Config struct {
 	// Default: refuse.
 	RewriteSearch bool
 
-	// NonCompartment says what patient/ scopes allow on types outside the
-	// patient compartment. Default: NonCompartmentNamed.
+	// NonCompartment says what patient/ scopes allow on types about no
+	// patient: outside the R4 patient compartment and not patient-linked
+	// (Device, Task, Binary, ... are held to the patient like compartment
+	// types). Default: NonCompartmentNamed.
 	NonCompartment NonCompartmentPolicy
 
 	// Operations declares the operations that may run, keyed "$name"

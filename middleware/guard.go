@@ -154,7 +154,9 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 	case an.out != nil:
 		h.Set("Content-Length", strconv.Itoa(len(an.out)))
 	case an.bundle != nil:
-		h.Del("Content-Length") // sent as it is spliced
+		// Sent as it is spliced; its length counted without a copy.
+		n, _ := an.bundle.WriteRewrite(io.Discard, an.total, an.extra)
+		h.Set("Content-Length", strconv.FormatInt(n, 10))
 	default:
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 	}
@@ -293,6 +295,7 @@ type answer struct {
 	body     []byte           // what the handler wrote
 	bundle   *fhirjson.Bundle // with entries dropped: written by splicing body
 	extra    []byte           // an entry to add after the kept ones
+	total    int              // the bundle's total, or fhirjson.NoTotal to remove it
 	out      []byte           // a body built anew (a batch's answer)
 	withheld int              // entries removed or refused
 }
@@ -305,7 +308,7 @@ func (an *answer) rewritten() bool { return an.bundle != nil || an.out != nil }
 func (an *answer) writeTo(w io.Writer) {
 	switch {
 	case an.bundle != nil:
-		an.bundle.WriteRewrite(w, fhirjson.NoTotal, an.extra)
+		an.bundle.WriteRewrite(w, an.total, an.extra)
 	case an.out != nil:
 		w.Write(an.out)
 	default:
@@ -328,7 +331,10 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	if res.Type == "OperationOutcome" {
 		// The outcome of the interaction (a delete, an update answered
 		// with Prefer: return=OperationOutcome): no resource of the
-		// compartment.
+		// compartment, unless it contains one.
+		if pid := d.limitingPatient(); pid != "" && !a.containsNoOther(body, pid) {
+			return an, errNotPermitted
+		}
 		return an, nil
 	}
 	if res.Type != "Bundle" || d.Type == "Bundle" {
@@ -347,6 +353,16 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	matchWithheld := false       // an entry other than an included one was withheld
 	for i := range b.Entries {
 		e := &b.Entries[i]
+		if perEntry && i < len(d.Entries) && d.Entries[i].Patient != "" && !a.outcomeClean(e.Span.Of(body), d.Entries[i].Patient) {
+			// The entry's response.outcome holds a resource of another
+			// patient's.
+			an.withheld++
+			if refusals == nil {
+				refusals = map[int]*Error{}
+			}
+			refusals[i] = a.denied(d.Entries[i])
+			continue
+		}
 		if e.ResourcePresence != fhirjson.Present {
 			if perEntry && a.cfg.NotFoundForDenied && i < len(d.Entries) && isRead(d.Entries[i]) && d.Entries[i].restricted() {
 				// A read answered without a resource (404, 410): as
@@ -386,7 +402,8 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 			}
 			continue
 		}
-		if e.ResourceType == "OperationOutcome" && (perEntry || e.SearchMode == "outcome") ||
+		if e.ResourceType == "OperationOutcome" && (perEntry || e.SearchMode == "outcome") &&
+			(ed.Patient == "" || a.containsNoOther(e.Resource.Of(body), ed.Patient)) ||
 			a.permitted(gr, ed, e.ResourceType, e.Resource.Of(body), e.SearchMode == "include") {
 			continue
 		}
@@ -437,7 +454,15 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		// that a missing resource would not get.
 		return an, errNotPermitted
 	case b.Dropped() > 0:
-		an.bundle = b
+		an.bundle, an.total = b, fhirjson.NoTotal
+		if !matchWithheld && !d.filtered && b.Total.Len() > 0 {
+			// Only included resources were left out: "total" counts
+			// matches, and stays as it was, so that the answer does
+			// not tell whether an included resource existed.
+			if t, err := strconv.Atoi(string(b.Total.Of(body))); err == nil && t >= 0 {
+				an.total = t
+			}
+		}
 		if b.Type == "searchset" && matchWithheld && !a.cfg.NotFoundForDenied {
 			// Withheld includes are not announced: whether one was
 			// there tells whether the resource referred to exists.

@@ -89,6 +89,7 @@ func TestResponseGuard(t *testing.T) {
 		resp       response
 		wantStatus int
 		wantIDs    []string // for a Bundle answer
+		wantTotal  string   // the "total" kept, when only includes were left out
 		wantBody   string   // exact body, when set
 	}{
 		{
@@ -166,7 +167,7 @@ func TestResponseGuard(t *testing.T) {
 				include(patientResource("456")))},
 			// Withheld includes are not announced: that one was there
 			// would tell that the resource it refers to exists.
-			wantStatus: 200, wantIDs: []string{"a", "123"},
+			wantStatus: 200, wantIDs: []string{"a", "123"}, wantTotal: `"total":3`,
 		},
 		{
 			name: "included resources of a type the scopes do not reach go", scopes: "patient/Observation.rs", patient: "123",
@@ -175,7 +176,7 @@ func TestResponseGuard(t *testing.T) {
 			resp: response{status: 200, body: searchset(
 				match(observation("a", "123", labCategory)),
 				include(patientResource("123")))},
-			wantStatus: 200, wantIDs: []string{"a"},
+			wantStatus: 200, wantIDs: []string{"a"}, wantTotal: `"total":2`,
 		},
 		{
 			name: "$everything keeps the patient's resources of every type and drops the others", scopes: "patient/*.rs", patient: "123",
@@ -267,7 +268,10 @@ func TestResponseGuard(t *testing.T) {
 				if strings.Join(got, ",") != strings.Join(tc.wantIDs, ",") {
 					t.Errorf("entries = %v, want %v", got, tc.wantIDs)
 				}
-				if len(got) < strings.Count(tc.resp.body, `"resource"`) && strings.Contains(w.Body.String(), `"total"`) {
+				switch {
+				case tc.wantTotal != "" && !strings.Contains(w.Body.String(), tc.wantTotal):
+					t.Errorf("the total of the matches was not kept (%s): %s", tc.wantTotal, w.Body)
+				case tc.wantTotal == "" && len(got) < strings.Count(tc.resp.body, `"resource"`) && strings.Contains(w.Body.String(), `"total"`):
 					t.Error("a filtered Bundle still carries the handler's total")
 				}
 			}

@@ -60,9 +60,9 @@ func (a *authorizer) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ stri
 		if in, err := inCompartment(resource, typ, pid); err != nil || !in {
 			return false
 		}
-		if !a.containsNoOther(resource, pid) {
-			return false
-		}
+	}
+	if pid != "" && !a.containsNoOther(resource, pid) {
+		return false
 	}
 	if acc == scope.Allowed {
 		return true
@@ -200,5 +200,23 @@ func (a *authorizer) containsNoOther(resource []byte, pid string) bool {
 			return nil
 		})
 	}, "contained")
+	return err == nil
+}
+
+// outcomeClean reports whether a batch or transaction answer's entry has
+// no response.outcome, or one that contains nothing of a patient other
+// than pid.
+func (a *authorizer) outcomeClean(entry []byte, pid string) bool {
+	if !bytes.Contains(entry, []byte(`ontained"`)) && !bytes.Contains(entry, []byte(`\u`)) {
+		return true
+	}
+	err := members(entry, func(_ string, response []byte) error {
+		return members(response, func(_ string, outcome []byte) error {
+			if !bytes.Equal(outcome, []byte("null")) && !a.containsNoOther(outcome, pid) {
+				return errNotPermitted
+			}
+			return nil
+		}, "outcome")
+	}, "response")
 	return err == nil
 }
