@@ -382,7 +382,7 @@ func (m *Guard) baseOf(r *http.Request) *base {
 // bound reports whether grant g may be used under b: its issuer serves
 // b, and its "aud" names b as one of that issuer's audiences. Every stage
 // that serves a request under b checks it (Handler and AuthenticateOnly
-// through authenticate).
+// through authenticate, Authorize and Decide through admits).
 func (b *base) bound(g *smartctx.Grant) bool {
 	for _, a := range b.auds {
 		if a.issuer == g.Issuer() && g.HasAudience(a.url) {
@@ -512,7 +512,13 @@ func (m *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 // Authorize returns next behind authorization and the response guard,
 // for a chain that authenticates with AuthenticateOnly and does something
 // of its own in between. The grant must be on the request context; a
-// request without one is refused with 500, never let through.
+// request without one is refused with 500, never let through. The base is
+// the one r is under when it reaches Authorize (after an
+// http.StripPrefix, say), and the grant must be bound to it as Handler
+// requires: its "aud" names that base, as an audience of the issuer that
+// made it, else 401 invalid_token. A grant naming neither an issuer nor an
+// audience, which no token yields (smartctx.NewGrant in a test or a job),
+// is tied to no base and is decided as it is.
 func (m *Guard) Authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g, ok := smartctx.FromContext(r.Context())
@@ -525,14 +531,19 @@ func (m *Guard) Authorize(next http.Handler) http.Handler {
 			m.onError(w, r, errNotFHIR())
 			return
 		}
+		if !b.admits(g) {
+			m.onError(w, r, errNotForBase())
+			return
+		}
 		b.az.serve(w, r, g, false, next)
 	})
 }
 
 // Decide classifies r and decides it for grant g, as Handler would after
 // authentication, without calling any handler: for tests of an
-// application's own rules, or for non-HTTP callers. It does not check
-// that g's audience names r's base (Handler does). A body it reads is
+// application's own rules, or for non-HTTP callers. Like Authorize, it
+// refuses (invalid_token) a grant that is not bound to r's base, unless
+// the grant names neither an issuer nor an audience. A body it reads is
 // given back to r. For a batch with refused entries it returns the first
 // refusal, where Handler forwards the other entries and answers each
 // refused one in its place.
@@ -543,6 +554,9 @@ func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) 
 	b := m.baseOf(r)
 	if b == nil {
 		return nil, errNotFHIR()
+	}
+	if !b.admits(g) {
+		return nil, errNotForBase()
 	}
 	d, err := b.az.decideHTTP(ctx, g, r)
 	if err != nil {

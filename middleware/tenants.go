@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/fhirrest"
 )
 
@@ -88,4 +89,16 @@ func (m *Guard) requestHost(r *http.Request) string {
 		h = r.URL.Host
 	}
 	return hostKey(h)
+}
+
+// admits reports whether grant g may be served under b: it is bound to b
+// (see bound), or it names neither an issuer nor an audience. Every grant
+// the Guard makes from a token names both; a grant without either was
+// made by the application itself (smartctx.NewGrant, smarttest.Grant) and
+// is tied to no base.
+func (b *base) admits(g *smartctx.Grant) bool {
+	if g.Issuer() == "" && len(g.Audience()) == 0 {
+		return true
+	}
+	return b.bound(g)
 }

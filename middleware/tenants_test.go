@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/smarttest"
 )
 
@@ -236,5 +239,94 @@ func TestNewRefusesIndistinguishableBases(t *testing.T) {
 	_, err := smartmw.New(t.Context(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "could not be told apart") || !strings.Contains(err.Error(), "Leeway") {
 		t.Errorf("not every problem reported: %v", err)
+	}
+}
+
+// TestAuthorizeChecksTheTokensBase: in a chain of one's own
+// (AuthenticateOnly, http.StripPrefix, Authorize), authentication cannot
+// know the base (the path it sees is under none), so Authorize checks
+// that the token is for the base the request reaches it under: tenant B's
+// token is refused on tenant A's base. It once got 200 there.
+func TestAuthorizeChecksTheTokensBase(t *testing.T) {
+	for _, tenants := range []struct{ name, baseA, baseB, hostA, hostB, pathA string }{
+		{name: "by host", baseA: tenantA, baseB: tenantB, hostA: "a.example.org", hostB: "b.example.org", pathA: "/fhir"},
+		{name: "by path", baseA: "https://fhir.example.org/tenant-a", baseB: "https://fhir.example.org/tenant-b",
+			hostA: "127.0.0.1", hostB: "127.0.0.1", pathA: "/tenant-a"},
+	} {
+		t.Run(tenants.name, func(t *testing.T) {
+			isA, isB, cfg := hostTenants(t, tenants.baseA, tenants.baseB)
+			guard, err := smartmw.New(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := &anyPatientStore{}
+			h := guard.AuthenticateOnly(http.StripPrefix("/api", guard.Authorize(store)))
+			scopes := smarttest.Scopes("system/*.cruds")
+			tokA, tokB := isA.Token(t, scopes), isB.Token(t, scopes)
+			obs := "/api" + tenants.pathA + "/Observation/o1"
+			runHostCases(t, h, store, []hostCase{
+				{name: "A on A", method: "GET", host: tenants.hostA, target: obs, token: tokA, want: 200},
+				{name: "B on A read", method: "GET", host: tenants.hostA, target: obs, token: tokB, want: 401},
+				{name: "B on A delete", method: "DELETE", host: tenants.hostA, target: obs, token: tokB, want: 401},
+			})
+
+			// Decide checks it too, for a grant from a token.
+			gB, err := guard.Verify(t.Context(), tokB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := hostRequest("GET", tenants.hostA, tenants.pathA+"/Observation/o1", "")
+			if _, err := guard.Decide(t.Context(), gB, r); !errors.Is(err, smartmw.ErrInvalidToken) {
+				t.Errorf("Decide of B's grant on A's base: %v", err)
+			}
+			gA, err := guard.Verify(t.Context(), tokA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := guard.Decide(t.Context(), gA, r); err != nil {
+				t.Errorf("Decide of A's grant on A's base: %v", err)
+			}
+		})
+	}
+}
+
+// TestAuthorizeGrantsMadeByHand: a grant the application makes itself
+// (no issuer, no audience, as smarttest.Grant makes) is tied to no base
+// and decided as it is; one that names an issuer or an audience must be
+// bound to the base like a token's.
+func TestAuthorizeGrantsMadeByHand(t *testing.T) {
+	isA, isB, cfg := hostTenants(t, tenantA, tenantB)
+	guard, err := smartmw.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scope.Parse("system/*.cruds")
+	tests := []struct {
+		name string
+		c    smartctx.Claims
+		ok   bool
+	}{
+		{name: "neither issuer nor audience", ok: true},
+		{name: "A's issuer and audience", c: smartctx.Claims{Issuer: isA.URL(), Audience: []string{tenantA}}, ok: true},
+		{name: "B's issuer and audience", c: smartctx.Claims{Issuer: isB.URL(), Audience: []string{tenantB}}},
+		{name: "B's issuer, A's audience", c: smartctx.Claims{Issuer: isB.URL(), Audience: []string{tenantA}}},
+		{name: "A's audience, no issuer", c: smartctx.Claims{Audience: []string{tenantA}}},
+		{name: "A's issuer, no audience", c: smartctx.Claims{Issuer: isA.URL()}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.Scopes = sc
+			g := smartctx.NewGrant(tc.c)
+			r := hostRequest("GET", "a.example.org", "/fhir/Observation/o1", "")
+			w := httptest.NewRecorder()
+			guard.Authorize(&anyPatientStore{}).ServeHTTP(w, r.WithContext(smartctx.NewContext(r.Context(), g)))
+			_, err := guard.Decide(context.Background(), g, r)
+			if tc.ok != (w.Code == 200) || tc.ok != (err == nil) {
+				t.Errorf("Authorize %d, Decide %v; want allowed: %v", w.Code, err, tc.ok)
+			}
+			if !tc.ok && (w.Code != 401 || !errors.Is(err, smartmw.ErrInvalidToken)) {
+				t.Errorf("refused with %d, %v; want 401 invalid_token", w.Code, err)
+			}
+		})
 	}
 }
