@@ -88,8 +88,8 @@ type Config struct {
 	// request is matched to a base by its path alone (the longest base
 	// path it is under) unless a base on another host has the same path,
 	// or one over or under it: then it is matched to those bases by its
-	// Host header too, and a request whose host is none of theirs is
-	// answered 404. So tenants on one host need one
+	// Host header too (see TrustForwardedHost), and a request whose host
+	// is none of theirs is answered 404. So tenants on one host need one
 	// path each, and tenants on their own hosts
 	// (https://a.example.org/fhir, https://b.example.org/fhir) are told
 	// apart by host, which requests must then carry; two names of one
@@ -104,6 +104,19 @@ type Config struct {
 	// Audience. It must start with "/" and not end with one. The base
 	// keeps Audience's host.
 	Base string
+
+	// TrustForwardedHost takes a request's host from the header the proxy
+	// in front of this server sets, instead of the Host header, where the
+	// host is needed to tell bases apart (see Audiences): the host
+	// parameter of the last element of Forwarded (RFC 7239), or the last
+	// value of X-Forwarded-Host. A request where both are present and name
+	// different hosts, or where they cannot be read, matches no such base
+	// (404). Set it only behind a proxy that sets (or appends to) one of
+	// these headers on every request, and that this server cannot be
+	// reached without: the header chooses the base, so a client that can
+	// set it itself picks the tenant whose rules its request is decided
+	// by. Default: the Host header; the forwarding headers are not read.
+	TrustForwardedHost bool
 
 	// JWKSURL is where the Issuer's public keys are. When empty it is
 	// discovered from the issuer's /.well-known/openid-configuration,

@@ -50,6 +50,8 @@ type Guard struct {
 	opaque *issuer
 	// introspectAll: some issuer has TokensIntrospect.
 	introspectAll bool
+	// forwardedHost: Config.TrustForwardedHost.
+	forwardedHost bool
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -124,6 +126,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		m.cors = CORS(cfg.AllowedOrigins...)
 	}
 	m.audit, m.metrics = cfg.Audit, cfg.Metrics
+	m.forwardedHost = cfg.TrustForwardedHost
 	if m.auditing() {
 		m.onError = auditError(m.onError)
 	}

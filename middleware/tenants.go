@@ -82,13 +82,117 @@ func indistinguishableBases(cfg *Config, all []Issuer) []error {
 }
 
 // requestHost returns the host of r as hostKey compares it: the Host
-// header, or r.URL.Host when it is empty.
+// header (r.URL.Host when it is empty) or, with Config.TrustForwardedHost,
+// the host the proxy forwarded. It returns "" when the forwarded host
+// cannot be read, so that r matches no base that needs its host.
 func (m *Guard) requestHost(r *http.Request) string {
 	h := r.Host
 	if h == "" {
 		h = r.URL.Host
 	}
+	if m.forwardedHost {
+		f, ok := forwardedHost(r.Header)
+		switch {
+		case !ok:
+			return ""
+		case f != "":
+			h = f
+		}
+	}
 	return hostKey(h)
+}
+
+// forwardedHost returns the host named by the proxy in front of this
+// server: the host parameter of the last element of Forwarded (RFC 7239),
+// or the last value of X-Forwarded-Host, the ones that proxy added; ""
+// when there is neither. It reports false when a header cannot be read,
+// or when both are present and name different hosts (the proxy sets one;
+// the other may be the client's).
+func forwardedHost(h http.Header) (string, bool) {
+	var fwd, xfh string
+	if vs := h.Values("Forwarded"); len(vs) > 0 {
+		v, ok := lastForwardedHost(vs[len(vs)-1])
+		if !ok {
+			return "", false
+		}
+		fwd = v
+	}
+	if vs := h.Values("X-Forwarded-Host"); len(vs) > 0 {
+		v := vs[len(vs)-1]
+		if i := strings.LastIndexByte(v, ','); i >= 0 {
+			v = v[i+1:]
+		}
+		if xfh = strings.TrimSpace(v); xfh == "" || strings.ContainsAny(xfh, " \t\"/") {
+			return "", false
+		}
+	}
+	switch {
+	case fwd != "" && xfh != "" && hostKey(fwd) != hostKey(xfh):
+		return "", false
+	case fwd != "":
+		return fwd, true
+	}
+	return xfh, true
+}
+
+// lastForwardedHost returns the host parameter of the last element of a
+// Forwarded header value ("" when it has none), reporting false when the
+// value is malformed.
+func lastForwardedHost(v string) (string, bool) {
+	// Split into elements (",") and pairs (";"), minding quoted strings.
+	var elems [][]string
+	pairs := []string{}
+	var cur strings.Builder
+	quoted, escaped := false, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case escaped:
+			escaped = false
+			cur.WriteByte(c)
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+			cur.WriteByte(c)
+		case !quoted && (c == ';' || c == ','):
+			pairs = append(pairs, cur.String())
+			cur.Reset()
+			if c == ',' {
+				elems = append(elems, pairs)
+				pairs = []string{}
+			}
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if quoted || escaped {
+		return "", false
+	}
+	elems = append(elems, append(pairs, cur.String()))
+	host := ""
+	for _, p := range elems[len(elems)-1] {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return "", false
+		}
+		if !strings.EqualFold(strings.TrimSpace(name), "host") {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		if host != "" || val == "" || strings.ContainsAny(val, " \t\"/") {
+			return "", false // twice, empty, or not a host
+		}
+		host = val
+	}
+	return host, true
 }
 
 // admits reports whether grant g may be served under b: it is bound to b

@@ -330,3 +330,67 @@ func TestAuthorizeGrantsMadeByHand(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardedHostTrustedOnlyWhenConfigured: behind a proxy, the host
+// the proxy forwards (X-Forwarded-Host, Forwarded host=) chooses between
+// bases that only the host tells apart, only with TrustForwardedHost; by
+// default those headers are not read, so a client cannot choose its
+// tenant with them.
+func TestForwardedHostTrustedOnlyWhenConfigured(t *testing.T) {
+	const proxy = "10.0.0.5:8080" // the Host the proxy sends
+	const obs = "/fhir/Observation/o1"
+	scopes := smarttest.Scopes("system/*.cruds")
+
+	t.Run("not trusted by default", func(t *testing.T) {
+		isA, isB, cfg := hostTenants(t, tenantA, tenantB)
+		guard, err := smartmw.New(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &anyPatientStore{}
+		tokA, tokB := isA.Token(t, scopes), isB.Token(t, scopes)
+		runHostCases(t, guard.Handler(store), store, []hostCase{
+			{name: "X-Forwarded-Host ignored", method: "GET", host: proxy, target: obs, token: tokA,
+				headers: []string{"X-Forwarded-Host", "a.example.org"}, want: 404},
+			{name: "Forwarded ignored", method: "GET", host: proxy, target: obs, token: tokA,
+				headers: []string{"Forwarded", "host=a.example.org"}, want: 404},
+			{name: "B naming B's host on A's host", method: "GET", host: "a.example.org", target: obs, token: tokB,
+				headers: []string{"X-Forwarded-Host", "b.example.org", "Forwarded", "host=b.example.org"}, want: 401},
+		})
+	})
+
+	t.Run("trusted", func(t *testing.T) {
+		isA, isB, cfg := hostTenants(t, tenantA, tenantB, func(c *smartmw.Config) { c.TrustForwardedHost = true })
+		guard, err := smartmw.New(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &anyPatientStore{}
+		tokA, tokB := isA.Token(t, scopes), isB.Token(t, scopes)
+		runHostCases(t, guard.Handler(store), store, []hostCase{
+			{name: "A through X-Forwarded-Host", method: "GET", host: proxy, target: obs, token: tokA,
+				headers: []string{"X-Forwarded-Host", "a.example.org"}, want: 200},
+			{name: "B on A through X-Forwarded-Host", method: "DELETE", host: proxy, target: obs, token: tokB,
+				headers: []string{"X-Forwarded-Host", "a.example.org"}, want: 401},
+			{name: "B through Forwarded", method: "GET", host: proxy, target: obs, token: tokB,
+				headers: []string{"Forwarded", `for=192.0.2.1;host="b.example.org";proto=https`}, want: 200},
+			{name: "the proxy's element is the last", method: "GET", host: proxy, target: obs, token: tokB,
+				headers: []string{"Forwarded", "host=b.example.org, for=192.0.2.1;host=a.example.org"}, want: 401},
+			{name: "the proxy's header line is the last", method: "GET", host: proxy, target: obs, token: tokA,
+				headers: []string{"Forwarded", "host=b.example.org", "Forwarded", "host=a.example.org"}, want: 200},
+			{name: "the proxy's X-Forwarded-Host value is the last", method: "GET", host: proxy, target: obs, token: tokB,
+				headers: []string{"X-Forwarded-Host", "b.example.org, a.example.org"}, want: 401},
+			{name: "both headers, one host", method: "GET", host: proxy, target: obs, token: tokA,
+				headers: []string{"X-Forwarded-Host", "a.example.org:443", "Forwarded", "host=A.example.org"}, want: 200},
+			{name: "both headers, two hosts", method: "GET", host: proxy, target: obs, token: tokA,
+				headers: []string{"X-Forwarded-Host", "a.example.org", "Forwarded", "host=b.example.org"}, want: 404},
+			{name: "Forwarded unreadable", method: "GET", host: "a.example.org", target: obs, token: tokA,
+				headers: []string{"Forwarded", `host="a.example.org`}, want: 404},
+			{name: "Forwarded host twice", method: "GET", host: proxy, target: obs, token: tokA,
+				headers: []string{"Forwarded", "host=a.example.org;host=b.example.org"}, want: 404},
+			{name: "no forwarding header: the Host", method: "GET", host: "a.example.org", target: obs, token: tokA, want: 200},
+			{name: "Forwarded without host: the Host", method: "GET", host: "b.example.org", target: obs, token: tokB,
+				headers: []string{"Forwarded", "for=192.0.2.1;proto=https"}, want: 200},
+		})
+	})
+}
