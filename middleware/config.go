@@ -77,17 +77,46 @@ type Config struct {
 	Audience string
 
 	// Audiences are further base URLs this server answers for (tenants,
-	// or other names of the same server), each served under its own path.
-	// A request under one of them is allowed only with a token whose
-	// "aud" names that base: a token for tenant B is refused on tenant
-	// A's base.
+	// or other names of the same server). A request under one of them is
+	// allowed only with a token whose "aud" names that base, from an
+	// issuer it is configured for: a token for tenant B is refused on
+	// tenant A's base.
+	//
+	// Each audience (here and in Issuers) is a FHIR base: the host and
+	// path of its URL (Base's path for Audience). Hosts are compared in
+	// lower case, without a port of 80 or 443 and without the scheme. A
+	// request is matched to a base by its path alone (the longest base
+	// path it is under) unless a base on another host has the same path,
+	// or one over or under it: then it is matched to those bases by its
+	// Host header too (see TrustForwardedHost), and a request whose host
+	// is none of theirs is answered 404. So tenants on one host need one
+	// path each, and tenants on their own hosts
+	// (https://a.example.org/fhir, https://b.example.org/fhir) are told
+	// apart by host, which requests must then carry; two names of one
+	// server on two hosts are two bases. New refuses two audiences that
+	// would be one base (the same host and path), which no request could
+	// tell apart; one audience may be named by several issuers.
 	Audiences []string
 
 	// Base is the path under which the FHIR API of Audience is served
 	// here, when it is not Audience's own path (behind a proxy that maps
 	// https://fhir.example.org/r4 to /fhir, say). Default: the path of
-	// Audience. It must start with "/" and not end with one.
+	// Audience. It must start with "/" and not end with one. The base
+	// keeps Audience's host.
 	Base string
+
+	// TrustForwardedHost takes a request's host from the header the proxy
+	// in front of this server sets, instead of the Host header, where the
+	// host is needed to tell bases apart (see Audiences): the host
+	// parameter of the last element of Forwarded (RFC 7239), or the last
+	// value of X-Forwarded-Host. A request where both are present and name
+	// different hosts, or where they cannot be read, matches no such base
+	// (404). Set it only behind a proxy that sets (or appends to) one of
+	// these headers on every request, and that this server cannot be
+	// reached without: the header chooses the base, so a client that can
+	// set it itself picks the tenant whose rules its request is decided
+	// by. Default: the Host header; the forwarding headers are not read.
+	TrustForwardedHost bool
 
 	// JWKSURL is where the Issuer's public keys are. When empty it is
 	// discovered from the issuer's /.well-known/openid-configuration,
@@ -730,6 +759,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	for i := range all {
 		all[i].Claims = all[i].Claims.or(cfg.Claims)
 	}
+	errs = append(errs, indistinguishableBases(&cfg, all)...)
 	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
 	cfg.Issuers = all
 	if len(errs) > 0 {
@@ -814,8 +844,9 @@ func basePath(cfg *Config, i, j int, aud string) string {
 // told which one to ask, and asking both would show one server's tokens
 // to the other.
 func opaqueIssuersPerBase(cfg *Config, all []Issuer) []error {
+	type key struct{ host, path string }
 	var errs []error
-	seen := map[string]string{} // base path → issuer
+	seen := map[key]string{} // base → issuer
 	for i, is := range all {
 		if is.Tokens == TokensJWT || is.URL == "" {
 			continue
@@ -824,7 +855,8 @@ func opaqueIssuersPerBase(cfg *Config, all []Issuer) []error {
 			if a == "" || checkAudience(a) != nil {
 				continue
 			}
-			p := basePath(cfg, i, j, a)
+			host, path := baseAt(cfg, i, j, a)
+			p := key{host, path}
 			if other, ok := seen[p]; ok && other != is.URL {
 				errs = append(errs, fmt.Errorf("issuers %q and %q both introspect opaque tokens for the base %q: an opaque token names no issuer", other, is.URL, a))
 			}

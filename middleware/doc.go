@@ -89,9 +89,11 @@
 //
 // # Requests
 //
-// Every request under a base (the path of Config.Audience, or Config.Base)
-// is classified as a FHIR R4 REST interaction: read, vread, update, patch,
-// delete (also conditional), create (also conditional, If-None-Exist),
+// Every request under a base (the path of Config.Audience, or
+// Config.Base, and its host where only the host tells bases apart: see
+// Config.Audiences) is classified as a FHIR R4 REST interaction: read,
+// vread, update, patch, delete (also conditional), create (also
+// conditional, If-None-Exist),
 // search (GET, POST _search with a form body, system level, compartment
 // searches such as Patient/123/Observation or Patient/123/*), history
 // (instance, type, system), capabilities (metadata), operations ($name at

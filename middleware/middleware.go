@@ -50,6 +50,8 @@ type Guard struct {
 	opaque *issuer
 	// introspectAll: some issuer has TokensIntrospect.
 	introspectAll bool
+	// forwardedHost: Config.TrustForwardedHost.
+	forwardedHost bool
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -65,12 +67,17 @@ type issuer struct {
 	intro     *introspector // nil with TokensJWT
 }
 
-// base is one FHIR base served here: a path, the audiences (and their
-// issuers) a token must name to be used under it, and its authorizer.
+// base is one FHIR base served here: a host and a path, the audiences
+// (and their issuers) a token must name to be used under it, and its
+// authorizer.
 type base struct {
 	az     *authorizer
 	auds   []audience
 	opaque *issuer // the issuer that introspects opaque tokens here, if any
+	host   string  // as hostKey gives it
+	// byHost: another base, on another host, has this path or one over
+	// or under it, so a request is matched to this base only on its host.
+	byHost bool
 }
 
 type audience struct{ url, issuer string }
@@ -119,6 +126,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		m.cors = CORS(cfg.AllowedOrigins...)
 	}
 	m.audit, m.metrics = cfg.Audit, cfg.Metrics
+	m.forwardedHost = cfg.TrustForwardedHost
 	if m.auditing() {
 		m.onError = auditError(m.onError)
 	}
@@ -312,32 +320,62 @@ func (m *Guard) ReadyHandler() http.Handler {
 	})
 }
 
-// newBases groups the audiences of every issuer by the path they are
-// served under, longest path first.
+// newBases groups the audiences of every issuer by the host and path
+// they are served under (withDefaults has refused two audiences under
+// one), marks the bases that only the host tells apart, and orders them
+// longest path first.
 func newBases(cfg *Config, onError ErrorHandler) []*base {
+	type key struct{ host, path string }
 	var bases []*base
-	byPath := map[string]*base{}
+	byKey := map[key]*base{}
 	for i, is := range cfg.Issuers {
 		for j, a := range append([]string{is.Audience}, is.Audiences...) {
-			path := basePath(cfg, i, j, a) // a checked by withDefaults
-			b := byPath[path]
+			host, path := baseAt(cfg, i, j, a) // a checked by withDefaults
+			b := byKey[key{host, path}]
 			if b == nil {
-				b = &base{az: newAuthorizer(cfg, path, a, onError)}
-				byPath[path] = b
+				b = &base{az: newAuthorizer(cfg, path, a, onError), host: host}
+				byKey[key{host, path}] = b
 				bases = append(bases, b)
 			}
 			b.auds = append(b.auds, audience{url: a, issuer: is.URL})
+		}
+	}
+	for _, b := range bases {
+		for _, o := range bases {
+			if o.host != b.host && overlap(b.az.basePath, o.az.basePath) {
+				b.byHost = true
+			}
 		}
 	}
 	slices.SortStableFunc(bases, func(x, y *base) int { return len(y.az.basePath) - len(x.az.basePath) })
 	return bases
 }
 
-// baseOf returns the FHIR base r is under, or nil.
+// baseOf returns the FHIR base r is under, or nil. The first base, longest
+// path first, whose path r is under is r's base, unless its path does not
+// tell it apart from a base on another host (byHost): then r's base is the
+// one of those whose host is r's (see requestHost), and there is none
+// when r's host is not one of theirs.
 func (m *Guard) baseOf(r *http.Request) *base {
 	p := r.URL.EscapedPath()
+	var host string
+	byHost := false
 	for _, b := range m.bases {
-		if _, ok := fhirrest.Rel(b.az.basePath, p); ok {
+		if _, ok := fhirrest.Rel(b.az.basePath, p); !ok {
+			continue
+		}
+		if !b.byHost {
+			if byHost {
+				// Not reached: every base over a byHost one that r is
+				// under is byHost too. Refuse rather than guess.
+				return nil
+			}
+			return b
+		}
+		if !byHost {
+			host, byHost = m.requestHost(r), true
+		}
+		if host != "" && host == b.host {
 			return b
 		}
 	}
@@ -345,7 +383,9 @@ func (m *Guard) baseOf(r *http.Request) *base {
 }
 
 // bound reports whether grant g may be used under b: its issuer serves
-// b, and its "aud" names b as one of that issuer's audiences.
+// b, and its "aud" names b as one of that issuer's audiences. Every stage
+// that serves a request under b checks it (Handler and AuthenticateOnly
+// through authenticate, Authorize and Decide through admits).
 func (b *base) bound(g *smartctx.Grant) bool {
 	for _, a := range b.auds {
 		if a.issuer == g.Issuer() && g.HasAudience(a.url) {
@@ -403,12 +443,15 @@ func fitKeys(k any, alg string) (any, error) {
 // Handler returns next protected: CORS (when Config.AllowedOrigins is
 // set) → authentication → authorization → the response guard.
 //
-// A request outside every FHIR base of the Config is answered 404. Then
-// the bearer token is authenticated (401 without error code when there is
-// none, 400 invalid_request when it is malformed or sent more than one
-// way, 401 invalid_token when it is not acceptable or not issued for this
-// base), and the FHIR REST request is decided from the token's scopes and
-// launch context (403 insufficient_scope, or 404 with NotFoundForDenied).
+// A request outside every FHIR base of the Config is answered 404: its
+// path is under none, or, where only the host tells bases apart (see
+// Config.Audiences), its host is none of theirs. Then the bearer token is
+// authenticated (401 without error code when there is none, 400
+// invalid_request when it is malformed or sent more than one way, 401
+// invalid_token when it is not acceptable or not issued for this base by
+// this base's issuer), and the FHIR REST request is decided from the
+// token's scopes and launch context (403 insufficient_scope, or 404 with
+// NotFoundForDenied).
 // An allowed request reaches next with the Grant and the Decision on its
 // context (smartctx.FromContext, smartctx.DecisionFromContext) and, when
 // the query was rewritten, with the rewritten URL. When the decision
@@ -472,7 +515,13 @@ func (m *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 // Authorize returns next behind authorization and the response guard,
 // for a chain that authenticates with AuthenticateOnly and does something
 // of its own in between. The grant must be on the request context; a
-// request without one is refused with 500, never let through.
+// request without one is refused with 500, never let through. The base is
+// the one r is under when it reaches Authorize (after an
+// http.StripPrefix, say), and the grant must be bound to it as Handler
+// requires: its "aud" names that base, as an audience of the issuer that
+// made it, else 401 invalid_token. A grant naming neither an issuer nor an
+// audience, which no token yields (smartctx.NewGrant in a test or a job),
+// is tied to no base and is decided as it is.
 func (m *Guard) Authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g, ok := smartctx.FromContext(r.Context())
@@ -485,14 +534,19 @@ func (m *Guard) Authorize(next http.Handler) http.Handler {
 			m.onError(w, r, errNotFHIR())
 			return
 		}
+		if !b.admits(g) {
+			m.onError(w, r, errNotForBase())
+			return
+		}
 		b.az.serve(w, r, g, false, next)
 	})
 }
 
 // Decide classifies r and decides it for grant g, as Handler would after
 // authentication, without calling any handler: for tests of an
-// application's own rules, or for non-HTTP callers. It does not check
-// that g's audience names r's base (Handler does). A body it reads is
+// application's own rules, or for non-HTTP callers. Like Authorize, it
+// refuses (invalid_token) a grant that is not bound to r's base, unless
+// the grant names neither an issuer nor an audience. A body it reads is
 // given back to r. For a batch with refused entries it returns the first
 // refusal, where Handler forwards the other entries and answers each
 // refused one in its place.
@@ -503,6 +557,9 @@ func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) 
 	b := m.baseOf(r)
 	if b == nil {
 		return nil, errNotFHIR()
+	}
+	if !b.admits(g) {
+		return nil, errNotForBase()
 	}
 	d, err := b.az.decideHTTP(ctx, g, r)
 	if err != nil {
