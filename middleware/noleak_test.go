@@ -130,3 +130,57 @@ func TestRelatedPersonAndPersonUsersAreNotUnlimited(t *testing.T) {
 		})
 	}
 }
+
+func TestPatientLinkedTypesOutsideTheCompartmentAreHeldToThePatient(t *testing.T) {
+	device := func(pid string) string {
+		return `{"resourceType":"Device","id":"d1","patient":{"reference":"Patient/` + pid + `"}}`
+	}
+	task := func(pid string) string {
+		return `{"resourceType":"Task","id":"t1","status":"requested","intent":"order","for":{"reference":"Patient/` + pid + `"}}`
+	}
+	binary := func(ctx string) string {
+		return `{"resourceType":"Binary","id":"b1","contentType":"text/plain","securityContext":{"reference":"` + ctx + `"},"data":"eA=="}`
+	}
+	for _, tc := range []struct {
+		name, scopes, target, answer string
+		want                         int
+	}{
+		{"another patient's Device by id", "patient/Device.rs", "Device/d1", device("456"), http.StatusForbidden},
+		{"the patient's own Device by id", "patient/Device.rs", "Device/d1", device("123"), http.StatusOK},
+		{"another patient's Device under patient/*.rs", "patient/*.rs", "Device/d1", device("456"), http.StatusForbidden},
+		{"another patient's Task", "patient/Task.rs", "Task/t1", task("456"), http.StatusForbidden},
+		{"the patient's own Task", "patient/Task.rs", "Task/t1", task("123"), http.StatusOK},
+		{"a Binary of another patient", "patient/Binary.r", "Binary/b1", binary("Patient/456"), http.StatusForbidden},
+		{"a Binary of the patient", "patient/Binary.r", "Binary/b1", binary("Patient/123"), http.StatusOK},
+		{"a Binary whose security context is not the patient", "patient/Binary.r", "Binary/b1", binary("DocumentReference/x"), http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := guarded(t, smartmw.Config{}, "launch/patient "+tc.scopes, tc.target, tc.answer)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+		})
+	}
+	t.Run("a Device search is narrowed and filtered", func(t *testing.T) {
+		answer := `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + device("123") + `},{"resource":` + device("456") + `}]}`
+		w := guarded(t, smartmw.Config{}, "launch/patient patient/Device.rs", "Device?patient=123", answer)
+		if w.Code != http.StatusOK || leaks(w.Body.Bytes()) || !strings.Contains(w.Body.String(), "Patient/123") {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device?patient=456", "", nil)
+		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device", "", nil)
+		refused(t, smartmw.Config{RewriteSearch: true}, "launch/patient patient/Binary.rs", "GET", "Binary", "", nil)
+	})
+	t.Run("a Device written for another patient", func(t *testing.T) {
+		refused(t, smartmw.Config{}, "launch/patient patient/Device.c", "POST", "Device", device("456"), nil)
+	})
+	t.Run("a stored Bundle is not written under patient scopes", func(t *testing.T) {
+		refused(t, smartmw.Config{}, "launch/patient patient/Bundle.cu", "POST", "Bundle", `{"resourceType":"Bundle","type":"collection"}`, nil)
+	})
+	t.Run("a stored Bundle holding another patient's resource is not read", func(t *testing.T) {
+		doc := `{"resourceType":"Bundle","id":"b1","type":"collection","entry":[{"resource":` + observation("o1", "Patient/123", labCategory) + `},{"resource":` + observation("o2", "Patient/456", labCategory) + `}]}`
+		if w := guarded(t, smartmw.Config{}, "launch/patient patient/Bundle.r patient/Observation.r", "Bundle/b1", doc); w.Code != http.StatusForbidden {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	})
+}
