@@ -77,7 +77,7 @@ type Limits struct {
 	// valid token may read, and for batch and transaction bundles.
 	Context scope.Context
 	// Patient, when not empty, is the patient whose compartment limits
-	// the request.
+	// the request (see Decision.Patient).
 	Patient string
 	// Constraints, when not nil, are the granular-scope alternatives the
 	// request is limited to: every resource must match one of them.
@@ -182,10 +182,15 @@ func (d *Decision) Context() scope.Context {
 }
 
 // Patient returns the patient whose compartment limits the request, or "".
-// Every resource the handler reads, returns or changes for it must be in
-// the compartment of Patient/<Patient> (for a history, every version
+// It is set under patient/ scopes whatever type the request names. Every
+// resource the handler reads, returns or changes for it whose type can
+// belong to a patient (the R4 patient compartment's types, and types
+// outside it that refer to a patient, such as Device) must be in the
+// compartment of Patient/<Patient> (for a history, every version
 // returned), and a resource updated, patched or deleted must be in it
-// before and after.
+// before and after; a Patient must be that patient. Types about no patient
+// (Medication, Organization, ...) are not limited by it, but what they
+// include is.
 func (d *Decision) Patient() string {
 	if d == nil {
 		return ""

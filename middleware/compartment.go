@@ -89,15 +89,23 @@ func MatchesConstraintMap(resource map[string]any, c scope.Constraint) (bool, er
 }
 
 // Permits reports whether d lets the handler read, return or change
-// resource: it is in the compartment of d.Patient(), when set, and matches
-// one of d.Constraints(), when set. A nil d permits nothing.
+// resource: when d.Patient() is set and the resource's type can belong to
+// a patient (the R4 patient compartment's types and the patient-linked
+// ones, such as Device), it is in that patient's compartment; and it
+// matches one of d.Constraints(), when set. A nil d permits nothing.
 func Permits(d *smartctx.Decision, resource []byte) (bool, error) {
 	if d == nil {
 		return false, nil
 	}
 	if p := d.Patient(); p != "" {
-		if ok, err := InPatientCompartment(resource, p); !ok || err != nil {
-			return false, err
+		typ, _, err := compartment.TypeAndID(resource)
+		if err != nil {
+			return false, ErrMalformedResource
+		}
+		if compartment.In(typ) {
+			if ok, err := InPatientCompartment(resource, p); !ok || err != nil {
+				return false, err
+			}
 		}
 	}
 	cons := d.Constraints()

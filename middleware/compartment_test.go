@@ -57,6 +57,10 @@ func TestPermits(t *testing.T) {
 		{"both, constraint out", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1", Constraints: cons}), vitObs, false},
 		{"both, compartment out", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1", Constraints: cons}), other, false},
 		{"both in", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1", Constraints: cons}), labObs, true},
+		{"a type about no patient under a patient limit", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1"}), []byte(`{"resourceType":"Medication","id":"m1"}`), true},
+		{"a patient-linked Device of another patient", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1"}), []byte(`{"resourceType":"Device","id":"d1","patient":{"reference":"Patient/2"}}`), false},
+		{"the patient's own Device", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1"}), []byte(`{"resourceType":"Device","id":"d1","patient":{"reference":"Patient/1"}}`), true},
+		{"another Patient", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Patient: "1"}), []byte(`{"resourceType":"Patient","id":"2"}`), false},
 		{"second alternative", smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Constraints: append(cons, scope.Constraint{{Name: "category", Value: vit}})}), vitObs, true},
 	}
 	for _, tc := range tests {
