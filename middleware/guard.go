@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
-	"github.com/smartguard/smartguard/internal/compartment"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
@@ -533,16 +532,6 @@ func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, reso
 		letter = scope.Read
 	}
 	return a.allows(gr, d.Context, d.Patient, typ, resource, letter)
-}
-
-// inCompartment is InPatientCompartment for a resource whose type the
-// guard read already (from the same bytes, with the same rules): it does
-// not read it again, nor make a string of it.
-func inCompartment(resource []byte, typ, patientID string) (bool, error) {
-	if typ == "Patient" {
-		return InPatientCompartment(resource, patientID) // needs the id
-	}
-	return compartment.MemberOf(resource, typ, "", patientID, compartment.AnyServer)
 }
 
 // carriesResource reports whether body is a FHIR JSON resource other than

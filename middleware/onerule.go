@@ -56,13 +56,26 @@ func (a *authorizer) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ stri
 	if acc == scope.Denied {
 		return false
 	}
-	if pid != "" && typ != "Bundle" && compartment.In(typ) {
-		if in, err := inCompartment(resource, typ, pid); err != nil || !in {
+	if pid != "" {
+		contains := true // unless the compartment's own pass says not
+		switch {
+		case typ == "Patient":
+			if in, err := InPatientCompartment(resource, pid); err != nil || !in {
+				return false
+			}
+			contains = mayContain(resource)
+		case typ != "Bundle" && compartment.In(typ):
+			in, c, err := compartment.MemberOfContains(resource, typ, pid, compartment.AnyServer)
+			if err != nil || !in {
+				return false
+			}
+			contains = c
+		default:
+			contains = mayContain(resource)
+		}
+		if contains && !a.containsNoOther(resource, pid) {
 			return false
 		}
-	}
-	if pid != "" && !a.containsNoOther(resource, pid) {
-		return false
 	}
 	if acc == scope.Allowed {
 		return true
@@ -176,11 +189,16 @@ func members(obj []byte, fn func(key string, value []byte) error, names ...strin
 	})
 }
 
+// mayContain reports whether resource's bytes could hold a "contained"
+// member, spelled plainly or with escapes.
+func mayContain(resource []byte) bool {
+	return bytes.Contains(resource, []byte(`ontained"`)) || bytes.IndexByte(resource, '\\') >= 0
+}
+
 // containsNoOther reports whether resource contains no resource that
-// belongs to a patient other than pid. It reads "contained" only where
-// the bytes hold the word.
+// belongs to a patient other than pid.
 func (a *authorizer) containsNoOther(resource []byte, pid string) bool {
-	if !bytes.Contains(resource, []byte(`ontained"`)) && !bytes.Contains(resource, []byte(`\u`)) {
+	if !mayContain(resource) {
 		return true
 	}
 	err := members(resource, func(_ string, v []byte) error {

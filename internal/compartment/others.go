@@ -17,3 +17,20 @@ func Others(data []byte, typ, patientID, base string) (bool, error) {
 	_, other, err := member(data, []byte(typ), patientID, base)
 	return other, err
 }
+
+// MemberOfContains is MemberOf for a type other than Patient that also
+// reports whether the resource has a "contained" member (or a key a
+// decoder could read as one), found in the same pass: the caller then
+// checks the contained resources (Others).
+func MemberOfContains(data []byte, typ, patientID, base string) (ok, contains bool, err error) {
+	root := refTrees[typ]
+	if root == nil {
+		root = &noPaths
+	}
+	s := scanner{data: data, patientID: patientID, base: base}
+	s.walk(root, 0)
+	if !s.end() || string(s.typ) != typ {
+		return false, false, ErrJSON
+	}
+	return s.found && patientID != "" && refTrees[typ] != nil, s.contained, nil
+}

@@ -1,6 +1,7 @@
 package compartment
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 
@@ -77,6 +78,7 @@ type scanner struct {
 	// What walk saw at the top level of the resource.
 	typ, id        []byte
 	seenTy, seenID bool
+	contained      bool // a "contained" key, or one that could be read as it
 
 	// What walk does with a value at a leaf of its paths, and what it
 	// found there.
@@ -322,6 +324,9 @@ func (s *scanner) walk(n *node, depth int) {
 		s.object(depth, func(key []byte) bool {
 			if depth == 0 && s.top(key) {
 				return true
+			}
+			if depth == 0 && (string(key) == "contained" || foldsTo(key, "contained") || bytes.IndexByte(key, '\\') >= 0) {
+				s.contained = true
 			}
 			for i, name := range n.names {
 				if foldsTo(key, name) {
