@@ -382,6 +382,11 @@ func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 			return nil, err
 		}
 	}
+	if mediaType(r.Header.Get("Content-Type")) == "multipart/form-data" {
+		// No FHIR interaction sends one, and method-override middleware
+		// reads "_method" from its parts as from a form.
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Description: "a multipart/form-data body is not a FHIR request"}
+	}
 	if r.Method == http.MethodPost && isForm(r.Header.Get("Content-Type")) {
 		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
 		// echo's MethodOverride, Express, Rails) reads "_method" from the
@@ -434,9 +439,13 @@ func noMethodParam(q string) error {
 
 // isForm reports whether ct is a form's media type, which frameworks
 // parse for "_method".
-func isForm(ct string) bool {
+func isForm(ct string) bool { return mediaType(ct) == "application/x-www-form-urlencoded" }
+
+// mediaType returns the media type of a Content-Type, in lower case and
+// without parameters.
+func mediaType(ct string) string {
 	ct, _, _ = strings.Cut(ct, ";")
-	return strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded")
+	return strings.ToLower(strings.TrimSpace(ct))
 }
 
 var methodOverrides = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
