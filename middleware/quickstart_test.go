@@ -151,6 +151,7 @@ func TestPackageDocQuickStart(t *testing.T) {
 
 // readGrant holds the README's lines on reading the grant, verbatim.
 func readGrant(w http.ResponseWriter, r *http.Request) {
+	//lint:ignore SA4006 the README's lines, verbatim, show the comma-ok form of both getters
 	g, ok := smartctx.FromContext(r.Context())         // the grant: nil-safe getters
 	d, ok := smartctx.DecisionFromContext(r.Context()) // the decision: read-only getters
 	fmt.Fprintln(w, g.Patient(), g.FHIRUser(), g.ClientID(), d.Interaction(), d.Patient(), d.Constraints())

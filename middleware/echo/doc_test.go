@@ -92,6 +92,7 @@ func (a *docAPI) serve(c echo.Context, key string) error {
 
 func (a *docAPI) readPatient(c echo.Context) error {
 	// The package documentation's lines, verbatim:
+	//lint:ignore SA4006 the documentation shows the comma-ok form of both getters
 	g, ok := smartctx.FromContext(c.Request().Context())
 	d, ok := smartctx.DecisionFromContext(c.Request().Context())
 	if ok {

@@ -91,6 +91,7 @@ func (a *docAPI) serve(c *gin.Context, key string) {
 
 func (a *docAPI) readPatient(c *gin.Context) {
 	// The package documentation's lines, verbatim:
+	//lint:ignore SA4006 the documentation shows the comma-ok form of both getters
 	g, ok := smartctx.FromContext(c.Request.Context())
 	d, ok := smartctx.DecisionFromContext(c.Request.Context())
 	if ok {
