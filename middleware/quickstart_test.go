@@ -14,18 +14,18 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	smartctx "github.com/smartguard/smartguard/context"
-	"github.com/smartguard/smartguard/internal/devauth"
 	"github.com/smartguard/smartguard/internal/fakeas"
+	"github.com/smartguard/smartguard/internal/testissuer"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
 // fakeAuthServer serves the documentation's issuer in process (fakeas).
-func fakeAuthServer(t *testing.T) *devauth.Issuer {
+func fakeAuthServer(t *testing.T) *testissuer.Issuer {
 	return fakeas.Serve(t, "https://auth.example.org/realms/fhir")
 }
 
-func devToken(t *testing.T, dev *devauth.Issuer, aud string, claims jwt.MapClaims) string {
+func devToken(t *testing.T, dev *testissuer.Issuer, aud string, claims jwt.MapClaims) string {
 	t.Helper()
 	c := jwt.MapClaims{"iss": dev.URL(), "aud": aud, "sub": "u1", "client_id": "app",
 		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
@@ -151,6 +151,7 @@ func TestPackageDocQuickStart(t *testing.T) {
 
 // readGrant holds the README's lines on reading the grant, verbatim.
 func readGrant(w http.ResponseWriter, r *http.Request) {
+	//lint:ignore SA4006 the README's lines, verbatim, show the comma-ok form of both getters
 	g, ok := smartctx.FromContext(r.Context())         // the grant: nil-safe getters
 	d, ok := smartctx.DecisionFromContext(r.Context()) // the decision: read-only getters
 	fmt.Fprintln(w, g.Patient(), g.FHIRUser(), g.ClientID(), d.Interaction(), d.Patient(), d.Constraints())

@@ -15,7 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	smartctx "github.com/smartguard/smartguard/context"
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/testissuer"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/scope"
 )
@@ -28,7 +28,7 @@ const DefaultAudience = "https://fhir.example.org/r4"
 // OpenID discovery document, a JWKS and a SMART discovery document, and
 // tokens minted on demand. It stops when the test ends.
 type Issuer struct {
-	iss      *devauth.Issuer
+	iss      *testissuer.Issuer
 	srv      *httptest.Server
 	audience string
 }
@@ -59,7 +59,7 @@ func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	iss, err := devauth.New(o.alg)
+	iss, err := testissuer.New(o.alg)
 	if err != nil {
 		t.Fatalf("smarttest: %v", err)
 	}
@@ -222,7 +222,7 @@ func (is *Issuer) Token(t testing.TB, opts ...TokenOption) string {
 		if kerr != nil {
 			t.Fatalf("smarttest: %v", kerr)
 		}
-		tok, err = devauth.SignWith(jwt.SigningMethodES256, key, "unknown-key", s.claims, s.header)
+		tok, err = testissuer.SignWith(jwt.SigningMethodES256, key, "unknown-key", s.claims, s.header)
 	} else {
 		tok, err = is.iss.Sign(s.claims, s.header)
 	}

@@ -233,6 +233,7 @@ func (c Configuration) extraErrors() []error {
 		case knownFields[k]:
 			errs = append(errs, &FieldError{Field: k, Err: errors.New("set in Extra, but it is a known member: set the field instead")})
 		case !json.Valid(c.Extra[k]):
+			//lint:ignore ST1005 Extra is the name of the field at fault, capitalized as in Go
 			errs = append(errs, &FieldError{Field: k, Err: errors.New("Extra value is not valid JSON")})
 		}
 	}

@@ -11,7 +11,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	smartctx "github.com/smartguard/smartguard/context"
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/examples/internal/devauth"
+	"github.com/smartguard/smartguard/internal/testissuer"
 	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/wellknown"
 )
@@ -41,7 +42,7 @@ const devUser = "Practitioner/dr-jones"
 // metadata, the client_credentials token endpoint of the curl steps and
 // the browser flows of the demo app.
 type embeddedAuth struct {
-	dev   *devauth.Issuer
+	dev   *testissuer.Issuer
 	flows *devauth.Flows
 }
 
@@ -49,12 +50,12 @@ type embeddedAuth struct {
 // (its issuer is root/auth) for the FHIR base audience. ttl is the
 // lifetime of its access tokens (default devauth.DefaultAccessTTL).
 func newEmbeddedAuth(root, audience string, ttl time.Duration) (*embeddedAuth, error) {
-	dev, err := devauth.New("RS256")
+	dev, err := testissuer.New("RS256")
 	if err != nil {
 		return nil, err
 	}
 	dev.SetURL(root + "/auth")
-	flows, err := dev.Flows(devauth.FlowsConfig{
+	flows, err := devauth.New(dev, devauth.FlowsConfig{
 		Audience:  audience,
 		AccessTTL: ttl,
 		Clients:   []devauth.Client{{ID: demoClientID, Name: "Demo SMART app", RedirectURIs: []string{root + "/app/"}}},
@@ -77,7 +78,7 @@ func (a *embeddedAuth) mount(mux *http.ServeMux) {
 // client_credentials: any scope and, for development only, a patient and
 // a fhirUser to put in the token. It authenticates no client. Tokens live
 // ttl.
-func tokenEndpoint(dev *devauth.Issuer, audience string, ttl time.Duration) http.Handler {
+func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tokenError := func(code, desc string) {
 			w.Header().Set("Content-Type", "application/json")
@@ -145,7 +146,7 @@ func embeddedDiscovery(issuer string) *wellknown.Configuration {
 	return &wellknown.Configuration{
 		Issuer:                            issuer,
 		JWKSURI:                           issuer + "/jwks.json",
-		AuthorizationEndpoint:             issuer + devauth.AuthorizePath,
+		AuthorizationEndpoint:             issuer + testissuer.AuthorizePath,
 		TokenEndpoint:                     issuer + "/token",
 		TokenEndpointAuthMethodsSupported: []string{"none"},
 		GrantTypesSupported:               []string{"authorization_code", "client_credentials", "refresh_token"},

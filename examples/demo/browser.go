@@ -13,7 +13,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/examples/internal/devauth"
 )
 
 // app is the demo SMART app: plain HTML, CSS and JavaScript, no build

@@ -13,7 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/testissuer"
 )
 
 // person is a patient as the EHR page and the patient picker show it.
@@ -39,7 +39,7 @@ type directory interface {
 type fhirDirectory struct {
 	api  http.Handler // the guarded FHIR API
 	base string       // its base URL
-	dev  *devauth.Issuer
+	dev  *testissuer.Issuer
 
 	mu      sync.Mutex
 	tok     string

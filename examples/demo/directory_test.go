@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/testissuer"
 )
 
 // fakeFHIR answers the two searches of fhirDirectory with fixed bundles,
@@ -39,7 +39,7 @@ func fakeFHIR(t *testing.T) http.Handler {
 }
 
 func TestFHIRDirectoryReadsPatientsAndEncounters(t *testing.T) {
-	dev, err := devauth.New("ES256")
+	dev, err := testissuer.New("ES256")
 	if err != nil {
 		t.Fatal(err)
 	}

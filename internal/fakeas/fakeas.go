@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/testissuer"
 )
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -23,13 +23,13 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // URL) and makes http.DefaultTransport send that host's requests to it,
 // and refuse every other host, until t ends. Tests that call it must not
 // run in parallel.
-func Serve(t testing.TB, issuer string) *devauth.Issuer {
+func Serve(t testing.TB, issuer string) *testissuer.Issuer {
 	t.Helper()
 	u, err := url.Parse(issuer)
 	if err != nil || u.Host == "" {
 		t.Fatalf("fakeas: issuer %q is not a URL", issuer)
 	}
-	dev, err := devauth.New("RS256")
+	dev, err := testissuer.New("RS256")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package search
 
 import (
-	"bytes"
 	"encoding/json"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 )
@@ -124,14 +123,6 @@ func (s *scanner) skip(depth int) {
 		return
 	}
 	s.i = end
-}
-
-func (s *scanner) lit(word string) {
-	if !bytes.HasPrefix(s.data[s.i:], []byte(word)) {
-		s.fail()
-		return
-	}
-	s.i += len(word)
 }
 
 // number reads a number and returns its bytes.

@@ -94,7 +94,7 @@ func TestDocumentedRouteLayoutsServeDiscoveryBesideProtectedFHIR(t *testing.T) {
 						req.Header.Set("Access-Control-Request-Headers", "authorization")
 					}
 					w := serve(e, req)
-					if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantIn) || strings.Contains(w.Body.String(), "456") {
+					if w.Code != tc.wantStatus || !strings.Contains(w.Body.String(), tc.wantIn) || strings.Contains(w.Body.String(), "obs-456") {
 						t.Errorf("%d %s, want %d with %s", w.Code, w.Body, tc.wantStatus, tc.wantIn)
 					}
 					if tc.origin != "" && w.Header().Get("Access-Control-Allow-Origin") == "" {

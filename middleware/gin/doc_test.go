@@ -14,8 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	smartctx "github.com/smartguard/smartguard/context"
-	"github.com/smartguard/smartguard/internal/devauth"
 	"github.com/smartguard/smartguard/internal/fakeas"
+	"github.com/smartguard/smartguard/internal/testissuer"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	smartgin "github.com/smartguard/smartguard/middleware/gin"
 	"github.com/smartguard/smartguard/wellknown"
@@ -29,11 +29,11 @@ import (
 const docIssuer = "https://auth.example.org/realms/fhir"
 
 // fakeAuthServer serves the documentation's issuer in process (fakeas).
-func fakeAuthServer(t *testing.T) *devauth.Issuer { return fakeas.Serve(t, docIssuer) }
+func fakeAuthServer(t *testing.T) *testissuer.Issuer { return fakeas.Serve(t, docIssuer) }
 
 // docToken returns a token of dev for patient 123 with scopes, for the
 // tests' audience.
-func docToken(t *testing.T, dev *devauth.Issuer, scopes string) string {
+func docToken(t *testing.T, dev *testissuer.Issuer, scopes string) string {
 	t.Helper()
 	tok, err := dev.Sign(jwt.MapClaims{"iss": dev.URL(), "aud": audience, "sub": "u1", "client_id": "app",
 		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
@@ -91,6 +91,7 @@ func (a *docAPI) serve(c *gin.Context, key string) {
 
 func (a *docAPI) readPatient(c *gin.Context) {
 	// The package documentation's lines, verbatim:
+	//lint:ignore SA4006 the documentation shows the comma-ok form of both getters
 	g, ok := smartctx.FromContext(c.Request.Context())
 	d, ok := smartctx.DecisionFromContext(c.Request.Context())
 	if ok {

@@ -95,7 +95,8 @@ func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // stops on it): from the underlying writer when it can tell, else when
 // the request's context is done.
 func (w *responseWriter) CloseNotify() <-chan bool {
-	if cn, ok := w.w.(http.CloseNotifier); ok { //nolint:staticcheck // gin.ResponseWriter embeds it
+	//lint:ignore SA1019 gin.ResponseWriter embeds http.CloseNotifier, so the wrapper must pass it on
+	if cn, ok := w.w.(http.CloseNotifier); ok {
 		return cn.CloseNotify()
 	}
 	return closeNotify(w.ctx)

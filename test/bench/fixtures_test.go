@@ -12,7 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/testissuer"
 	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
@@ -30,12 +30,12 @@ var algorithms = []string{"RS256", "ES256", "EdDSA"}
 // token minted with it.
 type signer struct {
 	alg string
-	iss *devauth.Issuer
+	iss *testissuer.Issuer
 }
 
 func newSigner(tb testing.TB, alg string) *signer {
 	tb.Helper()
-	is, err := devauth.New(alg)
+	is, err := testissuer.New(alg)
 	if err != nil {
 		tb.Fatal(err)
 	}

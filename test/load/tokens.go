@@ -9,21 +9,21 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/smartguard/smartguard/internal/devauth"
+	"github.com/smartguard/smartguard/internal/testissuer"
 )
 
 // authServer is the development authorization server of a run: its keys
 // are published on loopback (OpenID configuration and JWKS) and it mints
 // the tokens of every kind the load sends.
 type authServer struct {
-	dev    *devauth.Issuer
+	dev    *testissuer.Issuer
 	srv    *httptest.Server
 	forger *rsa.PrivateKey // a key the server does not publish
 }
 
 // newAuthServer starts an RS256 authorization server on 127.0.0.1.
 func newAuthServer() (*authServer, error) {
-	dev, err := devauth.New("RS256")
+	dev, err := testissuer.New("RS256")
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (a *authServer) mint(audience string, patients []string) (*tokens, error) {
 		old := claims(patientScopes, p)
 		old["iat"], old["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
 		t.expired[p] = sign(old)
-		f, err := devauth.SignWith(jwt.SigningMethodRS256, a.forger, a.dev.KeyID(), claims(patientScopes, p), nil)
+		f, err := testissuer.SignWith(jwt.SigningMethodRS256, a.forger, a.dev.KeyID(), claims(patientScopes, p), nil)
 		errs = append(errs, err)
 		t.forged[p] = f
 	}

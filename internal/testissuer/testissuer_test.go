@@ -1,4 +1,4 @@
-package devauth
+package testissuer
 
 import (
 	"encoding/json"

@@ -1,3 +1,9 @@
+// Package devauth is the browser side of the demo's development
+// authorization server: the authorization code grant with PKCE, the EHR
+// and standalone launches, the user's decision on a consent page, and
+// refresh tokens, signed by a testissuer.Issuer. It authenticates no one
+// and accepts loopback redirect URIs only; nothing outside the demo may
+// use it.
 package devauth
 
 import (
@@ -18,6 +24,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/smartguard/smartguard/internal/testissuer"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -47,7 +54,13 @@ type Client struct {
 	RedirectURIs []string
 }
 
-// FlowsConfig configures the browser flows of an Issuer.
+// Scopes are the scopes_supported that an issuer with Flows advertises:
+// testissuer.Scopes, the EHR launch, the encounter context and refresh
+// tokens.
+var Scopes = []string{"openid", "fhirUser", "launch", "launch/patient", "launch/encounter", "offline_access",
+	"patient/*.cruds", "user/*.cruds", "system/*.cruds"}
+
+// FlowsConfig configures the browser flows of an issuer.
 type FlowsConfig struct {
 	// Audience is the FHIR base URL: an authorization request's "aud"
 	// must equal it, and it is the "aud" of the access tokens. Required.
@@ -79,7 +92,7 @@ type FlowsConfig struct {
 // consent page the caller renders, and refresh tokens for offline_access.
 // State lives in memory. It is safe for concurrent use.
 type Flows struct {
-	iss *Issuer
+	iss *testissuer.Issuer
 	cfg FlowsConfig
 
 	mu       sync.Mutex
@@ -217,9 +230,9 @@ func (e *AuthError) Error() string { return "devauth: " + e.Code + ": " + e.Desc
 // unknown, expired or already decided.
 var ErrNoRequest = errors.New("devauth: no such authorization request (expired or already decided)")
 
-// Flows attaches the browser flows to i. Metadata then advertises them:
-// the refresh_token grant and the scopes they grant. Attach them once.
-func (i *Issuer) Flows(cfg FlowsConfig) (*Flows, error) {
+// New attaches the browser flows to the issuer iss: its Metadata then
+// advertises them, the refresh_token grant and Scopes. Attach them once.
+func New(iss *testissuer.Issuer, cfg FlowsConfig) (*Flows, error) {
 	if cfg.Audience == "" {
 		return nil, errors.New("devauth: FlowsConfig.Audience is required")
 	}
@@ -248,11 +261,9 @@ func (i *Issuer) Flows(cfg FlowsConfig) (*Flows, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	f := &Flows{iss: i, cfg: cfg, requests: map[string]*Request{}, codes: map[string]*code{},
+	f := &Flows{iss: iss, cfg: cfg, requests: map[string]*Request{}, codes: map[string]*code{},
 		launches: map[string]*launchEntry{}, refresh: map[string]*refreshToken{}}
-	i.mu.Lock()
-	i.flows = f
-	i.mu.Unlock()
+	iss.Advertise(append(slices.Clone(testissuer.Grants), "refresh_token"), Scopes)
 	return f, nil
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/smartguard/smartguard/internal/testissuer"
+	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
@@ -29,22 +31,22 @@ func challengeOf(verifier string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// testFlows is an Issuer with Flows on a clock the test moves.
+// testFlows is an issuer with Flows on a clock the test moves.
 type testFlows struct {
 	*Flows
-	iss *Issuer
+	iss *testissuer.Issuer
 	now time.Time
 }
 
 func newTestFlows(t *testing.T) *testFlows {
 	t.Helper()
-	iss, err := New("ES256")
+	iss, err := testissuer.New("ES256")
 	if err != nil {
 		t.Fatal(err)
 	}
 	iss.SetURL("http://127.0.0.1:8080/auth")
 	tf := &testFlows{iss: iss, now: time.Unix(1_800_000_000, 0)}
-	tf.Flows, err = iss.Flows(FlowsConfig{
+	tf.Flows, err = New(iss, FlowsConfig{
 		Audience: testAudience,
 		Clients: []Client{{ID: "demo-app", Name: "Demo app", RedirectURIs: []string{testRedirect}},
 			{ID: "other-app", RedirectURIs: []string{"http://localhost:9999/cb"}}},
@@ -543,16 +545,16 @@ func TestExpiredRequestCannotBeApproved(t *testing.T) {
 }
 
 func TestFlowsRefuseBadClients(t *testing.T) {
-	iss, err := New("ES256")
+	iss, err := testissuer.New("ES256")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, uri := range []string{"http://192.0.2.1/app/", "https://app.example.org/cb", "http://127.0.0.1/app/#x", "/app/", "custom:cb"} {
-		if _, err := iss.Flows(FlowsConfig{Audience: testAudience, Clients: []Client{{ID: "c", RedirectURIs: []string{uri}}}}); err == nil {
+		if _, err := New(iss, FlowsConfig{Audience: testAudience, Clients: []Client{{ID: "c", RedirectURIs: []string{uri}}}}); err == nil {
 			t.Errorf("redirect URI %q accepted", uri)
 		}
 	}
-	if _, err := iss.Flows(FlowsConfig{Clients: []Client{{ID: "c", RedirectURIs: []string{testRedirect}}}}); err == nil {
+	if _, err := New(iss, FlowsConfig{Clients: []Client{{ID: "c", RedirectURIs: []string{testRedirect}}}}); err == nil {
 		t.Error("no audience accepted")
 	}
 }
@@ -588,8 +590,8 @@ func TestTokenHandler(t *testing.T) {
 }
 
 // TestMetadataWithFlows: the OpenID metadata advertises what the flows
-// serve, and a SMART document built from it with every capability they
-// support is valid.
+// serve, every scope it advertises is a SMART scope, and a SMART document
+// built from it with every capability they support is valid.
 func TestMetadataWithFlows(t *testing.T) {
 	tf := newTestFlows(t)
 	var m struct {
@@ -606,6 +608,11 @@ func TestMetadataWithFlows(t *testing.T) {
 	for _, s := range []string{"launch", "launch/encounter", "offline_access"} {
 		if !slices.Contains(m.Scopes, s) {
 			t.Errorf("scopes_supported lacks %s", s)
+		}
+	}
+	for _, s := range m.Scopes {
+		if _, err := scope.ParseScope(s); err != nil {
+			t.Errorf("scopes_supported %q: %v", s, err)
 		}
 	}
 	srv := httptest.NewServer(tf.iss.Handler("/token"))

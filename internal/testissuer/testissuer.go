@@ -1,8 +1,10 @@
-// Package devauth is a minimal authorization server for tests and the
-// demo: it holds a signing key, publishes it as a JWKS with an OpenID
-// discovery document, and signs access tokens. It authenticates no one;
-// nothing outside tests and loopback demos may use it.
-package devauth
+// Package testissuer is the token issuer of smarttest, of the
+// repository's own tests and of the demo's development authorization
+// server: it holds a generated signing key, publishes it as a JWKS with
+// an OpenID discovery document, and signs whatever claims it is given.
+// It authenticates no one; nothing outside tests and loopback demos may
+// use it. (The demo's browser flows are in the examples module.)
+package testissuer
 
 import (
 	"crypto"
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -30,7 +33,8 @@ type Issuer struct {
 	key    crypto.Signer
 	kid    string
 	serial int
-	flows  *Flows // the browser flows, when attached
+	grants []string // grant_types_supported of Metadata
+	scopes []string // scopes_supported of Metadata
 }
 
 // New returns an Issuer whose key is of algorithm alg: "RS256", "ES256" or
@@ -40,9 +44,9 @@ func New(alg string) (*Issuer, error) {
 	switch alg {
 	case "RS256", "ES256", "EdDSA":
 	default:
-		return nil, fmt.Errorf("devauth: algorithm %q not supported (RS256, ES256, EdDSA)", alg)
+		return nil, fmt.Errorf("testissuer: algorithm %q not supported (RS256, ES256, EdDSA)", alg)
 	}
-	i := &Issuer{alg: m}
+	i := &Issuer{alg: m, grants: Grants, scopes: Scopes}
 	return i, i.Rotate()
 }
 
@@ -78,7 +82,7 @@ func (i *Issuer) Rotate() error {
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 	}
 	if err != nil {
-		return fmt.Errorf("devauth: generating a key: %w", err)
+		return fmt.Errorf("testissuer: generating a key: %w", err)
 	}
 	i.mu.Lock()
 	i.serial++
@@ -126,7 +130,7 @@ func SignWith(alg jwt.SigningMethod, key crypto.Signer, kid string, claims jwt.M
 	}
 	s, err := tok.SignedString(key)
 	if err != nil {
-		return "", fmt.Errorf("devauth: signing: %w", err)
+		return "", fmt.Errorf("testissuer: signing: %w", err)
 	}
 	return s, nil
 }
@@ -156,37 +160,39 @@ func (i *Issuer) JWKS() []byte {
 // AuthorizePath is the authorization endpoint that Metadata advertises,
 // relative to the issuer URL. Handler does not serve it: the programs that
 // mount Handler decide whether they offer an authorization endpoint there
-// (the demo serves Flows there; smarttest serves nothing).
+// (the demo serves its browser flows there; smarttest serves nothing).
 const AuthorizePath = "/authorize"
 
-// Scopes are the scopes_supported of Metadata: identity, patient launch
-// and every permission in each context. Sign signs any scope it is given.
+// Grants are the grant_types_supported of Metadata unless Advertise says
+// otherwise.
+var Grants = []string{"authorization_code", "client_credentials"}
+
+// Scopes are the scopes_supported of Metadata unless Advertise says
+// otherwise: identity, patient launch and every permission in each
+// context. Sign signs any scope it is given.
 var Scopes = []string{"openid", "fhirUser", "launch/patient", "patient/*.cruds", "user/*.cruds", "system/*.cruds"}
 
-// FlowScopes are the scopes_supported of Metadata once Flows are
-// attached: Scopes, the EHR launch, the encounter context and refresh
-// tokens.
-var FlowScopes = []string{"openid", "fhirUser", "launch", "launch/patient", "launch/encounter", "offline_access",
-	"patient/*.cruds", "user/*.cruds", "system/*.cruds"}
+// Advertise sets the grant types and scopes Metadata advertises, for a
+// server that serves more than the default Grants (the demo's browser
+// flows add refresh tokens, and the scopes they grant).
+func (i *Issuer) Advertise(grants, scopes []string) {
+	i.mu.Lock()
+	i.grants, i.scopes = slices.Clone(grants), slices.Clone(scopes)
+	i.mu.Unlock()
+}
 
 // Metadata returns the issuer's OpenID Connect discovery document, with
 // tokenPath as its token endpoint (relative to the issuer URL). It agrees
 // with the SMART document smarttest serves beside it: AuthorizePath as
-// authorization endpoint, the authorization_code and client_credentials
-// grants, response type "code" and PKCE with "S256" only, so that
-// wellknown.FromIssuer gives a valid SMART document from it, also with
-// sso-openid-connect. Clients are public ("none" authentication). With
-// Flows attached it also advertises the refresh_token grant and
-// FlowScopes.
+// authorization endpoint, the grants of Grants (or Advertise), response
+// type "code" and PKCE with "S256" only, so that wellknown.FromIssuer
+// gives a valid SMART document from it, also with sso-openid-connect.
+// Clients are public ("none" authentication).
 func (i *Issuer) Metadata(tokenPath string) []byte {
 	u := i.URL()
 	i.mu.RLock()
-	flows := i.flows != nil
+	grants, scopes := i.grants, i.scopes
 	i.mu.RUnlock()
-	grants, scopes := []string{"authorization_code", "client_credentials"}, Scopes
-	if flows {
-		grants, scopes = append(grants, "refresh_token"), FlowScopes
-	}
 	out, _ := json.Marshal(map[string]any{
 		"issuer":                                u,
 		"jwks_uri":                              u + "/jwks.json",
