@@ -886,6 +886,7 @@ func checkAudience(a string) error {
 func checkOperation(key string, op Operation) error {
 	parts := strings.Split(key, "/")
 	name := parts[len(parts)-1]
+	//lint:ignore ST1005 Operations is the name of the Config field at fault
 	bad := func(why string) error { return fmt.Errorf("Operations[%q]: %s", key, why) }
 	if !validOperationName(name) {
 		return bad(`the operation must be named "$name" (letters, digits, "-" and "_")`)
