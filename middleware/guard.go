@@ -54,6 +54,15 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 		g.overflow = true
 		return 0, errResponseUnchecked
 	}
+	if g.body.Len() == 0 && len(p) > 0 {
+		// The length the handler announces (a proxy passes the
+		// upstream's), within max, sizes the buffer at once: written
+		// in pieces, a doubling buffer would allocate up to 4 times
+		// the body.
+		if n, err := strconv.ParseInt(g.w.Header().Get("Content-Length"), 10, 64); err == nil && n > int64(len(p)) && n <= g.max {
+			g.body.Grow(int(n))
+		}
+	}
 	return g.body.Write(p)
 }
 

@@ -41,10 +41,18 @@ func (c cost) String() string {
 // of this file do not run in parallel, so nothing else allocates meanwhile.
 func measure(t *testing.T, h http.Handler, n int, mk func() *http.Request) (cost, *httptest.ResponseRecorder) {
 	t.Helper()
+	return measureAnswer(t, h, n, mk, 0)
+}
+
+// measureAnswer is measure for requests answered with up to answer bytes,
+// which the recorders are made to hold beforehand.
+func measureAnswer(t *testing.T, h http.Handler, n int, mk func() *http.Request, answer int) (cost, *httptest.ResponseRecorder) {
+	t.Helper()
 	reqs := make([]*http.Request, n)
 	recs := make([]*httptest.ResponseRecorder, n)
 	for i := range reqs {
 		reqs[i], recs[i] = mk(), httptest.NewRecorder()
+		recs[i].Body.Grow(answer)
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -578,6 +586,67 @@ func TestRequestBodyBufferGrowsWithWhatArrives(t *testing.T) {
 			// Measured: 5.5 KB (10 MB before the buffer grew with the
 			// bytes that arrive).
 			atMost(t, tc.name, c, 32<<10)
+		})
+	}
+}
+
+// ownObservation returns an Observation of Patient/123 with id, of about
+// size bytes (notes pad it).
+func ownObservation(id string, size int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"resourceType":"Observation","id":%q,"status":"final","category":[{"coding":[{"system":`+
+		`"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],`+
+		`"subject":{"reference":"Patient/123"},"note":[`, id)
+	for i := 0; b.Len() < size; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"text":"Reviewed by the laboratory; sample %d within range."}`, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// writeChunked writes body to w in pieces of 32 KiB, as a proxy relays
+// an answer, without announcing its length.
+func writeChunked(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	for b := body; len(b) > 0; b = b[min(len(b), 32<<10):] {
+		w.Write(b[:min(len(b), 32<<10)])
+	}
+}
+
+// TestAnnouncedResponseLengthSizesTheGuardBuffer: an answer the guard
+// holds, written in pieces, is held in a buffer of the length the handler
+// announces (as a proxy passes the upstream's Content-Length), not in one
+// that doubles as the pieces arrive.
+func TestAnnouncedResponseLengthSizesTheGuardBuffer(t *testing.T) {
+	const size = 1 << 20
+	obs := ownObservation("o1", size)
+	tok := withScopes(t, "launch/patient patient/Observation.rs")
+	for _, tc := range []struct {
+		name     string
+		announce bool
+		bound    float64
+	}{
+		// Measured: 1.1 MB.
+		{"announced", true, 3 * size / 2},
+		// Measured: 4.2 MB: the doubling buffer ends at twice the
+		// answer, for an answer just over a power of two.
+		{"not announced", false, 9 * size / 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTest(t, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tc.announce {
+					w.Header().Set("Content-Length", fmt.Sprint(len(obs)))
+				}
+				writeChunked(w, obs)
+			}))
+			c, w := measureAnswer(t, h, 3, getWith("/r4/Observation/o1", "Bearer "+tok), len(obs))
+			if w.Code != 200 || w.Body.Len() != len(obs) {
+				t.Fatalf("status %d, %d bytes of %d", w.Code, w.Body.Len(), len(obs))
+			}
+			atMost(t, tc.name, c, tc.bound)
 		})
 	}
 }
