@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -513,18 +514,35 @@ func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 	switch d.Interaction {
 	case scope.InteractionBatch, scope.InteractionTransaction:
 		// Each write entry the same way; If-Match cannot be added to an
-		// entry without rewriting the bundle.
-		reads := 0
+		// entry without rewriting the bundle. Entries that write the
+		// same resource under equal decisions (99 DELETEs of one id) are
+		// checked by one read. The reads are bounded in number
+		// (MaxStoredReads) and in bytes in all (MaxStoredBytes), and
+		// share one buffer.
+		sr := &storedReads{left: a.cfg.MaxStoredBytes}
+		type check struct {
+			path string
+			d    *decision
+		}
+		var done []check
+	entries:
 		for _, e := range d.Entries {
 			id, ok := e.storedTarget()
 			if !ok || !e.restricted() {
 				continue
 			}
-			if reads++; reads > a.cfg.MaxStoredReads {
+			path := a.basePath + "/" + e.Type + "/" + id
+			for _, c := range done {
+				if c.path == path && reflect.DeepEqual(c.d, e) {
+					continue entries
+				}
+			}
+			if len(done) == a.cfg.MaxStoredReads {
 				return &Error{Status: http.StatusRequestEntityTooLarge,
 					Description: fmt.Sprintf("a bundle may write at most %d resources by id under these scopes", a.cfg.MaxStoredReads)}
 			}
-			if _, err := a.storedPermitted(r, next, gr, e, a.basePath+"/"+e.Type+"/"+id); err != nil {
+			done = append(done, check{path, e})
+			if _, err := a.readStored(r, next, gr, e, path, sr); err != nil {
 				return err
 			}
 		}
@@ -547,6 +565,23 @@ func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 // storedPermitted asks next for the resource at path (escaped, under the
 // base) with a GET and checks it against d. It returns the ETag read.
 func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string) (string, error) {
+	return a.readStored(r, next, gr, d, path, nil)
+}
+
+// storedReads is what the reads of stored resources for one request
+// share: the bytes they may still read (MaxStoredBytes in all), and one
+// buffer, since none keeps what it read.
+type storedReads struct {
+	left int64
+	buf  []byte
+}
+
+// readStored is storedPermitted, the read one of those sr bounds (nil:
+// the only one of its request).
+func (a *authorizer) readStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string, sr *storedReads) (string, error) {
+	if sr == nil {
+		sr = &storedReads{left: a.cfg.MaxStoredBytes}
+	}
 	// The handler sees the GET as what it is, a read of the resource:
 	// a handler that acts on the decision must not do the write here.
 	read := *d
@@ -568,8 +603,16 @@ func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *sma
 	}
 	pre.Header.Set("Accept", "application/fhir+json")
 	h := http.Header{}
-	gw := &guardWriter{w: headerOnly(h), max: a.cfg.MaxResponseBytes}
+	limit := min(a.cfg.MaxResponseBytes, sr.left)
+	gw := &guardWriter{w: headerOnly(h), max: limit}
+	gw.body = *bytes.NewBuffer(sr.buf[:0])
 	next.ServeHTTP(gw, pre)
+	sr.buf = gw.body.Bytes()[:0]
+	if gw.overflow && limit < a.cfg.MaxResponseBytes {
+		return "", &Error{Status: http.StatusRequestEntityTooLarge,
+			Description: fmt.Sprintf("the resources a request writes by id may hold at most %d bytes in all under these scopes", a.cfg.MaxStoredBytes)}
+	}
+	sr.left -= int64(gw.body.Len())
 	status := gw.status
 	if status == 0 {
 		status = http.StatusOK
@@ -585,15 +628,11 @@ func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *sma
 		return "", unchecked
 	}
 	body := gw.body.Bytes()
-	m, ok := object(body)
-	if !ok {
+	res, err := fhirjson.Scan(body)
+	if err != nil || res.Type == "" {
 		return "", unchecked
 	}
-	typ, ok := str(m, "resourceType")
-	if !ok || typ == "" {
-		return "", unchecked
-	}
-	if !a.permitted(gr, d, typ, body, false) {
+	if !a.permitted(gr, d, res.Type, body, false) {
 		return "", a.denied(d)
 	}
 	return h.Get("ETag"), nil
