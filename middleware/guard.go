@@ -225,38 +225,76 @@ var withheldEntry = json.RawMessage(`{"resource":{"resourceType":"OperationOutco
 // refusalEntry is a batch-response entry answering a refused entry: its
 // status and the refusal's OperationOutcome.
 func refusalEntry(e *Error) json.RawMessage {
-	status := strconv.Itoa(e.Status) + " " + http.StatusText(e.Status)
-	b, _ := json.Marshal(map[string]any{"response": map[string]any{
-		"status": status, "outcome": json.RawMessage(operationOutcome(e))}})
-	return b
+	oo := operationOutcome(e)
+	b := make([]byte, 0, len(oo)+64)
+	b = append(b, `{"response":{"status":"`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(e.Status)...) // letters, digits, spaces, an apostrophe
+	b = append(b, `","outcome":`...)
+	b = append(b, oo...)
+	return append(b, "}}"...)
 }
 
 // batchEntries merges the answers of the forwarded entries with the
-// refusals of the others, in the batch's order.
+// refusals of the others, in the batch's order: the JSON array of a
+// batch-response's entries.
 func batchEntries(answers []json.RawMessage, refused []refusal, n int) json.RawMessage {
-	out := make([]json.RawMessage, 0, n)
+	b := append(make([]byte, 0, 256*len(refused)), '[')
 	next := 0
 	for i := range n {
-		if len(refused) > 0 && refused[0].index == i {
-			out = append(out, refusalEntry(refused[0].err))
+		var entry []byte
+		switch {
+		case len(refused) > 0 && refused[0].index == i:
+			entry = refusalEntry(refused[0].err)
 			refused = refused[1:]
+		case next < len(answers):
+			entry = answers[next]
+			next++
+		default:
 			continue
 		}
-		if next < len(answers) {
-			out = append(out, answers[next])
-			next++
+		if len(b) > 1 {
+			b = append(b, ',')
 		}
+		b = append(b, entry...)
 	}
-	b, _ := json.Marshal(out)
-	return b
+	return append(b, ']')
 }
 
 // batchResponse is the answer to a batch none of whose entries was
 // forwarded.
 func batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
-	b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch-response",
-		"entry": batchEntries(answers, refused, n)})
-	return b
+	entries := batchEntries(answers, refused, n)
+	b := make([]byte, 0, len(entries)+64)
+	b = append(b, `{"resourceType":"Bundle","type":"batch-response","entry":`...)
+	b = append(b, entries...)
+	return append(b, '}')
+}
+
+// mergeBatch marks b, the answer to a batch whose entries d decided, to
+// be written (by splicing its bytes, body) with each refused answer in
+// its entry's place, each filtered search Bundle in its entry in place of
+// the one answered, and the refusals of the entries not forwarded among
+// the answers, in the batch's order.
+func mergeBatch(b *fhirjson.Bundle, body []byte, d *decision, refusals map[int]*Error, resources map[int][]byte) {
+	for i, e := range b.Entries {
+		if r, ok := refusals[i]; ok {
+			b.Replace(i, refusalEntry(r))
+		} else if res, ok := resources[i]; ok {
+			b.Replace(i, body[e.Span.Start:e.Resource.Start], res, body[e.Resource.End:e.Span.End])
+		}
+	}
+	next := 0 // the answers passed
+	refused := d.refused
+	for i := range d.entryCount {
+		if len(refused) > 0 && refused[0].index == i {
+			b.Insert(next, refusalEntry(refused[0].err))
+			refused = refused[1:]
+		} else {
+			next++
+		}
+	}
 }
 
 // errNotPermitted refuses a resource the decision does not permit.
@@ -371,26 +409,9 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		if len(b.Entries) != len(d.Entries) {
 			return an, errResponseUnchecked
 		}
-		answers := make([]json.RawMessage, len(b.Entries))
-		for i, e := range b.Entries {
-			if r, ok := refusals[i]; ok {
-				answers[i] = refusalEntry(r)
-			} else if res, ok := resources[i]; ok {
-				entry, ok := object(e.Span.Of(body))
-				if !ok {
-					return an, errResponseUnchecked
-				}
-				entry["resource"] = res
-				if answers[i], err = json.Marshal(entry); err != nil {
-					return an, errResponseUnchecked
-				}
-			} else {
-				answers[i] = e.Span.Of(body)
-			}
-		}
-		if an.out, err = replaceEntries(body, batchEntries(answers, d.refused, d.entryCount)); err != nil {
-			return an, errResponseUnchecked
-		}
+		// Spliced in as the answer is written, total removed.
+		mergeBatch(b, body, d, refusals, resources)
+		an.bundle = b
 	case b.Dropped() > 0:
 		an.bundle = b
 		if b.Type == "searchset" {
@@ -399,9 +420,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	case d.filtered && b.Total.Len() > 0:
 		// Nothing dropped here, but "total" counts every page, and
 		// other pages hold what the client may not see.
-		if an.out, err = replaceEntries(body, nil); err != nil {
-			return an, errResponseUnchecked
-		}
+		an.out = b.WithoutTotal()
 	}
 	return an, nil
 }
@@ -415,22 +434,6 @@ func isSearch(d *decision) bool {
 		return true
 	}
 	return false
-}
-
-// replaceEntries returns the Bundle body without "total" and, unless
-// entries is nil, with its "entry" replaced by entries. It decodes the
-// Bundle: for batch answers and rare searches, not for the searchsets the
-// guard filters every day.
-func replaceEntries(body []byte, entries json.RawMessage) ([]byte, error) {
-	bundle, ok := object(body)
-	if !ok {
-		return nil, errResponseUnchecked
-	}
-	if entries != nil {
-		bundle["entry"] = entries
-	}
-	delete(bundle, "total")
-	return json.Marshal(bundle)
 }
 
 // permitted reports whether the grant lets the client see resource, of
