@@ -680,8 +680,9 @@ func TestAnnouncedResponseLengthSizesTheGuardBuffer(t *testing.T) {
 	}{
 		// Measured: 1.1 MB.
 		{"announced", true, 3 * size / 2},
-		// Measured: 4.2 MB: the doubling buffer ends at twice the
-		// answer, for an answer just over a power of two.
+		// Measured: 4.2 MB (as announced ones did before): the doubling
+		// buffer ends at twice the answer, for an answer just over a
+		// power of two.
 		{"not announced", false, 9 * size / 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -870,9 +871,9 @@ func TestBatchAnswerMergedBySplicing(t *testing.T) {
 				t.Error("another patient's resource in the answer")
 			}
 			// Measured: 1.1 MB for one refused entry among 50 answers of
-			// 20 KB (14 MB when the answer was decoded and encoded again
-			// with encoding/json), 2.1 MB for the filtered search (24 MB):
-			// the answer held, and the search Bundle filtered.
+			// 20 KB (9.9 MB when the answer was decoded and encoded again
+			// with encoding/json), 2.1 MB for the filtered search (18.8
+			// MB): the answer held, and the search Bundle filtered.
 			atMost(t, tc.name, c, float64(4*len(body)+5*len(answer)/2))
 		})
 	}
@@ -909,6 +910,6 @@ func TestSearchUnderSeveralGranularScopesCostsItsAnswer(t *testing.T) {
 		t.Fatalf("want %d entries and no total (%v): %.300s", n, err, w.Body)
 	}
 	// Measured: 2.1 MB for 1 MB: the answer held, and written again
-	// without total (8 MB when it was decoded and encoded again).
+	// without total (6.6 MB when it was decoded and encoded again).
 	atMost(t, "a search under two granular scopes", c, float64(5*len(answer)/2))
 }
