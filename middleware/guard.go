@@ -60,8 +60,10 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 		// upstream's), within max, sizes the buffer at once: written
 		// in pieces, a doubling buffer would allocate up to 4 times
 		// the body.
-		if n, err := strconv.ParseInt(g.w.Header().Get("Content-Length"), 10, 64); err == nil && n > int64(len(p)) && n <= g.max {
-			g.body.Grow(int(n))
+		if cl := g.w.Header().Get("Content-Length"); cl != "" {
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(len(p)) && n <= g.max {
+				g.body.Grow(int(n))
+			}
 		}
 	}
 	return g.body.Write(p)

@@ -272,3 +272,17 @@ func FuzzEdit(f *testing.F) {
 		}
 	})
 }
+
+// A second Replace of an entry replaces the first; entries replaced in
+// any order are written in theirs.
+func TestReplaceAgain(t *testing.T) {
+	body := []byte(`{"resourceType":"Bundle","entry":[{"a":0},{"a":1},{"a":2}]}`)
+	b := scanBundle(t, body)
+	b.Replace(2, []byte(`{"b":2}`))
+	b.Replace(0, []byte(`{"b":0}`))
+	b.Replace(2, []byte(`{"c":2}`))
+	out, err := b.Rewrite(fhirjson.NoTotal, nil)
+	if want := `{"resourceType":"Bundle","entry":[{"b":0},{"a":1},{"c":2}]}`; err != nil || string(out) != want {
+		t.Errorf("Rewrite = %s, %v; want %s", out, err, want)
+	}
+}

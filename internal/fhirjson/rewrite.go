@@ -27,11 +27,17 @@ func (b *Bundle) Dropped() int { return b.dropped }
 // also marked by Drop is left out. The pieces are kept, not copied, and
 // not checked: they must make one JSON object.
 func (b *Bundle) Replace(i int, pieces ...[]byte) {
-	e := &b.Entries[i]
-	if e.repl == nil {
-		b.replaced++
+	_ = b.Entries[i] // in range
+	r := replacement{i: i, pieces: append(make([][]byte, 0, len(pieces)), pieces...)}
+	k := len(b.replaced)
+	for k > 0 && b.replaced[k-1].i >= i {
+		k--
 	}
-	e.repl = append(make([][]byte, 0, len(pieces)), pieces...)
+	if k < len(b.replaced) && b.replaced[k].i == i {
+		b.replaced[k] = r
+		return
+	}
+	b.replaced = slices.Insert(b.replaced, k, r)
 }
 
 // Insert marks raw, the JSON object of one more entry, to be written by
@@ -53,7 +59,7 @@ func (b *Bundle) Insert(i int, raw []byte) {
 
 // Edited reports whether an entry was marked by Drop, Replace or Insert:
 // whether Rewrite returns another body than the one scanned.
-func (b *Bundle) Edited() bool { return b.dropped > 0 || b.replaced > 0 || len(b.inserts) > 0 }
+func (b *Bundle) Edited() bool { return b.dropped > 0 || len(b.replaced) > 0 || len(b.inserts) > 0 }
 
 // Rewrite returns the Bundle with the entries marked by Drop, Replace and
 // Insert changed. When no entry is marked it returns the body scanned,
@@ -83,11 +89,9 @@ func (b *Bundle) Rewrite(total int, extra []byte) ([]byte, error) {
 	for _, in := range b.inserts {
 		size += len(in.raw) + 1
 	}
-	if b.replaced > 0 {
-		for _, e := range b.Entries {
-			for _, p := range e.repl {
-				size += len(p)
-			}
+	for _, r := range b.replaced {
+		for _, p := range r.pieces {
+			size += len(p)
 		}
 	}
 	out := make([]byte, 0, size)
@@ -261,7 +265,7 @@ func (b *Bundle) spliceEntries(extra []byte, emit func([]byte) error) error {
 		}
 		return nil
 	}
-	ins := b.inserts
+	ins, repl := b.inserts, b.replaced
 	for i := 0; i < len(b.Entries); {
 		for len(ins) > 0 && ins[0].at <= i {
 			if err := next(ins[0].raw); err != nil {
@@ -269,20 +273,23 @@ func (b *Bundle) spliceEntries(extra []byte, emit func([]byte) error) error {
 			}
 			ins = ins[1:]
 		}
-		e := &b.Entries[i]
-		switch {
-		case e.drop:
-			i++
-			continue
-		case e.repl != nil:
-			if err := next(e.repl...); err != nil {
-				return err
+		if len(repl) > 0 && repl[0].i == i {
+			if !b.Entries[i].drop { // dropped wins
+				if err := next(repl[0].pieces...); err != nil {
+					return err
+				}
 			}
+			repl = repl[1:]
 			i++
 			continue
 		}
+		if b.Entries[i].drop {
+			i++
+			continue
+		}
+		// A run of entries kept as they are, one piece of the body.
 		j := i
-		for j+1 < len(b.Entries) && !b.Entries[j+1].drop && b.Entries[j+1].repl == nil &&
+		for j+1 < len(b.Entries) && !b.Entries[j+1].drop && (len(repl) == 0 || repl[0].i > j+1) &&
 			(len(ins) == 0 || ins[0].at > j+1) {
 			j++
 		}

@@ -99,8 +99,14 @@ type Bundle struct {
 	entry   member // the "entry" member
 	dropped int
 
-	replaced int         // entries marked by Replace
-	inserts  []insertion // by Insert, in order of at
+	replaced []replacement // entries marked by Replace, in order
+	inserts  []insertion   // by Insert, in order of at
+}
+
+// replacement is an entry marked by Replace.
+type replacement struct {
+	i      int // its index
+	pieces [][]byte
 }
 
 // insertion is an entry marked by Insert.
@@ -137,7 +143,6 @@ type Entry struct {
 	ResourcePresence Presence
 
 	drop bool
-	repl [][]byte // what Replace writes in its place, when not nil
 }
 
 // Scan reads body in one pass: it checks that body is well-formed JSON
