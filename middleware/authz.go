@@ -455,6 +455,12 @@ func validForm(f string) bool {
 	return err == nil
 }
 
+// readBody reads r's body, at most MaxBodyBytes of it (413 past that),
+// into buffers that grow with the bytes that arrive: the Content-Length
+// a client announces bounds them, it never sizes them before half of it
+// has come, so that a request announcing 10 MB and sending 1 KB costs a
+// few KB. A body shorter or longer than its Content-Length is answered
+// 400.
 func (a *authorizer) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
@@ -466,17 +472,11 @@ func (a *authorizer) readBody(r *http.Request) ([]byte, error) {
 	}
 	var body []byte
 	var err error
-	if n := r.ContentLength; n > 0 {
-		// One allocation of the announced size, not a doubling series;
-		// a body longer than announced is an error.
-		body = make([]byte, n)
-		if _, err = io.ReadFull(r.Body, body); err == nil {
-			var extra [1]byte
-			if m, _ := r.Body.Read(extra[:]); m > 0 {
-				err = errors.New("request body longer than its Content-Length")
-			}
-		}
+	if r.ContentLength > 0 {
+		body, err = readAnnounced(r.Body, r.ContentLength)
 	} else {
+		// io.ReadAll grows its buffers as bytes arrive; one byte past
+		// the bound tells a body too large.
 		body, err = io.ReadAll(io.LimitReader(r.Body, a.cfg.MaxBodyBytes+1))
 	}
 	r.Body.Close()
@@ -491,6 +491,56 @@ func (a *authorizer) readBody(r *http.Request) ([]byte, error) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return body, nil
+}
+
+// readAnnounced reads a body of n bytes, as announced: into pieces that
+// double as bytes arrive until half of it has come, then, its length now
+// likely, into one buffer of n bytes. It allocates at most 4 times what
+// arrives, and 1.5 times a body of n bytes. A body shorter or longer than
+// n is an error.
+func readAnnounced(rd io.Reader, n int64) ([]byte, error) {
+	half := (n + 1) / 2
+	var pieces [][]byte
+	got := int64(0)
+	for size := int64(512); got < half; size *= 2 {
+		p := make([]byte, min(size, half-got))
+		k, err := io.ReadFull(rd, p)
+		got += int64(k)
+		pieces = append(pieces, p[:k])
+		if err != nil {
+			return nil, shortBody(err)
+		}
+	}
+	body := make([]byte, n)
+	at := 0
+	for _, p := range pieces {
+		at += copy(body[at:], p)
+	}
+	if _, err := io.ReadFull(rd, body[at:]); err != nil {
+		return nil, shortBody(err)
+	}
+	var probe [1]byte
+	for range 100 { // a Read may return nothing, but not forever
+		k, err := rd.Read(probe[:])
+		switch {
+		case k > 0:
+			return nil, errors.New("request body longer than its Content-Length")
+		case err == io.EOF:
+			return body, nil
+		case err != nil:
+			return nil, err
+		}
+	}
+	return nil, io.ErrNoProgress
+}
+
+// shortBody is the error for a body that ended (err, from io.ReadFull)
+// before its Content-Length.
+func shortBody(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func classifyError(err error) error {

@@ -820,30 +820,14 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 	default:
 		return nil, notBundle
 	}
-	entries := make([]json.RawMessage, len(fb.Entries))
-	for i, e := range fb.Entries {
-		entries[i] = e.Span.Of(body)
-	}
-	d.Entries = make([]*decision, 0, len(entries))
+	d.Entries = make([]*decision, 0, len(fb.Entries))
 	forwarded := 0
-	for i, raw := range entries {
-		e, ok := object(raw)
-		var request map[string]json.RawMessage
-		if ok {
-			request, ok = object(e["request"])
-		}
-		method, ok1 := str(request, "method")
-		rel, ok2 := str(request, "url")
-		ifNoneExist, ok3 := str(request, "ifNoneExist")
-		conditional := false
-		for _, k := range [...]string{"ifNoneMatch", "ifModifiedSince", "ifMatch"} {
-			v, ok := str(request, k)
-			ok3 = ok3 && ok
-			conditional = conditional || v != ""
-		}
-		if !ok || !ok1 || !ok2 || !ok3 || method == "" || rel == "" {
+	for i := range fb.Entries {
+		e, ok := readEntry(fb.Entries[i].Span.Of(body))
+		if !ok || e.method == "" || e.url == "" {
 			return nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
 		}
+		method, rel, ifNoneExist := e.method, e.url, e.ifNoneExist
 		if a.baseURL != "" {
 			if rest, ok := strings.CutPrefix(rel, a.baseURL+"/"); ok {
 				rel = rest
@@ -870,9 +854,10 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 			req.Query, criteria = query, fr.Query
 		}
 		if fr.Interaction == scope.InteractionCreate || fr.Interaction == scope.InteractionUpdate {
-			req.Resource = e["resource"]
+			req.Resource = e.resource
 		}
 		ed, err := a.decide(ctx, g, &req, criteria, true)
+		conditional := e.ifNoneMatch != "" || e.ifModifiedSince != "" || e.ifMatch != ""
 		if err == nil && conditional && method == http.MethodGet && ed.restricted() {
 			// Answered by the handler (304, 412, with the resource's
 			// etag) for a resource the guard then never sees: whether
@@ -896,7 +881,7 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 			return nil, entryError(i, err)
 		}
 	}
-	d.entryCount = len(entries)
+	d.entryCount = len(fb.Entries)
 	if len(d.refused) > 0 && forwarded > 0 {
 		// The batch as it came, without the refused entries.
 		if d.forward, err = fb.Rewrite(fhirjson.NoTotal, nil); err != nil {
@@ -904,6 +889,48 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		}
 	}
 	return d, nil
+}
+
+// entryRequest is what decideBundle reads of a batch or transaction
+// entry: its request's method, url and conditional headers, each "" when
+// absent or null, and its resource.
+type entryRequest struct {
+	method, url                                        string
+	ifNoneExist, ifMatch, ifNoneMatch, ifModifiedSince string
+	resource                                           []byte // nil when absent
+}
+
+var (
+	entryMembers   = []string{"request", "resource"}
+	requestMembers = []string{"method", "url", "ifNoneExist", "ifMatch", "ifNoneMatch", "ifModifiedSince"}
+)
+
+// readEntry reads a bundle entry's request (internal/fhirjson, in one
+// pass, without decoding the entry). ok is false, as the entry cannot be
+// decided, when the entry or its request is not an object, has two keys
+// equal or equal under case folding, or a key that folds to one of
+// theirs ("Request", "IfNoneExist"): a server could read another member
+// than the one checked. It is false too when a request member read is
+// not a string (or null).
+func readEntry(raw []byte) (e entryRequest, ok bool) {
+	m, err := fhirjson.Members(raw, entryMembers...)
+	if err != nil || m[0].Len() == 0 {
+		return e, false
+	}
+	request := m[0].Of(raw)
+	rm, err := fhirjson.Members(request, requestMembers...)
+	if err != nil {
+		return e, false
+	}
+	for k, s := range [...]*string{&e.method, &e.url, &e.ifNoneExist, &e.ifMatch, &e.ifNoneMatch, &e.ifModifiedSince} {
+		if *s, ok = fhirjson.DecodeString(rm[k].Of(request)); !ok {
+			return e, false
+		}
+	}
+	if m[1].Len() > 0 {
+		e.resource = m[1].Of(raw)
+	}
+	return e, true
 }
 
 // refusal is a batch entry refused on its own.

@@ -341,8 +341,16 @@ type Config struct {
 
 	// MaxStoredReads bounds the stored resources the response guard
 	// reads, through the handler, to check the writes by id of one
-	// bundle; a bundle that needs more is answered 413. Default: 100.
+	// bundle (entries that write one resource under equal decisions
+	// need one read); a bundle that needs more is answered 413.
+	// Default: 100.
 	MaxStoredReads int
+
+	// MaxStoredBytes bounds the bytes of the stored resources the
+	// response guard reads to check the writes by id of one request, in
+	// all (each read is bounded by MaxResponseBytes too); a request that
+	// needs more is answered 413. Default: MaxResponseBytes.
+	MaxStoredBytes int64
 
 	// ErrorHandler answers refused requests, whichever stage refuses
 	// them. Default: WriteError with Realm (an RFC 6750 challenge and a
@@ -706,6 +714,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		case *n.v == 0:
 			*n.v = n.def
 		}
+	}
+	switch {
+	case cfg.MaxStoredBytes < 0:
+		add("MaxStoredBytes %d is negative", cfg.MaxStoredBytes)
+	case cfg.MaxStoredBytes == 0:
+		cfg.MaxStoredBytes = cfg.MaxResponseBytes
 	}
 	for _, n := range []struct {
 		name string

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -52,6 +53,17 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 	if g.overflow || int64(g.body.Len()+len(p)) > g.max {
 		g.overflow = true
 		return 0, errResponseUnchecked
+	}
+	if g.body.Len() == 0 && len(p) > 0 {
+		// The length the handler announces (a proxy passes the
+		// upstream's), within max, sizes the buffer at once: written
+		// in pieces, a doubling buffer would allocate up to 4 times
+		// the body.
+		if cl := g.w.Header().Get("Content-Length"); cl != "" {
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(len(p)) && n <= g.max {
+				g.body.Grow(int(n))
+			}
+		}
 	}
 	return g.body.Write(p)
 }
@@ -252,38 +264,76 @@ var withheldEntry = json.RawMessage(`{"resource":{"resourceType":"OperationOutco
 // refusalEntry is a batch-response entry answering a refused entry: its
 // status and the refusal's OperationOutcome.
 func refusalEntry(e *Error) json.RawMessage {
-	status := strconv.Itoa(e.Status) + " " + http.StatusText(e.Status)
-	b, _ := json.Marshal(map[string]any{"response": map[string]any{
-		"status": status, "outcome": json.RawMessage(operationOutcome(e))}})
-	return b
+	oo := operationOutcome(e)
+	b := make([]byte, 0, len(oo)+64)
+	b = append(b, `{"response":{"status":"`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(e.Status)...) // letters, digits, spaces, an apostrophe
+	b = append(b, `","outcome":`...)
+	b = append(b, oo...)
+	return append(b, "}}"...)
 }
 
 // batchEntries merges the answers of the forwarded entries with the
-// refusals of the others, in the batch's order.
+// refusals of the others, in the batch's order: the JSON array of a
+// batch-response's entries.
 func batchEntries(answers []json.RawMessage, refused []refusal, n int) json.RawMessage {
-	out := make([]json.RawMessage, 0, n)
+	b := append(make([]byte, 0, 256*len(refused)), '[')
 	next := 0
 	for i := range n {
-		if len(refused) > 0 && refused[0].index == i {
-			out = append(out, refusalEntry(refused[0].err))
+		var entry []byte
+		switch {
+		case len(refused) > 0 && refused[0].index == i:
+			entry = refusalEntry(refused[0].err)
 			refused = refused[1:]
+		case next < len(answers):
+			entry = answers[next]
+			next++
+		default:
 			continue
 		}
-		if next < len(answers) {
-			out = append(out, answers[next])
-			next++
+		if len(b) > 1 {
+			b = append(b, ',')
 		}
+		b = append(b, entry...)
 	}
-	b, _ := json.Marshal(out)
-	return b
+	return append(b, ']')
 }
 
 // batchResponse is the answer to a batch none of whose entries was
 // forwarded.
 func batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
-	b, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch-response",
-		"entry": batchEntries(answers, refused, n)})
-	return b
+	entries := batchEntries(answers, refused, n)
+	b := make([]byte, 0, len(entries)+64)
+	b = append(b, `{"resourceType":"Bundle","type":"batch-response","entry":`...)
+	b = append(b, entries...)
+	return append(b, '}')
+}
+
+// mergeBatch marks b, the answer to a batch whose entries d decided, to
+// be written (by splicing its bytes, body) with each refused answer in
+// its entry's place, each filtered search Bundle in its entry in place of
+// the one answered, and the refusals of the entries not forwarded among
+// the answers, in the batch's order.
+func mergeBatch(b *fhirjson.Bundle, body []byte, d *decision, refusals map[int]*Error, resources map[int][]byte) {
+	for i, e := range b.Entries {
+		if r, ok := refusals[i]; ok {
+			b.Replace(i, refusalEntry(r))
+		} else if res, ok := resources[i]; ok {
+			b.Replace(i, body[e.Span.Start:e.Resource.Start], res, body[e.Resource.End:e.Span.End])
+		}
+	}
+	next := 0 // the answers passed
+	refused := d.refused
+	for i := range d.entryCount {
+		if len(refused) > 0 && refused[0].index == i {
+			b.Insert(next, refusalEntry(refused[0].err))
+			refused = refused[1:]
+		} else {
+			next++
+		}
+	}
 }
 
 // errNotPermitted refuses a resource the decision does not permit.
@@ -426,26 +476,9 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 		if len(b.Entries) != len(d.Entries) {
 			return an, errResponseUnchecked
 		}
-		answers := make([]json.RawMessage, len(b.Entries))
-		for i, e := range b.Entries {
-			if r, ok := refusals[i]; ok {
-				answers[i] = refusalEntry(r)
-			} else if res, ok := resources[i]; ok {
-				entry, ok := object(e.Span.Of(body))
-				if !ok {
-					return an, errResponseUnchecked
-				}
-				entry["resource"] = res
-				if answers[i], err = json.Marshal(entry); err != nil {
-					return an, errResponseUnchecked
-				}
-			} else {
-				answers[i] = e.Span.Of(body)
-			}
-		}
-		if an.out, err = replaceEntries(body, batchEntries(answers, d.refused, d.entryCount)); err != nil {
-			return an, errResponseUnchecked
-		}
+		// Spliced in as the answer is written, total removed.
+		mergeBatch(b, body, d, refusals, resources)
+		an.bundle, an.total = b, fhirjson.NoTotal
 	case b.Dropped() > 0 && d.Interaction == scope.InteractionHistoryInstance:
 		// The versions of one resource: one not permitted (another
 		// patient's, or out of the granular scopes) refuses it all, as a
@@ -471,9 +504,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 	case d.filtered && b.Total.Len() > 0:
 		// Nothing dropped here, but "total" counts every page, and
 		// other pages hold what the client may not see.
-		if an.out, err = replaceEntries(body, nil); err != nil {
-			return an, errResponseUnchecked
-		}
+		an.out = b.WithoutTotal()
 	}
 	return an, nil
 }
@@ -497,22 +528,6 @@ func isSearch(d *decision) bool {
 		return true
 	}
 	return false
-}
-
-// replaceEntries returns the Bundle body without "total" and, unless
-// entries is nil, with its "entry" replaced by entries. It decodes the
-// Bundle: for batch answers and rare searches, not for the searchsets the
-// guard filters every day.
-func replaceEntries(body []byte, entries json.RawMessage) ([]byte, error) {
-	bundle, ok := object(body)
-	if !ok {
-		return nil, errResponseUnchecked
-	}
-	if entries != nil {
-		bundle["entry"] = entries
-	}
-	delete(bundle, "total")
-	return json.Marshal(bundle)
 }
 
 // permitted reports whether the grant lets the client see resource, of
@@ -562,18 +577,35 @@ func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 	switch d.Interaction {
 	case scope.InteractionBatch, scope.InteractionTransaction:
 		// Each write entry the same way; If-Match cannot be added to an
-		// entry without rewriting the bundle.
-		reads := 0
+		// entry without rewriting the bundle. Entries that write the
+		// same resource under equal decisions (99 DELETEs of one id) are
+		// checked by one read. The reads are bounded in number
+		// (MaxStoredReads) and in bytes in all (MaxStoredBytes), and
+		// share one buffer.
+		sr := &storedReads{left: a.cfg.MaxStoredBytes}
+		type check struct {
+			path string
+			d    *decision
+		}
+		var done []check
+	entries:
 		for _, e := range d.Entries {
 			id, ok := e.storedTarget()
 			if !ok || !e.restricted() {
 				continue
 			}
-			if reads++; reads > a.cfg.MaxStoredReads {
+			path := a.basePath + "/" + e.Type + "/" + id
+			for _, c := range done {
+				if c.path == path && reflect.DeepEqual(c.d, e) {
+					continue entries
+				}
+			}
+			if len(done) == a.cfg.MaxStoredReads {
 				return &Error{Status: http.StatusRequestEntityTooLarge,
 					Description: fmt.Sprintf("a bundle may write at most %d resources by id under these scopes", a.cfg.MaxStoredReads)}
 			}
-			if _, err := a.storedPermitted(r, next, gr, e, a.basePath+"/"+e.Type+"/"+id); err != nil {
+			done = append(done, check{path, e})
+			if _, err := a.readStored(r, next, gr, e, path, sr); err != nil {
 				return err
 			}
 		}
@@ -596,6 +628,23 @@ func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 // storedPermitted asks next for the resource at path (escaped, under the
 // base) with a GET and checks it against d. It returns the ETag read.
 func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string) (string, error) {
+	return a.readStored(r, next, gr, d, path, nil)
+}
+
+// storedReads is what the reads of stored resources for one request
+// share: the bytes they may still read (MaxStoredBytes in all), and one
+// buffer, since none keeps what it read.
+type storedReads struct {
+	left int64
+	buf  []byte
+}
+
+// readStored is storedPermitted, the read one of those sr bounds (nil:
+// the only one of its request).
+func (a *authorizer) readStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string, sr *storedReads) (string, error) {
+	if sr == nil {
+		sr = &storedReads{left: a.cfg.MaxStoredBytes}
+	}
 	// The handler sees the GET as what it is, a read of the resource:
 	// a handler that acts on the decision must not do the write here.
 	read := *d
@@ -617,8 +666,16 @@ func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *sma
 	}
 	pre.Header.Set("Accept", "application/fhir+json")
 	h := http.Header{}
-	gw := &guardWriter{w: headerOnly(h), max: a.cfg.MaxResponseBytes}
+	limit := min(a.cfg.MaxResponseBytes, sr.left)
+	gw := &guardWriter{w: headerOnly(h), max: limit}
+	gw.body = *bytes.NewBuffer(sr.buf[:0])
 	next.ServeHTTP(gw, pre)
+	sr.buf = gw.body.Bytes()[:0]
+	if gw.overflow && limit < a.cfg.MaxResponseBytes {
+		return "", &Error{Status: http.StatusRequestEntityTooLarge,
+			Description: fmt.Sprintf("the resources a request writes by id may hold at most %d bytes in all under these scopes", a.cfg.MaxStoredBytes)}
+	}
+	sr.left -= int64(gw.body.Len())
 	status := gw.status
 	if status == 0 {
 		status = http.StatusOK
@@ -639,15 +696,11 @@ func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *sma
 		return "", unchecked
 	}
 	body := gw.body.Bytes()
-	m, ok := object(body)
-	if !ok {
+	res, err := fhirjson.Scan(body)
+	if err != nil || res.Type == "" {
 		return "", unchecked
 	}
-	typ, ok := str(m, "resourceType")
-	if !ok || typ == "" {
-		return "", unchecked
-	}
-	if !a.permitted(gr, d, typ, body, false) {
+	if !a.permitted(gr, d, res.Type, body, false) {
 		return "", a.denied(d)
 	}
 	return h.Get("ETag"), nil

@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -139,4 +140,85 @@ func newBenchGuard(b *testing.B, is *smarttest.Issuer) *smartmw.Guard {
 		b.Fatal(err)
 	}
 	return g
+}
+
+// BenchmarkBatch measures the whole protection of a batch (cached token)
+// whose answer the guard changes: one refused entry answered in its
+// place among 20 reads; a search entry whose searchset of 100
+// Observations loses another patient's; 99 DELETEs of one stored 64 KB
+// Observation, read once to check them, and a refused entry.
+func BenchmarkBatch(b *testing.B) {
+	is := smarttest.NewIssuer(b)
+	guard := newBenchGuard(b, is)
+	tok := is.Token(b, smarttest.Scopes("launch/patient patient/Observation.rds"), smarttest.Patient("123"))
+	entry := func(m, u string) string { return fmt.Sprintf(`{"request":{"method":%q,"url":%q}}`, m, u) }
+	batch := func(entries []string) string {
+		return `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(entries, ",") + `]}`
+	}
+	answer := func(entries []string) []byte {
+		return []byte(`{"resourceType":"Bundle","type":"batch-response","entry":[` + strings.Join(entries, ",") + `]}`)
+	}
+	var reads, searchEntries, deletes []string
+	var readAnswers, deleteAnswers []string
+	for i := range 20 {
+		reads = append(reads, entry("GET", fmt.Sprintf("Observation/o123-%d", i)))
+		readAnswers = append(readAnswers, fmt.Sprintf(`{"resource":{"resourceType":"Observation","id":"o123-%d","status":"final",`+
+			`"subject":{"reference":"Patient/123"},"valueQuantity":{"value":%d,"unit":"mg/dL"}},"response":{"status":"200 OK"}}`, i, 70+i))
+	}
+	reads = append(reads, entry("GET", "Condition/c1"))
+	search := labSearchset(100, 0)
+	foreign := strings.Replace(string(search), `"subject":{"reference":"Patient/123"}`, `"subject":{"reference":"Patient/456"}`, 1)
+	searchEntries = append(searchEntries, entry("GET", "Observation?patient=123"))
+	for range 99 {
+		deletes = append(deletes, entry("DELETE", "Observation/o123-1"))
+		deleteAnswers = append(deleteAnswers, `{"response":{"status":"204 No Content"}}`)
+	}
+	deletes = append(deletes, entry("DELETE", "Condition/c1"))
+	var stored strings.Builder
+	stored.WriteString(`{"resourceType":"Observation","id":"o123-1","subject":{"reference":"Patient/123"},"note":[`)
+	for i := 0; stored.Len() < 64<<10; i++ {
+		if i > 0 {
+			stored.WriteByte(',')
+		}
+		fmt.Fprintf(&stored, `{"text":"Reviewed; sample %d within range."}`, i)
+	}
+	stored.WriteString(`]}`)
+	for _, tc := range []struct {
+		name   string
+		body   string
+		answer []byte
+	}{
+		{"refused-entry", batch(reads), answer(readAnswers)},
+		{"filtered-search", batch(searchEntries), answer([]string{`{"resource":` + foreign + `,"response":{"status":"200 OK"}}`})},
+		{"deletes", batch(deletes), answer(deleteAnswers)},
+	} {
+		h := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/fhir+json")
+			if r.Method == http.MethodGet {
+				io.WriteString(w, stored.String())
+				return
+			}
+			w.Write(tc.answer)
+		}))
+		r := httptest.NewRequest("POST", "/r4", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("Content-Type", "application/fhir+json")
+		w := &discardWriter{h: http.Header{}}
+		serve := func() {
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(tc.body)), int64(len(tc.body))
+			w.reset()
+			h.ServeHTTP(w, r)
+		}
+		serve()
+		if w.status != 200 {
+			b.Fatalf("%s: the guard answered %d", tc.name, w.status)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.answer)))
+			for b.Loop() {
+				serve()
+			}
+		})
+	}
 }

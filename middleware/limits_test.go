@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,10 +42,18 @@ func (c cost) String() string {
 // of this file do not run in parallel, so nothing else allocates meanwhile.
 func measure(t *testing.T, h http.Handler, n int, mk func() *http.Request) (cost, *httptest.ResponseRecorder) {
 	t.Helper()
+	return measureAnswer(t, h, n, mk, 0)
+}
+
+// measureAnswer is measure for requests answered with up to answer bytes,
+// which the recorders are made to hold beforehand.
+func measureAnswer(t *testing.T, h http.Handler, n int, mk func() *http.Request, answer int) (cost, *httptest.ResponseRecorder) {
+	t.Helper()
 	reqs := make([]*http.Request, n)
 	recs := make([]*httptest.ResponseRecorder, n)
 	for i := range reqs {
 		reqs[i], recs[i] = mk(), httptest.NewRecorder()
+		recs[i].Body.Grow(answer)
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -544,4 +553,363 @@ func TestCacheEntryCostIsBoundedByTokenSize(t *testing.T) {
 	if per > 4*float64(len(toks[0])) {
 		t.Errorf("a token holds %.0f B after its verification, more than 4 times its %d B", per, len(toks[0]))
 	}
+}
+
+// TestRequestBodyBufferGrowsWithWhatArrives: a body is read into a buffer
+// that grows with the bytes that arrive, not one of the size its
+// Content-Length announces: a request announcing 10 MB and sending 1 KB
+// costs a few KB (and is answered 400, as is a body longer than
+// announced), so that slow clients announcing large bodies cannot make
+// the Guard hold memory they never send.
+func TestRequestBodyBufferGrowsWithWhatArrives(t *testing.T) {
+	h := newTest(t, nil).Handler(limitsStore)
+	tok := withScopes(t, "launch/patient patient/Observation.cr")
+	resource := `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/123"}}`
+	sent := []byte(resource + strings.Repeat(" ", 1024-len(resource)))
+	for _, tc := range []struct {
+		name      string
+		announced int64
+		status    int
+	}{
+		{"10 MB announced, 1 KB sent", 10_000_000, http.StatusBadRequest},
+		{"1 KB announced and sent", int64(len(sent)), http.StatusCreated},
+		{"1 KB announced, more sent", int64(len(sent)) - 1, http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, w := measure(t, h, 10, func() *http.Request {
+				r := postWith("/r4/Observation", tok, "application/fhir+json", sent, false)()
+				r.ContentLength = tc.announced
+				return r
+			})
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d: %.300s", w.Code, tc.status, w.Body)
+			}
+			// Measured: 4.8 KB (10 MB before the buffer grew with the
+			// bytes that arrive).
+			atMost(t, tc.name, c, 32<<10)
+		})
+	}
+}
+
+// TestReadAnnouncedAllocatesWhatArrives: a body whose length is announced
+// is read into pieces that grow with what arrives, then, once half of it
+// has come, into one buffer of its length: 1.5 times a whole body, at
+// most 4 times what arrives of a shorter one.
+func TestReadAnnouncedAllocatesWhatArrives(t *testing.T) {
+	const n = 1 << 20
+	for _, sent := range []int{1, 1000, n/2 - 1, n / 2, n/2 + 1, n - 1, n, n + 1} {
+		body := bytes.Repeat([]byte("x"), sent)
+		var got []byte
+		var err error
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		got, err = readAnnounced(bytes.NewReader(body), n)
+		runtime.ReadMemStats(&after)
+		switch {
+		case sent == n && (err != nil || !bytes.Equal(got, body)):
+			t.Errorf("%d bytes sent of %d: %v", sent, n, err)
+		case sent != n && err == nil:
+			t.Errorf("%d bytes sent of %d: no error", sent, n)
+		}
+		alloc := float64(after.TotalAlloc - before.TotalAlloc)
+		bound := 4*float64(sent) + 16<<10
+		if sent >= n/2 {
+			bound = 1.5*n + 16<<10
+		}
+		if alloc > bound*allocFactor() {
+			t.Errorf("%d bytes sent of %d: %.0f B allocated, more than %.0f", sent, n, alloc, bound*allocFactor())
+		}
+	}
+}
+
+// ownObservation returns an Observation of Patient/123 with id, of about
+// size bytes (notes pad it).
+func ownObservation(id string, size int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, `{"resourceType":"Observation","id":%q,"status":"final","category":[{"coding":[{"system":`+
+		`"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],`+
+		`"subject":{"reference":"Patient/123"},"note":[`, id)
+	for i := 0; b.Len() < size; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"text":"Reviewed by the laboratory; sample %d within range."}`, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// batchOf returns a batch Bundle of entries {"request":{"method":m,"url":u}}
+// for each "m u" of reqs.
+func batchOf(reqs ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"resourceType":"Bundle","type":"batch","entry":[`)
+	for i, r := range reqs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		m, u, _ := strings.Cut(r, " ")
+		fmt.Fprintf(&b, `{"request":{"method":%q,"url":%q}}`, m, u)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+// writeChunked writes body to w in pieces of 32 KiB, as a proxy relays
+// an answer, without announcing its length.
+func writeChunked(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/fhir+json")
+	for b := body; len(b) > 0; b = b[min(len(b), 32<<10):] {
+		w.Write(b[:min(len(b), 32<<10)])
+	}
+}
+
+// TestAnnouncedResponseLengthSizesTheGuardBuffer: an answer the guard
+// holds, written in pieces, is held in a buffer of the length the handler
+// announces (as a proxy passes the upstream's Content-Length), not in one
+// that doubles as the pieces arrive.
+func TestAnnouncedResponseLengthSizesTheGuardBuffer(t *testing.T) {
+	const size = 1 << 20
+	obs := ownObservation("o1", size)
+	tok := withScopes(t, "launch/patient patient/Observation.rs")
+	for _, tc := range []struct {
+		name     string
+		announce bool
+		bound    float64
+	}{
+		// Measured: 1.1 MB.
+		{"announced", true, 3 * size / 2},
+		// Measured: 4.2 MB (as announced ones did before): the doubling
+		// buffer ends at twice the answer, for an answer just over a
+		// power of two.
+		{"not announced", false, 9 * size / 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newTest(t, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tc.announce {
+					w.Header().Set("Content-Length", fmt.Sprint(len(obs)))
+				}
+				writeChunked(w, obs)
+			}))
+			c, w := measureAnswer(t, h, 3, getWith("/r4/Observation/o1", "Bearer "+tok), len(obs))
+			if w.Code != 200 || w.Body.Len() != len(obs) {
+				t.Fatalf("status %d, %d bytes of %d", w.Code, w.Body.Len(), len(obs))
+			}
+			atMost(t, tc.name, c, tc.bound)
+		})
+	}
+}
+
+// TestBatchOfDeletesReadsEachStoredResourceOnce: a 6 KB batch of 99
+// DELETEs of the client's own 1 MiB Observation and one refused entry
+// makes the guard read the stored Observation once, not 99 times, and
+// costs a bounded multiple of what it reads; a batch whose writes by id
+// would read more than MaxStoredBytes in all is answered 413.
+func TestBatchOfDeletesReadsEachStoredResourceOnce(t *testing.T) {
+	const size = 1 << 20
+	stored := map[string][]byte{}
+	for _, id := range []string{"o1", "o2", "o3"} {
+		stored[id] = ownObservation(id, size)
+	}
+	var mu sync.Mutex
+	reads := 0
+	announce := true // as a proxy passes the upstream's Content-Length
+	store := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			mu.Lock()
+			reads++
+			mu.Unlock()
+			_, id, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/r4/"), "/")
+			if announce {
+				w.Header().Set("Content-Length", fmt.Sprint(len(stored[id])))
+			}
+			writeChunked(w, stored[id])
+			return
+		}
+		var b struct{ Entry []json.RawMessage }
+		json.NewDecoder(r.Body).Decode(&b)
+		w.Header().Set("Content-Type", "application/fhir+json")
+		io.WriteString(w, `{"resourceType":"Bundle","type":"batch-response","entry":[`)
+		for i := range b.Entry {
+			if i > 0 {
+				io.WriteString(w, ",")
+			}
+			io.WriteString(w, `{"response":{"status":"204 No Content"}}`)
+		}
+		io.WriteString(w, `]}`)
+	})
+	tok := withScopes(t, "launch/patient patient/Observation.rds")
+	reqs := []string{}
+	for range 99 {
+		reqs = append(reqs, "DELETE Observation/o1")
+	}
+	body := batchOf(append(reqs, "DELETE Condition/c1")...)
+	h := newTest(t, nil).Handler(store)
+	const n = 3
+	c, w := measure(t, h, n, postWith("/r4", tok, "application/fhir+json", body, false))
+	if w.Code != 200 {
+		t.Fatalf("status %d, want 200: %.300s", w.Code, w.Body)
+	}
+	if reads != n {
+		t.Errorf("the stored Observation was read %d times for %d batches, want once each", reads, n)
+	}
+	// Measured: 1.2 MB for a 5.6 KB batch and a 1 MiB stored resource
+	// (0.9 GB before: 99 reads, each decoded with encoding/json).
+	atMost(t, "99 DELETEs of one stored 1 MiB resource", c, float64(4*len(body)+3*size/2))
+
+	t.Run("its length not announced", func(t *testing.T) {
+		announce, reads = false, 0
+		defer func() { announce = true }()
+		c, w := measure(t, h, n, postWith("/r4", tok, "application/fhir+json", body, false))
+		if w.Code != 200 || reads != n {
+			t.Fatalf("status %d, %d reads for %d batches: %.300s", w.Code, reads, n, w.Body)
+		}
+		// Measured: 4.4 MB: the buffer doubles as the resource arrives
+		// in pieces, up to twice its size.
+		atMost(t, "99 DELETEs of one stored 1 MiB resource, not announced", c, float64(4*len(body)+9*size/2))
+	})
+
+	t.Run("past MaxStoredBytes", func(t *testing.T) {
+		reads = 0
+		h := newTest(t, func(c *Config) { c.MaxStoredBytes = 5 * size / 2 }).Handler(store)
+		body := batchOf("DELETE Observation/o1", "DELETE Observation/o2", "DELETE Observation/o3", "DELETE Observation/o1")
+		c, w := measure(t, h, 2, postWith("/r4", tok, "application/fhir+json", body, false))
+		wantOutcome(t, w, http.StatusRequestEntityTooLarge, "too-costly")
+		if reads != 2*3 {
+			t.Errorf("%d reads for 2 batches, want 3 each (the third past the bound)", reads)
+		}
+		// Measured: 1.1 MB: the reads share one buffer, the third stops
+		// at the bound.
+		atMost(t, "three distinct 1 MiB stored resources", c, float64(4*len(body)+3*size/2))
+	})
+}
+
+// batchAnswer returns the answer to a batch of GETs of
+// Observation/<id> (and searches), entry by entry, with answers[url] (an
+// Observation, or a Bundle for a search) for each url of reqs, which
+// batchOf made.
+func batchAnswer(answers map[string][]byte, reqs []string) []byte {
+	var out bytes.Buffer
+	out.WriteString(`{"resourceType":"Bundle","type":"batch-response","entry":[`)
+	for i, r := range reqs {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		_, u, _ := strings.Cut(r, " ")
+		fmt.Fprintf(&out, `{"resource":%s,"response":{"status":"200 OK"}}`, answers[u])
+	}
+	out.WriteString(`]}`)
+	return out.Bytes()
+}
+
+// announced answers with body, its length announced (as a proxy passes
+// the upstream's Content-Length), in 32 KiB pieces.
+func announced(body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		writeChunked(w, body)
+	})
+}
+
+// TestBatchAnswerMergedBySplicing: a batch answer whose entries the guard
+// changes (a refused entry answered in its place, a search entry's
+// Bundle filtered) is merged in the batch's order at a small multiple of
+// the answer, not by a decoding and encoding again of it.
+func TestBatchAnswerMergedBySplicing(t *testing.T) {
+	tok := withScopes(t, "launch/patient patient/Observation.rs")
+	const n, size = 50, 20 << 10
+	answers := map[string][]byte{}
+	var reqs []string
+	var search bytes.Buffer
+	search.WriteString(`{"resourceType":"Bundle","type":"searchset","total":51,"entry":[`)
+	for i := range n {
+		id := fmt.Sprintf("o%d", i)
+		answers["Observation/"+id] = ownObservation(id, size)
+		reqs = append(reqs, "GET Observation/"+id)
+		fmt.Fprintf(&search, `{"resource":%s,"search":{"mode":"match"}},`, answers["Observation/"+id])
+	}
+	search.WriteString(`{"resource":{"resourceType":"Observation","id":"x","subject":{"reference":"Patient/456"}},"search":{"mode":"match"}}]}`)
+	answers["Observation?patient=123"] = search.Bytes()
+	for _, tc := range []struct {
+		name      string
+		reqs      []string
+		forwarded []string // the entries the handler answers
+	}{
+		{"one refused entry", append(slices.Clone(reqs), "GET Condition/c1"), reqs},
+		{"a filtered search", []string{"GET Observation?patient=123", "GET Condition/c1", "GET Observation/o1"},
+			[]string{"GET Observation?patient=123", "GET Observation/o1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			answer := batchAnswer(answers, tc.forwarded)
+			h := newTest(t, nil).Handler(announced(answer))
+			body := batchOf(tc.reqs...)
+			c, w := measureAnswer(t, h, 3, postWith("/r4", tok, "application/fhir+json", body, false), len(answer)+4096)
+			if w.Code != 200 {
+				t.Fatalf("status %d, want 200: %.300s", w.Code, w.Body)
+			}
+			var b struct {
+				Type  string
+				Entry []struct {
+					Resource struct{ ResourceType string }
+					Response struct{ Status string }
+				}
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil || b.Type != "batch-response" || len(b.Entry) != len(tc.reqs) {
+				t.Fatalf("not a batch-response of %d entries (%v): %.300s", len(tc.reqs), err, w.Body)
+			}
+			for i, r := range tc.reqs {
+				want := "200 OK"
+				if strings.Contains(r, "Condition") {
+					want = "403 Forbidden"
+				}
+				if e := b.Entry[i]; e.Response.Status != want || want == "200 OK" && e.Resource.ResourceType == "" {
+					t.Errorf("entry %d (%s) answers %+v, want %s", i, r, e, want)
+				}
+			}
+			if strings.Contains(w.Body.String(), "Patient/456") {
+				t.Error("another patient's resource in the answer")
+			}
+			// Measured: 1.1 MB for one refused entry among 50 answers of
+			// 20 KB (9.9 MB when the answer was decoded and encoded again
+			// with encoding/json), 2.1 MB for the filtered search (18.8
+			// MB): the answer held, and the search Bundle filtered.
+			atMost(t, tc.name, c, float64(4*len(body)+5*len(answer)/2))
+		})
+	}
+}
+
+// TestSearchUnderSeveralGranularScopesCostsItsAnswer: a search answered
+// under two granular scopes, forwarded as it is and filtered by the
+// guard, loses its "total" by splicing, at a small multiple of the answer.
+func TestSearchUnderSeveralGranularScopesCostsItsAnswer(t *testing.T) {
+	tok := withScopes(t, "launch/patient "+
+		"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory "+
+		"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs")
+	const n, size = 50, 20 << 10
+	var search bytes.Buffer
+	search.WriteString(`{"resourceType":"Bundle","type":"searchset","total":50,"entry":[`)
+	for i := range n {
+		if i > 0 {
+			search.WriteByte(',')
+		}
+		fmt.Fprintf(&search, `{"resource":%s,"search":{"mode":"match"}}`, ownObservation(fmt.Sprintf("o%d", i), size))
+	}
+	search.WriteString(`]}`)
+	answer := search.Bytes()
+	h := newTest(t, nil).Handler(announced(answer))
+	c, w := measureAnswer(t, h, 3, getWith("/r4/Observation?patient=123", "Bearer "+tok), len(answer))
+	if w.Code != 200 {
+		t.Fatalf("status %d, want 200: %.300s", w.Code, w.Body)
+	}
+	var b struct {
+		Total *int
+		Entry []json.RawMessage
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil || b.Total != nil || len(b.Entry) != n {
+		t.Fatalf("want %d entries and no total (%v): %.300s", n, err, w.Body)
+	}
+	// Measured: 2.1 MB for 1 MB: the answer held, and written again
+	// without total (6.6 MB when it was decoded and encoded again).
+	atMost(t, "a search under two granular scopes", c, float64(5*len(answer)/2))
 }

@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"bytes"
-	"errors"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/compartment"
@@ -163,30 +162,23 @@ func parameterList(list []byte, each func(res []byte) error) error {
 	})
 }
 
-// errTwice refuses an object with a member the guard reads given twice,
-// or beside a key equal to it under case folding.
-var errTwice = errors.New("a member the guard reads is given twice")
-
-// members calls fn with the members of obj named in names, refusing obj
-// when one of them is given twice or when another key folds to one of
-// them (a client's decoder could read that one instead).
+// members calls fn, in the order of names, with the value of each member
+// of obj named in names that obj has, refusing obj (fhirjson.Members)
+// when it could be read two ways.
 func members(obj []byte, fn func(key string, value []byte) error, names ...string) error {
-	var seen uint64
-	return fhirjson.Members(obj, func(key string, s fhirjson.Span) error {
-		for i, name := range names {
-			if key == name {
-				if seen&(1<<i) != 0 {
-					return errTwice
-				}
-				seen |= 1 << i
-				return fn(key, s.Of(obj))
-			}
-			if fhirjson.FoldsTo([]byte(key), name) {
-				return errTwice
-			}
+	spans, err := fhirjson.Members(obj, names...)
+	if err != nil {
+		return err
+	}
+	for i, s := range spans {
+		if s.Len() == 0 {
+			continue
 		}
-		return nil
-	})
+		if err := fn(names[i], s.Of(obj)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mayContain reports whether resource's bytes could hold a "contained"

@@ -73,7 +73,8 @@ func TestWritesNeverReachAnotherPatient(t *testing.T) {
 
 // TestBundleLimits: a bundle beyond MaxBundleEntries, or whose writes by
 // id need more stored reads than MaxStoredReads, is refused with 413
-// before any entry reaches the handler.
+// before any entry reaches the handler; writes of one resource under
+// equal decisions need one read.
 func TestBundleLimits(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
@@ -91,6 +92,13 @@ func TestBundleLimits(t *testing.T) {
 		}
 		return `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(es, ",") + `]}`
 	}
+	deletes := func(ids ...string) string {
+		var es []string
+		for _, id := range ids {
+			es = append(es, fmt.Sprintf(`{"request":{"method":"DELETE","url":"Observation/%s"}}`, id))
+		}
+		return `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(es, ",") + `]}`
+	}
 	for _, tc := range []struct {
 		name string
 		body string
@@ -99,6 +107,8 @@ func TestBundleLimits(t *testing.T) {
 		{"entries at the limit", batch(5, "GET"), 200},
 		{"entries past the limit", batch(6, "GET"), 413},
 		{"stored reads past the limit", batch(3, "DELETE"), 413},
+		{"one write by id repeated: one read", deletes("o123-0", "o123-0", "o123-0"), 200},
+		{"a repeated write and two others", deletes("o123-0", "o123-1", "o123-0", "o123-2"), 413},
 	} {
 		store := &anyPatientStore{}
 		w := do(t, guard.Handler(store), "POST", "/r4", tok, tc.body)

@@ -13,6 +13,11 @@
 // of JSON tokens. [Bundle.WriteRewrite] sends a filtered Bundle without
 // copying it.
 //
+// [Members] reads named members of one object (a bundle entry, its
+// request) in the same way, refusing keys that two decoders could read
+// differently, and [DecodeString] decodes a string member as
+// encoding/json would.
+//
 // # Use
 //
 //	r, err := fhirjson.Scan(body)

@@ -88,3 +88,52 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMembers compares Members and DecodeString with encoding/json, the
+// way the guard read a bundle entry's request before: Members refuses
+// what json.Valid refuses (ErrSyntax) or what nests past MaxDepth, and
+// what the reference finds unreadable (not an object, keys equal under
+// case folding, a key folding to a name); otherwise it finds the values
+// the reference finds, and DecodeString decodes them as json.Unmarshal.
+func FuzzMembers(f *testing.F) {
+	for _, seed := range []string{
+		`{"method":"POST","url":"Observation","ifNoneExist":"identifier=1"}`,
+		`{"request":{"method":"GET","url":"Patient/1"},"resource":{"resourceType":"Patient"},"fullUrl":"urn:uuid:1"}`,
+		`{"method":"GET","Method":"DELETE"}`,
+		`{"IfNoneExist":"x","url":null}`,
+		`{"a":1,"\u0061":2,"\u212A":3,"k":4}`,
+		"{\"\xff\":1,\"\\ufffd\":2,\"url\":\"\\ud800\"}",
+		`[1,2]`,
+		`{"method":01}`,
+		` {"url" : ["x"] } `,
+	} {
+		f.Add([]byte(seed))
+	}
+	names := []string{"method", "url", "ifNoneExist", "request", "resource"}
+	f.Fuzz(func(t *testing.T, obj []byte) {
+		spans, err := fhirjson.Members(obj, names...)
+		if errors.Is(err, fhirjson.ErrDepth) {
+			if d := refDepth(obj); d <= fhirjson.MaxDepth {
+				t.Fatalf("ErrDepth for a depth of %d", d)
+			}
+			return
+		}
+		want, refErr := refObject(obj, names...)
+		if !errors.Is(err, refErr) || (err == nil) != (refErr == nil) {
+			t.Fatalf("Members = %v, reference %v", err, refErr)
+		}
+		if err != nil {
+			return
+		}
+		for i, s := range spans {
+			if !bytes.Equal(s.Of(obj), want[i]) {
+				t.Fatalf("%s = %q, reference %q", names[i], s.Of(obj), want[i])
+			}
+			got, ok := fhirjson.DecodeString(s.Of(obj))
+			ref, refOK := refText(want[i])
+			if got != ref || ok != refOK {
+				t.Fatalf("DecodeString(%s) = %q, %v; reference %q, %v", s.Of(obj), got, ok, ref, refOK)
+			}
+		}
+	})
+}

@@ -254,3 +254,30 @@ func refDepth(data []byte) int {
 		}
 	}
 }
+
+// refObject reads the object in raw as Members should, the way the guard
+// read a bundle entry's request with encoding/json before: the values of
+// the members named (nil when absent), refused when two keys are equal
+// under case folding or a key folds to a name it is not.
+func refObject(raw []byte, names ...string) ([]json.RawMessage, error) {
+	if !json.Valid(raw) {
+		return nil, fhirjson.ErrSyntax
+	}
+	m, ok := refMembers(raw)
+	if !ok {
+		return nil, fhirjson.ErrUnreadable
+	}
+	seen := map[string]bool{}
+	for _, member := range m {
+		f := refFold(member.key)
+		if seen[f] {
+			return nil, fhirjson.ErrUnreadable
+		}
+		seen[f] = true
+	}
+	vals, ok := refPick(m, names...)
+	if !ok {
+		return nil, fhirjson.ErrUnreadable
+	}
+	return vals, nil
+}

@@ -94,9 +94,25 @@ type Bundle struct {
 
 	data    []byte
 	members int    // members of the Bundle object
+	close   int    // where its closing brace is
 	total   member // the "total" member
 	entry   member // the "entry" member
 	dropped int
+
+	replaced []replacement // entries marked by Replace, in order
+	inserts  []insertion   // by Insert, in order of at
+}
+
+// replacement is an entry marked by Replace.
+type replacement struct {
+	i      int // its index
+	pieces [][]byte
+}
+
+// insertion is an entry marked by Insert.
+type insertion struct {
+	at  int // the index of the entry it goes before
+	raw []byte
 }
 
 // member locates one member of the Bundle object, for Rewrite.
@@ -312,6 +328,7 @@ func (s *scanner) top(i int) (int, error) {
 	b.data = data
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
+		b.close = i
 		return i + 1, nil
 	}
 	var seenType, seenBundleType bool
@@ -390,7 +407,7 @@ func (s *scanner) top(i int) (int, error) {
 		}
 		switch data[i] {
 		case '}':
-			b.members = k + 1
+			b.members, b.close = k+1, i
 			return i + 1, nil
 		case ',':
 			prevEnd = valueEnd
