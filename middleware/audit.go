@@ -114,7 +114,8 @@ type auditRecord struct {
 	start    time.Time
 	grant    *smartctx.Grant
 	request  *smartctx.Request // as classified, also when then refused
-	decision *decision
+	decided  *smartctx.Request // as decided (a rewritten query, say)
+	limits   *smartctx.Limits  // what the decision left to enforce
 	err      *Error
 	withheld int
 	status   int
@@ -204,10 +205,10 @@ func (m *Guard) report(r *http.Request, rec *auditRecord) {
 	if q := rec.request; q != nil {
 		e.Interaction, e.Type, e.ID, e.Operation = q.Interaction, q.Type, q.ID, q.Operation
 	}
-	if d := rec.decision; d != nil {
-		e.Interaction, e.Type, e.ID, e.Operation, e.Context = d.Interaction, d.Type, d.ID, d.Operation, d.Context
-		if d.Patient != "" {
-			e.Patient = d.Patient
+	if d, l := rec.decided, rec.limits; d != nil && l != nil {
+		e.Interaction, e.Type, e.ID, e.Operation, e.Context = d.Interaction, d.Type, d.ID, d.Operation, l.Context
+		if l.Patient != "" {
+			e.Patient = l.Patient
 		}
 	}
 	if m.metrics != nil {

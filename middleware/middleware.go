@@ -19,6 +19,7 @@ import (
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/asmeta"
 	"github.com/smartguard/smartguard/internal/bearer"
+	"github.com/smartguard/smartguard/internal/engine"
 	"github.com/smartguard/smartguard/internal/fhirrest"
 	"github.com/smartguard/smartguard/internal/jwks"
 )
@@ -71,7 +72,7 @@ type issuer struct {
 // (and their issuers) a token must name to be used under it, and its
 // authorizer.
 type base struct {
-	az     *authorizer
+	az     *engine.Engine
 	auds   []audience
 	opaque *issuer // the issuer that introspects opaque tokens here, if any
 	host   string  // as hostKey gives it
@@ -333,7 +334,7 @@ func newBases(cfg *Config, onError ErrorHandler) []*base {
 			host, path := baseAt(cfg, i, j, a) // a checked by withDefaults
 			b := byKey[key{host, path}]
 			if b == nil {
-				b = &base{az: newAuthorizer(cfg, path, a, onError), host: host}
+				b = &base{az: newEngine(cfg, path, a, onError), host: host}
 				byKey[key{host, path}] = b
 				bases = append(bases, b)
 			}
@@ -342,12 +343,12 @@ func newBases(cfg *Config, onError ErrorHandler) []*base {
 	}
 	for _, b := range bases {
 		for _, o := range bases {
-			if o.host != b.host && overlap(b.az.basePath, o.az.basePath) {
+			if o.host != b.host && overlap(b.az.BasePath(), o.az.BasePath()) {
 				b.byHost = true
 			}
 		}
 	}
-	slices.SortStableFunc(bases, func(x, y *base) int { return len(y.az.basePath) - len(x.az.basePath) })
+	slices.SortStableFunc(bases, func(x, y *base) int { return len(y.az.BasePath()) - len(x.az.BasePath()) })
 	return bases
 }
 
@@ -361,7 +362,7 @@ func (m *Guard) baseOf(r *http.Request) *base {
 	var host string
 	byHost := false
 	for _, b := range m.bases {
-		if _, ok := fhirrest.Rel(b.az.basePath, p); !ok {
+		if _, ok := fhirrest.Rel(b.az.BasePath(), p); !ok {
 			continue
 		}
 		if !b.byHost {
@@ -478,7 +479,7 @@ func (m *Guard) Handler(next http.Handler) http.Handler {
 				rec.grant = g
 			}
 		}
-		b.az.serve(w, r, g, true, next)
+		b.az.Serve(w, r, g, true, next)
 	}))
 	h = m.audited(h)
 	if m.cors != nil {
@@ -538,7 +539,7 @@ func (m *Guard) Authorize(next http.Handler) http.Handler {
 			m.onError(w, r, errNotForBase())
 			return
 		}
-		b.az.serve(w, r, g, false, next)
+		b.az.Serve(w, r, g, false, next)
 	})
 }
 
@@ -561,16 +562,8 @@ func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) 
 	if !b.admits(g) {
 		return nil, errNotForBase()
 	}
-	d, err := b.az.decideHTTP(ctx, g, r)
-	if err != nil {
-		return nil, err
-	}
-	if len(d.refused) > 0 {
-		// Handler answers such a batch entry by entry; a caller of
-		// Decide learns of the first refusal.
-		return nil, entryError(d.refused[0].index, d.refused[0].err)
-	}
-	return d.public(), nil
+	d, err := b.az.Decide(ctx, g, r)
+	return d, fromEngine(err)
 }
 
 // authenticate extracts and verifies r's token and, when r is under base

@@ -1,4 +1,4 @@
-package middleware
+package engine
 
 import (
 	"bytes"
@@ -76,7 +76,7 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 // (If-None-Match, If-Modified-Since) are evaluated here on the checked
 // answer rather than by next, and with NotFoundForDenied a missing
 // resource is answered exactly as a refused one.
-func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) {
+func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) {
 	saved := w.Header().Clone() // what earlier stages (CORS) set
 	// A compressed body could not be read: ask for identity.
 	r.Header.Del("Accept-Encoding")
@@ -98,7 +98,7 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 			r = &r2
 		}
 	}
-	gw := &guardWriter{w: w, max: a.cfg.MaxResponseBytes}
+	gw := &guardWriter{w: w, max: a.opt.MaxResponseBytes}
 	next.ServeHTTP(gw, r)
 
 	refuse := func(err *Error) {
@@ -109,7 +109,7 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		for k, v := range saved {
 			h[k] = v
 		}
-		a.onError(w, orig, err)
+		a.opt.OnError(w, orig, err)
 	}
 	status := gw.status
 	if status == 0 {
@@ -121,7 +121,7 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 	case gw.overflow:
 		refuse(&Error{Status: http.StatusBadGateway, Description: "response too large to check", Err: errResponseUnchecked})
 		return
-	case a.cfg.NotFoundForDenied && read && (status == http.StatusNotFound || status == http.StatusGone):
+	case a.opt.NotFoundForDenied && read && (status == http.StatusNotFound || status == http.StatusGone):
 		// Missing (or deleted) and refused look the same: status,
 		// headers and body.
 		refuse(a.denied(d))
@@ -146,11 +146,8 @@ func (a *authorizer) guard(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	an, err := a.checkResponse(gr, d, body)
-	if a.cfg.Metrics != nil {
-		a.cfg.Metrics.Guarded(len(body), an.withheld)
-	}
-	if rec := recordOf(r.Context()); rec != nil && (a.cfg.Audit != nil || a.cfg.Metrics != nil) {
-		rec.withheld += an.withheld + len(d.refused)
+	if a.opt.Observer != nil {
+		a.opt.Observer.Guarded(r.Context(), len(body), an.withheld, len(d.refused))
 	}
 	switch {
 	case errors.Is(err, errResponseUnchecked):
@@ -247,8 +244,8 @@ func preconditionFailed(im, ius string, h http.Header) bool {
 }
 
 // denied is the error for a resource the decision does not permit.
-func (a *authorizer) denied(d *decision) *Error {
-	if a.cfg.NotFoundForDenied {
+func (a *Engine) denied(d *decision) *Error {
+	if a.opt.NotFoundForDenied {
 		return &Error{Status: http.StatusNotFound, Description: "resource not found"}
 	}
 	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
@@ -263,8 +260,8 @@ var withheldEntry = json.RawMessage(`{"resource":{"resourceType":"OperationOutco
 
 // refusalEntry is a batch-response entry answering a refused entry: its
 // status and the refusal's OperationOutcome.
-func refusalEntry(e *Error) json.RawMessage {
-	oo := operationOutcome(e)
+func (a *Engine) refusalEntry(e *Error) json.RawMessage {
+	oo := a.opt.Outcome(e)
 	b := make([]byte, 0, len(oo)+64)
 	b = append(b, `{"response":{"status":"`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)
@@ -278,14 +275,14 @@ func refusalEntry(e *Error) json.RawMessage {
 // batchEntries merges the answers of the forwarded entries with the
 // refusals of the others, in the batch's order: the JSON array of a
 // batch-response's entries.
-func batchEntries(answers []json.RawMessage, refused []refusal, n int) json.RawMessage {
+func (a *Engine) batchEntries(answers []json.RawMessage, refused []refusal, n int) json.RawMessage {
 	b := append(make([]byte, 0, 256*len(refused)), '[')
 	next := 0
 	for i := range n {
 		var entry []byte
 		switch {
 		case len(refused) > 0 && refused[0].index == i:
-			entry = refusalEntry(refused[0].err)
+			entry = a.refusalEntry(refused[0].err)
 			refused = refused[1:]
 		case next < len(answers):
 			entry = answers[next]
@@ -303,8 +300,8 @@ func batchEntries(answers []json.RawMessage, refused []refusal, n int) json.RawM
 
 // batchResponse is the answer to a batch none of whose entries was
 // forwarded.
-func batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
-	entries := batchEntries(answers, refused, n)
+func (a *Engine) batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
+	entries := a.batchEntries(answers, refused, n)
 	b := make([]byte, 0, len(entries)+64)
 	b = append(b, `{"resourceType":"Bundle","type":"batch-response","entry":`...)
 	b = append(b, entries...)
@@ -316,10 +313,10 @@ func batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
 // its entry's place, each filtered search Bundle in its entry in place of
 // the one answered, and the refusals of the entries not forwarded among
 // the answers, in the batch's order.
-func mergeBatch(b *fhirjson.Bundle, body []byte, d *decision, refusals map[int]*Error, resources map[int][]byte) {
+func (a *Engine) mergeBatch(b *fhirjson.Bundle, body []byte, d *decision, refusals map[int]*Error, resources map[int][]byte) {
 	for i, e := range b.Entries {
 		if r, ok := refusals[i]; ok {
-			b.Replace(i, refusalEntry(r))
+			b.Replace(i, a.refusalEntry(r))
 		} else if res, ok := resources[i]; ok {
 			b.Replace(i, body[e.Span.Start:e.Resource.Start], res, body[e.Resource.End:e.Span.End])
 		}
@@ -328,7 +325,7 @@ func mergeBatch(b *fhirjson.Bundle, body []byte, d *decision, refusals map[int]*
 	refused := d.refused
 	for i := range d.entryCount {
 		if len(refused) > 0 && refused[0].index == i {
-			b.Insert(next, refusalEntry(refused[0].err))
+			b.Insert(next, a.refusalEntry(refused[0].err))
 			refused = refused[1:]
 		} else {
 			next++
@@ -371,7 +368,7 @@ func (an *answer) writeTo(w io.Writer) {
 // errNotPermitted for a resource outside the decision, and with
 // errResponseUnchecked for a body that is not FHIR JSON the guard can
 // read.
-func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (answer, error) {
+func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (answer, error) {
 	an := answer{body: body}
 	res, err := fhirjson.Scan(body)
 	if err != nil || res.Type == "" {
@@ -413,7 +410,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 			continue
 		}
 		if e.ResourcePresence != fhirjson.Present {
-			if perEntry && a.cfg.NotFoundForDenied && i < len(d.Entries) && isRead(d.Entries[i]) && d.Entries[i].restricted() {
+			if perEntry && a.opt.NotFoundForDenied && i < len(d.Entries) && isRead(d.Entries[i]) && d.Entries[i].restricted() {
 				// A read answered without a resource (404, 410): as
 				// a refused one is answered, so that the two look
 				// the same.
@@ -477,7 +474,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 			return an, errResponseUnchecked
 		}
 		// Spliced in as the answer is written, total removed.
-		mergeBatch(b, body, d, refusals, resources)
+		a.mergeBatch(b, body, d, refusals, resources)
 		an.bundle, an.total = b, fhirjson.NoTotal
 	case b.Dropped() > 0 && d.Interaction == scope.InteractionHistoryInstance:
 		// The versions of one resource: one not permitted (another
@@ -495,7 +492,7 @@ func (a *authorizer) checkResponse(gr *smartctx.Grant, d *decision, body []byte)
 				an.total = t
 			}
 		}
-		if b.Type == "searchset" && matchWithheld && !a.cfg.NotFoundForDenied {
+		if b.Type == "searchset" && matchWithheld && !a.opt.NotFoundForDenied {
 			// Withheld includes are not announced: whether one was
 			// there tells whether the resource referred to exists.
 			// With NotFoundForDenied nothing is announced.
@@ -535,7 +532,7 @@ func isSearch(d *decision) bool {
 // rule): the type asked for, or any type for an operation or as an
 // included resource, checked with the interaction's letter for the type
 // asked for and as a read otherwise.
-func (a *authorizer) permitted(gr *smartctx.Grant, d *decision, typ string, resource []byte, included bool) bool {
+func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource []byte, included bool) bool {
 	if !d.restricted() {
 		return true
 	}
@@ -573,7 +570,7 @@ func carriesResource(body []byte) bool {
 // Without it a patient app could overwrite or delete another patient's
 // Observation by id in front of a FHIR server that knows nothing of
 // SMART.
-func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) error {
+func (a *Engine) checkStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) error {
 	switch d.Interaction {
 	case scope.InteractionBatch, scope.InteractionTransaction:
 		// Each write entry the same way; If-Match cannot be added to an
@@ -582,7 +579,7 @@ func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 		// checked by one read. The reads are bounded in number
 		// (MaxStoredReads) and in bytes in all (MaxStoredBytes), and
 		// share one buffer.
-		sr := &storedReads{left: a.cfg.MaxStoredBytes}
+		sr := &storedReads{left: a.opt.MaxStoredBytes}
 		type check struct {
 			path string
 			d    *decision
@@ -600,9 +597,9 @@ func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 					continue entries
 				}
 			}
-			if len(done) == a.cfg.MaxStoredReads {
+			if len(done) == a.opt.MaxStoredReads {
 				return &Error{Status: http.StatusRequestEntityTooLarge,
-					Description: fmt.Sprintf("a bundle may write at most %d resources by id under these scopes", a.cfg.MaxStoredReads)}
+					Description: fmt.Sprintf("a bundle may write at most %d resources by id under these scopes", a.opt.MaxStoredReads)}
 			}
 			done = append(done, check{path, e})
 			if _, err := a.readStored(r, next, gr, e, path, sr); err != nil {
@@ -627,7 +624,7 @@ func (a *authorizer) checkStored(r *http.Request, next http.Handler, gr *smartct
 
 // storedPermitted asks next for the resource at path (escaped, under the
 // base) with a GET and checks it against d. It returns the ETag read.
-func (a *authorizer) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string) (string, error) {
+func (a *Engine) storedPermitted(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string) (string, error) {
 	return a.readStored(r, next, gr, d, path, nil)
 }
 
@@ -641,9 +638,9 @@ type storedReads struct {
 
 // readStored is storedPermitted, the read one of those sr bounds (nil:
 // the only one of its request).
-func (a *authorizer) readStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string, sr *storedReads) (string, error) {
+func (a *Engine) readStored(r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision, path string, sr *storedReads) (string, error) {
 	if sr == nil {
-		sr = &storedReads{left: a.cfg.MaxStoredBytes}
+		sr = &storedReads{left: a.opt.MaxStoredBytes}
 	}
 	// The handler sees the GET as what it is, a read of the resource:
 	// a handler that acts on the decision must not do the write here.
@@ -666,14 +663,14 @@ func (a *authorizer) readStored(r *http.Request, next http.Handler, gr *smartctx
 	}
 	pre.Header.Set("Accept", "application/fhir+json")
 	h := http.Header{}
-	limit := min(a.cfg.MaxResponseBytes, sr.left)
+	limit := min(a.opt.MaxResponseBytes, sr.left)
 	gw := &guardWriter{w: headerOnly(h), max: limit}
 	gw.body = *bytes.NewBuffer(sr.buf[:0])
 	next.ServeHTTP(gw, pre)
 	sr.buf = gw.body.Bytes()[:0]
-	if gw.overflow && limit < a.cfg.MaxResponseBytes {
+	if gw.overflow && limit < a.opt.MaxResponseBytes {
 		return "", &Error{Status: http.StatusRequestEntityTooLarge,
-			Description: fmt.Sprintf("the resources a request writes by id may hold at most %d bytes in all under these scopes", a.cfg.MaxStoredBytes)}
+			Description: fmt.Sprintf("the resources a request writes by id may hold at most %d bytes in all under these scopes", a.opt.MaxStoredBytes)}
 	}
 	sr.left -= int64(gw.body.Len())
 	status := gw.status
@@ -682,7 +679,7 @@ func (a *authorizer) readStored(r *http.Request, next http.Handler, gr *smartctx
 	}
 	unchecked := &Error{Status: http.StatusBadGateway, Description: "the stored resource cannot be checked", Err: errResponseUnchecked}
 	switch {
-	case (status == http.StatusNotFound || status == http.StatusGone) && a.cfg.NotFoundForDenied:
+	case (status == http.StatusNotFound || status == http.StatusGone) && a.opt.NotFoundForDenied:
 		// Answered exactly as a refused resource is: the write does
 		// not go ahead (an update does not create), so that a client
 		// cannot tell a missing resource from another patient's.

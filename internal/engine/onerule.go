@@ -1,4 +1,4 @@
-package middleware
+package engine
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ import (
 // type typ, with letter p, in context c under the patient limit pid
 // ("" for none). Types that hold other resources (a stored Bundle, a
 // Parameters) are permitted only when everything they hold is.
-func (a *authorizer) allows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission) bool {
+func (a *Engine) allows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission) bool {
 	return a.allowsAt(gr, c, pid, typ, resource, p, 0)
 }
 
@@ -40,7 +40,7 @@ func (a *authorizer) allows(gr *smartctx.Grant, c scope.Context, pid, typ string
 // for the guard to check what they hold: each level is read again.
 const maxHolding = 8
 
-func (a *authorizer) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int) bool {
+func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int) bool {
 	switch typ {
 	case "Parameters":
 		// An operation's output: no one holds scopes for Parameters
@@ -59,7 +59,7 @@ func (a *authorizer) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ stri
 		contains := true // unless the compartment's own pass says not
 		switch {
 		case typ == "Patient":
-			if in, err := InPatientCompartment(resource, pid); err != nil || !in {
+			if in, err := compartment.Member(resource, pid); err != nil || !in {
 				return false
 			}
 			contains = mayContain(resource)
@@ -93,7 +93,7 @@ const maxHeld = 10000
 
 // heldAllowed reports whether every resource that holder (a resource)
 // carries, as walk finds them, is allowed as a read.
-func (a *authorizer) heldAllowed(gr *smartctx.Grant, c scope.Context, pid string, holder []byte,
+func (a *Engine) heldAllowed(gr *smartctx.Grant, c scope.Context, pid string, holder []byte,
 	walk func(body []byte, each func(res []byte) error) error, depth int) bool {
 	n := 0
 	err := walk(holder, func(res []byte) error {
@@ -189,7 +189,7 @@ func mayContain(resource []byte) bool {
 
 // containsNoOther reports whether resource contains no resource that
 // belongs to a patient other than pid.
-func (a *authorizer) containsNoOther(resource []byte, pid string) bool {
+func (a *Engine) containsNoOther(resource []byte, pid string) bool {
 	if !mayContain(resource) {
 		return true
 	}
@@ -216,7 +216,7 @@ func (a *authorizer) containsNoOther(resource []byte, pid string) bool {
 // outcomeClean reports whether a batch or transaction answer's entry has
 // no response.outcome, or one that contains nothing of a patient other
 // than pid.
-func (a *authorizer) outcomeClean(entry []byte, pid string) bool {
+func (a *Engine) outcomeClean(entry []byte, pid string) bool {
 	if !bytes.Contains(entry, []byte(`ontained"`)) && !bytes.Contains(entry, []byte(`\u`)) {
 		return true
 	}

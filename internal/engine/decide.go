@@ -1,4 +1,4 @@
-package middleware
+package engine
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ type attempt struct {
 // with the query rewritten (when RewriteSearch is on). The first decision
 // that leaves nothing to the handler (no compartment, no constraint) wins;
 // failing that, the first decision that allows the request.
-func (a *authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
+func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
 	if req.Interaction == scope.InteractionCapabilities {
 		return &decision{Request: req.Request}, nil
 	}
@@ -43,7 +43,7 @@ func (a *authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request
 	var found *decision
 	var denial error
 	for _, at := range attempts {
-		if at.rewrite && (!a.cfg.RewriteSearch || bundled || found != nil) {
+		if at.rewrite && (!a.opt.RewriteSearch || bundled || found != nil) {
 			continue
 		}
 		if !set.HasContext(at.c) {
@@ -59,11 +59,11 @@ func (a *authorizer) decide(ctx context.Context, g *smartctx.Grant, req *Request
 			continue
 		}
 		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
-		if err == nil && a.cfg.Policy != nil {
+		if err == nil && a.opt.Policy != nil {
 			pr := new(Request) // the policy may keep it
 			*pr = r
 			pr.Query = d.Query
-			if perr := a.cfg.Policy(ctx, g, pr); perr != nil {
+			if perr := a.opt.Policy(ctx, g, pr); perr != nil {
 				d, err = nil, policyError(perr)
 			}
 		}
@@ -145,12 +145,12 @@ func printable(s string, n int) string {
 // through, but a hand-made Grant may hold), and those of a RelatedPerson
 // or a Person without a Policy: they act for patients the grant does not
 // name, and only the application knows which.
-func (a *authorizer) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, bundled bool) (string, error) {
+func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, bundled bool) (string, error) {
 	switch c {
 	case scope.Patient:
 		return g.Patient(), nil
 	case scope.User:
-		if a.cfg.SkipPatientUserCompartment || g.FHIRUser() == "" {
+		if a.opt.SkipPatientUserCompartment || g.FHIRUser() == "" {
 			return "", nil
 		}
 		typ, id, ok := g.FHIRUserReference()
@@ -161,7 +161,7 @@ func (a *authorizer) limitPatient(g *smartctx.Grant, c scope.Context, req *Reque
 		case "Patient":
 			return id, nil
 		case "RelatedPerson", "Person":
-			if a.cfg.Policy == nil {
+			if a.opt.Policy == nil {
 				return "", a.deny(req, bundled, "user scopes of a "+typ+" need a Policy that says whose records they reach")
 			}
 		}
@@ -181,10 +181,10 @@ func policyError(err error) error {
 // deny refuses req, decided in req.Context, with 403 insufficient_scope
 // naming the scope that would allow it, or 404 for an instance read when
 // NotFoundForDenied is set.
-func (a *authorizer) deny(req *Request, bundled bool, why string) *Error {
+func (a *Engine) deny(req *Request, bundled bool, why string) *Error {
 	switch req.Interaction {
 	case scope.InteractionRead, scope.InteractionVRead, scope.InteractionHistoryInstance:
-		if a.cfg.NotFoundForDenied {
+		if a.opt.NotFoundForDenied {
 			// Answered exactly as a missing resource: the cause is for
 			// logs only.
 			return &Error{Status: http.StatusNotFound, Description: "resource not found",
@@ -216,7 +216,7 @@ func neededScope(req *Request) string {
 }
 
 // decideIn decides req under the one context req.Context.
-func (a *authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist string, rewrite, bundled bool) (*decision, error) {
+func (a *Engine) decideIn(g *smartctx.Grant, req *Request, ifNoneExist string, rewrite, bundled bool) (*decision, error) {
 	// Under a patient limit the decision carries the patient whatever
 	// the type asked for: what the answer includes is checked against it.
 	d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: req.Context, Patient: req.patient}}
@@ -269,14 +269,14 @@ func (a *authorizer) decideIn(g *smartctx.Grant, req *Request, ifNoneExist strin
 
 // access is the grant's answer for p on typ in req.Context, with the
 // NonCompartmentPolicy applied to patient/ scopes.
-func (a *authorizer) access(g *smartctx.Grant, c scope.Context, typ string, p scope.Permission) (scope.Access, []scope.Constraint) {
+func (a *Engine) access(g *smartctx.Grant, c scope.Context, typ string, p scope.Permission) (scope.Access, []scope.Constraint) {
 	acc := g.Access(c, typ, p)
 	if acc == scope.Denied {
 		return acc, nil
 	}
 	set := g.Scopes()
 	if c == scope.Patient && typ != "*" && !compartment.In(typ) {
-		switch a.cfg.NonCompartment {
+		switch a.opt.NonCompartment {
 		case NonCompartmentDeny:
 			return scope.Denied, nil
 		case NonCompartmentNamed:
@@ -302,7 +302,7 @@ func (a *authorizer) access(g *smartctx.Grant, c scope.Context, typ string, p sc
 
 // instance decides read, vread, instance history, update, patch, delete
 // and create.
-func (a *authorizer) instance(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
+func (a *Engine) instance(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
 	acc, cons := a.access(g, req.Context, req.Type, req.Interaction.Permission())
 	if acc == scope.Denied {
 		return a.deny(req, bundled, "the token has no scope for this request")
@@ -376,14 +376,14 @@ func (a *authorizer) instance(g *smartctx.Grant, req *Request, d *decision, bund
 
 // search decides a type, system or compartment search with raw query q
 // and form f; a rewrite goes to d.Query.
-func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
+func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	c := req.Context
 	contained, hasRev := false, false
 	for p := range fhirrest.Params(q, f) {
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
 		case "_include", "_revinclude":
-			if !a.cfg.AllowIncludes {
+			if !a.opt.AllowIncludes {
 				return a.deny(req, bundled, "_include and _revinclude are not allowed")
 			}
 			d.Includes = true
@@ -421,10 +421,10 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 				if !scope.IsR4Type(t) {
 					return badRequest("_type names an unknown resource type")
 				}
-				if n++; n > maxTypes {
+				if n++; n > MaxTypes {
 					// R4 has fewer types: a longer list repeats some,
 					// and would cost a decision per name.
-					return badRequest(fmt.Sprintf("_type names more than %d resource types", maxTypes))
+					return badRequest(fmt.Sprintf("_type names more than %d resource types", MaxTypes))
 				}
 				if acc, _ := a.access(g, c, t, scope.Search); acc != scope.Allowed {
 					return a.deny(req, bundled, "the token does not allow searching every type in _type")
@@ -450,7 +450,7 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 					d.Query = appendParam(d.Query, p.Name, p.Value)
 				}
 				d.Rewritten = true
-			case len(cons) > 1 && !a.cfg.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType:
+			case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType:
 				// Several alternatives cannot be ORed into one FHIR
 				// query: forwarded as it is, the response guard keeps
 				// the entries that match one of them, removes "total"
@@ -512,7 +512,7 @@ func (a *authorizer) search(g *smartctx.Grant, req *Request, d *decision, q, f s
 // Chains and modifiers that select by something else (":identifier",
 // ":missing") are ANDed with the patient and left alone; a type modifier
 // other than ":Patient" names someone else.
-func (a *authorizer) noOtherPatient(req *Request, typ, q, f string, bundled bool) error {
+func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) error {
 	pid := req.patient
 	restrictors := compartment.Restrictors(typ)
 	for p := range fhirrest.Params(q, f) {
@@ -547,15 +547,15 @@ func (a *authorizer) noOtherPatient(req *Request, typ, q, f string, bundled bool
 	return nil
 }
 
-// maxTypes bounds the names in _type: R4 has 146 resource types.
-const maxTypes = 200
+// MaxTypes bounds the names in _type: R4 has 146 resource types.
+const MaxTypes = 200
 
 // restricted reports whether the search already limits its results to the
 // compartment of Patient/pid: one of its parameters (ANDed with the rest)
 // is a compartment parameter of typ, or "patient", every value of which
 // (values separated by "," are ORed) names that patient. For Patient
 // itself, "_id" must name the patient.
-func (a *authorizer) restricted(typ, pid, q, f string) bool {
+func (a *Engine) restricted(typ, pid, q, f string) bool {
 	restrictors := compartment.Restrictors(typ)
 	for p := range fhirrest.Params(q, f) {
 		name, mod, _ := strings.Cut(p.Name, ":")
@@ -580,7 +580,7 @@ func (a *authorizer) restricted(typ, pid, q, f string) bool {
 // namesPatient reports whether a reference search value v names
 // Patient/pid: "Patient/pid", the absolute URL of it under Base, or bare
 // "pid" when the parameter can only mean a Patient.
-func (a *authorizer) namesPatient(v, pid string, bare bool) bool {
+func (a *Engine) namesPatient(v, pid string, bare bool) bool {
 	if bare && v == pid {
 		return true
 	}
@@ -664,7 +664,7 @@ func appendParam(q, name, value string) string {
 // history decides type and system history: "s" on the type, or on every
 // type. Under patient/ scopes, only types outside the compartment, as
 // history cannot be limited to a compartment.
-func (a *authorizer) history(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
+func (a *Engine) history(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
 	typ := req.Type
 	if typ == "" {
 		typ = "*"
@@ -679,7 +679,7 @@ func (a *authorizer) history(g *smartctx.Grant, req *Request, d *decision, bundl
 }
 
 // operation decides an operation declared in the configuration.
-func (a *authorizer) operation(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
+func (a *Engine) operation(g *smartctx.Grant, req *Request, d *decision, bundled bool) error {
 	var op Operation
 	var ok bool
 	switch {
@@ -796,15 +796,15 @@ func str(m map[string]json.RawMessage, key string) (string, bool) {
 // decideBundle decides every entry of a batch or transaction on its own.
 // One refused entry refuses the whole bundle: a transaction is atomic, and
 // a batch answered in part would need the handler to enforce the refusal.
-func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body []byte) (*decision, error) {
+func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byte) (*decision, error) {
 	notBundle := badRequest("the body is not a FHIR batch or transaction Bundle")
 	// One pass, which stops at the entry past the bound: an oversized
 	// batch costs no more than MaxBundleEntries entries.
-	res, err := fhirjson.ScanLimit(body, a.cfg.MaxBundleEntries)
+	res, err := fhirjson.ScanLimit(body, a.opt.MaxBundleEntries)
 	switch {
 	case errors.Is(err, fhirjson.ErrTooManyEntries):
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge,
-			Description: fmt.Sprintf("a bundle may have at most %d entries", a.cfg.MaxBundleEntries)}
+			Description: fmt.Sprintf("a bundle may have at most %d entries", a.opt.MaxBundleEntries)}
 	case err != nil:
 		return nil, notBundle
 	}
@@ -869,7 +869,7 @@ func (a *authorizer) decideBundle(ctx context.Context, g *smartctx.Grant, body [
 		case err == nil:
 			d.Entries = append(d.Entries, ed)
 			forwarded++
-		case d.Interaction == scope.InteractionBatch && !a.cfg.SkipResponseGuard && errors.As(err, &refused):
+		case d.Interaction == scope.InteractionBatch && !a.opt.SkipResponseGuard && errors.As(err, &refused):
 			// A batch is answered entry by entry (SMART 2.2, FHIR
 			// batch): the refused entry is not forwarded, and the
 			// guard puts its refusal in its place in the answer.

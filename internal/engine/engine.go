@@ -1,4 +1,4 @@
-package middleware
+package engine
 
 import (
 	"bytes"
@@ -17,49 +17,21 @@ import (
 )
 
 // NonCompartmentPolicy says what patient/ scopes allow on resource types
-// that can belong to no patient (Medication, Practitioner, Organization,
-// Location, ...): data not about any patient, which patient apps often
-// need to show what the patient's own data refers to. Types outside the
-// R4 patient compartment that refer to a patient (Device, Task, Binary,
-// ...: see the README) are not among them: they are held to the patient
-// in context like the compartment's.
+// that can belong to no patient (see middleware.NonCompartmentPolicy).
 type NonCompartmentPolicy uint8
 
+// The NonCompartmentPolicy values, as middleware defines them.
 const (
-	// NonCompartmentNamed (the default) allows them under patient/ scopes
-	// that name the type: "patient/Medication.rs" reads and searches every
-	// Medication; "patient/*.rs" reaches none of them.
 	NonCompartmentNamed NonCompartmentPolicy = iota
-	// NonCompartmentWildcard also lets a "patient/*" scope reach them.
 	NonCompartmentWildcard
-	// NonCompartmentDeny never allows them under patient/ scopes; the app
-	// needs user/ or system/ scopes for them.
 	NonCompartmentDeny
 )
 
-// Operation declares what a FHIR operation needs: the letters of Permission
-// on the request's resource type, or on every type ("*" scopes) when
-// AllTypes is set or the operation is at system level. Constrained
-// (granular) scopes never allow an operation.
-//
-// Under patient/ scopes an instance-level operation is allowed on the
-// patient's own Patient, or with the compartment left to the handler
-// (Decision.Patient) on a type of the compartment; type- and system-level
-// operations are refused, except on types outside the compartment as the
-// NonCompartmentPolicy allows.
+// Operation declares what a FHIR operation needs (see
+// middleware.Operation).
 type Operation struct {
 	Permission scope.Permission
 	AllTypes   bool
-}
-
-// DefaultOperations returns the operations a Guard allows when its
-// Config declares none: "Patient/[id]/$everything", which needs read
-// and search on every type ("patient/*.rs" for the patient's own record,
-// "user/*.rs" or "system/*.rs" otherwise). "$export" is not among them.
-func DefaultOperations() map[string]Operation {
-	return map[string]Operation{
-		"Patient/[id]/$everything": {Permission: scope.Read | scope.Search, AllTypes: true},
-	}
 }
 
 // Request is a classified FHIR REST request, as handed to a Policy: the
@@ -75,31 +47,125 @@ type Request struct {
 	patient string // the patient whose compartment limits Context, or ""
 }
 
-// Policy is the application's own rule, applied after the scopes allowed a
-// request: it intersects the scopes with what the user (user/ scopes, the
-// identity in g.Subject() or g.FHIRUserReference()) or the client
-// (system/ scopes, g.ClientID()) may do. It returns nil to allow, an
-// *Error to answer with it, or another error to refuse with 403. It is
-// called for patient/ decisions too, after the compartment rules, and for
-// every entry of a bundle.
-//
-// SMART lets a server answer a search with the results the user may not
-// see left out (200) rather than refuse it: to do that, allow the search
-// here and filter in the handler.
+// Policy is the application's own rule, applied after the scopes allowed
+// a request (see middleware.Policy). An *Error it returns is the answer;
+// another error refuses with 403.
 type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 
-// authorizer decides, for each FHIR REST request under one base, whether
-// the SMART grant allows it, and guards the response. The rules are in
-// the package documentation.
-type authorizer struct {
-	cfg      *Config
+// The RFC 6750 error codes the engine answers with.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeInsufficientScope = "insufficient_scope"
+)
+
+// Error is a refusal: the status, the RFC 6750 code ("" for none), a
+// description safe for the client, the scope that would allow the
+// request, and the cause. The middleware turns it into its own Error.
+type Error struct {
+	Status      int
+	Code        string
+	Description string
+	Scope       string
+	Err         error
+}
+
+// Error returns the code, the description and the cause.
+func (e *Error) Error() string {
+	msg := e.Description
+	if e.Code != "" {
+		msg = e.Code + ": " + msg
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Observer is told what the engine learns of the requests it serves, for
+// audit and metrics. Its methods are called only when Options.Observer is
+// set; they must be safe for concurrent use.
+type Observer interface {
+	// Classified is called with a request as classified, before it is
+	// decided (a refusal is about it).
+	Classified(ctx context.Context, req *smartctx.Request)
+	// Decided is called with the decision the request is served under.
+	Decided(ctx context.Context, req *smartctx.Request, lim *smartctx.Limits)
+	// Guarded is called after the response guard checked an answer of
+	// n bytes and withheld entries of it, refused being the entries of
+	// a batch refused before the handler.
+	Guarded(ctx context.Context, n, withheld, refused int)
+}
+
+// Options are what one Engine enforces, for one FHIR base. The zero value
+// of each is the secure one, except the bounds, which must be set.
+type Options struct {
+	// BasePath is the base's path, escaped, without a trailing "/".
+	BasePath string
+	// BaseURL is the base's absolute URL (the audience), without a
+	// trailing "/"; references under it are taken as local.
+	BaseURL string
+
+	NonCompartment             NonCompartmentPolicy
+	Operations                 map[string]Operation
+	AllowIncludes              bool
+	RewriteSearch              bool
+	NotFoundForDenied          bool
+	SkipPatientUserCompartment bool
+	SkipResponseGuard          bool
+	Policy                     Policy
+
+	MaxBodyBytes     int64
+	MaxResponseBytes int64
+	MaxStoredBytes   int64
+	MaxBundleEntries int
+	MaxStoredReads   int
+
+	// OnError answers a refused request; err is an *Error.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+	// Outcome renders e as the OperationOutcome of a refused batch entry.
+	Outcome func(e *Error) []byte
+	// Observer, when set, is told of each request (audit, metrics).
+	Observer Observer
+}
+
+// Engine decides, for each FHIR REST request under one base, whether the
+// SMART grant allows it, and guards the response. The rules are in the
+// package documentation.
+type Engine struct {
+	opt      Options
 	basePath string // escaped, without a trailing "/"
 	baseURL  string // the audience served here, without a trailing "/"
 	ops      map[string]Operation
-	onError  ErrorHandler
 
 	mu      sync.Mutex
 	queries map[string]*search.Query // compiled granular constraints
+}
+
+// New returns an Engine enforcing opt.
+func New(opt Options) *Engine {
+	return &Engine{opt: opt, basePath: opt.BasePath, baseURL: strings.TrimSuffix(opt.BaseURL, "/"), ops: opt.Operations}
+}
+
+// BasePath returns the escaped path of the base the Engine serves.
+func (a *Engine) BasePath() string { return a.basePath }
+
+// Decide decides r, a request under the Engine's base, for grant g,
+// without serving it: the handler's copy of the decision, or an *Error.
+// For a batch with refused entries it returns the first refusal, where
+// Serve forwards the other entries and answers each refused one in its
+// place.
+func (a *Engine) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
+	d, err := a.decideHTTP(ctx, g, r)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.refused) > 0 {
+		return nil, entryError(d.refused[0].index, d.refused[0].err)
+	}
+	return d.public(), nil
 }
 
 // maxQueries bounds the compiled constraints an authorizer keeps.
@@ -109,7 +175,7 @@ const maxQueries = 1024
 // granular constraint c: the FHIR search c would run, evaluated in memory
 // (internal/search) with this base. What is not evaluated matches
 // nothing.
-func (a *authorizer) matchConstraint(typ string, resource []byte, c scope.Constraint) bool {
+func (a *Engine) matchConstraint(typ string, resource []byte, c scope.Constraint) bool {
 	if len(c) == 0 {
 		return false
 	}
@@ -141,20 +207,16 @@ func (a *authorizer) matchConstraint(typ string, resource []byte, c scope.Constr
 	return err == nil && m
 }
 
-func newAuthorizer(cfg *Config, path, aud string, onError ErrorHandler) *authorizer {
-	return &authorizer{cfg: cfg, basePath: path, baseURL: strings.TrimSuffix(aud, "/"), ops: cfg.Operations, onError: onError}
-}
-
-// serve decides r for grant g and serves it with next, the response
+// Serve decides r for grant g and serves it with next, the response
 // guarded when the decision leaves something to enforce. With addGrant,
 // g goes on the request context too (one copy of the request for both).
-func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, addGrant bool, next http.Handler) {
+func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, addGrant bool, next http.Handler) {
 	d, err := a.decideHTTP(r.Context(), g, r)
 	if err != nil {
-		if addGrant { // an ErrorHandler may log who was refused
+		if addGrant { // an func(http.ResponseWriter, *http.Request, error) may log who was refused
 			r = r.WithContext(smartctx.NewContext(r.Context(), g))
 		}
-		a.onError(w, r, err)
+		a.opt.OnError(w, r, err)
 		return
 	}
 	// The handler gets its own immutable copy; the guard enforces d.
@@ -163,10 +225,8 @@ func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.G
 		ctx = smartctx.NewContext(ctx, g)
 	}
 	r = r.WithContext(smartctx.WithDecision(ctx, d.public()))
-	if a.cfg.Audit != nil || a.cfg.Metrics != nil {
-		if rec := recordOf(ctx); rec != nil {
-			rec.decision = d
-		}
+	if a.opt.Observer != nil {
+		a.opt.Observer.Decided(ctx, &d.Request, &d.Limits)
 	}
 	if d.Rewritten {
 		u := *r.URL
@@ -177,20 +237,20 @@ func (a *authorizer) serve(w http.ResponseWriter, r *http.Request, g *smartctx.G
 	if len(d.refused) > 0 && len(d.Entries) == 0 {
 		// Every entry of the batch refused: nothing to forward.
 		w.Header().Set("Content-Type", "application/fhir+json")
-		w.Write(batchResponse(nil, d.refused, d.entryCount))
+		w.Write(a.batchResponse(nil, d.refused, d.entryCount))
 		return
 	}
-	if d.restricted() && !a.cfg.SkipResponseGuard {
+	if d.restricted() && !a.opt.SkipResponseGuard {
 		// The guard changes headers (If-Match, Accept-Encoding): on its
 		// own copy, without hop-by-hop names that would drop them.
 		r.Header = r.Header.Clone()
 		guardConnection(r.Header)
 		if err := jsonOnly(r); err != nil {
-			a.onError(w, r, err)
+			a.opt.OnError(w, r, err)
 			return
 		}
 		if err := a.checkStored(r, next, g, d); err != nil {
-			a.onError(w, r, err)
+			a.opt.OnError(w, r, err)
 			return
 		}
 		a.guard(w, r, next, g, d)
@@ -332,16 +392,11 @@ func (d *decision) restricted() bool {
 	return false
 }
 
-func errNoGrant() *Error {
-	return &Error{Status: http.StatusInternalServerError, Description: "authorization is not configured",
-		Err: errors.New("no grant on the request context: authentication must run before authorization")}
-}
-
 func errNotFHIR() *Error {
 	return &Error{Status: http.StatusNotFound, Description: "not a FHIR endpoint of this server"}
 }
 
-func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Request) (*decision, error) {
+func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Request) (*decision, error) {
 	for _, h := range methodOverrides {
 		if _, ok := r.Header[h]; ok {
 			// Some servers and frameworks run the method named here
@@ -362,11 +417,9 @@ func (a *authorizer) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.
 		return nil, classifyError(err)
 	}
 	req := Request{Request: fr}
-	if a.cfg.Audit != nil || a.cfg.Metrics != nil {
-		if rec := recordOf(ctx); rec != nil {
-			classified := fr          // a copy, so that fr itself stays on the stack
-			rec.request = &classified // what a refusal was about
-		}
+	if a.opt.Observer != nil {
+		classified := fr // a copy, so that fr itself stays on the stack
+		a.opt.Observer.Classified(ctx, &classified)
 	}
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		req.Query = r.URL.RawQuery // the If-None-Exist search is checked apart
@@ -461,11 +514,11 @@ func validForm(f string) bool {
 // has come, so that a request announcing 10 MB and sending 1 KB costs a
 // few KB. A body shorter or longer than its Content-Length is answered
 // 400.
-func (a *authorizer) readBody(r *http.Request) ([]byte, error) {
+func (a *Engine) readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	if r.ContentLength > a.cfg.MaxBodyBytes {
+	if r.ContentLength > a.opt.MaxBodyBytes {
 		r.Body.Close()
 		r.Body = http.NoBody
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Description: "request body too large"}
@@ -477,14 +530,14 @@ func (a *authorizer) readBody(r *http.Request) ([]byte, error) {
 	} else {
 		// io.ReadAll grows its buffers as bytes arrive; one byte past
 		// the bound tells a body too large.
-		body, err = io.ReadAll(io.LimitReader(r.Body, a.cfg.MaxBodyBytes+1))
+		body, err = io.ReadAll(io.LimitReader(r.Body, a.opt.MaxBodyBytes+1))
 	}
 	r.Body.Close()
 	if err != nil {
 		r.Body = http.NoBody
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "request body could not be read", Err: err}
 	}
-	if int64(len(body)) > a.cfg.MaxBodyBytes {
+	if int64(len(body)) > a.opt.MaxBodyBytes {
 		r.Body = http.NoBody
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Description: "request body too large"}
 	}
