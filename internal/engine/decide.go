@@ -1,12 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -725,46 +722,6 @@ func (a *Engine) operation(g *smartctx.Grant, req *Request, d *decision, bundled
 	return nil
 }
 
-// object decodes a JSON object into its members, keys matched exactly (as
-// FHIR JSON is case-sensitive; encoding/json's struct decoding is not). It
-// refuses an object with two keys that are equal, or equal under Unicode
-// case folding ("resource", "Resource", "ſesource" is not, "entry" and
-// "Entry" are): decoders differ on which one they read (first, last,
-// case-insensitive), so whichever the check reads, the server or the
-// client could read the other.
-func object(data []byte) (map[string]json.RawMessage, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, false
-	}
-	m := map[string]json.RawMessage{}
-	folded := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		key, ok := t.(string)
-		if err != nil || !ok {
-			return nil, false
-		}
-		f := foldKey(key)
-		if folded[f] {
-			return nil, false
-		}
-		folded[f] = true
-		var v json.RawMessage
-		if dec.Decode(&v) != nil {
-			return nil, false
-		}
-		m[key] = v
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	return m, true
-}
-
 // foldKey maps key to one representative of the keys equal to it under
 // Unicode simple case folding (strings.EqualFold, which is how
 // encoding/json matches keys to struct fields).
@@ -782,16 +739,6 @@ func foldKey(key string) string {
 	return b.String()
 }
 
-// str decodes a JSON string member, "" when absent; ok is false when the
-// member is there but not a string.
-func str(m map[string]json.RawMessage, key string) (string, bool) {
-	raw, has := m[key]
-	if !has {
-		return "", true
-	}
-	var s string
-	return s, json.Unmarshal(raw, &s) == nil
-}
 
 // decideBundle decides every entry of a batch or transaction on its own.
 // One refused entry refuses the whole bundle: a transaction is atomic, and
@@ -958,10 +905,6 @@ func entryError(i int, err error) error {
 // social-history); the library cannot check other patch formats, which
 // are refused.
 func patchLeavesAlone(body []byte, typ string, compartmentPaths bool, cons []scope.Constraint) bool {
-	var ops []json.RawMessage
-	if json.Unmarshal(body, &ops) != nil {
-		return false
-	}
 	guarded := map[string]bool{}
 	add := func(p compartment.Param) {
 		for _, path := range p.Paths {
@@ -986,36 +929,47 @@ func patchLeavesAlone(body []byte, typ string, compartmentPaths bool, cons []sco
 			add(p)
 		}
 	}
-	for _, raw := range ops {
-		op, ok := object(raw)
+	err := fhirjson.Elements(body, func(s fhirjson.Span) error {
+		return patchOpLeavesAlone(s.Of(body), guarded)
+	})
+	return err == nil
+}
+
+// errTouches refuses a JSON Patch operation on a guarded element.
+var errTouches = errors.New("the patch touches an element the grant guards")
+
+// patchOpLeavesAlone checks one JSON Patch operation, op, read with
+// fhirjson (an object with no key given twice or folding to one it
+// reads): its "path" and "from" must point below the top level, at no
+// element of guarded ("test" only reads).
+func patchOpLeavesAlone(op []byte, guarded map[string]bool) error {
+	spans, err := fhirjson.Members(op, "op", "path", "from")
+	if err != nil {
+		return err
+	}
+	name, ok := fhirjson.DecodeString(spans[0].Of(op))
+	if !ok || name == "" {
+		return errTouches
+	}
+	for k, key := range [...]string{"path", "from"} {
+		s := spans[k+1]
+		if key == "from" && s.Len() == 0 {
+			continue // absent
+		}
+		ptr, ok := fhirjson.DecodeString(s.Of(op))
 		if !ok {
-			return false
+			return errTouches
 		}
-		name, ok := str(op, "op")
-		if !ok || name == "" {
-			return false
+		if name == "test" {
+			continue
 		}
-		for _, key := range []string{"path", "from"} {
-			ptr, ok := str(op, key)
-			if !ok {
-				return false
-			}
-			if key == "from" && ptr == "" {
-				if _, has := op["from"]; !has {
-					continue
-				}
-			}
-			if name == "test" {
-				continue
-			}
-			top, _, _ := strings.Cut(strings.TrimPrefix(ptr, "/"), "/")
-			top = strings.ReplaceAll(strings.ReplaceAll(top, "~1", "/"), "~0", "~")
-			if !strings.HasPrefix(ptr, "/") || top == "" || guarded[foldKey(top)] {
-				return false
-			}
+		top, _, _ := strings.Cut(strings.TrimPrefix(ptr, "/"), "/")
+		top = strings.ReplaceAll(strings.ReplaceAll(top, "~1", "/"), "~0", "~")
+		if !strings.HasPrefix(ptr, "/") || top == "" || guarded[foldKey(top)] {
+			return errTouches
 		}
 	}
-	return true
+	return nil
 }
 
 func hasContained(q, f string) bool {

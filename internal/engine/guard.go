@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -255,12 +254,12 @@ func (a *Engine) denied(d *decision) *Error {
 // withheldEntry is the entry a searchset gains when the guard removed entries
 // (SMART App Launch: the server may leave out what the client may not
 // see, and should say so); it names nothing of what was withheld.
-var withheldEntry = json.RawMessage(`{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"suppressed",` +
+var withheldEntry = []byte(`{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"suppressed",` +
 	`"diagnostics":"Some results were withheld: the access token does not allow them."}]},"search":{"mode":"outcome"}}`)
 
 // refusalEntry is a batch-response entry answering a refused entry: its
 // status and the refusal's OperationOutcome.
-func (a *Engine) refusalEntry(e *Error) json.RawMessage {
+func (a *Engine) refusalEntry(e *Error) []byte {
 	oo := a.opt.Outcome(e)
 	b := make([]byte, 0, len(oo)+64)
 	b = append(b, `{"response":{"status":"`...)
@@ -275,7 +274,7 @@ func (a *Engine) refusalEntry(e *Error) json.RawMessage {
 // batchEntries merges the answers of the forwarded entries with the
 // refusals of the others, in the batch's order: the JSON array of a
 // batch-response's entries.
-func (a *Engine) batchEntries(answers []json.RawMessage, refused []refusal, n int) json.RawMessage {
+func (a *Engine) batchEntries(answers [][]byte, refused []refusal, n int) []byte {
 	b := append(make([]byte, 0, 256*len(refused)), '[')
 	next := 0
 	for i := range n {
@@ -300,7 +299,7 @@ func (a *Engine) batchEntries(answers []json.RawMessage, refused []refusal, n in
 
 // batchResponse is the answer to a batch none of whose entries was
 // forwarded.
-func (a *Engine) batchResponse(answers []json.RawMessage, refused []refusal, n int) []byte {
+func (a *Engine) batchResponse(answers [][]byte, refused []refusal, n int) []byte {
 	entries := a.batchEntries(answers, refused, n)
 	b := make([]byte, 0, len(entries)+64)
 	b = append(b, `{"resourceType":"Bundle","type":"batch-response","entry":`...)
