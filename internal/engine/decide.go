@@ -739,7 +739,6 @@ func foldKey(key string) string {
 	return b.String()
 }
 
-
 // decideBundle decides every entry of a batch or transaction on its own.
 // One refused entry refuses the whole bundle: a transaction is atomic, and
 // a batch answered in part would need the handler to enforce the refusal.
