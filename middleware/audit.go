@@ -153,15 +153,15 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // audited returns h reporting each request to Config.Audit and Metrics;
 // h itself when neither is set, so that auditing costs nothing then.
-func (m *Guard) audited(h http.Handler) http.Handler {
-	if m.audit == nil && m.metrics == nil {
+func (g *Guard) audited(h http.Handler) http.Handler {
+	if g.audit == nil && g.metrics == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &auditRecord{start: m.now()}
+		rec := &auditRecord{start: g.now()}
 		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, rec))
 		h.ServeHTTP(&statusWriter{ResponseWriter: w, rec: rec}, r)
-		m.report(r, rec)
+		g.report(r, rec)
 	})
 }
 
@@ -179,10 +179,10 @@ func auditError(onError ErrorHandler) ErrorHandler {
 	}
 }
 
-func (m *Guard) report(r *http.Request, rec *auditRecord) {
+func (g *Guard) report(r *http.Request, rec *auditRecord) {
 	e := AuditEvent{
 		Time:      rec.start,
-		Duration:  m.now().Sub(rec.start),
+		Duration:  g.now().Sub(rec.start),
 		RequestID: r.Header.Get("X-Request-Id"),
 		Status:    rec.status,
 		Method:    r.Method,
@@ -199,8 +199,8 @@ func (m *Guard) report(r *http.Request, rec *auditRecord) {
 	default:
 		e.Outcome = OutcomeAllowed
 	}
-	if g := rec.grant; g != nil {
-		e.Issuer, e.Subject, e.ClientID, e.FHIRUser, e.Patient = g.Issuer(), g.Subject(), g.ClientID(), g.FHIRUser(), g.Patient()
+	if grant := rec.grant; grant != nil {
+		e.Issuer, e.Subject, e.ClientID, e.FHIRUser, e.Patient = grant.Issuer(), grant.Subject(), grant.ClientID(), grant.FHIRUser(), grant.Patient()
 	}
 	if q := rec.request; q != nil {
 		e.Interaction, e.Type, e.ID, e.Operation = q.Interaction, q.Type, q.ID, q.Operation
@@ -211,11 +211,11 @@ func (m *Guard) report(r *http.Request, rec *auditRecord) {
 			e.Patient = l.Patient
 		}
 	}
-	if m.metrics != nil {
-		m.metrics.Request(e.Outcome, KindName(e.Kind), e.Duration)
+	if g.metrics != nil {
+		g.metrics.Request(e.Outcome, KindName(e.Kind), e.Duration)
 	}
-	if m.audit != nil {
-		m.audit(r.Context(), e)
+	if g.audit != nil {
+		g.audit(r.Context(), e)
 	}
 }
 

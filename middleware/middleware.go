@@ -249,10 +249,10 @@ const outageLogInterval = time.Minute
 
 // waitForKeys waits for the first JWKS fetch of every issuer and, when
 // bound > 0, up to bound for every issuer to hold a key.
-func (m *Guard) waitForKeys(ctx context.Context, bound time.Duration) error {
+func (g *Guard) waitForKeys(ctx context.Context, bound time.Duration) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(m.list))
-	for i, is := range m.list {
+	errs := make([]error, len(g.list))
+	for i, is := range g.list {
 		if is.keys == nil {
 			continue
 		}
@@ -285,10 +285,10 @@ func (m *Guard) waitForKeys(ctx context.Context, bound time.Duration) error {
 // a readiness check (see ReadyHandler) so that a load balancer sends no
 // traffic to a replica that would answer every token with 503. ctx bounds
 // the fetches.
-func (m *Guard) Ready(ctx context.Context) error {
+func (g *Guard) Ready(ctx context.Context) error {
 	var errs []error
 	var retry time.Duration
-	for _, is := range m.list {
+	for _, is := range g.list {
 		if is.keys == nil {
 			continue
 		}
@@ -309,10 +309,10 @@ func (m *Guard) Ready(ctx context.Context) error {
 // ReadyHandler answers a readiness probe: 200 with "ready" when Ready
 // returns nil, else the 503 of Ready's error, with Retry-After and an
 // OperationOutcome, through the Guard's ErrorHandler.
-func (m *Guard) ReadyHandler() http.Handler {
+func (g *Guard) ReadyHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Ready(r.Context()); err != nil {
-			m.onError(w, r, err)
+		if err := g.Ready(r.Context()); err != nil {
+			g.onError(w, r, err)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -357,11 +357,11 @@ func newBases(cfg *Config, onError ErrorHandler) []*base {
 // tell it apart from a base on another host (byHost): then r's base is the
 // one of those whose host is r's (see requestHost), and there is none
 // when r's host is not one of theirs.
-func (m *Guard) baseOf(r *http.Request) *base {
+func (g *Guard) baseOf(r *http.Request) *base {
 	p := r.URL.EscapedPath()
 	var host string
 	byHost := false
-	for _, b := range m.bases {
+	for _, b := range g.bases {
 		if _, ok := fhirrest.Rel(b.az.BasePath(), p); !ok {
 			continue
 		}
@@ -374,7 +374,7 @@ func (m *Guard) baseOf(r *http.Request) *base {
 			return b
 		}
 		if !byHost {
-			host, byHost = m.requestHost(r), true
+			host, byHost = g.requestHost(r), true
 		}
 		if host != "" && host == b.host {
 			return b
@@ -462,35 +462,35 @@ func fitKeys(k any, alg string) (any, error) {
 // "GET [base]/metadata" is allowed for any valid token. SMART wants the
 // CapabilityStatement public: serve it outside the Guard (on its own
 // route) if clients call it without a token.
-func (m *Guard) Handler(next http.Handler) http.Handler {
+func (g *Guard) Handler(next http.Handler) http.Handler {
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b := m.baseOf(r)
+		b := g.baseOf(r)
 		if b == nil {
-			m.onError(w, r, errNotFHIR())
+			g.onError(w, r, errNotFHIR())
 			return
 		}
-		g, r, err := m.authenticate(r, b)
+		grant, r, err := g.authenticate(r, b)
 		if err != nil {
-			m.onError(w, r, err)
+			g.onError(w, r, err)
 			return
 		}
-		if m.auditing() {
+		if g.auditing() {
 			if rec := recordOf(r.Context()); rec != nil {
-				rec.grant = g
+				rec.grant = grant
 			}
 		}
-		b.az.Serve(w, r, g, true, next)
+		b.az.Serve(w, r, grant, true, next)
 	}))
-	h = m.audited(h)
-	if m.cors != nil {
-		h = m.cors(h)
+	h = g.audited(h)
+	if g.cors != nil {
+		h = g.cors(h)
 	}
 	return h
 }
 
 // auditing reports whether requests are reported to Config.Audit or
 // Config.Metrics.
-func (m *Guard) auditing() bool { return m.audit != nil || m.metrics != nil }
+func (g *Guard) auditing() bool { return g.audit != nil || g.metrics != nil }
 
 // AuthenticateOnly returns next behind CORS (when configured) and
 // authentication alone: the grant goes on the request context, and no
@@ -498,17 +498,17 @@ func (m *Guard) auditing() bool { return m.audit != nil || m.metrics != nil }
 // and the launch context itself, including the patient compartment; use
 // it only for endpoints that are not FHIR REST (a custom API that reads
 // smartctx.FromContext), or before Authorize in a chain of your own.
-func (m *Guard) AuthenticateOnly(next http.Handler) http.Handler {
+func (g *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, r, err := m.authenticate(r, m.baseOf(r))
+		grant, r, err := g.authenticate(r, g.baseOf(r))
 		if err != nil {
-			m.onError(w, r, err)
+			g.onError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(smartctx.NewContext(r.Context(), g)))
+		next.ServeHTTP(w, r.WithContext(smartctx.NewContext(r.Context(), grant)))
 	}))
-	if m.cors != nil {
-		h = m.cors(h)
+	if g.cors != nil {
+		h = g.cors(h)
 	}
 	return h
 }
@@ -523,23 +523,23 @@ func (m *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 // made it, else 401 invalid_token. A grant naming neither an issuer nor an
 // audience, which no token yields (smartctx.NewGrant in a test or a job),
 // is tied to no base and is decided as it is.
-func (m *Guard) Authorize(next http.Handler) http.Handler {
+func (g *Guard) Authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g, ok := smartctx.FromContext(r.Context())
+		grant, ok := smartctx.FromContext(r.Context())
 		if !ok {
-			m.onError(w, r, errNoGrant())
+			g.onError(w, r, errNoGrant())
 			return
 		}
-		b := m.baseOf(r)
+		b := g.baseOf(r)
 		if b == nil {
-			m.onError(w, r, errNotFHIR())
+			g.onError(w, r, errNotFHIR())
 			return
 		}
-		if !b.admits(g) {
-			m.onError(w, r, errNotForBase())
+		if !b.admits(grant) {
+			g.onError(w, r, errNotForBase())
 			return
 		}
-		b.az.Serve(w, r, g, false, next)
+		b.az.Serve(w, r, grant, false, next)
 	})
 }
 
@@ -551,18 +551,18 @@ func (m *Guard) Authorize(next http.Handler) http.Handler {
 // given back to r. For a batch with refused entries it returns the first
 // refusal, where Handler forwards the other entries and answers each
 // refused one in its place.
-func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
-	if g == nil {
+func (g *Guard) Decide(ctx context.Context, grant *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
+	if grant == nil {
 		return nil, errNoGrant()
 	}
-	b := m.baseOf(r)
+	b := g.baseOf(r)
 	if b == nil {
 		return nil, errNotFHIR()
 	}
-	if !b.admits(g) {
+	if !b.admits(grant) {
 		return nil, errNotForBase()
 	}
-	d, err := b.az.Decide(ctx, g, r)
+	d, err := b.az.Decide(ctx, grant, r)
 	return d, fromEngine(err)
 }
 
@@ -570,20 +570,20 @@ func (m *Guard) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) 
 // b, checks that the token may be used there. It returns the grant and r,
 // or a copy whose body can be read again; the caller puts the grant on the
 // context.
-func (m *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
-	tok, r, xerr := m.extract(r)
+func (g *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
+	tok, r, xerr := g.extract(r)
 	if xerr != nil {
 		e := *xerr // a copy: the ErrorHandler may keep or change it
 		return nil, r, &e
 	}
-	g, err := m.verifyCached(r.Context(), tok, b)
+	grant, err := g.verifyCached(r.Context(), tok, b)
 	if err != nil {
 		return nil, r, err
 	}
-	if b != nil && !b.bound(g) {
+	if b != nil && !b.bound(grant) {
 		return nil, r, errNotForBase()
 	}
-	return g, r, nil
+	return grant, r, nil
 }
 
 func errNotForBase() *Error {
@@ -608,7 +608,7 @@ func invalidRequest(desc string) *Error {
 
 // extract finds the one bearer token of r (RFC 6750 §2). It returns r, or
 // a copy whose body can be read again.
-func (m *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
+func (g *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
 	var tok string
 	vals := r.Header["Authorization"]
 	switch len(vals) {
@@ -634,7 +634,7 @@ func (m *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
 			return "", r, errQueryToken
 		}
 	}
-	if m.form {
+	if g.form {
 		ft, r2, err := formToken(r)
 		if err != nil {
 			return "", r, err
@@ -703,43 +703,43 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // jwt.ErrTokenExpired), or ErrUnavailable when the token cannot be checked
 // now (no key of its issuer held, its introspection endpoint down). ctx
 // bounds a JWKS fetch or an introspection call the token may cause.
-func (m *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
-	return m.verifyCached(ctx, token, nil)
+func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
+	return g.verifyCached(ctx, token, nil)
 }
 
 // verifyCached is Verify through the cache. b, when not nil, is the base
 // the token is presented to; see verify.
-func (m *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
-	if len(token) > m.maxSize {
+func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
+	if len(token) > g.maxSize {
 		return nil, invalidToken("token too large", nil)
 	}
-	if m.cache == nil {
-		g, _, err := m.verify(ctx, token, b, nil)
-		return g, err
+	if g.cache == nil {
+		grant, _, err := g.verify(ctx, token, b, nil)
+		return grant, err
 	}
 	key := cacheKey(token)
-	now := m.now()
-	if g := m.cache.get(key, now); g != nil {
-		if m.metrics != nil {
-			m.metrics.Token("cached")
+	now := g.now()
+	if grant := g.cache.get(key, now); grant != nil {
+		if g.metrics != nil {
+			g.metrics.Token("cached")
 		}
-		return g, nil
+		return grant, nil
 	}
-	g, ttl, err := m.verify(ctx, token, b, &key)
-	if m.metrics != nil {
+	grant, ttl, err := g.verify(ctx, token, b, &key)
+	if g.metrics != nil {
 		if err != nil {
-			m.metrics.Token("refused")
+			g.metrics.Token("refused")
 		} else {
-			m.metrics.Token("verified")
+			g.metrics.Token("verified")
 		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if set := g.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
-		m.cache.put(key, g, now, ttl)
+	if set := grant.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
+		g.cache.put(key, grant, now, ttl)
 	}
-	return g, nil
+	return grant, nil
 }
 
 // MaxCachedScopes is the most scopes a token may carry for its grant to be
@@ -776,7 +776,7 @@ var (
 // token can make the issuer's JWKS be fetched again (for an unknown kid,
 // at most once per Config.UnknownKIDInterval): a forged token for another
 // issuer, another base, or past its expiry cannot spend that fetch.
-func (m *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte) (*smartctx.Grant, time.Duration, error) {
+func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte) (*smartctx.Grant, time.Duration, error) {
 	intro := func(is *issuer) (*smartctx.Grant, time.Duration, error) {
 		if key == nil {
 			k := cacheKey(token)
@@ -785,7 +785,7 @@ func (m *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		return is.intro.introspect(ctx, *key, token, b)
 	}
 	if !looksJWT(token) {
-		is := m.opaque
+		is := g.opaque
 		if b != nil {
 			is = b.opaque
 		}
@@ -794,26 +794,26 @@ func (m *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		}
 		return intro(is)
 	}
-	if m.introspectAll {
-		if is := m.issuers[unverifiedIssuer(token)]; is != nil && is.tokens == TokensIntrospect {
+	if g.introspectAll {
+		if is := g.issuers[unverifiedIssuer(token)]; is != nil && is.tokens == TokensIntrospect {
 			return intro(is)
 		}
 	}
 	mc := jwt.MapClaims{}
 	var c *claims
-	_, err := m.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
-		if err := m.checkHeader(t.Header); err != nil {
+	_, err := g.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
+		if err := g.checkHeader(t.Header); err != nil {
 			return nil, err
 		}
 		iss, _ := mc["iss"].(string)
-		is := m.issuers[iss]
+		is := g.issuers[iss]
 		switch {
 		case iss == "":
 			return nil, errNoIssuer
 		case is == nil:
 			return nil, errUntrusted
 		}
-		c = &claims{MapClaims: mc, names: &is.names, strict: m.strict, slashes: is.slashes, deferScopes: true}
+		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true}
 		if err := is.validator.Validate(c); err != nil {
 			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		}
@@ -852,15 +852,15 @@ var (
 // checkHeader applies the header rules that the jwt package does not:
 // typ (RFC 9068 §4), crit (RFC 7515 §4.1.11), cty, and a sane kid. The
 // jku, x5u, jwk and x5c headers are never read.
-func (m *Guard) checkHeader(h map[string]any) error {
+func (g *Guard) checkHeader(h map[string]any) error {
 	switch typ, ok := h["typ"]; {
 	case !ok:
-		if m.strict {
+		if g.strict {
 			return errTyp
 		}
 	default:
 		s, _ := typ.(string)
-		if !typeOK(s, m.strict) {
+		if !typeOK(s, g.strict) {
 			return errTyp
 		}
 	}

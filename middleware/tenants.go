@@ -85,12 +85,12 @@ func indistinguishableBases(cfg *Config, all []Issuer) []error {
 // header (r.URL.Host when it is empty) or, with Config.TrustForwardedHost,
 // the host the proxy forwarded. It returns "" when the forwarded host
 // cannot be read, so that r matches no base that needs its host.
-func (m *Guard) requestHost(r *http.Request) string {
+func (g *Guard) requestHost(r *http.Request) string {
 	h := r.Host
 	if h == "" {
 		h = r.URL.Host
 	}
-	if m.forwardedHost {
+	if g.forwardedHost {
 		f, ok := forwardedHost(r.Header)
 		switch {
 		case !ok:
