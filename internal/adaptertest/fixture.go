@@ -68,14 +68,19 @@ type FHIR struct {
 }
 
 // Routes are the API's routes under its base: reads of Patient,
-// Observation (and its HEAD route, which must never run: the GET route
-// answers a HEAD) and Condition by id, the Observation search, and the
-// update and delete of an Observation.
+// Observation and Condition by id, the Observation search, the update and
+// delete of an Observation, and a HEAD route of an Observation by id,
+// which records "HEAD route" first: it must never run, as the GET route
+// answers a HEAD.
 func (a *FHIR) Routes() []Route {
+	readObservation := a.Read("Observation")
 	return []Route{
 		{Method: http.MethodGet, Path: "/Patient/:id", Handle: a.Read("Patient")},
-		{Method: http.MethodGet, Path: "/Observation/:id", Handle: a.Read("Observation")},
-		{Method: http.MethodHead, Path: "/Observation/:id", Handle: a.Read("Observation")},
+		{Method: http.MethodGet, Path: "/Observation/:id", Handle: readObservation},
+		{Method: http.MethodHead, Path: "/Observation/:id", Handle: func(c Ctx) error {
+			a.Record("HEAD route")
+			return readObservation(c)
+		}},
 		{Method: http.MethodGet, Path: "/Condition/:id", Handle: a.Read("Condition")},
 		{Method: http.MethodGet, Path: "/Observation", Handle: a.SearchObservations},
 		{Method: http.MethodPut, Path: "/Observation/:id", Handle: a.UpdateObservation},
