@@ -186,3 +186,30 @@ func TestPatientLinkedTypesOutsideTheCompartmentAreHeldToThePatient(t *testing.T
 		}
 	})
 }
+
+func TestAPanickingHandlersHeadersDoNotReachTheRecovery(t *testing.T) {
+	a := newAuthorizer(t, smartmw.Config{})
+	h := a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `W/"7"`)
+		w.Header().Set("Location", base+"/Observation/o456/_history/7")
+		panic("the handler fails after setting headers")
+	}))
+	// A recovery as frameworks have: it answers 500 with what the
+	// headers hold then.
+	recovered := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if recover() != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+	r := httptest.NewRequest("GET", base+"/Observation/o456", nil)
+	r = r.WithContext(smartctx.NewContext(r.Context(), grant("launch/patient patient/Observation.rs", "123")))
+	w := httptest.NewRecorder()
+	w.Header().Set("Vary", "Origin") // set before the Guard: kept
+	recovered.ServeHTTP(w, r)
+	if w.Code != http.StatusInternalServerError || w.Header().Get("ETag") != "" || w.Header().Get("Location") != "" || w.Header().Get("Vary") != "Origin" {
+		t.Fatalf("status %d, headers %v", w.Code, w.Header())
+	}
+}

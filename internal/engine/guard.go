@@ -98,16 +98,10 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 		}
 	}
 	gw := &guardWriter{w: w, max: a.opt.MaxResponseBytes}
-	next.ServeHTTP(gw, r)
+	serveHeld(w, saved, next, gw, r)
 
 	refuse := func(err *Error) {
-		h := w.Header()
-		for k := range h {
-			delete(h, k)
-		}
-		for k, v := range saved {
-			h[k] = v
-		}
+		restoreHeader(w.Header(), saved)
 		a.opt.OnError(w, orig, err)
 	}
 	status := gw.status
@@ -184,6 +178,31 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 	w.WriteHeader(status)
 	if !head {
 		an.writeTo(w)
+	}
+}
+
+// serveHeld serves r with next into gw. Should next panic, the headers it
+// set go before the panic goes on: the recovery that answers it (gin's,
+// echo's, the application's) must not send an ETag or a Location of a
+// resource the guard never checked.
+func serveHeld(w http.ResponseWriter, saved http.Header, next http.Handler, gw *guardWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			restoreHeader(w.Header(), saved)
+			panic(p)
+		}
+	}()
+	next.ServeHTTP(gw, r)
+}
+
+// restoreHeader makes h what saved holds: the headers set before the
+// handler ran.
+func restoreHeader(h, saved http.Header) {
+	for k := range h {
+		delete(h, k)
+	}
+	for k, v := range saved {
+		h[k] = v
 	}
 }
 
