@@ -153,11 +153,18 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // audited returns h reporting each request to Config.Audit and Metrics;
 // h itself when neither is set, so that auditing costs nothing then.
+// Every stage that serves is audited (Handler, AuthenticateOnly,
+// Authorize); in a chain of them the outermost reports, once, what all
+// of them learnt.
 func (g *Guard) audited(h http.Handler) http.Handler {
 	if g.audit == nil && g.metrics == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if recordOf(r.Context()) != nil {
+			h.ServeHTTP(w, r) // an outer stage reports
+			return
+		}
 		rec := &auditRecord{start: g.now()}
 		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, rec))
 		h.ServeHTTP(&statusWriter{ResponseWriter: w, rec: rec}, r)

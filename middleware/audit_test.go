@@ -47,8 +47,15 @@ func (c *countingMetrics) Guarded(_, withheld int) {
 
 // TestAuditReportsEveryDecision: each request answered is reported once,
 // with who, what, which patient, the outcome and its reason, and never
-// the token, the query or resource contents.
+// the token, the query or resource contents, by Handler and by a chain of
+// AuthenticateOnly and Authorize alike.
 func TestAuditReportsEveryDecision(t *testing.T) {
+	for _, chain := range []string{"Handler", "AuthenticateOnly+Authorize"} {
+		t.Run(chain, func(t *testing.T) { testAuditReportsEveryDecision(t, chain) })
+	}
+}
+
+func testAuditReportsEveryDecision(t *testing.T, chain string) {
 	is := smarttest.NewIssuer(t)
 	var events []smartmw.AuditEvent
 	metrics := &countingMetrics{requests: map[string]int{}, tokens: map[string]int{}}
@@ -60,6 +67,9 @@ func TestAuditReportsEveryDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := guard.Handler(&anyPatientStore{})
+	if chain != "Handler" {
+		h = guard.AuthenticateOnly(guard.Authorize(&anyPatientStore{}))
+	}
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"),
 		smarttest.Subject("alice"), smarttest.ClientID("growth-chart"), smarttest.FHIRUser("Patient/123"))
 	tests := []struct {

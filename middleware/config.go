@@ -366,7 +366,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Audit, when set, is called once for every request Handler answers
-	// (preflight excepted), after the answer: who asked, for what, about
+	// (preflight excepted), or AuthenticateOnly or Authorize (once for a
+	// chain of them), after the answer: who asked, for what, about
 	// which patient, the outcome and its reason (AuditEvent). SlogAudit and
 	// FHIRAudit are ready hooks. It runs on the request's goroutine: keep
 	// it fast, or hand the event to a queue. Default: none, at no cost.

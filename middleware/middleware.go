@@ -505,8 +505,12 @@ func (g *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 			g.onError(w, r, err)
 			return
 		}
+		if rec := recordOf(r.Context()); rec != nil {
+			rec.grant = grant
+		}
 		next.ServeHTTP(w, r.WithContext(smartctx.NewContext(r.Context(), grant)))
 	}))
+	h = g.audited(h)
 	if g.cors != nil {
 		h = g.cors(h)
 	}
@@ -524,11 +528,14 @@ func (g *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 // audience, which no token yields (smartctx.NewGrant in a test or a job),
 // is tied to no base and is decided as it is.
 func (g *Guard) Authorize(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return g.audited(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		grant, ok := smartctx.FromContext(r.Context())
 		if !ok {
 			g.onError(w, r, errNoGrant())
 			return
+		}
+		if rec := recordOf(r.Context()); rec != nil && rec.grant == nil {
+			rec.grant = grant
 		}
 		b := g.baseOf(r)
 		if b == nil {
@@ -540,7 +547,7 @@ func (g *Guard) Authorize(next http.Handler) http.Handler {
 			return
 		}
 		b.az.Serve(w, r, grant, false, next)
-	})
+	}))
 }
 
 // Decide classifies r and decides it for grant g, as Handler would after
