@@ -140,10 +140,20 @@ func (e *Error) Kind() error {
 // handler.
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-// DefaultErrorHandler answers per RFC 6750 §3 with realm "fhir"; see
-// WriteError.
+// DefaultErrorHandler is the ErrorHandler a Guard uses when
+// Config.ErrorHandler is nil and Config.Realm is the default: it answers
+// per RFC 6750 §3 with realm "fhir" (see WriteError), and a HEAD with the
+// status and headers of the GET, without a body.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	WriteError(w, "fhir", err)
+	writeErrorFor(w, r, DefaultRealm, err)
+}
+
+// writeErrorFor is WriteError for request r: no body for a HEAD.
+func writeErrorFor(w http.ResponseWriter, r *http.Request, realm string, err error) {
+	if r.Method == http.MethodHead {
+		w = headWriter{w} // the status and headers of the GET, no body
+	}
+	WriteError(w, realm, err)
 }
 
 // WriteError answers with the status of err, the RFC 6750 WWW-Authenticate

@@ -3,6 +3,7 @@ package middleware
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -123,5 +124,28 @@ func TestCustomErrorHandlerAndRealm(t *testing.T) {
 	rec, _ = serve(m, httptest.NewRequest("GET", "/r4/Patient/1", nil))
 	if h := rec.Header().Get("WWW-Authenticate"); h != `Bearer realm="ehr"` {
 		t.Errorf("WWW-Authenticate %s", h)
+	}
+}
+
+// TestDefaultErrorHandlerIsTheGuards: a Guard configured with
+// DefaultErrorHandler answers exactly as one configured with none, for a
+// GET and a HEAD.
+func TestDefaultErrorHandlerIsTheGuards(t *testing.T) {
+	implicit := newTest(t, nil).Handler(http.NotFoundHandler())
+	explicit := newTest(t, func(c *Config) { c.ErrorHandler = DefaultErrorHandler }).Handler(http.NotFoundHandler())
+	for _, method := range []string{"GET", "HEAD"} {
+		var got [2]*httptest.ResponseRecorder
+		for i, h := range []http.Handler{implicit, explicit} {
+			got[i] = httptest.NewRecorder()
+			h.ServeHTTP(got[i], httptest.NewRequest(method, testAudience+"/Observation/1", nil))
+		}
+		if got[0].Code != http.StatusUnauthorized || got[0].Code != got[1].Code ||
+			fmt.Sprint(got[0].Header()) != fmt.Sprint(got[1].Header()) || got[0].Body.String() != got[1].Body.String() {
+			t.Errorf("%s: the Guard's own %d %v %q, DefaultErrorHandler's %d %v %q", method,
+				got[0].Code, got[0].Header(), got[0].Body, got[1].Code, got[1].Header(), got[1].Body)
+		}
+		if method == "HEAD" && got[1].Body.Len() != 0 {
+			t.Errorf("HEAD answered with a body: %q", got[1].Body)
+		}
 	}
 }

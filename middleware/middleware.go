@@ -116,12 +116,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	if m.onError == nil {
 		realm := cfg.Realm
-		m.onError = func(w http.ResponseWriter, r *http.Request, err error) {
-			if r.Method == http.MethodHead {
-				w = headWriter{w} // the status and headers of the GET, no body
-			}
-			WriteError(w, realm, err)
-		}
+		m.onError = func(w http.ResponseWriter, r *http.Request, err error) { writeErrorFor(w, r, realm, err) }
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		m.cors = CORS(cfg.AllowedOrigins...)
