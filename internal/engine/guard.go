@@ -411,88 +411,115 @@ func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (an
 	if err != nil {
 		return an, errResponseUnchecked
 	}
-	perEntry := b.Type == "batch-response" || b.Type == "transaction-response"
-	var refusals map[int]*Error
-	var resources map[int][]byte // entries' search Bundles, filtered
-	matchWithheld := false       // an entry other than an included one was withheld
+	bc := bundleCheck{answer: an, b: b, body: body, d: d,
+		perEntry: b.Type == "batch-response" || b.Type == "transaction-response"}
 	for i := range b.Entries {
-		e := &b.Entries[i]
-		if perEntry && i < len(d.Entries) && d.Entries[i].Patient != "" && !a.outcomeClean(e.Span.Of(body), d.Entries[i].Patient) {
-			// The entry's response.outcome holds a resource of another
-			// patient's.
-			an.withheld++
-			if refusals == nil {
-				refusals = map[int]*Error{}
-			}
-			refusals[i] = a.denied(d.Entries[i])
-			continue
+		if err := a.checkEntry(gr, &bc, i); err != nil {
+			return an, err
 		}
-		if e.ResourcePresence != fhirjson.Present {
-			if perEntry && a.opt.NotFoundForDenied && i < len(d.Entries) && isRead(d.Entries[i]) && d.Entries[i].restricted() {
-				// A read answered without a resource (404, 410): as
-				// a refused one is answered, so that the two look
-				// the same.
-				if refusals == nil {
-					refusals = map[int]*Error{}
-				}
-				refusals[i] = a.denied(d.Entries[i])
-			}
-			continue // a history delete, a response status
-		}
-		if e.ResourceType == "" {
-			return an, errResponseUnchecked
-		}
-		ed := d
-		if perEntry {
-			if i >= len(d.Entries) {
-				return an, errResponseUnchecked
-			}
-			ed = d.Entries[i]
-		}
-		if perEntry && e.ResourceType == "Bundle" && isSearch(ed) {
-			// A search or history entry of a batch answers with a
-			// Bundle of its own: checked as that search would be alone.
-			inner, err := a.checkResponse(gr, ed, e.Resource.Of(body))
-			if err != nil {
-				return an, errResponseUnchecked
-			}
-			if an.withheld += inner.withheld; inner.rewritten() {
-				var buf bytes.Buffer
-				inner.writeTo(&buf)
-				if resources == nil {
-					resources = map[int][]byte{}
-				}
-				resources[i] = buf.Bytes()
-			}
-			continue
-		}
-		if e.ResourceType == "OperationOutcome" && (perEntry || e.SearchMode == "outcome") &&
-			(ed.Patient == "" || a.containsNoOther(e.Resource.Of(body), ed.Patient)) ||
-			a.permitted(gr, ed, e.ResourceType, e.Resource.Of(body), e.SearchMode == "include") {
-			continue
-		}
-		an.withheld++
-		if e.SearchMode == "match" || e.SearchMode == "" {
-			matchWithheld = true
-		}
-		if perEntry {
-			// An answer keeps its entries in the request's order: the
-			// refusal takes the place of the resource.
-			if refusals == nil {
-				refusals = map[int]*Error{}
-			}
-			refusals[i] = a.denied(ed)
-			continue
-		}
-		b.Drop(i)
 	}
+	return a.finishBundle(&bc)
+}
+
+// bundleCheck is what checkResponse learns of a Bundle's entries.
+type bundleCheck struct {
+	answer
+	b        *fhirjson.Bundle
+	body     []byte
+	d        *decision
+	perEntry bool // a batch or transaction answer: entry i answers d.Entries[i]
+
+	refusals      map[int]*Error // answers replaced by a refusal
+	resources     map[int][]byte // entries' search Bundles, filtered
+	matchWithheld bool           // an entry other than an included one was withheld
+}
+
+// refuse puts a refusal in the place of answer i.
+func (bc *bundleCheck) refuse(i int, err *Error) {
+	if bc.refusals == nil {
+		bc.refusals = map[int]*Error{}
+	}
+	bc.refusals[i] = err
+}
+
+// checkEntry checks entry i of the Bundle, under its own decision in a
+// batch or transaction answer, under d's otherwise: the one rule, with
+// an entry's search Bundle checked as that search alone, and a read
+// answered without a resource made to look refused (NotFoundForDenied).
+func (a *Engine) checkEntry(gr *smartctx.Grant, bc *bundleCheck, i int) error {
+	e, d, body := &bc.b.Entries[i], bc.d, bc.body
+	ed := d
+	if bc.perEntry {
+		if i >= len(d.Entries) {
+			return errResponseUnchecked
+		}
+		ed = d.Entries[i]
+		if ed.Patient != "" && !a.outcomeClean(e.Span.Of(body), ed.Patient) {
+			// The entry's response.outcome holds a resource of
+			// another patient's.
+			bc.withheld++
+			bc.refuse(i, a.denied(ed))
+			return nil
+		}
+	}
+	if e.ResourcePresence != fhirjson.Present {
+		if bc.perEntry && a.opt.NotFoundForDenied && isRead(ed) && ed.restricted() {
+			// A read answered without a resource (404, 410): as a
+			// refused one is answered, so that the two look the same.
+			bc.refuse(i, a.denied(ed))
+		}
+		return nil // a history delete, a response status
+	}
+	if e.ResourceType == "" {
+		return errResponseUnchecked
+	}
+	if bc.perEntry && e.ResourceType == "Bundle" && isSearch(ed) {
+		// A search or history entry of a batch answers with a Bundle
+		// of its own: checked as that search would be alone.
+		inner, err := a.checkResponse(gr, ed, e.Resource.Of(body))
+		if err != nil {
+			return errResponseUnchecked
+		}
+		if bc.withheld += inner.withheld; inner.rewritten() {
+			var buf bytes.Buffer
+			inner.writeTo(&buf)
+			if bc.resources == nil {
+				bc.resources = map[int][]byte{}
+			}
+			bc.resources[i] = buf.Bytes()
+		}
+		return nil
+	}
+	res := e.Resource.Of(body)
+	if e.ResourceType == "OperationOutcome" && (bc.perEntry || e.SearchMode == "outcome") &&
+		(ed.Patient == "" || a.containsNoOther(res, ed.Patient)) ||
+		a.permitted(gr, ed, e.ResourceType, res, e.SearchMode == "include") {
+		return nil
+	}
+	bc.withheld++
+	if e.SearchMode == "match" || e.SearchMode == "" {
+		bc.matchWithheld = true
+	}
+	if bc.perEntry {
+		// An answer keeps its entries in the request's order: the
+		// refusal takes the place of the resource.
+		bc.refuse(i, a.denied(ed))
+		return nil
+	}
+	bc.b.Drop(i)
+	return nil
+}
+
+// finishBundle returns what the client sees of the checked Bundle.
+func (a *Engine) finishBundle(bc *bundleCheck) (answer, error) {
+	an, b, d := bc.answer, bc.b, bc.d
 	switch {
-	case perEntry && (refusals != nil || resources != nil || len(d.refused) > 0):
+	case bc.perEntry && (bc.refusals != nil || bc.resources != nil || len(d.refused) > 0):
 		if len(b.Entries) != len(d.Entries) {
 			return an, errResponseUnchecked
 		}
 		// Spliced in as the answer is written, total removed.
-		a.mergeBatch(b, body, d, refusals, resources)
+		a.mergeBatch(b, bc.body, d, bc.refusals, bc.resources)
 		an.bundle, an.total = b, fhirjson.NoTotal
 	case b.Dropped() > 0 && d.Interaction == scope.InteractionHistoryInstance:
 		// The versions of one resource: one not permitted (another
@@ -502,15 +529,15 @@ func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (an
 		return an, errNotPermitted
 	case b.Dropped() > 0:
 		an.bundle, an.total = b, fhirjson.NoTotal
-		if !matchWithheld && !d.filtered && b.Total.Len() > 0 {
+		if !bc.matchWithheld && !d.filtered && b.Total.Len() > 0 {
 			// Only included resources were left out: "total" counts
 			// matches, and stays as it was, so that the answer does
 			// not tell whether an included resource existed.
-			if t, err := strconv.Atoi(string(b.Total.Of(body))); err == nil && t >= 0 {
+			if t, err := strconv.Atoi(string(b.Total.Of(bc.body))); err == nil && t >= 0 {
 				an.total = t
 			}
 		}
-		if b.Type == "searchset" && matchWithheld && !a.opt.NotFoundForDenied {
+		if b.Type == "searchset" && bc.matchWithheld && !a.opt.NotFoundForDenied {
 			// Withheld includes are not announced: whether one was
 			// there tells whether the resource referred to exists.
 			// With NotFoundForDenied nothing is announced.
