@@ -14,8 +14,9 @@ import (
 
 // TestAuthorizationServerTokenShapes: access tokens shaped as each
 // authorization server issues them (claim names, nesting, scope forms,
-// typ), with the Config the README's table gives for that server, carry
-// their launch context and scopes into the grant and the decision.
+// typ), with the Config the table of docs/authorization-servers.md gives
+// for that server, carry their launch context and scopes into the grant
+// and the decision.
 func TestAuthorizationServerTokenShapes(t *testing.T) {
 	iat, exp := testNow.Add(-time.Minute).Unix(), testNow.Add(time.Hour).Unix()
 	tests := []struct {

@@ -19,8 +19,8 @@ import (
 // Location, ...): data not about any patient, which patient apps often
 // need to show what the patient's own data refers to. Types outside the
 // R4 patient compartment that refer to a patient (Device, Task, Binary,
-// ...: see the README) are not among them: they are held to the patient
-// in context like the compartment's.
+// ...: see docs/security.md, "Patient-linked types") are not among them:
+// they are held to the patient in context like the compartment's.
 type NonCompartmentPolicy uint8
 
 const (

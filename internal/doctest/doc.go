@@ -1,4 +1,7 @@
-// Package doctest holds the test that keeps the README and the package
-// documentation honest: every Go snippet they show must be run, verbatim,
-// by some test of the repository. It has no code of its own.
+// Package doctest holds the tests that keep the README, docs/ and the
+// package documentation honest: every Go snippet they show must be run,
+// verbatim, by some test of the repository; every relative link and
+// anchor of the Markdown files must resolve; and the README stays short
+// (at most 350 lines: the detail goes to docs/). It has no code of its
+// own.
 package doctest

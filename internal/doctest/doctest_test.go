@@ -120,19 +120,26 @@ func testSources(t *testing.T) map[string]string {
 	return out
 }
 
-// TestSnippetsRunVerbatim: each Go snippet of the README and of the
-// package docs appears, verbatim but for white space and imports, in a
+// TestSnippetsRunVerbatim: each Go snippet of the README, of docs/ and of
+// the package docs appears, verbatim but for white space and imports, in a
 // test file, which runs it.
 func TestSnippetsRunVerbatim(t *testing.T) {
 	tests := testSources(t)
 	type snippet struct{ where, text string }
 	var all []snippet
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, s := range readmeSnippets(string(readme)) {
-		all = append(all, snippet{"README.md go block " + string(rune('1'+i)), s})
+	for _, p := range append([]string{filepath.Join(root, "README.md")}, pages...) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, p)
+		for i, s := range readmeSnippets(string(b)) {
+			all = append(all, snippet{rel + " go block " + string(rune('1'+i)), s})
+		}
 	}
 	docs, err := filepath.Glob(filepath.Join(root, "*", "doc.go"))
 	if err != nil {

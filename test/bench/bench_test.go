@@ -5,7 +5,7 @@
 // keeps its three dependencies.
 //
 //	go test -run '^$' -bench . -benchmem -count 6      # raw figures
-//	go run ./cmd/table -w                              # the README's table
+//	go run ./cmd/table -w                              # the table of docs/performance.md
 package bench
 
 import (

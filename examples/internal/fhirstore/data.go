@@ -135,7 +135,8 @@ func medicationRequest(id, pat string, med coding, dosage string) map[string]any
 // (laboratory, vital-signs, social-history), Conditions (problem-list-item,
 // encounter-diagnosis, health-concern), MedicationRequests, Encounters and
 // Goals, their Practitioner and their Organization. Each granular scope
-// of the README finds some of a patient's resources and not others.
+// the demo suggests (docs/demo.md) finds some of a patient's resources
+// and not others.
 func Seed() []json.RawMessage {
 	var (
 		hba1c    = coding{loinc, "4548-4", "Hemoglobin A1c/Hemoglobin.total in Blood"}

@@ -73,20 +73,20 @@ func TestRenderRefusesIncompleteOutput(t *testing.T) {
 	}
 }
 
-func TestWriteREADMEReplacesBetweenMarkers(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "README.md")
+func TestWriteTableReplacesBetweenMarkers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "performance.md")
 	orig := "# x\n\n" + beginMarker + "\nold table\n" + endMarker + "\n\nafter\n"
 	if err := os.WriteFile(path, []byte(orig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeREADME(path, "new table\n"); err != nil {
+	if err := writeTable(path, "new table\n"); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
 	if want := "# x\n\n" + beginMarker + "\nnew table\n" + endMarker + "\n\nafter\n"; string(got) != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	if err := writeREADME(filepath.Join(t.TempDir(), "none.md"), ""); err == nil {
-		t.Error("no error for a missing README")
+	if err := writeTable(filepath.Join(t.TempDir(), "none.md"), ""); err == nil {
+		t.Error("no error for a missing file")
 	}
 }
