@@ -374,25 +374,51 @@ func (a *Engine) instance(g *smartctx.Grant, req *Request, d *decision, bundled 
 // search decides a type, system or compartment search with raw query q
 // and form f; a rewrite goes to d.Query.
 func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
-	c := req.Context
-	contained, hasRev := false, false
+	hasRev, contained, err := a.searchControls(req, d, q, f, bundled)
+	if err != nil {
+		return err
+	}
+	if req.Type == "" || req.Type == "*" {
+		err = a.searchTypes(g, req, q, f, bundled)
+	} else {
+		err = a.searchType(g, req, d, q, f, rewrite, bundled)
+	}
+	if err != nil {
+		return err
+	}
+	if hasRev && d.Constraints != nil {
+		return a.deny(req, bundled, "reverse chaining (_has) is not allowed under granular scopes")
+	}
+	if contained || d.Constraints != nil && hasContained(q, f) {
+		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
+	}
+	if req.patient == "" {
+		return nil
+	}
+	return a.searchPatient(req, d, q, f, rewrite, bundled)
+}
+
+// searchControls reads the search's result parameters: includes (when
+// allowed), named queries (refused), reverse chaining (refused under a
+// patient limit) and contained searches.
+func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled bool) (hasRev, contained bool, err error) {
 	for p := range fhirrest.Params(q, f) {
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
 		case "_include", "_revinclude":
 			if !a.opt.AllowIncludes {
-				return a.deny(req, bundled, "_include and _revinclude are not allowed")
+				return false, false, a.deny(req, bundled, "_include and _revinclude are not allowed")
 			}
 			d.Includes = true
 		case "_query":
-			return a.deny(req, bundled, "named queries (_query) are not allowed")
+			return false, false, a.deny(req, bundled, "named queries (_query) are not allowed")
 		case "_has":
 			// Reverse chaining selects by other resources: under
 			// patient/ scopes, Medication?_has:MedicationRequest:
 			// medication:subject=Patient/456 lists what another
 			// patient takes, whatever the type searched.
 			if req.patient != "" {
-				return a.deny(req, bundled, "reverse chaining (_has) is not allowed under patient scopes")
+				return false, false, a.deny(req, bundled, "reverse chaining (_has) is not allowed under patient scopes")
 			}
 			hasRev = true
 		case "_contained", "_containedType":
@@ -403,71 +429,76 @@ func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f strin
 			if req.patient != "" && (p.Name != "_contained" || p.Value != "false") {
 				contained = true
 			}
+		}
+	}
+	return hasRev, contained, nil
+}
 
+// searchTypes decides a system search or "Patient/123/*": every type in
+// _type, or every type, must be searchable.
+func (a *Engine) searchTypes(g *smartctx.Grant, req *Request, q, f string, bundled bool) error {
+	c, n := req.Context, 0
+	for p := range fhirrest.Params(q, f) {
+		if p.Name != "_type" {
+			continue
 		}
-	}
-	typ := req.Type
-	if typ == "" || typ == "*" {
-		// System search or "Patient/123/*": every type in _type.
-		n := 0
-		for p := range fhirrest.Params(q, f) {
-			if p.Name != "_type" {
-				continue
+		for t := range strings.SplitSeq(p.Value, ",") {
+			if !scope.IsR4Type(t) {
+				return badRequest("_type names an unknown resource type")
 			}
-			for t := range strings.SplitSeq(p.Value, ",") {
-				if !scope.IsR4Type(t) {
-					return badRequest("_type names an unknown resource type")
-				}
-				if n++; n > MaxTypes {
-					// R4 has fewer types: a longer list repeats some,
-					// and would cost a decision per name.
-					return badRequest(fmt.Sprintf("_type names more than %d resource types", MaxTypes))
-				}
-				if acc, _ := a.access(g, c, t, scope.Search); acc != scope.Allowed {
-					return a.deny(req, bundled, "the token does not allow searching every type in _type")
-				}
+			if n++; n > MaxTypes {
+				// R4 has fewer types: a longer list repeats some, and
+				// would cost a decision per name.
+				return badRequest(fmt.Sprintf("_type names more than %d resource types", MaxTypes))
 			}
-		}
-		if n == 0 {
-			if acc, _ := a.access(g, c, "*", scope.Search); acc != scope.Allowed {
-				return a.deny(req, bundled, "a search of every type needs a scope for every type")
-			}
-		}
-	} else {
-		acc, cons := a.access(g, c, typ, scope.Search)
-		switch acc {
-		case scope.Denied:
-			return a.deny(req, bundled, "the token has no scope for this search")
-		case scope.Constrained:
-			d.Constraints = cons
-			switch {
-			case queryMatchesOne(cons, q, f):
-			case rewrite && len(cons) == 1:
-				for _, p := range cons[0] {
-					d.Query = appendParam(d.Query, p.Name, p.Value)
-				}
-				d.Rewritten = true
-			case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType:
-				// Several alternatives cannot be ORed into one FHIR
-				// query: forwarded as it is, the response guard keeps
-				// the entries that match one of them, removes "total"
-				// and says that others were withheld.
-				d.filtered = true
-			default:
-				return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
+			if acc, _ := a.access(g, c, t, scope.Search); acc != scope.Allowed {
+				return a.deny(req, bundled, "the token does not allow searching every type in _type")
 			}
 		}
 	}
-	if hasRev && d.Constraints != nil {
-		return a.deny(req, bundled, "reverse chaining (_has) is not allowed under granular scopes")
+	if n == 0 {
+		if acc, _ := a.access(g, c, "*", scope.Search); acc != scope.Allowed {
+			return a.deny(req, bundled, "a search of every type needs a scope for every type")
+		}
 	}
-	if contained || d.Constraints != nil && hasContained(q, f) {
-		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
+	return nil
+}
+
+// searchType decides a search of one type: granted, or granted under
+// granular constraints that the query carries, that a rewrite adds, or
+// that the guard applies to the answer.
+func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
+	acc, cons := a.access(g, req.Context, req.Type, scope.Search)
+	switch acc {
+	case scope.Denied:
+		return a.deny(req, bundled, "the token has no scope for this search")
+	case scope.Constrained:
+		d.Constraints = cons
+		switch {
+		case queryMatchesOne(cons, q, f):
+		case rewrite && len(cons) == 1:
+			for _, p := range cons[0] {
+				d.Query = appendParam(d.Query, p.Name, p.Value)
+			}
+			d.Rewritten = true
+		case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType:
+			// Several alternatives cannot be ORed into one FHIR query:
+			// forwarded as it is, the response guard keeps the entries
+			// that match one of them, removes "total" and says that
+			// others were withheld.
+			d.filtered = true
+		default:
+			return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
+		}
 	}
-	pid := req.patient
-	if pid == "" {
-		return nil
-	}
+	return nil
+}
+
+// searchPatient holds a search to the patient in context: no patient
+// parameter may name anyone else, and a search of a type that can belong
+// to a patient must be limited to that patient (or is rewritten to be).
+func (a *Engine) searchPatient(req *Request, d *decision, q, f string, rewrite, bundled bool) error {
+	pid, typ := req.patient, req.Type
 	if err := a.noOtherPatient(req, typ, q, f, bundled); err != nil {
 		return err
 	}
