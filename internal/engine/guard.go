@@ -82,20 +82,9 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 	orig := r
 	head := r.Method == http.MethodHead
 	read := r.Method == http.MethodGet || head
-	var inm, ims, im, ius string
+	var conds preconditions
 	if read {
-		// Evaluated here on the checked answer: the handler would
-		// answer them (304, 412) for a resource it then never shows.
-		inm, ims = r.Header.Get("If-None-Match"), r.Header.Get("If-Modified-Since")
-		im, ius = r.Header.Get("If-Match"), r.Header.Get("If-Unmodified-Since")
-		for _, h := range [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
-			r.Header.Del(h)
-		}
-		if head {
-			r2 := *r
-			r2.Method = http.MethodGet
-			r = &r2
-		}
+		r = conds.take(r)
 	}
 	gw := &guardWriter{w: w, max: a.opt.MaxResponseBytes}
 	serveHeld(w, saved, next, gw, r)
@@ -109,33 +98,10 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 		status = http.StatusOK
 	}
 	body := gw.body.Bytes()
-	empty := len(bytes.TrimSpace(body)) == 0
-	switch {
-	case gw.overflow:
-		refuse(&Error{Status: http.StatusBadGateway, Description: "response too large to check", Err: errResponseUnchecked})
-		return
-	case a.opt.NotFoundForDenied && read && (status == http.StatusNotFound || status == http.StatusGone):
-		// Missing (or deleted) and refused look the same: status,
-		// headers and body.
-		refuse(a.denied(d))
-		return
-	case read && (status == http.StatusNotModified || status >= 200 && status < 300 && empty):
-		// A read answered without a resource cannot be checked, and
-		// would tell the client that the resource exists.
-		refuse(&Error{Status: http.StatusBadGateway, Description: "response cannot be checked", Err: errResponseUnchecked})
-		return
-	case (status < 200 || status >= 300) && !carriesResource(body) || empty:
-		// Errors (an OperationOutcome, an error page) and empty answers
-		// to writes (204) carry no resource. A resource sent with an
-		// error status is checked all the same: the client reads it.
-		w.WriteHeader(status)
-		if !head {
-			w.Write(body)
+	if err, done := a.unchecked(w, gw, d, status, body, read, head); done {
+		if err != nil {
+			refuse(err)
 		}
-		return
-	}
-	if enc := w.Header().Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		refuse(&Error{Status: http.StatusBadGateway, Description: "encoded response cannot be checked", Err: errResponseUnchecked})
 		return
 	}
 	an, err := a.checkResponse(gr, d, body)
@@ -151,6 +117,83 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 		return
 	}
 	h := w.Header()
+	setLength(h, &an)
+	if read && status == http.StatusOK && preconditionFailed(conds.ifMatch, conds.ifUnmodifiedSince, h) {
+		h.Del("Content-Length")
+		refuse(&Error{Status: http.StatusPreconditionFailed, Description: "the resource does not match If-Match or If-Unmodified-Since"})
+		return
+	}
+	if read && status == http.StatusOK && notModified(conds.ifNoneMatch, conds.ifModifiedSince, h) {
+		h.Del("Content-Length")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.WriteHeader(status)
+	if !head {
+		an.writeTo(w)
+	}
+}
+
+// preconditions are a read's conditional headers, which the guard
+// evaluates on the checked answer: the handler would answer them (304,
+// 412) for a resource it then never shows.
+type preconditions struct {
+	ifNoneMatch, ifModifiedSince, ifMatch, ifUnmodifiedSince string
+}
+
+// take moves r's conditional headers into p, and returns the request the
+// handler is served: a HEAD as the GET it stands for.
+func (p *preconditions) take(r *http.Request) *http.Request {
+	h := r.Header
+	p.ifNoneMatch, p.ifModifiedSince = h.Get("If-None-Match"), h.Get("If-Modified-Since")
+	p.ifMatch, p.ifUnmodifiedSince = h.Get("If-Match"), h.Get("If-Unmodified-Since")
+	for _, k := range [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
+		h.Del(k)
+	}
+	if r.Method == http.MethodHead {
+		r2 := *r
+		r2.Method = http.MethodGet
+		return &r2
+	}
+	return r
+}
+
+// unchecked answers what needs no check, or cannot have one: done is
+// true when the answer is settled, with err the refusal to send (nil
+// when the handler's answer was passed on: an error or an empty answer to
+// a write).
+func (a *Engine) unchecked(w http.ResponseWriter, gw *guardWriter, d *decision, status int, body []byte, read, head bool) (err *Error, done bool) {
+	empty := len(bytes.TrimSpace(body)) == 0
+	switch {
+	case gw.overflow:
+		return &Error{Status: http.StatusBadGateway, Description: "response too large to check", Err: errResponseUnchecked}, true
+	case a.opt.NotFoundForDenied && read && (status == http.StatusNotFound || status == http.StatusGone):
+		// Missing (or deleted) and refused look the same: status,
+		// headers and body.
+		return a.denied(d), true
+	case read && (status == http.StatusNotModified || status >= 200 && status < 300 && empty):
+		// A read answered without a resource cannot be checked, and
+		// would tell the client that the resource exists.
+		return &Error{Status: http.StatusBadGateway, Description: "response cannot be checked", Err: errResponseUnchecked}, true
+	case (status < 200 || status >= 300) && !carriesResource(body) || empty:
+		// Errors (an OperationOutcome, an error page) and empty answers
+		// to writes (204) carry no resource. A resource sent with an
+		// error status is checked all the same: the client reads it.
+		w.WriteHeader(status)
+		if !head {
+			w.Write(body)
+		}
+		return nil, true
+	}
+	if enc := w.Header().Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return &Error{Status: http.StatusBadGateway, Description: "encoded response cannot be checked", Err: errResponseUnchecked}, true
+	}
+	return nil, false
+}
+
+// setLength sets the Content-Length of the answer the client gets, and
+// drops the validators of a body the guard changed.
+func setLength(h http.Header, an *answer) {
 	switch {
 	case an.out != nil:
 		h.Set("Content-Length", strconv.Itoa(len(an.out)))
@@ -159,25 +202,11 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 		n, _ := an.bundle.WriteRewrite(io.Discard, an.total, an.extra)
 		h.Set("Content-Length", strconv.FormatInt(n, 10))
 	default:
-		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Content-Length", strconv.Itoa(len(an.body)))
 	}
 	if an.rewritten() {
 		h.Del("ETag") // the filtered Bundle is another representation
 		h.Del("Last-Modified")
-	}
-	if read && status == http.StatusOK && preconditionFailed(im, ius, h) {
-		h.Del("Content-Length")
-		refuse(&Error{Status: http.StatusPreconditionFailed, Description: "the resource does not match If-Match or If-Unmodified-Since"})
-		return
-	}
-	if read && status == http.StatusOK && notModified(inm, ims, h) {
-		h.Del("Content-Length")
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.WriteHeader(status)
-	if !head {
-		an.writeTo(w)
 	}
 }
 
