@@ -800,46 +800,9 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 	d.Entries = make([]*decision, 0, len(fb.Entries))
 	forwarded := 0
 	for i := range fb.Entries {
-		e, ok := readEntry(fb.Entries[i].Span.Of(body))
-		if !ok || e.method == "" || e.url == "" {
-			return nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
-		}
-		method, rel, ifNoneExist := e.method, e.url, e.ifNoneExist
-		if a.baseURL != "" {
-			if rest, ok := strings.CutPrefix(rel, a.baseURL+"/"); ok {
-				rel = rest
-			}
-		}
-		if strings.Contains(rel, "://") || strings.HasPrefix(rel, "/") {
-			return nil, badRequest(fmt.Sprintf("bundle entry %d: the URL is not relative to this FHIR base", i))
-		}
-		path, query, _ := strings.Cut(rel, "?")
-		if err := noMethodParam(query); err != nil {
-			return nil, entryError(i, err)
-		}
-		fr, err := fhirrest.Classify(method, path, query, ifNoneExist)
-		if err == nil && (fr.Interaction == scope.InteractionBatch || fr.Interaction == scope.InteractionSearchSystem && method == http.MethodPost ||
-			fr.Interaction == scope.InteractionSearchType && method == http.MethodPost) {
-			err = errors.New("nested bundles and POST searches are not allowed in a bundle")
-		}
-		if err != nil {
-			return nil, entryError(i, classifyError(err))
-		}
-		req := Request{Request: fr}
-		criteria := ""
-		if fr.Conditional && fr.Interaction == scope.InteractionCreate {
-			req.Query, criteria = query, fr.Query
-		}
-		if fr.Interaction == scope.InteractionCreate || fr.Interaction == scope.InteractionUpdate {
-			req.Resource = e.resource
-		}
-		ed, err := a.decide(ctx, g, &req, criteria, true)
-		conditional := e.ifNoneMatch != "" || e.ifModifiedSince != "" || e.ifMatch != ""
-		if err == nil && conditional && method == http.MethodGet && ed.restricted() {
-			// Answered by the handler (304, 412, with the resource's
-			// etag) for a resource the guard then never sees: whether
-			// it exists would show.
-			err = badRequest("under these scopes a read in a bundle cannot be conditional (ifNoneMatch, ifModifiedSince, ifMatch)")
+		ed, err, fatal := a.decideEntry(ctx, g, fb.Entries[i].Span.Of(body), i)
+		if fatal != nil {
+			return nil, fatal
 		}
 		var refused *Error
 		switch {
@@ -866,6 +829,55 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		}
 	}
 	return d, nil
+}
+
+// decideEntry decides entry i of a batch or transaction, raw: the
+// entry's decision or its refusal (err), or, for an entry that cannot be
+// decided at all (no valid request, a URL off this base, a nested
+// bundle), the error that refuses the whole bundle (fatal).
+func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte, i int) (ed *decision, err, fatal error) {
+	e, ok := readEntry(raw)
+	if !ok || e.method == "" || e.url == "" {
+		return nil, nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
+	}
+	method, rel := e.method, e.url
+	if a.baseURL != "" {
+		if rest, ok := strings.CutPrefix(rel, a.baseURL+"/"); ok {
+			rel = rest
+		}
+	}
+	if strings.Contains(rel, "://") || strings.HasPrefix(rel, "/") {
+		return nil, nil, badRequest(fmt.Sprintf("bundle entry %d: the URL is not relative to this FHIR base", i))
+	}
+	path, query, _ := strings.Cut(rel, "?")
+	if err := noMethodParam(query); err != nil {
+		return nil, nil, entryError(i, err)
+	}
+	fr, err := fhirrest.Classify(method, path, query, e.ifNoneExist)
+	if err == nil && (fr.Interaction == scope.InteractionBatch || fr.Interaction == scope.InteractionSearchSystem && method == http.MethodPost ||
+		fr.Interaction == scope.InteractionSearchType && method == http.MethodPost) {
+		err = errors.New("nested bundles and POST searches are not allowed in a bundle")
+	}
+	if err != nil {
+		return nil, nil, entryError(i, classifyError(err))
+	}
+	req := Request{Request: fr}
+	criteria := ""
+	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
+		req.Query, criteria = query, fr.Query
+	}
+	if fr.Interaction == scope.InteractionCreate || fr.Interaction == scope.InteractionUpdate {
+		req.Resource = e.resource
+	}
+	ed, err = a.decide(ctx, g, &req, criteria, true)
+	conditional := e.ifNoneMatch != "" || e.ifModifiedSince != "" || e.ifMatch != ""
+	if err == nil && conditional && method == http.MethodGet && ed.restricted() {
+		// Answered by the handler (304, 412, with the resource's etag)
+		// for a resource the guard then never sees: whether it exists
+		// would show.
+		err = badRequest("under these scopes a read in a bundle cannot be conditional (ifNoneMatch, ifModifiedSince, ifMatch)")
+	}
+	return ed, err, nil
 }
 
 // entryRequest is what decideBundle reads of a batch or transaction
