@@ -22,7 +22,9 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	mux.Handle("/r4/", guard.Handler(fhirHandler)) // 401, 403, and the response guard
+//	protected := guard.Handler(fhirHandler) // 401, 403, and the response guard
+//	mux.Handle("/r4", protected)            // the base itself: batch, transaction, system search
+//	mux.Handle("/r4/", protected)           // everything under it
 //
 // and in a handler, if it wants them:
 //

@@ -66,7 +66,9 @@ func TestREADMEQuickStart(t *testing.T) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/r4/.well-known/smart-configuration", discovery)
-	mux.Handle("/r4/", guard.Handler(fhirHandler)) // 401, 403, and the response guard
+	protected := guard.Handler(fhirHandler) // 401, 403, and the response guard
+	mux.Handle("/r4", protected)            // the base itself: batch, transaction, system search
+	mux.Handle("/r4/", protected)           // everything under it
 
 	// The app's view.
 	w := do(t, mux, "GET", "/r4/.well-known/smart-configuration", "", "")
@@ -96,6 +98,17 @@ func TestREADMEQuickStart(t *testing.T) {
 	if w := do(t, mux, "GET", "/r4/Observation?patient=123", tok, ""); strings.Contains(w.Body.String(), "456") {
 		t.Errorf("search answered another patient's entry: %s", w.Body)
 	}
+	// The base itself is served, not redirected to "/r4/": a batch
+	// (whose one entry the Guard answers itself, refused) and a system
+	// search (refused to patient scopes, with 403, not a redirect).
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/456"}}]}`
+	if w := do(t, mux, "POST", "/r4", tok, batch); w.Code != 200 || !strings.Contains(w.Body.String(), `"batch-response"`) ||
+		!strings.Contains(w.Body.String(), `"403 Forbidden"`) {
+		t.Errorf("POST /r4: %d %s", w.Code, w.Body)
+	}
+	if w := do(t, mux, "GET", "/r4?_type=Observation", tok, ""); w.Code != 403 {
+		t.Errorf("GET /r4?_type=Observation: %d %v %s", w.Code, w.Header(), w.Body)
+	}
 }
 
 // TestPackageDocQuickStart runs the middleware package documentation's
@@ -124,7 +137,9 @@ func TestPackageDocQuickStart(t *testing.T) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	mux.Handle("/r4/", guard.Handler(fhirHandler)) // 401, 403, and the response guard
+	protected := guard.Handler(fhirHandler) // 401, 403, and the response guard
+	mux.Handle("/r4", protected)            // the base itself: batch, transaction, system search
+	mux.Handle("/r4/", protected)           // everything under it
 
 	tok := devToken(t, dev, "https://fhir.example.org/r4", jwt.MapClaims{"scope": "patient/Patient.r", "patient": "123", "fhirUser": "Patient/123"})
 	if w := do(t, mux, "GET", "/r4/Patient/456", tok, ""); w.Code != 403 {
@@ -196,8 +211,10 @@ func TestWellknownDocQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle(p, h)                        // public: not behind the Guard
-	mux.Handle("/r4/", guard.Handler(fhir)) // the FHIR API
+	mux.Handle(p, h) // public: not behind the Guard
+	protected := guard.Handler(fhir)
+	mux.Handle("/r4", protected)  // the FHIR API: its base
+	mux.Handle("/r4/", protected) // and everything under it
 
 	if w := do(t, mux, "GET", "/r4/.well-known/smart-configuration", "", ""); w.Code != 200 || !strings.Contains(w.Body.String(), `"patient/*.rs"`) {
 		t.Errorf("discovery: %d %s", w.Code, w.Body)

@@ -21,8 +21,10 @@
 //	if err != nil { ... }
 //	p, err := wellknown.Path("https://fhir.example.org/r4") // "/r4/.well-known/smart-configuration"
 //	if err != nil { ... }
-//	mux.Handle(p, h)                        // public: not behind the Guard
-//	mux.Handle("/r4/", guard.Handler(fhir)) // the FHIR API
+//	mux.Handle(p, h) // public: not behind the Guard
+//	protected := guard.Handler(fhir)
+//	mux.Handle("/r4", protected)  // the FHIR API: its base
+//	mux.Handle("/r4/", protected) // and everything under it
 //
 // # From the authorization server's metadata
 //

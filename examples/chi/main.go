@@ -23,8 +23,9 @@ func setup(ctx context.Context, cfg smartmw.Config, origins []string) (http.Hand
 	r := chi.NewRouter()
 	r.Handle(p.DiscoveryPath, p.Discovery) // public, any origin
 	r.Group(func(r chi.Router) {
-		r.Use(p.Guard.Handler) // CORS, 401, 403, and the response guard
-		r.Handle("/fhir/*", p.Store)
+		r.Use(p.Guard.Handler)       // CORS, 401, 403, and the response guard
+		r.Handle("/fhir", p.Store)   // the base itself: batch, transaction, system search
+		r.Handle("/fhir/*", p.Store) // everything under it
 	})
 	return r, nil
 }

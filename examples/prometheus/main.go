@@ -21,7 +21,9 @@ func setup(ctx context.Context, cfg smartmw.Config, reg *prometheus.Registry) (h
 	}
 	mux := http.NewServeMux()
 	mux.Handle(p.DiscoveryPath, p.Discovery)
-	mux.Handle("/fhir/", p.Guard.Handler(p.Store))
+	protected := p.Guard.Handler(p.Store)
+	mux.Handle("/fhir", protected)                                               // the base itself: batch, transaction, system search
+	mux.Handle("/fhir/", protected)                                              // everything under it
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{})) // not behind the Guard: protect it your own way
 	return mux, nil
 }

@@ -120,7 +120,9 @@ func loadInProcess(ctx context.Context, log io.Writer, res *inProcessResult, con
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/fhir/", guard.Handler(st))
+	guarded := guard.Handler(st)
+	mux.Handle("/fhir", guarded)
+	mux.Handle("/fhir/", guarded)
 	protected.Config.Handler = mux
 	protected.Start()
 

@@ -5,8 +5,10 @@ package exampletest
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	smartmw "github.com/smartguard/smartguard/middleware"
@@ -28,9 +30,11 @@ func Check(t *testing.T, setup func(ctx context.Context, cfg smartmw.Config, ori
 		t.Fatal(err)
 	}
 	app := is.Token(t, smarttest.Scopes("launch/patient patient/Patient.r patient/Observation.rs"), smarttest.Patient("example"))
+	// A batch the Guard answers itself: its one entry is refused.
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/other"}}]}`
 	tests := []struct {
 		name, method, path, token string
-		origin                    string
+		body                      string
 		want                      int
 	}{
 		{"good token reads its patient", "GET", "/fhir/Patient/example", app, "", 200},
@@ -41,10 +45,19 @@ func Check(t *testing.T, setup func(ctx context.Context, cfg smartmw.Config, ori
 		{"a type the scopes do not name", "GET", "/fhir/Condition?patient=example", app, "", 403},
 		{"a write the scopes do not allow", "DELETE", "/fhir/Observation/example-glucose", app, "", 403},
 		{"discovery needs no token", "GET", "/fhir/.well-known/smart-configuration", "", "", 200},
+		{"the base itself: a batch, not a redirect", "POST", "/fhir", app, batch, 200},
+		{"the base itself: a system search, refused to patient scopes, not redirected", "GET", "/fhir?_type=Observation", app, "", 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest(tc.method, Audience[len("https://fhir.example.org"):]+tc.path[len("/fhir"):], nil)
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			r := httptest.NewRequest(tc.method, Audience[len("https://fhir.example.org"):]+tc.path[len("/fhir"):], body)
+			if tc.body != "" {
+				r.Header.Set("Content-Type", "application/fhir+json")
+			}
 			if tc.token != "" {
 				r.Header.Set("Authorization", "Bearer "+tc.token)
 			}
