@@ -24,6 +24,8 @@ func mountFHIR(mux *http.ServeMux, fhirPath, base string, doc wellknown.Configur
 	sec.CORS = cors
 	mux.Handle(fhirPath+"/.well-known/smart-configuration", discovery)
 	mux.Handle("GET "+fhirPath+"/metadata", st.Metadata(&sec))
-	mux.Handle(fhirPath+"/", guard.Handler(st))
+	protected := guard.Handler(st)
+	mux.Handle(fhirPath, protected)     // the base itself: batch, transaction, system search
+	mux.Handle(fhirPath+"/", protected) // everything under it
 	return nil
 }

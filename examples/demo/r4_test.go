@@ -225,3 +225,38 @@ func TestMetadataNeedsNoToken(t *testing.T) {
 		t.Errorf("POST metadata without a token: %d, want 401", code)
 	}
 }
+
+// TestTheBaseItselfIsServed: a batch posted to the base URL and a system
+// search of it reach the Guard, not a redirect to the base with a slash,
+// which clients that do not follow a redirect on POST fail on.
+func TestTheBaseItselfIsServed(t *testing.T) {
+	d, _ := startDemo(t)
+	tok := tokenFor(t, d, url.Values{"grant_type": {"client_credentials"}, "scope": {"system/Patient.rs system/Observation.rs"}})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct{ method, target, body string }{
+		{"POST", d.audience, `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/example"}}]}`},
+		{"GET", d.audience + "?_type=Patient,Observation", ""},
+	} {
+		var rd io.Reader
+		if tc.body != "" {
+			rd = strings.NewReader(tc.body)
+		}
+		req, err := http.NewRequest(tc.method, tc.target, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if tc.body != "" {
+			req.Header.Set("Content-Type", "application/fhir+json")
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"resourceType":"Bundle"`) {
+			t.Errorf("%s %s: %d %s %s", tc.method, tc.target, resp.StatusCode, resp.Header.Get("Location"), b)
+		}
+	}
+}
