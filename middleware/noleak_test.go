@@ -4,6 +4,7 @@ package middleware_test
 // is named after its attack and fails if the attack works.
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -211,5 +212,40 @@ func TestAPanickingHandlersHeadersDoNotReachTheRecovery(t *testing.T) {
 	recovered.ServeHTTP(w, r)
 	if w.Code != http.StatusInternalServerError || w.Header().Get("ETag") != "" || w.Header().Get("Location") != "" || w.Header().Get("Vary") != "Origin" {
 		t.Fatalf("status %d, headers %v", w.Code, w.Header())
+	}
+}
+
+// TestFHIRUserReadsItsOwnResource: with the fhirUser scope a user reads
+// the resource its fhirUser names, exactly that one, whatever its other
+// scopes (SMART App Launch: fhirUser); an absolute fhirUser counts only
+// on this server's base.
+func TestFHIRUserReadsItsOwnResource(t *testing.T) {
+	own := `{"resourceType":"Practitioner","id":"dr-jones"}`
+	for _, tc := range []struct {
+		name, scopes, fhirUser, target string
+		answer                         string // the handler's, own when empty
+		want                           int
+	}{
+		{"the practitioner's own resource", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones", "", 200},
+		{"the handler answering another resource", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones", `{"resourceType":"Practitioner","id":"dr-lee"}`, 403},
+		{"the handler answering a Bundle", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":` + observation("o9", "Patient/456", labCategory) + `}]}`, 403},
+		{"the own resource holding another patient's", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones", `{"resourceType":"Practitioner","id":"dr-jones","contained":[` + observation("o9", "Patient/456", labCategory) + `]}`, 403},
+		{"a vread of it", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones/_history/1", "", 200},
+		{"as an absolute URL on this base", "openid fhirUser patient/*.rs", base + "/Practitioner/dr-jones", "Practitioner/dr-jones", "", 200},
+		{"another practitioner", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-lee", "", 403},
+		{"without the fhirUser scope", "openid patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
+		{"an absolute URL on another server", "openid fhirUser patient/*.rs", "https://other.example.org/fhir/Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
+		{"its history is not a read of it", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones/_history", "", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := smartctx.NewGrant(smartctx.Claims{Subject: "u1", ClientID: "app", Scopes: scope.Parse("launch/patient " + tc.scopes), Patient: "123", FHIRUser: tc.fhirUser})
+			w, _ := served(t, smartmw.Config{}, g, "GET", tc.target, "", nil, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/fhir+json")
+				w.Write([]byte(cmp.Or(tc.answer, own)))
+			})
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+		})
 	}
 }

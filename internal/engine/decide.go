@@ -80,6 +80,22 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 	if found != nil {
 		return found, nil
 	}
+	if a.ownFHIRUser(g, req) {
+		// SMART's fhirUser scope: the user reads their own FHIR
+		// resource, exactly that id, whatever the other scopes; the
+		// guard lets that resource out and nothing else.
+		d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: scope.User}, own: true}
+		if a.opt.Policy == nil {
+			return d, nil
+		}
+		pr := new(Request) // the policy may keep it
+		*pr = *req
+		pr.Context = scope.User
+		if err := a.opt.Policy(ctx, g, pr); err != nil {
+			return nil, policyError(err)
+		}
+		return d, nil
+	}
 	if denial == nil {
 		c := scope.User
 		if g.Patient() != "" {
@@ -90,6 +106,25 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 		denial = a.deny(&r, bundled, "the token has no scope for this request")
 	}
 	return nil, explain(g, denial)
+}
+
+// ownFHIRUser reports whether req reads (read, vread, HEAD) the very
+// resource the grant's fhirUser names, on this server ("Practitioner/x",
+// or its absolute URL under this base), with the fhirUser scope granted.
+func (a *Engine) ownFHIRUser(g *smartctx.Grant, req *Request) bool {
+	if req.Interaction != scope.InteractionRead && req.Interaction != scope.InteractionVRead || req.Conditional || req.ID == "" {
+		return false
+	}
+	u := g.FHIRUser()
+	if u == "" || !g.Scopes().Has("fhirUser") {
+		return false
+	}
+	if a.baseURL != "" {
+		if rest, ok := strings.CutPrefix(u, a.baseURL+"/"); ok {
+			u = rest
+		}
+	}
+	return u == req.Type+"/"+req.ID
 }
 
 // explain makes a 403 say what is actually wrong: it names no scope the

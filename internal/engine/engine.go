@@ -305,6 +305,9 @@ type decision struct {
 	bodyID string
 	// opPerm is what an operation was declared to need.
 	opPerm scope.Permission
+	// own: the user's own fhirUser resource, read by the fhirUser scope
+	// alone: that resource may leave, nothing else.
+	own bool
 	// filtered: the search was forwarded without its constraints, for
 	// the guard to filter; "total" would count what the client may not
 	// see.
@@ -381,7 +384,7 @@ func (d *decision) restricted() bool {
 	if d == nil {
 		return true
 	}
-	if d.Patient != "" || d.Constraints != nil || d.Includes || len(d.refused) > 0 {
+	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused) > 0 {
 		return true
 	}
 	for _, e := range d.Entries {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/compartment"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
@@ -430,7 +431,7 @@ func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (an
 		}
 		return an, nil
 	}
-	if res.Type != "Bundle" || d.Type == "Bundle" {
+	if res.Type != "Bundle" || d.Type == "Bundle" || d.own {
 		if !a.permitted(gr, d, res.Type, body, false) {
 			return an, errNotPermitted
 		}
@@ -609,6 +610,11 @@ func isSearch(d *decision) bool {
 func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource []byte, included bool) bool {
 	if !d.restricted() {
 		return true
+	}
+	if d.own {
+		// The fhirUser's own resource, that id, and nothing it holds.
+		_, id, err := compartment.TypeAndID(resource)
+		return err == nil && typ == d.Type && id == d.ID && !mayContain(resource)
 	}
 	if typ != d.Type && d.Type != "" && d.Type != "*" && d.Operation == "" && !(included && d.Includes) {
 		return false
