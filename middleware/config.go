@@ -118,6 +118,15 @@ type Config struct {
 	// by. Default: the Host header; the forwarding headers are not read.
 	TrustForwardedHost bool
 
+	// MetadataNeedsToken makes GET [base]/metadata (the
+	// CapabilityStatement) need a token like any FHIR request. By default
+	// it is public, as FHIR servers' capability statements are, and as
+	// SMART apps and certification test kits read it, from a browser,
+	// before they hold a token: served without authentication, open to any
+	// origin (Access-Control-Allow-Origin: *), and only a
+	// CapabilityStatement in FHIR JSON may leave (502 otherwise).
+	MetadataNeedsToken bool
+
 	// JWKSURL is where the Issuer's public keys are. When empty it is
 	// discovered from the issuer's /.well-known/openid-configuration,
 	// then /.well-known/oauth-authorization-server (RFC 8414); the

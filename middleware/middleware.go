@@ -53,6 +53,8 @@ type Guard struct {
 	introspectAll bool
 	// forwardedHost: Config.TrustForwardedHost.
 	forwardedHost bool
+	// publicMetadata: not Config.MetadataNeedsToken.
+	publicMetadata bool
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -123,6 +125,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	m.audit, m.metrics = cfg.Audit, cfg.Metrics
 	m.forwardedHost = cfg.TrustForwardedHost
+	m.publicMetadata = !cfg.MetadataNeedsToken
 	if m.auditing() {
 		m.onError = auditError(m.onError)
 	}
@@ -464,6 +467,10 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 			g.onError(w, r, errNotFHIR())
 			return
 		}
+		if g.publicMetadata && b.az.IsMetadata(r) {
+			b.az.ServeMetadata(w, r, next)
+			return
+		}
 		grant, r, err := g.authenticate(r, b)
 		if err != nil {
 			g.onError(w, r, err)
@@ -480,7 +487,35 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 	if g.cors != nil {
 		h = g.cors(h)
 	}
+	if g.publicMetadata {
+		h = g.metadataPreflight(h)
+	}
 	return h
+}
+
+// metadataPreflight answers a CORS preflight of [base]/metadata for any
+// origin: the CapabilityStatement is public (Config.MetadataNeedsToken).
+func (g *Guard) metadataPreflight(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if b := g.baseOf(r); b != nil {
+				probe := *r
+				probe.Method = r.Header.Get("Access-Control-Request-Method")
+				if b.az.IsMetadata(&probe) {
+					hd := w.Header()
+					hd.Set("Access-Control-Allow-Origin", "*")
+					hd.Set("Access-Control-Allow-Methods", "GET, HEAD")
+					if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+						hd.Set("Access-Control-Allow-Headers", rh)
+					}
+					hd.Set("Access-Control-Max-Age", "600")
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // auditing reports whether requests are reported to Config.Audit or

@@ -8,12 +8,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/scope"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // patients456 is a searchset of Organization with the Patients that name
@@ -245,6 +247,73 @@ func TestFHIRUserReadsItsOwnResource(t *testing.T) {
 			})
 			if w.Code != tc.want {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+		})
+	}
+}
+
+// TestMetadataIsPublicAndChecked: GET [base]/metadata needs no token by
+// default and answers any origin, but only a CapabilityStatement leaves;
+// MetadataNeedsToken puts it behind authentication.
+func TestMetadataIsPublicAndChecked(t *testing.T) {
+	capability := `{"resourceType":"CapabilityStatement","status":"active","kind":"instance","fhirVersion":"4.0.1","format":["json"]}`
+	serve := func(t *testing.T, cfg func(*smartmw.Config), answer, method, path string, hdr map[string]string) *httptest.ResponseRecorder {
+		t.Helper()
+		is := smarttest.NewIssuer(t)
+		c := is.Config()
+		c.AllowedOrigins = []string{"https://app.example.org"}
+		if cfg != nil {
+			cfg(&c)
+		}
+		guard, err := smartmw.New(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/fhir+json")
+			w.Write([]byte(answer))
+		}))
+		u, _ := url.Parse(c.Audience)
+		r := httptest.NewRequest(method, u.Path+path, nil)
+		for k, v := range hdr {
+			r.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	needsToken := func(c *smartmw.Config) { c.MetadataNeedsToken = true }
+	evil := map[string]string{"Origin": "https://any.example"}
+	for _, tc := range []struct {
+		name           string
+		cfg            func(*smartmw.Config)
+		answer, method string
+		path           string
+		hdr            map[string]string
+		want           int
+		wantAnyOrigin  bool
+	}{
+		{"without a token, from any origin", nil, capability, "GET", "/metadata", evil, 200, true},
+		{"with a query", nil, capability, "GET", "/metadata?mode=full", nil, 200, true},
+		{"HEAD", nil, capability, "HEAD", "/metadata", nil, 200, true},
+		{"a preflight from any origin", nil, capability, "OPTIONS", "/metadata", map[string]string{"Origin": "https://any.example", "Access-Control-Request-Method": "GET"}, 204, true},
+		{"a handler answering a Patient there", nil, `{"resourceType":"Patient","id":"456"}`, "GET", "/metadata", nil, 502, false},
+		{"a handler answering XML there", nil, `<CapabilityStatement xmlns="http://hl7.org/fhir"/>`, "GET", "/metadata", nil, 502, false},
+		{"XML asked for", nil, capability, "GET", "/metadata?_format=xml", nil, 406, false},
+		{"a POST is no read of it", nil, capability, "POST", "/metadata", nil, 401, false},
+		{"below it", nil, capability, "GET", "/metadata/x", nil, 401, false},
+		{"MetadataNeedsToken", needsToken, capability, "GET", "/metadata", nil, 401, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := serve(t, tc.cfg, tc.answer, tc.method, tc.path, tc.hdr)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			if got := w.Header().Get("Access-Control-Allow-Origin") == "*"; got != tc.wantAnyOrigin {
+				t.Errorf("Access-Control-Allow-Origin %q", w.Header().Get("Access-Control-Allow-Origin"))
+			}
+			if strings.Contains(w.Body.String(), `"456"`) || tc.method == "HEAD" && w.Body.Len() > 0 {
+				t.Errorf("body %s", w.Body)
 			}
 		})
 	}
