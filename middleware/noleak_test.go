@@ -318,3 +318,46 @@ func TestMetadataIsPublicAndChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalsCarryCORSForAllowedOrigins: a browser app reads why it was
+// refused: every answer to an allowed origin, refusals included, carries
+// its CORS headers, and none to another origin.
+func TestRefusalsCarryCORSForAllowedOrigins(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	c := is.Config()
+	c.AllowedOrigins = []string{"https://app.example.org"}
+	guard, err := smartmw.New(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write([]byte(observation("o1", "Patient/456", labCategory)))
+	}))
+	u, _ := url.Parse(c.Audience)
+	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
+	for _, tc := range []struct {
+		name, target, token, origin string
+		want                        int
+		cors                        bool
+	}{
+		{"401 without a token", "/Observation/o1", "", "https://app.example.org", 401, true},
+		{"403 for a type not granted", "/Condition/c1", tok, "https://app.example.org", 403, true},
+		{"403 from the response guard", "/Observation/o1", tok, "https://app.example.org", 403, true},
+		{"401 to another origin", "/Observation/o1", "", "https://evil.example", 401, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", u.Path+tc.target, nil)
+			r.Header.Set("Origin", tc.origin)
+			if tc.token != "" {
+				r.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			got := w.Header().Get("Access-Control-Allow-Origin")
+			if w.Code != tc.want || (got == tc.origin) != tc.cors || tc.cors && !strings.Contains(strings.Join(w.Header().Values("Vary"), ","), "Origin") {
+				t.Fatalf("status %d, Access-Control-Allow-Origin %q, Vary %q", w.Code, got, w.Header().Values("Vary"))
+			}
+		})
+	}
+}
