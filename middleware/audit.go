@@ -270,82 +270,22 @@ func SlogAudit(l *slog.Logger) func(context.Context, AuditEvent) {
 // named observer, as source; the resource and the patient as entities).
 // It holds ids only: no query, no resource contents, no token.
 func FHIRAuditEvent(e AuditEvent, observer string) []byte {
-	type coding struct {
-		System  string `json:"system,omitempty"`
-		Code    string `json:"code"`
-		Display string `json:"display,omitempty"`
-	}
-	type reference struct {
-		Reference string `json:"reference,omitempty"`
-		Display   string `json:"display,omitempty"`
-	}
-	type agent struct {
-		Type      *struct{ Coding []coding } `json:"type,omitempty"`
-		Who       reference                  `json:"who"`
-		Requestor bool                       `json:"requestor"`
-	}
-	type entity struct {
-		What reference `json:"what"`
-		Type *coding   `json:"type,omitempty"`
-		Role *coding   `json:"role,omitempty"`
-	}
-	outcome := "0"
-	switch {
-	case e.Outcome == OutcomeRefused && e.Status >= 500:
-		outcome = "8"
-	case e.Outcome == OutcomeRefused:
-		outcome = "4"
-	}
-	action := map[scope.Permission]string{scope.Create: "C", scope.Read: "R", scope.Update: "U", scope.Delete: "D", scope.Search: "E"}[e.Interaction.Permission()]
-	if action == "" {
-		action = "E"
-	}
 	ev := map[string]any{
 		"resourceType": "AuditEvent",
-		"type":         coding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"},
-		"action":       action,
+		"type":         auditCoding{System: "http://terminology.hl7.org/CodeSystem/audit-event-type", Code: "rest", Display: "Restful Operation"},
+		"action":       auditAction(e.Interaction),
 		"recorded":     e.Time.UTC().Format(time.RFC3339Nano),
-		"outcome":      outcome,
-		"source":       map[string]any{"observer": reference{Display: observer}},
+		"outcome":      auditOutcome(e),
+		"source":       map[string]any{"observer": auditReference{Display: observer}},
+		"agent":        auditAgents(e),
 	}
 	if e.Interaction != "" {
-		ev["subtype"] = []coding{{System: "http://hl7.org/fhir/restful-interaction", Code: string(e.Interaction)}}
+		ev["subtype"] = []auditCoding{{System: "http://hl7.org/fhir/restful-interaction", Code: string(e.Interaction)}}
 	}
 	if e.Reason != "" {
 		ev["outcomeDesc"] = e.Reason
 	}
-	agents := []agent{}
-	if e.ClientID != "" {
-		agents = append(agents, agent{Who: reference{Display: e.ClientID}})
-	}
-	if who := e.FHIRUser; who != "" || e.Subject != "" {
-		r := reference{Display: e.Subject}
-		if who != "" {
-			r = reference{Reference: who, Display: e.Subject}
-		}
-		agents = append(agents, agent{Who: r, Requestor: true})
-	}
-	if len(agents) > 0 {
-		agents[len(agents)-1].Requestor = true
-		ev["agent"] = agents
-	} else {
-		ev["agent"] = []agent{{Who: reference{Display: "unauthenticated"}, Requestor: true}}
-	}
-	var entities []entity
-	if e.Type != "" && e.Type != "*" {
-		what := e.Type
-		if e.ID != "" {
-			what += "/" + e.ID
-		}
-		entities = append(entities, entity{What: reference{Reference: what},
-			Type: &coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "2", Display: "System Object"}})
-	}
-	if e.Patient != "" {
-		entities = append(entities, entity{What: reference{Reference: "Patient/" + e.Patient},
-			Type: &coding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "1", Display: "Person"},
-			Role: &coding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "1", Display: "Patient"}})
-	}
-	if len(entities) > 0 {
+	if entities := auditEntities(e); len(entities) > 0 {
 		ev["entity"] = entities
 	}
 	b, err := json.Marshal(ev)
@@ -353,6 +293,113 @@ func FHIRAuditEvent(e AuditEvent, observer string) []byte {
 		return []byte(`{"resourceType":"AuditEvent"}`)
 	}
 	return b
+}
+
+// auditCoding, auditReference, auditAgent and auditEntity are the JSON
+// shapes of the FHIR R4 Coding, Reference, AuditEvent.agent and
+// AuditEvent.entity that FHIRAuditEvent writes, with only the elements it
+// fills.
+type auditCoding struct {
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+type auditReference struct {
+	Reference string `json:"reference,omitempty"`
+	Display   string `json:"display,omitempty"`
+}
+
+type auditAgent struct {
+	Type      *struct{ Coding []auditCoding } `json:"type,omitempty"`
+	Who       auditReference                  `json:"who"`
+	Requestor bool                            `json:"requestor"`
+}
+
+type auditEntity struct {
+	What auditReference `json:"what"`
+	Type *auditCoding   `json:"type,omitempty"`
+	Role *auditCoding   `json:"role,omitempty"`
+}
+
+// auditOutcome is the AuditEvent.outcome code of e: "0" (success) for a
+// request allowed or filtered, "4" (minor failure) for a refusal, "8"
+// (serious failure) for a refusal the server caused (a 5xx status, such
+// as no signing key available yet) rather than the client.
+func auditOutcome(e AuditEvent) string {
+	switch {
+	case e.Outcome == OutcomeRefused && e.Status >= 500:
+		return "8"
+	case e.Outcome == OutcomeRefused:
+		return "4"
+	}
+	return "0"
+}
+
+// auditAction is the AuditEvent.action code of the interaction i, from
+// the SMART permission it needs: C, R, U or D for create, read, update and
+// delete. Searches, and what needs no single permission (operations,
+// batches, capabilities, or no interaction at all), are E (execute), as
+// IHE Basic Audit Log Patterns code a query.
+func auditAction(i scope.Interaction) string {
+	switch i.Permission() {
+	case scope.Create:
+		return "C"
+	case scope.Read:
+		return "R"
+	case scope.Update:
+		return "U"
+	case scope.Delete:
+		return "D"
+	}
+	return "E"
+}
+
+// auditAgents lists the agents of e: the client (by client_id) and the
+// user (a reference to fhirUser when the token names one, with the sub as
+// display). The last of them is the requestor, so the user when there is
+// one. A request without a token still needs an agent, as AuditEvent
+// requires one: it is "unauthenticated".
+func auditAgents(e AuditEvent) []auditAgent {
+	agents := []auditAgent{}
+	if e.ClientID != "" {
+		agents = append(agents, auditAgent{Who: auditReference{Display: e.ClientID}})
+	}
+	if who := e.FHIRUser; who != "" || e.Subject != "" {
+		r := auditReference{Display: e.Subject}
+		if who != "" {
+			r = auditReference{Reference: who, Display: e.Subject}
+		}
+		agents = append(agents, auditAgent{Who: r, Requestor: true})
+	}
+	if len(agents) == 0 {
+		return []auditAgent{{Who: auditReference{Display: "unauthenticated"}, Requestor: true}}
+	}
+	agents[len(agents)-1].Requestor = true
+	return agents
+}
+
+// auditEntities lists the entities of e: the resource acted on (its type,
+// and its id for an instance interaction) as a system object, and the
+// patient as a person in the patient role, so that the events about one
+// patient can be found. A request on every type ("*") or none names no
+// resource.
+func auditEntities(e AuditEvent) []auditEntity {
+	var entities []auditEntity
+	if e.Type != "" && e.Type != "*" {
+		what := e.Type
+		if e.ID != "" {
+			what += "/" + e.ID
+		}
+		entities = append(entities, auditEntity{What: auditReference{Reference: what},
+			Type: &auditCoding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "2", Display: "System Object"}})
+	}
+	if e.Patient != "" {
+		entities = append(entities, auditEntity{What: auditReference{Reference: "Patient/" + e.Patient},
+			Type: &auditCoding{System: "http://terminology.hl7.org/CodeSystem/audit-entity-type", Code: "1", Display: "Person"},
+			Role: &auditCoding{System: "http://terminology.hl7.org/CodeSystem/object-role", Code: "1", Display: "Patient"}})
+	}
+	return entities
 }
 
 // FHIRAudit returns an Audit hook that writes each event to w as a FHIR R4

@@ -52,94 +52,159 @@ var _ jwt.ClaimsValidator = (*claims)(nil)
 // For a JWT it runs, through jwt.Validator, before the key is looked up
 // (see Guard.verify); for an introspection answer, after the answer said
 // the token is active.
+//
+// A token without usable UTF-8, exp or audience, or bound to a key, is
+// refused at once; past that, every claim is read and every problem
+// reported, joined in the order the claims are read.
 func (c *claims) Validate() error {
 	m := c.MapClaims
-	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
-		return fmt.Errorf("%w: claims are not UTF-8", errClaim)
+	exp, err := precheck(m)
+	if err != nil {
+		return err
 	}
-	if _, ok := m["cnf"]; ok {
-		// A sender-constrained (DPoP or mTLS) token presented as a bearer
-		// token: its holder's proof is not checked here (RFC 9449 §7.2).
-		return fmt.Errorf("%w: cnf-bound token presented as Bearer", errClaim)
+	aud, err := c.audience()
+	if err != nil {
+		return err
 	}
-	exp, err := m.GetExpirationTime()
-	if err != nil || exp == nil {
-		return fmt.Errorf("%w: exp", errClaim)
-	}
-	var errs []error
-	str := func(names []string, what string) string {
-		v, ok := first(m, names)
-		if !ok {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%w: %s is not a string", errClaim, what))
-		}
-		return s
-	}
-	aud, err := m.GetAudience()
-	if _, ok := m["aud"]; !ok && c.defaultAud != nil {
-		aud, err = c.defaultAud, nil
-	}
-	if err != nil || len(aud) == 0 || slices.Contains(aud, "") {
-		// jwt's validator would say "invalid audience"; say what is wrong.
-		return errNoAudience
-	}
-	out := smartctx.Claims{
-		Audience:      aud,
-		Issuer:        cmp.Or(str([]string{"iss"}, "iss"), c.issuer),
-		Subject:       str([]string{"sub"}, "sub"),
-		ClientID:      str(c.names.ClientID, "client_id"),
-		Patient:       str(c.names.Patient, "patient"),
-		Encounter:     str(c.names.Encounter, "encounter"),
-		FHIRUser:      str(c.names.FHIRUser, "fhirUser"),
-		Tenant:        str(c.names.Tenant, "tenant"),
-		Intent:        str(c.names.Intent, "intent"),
-		SmartStyleURL: str(c.names.SmartStyleURL, "smart_style_url"),
-		ExpiresAt:     exp.Time,
-		Raw:           m,
-	}
+	r := claimReader{m: m}
+	out := c.readStrings(&r)
+	out.Audience, out.ExpiresAt, out.Raw = aud, exp.Time, m
 	if c.strict {
-		if out.Subject == "" || out.ClientID == "" || str([]string{"jti"}, "jti") == "" {
-			errs = append(errs, fmt.Errorf("%w: RFC 9068 requires sub, client_id and jti", errClaim))
-		}
-		if iat, err := m.GetIssuedAt(); err != nil || iat == nil {
-			errs = append(errs, fmt.Errorf("%w: RFC 9068 requires iat", errClaim))
-		}
+		r.requireRFC9068(out)
 	}
-	if out.Patient != "" && !smartctx.ValidID(out.Patient) || out.Patient == "" && present(m, c.names.Patient) {
-		errs = append(errs, fmt.Errorf("%w: patient is not a FHIR id", errClaim))
-	}
-	if out.Encounter != "" && !smartctx.ValidID(out.Encounter) || out.Encounter == "" && present(m, c.names.Encounter) {
-		errs = append(errs, fmt.Errorf("%w: encounter is not a FHIR id", errClaim))
-	}
-	if present(m, c.names.FHIRUser) {
-		if _, _, ok := smartctx.SplitUserReference(out.FHIRUser); !ok {
-			errs = append(errs, fmt.Errorf("%w: fhirUser is not a reference to a Patient, Practitioner, PractitionerRole, RelatedPerson or Person", errClaim))
-		}
-	}
-	if v, ok := first(m, c.names.NeedPatientBanner); ok {
-		b, ok := v.(bool)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%w: need_patient_banner is not a boolean", errClaim))
-		}
-		out.NeedPatientBanner = b
-	}
+	c.checkLaunchContext(&r, &out)
 	if !c.deferScopes {
 		if err := c.readScopes(&out); err != nil {
-			errs = append(errs, err)
+			r.errs = append(r.errs, err)
 		}
 	}
 	if v, ok := first(m, c.names.FHIRContext); ok {
 		items, err := fhirContext(v)
 		if err != nil {
-			errs = append(errs, err)
+			r.errs = append(r.errs, err)
 		}
 		out.FHIRContext = items
 	}
 	c.out = out
-	return errors.Join(errs...)
+	return errors.Join(r.errs...)
+}
+
+// precheck refuses the claims that make the token unusable whatever else
+// it holds, and returns its expiry: claims that are not UTF-8, a cnf
+// binding, and no exp, which jwt/v5 treats as optional: a bearer token
+// without one would be good forever.
+func precheck(m jwt.MapClaims) (*jwt.NumericDate, error) {
+	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
+		return nil, fmt.Errorf("%w: claims are not UTF-8", errClaim)
+	}
+	if _, ok := m["cnf"]; ok {
+		// A sender-constrained (DPoP or mTLS) token presented as a bearer
+		// token: its holder's proof is not checked here (RFC 9449 §7.2).
+		return nil, fmt.Errorf("%w: cnf-bound token presented as Bearer", errClaim)
+	}
+	exp, err := m.GetExpirationTime()
+	if err != nil || exp == nil {
+		return nil, fmt.Errorf("%w: exp", errClaim)
+	}
+	return exp, nil
+}
+
+// audience returns the token's audience: "aud", or for an introspection
+// answer without "aud" the audience assumed (c.defaultAud). It refuses an
+// absent or empty audience, and one with an empty member: a token must
+// name whom it is meant for, and "" names no one.
+func (c *claims) audience() ([]string, error) {
+	aud, err := c.MapClaims.GetAudience()
+	if _, ok := c.MapClaims["aud"]; !ok && c.defaultAud != nil {
+		aud, err = c.defaultAud, nil
+	}
+	if err != nil || len(aud) == 0 || slices.Contains(aud, "") {
+		// jwt's validator would say "invalid audience"; say what is wrong.
+		return nil, errNoAudience
+	}
+	return aud, nil
+}
+
+// claimReader reads claims of m and collects, rather than returns, the
+// errors of those that have the wrong JSON type, so that Validate reports
+// every bad claim at once.
+type claimReader struct {
+	m    jwt.MapClaims
+	errs []error
+}
+
+// str returns the first of names present in r.m as a string, "" when none
+// is present. A claim present but not a string is reported, under what,
+// and read as "".
+func (r *claimReader) str(names []string, what string) string {
+	v, ok := first(r.m, names)
+	if !ok {
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		r.errs = append(r.errs, fmt.Errorf("%w: %s is not a string", errClaim, what))
+	}
+	return s
+}
+
+// readStrings reads the string claims, each under the names configured
+// for it (c.names), into a smartctx.Claims. An introspection answer need
+// not name its issuer: then the issuer asked (c.issuer) stands for it.
+func (c *claims) readStrings(r *claimReader) smartctx.Claims {
+	return smartctx.Claims{
+		Issuer:        cmp.Or(r.str([]string{"iss"}, "iss"), c.issuer),
+		Subject:       r.str([]string{"sub"}, "sub"),
+		ClientID:      r.str(c.names.ClientID, "client_id"),
+		Patient:       r.str(c.names.Patient, "patient"),
+		Encounter:     r.str(c.names.Encounter, "encounter"),
+		FHIRUser:      r.str(c.names.FHIRUser, "fhirUser"),
+		Tenant:        r.str(c.names.Tenant, "tenant"),
+		Intent:        r.str(c.names.Intent, "intent"),
+		SmartStyleURL: r.str(c.names.SmartStyleURL, "smart_style_url"),
+	}
+}
+
+// requireRFC9068 reports the claims RFC 9068 §2.2 requires of a JWT access
+// token and out lacks: sub, client_id, jti and iat (Config.RequireATJWT).
+func (r *claimReader) requireRFC9068(out smartctx.Claims) {
+	// The || stops at the first claim missing: jti is read, and a jti
+	// that is not a string reported, only when sub and client_id are
+	// there. Either way one error names all three.
+	if out.Subject == "" || out.ClientID == "" || r.str([]string{"jti"}, "jti") == "" {
+		r.errs = append(r.errs, fmt.Errorf("%w: RFC 9068 requires sub, client_id and jti", errClaim))
+	}
+	if iat, err := r.m.GetIssuedAt(); err != nil || iat == nil {
+		r.errs = append(r.errs, fmt.Errorf("%w: RFC 9068 requires iat", errClaim))
+	}
+}
+
+// checkLaunchContext checks the SMART launch context in out: patient and
+// encounter are FHIR ids, fhirUser a reference to a user resource, and
+// need_patient_banner (read here into out) a boolean. The ids end up in
+// FHIR paths and compartment checks, so a claim that is present must be
+// valid: present but empty or not a string, it is refused rather than
+// read as no context at all.
+func (c *claims) checkLaunchContext(r *claimReader, out *smartctx.Claims) {
+	m := r.m
+	if out.Patient != "" && !smartctx.ValidID(out.Patient) || out.Patient == "" && present(m, c.names.Patient) {
+		r.errs = append(r.errs, fmt.Errorf("%w: patient is not a FHIR id", errClaim))
+	}
+	if out.Encounter != "" && !smartctx.ValidID(out.Encounter) || out.Encounter == "" && present(m, c.names.Encounter) {
+		r.errs = append(r.errs, fmt.Errorf("%w: encounter is not a FHIR id", errClaim))
+	}
+	if present(m, c.names.FHIRUser) {
+		if _, _, ok := smartctx.SplitUserReference(out.FHIRUser); !ok {
+			r.errs = append(r.errs, fmt.Errorf("%w: fhirUser is not a reference to a Patient, Practitioner, PractitionerRole, RelatedPerson or Person", errClaim))
+		}
+	}
+	if v, ok := first(m, c.names.NeedPatientBanner); ok {
+		b, ok := v.(bool)
+		if !ok {
+			r.errs = append(r.errs, fmt.Errorf("%w: need_patient_banner is not a boolean", errClaim))
+		}
+		out.NeedPatientBanner = b
+	}
 }
 
 // replaced reports whether a key or string inside v holds U+FFFD, which

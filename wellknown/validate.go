@@ -43,14 +43,34 @@ import (
 //     nor holds invalid JSON.
 func (c Configuration) Validate() error {
 	var v validator
+	v.requiredMembers(c)
+	v.capabilityMembers(c)
+	v.downgrades(c)
+	v.urls(c)
+	v.lists(c)
+	v.scopes(c.ScopesSupported)
+	v.associatedEndpoints(c.AssociatedEndpoints)
+	v.brandIdentifier(c)
+	v.errs = append(v.errs, c.extraErrors()...)
+	return errors.Join(v.errs...)
+}
 
+// requiredMembers reports the members SMART App Launch 2.2 marks REQUIRED
+// whatever the capabilities: without them a client can neither get a token
+// nor know which grant, capability or PKCE method to use.
+func (v *validator) requiredMembers(c Configuration) {
 	if c.TokenEndpoint == "" {
 		v.add("token_endpoint", "is required")
 	}
 	v.required("grant_types_supported", len(c.GrantTypesSupported))
 	v.required("capabilities", len(c.Capabilities))
 	v.required("code_challenge_methods_supported", len(c.CodeChallengeMethodsSupported))
+}
 
+// capabilityMembers reports the members a capability requires or excludes:
+// a client that reads the capability relies on them, so a document that
+// claims the capability without them misleads it.
+func (v *validator) capabilityMembers(c Configuration) {
 	if c.HasCapability(SSOOpenIDConnect) {
 		if c.Issuer == "" {
 			v.add("issuer", "is required with capability %q", SSOOpenIDConnect)
@@ -59,8 +79,12 @@ func (c Configuration) Validate() error {
 			v.add("jwks_uri", "is required with capability %q", SSOOpenIDConnect)
 		}
 	} else if c.Issuer != "" {
+		// issuer is the OpenID Connect issuer: SMART App Launch 2.2 says
+		// to omit it when the server does not offer OpenID Connect.
 		v.add("issuer", "must be omitted without capability %q", SSOOpenIDConnect)
 	}
+	// Both launch capabilities need the same two members: report them once,
+	// naming the first capability found, not once per capability.
 	for _, launch := range []Capability{LaunchEHR, LaunchStandalone} {
 		if !c.HasCapability(launch) {
 			continue
@@ -82,16 +106,28 @@ func (c Configuration) Validate() error {
 			v.add("token_endpoint_auth_signing_alg_values_supported", `must include "RS384" or "ES384" with capability %q`, ClientConfidentialAsymmetric)
 		}
 	}
+}
+
+// downgrades reports the methods that would let an attacker weaken the
+// protocol: the unsigned "none" client assertion, and PKCE without S256 or
+// with "plain", whose challenge is the verifier itself.
+func (v *validator) downgrades(c Configuration) {
 	if slices.Contains(c.TokenEndpointAuthSigningAlgValuesSupported, "none") {
 		v.add("token_endpoint_auth_signing_alg_values_supported", `must not include "none" (RFC 8414 §2)`)
 	}
+	// An absent list is already reported by requiredMembers: say it once.
 	if len(c.CodeChallengeMethodsSupported) > 0 && !slices.Contains(c.CodeChallengeMethodsSupported, "S256") {
 		v.add("code_challenge_methods_supported", `must include "S256"`)
 	}
 	if slices.Contains(c.CodeChallengeMethodsSupported, "plain") {
 		v.add("code_challenge_methods_supported", `must not include "plain"`)
 	}
+}
 
+// urls reports each URL member that is present but not a URL a client may
+// call (see url), and an issuer that is not a valid issuer identifier.
+// Absent members are left to requiredMembers and capabilityMembers.
+func (v *validator) urls(c Configuration) {
 	v.issuer("issuer", c.Issuer)
 	for _, f := range []struct{ name, value string }{
 		{"jwks_uri", c.JWKSURI},
@@ -108,20 +144,33 @@ func (c Configuration) Validate() error {
 			v.url(f.name, f.value)
 		}
 	}
+}
 
+// lists reports empty items in the lists of strings and unknown simple
+// strings among the capabilities: an empty item names nothing, and an
+// unknown capability is a typo or one smartguard cannot honour.
+func (v *validator) lists(c Configuration) {
 	v.strings("grant_types_supported", c.GrantTypesSupported)
 	v.strings("token_endpoint_auth_methods_supported", c.TokenEndpointAuthMethodsSupported)
 	v.strings("response_types_supported", c.ResponseTypesSupported)
 	v.strings("code_challenge_methods_supported", c.CodeChallengeMethodsSupported)
 	v.strings("token_endpoint_auth_signing_alg_values_supported", c.TokenEndpointAuthSigningAlgValuesSupported)
 	v.capabilities("capabilities", c.Capabilities)
-	for i, s := range c.ScopesSupported {
+}
+
+// scopes reports each scope of scopes_supported that does not parse, or
+// whose granular constraint the middleware cannot enforce. The server
+// SHALL support each scope it lists, so listing one smartguard would not
+// enforce promises clients a restriction that never applies.
+func (v *validator) scopes(list []string) {
+	for i, s := range list {
 		sc, err := scope.ParseScope(s)
 		field := fmt.Sprintf("scopes_supported[%d]", i)
 		switch {
 		case err != nil:
 			v.errs = append(v.errs, &FieldError{Field: field, Err: err})
 		case len(sc.Constraint) == 0:
+			// No constraint: nothing more to check.
 		case sc.Type == "*":
 			v.add(field, "%q: a granular constraint on every type cannot be enforced (SPEC item 11)", s)
 		default:
@@ -132,8 +181,13 @@ func (c Configuration) Validate() error {
 			}
 		}
 	}
+}
 
-	for i, e := range c.AssociatedEndpoints {
+// associatedEndpoints reports each associated endpoint without a valid URL
+// or without capabilities: a client could neither reach it nor know what it
+// offers.
+func (v *validator) associatedEndpoints(list []AssociatedEndpoint) {
+	for i, e := range list {
 		field := fmt.Sprintf("associated_endpoints[%d]", i)
 		if e.URL == "" {
 			v.add(field+".url", "is required")
@@ -143,21 +197,25 @@ func (c Configuration) Validate() error {
 		v.required(field+".capabilities", len(e.Capabilities))
 		v.capabilities(field+".capabilities", e.Capabilities)
 	}
+}
 
-	if id := c.UserAccessBrandIdentifier; id != nil {
-		if id.Value == "" {
-			v.add("user_access_brand_identifier.value", "is required")
-		}
-		if id.System != "" && !isAbsoluteURI(id.System) {
-			v.add("user_access_brand_identifier.system", "%q is not an absolute URI", id.System)
-		}
-		if c.UserAccessBrandBundle == "" {
-			v.add("user_access_brand_identifier", "names an entry of user_access_brand_bundle, which is missing")
-		}
+// brandIdentifier reports a user_access_brand_identifier without a value,
+// with a system that is not an absolute URI, or without the brand bundle it
+// points into: the identifier only means something as an entry of it.
+func (v *validator) brandIdentifier(c Configuration) {
+	id := c.UserAccessBrandIdentifier
+	if id == nil {
+		return
 	}
-
-	v.errs = append(v.errs, c.extraErrors()...)
-	return errors.Join(v.errs...)
+	if id.Value == "" {
+		v.add("user_access_brand_identifier.value", "is required")
+	}
+	if id.System != "" && !isAbsoluteURI(id.System) {
+		v.add("user_access_brand_identifier.system", "%q is not an absolute URI", id.System)
+	}
+	if c.UserAccessBrandBundle == "" {
+		v.add("user_access_brand_identifier", "names an entry of user_access_brand_bundle, which is missing")
+	}
 }
 
 // validator collects the problems of one document.

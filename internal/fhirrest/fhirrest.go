@@ -55,90 +55,157 @@ func Rel(basePath, path string) (rel string, ok bool) {
 // Classify classifies a request with method and path rel relative to the
 // FHIR base (see Rel; still escaped), raw query, and the If-None-Exist
 // header. It does not allocate.
+//
+// The paths are those of the FHIR R4 RESTful API (http.html), by number
+// of segments:
+//
+//	[base]                                       root
+//	[base]/(metadata|_history|_search|$op|[type])  one
+//	[base]/[type]/(_search|_history|$op|[id])      two
+//	[base]/[type]/[id]/(_history[/[vid]]|$op)      instance
+//	[base]/[compartment]/[id]/[type][/_search]   compartmentSearch
+//
+// Anything else is refused: the guard must never pass a request it has
+// not classified, since its scope checks rest on the classification.
 func Classify(method, rel, query, ifNoneExist string) (smartctx.Request, error) {
 	r := smartctx.Request{Method: method, Query: query}
 	if method == "HEAD" {
+		// HEAD asks what GET would answer, without the body: it needs the
+		// same permission as GET. r.Method keeps "HEAD".
 		method = "GET"
 	}
 	if !validQuery(query) {
 		return r, errQuery
 	}
-	if strings.IndexByte(rel, '%') >= 0 || strings.IndexByte(rel, '\\') >= 0 {
-		return r, errMalformed // no FHIR path segment needs escaping
+	var buf [5]string
+	n, err := segments(rel, &buf)
+	if err != nil {
+		return r, err
 	}
-	var seg [5]string
+	seg := buf[:n]
+	switch n {
+	case 0:
+		return root(r, method)
+	case 1:
+		return one(r, method, seg[0], ifNoneExist)
+	}
+	// Two segments or more: the first is always a resource type (for a
+	// compartment search, the compartment's type).
+	if !scope.IsR4Type(seg[0]) {
+		return r, errUnknownType
+	}
+	r.Type = seg[0]
+	if n == 2 {
+		return two(r, method, seg[1])
+	}
+	return instance(r, method, seg)
+}
+
+// segments splits rel at "/" into buf and returns how many segments it
+// holds. It refuses what a proxy or the FHIR server behind the guard could
+// read as another path than the one classified here:
+//   - a "%" escape or a "\": no FHIR path segment needs escaping (types,
+//     ids, operation names and _history are all unreserved characters), and
+//     a server that decodes "%2F", or reads "\" as "/" as some do, would
+//     serve another resource than the one the scopes were checked for;
+//   - an empty, "." or ".." segment, and a trailing "/": servers merge or
+//     drop these (RFC 3986 §5.2.4 removes dot-segments), so that
+//     "Patient/1/../2" would be checked as one resource and served as
+//     another.
+//
+// No FHIR R4 path has more than four segments. buf holds five, so that a
+// path one segment too long still gets the error its first segments
+// deserve (an unknown type, a malformed id); a longer one is refused as not
+// found without reading the rest.
+func segments(rel string, buf *[5]string) (int, error) {
+	if strings.IndexByte(rel, '%') >= 0 || strings.IndexByte(rel, '\\') >= 0 {
+		return 0, errMalformed // no FHIR path segment needs escaping
+	}
 	n := 0
 	for rest := rel; rest != ""; {
-		if n == len(seg) {
-			return r, errNotFound
+		if n == len(buf) {
+			return 0, errNotFound
 		}
 		var s string
 		s, rest, _ = strings.Cut(rest, "/")
 		if s == "" || s == "." || s == ".." {
-			return r, errMalformed
+			return 0, errMalformed
 		}
-		seg[n] = s
+		buf[n] = s
 		n++
+		// The last segment was cut from a trailing "/": "Patient/" names
+		// no resource, and is not "Patient" either.
 		if rest == "" && strings.HasSuffix(rel, "/") {
-			return r, errMalformed
+			return 0, errMalformed
 		}
 	}
-	switch n {
-	case 0:
-		switch method {
-		case "GET":
-			r.Interaction = scope.InteractionSearchSystem
-		case "POST":
-			r.Interaction = scope.InteractionBatch // or transaction: the body says
-		default:
-			return r, errMethod
-		}
-		return r, nil
-	case 1:
-		return one(r, method, seg[0], ifNoneExist)
+	return n, nil
+}
+
+// root classifies the base itself: GET [base]?params is a search across
+// all types (search-system), POST [base] a batch or transaction Bundle.
+// Only the Bundle's type tells the two apart, so both are classified as
+// batch here and the guard reads the body to tell.
+func root(r smartctx.Request, method string) (smartctx.Request, error) {
+	switch method {
+	case "GET":
+		r.Interaction = scope.InteractionSearchSystem
+	case "POST":
+		r.Interaction = scope.InteractionBatch // or transaction: the body says
+	default:
+		return r, errMethod
 	}
-	typ := seg[0]
-	if !scope.IsR4Type(typ) {
-		return r, errUnknownType
+	return r, nil
+}
+
+// two classifies [type]/s, where r.Type is set: s is "_search" (POST
+// search-type), "_history" (history-type), "$op" (an operation on the
+// type) or else an id, on which GET reads, PUT updates, PATCH patches and
+// DELETE deletes. POST [type]/[id] is not FHIR (create is POST [type]).
+func two(r smartctx.Request, method, s string) (smartctx.Request, error) {
+	switch {
+	case s == "_search":
+		return search(r, method, scope.InteractionSearchType)
+	case s == "_history":
+		return get(r, method, scope.InteractionHistoryType)
+	case s[0] == '$':
+		return operation(r, method, s)
 	}
-	r.Type = typ
-	if n == 2 {
-		switch s := seg[1]; {
-		case s == "_search":
-			return search(r, method, scope.InteractionSearchType)
-		case s == "_history":
-			return get(r, method, scope.InteractionHistoryType)
-		case s[0] == '$':
-			return operation(r, method, s)
-		}
-		if !validID(seg[1]) {
-			return r, errBadID
-		}
-		r.ID = seg[1]
-		switch method {
-		case "GET":
-			r.Interaction = scope.InteractionRead
-		case "PUT":
-			r.Interaction = scope.InteractionUpdate
-		case "PATCH":
-			r.Interaction = scope.InteractionPatch
-		case "DELETE":
-			r.Interaction = scope.InteractionDelete
-		default:
-			return r, errMethod
-		}
-		return r, nil
+	if !validID(s) {
+		return r, errBadID
 	}
+	r.ID = s
+	switch method {
+	case "GET":
+		r.Interaction = scope.InteractionRead
+	case "PUT":
+		r.Interaction = scope.InteractionUpdate
+	case "PATCH":
+		r.Interaction = scope.InteractionPatch
+	case "DELETE":
+		r.Interaction = scope.InteractionDelete
+	default:
+		return r, errMethod
+	}
+	return r, nil
+}
+
+// instance classifies a path of three to five segments [type]/[id]/...,
+// where r.Type is set: the history of the instance, one version of it
+// (vread), an operation on it, or a search in its compartment.
+func instance(r smartctx.Request, method string, seg []string) (smartctx.Request, error) {
 	if !validID(seg[1]) {
 		return r, errBadID
 	}
 	r.ID = seg[1]
 	switch third := seg[2]; {
 	case third == "_history":
-		switch n {
+		switch len(seg) {
 		case 3:
 			return get(r, method, scope.InteractionHistoryInstance)
 		case 4:
+			// [type]/[id]/_history/[vid]: a version id has the syntax of
+			// an id.
 			if !validID(seg[3]) {
 				return r, errBadID
 			}
@@ -147,27 +214,46 @@ func Classify(method, rel, query, ifNoneExist string) (smartctx.Request, error) 
 		}
 		return r, errNotFound
 	case third[0] == '$':
-		if n != 3 {
+		if len(seg) != 3 {
 			return r, errNotFound
 		}
 		return operation(r, method, third)
-	case compartments[typ] && (third == "*" || scope.IsR4Type(third)):
-		if n == 4 && seg[3] != "_search" || n > 4 {
-			return r, errNotFound
-		}
-		r.CompartmentType, r.CompartmentID = typ, r.ID
-		r.Type, r.ID = third, ""
-		if n == 4 {
-			return search(r, method, scope.InteractionSearchType)
-		}
-		return get(r, method, scope.InteractionSearchType)
+	case compartments[r.Type] && (third == "*" || scope.IsR4Type(third)):
+		return compartmentSearch(r, method, seg)
 	case scope.IsR4Type(third) || third == "*":
+		// A type after [type]/[id] is a compartment search, and only the
+		// five compartment types have compartments: Observation/1/Patient
+		// names nothing.
 		return r, errNotFound // not a compartment
 	}
 	return r, errUnknownType
 }
 
-// one classifies a one-segment path.
+// compartmentSearch classifies [compartment]/[id]/[type] (GET) and
+// [compartment]/[id]/[type]/_search (POST), where r holds the compartment
+// as Type and ID: a search of [type] restricted to the resources in the
+// compartment of that resource. [type] "*" searches every type in it. The
+// request is moved to the searched type, the compartment to
+// CompartmentType and CompartmentID, as the scope checks are on the type
+// searched.
+func compartmentSearch(r smartctx.Request, method string, seg []string) (smartctx.Request, error) {
+	n := len(seg)
+	if n == 4 && seg[3] != "_search" || n > 4 {
+		return r, errNotFound
+	}
+	r.CompartmentType, r.CompartmentID = r.Type, r.ID
+	r.Type, r.ID = seg[2], ""
+	if n == 4 {
+		return search(r, method, scope.InteractionSearchType)
+	}
+	return get(r, method, scope.InteractionSearchType)
+}
+
+// one classifies a one-segment path: metadata (capabilities), _history
+// (history-system), _search (POST search-system), $op (an operation on
+// the system) or a resource type, which GET searches and POST creates in.
+// PUT, PATCH and DELETE on a type are FHIR's conditional update, patch and
+// delete ([type]?[search]): the query selects the resource.
 func one(r smartctx.Request, method, s, ifNoneExist string) (smartctx.Request, error) {
 	switch {
 	case s == "metadata":
@@ -188,6 +274,9 @@ func one(r smartctx.Request, method, s, ifNoneExist string) (smartctx.Request, e
 	case "POST":
 		r.Interaction = scope.InteractionCreate
 		if ifNoneExist != "" {
+			// Conditional create: the If-None-Exist header holds a
+			// search that decides whether to create, so it is checked
+			// and classified as the request's query.
 			if !validQuery(ifNoneExist) {
 				return r, errQuery
 			}
@@ -202,6 +291,9 @@ func one(r smartctx.Request, method, s, ifNoneExist string) (smartctx.Request, e
 		default:
 			r.Interaction = scope.InteractionDelete
 		}
+		// Without search criteria nothing selects the resource, and a
+		// server could read the empty search as matching every resource
+		// of the type: refuse it rather than let the server guess.
 		if r.Query == "" {
 			return r, errCondition
 		}
@@ -212,6 +304,8 @@ func one(r smartctx.Request, method, s, ifNoneExist string) (smartctx.Request, e
 	return r, nil
 }
 
+// get is an interaction that FHIR R4 defines for GET only (read, vread,
+// history, capabilities, search by GET).
 func get(r smartctx.Request, method string, i scope.Interaction) (smartctx.Request, error) {
 	if method != "GET" {
 		return r, errMethod
@@ -229,6 +323,10 @@ func search(r smartctx.Request, method string, i scope.Interaction) (smartctx.Re
 	return r, nil
 }
 
+// operation is $name on the system, a type or an instance. FHIR allows
+// GET for operations that change nothing and POST for all, so both pass
+// here. An operation name is refused as not found unless it is 1 to 63
+// letters, digits, "-", "_" or "." after the "$".
 func operation(r smartctx.Request, method, name string) (smartctx.Request, error) {
 	if method != "GET" && method != "POST" {
 		return r, errMethod
