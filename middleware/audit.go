@@ -311,9 +311,8 @@ type auditReference struct {
 }
 
 type auditAgent struct {
-	Type      *struct{ Coding []auditCoding } `json:"type,omitempty"`
-	Who       auditReference                  `json:"who"`
-	Requestor bool                            `json:"requestor"`
+	Who       auditReference `json:"who"`
+	Requestor bool           `json:"requestor"`
 }
 
 type auditEntity struct {
