@@ -15,6 +15,9 @@ import (
 // not: answered by the handler, it would be refused only when it exists
 // (502), which tells the client that it does.
 
+// fhirJSON is the media type the guard asks handlers for.
+const fhirJSON = "application/fhir+json"
+
 // errNotJSON refuses a request for a format the guard cannot check.
 func errNotJSON(what string) *Error {
 	return &Error{Status: http.StatusNotAcceptable,
@@ -29,10 +32,14 @@ func jsonOnly(r *http.Request) error {
 			return errNotJSON("_format")
 		}
 	}
-	if accept := r.Header.Values("Accept"); len(accept) > 0 && !acceptsJSON(strings.Join(accept, ",")) {
+	accept := r.Header.Values("Accept")
+	if len(accept) == 1 && accept[0] == fhirJSON {
+		return nil // what the handler is asked for already
+	}
+	if len(accept) > 0 && !acceptsJSON(strings.Join(accept, ",")) {
 		return errNotJSON("Accept")
 	}
-	r.Header.Set("Accept", "application/fhir+json")
+	r.Header.Set("Accept", fhirJSON)
 	return nil
 }
 
