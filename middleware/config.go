@@ -289,10 +289,12 @@ type Config struct {
 	// Every other operation is refused. Default (nil): DefaultOperations().
 	Operations map[string]Operation
 
-	// AllowIncludes lets searches use _include and _revinclude. The
-	// response guard then checks every included resource against the
-	// grant. Default: refuse such searches.
-	AllowIncludes bool
+	// RefuseIncludes refuses searches with _include or _revinclude (403).
+	// By default they are answered, and the response guard decides every
+	// included resource as a read of it (the one rule). Either way
+	// "_include=*" and "_revinclude=*" are refused (400), and a search
+	// names at most 16 includes, ":iterate" ones among them.
+	RefuseIncludes bool
 
 	// NotFoundForDenied answers 404 instead of 403 when a read, vread or
 	// instance history is refused, so that an app cannot learn that a

@@ -187,8 +187,9 @@
 // without its refused entries, and the guard answers each of them in its
 // place in the batch-response; one refused entry refuses a whole
 // transaction (and a whole batch with SkipResponseGuard). Operations need an entry in Config.Operations;
-// _include, _revinclude and _query are refused unless AllowIncludes
-// (_query always). Reverse chaining (_has) is refused under patient/ and
+// _include and _revinclude are answered, each included resource decided by
+// the response guard as a read of it (RefuseIncludes refuses them; "=*" is
+// refused, and at most 16 a search); _query is refused. Reverse chaining (_has) is refused under patient/ and
 // granular scopes, and _contained searches when the search is limited to a
 // patient or to granular constraints: both select by other resources than
 // the ones returned.

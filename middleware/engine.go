@@ -115,7 +115,7 @@ func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engi
 		BaseURL:                    aud,
 		NonCompartment:             engine.NonCompartmentPolicy(cfg.NonCompartment),
 		Operations:                 ops,
-		AllowIncludes:              cfg.AllowIncludes,
+		RefuseIncludes:             cfg.RefuseIncludes,
 		RewriteSearch:              cfg.RewriteSearch,
 		NotFoundForDenied:          cfg.NotFoundForDenied,
 		SkipPatientUserCompartment: cfg.SkipPatientUserCompartment,

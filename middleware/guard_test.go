@@ -160,7 +160,6 @@ func TestResponseGuard(t *testing.T) {
 		{
 			name: "included resources: the patient's own Patient stays, another patient goes", scopes: "patient/Observation.rs patient/Patient.r", patient: "123",
 			target: "/fhir/Observation?patient=123&_include=Observation:subject",
-			cfg:    func(c *smartmw.Config) { c.AllowIncludes = true },
 			resp: response{status: 200, body: searchset(
 				match(observation("a", "123", labCategory)),
 				include(patientResource("123")),
@@ -172,7 +171,6 @@ func TestResponseGuard(t *testing.T) {
 		{
 			name: "included resources of a type the scopes do not reach go", scopes: "patient/Observation.rs", patient: "123",
 			target: "/fhir/Observation?patient=123&_include=Observation:subject",
-			cfg:    func(c *smartmw.Config) { c.AllowIncludes = true },
 			resp: response{status: 200, body: searchset(
 				match(observation("a", "123", labCategory)),
 				include(patientResource("123")))},

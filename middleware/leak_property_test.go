@@ -384,9 +384,8 @@ var leakConfigs = []struct {
 	name   string
 	adjust func(*smartmw.Config)
 }{
-	{"includes", func(c *smartmw.Config) { c.AllowIncludes = true }},
+	{"includes", func(c *smartmw.Config) {}},
 	{"includes, NonCompartmentWildcard, RewriteSearch", func(c *smartmw.Config) {
-		c.AllowIncludes = true
 		c.NonCompartment = smartmw.NonCompartmentWildcard
 		c.RewriteSearch = true
 	}},

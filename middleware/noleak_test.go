@@ -33,7 +33,7 @@ func TestRevincludeOnATypeOutsideTheCompartmentLeaksNoPatient(t *testing.T) {
 		{"wildcard under the wildcard rule", "patient/*.rs", "Organization?_revinclude=Patient:organization"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := smartmw.Config{AllowIncludes: true, NonCompartment: smartmw.NonCompartmentWildcard}
+			cfg := smartmw.Config{NonCompartment: smartmw.NonCompartmentWildcard}
 			w := guarded(t, cfg, "launch/patient "+tc.scopes, tc.target, orgWithPatients)
 			if w.Code == http.StatusOK && leaks(w.Body.Bytes()) {
 				t.Fatalf("another patient's resource left: %s", w.Body)

@@ -359,7 +359,6 @@ func TestNoExistenceOracleTable(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
 	cfg.NotFoundForDenied = true
-	cfg.AllowIncludes = true
 	cfg.Operations = map[string]smartmw.Operation{"Observation/[id]/$validate": {Permission: scope.Read}}
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {

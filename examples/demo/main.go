@@ -185,7 +185,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
 		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway, WaitForKeys: o.waitForKeys,
-		HTTPClient: d.client, AllowIncludes: true, Audit: audit.hooks(o.auditLog),
+		HTTPClient: d.client, Audit: audit.hooks(o.auditLog),
 		Tokens: o.auth.tokens, Introspection: o.auth.introspection, Claims: o.auth.claims,
 	})
 	if err != nil {

@@ -433,16 +433,30 @@ func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f strin
 	return a.searchPatient(req, d, q, f, rewrite, bundled)
 }
 
+// maxIncludes bounds the _include and _revinclude parameters of one
+// search, ":iterate" ones among them: each asks the server for one more
+// round of references.
+const maxIncludes = 16
+
 // searchControls reads the search's result parameters: includes (when
 // allowed), named queries (refused), reverse chaining (refused under a
 // patient limit) and contained searches.
 func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled bool) (hasRev, contained bool, err error) {
+	includes := 0
 	for p := range fhirrest.Params(q, f) {
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
 		case "_include", "_revinclude":
-			if !a.opt.AllowIncludes {
+			if a.opt.RefuseIncludes {
 				return false, false, a.deny(req, bundled, "_include and _revinclude are not allowed")
+			}
+			if p.Value == "*" || strings.HasPrefix(p.Value, "*:") {
+				// Every reference of every resource, at any depth with
+				// :iterate: unbounded work for the server.
+				return false, false, badRequest("wildcard includes (" + p.Name + "=*) are not allowed: name the search parameter")
+			}
+			if includes++; includes > maxIncludes {
+				return false, false, badRequest(fmt.Sprintf("a search may name at most %d includes", maxIncludes))
 			}
 			d.Includes = true
 		case "_query":

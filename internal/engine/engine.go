@@ -110,7 +110,7 @@ type Options struct {
 
 	NonCompartment             NonCompartmentPolicy
 	Operations                 map[string]Operation
-	AllowIncludes              bool
+	RefuseIncludes             bool
 	RewriteSearch              bool
 	NotFoundForDenied          bool
 	SkipPatientUserCompartment bool

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"strconv"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/internal/fhirrest"
+	"github.com/smartguard/smartguard/scope"
 )
 
 // IsMetadata reports whether r reads the base's CapabilityStatement: a GET
@@ -31,6 +33,10 @@ func (a *Engine) ServeMetadata(w http.ResponseWriter, r *http.Request, next http
 		r2.Method = http.MethodGet
 		r = &r2
 	}
+	// The handler sees the decision it would see with a token: a read
+	// of the capabilities, limited to nothing (there is no grant).
+	req := smartctx.Request{Method: r.Method, Interaction: scope.InteractionCapabilities, Query: r.URL.RawQuery}
+	r = r.WithContext(smartctx.WithDecision(r.Context(), smartctx.NewDecision(req, smartctx.Limits{})))
 	r.Header = r.Header.Clone()
 	if err := jsonOnly(r); err != nil {
 		a.opt.OnError(w, r, err)

@@ -45,7 +45,6 @@ func newServer(t *testing.T) *server {
 	t.Helper()
 	is := smarttest.NewIssuer(t, smarttest.ForAudience(testBase))
 	cfg := is.Config()
-	cfg.AllowIncludes = true
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
