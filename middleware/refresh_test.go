@@ -106,21 +106,24 @@ func TestForgedKIDFloodThenRotation(t *testing.T) {
 	// The real rotation, just after the flood spent the fetch.
 	rotated := time.Now()
 	as.setKeys(jwk(rsaKey(), "k1", nil), jwk(otherRSAKey(), "k2", nil))
+	atRotation := as.jwksHits.Load()
 	real := asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": "k2"})
-	var accepted time.Duration
 	for i := 50; ; i++ {
 		m.Verify(ctx, forged(i)) // the flood goes on
 		if _, err := m.Verify(ctx, real); err == nil {
-			accepted = time.Since(rotated)
 			break
 		}
-		if time.Since(rotated) > 3*interval {
+		if time.Since(rotated) > 20*interval {
 			t.Fatalf("the new key's token still refused %v after the rotation", time.Since(rotated))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if accepted > interval+150*time.Millisecond {
-		t.Errorf("new key accepted %v after the rotation, want within %v", accepted, interval)
+	// The flood never holds the new key back: the first fetch the rate
+	// limit allows after the rotation (a second one, should one have been
+	// under way when the keys changed) brings it, whatever the machine's
+	// load does to the clock.
+	if hits := as.jwksHits.Load() - atRotation; hits > 2 {
+		t.Errorf("new key accepted after %d JWKS fetches since the rotation, want at most 2", hits)
 	}
 	elapsed := time.Since(start)
 	if hits, most := as.jwksHits.Load()-before, int32(elapsed/interval)+1; hits > most {
