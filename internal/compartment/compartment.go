@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -220,9 +221,9 @@ func member(data []byte, typ []byte, patientID, base string) (ok, other bool, er
 	if root == nil {
 		root = &noPaths
 	}
-	s := scanner{data: data, patientID: patientID, base: base}
+	s := scanner{Cursor: fhirjson.NewCursor(data), patientID: patientID, base: base}
 	s.walk(root, 0)
-	if !s.end() || string(s.typ) != string(typ) {
+	if !s.End() || string(s.typ) != string(typ) {
 		return false, false, ErrJSON
 	}
 	return s.found && patientID != "" && refTrees[string(typ)] != nil, s.other, nil
@@ -232,35 +233,43 @@ func member(data []byte, typ []byte, patientID, base string) (ok, other bool, er
 // Patient/s.patientID sets s.found, one that could be to another Patient
 // sets s.other.
 func (s *scanner) reference(depth int) {
-	if s.peek() != '{' {
-		s.skip(depth)
+	if s.Peek() != '{' {
+		s.Skip(depth)
+		return
+	}
+	if !s.OpenObject(depth) {
 		return
 	}
 	seen := false
-	s.object(depth, func(key []byte) bool {
+	for first := true; ; first = false {
+		key, ok := s.NextKey(first)
+		if !ok {
+			return
+		}
 		if foldsTo(key, "reference") {
-			s.fail()
-			return true
+			s.Fail()
+			return
 		}
 		if string(key) != "reference" {
-			return false
+			s.Skip(depth + 1)
+			continue
 		}
 		if seen {
-			s.fail()
-			return true
+			s.Fail()
+			return
 		}
 		seen = true
-		if s.peek() != '"' {
-			return false
+		if s.Peek() != '"' {
+			s.Skip(depth + 1)
+			continue
 		}
-		ref, _ := s.bytesText()
+		ref := s.text()
 		if refersTo(ref, s.patientID, s.base) {
 			s.found = true
 		} else if otherPatient(ref, s.patientID, s.base) {
 			s.other = true
 		}
-		return true
-	})
+	}
 }
 
 // TypeAndID reads the "resourceType" and "id" of a resource.
