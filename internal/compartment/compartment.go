@@ -138,7 +138,7 @@ func init() {
 // in both compartments. Types neither in the compartment nor linked are
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
-	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {
+	if typ := fhirjson.LeadingType(data); len(typ) > 0 && string(typ) != "Patient" {
 		ok, _, err := member(data, typ, patientID, AnyServer)
 		return ok, err
 	}
@@ -246,7 +246,7 @@ func (s *scanner) reference(depth int) {
 		if !ok {
 			return
 		}
-		if foldsTo(key, "reference") {
+		if fhirjson.FoldsTo(key, "reference") {
 			s.Fail()
 			return
 		}

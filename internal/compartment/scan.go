@@ -112,7 +112,7 @@ func topLevel(data []byte) (typ, id string, err error) {
 			if !ok {
 				break
 			}
-			if foldsTo(key, "resourceType") || foldsTo(key, "id") {
+			if fhirjson.FoldsTo(key, "resourceType") || fhirjson.FoldsTo(key, "id") {
 				s.Fail()
 				break
 			}
@@ -194,11 +194,11 @@ next:
 		if depth == 0 && s.top(key) {
 			continue
 		}
-		if depth == 0 && (string(key) == "contained" || foldsTo(key, "contained") || bytes.IndexByte(key, '\\') >= 0) {
+		if depth == 0 && (string(key) == "contained" || fhirjson.FoldsTo(key, "contained") || bytes.IndexByte(key, '\\') >= 0) {
 			s.contained = true
 		}
 		for i, name := range n.names {
-			if foldsTo(key, name) {
+			if fhirjson.FoldsTo(key, name) {
 				s.Fail()
 				return
 			}
@@ -221,7 +221,7 @@ next:
 // top reads "resourceType" and "id" at the top level of a resource,
 // refusing either twice. It returns false for other keys.
 func (s *scanner) top(key []byte) bool {
-	if foldsTo(key, "resourceType") || foldsTo(key, "id") {
+	if fhirjson.FoldsTo(key, "resourceType") || fhirjson.FoldsTo(key, "id") {
 		s.Fail()
 		return true
 	}
@@ -247,21 +247,3 @@ func (s *scanner) top(key []byte) bool {
 	}
 	return false
 }
-
-// leadingType returns the resourceType of data when it is the first
-// member, as it nearly always is, so that one pass can do.
-func leadingType(data []byte) []byte {
-	s := scanner{Cursor: fhirjson.NewCursor(data)}
-	if !s.OpenObject(0) {
-		return nil
-	}
-	key, ok := s.NextKey(true)
-	if !ok || string(key) != "resourceType" {
-		return nil
-	}
-	return s.text()
-}
-
-// foldsTo reports whether key is not name but equal to it under Unicode
-// case folding (fhirjson.FoldsTo).
-var foldsTo = fhirjson.FoldsTo

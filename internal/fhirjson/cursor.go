@@ -261,3 +261,22 @@ func (c *Cursor) Fields(depth int, names []string, offs []int) {
 		c.Skip(depth + 1)
 	}
 }
+
+// LeadingType returns the resourceType of the resource in data when it is
+// the object's first member, as it nearly always is, so that a reader can
+// choose its paths before its one pass; nil otherwise (another first key,
+// a key with an escape, a value that is not a string, not an object).
+// Nothing after the value is read: the caller's pass validates the rest
+// and reads resourceType again as a member, refusing it twice.
+func LeadingType(data []byte) []byte {
+	c := NewCursor(data)
+	if !c.OpenObject(0) {
+		return nil
+	}
+	key, ok := c.NextKey(true)
+	if !ok || string(key) != "resourceType" {
+		return nil
+	}
+	typ, _ := c.Text(1)
+	return typ
+}

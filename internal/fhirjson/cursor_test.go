@@ -378,3 +378,21 @@ func escapedKey(body []byte) bool {
 		}
 	}
 }
+
+func TestLeadingType(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"resourceType":"Observation","id":"1"}`, "Observation"},
+		{` { "resourceType" : "Obs\u0065rvation" `, "Observation"}, // the rest is the caller's
+		{`{"id":"1","resourceType":"Observation"}`, ""},
+		{`{"\u0072esourceType":"Observation"}`, ""},
+		{`{"ResourceType":"Observation"}`, ""},
+		{`{"resourceType":1}`, ""},
+		{`{"resourceType":"Obs`, ""},
+		{`["resourceType"]`, ""},
+		{``, ""},
+	} {
+		if got := fhirjson.LeadingType([]byte(tc.in)); string(got) != tc.want {
+			t.Errorf("LeadingType(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

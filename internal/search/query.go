@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -52,7 +53,7 @@ type Query struct {
 
 // ResourceType reads the "resourceType" of a resource (FHIR JSON).
 func ResourceType(resource []byte) (string, error) {
-	if typ := leadingType(resource); len(typ) > 0 {
+	if typ := fhirjson.LeadingType(resource); len(typ) > 0 {
 		return string(typ), nil
 	}
 	typ, ok := resourceType(resource)
