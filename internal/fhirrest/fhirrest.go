@@ -111,7 +111,7 @@ func Classify(method, rel, query, ifNoneExist string) (smartctx.Request, error) 
 		case s[0] == '$':
 			return operation(r, method, s)
 		}
-		if !validID(seg[1]) {
+		if !smartctx.ValidID(seg[1]) {
 			return r, errBadID
 		}
 		r.ID = seg[1]
@@ -129,7 +129,7 @@ func Classify(method, rel, query, ifNoneExist string) (smartctx.Request, error) 
 		}
 		return r, nil
 	}
-	if !validID(seg[1]) {
+	if !smartctx.ValidID(seg[1]) {
 		return r, errBadID
 	}
 	r.ID = seg[1]
@@ -139,7 +139,7 @@ func Classify(method, rel, query, ifNoneExist string) (smartctx.Request, error) 
 		case 3:
 			return get(r, method, scope.InteractionHistoryInstance)
 		case 4:
-			if !validID(seg[3]) {
+			if !smartctx.ValidID(seg[3]) {
 				return r, errBadID
 			}
 			r.VersionID = seg[3]
@@ -244,20 +244,6 @@ func operation(r smartctx.Request, method, name string) (smartctx.Request, error
 	}
 	r.Interaction, r.Operation = scope.InteractionOperation, name
 	return r, nil
-}
-
-// validID reports whether s is a FHIR R4 id: [A-Za-z0-9\-\.]{1,64}.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // validQuery checks that a raw query is printable ASCII without "#" or

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
@@ -501,7 +502,7 @@ func (cp *cparam) addReference(raw string, opts *Options) error {
 	if i := strings.Index(id, "/_history/"); i >= 0 {
 		id, a.version = id[:i], id[i+len("/_history/"):]
 	}
-	if !scope.IsR4Type(typ) || !validID(id) || strings.Contains(a.version, "/") {
+	if !scope.IsR4Type(typ) || !smartctx.ValidID(id) || strings.Contains(a.version, "/") {
 		return fmt.Errorf("%w: %q is not a reference", ErrInvalid, s)
 	}
 	a.typ, a.id = typ, id
@@ -510,18 +511,4 @@ func (cp *cparam) addReference(raw string, opts *Options) error {
 	}
 	cp.refs = append(cp.refs, a)
 	return nil
-}
-
-// validID reports whether id is a FHIR id: [A-Za-z0-9\-\.]{1,64}.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
