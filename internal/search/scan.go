@@ -20,8 +20,13 @@ const maxDepth = 128
 // cursor is a fhirjson.Cursor that opens containers up to maxDepth.
 type cursor struct{ fhirjson.Cursor }
 
-// At returns a cursor on the same data at offset off.
-func (c *cursor) At(off int) cursor { return cursor{c.Cursor.At(off)} }
+// At returns a cursor on the same data at offset off. It fills in its
+// named result: cursor{c.Cursor.At(off)} compiles to copies through
+// overlapping stores, which made reading a Quantity's members 10% slower.
+func (c *cursor) At(off int) (t cursor) {
+	t.Cursor = c.Cursor.At(off)
+	return t
+}
 
 // OpenObject is fhirjson's, failing at depth maxDepth.
 func (c *cursor) OpenObject(depth int) bool {
