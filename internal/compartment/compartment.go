@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
@@ -161,7 +162,7 @@ const (
 // base URL without trailing "/"), or any (AnyServer) or none (NoServer).
 func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
-		return patientID != "" && id == patientID, nil
+		return readable(patientID) != "" && id == patientID, nil
 	}
 	ok, _, err := member(data, []byte(typ), patientID, base)
 	return ok, err
@@ -178,7 +179,7 @@ func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 // otherPatient).
 func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
-		return patientID != "" && id == patientID, nil
+		return readable(patientID) != "" && id == patientID, nil
 	}
 	ok, other, err := member(data, []byte(typ), patientID, base)
 	return ok && !other, err
@@ -217,6 +218,7 @@ func otherPatient(ref []byte, patientID, base string) bool {
 // other reports whether some reference on those paths names another
 // Patient (see otherPatient).
 func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
+	patientID = readable(patientID)
 	root := refTrees[string(typ)]
 	if root == nil {
 		root = &noPaths
@@ -227,6 +229,21 @@ func member(data []byte, typ []byte, patientID, base string) (ok, other bool, er
 		return false, false, ErrJSON
 	}
 	return s.found && patientID != "" && refTrees[string(typ)] != nil, s.other, nil
+}
+
+// readable returns patientID, or "" (no patient, whom nothing names) when
+// it is not valid UTF-8. The checks compare the bytes of a string without
+// escapes as they are, where encoding/json reads each byte of invalid
+// UTF-8 as U+FFFD: no id or reference a Go server decodes can equal such
+// a patient id, so none may here ("Patient/\xff23" for "\xff23"). For a
+// patient id of valid UTF-8 the bytes and the decoded string give the same
+// answer, and the checks need not decode. The middleware's patient ids
+// (smartctx.ValidID) are ASCII.
+func readable(patientID string) string {
+	if !utf8.ValidString(patientID) {
+		return ""
+	}
+	return patientID
 }
 
 // reference reads the value at a compartment path: a Reference to

@@ -29,6 +29,7 @@ func MemberOfContains(data []byte, typ, patientID, base string) (ok, contains bo
 	if root == nil {
 		root = &noPaths
 	}
+	patientID = readable(patientID)
 	s := scanner{Cursor: fhirjson.NewCursor(data), patientID: patientID, base: base}
 	s.walk(root, 0)
 	if !s.End() || string(s.typ) != typ {
