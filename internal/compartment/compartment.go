@@ -220,7 +220,8 @@ func otherPatient(ref []byte, patientID, base string) bool {
 func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
 	patientID = readable(patientID)
 	root := refTrees[string(typ)]
-	if root == nil {
+	known := root != nil
+	if !known {
 		root = &noPaths
 	}
 	s := scanner{Cursor: fhirjson.NewCursor(data), patientID: patientID, base: base}
@@ -228,7 +229,7 @@ func member(data []byte, typ []byte, patientID, base string) (ok, other bool, er
 	if !s.End() || string(s.typ) != string(typ) {
 		return false, false, ErrJSON
 	}
-	return s.found && patientID != "" && refTrees[string(typ)] != nil, s.other, nil
+	return s.found && patientID != "" && known, s.other, nil
 }
 
 // readable returns patientID, or "" (no patient, whom nothing names) when

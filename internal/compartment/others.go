@@ -26,7 +26,8 @@ func Others(data []byte, typ, patientID, base string) (bool, error) {
 // checks the contained resources (Others).
 func MemberOfContains(data []byte, typ, patientID, base string) (ok, contains bool, err error) {
 	root := refTrees[typ]
-	if root == nil {
+	known := root != nil
+	if !known {
 		root = &noPaths
 	}
 	patientID = readable(patientID)
@@ -35,5 +36,5 @@ func MemberOfContains(data []byte, typ, patientID, base string) (ok, contains bo
 	if !s.End() || string(s.typ) != typ {
 		return false, false, ErrJSON
 	}
-	return s.found && patientID != "" && refTrees[typ] != nil, s.contained, nil
+	return s.found && patientID != "" && known, s.contained, nil
 }
