@@ -240,9 +240,18 @@ func PatientID(ctx stdctx.Context) string {
 }
 
 // ValidID reports whether s is a FHIR R4 resource id: 1 to 64 characters
-// from A-Z, a-z, 0-9, "-" and ".".
+// from A-Z, a-z, 0-9, "-" and "." (ASCII only), other than "." and "..".
+//
+// The R4 grammar, [A-Za-z0-9\-\.]{1,64}, admits "." and "..", but in a
+// URL or a reference they are dot-segments, which resolution removes
+// (RFC 3986, section 5.2.4): "Patient/.." resolves to the server's base
+// and "Patient/." to "Patient/", so an id of either names something other
+// than a resource, whoever builds a URL from it. ValidID refuses them
+// ("...", "a.b" and "a..b" are ids). It is the one check of ids in this
+// library: launch context claims, fhirUser, request URLs and references
+// in search parameters all go through it.
 func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
+	if len(s) == 0 || len(s) > 64 || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -2,6 +2,7 @@ package context_test
 
 import (
 	stdctx "context"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +108,19 @@ func TestValidID(t *testing.T) {
 		{"Patient/123", false},
 		{"é", false},
 		{"../x", false},
+		{".", false},  // a dot-segment: "Patient/." resolves to "Patient/"
+		{"..", false}, // a dot-segment: "Patient/.." resolves to the base
+		{"...", true},
+		{"a.b", true},
+		{"a..b", true},
+		{".a", true},
+		{"a.", true},
+		{"-", true},
+		{"١٢٣", false}, // Arabic-Indic digits
+		{"１２３", false}, // fullwidth digits
+		{"12\u00003", false},
+		{"12\n", false},
+		{strings.Repeat("a", 63) + "é", false}, // 64 characters, but not ASCII
 	}
 	for _, tc := range tests {
 		if got := smartctx.ValidID(tc.id); got != tc.want {

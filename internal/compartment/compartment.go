@@ -5,7 +5,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -137,7 +139,7 @@ func init() {
 // in both compartments. Types neither in the compartment nor linked are
 // never members. The error is ErrJSON for a body that cannot be read.
 func Member(data []byte, patientID string) (bool, error) {
-	if typ := leadingType(data); len(typ) > 0 && string(typ) != "Patient" {
+	if typ := fhirjson.LeadingType(data); len(typ) > 0 && string(typ) != "Patient" {
 		ok, _, err := member(data, typ, patientID, AnyServer)
 		return ok, err
 	}
@@ -160,7 +162,7 @@ const (
 // base URL without trailing "/"), or any (AnyServer) or none (NoServer).
 func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
-		return patientID != "" && id == patientID, nil
+		return readable(patientID) != "" && id == patientID, nil
 	}
 	ok, _, err := member(data, []byte(typ), patientID, base)
 	return ok, err
@@ -177,7 +179,7 @@ func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 // otherPatient).
 func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
-		return patientID != "" && id == patientID, nil
+		return readable(patientID) != "" && id == patientID, nil
 	}
 	ok, other, err := member(data, []byte(typ), patientID, base)
 	return ok && !other, err
@@ -216,51 +218,76 @@ func otherPatient(ref []byte, patientID, base string) bool {
 // other reports whether some reference on those paths names another
 // Patient (see otherPatient).
 func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
+	patientID = readable(patientID)
 	root := refTrees[string(typ)]
-	if root == nil {
+	known := root != nil
+	if !known {
 		root = &noPaths
 	}
-	s := scanner{data: data, patientID: patientID, base: base}
+	s := scanner{Cursor: fhirjson.NewCursor(data), patientID: patientID, base: base}
 	s.walk(root, 0)
-	if !s.end() || string(s.typ) != string(typ) {
+	if !s.End() || string(s.typ) != string(typ) {
 		return false, false, ErrJSON
 	}
-	return s.found && patientID != "" && refTrees[string(typ)] != nil, s.other, nil
+	return s.found && patientID != "" && known, s.other, nil
+}
+
+// readable returns patientID, or "" (no patient, whom nothing names) when
+// it is not valid UTF-8. The checks compare the bytes of a string without
+// escapes as they are, where encoding/json reads each byte of invalid
+// UTF-8 as U+FFFD: no id or reference a Go server decodes can equal such
+// a patient id, so none may here ("Patient/\xff23" for "\xff23"). For a
+// patient id of valid UTF-8 the bytes and the decoded string give the same
+// answer, and the checks need not decode. The middleware's patient ids
+// (smartctx.ValidID) are ASCII.
+func readable(patientID string) string {
+	if !utf8.ValidString(patientID) {
+		return ""
+	}
+	return patientID
 }
 
 // reference reads the value at a compartment path: a Reference to
 // Patient/s.patientID sets s.found, one that could be to another Patient
 // sets s.other.
 func (s *scanner) reference(depth int) {
-	if s.peek() != '{' {
-		s.skip(depth)
+	if s.Peek() != '{' {
+		s.Skip(depth)
+		return
+	}
+	if !s.OpenObject(depth) {
 		return
 	}
 	seen := false
-	s.object(depth, func(key []byte) bool {
-		if foldsTo(key, "reference") {
-			s.fail()
-			return true
+	for first := true; ; first = false {
+		key, ok := s.NextKey(first)
+		if !ok {
+			return
+		}
+		if fhirjson.FoldsTo(key, "reference") {
+			s.Fail()
+			return
 		}
 		if string(key) != "reference" {
-			return false
+			s.Skip(depth + 1)
+			continue
 		}
 		if seen {
-			s.fail()
-			return true
+			s.Fail()
+			return
 		}
 		seen = true
-		if s.peek() != '"' {
-			return false
+		if s.Peek() != '"' {
+			s.Skip(depth + 1)
+			continue
 		}
-		ref, _ := s.bytesText()
+		ref := s.text()
 		if refersTo(ref, s.patientID, s.base) {
 			s.found = true
 		} else if otherPatient(ref, s.patientID, s.base) {
 			s.other = true
 		}
-		return true
-	})
+	}
 }
 
 // TypeAndID reads the "resourceType" and "id" of a resource.

@@ -7,4 +7,4 @@
 // The tables are generated from data/ (see data/README.md).
 package compartment
 
-//go:generate go run ./gen
+//go:generate go run ../r4gen -dir ..

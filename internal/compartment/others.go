@@ -1,5 +1,7 @@
 package compartment
 
+import "github.com/smartguard/smartguard/internal/fhirjson"
+
 // Others reports whether the resource in data, of type typ, refers on one
 // of its patient compartment paths to a Patient other than
 // Patient/patientID, or to something that could resolve to one (see
@@ -24,13 +26,15 @@ func Others(data []byte, typ, patientID, base string) (bool, error) {
 // checks the contained resources (Others).
 func MemberOfContains(data []byte, typ, patientID, base string) (ok, contains bool, err error) {
 	root := refTrees[typ]
-	if root == nil {
+	known := root != nil
+	if !known {
 		root = &noPaths
 	}
-	s := scanner{data: data, patientID: patientID, base: base}
+	patientID = readable(patientID)
+	s := scanner{Cursor: fhirjson.NewCursor(data), patientID: patientID, base: base}
 	s.walk(root, 0)
-	if !s.end() || string(s.typ) != typ {
+	if !s.End() || string(s.typ) != typ {
 		return false, false, ErrJSON
 	}
-	return s.found && patientID != "" && refTrees[typ] != nil, s.contained, nil
+	return s.found && patientID != "" && known, s.contained, nil
 }

@@ -36,28 +36,6 @@ func TestRefusesKeysThatFoldToCheckedOnes(t *testing.T) {
 	}
 }
 
-func TestFoldsTo(t *testing.T) {
-	for _, tc := range []struct {
-		key, name string
-		want      bool
-	}{
-		{"subject", "subject", false},
-		{"Subject", "subject", true},
-		{"ſubject", "subject", true},
-		{"SUBJECT", "subject", true},
-		{"subjects", "subject", false},
-		{"subjec", "subject", false},
-		{"\u212aey", "key", true},
-		{"reference", "resourceType", false},
-		{"ID", "id", true},
-		{"ıd", "id", false}, // dotless i does not fold to i
-	} {
-		if got := foldsTo([]byte(tc.key), tc.name); got != tc.want {
-			t.Errorf("foldsTo(%q, %q) = %v", tc.key, tc.name, got)
-		}
-	}
-}
-
 // An absolute reference to another patient with a query or fragment that
 // ends in "/Patient/123" is not a reference to Patient/123.
 func TestRefusesReferencesEndingLikeThePatient(t *testing.T) {

@@ -84,3 +84,27 @@ func TestMemberAgreesOnSeeds(t *testing.T) {
 		}
 	}
 }
+
+// encoding/json reads invalid UTF-8 as U+FFFD, so no reference or id a Go
+// server decodes names a patient whose id is not valid UTF-8: none does
+// here either, though the checks compare bytes (a seed of
+// FuzzMemberAgreesWithEncodingJSON).
+func TestPatientIDOfInvalidUTF8MatchesNothing(t *testing.T) {
+	for _, body := range []string{
+		"{\"resourceType\":\"Observation\",\"subject\":{\"reference\":\"Patient/\xff23\"}}",
+		"{\"resourceType\":\"Patient\",\"id\":\"\xff23\"}",
+	} {
+		if ok, err := Member([]byte(body), "\xff23"); ok || err != nil {
+			t.Errorf("Member(%q) = %v, %v", body, ok, err)
+		}
+		ok, contains, err := MemberOfContains([]byte(body), "Observation", "\xff23", AnyServer)
+		if ok || contains {
+			t.Errorf("MemberOfContains(%q) = %v, %v, %v", body, ok, contains, err)
+		}
+	}
+	// Valid UTF-8 beyond ASCII reads the same either way.
+	body := []byte(`{"resourceType":"Observation","subject":{"reference":"Patient/é23"}}`)
+	if ok, err := Member(body, "é23"); !ok || err != nil {
+		t.Errorf("Member(%q) = %v, %v", body, ok, err)
+	}
+}

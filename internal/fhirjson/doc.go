@@ -18,6 +18,11 @@
 // differently, and [DecodeString] decodes a string member as
 // encoding/json would.
 //
+// [Cursor] is the lexical layer for readers that follow paths into a
+// resource (internal/compartment, internal/search): it reads values one by
+// one, objects and arrays with an iterator, validating what it reads and
+// skips, refusing keys with escapes and nesting past [MaxDepth].
+//
 // # Use
 //
 //	r, err := fhirjson.Scan(body)
@@ -35,7 +40,8 @@
 //
 // # Nesting
 //
-// Every reader in this package, and in internal/compartment, refuses input
-// nested deeper than [MaxDepth] with an error: none recurses on the
+// Every reader in this package, and those built on [Cursor]
+// (internal/compartment, internal/search), refuses input nested deeper than
+// [MaxDepth] with an error: none recurses on the
 // input's structure without a bound, so no body can exhaust the stack.
 package fhirjson

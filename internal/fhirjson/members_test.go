@@ -119,3 +119,27 @@ func TestMembersAllocatesOnlyItsResult(t *testing.T) {
 		t.Errorf("%v allocations, want 1", n)
 	}
 }
+
+// FoldsTo is the check of keys a case-insensitive decoder would read as
+// one that matters (it moved here from internal/compartment).
+func TestFoldsTo(t *testing.T) {
+	for _, tc := range []struct {
+		key, name string
+		want      bool
+	}{
+		{"subject", "subject", false},
+		{"Subject", "subject", true},
+		{"ſubject", "subject", true},
+		{"SUBJECT", "subject", true},
+		{"subjects", "subject", false},
+		{"subjec", "subject", false},
+		{"\u212aey", "key", true},
+		{"reference", "resourceType", false},
+		{"ID", "id", true},
+		{"ıd", "id", false}, // dotless i does not fold to i
+	} {
+		if got := fhirjson.FoldsTo([]byte(tc.key), tc.name); got != tc.want {
+			t.Errorf("FoldsTo(%q, %q) = %v", tc.key, tc.name, got)
+		}
+	}
+}

@@ -171,7 +171,7 @@ func two(r smartctx.Request, method, s string) (smartctx.Request, error) {
 	case s[0] == '$':
 		return operation(r, method, s)
 	}
-	if !validID(s) {
+	if !smartctx.ValidID(s) {
 		return r, errBadID
 	}
 	r.ID = s
@@ -194,7 +194,7 @@ func two(r smartctx.Request, method, s string) (smartctx.Request, error) {
 // where r.Type is set: the history of the instance, one version of it
 // (vread), an operation on it, or a search in its compartment.
 func instance(r smartctx.Request, method string, seg []string) (smartctx.Request, error) {
-	if !validID(seg[1]) {
+	if !smartctx.ValidID(seg[1]) {
 		return r, errBadID
 	}
 	r.ID = seg[1]
@@ -206,7 +206,7 @@ func instance(r smartctx.Request, method string, seg []string) (smartctx.Request
 		case 4:
 			// [type]/[id]/_history/[vid]: a version id has the syntax of
 			// an id.
-			if !validID(seg[3]) {
+			if !smartctx.ValidID(seg[3]) {
 				return r, errBadID
 			}
 			r.VersionID = seg[3]
@@ -342,20 +342,6 @@ func operation(r smartctx.Request, method, name string) (smartctx.Request, error
 	}
 	r.Interaction, r.Operation = scope.InteractionOperation, name
 	return r, nil
-}
-
-// validID reports whether s is a FHIR R4 id: [A-Za-z0-9\-\.]{1,64}.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // validQuery checks that a raw query is printable ASCII without "#" or

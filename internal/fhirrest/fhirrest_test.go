@@ -160,7 +160,7 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("unknown type %q classified", r.Type)
 		}
 		for _, id := range []string{r.ID, r.VersionID, r.CompartmentID} {
-			if id != "" && !validID(id) {
+			if id != "" && !smartctx.ValidID(id) {
 				t.Fatalf("bad id %q classified", id)
 			}
 		}

@@ -10,4 +10,4 @@
 // is an error, never a match: what is not understood grants nothing.
 package search
 
-//go:generate go run ./gen
+//go:generate go run ../r4gen -dir ..

@@ -3,13 +3,15 @@ package search
 import (
 	"bytes"
 	"strings"
+
+	"github.com/smartguard/smartguard/internal/fhirjson"
 )
 
 // Match reports whether resource (FHIR R4 JSON) matches every parameter
 // of q. A resource of another type does not match. The error is ErrJSON
 // for a resource that cannot be read.
 func (q *Query) Match(resource []byte) (bool, error) {
-	if typ := leadingType(resource); string(typ) != q.typ {
+	if typ := fhirjson.LeadingType(resource); string(typ) != q.typ {
 		t, ok := resourceType(resource)
 		if !ok {
 			return false, ErrJSON
@@ -20,9 +22,9 @@ func (q *Query) Match(resource []byte) (bool, error) {
 	}
 	for i := range q.params {
 		m := matcher{cp: &q.params[i]}
-		s := scanner{data: resource}
+		s := cursor{fhirjson.NewCursor(resource)}
 		m.walkValue(&s, m.cp.root, 0)
-		if !s.end() || !m.seenType {
+		if !s.End() || !m.seenType {
 			return false, ErrJSON
 		}
 		if !m.result() {
@@ -53,18 +55,18 @@ func (m *matcher) result() bool {
 }
 
 // walkValue reads the value at s along n.
-func (m *matcher) walkValue(s *scanner, n *node, depth int) {
-	switch s.peek() {
+func (m *matcher) walkValue(s *cursor, n *node, depth int) {
+	switch s.Peek() {
 	case '[':
-		if !s.open('[', depth) {
+		if !s.OpenArray(depth) {
 			return
 		}
-		for first := true; s.nextElem(first); first = false {
+		for first := true; s.NextElem(first); first = false {
 			m.walkValue(s, n, depth+1)
 		}
 	case '{':
 		if n.fkey != "" && !filterOK(s, n, depth) {
-			s.skip(depth)
+			s.Skip(depth)
 			return
 		}
 		if n.leaf != lNone {
@@ -74,45 +76,45 @@ func (m *matcher) walkValue(s *scanner, n *node, depth int) {
 			}
 			t := *s
 			m.leaf(&t, n, depth)
-			if t.bad {
-				s.fail()
+			if t.Failed() {
+				s.Fail()
 				return
 			}
 		}
 		m.walkObject(s, n, depth)
 	case 0:
-		s.fail()
+		s.Fail()
 	default:
 		if n.leaf != lNone && n.fkey == "" {
 			m.leaf(s, n, depth)
 			return
 		}
-		s.skip(depth)
+		s.Skip(depth)
 	}
 }
 
-func (m *matcher) walkObject(s *scanner, n *node, depth int) {
-	if !s.open('{', depth) {
+func (m *matcher) walkObject(s *cursor, n *node, depth int) {
+	if !s.OpenObject(depth) {
 		return
 	}
 	var seen uint64
 	for first := true; ; first = false {
-		key, ok := s.nextKey(first)
+		key, ok := s.NextKey(first)
 		if !ok {
 			return
 		}
 		if depth == 0 {
 			if string(key) == "resourceType" {
 				if m.seenType {
-					s.fail()
+					s.Fail()
 					return
 				}
 				m.seenType = true
-				s.skip(1)
+				s.Skip(1)
 				continue
 			}
-			if foldsTo(key, "resourceType") {
-				s.fail()
+			if fhirjson.FoldsTo(key, "resourceType") {
+				s.Fail()
 				return
 			}
 		}
@@ -124,18 +126,18 @@ func (m *matcher) walkObject(s *scanner, n *node, depth int) {
 				}
 				continue
 			}
-			if foldsTo(key, c.name) {
-				s.fail()
+			if fhirjson.FoldsTo(key, c.name) {
+				s.Fail()
 				return
 			}
 		}
 		if hit < 0 {
-			s.skip(depth + 1)
+			s.Skip(depth + 1)
 			continue
 		}
 		if hit < 64 {
 			if seen&(1<<hit) != 0 {
-				s.fail()
+				s.Fail()
 				return
 			}
 			seen |= 1 << hit
@@ -149,8 +151,8 @@ func (m *matcher) walkObject(s *scanner, n *node, depth int) {
 			if last != nil {
 				t := *s
 				m.walkValue(&t, last, depth+1)
-				if t.bad {
-					s.fail()
+				if t.Failed() {
+					s.Fail()
 					return
 				}
 			}
@@ -162,20 +164,20 @@ func (m *matcher) walkObject(s *scanner, n *node, depth int) {
 
 // filterOK reports whether the object at s has the string member
 // n.fkey equal to n.fval (FHIRPath where(k='v')).
-func filterOK(s *scanner, n *node, depth int) bool {
+func filterOK(s *cursor, n *node, depth int) bool {
 	t := *s
 	var offs [1]int
 	names := [1]string{n.fkey}
-	t.fields(depth, names[:], offs[:])
-	if t.bad {
-		s.fail()
+	t.Fields(depth, names[:], offs[:])
+	if t.Failed() {
+		s.Fail()
 		return false
 	}
 	if offs[0] < 0 {
 		return false
 	}
-	v := t.at(offs[0])
-	b, ok := v.text(depth + 1)
+	v := t.At(offs[0])
+	b, ok := v.Text(depth + 1)
 	return ok && string(b) == n.fval
 }
 
@@ -198,9 +200,9 @@ var (
 
 // leaf reads the value at s, which sits at the end of a path of type
 // n.leaf, and tests it.
-func (m *matcher) leaf(s *scanner, n *node, depth int) {
-	if s.peek() == 'n' { // null: no value
-		s.skip(depth)
+func (m *matcher) leaf(s *cursor, n *node, depth int) {
+	if s.Peek() == 'n' { // null: no value
+		s.Skip(depth)
 		return
 	}
 	switch m.cp.kind {
@@ -217,19 +219,19 @@ func (m *matcher) leaf(s *scanner, n *node, depth int) {
 	case kNumber, kQuantity:
 		m.quantity(s, n, depth)
 	default:
-		s.skip(depth)
+		s.Skip(depth)
 	}
 }
 
 // value returns the string at offset off of s's data, if there is one.
-func value(s *scanner, off, depth int) ([]byte, bool) {
+func value(s *cursor, off, depth int) ([]byte, bool) {
 	if off < 0 {
 		return nil, false
 	}
-	t := s.at(off)
-	b, ok := t.text(depth)
-	if t.bad {
-		s.fail()
+	t := s.At(off)
+	b, ok := t.Text(depth)
+	if t.Failed() {
+		s.Fail()
 		return nil, false
 	}
 	return b, ok
@@ -237,7 +239,7 @@ func value(s *scanner, off, depth int) ([]byte, bool) {
 
 // --- token
 
-func (m *matcher) token(s *scanner, n *node, depth int) {
+func (m *matcher) token(s *cursor, n *node, depth int) {
 	switch n.leaf {
 	case lCoding:
 		m.coding(s, depth)
@@ -247,34 +249,34 @@ func (m *matcher) token(s *scanner, n *node, depth int) {
 		m.identifier(s, depth)
 	case lContactPoint:
 		var offs [1]int
-		s.fields(depth, namesValue, offs[:])
+		s.Fields(depth, namesValue, offs[:])
 		if v, ok := value(s, offs[0], depth+1); ok {
 			m.present = true
 			m.plain(v, false)
 		}
 	case lBoolean:
 		var v []byte
-		switch s.peek() {
+		switch s.Peek() {
 		case 't':
 			v = []byte("true")
 		case 'f':
 			v = []byte("false")
 		default:
-			s.skip(depth)
+			s.Skip(depth)
 			return
 		}
-		s.skip(depth)
-		if !s.bad {
+		s.Skip(depth)
+		if !s.Failed() {
 			m.present = true
 			m.plain(v, false)
 		}
 	case lCode, lId, lURI, lString:
-		if v, ok := s.text(depth); ok {
+		if v, ok := s.Text(depth); ok {
 			m.present = true
 			m.plain(v, n.leaf == lString)
 		}
 	default:
-		s.skip(depth)
+		s.Skip(depth)
 	}
 }
 
@@ -330,13 +332,13 @@ func (m *matcher) text(v []byte) {
 	}
 }
 
-func (m *matcher) coding(s *scanner, depth int) {
-	if s.peek() != '{' {
-		s.skip(depth)
+func (m *matcher) coding(s *cursor, depth int) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
 		return
 	}
 	var offs [3]int
-	s.fields(depth, namesCoding, offs[:])
+	s.Fields(depth, namesCoding, offs[:])
 	system, hasSystem := value(s, offs[0], depth+1)
 	code, hasCode := value(s, offs[1], depth+1)
 	m.present = true
@@ -351,13 +353,13 @@ func (m *matcher) coding(s *scanner, depth int) {
 	}
 }
 
-func (m *matcher) concept(s *scanner, depth int) {
-	if s.peek() != '{' {
-		s.skip(depth)
+func (m *matcher) concept(s *cursor, depth int) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
 		return
 	}
 	var offs [2]int
-	s.fields(depth, namesConcept, offs[:])
+	s.Fields(depth, namesConcept, offs[:])
 	m.present = true
 	if m.cp.mod == mText {
 		if t, ok := value(s, offs[1], depth+1); ok {
@@ -365,27 +367,27 @@ func (m *matcher) concept(s *scanner, depth int) {
 		}
 	}
 	if offs[0] >= 0 {
-		t := s.at(offs[0])
-		if t.peek() == '[' && t.open('[', depth+1) {
-			for first := true; t.nextElem(first); first = false {
+		t := s.At(offs[0])
+		if t.Peek() == '[' && t.OpenArray(depth+1) {
+			for first := true; t.NextElem(first); first = false {
 				m.coding(&t, depth+2)
 			}
 		} else {
-			t.skip(depth + 1)
+			t.Skip(depth + 1)
 		}
-		if t.bad {
-			s.fail()
+		if t.Failed() {
+			s.Fail()
 		}
 	}
 }
 
-func (m *matcher) identifier(s *scanner, depth int) {
-	if s.peek() != '{' {
-		s.skip(depth)
+func (m *matcher) identifier(s *cursor, depth int) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
 		return
 	}
 	var offs [3]int
-	s.fields(depth, namesIdentifier, offs[:])
+	s.Fields(depth, namesIdentifier, offs[:])
 	system, hasSystem := value(s, offs[0], depth+1)
 	v, hasValue := value(s, offs[1], depth+1)
 	m.present = true
@@ -394,13 +396,13 @@ func (m *matcher) identifier(s *scanner, depth int) {
 		if offs[2] < 0 {
 			return
 		}
-		t := s.at(offs[2])
-		if t.peek() != '{' {
-			t.skip(depth + 1)
+		t := s.At(offs[2])
+		if t.Peek() != '{' {
+			t.Skip(depth + 1)
 			return
 		}
 		var co [2]int
-		t.fields(depth+1, namesConcept, co[:])
+		t.Fields(depth+1, namesConcept, co[:])
 		if m.cp.mod == mText {
 			if txt, ok := value(&t, co[1], depth+2); ok {
 				m.text(txt)
@@ -408,8 +410,8 @@ func (m *matcher) identifier(s *scanner, depth int) {
 		} else if co[0] >= 0 && hasValue {
 			m.ofType(&t, co[0], v, depth+2)
 		}
-		if t.bad {
-			s.fail()
+		if t.Failed() {
+			s.Fail()
 		}
 	default:
 		m.sysCode(system, hasSystem, v, hasValue)
@@ -418,19 +420,19 @@ func (m *matcher) identifier(s *scanner, depth int) {
 
 // ofType tests the codings of Identifier.type (at off) with the
 // identifier's value against system|code|value alternatives.
-func (m *matcher) ofType(s *scanner, off int, v []byte, depth int) {
-	t := s.at(off)
-	if t.peek() != '[' || !t.open('[', depth) {
-		t.skip(depth)
+func (m *matcher) ofType(s *cursor, off int, v []byte, depth int) {
+	t := s.At(off)
+	if t.Peek() != '[' || !t.OpenArray(depth) {
+		t.Skip(depth)
 		return
 	}
-	for first := true; t.nextElem(first); first = false {
-		if t.peek() != '{' {
-			t.skip(depth + 1)
+	for first := true; t.NextElem(first); first = false {
+		if t.Peek() != '{' {
+			t.Skip(depth + 1)
 			continue
 		}
 		var offs [3]int
-		t.fields(depth+1, namesCoding, offs[:])
+		t.Fields(depth+1, namesCoding, offs[:])
 		system, ok1 := value(&t, offs[0], depth+2)
 		code, ok2 := value(&t, offs[1], depth+2)
 		for i := range m.cp.tokens {
@@ -440,17 +442,17 @@ func (m *matcher) ofType(s *scanner, off int, v []byte, depth int) {
 			}
 		}
 	}
-	if t.bad {
-		s.fail()
+	if t.Failed() {
+		s.Fail()
 	}
 }
 
 // --- string
 
-func (m *matcher) str(s *scanner, n *node, depth int) {
+func (m *matcher) str(s *cursor, n *node, depth int) {
 	switch n.leaf {
 	case lString:
-		if v, ok := s.text(depth); ok {
+		if v, ok := s.Text(depth); ok {
 			m.present = true
 			m.strMatch(v)
 		}
@@ -461,38 +463,38 @@ func (m *matcher) str(s *scanner, n *node, depth int) {
 		var offs [7]int
 		m.strFields(s, namesAddress, offs[:], depth)
 	default:
-		s.skip(depth)
+		s.Skip(depth)
 	}
 }
 
 // strFields tests every string, or string in an array, among the members
 // names of the object at s.
-func (m *matcher) strFields(s *scanner, names []string, offs []int, depth int) {
-	if s.peek() != '{' {
-		s.skip(depth)
+func (m *matcher) strFields(s *cursor, names []string, offs []int, depth int) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
 		return
 	}
-	s.fields(depth, names, offs)
+	s.Fields(depth, names, offs)
 	for _, off := range offs {
 		if off < 0 {
 			continue
 		}
-		t := s.at(off)
-		if t.peek() == '[' {
-			if t.open('[', depth+1) {
-				for first := true; t.nextElem(first); first = false {
-					if v, ok := t.text(depth + 2); ok {
+		t := s.At(off)
+		if t.Peek() == '[' {
+			if t.OpenArray(depth + 1) {
+				for first := true; t.NextElem(first); first = false {
+					if v, ok := t.Text(depth + 2); ok {
 						m.present = true
 						m.strMatch(v)
 					}
 				}
 			}
-		} else if v, ok := t.text(depth + 1); ok {
+		} else if v, ok := t.Text(depth + 1); ok {
 			m.present = true
 			m.strMatch(v)
 		}
-		if t.bad {
-			s.fail()
+		if t.Failed() {
+			s.Fail()
 			return
 		}
 	}
@@ -519,17 +521,17 @@ func (m *matcher) strMatch(v []byte) {
 
 // --- date
 
-func (m *matcher) date(s *scanner, n *node, depth int) {
+func (m *matcher) date(s *cursor, n *node, depth int) {
 	var r timeRange
 	var ok bool
 	switch n.leaf {
 	case lDate, lInstant:
 		var v []byte
-		if v, ok = s.text(depth); !ok {
+		if v, ok = s.Text(depth); !ok {
 			return
 		}
 		if r, ok = parseDate(v, n.leaf == lInstant); !ok {
-			s.fail() // not a date: the resource is not valid FHIR
+			s.Fail() // not a date: the resource is not valid FHIR
 			return
 		}
 	case lPeriod:
@@ -537,10 +539,10 @@ func (m *matcher) date(s *scanner, n *node, depth int) {
 	case lTiming:
 		r, ok = timing(s, depth)
 	default:
-		s.skip(depth)
+		s.Skip(depth)
 		return
 	}
-	if !ok || s.bad {
+	if !ok || s.Failed() {
 		return
 	}
 	m.present = true
@@ -553,20 +555,20 @@ func (m *matcher) date(s *scanner, n *node, depth int) {
 
 // period reads a Period: a missing start is before any date, a missing
 // end after any.
-func period(s *scanner, depth int) (timeRange, bool) {
-	if s.peek() != '{' {
-		s.skip(depth)
+func period(s *cursor, depth int) (timeRange, bool) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
 		return timeRange{}, false
 	}
 	var offs [2]int
-	s.fields(depth, namesPeriod, offs[:])
+	s.Fields(depth, namesPeriod, offs[:])
 	r := timeRange{minTime, maxTime}
 	start, ok1 := value(s, offs[0], depth+1)
 	end, ok2 := value(s, offs[1], depth+1)
 	if ok1 {
 		x, ok := parseDate(start, false)
 		if !ok {
-			s.fail()
+			s.Fail()
 			return r, false
 		}
 		r.lo = x.lo
@@ -574,7 +576,7 @@ func period(s *scanner, depth int) (timeRange, bool) {
 	if ok2 {
 		x, ok := parseDate(end, false)
 		if !ok {
-			s.fail()
+			s.Fail()
 			return r, false
 		}
 		r.hi = x.hi
@@ -584,55 +586,55 @@ func period(s *scanner, depth int) (timeRange, bool) {
 
 // timing reads the outer limits of a Timing (R4: scheduling details are
 // ignored): its events and repeat.boundsPeriod.
-func timing(s *scanner, depth int) (timeRange, bool) {
-	if s.peek() != '{' {
-		s.skip(depth)
+func timing(s *cursor, depth int) (timeRange, bool) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
 		return timeRange{}, false
 	}
 	var offs [2]int
-	s.fields(depth, namesTiming, offs[:])
+	s.Fields(depth, namesTiming, offs[:])
 	r := timeRange{maxTime, minTime}
 	found := false
 	if offs[0] >= 0 {
-		t := s.at(offs[0])
-		if t.peek() == '[' && t.open('[', depth+1) {
-			for first := true; t.nextElem(first); first = false {
-				v, ok := t.text(depth + 2)
+		t := s.At(offs[0])
+		if t.Peek() == '[' && t.OpenArray(depth+1) {
+			for first := true; t.NextElem(first); first = false {
+				v, ok := t.Text(depth + 2)
 				if !ok {
 					continue
 				}
 				x, ok := parseDate(v, false)
 				if !ok {
-					s.fail()
+					s.Fail()
 					return r, false
 				}
 				r.lo, r.hi = min(r.lo, x.lo), max(r.hi, x.hi)
 				found = true
 			}
 		}
-		if t.bad {
-			s.fail()
+		if t.Failed() {
+			s.Fail()
 			return r, false
 		}
 	}
 	if offs[1] >= 0 {
-		t := s.at(offs[1])
-		if t.peek() == '{' {
+		t := s.At(offs[1])
+		if t.Peek() == '{' {
 			var ro [1]int
-			t.fields(depth+1, namesRepeat, ro[:])
+			t.Fields(depth+1, namesRepeat, ro[:])
 			if ro[0] >= 0 {
-				u := t.at(ro[0])
+				u := t.At(ro[0])
 				if x, ok := period(&u, depth+2); ok {
 					r.lo, r.hi = min(r.lo, x.lo), max(r.hi, x.hi)
 					found = true
 				}
-				if u.bad {
-					s.fail()
+				if u.Failed() {
+					s.Fail()
 				}
 			}
 		}
-		if t.bad {
-			s.fail()
+		if t.Failed() {
+			s.Fail()
 		}
 	}
 	return r, found
@@ -640,20 +642,20 @@ func timing(s *scanner, depth int) (timeRange, bool) {
 
 // --- reference
 
-func (m *matcher) reference(s *scanner, n *node, depth int) {
+func (m *matcher) reference(s *cursor, n *node, depth int) {
 	if n.leaf == lCanonical {
-		if v, ok := s.text(depth); ok {
+		if v, ok := s.Text(depth); ok {
 			m.present = true
 			m.canonical(v)
 		}
 		return
 	}
-	if n.leaf != lReference || s.peek() != '{' {
-		s.skip(depth)
+	if n.leaf != lReference || s.Peek() != '{' {
+		s.Skip(depth)
 		return
 	}
 	var offs [3]int
-	s.fields(depth, namesReference, offs[:])
+	s.Fields(depth, namesReference, offs[:])
 	ref, hasRef := value(s, offs[0], depth+1)
 	var rt, rid, rver []byte
 	local := false
@@ -674,10 +676,10 @@ func (m *matcher) reference(s *scanner, n *node, depth int) {
 	}
 	if m.cp.mod == mIdentifier {
 		if offs[1] >= 0 {
-			t := s.at(offs[1])
+			t := s.At(offs[1])
 			m.identifier(&t, depth+1)
-			if t.bad {
-				s.fail()
+			if t.Failed() {
+				s.Fail()
 			}
 		}
 		return
@@ -761,8 +763,8 @@ func (m *matcher) canonical(v []byte) {
 
 // --- uri
 
-func (m *matcher) uri(s *scanner, depth int) {
-	v, ok := s.text(depth)
+func (m *matcher) uri(s *cursor, depth int) {
+	v, ok := s.Text(depth)
 	if !ok {
 		return
 	}
@@ -783,25 +785,25 @@ func (m *matcher) uri(s *scanner, depth int) {
 
 // --- number and quantity
 
-func (m *matcher) quantity(s *scanner, n *node, depth int) {
+func (m *matcher) quantity(s *cursor, n *node, depth int) {
 	var r numRange
 	var sys, code, unit []byte
 	var hasSys, hasCode, hasUnit bool
 	switch n.leaf {
 	case lNumber:
-		if c := s.peek(); c != '-' && (c < '0' || c > '9') {
-			s.skip(depth)
+		if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
+			s.Skip(depth)
 			return
 		}
-		d, _, ok := parseDecimal(s.number())
+		d, _, ok := parseDecimal(s.Number())
 		if !ok {
-			s.fail()
+			s.Fail()
 			return
 		}
 		r = numRange{lo: d, hi: d, hasLo: true, hasHi: true}
 	case lQuantity, lMoney:
-		if s.peek() != '{' {
-			s.skip(depth)
+		if s.Peek() != '{' {
+			s.Skip(depth)
 			return
 		}
 		var ok bool
@@ -810,23 +812,23 @@ func (m *matcher) quantity(s *scanner, n *node, depth int) {
 			return
 		}
 	case lRange:
-		if s.peek() != '{' {
-			s.skip(depth)
+		if s.Peek() != '{' {
+			s.Skip(depth)
 			return
 		}
 		var offs [2]int
-		s.fields(depth, namesRange, offs[:])
+		s.Fields(depth, namesRange, offs[:])
 		for i, off := range offs {
 			if off < 0 {
 				continue
 			}
-			t := s.at(off)
-			if t.peek() != '{' {
+			t := s.At(off)
+			if t.Peek() != '{' {
 				continue
 			}
 			q, s1, c1, u1, hs, hc, hu, ok := readQuantity(&t, false, depth+1)
-			if t.bad {
-				s.fail()
+			if t.Failed() {
+				s.Fail()
 				return
 			}
 			if !ok {
@@ -850,10 +852,10 @@ func (m *matcher) quantity(s *scanner, n *node, depth int) {
 			return
 		}
 	default:
-		s.skip(depth)
+		s.Skip(depth)
 		return
 	}
-	if s.bad {
+	if s.Failed() {
 		return
 	}
 	m.present = true
@@ -890,28 +892,28 @@ const iso4217 = "urn:iso:std:iso:4217"
 
 // readQuantity reads a Quantity (or a Money: currency as its code, in
 // ISO 4217). ok is false without a value.
-func readQuantity(s *scanner, money bool, depth int) (r numRange, sys, code, unit []byte, hasSys, hasCode, hasUnit, ok bool) {
+func readQuantity(s *cursor, money bool, depth int) (r numRange, sys, code, unit []byte, hasSys, hasCode, hasUnit, ok bool) {
 	var offs [4]int
 	if money {
-		s.fields(depth, namesMoney, offs[:2])
+		s.Fields(depth, namesMoney, offs[:2])
 		code, hasCode = value(s, offs[1], depth+1)
 		sys, hasSys = []byte(iso4217), hasCode
 	} else {
-		s.fields(depth, namesQuantity, offs[:])
+		s.Fields(depth, namesQuantity, offs[:])
 		sys, hasSys = value(s, offs[1], depth+1)
 		code, hasCode = value(s, offs[2], depth+1)
 		unit, hasUnit = value(s, offs[3], depth+1)
 	}
-	if offs[0] < 0 || s.bad {
+	if offs[0] < 0 || s.Failed() {
 		return r, sys, code, unit, hasSys, hasCode, hasUnit, false
 	}
-	t := s.at(offs[0])
-	if c := t.peek(); c != '-' && (c < '0' || c > '9') {
+	t := s.At(offs[0])
+	if c := t.Peek(); c != '-' && (c < '0' || c > '9') {
 		return r, sys, code, unit, hasSys, hasCode, hasUnit, false
 	}
-	d, _, ok := parseDecimal(t.number())
+	d, _, ok := parseDecimal(t.Number())
 	if !ok {
-		s.fail()
+		s.Fail()
 		return r, sys, code, unit, hasSys, hasCode, hasUnit, false
 	}
 	return numRange{lo: d, hi: d, hasLo: true, hasHi: true}, sys, code, unit, hasSys, hasCode, hasUnit, true

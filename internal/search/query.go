@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -52,7 +54,7 @@ type Query struct {
 
 // ResourceType reads the "resourceType" of a resource (FHIR JSON).
 func ResourceType(resource []byte) (string, error) {
-	if typ := leadingType(resource); len(typ) > 0 {
+	if typ := fhirjson.LeadingType(resource); len(typ) > 0 {
 		return string(typ), nil
 	}
 	typ, ok := resourceType(resource)
@@ -500,7 +502,7 @@ func (cp *cparam) addReference(raw string, opts *Options) error {
 	if i := strings.Index(id, "/_history/"); i >= 0 {
 		id, a.version = id[:i], id[i+len("/_history/"):]
 	}
-	if !scope.IsR4Type(typ) || !validID(id) || strings.Contains(a.version, "/") {
+	if !scope.IsR4Type(typ) || !smartctx.ValidID(id) || strings.Contains(a.version, "/") {
 		return fmt.Errorf("%w: %q is not a reference", ErrInvalid, s)
 	}
 	a.typ, a.id = typ, id
@@ -509,18 +511,4 @@ func (cp *cparam) addReference(raw string, opts *Options) error {
 	}
 	cp.refs = append(cp.refs, a)
 	return nil
-}
-
-// validID reports whether id is a FHIR id: [A-Za-z0-9\-\.]{1,64}.
-func validID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }

@@ -244,6 +244,7 @@ func TestReferenceSearch(t *testing.T) {
 	runMatch(t, []matchCase{
 		{"Type/id", "", "subject=Patient/123", observation, true},
 		{"other id", "", "subject=Patient/124", observation, false},
+		{"an id of three dots is an id", "", "subject=Patient/...", observation, false},
 		{"absolute URL on the base matches a relative reference", "", "subject=" + base + "/Patient/123", observation, true},
 		{"relative value matches an absolute reference on the base", "", "performer=Practitioner/7", observation, true},
 		{"absolute reference on another server", "", "performer=https://other.example/fhir/Organization/5", observation, true},
@@ -325,6 +326,9 @@ func TestNotEvaluatedIsAnError(t *testing.T) {
 		{"huge exponent", "RiskAssessment", "probability=1e999999", ErrInvalid},
 		{"quantity with two parts", "Observation", "value-quantity=5.4|mg", ErrInvalid},
 		{"bare id, several target types", "Observation", "subject=123", ErrInvalid},
+		{"id that is a dot-segment", "Observation", "subject=Patient/..", ErrInvalid},
+		{"bare id that is a dot-segment", "Observation", "patient=.", ErrInvalid},
+		{"id of 65 characters", "Observation", "subject=Patient/" + strings.Repeat("a", 65), ErrInvalid},
 		{":Type with a path", "Observation", "subject:Patient=Patient/123", ErrInvalid},
 		{"missing takes true or false", "Patient", "gender:missing=yes", ErrInvalid},
 		{"of-type needs three parts", "Patient", "identifier:of-type=a|b", ErrInvalid},

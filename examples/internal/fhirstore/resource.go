@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	smartctx "github.com/smartguard/smartguard/context"
 )
 
 // maxDepth bounds the nesting of a JSON document the store decodes.
@@ -138,7 +140,7 @@ func parseResource(body []byte, typ string) (map[string]any, error) {
 		return nil, fail(400, "invalid", "the body's resourceType must be %s", typ)
 	}
 	if id, has := m["id"]; has {
-		if s, ok := id.(string); !ok || !validID(s) {
+		if s, ok := id.(string); !ok || !smartctx.ValidID(s) {
 			return nil, fail(400, "invalid", "the body's id is not a FHIR id")
 		}
 	}
@@ -148,20 +150,6 @@ func parseResource(body []byte, typ string) (map[string]any, error) {
 		}
 	}
 	return m, nil
-}
-
-// validID reports whether s is a FHIR R4 id: [A-Za-z0-9\-\.]{1,64}.
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // instant formats t as a FHIR instant, in UTC to the millisecond.

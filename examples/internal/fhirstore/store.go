@@ -111,7 +111,7 @@ func newStore(base string, resources []json.RawMessage, now func() time.Time) (*
 		}
 		typ, _ := m["resourceType"].(string)
 		id, _ := m["id"].(string)
-		if !scope.IsR4Type(typ) || !validID(id) {
+		if !scope.IsR4Type(typ) || !smartctx.ValidID(id) {
 			return nil, fmt.Errorf("fhirstore: sample resource %s/%s has no R4 type or id", typ, id)
 		}
 		s.writeL(typ, id, m, http.MethodPut)

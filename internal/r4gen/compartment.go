@@ -1,31 +1,26 @@
-// Command gen writes the tables of package compartment from the data in
-// ../data (see ../data/README.md).
-//
-//	go run ./gen                        # data/*.json → tables.go (go generate)
-//	go run ./gen -derive search-parameters.json   # → data/search-paths.json
-//
-// Besides the R4 patient compartment, the tables hold the patient-linked
-// types: the types outside CompartmentDefinition/patient that have a
-// reference search parameter able to point at a Patient through a
-// Reference element (Device.patient, Task.owner, ...), with those
-// parameters as their compartment parameters, and Binary, whose
-// securityContext no R4 search parameter indexes (see linkedExtra).
 package main
 
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"go/format"
-	"log"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
 
-// param is one search parameter of one resource type in search-paths.json.
-type param struct {
+// Besides the R4 patient compartment, compartment's tables hold the
+// patient-linked types: the types outside CompartmentDefinition/patient
+// that have a reference search parameter able to point at a Patient
+// through a Reference element (Device.patient, Task.owner, ...), with
+// those parameters as their compartment parameters, and Binary, whose
+// securityContext no R4 search parameter indexes (see linkedExtra).
+
+// pathParam is one search parameter of one resource type in
+// compartment/data/search-paths.json.
+type pathParam struct {
 	Kind    string   `json:"kind"`              // "reference" or "token"
 	Targets []string `json:"targets,omitempty"` // reference target types
 	// Paths are element paths below the resource, dot-separated, such as
@@ -34,77 +29,28 @@ type param struct {
 	Paths []string `json:"paths"`
 }
 
-func main() {
-	log.SetFlags(0)
-	derive := flag.String("derive", "", "derive data/search-paths.json from this R4 SearchParameter Bundle")
-	dir := flag.String("dir", ".", "directory of package compartment")
-	elements := flag.String("elements", "", "with -derive: the element types of the parameters' paths (default: <dir>/../search/data/search-params.json)")
-	flag.Parse()
-	if *derive != "" {
-		if *elements == "" {
-			*elements = *dir + "/../search/data/search-params.json"
-		}
-		if err := deriveSearchPaths(*derive, *dir+"/data/patient-compartment.json", *elements, *dir+"/data/search-paths.json"); err != nil {
-			log.Fatal(err)
-		}
-		return
-	}
-	if err := generate(*dir); err != nil {
-		log.Fatal(err)
-	}
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
 // notLinked are types never made patient-linked, whatever their
 // parameters: the engine checks the resources inside a stored Bundle
 // itself, and an ImplementationGuide is a conformance resource, which
 // names the example resources of a guide, not a patient's record.
 var notLinked = map[string]bool{"Bundle": true, "ImplementationGuide": true}
 
-// deriveSearchPaths keeps, from the R4 SearchParameter Bundle in: every
+// deriveSearchPaths keeps, from the R4 SearchParameters of bundle: every
 // token parameter; the reference parameters of the patient compartment
 // (compartmentFile) and "patient" where it can point at a Patient; and, for
 // a type outside the compartment, every reference parameter that can point
 // at a Patient, with only its paths that reach a Reference element
-// (elementsFile, package search's search-params.json, gives the element
+// (elems, search's reduction of the same Bundle, gives the element
 // types): a canonical never names a Patient, so Library's "depends-on",
 // which reaches the canonical Library.library, does not link Library to
-// patients.
-func deriveSearchPaths(in, compartmentFile, elementsFile, out string) error {
+// patients. It writes the result to out.
+func deriveSearchPaths(bundle []searchParameter, compartmentFile string, elems map[string]map[string]searchParam, out string) error {
 	var comp map[string][]string
 	if err := readJSON(compartmentFile, &comp); err != nil {
 		return err
 	}
-	var elems map[string]map[string]struct {
-		Paths []string `json:"paths"`
-	}
-	if err := readJSON(elementsFile, &elems); err != nil {
-		return err
-	}
-	var bundle struct {
-		Entry []struct {
-			Resource struct {
-				Code       string   `json:"code"`
-				Base       []string `json:"base"`
-				Type       string   `json:"type"`
-				Expression string   `json:"expression"`
-				Target     []string `json:"target"`
-			} `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := readJSON(in, &bundle); err != nil {
-		return err
-	}
-	res := map[string]map[string]param{}
-	for _, e := range bundle.Entry {
-		sp := e.Resource
+	res := map[string]map[string]pathParam{}
+	for _, sp := range bundle {
 		for _, typ := range sp.Base {
 			keep, linked := false, false
 			switch sp.Type {
@@ -134,9 +80,9 @@ func deriveSearchPaths(in, compartmentFile, elementsFile, out string) error {
 				continue
 			}
 			if res[typ] == nil {
-				res[typ] = map[string]param{}
+				res[typ] = map[string]pathParam{}
 			}
-			p := param{Kind: sp.Type, Paths: paths}
+			p := pathParam{Kind: sp.Type, Paths: paths}
 			if sp.Type == "reference" {
 				p.Targets = sp.Target
 			}
@@ -222,13 +168,15 @@ func simple(path string) bool {
 	return true
 }
 
-func generate(dir string) error {
+// generateCompartment writes compartment/tables.go from compartment/data
+// (dir is compartment's directory).
+func generateCompartment(dir string) error {
 	var comp map[string][]string
-	if err := readJSON(dir+"/data/patient-compartment.json", &comp); err != nil {
+	if err := readJSON(filepath.Join(dir, "data", "patient-compartment.json"), &comp); err != nil {
 		return err
 	}
-	var sp map[string]map[string]param
-	if err := readJSON(dir+"/data/search-paths.json", &sp); err != nil {
+	var sp map[string]map[string]pathParam
+	if err := readJSON(filepath.Join(dir, "data", "search-paths.json"), &sp); err != nil {
 		return err
 	}
 	linked, err := linkedParams(comp, sp)
@@ -236,7 +184,7 @@ func generate(dir string) error {
 		return err
 	}
 	var b bytes.Buffer
-	b.WriteString("// Code generated by gen from data/*.json; DO NOT EDIT.\n\n")
+	b.WriteString("// Code generated by internal/r4gen from data/*.json; DO NOT EDIT.\n\n")
 	b.WriteString("// Sources (see data/README.md): FHIR R4 4.0.1 CompartmentDefinition/patient and\n")
 	b.WriteString("// SearchParameter definitions (hl7.fhir.r4.core#4.0.1), as copied in\n")
 	b.WriteString("// microsoft/fhir-server @ a215a8078c644816964ea3f81e6b94ad415a839f,\n")
@@ -288,7 +236,7 @@ func generate(dir string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(dir+"/tables.go", src, 0o644)
+	return os.WriteFile(filepath.Join(dir, "tables.go"), src, 0o644)
 }
 
 // linkedExtra are the patient-linked parameters no R4 search parameter
@@ -296,7 +244,7 @@ func generate(dir string) error {
 // a search. Binary.securityContext, a Reference(Any), names the resource
 // whose access rules the Binary follows: only a Patient there makes the
 // Binary that patient's ("@Patient"); a DocumentReference there does not.
-var linkedExtra = map[string]map[string]param{
+var linkedExtra = map[string]map[string]pathParam{
 	"Binary": {"securityContext": {Kind: "reference", Targets: []string{"Patient"}, Paths: []string{"securityContext@Patient"}}},
 }
 
@@ -305,7 +253,7 @@ var linkedExtra = map[string]map[string]param{
 // parameters in sp that can point at a Patient (deriveSearchPaths kept
 // only those, with the paths that reach a Reference), and linkedExtra,
 // which it adds to sp.
-func linkedParams(comp map[string][]string, sp map[string]map[string]param) (map[string][]string, error) {
+func linkedParams(comp map[string][]string, sp map[string]map[string]pathParam) (map[string][]string, error) {
 	linked := map[string][]string{}
 	for typ, ps := range sp {
 		if comp[typ] != nil || notLinked[typ] {
@@ -322,7 +270,7 @@ func linkedParams(comp map[string][]string, sp map[string]map[string]param) (map
 			return nil, fmt.Errorf("%s: linkedExtra for a type the data links already", typ)
 		}
 		if sp[typ] == nil {
-			sp[typ] = map[string]param{}
+			sp[typ] = map[string]pathParam{}
 		}
 		for _, code := range sortedKeys(ps) {
 			if _, ok := sp[typ][code]; ok {
@@ -333,27 +281,4 @@ func linkedParams(comp map[string][]string, sp map[string]map[string]param) (map
 		}
 	}
 	return linked, nil
-}
-
-// list renders a string slice literal without its type, as gofmt -s does.
-func list(ss []string) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", s)
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -1,39 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 )
-
-// TestTablesUpToDate fails when tables.go is not what the generator makes
-// from data/: run go generate ./internal/search.
-func TestTablesUpToDate(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join("..", "data", "search-params.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "data", "search-params.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := generate(dir); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := os.ReadFile(filepath.Join(dir, "tables.go"))
-	want, err := os.ReadFile(filepath.Join("..", "tables.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("tables.go is stale: run go generate ./internal/search")
-	}
-}
 
 // testDefs is a few R4 elements, enough to translate the expressions
 // below without the StructureDefinitions.

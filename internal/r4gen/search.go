@@ -1,25 +1,19 @@
-// Command gen writes the tables of package search from the data in
-// ../data (see ../data/README.md).
-//
-//	go run ./gen                     # data/search-params.json → tables.go (go generate)
-//	go run ./gen -derive search-parameters.json -types profiles-types.json -resources profiles-resources.json
-//	                                 # → data/search-params.json
 package main
 
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"go/format"
-	"log"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
 
-// param is one search parameter of one resource type in search-params.json.
-type param struct {
+// searchParam is one search parameter of one resource type in
+// search/data/search-params.json.
+type searchParam struct {
 	Type string `json:"type"` // number, date, string, token, reference, quantity, uri, composite, special
 	// Target is the one resource type a reference parameter can point at,
 	// when there is one (given by the definition, or by a where(resolve()
@@ -36,54 +30,17 @@ type param struct {
 	Unsupported string `json:"unsupported,omitempty"`
 }
 
-func main() {
-	log.SetFlags(0)
-	derive := flag.String("derive", "", "derive data/search-params.json from this R4 SearchParameter Bundle")
-	types := flag.String("types", "", "with -derive: the R4 profiles-types.json Bundle")
-	resources := flag.String("resources", "", "with -derive: the R4 profiles-resources.json Bundle")
-	dir := flag.String("dir", ".", "directory of package search")
-	flag.Parse()
-	if *derive != "" {
-		if err := deriveParams(*derive, *types, *resources, *dir+"/data/search-params.json"); err != nil {
-			log.Fatal(err)
-		}
-		return
-	}
-	if err := generate(*dir); err != nil {
-		log.Fatal(err)
-	}
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-func deriveParams(in, typesFile, resourcesFile, out string) error {
+// deriveParams reduces the SearchParameters of bundle to search's data:
+// resource type ("Resource" for DomainResource and Resource) → code →
+// parameter, with the element types of the StructureDefinitions in
+// typesFile and resourcesFile.
+func deriveParams(bundle []searchParameter, typesFile, resourcesFile string) (map[string]map[string]searchParam, error) {
 	defs, err := loadDefinitions(typesFile, resourcesFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var bundle struct {
-		Entry []struct {
-			Resource struct {
-				Code       string   `json:"code"`
-				Base       []string `json:"base"`
-				Type       string   `json:"type"`
-				Expression string   `json:"expression"`
-				Target     []string `json:"target"`
-			} `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := readJSON(in, &bundle); err != nil {
-		return err
-	}
-	res := map[string]map[string]param{}
-	for _, e := range bundle.Entry {
-		sp := e.Resource
+	res := map[string]map[string]searchParam{}
+	for _, sp := range bundle {
 		for _, base := range sp.Base {
 			if base == "DomainResource" {
 				base = "Resource"
@@ -93,12 +50,12 @@ func deriveParams(in, typesFile, resourcesFile, out string) error {
 				p.Target = singleTarget(sp.Target, p.Paths)
 			}
 			if res[base] == nil {
-				res[base] = map[string]param{}
+				res[base] = map[string]searchParam{}
 			}
 			res[base][sp.Code] = p
 		}
 	}
-	return os.WriteFile(out, compact(res), 0o644)
+	return res, nil
 }
 
 // translate turns the FHIRPath expression of a parameter into element
@@ -106,8 +63,8 @@ func deriveParams(in, typesFile, resourcesFile, out string) error {
 // ("(T.a as X)", "T.a.as(X)", "T.a.ofType(X)"), "where(resolve() is X)",
 // "where(k='v')" and choice elements (expanded to every type the search
 // type can use). Any other part makes the parameter unsupported.
-func translate(defs *definitions, base, typ, expr string) param {
-	p := param{Type: typ}
+func translate(defs *definitions, base, typ, expr string) searchParam {
+	p := searchParam{Type: typ}
 	switch typ {
 	case "composite", "special":
 		p.Unsupported = typ + " parameters are not evaluated"
@@ -437,7 +394,7 @@ func (d *definitions) child(st walkState, name string, rest []string, searchType
 
 // compact renders the parameters one a line, sorted, so that a diff of
 // the data shows what changed.
-func compact(res map[string]map[string]param) []byte {
+func compact(res map[string]map[string]searchParam) []byte {
 	var b bytes.Buffer
 	b.WriteString("{\n")
 	for i, typ := range sortedKeys(res) {
@@ -460,13 +417,15 @@ func compact(res map[string]map[string]param) []byte {
 	return b.Bytes()
 }
 
-func generate(dir string) error {
-	var sp map[string]map[string]param
-	if err := readJSON(dir+"/data/search-params.json", &sp); err != nil {
+// generateSearch writes search/tables.go from search/data/search-params.json
+// (dir is search's directory).
+func generateSearch(dir string) error {
+	var sp map[string]map[string]searchParam
+	if err := readJSON(filepath.Join(dir, "data", "search-params.json"), &sp); err != nil {
 		return err
 	}
 	var b bytes.Buffer
-	b.WriteString("// Code generated by gen from data/search-params.json; DO NOT EDIT.\n\n")
+	b.WriteString("// Code generated by internal/r4gen from data/search-params.json; DO NOT EDIT.\n\n")
 	b.WriteString("// Sources (see data/README.md): FHIR R4 4.0.1 SearchParameter definitions\n")
 	b.WriteString("// (hl7.fhir.r4.core#4.0.1) as copied in microsoft/fhir-server @\n")
 	b.WriteString("// a215a8078c644816964ea3f81e6b94ad415a839f, and the element types of the\n")
@@ -497,7 +456,7 @@ func generate(dir string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(dir+"/tables.go", src, 0o644)
+	return os.WriteFile(filepath.Join(dir, "tables.go"), src, 0o644)
 }
 
 func kindName(t string) string {
@@ -506,27 +465,4 @@ func kindName(t string) string {
 		return "k" + strings.ToUpper(t[:1]) + t[1:]
 	}
 	return "kSpecial"
-}
-
-// list renders a string slice literal without its type, as gofmt -s does.
-func list(ss []string) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", s)
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
