@@ -235,11 +235,12 @@ func member(data []byte, typ []byte, patientID, base string) (ok, other bool, er
 // readable returns patientID, or "" (no patient, whom nothing names) when
 // it is not valid UTF-8. The checks compare the bytes of a string without
 // escapes as they are, where encoding/json reads each byte of invalid
-// UTF-8 as U+FFFD: no id or reference a Go server decodes can equal such
-// a patient id, so none may here ("Patient/\xff23" for "\xff23"). For a
-// patient id of valid UTF-8 the bytes and the decoded string give the same
-// answer, and the checks need not decode. The middleware's patient ids
-// (smartctx.ValidID) are ASCII.
+// UTF-8 as U+FFFD: no id or reference a Go server decodes can equal a
+// patient id that is not valid UTF-8, so none may here ("Patient/\xff23"
+// for "\xff23"). For a patient id of valid UTF-8, comparing bytes can
+// only be stricter than comparing decoded strings ("Patient/\xff23" does
+// not name "\ufffd23"), never looser, so the checks need not decode. The
+// middleware's patient ids (smartctx.ValidID) are ASCII.
 func readable(patientID string) string {
 	if !utf8.ValidString(patientID) {
 		return ""

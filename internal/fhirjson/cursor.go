@@ -114,8 +114,12 @@ func (c *Cursor) RawString() (raw []byte, escaped bool) {
 // Text reads a string value, inside depth containers, and returns its
 // content: the bytes in the data when it holds no escape (the usual case,
 // which allocates nothing), decoded as encoding/json decodes it otherwise
-// ([DecodeString]). For a value of another type, ok is false: the value
-// is skipped (validated), and the cursor does not fail.
+// ([DecodeString]). Bytes of invalid UTF-8 in a string without escapes
+// are returned as they are, where encoding/json reads U+FFFD: such a
+// string equals no string of valid UTF-8, where its decoding could equal
+// one holding U+FFFD, and equals itself, where its decoding does not (see
+// internal/compartment's readable). For a value of another type, ok is
+// false: the value is skipped (validated), and the cursor does not fail.
 func (c *Cursor) Text(depth int) (b []byte, ok bool) {
 	if c.Peek() != '"' {
 		c.Skip(depth)
