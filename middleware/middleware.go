@@ -72,7 +72,7 @@ type issuer struct {
 
 // base is one FHIR base served here: a host and a path, the audiences
 // (and their issuers) a token must name to be used under it, and its
-// authorizer.
+// engine (internal/engine), which decides and guards its requests.
 type base struct {
 	az     *engine.Engine
 	auds   []audience

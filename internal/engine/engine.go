@@ -168,7 +168,7 @@ func (a *Engine) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request)
 	return d.public(), nil
 }
 
-// maxQueries bounds the compiled constraints an authorizer keeps.
+// maxQueries bounds the compiled constraints an Engine keeps.
 const maxQueries = 1024
 
 // matchConstraint reports whether resource, of type typ, matches the
@@ -294,7 +294,7 @@ func guardConnection(h http.Header) {
 	}
 }
 
-// decision is the authorizer's own record of what it decided; the
+// decision is the Engine's own record of what it decided; the
 // handler sees an immutable copy (smartctx.Decision).
 type decision struct {
 	smartctx.Request
