@@ -100,7 +100,7 @@ type Limits struct {
 // Constraints are set, every resource read, returned, changed or deleted
 // for this request must be in the patient's compartment and match a
 // constraint. The middleware's response guard (on unless
-// Config.SkipResponseGuard) checks what the handler returns, and the
+// Config.FHIR.SkipResponseGuard) checks what the handler returns, and the
 // stored resource before an update, patch or delete; a handler without
 // the guard must do both itself (middleware.Permits). For searches the
 // query the handler receives already carries both restrictions.

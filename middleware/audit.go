@@ -30,7 +30,7 @@ const (
 	OutcomeRefused Outcome = "refused"
 )
 
-// AuditEvent is what the Guard reports of one request to Config.Audit: who
+// AuditEvent is what the Guard reports of one request to Config.Hooks.Audit: who
 // asked, for what, about which patient, and what was answered. It never
 // holds the token, the query string or resource contents: only ids.
 type AuditEvent struct {
@@ -151,7 +151,7 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 // Unwrap gives http.ResponseController the writer underneath.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// audited returns h reporting each request to Config.Audit and Metrics;
+// audited returns h reporting each request to Config.Hooks.Audit and Metrics;
 // h itself when neither is set, so that auditing costs nothing then.
 // Every stage that serves is audited (Handler, AuthenticateOnly,
 // Authorize); in a chain of them the outermost reports, once, what all

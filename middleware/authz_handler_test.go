@@ -65,7 +65,7 @@ func TestHandlerAllows(t *testing.T) {
 }
 
 func TestHandlerRewrites(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{RewriteSearch: true})
+	a := newAuthorizer(t, smartmw.Config{FHIR: smartmw.FHIROptions{RewriteSearch: true}})
 	r := httptest.NewRequest("GET", base+"/Observation?code=x", nil)
 	w, seen := serve(t, a, grant("patient/Observation.rs", "1"), r)
 	if w.Code != http.StatusOK {
@@ -83,7 +83,7 @@ func TestHandlerRewrites(t *testing.T) {
 }
 
 func TestHandlerDenial(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{Realm: "ehr"})
+	a := newAuthorizer(t, smartmw.Config{Hooks: smartmw.Hooks{Realm: "ehr"}})
 	w, seen := serve(t, a, grant("patient/Observation.r", "1"), httptest.NewRequest("GET", base+"/Observation?patient=1", nil))
 	if seen != nil || w.Code != http.StatusForbidden {
 		t.Fatalf("status %d", w.Code)
@@ -107,7 +107,7 @@ func TestHandlerDenial(t *testing.T) {
 }
 
 func TestHandlerNotFoundHidesExistence(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{NotFoundForDenied: true})
+	a := newAuthorizer(t, smartmw.Config{FHIR: smartmw.FHIROptions{NotFoundForDenied: true}})
 	w, _ := serve(t, a, grant("patient/Patient.r", "1"), httptest.NewRequest("GET", base+"/Patient/2", nil))
 	if w.Code != http.StatusNotFound || w.Header().Get("WWW-Authenticate") != "" {
 		t.Fatalf("status %d, challenge %q", w.Code, w.Header().Get("WWW-Authenticate"))
@@ -133,7 +133,7 @@ func TestHandlerOutsideBase(t *testing.T) {
 }
 
 func TestHandlerBodyTooLarge(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{MaxBodyBytes: 100})
+	a := newAuthorizer(t, smartmw.Config{Bounds: smartmw.Bounds{MaxBodyBytes: 100}})
 	body := obs("Patient/1", strings.Repeat("x", 200))
 	w, seen := serve(t, a, grant("user/*.cruds", ""), httptest.NewRequest("POST", base+"/Observation", strings.NewReader(body)))
 	if seen != nil || w.Code != http.StatusRequestEntityTooLarge {
@@ -143,10 +143,10 @@ func TestHandlerBodyTooLarge(t *testing.T) {
 
 func TestHandlerErrorHandler(t *testing.T) {
 	var got error
-	a := newAuthorizer(t, smartmw.Config{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+	a := newAuthorizer(t, smartmw.Config{Hooks: smartmw.Hooks{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
 		w.WriteHeader(http.StatusTeapot)
-	}})
+	}}})
 	w, _ := serve(t, a, grant("openid", ""), httptest.NewRequest("GET", base+"/Observation/1", nil))
 	if w.Code != http.StatusTeapot || !errors.Is(got, smartmw.ErrInsufficientScope) {
 		t.Fatalf("status %d, err %v", w.Code, got)

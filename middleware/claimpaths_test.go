@@ -39,7 +39,7 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 			"ext": map[string]any{"patient": "example", "fhirUser": "Patient/example"},
 		},
 		adjust: func(c *Config) {
-			c.Claims = ClaimNames{Patient: []string{"ext.patient"}, FHIRUser: []string{"ext.fhirUser"}}
+			c.Issuer.Claims = ClaimNames{Patient: []string{"ext.patient"}, FHIRUser: []string{"ext.fhirUser"}}
 		},
 		patient: "example", user: "Patient/example", client: "smart-app",
 		scopes: []string{"launch/patient", "patient/Observation.rs"},
@@ -52,7 +52,7 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 			"tid": "0c8e4a4e-tenant", "ver": "2.0", "scp": "launch%2Fpatient patient%2FObservation.rs patient%2fPatient.r",
 			"fhirUser": "https://fhir.example.org/r4/Patient/123", "patient": "123",
 		},
-		adjust:  func(c *Config) { c.DecodeScopeSlashes = true },
+		adjust:  func(c *Config) { c.Issuer.DecodeScopeSlashes = true },
 		patient: "123", user: "https://fhir.example.org/r4/Patient/123", client: "7f2c-app",
 		scopes: []string{"launch/patient", "patient/Observation.rs", "patient/Patient.r"},
 	}, {
@@ -63,7 +63,7 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 			"ver": 1, "jti": "AT.x", "aud": testAudience, "cid": "0oa-app", "uid": "00u1", "exp": exp, "iat": iat,
 			"sub": "alice@example.org", "scp": []any{"launch/patient", "patient/Observation.rs"}, "patient": "123",
 		},
-		adjust:  func(c *Config) { c.Claims = ClaimNames{ClientID: []string{"client_id", "cid"}} },
+		adjust:  func(c *Config) { c.Issuer.Claims = ClaimNames{ClientID: []string{"client_id", "cid"}} },
 		patient: "123", client: "0oa-app",
 		scopes: []string{"patient/Observation.rs"},
 	}, {
@@ -89,7 +89,7 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 			"https://fhir.example.org/fhirUser": "Patient/123",
 		},
 		adjust: func(c *Config) {
-			c.Claims = ClaimNames{Patient: []string{"https://fhir.example.org/patient"}, FHIRUser: []string{"https://fhir.example.org/fhirUser"}}
+			c.Issuer.Claims = ClaimNames{Patient: []string{"https://fhir.example.org/patient"}, FHIRUser: []string{"https://fhir.example.org/fhirUser"}}
 		},
 		patient: "123", user: "Patient/123", client: "auth0-app",
 		scopes: []string{"patient/Observation.rs"},
@@ -102,7 +102,7 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 			"context": map[string]any{"patient": "123", "need_patient_banner": true, "smart_style_url": "https://launch.example.org/style.json"},
 		},
 		adjust: func(c *Config) {
-			c.Claims = ClaimNames{Patient: []string{"patient", "context.patient"}, NeedPatientBanner: []string{"context.need_patient_banner"},
+			c.Issuer.Claims = ClaimNames{Patient: []string{"patient", "context.patient"}, NeedPatientBanner: []string{"context.need_patient_banner"},
 				SmartStyleURL: []string{"context.smart_style_url"}}
 		},
 		patient: "123", client: "app",
@@ -111,7 +111,7 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newTest(t, func(c *Config) {
-				c.Issuer = tc.iss
+				c.Issuer.URL = tc.iss
 				if tc.adjust != nil {
 					tc.adjust(c)
 				}
@@ -172,7 +172,7 @@ func TestClaimPaths(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.Claims.Patient = tc.names })
+			m := newTest(t, func(c *Config) { c.Issuer.Claims.Patient = tc.names })
 			c := goodClaims()
 			delete(c, "patient")
 			for k, v := range tc.claims {
@@ -215,7 +215,7 @@ func TestDecodeScopeSlashes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.DecodeScopeSlashes = tc.decode })
+			m := newTest(t, func(c *Config) { c.Issuer.DecodeScopeSlashes = tc.decode })
 			c := goodClaims()
 			c["scope"] = tc.claim
 			g, err := m.Verify(context.Background(), rs256(t, c))
@@ -258,9 +258,12 @@ func TestClaimNamesPerIssuer(t *testing.T) {
 	if err != nil || g.Patient() != "p1" || !g.Scopes().Has("patient/Observation.rs") {
 		t.Errorf("second issuer: patient %q scopes %s err %v", g.Patient(), g.Scopes(), err)
 	}
-	_, err = New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey,
-		Claims:  ClaimNames{Patient: []string{""}},
-		Issuers: []Issuer{{URL: other, Audience: otherBase, Keyfunc: staticKey, Claims: ClaimNames{Scope: []string{"scp", ""}}}}})
+	_, err = New(context.Background(), Config{Issuer: Issuer{
+		URL:      testIssuer,
+		Audience: testAudience,
+		Keyfunc:  staticKey,
+		Claims:   ClaimNames{Patient: []string{""}},
+	}, Issuers: []Issuer{{URL: other, Audience: otherBase, Keyfunc: staticKey, Claims: ClaimNames{Scope: []string{"scp", ""}}}}})
 	if err == nil {
 		t.Fatal("empty claim names accepted")
 	}

@@ -166,7 +166,7 @@ func (c *claims) readStrings(r *claimReader) smartctx.Claims {
 }
 
 // requireRFC9068 reports the claims RFC 9068 §2.2 requires of a JWT access
-// token and out lacks: sub, client_id, jti and iat (Config.RequireATJWT).
+// token and out lacks: sub, client_id, jti and iat (Config.Tokens.RequireATJWT).
 func (r *claimReader) requireRFC9068(out smartctx.Claims) {
 	// The || stops at the first claim missing: jti is read, and a jti
 	// that is not a string reported, only when sub and client_id are
@@ -272,7 +272,7 @@ func lookup(m map[string]any, name string) (any, bool) {
 
 // decodeSlashes reads "%2F" and "%2f" as "/" in the part of each
 // space-separated scope before its first "?" (see
-// Config.DecodeScopeSlashes). It allocates only when there is one.
+// Config.Issuer.DecodeScopeSlashes). It allocates only when there is one.
 func decodeSlashes(s string) string {
 	if !strings.Contains(s, "%2F") && !strings.Contains(s, "%2f") {
 		return s

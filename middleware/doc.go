@@ -15,9 +15,11 @@
 // # Quick start
 //
 //	guard, err := smartmw.New(ctx, smartmw.Config{
-//		Issuer:         "https://auth.example.org/realms/fhir", // the trusted authorization server
-//		Audience:       "https://fhir.example.org/r4",          // this FHIR server's base URL
-//		AllowedOrigins: []string{"https://app.example.org"},    // browser apps (CORS)
+//		Issuer: smartmw.Issuer{
+//			URL:      "https://auth.example.org/realms/fhir", // the trusted authorization server
+//			Audience: "https://fhir.example.org/r4",          // this FHIR server's base URL
+//		},
+//		AllowedOrigins: []string{"https://app.example.org"}, // browser apps (CORS)
 //	})
 //	if err != nil {
 //		log.Fatal(err)
@@ -47,27 +49,27 @@
 // request, 401 with a bare challenge when there is no token):
 //
 //   - It came one way only: the Authorization header with the Bearer
-//     scheme (any case) and a b64token, or, when Config.FormBodyToken is
+//     scheme (any case) and a b64token, or, when Config.Tokens.FormBody is
 //     set, a form body. Two headers, header and query, header and body are
 //     refused.
-//   - It is a JWS of at most Config.MaxTokenSize bytes (no JWE, no nested
+//   - It is a JWS of at most Config.Bounds.MaxTokenSize bytes (no JWE, no nested
 //     JWT), its header "typ" is at+jwt or application/at+jwt (or JWT or
-//     absent, unless Config.RequireATJWT), it has no "crit", and its "kid"
+//     absent, unless Config.Tokens.RequireATJWT), it has no "crit", and its "kid"
 //     is short and printable.
-//   - Its "alg" is in Config.Algorithms (never none, never HMAC with a
+//   - Its "alg" is in Config.Tokens.Algorithms (never none, never HMAC with a
 //     public key), and the signature verifies with a key of the issuer
 //     named by its "iss": from that issuer's JWKS only, whose "use",
 //     "key_ops" and type fit the token's algorithm and which is bound to
 //     that one algorithm (its own "alg", else the first of
-//     Config.Algorithms its type fits). Keys named in the token itself
+//     Config.Tokens.Algorithms its type fits). Keys named in the token itself
 //     (jku, x5u, jwk, x5c) are never used. The key is looked up last,
 //     after every other check: only a token that passes them can make the
-//     JWKS be fetched again (Config.UnknownKIDInterval).
+//     JWKS be fetched again (Config.Keys.UnknownKIDInterval).
 //   - "iss" is exactly a configured issuer; "aud" is not empty and names
 //     the base the request is under, as an audience of that issuer (a
 //     token for tenant B is refused on tenant A's base); "exp" is present
 //     and not past; "nbf" and "iat" are not in the future (each with
-//     Config.Leeway).
+//     Config.Tokens.Leeway).
 //   - It is not sender-constrained ("cnf"), which a bearer token cannot
 //     prove.
 //   - Its SMART claims are well formed: patient and encounter are FHIR
@@ -78,11 +80,11 @@
 //     refuse the token. A name repeated in the claims JSON takes its last
 //     value, in every check alike; claims that are not UTF-8 are refused.
 //
-// Verified tokens are cached (see Config.CacheSize): a token seen again
+// Verified tokens are cached (see Config.Cache.Size): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.
 //
 // An issuer's opaque tokens are checked by RFC 7662 introspection instead
-// (Config.Tokens, Config.Introspection): the answer must be active, for
+// (Issuer.Format, Issuer.Introspection): the answer must be active, for
 // this base, with the claims SMART requires, and is read with the same
 // claim names. While a token cannot be checked (no key of its issuer held,
 // its introspection endpoint down or slow), it is answered 503
@@ -91,9 +93,9 @@
 //
 // # Requests
 //
-// Every request under a base (the path of Config.Audience, or
+// Every request under a base (the path of Config.Issuer.Audience, or
 // Config.Base, and its host where only the host tells bases apart: see
-// Config.Audiences) is classified as a FHIR R4 REST interaction: read,
+// Config.Issuer.Audiences) is classified as a FHIR R4 REST interaction: read,
 // vread, update, patch, delete (also conditional), create (also
 // conditional, If-None-Exist),
 // search (GET, POST _search with a form body, system level, compartment
@@ -155,14 +157,14 @@
 //     and lets the write through only if it is permitted (or absent), with
 //     If-Match set to its ETag; with SkipResponseGuard the handler must
 //     check the stored resource itself (InPatientCompartment, Permits);
-//   - types outside the compartment follow Config.NonCompartment.
+//   - types outside the compartment follow Config.FHIR.NonCompartment.
 //
 // # User scopes
 //
 // A user whose fhirUser is a Patient (a patient-portal login with user/
 // scopes, which many authorization servers issue) is held to that
 // patient's compartment exactly as with patient/ scopes, unless
-// Config.SkipPatientUserCompartment. Other users' user/ scopes, and
+// Config.FHIR.SkipPatientUserCompartment. Other users' user/ scopes, and
 // system/ scopes, reach every resource of their types: SMART says they
 // must be intersected with what the user or client may do, which is the
 // job of Config.Policy (or of the authorization server, when it issues
@@ -186,7 +188,7 @@
 // own, as if it came alone (without rewriting). A batch is forwarded
 // without its refused entries, and the guard answers each of them in its
 // place in the batch-response; one refused entry refuses a whole
-// transaction (and a whole batch with SkipResponseGuard). Operations need an entry in Config.Operations;
+// transaction (and a whole batch with SkipResponseGuard). Operations need an entry in Config.FHIR.Operations;
 // _include and _revinclude are answered, each included resource decided by
 // the response guard as a read of it (RefuseIncludes refuses them; "=*" is
 // refused, and at most 16 a search); _query is refused. Reverse chaining (_has) is refused under patient/ and
@@ -196,7 +198,7 @@
 //
 // # Errors
 //
-// Refused requests go to Config.ErrorHandler with an *[Error], which
+// Refused requests go to Config.Hooks.ErrorHandler with an *[Error], which
 // matches exactly one of the sentinels ([ErrMissingToken],
 // [ErrInvalidRequest], [ErrInvalidToken], [ErrInsufficientScope],
 // [ErrNotFound], [ErrMethodNotAllowed], [ErrTooLarge],

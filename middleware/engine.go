@@ -106,25 +106,25 @@ func errNotFHIR() *Error {
 // newEngine returns the engine that decides and guards the requests of
 // one base: the FHIR base path (escaped) of audience aud.
 func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engine {
-	ops := make(map[string]engine.Operation, len(cfg.Operations))
-	for k, op := range cfg.Operations {
+	ops := make(map[string]engine.Operation, len(cfg.FHIR.Operations))
+	for k, op := range cfg.FHIR.Operations {
 		ops[k] = engine.Operation(op)
 	}
 	opt := engine.Options{
 		BasePath:                   path,
 		BaseURL:                    aud,
-		NonCompartment:             engine.NonCompartmentPolicy(cfg.NonCompartment),
+		NonCompartment:             engine.NonCompartmentPolicy(cfg.FHIR.NonCompartment),
 		Operations:                 ops,
-		RefuseIncludes:             cfg.RefuseIncludes,
-		RewriteSearch:              cfg.RewriteSearch,
-		NotFoundForDenied:          cfg.NotFoundForDenied,
-		SkipPatientUserCompartment: cfg.SkipPatientUserCompartment,
-		SkipResponseGuard:          cfg.SkipResponseGuard,
-		MaxBodyBytes:               cfg.MaxBodyBytes,
-		MaxResponseBytes:           cfg.MaxResponseBytes,
-		MaxStoredBytes:             cfg.MaxStoredBytes,
-		MaxBundleEntries:           cfg.MaxBundleEntries,
-		MaxStoredReads:             cfg.MaxStoredReads,
+		RefuseIncludes:             cfg.FHIR.RefuseIncludes,
+		RewriteSearch:              cfg.FHIR.RewriteSearch,
+		NotFoundForDenied:          cfg.FHIR.NotFoundForDenied,
+		SkipPatientUserCompartment: cfg.FHIR.SkipPatientUserCompartment,
+		SkipResponseGuard:          cfg.FHIR.SkipResponseGuard,
+		MaxBodyBytes:               cfg.Bounds.MaxBodyBytes,
+		MaxResponseBytes:           cfg.Bounds.MaxResponseBytes,
+		MaxStoredBytes:             cfg.Bounds.MaxStoredBytes,
+		MaxBundleEntries:           cfg.Bounds.MaxBundleEntries,
+		MaxStoredReads:             cfg.Bounds.MaxStoredReads,
 		OnError:                    func(w http.ResponseWriter, r *http.Request, err error) { onError(w, r, fromEngine(err)) },
 		Outcome:                    func(e *engine.Error) []byte { return operationOutcome(fromEngine(e).(*Error)) },
 	}
@@ -139,8 +139,8 @@ func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engi
 			return err
 		}
 	}
-	if cfg.Audit != nil || cfg.Metrics != nil {
-		opt.Observer = observer{cfg.Metrics}
+	if cfg.Hooks.Audit != nil || cfg.Hooks.Metrics != nil {
+		opt.Observer = observer{cfg.Hooks.Metrics}
 	}
 	return engine.New(opt)
 }

@@ -30,7 +30,7 @@ var (
 	// request. Answered 403 insufficient_scope.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")
 	// ErrNotFound: no such FHIR endpoint here, or (with
-	// Config.NotFoundForDenied) a resource the token may not see, which
+	// Config.FHIR.NotFoundForDenied) a resource the token may not see, which
 	// is answered exactly as a missing one. Answered 404.
 	ErrNotFound = errors.New("middleware: not found")
 	// ErrMethodNotAllowed: the method is not one FHIR allows on the
@@ -141,7 +141,7 @@ func (e *Error) Kind() error {
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 // DefaultErrorHandler is the ErrorHandler a Guard uses when
-// Config.ErrorHandler is nil and Config.Realm is the default: it answers
+// Config.Hooks.ErrorHandler is nil and Config.Hooks.Realm is the default: it answers
 // per RFC 6750 §3 with realm "fhir" (see WriteError), and a HEAD with the
 // status and headers of the GET, without a body.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {

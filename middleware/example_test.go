@@ -33,10 +33,12 @@ func mintExample(claims jwt.MapClaims) string {
 
 func exampleConfig() smartmw.Config {
 	return smartmw.Config{
-		Issuer:   "https://auth.example.org/realms/fhir",
-		Audience: "https://fhir.example.org/r4",
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org/realms/fhir",
+			Audience: "https://fhir.example.org/r4",
+			Keyfunc:  func(*jwt.Token) (any, error) { return &exampleKey.PublicKey, nil },
+		},
 		// A static key in place of the JWKS, for the example.
-		Keyfunc: func(*jwt.Token) (any, error) { return &exampleKey.PublicKey, nil },
 	}
 }
 

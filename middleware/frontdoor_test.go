@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
@@ -131,7 +132,7 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := is.Config()
-			cfg.SkipPatientUserCompartment = tc.skip
+			cfg.FHIR.SkipPatientUserCompartment = tc.skip
 			guard, err := smartmw.New(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -185,9 +186,9 @@ func TestTenantTokenOnlyOnItsBase(t *testing.T) {
 	isA := smarttest.NewIssuer(t, smarttest.ForAudience(baseA))
 	isB := smarttest.NewIssuer(t, smarttest.ForAudience(baseB))
 	cfg := isA.Config()
-	cfg.Audiences = []string{"https://fhir.example.org/shared"}
+	cfg.Issuer.Audiences = []string{"https://fhir.example.org/shared"}
 	cfgB := isB.Config()
-	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer, Audience: baseB, JWKSURL: cfgB.JWKSURL}}
+	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer.URL, Audience: baseB, JWKSURL: cfgB.Issuer.JWKSURL}}
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -234,9 +235,9 @@ func TestErrorKinds(t *testing.T) {
 		smartmw.ErrUncheckedResponse, smartmw.ErrUnavailable, smartmw.ErrMisconfigured}
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.MaxBodyBytes = 64
+	cfg.Bounds.MaxBodyBytes = 64
 	var got error
-	cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+	cfg.Hooks.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
 		smartmw.WriteError(w, "fhir", err)
 	}
@@ -339,23 +340,34 @@ func TestForbiddenSaysWhatIsWrong(t *testing.T) {
 // error.
 func TestNewReportsEveryProblem(t *testing.T) {
 	cfg := smartmw.Config{
-		Issuer:           "https://auth.example.org",
-		Audience:         "https://fhir.example.org/r4/",
-		Base:             "fhir/",
-		Algorithms:       []string{"RS256", "HS256"},
-		MaxBodyBytes:     -1,
-		MaxResponseBytes: -1,
-		MaxStoredBytes:   -1,
-		CacheSize:        -1,
-		CacheTTL:         -1,
-		NonCompartment:   9,
-		Operations: map[string]smartmw.Operation{
-			"everything":               {Permission: scope.Read},
-			"Observaton/$lastn":        {Permission: scope.Read},
-			"Patient/[id]/$everything": {},
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org",
+			Audience: "https://fhir.example.org/r4/",
+		},
+		Base:   "fhir/",
+		Tokens: smartmw.TokenOptions{Algorithms: []string{"RS256", "HS256"}},
+		Bounds: smartmw.Bounds{
+			MaxBodyBytes:     -1,
+			MaxResponseBytes: -1,
+			MaxStoredBytes:   -1,
+		},
+		Cache: smartmw.CacheOptions{
+			Size: -1,
+			TTL:  -1,
+		},
+		FHIR: smartmw.FHIROptions{
+			NonCompartment: 9,
+			Operations: map[string]smartmw.Operation{
+				"everything":               {Permission: scope.Read},
+				"Observaton/$lastn":        {Permission: scope.Read},
+				"Patient/[id]/$everything": {},
+			},
 		},
 		AllowedOrigins: []string{"https://app.example.org/path"},
+		Keys:           smartmw.KeyOptions{RefreshInterval: -1, Wait: -1},
+		Issuers:        []smartmw.Issuer{{Audience: "https://fhir.example.org/b"}, {URL: "https://as.example.org", Claims: smartmw.ClaimNames{Patient: []string{""}}}},
 	}
+	cfg.Tokens.Leeway = time.Hour
 	_, err := smartmw.New(context.Background(), cfg)
 	if err == nil {
 		t.Fatal("New accepted the Config")
@@ -363,16 +375,22 @@ func TestNewReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		`audience "https://fhir.example.org/r4/" ends with "/"`,
 		`Base "fhir/"`,
-		`algorithm "HS256" needs a Keyfunc`,
-		"MaxBodyBytes -1 is negative",
-		"MaxResponseBytes -1 is negative",
-		"MaxStoredBytes -1 is negative",
-		"CacheSize -1 is negative",
-		"CacheTTL -1ns is negative",
-		"NonCompartment 9",
-		`Operations["everything"]`,
+		`Tokens.Algorithms: "HS256" needs a Keyfunc`,
+		"Tokens.Leeway 1h0m0s is not within 0 and 5m0s",
+		"Keys.RefreshInterval -1ns is negative",
+		"Keys.Wait -1ns is negative",
+		"Bounds.MaxBodyBytes -1 is negative",
+		"Bounds.MaxResponseBytes -1 is negative",
+		"Bounds.MaxStoredBytes -1 is negative",
+		"Cache.Size -1 is negative",
+		"Cache.TTL -1ns is negative",
+		"FHIR.NonCompartment 9",
+		`FHIR.Operations["everything"]`,
 		`"Observaton" is not a FHIR R4 resource type`,
-		`Operations["Patient/[id]/$everything"]: Permission`,
+		`FHIR.Operations["Patient/[id]/$everything"]: Permission`,
+		"Issuers[0].URL is required",
+		"Issuers[1].Audience is required",
+		"Issuers[1].Claims.Patient has an empty name",
 		`AllowedOrigins: "https://app.example.org/path"`,
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -32,7 +32,7 @@ func TestSeveralGranularScopesAnswerTheSearch(t *testing.T) {
 		"patient/Condition.rs?category="+cat+"|encounter-diagnosis patient/Condition.rs?category="+cat+"|health-concern"))
 	for _, skip := range []bool{false, true} {
 		cfg := is.Config()
-		cfg.SkipResponseGuard = skip
+		cfg.FHIR.SkipResponseGuard = skip
 		guard, err := smartmw.New(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -60,11 +60,11 @@ func newIntrospector(is *issuer, c *Issuer, endpoint string, client *http.Client
 		client:   &cl,
 		cfg:      c.Introspection,
 		auds:     append([]string{c.Audience}, c.Audiences...),
-		leeway:   cfg.Leeway,
-		now:      cfg.Now,
+		leeway:   cfg.Tokens.Leeway,
+		now:      cfg.Tokens.Now,
 		sem:      make(chan struct{}, maxIntrospections),
 		flight:   flight{calls: map[[32]byte]*flightCall{}},
-		outage:   outageLog{log: cfg.Logger.With("issuer", c.URL, "endpoint", endpoint), what: "introspection endpoint"},
+		outage:   outageLog{log: cfg.Hooks.Logger.With("issuer", c.URL, "endpoint", endpoint), what: "introspection endpoint"},
 	}
 }
 

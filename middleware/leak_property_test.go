@@ -386,8 +386,8 @@ var leakConfigs = []struct {
 }{
 	{"includes", func(c *smartmw.Config) {}},
 	{"includes, NonCompartmentWildcard, RewriteSearch", func(c *smartmw.Config) {
-		c.NonCompartment = smartmw.NonCompartmentWildcard
-		c.RewriteSearch = true
+		c.FHIR.NonCompartment = smartmw.NonCompartmentWildcard
+		c.FHIR.RewriteSearch = true
 	}},
 }
 

@@ -203,7 +203,7 @@ func TestTokenLongerThanMaxTokenSizeIsRefusedBeforeDecoding(t *testing.T) {
 		{"one byte past MaxTokenSize", len(tok) - 1, 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newTest(t, func(cfg *Config) { cfg.MaxTokenSize = tc.max }).Handler(limitsStore)
+			h := newTest(t, func(cfg *Config) { cfg.Bounds.MaxTokenSize = tc.max }).Handler(limitsStore)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, getWith("/r4/Observation?patient=123", "Bearer "+tok)())
 			if tc.status == 200 {
@@ -246,7 +246,7 @@ func TestScopeClaimWithThousandsOfScopes(t *testing.T) {
 		t.Fatalf("the token is %d bytes: it must fit the default MaxTokenSize", len(tok))
 	}
 	t.Run("first seen", func(t *testing.T) {
-		h := newTest(t, func(c *Config) { c.DisableCache = true }).Handler(limitsStore)
+		h := newTest(t, func(c *Config) { c.Cache.Disable = true }).Handler(limitsStore)
 		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+tok))
 		if w.Code != 200 {
 			t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
@@ -290,7 +290,7 @@ func TestScopeClaimWithThousandsOfScopes(t *testing.T) {
 // MaxBodyBytes+1 bytes of it.
 func TestRequestBodyBeyondMaxBodyBytesIsRefused413(t *testing.T) {
 	const limit = 1 << 20
-	h := newTest(t, func(c *Config) { c.MaxBodyBytes = limit }).Handler(limitsStore)
+	h := newTest(t, func(c *Config) { c.Bounds.MaxBodyBytes = limit }).Handler(limitsStore)
 	tok := withScopes(t, "launch/patient patient/Observation.cr")
 	resource := `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/123"}}`
 	body := func(n int) []byte { return []byte(resource + strings.Repeat(" ", n-len(resource))) }
@@ -360,7 +360,7 @@ func TestQueryWithThousandsOfParameters(t *testing.T) {
 	patient := withScopes(t, "launch/patient patient/*.rs")
 	user := withScopes(t, "user/*.rs")
 	guard := newTest(t, nil).Handler(limitsStore)
-	rewrite := newTest(t, func(c *Config) { c.RewriteSearch = true }).Handler(limitsStore)
+	rewrite := newTest(t, func(c *Config) { c.FHIR.RewriteSearch = true }).Handler(limitsStore)
 	for _, tc := range []struct {
 		name   string
 		h      http.Handler
@@ -485,7 +485,7 @@ func TestDeeplyNestedJSONIsRefused(t *testing.T) {
 		claims := goodClaims()
 		claims["ext"] = v
 		deep := rs256(t, claims)
-		h := newTest(t, func(c *Config) { c.DisableCache = true }).Handler(limitsStore)
+		h := newTest(t, func(c *Config) { c.Cache.Disable = true }).Handler(limitsStore)
 		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+deep))
 		if w.Code != 200 {
 			t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
@@ -502,7 +502,7 @@ func TestResponseBeyondMaxResponseBytesIsRefused502(t *testing.T) {
 	const limit = 1 << 20
 	big := []byte(`{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/123"},"note":[{"text":"` +
 		strings.Repeat("n", 8<<20) + `"}]}`)
-	h := newTest(t, func(c *Config) { c.MaxResponseBytes = limit }).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	h := newTest(t, func(c *Config) { c.Bounds.MaxResponseBytes = limit }).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		for b := big; len(b) > 0; b = b[min(len(b), 32<<10):] {
 			w.Write(b[:min(len(b), 32<<10)])
@@ -741,7 +741,7 @@ func TestBatchOfDeletesReadsEachStoredResourceOnce(t *testing.T) {
 
 	t.Run("past MaxStoredBytes", func(t *testing.T) {
 		reads = 0
-		h := newTest(t, func(c *Config) { c.MaxStoredBytes = 5 * size / 2 }).Handler(store)
+		h := newTest(t, func(c *Config) { c.Bounds.MaxStoredBytes = 5 * size / 2 }).Handler(store)
 		body := batchOf("DELETE Observation/o1", "DELETE Observation/o2", "DELETE Observation/o3", "DELETE Observation/o1")
 		c, w := measure(t, h, 2, postWith("/r4", tok, "application/fhir+json", body, false))
 		wantOutcome(t, w, http.StatusRequestEntityTooLarge, "too-costly")

@@ -24,7 +24,7 @@ import (
 	"github.com/smartguard/smartguard/internal/jwks"
 )
 
-// maxFormBody bounds the form body read for Config.FormBodyToken.
+// maxFormBody bounds the form body read for Config.Tokens.FormBody.
 const maxFormBody = 1 << 20
 
 // Guard protects a FHIR API with SMART on FHIR: its Handler authenticates
@@ -53,7 +53,7 @@ type Guard struct {
 	introspectAll bool
 	// forwardedHost: Config.TrustForwardedHost.
 	forwardedHost bool
-	// publicMetadata: not Config.MetadataNeedsToken.
+	// publicMetadata: not Config.FHIR.MetadataNeedsToken.
 	publicMetadata bool
 }
 
@@ -101,11 +101,11 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	client := jwks.Client(cfg.HTTPClient)
 	m := &Guard{
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
-		strict:  cfg.RequireATJWT,
-		maxSize: cfg.MaxTokenSize,
-		form:    cfg.FormBodyToken,
-		now:     cfg.Now,
-		onError: cfg.ErrorHandler,
+		strict:  cfg.Tokens.RequireATJWT,
+		maxSize: cfg.Bounds.MaxTokenSize,
+		form:    cfg.Tokens.FormBody,
+		now:     cfg.Tokens.Now,
+		onError: cfg.Hooks.ErrorHandler,
 		// One parser for every issuer: it decodes the claims straight
 		// into a jwt.MapClaims and checks the signature. The claims are
 		// checked before, in the Keyfunc, by the issuer's validator
@@ -114,37 +114,37 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		// bits are set (RFC 4648 §3.5): else one signed token has many
 		// spellings, each a different cache key and a different string
 		// to deny-list.
-		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
+		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Tokens.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
 	}
 	if m.onError == nil {
-		realm := cfg.Realm
+		realm := cfg.Hooks.Realm
 		m.onError = func(w http.ResponseWriter, r *http.Request, err error) { writeErrorFor(w, r, realm, err) }
 	}
 	if len(cfg.AllowedOrigins) > 0 {
 		m.cors = CORS(cfg.AllowedOrigins...)
 	}
-	m.audit, m.metrics = cfg.Audit, cfg.Metrics
+	m.audit, m.metrics = cfg.Hooks.Audit, cfg.Hooks.Metrics
 	m.forwardedHost = cfg.TrustForwardedHost
-	m.publicMetadata = !cfg.MetadataNeedsToken
+	m.publicMetadata = !cfg.FHIR.MetadataNeedsToken
 	if m.auditing() {
 		m.onError = auditError(m.onError)
 	}
-	if !cfg.DisableCache {
-		m.cache = newCache(cfg.CacheSize, cfg.CacheTTL)
+	if !cfg.Cache.Disable {
+		m.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
 	}
 	m.bases = newBases(&cfg, m.onError)
 	for _, c := range cfg.Issuers {
-		is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Tokens}
+		is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format}
 		is.validator = jwt.NewValidator(
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(c.URL),
 			jwt.WithAudience(append([]string{c.Audience}, c.Audiences...)...),
-			jwt.WithLeeway(cfg.Leeway),
-			jwt.WithTimeFunc(cfg.Now),
+			jwt.WithLeeway(cfg.Tokens.Leeway),
+			jwt.WithTimeFunc(cfg.Tokens.Now),
 		)
 		jwksURL := c.JWKSURL
-		if c.Tokens != TokensJWT {
+		if c.Format != TokensJWT {
 			endpoint := c.Introspection.Endpoint
 			if endpoint == "" {
 				meta, err := asmeta.Discover(ctx, client, c.URL)
@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 				if err := jwks.CheckURL(endpoint); err != nil {
 					return nil, fmt.Errorf("middleware: introspection_endpoint of %q: %w", c.URL, err)
 				}
-				if jwksURL == "" && meta.JWKSURI != "" && c.Tokens == TokensJWTOrIntrospect && c.Keyfunc == nil {
+				if jwksURL == "" && meta.JWKSURI != "" && c.Format == TokensJWTOrIntrospect && c.Keyfunc == nil {
 					if err := jwks.CheckURL(meta.JWKSURI); err != nil {
 						return nil, fmt.Errorf("middleware: jwks_uri of %q: %w", c.URL, err)
 					}
@@ -165,12 +165,12 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 				}
 			}
 			is.intro = newIntrospector(is, &c, endpoint, client, &cfg)
-			if c.Tokens == TokensIntrospect {
+			if c.Format == TokensIntrospect {
 				m.introspectAll = true
 			}
 		}
 		switch {
-		case c.Tokens == TokensIntrospect:
+		case c.Format == TokensIntrospect:
 			is.key = func(context.Context, *jwt.Token) (any, error) {
 				return nil, fmt.Errorf("%w: the issuer's tokens are introspected", jwks.ErrNoKey)
 			}
@@ -193,12 +193,12 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 			is.keys = jwks.NewSet(ctx, jwks.Options{
 				URL:                u,
 				Client:             client,
-				Algorithms:         cfg.Algorithms,
-				RefreshInterval:    cfg.RefreshInterval,
-				UnknownKIDInterval: cfg.UnknownKIDInterval,
-				MaxStale:           cfg.MaxKeyStaleness,
+				Algorithms:         cfg.Tokens.Algorithms,
+				RefreshInterval:    cfg.Keys.RefreshInterval,
+				UnknownKIDInterval: cfg.Keys.UnknownKIDInterval,
+				MaxStale:           cfg.Keys.MaxStaleness,
 				LogInterval:        outageLogInterval,
-				Logger:             cfg.Logger.With("issuer", c.URL),
+				Logger:             cfg.Hooks.Logger.With("issuer", c.URL),
 			})
 			is.key = func(ctx context.Context, t *jwt.Token) (any, error) {
 				kid, _ := t.Header["kid"].(string)
@@ -235,7 +235,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 			}
 		}
 	}
-	if err := m.waitForKeys(ctx, cfg.WaitForKeys); err != nil {
+	if err := m.waitForKeys(ctx, cfg.Keys.Wait); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -277,7 +277,7 @@ func (g *Guard) waitForKeys(ctx context.Context, bound time.Duration) error {
 // Ready reports whether the Guard can verify tokens now: nil when every
 // issuer whose tokens are verified with a JWKS holds at least one key.
 // Otherwise it fetches the missing JWKS (at most once per
-// Config.UnknownKIDInterval, as a token would) and returns an *Error of
+// Config.Keys.UnknownKIDInterval, as a token would) and returns an *Error of
 // kind ErrUnavailable (503 temporarily_unavailable, with RetryAfter)
 // naming no URL, whose cause lists the issuers without keys. Mount it as
 // a readiness check (see ReadyHandler) so that a load balancer sends no
@@ -413,7 +413,7 @@ func (headWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // fitKeys keeps, of the keys a caller's Keyfunc returned, those whose
 // type fits alg (see jwks.Fits); a []byte secret fits the HMAC
-// algorithms only, which must be in Config.Algorithms to get here.
+// algorithms only, which must be in Config.Tokens.Algorithms to get here.
 func fitKeys(k any, alg string) (any, error) {
 	fits := func(k any) bool {
 		if _, ok := k.([]byte); ok {
@@ -444,7 +444,7 @@ func fitKeys(k any, alg string) (any, error) {
 //
 // A request outside every FHIR base of the Config is answered 404: its
 // path is under none, or, where only the host tells bases apart (see
-// Config.Audiences), its host is none of theirs. Then the bearer token is
+// Config.Issuer.Audiences), its host is none of theirs. Then the bearer token is
 // authenticated (401 without error code when there is none, 400
 // invalid_request when it is malformed or sent more than one way, 401
 // invalid_token when it is not acceptable or not issued for this base by
@@ -455,7 +455,7 @@ func fitKeys(k any, alg string) (any, error) {
 // context (smartctx.FromContext, smartctx.DecisionFromContext) and, when
 // the query was rewritten, with the rewritten URL. When the decision
 // leaves something to enforce, the response guard checks what next writes
-// before the client sees it (see Config.SkipResponseGuard).
+// before the client sees it (see Config.FHIR.SkipResponseGuard).
 //
 // "GET [base]/metadata" is allowed for any valid token. SMART wants the
 // CapabilityStatement public: serve it outside the Guard (on its own
@@ -494,7 +494,7 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 }
 
 // metadataPreflight answers a CORS preflight of [base]/metadata for any
-// origin: the CapabilityStatement is public (Config.MetadataNeedsToken).
+// origin: the CapabilityStatement is public (Config.FHIR.MetadataNeedsToken).
 func (g *Guard) metadataPreflight(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
@@ -518,8 +518,8 @@ func (g *Guard) metadataPreflight(h http.Handler) http.Handler {
 	})
 }
 
-// auditing reports whether requests are reported to Config.Audit or
-// Config.Metrics.
+// auditing reports whether requests are reported to Config.Hooks.Audit or
+// Config.Hooks.Metrics.
 func (g *Guard) auditing() bool { return g.audit != nil || g.metrics != nil }
 
 // AuthenticateOnly returns next behind CORS (when configured) and
@@ -797,7 +797,7 @@ var (
 )
 
 // verify checks token without the cache, and returns how long its grant
-// may be cached (0: Config.CacheTTL). key, when not nil, is the token's
+// may be cached (0: Config.Cache.TTL). key, when not nil, is the token's
 // cache key.
 //
 // A token that is not a JWT is introspected by the issuer that
@@ -811,7 +811,7 @@ var (
 // when b is not nil, that the token's audience names b for that issuer.
 // Only a token that passes them all has its key looked up, so only such a
 // token can make the issuer's JWKS be fetched again (for an unknown kid,
-// at most once per Config.UnknownKIDInterval): a forged token for another
+// at most once per Config.Keys.UnknownKIDInterval): a forged token for another
 // issuer, another base, or past its expiry cannot spend that fetch.
 func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte) (*smartctx.Grant, time.Duration, error) {
 	intro := func(is *issuer) (*smartctx.Grant, time.Duration, error) {

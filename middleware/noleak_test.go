@@ -33,7 +33,7 @@ func TestRevincludeOnATypeOutsideTheCompartmentLeaksNoPatient(t *testing.T) {
 		{"wildcard under the wildcard rule", "patient/*.rs", "Organization?_revinclude=Patient:organization"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := smartmw.Config{NonCompartment: smartmw.NonCompartmentWildcard}
+			cfg := smartmw.Config{FHIR: smartmw.FHIROptions{NonCompartment: smartmw.NonCompartmentWildcard}}
 			w := guarded(t, cfg, "launch/patient "+tc.scopes, tc.target, orgWithPatients)
 			if w.Code == http.StatusOK && leaks(w.Body.Bytes()) {
 				t.Fatalf("another patient's resource left: %s", w.Body)
@@ -174,7 +174,7 @@ func TestPatientLinkedTypesOutsideTheCompartmentAreHeldToThePatient(t *testing.T
 		}
 		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device?patient=456", "", nil)
 		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device", "", nil)
-		refused(t, smartmw.Config{RewriteSearch: true}, "launch/patient patient/Binary.rs", "GET", "Binary", "", nil)
+		refused(t, smartmw.Config{FHIR: smartmw.FHIROptions{RewriteSearch: true}}, "launch/patient patient/Binary.rs", "GET", "Binary", "", nil)
 	})
 	t.Run("a Device written for another patient", func(t *testing.T) {
 		refused(t, smartmw.Config{}, "launch/patient patient/Device.c", "POST", "Device", device("456"), nil)
@@ -273,7 +273,7 @@ func TestMetadataIsPublicAndChecked(t *testing.T) {
 			w.Header().Set("Content-Type", "application/fhir+json")
 			w.Write([]byte(answer))
 		}))
-		u, _ := url.Parse(c.Audience)
+		u, _ := url.Parse(c.Issuer.Audience)
 		r := httptest.NewRequest(method, u.Path+path, nil)
 		for k, v := range hdr {
 			r.Header.Set(k, v)
@@ -282,7 +282,7 @@ func TestMetadataIsPublicAndChecked(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w
 	}
-	needsToken := func(c *smartmw.Config) { c.MetadataNeedsToken = true }
+	needsToken := func(c *smartmw.Config) { c.FHIR.MetadataNeedsToken = true }
 	evil := map[string]string{"Origin": "https://any.example"}
 	for _, tc := range []struct {
 		name           string
@@ -334,7 +334,7 @@ func TestRefusalsCarryCORSForAllowedOrigins(t *testing.T) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Write([]byte(observation("o1", "Patient/456", labCategory)))
 	}))
-	u, _ := url.Parse(c.Audience)
+	u, _ := url.Parse(c.Issuer.Audience)
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	for _, tc := range []struct {
 		name, target, token, origin string

@@ -49,7 +49,9 @@ func TestREADMEQuickStart(t *testing.T) {
 	// The README's quick start, verbatim (internal/doctest checks it):
 	const issuer, base = "https://auth.example.org/realms/fhir", "https://fhir.example.org/r4"
 
-	guard, err := smartmw.New(ctx, smartmw.Config{Issuer: issuer, Audience: base}) // keys from the issuer's JWKS
+	guard, err := smartmw.New(ctx, smartmw.Config{
+		Issuer: smartmw.Issuer{URL: issuer, Audience: base}, // keys from the issuer's JWKS
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -130,9 +132,11 @@ func TestPackageDocQuickStart(t *testing.T) {
 
 	// The package documentation's quick start, verbatim:
 	guard, err := smartmw.New(ctx, smartmw.Config{
-		Issuer:         "https://auth.example.org/realms/fhir", // the trusted authorization server
-		Audience:       "https://fhir.example.org/r4",          // this FHIR server's base URL
-		AllowedOrigins: []string{"https://app.example.org"},    // browser apps (CORS)
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org/realms/fhir", // the trusted authorization server
+			Audience: "https://fhir.example.org/r4",          // this FHIR server's base URL
+		},
+		AllowedOrigins: []string{"https://app.example.org"}, // browser apps (CORS)
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -188,7 +192,10 @@ func TestWellknownDocQuickStart(t *testing.T) {
 	ctx := t.Context()
 	mux := http.NewServeMux()
 	fhir := &anyPatientStore{}
-	guard, err := smartmw.New(ctx, smartmw.Config{Issuer: "https://auth.example.org/realms/fhir", Audience: "https://fhir.example.org/r4"})
+	guard, err := smartmw.New(ctx, smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      "https://auth.example.org/realms/fhir",
+		Audience: "https://fhir.example.org/r4",
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

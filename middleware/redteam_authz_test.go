@@ -687,7 +687,7 @@ func TestRefusesReverseChaining(t *testing.T) {
 		{"patient/*.rs", "Patient/123/Observation?_has:Observation:has-member:subject=Patient/456"},
 		{"user/Observation.rs?category=" + lab, "Observation?category=" + lab + "&_has:Observation:has-member:category=x"},
 	} {
-		refused(t, smartmw.Config{NonCompartment: smartmw.NonCompartmentNamed}, "launch/patient "+tc.scopes, "GET", tc.target, "", nil)
+		refused(t, smartmw.Config{FHIR: smartmw.FHIROptions{NonCompartment: smartmw.NonCompartmentNamed}}, "launch/patient "+tc.scopes, "GET", tc.target, "", nil)
 		refused(t, smartmw.Config{}, "launch/patient "+tc.scopes, "POST", strings.Replace(tc.target, "?", "/_search?", 1), "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	}
 }

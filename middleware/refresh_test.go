@@ -44,8 +44,8 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 			m := newFromAS(t, as, func(c *Config) {
-				c.Audiences = []string{otherBase}
-				c.Algorithms = []string{"RS256", "PS256"}
+				c.Issuer.Audiences = []string{otherBase}
+				c.Tokens.Algorithms = []string{"RS256", "PS256"}
 			})
 			claims := withIss(goodClaims(), as.issuer())
 			if tc.claims != nil {
@@ -91,7 +91,7 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 func TestForgedKIDFloodThenRotation(t *testing.T) {
 	const interval = 300 * time.Millisecond
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) { c.UnknownKIDInterval = interval; c.DisableCache = true })
+	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = interval; c.Cache.Disable = true })
 	ctx := context.Background()
 	forged := func(i int) string {
 		return asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": fmt.Sprintf("forged-%d", i)})
@@ -132,11 +132,15 @@ func TestForgedKIDFloodThenRotation(t *testing.T) {
 }
 
 func TestDefaultUnknownKIDIntervalIsShort(t *testing.T) {
-	cfg, err := Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey}.withDefaults()
+	cfg, err := Config{Issuer: Issuer{
+		URL:      testIssuer,
+		Audience: testAudience,
+		Keyfunc:  staticKey,
+	}}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.UnknownKIDInterval <= 0 || cfg.UnknownKIDInterval > 30*time.Second {
-		t.Errorf("default UnknownKIDInterval %v, want tens of seconds at most", cfg.UnknownKIDInterval)
+	if cfg.Keys.UnknownKIDInterval <= 0 || cfg.Keys.UnknownKIDInterval > 30*time.Second {
+		t.Errorf("default UnknownKIDInterval %v, want tens of seconds at most", cfg.Keys.UnknownKIDInterval)
 	}
 }

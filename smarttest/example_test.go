@@ -21,10 +21,12 @@ import (
 // for authentication; authorization (Guard.Authorize) is the real one.
 func ExampleWithGrant() {
 	guard, err := smartmw.New(context.Background(), smartmw.Config{
-		Issuer:   "https://auth.example.org",
-		Audience: "https://ehr.example.org/fhir",
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org",
+			Audience: "https://ehr.example.org/fhir",
+			Keyfunc:  func(*jwt.Token) (any, error) { return nil, errors.New("no keys") },
+		},
 		// No token is verified here: WithGrant stands in for them.
-		Keyfunc: func(*jwt.Token) (any, error) { return nil, errors.New("no keys") },
 	})
 	if err != nil {
 		panic(err)

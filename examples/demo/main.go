@@ -183,10 +183,17 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		describe(doc)
 	}
 	guard, err := smartmw.New(ctx, smartmw.Config{
-		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
-		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway, WaitForKeys: o.waitForKeys,
-		HTTPClient: d.client, Audit: audit.hooks(o.auditLog),
-		Tokens: o.auth.tokens, Introspection: o.auth.introspection, Claims: o.auth.claims,
+		Issuer: smartmw.Issuer{
+			URL:           d.issuer,
+			Audience:      d.audience,
+			Format:        o.auth.tokens,
+			Introspection: o.auth.introspection,
+			Claims:        o.auth.claims,
+		}, AllowedOrigins: o.corsOrigins,
+		Keys: smartmw.KeyOptions{
+			UnknownKIDInterval: o.unknownKIDInterval,
+			Wait:               o.waitForKeys,
+		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
 	})
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func refusalStopsTheChain(t *testing.T, f Framework) {
 }
 
 func handlerSeesTheGrantTheDecisionAndTheRewrittenSearch(t *testing.T, f Framework) {
-	is, g := NewGuard(t, func(c *smartmw.Config) { c.RewriteSearch = true })
+	is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.RewriteSearch = true })
 	var got string
 	h := f.Protect(g, API{Routes: []Route{{Method: "GET", Path: "/Observation", Handle: func(c Ctx) error {
 		gr, _ := smartctx.FromContext(c.Request().Context())

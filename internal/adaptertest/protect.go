@@ -88,7 +88,7 @@ func naiveAdaptersLeak(t *testing.T, f Framework) {
 }
 
 func otherPatientsResourceLooksMissing(t *testing.T, f Framework) {
-	is, g := NewGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = true })
+	is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = true })
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs patient/Patient.r"), smarttest.Patient("123"))
 	pairs := []struct{ name, method, other, missing string }{
 		{"Observation by id, refused by the response guard", "GET", "/fhir/Observation/obs-456", "/fhir/Observation/obs-999"},
@@ -117,7 +117,7 @@ func otherPatientsResourceLooksMissing(t *testing.T, f Framework) {
 func writeToAnotherPatientsResourceNeverReachesTheHandler(t *testing.T, f Framework) {
 	for _, notFound := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NotFoundForDenied=%v", notFound), func(t *testing.T) {
-			is, g := NewGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = notFound })
+			is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = notFound })
 			tok := PatientToken(t, is, "patient/Observation.ud")
 			refused := http.StatusForbidden
 			// A missing resource: deleted by the handler, or, with
@@ -153,7 +153,7 @@ func writeToAnotherPatientsResourceNeverReachesTheHandler(t *testing.T, f Framew
 func headIsAnsweredByTheGETRouteThroughTheGuard(t *testing.T, f Framework) {
 	for _, notFound := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NotFoundForDenied=%v", notFound), func(t *testing.T) {
-			is, g := NewGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = notFound })
+			is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = notFound })
 			tok := PatientToken(t, is, "patient/Observation.rs")
 			refused := http.StatusForbidden
 			if notFound {

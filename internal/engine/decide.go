@@ -172,7 +172,7 @@ func printable(s string, n int) string {
 // limitPatient returns the patient whose compartment limits decisions in
 // context c: the patient in context for patient/ scopes, and for user/
 // scopes the Patient a user's fhirUser names (a patient-portal login),
-// unless Config.SkipPatientUserCompartment. It refuses user/ scopes with
+// unless Config.FHIR.SkipPatientUserCompartment. It refuses user/ scopes with
 // a fhirUser that is not a reference (which the middleware never lets
 // through, but a hand-made Grant may hold), and those of a RelatedPerson
 // or a Person without a Policy: they act for patients the grant does not

@@ -69,8 +69,10 @@ func TestPackageDocWiring(t *testing.T) {
 
 	// The package documentation's wiring, verbatim:
 	guard, err := smartmw.New(ctx, smartmw.Config{
-		Issuer:         "https://auth.example.org/realms/fhir",
-		Audience:       "https://fhir.example.org/fhir",
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org/realms/fhir",
+			Audience: "https://fhir.example.org/fhir",
+		},
 		AllowedOrigins: []string{"https://app.example.org"},
 	})
 	if err != nil {
