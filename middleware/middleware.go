@@ -98,8 +98,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := jwks.Client(cfg.HTTPClient)
-	m := &Guard{
+	g := &Guard{
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
 		strict:  cfg.Tokens.RequireATJWT,
 		maxSize: cfg.Bounds.MaxTokenSize,
@@ -116,129 +115,161 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		// to deny-list.
 		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Tokens.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
 	}
-	if m.onError == nil {
+	if g.onError == nil {
 		realm := cfg.Hooks.Realm
-		m.onError = func(w http.ResponseWriter, r *http.Request, err error) { writeErrorFor(w, r, realm, err) }
+		g.onError = func(w http.ResponseWriter, r *http.Request, err error) { writeErrorFor(w, r, realm, err) }
 	}
 	if len(cfg.AllowedOrigins) > 0 {
-		m.cors = CORS(cfg.AllowedOrigins...)
+		g.cors = CORS(cfg.AllowedOrigins...)
 	}
-	m.audit, m.metrics = cfg.Hooks.Audit, cfg.Hooks.Metrics
-	m.forwardedHost = cfg.TrustForwardedHost
-	m.publicMetadata = !cfg.FHIR.MetadataNeedsToken
-	if m.auditing() {
-		m.onError = auditError(m.onError)
+	g.audit, g.metrics = cfg.Hooks.Audit, cfg.Hooks.Metrics
+	g.forwardedHost = cfg.TrustForwardedHost
+	g.publicMetadata = !cfg.FHIR.MetadataNeedsToken
+	if g.auditing() {
+		g.onError = auditError(g.onError)
 	}
 	if !cfg.Cache.Disable {
-		m.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
+		g.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
 	}
-	m.bases = newBases(&cfg, m.onError)
+	g.bases = newBases(&cfg, g.onError)
+	client := jwks.Client(cfg.HTTPClient)
 	for _, c := range cfg.Issuers {
-		is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format}
-		is.validator = jwt.NewValidator(
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithIssuer(c.URL),
-			jwt.WithAudience(append([]string{c.Audience}, c.Audiences...)...),
-			jwt.WithLeeway(cfg.Tokens.Leeway),
-			jwt.WithTimeFunc(cfg.Tokens.Now),
-		)
-		jwksURL := c.JWKSURL
-		if c.Format != TokensJWT {
-			endpoint := c.Introspection.Endpoint
-			if endpoint == "" {
-				meta, err := asmeta.Discover(ctx, client, c.URL)
-				if err != nil {
-					return nil, fmt.Errorf("middleware: discovering the introspection endpoint of %q: %w", c.URL, err)
-				}
-				if endpoint = meta.IntrospectionEndpoint; endpoint == "" {
-					return nil, fmt.Errorf("middleware: the metadata of %q has no introspection_endpoint: set Introspection.Endpoint", c.URL)
-				}
-				if err := jwks.CheckURL(endpoint); err != nil {
-					return nil, fmt.Errorf("middleware: introspection_endpoint of %q: %w", c.URL, err)
-				}
-				if jwksURL == "" && meta.JWKSURI != "" && c.Format == TokensJWTOrIntrospect && c.Keyfunc == nil {
-					if err := jwks.CheckURL(meta.JWKSURI); err != nil {
-						return nil, fmt.Errorf("middleware: jwks_uri of %q: %w", c.URL, err)
-					}
-					jwksURL = meta.JWKSURI
-				}
-			}
-			is.intro = newIntrospector(is, &c, endpoint, client, &cfg)
-			if c.Format == TokensIntrospect {
-				m.introspectAll = true
-			}
+		is, err := newIssuer(ctx, c, &cfg, client)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case c.Format == TokensIntrospect:
-			is.key = func(context.Context, *jwt.Token) (any, error) {
-				return nil, fmt.Errorf("%w: the issuer's tokens are introspected", jwks.ErrNoKey)
-			}
-		case c.Keyfunc != nil:
-			kf := c.Keyfunc
-			is.key = func(_ context.Context, t *jwt.Token) (any, error) {
-				k, err := kf(t)
-				if err != nil {
-					return nil, err
-				}
-				return fitKeys(k, t.Method.Alg())
-			}
-		default:
-			u := jwksURL
-			if u == "" {
-				if u, err = jwks.Discover(ctx, client, c.URL); err != nil {
-					return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.URL, err)
-				}
-			}
-			is.keys = jwks.NewSet(ctx, jwks.Options{
-				URL:                u,
-				Client:             client,
-				Algorithms:         cfg.Tokens.Algorithms,
-				RefreshInterval:    cfg.Keys.RefreshInterval,
-				UnknownKIDInterval: cfg.Keys.UnknownKIDInterval,
-				MaxStale:           cfg.Keys.MaxStaleness,
-				LogInterval:        outageLogInterval,
-				Logger:             cfg.Hooks.Logger.With("issuer", c.URL),
-			})
-			is.key = func(ctx context.Context, t *jwt.Token) (any, error) {
-				kid, _ := t.Header["kid"].(string)
-				keys, err := is.keys.Keys(ctx, t.Method.Alg(), kid)
-				if err != nil {
-					return nil, err
-				}
-				if len(keys) == 1 {
-					return keys[0], nil
-				}
-				set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
-				for i, k := range keys {
-					set.Keys[i] = k
-				}
-				return set, nil
-			}
-		}
-		m.issuers[c.URL] = is
-		m.list = append(m.list, is)
+		g.introspectAll = g.introspectAll || c.Format == TokensIntrospect
+		g.issuers[c.URL] = is
+		g.list = append(g.list, is)
 	}
+	g.linkOpaque()
+	if err := g.waitForKeys(ctx, cfg.Keys.Wait); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// newIssuer makes the validator, the key look-up and the introspection
+// of the issuer c, discovering its endpoints where they are not given.
+func newIssuer(ctx context.Context, c Issuer, cfg *Config, client *http.Client) (*issuer, error) {
+	is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format}
+	is.validator = jwt.NewValidator(
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(c.URL),
+		jwt.WithAudience(append([]string{c.Audience}, c.Audiences...)...),
+		jwt.WithLeeway(cfg.Tokens.Leeway),
+		jwt.WithTimeFunc(cfg.Tokens.Now),
+	)
+	jwksURL := c.JWKSURL
+	if c.Format != TokensJWT {
+		endpoint := c.Introspection.Endpoint
+		if endpoint == "" {
+			var err error
+			if endpoint, jwksURL, err = discoverIntrospection(ctx, client, c); err != nil {
+				return nil, err
+			}
+		}
+		is.intro = newIntrospector(is, &c, endpoint, client, cfg)
+	}
+	switch {
+	case c.Format == TokensIntrospect:
+		is.key = func(context.Context, *jwt.Token) (any, error) {
+			return nil, fmt.Errorf("%w: the issuer's tokens are introspected", jwks.ErrNoKey)
+		}
+	case c.Keyfunc != nil:
+		kf := c.Keyfunc
+		is.key = func(_ context.Context, t *jwt.Token) (any, error) {
+			k, err := kf(t)
+			if err != nil {
+				return nil, err
+			}
+			return fitKeys(k, t.Method.Alg())
+		}
+	default:
+		if jwksURL == "" {
+			var err error
+			if jwksURL, err = jwks.Discover(ctx, client, c.URL); err != nil {
+				return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.URL, err)
+			}
+		}
+		is.keys = jwks.NewSet(ctx, jwks.Options{
+			URL:                jwksURL,
+			Client:             client,
+			Algorithms:         cfg.Tokens.Algorithms,
+			RefreshInterval:    cfg.Keys.RefreshInterval,
+			UnknownKIDInterval: cfg.Keys.UnknownKIDInterval,
+			MaxStale:           cfg.Keys.MaxStaleness,
+			LogInterval:        outageLogInterval,
+			Logger:             cfg.Hooks.Logger.With("issuer", c.URL),
+		})
+		is.key = is.keyFromSet
+	}
+	return is, nil
+}
+
+// discoverIntrospection reads the introspection endpoint of c from its
+// metadata, and, for an issuer whose JWTs are verified too and whose JWKS
+// is not given, the jwks_uri of the same document.
+func discoverIntrospection(ctx context.Context, client *http.Client, c Issuer) (endpoint, jwksURL string, err error) {
+	meta, err := asmeta.Discover(ctx, client, c.URL)
+	if err != nil {
+		return "", "", fmt.Errorf("middleware: discovering the introspection endpoint of %q: %w", c.URL, err)
+	}
+	if endpoint = meta.IntrospectionEndpoint; endpoint == "" {
+		return "", "", fmt.Errorf("middleware: the metadata of %q has no introspection_endpoint: set Introspection.Endpoint", c.URL)
+	}
+	if err := jwks.CheckURL(endpoint); err != nil {
+		return "", "", fmt.Errorf("middleware: introspection_endpoint of %q: %w", c.URL, err)
+	}
+	jwksURL = c.JWKSURL
+	if jwksURL == "" && meta.JWKSURI != "" && c.Format == TokensJWTOrIntrospect && c.Keyfunc == nil {
+		if err := jwks.CheckURL(meta.JWKSURI); err != nil {
+			return "", "", fmt.Errorf("middleware: jwks_uri of %q: %w", c.URL, err)
+		}
+		jwksURL = meta.JWKSURI
+	}
+	return endpoint, jwksURL, nil
+}
+
+// keyFromSet returns the keys of the issuer's JWKS that fit the token's
+// algorithm and kid: one key, or a set that jwt tries in turn.
+func (is *issuer) keyFromSet(ctx context.Context, t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	keys, err := is.keys.Keys(ctx, t.Method.Alg(), kid)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 1 {
+		return keys[0], nil
+	}
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
+	for i, k := range keys {
+		set.Keys[i] = k
+	}
+	return set, nil
+}
+
+// linkOpaque names the issuer that introspects opaque tokens: for the
+// whole Guard when there is one only, and for each base (one at most per
+// base, as withDefaults checks).
+func (g *Guard) linkOpaque() {
 	var opaque []*issuer
-	for _, is := range m.list {
+	for _, is := range g.list {
 		if is.intro != nil {
 			opaque = append(opaque, is)
 		}
 	}
 	if len(opaque) == 1 {
-		m.opaque = opaque[0]
+		g.opaque = opaque[0]
 	}
-	for _, b := range m.bases {
+	for _, b := range g.bases {
 		for _, a := range b.auds {
-			if is := m.issuers[a.issuer]; is.intro != nil {
-				b.opaque = is // one at most: checked by withDefaults
+			if is := g.issuers[a.issuer]; is.intro != nil {
+				b.opaque = is
 			}
 		}
 	}
-	if err := m.waitForKeys(ctx, cfg.Keys.Wait); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 // outageLogInterval is the least time between two log records of one
