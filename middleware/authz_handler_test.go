@@ -56,7 +56,7 @@ func TestHandlerAllows(t *testing.T) {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	d, ok := smartctx.DecisionFromContext(seen.Context())
-	if !ok || d.Interaction() != scope.InteractionCreate || d.Patient() != "1" || d.Context() != scope.Patient {
+	if !ok || d.Request().Interaction != scope.InteractionCreate || d.Limits().Patient != "1" || d.Limits().Context != scope.Patient {
 		t.Fatalf("decision %+v", d)
 	}
 	if b, _ := io.ReadAll(seen.Body); string(b) != body {
@@ -186,7 +186,7 @@ func TestPolicy(t *testing.T) {
 	// still allow the compartment.
 	g = grant("user/*.cruds patient/Observation.d", "1")
 	d, err := a.Decide(context.Background(), g, httptest.NewRequest("DELETE", base+"/Observation/1", nil))
-	if err != nil || d.Context() != scope.Patient || d.Patient() != "1" {
+	if err != nil || d.Limits().Context != scope.Patient || d.Limits().Patient != "1" {
 		t.Fatalf("decision %+v, %v", d, err)
 	}
 }
@@ -240,21 +240,21 @@ func FuzzDecide(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if d.Context() != scope.Patient && d.Interaction() != scope.InteractionCapabilities {
+		if d.Limits().Context != scope.Patient && d.Request().Interaction != scope.InteractionCapabilities {
 			t.Fatalf("allowed outside patient/ scopes: %+v", d)
 		}
-		if d.Type() != "Medication" && d.Interaction() != scope.InteractionCapabilities && d.Patient() != "1" {
+		if d.Request().Type != "Medication" && d.Request().Interaction != scope.InteractionCapabilities && d.Limits().Patient != "1" {
 			t.Fatalf("allowed without the compartment: %q %+v", target, d)
 		}
-		if d.Type() == "Patient" && d.ID() != "" && d.ID() != "1" {
+		if d.Request().Type == "Patient" && d.Request().ID != "" && d.Request().ID != "1" {
 			t.Fatalf("another Patient allowed: %q", target)
 		}
-		if d.Interaction() == scope.InteractionSearchType && d.Type() != "Medication" && !strings.HasPrefix(target, "Patient/1/") && !independentlyRestricted(d) {
-			t.Fatalf("search not limited to the patient: %q → %q", target, d.Query())
+		if d.Request().Interaction == scope.InteractionSearchType && d.Request().Type != "Medication" && !strings.HasPrefix(target, "Patient/1/") && !independentlyRestricted(d) {
+			t.Fatalf("search not limited to the patient: %q → %q", target, d.Request().Query)
 		}
-		q, _ := url.ParseQuery(d.Query())
+		q, _ := url.ParseQuery(d.Request().Query)
 		for name := range q {
-			if name, _, _ := strings.Cut(name, ":"); (name == "_include" || name == "_revinclude") && !d.Includes() {
+			if name, _, _ := strings.Cut(name, ":"); (name == "_include" || name == "_revinclude") && !d.Limits().Includes {
 				t.Fatalf("an include not left to the response guard: %q", target)
 			}
 		}
@@ -272,13 +272,13 @@ func validMethod(m string) bool {
 // independentlyRestricted re-checks, with net/url, that a search names
 // patient 1 in a parameter every value of which is that patient.
 func independentlyRestricted(d *smartctx.Decision) bool {
-	q, err := url.ParseQuery(d.Query())
+	q, err := url.ParseQuery(d.Request().Query)
 	if err != nil {
 		return false
 	}
 	for name, values := range q {
 		base, mod, _ := strings.Cut(name, ":")
-		if mod != "" && mod != "Patient" || base == "_id" && d.Type() != "Patient" {
+		if mod != "" && mod != "Patient" || base == "_id" && d.Request().Type != "Patient" {
 			continue
 		}
 		for _, v := range values {

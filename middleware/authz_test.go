@@ -82,17 +82,17 @@ func (tc decisionCase) run(t *testing.T) {
 		if err != nil {
 			t.Fatalf("refused: %v", err)
 		}
-		if tc.wantContext != 0 && d.Context() != tc.wantContext {
-			t.Errorf("context = %v, want %v", d.Context(), tc.wantContext)
+		if tc.wantContext != 0 && d.Limits().Context != tc.wantContext {
+			t.Errorf("context = %v, want %v", d.Limits().Context, tc.wantContext)
 		}
-		if d.Patient() != tc.wantPatient {
-			t.Errorf("patient = %q, want %q", d.Patient(), tc.wantPatient)
+		if d.Limits().Patient != tc.wantPatient {
+			t.Errorf("patient = %q, want %q", d.Limits().Patient, tc.wantPatient)
 		}
-		if tc.wantQuery != "" && d.Query() != tc.wantQuery {
-			t.Errorf("query = %q, want %q", d.Query(), tc.wantQuery)
+		if tc.wantQuery != "" && d.Request().Query != tc.wantQuery {
+			t.Errorf("query = %q, want %q", d.Request().Query, tc.wantQuery)
 		}
-		if (d.Constraints() != nil) != tc.wantConstrain {
-			t.Errorf("constraints = %v", d.Constraints())
+		if (d.Limits().Constraints != nil) != tc.wantConstrain {
+			t.Errorf("constraints = %v", d.Limits().Constraints)
 		}
 		if tc.body != "" {
 			b, _ := io.ReadAll(r.Body)

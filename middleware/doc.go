@@ -176,7 +176,7 @@
 // allows a search only if the query carries its parameters exactly (or,
 // with RewriteSearch and a single alternative, once they are added), and
 // an instance access with the Decision limited to its constraints, which
-// the response guard checks (MatchesConstraint, Permits without it).
+// the response guard checks (Permits without it).
 // Several alternatives cannot be ANDed into one FHIR query: such a search
 // must already carry one of them. Created and updated bodies must match
 // one alternative. Granular scopes never allow operations or multi-type

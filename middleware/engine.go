@@ -42,7 +42,7 @@ const (
 //
 // Under patient/ scopes an instance-level operation is allowed on the
 // patient's own Patient, or with the compartment left to the handler
-// (Decision.Patient) on a type of the compartment; type- and system-level
+// (Limits.Patient) on a type of the compartment; type- and system-level
 // operations are refused, except on types outside the compartment as the
 // NonCompartmentPolicy allows.
 type Operation struct {

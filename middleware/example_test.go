@@ -71,7 +71,7 @@ func ExampleGuard_Handler() {
 	}
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		fmt.Printf("handler: %s %s in the compartment of Patient/%s\n", d.Interaction(), d.Type(), d.Patient())
+		fmt.Printf("handler: %s %s in the compartment of Patient/%s\n", d.Request().Interaction, d.Request().Type, d.Limits().Patient)
 		w.Header().Set("Content-Type", "application/fhir+json")
 		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset","entry":[]}`)
 	})

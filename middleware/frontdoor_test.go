@@ -77,7 +77,7 @@ func TestHandlerCannotWidenItsDecision(t *testing.T) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
 		l := d.Limits()
 		l.Patient, l.Constraints = "", nil
-		if cs := d.Constraints(); len(cs) > 0 {
+		if cs := d.Limits().Constraints; len(cs) > 0 {
 			cs[0] = nil
 		}
 		wide := smartctx.NewDecision(d.Request(), l)

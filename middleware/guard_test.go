@@ -303,7 +303,7 @@ func TestStoredResourceIsReadWithAReadDecisionBeforeAWrite(t *testing.T) {
 	var seen []string
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		seen = append(seen, r.Method+" "+string(d.Interaction()))
+		seen = append(seen, r.Method+" "+string(d.Request().Interaction))
 		if r.Method == http.MethodGet {
 			w.Header().Set("Content-Type", "application/fhir+json")
 			w.Header().Set("ETag", `W/"7"`)

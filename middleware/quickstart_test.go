@@ -125,7 +125,7 @@ func TestPackageDocQuickStart(t *testing.T) {
 		// The package documentation's handler lines, verbatim:
 		g, _ := smartctx.FromContext(r.Context())         // who, which app, which scopes, which patient
 		d, _ := smartctx.DecisionFromContext(r.Context()) // what was allowed, and what it is limited to
-		seen = append(seen, fmt.Sprintf("%s %s %s", g.Patient(), d.Interaction(), d.Patient()))
+		seen = append(seen, fmt.Sprintf("%s %s %s", g.Patient(), d.Request().Interaction, d.Limits().Patient))
 		w.Header().Set("Content-Type", "application/fhir+json")
 		readGrant(w, r)
 	})
@@ -173,7 +173,7 @@ func readGrant(w http.ResponseWriter, r *http.Request) {
 	//lint:ignore SA4006 the README's lines, verbatim, show the comma-ok form of both getters
 	g, ok := smartctx.FromContext(r.Context())         // the grant: nil-safe getters
 	d, ok := smartctx.DecisionFromContext(r.Context()) // the decision: read-only getters
-	fmt.Fprintln(w, g.Patient(), g.FHIRUser(), g.ClientID(), d.Interaction(), d.Patient(), d.Constraints())
+	fmt.Fprintln(w, g.Patient(), g.FHIRUser(), g.ClientID(), d.Request().Interaction, d.Limits().Patient, d.Limits().Constraints)
 	_ = ok
 }
 

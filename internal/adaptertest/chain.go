@@ -53,7 +53,7 @@ func handlerSeesTheGrantTheDecisionAndTheRewrittenSearch(t *testing.T, f Framewo
 	h := f.Protect(g, API{Routes: []Route{{Method: "GET", Path: "/Observation", Handle: func(c Ctx) error {
 		gr, _ := smartctx.FromContext(c.Request().Context())
 		d, _ := smartctx.DecisionFromContext(c.Request().Context())
-		got = gr.Patient() + " " + string(d.Interaction()) + " " + c.Query("patient")
+		got = gr.Patient() + " " + string(d.Request().Interaction) + " " + c.Query("patient")
 		return c.Respond(http.StatusOK, `{"resourceType":"Bundle","type":"searchset"}`)
 	}}}})
 	w := Serve(h, Request("GET", "/fhir/Observation?code=x", PatientToken(t, is, "patient/Observation.rs"), ""))

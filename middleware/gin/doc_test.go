@@ -29,7 +29,7 @@ func docHandlers(a *adaptertest.FHIR) (readPatient, searchObservations, readObse
 		g, ok := smartctx.FromContext(c.Request.Context())
 		d, ok := smartctx.DecisionFromContext(c.Request.Context())
 		if ok {
-			a.Record(fmt.Sprintf("grant of patient %s: %s of patient %s", g.Patient(), d.Interaction(), d.Patient()))
+			a.Record(fmt.Sprintf("grant of patient %s: %s of patient %s", g.Patient(), d.Request().Interaction, d.Limits().Patient))
 		}
 		read(c)
 	}

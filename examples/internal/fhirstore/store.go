@@ -209,7 +209,7 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeResult(w, failed(fail(http.StatusInternalServerError, "exception", "no authorization decision on the request")))
 		return
 	}
-	if d.Interaction() == scope.InteractionCapabilities {
+	if d.Request().Interaction == scope.InteractionCapabilities {
 		s.Metadata(nil).ServeHTTP(w, r)
 		return
 	}
