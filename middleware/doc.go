@@ -153,7 +153,7 @@
 //     move the resource into another patient's record): the response
 //     guard refuses a returned resource outside the compartment and,
 //     before an update, patch or delete by id, asks the handler for the
-//     stored resource with a GET of the same URL (IsGuardRead reports it)
+//     stored resource with a GET of the same URL (IsStoredRead reports it)
 //     and lets the write through only if it is permitted (or absent), with
 //     If-Match set to its ETag; with SkipResponseGuard the handler must
 //     check the stored resource itself (InPatientCompartment, Permits);

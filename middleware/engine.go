@@ -84,7 +84,7 @@ type Request struct {
 // here and filter in the handler.
 type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 
-// IsGuardRead reports whether r is the Guard's own read of a stored
+// IsStoredRead reports whether r is the Guard's own read of a stored
 // resource: before an update, patch or delete by id, or an instance
 // operation, under a restricted decision, the Guard asks the handler for
 // the resource with a GET and checks it. Framework adapters
@@ -92,7 +92,7 @@ type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 // router to the read handler, without protecting it again: what it
 // answers goes to the Guard, never to the client. A client cannot make a
 // request for which it reports true.
-func IsGuardRead(r *http.Request) bool { return engine.IsGuardRead(r) }
+func IsStoredRead(r *http.Request) bool { return engine.IsGuardRead(r) }
 
 func errNoGrant() *Error {
 	return &Error{Status: http.StatusInternalServerError, Description: "authorization is not configured",

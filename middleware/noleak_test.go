@@ -67,7 +67,7 @@ func served(t *testing.T, cfg smartmw.Config, g *smartctx.Grant, method, target,
 	r = r.WithContext(smartctx.NewContext(r.Context(), g))
 	w = httptest.NewRecorder()
 	a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !smartmw.IsGuardRead(r) {
+		if !smartmw.IsStoredRead(r) {
 			reached = true
 		}
 		h(w, r)
