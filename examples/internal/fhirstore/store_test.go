@@ -292,12 +292,13 @@ func TestSearchEvaluatesEveryParameterWithTheLibrary(t *testing.T) {
 		{"token with system", "Observation?patient=example&category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
 			[]string{"Observation/example-glucose", "Observation/example-hba1c", "Observation/example-ldl"}},
 		{"token code alternatives", "Observation?code=4548-4,18262-6&subject=Patient/other", []string{"Observation/other-ldl"}},
-		{"quantity with a prefix", "Observation?value-quantity=gt150", []string{"Observation/other-ldl", "Observation/other-systolic"}},
+		{"quantity with a prefix", "Observation?value-quantity=gt150", []string{"Observation/example-steps", "Observation/other-ldl",
+			"Observation/other-steps", "Observation/other-systolic"}},
 		{"date prefix", "Observation?patient=example&date=lt2026-10-02T09:20:00Z", []string{"Observation/example-heart-rate-visit", "Observation/example-smoking"}},
 		{"string, case and prefix", "Patient?name=shA", []string{"Patient/example"}},
 		{"_id", "Condition?_id=example-diabetes,third-asthma", []string{"Condition/example-diabetes", "Condition/third-asthma"}},
 		{"reference to an encounter", "Condition?encounter=Encounter/example-visit", []string{"Condition/example-bronchitis"}},
-		{"health-concern Conditions", "Condition?category=http://terminology.hl7.org/CodeSystem/condition-category|health-concern",
+		{"health-concern Conditions", "Condition?category=http://hl7.org/fhir/us/core/CodeSystem/condition-category|health-concern",
 			[]string{"Condition/example-food-insecurity", "Condition/other-fall-risk"}},
 		{"compartment search", "Patient/third/Condition", []string{"Condition/third-asthma"}},
 		{"compartment search with a parameter", "Patient/example/Observation?category=social-history", []string{"Observation/example-smoking"}},
@@ -344,8 +345,8 @@ func TestSearchIncludesAndCounts(t *testing.T) {
 	})
 	t.Run("_summary=count answers the total only", func(t *testing.T) {
 		b := s.must(200, "GET", "/fhir/Observation?patient=example&_summary=count", "").json(t)
-		if b["total"] != 8.0 || b["entry"] != nil {
-			t.Errorf("total %v, entries %v; want 8 and none", b["total"], b["entry"])
+		if b["total"] != 15.0 || b["entry"] != nil {
+			t.Errorf("total %v, entries %v; want 15 and none", b["total"], b["entry"])
 		}
 	})
 	t.Run("POST _search reads the form", func(t *testing.T) {
