@@ -35,6 +35,7 @@ type searchSpec struct {
 	types           []string // _type
 	count, offset   int      // _count (-1 when absent), _offset
 	summaryCount    bool     // _summary=count
+	subset          subset   // _elements and the other _summary values
 	sort            string   // _sort
 	includes        []include
 	revincludes     []include
@@ -91,7 +92,13 @@ func (spec *searchSpec) apply(name, value string) (result bool, err error) {
 	case "_count", "_offset":
 		err = spec.setPaging(name, value)
 	case "_summary":
-		err = spec.setSummary(value)
+		if value == "count" {
+			spec.summaryCount = true
+		} else {
+			err = spec.subset.setSummary(value)
+		}
+	case "_elements":
+		err = spec.subset.addElements(value)
 	case "_total":
 		if value != "none" && value != "estimate" && value != "accurate" {
 			err = fail(http.StatusBadRequest, "invalid", "_total must be none, estimate or accurate")
@@ -107,7 +114,7 @@ func (spec *searchSpec) apply(name, value string) (result bool, err error) {
 		err = spec.addInclude(name, value)
 	case "_type":
 		err = spec.setTypes(value)
-	case "_include:iterate", "_revinclude:iterate", "_elements", "_contained", "_containedType":
+	case "_include:iterate", "_revinclude:iterate", "_contained", "_containedType":
 		err = fail(http.StatusBadRequest, "not-supported", "the demo server does not support %s", name)
 	default:
 		return false, nil
@@ -125,18 +132,6 @@ func (spec *searchSpec) setPaging(name, value string) error {
 		spec.offset = n
 	} else {
 		spec.count = min(n, maxCount)
-	}
-	return nil
-}
-
-// setSummary reads _summary.
-func (spec *searchSpec) setSummary(value string) error {
-	switch value {
-	case "count":
-		spec.summaryCount = true
-	case "false":
-	default:
-		return fail(http.StatusBadRequest, "not-supported", "the demo server supports _summary=count and _summary=false only")
 	}
 	return nil
 }
@@ -317,10 +312,10 @@ func (s *Store) searchL(c *call) (result, error) {
 	}
 	entries := make([]any, 0, len(page))
 	for _, r := range page {
-		entries = append(entries, s.entry(r, "match"))
+		entries = append(entries, s.entry(r, "match", spec.subset))
 	}
 	for _, r := range s.includedL(spec, page) {
-		entries = append(entries, s.entry(r, "include"))
+		entries = append(entries, s.entry(r, "include", spec.subset))
 	}
 	return s.searchset(len(matches), links, entries), nil
 }
@@ -337,9 +332,10 @@ func (s *Store) searchset(total int, links, entries []any) result {
 	return result{status: http.StatusOK, body: encode(b)}
 }
 
-// entry is a searchset entry for the current version of r.
-func (s *Store) entry(r *record, mode string) map[string]any {
-	return map[string]any{"fullUrl": s.url(r.typ + "/" + r.id), "resource": json.RawMessage(r.current().body),
+// entry is a searchset entry for the current version of r, of what sb
+// keeps of it.
+func (s *Store) entry(r *record, mode string, sb subset) map[string]any {
+	return map[string]any{"fullUrl": s.url(r.typ + "/" + r.id), "resource": json.RawMessage(sb.apply(r.current().body)),
 		"search": map[string]any{"mode": mode}}
 }
 
@@ -479,7 +475,7 @@ func (s *Store) operationL(c *call) (result, error) {
 	all := s.findL(s.typesL(), nil, c.req.ID)
 	entries := make([]any, 0, len(all))
 	for _, r := range all {
-		entries = append(entries, s.entry(r, "match"))
+		entries = append(entries, s.entry(r, "match", subset{}))
 	}
 	return s.searchset(len(all), nil, entries), nil
 }
