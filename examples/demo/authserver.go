@@ -17,15 +17,21 @@ import (
 	"github.com/smartguard/smartguard/wellknown"
 )
 
-// demoScopes are the scopes the demo advertises and enforces.
+// demoScopes are the scopes the demo advertises and enforces; the
+// granular ones are the nine of ONC (g)(10) (the eight HTI-1 names and
+// the clinical-test procedure category).
 var demoScopes = []string{
 	"launch", "launch/patient", "launch/encounter", "openid", "fhirUser", "offline_access",
 	"patient/*.rs", "patient/Patient.r", "patient/Observation.rs", "patient/Observation.c", "patient/Condition.rs", "patient/MedicationRequest.rs",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|social-history",
+	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|survey",
+	"patient/Observation.rs?category=http://hl7.org/fhir/us/core/CodeSystem/us-core-category|sdoh",
+	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|procedure",
+	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item",
 	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|encounter-diagnosis",
-	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|health-concern",
+	"patient/Condition.rs?category=http://hl7.org/fhir/us/core/CodeSystem/condition-category|health-concern",
 	"patient/Goal.rs", "patient/Encounter.rs",
 	"user/*.rs", "system/*.rs", "system/Observation.rs",
 }

@@ -42,7 +42,8 @@ func printWelcome(out io.Writer, root, audience, issuer string, embedded bool) {
 	fmt.Fprintf(out, "curl -s %s/metadata\n\n", audience)
 	fmt.Fprintf(out, "It is a whole FHIR R4 server: vread and _history, PUT with If-Match, PATCH (%s),\n", "application/json-patch+json")
 	fmt.Fprintf(out, "conditional create/update/delete, batch and transaction Bundles (POST %s),\n", audience)
-	fmt.Fprintf(out, "_include, _revinclude, _count paging and Patient/example/$everything.\n")
+	fmt.Fprintf(out, "_include, _revinclude, _elements, _summary, _count paging and Patient/example/$everything,\n")
+	fmt.Fprintf(out, "over US Core-shaped sample data of every (g)(10) resource type (patients example and other).\n")
 }
 
 // labCategory is the laboratory category of Observations, as granular
