@@ -78,6 +78,10 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 		}
 	}
 	if found != nil {
+		// A decision held to a patient or a constraint may withhold the
+		// user's own fhirUser resource; the fhirUser scope reads it
+		// whatever the other scopes (see ownFHIRUser).
+		found.orOwn = a.ownFHIRUser(g, req)
 		return found, nil
 	}
 	if a.ownFHIRUser(g, req) {
@@ -110,21 +114,18 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 
 // ownFHIRUser reports whether req reads (read, vread, HEAD) the very
 // resource the grant's fhirUser names, on this server ("Practitioner/x",
-// or its absolute URL under this base), with the fhirUser scope granted.
+// or its absolute URL under this base: smartctx.Grant.LocalFHIRUser), with
+// the fhirUser scope granted. A search for it ("Practitioner?_id=x") is
+// not such a read: it is decided by the scopes alone.
 func (a *Engine) ownFHIRUser(g *smartctx.Grant, req *Request) bool {
 	if req.Interaction != scope.InteractionRead && req.Interaction != scope.InteractionVRead || req.Conditional || req.ID == "" {
 		return false
 	}
-	u := g.FHIRUser()
-	if u == "" || !g.Scopes().Has("fhirUser") {
+	if !g.Scopes().Has("fhirUser") {
 		return false
 	}
-	if a.baseURL != "" {
-		if rest, ok := strings.CutPrefix(u, a.baseURL+"/"); ok {
-			u = rest
-		}
-	}
-	return u == req.Type+"/"+req.ID
+	typ, id, ok := g.LocalFHIRUser(a.baseURL)
+	return ok && typ == req.Type && id == req.ID
 }
 
 // explain makes a 403 say what is actually wrong: it names no scope the
