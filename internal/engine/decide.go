@@ -178,6 +178,12 @@ func printable(s string, n int) string {
 // through, but a hand-made Grant may hold), and those of a RelatedPerson
 // or a Person without a Policy: they act for patients the grant does not
 // name, and only the application knows which.
+//
+// It refuses user/ scopes of a Patient on another FHIR server (an
+// absolute fhirUser not under this base, or a version of a Patient): the
+// same id here is another patient, or none, so the compartment cannot be
+// placed; read as no limit at all, the user/ scopes of a patient-portal
+// login would reach every patient.
 func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, bundled bool) (string, error) {
 	switch c {
 	case scope.Patient:
@@ -186,13 +192,16 @@ func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, 
 		if a.opt.SkipPatientUserCompartment || g.FHIRUser() == "" {
 			return "", nil
 		}
-		typ, id, ok := g.FHIRUserReference()
+		typ, _, ok := g.FHIRUserReference()
 		if !ok {
 			return "", a.deny(req, bundled, "the token's fhirUser is not a FHIR reference")
 		}
 		switch typ {
 		case "Patient":
-			return id, nil
+			if _, id, local := g.LocalFHIRUser(a.baseURL); local {
+				return id, nil
+			}
+			return "", a.deny(req, bundled, "the token's fhirUser is a Patient on another FHIR server: its user scopes cannot be held to that patient here")
 		case "RelatedPerson", "Person":
 			if a.opt.Policy == nil {
 				return "", a.deny(req, bundled, "user scopes of a "+typ+" need a Policy that says whose records they reach")
