@@ -376,3 +376,32 @@ func TestRefusalsCarryCORSForAllowedOrigins(t *testing.T) {
 		})
 	}
 }
+
+// TestFHIRUserOnAMovedBase: behind a proxy that serves the audience's
+// API under another path (Config.Base), the fhirUser's base is still the
+// audience, the URL the authorization server and clients know: a URL on
+// the local path is not this base.
+func TestFHIRUserOnAMovedBase(t *testing.T) {
+	cfg := smartmw.Config{Issuer: smartmw.Issuer{Audience: "https://fhir.example.org/r4"}, Base: "/fhir"}
+	own := `{"resourceType":"Practitioner","id":"dr-jones"}`
+	for _, tc := range []struct {
+		name, fhirUser string
+		want           int
+	}{
+		{"relative", "Practitioner/dr-jones", 200},
+		{"a URL on the audience", "https://fhir.example.org/r4/Practitioner/dr-jones", 200},
+		{"a URL on the local path", "https://fhir.example.org/fhir/Practitioner/dr-jones", 403},
+		{"a URL on the local path of the request's host", "https://ehr.example.org/fhir/Practitioner/dr-jones", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := smartctx.NewGrant(smartctx.Claims{Subject: "u1", ClientID: "app", Scopes: scope.Parse("openid fhirUser launch/patient patient/*.rs"), Patient: "123", FHIRUser: tc.fhirUser})
+			w, _ := served(t, cfg, g, "GET", "Practitioner/dr-jones", "", nil, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/fhir+json")
+				w.Write([]byte(own))
+			})
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+		})
+	}
+}
