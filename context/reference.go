@@ -1,9 +1,6 @@
 package context
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // maxReference bounds the length of a reference LocalReference reads.
 const maxReference = 4096
@@ -149,14 +146,18 @@ func parseBaseURL(s string, isBase bool) (baseURL, bool) {
 	}
 	u.host = strings.ToLower(host)
 	if port != "" {
-		if len(port) > 5 {
+		for i := 0; i < len(port); i++ {
+			if port[i] < '0' || port[i] > '9' {
+				return u, false
+			}
+		}
+		port = strings.TrimLeft(port, "0")
+		if len(port) > 5 || len(port) == 5 && port > "65535" {
 			return u, false
 		}
-		n, err := strconv.Atoi(port)
-		if err != nil || n < 0 || n > 65535 || port[0] == '+' || port[0] == '-' {
-			return u, false
+		if port == "" {
+			port = "0"
 		}
-		port = strconv.Itoa(n)
 	}
 	if port == def {
 		port = ""
@@ -166,11 +167,16 @@ func parseBaseURL(s string, isBase bool) (baseURL, bool) {
 		u.path = strings.TrimSuffix(u.path, "/")
 		return u, true
 	}
-	if u.path != "" {
-		for _, seg := range strings.Split(u.path[1:], "/") {
-			if seg == "" || seg == "." || seg == ".." {
-				return u, false
-			}
+	for p := u.path; p != ""; { // "" or "/seg/seg..."
+		p = p[1:]
+		seg := p
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			seg, p = p[:i], p[i:]
+		} else {
+			p = ""
+		}
+		if seg == "" || seg == "." || seg == ".." {
+			return u, false
 		}
 	}
 	return u, true

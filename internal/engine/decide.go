@@ -121,7 +121,9 @@ func (a *Engine) ownFHIRUser(g *smartctx.Grant, req *Request) bool {
 	if req.Interaction != scope.InteractionRead && req.Interaction != scope.InteractionVRead || req.Conditional || req.ID == "" {
 		return false
 	}
-	if !g.Scopes().Has("fhirUser") {
+	u := g.FHIRUser()
+	// Cheap first: most reads are not of the user's own resource.
+	if !strings.HasSuffix(u, req.ID) || !g.Scopes().Has("fhirUser") {
 		return false
 	}
 	typ, id, ok := g.LocalFHIRUser(a.baseURL)
