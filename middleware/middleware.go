@@ -62,6 +62,7 @@ type Guard struct {
 type issuer struct {
 	url       string
 	names     ClaimNames
+	auds      []string       // Audience, then Audiences
 	slashes   bool           // DecodeScopeSlashes
 	validator *jwt.Validator // the registered claims, then the SMART ones
 	key       func(ctx context.Context, t *jwt.Token) (any, error)
@@ -152,7 +153,8 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 // newIssuer makes the validator, the key look-up and the introspection
 // of the issuer c, discovering its endpoints where they are not given.
 func newIssuer(ctx context.Context, c Issuer, cfg *Config, client *http.Client) (*issuer, error) {
-	is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format}
+	is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format,
+		auds: append([]string{c.Audience}, c.Audiences...)}
 	is.validator = jwt.NewValidator(
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -881,7 +883,7 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		case is == nil:
 			return nil, errUntrusted
 		}
-		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true}
+		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds}
 		if err := is.validator.Validate(c); err != nil {
 			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		}
@@ -956,6 +958,7 @@ func typeOK(typ string, strict bool) bool {
 
 // describe returns a short text for the client, free of token contents.
 func describe(err error) string {
+	var launch launchError
 	switch {
 	case errors.Is(err, errNoAudience):
 		return "token has no audience (aud)"
@@ -975,6 +978,8 @@ func describe(err error) string {
 		return "token signature not verified"
 	case errors.Is(err, errTyp):
 		return "not an access token"
+	case errors.As(err, &launch):
+		return string(launch)
 	case errors.Is(err, errClaim):
 		return "token claims invalid"
 	}
