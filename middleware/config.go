@@ -642,6 +642,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		if cfg.Base == cfg.Issuer.Audience {
 			cfg.Base = ""
 		} else if !strings.HasPrefix(cfg.Base, "/") || strings.HasSuffix(cfg.Base, "/") && cfg.Base != "/" || strings.ContainsAny(cfg.Base, "?#") {
+			//lint:ignore ST1005 Base is the name of the Config field at fault
 			errs = append(errs, fmt.Errorf("Base %q must be a path starting with / and not ending with one (or Issuer.Audience itself)", cfg.Base))
 		}
 	}
@@ -940,7 +941,6 @@ func checkAudience(a string) error {
 func checkOperation(key string, op Operation) error {
 	parts := strings.Split(key, "/")
 	name := parts[len(parts)-1]
-	//lint:ignore ST1005 Operations is the name of the Config field at fault
 	bad := func(why string) error { return fmt.Errorf("FHIR.Operations[%q]: %s", key, why) }
 	if !validOperationName(name) {
 		return bad(`the operation must be named "$name" (letters, digits, "-" and "_")`)
