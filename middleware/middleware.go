@@ -55,6 +55,8 @@ type Guard struct {
 	forwardedHost bool
 	// publicMetadata: not Config.FHIR.MetadataNeedsToken.
 	publicMetadata bool
+	// revocations: Config.Tokens.Revocations, nil for none.
+	revocations Revocations
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -131,6 +133,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if !cfg.Cache.Disable {
 		g.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
 	}
+	g.revocations = cfg.Tokens.Revocations
 	g.bases = newBases(&cfg, g.onError)
 	client := jwks.Client(cfg.HTTPClient)
 	for _, c := range cfg.Issuers {
@@ -768,22 +771,38 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // that introspects opaque tokens; Handler picks the one of the request's
 // base). It does not check which base the token is for (Handler does).
 // Errors are *Error of kind ErrInvalidToken, wrapping the cause (such as
-// jwt.ErrTokenExpired), or ErrUnavailable when the token cannot be checked
-// now (no key of its issuer held, its introspection endpoint down). ctx
-// bounds a JWKS fetch or an introspection call the token may cause.
+// jwt.ErrTokenExpired, or ErrRevoked for a token Config.Tokens.Revocations
+// lists), or ErrUnavailable when the token cannot be checked now (no key
+// of its issuer held, its introspection endpoint or the Revocations down).
+// ctx bounds a JWKS fetch, an introspection call or a revocation check
+// the token may cause.
 func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
 	return g.verifyCached(ctx, token, nil)
 }
 
-// verifyCached is Verify through the cache. b, when not nil, is the base
-// the token is presented to; see verify.
+// verifyCached is Verify through the cache, then the revocation check
+// (Config.Tokens.Revocations), which a cached token passes too. b, when
+// not nil, is the base the token is presented to; see verify.
 func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
+	grant, key, err := g.verifyOrRecall(ctx, token, b)
+	if err == nil && g.revocations != nil {
+		err = g.checkRevoked(ctx, token, grant, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return grant, nil
+}
+
+// verifyOrRecall returns the grant of token from the cache, or verifies
+// it and caches it, and the token's cache key (nil without a cache).
+func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*smartctx.Grant, *[32]byte, error) {
 	if len(token) > g.maxSize {
-		return nil, invalidToken("token too large", nil)
+		return nil, nil, invalidToken("token too large", nil)
 	}
 	if g.cache == nil {
 		grant, _, err := g.verify(ctx, token, b, nil)
-		return grant, err
+		return grant, nil, err
 	}
 	key := cacheKey(token)
 	now := g.now()
@@ -791,7 +810,7 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		if g.metrics != nil {
 			g.metrics.Token("cached")
 		}
-		return grant, nil
+		return grant, &key, nil
 	}
 	grant, ttl, err := g.verify(ctx, token, b, &key)
 	if g.metrics != nil {
@@ -802,12 +821,12 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if set := grant.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
 		g.cache.put(key, grant, now, ttl)
 	}
-	return grant, nil
+	return grant, &key, nil
 }
 
 // MaxCachedScopes is the most scopes a token may carry for its grant to be
