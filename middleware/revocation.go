@@ -141,6 +141,10 @@ type RevocationList struct {
 
 type jtiKey struct{ issuer, jti string }
 
+// errNilList is the error of a nil *RevocationList (given as
+// Config.Tokens.Revocations by mistake): every token is answered 503.
+var errNilList = errors.New("middleware: nil *RevocationList (make one with NewRevocationList)")
+
 var _ Revocations = (*RevocationList)(nil)
 
 // NewRevocationList returns an empty RevocationList configured by o.
@@ -158,6 +162,9 @@ func NewRevocationList(o RevocationListOptions) *RevocationList {
 // t.SHA256. It never fails. Once a minute at most, and only when no other
 // call holds the list, it first drops the entries past their time.
 func (l *RevocationList) Revoked(_ context.Context, t TokenRef) (bool, error) {
+	if l == nil {
+		return false, errNilList
+	}
 	if l.n.Load() == 0 {
 		return false, nil
 	}
@@ -187,6 +194,9 @@ func (l *RevocationList) Revoked(_ context.Context, t TokenRef) (bool, error) {
 // Issuer or a name longer than MaxRevocationNameLen, or when the list is
 // full of unexpired revocations (ErrRevocationListFull).
 func (l *RevocationList) Revoke(_ context.Context, t TokenRef) error {
+	if l == nil {
+		return errNilList
+	}
 	if err := t.check(); err != nil {
 		return err
 	}
@@ -248,6 +258,9 @@ func (l *RevocationList) RevokeToken(token string, exp time.Time) error {
 // jti and by SHA-256 counts twice), expired ones not yet dropped
 // included.
 func (l *RevocationList) Len() int {
+	if l == nil {
+		return 0
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.len()

@@ -344,6 +344,14 @@ func TestRevocationErrorsFailClosed(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a nil *RevocationList", func(t *testing.T) {
+		var l *RevocationList
+		g := newTest(t, withRevocations(l))
+		wantStatus(t, searchWith(g.Handler(emptyBundle), rs256(t, goodClaims())), http.StatusServiceUnavailable)
+		if err := l.RevokeJTI(testIssuer, "j1", testNow.Add(time.Hour)); err == nil {
+			t.Fatal("RevokeJTI on a nil list: no error")
+		}
+	})
 	t.Run("asked on every request", func(t *testing.T) {
 		store := &failingRevocations{}
 		g := newTest(t, withRevocations(store))
@@ -564,5 +572,48 @@ func TestRevokedTokenAudited(t *testing.T) {
 	if e.Outcome != OutcomeRefused || e.Kind != ErrInvalidToken || e.Reason != "the token has been revoked" ||
 		e.Status != http.StatusUnauthorized || e.Issuer != testIssuer || e.Subject != "user-1" || e.ClientID != "app-1" {
 		t.Fatalf("event %+v", e)
+	}
+}
+
+// BenchmarkRevocations measures a cached user/ search (as
+// BenchmarkChain/user-search) without Revocations, with an empty
+// RevocationList, and with one holding 10000 other tokens by jti and as
+// many by hash.
+func BenchmarkRevocations(b *testing.B) {
+	full := NewRevocationList(RevocationListOptions{Now: fixedNow})
+	for i := range 10000 {
+		if err := full.Revoke(context.Background(), TokenRef{Issuer: testIssuer, JTI: fmt.Sprint("other-", i),
+			SHA256: sha256.Sum256(fmt.Append(nil, "other-", i)), ExpiresAt: testNow.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bundle := []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+	user := goodClaims()
+	user["scope"] = "user/Observation.rs"
+	tok := rs256(b, user)
+	for _, bc := range []struct {
+		name string
+		list Revocations
+	}{
+		{"none", nil},
+		{"empty-list", newTestList()},
+		{"list-10000", full},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			g := newTest(b, withRevocations(bc.list))
+			h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(bundle) }))
+			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			w := &nopWriter{h: http.Header{}}
+			h.ServeHTTP(w, req) // fill the cache
+			if len(w.h["Www-Authenticate"]) > 0 {
+				b.Fatal("refused")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
 	}
 }
