@@ -795,14 +795,14 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 }
 
 // verifyOrRecall returns the grant of token from the cache, or verifies
-// it and caches it, and the token's cache key (nil without a cache).
-func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*smartctx.Grant, *[32]byte, error) {
+// it and caches it, and the token's cache key (zero without a cache).
+func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*smartctx.Grant, [32]byte, error) {
 	if len(token) > g.maxSize {
-		return nil, nil, invalidToken("token too large", nil)
+		return nil, [32]byte{}, invalidToken("token too large", nil)
 	}
 	if g.cache == nil {
 		grant, _, err := g.verify(ctx, token, b, nil)
-		return grant, nil, err
+		return grant, [32]byte{}, err
 	}
 	key := cacheKey(token)
 	now := g.now()
@@ -810,7 +810,7 @@ func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*sma
 		if g.metrics != nil {
 			g.metrics.Token("cached")
 		}
-		return grant, &key, nil
+		return grant, key, nil
 	}
 	grant, ttl, err := g.verify(ctx, token, b, &key)
 	if g.metrics != nil {
@@ -821,12 +821,12 @@ func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*sma
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, key, err
 	}
 	if set := grant.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
 		g.cache.put(key, grant, now, ttl)
 	}
-	return grant, &key, nil
+	return grant, key, nil
 }
 
 // MaxCachedScopes is the most scopes a token may carry for its grant to be

@@ -309,16 +309,15 @@ func tokenRef(grant *smartctx.Grant, key [32]byte) TokenRef {
 }
 
 // checkRevoked asks Config.Tokens.Revocations (set) about token, whose
-// grant is grant and whose SHA-256 is *key (nil: not computed yet). A
+// grant is grant and whose SHA-256 is key (zero: not computed yet). A
 // revoked token is refused as invalid, and its grant noted on the
 // request's audit record, so that the event says whose token it was; an
 // error of the list is a 503, never an allow.
-func (g *Guard) checkRevoked(ctx context.Context, token string, grant *smartctx.Grant, key *[32]byte) error {
-	if key == nil {
-		k := cacheKey(token)
-		key = &k
+func (g *Guard) checkRevoked(ctx context.Context, token string, grant *smartctx.Grant, key [32]byte) error {
+	if key == ([32]byte{}) {
+		key = cacheKey(token)
 	}
-	revoked, err := g.revocations.Revoked(ctx, tokenRef(grant, *key))
+	revoked, err := g.revocations.Revoked(ctx, tokenRef(grant, key))
 	switch {
 	case err != nil:
 		return unavailable("the token's revocation status could not be checked", revocationRetry, err)
@@ -365,11 +364,10 @@ func (g *Guard) Revoke(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	if key == nil {
-		k := cacheKey(token)
-		key = &k
+	if key == ([32]byte{}) {
+		key = cacheKey(token)
 	}
-	if err := g.revocations.Revoke(ctx, tokenRef(grant, *key)); err != nil {
+	if err := g.revocations.Revoke(ctx, tokenRef(grant, key)); err != nil {
 		return unavailable("the revocation could not be recorded", revocationRetry, err)
 	}
 	return nil
