@@ -79,6 +79,10 @@
 //     JSON type. Unknown or malformed scopes grant nothing but do not
 //     refuse the token. A name repeated in the claims JSON takes its last
 //     value, in every check alike; claims that are not UTF-8 are refused.
+//   - With Config.Tokens.Revocations set, it is not revoked: the list is
+//     asked on every request, for cached tokens too, by the token's issuer
+//     and "jti" and by its SHA-256 (see Revocations, NewRevocationList and
+//     Guard.Revoke).
 //
 // Verified tokens are cached (see Config.Cache.Size): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.
@@ -87,9 +91,9 @@
 // (Issuer.Format, Issuer.Introspection): the answer must be active, for
 // this base, with the claims SMART requires, and is read with the same
 // claim names. While a token cannot be checked (no key of its issuer held,
-// its introspection endpoint down or slow), it is answered 503
-// temporarily_unavailable with Retry-After, never let through; see
-// Guard.Ready.
+// its introspection endpoint or the Revocations down or slow), it is
+// answered 503 temporarily_unavailable with Retry-After, never let
+// through; see Guard.Ready.
 //
 // # Requests
 //
