@@ -109,8 +109,8 @@ type Config struct {
 	// none (no CORS headers; put your own CORS layer in front).
 	AllowedOrigins []string
 
-	// Tokens says how a JWT access token is checked: its algorithms,
-	// clock skew and type. See TokenOptions.
+	// Tokens says how an access token is checked: its algorithms, clock
+	// skew and type, and against which revocations. See TokenOptions.
 	Tokens TokenOptions
 
 	// Keys says how the issuers' JWKS are fetched and refreshed. See
@@ -224,7 +224,9 @@ type Issuer struct {
 	Introspection Introspection
 }
 
-// TokenOptions say how a JWT access token is checked; see Config.Tokens.
+// TokenOptions say how an access token is checked: its algorithms, clock
+// skew, type and source, and whether it has been revoked; see
+// Config.Tokens.
 type TokenOptions struct {
 	// Algorithms is the allow-list of JWS "alg" values. Default
 	// DefaultAlgorithms. "none" is refused by New; HMAC algorithms
@@ -255,6 +257,20 @@ type TokenOptions struct {
 	// handler, access_token included. Default: only the Authorization
 	// header is read.
 	FormBody bool
+
+	// Revocations, when set, is asked about every token, JWT or
+	// introspected, on every request, after the token is verified or
+	// found in the cache: a token it lists is refused at once, cached or
+	// not (401 invalid_token, "the token has been revoked"), and an error
+	// of it (a store unreachable or slow) is answered 503
+	// temporarily_unavailable with Retry-After, never allowed.
+	// NewRevocationList is one in memory; feed it with Guard.Revoke (from
+	// an RFC 7009 endpoint of your own) or RevocationList.RevokeJTI (from
+	// your authorization server's revocation events). Default nil: no
+	// check, at no cost; a token revoked at the authorization server is
+	// then accepted until it expires (a JWT) or until its cached
+	// introspection answer does (Introspection.CacheTTL).
+	Revocations Revocations
 }
 
 // KeyOptions say how the issuers' JWKS are fetched; see Config.Keys.

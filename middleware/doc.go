@@ -99,6 +99,10 @@
 //     the user's own read and a patient user's compartment (see User
 //     scopes). fhirContext references are passed on as they are: the
 //     Guard decides nothing with them.
+//   - With Config.Tokens.Revocations set, it is not revoked: the list is
+//     asked on every request, for cached tokens too, by the token's issuer
+//     and "jti" and by its SHA-256 (see Revocations, NewRevocationList and
+//     Guard.Revoke).
 //
 // Verified tokens are cached (see Config.Cache.Size): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.
@@ -107,9 +111,9 @@
 // (Issuer.Format, Issuer.Introspection): the answer must be active, for
 // this base, with the claims SMART requires, and is read with the same
 // claim names. While a token cannot be checked (no key of its issuer held,
-// its introspection endpoint down or slow), it is answered 503
-// temporarily_unavailable with Retry-After, never let through; see
-// Guard.Ready.
+// its introspection endpoint or the Revocations down or slow), it is
+// answered 503 temporarily_unavailable with Retry-After, never let
+// through; see Guard.Ready.
 //
 // # Requests
 //

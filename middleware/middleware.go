@@ -55,6 +55,8 @@ type Guard struct {
 	forwardedHost bool
 	// publicMetadata: not Config.FHIR.MetadataNeedsToken.
 	publicMetadata bool
+	// revocations: Config.Tokens.Revocations, nil for none.
+	revocations Revocations
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -132,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if !cfg.Cache.Disable {
 		g.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
 	}
+	g.revocations = cfg.Tokens.Revocations
 	g.bases = newBases(&cfg, g.onError)
 	client := jwks.Client(cfg.HTTPClient)
 	for _, c := range cfg.Issuers {
@@ -770,22 +773,38 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // that introspects opaque tokens; Handler picks the one of the request's
 // base). It does not check which base the token is for (Handler does).
 // Errors are *Error of kind ErrInvalidToken, wrapping the cause (such as
-// jwt.ErrTokenExpired), or ErrUnavailable when the token cannot be checked
-// now (no key of its issuer held, its introspection endpoint down). ctx
-// bounds a JWKS fetch or an introspection call the token may cause.
+// jwt.ErrTokenExpired, or ErrRevoked for a token Config.Tokens.Revocations
+// lists), or ErrUnavailable when the token cannot be checked now (no key
+// of its issuer held, its introspection endpoint or the Revocations down).
+// ctx bounds a JWKS fetch, an introspection call or a revocation check
+// the token may cause.
 func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
 	return g.verifyCached(ctx, token, nil)
 }
 
-// verifyCached is Verify through the cache. b, when not nil, is the base
-// the token is presented to; see verify.
+// verifyCached is Verify through the cache, then the revocation check
+// (Config.Tokens.Revocations), which a cached token passes too. b, when
+// not nil, is the base the token is presented to; see verify.
 func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
+	grant, key, err := g.verifyOrRecall(ctx, token, b)
+	if err == nil && g.revocations != nil {
+		err = g.checkRevoked(ctx, token, grant, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return grant, nil
+}
+
+// verifyOrRecall returns the grant of token from the cache, or verifies
+// it and caches it, and the token's cache key (zero without a cache).
+func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*smartctx.Grant, [32]byte, error) {
 	if len(token) > g.maxSize {
-		return nil, invalidToken("token too large", nil)
+		return nil, [32]byte{}, invalidToken("token too large", nil)
 	}
 	if g.cache == nil {
 		grant, _, err := g.verify(ctx, token, b, nil)
-		return grant, err
+		return grant, [32]byte{}, err
 	}
 	key := cacheKey(token)
 	now := g.now()
@@ -793,7 +812,7 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		if g.metrics != nil {
 			g.metrics.Token("cached")
 		}
-		return grant, nil
+		return grant, key, nil
 	}
 	grant, ttl, err := g.verify(ctx, token, b, &key)
 	if g.metrics != nil {
@@ -804,12 +823,12 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, key, err
 	}
 	if set := grant.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
 		g.cache.put(key, grant, now, ttl)
 	}
-	return grant, nil
+	return grant, key, nil
 }
 
 // MaxCachedScopes is the most scopes a token may carry for its grant to be

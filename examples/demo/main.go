@@ -193,7 +193,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		Keys: smartmw.KeyOptions{
 			UnknownKIDInterval: o.unknownKIDInterval,
 			Wait:               o.waitForKeys,
-		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
+		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway, Revocations: auth.revocations()}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
 	})
 	if err != nil {
 		return err
