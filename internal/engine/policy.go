@@ -643,8 +643,10 @@ func (a *Engine) policyDeny(req *Request, bundled bool, v *policyView, why strin
 	} else {
 		rules += "user"
 	}
-	if v != nil && len(v.rules) > 0 {
+	if v != nil && len(v.rules) == 1 {
 		rules = "rule " + quoteAll(v.rules)
+	} else if v != nil && len(v.rules) > 1 {
+		rules = "rules " + quoteAll(v.rules)
 	}
 	desc := "refused by the access policy (" + rules + "): " + why
 	rule := ""
@@ -710,6 +712,9 @@ func (a *Engine) applyPolicy(ctx context.Context, g *smartctx.Grant, req *Reques
 		}
 		if typ == "*" {
 			return nil, a.policyDeny(req, bundled, v, "searches of every type need a grant without criteria")
+		}
+		if one := unionPatients(gs); one != nil {
+			gs = []*vGrant{one}
 		}
 		if len(gs) == 1 {
 			if q, ok := a.narrow(gs[0], typ, d.Query); ok {
@@ -881,4 +886,26 @@ func referencesAt(obj []byte, steps []string, fn func(ref []byte)) error {
 		return err
 	}
 	return referencesAt(spans[0].Of(obj), steps[1:], fn)
+}
+
+// unionPatients returns one grant standing for gs when each limits by
+// patients alone (a panel of several relationships), or nil.
+func unionPatients(gs []*vGrant) *vGrant {
+	if len(gs) < 2 {
+		return nil
+	}
+	u := &vGrant{patients: map[string]struct{}{}}
+	for _, g := range gs {
+		if g.cons != nil || g.patients == nil {
+			return nil
+		}
+		for id := range g.patients {
+			u.patients[id] = struct{}{}
+		}
+	}
+	for id := range u.patients {
+		u.ids = append(u.ids, id)
+	}
+	sort.Strings(u.ids)
+	return u
 }
