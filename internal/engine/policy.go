@@ -140,6 +140,51 @@ type vGrant struct {
 	cons     scope.Constraint    // nil: no criteria
 	patients map[string]struct{} // nil: no relationship
 	ids      []string            // sorted ids of patients
+
+	// The compiled criteria for qTyp, kept for the request's other
+	// resources (a view serves one request).
+	mu   *sync.Mutex
+	qTyp string
+	q    *search.Query
+}
+
+// matchGrant is matchConstraint for g's criteria, the compiled query
+// kept on g for the next resource of the same type.
+func (a *Engine) matchGrant(g *vGrant, typ string, resource []byte) bool {
+	g.mu.Lock()
+	q, ok := g.q, g.qTyp == typ
+	g.mu.Unlock()
+	if !ok {
+		if strings.Contains(g.cons.String(), "=ap") {
+			return a.matchConstraint(typ, resource, g.cons)
+		}
+		key := typ + "?" + g.cons.String()
+		a.mu.Lock()
+		q, ok = a.queries[key]
+		a.mu.Unlock()
+		if !ok {
+			var err error
+			if q, err = search.Compile(typ, g.cons, search.Options{Base: a.baseURL}); err != nil {
+				q = nil
+			}
+			a.mu.Lock()
+			if a.queries == nil {
+				a.queries = map[string]*search.Query{}
+			}
+			if len(a.queries) < maxQueries {
+				a.queries[key] = q
+			}
+			a.mu.Unlock()
+		}
+		g.mu.Lock()
+		g.q, g.qTyp = q, typ
+		g.mu.Unlock()
+	}
+	if q == nil {
+		return false
+	}
+	m, err := q.Match(resource)
+	return err == nil && m
 }
 
 var policyVars = []string{"%fhirUser", "%patient", "%client"}
@@ -443,7 +488,7 @@ func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView
 		}
 		v.rules = append(v.rules, r.name)
 		for _, cg := range r.grants {
-			vg := vGrant{rule: r.name, types: cg.types, perm: cg.perm}
+			vg := vGrant{rule: r.name, types: cg.types, perm: cg.perm, mu: new(sync.Mutex)}
 			ok := true
 			for _, c := range cg.criteria {
 				val, good := vs.replace(c.Value)
@@ -578,8 +623,12 @@ func unlimited(gs []*vGrant) bool {
 // permits reports whether the policy lets resource, of type typ, leave
 // or be written with letter perm.
 func (a *Engine) policyPermits(v *policyView, typ string, resource []byte, perm scope.Permission) bool {
-	for _, g := range v.access(typ, perm) {
-		if g.cons != nil && !a.matchConstraint(typ, resource, g.cons) {
+	for i := range v.grants {
+		g := &v.grants[i]
+		if g.perm&perm != perm || g.types != nil && !slices.Contains(g.types, typ) {
+			continue
+		}
+		if g.cons != nil && !a.matchGrant(g, typ, resource) {
 			continue
 		}
 		if g.patients != nil && !a.inPatients(g.patients, typ, resource) {
