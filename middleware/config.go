@@ -142,6 +142,12 @@ type Config struct {
 	// server already limits who gets them.
 	Policy Policy
 
+	// AccessPolicy is a declarative policy of what users and clients may
+	// do, intersected with their user/ and system/ scopes; see
+	// AccessPolicy and LoadAccessPolicy. With both set, a request must
+	// pass the AccessPolicy and then Policy. Default: none.
+	AccessPolicy *AccessPolicy
+
 	// Bounds are the sizes beyond which a request is refused. See Bounds.
 	Bounds Bounds
 
@@ -675,6 +681,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	errs = append(errs, cfg.Cache.withDefaults()...)
 	errs = append(errs, cfg.FHIR.withDefaults()...)
 	errs = append(errs, cfg.Bounds.withDefaults()...)
+	if err := cfg.AccessPolicy.check(cfg.Issuer.Audience); err != nil {
+		errs = append(errs, err)
+	}
 	cfg.Hooks.withDefaults()
 	errs = append(errs, indistinguishableBases(&cfg, all)...)
 	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)

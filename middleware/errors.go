@@ -82,6 +82,13 @@ type Error struct {
 	// RetryAfter, for a 503, is when the client may try again; WriteError
 	// sends it as Retry-After in whole seconds (at least 1).
 	RetryAfter time.Duration
+	// RefusedBy says who refused a FHIR request: "scope" (the token's
+	// scopes), "policy" (Config.AccessPolicy or Config.Policy), or ""
+	// for any other refusal.
+	RefusedBy string
+	// Rule names the AccessPolicy rules that applied to the user or
+	// client, comma-separated, when the policy refused.
+	Rule string
 	// Err is the cause. It may hold detail not fit for the client.
 	Err error
 }
