@@ -28,14 +28,6 @@ import (
 //   - where only granular scopes grant the type, it must match one of
 //     them.
 
-// allows reports whether the grant lets the client receive resource, of
-// type typ, with letter p, in context c under the patient limit pid
-// ("" for none). Types that hold other resources (a stored Bundle, a
-// Parameters) are permitted only when everything they hold is.
-func (a *Engine) allows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission) bool {
-	return a.allowsAt(gr, nil, c, pid, typ, resource, p, 0) == allowed
-}
-
 // verdict is the one rule's answer: allowed, or who refused.
 type verdict uint8
 

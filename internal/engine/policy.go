@@ -104,12 +104,11 @@ type policy struct {
 }
 
 type cRule struct {
-	name                string
-	userType, clientID  string
-	claim               []string
-	value               string
-	grants              []cGrant
-	fhirUserVar, patVar bool
+	name               string
+	userType, clientID string
+	claim              []string
+	value              string
+	grants             []cGrant
 }
 
 type cGrant struct {
