@@ -456,6 +456,18 @@ type Hooks struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
 
+	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1) to the
+	// challenge of every 401 answer under a FHIR base: the URL of that
+	// base's protected-resource metadata (wellknown.ProtectedResourceURL of
+	// its audience, such as
+	// https://fhir.example.org/.well-known/oauth-protected-resource/r4),
+	// from which a client learns the authorization servers and scopes. Set
+	// it when you serve Guard.ProtectedResources with
+	// wellknown.ProtectedResourceHandler; New then refuses audiences that
+	// cannot be RFC 9728 resources (http on a host that is not loopback).
+	// Default: no resource_metadata.
+	ResourceMetadata bool
+
 	// Logger receives the outages of JWKS and introspection endpoints
 	// (once per minute while they last, and their end), not request
 	// failures. Tokens are never logged. Default slog.Default().
@@ -687,6 +699,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.Hooks.withDefaults()
 	errs = append(errs, indistinguishableBases(&cfg, all)...)
 	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
+	errs = append(errs, checkResourceMetadata(&cfg, all)...)
 	cfg.Issuer, cfg.Issuers = all[0], all
 	if err := errors.Join(errs...); err != nil { // nil errors are left out
 		return cfg, fmt.Errorf("middleware: invalid Config: %w", err)
