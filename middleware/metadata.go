@@ -17,13 +17,13 @@ import (
 // the scopes and a name, then serve them with
 // wellknown.ProtectedResourceHandler:
 //
-//	docs := guard.ProtectedResources()
+//	docs := guard.ProtectedResources() // each base: its resource, issuers and bearer methods
 //	for i := range docs {
 //		docs[i].ScopesSupported = []string{"launch/patient", "patient/*.rs", "offline_access"}
 //	}
 //	prm, err := wellknown.ProtectedResourceHandler(docs...)
 //	if err != nil { ... }
-//	mux.Handle("/.well-known/oauth-protected-resource/", prm) // at the host's root
+//	mux.Handle("/.well-known/oauth-protected-resource/", prm) // at the host's root, not under the base
 //
 // With Config.Hooks.ResourceMetadata, the Guard's 401 answers name the
 // URL of these documents.

@@ -218,26 +218,28 @@ func TestProtectedResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := guard.ProtectedResources()
+	got := guard.ProtectedResources()
 	isA := cfg.Issuer.URL
 	want := []wellknown.ProtectedResource{
 		{Resource: tenantA, AuthorizationServers: []string{isA}, BearerMethodsSupported: []string{"header", "body"}},
 		{Resource: tenantB, AuthorizationServers: []string{isB.URL()}, BearerMethodsSupported: []string{"header", "body"}},
 		{Resource: "https://example.org/t/1/fhir", AuthorizationServers: []string{isA, isB.URL()}, BearerMethodsSupported: []string{"header", "body"}},
 	}
-	if len(docs) != len(want) {
-		t.Fatalf("ProtectedResources() = %+v, want %+v", docs, want)
+	if len(got) != len(want) {
+		t.Fatalf("ProtectedResources() = %+v, want %+v", got, want)
 	}
 	for i := range want {
-		if d := docs[i]; d.Resource != want[i].Resource || !slices.Equal(d.AuthorizationServers, want[i].AuthorizationServers) ||
+		if d := got[i]; d.Resource != want[i].Resource || !slices.Equal(d.AuthorizationServers, want[i].AuthorizationServers) ||
 			!slices.Equal(d.BearerMethodsSupported, want[i].BearerMethodsSupported) {
 			t.Errorf("ProtectedResources()[%d] = %+v, want %+v", i, d, want[i])
 		}
 	}
 
-	// The doc comment's wiring, and what a client does with a 401 (RFC 9728
-	// §3.3): fetch resource_metadata, and find the resource it asked.
+	// The wiring of docs/discovery-and-cors.md, verbatim (internal/doctest
+	// checks it), then what a client does with a 401 (RFC 9728 §3.3):
+	// fetch resource_metadata, and find the resource it asked.
 	mux := http.NewServeMux()
+	docs := guard.ProtectedResources() // each base: its resource, issuers and bearer methods
 	for i := range docs {
 		docs[i].ScopesSupported = []string{"launch/patient", "patient/*.rs", "offline_access"}
 	}
@@ -245,7 +247,7 @@ func TestProtectedResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/.well-known/oauth-protected-resource/", prm) // at the host's root
+	mux.Handle("/.well-known/oauth-protected-resource/", prm) // at the host's root, not under the base
 	h := guard.Handler(&anyPatientStore{})
 	for _, base := range []string{tenantA, tenantB, "https://example.org/t/1/fhir"} {
 		r := httptest.NewRequest(http.MethodGet, base+"/Patient/123", nil)
