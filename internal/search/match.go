@@ -785,10 +785,12 @@ func (m *matcher) uri(s *cursor, depth int) {
 
 // --- number and quantity
 
+// quantity reads the number, Quantity, Money or Range at s and tests it
+// against the alternatives of a number or quantity parameter.
 func (m *matcher) quantity(s *cursor, n *node, depth int) {
 	var r numRange
 	var sys, code, unit []byte
-	var hasSys, hasCode, hasUnit bool
+	var hasSys, hasCode, hasUnit, ok bool
 	switch n.leaf {
 	case lNumber:
 		if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
@@ -806,49 +808,11 @@ func (m *matcher) quantity(s *cursor, n *node, depth int) {
 			s.Skip(depth)
 			return
 		}
-		var ok bool
-		r, sys, code, unit, hasSys, hasCode, hasUnit, ok = readQuantity(s, n.leaf == lMoney, depth)
-		if !ok {
+		if r, sys, code, unit, hasSys, hasCode, hasUnit, ok = readQuantity(s, n.leaf == lMoney, depth); !ok {
 			return
 		}
 	case lRange:
-		if s.Peek() != '{' {
-			s.Skip(depth)
-			return
-		}
-		var offs [2]int
-		s.Fields(depth, namesRange, offs[:])
-		for i, off := range offs {
-			if off < 0 {
-				continue
-			}
-			t := s.At(off)
-			if t.Peek() != '{' {
-				continue
-			}
-			q, s1, c1, u1, hs, hc, hu, ok := readQuantity(&t, false, depth+1)
-			if t.Failed() {
-				s.Fail()
-				return
-			}
-			if !ok {
-				continue
-			}
-			if i == 0 {
-				r.lo, r.hasLo = q.lo, true
-			} else {
-				r.hi, r.hasHi = q.hi, true
-			}
-			if hasSys || hasCode || hasUnit {
-				// Both bounds must carry the unit tested: keep the
-				// first and require the second to agree.
-				if !bytes.Equal(sys, s1) || !bytes.Equal(code, c1) || !bytes.Equal(unit, u1) {
-					return
-				}
-			}
-			sys, code, unit, hasSys, hasCode, hasUnit = s1, c1, u1, hs, hc, hu
-		}
-		if !r.hasLo && !r.hasHi {
+		if r, sys, code, unit, hasSys, hasCode, hasUnit, ok = readRange(s, depth); !ok {
 			return
 		}
 	default:
@@ -868,23 +832,73 @@ func (m *matcher) quantity(s *cursor, n *node, depth int) {
 		return
 	}
 	for i := range m.cp.qtys {
-		a := &m.cp.qtys[i]
-		if a.hasUnit {
-			switch {
-			case a.unitAny:
-				if !(hasCode && string(code) == a.code || hasUnit && string(unit) == a.code) {
-					continue
-				}
-			default:
-				if !(hasSys && hasCode && string(sys) == a.system && string(code) == a.code) {
-					continue
-				}
-			}
-		}
-		if a.n.matches(&r) {
+		if a := &m.cp.qtys[i]; a.unitMatches(sys, code, unit, hasSys, hasCode, hasUnit) && a.n.matches(&r) {
 			m.found = true
 		}
 	}
+}
+
+// unitMatches tests a quantity's unit against the unit of a (R4
+// search.html#quantity: [prefix][number]|[system]|[code]). A unit in the
+// search value is compared exactly, without UCUM conversion:
+// "5.4|http://unitsofmeasure.org|mg" does not find 0.0054 g. R4 lets a
+// server convert; not converting finds less, which for a scope grants
+// less, never more. "[number]||[code]" matches the code or the unit text
+// in any system; a search value without a unit matches any unit.
+func (a *qtyAlt) unitMatches(sys, code, unit []byte, hasSys, hasCode, hasUnit bool) bool {
+	switch {
+	case !a.hasUnit:
+		return true
+	case a.unitAny:
+		return hasCode && string(code) == a.code || hasUnit && string(unit) == a.code
+	}
+	return hasSys && hasCode && string(sys) == a.system && string(code) == a.code
+}
+
+// readRange reads a Range: low.value as the lower bound, high.value as
+// the upper one, a missing bound open (R4 datatypes: "If the low element
+// is missing, the low boundary is not known"). ok is false with neither
+// bound, or when the bounds carry different units: a unit is tested
+// against both, so they must agree. A value that is not an object is
+// skipped.
+func readRange(s *cursor, depth int) (r numRange, sys, code, unit []byte, hasSys, hasCode, hasUnit, ok bool) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
+		return
+	}
+	var offs [2]int
+	s.Fields(depth, namesRange, offs[:])
+	for i, off := range offs {
+		if off < 0 {
+			continue
+		}
+		t := s.At(off)
+		if t.Peek() != '{' {
+			continue
+		}
+		q, s1, c1, u1, hs, hc, hu, ok := readQuantity(&t, false, depth+1)
+		if t.Failed() {
+			s.Fail()
+			return r, sys, code, unit, hasSys, hasCode, hasUnit, false
+		}
+		if !ok {
+			continue
+		}
+		if i == 0 {
+			r.lo, r.hasLo = q.lo, true
+		} else {
+			r.hi, r.hasHi = q.hi, true
+		}
+		if hasSys || hasCode || hasUnit {
+			// Both bounds must carry the unit tested: keep the
+			// first and require the second to agree.
+			if !bytes.Equal(sys, s1) || !bytes.Equal(code, c1) || !bytes.Equal(unit, u1) {
+				return r, sys, code, unit, hasSys, hasCode, hasUnit, false
+			}
+		}
+		sys, code, unit, hasSys, hasCode, hasUnit = s1, c1, u1, hs, hc, hu
+	}
+	return r, sys, code, unit, hasSys, hasCode, hasUnit, r.hasLo || r.hasHi
 }
 
 // iso4217 is the system of Money.currency.
