@@ -6,12 +6,19 @@ import (
 )
 
 // A point in time, in microseconds since the Unix epoch, UTC.
-// Ranges are inclusive at both ends: [lo, hi].
+// Ranges are inclusive at both ends: [lo, hi]. minTime and maxTime stand
+// for the open ends of a Period without start or end.
 const (
 	minTime = math.MinInt64
 	maxTime = math.MaxInt64
 )
 
+// timeRange is the range of a date value: R4 search (search.html#date)
+// treats every date, dateTime and Period as the range of time it covers,
+// and the prefixes compare the range of the search value with the range
+// of the target's. Microseconds are fine enough for any precision FHIR
+// values carry in practice, and the ranges of years 1 to 9999 fit in an
+// int64 with room to widen them for ap.
 type timeRange struct{ lo, hi int64 }
 
 // parseDate reads a FHIR date, dateTime or instant (or a search value of
@@ -174,11 +181,16 @@ func parseZone(z []byte) (offset int, ok bool) {
 	return 0, false
 }
 
+// daysIn returns the number of days of the month: day 0 of the next
+// month is its last.
 func daysIn(year, month int) int {
 	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
-// prefix is a comparison prefix of the number, date and quantity types.
+// prefix is a comparison prefix of the number, date and quantity types
+// (R4 search.html#prefix). Each compares the range of the search value
+// (its implicit precision) with the range of the target value; see
+// dateAlt.matches and numAlt.matches for the two ways they are applied.
 type prefix uint8
 
 const (
@@ -194,7 +206,9 @@ const (
 )
 
 // cutPrefix splits a search value into its prefix (eq when none) and the
-// rest.
+// rest. The values of the three types start with a digit or a sign, so
+// two letters are always a prefix; any other two letters are left in the
+// value, which then fails to parse.
 func cutPrefix(v string) (prefix, string) {
 	if len(v) >= 2 {
 		for i, p := range [...]string{"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"} {
@@ -212,27 +226,31 @@ type dateAlt struct {
 	r timeRange // for ap, already widened
 }
 
-// matches applies R4's range rules for the prefixes: s is the range of
-// the search value, t the target's.
+// matches applies R4's range rules for the prefixes (search.html#prefix):
+// s is the range of the search value, t the target's. Ranges, not points,
+// are compared: eq2013 is true of 2013-05-01, which the year contains, and
+// false of the Period 2012-12-01 to 2013-02-01, which it does not; ne2013
+// is true of that Period, and gt2013 is true of a Period only if it ends
+// after 2013.
 func (a dateAlt) matches(t timeRange) bool {
 	s := a.r
 	contains := s.lo <= t.lo && t.hi <= s.hi
 	switch a.p {
-	case pEq:
+	case pEq: // the range of the search value fully contains the target's
 		return contains
 	case pNe:
 		return !contains
 	case pGt: // the range above the search value intersects the target
 		return t.hi > s.hi
-	case pLt:
+	case pLt: // the range below the search value intersects the target
 		return t.lo < s.lo
-	case pGe:
+	case pGe: // gt, or the search value contains the target
 		return t.hi > s.hi || contains
-	case pLe:
+	case pLe: // lt, or the search value contains the target
 		return t.lo < s.lo || contains
 	case pSa: // no overlap, and the range above contains the target
 		return t.lo > s.hi
-	case pEb:
+	case pEb: // no overlap, and the range below contains the target
 		return t.hi < s.lo
 	case pAp: // the (widened) range overlaps the target
 		return s.lo <= t.hi && t.lo <= s.hi
@@ -241,7 +259,10 @@ func (a dateAlt) matches(t timeRange) bool {
 }
 
 // widen returns r widened on both sides by a tenth of the gap between now
-// and r, R4's recommended approximation for ap on dates.
+// and r, R4's recommended approximation for ap on dates ("10% of the gap
+// between now and the date"; servers may choose another). It is computed
+// once, at Compile, from Options.Now: a Query kept for long keeps the
+// width of the time it was compiled at.
 func widen(r timeRange, now time.Time) timeRange {
 	n := now.UnixMicro()
 	gap := n - r.lo
