@@ -62,6 +62,16 @@ func TestExamplePolicy(t *testing.T) {
 		t.Errorf("Dr Lee reads example: %d %s, want 403", code, body)
 	}
 
+	// A patient login's user/ scopes keep its own record, and only that.
+	amy := tokenFor(t, d, url.Values{"grant_type": {"client_credentials"},
+		"scope": {"user/*.rs"}, "fhirUser": {"Patient/example"}})
+	if code, body := get(t, d.audience+"/Observation?patient=example", amy); code != 200 {
+		t.Errorf("a patient's own search: %d %s", code, body)
+	}
+	if code, body := get(t, d.audience+"/Patient/other", amy); code != 403 {
+		t.Errorf("a patient reads another: %d %s, want 403", code, body)
+	}
+
 	// A token that no rule names gets nothing from its system/ scopes.
 	sys := tokenFor(t, d, url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"}})
 	if code, body := get(t, d.audience+"/Patient/example", sys); code != 403 {
