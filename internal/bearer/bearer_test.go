@@ -94,3 +94,29 @@ func grammar(s string) bool {
 	}
 	return true
 }
+
+func TestParseDPoP(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		err            error
+	}{
+		{name: "plain", in: "DPoP abc.def-ghi", want: "abc.def-ghi"},
+		{name: "any case", in: "dpop abc", want: "abc"},
+		{name: "upper case", in: "DPOP abc=", want: "abc="},
+		{name: "bearer", in: "Bearer abc", err: ErrNotDPoP},
+		{name: "empty", in: "", err: ErrNotDPoP},
+		{name: "scheme prefix", in: "DPoPx abc", err: ErrNotDPoP},
+		{name: "scheme alone", in: "DPoP", err: ErrMalformed},
+		{name: "no token", in: "DPoP ", err: ErrMalformed},
+		{name: "two tokens", in: "DPoP abc def", err: ErrMalformed},
+		{name: "comma list", in: "DPoP abc, Bearer def", err: ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseDPoP(tc.in)
+			if !errors.Is(err, tc.err) || got != tc.want {
+				t.Errorf("ParseDPoP(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
