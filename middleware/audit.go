@@ -91,7 +91,7 @@ type Metrics interface {
 
 // KindName is the short name of a refusal's sentinel, for logs and
 // metrics: "missing_token", "invalid_request", "invalid_token",
-// "insufficient_scope", "not_found", "method_not_allowed", "too_large",
+// "invalid_dpop_proof", "insufficient_scope", "not_found", "method_not_allowed", "too_large",
 // "unchecked_response", "unavailable", "misconfigured"; "" for nil.
 func KindName(kind error) string {
 	switch kind {
@@ -103,6 +103,8 @@ func KindName(kind error) string {
 		return "invalid_request"
 	case ErrInvalidToken:
 		return "invalid_token"
+	case ErrInvalidProof:
+		return "invalid_dpop_proof"
 	case ErrInsufficientScope:
 		return "insufficient_scope"
 	case ErrNotFound:
