@@ -66,9 +66,9 @@ var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "P
 //
 // The fields follow the path of a request: whose tokens are trusted, for
 // which FHIR bases (Issuer, Issuers, Base, TrustForwardedHost), from which
-// browser origins (AllowedOrigins); how a token is checked (Tokens), with
-// which keys (Keys, HTTPClient) and how long a verified one is remembered
-// (Cache); what a FHIR request may then do (FHIR, Policy) within which
+// browser origins (AllowedOrigins); how a token is checked (Tokens) and
+// the proof of a DPoP-bound one (DPoP), with which keys (Keys,
+// HTTPClient) and how long a verified one is remembered (Cache); what a FHIR request may then do (FHIR, Policy) within which
 // bounds (Bounds); and who is told (Hooks).
 type Config struct {
 	// Issuer is the trusted authorization server: its "iss" (URL), the
@@ -112,6 +112,12 @@ type Config struct {
 	// Tokens says how an access token is checked: its algorithms, clock
 	// skew and type, and against which revocations. See TokenOptions.
 	Tokens TokenOptions
+
+	// DPoP says how the proofs of DPoP-bound tokens (RFC 9449) are
+	// checked, for the issuers whose Issuer.DPoP accepts them: proof
+	// algorithms, age, the record of used proofs shared by replicas, and
+	// server nonces. See DPoPOptions.
+	DPoP DPoPOptions
 
 	// Keys says how the issuers' JWKS are fetched and refreshed. See
 	// KeyOptions.
@@ -228,6 +234,13 @@ type Issuer struct {
 	// Introspection configures the RFC 7662 introspection of its tokens,
 	// used when Format is TokensIntrospect or TokensJWTOrIntrospect.
 	Introspection Introspection
+
+	// DPoP says whether its tokens may be DPoP-bound (RFC 9449), and
+	// sent as "Authorization: DPoP <token>" with a proof in the DPoP
+	// header (see Config.DPoP): DPoPOff (the default: bearer tokens
+	// only, a token with a cnf claim is refused), DPoPAllowed (both) or
+	// DPoPRequired (DPoP-bound tokens only). See DPoPMode.
+	DPoP DPoPMode
 }
 
 // TokenOptions say how an access token is checked: its algorithms, clock
@@ -516,8 +529,9 @@ const (
 // present, must name the request's base for that issuer (see
 // SkipMissingAudience when absent), "token_use" (Ory Hydra), when
 // present, must be "access_token", "token_type", when present, must be
-// "Bearer" (any case: not DPoP, not a refresh token's), and "cnf" must be
-// absent. An answer that names no token kind is taken as an access
+// "Bearer" (any case: not a refresh token's) and "cnf" absent, or, for an
+// issuer whose DPoP accepts DPoP-bound tokens, "DPoP" with "cnf" holding
+// the key's thumbprint as "jkt" (RFC 9449 §6.2). An answer that names no token kind is taken as an access
 // token's. The launch context and fhirUser are read from the
 // answer with the issuer's Claims, as from a JWT.
 //
@@ -689,6 +703,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
 	errs = append(errs, cfg.Tokens.withDefaults(keyfunc)...)
+	errs = append(errs, cfg.DPoP.withDefaults(all)...)
 	errs = append(errs, cfg.Keys.withDefaults()...)
 	errs = append(errs, cfg.Cache.withDefaults()...)
 	errs = append(errs, cfg.FHIR.withDefaults()...)
