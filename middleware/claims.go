@@ -34,6 +34,7 @@ type claims struct {
 	names   *ClaimNames
 	strict  bool // RFC 9068 §2.2: sub, client_id, iat and jti required
 	slashes bool // read %2F as "/" before the "?" of each scope
+	dpop    bool // the issuer accepts DPoP-bound tokens: cnf.jkt allowed
 	// deferScopes leaves the scope claim to readScopes: a JWT's scopes,
 	// which a forger may make long, are parsed only once its signature
 	// verified.
@@ -61,7 +62,7 @@ var _ jwt.ClaimsValidator = (*claims)(nil)
 // reported, joined in the order the claims are read.
 func (c *claims) Validate() error {
 	m := c.MapClaims
-	exp, err := precheck(m)
+	exp, err := precheck(m, c.dpop)
 	if err != nil {
 		return err
 	}
@@ -94,16 +95,23 @@ func (c *claims) Validate() error {
 
 // precheck refuses the claims that make the token unusable whatever else
 // it holds, and returns its expiry: claims that are not UTF-8, a cnf
-// binding, and no exp, which jwt/v5 treats as optional: a bearer token
-// without one would be good forever.
-func precheck(m jwt.MapClaims) (*jwt.NumericDate, error) {
+// binding other than a DPoP one where dpop allows it, and no exp, which
+// jwt/v5 treats as optional: a bearer token without one would be good
+// forever.
+func precheck(m jwt.MapClaims, dpop bool) (*jwt.NumericDate, error) {
 	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
 		return nil, fmt.Errorf("%w: claims are not UTF-8", errClaim)
 	}
-	if _, ok := m["cnf"]; ok {
-		// A sender-constrained (DPoP or mTLS) token presented as a bearer
-		// token: its holder's proof is not checked here (RFC 9449 §7.2).
-		return nil, fmt.Errorf("%w: cnf-bound token presented as Bearer", errClaim)
+	if cnf, ok := m["cnf"]; ok {
+		if !dpop {
+			// A sender-constrained (DPoP or mTLS) token presented as a
+			// bearer token: its holder's proof is not checked here (RFC
+			// 9449 §7.2).
+			return nil, fmt.Errorf("%w: cnf-bound token presented as Bearer", errClaim)
+		}
+		if err := checkCNF(cnf); err != nil { // its proof: see checkDPoP
+			return nil, err
+		}
 	}
 	exp, err := m.GetExpirationTime()
 	if err != nil || exp == nil {
