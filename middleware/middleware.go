@@ -57,6 +57,8 @@ type Guard struct {
 	publicMetadata bool
 	// revocations: Config.Tokens.Revocations, nil for none.
 	revocations Revocations
+	// dpop checks DPoP proofs; nil when no issuer accepts DPoP.
+	dpop *dpopState
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -71,6 +73,7 @@ type issuer struct {
 	keys      *jwks.Set // nil with a Keyfunc, or when every token is introspected
 	tokens    TokenFormat
 	intro     *introspector // nil with TokensJWT
+	dpop      DPoPMode
 }
 
 // base is one FHIR base served here: a host and a path, the audiences
@@ -131,6 +134,10 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if g.auditing() {
 		g.onError = auditError(g.onError)
 	}
+	if g.dpop, err = newDPoP(&cfg); err != nil {
+		return nil, err
+	}
+	g.onError = g.dpopChallenges(g.onError)
 	if !cfg.Cache.Disable {
 		g.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
 	}
@@ -160,7 +167,7 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 // of the issuer c, discovering its endpoints where they are not given.
 func newIssuer(ctx context.Context, c Issuer, cfg *Config, client *http.Client) (*issuer, error) {
 	is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format,
-		auds: append([]string{c.Audience}, c.Audiences...)}
+		auds: append([]string{c.Audience}, c.Audiences...), dpop: c.DPoP}
 	is.validator = jwt.NewValidator(
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -510,7 +517,7 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 			b.az.ServeMetadata(w, r, next)
 			return
 		}
-		grant, r, err := g.authenticate(r, b)
+		grant, r, err := g.authenticate(w, r, b)
 		if err != nil {
 			g.onError(w, r, err)
 			return
@@ -569,7 +576,7 @@ func (g *Guard) auditing() bool { return g.audit != nil || g.metrics != nil }
 // smartctx.FromContext), or before Authorize in a chain of your own.
 func (g *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		grant, r, err := g.authenticate(r, g.baseOf(r))
+		grant, r, err := g.authenticate(w, r, g.baseOf(r))
 		if err != nil {
 			g.onError(w, r, err)
 			return
@@ -643,11 +650,12 @@ func (g *Guard) Decide(ctx context.Context, grant *smartctx.Grant, r *http.Reque
 }
 
 // authenticate extracts and verifies r's token and, when r is under base
-// b, checks that the token may be used there. It returns the grant and r,
-// or a copy whose body can be read again; the caller puts the grant on the
-// context.
-func (g *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
-	tok, r, xerr := g.extract(r)
+// b, checks that the token may be used there, then its DPoP proof (or
+// that it needs none). It returns the grant and r, or a copy whose body
+// can be read again; the caller puts the grant on the context. w gets the
+// response headers of DPoP.
+func (g *Guard) authenticate(w http.ResponseWriter, r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
+	tok, isDPoP, r, xerr := g.extract(r)
 	if xerr != nil {
 		e := *xerr // a copy: the ErrorHandler may keep or change it
 		return nil, r, &e
@@ -658,6 +666,9 @@ func (g *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.R
 	}
 	if b != nil && !b.bound(grant) {
 		return nil, r, errNotForBase()
+	}
+	if err := g.checkDPoP(w, r, b, tok, isDPoP, grant); err != nil {
+		return nil, r, err
 	}
 	return grant, r, nil
 }
@@ -682,10 +693,12 @@ func invalidRequest(desc string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: desc, Err: ErrInvalidRequest}
 }
 
-// extract finds the one bearer token of r (RFC 6750 §2). It returns r, or
-// a copy whose body can be read again.
-func (g *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
+// extract finds the one access token of r (RFC 6750 §2), and whether it
+// came with the DPoP scheme (RFC 9449 §7.1). It returns r, or a copy
+// whose body can be read again.
+func (g *Guard) extract(r *http.Request) (string, bool, *http.Request, *Error) {
 	var tok string
+	var isDPoP bool
 	vals := r.Header["Authorization"]
 	switch len(vals) {
 	case 0:
@@ -693,40 +706,46 @@ func (g *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
 		t, err := bearer.Parse(vals[0])
 		switch {
 		case errors.Is(err, bearer.ErrMalformed):
-			return "", r, errMalformed
+			return "", false, r, errMalformed
 		case err == nil:
 			tok = t
+		default: // another scheme: DPoP, where it is accepted
+			t, xerr := g.dpopCredentials(vals[0])
+			if xerr != nil {
+				return "", false, r, xerr
+			}
+			tok, isDPoP = t, t != ""
 		}
 	default:
-		return "", r, errTwoHeaders
+		return "", false, r, errTwoHeaders
 	}
 	// The fast path must not miss a percent-encoded name such as
 	// %61ccess_token, which Query decodes to access_token.
 	if q := r.URL.RawQuery; strings.Contains(q, "access") || strings.Contains(q, "%") {
 		if _, ok := r.URL.Query()["access_token"]; ok {
 			if tok != "" {
-				return "", r, errTwoMethods
+				return "", false, r, errTwoMethods
 			}
-			return "", r, errQueryToken
+			return "", false, r, errQueryToken
 		}
 	}
 	if g.form {
 		ft, r2, err := formToken(r)
 		if err != nil {
-			return "", r, err
+			return "", false, r, err
 		}
 		r = r2
 		if ft != "" {
 			if tok != "" {
-				return "", r, errTwoMethods
+				return "", false, r, errTwoMethods
 			}
 			tok = ft
 		}
 	}
 	if tok == "" {
-		return "", r, errNoToken
+		return "", false, r, errNoToken
 	}
-	return tok, r, nil
+	return tok, isDPoP, r, nil
 }
 
 // formToken reads the access_token parameter of an
@@ -781,8 +800,14 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // of its issuer held, its introspection endpoint or the Revocations down).
 // ctx bounds a JWKS fetch, an introspection call or a revocation check
 // the token may cause.
+// A DPoP-bound token is refused (invalid_token): its proof belongs to a
+// request, which only Handler and AuthenticateOnly see.
 func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
-	return g.verifyCached(ctx, token, nil)
+	grant, err := g.verifyCached(ctx, token, nil)
+	if _, bound := boundKey(grant); err == nil && bound {
+		return nil, errBoundNoProof
+	}
+	return grant, err
 }
 
 // verifyCached is Verify through the cache, then the revocation check
@@ -905,7 +930,7 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		case is == nil:
 			return nil, errUntrusted
 		}
-		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds}
+		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds, dpop: is.dpop != DPoPOff}
 		if err := is.validator.Validate(c); err != nil {
 			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		}

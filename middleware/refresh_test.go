@@ -65,7 +65,7 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 			if tc.target != "" {
 				req := httptest.NewRequest(http.MethodGet, tc.target, nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
-				_, _, err = m.authenticate(req, m.baseOf(req))
+				_, _, err = m.authenticate(httptest.NewRecorder(), req, m.baseOf(req))
 			} else {
 				_, err = m.Verify(context.Background(), tok)
 			}
