@@ -172,7 +172,9 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{name: "DPoP-bound", answer: with(func(a map[string]any) { a["token_type"] = "DPoP" }), want: 401, desc: "not an access token"},
 		{name: "token_type bearer, lower case", answer: with(func(a map[string]any) { a["token_type"] = "bearer" }), want: 200},
 		{name: "token_type of another kind", answer: with(func(a map[string]any) { a["token_type"] = "N_A" }), want: 401, desc: "not an access token"},
-		{name: "cnf-bound", answer: with(func(a map[string]any) { a["cnf"] = map[string]any{"jkt": "x"} }), want: 401, desc: "token claims invalid"},
+		// token_type Bearer beside a cnf binding is inconsistent (SPEC 103).
+		{name: "cnf-bound", answer: with(func(a map[string]any) { a["cnf"] = map[string]any{"jkt": "x"} }), want: 401, desc: "not an access token"},
+		{name: "cnf-bound, no token_type", answer: with(func(a map[string]any) { delete(a, "token_type"); a["cnf"] = map[string]any{"jkt": "x"} }), want: 401, desc: "token claims invalid"},
 		{name: "no client_id", answer: with(func(a map[string]any) { delete(a, "client_id") }), want: 401, desc: "token claims invalid"},
 		{name: "no scope", answer: with(func(a map[string]any) { delete(a, "scope") }), want: 401, desc: "token claims invalid"},
 		{name: "bad patient", answer: with(func(a map[string]any) { a["patient"] = "a/b" }), want: 401, desc: "patient is not an id, Patient/[id] or its URL here"},
