@@ -104,9 +104,11 @@ type DPoPOptions struct {
 	// them one Store they share, or a proof replayed to another replica
 	// is accepted there. A Store that errors, is full, or does not answer
 	// within StoreTimeout fails the request with 503 (ErrUnavailable) and
-	// Retry-After. The memory store holds each record for MaxAge + Leeway
-	// (90 s by default), so its size bounds the DPoP requests per second
-	// it can take: DefaultStoreSize / 90 s is about 1,450.
+	// Retry-After. A record is kept until the proof cannot be accepted
+	// any more, on this replica or on one whose clock is up to Leeway
+	// behind: MaxAge + 2 × Leeway (2 min by default) after its iat. So the
+	// size of a memory store bounds the DPoP requests per second it can
+	// take: DefaultStoreSize / 2 min is about 2,180.
 	Store Store
 
 	// StoreTimeout bounds each call to Store (not to the memory store,

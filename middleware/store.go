@@ -56,7 +56,7 @@ func NewMemoryStore(maxEntries int) Store {
 }
 
 // DefaultStoreSize is the size of a memory store when none is given.
-const DefaultStoreSize = 1 << 17
+const DefaultStoreSize = 1 << 18
 
 func newMemoryStore(maxEntries int, now func() time.Time) *memoryStore {
 	if maxEntries < 1 {

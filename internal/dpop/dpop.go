@@ -184,10 +184,11 @@ func (p Proof) ReplayKey() string {
 }
 
 // Retain returns how long, from now, p must be remembered: until no copy
-// of it can be accepted any more (its iat + MaxAge + Leeway), plus a
-// second for rounding.
+// of it can be accepted any more, on this server (its iat + MaxAge +
+// Leeway) or on another whose clock is up to Leeway behind, plus a second
+// for rounding.
 func (v *Verifier) Retain(p Proof, now time.Time) time.Duration {
-	return max(p.IssuedAt.Add(v.maxAge+v.leeway).Sub(now), 0) + time.Second
+	return max(p.IssuedAt.Add(v.maxAge+2*v.leeway).Sub(now), 0) + time.Second
 }
 
 // Algorithms returns the accepted algorithms, in no particular order.
