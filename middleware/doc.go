@@ -50,8 +50,9 @@
 //
 //   - It came one way only: the Authorization header with the Bearer
 //     scheme (any case) and a b64token, or, when Config.Tokens.FormBody is
-//     set, a form body. Two headers, header and query, header and body are
-//     refused.
+//     set, a form body, or, where an issuer accepts DPoP-bound tokens, the
+//     DPoP scheme (see DPoP below). Two headers, header and query, header
+//     and body are refused.
 //   - It is a JWS of at most Config.Bounds.MaxTokenSize bytes (no JWE, no nested
 //     JWT), its header "typ" is at+jwt or application/at+jwt (or JWT or
 //     absent, unless Config.Tokens.RequireATJWT), it has no "crit", and its "kid"
@@ -71,7 +72,8 @@
 //     and not past; "nbf" and "iat" are not in the future (each with
 //     Config.Tokens.Leeway).
 //   - It is not sender-constrained ("cnf"), which a bearer token cannot
-//     prove.
+//     prove; unless its issuer accepts DPoP-bound tokens and "cnf" is one
+//     "jkt": then it must come with the DPoP scheme and a valid proof.
 //   - Its SMART claims are well formed: fhirUser references a Patient,
 //     Practitioner, PractitionerRole, RelatedPerson or Person, every
 //     fhirContext item has a reference, canonical or identifier and no
@@ -114,6 +116,26 @@
 // its introspection endpoint or the Revocations down or slow), it is
 // answered 503 temporarily_unavailable with Retry-After, never let
 // through; see Guard.Ready.
+//
+// # DPoP
+//
+// An issuer whose [Issuer].DPoP is [DPoPAllowed] or [DPoPRequired] may
+// issue DPoP-bound tokens (RFC 9449): its "cnf.jkt" (in the JWT or the
+// introspection answer) names a key of the client, and every request
+// carries "Authorization: DPoP <token>" and one DPoP header, a proof
+// signed with that key for that request. The token is verified and cached
+// as any; the proof is checked on every request after it, against
+// Config.DPoP ([DPoPOptions]): typ, an alg of its allow-list, a public
+// jwk whose thumbprint is the token's cnf.jkt, the signature, htm, htu
+// (the configured base URL and the request's path, never the Host header),
+// iat, ath, an unused jti (recorded in Config.DPoP.Store, which replicas
+// share; a store that fails answers 503) and, with a NonceKey, a current
+// nonce. A refused proof is answered 401 invalid_dpop_proof (or
+// use_dpop_nonce, with a DPoP-Nonce header) and matches [ErrInvalidProof];
+// a bound token sent as a bearer token, an unbound one sent with the DPoP
+// scheme, and a bearer token where DPoP is required are answered 401
+// invalid_token. The challenges name the DPoP scheme with its algs, beside
+// Bearer where bearer tokens are accepted too.
 //
 // # Requests
 //
@@ -251,7 +273,8 @@
 //
 // Refused requests go to Config.Hooks.ErrorHandler with an *[Error], which
 // matches exactly one of the sentinels ([ErrMissingToken],
-// [ErrInvalidRequest], [ErrInvalidToken], [ErrInsufficientScope],
+// [ErrInvalidRequest], [ErrInvalidToken], [ErrInvalidProof],
+// [ErrInsufficientScope],
 // [ErrNotFound], [ErrMethodNotAllowed], [ErrTooLarge],
 // [ErrUncheckedResponse], [ErrUnavailable], [ErrMisconfigured]) with
 // errors.Is, and also its cause (such as jwt.ErrTokenExpired). The default
