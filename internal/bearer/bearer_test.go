@@ -48,25 +48,36 @@ func TestParseDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// FuzzParse checks that Parse never panics and that every token it accepts
-// is a b64token found at the end of the input.
+// FuzzParse checks that Parse and ParseDPoP never panic, that every token
+// they accept is a b64token found at the end of the input, and that no
+// input is both Bearer and DPoP credentials.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"Bearer abc", "bearer a.b.c", "Bearer  x==", "Basic x", "Bearer", "Bearer a b", "Bearer =", "BEARER ~+/"} {
+	for _, s := range []string{"Bearer abc", "bearer a.b.c", "Bearer  x==", "Basic x", "Bearer", "Bearer a b", "Bearer =", "BEARER ~+/", "DPoP a.b", "dpop  x=", "DPoP"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		tok, err := Parse(in)
-		if err != nil {
-			if tok != "" {
-				t.Fatalf("Parse(%q) returned token %q with error %v", in, tok, err)
+		dtok, derr := ParseDPoP(in)
+		if err == nil && derr == nil {
+			t.Fatalf("%q is both Bearer and DPoP credentials", in)
+		}
+		for _, c := range []struct {
+			tok    string
+			err    error
+			scheme int
+		}{{tok, err, len("Bearer ")}, {dtok, derr, len("DPoP ")}} {
+			if c.err != nil {
+				if c.tok != "" {
+					t.Fatalf("%q: token %q with error %v", in, c.tok, c.err)
+				}
+				continue
 			}
-			return
-		}
-		if !grammar(tok) {
-			t.Fatalf("Parse(%q) accepted %q, not a b64token", in, tok)
-		}
-		if len(in) < len(tok)+7 || in[len(in)-len(tok):] != tok {
-			t.Fatalf("Parse(%q) = %q, not the tail of the input", in, tok)
+			if !grammar(c.tok) {
+				t.Fatalf("%q: accepted %q, not a b64token", in, c.tok)
+			}
+			if len(in) < len(c.tok)+c.scheme || in[len(in)-len(c.tok):] != c.tok {
+				t.Fatalf("%q: %q is not the tail of the input", in, c.tok)
+			}
 		}
 	})
 }
