@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"errors"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -51,8 +52,12 @@ func split(s string) (origin, path string, err error) {
 	if host == "" || strings.ContainsAny(host, "%/") { // no IPv6 zones
 		return "", "", errHTU
 	}
-	if strings.IndexByte(host, ':') >= 0 {
-		host = "[" + host + "]"
+	if strings.IndexByte(host, ':') >= 0 { // an IPv6 literal, in brackets
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() || !strings.HasPrefix(u.Host, "[") {
+			return "", "", errHTU
+		}
+		host = "[" + a.String() + "]"
 	}
 	if port == "80" && u.Scheme == "http" || port == "443" && u.Scheme == "https" {
 		port = ""

@@ -20,6 +20,8 @@ func TestNormalizeURL(t *testing.T) {
 		{"https://fhir.example.org/Patient/%24everything", "https://fhir.example.org/Patient/%24everything"},
 		{"https://[::1]:443/r4", "https://[::1]/r4"},
 		{"https://[::1]:8443/r4", "https://[::1]:8443/r4"},
+		{"https://[0:0::0001]/r4", "https://[::1]/r4"},
+		{"https://[2001:DB8::A]/r4", "https://[2001:db8::a]/r4"},
 		{"https://fhir.example.org/r4/./Patient", "https://fhir.example.org/r4/./Patient"},
 		{"https://fhir.example.org/r4/Patient?a=b#c", "https://fhir.example.org/r4/Patient"},
 	} {
@@ -28,7 +30,7 @@ func TestNormalizeURL(t *testing.T) {
 			t.Errorf("NormalizeURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "/r4/Patient", "fhir.example.org/r4", "ftp://fhir.example.org/", "https:///r4", "https://u:p@fhir.example.org/", "urn:x:y", "https://[fe80::1%25eth0]/", "https://fhir.example.org/%zz"} {
+	for _, bad := range []string{"", "/r4/Patient", "fhir.example.org/r4", "ftp://fhir.example.org/", "https:///r4", "https://u:p@fhir.example.org/", "urn:x:y", "https://[fe80::1%25eth0]/", "https://fhir.example.org/%zz", "http://::", "http://[::]x/", "https://[1.2.3.4]/"} {
 		if got, err := NormalizeURL(bad); err == nil {
 			t.Errorf("NormalizeURL(%q) = %q, want an error", bad, got)
 		}
