@@ -40,17 +40,24 @@ var ErrStoreFull = errors.New("middleware: store full")
 // errBadTTL refuses a record that would expire at once or never.
 var errBadTTL = errors.New("middleware: store: ttl must be positive")
 
-// storeShards spreads a memory store over locks.
-const storeShards = 16
+// storeShards spreads a memory store of at least shardedStoreSize entries
+// over locks; a smaller one has one lock, so that it holds exactly its
+// size (a shard is full at its share of it, however empty the others).
+const (
+	storeShards      = 16
+	shardedStoreSize = 1 << 14
+)
 
 // NewMemoryStore returns a Store held in this process's memory, for a
 // single replica (or tests): each replica has its own, so a proof
 // replayed to another replica is not noticed; give replicas a Store they
 // share. It holds at most maxEntries unexpired entries (DefaultStoreSize
-// when maxEntries < 1), spread over 16 shards by a hash of the key with a
-// random seed; a shard full of unexpired entries refuses new keys with
-// ErrStoreFull until some expire, and expired entries are dropped as new
-// ones arrive. An entry costs about 200 bytes plus its key and value.
+// when maxEntries < 1); full, it refuses new keys with ErrStoreFull until
+// some expire, and expired entries are dropped as new ones arrive. From
+// 16,384 entries on, they are spread over 16 shards by a hash of the key
+// with a random seed, each refusing at its share, so that such a store
+// may refuse a little before it holds maxEntries. An entry costs about
+// 200 bytes plus its key and value.
 func NewMemoryStore(maxEntries int) Store {
 	return newMemoryStore(maxEntries, time.Now)
 }
@@ -62,7 +69,10 @@ func newMemoryStore(maxEntries int, now func() time.Time) *memoryStore {
 	if maxEntries < 1 {
 		maxEntries = DefaultStoreSize
 	}
-	n := min(storeShards, maxEntries)
+	n := 1
+	if maxEntries >= shardedStoreSize {
+		n = storeShards
+	}
 	s := &memoryStore{now: now, seed: maphash.MakeSeed(), shards: make([]memShard, n)}
 	for i := range s.shards {
 		s.shards[i].max = maxEntries / n

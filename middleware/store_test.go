@@ -164,14 +164,17 @@ func TestMemoryStoreRefusesBadCalls(t *testing.T) {
 }
 
 func TestNewMemoryStoreSizes(t *testing.T) {
-	for _, tc := range []struct{ in, want int }{{0, DefaultStoreSize}, {-1, DefaultStoreSize}, {1, 1}, {5, 5}, {17, 17}, {1000, 1000}} {
+	for _, tc := range []struct{ in, want, shards int }{
+		{0, DefaultStoreSize, storeShards}, {-1, DefaultStoreSize, storeShards}, {1, 1, 1}, {17, 17, 1},
+		{shardedStoreSize - 1, shardedStoreSize - 1, 1}, {shardedStoreSize + 5, shardedStoreSize + 5, storeShards},
+	} {
 		s := NewMemoryStore(tc.in).(*memoryStore)
 		total := 0
 		for i := range s.shards {
 			total += s.shards[i].max
 		}
-		if total != tc.want {
-			t.Errorf("NewMemoryStore(%d) holds %d, want %d", tc.in, total, tc.want)
+		if total != tc.want || len(s.shards) != tc.shards {
+			t.Errorf("NewMemoryStore(%d) holds %d in %d shards, want %d in %d", tc.in, total, len(s.shards), tc.want, tc.shards)
 		}
 	}
 }
