@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -94,17 +93,28 @@ type memShard struct {
 	mu  sync.Mutex
 	max int
 	m   map[string]*memItem
-	exp expiries // the items of m, soonest expiry first
+	// exp holds when the items of m expire, soonest first (a min-heap),
+	// and stale entries of items whose expiry Put changed since.
+	exp []expiry
 }
 
 type memItem struct {
 	key     string
 	value   []byte
 	expires int64 // Unix nanoseconds
-	index   int   // in the shard's expiries
+}
+
+// expiry is an entry of a shard's heap: the expiry inline, so that
+// ordering the heap reads no item.
+type expiry struct {
+	at int64
+	it *memItem
 }
 
 func (s *memoryStore) shard(key string) *memShard {
+	if len(s.shards) == 1 {
+		return &s.shards[0]
+	}
 	return &s.shards[maphash.String(s.seed, key)%uint64(len(s.shards))]
 }
 
@@ -113,9 +123,13 @@ func (s *memoryStore) lock(key string) (*memShard, int64) {
 	sh := s.shard(key)
 	now := s.now().UnixNano()
 	sh.mu.Lock()
-	for len(sh.exp) > 0 && sh.exp[0].expires <= now {
-		it := heap.Pop(&sh.exp).(*memItem)
-		delete(sh.m, it.key)
+	for len(sh.exp) > 0 && sh.exp[0].at <= now {
+		e := sh.pop()
+		// A stale entry (Put changed the item's expiry, or the key was
+		// dropped and added anew) is only dropped from the heap.
+		if e.it.expires == e.at && sh.m[e.it.key] == e.it {
+			delete(sh.m, e.it.key)
+		}
 	}
 	return sh, now
 }
@@ -153,7 +167,10 @@ func (s *memoryStore) Put(ctx context.Context, key string, value []byte, ttl tim
 	defer sh.mu.Unlock()
 	if it, ok := sh.m[key]; ok {
 		it.value, it.expires = value, now+int64(ttl)
-		heap.Fix(&sh.exp, it.index)
+		sh.push(expiry{it.expires, it})
+		if len(sh.exp) > 2*len(sh.m)+64 { // stale entries of many Puts
+			sh.rebuild()
+		}
 		return nil
 	}
 	if len(sh.m) >= sh.max {
@@ -179,7 +196,7 @@ func (s *memoryStore) Get(ctx context.Context, key string) ([]byte, bool, error)
 
 func (sh *memShard) insert(it *memItem) {
 	sh.m[it.key] = it
-	heap.Push(&sh.exp, it)
+	sh.push(expiry{it.expires, it})
 }
 
 // len returns the number of entries, expired ones not yet dropped
@@ -195,24 +212,50 @@ func (s *memoryStore) len() int {
 	return n
 }
 
-// expiries is a min-heap of items by expiry (container/heap).
-type expiries []*memItem
+// push adds e to the heap.
+func (sh *memShard) push(e expiry) {
+	h := append(sh.exp, e)
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if h[parent].at <= h[i].at {
+			break
+		}
+		h[parent], h[i] = h[i], h[parent]
+		i = parent
+	}
+	sh.exp = h
+}
 
-func (h expiries) Len() int           { return len(h) }
-func (h expiries) Less(i, j int) bool { return h[i].expires < h[j].expires }
-func (h expiries) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+// pop removes and returns the soonest entry of the heap.
+func (sh *memShard) pop() expiry {
+	h := sh.exp
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = expiry{}
+	h = h[:last]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h[l].at < h[small].at {
+			small = l
+		}
+		if r < len(h) && h[r].at < h[small].at {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		h[i], h[small] = h[small], h[i]
+		i = small
+	}
+	sh.exp = h
+	return top
 }
-func (h *expiries) Push(x any) {
-	it := x.(*memItem)
-	it.index = len(*h)
-	*h = append(*h, it)
-}
-func (h *expiries) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return it
+
+// rebuild makes the heap anew from the items, without stale entries.
+func (sh *memShard) rebuild() {
+	sh.exp = sh.exp[:0]
+	for _, it := range sh.m {
+		sh.push(expiry{it.expires, it})
+	}
 }
