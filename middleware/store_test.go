@@ -214,3 +214,39 @@ func BenchmarkMemoryStoreAdd(b *testing.B) {
 		i++
 	}
 }
+
+// TestMemoryStorePutChangesExpiry: a Put that lengthens or shortens an
+// entry's life is what counts, whatever the heap still holds of the
+// earlier one; many Puts of one key do not grow the heap without bound.
+func TestMemoryStorePutChangesExpiry(t *testing.T) {
+	s, c := newClockedStore(10)
+	ctx := context.Background()
+	s.Put(ctx, "longer", []byte("1"), time.Minute)
+	s.Put(ctx, "longer", []byte("2"), time.Hour)
+	s.Put(ctx, "shorter", []byte("1"), time.Hour)
+	s.Put(ctx, "shorter", []byte("2"), time.Minute)
+	c.advance(2 * time.Minute)
+	if v, ok, _ := s.Get(ctx, "longer"); !ok || string(v) != "2" {
+		t.Errorf("a lengthened entry expired at its first ttl: %q, %v", v, ok)
+	}
+	if _, ok, _ := s.Get(ctx, "shorter"); ok {
+		t.Error("a shortened entry outlived its new ttl")
+	}
+	// Dropped, then added anew: the old heap entry must not drop the new one.
+	s.Put(ctx, "again", nil, time.Minute)
+	c.advance(time.Minute)
+	s.Add(ctx, "again", 3*time.Minute)
+	c.advance(time.Minute)
+	if ok, _ := s.Add(ctx, "again", time.Minute); ok {
+		t.Error("a key added anew was forgotten")
+	}
+	for i := range 1000 {
+		s.Put(ctx, "hot", []byte{byte(i)}, time.Duration(i+1)*time.Second)
+	}
+	if n := len(s.shards[0].exp); n > 2*len(s.shards[0].m)+64 {
+		t.Errorf("the heap holds %d entries for %d items", n, len(s.shards[0].m))
+	}
+	if v, ok, _ := s.Get(ctx, "hot"); !ok || v[0] != byte(999%256) {
+		t.Errorf("Get after many Puts = %v, %v", v, ok)
+	}
+}
