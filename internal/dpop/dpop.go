@@ -172,15 +172,18 @@ type Proof struct {
 // 9449 §11.1), so that the record is small whatever the jti's size, and a
 // client's jti cannot collide with another client's.
 func (p Proof) ReplayKey() string {
-	h := sha256.New()
-	var n [8]byte
+	const prefix = "dpop:jti:"
+	var buf [512]byte
+	b := buf[:0]
 	for _, s := range [...]string{p.Thumbprint, p.Method, p.URL, p.JTI} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	var sum [sha256.Size]byte
-	return "dpop:jti:" + base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0]))
+	sum := sha256.Sum256(b)
+	var key [len(prefix) + 43]byte
+	copy(key[:], prefix)
+	base64.RawURLEncoding.Encode(key[len(prefix):], sum[:])
+	return string(key[:])
 }
 
 // Retain returns how long, from now, p must be remembered: until no copy
