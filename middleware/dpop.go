@@ -14,6 +14,7 @@ import (
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/bearer"
 	"github.com/smartguard/smartguard/internal/dpop"
+	"github.com/smartguard/smartguard/wellknown"
 )
 
 // DPoPMode says whether the access tokens of an issuer may, or must, be
@@ -505,4 +506,20 @@ func usesDPoP(r *http.Request) bool {
 	}
 	_, err := bearer.ParseDPoP(vals[0])
 	return !errors.Is(err, bearer.ErrNotDPoP)
+}
+
+// describeDPoP adds to doc, the RFC 9728 metadata of base b, what b
+// accepts of DPoP (RFC 9728 §2): the proof algorithms where an issuer of b
+// accepts DPoP-bound tokens and, where none accepts bearer tokens,
+// dpop_bound_access_tokens_required and no bearer method.
+func (g *Guard) describeDPoP(doc *wellknown.ProtectedResource, b *base) {
+	bearerOK, dpopOK := g.schemes(b)
+	if g.dpop == nil || !dpopOK {
+		return
+	}
+	doc.DPoPSigningAlgValuesSupported = strings.Fields(g.dpop.algs)
+	if !bearerOK {
+		doc.BearerMethodsSupported = nil
+		doc.DPoPBoundAccessTokensRequired = true
+	}
 }

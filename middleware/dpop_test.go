@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -852,5 +853,42 @@ func TestDPoPKindName(t *testing.T) {
 	e := &Error{Status: 401, Code: CodeUseDPoPNonce}
 	if !errors.Is(e, ErrInvalidProof) || errors.Is(e, ErrInvalidToken) {
 		t.Errorf("use_dpop_nonce is not of kind ErrInvalidProof alone")
+	}
+}
+
+// TestDPoPWithResourceMetadata: with Config.Hooks.ResourceMetadata, both
+// challenges of a 401 name the metadata (RFC 9728 §5.1 allows it with
+// DPoP), and the metadata says what the base accepts of DPoP (RFC 9728 §2).
+func TestDPoPWithResourceMetadata(t *testing.T) {
+	const prm = `resource_metadata="https://fhir.example.org/.well-known/oauth-protected-resource/r4"`
+	for _, tc := range []struct {
+		mode      DPoPMode
+		challenge string
+		methods   []string
+		algs      []string
+		required  bool
+	}{
+		{DPoPOff, `Bearer realm="fhir", ` + prm, []string{"header"}, nil, false},
+		{DPoPAllowed, `Bearer realm="fhir", ` + prm + `, DPoP realm="fhir", algs="ES256", ` + prm, []string{"header"}, []string{"ES256"}, false},
+		{DPoPRequired, `DPoP realm="fhir", algs="ES256", ` + prm, nil, []string{"ES256"}, true},
+	} {
+		t.Run([]string{"off", "allowed", "required"}[tc.mode], func(t *testing.T) {
+			g := dpopGuard(t, tc.mode, nil, func(c *Config) { c.Hooks.ResourceMetadata = true })
+			rec := run(g, httptest.NewRequest(http.MethodGet, dpopTarget, nil))
+			if got := rec.Header().Get("WWW-Authenticate"); got != tc.challenge {
+				t.Errorf("challenge:\n got %s\nwant %s", got, tc.challenge)
+			}
+			docs := g.ProtectedResources()
+			if len(docs) != 1 {
+				t.Fatalf("%d documents", len(docs))
+			}
+			d := docs[0]
+			if !slices.Equal(d.BearerMethodsSupported, tc.methods) || !slices.Equal(d.DPoPSigningAlgValuesSupported, tc.algs) || d.DPoPBoundAccessTokensRequired != tc.required {
+				t.Errorf("metadata %+v", d)
+			}
+			if err := d.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
 	}
 }
