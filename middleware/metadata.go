@@ -12,8 +12,11 @@ import (
 // ProtectedResources returns the RFC 9728 metadata of every FHIR base the
 // Guard serves, sorted by resource: the base URL as its tokens name it in
 // "aud" (the resource), the issuers whose tokens it takes (the
-// authorization servers) and how it reads a token ("header", and "body"
-// with Config.Tokens.FormBody). Add what the Guard does not know, such as
+// authorization servers), how it reads a bearer token ("header", and
+// "body" with Config.Tokens.FormBody) and, where its issuers accept
+// DPoP-bound tokens (Issuer.DPoP), the proof algorithms, with
+// dpop_bound_access_tokens_required and no bearer method where none
+// accepts bearer tokens. Add what the Guard does not know, such as
 // the scopes and a name, then serve them with
 // wellknown.ProtectedResourceHandler:
 //
@@ -40,11 +43,13 @@ func (g *Guard) ProtectedResources() []wellknown.ProtectedResource {
 				servers = append(servers, a.issuer)
 			}
 		}
-		out = append(out, wellknown.ProtectedResource{
+		doc := wellknown.ProtectedResource{
 			Resource:               b.auds[0].url, // every audience of a base is one URL
 			AuthorizationServers:   servers,
 			BearerMethodsSupported: slices.Clone(methods),
-		})
+		}
+		g.describeDPoP(&doc, b)
+		out = append(out, doc)
 	}
 	slices.SortFunc(out, func(x, y wellknown.ProtectedResource) int { return strings.Compare(x.Resource, y.Resource) })
 	return out
