@@ -174,6 +174,7 @@ var behaviours = []struct {
 	{"WriteWhoseReadRouteIsMissingIsRefused", writeWhoseReadRouteIsMissingIsRefused},
 	{"DocumentedRouteLayoutsServeDiscoveryBesideProtectedFHIR", documentedRouteLayoutsServeDiscoveryBesideProtectedFHIR},
 	{"TenantTokenRefusedOnAnotherTenantsHost", tenantTokenRefusedOnAnotherTenantsHost},
+	{"DPoPProofsThroughTheAdapter", dpopProofsThroughTheAdapter},
 }
 
 // Run runs every case of the suite through f, each as a subtest named
