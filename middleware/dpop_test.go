@@ -3,6 +3,7 @@ package middleware
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -191,9 +192,12 @@ func TestDPoPRefuses(t *testing.T) {
 		{name: "bad signature", req: func(t *testing.T, tok string) *http.Request {
 			p := proofFor(t, k, "GET", dpopTarget, tok, nil, nil)
 			i := strings.LastIndexByte(p, '.') + 1
-			sig := []byte(p[i:])
-			sig[3] ^= 1
-			return dpopRequest(tok, p[:i]+string(sig))
+			sig, err := base64.RawURLEncoding.DecodeString(p[i:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig[3] ^= 1 // in the bytes: a changed character could be no base64url at all
+			return dpopRequest(tok, p[:i]+base64.RawURLEncoding.EncodeToString(sig))
 		}, desc: "DPoP proof signature invalid"},
 		{name: "signed by another key than jwk", req: func(t *testing.T, tok string) *http.Request {
 			p, err := dpoptest.Sign(jwt.SigningMethodES256, dpopKeyOther().Signer, k.Header(), dpoptest.Claims("GET", dpopTarget, tok, testNow))
