@@ -153,7 +153,7 @@ func (a *Engine) jobFor(ctx context.Context, g *smartctx.Grant, tok string, kind
 			}
 		}
 	}
-	if t.kind != tokenPoll && t.kind != tokenReport && !t.hasType(t.fileType) {
+	if t.kind == tokenFile && t.fileType != "OperationOutcome" && !t.hasType(t.fileType) {
 		return nil, errNoJob()
 	}
 	if a.opt.Policy != nil {
@@ -241,6 +241,8 @@ func (a *Engine) serveKickoff(w http.ResponseWriter, r *http.Request, g *smartct
 		return
 	case status == http.StatusAccepted:
 	case status >= 400 && !carriesResource(body):
+		h.Del("Content-Location") // the handler's own URLs stay behind the guard
+		h.Del("Location")
 		w.WriteHeader(status)
 		w.Write(body)
 		return
@@ -544,6 +546,7 @@ func (a *Engine) serveFile(w http.ResponseWriter, r, fr *http.Request, g *smartc
 		fr.Header.Del(k)
 	}
 	lf := a.newLineFilter(w, g, t)
+	lf.head = r.Method == http.MethodHead
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -643,6 +646,9 @@ func (lf *lineFilter) Write(p []byte) (int, error) {
 	if enc(lf.w.Header()) != "" {
 		lf.aborted = true
 		return 0, errResponseUnchecked
+	}
+	if lf.head {
+		return len(p), nil // a HEAD's body goes nowhere
 	}
 	n := len(p)
 	for len(p) > 0 {
