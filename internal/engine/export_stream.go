@@ -17,6 +17,7 @@ import (
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/internal/fhirrest"
+	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -770,33 +771,58 @@ func (a *Engine) lineCheck(g *smartctx.Grant, t *jobToken) func(line []byte) boo
 		}
 	}
 	// What allows decides for a resource of typ with no patient limit,
-	// computed once: the access, and the alternatives to match.
+	// computed once: the access, and the alternatives to match,
+	// compiled.
 	acc, cons := a.access(g, c, typ, scope.Read)
-	simple := typ != "Bundle" && typ != "Parameters"
+	queries := a.compile(typ, cons)
+	jobQueries := a.compile(typ, jobCons)
+	if typ == "Bundle" || typ == "Parameters" {
+		// They hold resources of any type: the one rule as it is.
+		return func(line []byte) bool {
+			res, err := fhirjson.Scan(line)
+			return err == nil && res.Type == typ && a.allows(g, c, "", typ, line, scope.Read) &&
+				(!jobConstrained || matchAny(jobQueries, line))
+		}
+	}
 	return func(line []byte) bool {
-		res, err := fhirjson.Scan(line)
-		if err != nil || res.Type != typ {
+		// One JSON object, read one way (no key twice, none folding to
+		// resourceType), of the file's type.
+		m, err := fhirjson.Members(line, "resourceType")
+		if err != nil {
 			return false
 		}
-		if simple {
-			switch acc {
-			case scope.Denied:
+		if t, ok := fhirjson.DecodeString(m[0].Of(line)); !ok || t != typ {
+			return false
+		}
+		switch acc {
+		case scope.Denied:
+			return false
+		case scope.Constrained:
+			if !matchAny(queries, line) {
 				return false
-			case scope.Constrained:
-				if !a.matchesOne(typ, line, cons) {
-					return false
-				}
 			}
-		} else if !a.allows(g, c, "", typ, line, scope.Read) {
-			return false
 		}
-		return !jobConstrained || a.matchesOne(typ, line, jobCons)
+		return !jobConstrained || matchAny(jobQueries, line)
 	}
 }
 
-func (a *Engine) matchesOne(typ string, res []byte, cons []scope.Constraint) bool {
-	for _, con := range cons {
-		if a.matchConstraint(typ, res, con) {
+// compile compiles the granular constraints cons on typ, as
+// matchConstraint does; a constraint that cannot be evaluated is left
+// out (it matches nothing).
+func (a *Engine) compile(typ string, cons []scope.Constraint) []*search.Query {
+	var qs []*search.Query
+	for _, c := range cons {
+		if q, err := search.Compile(typ, c, search.Options{Base: a.baseURL}); err == nil {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
+// matchAny reports whether resource matches one of qs.
+func matchAny(qs []*search.Query, resource []byte) bool {
+	for _, q := range qs {
+		if m, err := q.Match(resource); err == nil && m {
 			return true
 		}
 	}
