@@ -91,6 +91,13 @@ func (a *Engine) serveExportPath(w http.ResponseWriter, r *http.Request, g *smar
 		fail(err)
 		return true
 	}
+	if a.opt.Observer != nil {
+		if d, ok := smartctx.DecisionFromContext(fr.Context()); ok {
+			req, lim := d.Request(), d.Limits()
+			a.opt.Observer.Classified(r.Context(), &req)
+			a.opt.Observer.Decided(r.Context(), &req, &lim)
+		}
+	}
 	if kind == tokenPoll {
 		a.servePoll(w, r, fr, g, t, next)
 	} else {
@@ -765,9 +772,14 @@ func (a *Engine) lineCheck(g *smartctx.Grant, t *jobToken) func(line []byte) boo
 		return func(line []byte) bool { return a.deletedAllowed(g, t, line) }
 	}
 	if typ == "OperationOutcome" {
+		// The handler's error files: outcomes, holding no resource.
 		return func(line []byte) bool {
-			res, err := fhirjson.Scan(line)
-			return err == nil && res.Type == "OperationOutcome"
+			m, err := fhirjson.Members(line, "resourceType", "contained")
+			if err != nil || m[1].Len() > 0 {
+				return false
+			}
+			t, ok := fhirjson.DecodeString(m[0].Of(line))
+			return ok && t == "OperationOutcome"
 		}
 	}
 	// What allows decides for a resource of typ with no patient limit,
