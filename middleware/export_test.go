@@ -152,3 +152,33 @@ func TestExportThroughTheGuard(t *testing.T) {
 		t.Errorf("poll after cancel: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestREADMEBulkData runs the README's Bulk Data configuration verbatim
+// against an OpenID-style authorization server: a kick-off is answered
+// with the Guard's own status URL.
+func TestREADMEBulkData(t *testing.T) {
+	dev := fakeAuthServer(t)
+	ctx := t.Context()
+	exportKey := exportKey
+	const issuer, base = "https://auth.example.org/realms/fhir", "https://fhir.example.org/r4"
+
+	// The README's Bulk Data section, verbatim (internal/doctest checks it):
+	guard, err := smartmw.New(ctx, smartmw.Config{
+		Issuer: smartmw.Issuer{URL: issuer, Audience: base},
+		FHIR: smartmw.FHIROptions{Export: smartmw.ExportOptions{
+			Enabled: true,
+			Key:     exportKey, // at least 32 random bytes, the same on every replica
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := devToken(t, dev, base, map[string]any{"scope": "system/*.rs", "client_id": "backend"})
+	r := httptest.NewRequest("GET", "https://fhir.example.org/r4/$export", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	w := httptest.NewRecorder()
+	guard.Handler(bulkHandler(base)).ServeHTTP(w, r)
+	if w.Code != http.StatusAccepted || !strings.HasPrefix(w.Header().Get("Content-Location"), base+"/$export-poll/") {
+		t.Fatalf("kick-off: %d %q %s", w.Code, w.Header().Get("Content-Location"), w.Body)
+	}
+}
