@@ -288,6 +288,10 @@ func readParameters(body []byte, p *exportParams) error {
 // under a patient limit, never with patient/ scopes). The first context
 // that allows it wins; else the first refusal.
 func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Request, req *Request) (*decision, error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		// A HEAD would start an export whose answer nobody reads.
+		return nil, &Error{Status: http.StatusMethodNotAllowed, Description: "a Bulk Data kick-off is a GET or a POST"}
+	}
 	p, err := a.readExportParams(r)
 	if err != nil {
 		return nil, err
@@ -323,6 +327,10 @@ func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Re
 		cr := *req
 		cr.Context = c
 		plan, err := a.planExport(g, &cr, p, level)
+		// The Policy limits Group exports and patient lists to what the
+		// client may export (attribution): it sees the level (Type,
+		// ID) and the checked parameters (Query, patient among them).
+		// A declarative attribution layer plugs in here.
 		if err == nil && a.opt.Policy != nil {
 			pr := new(Request) // the policy may keep it
 			*pr = cr

@@ -576,7 +576,6 @@ type lineFilter struct {
 	a     *Engine
 	w     http.ResponseWriter
 	saved http.Header
-	r     *http.Request
 	head  bool
 	check func(line []byte) bool
 	t     *jobToken

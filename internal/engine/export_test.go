@@ -269,6 +269,7 @@ func TestExportKickoffDecisions(t *testing.T) {
 			target: "/fhir/$export?includeAssociatedData=LatestProvenanceResources", want: 403, diag: "Provenance"},
 		{name: "includeAssociatedData custom", scopes: "system/*.rs", target: "/fhir/$export?includeAssociatedData=_mine", want: 400},
 		{name: "constrained star needs _type", scopes: "system/*.rs?_security=x", target: "/fhir/$export", want: 400},
+		{name: "HEAD starts nothing", scopes: "system/*.rs", method: "HEAD", target: "/fhir/$export", want: 405},
 		{name: "other operations stay undeclared", scopes: "system/*.rs", target: "/fhir/Observation/$export", want: 403},
 		{name: "Policy refuses a Group", scopes: "system/*.rs", target: "/fhir/Group/g2/$export", want: 403,
 			change: func(o *Options) {
@@ -783,4 +784,123 @@ func scanType(line []byte) (string, error) {
 		return "", err
 	}
 	return r.Type, nil
+}
+
+// TestExportErrorFileLines: a handler's OperationOutcome files pass only
+// outcomes that hold no resource.
+func TestExportErrorFileLines(t *testing.T) {
+	e := exportEngine(t, &exClock{t: time.Unix(1700000000, 0)})
+	check := e.lineCheck(exGrant(labScope, "c1", "s1"), &jobToken{kind: tokenFile, ctx: scope.System, types: "Observation", fileType: "OperationOutcome"})
+	for line, want := range map[string]bool{
+		`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing"}]}`:           true,
+		`{"resourceType":"OperationOutcome","contained":[{"resourceType":"Patient","id":"1"}],"issue":[]}`: false,
+		`{"resourceType":"Patient","id":"1"}`:                                                              false,
+		`{"resourceType":"OperationOutcome","resourceType":"Patient"}`:                                     false,
+		`{"resourceType":"OperationOutcome","Contained":[{"resourceType":"Patient","id":"1"}],"issue":[]}`: false,
+	} {
+		if got := check([]byte(line)); got != want {
+			t.Errorf("%s: %v, want %v", line, got, want)
+		}
+	}
+}
+
+// TestExportFiles: downloads are the job's client's, streamed, and
+// checked line by line whenever the caller's grant is narrower than
+// every type.
+func TestExportFiles(t *testing.T) {
+	lab1, lab2, vital := obs("o1", "laboratory", "p1"), obs("o2", "laboratory", "p2"), obs("o3", "vital-signs", "p1")
+	patient := `{"resourceType":"Patient","id":"p1","name":[{"family":"X"}]}`
+	obsFile := lab1 + "\n" + vital + "\r\n" + patient + "\n\n" + "not json\n" + lab2
+	tests := []struct {
+		name     string
+		kick     string // kick-off scopes
+		kickoff  string // kick-off target
+		caller   string // download scopes; default kick
+		client   string
+		file     string // the manifest key
+		method   string
+		header   []string
+		want     int
+		body     string
+		withheld int64
+	}{
+		{name: "granular: only lab lines", kick: labScope, kickoff: "/fhir/$export", file: "output:Observation",
+			want: 200, body: lab1 + "\n" + lab2 + "\n", withheld: 3},
+		{name: "type grant: other types and junk withheld", kick: "system/Observation.rs system/Patient.rs", kickoff: "/fhir/$export?_type=Observation,Patient",
+			file: "output:Observation", want: 200, body: lab1 + "\n" + vital + "\n" + lab2 + "\n", withheld: 2},
+		{name: "scope narrowed after the kick-off", kick: "system/Observation.rs system/Patient.rs", kickoff: "/fhir/$export?_type=Observation,Patient",
+			caller: labScope + " system/Patient.rs", file: "output:Observation", want: 200, body: lab1 + "\n" + lab2 + "\n", withheld: 3},
+		{name: "scope widened after the kick-off: the job's granular scopes still apply", kick: labScope, kickoff: "/fhir/$export",
+			caller: "system/Observation.rs", file: "output:Observation", want: 200, body: lab1 + "\n" + lab2 + "\n", withheld: 3},
+		{name: "every type: passed through as it is", kick: "system/*.rs", kickoff: "/fhir/$export", file: "output:Observation",
+			want: 200, body: obsFile},
+		{name: "every type: conditional requests reach the handler", kick: "system/*.rs", kickoff: "/fhir/$export", file: "output:Observation",
+			header: []string{"If-None-Match", `"v1"`}, want: 304},
+		{name: "checked: conditional requests do not", kick: labScope, kickoff: "/fhir/$export", file: "output:Observation",
+			header: []string{"If-None-Match", `"v1"`}, want: 200, body: lab1 + "\n" + lab2 + "\n", withheld: 3},
+		{name: "checked: HEAD", kick: labScope, kickoff: "/fhir/$export", file: "output:Observation", method: "HEAD", want: 200},
+		{name: "another client", kick: labScope, kickoff: "/fhir/$export", client: "c2", file: "output:Observation", want: 404},
+		{name: "file scopes shrunk below the job", kick: "system/Observation.rs system/Patient.rs", kickoff: "/fhir/$export?_type=Observation,Patient",
+			caller: "system/Observation.rs", file: "output:Observation", want: 404},
+		{name: "DELETE of a file", kick: labScope, kickoff: "/fhir/$export", file: "output:Observation", method: "DELETE", want: 405},
+		{name: "the status URL is no file", kick: labScope, kickoff: "/fhir/$export", file: "poll", want: 404},
+		{name: "a file URL is no status URL", kick: labScope, kickoff: "/fhir/$export", file: "as-poll", want: 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &exClock{t: time.Unix(1700000000, 0)}
+			e := exportEngine(t, clock)
+			b := &bulkServer{files: map[string]string{"Observation.ndjson": obsFile, "Patient.ndjson": patient + "\n"}}
+			owner := exGrant(tc.kick, "c1", "s1")
+			path := kickoff(t, e, owner, b, tc.kickoff)
+			files, _ := manifestFiles(t, e, owner, b, path)
+			target := files[tc.file]
+			switch tc.file {
+			case "poll":
+				target = strings.Replace(path, "$export-poll", "$export-file", 1)
+			case "as-poll":
+				target = strings.Replace(files["output:Observation"], "$export-file", "$export-poll", 1)
+			}
+			if target == "" {
+				t.Fatalf("no %s in %v", tc.file, files)
+			}
+			caller, client := tc.caller, tc.client
+			if caller == "" {
+				caller = tc.kick
+			}
+			if client == "" {
+				client = "c1"
+			}
+			method := tc.method
+			if method == "" {
+				method = "GET"
+			}
+			n := len(b.forwards)
+			w := exDo(e, exGrant(caller, client, "s1"), b, method, target, "", tc.header...)
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			if tc.want >= 400 {
+				if len(b.forwards) != n {
+					t.Errorf("a refused download reached the handler")
+				}
+				return
+			}
+			if tc.body != "" && w.Body.String() != tc.body {
+				t.Errorf("body\n%q, want\n%q", w.Body, tc.body)
+			}
+			if method == "HEAD" && (w.Body.Len() != 0 || w.Header().Get("Content-Length") != "") {
+				t.Errorf("HEAD answered a body or a length: %q %q", w.Body, w.Header().Get("Content-Length"))
+			}
+			if tc.withheld > 0 {
+				if w.Header().Get("ETag") != "" {
+					t.Errorf("a checked file keeps the handler's ETag")
+				}
+				rep := exDo(e, exGrant(caller, client, "s1"), b, "GET", files["error:0"], "")
+				if rep.Code != 200 || !strings.Contains(rep.Body.String(), fmt.Sprintf(`"%d resources were withheld`, tc.withheld)) {
+					t.Errorf("report: %d %s, want %d withheld", rep.Code, rep.Body, tc.withheld)
+				}
+			}
+		})
+	}
 }

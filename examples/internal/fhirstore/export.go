@@ -67,7 +67,6 @@ type bulkJob struct {
 	progress   int       // percent
 	cancelled  bool
 	files      []bulkFile
-	errs       []bulkFile
 	txTime     time.Time
 }
 
@@ -86,7 +85,6 @@ type exportRequest struct {
 	since    time.Time
 	filters  map[string][]*smartmw.Search // ORed per type
 	patients []string
-	elements bool
 }
 
 // serveExport answers the Bulk Data requests: a kick-off the Guard
