@@ -109,8 +109,8 @@ type Config struct {
 	// none (no CORS headers; put your own CORS layer in front).
 	AllowedOrigins []string
 
-	// Tokens says how a JWT access token is checked: its algorithms,
-	// clock skew and type. See TokenOptions.
+	// Tokens says how an access token is checked: its algorithms, clock
+	// skew and type, and against which revocations. See TokenOptions.
 	Tokens TokenOptions
 
 	// Keys says how the issuers' JWKS are fetched and refreshed. See
@@ -224,7 +224,9 @@ type Issuer struct {
 	Introspection Introspection
 }
 
-// TokenOptions say how a JWT access token is checked; see Config.Tokens.
+// TokenOptions say how an access token is checked: its algorithms, clock
+// skew, type and source, and whether it has been revoked; see
+// Config.Tokens.
 type TokenOptions struct {
 	// Algorithms is the allow-list of JWS "alg" values. Default
 	// DefaultAlgorithms. "none" is refused by New; HMAC algorithms
@@ -255,6 +257,20 @@ type TokenOptions struct {
 	// handler, access_token included. Default: only the Authorization
 	// header is read.
 	FormBody bool
+
+	// Revocations, when set, is asked about every token, JWT or
+	// introspected, on every request, after the token is verified or
+	// found in the cache: a token it lists is refused at once, cached or
+	// not (401 invalid_token, "the token has been revoked"), and an error
+	// of it (a store unreachable or slow) is answered 503
+	// temporarily_unavailable with Retry-After, never allowed.
+	// NewRevocationList is one in memory; feed it with Guard.Revoke (from
+	// an RFC 7009 endpoint of your own) or RevocationList.RevokeJTI (from
+	// your authorization server's revocation events). Default nil: no
+	// check, at no cost; a token revoked at the authorization server is
+	// then accepted until it expires (a JWT) or until its cached
+	// introspection answer does (Introspection.CacheTTL).
+	Revocations Revocations
 }
 
 // KeyOptions say how the issuers' JWKS are fetched; see Config.Keys.
@@ -648,6 +664,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		if cfg.Base == cfg.Issuer.Audience {
 			cfg.Base = ""
 		} else if !strings.HasPrefix(cfg.Base, "/") || strings.HasSuffix(cfg.Base, "/") && cfg.Base != "/" || strings.ContainsAny(cfg.Base, "?#") {
+			//lint:ignore ST1005 Base is the name of the Config field at fault
 			errs = append(errs, fmt.Errorf("Base %q must be a path starting with / and not ending with one (or Issuer.Audience itself)", cfg.Base))
 		}
 	}
@@ -946,7 +963,6 @@ func checkAudience(a string) error {
 func checkOperation(key string, op Operation) error {
 	parts := strings.Split(key, "/")
 	name := parts[len(parts)-1]
-	//lint:ignore ST1005 Operations is the name of the Config field at fault
 	bad := func(why string) error { return fmt.Errorf("FHIR.Operations[%q]: %s", key, why) }
 	if !validOperationName(name) {
 		return bad(`the operation must be named "$name" (letters, digits, "-" and "_")`)

@@ -72,13 +72,37 @@
 //     Config.Tokens.Leeway).
 //   - It is not sender-constrained ("cnf"), which a bearer token cannot
 //     prove.
-//   - Its SMART claims are well formed: patient and encounter are FHIR
-//     ids, fhirUser references a Patient, Practitioner, PractitionerRole,
-//     RelatedPerson or Person, every fhirContext item has a reference,
-//     canonical or identifier and no empty role, and each claim has its
-//     JSON type. Unknown or malformed scopes grant nothing but do not
-//     refuse the token. A name repeated in the claims JSON takes its last
-//     value, in every check alike; claims that are not UTF-8 are refused.
+//   - Its SMART claims are well formed: fhirUser references a Patient,
+//     Practitioner, PractitionerRole, RelatedPerson or Person, every
+//     fhirContext item has a reference, canonical or identifier and no
+//     empty role, and each claim has its JSON type. Unknown or malformed
+//     scopes grant nothing but do not refuse the token. A name repeated in
+//     the claims JSON takes its last value, in every check alike; claims
+//     that are not UTF-8 are refused.
+//   - patient and encounter name one resource here: a FHIR id ("123"), a
+//     relative reference of the right type ("Patient/123",
+//     "Encounter/9"), or its URL under the FHIR base the token is for
+//     ("https://fhir.example.org/r4/Patient/123", compared as
+//     smartctx.LocalReference compares: host and scheme in any case, :443
+//     or :80 as none), each read as the id (Grant.Patient is "123"). A URL
+//     is read only when the token is for one base here (its issuer's
+//     audiences that its "aud" names): for several, the grant could not
+//     say which base the patient is on. Anything else is refused (401
+//     invalid_token, the error_description naming the claim and the
+//     problem): another type, another server, tenant or base (also one
+//     whose path only starts with the base's), a version
+//     ("Patient/123/_history/1"), a query, a fragment, percent-encoding,
+//     dot-segments, "urn:uuid:" references, an empty value.
+//   - fhirUser may be on another server: it stays the user's identity
+//     (Grant.FHIRUser), but only a fhirUser under the base the request is
+//     under (Grant.LocalFHIRUser) is one of this server's resources, for
+//     the user's own read and a patient user's compartment (see User
+//     scopes). fhirContext references are passed on as they are: the
+//     Guard decides nothing with them.
+//   - With Config.Tokens.Revocations set, it is not revoked: the list is
+//     asked on every request, for cached tokens too, by the token's issuer
+//     and "jti" and by its SHA-256 (see Revocations, NewRevocationList and
+//     Guard.Revoke).
 //
 // Verified tokens are cached (see Config.Cache.Size): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.
@@ -87,9 +111,9 @@
 // (Issuer.Format, Issuer.Introspection): the answer must be active, for
 // this base, with the claims SMART requires, and is read with the same
 // claim names. While a token cannot be checked (no key of its issuer held,
-// its introspection endpoint down or slow), it is answered 503
-// temporarily_unavailable with Retry-After, never let through; see
-// Guard.Ready.
+// its introspection endpoint or the Revocations down or slow), it is
+// answered 503 temporarily_unavailable with Retry-After, never let
+// through; see Guard.Ready.
 //
 // # Requests
 //
@@ -164,11 +188,24 @@
 // A user whose fhirUser is a Patient (a patient-portal login with user/
 // scopes, which many authorization servers issue) is held to that
 // patient's compartment exactly as with patient/ scopes, unless
-// Config.FHIR.SkipPatientUserCompartment. Other users' user/ scopes, and
+// Config.FHIR.SkipPatientUserCompartment. A Patient fhirUser that is not
+// on the base the request is under (an absolute URL on another server or
+// base, or a version) gets nothing from user/ scopes (403): the same id
+// here is another patient, so the compartment cannot be placed, and no
+// limit would let the login reach every patient. Other users' user/ scopes, and
 // system/ scopes, reach every resource of their types: SMART says they
 // must be intersected with what the user or client may do, which is the
 // job of Config.Policy (or of the authorization server, when it issues
 // such scopes only to whom may use them all).
+//
+// A token with the fhirUser scope reads (read, vread, HEAD) the resource
+// its fhirUser names on this base, exactly that type and id, whatever its
+// other scopes, also where they are constrained or held to a patient in a
+// way that would withhold it; the response guard lets that resource out
+// and nothing it holds. A search for it ("Practitioner?_id=dr-jones") is
+// decided by the scopes alone: SMART gives the fhirUser scope the user's
+// resource, which a read fetches, and a search answers a set (with
+// includes, more than that resource).
 //
 // # Granular scopes
 //

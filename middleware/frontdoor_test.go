@@ -105,7 +105,9 @@ func TestHandlerCannotWidenItsDecision(t *testing.T) {
 
 // TestPatientUserStaysInCompartment: user/ scopes of a user whose
 // fhirUser is a Patient (a patient-portal login) reach that patient's
-// compartment only, unless SkipPatientUserCompartment.
+// compartment only, unless SkipPatientUserCompartment; a Patient this
+// server cannot place (on another server or base, or a version) gets
+// nothing from user/ scopes, rather than everything.
 func TestPatientUserStaysInCompartment(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	tests := []struct {
@@ -128,6 +130,17 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 		{"practitioner user reads any Observation (no Policy)", false, "Practitioner/9", "/r4/Observation/o456", 200},
 		{"user without fhirUser reads any Observation (no Policy)", false, "", "/r4/Observation/o456", 200},
 		{"skip: patient user reads another's Observation", true, "Patient/123", "/r4/Observation/o456", 200},
+		{"patient user on another server reads that id's Observation here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o123", 403},
+		{"patient user on another server reads that id's Patient here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Patient/123", 403},
+		{"patient user on another server searches", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation?patient=123", 403},
+		{"patient user on a base that only starts with this one's", false, "https://fhir.example.org/r4x/Patient/123", "/r4/Observation/o123", 403},
+		{"patient user on another base of this host", false, "https://fhir.example.org/tenant-b/Patient/123", "/r4/Observation/o123", 403},
+		{"patient user with a version of a Patient", false, "Patient/123/_history/1", "/r4/Observation/o123", 403},
+		{"patient user as a URL on this base reads own Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o123", 200},
+		{"patient user as a URL on this base reads another's Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o456", 403},
+		{"patient user as a URL with an upper-case host and the default port", false, "https://FHIR.example.org:443/r4/Patient/123", "/r4/Observation/o123", 200},
+		{"practitioner user on another server reads any Observation (no Policy)", false, "https://ehr.example.org/fhir/Practitioner/9", "/r4/Observation/o456", 200},
+		{"skip: patient user on another server", true, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

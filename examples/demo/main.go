@@ -200,7 +200,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		Keys: smartmw.KeyOptions{
 			UnknownKIDInterval: o.unknownKIDInterval,
 			Wait:               o.waitForKeys,
-		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
+		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway, Revocations: auth.revocations()}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
 		// Bulk Data export at system, Patient and Group level, jobs
 		// and files bound to the backend client that started them.
 		FHIR: smartmw.FHIROptions{Export: smartmw.ExportOptions{Enabled: true, Key: exportKey}},

@@ -78,6 +78,10 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 		}
 	}
 	if found != nil {
+		// A decision held to a patient or a constraint may withhold the
+		// user's own fhirUser resource; the fhirUser scope reads it
+		// whatever the other scopes (see ownFHIRUser).
+		found.orOwn = a.ownFHIRUser(g, req)
 		return found, nil
 	}
 	if a.ownFHIRUser(g, req) {
@@ -110,21 +114,20 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 
 // ownFHIRUser reports whether req reads (read, vread, HEAD) the very
 // resource the grant's fhirUser names, on this server ("Practitioner/x",
-// or its absolute URL under this base), with the fhirUser scope granted.
+// or its absolute URL under this base: smartctx.Grant.LocalFHIRUser), with
+// the fhirUser scope granted. A search for it ("Practitioner?_id=x") is
+// not such a read: it is decided by the scopes alone.
 func (a *Engine) ownFHIRUser(g *smartctx.Grant, req *Request) bool {
 	if req.Interaction != scope.InteractionRead && req.Interaction != scope.InteractionVRead || req.Conditional || req.ID == "" {
 		return false
 	}
 	u := g.FHIRUser()
-	if u == "" || !g.Scopes().Has("fhirUser") {
+	// Cheap first: most reads are not of the user's own resource.
+	if !strings.HasSuffix(u, req.ID) || !g.Scopes().Has("fhirUser") {
 		return false
 	}
-	if a.baseURL != "" {
-		if rest, ok := strings.CutPrefix(u, a.baseURL+"/"); ok {
-			u = rest
-		}
-	}
-	return u == req.Type+"/"+req.ID
+	typ, id, ok := g.LocalFHIRUser(a.baseURL)
+	return ok && typ == req.Type && id == req.ID
 }
 
 // explain makes a 403 say what is actually wrong: it names no scope the
@@ -177,6 +180,12 @@ func printable(s string, n int) string {
 // through, but a hand-made Grant may hold), and those of a RelatedPerson
 // or a Person without a Policy: they act for patients the grant does not
 // name, and only the application knows which.
+//
+// It refuses user/ scopes of a Patient on another FHIR server (an
+// absolute fhirUser not under this base, or a version of a Patient): the
+// same id here is another patient, or none, so the compartment cannot be
+// placed; read as no limit at all, the user/ scopes of a patient-portal
+// login would reach every patient.
 func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, bundled bool) (string, error) {
 	switch c {
 	case scope.Patient:
@@ -185,13 +194,16 @@ func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, 
 		if a.opt.SkipPatientUserCompartment || g.FHIRUser() == "" {
 			return "", nil
 		}
-		typ, id, ok := g.FHIRUserReference()
+		typ, _, ok := g.FHIRUserReference()
 		if !ok {
 			return "", a.deny(req, bundled, "the token's fhirUser is not a FHIR reference")
 		}
 		switch typ {
 		case "Patient":
-			return id, nil
+			if _, id, local := g.LocalFHIRUser(a.baseURL); local {
+				return id, nil
+			}
+			return "", a.deny(req, bundled, "the token's fhirUser is a Patient on another FHIR server: its user scopes cannot be held to that patient here")
 		case "RelatedPerson", "Person":
 			if a.opt.Policy == nil {
 				return "", a.deny(req, bundled, "user scopes of a "+typ+" need a Policy that says whose records they reach")

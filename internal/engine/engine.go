@@ -323,6 +323,10 @@ type decision struct {
 	// own: the user's own fhirUser resource, read by the fhirUser scope
 	// alone: that resource may leave, nothing else.
 	own bool
+	// orOwn: a read of the user's own fhirUser resource decided by the
+	// scopes with a limit (a patient, a constraint): that resource may
+	// leave as under own, or whatever the limit lets leave.
+	orOwn bool
 	// filtered: the search was forwarded without its constraints, for
 	// the guard to filter; "total" would count what the client may not
 	// see.

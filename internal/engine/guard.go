@@ -611,10 +611,12 @@ func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource
 	if !d.restricted() {
 		return true
 	}
-	if d.own {
+	if d.own || d.orOwn {
 		// The fhirUser's own resource, that id, and nothing it holds.
 		_, id, err := compartment.TypeAndID(resource)
-		return err == nil && typ == d.Type && id == d.ID && !mayContain(resource)
+		if ok := err == nil && typ == d.Type && id == d.ID && !mayContain(resource); ok || d.own {
+			return ok
+		}
 	}
 	if typ != d.Type && d.Type != "" && d.Type != "*" && d.Operation == "" && !(included && d.Includes) {
 		return false

@@ -7,6 +7,7 @@
 package devauth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -84,6 +85,14 @@ type FlowsConfig struct {
 	LaunchTTL time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Revoked is told of each access token the revocation endpoint
+	// revokes (see RevocationHandler), as a real authorization server's
+	// revocation events tell resource servers: the demo feeds it to its
+	// Guard's revocation list. It must return nil only once the
+	// resource server will refuse the token; an error makes the endpoint
+	// answer 503. Default nil: access tokens, which are JWTs, cannot be
+	// revoked (unsupported_token_type); refresh tokens still can.
+	Revoked func(ctx context.Context, t RevokedToken) error
 }
 
 // Flows are the browser side of the development authorization server:
@@ -100,6 +109,10 @@ type Flows struct {
 	codes    map[string]*code
 	launches map[string]*launchEntry
 	refresh  map[string]*refreshToken
+	// issued are the unexpired access tokens issued from a code or a
+	// refresh token, by jti: revoking a refresh token revokes those of
+	// its grant (RFC 7009 §2.1).
+	issued map[string]issuedToken
 }
 
 // Launch is the context of an EHR launch: what the EHR had open when it
@@ -211,6 +224,9 @@ type refreshToken struct {
 	grant
 	expires time.Time
 	used    bool
+	// revoked: revoked at the revocation endpoint, kept until it expires
+	// so that the revocation can be asked again (see Revoke).
+	revoked bool
 }
 
 // AuthError is an error of the authorization endpoint (RFC 6749 §4.1.2.1).
@@ -262,8 +278,9 @@ func New(iss *testissuer.Issuer, cfg FlowsConfig) (*Flows, error) {
 		cfg.Now = time.Now
 	}
 	f := &Flows{iss: iss, cfg: cfg, requests: map[string]*Request{}, codes: map[string]*code{},
-		launches: map[string]*launchEntry{}, refresh: map[string]*refreshToken{}}
+		launches: map[string]*launchEntry{}, refresh: map[string]*refreshToken{}, issued: map[string]issuedToken{}}
 	iss.Advertise(append(slices.Clone(testissuer.Grants), "refresh_token"), Scopes)
+	iss.AdvertiseRevocation(RevocationPath)
 	return f, nil
 }
 
@@ -335,6 +352,11 @@ func (f *Flows) sweep() {
 	for k, v := range f.refresh {
 		if !now.Before(v.expires) {
 			delete(f.refresh, k)
+		}
+	}
+	for k, v := range f.issued {
+		if !now.Before(v.expires) {
+			delete(f.issued, k)
 		}
 	}
 }
@@ -736,7 +758,7 @@ func (f *Flows) refreshGrant(form url.Values) (map[string]any, error) {
 	defer f.mu.Unlock()
 	f.sweep()
 	t, ok := f.refresh[rt]
-	if !ok {
+	if !ok || t.revoked {
 		return nil, badRequest("invalid_grant", "the refresh token is unknown, expired or revoked")
 	}
 	if t.used {
@@ -782,9 +804,13 @@ func (f *Flows) issue(g grant, withIDToken bool) (map[string]any, error) {
 		sub = "dev-user"
 	}
 	sc := strings.Join(g.scopes, " ")
+	if len(f.issued) >= maxPending {
+		return nil, &TokenError{Status: 503, Code: "temporarily_unavailable", Description: "too many access tokens"}
+	}
+	jti, exp := rand.Text(), now.Add(f.cfg.AccessTTL)
 	claims := jwt.MapClaims{
 		"iss": f.iss.URL(), "aud": f.cfg.Audience, "sub": sub, "client_id": g.client,
-		"iat": now.Unix(), "exp": now.Add(f.cfg.AccessTTL).Unix(), "jti": rand.Text(), "scope": sc,
+		"iat": now.Unix(), "exp": exp.Unix(), "jti": jti, "scope": sc,
 	}
 	resp := map[string]any{"token_type": "Bearer", "expires_in": int(f.cfg.AccessTTL / time.Second), "scope": sc}
 	if g.patient != "" {
@@ -801,6 +827,7 @@ func (f *Flows) issue(g grant, withIDToken bool) (map[string]any, error) {
 		return nil, &TokenError{Status: 500, Code: "server_error", Description: "could not sign the access token"}
 	}
 	resp["access_token"] = at
+	f.issued[jti] = issuedToken{family: g.family, expires: exp}
 	if withIDToken && has("openid") {
 		idc := jwt.MapClaims{"iss": f.iss.URL(), "aud": g.client, "sub": sub,
 			"iat": now.Unix(), "exp": now.Add(f.cfg.AccessTTL).Unix()}
