@@ -293,6 +293,11 @@ func (a *Engine) underBase(u string) (rel string, ok bool) {
 	if strings.IndexByte(path, '%') >= 0 || !validQueryString(query) {
 		return "", false
 	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c <= 0x20 || c >= 0x7f || c == ';' {
+			return "", false
+		}
+	}
 	for s := range strings.SplitSeq(path, "/") {
 		if s == "" || s == "." || s == ".." {
 			return "", false
