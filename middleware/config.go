@@ -142,6 +142,12 @@ type Config struct {
 	// server already limits who gets them.
 	Policy Policy
 
+	// AccessPolicy is a declarative policy of what users and clients may
+	// do, intersected with their user/ and system/ scopes; see
+	// AccessPolicy and LoadAccessPolicy. With both set, a request must
+	// pass the AccessPolicy and then Policy. Default: none.
+	AccessPolicy *AccessPolicy
+
 	// Bounds are the sizes beyond which a request is refused. See Bounds.
 	Bounds Bounds
 
@@ -456,6 +462,18 @@ type Hooks struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
 
+	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1) to the
+	// challenge of every 401 answer under a FHIR base: the URL of that
+	// base's protected-resource metadata (wellknown.ProtectedResourceURL of
+	// its audience, such as
+	// https://fhir.example.org/.well-known/oauth-protected-resource/r4),
+	// from which a client learns the authorization servers and scopes. Set
+	// it when you serve Guard.ProtectedResources with
+	// wellknown.ProtectedResourceHandler; New then refuses audiences that
+	// cannot be RFC 9728 resources (http on a host that is not loopback).
+	// Default: no resource_metadata.
+	ResourceMetadata bool
+
 	// Logger receives the outages of JWKS and introspection endpoints
 	// (once per minute while they last, and their end), not request
 	// failures. Tokens are never logged. Default slog.Default().
@@ -681,9 +699,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	errs = append(errs, cfg.Cache.withDefaults()...)
 	errs = append(errs, cfg.FHIR.withDefaults()...)
 	errs = append(errs, cfg.Bounds.withDefaults()...)
+	if err := cfg.AccessPolicy.check(cfg.Issuer.Audience); err != nil {
+		errs = append(errs, err)
+	}
 	cfg.Hooks.withDefaults()
 	errs = append(errs, indistinguishableBases(&cfg, all)...)
 	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
+	errs = append(errs, checkResourceMetadata(&cfg, all)...)
 	cfg.Issuer, cfg.Issuers = all[0], all
 	if err := errors.Join(errs...); err != nil { // nil errors are left out
 		return cfg, fmt.Errorf("middleware: invalid Config: %w", err)

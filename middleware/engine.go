@@ -128,6 +128,7 @@ func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engi
 		Export:                     cfg.FHIR.Export.engine(cfg.Tokens.Now),
 		OnError:                    func(w http.ResponseWriter, r *http.Request, err error) { onError(w, r, fromEngine(err)) },
 		Outcome:                    func(e *engine.Error) []byte { return operationOutcome(fromEngine(e).(*Error)) },
+		AccessPolicy:               cfg.AccessPolicy.engine(cfg.Tokens.Now),
 	}
 	if p := cfg.Policy; p != nil {
 		opt.Policy = func(ctx context.Context, g *smartctx.Grant, req *engine.Request) error {
@@ -156,7 +157,7 @@ func fromEngine(err error) error {
 	if pe, ok := e.Err.(*Error); ok && pe.Status == e.Status && pe.Description == e.Description {
 		return pe
 	}
-	return &Error{Status: e.Status, Code: e.Code, Description: e.Description, Scope: e.Scope, Err: e.Err}
+	return &Error{Status: e.Status, Code: e.Code, Description: e.Description, Scope: e.Scope, RefusedBy: e.By, Rule: e.Rule, Err: e.Err}
 }
 
 // observer records what the engine learns of a request on its audit

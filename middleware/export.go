@@ -38,9 +38,13 @@ import (
 //     says Prefer: handling=lenient, when it is dropped. The handler gets
 //     the parameters as the Guard checked them: a new query, or a new
 //     Parameters body.
-//   - The Policy is called with the kick-off (Operation "$export",
-//     Request.Query holding the checked parameters, patient among them):
-//     Group exports and patient lists are limited there (attribution).
+//   - The AccessPolicy limits exports as it limits searches: each type
+//     of the job needs a policy grant of read and search, and a grant
+//     with criteria or patients (a Group's attributed members) holds
+//     every line of the files to them. The Policy function is called
+//     with the kick-off (Operation "$export", Request.Query holding the
+//     checked parameters, patient among them), and with each poll and
+//     download ("$export-poll", "$export-file").
 //
 // The handler answers 202 with an absolute Content-Location under the
 // base (anything else is 502). The client gets instead
@@ -56,11 +60,11 @@ import (
 // type; requiresAccessToken must be true and every URL under the base
 // (502 otherwise).
 //
-// Files are streamed. Unless the caller's scopes (and the job's) grant
-// every type without constraint, each NDJSON line is checked as a read
-// of its resource (the response guard's one rule): a line of another
-// type than the file's, outside the granular scopes, or unreadable, is
-// withheld, and counted in an OperationOutcome file the Guard adds to the
+// Files are streamed. Unless the caller's scopes (and the job's, and the
+// AccessPolicy) grant every type without constraint, each NDJSON line is
+// checked as a read of its resource (the response guard's one rule): a
+// line of another type than the file's, outside the granular scopes or
+// the policy, or unreadable, is withheld, and counted in an OperationOutcome file the Guard adds to the
 // manifest's error list. A line longer than MaxLineBytes aborts the
 // download (a broken transfer, never a shorter file).
 //

@@ -153,16 +153,16 @@ func TestExportThroughTheGuard(t *testing.T) {
 	}
 }
 
-// TestREADMEBulkData runs the README's Bulk Data configuration verbatim
-// against an OpenID-style authorization server: a kick-off is answered
-// with the Guard's own status URL.
-func TestREADMEBulkData(t *testing.T) {
+// TestBulkDataDocConfig runs the configuration of docs/bulk-data.md
+// verbatim against an OpenID-style authorization server: a kick-off is
+// answered with the Guard's own status URL.
+func TestBulkDataDocConfig(t *testing.T) {
 	dev := fakeAuthServer(t)
 	ctx := t.Context()
 	exportKey := exportKey
 	const issuer, base = "https://auth.example.org/realms/fhir", "https://fhir.example.org/r4"
 
-	// The README's Bulk Data section, verbatim (internal/doctest checks it):
+	// docs/bulk-data.md's configuration, verbatim:
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: smartmw.Issuer{URL: issuer, Audience: base},
 		FHIR: smartmw.FHIROptions{Export: smartmw.ExportOptions{

@@ -136,6 +136,9 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	}
 	g.revocations = cfg.Tokens.Revocations
 	g.bases = newBases(&cfg, g.onError)
+	if cfg.Hooks.ResourceMetadata {
+		g.onError = g.withResourceMetadata(g.onError)
+	}
 	client := jwks.Client(cfg.HTTPClient)
 	for _, c := range cfg.Issuers {
 		is, err := newIssuer(ctx, c, &cfg, client)

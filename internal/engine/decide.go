@@ -56,6 +56,11 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 			continue
 		}
 		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
+		if err == nil && a.pol != nil && at.c != scope.Patient {
+			// Scopes ∩ policy: the access policy limits user/ and
+			// system/ scopes to what its rules grant.
+			d, err = a.applyPolicy(ctx, g, &r, d, bundled)
+		}
 		if err == nil && a.opt.Policy != nil {
 			pr := new(Request) // the policy may keep it
 			*pr = r
@@ -205,7 +210,7 @@ func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, 
 			}
 			return "", a.deny(req, bundled, "the token's fhirUser is a Patient on another FHIR server: its user scopes cannot be held to that patient here")
 		case "RelatedPerson", "Person":
-			if a.opt.Policy == nil {
+			if a.opt.Policy == nil && a.pol == nil {
 				return "", a.deny(req, bundled, "user scopes of a "+typ+" need a Policy that says whose records they reach")
 			}
 		}
@@ -219,7 +224,7 @@ func policyError(err error) error {
 		return e
 	}
 	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
-		Description: "the request is not allowed for this user or client", Err: err}
+		Description: "the request is not allowed for this user or client", By: RefusedByPolicy, Err: err}
 }
 
 // deny refuses req, decided in req.Context, with 403 insufficient_scope
@@ -235,7 +240,7 @@ func (a *Engine) deny(req *Request, bundled bool, why string) *Error {
 				Err: fmt.Errorf("refused: %s", why)}
 		}
 	}
-	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req)}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req), By: RefusedByScope}
 }
 
 // neededScope is the scope that would allow req in its context, such as

@@ -326,7 +326,7 @@ func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Re
 		}
 		cr := *req
 		cr.Context = c
-		plan, err := a.planExport(g, &cr, p, level)
+		plan, err := a.planExport(ctx, g, &cr, p, level)
 		// The Policy limits Group exports and patient lists to what the
 		// client may export (attribution): it sees the level (Type,
 		// ID) and the checked parameters (Query, patient among them).
@@ -372,7 +372,7 @@ func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Re
 // planExport decides the kick-off in the context req.Context: the job's
 // types, the _typeFilter entries granular scopes add, and the canonical
 // parameters.
-func (a *Engine) planExport(g *smartctx.Grant, req *Request, p *exportParams, level string) (*exportPlan, error) {
+func (a *Engine) planExport(ctx context.Context, g *smartctx.Grant, req *Request, p *exportParams, level string) (*exportPlan, error) {
 	c := req.Context
 	if pid, err := a.limitPatient(g, c, req, false); err != nil {
 		return nil, err
@@ -447,6 +447,9 @@ func (a *Engine) planExport(g *smartctx.Grant, req *Request, p *exportParams, le
 		}
 		p.associated = keep
 	}
+	if err := a.exportPolicy(ctx, g, req, p, plan, patientLevel); err != nil {
+		return nil, err
+	}
 	// The job's types: those exported, and Provenance when associated
 	// data brings it.
 	jobTypes := slices.Clone(plan.types)
@@ -465,6 +468,53 @@ func (a *Engine) planExport(g *smartctx.Grant, req *Request, p *exportParams, le
 	plan.query = exportQuery(p, plan.types, elements, filters)
 	plan.jobTypes = jobTypes
 	return plan, nil
+}
+
+// exportPolicy applies the access policy (when there is one) to a
+// kick-off the scopes allow in the user/ or system/ context: every type
+// of the job needs a policy grant of read and search, with or without
+// criteria or patients (the lines of the files are held to them); where
+// the scopes grant every type, the job's types are those the policy
+// names, unless it grants every type too.
+func (a *Engine) exportPolicy(ctx context.Context, g *smartctx.Grant, req *Request, p *exportParams, plan *exportPlan, patientLevel bool) error {
+	if a.pol == nil {
+		return nil
+	}
+	v, err := a.policyView(ctx, g)
+	if err != nil {
+		return err
+	}
+	if len(v.rules) == 0 {
+		return a.policyDeny(req, false, v, "the policy grants nothing")
+	}
+	rs := scope.Read | scope.Search
+	if plan.types == nil {
+		if len(v.access("*", rs)) > 0 {
+			return nil
+		}
+		for _, vg := range v.grants {
+			if vg.perm&rs != rs {
+				continue
+			}
+			for _, t := range vg.types {
+				if !slices.Contains(plan.types, t) && (!patientLevel || compartment.In(t)) {
+					plan.types = append(plan.types, t)
+				}
+			}
+		}
+		if len(plan.types) == 0 {
+			return a.policyDeny(req, false, v, "no grant allows exporting any type (read and search)")
+		}
+	}
+	for _, t := range plan.types {
+		if len(v.access(t, rs)) == 0 {
+			return a.policyDeny(req, false, v, "no grant allows exporting "+t+" (read and search)")
+		}
+	}
+	if len(p.associated) > 0 && len(v.access("Provenance", rs)) == 0 {
+		return a.policyDeny(req, false, v, "no grant allows exporting Provenance (includeAssociatedData)")
+	}
+	return nil
 }
 
 // allowsAll reports whether g allows reading and searching every type in

@@ -70,7 +70,7 @@ func BenchmarkExportLineCheck(b *testing.B) {
 			cpu0 := cpuTime()
 			b.ResetTimer()
 			for b.Loop() {
-				lf := e.newLineFilter(&discardWriter{h: http.Header{}}, g, t)
+				lf := e.newLineFilter(&discardWriter{h: http.Header{}}, g, t, nil)
 				for p := data; len(p) > 0; {
 					n := min(len(p), 32<<10)
 					lf.Write(p[:n])

@@ -77,7 +77,8 @@ func (a *Engine) serveExportPath(w http.ResponseWriter, r *http.Request, g *smar
 		fail(&Error{Status: http.StatusMethodNotAllowed, Description: "method not allowed for this Bulk Data endpoint"})
 		return true
 	}
-	t, err := a.jobFor(r.Context(), g, tok, kind, r.Method)
+	ctx := a.withLookup(r.Context(), r, next)
+	t, pol, err := a.jobFor(ctx, g, tok, kind, r.Method)
 	if err != nil {
 		fail(err)
 		return true
@@ -99,9 +100,9 @@ func (a *Engine) serveExportPath(w http.ResponseWriter, r *http.Request, g *smar
 		}
 	}
 	if kind == tokenPoll {
-		a.servePoll(w, r, fr, g, t, next)
+		a.servePoll(w, r, fr, g, t, pol, next)
 	} else {
-		a.serveFile(w, r, fr, g, t, next)
+		a.serveFile(w, r, fr, g, t, pol, next)
 	}
 	return true
 }
@@ -116,19 +117,21 @@ func errNoJob() *Error {
 // kind), for the caller g: its signature for this base, its expiry, that
 // g is the job's issuer, client and user, and that g's scopes still
 // cover every type of the job in the job's context (and the Policy
-// allows the request). Anything else is answered 404 (403 with
-// ForbiddenForScope for scopes that no longer cover the job).
-func (a *Engine) jobFor(ctx context.Context, g *smartctx.Grant, tok string, kind byte, method string) (*jobToken, error) {
+// allows the request), and returns the token with the access policy's
+// view of g (nil without a policy), which must grant every type of the
+// job too. Anything else is answered 404 (403 with ForbiddenForScope for
+// scopes or a policy that no longer cover the job).
+func (a *Engine) jobFor(ctx context.Context, g *smartctx.Grant, tok string, kind byte, method string) (*jobToken, *policyView, error) {
 	opt := &a.opt.Export
 	t, err := decodeJobToken(tok, opt.Key, a.baseURL)
 	if err != nil || kind == tokenPoll && t.kind != tokenPoll || kind == tokenFile && t.kind == tokenPoll {
-		return nil, errNoJob()
+		return nil, nil, errNoJob()
 	}
 	if a.now().Unix() >= t.exp {
-		return nil, errNoJob()
+		return nil, nil, errNoJob()
 	}
 	if t.iss != g.Issuer() || t.client != g.ClientID() || t.user != jobUser(g) {
-		return nil, errNoJob()
+		return nil, nil, errNoJob()
 	}
 	c := t.ctx
 	req := &Request{Request: smartctx.Request{Method: method, Interaction: scope.InteractionOperation,
@@ -145,31 +148,46 @@ func (a *Engine) jobFor(ctx context.Context, g *smartctx.Grant, tok string, kind
 			Description: "the token's scopes no longer cover every type of this export", Scope: c.String() + "/" + typ + ".rs"}
 	}
 	if !g.Scopes().HasContext(c) || c == scope.User && !opt.UserScopes {
-		return nil, scopeErr("*")
+		return nil, nil, scopeErr("*")
 	}
 	if pid, err := a.limitPatient(g, c, req, false); err != nil || pid != "" {
-		return nil, scopeErr("*")
+		return nil, nil, scopeErr("*")
 	}
 	if t.types == "*" {
 		if !a.allowsAll(g, c) {
-			return nil, scopeErr("*")
+			return nil, nil, scopeErr("*")
 		}
 	} else {
 		for _, typ := range t.typeList() {
 			if acc, _ := a.access(g, c, typ, scope.Read|scope.Search); acc == scope.Denied {
-				return nil, scopeErr(typ)
+				return nil, nil, scopeErr(typ)
 			}
 		}
 	}
 	if t.kind == tokenFile && t.fileType != "OperationOutcome" && !t.hasType(t.fileType) {
-		return nil, errNoJob()
+		return nil, nil, errNoJob()
+	}
+	var pol *policyView
+	if a.pol != nil {
+		if pol, err = a.policyView(ctx, g); err != nil {
+			return nil, nil, err
+		}
+		rs := scope.Read | scope.Search
+		if len(pol.rules) == 0 || t.types == "*" && len(pol.access("*", rs)) == 0 {
+			return nil, nil, scopeErr("*")
+		}
+		for _, typ := range t.typeList() {
+			if len(pol.access(typ, rs)) == 0 {
+				return nil, nil, scopeErr(typ)
+			}
+		}
 	}
 	if a.opt.Policy != nil {
 		if err := a.opt.Policy(ctx, g, req); err != nil {
-			return nil, policyError(err)
+			return nil, nil, policyError(err)
 		}
 	}
-	return t, nil
+	return t, pol, nil
 }
 
 // jobUser is the user a job is bound to: the token's fhirUser, else its
@@ -334,7 +352,7 @@ func (a *Engine) linkTTL() time.Duration {
 // progress) passes with X-Progress and Retry-After; 200 must be the
 // manifest, whose file URLs become URLs bound like the status URL; errors
 // pass when they carry no resource; anything else is 502.
-func (a *Engine) servePoll(w http.ResponseWriter, r, fr *http.Request, g *smartctx.Grant, t *jobToken, next http.Handler) {
+func (a *Engine) servePoll(w http.ResponseWriter, r, fr *http.Request, g *smartctx.Grant, t *jobToken, pol *policyView, next http.Handler) {
 	fr.Header.Del("Accept-Encoding")
 	for _, k := range [...]string{"If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "Range", "If-Range"} {
 		fr.Header.Del(k)
@@ -370,7 +388,7 @@ func (a *Engine) servePoll(w http.ResponseWriter, r, fr *http.Request, g *smartc
 			return
 		}
 	case status == http.StatusOK && r.Method == http.MethodGet:
-		out, err := a.rewriteManifest(body, g, t)
+		out, err := a.rewriteManifest(body, g, t, pol)
 		if err != nil {
 			refuse(&Error{Status: http.StatusBadGateway, Description: "the export manifest cannot be checked: " + err.Error(), Err: errResponseUnchecked})
 			return
@@ -405,7 +423,7 @@ var manifestMembers = []string{"transactionTime", "request", "requiresAccessToke
 // lines withheld, the guard's report in "error". Files of a type outside
 // the job are left out; a "count" is left out where lines may be
 // withheld (it would count what the client may not see).
-func (a *Engine) rewriteManifest(body []byte, g *smartctx.Grant, t *jobToken) ([]byte, error) {
+func (a *Engine) rewriteManifest(body []byte, g *smartctx.Grant, t *jobToken, pol *policyView) ([]byte, error) {
 	m, err := fhirjson.Members(body, manifestMembers...)
 	if err != nil {
 		return nil, errors.New("not a JSON object read one way")
@@ -441,7 +459,7 @@ func (a *Engine) rewriteManifest(body []byte, g *smartctx.Grant, t *jobToken) ([
 			if k == 5 {
 				kind = tokenDeleted
 			}
-			item, checked, err := a.manifestItem(s.Of(m[k].Of(body)), g, t, kind)
+			item, checked, err := a.manifestItem(s.Of(m[k].Of(body)), g, t, pol, kind)
 			if err != nil || item == nil {
 				return err
 			}
@@ -493,7 +511,7 @@ func jsonString(s string) []byte {
 
 // manifestItem rewrites one file entry of a manifest: nil for a file of
 // a type outside the job; checked tells that its lines will be checked.
-func (a *Engine) manifestItem(item []byte, g *smartctx.Grant, t *jobToken, kind byte) (out []byte, checked bool, err error) {
+func (a *Engine) manifestItem(item []byte, g *smartctx.Grant, t *jobToken, pol *policyView, kind byte) (out []byte, checked bool, err error) {
 	m, err := fhirjson.Members(item, "type", "url", "count", "extension")
 	if err != nil {
 		return nil, false, errors.New("a file entry is not a JSON object read one way")
@@ -519,7 +537,7 @@ func (a *Engine) manifestItem(item []byte, g *smartctx.Grant, t *jobToken, kind 
 	ft := *t
 	ft.kind, ft.fileType, ft.path = kind, typ, rel
 	ft.exp = a.now().Unix() + int64(a.linkTTL().Seconds())
-	checked = a.linesChecked(g, &ft)
+	checked = a.linesChecked(g, &ft, pol)
 	var b bytes.Buffer
 	b.WriteString(`{"type":`)
 	b.Write(jsonString(typ))
@@ -538,18 +556,19 @@ func (a *Engine) manifestItem(item []byte, g *smartctx.Grant, t *jobToken, kind 
 }
 
 // linesChecked reports whether the lines of file t must be checked one by
-// one for caller g: unless g and the job allow every type without
-// constraint, a line may be of a type or outside a granular scope the
-// caller may not see.
-func (a *Engine) linesChecked(g *smartctx.Grant, t *jobToken) bool {
-	return !(t.types == "*" && t.scopes == "" && a.allowsAll(g, t.ctx))
+// one for caller g under the policy view pol: unless g, the job and the
+// policy allow every type without constraint, a line may be of a type,
+// outside a granular scope or of a patient the caller may not see.
+func (a *Engine) linesChecked(g *smartctx.Grant, t *jobToken, pol *policyView) bool {
+	return !(t.types == "*" && t.scopes == "" && a.allowsAll(g, t.ctx) &&
+		(pol == nil || unlimited(pol.access("*", scope.Read|scope.Search))))
 }
 
 // serveFile serves a file download forwarded as fr: passed through as
 // the handler streams it when nothing needs checking (linesChecked),
 // else checked line by line as it streams.
-func (a *Engine) serveFile(w http.ResponseWriter, r, fr *http.Request, g *smartctx.Grant, t *jobToken, next http.Handler) {
-	if !a.linesChecked(g, t) {
+func (a *Engine) serveFile(w http.ResponseWriter, r, fr *http.Request, g *smartctx.Grant, t *jobToken, pol *policyView, next http.Handler) {
+	if !a.linesChecked(g, t, pol) {
 		next.ServeHTTP(w, fr)
 		return
 	}
@@ -558,7 +577,7 @@ func (a *Engine) serveFile(w http.ResponseWriter, r, fr *http.Request, g *smartc
 	for _, k := range [...]string{"If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "Range", "If-Range", "Accept-Encoding"} {
 		fr.Header.Del(k)
 	}
-	lf := a.newLineFilter(w, g, t)
+	lf := a.newLineFilter(w, g, t, pol)
 	lf.head = r.Method == http.MethodHead
 	func() {
 		defer func() {
@@ -599,12 +618,12 @@ type lineFilter struct {
 
 var errLineTooLong = errors.New("an NDJSON line is longer than the guard checks")
 
-func (a *Engine) newLineFilter(w http.ResponseWriter, g *smartctx.Grant, t *jobToken) *lineFilter {
+func (a *Engine) newLineFilter(w http.ResponseWriter, g *smartctx.Grant, t *jobToken, pol *policyView) *lineFilter {
 	max := a.opt.Export.MaxLineBytes
 	if max <= 0 {
 		max = DefaultMaxLineBytes
 	}
-	return &lineFilter{a: a, w: w, saved: w.Header().Clone(), t: t, max: max, check: a.lineCheck(g, t)}
+	return &lineFilter{a: a, w: w, saved: w.Header().Clone(), t: t, max: max, check: a.lineCheck(g, t, pol)}
 }
 
 func (lf *lineFilter) Header() http.Header { return lf.w.Header() }
@@ -761,8 +780,9 @@ func (lf *lineFilter) finish(r *http.Request) {
 // granular scopes too when it had any. A "deleted" file's lines are
 // transaction Bundles of DELETEs, each of which must name a type the
 // caller and the job allow without constraint (a deleted resource's
-// content is not there to be checked).
-func (a *Engine) lineCheck(g *smartctx.Grant, t *jobToken) func(line []byte) bool {
+// content is not there to be checked). Under an access policy (pol) each
+// line must be one the policy lets leave too.
+func (a *Engine) lineCheck(g *smartctx.Grant, t *jobToken, pol *policyView) func(line []byte) bool {
 	c, typ := t.ctx, t.fileType
 	var jobCons []scope.Constraint
 	jobConstrained := false
@@ -773,7 +793,7 @@ func (a *Engine) lineCheck(g *smartctx.Grant, t *jobToken) func(line []byte) boo
 		}
 	}
 	if t.kind == tokenDeleted {
-		return func(line []byte) bool { return a.deletedAllowed(g, t, line) }
+		return func(line []byte) bool { return a.deletedAllowed(g, t, pol, line) }
 	}
 	if typ == "OperationOutcome" {
 		// The handler's error files: outcomes, holding no resource.
@@ -796,7 +816,7 @@ func (a *Engine) lineCheck(g *smartctx.Grant, t *jobToken) func(line []byte) boo
 		// They hold resources of any type: the one rule as it is.
 		return func(line []byte) bool {
 			res, err := fhirjson.Scan(line)
-			return err == nil && res.Type == typ && a.allows(g, c, "", typ, line, scope.Read) &&
+			return err == nil && res.Type == typ && a.allowsUnder(g, pol, c, "", typ, line, scope.Read) == allowed &&
 				(!jobConstrained || matchAny(jobQueries, line))
 		}
 	}
@@ -817,6 +837,9 @@ func (a *Engine) lineCheck(g *smartctx.Grant, t *jobToken) func(line []byte) boo
 			if !matchAny(queries, line) {
 				return false
 			}
+		}
+		if pol != nil && !a.policyPermits(pol, typ, line, scope.Read) {
+			return false
 		}
 		return !jobConstrained || matchAny(jobQueries, line)
 	}
@@ -848,7 +871,7 @@ func matchAny(qs []*search.Query, resource []byte) bool {
 // deletedAllowed checks a line of a "deleted" file: a transaction Bundle
 // whose every entry is a DELETE of Type/id, Type one of the job's and
 // allowed to the caller (and the job) without constraint.
-func (a *Engine) deletedAllowed(g *smartctx.Grant, t *jobToken, line []byte) bool {
+func (a *Engine) deletedAllowed(g *smartctx.Grant, t *jobToken, pol *policyView, line []byte) bool {
 	res, err := fhirjson.Scan(line)
 	if err != nil || res.Type != "Bundle" {
 		return false
@@ -874,6 +897,9 @@ func (a *Engine) deletedAllowed(g *smartctx.Grant, t *jobToken, line []byte) boo
 			return false
 		}
 		if t.scopes != "" && job.Access(t.ctx, typ, scope.Read|scope.Search) == scope.Constrained {
+			return false
+		}
+		if pol != nil && !unlimited(pol.access(typ, scope.Read)) {
 			return false
 		}
 	}

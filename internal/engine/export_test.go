@@ -768,13 +768,13 @@ func FuzzLineCheck(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Observation","resourceType":"Patient"}`))
 	e := exportEngine(f, &exClock{t: time.Unix(1700000000, 0)})
 	g := exGrant(labScope, "c1", "s1")
-	check := e.lineCheck(g, &jobToken{kind: tokenFile, ctx: scope.System, types: "Observation", scopes: labScope, fileType: "Observation"})
+	check := e.lineCheck(g, &jobToken{kind: tokenFile, ctx: scope.System, types: "Observation", scopes: labScope, fileType: "Observation"}, nil)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		got := check(line)
 		// The line check is the one rule for a read of the line's
 		// resource, with the file's type.
 		res, err := scanType(line)
-		want := err == nil && res == "Observation" && e.allows(g, scope.System, "", "Observation", line, scope.Read)
+		want := err == nil && res == "Observation" && e.allowsUnder(g, nil, scope.System, "", "Observation", line, scope.Read) == allowed
 		if got != want {
 			t.Errorf("check %v, the one rule %v: %q", got, want, line)
 		}
@@ -793,7 +793,7 @@ func scanType(line []byte) (string, error) {
 // outcomes that hold no resource.
 func TestExportErrorFileLines(t *testing.T) {
 	e := exportEngine(t, &exClock{t: time.Unix(1700000000, 0)})
-	check := e.lineCheck(exGrant(labScope, "c1", "s1"), &jobToken{kind: tokenFile, ctx: scope.System, types: "Observation", fileType: "OperationOutcome"})
+	check := e.lineCheck(exGrant(labScope, "c1", "s1"), &jobToken{kind: tokenFile, ctx: scope.System, types: "Observation", fileType: "OperationOutcome"}, nil)
 	for line, want := range map[string]bool{
 		`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing"}]}`:           true,
 		`{"resourceType":"OperationOutcome","contained":[{"resourceType":"Patient","id":"1"}],"issue":[]}`: false,
@@ -903,6 +903,71 @@ func TestExportFiles(t *testing.T) {
 				if rep.Code != 200 || !strings.Contains(rep.Body.String(), fmt.Sprintf(`"%d resources were withheld`, tc.withheld)) {
 					t.Errorf("report: %d %s, want %d withheld", rep.Code, rep.Body, tc.withheld)
 				}
+			}
+		})
+	}
+}
+
+// staticRelations answers every relationship with the same patients.
+type staticRelations []string
+
+func (s staticRelations) Patients(context.Context, string, string) ([]string, error) { return s, nil }
+
+// TestExportAccessPolicy: the access policy limits exports as it limits
+// searches: the job's types need a policy grant, a Group's attribution
+// holds the files to the attributed patients line by line.
+func TestExportAccessPolicy(t *testing.T) {
+	attributed := &AccessPolicy{
+		Relationships: []Relationship{{Name: "attributed", Search: "Group?_id=cohort", Path: "member.entity"}},
+		Rules: []AccessRule{{Name: "payer", ClientID: "c1", Grants: []AccessGrant{
+			{Types: []string{"*"}, Interactions: "rs", Patients: "attributed"}}}},
+		Relations: staticRelations{"p1"},
+	}
+	observationsOnly := &AccessPolicy{Rules: []AccessRule{{Name: "labs", ClientID: "c1", Grants: []AccessGrant{
+		{Types: []string{"Observation"}, Interactions: "rs"}}}}}
+	everything := &AccessPolicy{Rules: []AccessRule{{Name: "all", ClientID: "c1", Grants: []AccessGrant{
+		{Types: []string{"*"}, Interactions: "rs"}}}}}
+	p1, p2 := obs("o1", "laboratory", "p1"), obs("o2", "laboratory", "p2")
+	file := p1 + "\n" + p2 + "\n"
+	tests := []struct {
+		name    string
+		policy  *AccessPolicy
+		client  string
+		kickoff string
+		want    int
+		query   string
+		body    string // the Observation file the client gets
+	}{
+		{name: "attributed patients only", policy: attributed, kickoff: "/fhir/Group/cohort/$export", want: 202, body: p1 + "\n"},
+		{name: "a type the policy names", policy: observationsOnly, kickoff: "/fhir/$export", want: 202, query: "_type=Observation", body: file},
+		{name: "a type the policy does not grant", policy: observationsOnly, kickoff: "/fhir/$export?_type=Patient", want: 403},
+		{name: "no rule for the client", policy: everything, client: "c2", kickoff: "/fhir/$export", want: 403},
+		{name: "everything granted: passed through", policy: everything, kickoff: "/fhir/$export", want: 202, body: file},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := exportEngine(t, &exClock{t: time.Unix(1700000000, 0)}, func(o *Options) { o.AccessPolicy = tc.policy })
+			client := tc.client
+			if client == "" {
+				client = "c1"
+			}
+			g := exGrant("system/*.rs", client, "s1")
+			b := &bulkServer{files: map[string]string{"Observation.ndjson": file},
+				manifest: `{"transactionTime":"x","request":"x","requiresAccessToken":true,"output":[{"type":"Observation","url":"` + exBase + `/bulk/job1/Observation.ndjson"}],"error":[]}`}
+			w := exDo(e, g, b, "GET", tc.kickoff, "")
+			if w.Code != tc.want {
+				t.Fatalf("kick-off %d, want %d: %s", w.Code, tc.want, w.Body)
+			}
+			if tc.want != 202 {
+				return
+			}
+			if b.kickoffs[0].URL.RawQuery != tc.query {
+				t.Errorf("handler's query %q, want %q", b.kickoffs[0].URL.RawQuery, tc.query)
+			}
+			files, _ := manifestFiles(t, e, g, b, pollPath(t, w))
+			got := exDo(e, g, b, "GET", files["output:Observation"], "")
+			if got.Code != 200 || got.Body.String() != tc.body {
+				t.Errorf("file %d %q, want %q", got.Code, got.Body, tc.body)
 			}
 		})
 	}
