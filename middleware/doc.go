@@ -193,10 +193,24 @@
 // base, or a version) gets nothing from user/ scopes (403): the same id
 // here is another patient, so the compartment cannot be placed, and no
 // limit would let the login reach every patient. Other users' user/ scopes, and
-// system/ scopes, reach every resource of their types: SMART says they
-// must be intersected with what the user or client may do, which is the
-// job of Config.Policy (or of the authorization server, when it issues
-// such scopes only to whom may use them all).
+// system/ scopes, reach every resource of their types unless they are
+// intersected with what the user or client may do, as SMART says they must
+// be: by Config.AccessPolicy, by Config.Policy, or by the authorization
+// server, when it issues such scopes only to whom may use them all.
+//
+// An [AccessPolicy] (Go values, or JSON read by [LoadAccessPolicy]) holds
+// rules per subject (the fhirUser's type, a claim's value, a client_id),
+// each granting types, interactions and limits: a FHIR search the
+// resources must match, or the patients of a relationship such as a
+// practitioner's panel. It limits user/ and system/ scopes only (patient/
+// scopes and the fhirUser scope's read are not affected): a request is
+// allowed only when the scopes and the policy both allow it, and a token
+// that no rule names gets nothing from them. Reads, searches and their
+// includes, history, batches and writes all go through the same check. A
+// refusal says who refused: "refused by the access policy (rule ...)" in
+// the error_description and OperationOutcome, [Error.RefusedBy] "policy" or
+// "scope", and the rule in [AuditEvent.Rule]. New refuses a policy that
+// cannot be evaluated, naming the rule. See docs/policy.md.
 //
 // A token with the fhirUser scope reads (read, vread, HEAD) the resource
 // its fhirUser names on this base, exactly that type and id, whatever its

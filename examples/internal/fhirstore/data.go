@@ -124,6 +124,12 @@ func shared() []map[string]any {
 			"name":    []any{map[string]any{"family": "Jones", "given": []string{"Sarah"}, "prefix": []string{"Dr"}}},
 			"telecom": phone("+1-555-0142", "work"), "address": address("1 Hospital Drive", "Springfield", "IL", "62701"),
 		},
+		{
+			"resourceType": "Practitioner", "id": "dr-lee", "meta": profiled("us-core-practitioner"),
+			"identifier": identifier(npi, "1245319599"), "active": true,
+			"name":    []any{map[string]any{"family": "Lee", "given": []string{"Min"}, "prefix": []string{"Dr"}}},
+			"telecom": phone("+1-555-0143", "work"), "address": address("1 Hospital Drive", "Springfield", "IL", "62701"),
+		},
 		medication("metformin-500", coding{rxnorm, "860975", "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet"}),
 		medication("lisinopril-10", coding{rxnorm, "314076", "lisinopril 10 MG Oral Tablet"}),
 		medication("albuterol-inhaler", coding{rxnorm, "745679", "200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"}),

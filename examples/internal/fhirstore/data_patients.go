@@ -139,7 +139,8 @@ func exampleCare() []map[string]any {
 // of the sample data.
 func otherPatient() []map[string]any {
 	peter := patient(person{id: "other", family: "Chalmers", given: "Peter", gender: "male", birth: "1974-12-25", mrn: "MRN-1002",
-		race: codes.black, ethnicity: codes.notHispanic, phone: "+1-555-0120", street: "48 Oak Avenue", city: "Springfield", zip: "62702"})
+		race: codes.black, ethnicity: codes.notHispanic, phone: "+1-555-0120", street: "48 Oak Avenue", city: "Springfield", zip: "62702",
+		gp: "dr-lee"})
 	return append(append([]map[string]any{peter}, otherResults()...), otherCare()...)
 }
 

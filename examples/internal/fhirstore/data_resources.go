@@ -11,11 +11,15 @@ type person struct {
 	mrn                              string
 	race, ethnicity                  coding // OMB categories
 	phone, street, city, zip         string
+	gp                               string // the general practitioner's id; default dr-jones
 }
 
 // patient is a US Core Patient: race, ethnicity and birth sex, a medical
-// record number, Dr Jones as practitioner, at General Hospital.
+// record number, Dr Jones (or p.gp) as practitioner, at General Hospital.
 func patient(p person) map[string]any {
+	if p.gp == "" {
+		p.gp = "dr-jones"
+	}
 	return map[string]any{
 		"resourceType": "Patient", "id": p.id, "meta": profiled("us-core-patient"),
 		"text": narrative(p.given + " " + p.family + ", " + p.gender + ", born " + p.birth),
@@ -32,7 +36,7 @@ func patient(p person) map[string]any {
 		"birthDate":            p.birth,
 		"address":              address(p.street, p.city, "IL", p.zip),
 		"communication":        []any{map[string]any{"language": codeable(coding{"urn:ietf:bcp:47", "en", "English"})}},
-		"generalPractitioner":  refs("Practitioner/dr-jones"),
+		"generalPractitioner":  refs("Practitioner/" + p.gp),
 		"managingOrganization": ref("Organization/general-hospital"),
 	}
 }
