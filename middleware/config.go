@@ -422,6 +422,12 @@ type FHIROptions struct {
 	// themselves (Permits), or to stream large responses; it MUST NOT be
 	// set in front of a FHIR server that does not.
 	SkipResponseGuard bool
+
+	// Export turns on FHIR Bulk Data export ($export at system, Patient
+	// and Group level), with jobs and files bound to the client that
+	// started them. Default: off, every $export refused (403). See
+	// ExportOptions.
+	Export ExportOptions
 }
 
 // Bounds are the sizes beyond which a request is refused; see
@@ -851,7 +857,7 @@ func (f *FHIROptions) withDefaults() []error {
 			errs = append(errs, err)
 		}
 	}
-	return errs
+	return append(errs, f.Export.withDefaults(f.Operations)...)
 }
 
 // withDefaults checks b and sets its defaults.

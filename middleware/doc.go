@@ -269,6 +269,22 @@
 // patient or to granular constraints: both select by other resources than
 // the ones returned.
 //
+// # Bulk Data export
+//
+// With Config.FHIR.Export enabled (see [ExportOptions]), $export at system,
+// Patient and Group level is decided from system/ scopes (user/ ones with
+// ExportOptions.UserScopes, patient/ ones never): every type in _type must
+// be granted read and search (403 naming it otherwise), and without _type
+// the handler is given exactly the granted types, granular scopes as
+// _typeFilter entries. The handler's 202 status URL reaches the client as
+// [base]/$export-poll/<token>, and the manifest's file URLs as
+// [base]/$export-file/<token>, signed with ExportOptions.Key and bound to
+// the issuer, client and user that started the job: anyone else gets 404.
+// Files stream through, each NDJSON line checked as a read of its resource
+// unless the token grants every type. Handlers serve their job URLs only to
+// requests for which [IsExportForward] reports true. The rules and answers
+// are in docs/bulk-data.md.
+//
 // # Errors
 //
 // Refused requests go to Config.Hooks.ErrorHandler with an *[Error], which

@@ -125,6 +125,7 @@ func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engi
 		MaxStoredBytes:             cfg.Bounds.MaxStoredBytes,
 		MaxBundleEntries:           cfg.Bounds.MaxBundleEntries,
 		MaxStoredReads:             cfg.Bounds.MaxStoredReads,
+		Export:                     cfg.FHIR.Export.engine(cfg.Tokens.Now),
 		OnError:                    func(w http.ResponseWriter, r *http.Request, err error) { onError(w, r, fromEngine(err)) },
 		Outcome:                    func(e *engine.Error) []byte { return operationOutcome(fromEngine(e).(*Error)) },
 		AccessPolicy:               cfg.AccessPolicy.engine(cfg.Tokens.Now),

@@ -104,8 +104,13 @@ func (a *embeddedAuth) revocations() smartmw.Revocations {
 
 // tokenEndpoint is the development token endpoint for grant_type
 // client_credentials: any scope and, for development only, a patient and
-// a fhirUser to put in the token. It authenticates no client. Tokens live
-// ttl.
+// a fhirUser to put in the token. It authenticates no client: the
+// client_id it is given (the form's, else HTTP Basic's user name, else
+// demo-app) is the token's client_id and, without a fhirUser, its sub,
+// so that each backend client gets tokens of its own (Bulk Data jobs are
+// bound to their client). Development only: a real authorization server
+// authenticates the client (SMART Backend Services: a signed JWT
+// assertion). Tokens live ttl.
 func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tokenError := func(code, desc string) {
@@ -128,6 +133,17 @@ func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) h
 			tokenError("invalid_scope", fmt.Sprintf("not SMART scopes: %q", set.Invalid()))
 			return
 		}
+		client := r.PostForm.Get("client_id")
+		if user, _, ok := r.BasicAuth(); ok && client == "" {
+			client = user
+		}
+		if client == "" {
+			client = demoClientID
+		}
+		if !validClientID(client) {
+			tokenError("invalid_client", "client_id must be 1 to 64 letters, digits, '-', '_' or '.'")
+			return
+		}
 		patient, fhirUser := r.PostForm.Get("patient"), r.PostForm.Get("fhirUser")
 		if patient != "" && !smartctx.ValidID(patient) {
 			tokenError("invalid_request", "patient must be a FHIR id, such as example")
@@ -139,7 +155,7 @@ func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) h
 		}
 		now := time.Now()
 		claims := jwt.MapClaims{
-			"iss": dev.URL(), "aud": audience, "sub": "demo-user", "client_id": "demo-app",
+			"iss": dev.URL(), "aud": audience, "sub": client, "client_id": client,
 			"iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": rand.Text(), "scope": scopes,
 		}
 		resp := map[string]any{"token_type": "Bearer", "expires_in": int(ttl / time.Second), "scope": scopes}
@@ -163,6 +179,20 @@ func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) h
 		rest, _ := json.Marshal(resp)
 		io.WriteString(w, ","+string(rest[1:])+"\n")
 	})
+}
+
+// validClientID reports whether id is a client id the development token
+// endpoint hands out tokens for.
+func validClientID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // embeddedDiscovery is the SMART discovery document for the embedded

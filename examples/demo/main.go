@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ type options struct {
 	auth               authFlags
 	policyFile         string    // an AccessPolicy as JSON; "" for none
 	auditLog           io.Writer // the guard's decisions, as slog lines; nil for none
+	exportKey          string    // signs Bulk Data job URLs; random when empty
 }
 
 func main() {
@@ -61,6 +63,7 @@ func main() {
 	flag.DurationVar(&o.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (default the library's, 30s)")
 	flag.DurationVar(&o.tokenTTL, "token-ttl", 0, "lifetime of the embedded authorization server's access tokens (default 1h)")
 	flag.DurationVar(&o.waitForKeys, "wait-for-keys", 0, "fail at start unless the issuer's keys can be fetched within this time")
+	flag.StringVar(&o.exportKey, "export-key", "", "the key (at least 32 bytes) that signs Bulk Data status and file URLs, the same on every replica (default: random, for this process only)")
 	flag.StringVar(&o.policyFile, "policy", "", "a JSON access policy intersected with user/ and system/ scopes (see policy.example.json and docs/policy.md)")
 	o.auth.register(flag.CommandLine)
 	flag.Parse()
@@ -188,6 +191,10 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 	if err != nil {
 		return err
 	}
+	exportKey := []byte(o.exportKey)
+	if len(exportKey) == 0 {
+		exportKey = []byte(rand.Text() + rand.Text()) // one process: no replica to share it with
+	}
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: smartmw.Issuer{
 			URL:           d.issuer,
@@ -200,6 +207,9 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 			UnknownKIDInterval: o.unknownKIDInterval,
 			Wait:               o.waitForKeys,
 		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway, Revocations: auth.revocations()}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
+		// Bulk Data export at system, Patient and Group level, jobs
+		// and files bound to the backend client that started them.
+		FHIR:         smartmw.FHIROptions{Export: smartmw.ExportOptions{Enabled: true, Key: exportKey}},
 		AccessPolicy: policy,
 	})
 	if err != nil {

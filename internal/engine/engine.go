@@ -139,6 +139,10 @@ type Options struct {
 	Outcome func(e *Error) []byte
 	// Observer, when set, is told of each request (audit, metrics).
 	Observer Observer
+
+	// Export decides Bulk Data kick-offs and serves the job endpoints
+	// (export.go).
+	Export ExportOptions
 }
 
 // Engine decides, for each FHIR REST request under one base, whether the
@@ -154,6 +158,8 @@ type Engine struct {
 
 	mu      sync.Mutex
 	queries map[string]*search.Query // compiled granular constraints
+
+	counts withheldCounts // Bulk Data lines withheld, per job
 }
 
 // CheckPolicy reports what makes p unusable on the FHIR base base (the
@@ -238,6 +244,11 @@ func (a *Engine) matchConstraint(typ string, resource []byte, c scope.Constraint
 // guarded when the decision leaves something to enforce. With addGrant,
 // g goes on the request context too (one copy of the request for both).
 func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, addGrant bool, next http.Handler) {
+	if a.opt.Export.Enabled {
+		if rel, ok := fhirrest.Rel(a.basePath, r.URL.EscapedPath()); ok && a.serveExportPath(w, r, g, addGrant, next, rel) {
+			return
+		}
+	}
 	d, err := a.decideHTTP(a.withLookup(r.Context(), r, next), g, r)
 	if err != nil {
 		if addGrant { // an func(http.ResponseWriter, *http.Request, error) may log who was refused
@@ -260,6 +271,10 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 		u.RawQuery = d.Query
 		r.URL = &u
 		r.RequestURI = u.RequestURI()
+	}
+	if d.export != nil {
+		a.serveKickoff(w, r, g, d, next)
+		return
 	}
 	if len(d.refused) > 0 && len(d.Entries) == 0 {
 		// Every entry of the batch refused: nothing to forward.
@@ -354,6 +369,9 @@ type decision struct {
 	refused    []refusal
 	entryCount int
 	forward    []byte
+
+	// export is a Bulk Data kick-off's plan (export.go).
+	export *exportPlan
 }
 
 // permission is the letter the resources of d's answer are checked with.
@@ -458,6 +476,9 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	if a.opt.Observer != nil {
 		classified := fr // a copy, so that fr itself stays on the stack
 		a.opt.Observer.Classified(ctx, &classified)
+	}
+	if a.isExportKickoff(&fr) {
+		return a.decideExport(ctx, g, r, &req)
 	}
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		req.Query = r.URL.RawQuery // the If-None-Exist search is checked apart

@@ -47,6 +47,8 @@ type Store struct {
 	now  func() time.Time // the clock of lastUpdated
 
 	started time.Time // the CapabilityStatement's date
+
+	bulk bulkJobs // Bulk Data export jobs (export.go)
 }
 
 // state is everything the store holds; a transaction works on it and
@@ -96,7 +98,7 @@ func (st *state) clone() state {
 
 // New returns a Store for the FHIR base URL base, holding the sample data
 // (Seed).
-func New(base string) (*Store, error) { return newStore(base, Seed(), time.Now) }
+func New(base string) (*Store, error) { return newStore(base, append(Seed(), cohort()), time.Now) }
 
 func newStore(base string, resources []json.RawMessage, now func() time.Time) (*Store, error) {
 	u, err := url.Parse(base)
@@ -212,6 +214,9 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Request().Interaction == scope.InteractionCapabilities {
 		s.Metadata(nil).ServeHTTP(w, r)
+		return
+	}
+	if s.serveExport(w, r, d) {
 		return
 	}
 	c := &call{d: d, req: d.Request(), ifMatch: r.Header.Get("If-Match"), ifNoneExist: r.Header.Get("If-None-Exist"),
