@@ -211,57 +211,97 @@ var strict = base64.RawURLEncoding.Strict()
 // costs little. The error wraps exactly one of the Err values of this
 // package.
 func (v *Verifier) Verify(proof string, req Request) (Proof, error) {
-	var p Proof
 	if len(proof) > MaxSize {
-		return p, ErrTooLarge
+		return Proof{}, ErrTooLarge
 	}
 	if req.AccessToken == "" {
-		return p, errNoAccessToken
+		return Proof{}, errNoAccessToken
 	}
 	if req.Thumbprint == "" {
-		return p, errNoBinding
+		return Proof{}, errNoBinding
 	}
+	d, err := decodeProof(proof)
+	if err != nil {
+		return Proof{}, err
+	}
+	spec, key, thumb, err := v.header(d.hdr)
+	if err != nil {
+		return Proof{}, err
+	}
+	p, err := v.claims(d.cl, req)
+	if err != nil {
+		return Proof{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(thumb), []byte(req.Thumbprint)) != 1 {
+		return Proof{}, ErrBinding
+	}
+	// The signature, with the proof's own key.
+	if err := spec.method.Verify(d.signed, d.sig, key); err != nil {
+		return Proof{}, fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	p.Thumbprint = thumb
+	return p, nil
+}
+
+// decoded is a proof cut into its parts: the header and claims as JSON
+// members, the signed bytes and the signature.
+type decoded struct {
+	hdr, cl map[string]json.RawMessage
+	signed  string
+	sig     []byte
+}
+
+// decodeProof cuts a compact JWS into its parts: three base64url
+// segments, strictly encoded, whose first two are UTF-8 JSON objects.
+func decodeProof(proof string) (decoded, error) {
+	var d decoded
 	h64, rest, ok1 := strings.Cut(proof, ".")
 	c64, s64, ok2 := strings.Cut(rest, ".")
 	if !ok1 || !ok2 || h64 == "" || c64 == "" || s64 == "" || strings.IndexByte(s64, '.') >= 0 {
-		return p, ErrMalformed
+		return d, ErrMalformed
 	}
 	hb, err1 := strict.DecodeString(h64)
 	cb, err2 := strict.DecodeString(c64)
 	sig, err3 := strict.DecodeString(s64)
 	if err1 != nil || err2 != nil || err3 != nil {
-		return p, errEncoding
+		return d, errEncoding
 	}
 	if !utf8.Valid(hb) || !utf8.Valid(cb) { // RFC 8725 §3.7
-		return p, errNotUTF8
+		return d, errNotUTF8
 	}
-	var hdr, cl map[string]json.RawMessage
-	if json.Unmarshal(hb, &hdr) != nil || hdr == nil || json.Unmarshal(cb, &cl) != nil || cl == nil {
-		return p, errNotObject
+	if json.Unmarshal(hb, &d.hdr) != nil || d.hdr == nil || json.Unmarshal(cb, &d.cl) != nil || d.cl == nil {
+		return d, errNotObject
 	}
+	d.signed, d.sig = proof[:len(h64)+1+len(c64)], sig
+	return d, nil
+}
 
-	// The header: typ, alg, crit, jwk.
+// header checks the proof's header (typ, alg, crit, jwk) and returns the
+// algorithm, the public key and its RFC 7638 thumbprint.
+func (v *Verifier) header(hdr map[string]json.RawMessage) (spec algorithm, key any, thumb string, err error) {
 	if typ, ok := str(hdr["typ"]); !ok || !strings.EqualFold(typ, "dpop+jwt") && !strings.EqualFold(typ, "application/dpop+jwt") {
-		return p, ErrType
+		return spec, nil, "", ErrType
 	}
 	alg, _ := str(hdr["alg"])
 	spec, ok := v.algs[alg]
 	if !ok {
-		return p, ErrAlgorithm
+		return spec, nil, "", ErrAlgorithm
 	}
 	if _, ok := hdr["crit"]; ok {
-		return p, ErrCritical
+		return spec, nil, "", ErrCritical
 	}
 	raw, ok := hdr["jwk"]
 	if !ok {
-		return p, errNoJWK
+		return spec, nil, "", errNoJWK
 	}
-	key, thumb, err := parseJWK(raw, alg, spec)
-	if err != nil {
-		return p, err
-	}
+	key, thumb, err = parseJWK(raw, alg, spec)
+	return spec, key, thumb, err
+}
 
-	// The claims.
+// claims checks the proof's claims against req: jti, htm, htu, iat
+// within the window, ath the hash of the access token, and a nonce's
+// type when there is one.
+func (v *Verifier) claims(cl map[string]json.RawMessage, req Request) (Proof, error) {
 	jti, ok1 := str(cl["jti"])
 	htm, ok2 := str(cl["htm"])
 	htu, ok3 := str(cl["htu"])
@@ -272,41 +312,33 @@ func (v *Verifier) Verify(proof string, req Request) (Proof, error) {
 		ok6 = true
 	}
 	if !ok1 || jti == "" || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
-		return p, ErrClaims
+		return Proof{}, ErrClaims
 	}
 	if len(jti) > MaxJTILength {
-		return p, ErrJTI
+		return Proof{}, ErrJTI
 	}
 	if htm != req.Method {
-		return p, ErrMethod
+		return Proof{}, ErrMethod
 	}
 	u, err := NormalizeURL(htu)
 	if err != nil {
-		return p, fmt.Errorf("%w: %w", ErrURL, err)
+		return Proof{}, fmt.Errorf("%w: %w", ErrURL, err)
 	}
 	if u != req.URL {
-		return p, ErrURL
+		return Proof{}, ErrURL
 	}
 	now := float64(req.Now.UnixNano()) / 1e9
 	switch {
 	case iat > now+v.leeway.Seconds():
-		return p, ErrFuture
+		return Proof{}, ErrFuture
 	case iat < now-(v.maxAge+v.leeway).Seconds():
-		return p, ErrStale
+		return Proof{}, ErrStale
 	}
 	if !hashEquals(ath, req.AccessToken) {
-		return p, ErrAccessTokenHash
-	}
-	if subtle.ConstantTimeCompare([]byte(thumb), []byte(req.Thumbprint)) != 1 {
-		return p, ErrBinding
-	}
-
-	// The signature, with the proof's own key.
-	if err := spec.method.Verify(proof[:len(h64)+1+len(c64)], sig, key); err != nil {
-		return p, fmt.Errorf("%w: %w", ErrSignature, err)
+		return Proof{}, ErrAccessTokenHash
 	}
 	sec, frac := math.Modf(iat)
-	return Proof{JTI: jti, Nonce: nonce, Thumbprint: thumb, Method: htm, URL: u, IssuedAt: time.Unix(int64(sec), int64(frac*1e9))}, nil
+	return Proof{JTI: jti, Nonce: nonce, Method: htm, URL: u, IssuedAt: time.Unix(int64(sec), int64(frac*1e9))}, nil
 }
 
 // AccessTokenHash returns the ath of a proof for token: the unpadded
