@@ -530,11 +530,13 @@ func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f s
 				d.Query = appendParam(d.Query, p.Name, p.Value)
 			}
 			d.Rewritten = true
-		case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType:
+		case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType && !req.Conditional:
 			// Several alternatives cannot be ORed into one FHIR query:
 			// forwarded as it is, the response guard keeps the entries
 			// that match one of them, removes "total" and says that
-			// others were withheld.
+			// others were withheld. Only a search: the search of a
+			// conditional update or delete selects what it writes, which
+			// no guard can filter afterwards.
 			d.filtered = true
 		default:
 			return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
