@@ -378,16 +378,16 @@ var leakGrants = []leakGrant{
 }
 
 // leakConfigs are the Guards the property is checked behind: the defaults
-// with includes on, and the lenient choices for types outside the
-// compartment and for searches.
+// (includes on, searches narrowed), and the lenient choice for types
+// outside the compartment with searches refused rather than narrowed.
 var leakConfigs = []struct {
 	name   string
 	adjust func(*smartmw.Config)
 }{
 	{"includes", func(c *smartmw.Config) {}},
-	{"includes, NonCompartmentWildcard, RewriteSearch", func(c *smartmw.Config) {
+	{"includes, NonCompartmentWildcard, RefuseBroadSearches", func(c *smartmw.Config) {
 		c.FHIR.NonCompartment = smartmw.NonCompartmentWildcard
-		c.FHIR.RewriteSearch = true
+		c.FHIR.RefuseBroadSearches = true
 	}},
 }
 

@@ -27,20 +27,22 @@ type attempt struct {
 // Each scope context is tried on its own, with its own scopes only: a
 // user/ scope never lifts the compartment limit of a patient/ scope, and
 // a patient/ scope never lends its letters or types to user/ or system/
-// decisions. The order is patient/, user/, system/, then patient/ again
-// with the query rewritten (when RewriteSearch is on). The first decision
-// that leaves nothing to the handler (no compartment, no constraint) wins;
-// failing that, the first decision that allows the request.
+// decisions. The order is patient/, user/, system/ with the search as it
+// is, then (unless RefuseBroadSearches) the same with the search narrowed
+// to what the grant allows. The first decision that leaves nothing to the
+// handler (no compartment, no constraint) wins; failing that, the first
+// decision that allows the request.
 func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
 	if req.Interaction == scope.InteractionCapabilities {
 		return &decision{Request: req.Request}, nil
 	}
-	attempts := [...]attempt{{scope.Patient, false}, {scope.User, false}, {scope.System, false}, {scope.Patient, true}, {scope.User, true}}
+	attempts := [...]attempt{{scope.Patient, false}, {scope.User, false}, {scope.System, false},
+		{scope.Patient, true}, {scope.User, true}, {scope.System, true}}
 	set := g.Scopes()
 	var found *decision
 	var denial error
 	for _, at := range attempts {
-		if at.rewrite && (!a.opt.RewriteSearch || bundled || found != nil) {
+		if at.rewrite && (a.opt.RefuseBroadSearches || bundled || found != nil || !narrowable(req)) {
 			continue
 		}
 		if !set.HasContext(at.c) {
@@ -125,6 +127,20 @@ func (a *Engine) ownFHIRUser(g *smartctx.Grant, req *Request) bool {
 		}
 	}
 	return u == req.Type+"/"+req.ID
+}
+
+// narrowable reports whether req has a search the engine may narrow: a
+// type or compartment search, or the search of a conditional update,
+// patch or delete. (A conditional create's search is its If-None-Exist
+// header, which must carry its restrictions itself.)
+func narrowable(req *Request) bool {
+	switch req.Interaction {
+	case scope.InteractionSearchType, scope.InteractionSearchSystem:
+		return true
+	case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
+		return req.Conditional
+	}
+	return false
 }
 
 // explain makes a 403 say what is actually wrong: it names no scope the
@@ -407,7 +423,7 @@ func (a *Engine) instance(g *smartctx.Grant, req *Request, d *decision, bundled 
 }
 
 // search decides a type, system or compartment search with raw query q
-// and form f; a rewrite goes to d.Query.
+// and form f; with rewrite, what narrows it is added to d.Query.
 func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	hasRev, contained, err := a.searchControls(req, d, q, f, bundled)
 	if err != nil {
@@ -427,10 +443,46 @@ func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f strin
 	if contained || d.Constraints != nil && hasContained(q, f) {
 		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
 	}
+	if req.patient == "" && d.Constraints == nil {
+		return nil
+	}
+	if err := plainNames(q, f); err != nil {
+		return err
+	}
 	if req.patient == "" {
 		return nil
 	}
 	return a.searchPatient(req, d, q, f, rewrite, bundled)
+}
+
+// plainNames refuses, in a search held to a patient or to granular
+// scopes, a parameter whose name (decoded) is not made of the characters
+// of FHIR parameter names, modifiers and chains (letters, digits, "_",
+// "-", ".", ":"): "patient%00", "patient%3D123%26patient", "patient ".
+// A server that cuts a name at a NUL, decodes the query before splitting
+// it or trims spaces would read such a parameter as another one, which
+// the decision did not see, beside the one narrowing the search.
+func plainNames(q, f string) error {
+	for p := range fhirrest.Params(q, f) {
+		if !plainName(p.Name) {
+			return badRequest("malformed search parameter name")
+		}
+	}
+	return nil
+}
+
+func plainName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // maxIncludes bounds the _include and _revinclude parameters of one
@@ -514,8 +566,8 @@ func (a *Engine) searchTypes(g *smartctx.Grant, req *Request, q, f string, bundl
 }
 
 // searchType decides a search of one type: granted, or granted under
-// granular constraints that the query carries, that a rewrite adds, or
-// that the guard applies to the answer.
+// granular constraints that the query carries, that narrowing adds
+// (rewrite), or that the guard applies to the answer.
 func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	acc, cons := a.access(g, req.Context, req.Type, scope.Search)
 	switch acc {
@@ -525,7 +577,10 @@ func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f s
 		d.Constraints = cons
 		switch {
 		case queryMatchesOne(cons, q, f):
-		case rewrite && len(cons) == 1:
+		case !rewrite:
+			// Narrowed, if at all, in the attempts that narrow.
+			return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
+		case len(cons) == 1:
 			for _, p := range cons[0] {
 				d.Query = appendParam(d.Query, p.Name, p.Value)
 			}
@@ -547,7 +602,8 @@ func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f s
 
 // searchPatient holds a search to the patient in context: no patient
 // parameter may name anyone else, and a search of a type that can belong
-// to a patient must be limited to that patient (or is rewritten to be).
+// to a patient must be limited to that patient, or is narrowed to it
+// (rewrite).
 func (a *Engine) searchPatient(req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	pid, typ := req.patient, req.Type
 	if err := a.noOtherPatient(req, typ, q, f, bundled); err != nil {
@@ -599,22 +655,28 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 		if strings.IndexByte(name, '.') >= 0 || strings.IndexByte(mod, '.') >= 0 {
 			continue // a chain selects by the referenced resource's elements
 		}
-		if typ == "Patient" && name == "_id" {
+		if typ == "Patient" && strings.EqualFold(name, "_id") {
 			if mod != "" || !allValues(p.Value, func(v string) bool { return v == pid }) {
 				return a.deny(req, bundled, "patient scopes reach only the patient in context (_id)")
 			}
 			continue
 		}
-		patientOnly, ok := restrictors[name]
+		// In any case: a server that reads names without regard to case
+		// takes "Patient=456" or "subject:PATIENT=456" for the patient
+		// parameter, beside the one that narrows the search.
+		patientOnly, ok := restrictorFold(restrictors, name)
 		if !ok {
 			continue
 		}
 		bare := patientOnly
 		switch {
 		case mod == "":
-		case mod == "Patient":
+		case strings.EqualFold(mod, "Patient"):
 			bare = true
-		case scope.IsR4Type(mod):
+		case scope.IsR4Type(mod) || hasUpper(mod):
+			// A type other than Patient, or a modifier no FHIR server
+			// defines (FHIR's are lower case) that one could take
+			// for a type.
 			return a.deny(req, bundled, "under patient scopes "+name+" may name only the patient in context")
 		default:
 			continue
@@ -624,6 +686,29 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 		}
 	}
 	return nil
+}
+
+// restrictorFold looks name up in restrictors (see compartment.Restrictors)
+// without regard to ASCII case.
+func restrictorFold(restrictors map[string]bool, name string) (patientOnly, ok bool) {
+	if patientOnly, ok = restrictors[name]; ok || !hasUpper(name) {
+		return patientOnly, ok
+	}
+	for r, only := range restrictors {
+		if strings.EqualFold(r, name) {
+			return only, true
+		}
+	}
+	return false, false
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxTypes bounds the names in _type: R4 has 146 resource types.
@@ -675,7 +760,7 @@ func (a *Engine) namesPatient(v, pid string, bare bool) bool {
 	return ok && rest == pid
 }
 
-// compartmentParam is what a rewrite adds to limit a search of typ to the
+// compartmentParam is what narrowing adds to limit a search of typ to the
 // compartment of Patient/pid: "patient" where typ has it, else its first
 // compartment parameter (which may narrow the search further than the
 // compartment, never widen it).

@@ -111,7 +111,7 @@ type Options struct {
 	NonCompartment             NonCompartmentPolicy
 	Operations                 map[string]Operation
 	RefuseIncludes             bool
-	RewriteSearch              bool
+	RefuseBroadSearches        bool
 	NotFoundForDenied          bool
 	SkipPatientUserCompartment bool
 	SkipResponseGuard          bool
