@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -18,6 +19,14 @@ const (
 	base = "https://ehr.example.org/fhir"
 	lab  = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 	vit  = "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
+	soc  = "http://terminology.hl7.org/CodeSystem/observation-category|social-history"
+)
+
+// The categories as the Guard adds them to a query.
+var (
+	labQ = url.QueryEscape(lab)
+	vitQ = url.QueryEscape(vit)
+	socQ = url.QueryEscape(soc)
 )
 
 func obs(subject, category string) string {
@@ -369,8 +378,18 @@ var namedCases = []decisionCase{
 	{name: "granular search rewrite", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true,
 		wantQuery: "patient=1&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory"},
 	{name: "granular two alternatives one present", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1&category=" + vit, want: 200, wantPatient: "1", wantConstrain: true},
-	{name: "granular two alternatives forwarded for the guard to filter", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1"},
-	{name: "granular two alternatives without the guard refused", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{SkipResponseGuard: true}}, want: 403},
+	{name: "granular two categories narrowed to one list", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + labQ + "," + vitQ},
+	{name: "granular two categories narrowed without the guard", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{SkipResponseGuard: true}}, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + labQ + "," + vitQ},
+	{name: "granular two categories refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", cfg: refuseBroad, want: 403},
+	{name: "granular three categories and a shared status narrowed to one list", scopes: "patient/Observation.rs?category=" + lab + "&status=final patient/Observation.rs?status=final&category=" + vit + " patient/Observation.rs?category=" + soc + "&status=final", patient: "1", target: "Observation?code=x", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "code=x&category=" + labQ + "," + vitQ + "," + socQ + "&status=final&patient=Patient%2F1"},
+	{name: "granular category list within the scopes carried as it is", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1&category=" + vit + "," + lab, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + vit + "," + lab},
+	{name: "granular category list beyond the scopes narrowed", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1&category=" + lab + "," + soc, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + lab + "," + soc + "&category=" + labQ + "," + vitQ},
+	{name: "granular scope with a list carries one of its values", scopes: "patient/Observation.rs?category=" + lab + "," + vit, patient: "1", target: "Observation?patient=1&category=" + vit, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + vit},
+	{name: "granular category with a modifier never carries a list", scopes: "patient/Observation.rs?category:not=" + lab + "," + vit, patient: "1", target: "Observation?patient=1&category:not=" + vit, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category:not=" + vit + "&category%3Anot=" + labQ + "," + vitQ},
+	{name: "granular category and code forwarded for the guard to filter", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?code=http://loinc.org|1-8", patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1"},
+	{name: "granular :not alternatives never merged", scopes: "patient/Observation.rs?category:not=" + lab + " patient/Observation.rs?category:not=" + vit, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1"},
+	{name: "granular category and code without the guard refused", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?code=http://loinc.org|1-8", patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{SkipResponseGuard: true}}, want: 403},
+	{name: "granular category and code refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?code=http://loinc.org|1-8", patient: "1", target: "Observation?patient=1", cfg: refuseBroad, want: 403},
 	{name: "granular two alternatives in a bundle refused", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", method: "POST", target: "", body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation?patient=1"}}]}`, want: 403},
 	{name: "granular subsumed", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs", patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1"},
 	{name: "granular create matching", scopes: "patient/Observation.c?category=" + lab, patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), want: 200, wantPatient: "1", wantConstrain: true},

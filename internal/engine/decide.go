@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/smartguard/smartguard/internal/compartment"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/internal/fhirrest"
+	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -575,16 +577,15 @@ func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f s
 		return a.deny(req, bundled, "the token has no scope for this search")
 	case scope.Constrained:
 		d.Constraints = cons
+		var merged scope.Constraint
 		switch {
-		case queryMatchesOne(cons, q, f):
+		case queryMatchesOne(cons, q, f) || queryWithin(cons, q, f):
 		case !rewrite:
 			// Narrowed, if at all, in the attempts that narrow.
 			return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
 		case len(cons) == 1:
-			for _, p := range cons[0] {
-				d.Query = appendParam(d.Query, p.Name, p.Value)
-			}
-			d.Rewritten = true
+			merged = cons[0]
+		case mergeable(req.Type, cons, &merged):
 		case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType && !req.Conditional:
 			// Several alternatives cannot be ORed into one FHIR query:
 			// forwarded as it is, the response guard keeps the entries
@@ -596,8 +597,208 @@ func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f s
 		default:
 			return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
 		}
+		if merged != nil {
+			// ANDed with whatever the query says: a server applying it
+			// returns exactly the matches the grant allows.
+			for _, p := range merged {
+				d.Query = appendParam(d.Query, p.Name, p.Value)
+			}
+			d.Rewritten = true
+		}
 	}
 	return nil
+}
+
+// queryWithin reports whether the query holds its results to the
+// alternatives cons through a ","-list: one of its parameters lists values
+// (ORed) each of which an alternative allows for that parameter, the rest
+// of that alternative being in the query exactly. So under the laboratory
+// and vital-signs scopes of Observation,
+// "category=...|laboratory,...|vital-signs" is held to them, as is
+// "category=...|laboratory" under a scope "category=...|laboratory,...|survey".
+// Every match then has one of the listed values, and the alternative
+// allowing that value.
+func queryWithin(cons []scope.Constraint, q, f string) bool {
+	for p := range fhirrest.Params(q, f) {
+		if strings.IndexByte(p.Name, ':') >= 0 {
+			// A modifier may not OR its values (":not" excludes each):
+			// only the exact parameter counts.
+			continue
+		}
+		if strings.IndexByte(p.Value, ',') < 0 && !anyListed(cons, p.Name) {
+			continue // no list here, nor in the alternatives: queryMatchesOne decided
+		}
+		vals, ok := splitList(p.Value)
+		if !ok {
+			continue
+		}
+		all := true
+		for _, v := range vals {
+			if !someAlternativeAllows(cons, p.Name, v, q, f) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// anyListed reports whether an alternative of cons gives parameter name a
+// ","-list.
+func anyListed(cons []scope.Constraint, name string) bool {
+	for _, c := range cons {
+		for _, p := range c {
+			if p.Name == name && strings.IndexByte(p.Value, ',') >= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// someAlternativeAllows reports whether an alternative of cons lists v
+// among the values of parameter name, every other parameter of it being
+// in the query exactly.
+func someAlternativeAllows(cons []scope.Constraint, name, v, q, f string) bool {
+	for _, c := range cons {
+		for i, p := range c {
+			if p.Name != name {
+				continue
+			}
+			vals, ok := splitList(p.Value)
+			if !ok || !slices.Contains(vals, v) {
+				continue
+			}
+			if rest := without(c, i); len(rest) == 0 || queryMatchesOne([]scope.Constraint{rest}, q, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// splitList splits a search value at the "," not escaped with "" (FHIR
+// R4 search, "Escaping Search Parameters"); ok is false for an empty value
+// or item, or a value ending in a lone "".
+func splitList(v string) (vals []string, ok bool) {
+	start := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+			if i == len(v) {
+				return nil, false
+			}
+		case ',':
+			if i == start {
+				return nil, false
+			}
+			vals = append(vals, v[start:i])
+			start = i + 1
+		}
+	}
+	if start == len(v) {
+		return nil, false
+	}
+	return append(vals, v[start:]), true
+}
+
+// mergeable reports whether the alternatives cons (two or more) of a
+// search of typ differ only in the value of one token parameter without a
+// modifier (one category or another, each scope otherwise alike), and
+// then sets *merged to the one constraint that ORs them: that parameter
+// with the ","-list of their values, and the rest as they all have it.
+// Under the ONC (g)(10) category scopes of Condition or Observation a
+// search is then narrowed exactly, with paging and total, rather than
+// filtered by the guard.
+func mergeable(typ string, cons []scope.Constraint, merged *scope.Constraint) bool {
+	first := cons[0]
+	for i, cand := range first {
+		name := cand.Name
+		if strings.IndexByte(name, ':') >= 0 || !search.IsToken(typ, name) || countParam(first, name) != 1 {
+			continue
+		}
+		rest := without(first, i)
+		vals, ok := splitList(cand.Value)
+		if !ok {
+			continue
+		}
+		same := true
+		for _, c := range cons[1:] {
+			j := indexParam(c, name)
+			if len(c) != len(first) || j < 0 || countParam(c, name) != 1 || !sameParams(without(c, j), rest) {
+				same = false
+				break
+			}
+			more, ok := splitList(c[j].Value)
+			if !ok {
+				same = false
+				break
+			}
+			for _, v := range more {
+				if !slices.Contains(vals, v) {
+					vals = append(vals, v)
+				}
+			}
+		}
+		if !same {
+			continue
+		}
+		out := slices.Clone(first)
+		out[i].Value = strings.Join(vals, ",")
+		*merged = out
+		return true
+	}
+	return false
+}
+
+func countParam(c scope.Constraint, name string) int {
+	n := 0
+	for _, p := range c {
+		if p.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func indexParam(c scope.Constraint, name string) int {
+	for i, p := range c {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func without(c scope.Constraint, i int) scope.Constraint {
+	out := make(scope.Constraint, 0, len(c)-1)
+	return append(append(out, c[:i]...), c[i+1:]...)
+}
+
+// sameParams reports whether a and b hold the same parameters, in any
+// order.
+func sameParams(a, b scope.Constraint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	used := make([]bool, len(b))
+	for _, p := range a {
+		found := false
+		for j, o := range b {
+			if !used[j] && o == p {
+				used[j], found = true, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // searchPatient holds a search to the patient in context: no patient
@@ -817,8 +1018,11 @@ func queryMatchesOne(cons []scope.Constraint, q, f string) bool {
 	return false
 }
 
+// appendParam adds name=value to the raw query q, escaped but for the
+// commas of a value's list, which FHIR servers split the decoded value at
+// all the same.
 func appendParam(q, name, value string) string {
-	p := url.QueryEscape(name) + "=" + url.QueryEscape(value)
+	p := url.QueryEscape(name) + "=" + strings.ReplaceAll(url.QueryEscape(value), "%2C", ",")
 	if q == "" {
 		return p
 	}
