@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,7 +45,7 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 	var found *decision
 	var denial error
 	for _, at := range attempts {
-		if at.rewrite && (a.opt.RefuseBroadSearches || bundled || found != nil || !narrowable(req)) {
+		if at.rewrite && (a.opt.RefuseBroadSearches || found != nil || !narrowable(req)) {
 			continue
 		}
 		if !set.HasContext(at.c) {
@@ -1138,7 +1139,7 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		return nil, notBundle
 	}
 	d.Entries = make([]*decision, 0, len(fb.Entries))
-	forwarded := 0
+	forwarded, narrowed := 0, 0
 	for i := range fb.Entries {
 		ed, err, fatal := a.decideEntry(ctx, g, fb.Entries[i].Span.Of(body), i)
 		if fatal != nil {
@@ -1149,6 +1150,12 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		case err == nil:
 			d.Entries = append(d.Entries, ed)
 			forwarded++
+			if ed.entry != nil {
+				// Narrowed: forwarded with its request.url replaced.
+				fb.Replace(i, ed.entry...)
+				ed.entry = nil
+				narrowed++
+			}
 		case d.Interaction == scope.InteractionBatch && !a.opt.SkipResponseGuard && errors.As(err, &refused):
 			// A batch is answered entry by entry (SMART 2.2, FHIR
 			// batch): the refused entry is not forwarded, and the
@@ -1162,8 +1169,9 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		}
 	}
 	d.entryCount = len(fb.Entries)
-	if len(d.refused) > 0 && forwarded > 0 {
-		// The batch as it came, without the refused entries.
+	if (len(d.refused) > 0 || narrowed > 0) && forwarded > 0 {
+		// The batch as it came, without the refused entries, with the
+		// narrowed ones' URLs.
 		if d.forward, err = fb.Rewrite(fhirjson.NoTotal, nil); err != nil {
 			return nil, notBundle
 		}
@@ -1186,10 +1194,12 @@ func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte,
 			rel = rest
 		}
 	}
-	if strings.Contains(rel, "://") || strings.HasPrefix(rel, "/") {
+	path, query, _ := strings.Cut(rel, "?")
+	if strings.Contains(path, "://") || strings.HasPrefix(path, "/") {
+		// Only the path: a search value may be a URL (a token's
+		// system, "category=http://...|laboratory").
 		return nil, nil, badRequest(fmt.Sprintf("bundle entry %d: the URL is not relative to this FHIR base", i))
 	}
-	path, query, _ := strings.Cut(rel, "?")
 	if err := noMethodParam(query); err != nil {
 		return nil, nil, entryError(i, err)
 	}
@@ -1210,6 +1220,14 @@ func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte,
 		req.Resource = e.resource
 	}
 	ed, err = a.decide(ctx, g, &req, criteria, true)
+	if err == nil && ed.Rewritten {
+		// The entry as it came, its request.url the narrowed search.
+		u, merr := json.Marshal(path + "?" + ed.Query)
+		if merr != nil {
+			return nil, nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
+		}
+		ed.entry = [][]byte{raw[:e.urlAt.Start:e.urlAt.Start], u, raw[e.urlAt.End:]}
+	}
 	conditional := e.ifNoneMatch != "" || e.ifModifiedSince != "" || e.ifMatch != ""
 	if err == nil && conditional && method == http.MethodGet && ed.restricted() {
 		// Answered by the handler (304, 412, with the resource's etag)
@@ -1226,7 +1244,8 @@ func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte,
 type entryRequest struct {
 	method, url                                        string
 	ifNoneExist, ifMatch, ifNoneMatch, ifModifiedSince string
-	resource                                           []byte // nil when absent
+	resource                                           []byte        // nil when absent
+	urlAt                                              fhirjson.Span // the url's JSON value in the entry
 }
 
 var (
@@ -1256,6 +1275,7 @@ func readEntry(raw []byte) (e entryRequest, ok bool) {
 			return e, false
 		}
 	}
+	e.urlAt = fhirjson.Span{Start: m[0].Start + rm[1].Start, End: m[0].Start + rm[1].End}
 	if m[1].Len() > 0 {
 		e.resource = m[1].Of(raw)
 	}

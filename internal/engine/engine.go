@@ -312,6 +312,9 @@ type decision struct {
 	// the guard to filter; "total" would count what the client may not
 	// see.
 	filtered bool
+	// entry: for a bundle entry narrowed, the pieces of the entry to
+	// forward in its place (request.url replaced); decideBundle takes it.
+	entry [][]byte
 
 	// For a batch: its entries' refusals, in order of index; the number
 	// of entries; and, when some were refused, the Bundle forwarded
