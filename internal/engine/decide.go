@@ -25,7 +25,9 @@ type attempt struct {
 	rewrite bool
 }
 
-// decide decides req, classified, for grant g.
+// decide decides req, classified, for grant g, and then makes sure that
+// the _elements and _summary of a restricted decision leave the guard what
+// it reads (resultElements).
 //
 // Each scope context is tried on its own, with its own scopes only: a
 // user/ scope never lifts the compartment limit of a patient/ scope, and
@@ -36,6 +38,18 @@ type attempt struct {
 // handler (no compartment, no constraint) wins; failing that, the first
 // decision that allows the request.
 func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
+	d, err := a.decideScopes(ctx, g, req, ifNoneExist, bundled)
+	if err != nil || !d.restricted() {
+		return d, err
+	}
+	if err := a.resultElements(g, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// decideScopes is decide, before _elements and _summary are applied.
+func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
 	if req.Interaction == scope.InteractionCapabilities {
 		return &decision{Request: req.Request}, nil
 	}

@@ -234,6 +234,9 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 		r.URL = &u
 		r.RequestURI = u.RequestURI()
 	}
+	if d.formRewritten {
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(d.Form)), int64(len(d.Form))
+	}
 	if len(d.refused) > 0 && len(d.Entries) == 0 {
 		// Every entry of the batch refused: nothing to forward.
 		w.Header().Set("Content-Type", "application/fhir+json")
@@ -312,6 +315,9 @@ type decision struct {
 	// the guard to filter; "total" would count what the client may not
 	// see.
 	filtered bool
+	// formRewritten: Form changed (_elements or _summary moved to
+	// Query); the handler gets it as the body.
+	formRewritten bool
 	// entry: for a bundle entry narrowed, the pieces of the entry to
 	// forward in its place (request.url replaced); decideBundle takes it.
 	entry [][]byte

@@ -37,6 +37,7 @@ func testEngine(t testing.TB, adjust func(*Options)) *Engine {
 		MaxStoredBytes:   32 << 20,
 		MaxBundleEntries: 1000,
 		MaxStoredReads:   100,
+		Operations:       map[string]Operation{"Patient/[id]/$everything": {Permission: scope.Read | scope.Search, AllTypes: true}},
 		OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
 			var e *Error
 			if !errors.As(err, &e) {

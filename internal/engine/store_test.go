@@ -2,9 +2,11 @@ package engine
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,7 +138,7 @@ func honestStore(t testing.TB) http.HandlerFunc {
 		if len(segs) == 2 && segs[1] != "_search" {
 			for _, res := range storeData[typ] {
 				if _, id, _ := compartment.TypeAndID([]byte(res)); id == segs[1] {
-					fmt.Fprint(w, res)
+					fmt.Fprint(w, subset(t, res, r.URL.Query()))
 					return
 				}
 			}
@@ -154,8 +156,74 @@ func honestStore(t testing.TB) http.HandlerFunc {
 			http.Error(w, "unsupported", http.StatusBadRequest)
 			return
 		}
-		fmt.Fprint(w, searchset(res, r.URL.Query().Get("_summary") == "count"))
+		params := r.URL.Query()
+		for k, v := range r.PostForm {
+			params[k] = append(params[k], v...)
+		}
+		for i := range res {
+			res[i] = subset(t, res[i], params)
+		}
+		fmt.Fprint(w, searchset(res, params.Get("_summary") == "count"))
 	}
+}
+
+// summaryElements are the elements of each type marked summary in R4
+// (those of the store's resources), and mandatory ones.
+var (
+	summaryElements = map[string][]string{
+		"Observation": {"id", "meta", "identifier", "basedOn", "partOf", "status", "code", "subject", "focus", "encounter",
+			"effectiveDateTime", "issued", "performer", "valueString", "hasMember", "derivedFrom"},
+		"Patient":   {"id", "meta", "identifier", "active", "name", "telecom", "gender", "birthDate", "address", "link"},
+		"Condition": {"id", "meta", "identifier", "clinicalStatus", "verificationStatus", "code", "subject", "encounter"},
+	}
+	mandatoryElements = map[string][]string{"Observation": {"status", "code"}, "Condition": {"subject"}}
+)
+
+// subset applies _elements and _summary (FHIR R4 search §3.1.1.5.8-9) to
+// resource, as a server does: it keeps resourceType, id, meta and the
+// mandatory elements beside those asked for.
+func subset(t testing.TB, resource string, params url.Values) string {
+	keep := func(string) bool { return true }
+	typ, _ := search.ResourceType([]byte(resource))
+	base := []string{"resourceType", "id", "meta"}
+	base = append(base, mandatoryElements[typ]...)
+	switch params.Get("_summary") {
+	case "true":
+		list := append(base, summaryElements[typ]...)
+		keep = func(k string) bool { return slices.Contains(list, k) }
+	case "text":
+		list := append(base, "text")
+		keep = func(k string) bool { return slices.Contains(list, k) }
+	case "data":
+		keep = func(k string) bool { return k != "text" }
+	}
+	if els, ok := params["_elements"]; ok {
+		list := base
+		for _, e := range els {
+			for n := range strings.SplitSeq(e, ",") {
+				list = append(list, n)
+				if strings.HasSuffix(n, "[x]") || n == "effective" || n == "value" {
+					// a choice element's base name: every JSON name
+					stem := strings.TrimSuffix(n, "[x]")
+					for _, s := range []string{"DateTime", "String", "Quantity", "Period"} {
+						list = append(list, stem+s)
+					}
+				}
+			}
+		}
+		keep = func(k string) bool { return slices.Contains(list, k) }
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(resource), &m); err != nil {
+		t.Fatalf("store resource: %v", err)
+	}
+	for k := range m {
+		if !keep(k) {
+			delete(m, k)
+		}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }
 
 // carelessStore answers every search with every resource of the type,
