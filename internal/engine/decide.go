@@ -460,16 +460,13 @@ func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f strin
 	if contained || d.Constraints != nil && hasContained(q, f) {
 		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
 	}
-	if req.patient == "" && d.Constraints == nil {
-		return nil
-	}
-	if err := plainNames(q, f); err != nil {
-		return err
-	}
 	if req.patient == "" {
+		if d.Constraints != nil {
+			return plainNames(q, f)
+		}
 		return nil
 	}
-	return a.searchPatient(req, d, q, f, rewrite, bundled)
+	return a.searchPatient(req, d, q, f, rewrite, bundled) // plainNames too
 }
 
 // plainNames refuses, in a search held to a patient or to granular
@@ -482,11 +479,13 @@ func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f strin
 func plainNames(q, f string) error {
 	for p := range fhirrest.Params(q, f) {
 		if !plainName(p.Name) {
-			return badRequest("malformed search parameter name")
+			return errNameNotPlain()
 		}
 	}
 	return nil
 }
+
+func errNameNotPlain() error { return badRequest("malformed search parameter name") }
 
 func plainName(name string) bool {
 	if name == "" {
@@ -695,9 +694,9 @@ func someAlternativeAllows(cons []scope.Constraint, name, v, q, f string) bool {
 	return false
 }
 
-// splitList splits a search value at the "," not escaped with "" (FHIR
+// splitList splits a search value at the "," not escaped with "\" (FHIR
 // R4 search, "Escaping Search Parameters"); ok is false for an empty value
-// or item, or a value ending in a lone "".
+// or item, or a value ending in a lone "\".
 func splitList(v string) (vals []string, ok bool) {
 	start := 0
 	for i := 0; i < len(v); i++ {
@@ -853,7 +852,8 @@ func (a *Engine) searchPatient(req *Request, d *decision, q, f string, rewrite, 
 	return nil
 }
 
-// noOtherPatient refuses, under a patient limit, a search whose patient
+// noOtherPatient refuses, under a patient limit, a search with a name
+// that is not plain (see plainNames), or whose patient
 // parameters name anyone but that patient, in any spelling: "patient",
 // "subject", "subject:Patient", any other compartment parameter of typ,
 // with "Patient/456", "456" or an absolute URL, given once or repeated,
@@ -867,6 +867,9 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 	pid := req.patient
 	restrictors := compartment.Restrictors(typ)
 	for p := range fhirrest.Params(q, f) {
+		if !plainName(p.Name) {
+			return errNameNotPlain()
+		}
 		name, mod, _ := strings.Cut(p.Name, ":")
 		if strings.IndexByte(name, '.') >= 0 || strings.IndexByte(mod, '.') >= 0 {
 			continue // a chain selects by the referenced resource's elements

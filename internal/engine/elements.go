@@ -51,10 +51,34 @@ func (rp *resultParams) hides() bool {
 	return rp.hasElems || rp.summary == "true" || rp.summary == "text"
 }
 
-// mayHoldResultParams reports whether the raw query or form s may hold a
-// parameter whose name begins with "_", escaped or not.
+// mayHoldResultParams reports whether the raw query or form s may hold
+// _elements or _summary, in any case or escaped.
 func mayHoldResultParams(s string) bool {
-	return strings.IndexByte(s, '_') >= 0 || strings.IndexByte(s, '%') >= 0
+	if strings.IndexByte(s, '%') >= 0 {
+		return true
+	}
+	return containsFold(s, "lements") || containsFold(s, "ummary")
+}
+
+// containsFold reports whether s contains sub (lower-case ASCII) in any
+// ASCII case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // readResultParams reads the _elements and _summary of the raw query q
