@@ -54,10 +54,10 @@ func (rp *resultParams) hides() bool {
 // mayHoldResultParams reports whether the raw query or form s may hold
 // _elements or _summary, in any case or escaped.
 func mayHoldResultParams(s string) bool {
-	if strings.IndexByte(s, '%') >= 0 {
+	if strings.IndexByte(s, '%') >= 0 || strings.Contains(s, "lements") || strings.Contains(s, "ummary") {
 		return true
 	}
-	return containsFold(s, "lements") || containsFold(s, "ummary")
+	return hasUpper(s) && (containsFold(s, "lements") || containsFold(s, "ummary"))
 }
 
 // containsFold reports whether s contains sub (lower-case ASCII) in any
