@@ -417,12 +417,13 @@ func TestRejectsInvalidLaunchContext(t *testing.T) {
 		claim string
 		value any
 	}{
-		{"patient not an id", "patient", "Patient/123"},
+		{"patient a reference to another type", "patient", "Practitioner/123"},
 		{"patient with space", "patient", "12 3"},
 		{"patient too long", "patient", strings.Repeat("1", 65)},
 		{"patient empty", "patient", ""},
 		{"patient number", "patient", 123},
 		{"encounter not an id", "encounter", "enc/1"},
+		{"encounter number", "encounter", 9},
 		{"fhirUser type", "fhirUser", "Observation/1"},
 		{"fhirUser no id", "fhirUser", "Practitioner/"},
 		{"fhirUser empty", "fhirUser", ""},

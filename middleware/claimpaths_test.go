@@ -18,18 +18,83 @@ import (
 // for that server, carry their launch context and scopes into the grant
 // and the decision.
 func TestAuthorizationServerTokenShapes(t *testing.T) {
+	for _, tc := range tokenShapes() {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTest(t, func(c *Config) {
+				c.Issuer.URL = tc.iss
+				if tc.adjust != nil {
+					tc.adjust(c)
+				}
+			})
+			tc.claims["iss"] = tc.iss
+			tok := mint(t, jwt.SigningMethodRS256, rsaKey(), tc.claims, tc.hdr)
+			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
+			if tc.patient == "example" {
+				req = httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=example", nil)
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			reached := false
+			m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reached = true
+				w.Header().Set("Content-Type", "application/fhir+json")
+				w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`))
+			})).ServeHTTP(rec, req)
+			if !reached || rec.Code != http.StatusOK {
+				t.Fatalf("patient search: %d %s %s", rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
+			}
+			g, err := m.Verify(context.Background(), tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Patient() != tc.patient || g.FHIRUser() != tc.user || g.ClientID() != tc.client {
+				t.Errorf("patient %q fhirUser %q client %q, want %q %q %q", g.Patient(), g.FHIRUser(), g.ClientID(), tc.patient, tc.user, tc.client)
+			}
+			for _, s := range tc.scopes {
+				if !g.Scopes().Has(s) {
+					t.Errorf("scope %s missing from %s (invalid: %v)", s, g.Scopes(), g.Scopes().Invalid())
+				}
+			}
+		})
+	}
+}
+
+// tokenShape is an access token as an authorization server issues it,
+// with the Config docs/authorization-servers.md gives for that server,
+// and what its grant must hold.
+type tokenShape struct {
+	name    string
+	iss     string
+	hdr     map[string]any
+	claims  jwt.MapClaims
+	adjust  func(*Config)
+	patient string
+	user    string
+	client  string
+	scopes  []string
+	// patientAt is where the server puts the patient: the names of the
+	// nested members ("ext", "patient"); nil for a top-level "patient".
+	patientAt []string
+}
+
+// setPatient sets the patient claim of the token shaped as ts to v.
+func (ts tokenShape) setPatient(v string) {
+	at := ts.patientAt
+	if at == nil {
+		at = []string{"patient"}
+	}
+	m := map[string]any(ts.claims)
+	for _, step := range at[:len(at)-1] {
+		m = m[step].(map[string]any)
+	}
+	m[at[len(at)-1]] = v
+}
+
+// tokenShapes are the access tokens of TestAuthorizationServerTokenShapes,
+// made afresh for each use.
+func tokenShapes() []tokenShape {
 	iat, exp := testNow.Add(-time.Minute).Unix(), testNow.Add(time.Hour).Unix()
-	tests := []struct {
-		name    string
-		iss     string
-		hdr     map[string]any
-		claims  jwt.MapClaims
-		adjust  func(*Config)
-		patient string
-		user    string
-		client  string
-		scopes  []string
-	}{{
+	return []tokenShape{{
 		name: "Ory Hydra: scp array, aud array, launch context under ext",
 		iss:  "http://127.0.0.1:4444",
 		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
@@ -42,7 +107,8 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 			c.Issuer.Claims = ClaimNames{Patient: []string{"ext.patient"}, FHIRUser: []string{"ext.fhirUser"}}
 		},
 		patient: "example", user: "Patient/example", client: "smart-app",
-		scopes: []string{"launch/patient", "patient/Observation.rs"},
+		scopes:    []string{"launch/patient", "patient/Observation.rs"},
+		patientAt: []string{"ext", "patient"},
 	}, {
 		name: "Microsoft Entra ID v2: scp string with %2F, client in azp",
 		iss:  "https://login.microsoftonline.com/0c8e4a4e-tenant/v2.0",
@@ -92,7 +158,18 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 			c.Issuer.Claims = ClaimNames{Patient: []string{"https://fhir.example.org/patient"}, FHIRUser: []string{"https://fhir.example.org/fhirUser"}}
 		},
 		patient: "123", user: "Patient/123", client: "auth0-app",
-		scopes: []string{"patient/Observation.rs"},
+		scopes:    []string{"patient/Observation.rs"},
+		patientAt: []string{"https://fhir.example.org/patient"},
+	}, {
+		name: "node oidc-provider: JWT access token of a resource indicator, extraTokenClaims at the top level",
+		iss:  "https://op.example.org",
+		hdr:  map[string]any{"typ": "at+jwt", "kid": "k1"},
+		claims: jwt.MapClaims{
+			"jti": "W1x", "sub": "alice", "iat": iat, "exp": exp, "scope": "openid fhirUser launch/patient patient/Observation.rs",
+			"client_id": "op-app", "aud": testAudience, "patient": "123", "fhirUser": "https://fhir.example.org/r4/Practitioner/p1",
+		},
+		patient: "123", user: "https://fhir.example.org/r4/Practitioner/p1", client: "op-app",
+		scopes: []string{"launch/patient", "patient/Observation.rs"},
 	}, {
 		name: "SMART reference launcher shape: context.patient",
 		iss:  "https://launch.example.org/v/r4/auth",
@@ -108,44 +185,67 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 		patient: "123", client: "app",
 		scopes: []string{"patient/*.rs"},
 	}}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) {
-				c.Issuer.URL = tc.iss
-				if tc.adjust != nil {
-					tc.adjust(c)
+}
+
+// TestTokenShapesWithPatientReferences: whichever server's shape carries
+// it, and wherever in the token, a patient given as a reference or a URL
+// on the token's base is read as the id and decides the compartment; one
+// on another server, another base or of a version refuses the token.
+func TestTokenShapesWithPatientReferences(t *testing.T) {
+	values := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"relative", "Patient/123", true},
+		{"URL on the base", testAudience + "/Patient/123", true},
+		{"URL, upper-case host and default port", "https://FHIR.example.org:443/r4/Patient/123", true},
+		{"URL on another server", "https://ehr.example.org/r4/Patient/123", false},
+		{"URL on a base that only starts with this one's", "https://fhir.example.org/r4x/Patient/123", false},
+		{"URL on another tenant", "https://fhir.example.org/tenant-b/Patient/123", false},
+		{"version", "Patient/123/_history/1", false},
+	}
+	for i, shape := range tokenShapes() {
+		for _, v := range values {
+			t.Run(shape.name+"/"+v.name, func(t *testing.T) {
+				tc := tokenShapes()[i] // claims of its own to change
+				m := newTest(t, func(c *Config) {
+					c.Issuer.URL = tc.iss
+					c.Issuer.Audiences = []string{"https://fhir.example.org/tenant-b"}
+					if tc.adjust != nil {
+						tc.adjust(c)
+					}
+				})
+				tc.claims["iss"] = tc.iss
+				tc.setPatient(v.value)
+				tok := mint(t, jwt.SigningMethodRS256, rsaKey(), tc.claims, tc.hdr)
+				h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/fhir+json")
+					w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`))
+				}))
+				status := func(target string) int {
+					req := httptest.NewRequest(http.MethodGet, target, nil)
+					req.Header.Set("Authorization", "Bearer "+tok)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					return rec.Code
+				}
+				if !v.ok {
+					if got := status("/r4/Observation?patient=123"); got != http.StatusUnauthorized {
+						t.Fatalf("status %d, want 401", got)
+					}
+					return
+				}
+				if got := status("/r4/Observation?patient=123"); got != http.StatusOK {
+					t.Fatalf("own search: status %d", got)
+				}
+				if got := status("/r4/Observation?patient=456"); got != http.StatusForbidden {
+					t.Errorf("another patient's search: status %d", got)
+				}
+				if g, err := m.Verify(context.Background(), tok); err != nil || g.Patient() != "123" {
+					t.Errorf("patient %q, %v", g.Patient(), err)
 				}
 			})
-			tc.claims["iss"] = tc.iss
-			tok := mint(t, jwt.SigningMethodRS256, rsaKey(), tc.claims, tc.hdr)
-			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
-			if tc.patient == "example" {
-				req = httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=example", nil)
-			}
-			req.Header.Set("Authorization", "Bearer "+tok)
-			rec := httptest.NewRecorder()
-			reached := false
-			m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				reached = true
-				w.Header().Set("Content-Type", "application/fhir+json")
-				w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`))
-			})).ServeHTTP(rec, req)
-			if !reached || rec.Code != http.StatusOK {
-				t.Fatalf("patient search: %d %s %s", rec.Code, rec.Header().Get("WWW-Authenticate"), rec.Body)
-			}
-			g, err := m.Verify(context.Background(), tok)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g.Patient() != tc.patient || g.FHIRUser() != tc.user || g.ClientID() != tc.client {
-				t.Errorf("patient %q fhirUser %q client %q, want %q %q %q", g.Patient(), g.FHIRUser(), g.ClientID(), tc.patient, tc.user, tc.client)
-			}
-			for _, s := range tc.scopes {
-				if !g.Scopes().Has(s) {
-					t.Errorf("scope %s missing from %s (invalid: %v)", s, g.Scopes(), g.Scopes().Invalid())
-				}
-			}
-		})
+		}
 	}
 }
 

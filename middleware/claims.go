@@ -43,7 +43,10 @@ type claims struct {
 	// "aud" is required).
 	issuer     string
 	defaultAud []string
-	out        smartctx.Claims
+	// auds are the issuer's configured audiences: the FHIR bases served
+	// here that its tokens may be for.
+	auds []string
+	out  smartctx.Claims
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)
@@ -72,7 +75,7 @@ func (c *claims) Validate() error {
 	if c.strict {
 		r.requireRFC9068(out)
 	}
-	c.checkLaunchContext(&r, &out)
+	c.checkLaunchContext(&r, &out, c.bases(aud))
 	if !c.deferScopes {
 		if err := c.readScopes(&out); err != nil {
 			r.errs = append(r.errs, err)
@@ -179,23 +182,45 @@ func (r *claimReader) requireRFC9068(out smartctx.Claims) {
 	}
 }
 
+// bases returns the FHIR bases served here that a token with audience aud
+// is for: those of the issuer's configured audiences that aud names.
+func (c *claims) bases(aud []string) []string {
+	var bs []string
+	for _, a := range c.auds {
+		if slices.Contains(aud, a) && !slices.Contains(bs, a) {
+			bs = append(bs, a)
+		}
+	}
+	return bs
+}
+
+// launchError is what is wrong with a launch context claim. Its text is
+// told to the client (error_description): fixed words, never the claim's
+// value.
+type launchError string
+
+func (e launchError) Error() string { return string(e) }
+
 // checkLaunchContext checks the SMART launch context in out: patient and
-// encounter are FHIR ids, fhirUser a reference to a user resource, and
+// encounter are read as ids (see contextID) of resources on bases, the
+// FHIR bases the token is for; fhirUser is a reference to a user resource
+// (on any server: see smartctx.Grant.LocalFHIRUser), and
 // need_patient_banner (read here into out) a boolean. The ids end up in
 // FHIR paths and compartment checks, so a claim that is present must be
 // valid: present but empty or not a string, it is refused rather than
 // read as no context at all.
-func (c *claims) checkLaunchContext(r *claimReader, out *smartctx.Claims) {
+func (c *claims) checkLaunchContext(r *claimReader, out *smartctx.Claims, bases []string) {
 	m := r.m
-	if out.Patient != "" && !smartctx.ValidID(out.Patient) || out.Patient == "" && present(m, c.names.Patient) {
-		r.errs = append(r.errs, fmt.Errorf("%w: patient is not a FHIR id", errClaim))
+	if isString(m, c.names.Patient) { // not a string: reported by readStrings
+		out.Patient = r.contextID(out.Patient, "patient", "Patient", bases)
 	}
-	if out.Encounter != "" && !smartctx.ValidID(out.Encounter) || out.Encounter == "" && present(m, c.names.Encounter) {
-		r.errs = append(r.errs, fmt.Errorf("%w: encounter is not a FHIR id", errClaim))
+	if isString(m, c.names.Encounter) {
+		out.Encounter = r.contextID(out.Encounter, "encounter", "Encounter", bases)
 	}
 	if present(m, c.names.FHIRUser) {
 		if _, _, ok := smartctx.SplitUserReference(out.FHIRUser); !ok {
-			r.errs = append(r.errs, fmt.Errorf("%w: fhirUser is not a reference to a Patient, Practitioner, PractitionerRole, RelatedPerson or Person", errClaim))
+			r.errs = append(r.errs, fmt.Errorf("%w: %w", errClaim,
+				launchError("fhirUser is not a reference to a user resource")))
 		}
 	}
 	if v, ok := first(m, c.names.NeedPatientBanner); ok {
@@ -205,6 +230,60 @@ func (c *claims) checkLaunchContext(r *claimReader, out *smartctx.Claims) {
 		}
 		out.NeedPatientBanner = b
 	}
+}
+
+// contextID returns the id of the resource of type typ that v, the value
+// of the launch context claim what ("patient", "encounter"), names, or
+// reports why it names none and returns "". SMART sends a plain FHIR id
+// ("123"); authorization servers also send a reference, which is read
+// only when it can mean one resource here:
+//
+//   - "Patient/123": relative, so on the base the token is used at, as an
+//     id is;
+//   - "https://fhir.example.org/r4/Patient/123": absolute, read only when
+//     it is under every FHIR base the token is for here (so, in practice,
+//     when the token is for one base and that is its base): a token for
+//     two bases could otherwise carry a patient of one to the other, where
+//     the same id is someone else.
+//
+// Anything else is refused: a reference of another type, on another
+// server or base, version-specific ("Patient/123/_history/1"), with a
+// query or fragment, escapes, dot-segments, or in any other form
+// smartctx.LocalReference does not accept ("urn:uuid:...").
+func (r *claimReader) contextID(v, what, typ string, bases []string) string {
+	if smartctx.ValidID(v) {
+		return v
+	}
+	fail := func(why string) string {
+		r.errs = append(r.errs, fmt.Errorf("%w: %w", errClaim, launchError(what+" "+why)))
+		return ""
+	}
+	if v == "" {
+		return fail("is empty")
+	}
+	t, id, ok := smartctx.LocalReference(v, "")
+	if !ok && strings.Contains(v, "://") {
+		n := 0
+		for _, b := range bases {
+			if tb, idb, okb := smartctx.LocalReference(v, b); okb {
+				t, id, n = tb, idb, n+1
+			}
+		}
+		switch {
+		case n == 0:
+			return fail("is not a URL of a resource on the token's base")
+		case n < len(bases):
+			return fail("is a URL but the token is for several bases")
+		}
+		ok = true
+	}
+	switch {
+	case !ok:
+		return fail("is not an id, " + typ + "/[id] or its URL here")
+	case t != typ:
+		return fail("is a reference to a type other than " + typ)
+	}
+	return id
 }
 
 // replaced reports whether a key or string inside v holds U+FFFD, which
@@ -298,6 +377,13 @@ func decodeSlashes(s string) string {
 
 func present(m map[string]any, names []string) bool {
 	_, ok := first(m, names)
+	return ok
+}
+
+// isString reports whether the first of names present in m is a string.
+func isString(m map[string]any, names []string) bool {
+	v, _ := first(m, names)
+	_, ok := v.(string)
 	return ok
 }
 

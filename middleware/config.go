@@ -109,8 +109,8 @@ type Config struct {
 	// none (no CORS headers; put your own CORS layer in front).
 	AllowedOrigins []string
 
-	// Tokens says how a JWT access token is checked: its algorithms,
-	// clock skew and type. See TokenOptions.
+	// Tokens says how an access token is checked: its algorithms, clock
+	// skew and type, and against which revocations. See TokenOptions.
 	Tokens TokenOptions
 
 	// Keys says how the issuers' JWKS are fetched and refreshed. See
@@ -141,6 +141,12 @@ type Config struct {
 	// client's own permissions, so set a Policy unless the authorization
 	// server already limits who gets them.
 	Policy Policy
+
+	// AccessPolicy is a declarative policy of what users and clients may
+	// do, intersected with their user/ and system/ scopes; see
+	// AccessPolicy and LoadAccessPolicy. With both set, a request must
+	// pass the AccessPolicy and then Policy. Default: none.
+	AccessPolicy *AccessPolicy
 
 	// Bounds are the sizes beyond which a request is refused. See Bounds.
 	Bounds Bounds
@@ -224,7 +230,9 @@ type Issuer struct {
 	Introspection Introspection
 }
 
-// TokenOptions say how a JWT access token is checked; see Config.Tokens.
+// TokenOptions say how an access token is checked: its algorithms, clock
+// skew, type and source, and whether it has been revoked; see
+// Config.Tokens.
 type TokenOptions struct {
 	// Algorithms is the allow-list of JWS "alg" values. Default
 	// DefaultAlgorithms. "none" is refused by New; HMAC algorithms
@@ -255,6 +263,20 @@ type TokenOptions struct {
 	// handler, access_token included. Default: only the Authorization
 	// header is read.
 	FormBody bool
+
+	// Revocations, when set, is asked about every token, JWT or
+	// introspected, on every request, after the token is verified or
+	// found in the cache: a token it lists is refused at once, cached or
+	// not (401 invalid_token, "the token has been revoked"), and an error
+	// of it (a store unreachable or slow) is answered 503
+	// temporarily_unavailable with Retry-After, never allowed.
+	// NewRevocationList is one in memory; feed it with Guard.Revoke (from
+	// an RFC 7009 endpoint of your own) or RevocationList.RevokeJTI (from
+	// your authorization server's revocation events). Default nil: no
+	// check, at no cost; a token revoked at the authorization server is
+	// then accepted until it expires (a JWT) or until its cached
+	// introspection answer does (Introspection.CacheTTL).
+	Revocations Revocations
 }
 
 // KeyOptions say how the issuers' JWKS are fetched; see Config.Keys.
@@ -446,6 +468,18 @@ type Hooks struct {
 
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
+
+	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1) to the
+	// challenge of every 401 answer under a FHIR base: the URL of that
+	// base's protected-resource metadata (wellknown.ProtectedResourceURL of
+	// its audience, such as
+	// https://fhir.example.org/.well-known/oauth-protected-resource/r4),
+	// from which a client learns the authorization servers and scopes. Set
+	// it when you serve Guard.ProtectedResources with
+	// wellknown.ProtectedResourceHandler; New then refuses audiences that
+	// cannot be RFC 9728 resources (http on a host that is not loopback).
+	// Default: no resource_metadata.
+	ResourceMetadata bool
 
 	// Logger receives the outages of JWKS and introspection endpoints
 	// (once per minute while they last, and their end), not request
@@ -655,6 +689,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		if cfg.Base == cfg.Issuer.Audience {
 			cfg.Base = ""
 		} else if !strings.HasPrefix(cfg.Base, "/") || strings.HasSuffix(cfg.Base, "/") && cfg.Base != "/" || strings.ContainsAny(cfg.Base, "?#") {
+			//lint:ignore ST1005 Base is the name of the Config field at fault
 			errs = append(errs, fmt.Errorf("Base %q must be a path starting with / and not ending with one (or Issuer.Audience itself)", cfg.Base))
 		}
 	}
@@ -671,9 +706,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	errs = append(errs, cfg.Cache.withDefaults()...)
 	errs = append(errs, cfg.FHIR.withDefaults()...)
 	errs = append(errs, cfg.Bounds.withDefaults()...)
+	if err := cfg.AccessPolicy.check(cfg.Issuer.Audience); err != nil {
+		errs = append(errs, err)
+	}
 	cfg.Hooks.withDefaults()
 	errs = append(errs, indistinguishableBases(&cfg, all)...)
 	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
+	errs = append(errs, checkResourceMetadata(&cfg, all)...)
 	cfg.Issuer, cfg.Issuers = all[0], all
 	if err := errors.Join(errs...); err != nil { // nil errors are left out
 		return cfg, fmt.Errorf("middleware: invalid Config: %w", err)
@@ -953,7 +992,6 @@ func checkAudience(a string) error {
 func checkOperation(key string, op Operation) error {
 	parts := strings.Split(key, "/")
 	name := parts[len(parts)-1]
-	//lint:ignore ST1005 Operations is the name of the Config field at fault
 	bad := func(why string) error { return fmt.Errorf("FHIR.Operations[%q]: %s", key, why) }
 	if !validOperationName(name) {
 		return bad(`the operation must be named "$name" (letters, digits, "-" and "_")`)

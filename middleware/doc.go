@@ -72,13 +72,37 @@
 //     Config.Tokens.Leeway).
 //   - It is not sender-constrained ("cnf"), which a bearer token cannot
 //     prove.
-//   - Its SMART claims are well formed: patient and encounter are FHIR
-//     ids, fhirUser references a Patient, Practitioner, PractitionerRole,
-//     RelatedPerson or Person, every fhirContext item has a reference,
-//     canonical or identifier and no empty role, and each claim has its
-//     JSON type. Unknown or malformed scopes grant nothing but do not
-//     refuse the token. A name repeated in the claims JSON takes its last
-//     value, in every check alike; claims that are not UTF-8 are refused.
+//   - Its SMART claims are well formed: fhirUser references a Patient,
+//     Practitioner, PractitionerRole, RelatedPerson or Person, every
+//     fhirContext item has a reference, canonical or identifier and no
+//     empty role, and each claim has its JSON type. Unknown or malformed
+//     scopes grant nothing but do not refuse the token. A name repeated in
+//     the claims JSON takes its last value, in every check alike; claims
+//     that are not UTF-8 are refused.
+//   - patient and encounter name one resource here: a FHIR id ("123"), a
+//     relative reference of the right type ("Patient/123",
+//     "Encounter/9"), or its URL under the FHIR base the token is for
+//     ("https://fhir.example.org/r4/Patient/123", compared as
+//     smartctx.LocalReference compares: host and scheme in any case, :443
+//     or :80 as none), each read as the id (Grant.Patient is "123"). A URL
+//     is read only when the token is for one base here (its issuer's
+//     audiences that its "aud" names): for several, the grant could not
+//     say which base the patient is on. Anything else is refused (401
+//     invalid_token, the error_description naming the claim and the
+//     problem): another type, another server, tenant or base (also one
+//     whose path only starts with the base's), a version
+//     ("Patient/123/_history/1"), a query, a fragment, percent-encoding,
+//     dot-segments, "urn:uuid:" references, an empty value.
+//   - fhirUser may be on another server: it stays the user's identity
+//     (Grant.FHIRUser), but only a fhirUser under the base the request is
+//     under (Grant.LocalFHIRUser) is one of this server's resources, for
+//     the user's own read and a patient user's compartment (see User
+//     scopes). fhirContext references are passed on as they are: the
+//     Guard decides nothing with them.
+//   - With Config.Tokens.Revocations set, it is not revoked: the list is
+//     asked on every request, for cached tokens too, by the token's issuer
+//     and "jti" and by its SHA-256 (see Revocations, NewRevocationList and
+//     Guard.Revoke).
 //
 // Verified tokens are cached (see Config.Cache.Size): a token seen again
 // costs a hash and a map look-up, and its expiry is checked again.
@@ -87,9 +111,9 @@
 // (Issuer.Format, Issuer.Introspection): the answer must be active, for
 // this base, with the claims SMART requires, and is read with the same
 // claim names. While a token cannot be checked (no key of its issuer held,
-// its introspection endpoint down or slow), it is answered 503
-// temporarily_unavailable with Retry-After, never let through; see
-// Guard.Ready.
+// its introspection endpoint or the Revocations down or slow), it is
+// answered 503 temporarily_unavailable with Retry-After, never let
+// through; see Guard.Ready.
 //
 // # Requests
 //
@@ -156,7 +180,7 @@
 //     move the resource into another patient's record): the response
 //     guard refuses a returned resource outside the compartment and,
 //     before an update, patch or delete by id, asks the handler for the
-//     stored resource with a GET of the same URL (IsGuardRead reports it)
+//     stored resource with a GET of the same URL (IsStoredRead reports it)
 //     and lets the write through only if it is permitted (or absent), with
 //     If-Match set to its ETag; with SkipResponseGuard the handler must
 //     check the stored resource itself (InPatientCompartment, Permits);
@@ -167,11 +191,38 @@
 // A user whose fhirUser is a Patient (a patient-portal login with user/
 // scopes, which many authorization servers issue) is held to that
 // patient's compartment exactly as with patient/ scopes, unless
-// Config.FHIR.SkipPatientUserCompartment. Other users' user/ scopes, and
-// system/ scopes, reach every resource of their types: SMART says they
-// must be intersected with what the user or client may do, which is the
-// job of Config.Policy (or of the authorization server, when it issues
-// such scopes only to whom may use them all).
+// Config.FHIR.SkipPatientUserCompartment. A Patient fhirUser that is not
+// on the base the request is under (an absolute URL on another server or
+// base, or a version) gets nothing from user/ scopes (403): the same id
+// here is another patient, so the compartment cannot be placed, and no
+// limit would let the login reach every patient. Other users' user/ scopes, and
+// system/ scopes, reach every resource of their types unless they are
+// intersected with what the user or client may do, as SMART says they must
+// be: by Config.AccessPolicy, by Config.Policy, or by the authorization
+// server, when it issues such scopes only to whom may use them all.
+//
+// An [AccessPolicy] (Go values, or JSON read by [LoadAccessPolicy]) holds
+// rules per subject (the fhirUser's type, a claim's value, a client_id),
+// each granting types, interactions and limits: a FHIR search the
+// resources must match, or the patients of a relationship such as a
+// practitioner's panel. It limits user/ and system/ scopes only (patient/
+// scopes and the fhirUser scope's read are not affected): a request is
+// allowed only when the scopes and the policy both allow it, and a token
+// that no rule names gets nothing from them. Reads, searches and their
+// includes, history, batches and writes all go through the same check. A
+// refusal says who refused: "refused by the access policy (rule ...)" in
+// the error_description and OperationOutcome, [Error.RefusedBy] "policy" or
+// "scope", and the rule in [AuditEvent.Rule]. New refuses a policy that
+// cannot be evaluated, naming the rule. See docs/policy.md.
+//
+// A token with the fhirUser scope reads (read, vread, HEAD) the resource
+// its fhirUser names on this base, exactly that type and id, whatever its
+// other scopes, also where they are constrained or held to a patient in a
+// way that would withhold it; the response guard lets that resource out
+// and nothing it holds. A search for it ("Practitioner?_id=dr-jones") is
+// decided by the scopes alone: SMART gives the fhirUser scope the user's
+// resource, which a read fetches, and a search answers a set (with
+// includes, more than that resource).
 //
 // # Granular scopes
 //

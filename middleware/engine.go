@@ -84,7 +84,7 @@ type Request struct {
 // here and filter in the handler.
 type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 
-// IsGuardRead reports whether r is the Guard's own read of a stored
+// IsStoredRead reports whether r is the Guard's own read of a stored
 // resource: before an update, patch or delete by id, or an instance
 // operation, under a restricted decision, the Guard asks the handler for
 // the resource with a GET and checks it. Framework adapters
@@ -92,7 +92,7 @@ type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 // router to the read handler, without protecting it again: what it
 // answers goes to the Guard, never to the client. A client cannot make a
 // request for which it reports true.
-func IsGuardRead(r *http.Request) bool { return engine.IsGuardRead(r) }
+func IsStoredRead(r *http.Request) bool { return engine.IsGuardRead(r) }
 
 func errNoGrant() *Error {
 	return &Error{Status: http.StatusInternalServerError, Description: "authorization is not configured",
@@ -127,6 +127,7 @@ func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engi
 		MaxStoredReads:             cfg.Bounds.MaxStoredReads,
 		OnError:                    func(w http.ResponseWriter, r *http.Request, err error) { onError(w, r, fromEngine(err)) },
 		Outcome:                    func(e *engine.Error) []byte { return operationOutcome(fromEngine(e).(*Error)) },
+		AccessPolicy:               cfg.AccessPolicy.engine(cfg.Tokens.Now),
 	}
 	if p := cfg.Policy; p != nil {
 		opt.Policy = func(ctx context.Context, g *smartctx.Grant, req *engine.Request) error {
@@ -155,7 +156,7 @@ func fromEngine(err error) error {
 	if pe, ok := e.Err.(*Error); ok && pe.Status == e.Status && pe.Description == e.Description {
 		return pe
 	}
-	return &Error{Status: e.Status, Code: e.Code, Description: e.Description, Scope: e.Scope, Err: e.Err}
+	return &Error{Status: e.Status, Code: e.Code, Description: e.Description, Scope: e.Scope, RefusedBy: e.By, Rule: e.Rule, Err: e.Err}
 }
 
 // observer records what the engine learns of a request on its audit

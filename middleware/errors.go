@@ -82,6 +82,18 @@ type Error struct {
 	// RetryAfter, for a 503, is when the client may try again; WriteError
 	// sends it as Retry-After in whole seconds (at least 1).
 	RetryAfter time.Duration
+	// RefusedBy says who refused a FHIR request: "scope" (the token's
+	// scopes), "policy" (Config.AccessPolicy or Config.Policy), or ""
+	// for any other refusal.
+	RefusedBy string
+	// Rule names the AccessPolicy rules that applied to the user or
+	// client, comma-separated, when the policy refused.
+	Rule string
+	// ResourceMetadata is the URL of the RFC 9728 metadata of the FHIR
+	// base the request was under, sent as resource_metadata in the
+	// challenge (RFC 9728 §5.1). The Guard sets it on 401 answers with
+	// Config.Hooks.ResourceMetadata.
+	ResourceMetadata string
 	// Err is the cause. It may hold detail not fit for the client.
 	Err error
 }
@@ -183,14 +195,14 @@ func WriteError(w http.ResponseWriter, realm string, err error) {
 // Challenge returns the RFC 6750 WWW-Authenticate value for e: a bare
 // `Bearer realm="..."` when no token was presented, else the realm, the
 // error code, a sanitised description, and for insufficient_scope the
-// scope needed.
+// scope needed; then, when e has one, resource_metadata (RFC 9728 §5.1).
 func Challenge(realm string, e *Error) string {
 	var b strings.Builder
 	b.WriteString(`Bearer realm="`)
 	b.WriteString(quotable(realm))
 	b.WriteByte('"')
 	if e.Code == "" {
-		return b.String()
+		return b.String() + resourceMetadata(e)
 	}
 	fmt.Fprintf(&b, `, error="%s"`, quotable(e.Code))
 	if e.Description != "" {
@@ -199,7 +211,16 @@ func Challenge(realm string, e *Error) string {
 	if e.Scope != "" {
 		fmt.Fprintf(&b, `, scope="%s"`, quotable(e.Scope))
 	}
-	return b.String()
+	return b.String() + resourceMetadata(e)
+}
+
+// resourceMetadata is the resource_metadata auth-param of e's challenge,
+// after a comma, or "" when e has none.
+func resourceMetadata(e *Error) string {
+	if e.ResourceMetadata == "" {
+		return ""
+	}
+	return `, resource_metadata="` + quotable(e.ResourceMetadata) + `"`
 }
 
 // quotable keeps the bytes RFC 6750 §3 allows inside a quoted auth-param

@@ -108,7 +108,9 @@ func TestHandlerCannotWidenItsDecision(t *testing.T) {
 // compartment only, unless SkipPatientUserCompartment; a search that does
 // not name the patient is narrowed to it (the store here ignores the
 // added parameter: the guard withholds the rest), or refused with
-// RefuseBroadSearches.
+// RefuseBroadSearches; a Patient this server cannot place (on another
+// server or base, or a version) gets nothing from user/ scopes, rather
+// than everything.
 func TestPatientUserStaysInCompartment(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	tests := []struct {
@@ -133,6 +135,17 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 		{"practitioner user reads any Observation (no Policy)", false, "Practitioner/9", "/r4/Observation/o456", 200, false},
 		{"user without fhirUser reads any Observation (no Policy)", false, "", "/r4/Observation/o456", 200, false},
 		{"skip: patient user reads another's Observation", true, "Patient/123", "/r4/Observation/o456", 200, false},
+		{"patient user on another server reads that id's Observation here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user on another server reads that id's Patient here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Patient/123", 403, false},
+		{"patient user on another server searches", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation?patient=123", 403, false},
+		{"patient user on a base that only starts with this one's", false, "https://fhir.example.org/r4x/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user on another base of this host", false, "https://fhir.example.org/tenant-b/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user with a version of a Patient", false, "Patient/123/_history/1", "/r4/Observation/o123", 403, false},
+		{"patient user as a URL on this base reads own Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o123", 200, false},
+		{"patient user as a URL on this base reads another's Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o456", 403, false},
+		{"patient user as a URL with an upper-case host and the default port", false, "https://FHIR.example.org:443/r4/Patient/123", "/r4/Observation/o123", 200, false},
+		{"practitioner user on another server reads any Observation (no Policy)", false, "https://ehr.example.org/fhir/Practitioner/9", "/r4/Observation/o456", 200, false},
+		{"skip: patient user on another server", true, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 200, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -191,7 +191,7 @@ func (in *introspector) check(a map[string]any) (*smartctx.Grant, error) {
 	if iss, ok := a["iss"]; ok && iss != in.is.url {
 		return nil, invalidToken("untrusted issuer", errUntrusted)
 	}
-	c := &claims{MapClaims: mc, names: &in.is.names, slashes: in.is.slashes, issuer: in.is.url}
+	c := &claims{MapClaims: mc, names: &in.is.names, slashes: in.is.slashes, issuer: in.is.url, auds: in.auds}
 	if _, ok := a["aud"]; ok {
 		aud, err := mc.GetAudience()
 		if err != nil || !slices.ContainsFunc(in.auds, func(s string) bool { return slices.Contains(aud, s) }) {

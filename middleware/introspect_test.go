@@ -175,7 +175,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{name: "cnf-bound", answer: with(func(a map[string]any) { a["cnf"] = map[string]any{"jkt": "x"} }), want: 401, desc: "token claims invalid"},
 		{name: "no client_id", answer: with(func(a map[string]any) { delete(a, "client_id") }), want: 401, desc: "token claims invalid"},
 		{name: "no scope", answer: with(func(a map[string]any) { delete(a, "scope") }), want: 401, desc: "token claims invalid"},
-		{name: "bad patient", answer: with(func(a map[string]any) { a["patient"] = "a/b" }), want: 401, desc: "token claims invalid"},
+		{name: "bad patient", answer: with(func(a map[string]any) { a["patient"] = "a/b" }), want: 401, desc: "patient is not an id, Patient/[id] or its URL here"},
 		{name: "another patient's search", answer: with(func(a map[string]any) { a["patient"] = "456" }), want: 403},
 		{name: "SMART's example answer, trailing comma", answer: `{"active": true, "scope": "patient/*.read", "client_id": "app-1", "exp": 9999999999, "patient": "123",}`, want: 503},
 		{name: "not an object", answer: `[true]`, want: 503},

@@ -55,6 +55,8 @@ type Guard struct {
 	forwardedHost bool
 	// publicMetadata: not Config.FHIR.MetadataNeedsToken.
 	publicMetadata bool
+	// revocations: Config.Tokens.Revocations, nil for none.
+	revocations Revocations
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -62,6 +64,7 @@ type Guard struct {
 type issuer struct {
 	url       string
 	names     ClaimNames
+	auds      []string       // Audience, then Audiences
 	slashes   bool           // DecodeScopeSlashes
 	validator *jwt.Validator // the registered claims, then the SMART ones
 	key       func(ctx context.Context, t *jwt.Token) (any, error)
@@ -131,7 +134,11 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if !cfg.Cache.Disable {
 		g.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
 	}
+	g.revocations = cfg.Tokens.Revocations
 	g.bases = newBases(&cfg, g.onError)
+	if cfg.Hooks.ResourceMetadata {
+		g.onError = g.withResourceMetadata(g.onError)
+	}
 	client := jwks.Client(cfg.HTTPClient)
 	for _, c := range cfg.Issuers {
 		is, err := newIssuer(ctx, c, &cfg, client)
@@ -152,7 +159,8 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 // newIssuer makes the validator, the key look-up and the introspection
 // of the issuer c, discovering its endpoints where they are not given.
 func newIssuer(ctx context.Context, c Issuer, cfg *Config, client *http.Client) (*issuer, error) {
-	is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format}
+	is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format,
+		auds: append([]string{c.Audience}, c.Audiences...)}
 	is.validator = jwt.NewValidator(
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -768,22 +776,38 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // that introspects opaque tokens; Handler picks the one of the request's
 // base). It does not check which base the token is for (Handler does).
 // Errors are *Error of kind ErrInvalidToken, wrapping the cause (such as
-// jwt.ErrTokenExpired), or ErrUnavailable when the token cannot be checked
-// now (no key of its issuer held, its introspection endpoint down). ctx
-// bounds a JWKS fetch or an introspection call the token may cause.
+// jwt.ErrTokenExpired, or ErrRevoked for a token Config.Tokens.Revocations
+// lists), or ErrUnavailable when the token cannot be checked now (no key
+// of its issuer held, its introspection endpoint or the Revocations down).
+// ctx bounds a JWKS fetch, an introspection call or a revocation check
+// the token may cause.
 func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
 	return g.verifyCached(ctx, token, nil)
 }
 
-// verifyCached is Verify through the cache. b, when not nil, is the base
-// the token is presented to; see verify.
+// verifyCached is Verify through the cache, then the revocation check
+// (Config.Tokens.Revocations), which a cached token passes too. b, when
+// not nil, is the base the token is presented to; see verify.
 func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
+	grant, key, err := g.verifyOrRecall(ctx, token, b)
+	if err == nil && g.revocations != nil {
+		err = g.checkRevoked(ctx, token, grant, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return grant, nil
+}
+
+// verifyOrRecall returns the grant of token from the cache, or verifies
+// it and caches it, and the token's cache key (zero without a cache).
+func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*smartctx.Grant, [32]byte, error) {
 	if len(token) > g.maxSize {
-		return nil, invalidToken("token too large", nil)
+		return nil, [32]byte{}, invalidToken("token too large", nil)
 	}
 	if g.cache == nil {
 		grant, _, err := g.verify(ctx, token, b, nil)
-		return grant, err
+		return grant, [32]byte{}, err
 	}
 	key := cacheKey(token)
 	now := g.now()
@@ -791,7 +815,7 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		if g.metrics != nil {
 			g.metrics.Token("cached")
 		}
-		return grant, nil
+		return grant, key, nil
 	}
 	grant, ttl, err := g.verify(ctx, token, b, &key)
 	if g.metrics != nil {
@@ -802,12 +826,12 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, key, err
 	}
 	if set := grant.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
 		g.cache.put(key, grant, now, ttl)
 	}
-	return grant, nil
+	return grant, key, nil
 }
 
 // MaxCachedScopes is the most scopes a token may carry for its grant to be
@@ -881,7 +905,7 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		case is == nil:
 			return nil, errUntrusted
 		}
-		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true}
+		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds}
 		if err := is.validator.Validate(c); err != nil {
 			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		}
@@ -956,6 +980,7 @@ func typeOK(typ string, strict bool) bool {
 
 // describe returns a short text for the client, free of token contents.
 func describe(err error) string {
+	var launch launchError
 	switch {
 	case errors.Is(err, errNoAudience):
 		return "token has no audience (aud)"
@@ -975,6 +1000,8 @@ func describe(err error) string {
 		return "token signature not verified"
 	case errors.Is(err, errTyp):
 		return "not an access token"
+	case errors.As(err, &launch):
+		return string(launch)
 	case errors.Is(err, errClaim):
 		return "token claims invalid"
 	}

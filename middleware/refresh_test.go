@@ -34,7 +34,7 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 		{name: "expired", claims: expired, desc: "token expired"},
 		{name: "another audience", claims: func(c jwt.MapClaims) { c["aud"] = "https://elsewhere.example.org/fhir" }, desc: "token not issued for this server"},
 		{name: "no audience", claims: func(c jwt.MapClaims) { delete(c, "aud") }, desc: "token has no audience (aud)"},
-		{name: "bad launch context", claims: func(c jwt.MapClaims) { c["patient"] = "a/b" }, desc: "token claims invalid"},
+		{name: "bad launch context", claims: func(c jwt.MapClaims) { c["patient"] = "a/b" }, desc: "patient is not an id, Patient/[id] or its URL here"},
 		{name: "id token typ", hdr: map[string]any{"typ": "id_token+jwt"}, desc: "not an access token"},
 		{name: "algorithm not allowed", method: jwt.SigningMethodRS512},
 		{name: "this issuer's other base", claims: func(c jwt.MapClaims) { c["aud"] = otherBase }, target: "/r4/Observation?patient=123", desc: "token not issued for this server"},

@@ -39,6 +39,7 @@ type options struct {
 	tokenTTL           time.Duration
 	waitForKeys        time.Duration
 	auth               authFlags
+	policyFile         string    // an AccessPolicy as JSON; "" for none
 	auditLog           io.Writer // the guard's decisions, as slog lines; nil for none
 }
 
@@ -60,6 +61,7 @@ func main() {
 	flag.DurationVar(&o.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (default the library's, 30s)")
 	flag.DurationVar(&o.tokenTTL, "token-ttl", 0, "lifetime of the embedded authorization server's access tokens (default 1h)")
 	flag.DurationVar(&o.waitForKeys, "wait-for-keys", 0, "fail at start unless the issuer's keys can be fetched within this time")
+	flag.StringVar(&o.policyFile, "policy", "", "a JSON access policy intersected with user/ and system/ scopes (see policy.example.json and docs/policy.md)")
 	o.auth.register(flag.CommandLine)
 	flag.Parse()
 	o.auditLog = os.Stderr
@@ -182,6 +184,10 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		}
 		describe(doc)
 	}
+	policy, err := loadPolicy(o.policyFile)
+	if err != nil {
+		return err
+	}
 	guard, err := smartmw.New(ctx, smartmw.Config{
 		Issuer: smartmw.Issuer{
 			URL:           d.issuer,
@@ -193,7 +199,8 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		Keys: smartmw.KeyOptions{
 			UnknownKIDInterval: o.unknownKIDInterval,
 			Wait:               o.waitForKeys,
-		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
+		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway, Revocations: auth.revocations()}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
+		AccessPolicy: policy,
 	})
 	if err != nil {
 		return err

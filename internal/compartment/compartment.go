@@ -283,6 +283,14 @@ func (s *scanner) reference(depth int) {
 			continue
 		}
 		ref := s.text()
+		if s.inSet != nil {
+			if id, ok := PatientOf(ref, s.base); ok && s.inSet(id) {
+				s.found = true
+			} else if otherPatient(ref, "", s.base) {
+				s.other = true
+			}
+			continue
+		}
 		if refersTo(ref, s.patientID, s.base) {
 			s.found = true
 		} else if otherPatient(ref, s.patientID, s.base) {

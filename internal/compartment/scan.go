@@ -84,6 +84,10 @@ type scanner struct {
 	// found there.
 	patientID, base string // the patient and server references are tested against
 	found, other    bool
+	// inSet, when set, replaces patientID: a reference to a Patient
+	// whose id it holds sets found; any other that could be to a
+	// Patient sets other.
+	inSet func(id string) bool
 }
 
 // leaf tests the value at s, at a leaf of walk's paths: a Reference,

@@ -75,6 +75,11 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 			continue
 		}
 		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
+		if err == nil && a.pol != nil && at.c != scope.Patient {
+			// Scopes ∩ policy: the access policy limits user/ and
+			// system/ scopes to what its rules grant.
+			d, err = a.applyPolicy(ctx, g, &r, d, bundled)
+		}
 		if err == nil && a.opt.Policy != nil {
 			pr := new(Request) // the policy may keep it
 			*pr = r
@@ -97,6 +102,10 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 		}
 	}
 	if found != nil {
+		// A decision held to a patient or a constraint may withhold the
+		// user's own fhirUser resource; the fhirUser scope reads it
+		// whatever the other scopes (see ownFHIRUser).
+		found.orOwn = a.ownFHIRUser(g, req)
 		return found, nil
 	}
 	if a.ownFHIRUser(g, req) {
@@ -129,21 +138,20 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 
 // ownFHIRUser reports whether req reads (read, vread, HEAD) the very
 // resource the grant's fhirUser names, on this server ("Practitioner/x",
-// or its absolute URL under this base), with the fhirUser scope granted.
+// or its absolute URL under this base: smartctx.Grant.LocalFHIRUser), with
+// the fhirUser scope granted. A search for it ("Practitioner?_id=x") is
+// not such a read: it is decided by the scopes alone.
 func (a *Engine) ownFHIRUser(g *smartctx.Grant, req *Request) bool {
 	if req.Interaction != scope.InteractionRead && req.Interaction != scope.InteractionVRead || req.Conditional || req.ID == "" {
 		return false
 	}
 	u := g.FHIRUser()
-	if u == "" || !g.Scopes().Has("fhirUser") {
+	// Cheap first: most reads are not of the user's own resource.
+	if !strings.HasSuffix(u, req.ID) || !g.Scopes().Has("fhirUser") {
 		return false
 	}
-	if a.baseURL != "" {
-		if rest, ok := strings.CutPrefix(u, a.baseURL+"/"); ok {
-			u = rest
-		}
-	}
-	return u == req.Type+"/"+req.ID
+	typ, id, ok := g.LocalFHIRUser(a.baseURL)
+	return ok && typ == req.Type && id == req.ID
 }
 
 // narrowable reports whether req has a search the engine may narrow: a
@@ -210,6 +218,12 @@ func printable(s string, n int) string {
 // through, but a hand-made Grant may hold), and those of a RelatedPerson
 // or a Person without a Policy: they act for patients the grant does not
 // name, and only the application knows which.
+//
+// It refuses user/ scopes of a Patient on another FHIR server (an
+// absolute fhirUser not under this base, or a version of a Patient): the
+// same id here is another patient, or none, so the compartment cannot be
+// placed; read as no limit at all, the user/ scopes of a patient-portal
+// login would reach every patient.
 func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, bundled bool) (string, error) {
 	switch c {
 	case scope.Patient:
@@ -218,15 +232,18 @@ func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, 
 		if a.opt.SkipPatientUserCompartment || g.FHIRUser() == "" {
 			return "", nil
 		}
-		typ, id, ok := g.FHIRUserReference()
+		typ, _, ok := g.FHIRUserReference()
 		if !ok {
 			return "", a.deny(req, bundled, "the token's fhirUser is not a FHIR reference")
 		}
 		switch typ {
 		case "Patient":
-			return id, nil
+			if _, id, local := g.LocalFHIRUser(a.baseURL); local {
+				return id, nil
+			}
+			return "", a.deny(req, bundled, "the token's fhirUser is a Patient on another FHIR server: its user scopes cannot be held to that patient here")
 		case "RelatedPerson", "Person":
-			if a.opt.Policy == nil {
+			if a.opt.Policy == nil && a.pol == nil {
 				return "", a.deny(req, bundled, "user scopes of a "+typ+" need a Policy that says whose records they reach")
 			}
 		}
@@ -240,7 +257,7 @@ func policyError(err error) error {
 		return e
 	}
 	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
-		Description: "the request is not allowed for this user or client", Err: err}
+		Description: "the request is not allowed for this user or client", By: RefusedByPolicy, Err: err}
 }
 
 // deny refuses req, decided in req.Context, with 403 insufficient_scope
@@ -256,7 +273,7 @@ func (a *Engine) deny(req *Request, bundled bool, why string) *Error {
 				Err: fmt.Errorf("refused: %s", why)}
 		}
 	}
-	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req)}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req), By: RefusedByScope}
 }
 
 // neededScope is the scope that would allow req in its context, such as

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/fhirrest"
@@ -66,7 +67,13 @@ type Error struct {
 	Code        string
 	Description string
 	Scope       string
-	Err         error
+	// By says who refused: RefusedByScope, RefusedByPolicy, or "" (a
+	// malformed request, a bound).
+	By string
+	// Rule names the access policy's rules that applied, for a refusal
+	// by the policy.
+	Rule string
+	Err  error
 }
 
 // Error returns the code, the description and the cause.
@@ -116,6 +123,9 @@ type Options struct {
 	SkipPatientUserCompartment bool
 	SkipResponseGuard          bool
 	Policy                     Policy
+	// AccessPolicy is the declarative policy intersected with user/ and
+	// system/ scopes; check it with CheckPolicy first.
+	AccessPolicy *AccessPolicy
 
 	MaxBodyBytes     int64
 	MaxResponseBytes int64
@@ -140,13 +150,30 @@ type Engine struct {
 	baseURL  string // the audience served here, without a trailing "/"
 	ops      map[string]Operation
 
+	pol *policy // the compiled AccessPolicy, or nil
+
 	mu      sync.Mutex
 	queries map[string]*search.Query // compiled granular constraints
 }
 
+// CheckPolicy reports what makes p unusable on the FHIR base base (the
+// audience), naming the rule or relationship at fault.
+func CheckPolicy(p *AccessPolicy, base string) error {
+	_, err := compilePolicy(p, strings.TrimSuffix(base, "/"))
+	return err
+}
+
 // New returns an Engine enforcing opt.
 func New(opt Options) *Engine {
-	return &Engine{opt: opt, basePath: opt.BasePath, baseURL: strings.TrimSuffix(opt.BaseURL, "/"), ops: opt.Operations}
+	a := &Engine{opt: opt, basePath: opt.BasePath, baseURL: strings.TrimSuffix(opt.BaseURL, "/"), ops: opt.Operations}
+	if opt.AccessPolicy != nil {
+		var err error
+		if a.pol, err = compilePolicy(opt.AccessPolicy, a.baseURL); err != nil {
+			// CheckPolicy was not asked: a policy that grants nothing.
+			a.pol = &policy{now: time.Now, ttl: DefaultPolicyCacheTTL, size: 1, maxQuery: 1, maxLookup: 1}
+		}
+	}
+	return a
 }
 
 // BasePath returns the escaped path of the base the Engine serves.
@@ -158,7 +185,7 @@ func (a *Engine) BasePath() string { return a.basePath }
 // Serve forwards the other entries and answers each refused one in its
 // place.
 func (a *Engine) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
-	d, err := a.decideHTTP(ctx, g, r)
+	d, err := a.decideHTTP(a.withLookup(ctx, r, nil), g, r)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +238,7 @@ func (a *Engine) matchConstraint(typ string, resource []byte, c scope.Constraint
 // guarded when the decision leaves something to enforce. With addGrant,
 // g goes on the request context too (one copy of the request for both).
 func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, addGrant bool, next http.Handler) {
-	d, err := a.decideHTTP(r.Context(), g, r)
+	d, err := a.decideHTTP(a.withLookup(r.Context(), r, next), g, r)
 	if err != nil {
 		if addGrant { // an func(http.ResponseWriter, *http.Request, error) may log who was refused
 			r = r.WithContext(smartctx.NewContext(r.Context(), g))
@@ -311,6 +338,10 @@ type decision struct {
 	// own: the user's own fhirUser resource, read by the fhirUser scope
 	// alone: that resource may leave, nothing else.
 	own bool
+	// orOwn: a read of the user's own fhirUser resource decided by the
+	// scopes with a limit (a patient, a constraint): that resource may
+	// leave as under own, or whatever the limit lets leave.
+	orOwn bool
 	// filtered: the search was forwarded without its constraints, for
 	// the guard to filter; "total" would count what the client may not
 	// see.
@@ -321,6 +352,10 @@ type decision struct {
 	// entry: for a bundle entry narrowed, the pieces of the entry to
 	// forward in its place (request.url replaced); decideBundle takes it.
 	entry [][]byte
+	// pol: the access policy's view the answer is checked against too
+	// (nil: none); byPolicy: the guard refused a resource for it.
+	pol      *policyView
+	byPolicy bool
 
 	// For a batch: its entries' refusals, in order of index; the number
 	// of entries; and, when some were refused, the Bundle forwarded
@@ -393,7 +428,7 @@ func (d *decision) restricted() bool {
 	if d == nil {
 		return true
 	}
-	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused) > 0 {
+	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused) > 0 || d.pol != nil {
 		return true
 	}
 	for _, e := range d.Entries {

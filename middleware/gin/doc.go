@@ -107,6 +107,6 @@
 //
 // The Guard's internal reads, and the GET that answers a HEAD, pass
 // through the middleware before Protect (gin.Logger logs them as GET
-// requests) and reach the handlers with smartmw.IsGuardRead reporting
+// requests) and reach the handlers with smartmw.IsStoredRead reporting
 // true; what they answer goes to the Guard, never to the client.
 package smartgin

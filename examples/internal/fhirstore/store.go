@@ -1,9 +1,10 @@
 // Package fhirstore is the examples' in-memory FHIR R4 server, seeded with
-// sample patients: read, vread, update (versioned, If-Match), create,
-// delete and JSON Patch, their conditional forms, history at instance,
-// type and system level, search at type, compartment and system level
-// with every parameter evaluated by smartmw.ParseSearch, _include and
-// _revinclude, paging, batch and transaction Bundles, Patient/$everything
+// US Core-shaped sample patients (Seed): read, vread, update (versioned,
+// If-Match), create, delete and JSON Patch, their conditional forms,
+// history at instance, type and system level, search at type,
+// compartment and system level with every parameter evaluated by
+// smartmw.ParseSearch, _include and _revinclude, _elements and _summary
+// (subset), paging, batch and transaction Bundles, Patient/$everything
 // and a CapabilityStatement. It shows what a handler behind smartguard
 // does with the decision on its request context.
 package fhirstore
