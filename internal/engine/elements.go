@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	smartctx "github.com/smartguard/smartguard/context"
@@ -15,7 +16,8 @@ import (
 // R4 search §3.1.1.5.8-9). Under a restricted decision the response guard
 // reads elements of each resource to decide it: the compartment's
 // references (subject, performer, ...; a Patient's id), the elements of
-// the granular constraints' parameters (category). Left out, a resource of
+// the granular constraints' parameters (category), those of the access
+// policy's criteria and relationships. Left out, a resource of
 // the patient's would be withheld (a 200 with nothing but the withheld
 // notice), and worse, one outside a ":not" or ":missing" constraint would
 // look inside it. So before the handler sees the request:
@@ -145,7 +147,7 @@ func (a *Engine) resultElements(g *smartctx.Grant, d *decision) error {
 	if !rp.hides() {
 		return nil
 	}
-	limited := d.Patient != "" || d.Constraints != nil || d.own
+	limited := d.Patient != "" || d.Constraints != nil || d.own || d.pol != nil
 	if d.Includes && (limited || constrainedScopes(g, d.Context)) {
 		return badRequest("_elements and _summary=" + orTrue(rp.summary) + " cannot be combined with _include or _revinclude under these scopes: " +
 			"the included resources could lose the elements the access check reads")
@@ -231,32 +233,60 @@ func (a *Engine) guardElements(d *decision) (need []string, known bool) {
 		need = appendNew(need, "id")
 	}
 	if d.Patient != "" {
-		switch {
-		case typ == "Patient":
-			need = appendNew(need, "id") // the patient's own, by id
-		case typ == "Bundle":
-			need = appendNew(need, "entry") // what a stored Bundle holds
-		case compartment.In(typ):
-			for _, code := range compartment.Params(typ) {
-				p, _ := compartment.SearchParam(typ, code)
-				for _, path := range p.Paths {
-					top, _, _ := strings.Cut(path, ".")
-					top, _, _ = strings.Cut(top, "@")
-					need = appendNew(need, top)
-				}
-			}
-		}
+		need = compartmentElements(need, typ)
 	}
 	for _, c := range d.Constraints {
-		for _, p := range c {
-			code, _, _ := strings.Cut(p.Name, ":")
-			els, _ := search.Elements(typ, code) // one not evaluated matches nothing
-			for _, e := range els {
-				need = appendNew(need, e)
+		need = constraintElements(need, typ, c)
+	}
+	if d.pol != nil {
+		// The access policy's grants of the type: their criteria, and
+		// the compartment of the patients a relationship reaches.
+		for _, pg := range d.pol.grants {
+			if pg.types != nil && !slices.Contains(pg.types, typ) {
+				continue
+			}
+			need = constraintElements(need, typ, pg.cons)
+			if pg.patients != nil {
+				need = compartmentElements(need, typ)
 			}
 		}
 	}
 	return need, true
+}
+
+// compartmentElements adds to need the elements that tie a resource of
+// typ to a patient: a Patient's id, the compartment references, what a
+// stored Bundle holds.
+func compartmentElements(need []string, typ string) []string {
+	switch {
+	case typ == "Patient":
+		return appendNew(need, "id") // the patient's own, by id
+	case typ == "Bundle":
+		return appendNew(need, "entry")
+	case compartment.In(typ):
+		for _, code := range compartment.Params(typ) {
+			p, _ := compartment.SearchParam(typ, code)
+			for _, path := range p.Paths {
+				top, _, _ := strings.Cut(path, ".")
+				top, _, _ = strings.Cut(top, "@")
+				need = appendNew(need, top)
+			}
+		}
+	}
+	return need
+}
+
+// constraintElements adds to need the elements the parameters of c read
+// on a resource of typ.
+func constraintElements(need []string, typ string, c scope.Constraint) []string {
+	for _, p := range c {
+		code, _, _ := strings.Cut(p.Name, ":")
+		els, _ := search.Elements(typ, code) // one not evaluated matches nothing
+		for _, e := range els {
+			need = appendNew(need, e)
+		}
+	}
+	return need
 }
 
 // constrainedScopes reports whether g holds granular scopes in context c,
