@@ -509,14 +509,20 @@ func plainName(name string) bool {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.', c == ':':
-		default:
+		if !plainByte[name[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainByte holds the bytes of plain parameter names.
+var plainByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
+	}
+	return t
+}()
 
 // maxIncludes bounds the _include and _revinclude parameters of one
 // search, ":iterate" ones among them: each asks the server for one more
@@ -528,7 +534,11 @@ const maxIncludes = 16
 // patient limit) and contained searches.
 func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled bool) (hasRev, contained bool, err error) {
 	includes := 0
+	d.resultParams = resultParamsNone
 	for p := range fhirrest.Params(q, f) {
+		if d.resultParams == resultParamsNone && mayBeResultName(p.Name) {
+			d.resultParams = resultParamsSome // for resultElements
+		}
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
 		case "_include", "_revinclude":

@@ -53,34 +53,56 @@ func (rp *resultParams) hides() bool {
 	return rp.hasElems || rp.summary == "true" || rp.summary == "text"
 }
 
-// mayHoldResultParams reports whether the raw query or form s may hold
-// _elements or _summary, in any case or escaped.
-func mayHoldResultParams(s string) bool {
-	if strings.IndexByte(s, '%') >= 0 || strings.Contains(s, "lements") || strings.Contains(s, "ummary") {
-		return true
+// What searchControls learnt of a search's parameter names, for
+// resultElements.
+const (
+	resultParamsUnread uint8 = iota // not read: a read, a write
+	resultParamsNone                // no _elements or _summary
+	resultParamsSome                // one, in some spelling
+)
+
+// mayBeResultName reports whether a parameter name (decoded) may be read
+// as _elements or _summary by a server that trims names and ignores case.
+func mayBeResultName(name string) bool {
+	for len(name) > 0 && name[0] <= ' ' {
+		name = name[1:]
 	}
-	return hasUpper(s) && (containsFold(s, "lements") || containsFold(s, "ummary"))
+	return foldAt(name, 0, "_element") || foldAt(name, 0, "_summary")
 }
 
-// containsFold reports whether s contains sub (lower-case ASCII) in any
-// ASCII case.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		j := 0
-		for ; j < len(sub); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != sub[j] {
-				break
-			}
-		}
-		if j == len(sub) {
+// mayHoldResultParams reports whether the raw query or form s may hold
+// _elements or _summary, in any case or escaped: one pass, as it runs for
+// every restricted request.
+func mayHoldResultParams(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '%':
 			return true
+		case 'l', 'L':
+			if foldAt(s, i, "lements") {
+				return true
+			}
+		case 'u', 'U':
+			if foldAt(s, i, "ummary") {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// foldAt reports whether s holds sub (lower-case ASCII) at i, in any
+// ASCII case.
+func foldAt(s string, i int, sub string) bool {
+	if len(s)-i < len(sub) {
+		return false
+	}
+	for j := 0; j < len(sub); j++ {
+		if c := s[i+j]; c != sub[j] && c|0x20 != sub[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // readResultParams reads the _elements and _summary of the raw query q
@@ -133,8 +155,13 @@ func readResultParams(q, f string) (resultParams, error) {
 // resultElements applies _elements and _summary to restricted decision d
 // (see above): it changes d's query (and form), or refuses the request.
 func (a *Engine) resultElements(g *smartctx.Grant, d *decision) error {
-	if !mayHoldResultParams(d.Query) && !mayHoldResultParams(d.Form) {
-		return nil
+	switch d.resultParams {
+	case resultParamsNone:
+		return nil // searchControls read the names
+	case resultParamsUnread:
+		if !mayHoldResultParams(d.Query) && !mayHoldResultParams(d.Form) {
+			return nil
+		}
 	}
 	rp, err := readResultParams(d.Query, d.Form)
 	if err != nil || !rp.hasElems && rp.summary == "" {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/fhirrest"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -41,6 +42,16 @@ func FuzzResultElements(f *testing.F) {
 		}
 		if _, err := url.ParseQuery(form); err != nil {
 			return
+		}
+		// The quick looks miss nothing resultElements acts on.
+		if rp, err := readResultParams(q, form); err != nil || rp.hasElems || rp.summary != "" {
+			named := false
+			for p := range fhirrest.Params(q, form) {
+				named = named || mayBeResultName(p.Name)
+			}
+			if !named || !mayHoldResultParams(q) && !mayHoldResultParams(form) {
+				t.Fatalf("query %q form %q: read %+v %v, names seen %v", q, form, rp, err, named)
+			}
 		}
 		d := &decision{
 			Request: smartctx.Request{Interaction: scope.InteractionSearchType, Type: "Observation", Query: q, Form: form},

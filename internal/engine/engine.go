@@ -346,6 +346,9 @@ type decision struct {
 	// the guard to filter; "total" would count what the client may not
 	// see.
 	filtered bool
+	// resultParams: whether the search's parameter names hold _elements
+	// or _summary (resultParamsUnread when no search was read).
+	resultParams uint8
 	// formRewritten: Form changed (_elements or _summary moved to
 	// Query); the handler gets it as the body.
 	formRewritten bool
