@@ -49,7 +49,7 @@ func ExampleGuard_Authorize() {
 // Decide answers without HTTP handlers, for unit tests of an application's
 // own rules.
 func ExampleGuard_Decide() {
-	authz, _ := newAuthz(smartmw.Config{Base: "/fhir", FHIR: smartmw.FHIROptions{RewriteSearch: true}})
+	authz, _ := newAuthz(smartmw.Config{Base: "/fhir"})
 	g := smartctx.NewGrant(smartctx.Claims{
 		Scopes:  scope.Parse("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"),
 		Patient: "123",

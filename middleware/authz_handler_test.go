@@ -64,8 +64,11 @@ func TestHandlerAllows(t *testing.T) {
 	}
 }
 
-func TestHandlerRewrites(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{FHIR: smartmw.FHIROptions{RewriteSearch: true}})
+// TestHandlerSeesTheNarrowedSearch: by default a search under patient/
+// scopes that does not name the patient reaches the handler narrowed to
+// it, on a copy of the request.
+func TestHandlerSeesTheNarrowedSearch(t *testing.T) {
+	a := newAuthorizer(t, smartmw.Config{})
 	r := httptest.NewRequest("GET", base+"/Observation?code=x", nil)
 	w, seen := serve(t, a, grant("patient/Observation.rs", "1"), r)
 	if w.Code != http.StatusOK {

@@ -366,11 +366,24 @@ type FHIROptions struct {
 	// CapabilityStatement in FHIR JSON may leave (502 otherwise).
 	MetadataNeedsToken bool
 
-	// RewriteSearch makes the Guard add the patient compartment or a
-	// granular constraint to a search that lacks it, instead of refusing
-	// the search (403). The handler then receives the rewritten URL.
-	// Default: refuse.
-	RewriteSearch bool
+	// RefuseBroadSearches refuses (403) a search that does not carry the
+	// restriction its grant needs, instead of narrowing it. By default a
+	// search under patient/ scopes (or user/ scopes held to a patient; see
+	// SkipPatientUserCompartment) that does not name the patient is
+	// answered narrowed to that patient, and one under granular scopes
+	// that does not carry their constraint is answered narrowed to it: the
+	// handler receives the query with the restriction added
+	// (patient=Patient/<id>, subject=..., _id=<id> for Patient; the
+	// constraint's parameters, one comma list for alternatives that differ
+	// only in one token parameter's value), so that paging, _count and
+	// total stay exact, provided the handler applies the added parameters
+	// as FHIR says (see the package documentation, "Narrowed searches").
+	// Granular alternatives that cannot be put into one query are
+	// forwarded within the compartment and filtered by the response guard
+	// (no total; an outcome entry says results were withheld). Either way
+	// a search naming another patient, and a search of a type the grant
+	// does not cover, are refused (403).
+	RefuseBroadSearches bool
 
 	// NonCompartment says what patient/ scopes allow on types about no
 	// patient: outside the R4 patient compartment and not patient-linked

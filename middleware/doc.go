@@ -167,8 +167,8 @@
 // context to another (so "user/Practitioner.rs patient/Observation.rs"
 // reads the patient's Observations only). If several contexts allow it,
 // a decision without restrictions is preferred; otherwise patient/ comes
-// first, then user/, then system/. With RewriteSearch, a rewrite is only
-// tried when no context allows the request as it is. The Policy, if any,
+// first, then user/, then system/. A search is narrowed (see "Narrowed
+// searches") only when no context allows it as it is. The Policy, if any,
 // is asked after the scopes; refusing there moves on to the next context.
 //
 // # Patient scopes
@@ -177,15 +177,18 @@
 // compartment of that patient:
 //   - Patient/<id> for the patient in context only, by id (Patient.link is
 //     not followed); no other Patient, and no Patient create;
-//   - searches must name the patient in a compartment parameter or
+//   - a search that names the patient in a compartment parameter or
 //     "patient" (patient=123, patient=Patient/123, subject=Patient/123,
 //     subject:Patient=123, the absolute URL under the base; every value of
-//     a ","-list must name the patient, as the values are ORed), or be a
+//     a ","-list must name the patient, as the values are ORed), or a
 //     compartment search Patient/<id>/<type> (run by the FHIR server with
 //     its own compartment rules: Patient/<id>/* may include Patients whose
 //     link names the patient, which FHIR says concern the same person;
-//     Patient/<id>/Patient is refused); else they are refused, or
-//     rewritten (RewriteSearch) to add patient=Patient/<id>;
+//     Patient/<id>/Patient is refused), is answered as it is; one that
+//     names no one is narrowed to the patient (patient=Patient/<id>,
+//     _id=<id> for Patient; see "Narrowed searches"), or refused with
+//     Config.FHIR.RefuseBroadSearches; one that names anyone else, in any
+//     case or spelling, is refused;
 //   - system search, type and system history of compartment types, and
 //     type- or system-level operations are refused;
 //   - created and updated resources must be in the compartment and in no
@@ -246,19 +249,93 @@
 // # Granular scopes
 //
 // A constrained scope ("patient/Observation.rs?category=...|laboratory")
-// allows a search only if the query carries its parameters exactly (or,
-// with RewriteSearch and a single alternative, once they are added), and
-// an instance access with the Decision limited to its constraints, which
-// the response guard checks (Permits without it).
-// Several alternatives cannot be ANDed into one FHIR query: such a search
-// must already carry one of them. Created and updated bodies must match
-// one alternative. Granular scopes never allow operations or multi-type
-// searches.
+// allows an instance access with the Decision limited to its constraints,
+// which the response guard checks (Permits without it), and a search that
+// carries its parameters exactly, or a ","-list of values each of which an
+// alternative allows (category=...|laboratory,...|vital-signs under those
+// two scopes). Any other search is narrowed (see "Narrowed searches"): one
+// alternative is ANDed to the query; alternatives that differ only in the
+// value of one token parameter are ANDed as one ","-list (the ONC (g)(10)
+// category scopes); other alternatives cannot be put into one query, and
+// the search is forwarded within the compartment for the response guard to
+// keep the entries that match one (no "total", an outcome entry saying
+// that results were withheld; refused without the guard, and in a bundle).
+// Created and updated bodies must match one alternative. Granular scopes
+// never allow operations or multi-type searches.
+//
+// # Narrowed searches
+//
+// By default (not Config.FHIR.RefuseBroadSearches) a search that lacks the
+// restriction its grant needs reaches the handler with the restriction
+// added to its URL query: patient=Patient/<id> (subject=, member=, ...
+// where the type has no "patient" parameter; _id=<id> for Patient), the
+// granular constraint. Decision.Request().Query holds it, and
+// Request().Rewritten is set. It is ANDed with whatever else the query
+// says, so that a FHIR server applying it returns exactly what the grant
+// allows of the search, with paging, _count and total exact. For that the
+// handler must:
+//   - read the query of the request it is given (not a copy made before
+//     the Guard: put framework middleware that parses the query after it),
+//     and, for POST _search, that query together with the form body, as
+//     FHIR says;
+//   - apply every parameter as FHIR R4 search says: parameters ANDed, a
+//     name given twice ANDed too, the values of a ","-list ORed; support
+//     the compartment parameter it is given for each type it serves, or
+//     refuse the search (400), never ignore it (lenient handling);
+//   - answer _summary=count with the total of that query.
+//
+// A handler that ignores the added parameters loses nothing to another
+// patient: the response guard still withholds every entry the grant does
+// not allow (then without "total", with the withheld notice). But it
+// cannot check a total: _summary=count, and the total of a search, are
+// only as exact as the handler.
+//
+// Default answers, under patient/ scopes (or user/ scopes of a Patient
+// fhirUser) for Patient/123:
+//   - Observation?code=x: 200, the handler sees
+//     code=x&patient=Patient%2F123; Patient?name=x: 200, it sees
+//     name=x&_id=123; Encounter/9/Observation: 200, narrowed alike;
+//   - Observation?patient=123, Patient/123/Observation: 200, as they are;
+//   - Observation?patient=456 (or 123,456, patient=123&patient=456,
+//     Patient=456), Patient/456/Observation: 403;
+//   - a type no scope names: 403, never an empty Bundle; system searches,
+//     type history, _has, _contained, _query: 403;
+//   - a parameter name a server could misread ("patient%00", "patient "):
+//     400;
+//   - one granular scope, the search without its category or with another:
+//     200, the category ANDed (an empty searchset for another);
+//   - the (g)(10) category scopes, no category: 200, category=a,b ANDed;
+//     a category scope and a code scope: 200, filtered by the guard;
+//   - a conditional update, patch or delete not naming the patient:
+//     narrowed like a search; a conditional create whose If-None-Exist
+//     does not: 403 (a header is not narrowed);
+//   - a search entry of a batch or transaction: narrowed.
+//
+// With RefuseBroadSearches each narrowed answer above is 403 instead.
+//
+// # _elements and _summary
+//
+// The response guard reads elements of each resource it checks: the
+// compartment references (subject, performer, ...; a Patient's id), the
+// elements of the granular constraints' parameters (category). Under a
+// restricted decision, so that _elements and _summary do not take them
+// away (withholding the patient's own resources, or hiding the category
+// a "category:not=" scope excludes): _elements gains them (one _elements
+// in the URL query, listing the client's and the guard's: the client may
+// get those extra elements); _summary=text becomes _elements=text,id,meta
+// and them; _summary=true is refused (400, naming them) when the guard
+// reads more than id and meta, as the elements it keeps depend on each
+// type's summary flags; _summary=count, data and false pass, count refused
+// (400) where the guard filters the answer. Modifiers and other spellings
+// (_elements:exclude, _Elements), a repeated _summary, and element-hiding
+// parameters together with _include or _revinclude, or on system and
+// compartment-wide searches and operations, are refused (400).
 //
 // # Bundles, operations, includes
 //
 // Every entry of a batch or transaction is classified and decided on its
-// own, as if it came alone (without rewriting). A batch is forwarded
+// own, as if it came alone, and narrowed alike (the bundle is forwarded
+// with the entry's request.url replaced). A batch is forwarded
 // without its refused entries, and the guard answers each of them in its
 // place in the batch-response; one refused entry refuses a whole
 // transaction (and a whole batch with SkipResponseGuard). Operations need an entry in Config.FHIR.Operations;

@@ -116,7 +116,7 @@ func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engi
 		NonCompartment:             engine.NonCompartmentPolicy(cfg.FHIR.NonCompartment),
 		Operations:                 ops,
 		RefuseIncludes:             cfg.FHIR.RefuseIncludes,
-		RewriteSearch:              cfg.FHIR.RewriteSearch,
+		RefuseBroadSearches:        cfg.FHIR.RefuseBroadSearches,
 		NotFoundForDenied:          cfg.FHIR.NotFoundForDenied,
 		SkipPatientUserCompartment: cfg.FHIR.SkipPatientUserCompartment,
 		SkipResponseGuard:          cfg.FHIR.SkipResponseGuard,

@@ -105,9 +105,12 @@ func TestHandlerCannotWidenItsDecision(t *testing.T) {
 
 // TestPatientUserStaysInCompartment: user/ scopes of a user whose
 // fhirUser is a Patient (a patient-portal login) reach that patient's
-// compartment only, unless SkipPatientUserCompartment; a Patient this
-// server cannot place (on another server or base, or a version) gets
-// nothing from user/ scopes, rather than everything.
+// compartment only, unless SkipPatientUserCompartment; a search that does
+// not name the patient is narrowed to it (the store here ignores the
+// added parameter: the guard withholds the rest), or refused with
+// RefuseBroadSearches; a Patient this server cannot place (on another
+// server or base, or a version) gets nothing from user/ scopes, rather
+// than everything.
 func TestPatientUserStaysInCompartment(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	tests := []struct {
@@ -116,36 +119,39 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 		fhirUser string
 		target   string
 		want     int
+		refuse   bool // RefuseBroadSearches
 	}{
-		{"patient user reads own Observation", false, "Patient/123", "/r4/Observation/o123", 200},
-		{"patient user reads another's Observation", false, "Patient/123", "/r4/Observation/o456", 403},
-		{"patient user reads own Patient", false, "Patient/123", "/r4/Patient/123", 200},
-		{"patient user reads another Patient", false, "Patient/123", "/r4/Patient/456", 403},
-		{"patient user searches without naming the patient", false, "Patient/123", "/r4/Observation", 403},
-		{"patient user searches another's compartment", false, "Patient/123", "/r4/Observation?patient=456", 403},
-		{"patient user searches own compartment", false, "Patient/123", "/r4/Observation?patient=123", 200},
-		{"patient user (absolute fhirUser) reads another's Observation", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 403},
-		{"patient user system search", false, "Patient/123", "/r4/?_type=Observation", 403},
-		{"patient user type history", false, "Patient/123", "/r4/Observation/_history", 403},
-		{"practitioner user reads any Observation (no Policy)", false, "Practitioner/9", "/r4/Observation/o456", 200},
-		{"user without fhirUser reads any Observation (no Policy)", false, "", "/r4/Observation/o456", 200},
-		{"skip: patient user reads another's Observation", true, "Patient/123", "/r4/Observation/o456", 200},
-		{"patient user on another server reads that id's Observation here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o123", 403},
-		{"patient user on another server reads that id's Patient here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Patient/123", 403},
-		{"patient user on another server searches", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation?patient=123", 403},
-		{"patient user on a base that only starts with this one's", false, "https://fhir.example.org/r4x/Patient/123", "/r4/Observation/o123", 403},
-		{"patient user on another base of this host", false, "https://fhir.example.org/tenant-b/Patient/123", "/r4/Observation/o123", 403},
-		{"patient user with a version of a Patient", false, "Patient/123/_history/1", "/r4/Observation/o123", 403},
-		{"patient user as a URL on this base reads own Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o123", 200},
-		{"patient user as a URL on this base reads another's Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o456", 403},
-		{"patient user as a URL with an upper-case host and the default port", false, "https://FHIR.example.org:443/r4/Patient/123", "/r4/Observation/o123", 200},
-		{"practitioner user on another server reads any Observation (no Policy)", false, "https://ehr.example.org/fhir/Practitioner/9", "/r4/Observation/o456", 200},
-		{"skip: patient user on another server", true, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 200},
+		{"patient user reads own Observation", false, "Patient/123", "/r4/Observation/o123", 200, false},
+		{"patient user reads another's Observation", false, "Patient/123", "/r4/Observation/o456", 403, false},
+		{"patient user reads own Patient", false, "Patient/123", "/r4/Patient/123", 200, false},
+		{"patient user reads another Patient", false, "Patient/123", "/r4/Patient/456", 403, false},
+		{"patient user searches without naming the patient: narrowed", false, "Patient/123", "/r4/Observation", 200, false},
+		{"patient user searches without naming the patient: refused with RefuseBroadSearches", false, "Patient/123", "/r4/Observation", 403, true},
+		{"patient user searches another's compartment", false, "Patient/123", "/r4/Observation?patient=456", 403, false},
+		{"patient user searches own compartment", false, "Patient/123", "/r4/Observation?patient=123", 200, false},
+		{"patient user (absolute fhirUser) reads another's Observation", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 403, false},
+		{"patient user system search", false, "Patient/123", "/r4/?_type=Observation", 403, false},
+		{"patient user type history", false, "Patient/123", "/r4/Observation/_history", 403, false},
+		{"practitioner user reads any Observation (no Policy)", false, "Practitioner/9", "/r4/Observation/o456", 200, false},
+		{"user without fhirUser reads any Observation (no Policy)", false, "", "/r4/Observation/o456", 200, false},
+		{"skip: patient user reads another's Observation", true, "Patient/123", "/r4/Observation/o456", 200, false},
+		{"patient user on another server reads that id's Observation here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user on another server reads that id's Patient here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Patient/123", 403, false},
+		{"patient user on another server searches", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation?patient=123", 403, false},
+		{"patient user on a base that only starts with this one's", false, "https://fhir.example.org/r4x/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user on another base of this host", false, "https://fhir.example.org/tenant-b/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user with a version of a Patient", false, "Patient/123/_history/1", "/r4/Observation/o123", 403, false},
+		{"patient user as a URL on this base reads own Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o123", 200, false},
+		{"patient user as a URL on this base reads another's Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o456", 403, false},
+		{"patient user as a URL with an upper-case host and the default port", false, "https://FHIR.example.org:443/r4/Patient/123", "/r4/Observation/o123", 200, false},
+		{"practitioner user on another server reads any Observation (no Policy)", false, "https://ehr.example.org/fhir/Practitioner/9", "/r4/Observation/o456", 200, false},
+		{"skip: patient user on another server", true, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 200, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := is.Config()
 			cfg.FHIR.SkipPatientUserCompartment = tc.skip
+			cfg.FHIR.RefuseBroadSearches = tc.refuse
 			guard, err := smartmw.New(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -157,6 +163,9 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 			w := do(t, guard.Handler(&anyPatientStore{}), "GET", tc.target, is.Token(t, opts...), "")
 			if w.Code != tc.want {
 				t.Errorf("GET %s: %d, want %d: %s", tc.target, w.Code, tc.want, w.Body)
+			}
+			if !tc.skip && strings.HasPrefix(tc.fhirUser, "Patient/") && strings.Contains(w.Body.String(), "Patient/456") {
+				t.Errorf("GET %s leaked another patient's data: %s", tc.target, w.Body)
 			}
 		})
 	}

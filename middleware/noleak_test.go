@@ -173,8 +173,12 @@ func TestPatientLinkedTypesOutsideTheCompartmentAreHeldToThePatient(t *testing.T
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
 		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device?patient=456", "", nil)
-		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device", "", nil)
-		refused(t, smartmw.Config{FHIR: smartmw.FHIROptions{RewriteSearch: true}}, "launch/patient patient/Binary.rs", "GET", "Binary", "", nil)
+		refused(t, smartmw.Config{FHIR: smartmw.FHIROptions{RefuseBroadSearches: true}}, "launch/patient patient/Device.rs", "GET", "Device", "", nil)
+		refused(t, smartmw.Config{}, "launch/patient patient/Binary.rs", "GET", "Binary", "", nil)
+		w = guarded(t, smartmw.Config{}, "launch/patient patient/Device.rs", "Device", answer)
+		if w.Code != http.StatusOK || leaks(w.Body.Bytes()) || !strings.Contains(w.Body.String(), "Patient/123") {
+			t.Fatalf("Device narrowed: %d %s", w.Code, w.Body)
+		}
 	})
 	t.Run("a Device written for another patient", func(t *testing.T) {
 		refused(t, smartmw.Config{}, "launch/patient patient/Device.c", "POST", "Device", device("456"), nil)

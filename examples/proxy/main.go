@@ -43,7 +43,6 @@ func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configurati
 		return nil, err
 	}
 	basePath := strings.TrimSuffix(base.Path, "/")
-	cfg.FHIR.RewriteSearch = true
 	cfg.AllowedOrigins = o.origins
 	guard, err := smartmw.New(ctx, cfg)
 	if err != nil {

@@ -167,7 +167,7 @@ var behaviours = []struct {
 	{"WriteToAnotherPatientsResourceNeverReachesTheHandler", writeToAnotherPatientsResourceNeverReachesTheHandler},
 	{"HeadIsAnsweredByTheGETRouteThroughTheGuard", headIsAnsweredByTheGETRouteThroughTheGuard},
 	{"RefusalStopsTheChain", refusalStopsTheChain},
-	{"HandlerSeesTheGrantTheDecisionAndTheRewrittenSearch", handlerSeesTheGrantTheDecisionAndTheRewrittenSearch},
+	{"HandlerSeesTheGrantTheDecisionAndTheNarrowedSearch", handlerSeesTheGrantTheDecisionAndTheNarrowedSearch},
 	{"PanicInHandlerReachesTheFrameworksRecovery", panicInHandlerReachesTheFrameworksRecovery},
 	{"FlushStreamsOnlyWhatTheGuardNeedNotHold", flushStreamsOnlyWhatTheGuardNeedNotHold},
 	{"HijackFailsWhileTheGuardHoldsTheResponse", hijackFailsWhileTheGuardHoldsTheResponse},

@@ -118,7 +118,7 @@ type Options struct {
 	NonCompartment             NonCompartmentPolicy
 	Operations                 map[string]Operation
 	RefuseIncludes             bool
-	RewriteSearch              bool
+	RefuseBroadSearches        bool
 	NotFoundForDenied          bool
 	SkipPatientUserCompartment bool
 	SkipResponseGuard          bool
@@ -272,6 +272,9 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 		r.URL = &u
 		r.RequestURI = u.RequestURI()
 	}
+	if d.formRewritten {
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(d.Form)), int64(len(d.Form))
+	}
 	if d.export != nil {
 		a.serveKickoff(w, r, g, d, next)
 		return
@@ -358,6 +361,15 @@ type decision struct {
 	// the guard to filter; "total" would count what the client may not
 	// see.
 	filtered bool
+	// resultParams: whether the search's parameter names hold _elements
+	// or _summary (resultParamsUnread when no search was read).
+	resultParams uint8
+	// formRewritten: Form changed (_elements or _summary moved to
+	// Query); the handler gets it as the body.
+	formRewritten bool
+	// entry: for a bundle entry narrowed, the pieces of the entry to
+	// forward in its place (request.url replaced); decideBundle takes it.
+	entry [][]byte
 	// pol: the access policy's view the answer is checked against too
 	// (nil: none); byPolicy: the guard refused a resource for it.
 	pol      *policyView

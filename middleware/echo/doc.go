@@ -95,9 +95,9 @@
 // echo's own {"message":"Not Found"} would tell the two apart.
 //
 // Put Protect before any middleware of the FHIR routes that reads the
-// query: echo keeps the query it parses first (c.QueryParam), and with
-// Config.FHIR.RewriteSearch the handlers must see the rewritten one (the Guard
-// still filters what they answer). middleware.Gzip before Protect
+// query: echo keeps the query it parses first (c.QueryParam), and the
+// handlers must see the one the Guard narrowed (patient=..., a granular
+// constraint, _elements; the Guard still filters what they answer). middleware.Gzip before Protect
 // compresses what the Guard lets through; after Protect it compresses
 // nothing, as the Guard's request asks for identity (the Guard reads
 // uncompressed JSON only).

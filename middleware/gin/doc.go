@@ -99,9 +99,9 @@
 // wrote before the panic never reaches the client.
 //
 // Put Protect before any middleware of the FHIR routes that reads the
-// query: gin keeps the query it parses first, and with
-// Config.FHIR.RewriteSearch the handlers must see the rewritten one (the Guard
-// still filters what they answer). A compression middleware that sets
+// query: gin keeps the query it parses first, and the handlers must see
+// the one the Guard narrowed (patient=..., a granular constraint,
+// _elements; the Guard still filters what they answer). A compression middleware that sets
 // Content-Encoding before the handlers write makes the Guard refuse (502)
 // every response it must check: it reads identity JSON only.
 //
