@@ -404,6 +404,31 @@ func TestKitFHIRUserRead(t *testing.T) {
 	}
 }
 
+// TestKitTokenRevocation: a token revoked at the authorization server's
+// RFC 7009 endpoint is refused at once (the kit accepts 401, 403 or 404),
+// while another token of the same app still reads.
+func TestKitTokenRevocation(t *testing.T) {
+	d, targets := kitTargets(t)
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) {
+			tok := kitToken(t, d, "launch/patient patient/Patient.rs", "example", "")
+			other := kitToken(t, d, "launch/patient patient/Patient.rs", "example", "")
+			if status, _, _ := tg.do(t, "GET", "/Patient/example", tok); status != 200 {
+				t.Fatalf("before revocation: %d", status)
+			}
+			if p := revokeAt(t, d, url.Values{"client_id": {"demo-app"}, "token": {tok}}); p.status != 200 {
+				t.Fatalf("revocation endpoint: %d", p.status)
+			}
+			if status, _, _ := tg.do(t, "GET", "/Patient/example", tok); status != 401 && status != 403 && status != 404 {
+				t.Errorf("revoked token: %d, want 401, 403 or 404", status)
+			}
+			if status, _, _ := tg.do(t, "GET", "/Patient/example", other); status != 200 {
+				t.Errorf("another token: %d", status)
+			}
+		})
+	}
+}
+
 // TestConformanceDocListsEveryCheck: docs/conformance.md names every
 // TestKit function of this file, and nothing else.
 func TestConformanceDocListsEveryCheck(t *testing.T) {
