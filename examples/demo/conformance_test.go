@@ -116,7 +116,7 @@ func searchIDs(t *testing.T, tg kitTarget, path, token string) (int, map[string]
 	var b struct {
 		ResourceType string `json:"resourceType"`
 		Entry        []struct {
-			Resource json.RawMessage `json:"resource"`
+			Resource json.RawMessage       `json:"resource"`
 			Search   struct{ Mode string } `json:"search"`
 		} `json:"entry"`
 	}
