@@ -8,9 +8,11 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/smartguard/smartguard v0.0.0
 	github.com/smartguard/smartguard/middleware/echo v0.0.0
 	github.com/smartguard/smartguard/middleware/gin v0.0.0
+	github.com/smartguard/smartguard/store/redis v0.0.0
 )
 
 require (
@@ -30,7 +32,7 @@ require (
 	github.com/goccy/go-json v0.10.5 // indirect
 	github.com/goccy/go-yaml v1.19.2 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
-	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
+	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/leodido/go-urn v1.4.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
@@ -50,6 +52,7 @@ require (
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/arch v0.22.0 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.59.0 // indirect
@@ -63,4 +66,5 @@ replace (
 	github.com/smartguard/smartguard => ../
 	github.com/smartguard/smartguard/middleware/echo => ../middleware/echo
 	github.com/smartguard/smartguard/middleware/gin => ../middleware/gin
+	github.com/smartguard/smartguard/store/redis => ../store/redis
 )

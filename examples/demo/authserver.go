@@ -57,21 +57,37 @@ type embeddedAuth struct {
 	// reach a resource server: the guard consults it on every request
 	// (Config.Tokens.Revocations), so a revoked token is refused at once.
 	revoked *smartmw.RevocationList
+	// dpop: the token endpoint binds tokens to the keys of DPoP proofs.
+	dpop bool
 }
 
 // newEmbeddedAuth makes the authorization server of a demo served at root
 // (its issuer is root/auth) for the FHIR base audience. ttl is the
-// lifetime of its access tokens (default devauth.DefaultAccessTTL).
-func newEmbeddedAuth(root, audience string, ttl time.Duration) (*embeddedAuth, error) {
+// lifetime of its access tokens (default devauth.DefaultAccessTTL). With
+// proofs, the record of used DPoP proofs, its token endpoint binds the
+// tokens of a request with a DPoP proof to the proof's key (leeway is the
+// clock skew it allows on the proof's iat; 0 for the default); without,
+// it refuses DPoP proofs.
+func newEmbeddedAuth(root, audience string, ttl, leeway time.Duration, proofs devauth.Replays) (*embeddedAuth, error) {
 	dev, err := testissuer.New("RS256")
 	if err != nil {
 		return nil, err
 	}
 	dev.SetURL(root + "/auth")
+	var checker *devauth.ProofChecker
+	if proofs != nil {
+		checker, err = devauth.NewProofChecker(devauth.ProofConfig{
+			TokenEndpoint: dev.URL() + "/token", Algorithms: dpopAlgorithms, Leeway: leeway, Replays: proofs,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	revoked := smartmw.NewRevocationList(smartmw.RevocationListOptions{})
 	flows, err := devauth.New(dev, devauth.FlowsConfig{
 		Audience:  audience,
 		AccessTTL: ttl,
+		DPoP:      checker,
 		Clients:   []devauth.Client{{ID: demoClientID, Name: "Demo SMART app", RedirectURIs: []string{root + "/app/"}}},
 		Revoked: func(_ context.Context, t devauth.RevokedToken) error {
 			return revoked.RevokeJTI(t.Issuer, t.JTI, t.ExpiresAt)
@@ -80,7 +96,7 @@ func newEmbeddedAuth(root, audience string, ttl time.Duration) (*embeddedAuth, e
 	if err != nil {
 		return nil, err
 	}
-	return &embeddedAuth{dev: dev, flows: flows, revoked: revoked}, nil
+	return &embeddedAuth{dev: dev, flows: flows, revoked: revoked, dpop: checker != nil}, nil
 }
 
 // mount serves the token and revocation endpoints, the JWKS and the
@@ -90,6 +106,9 @@ func (a *embeddedAuth) mount(mux *http.ServeMux) {
 	mux.Handle("POST /auth/token", a.flows.TokenHandler(tokenEndpoint(a.dev, a.flows.Audience(), a.flows.AccessTTL())))
 	mux.Handle("POST /auth"+devauth.RevocationPath, a.flows.RevocationHandler())
 	mux.Handle("GET /auth/", http.StripPrefix("/auth", a.dev.Handler("/token")))
+	if a.dpop {
+		mux.Handle("GET /auth/.well-known/openid-configuration", withDPoPMetadata(func() []byte { return a.dev.Metadata("/token") }))
+	}
 }
 
 // revocations is what the guard consults about revoked tokens: the
@@ -110,7 +129,9 @@ func (a *embeddedAuth) revocations() smartmw.Revocations {
 // so that each backend client gets tokens of its own (Bulk Data jobs are
 // bound to their client). Development only: a real authorization server
 // authenticates the client (SMART Backend Services: a signed JWT
-// assertion). Tokens live ttl.
+// assertion). Tokens live ttl. A request whose DPoP proof passed (the
+// key in devauth.BoundKey) gets a DPoP-bound token: cnf.jkt, token_type
+// DPoP.
 func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tokenError := func(code, desc string) {
@@ -159,6 +180,9 @@ func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) h
 			"iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": rand.Text(), "scope": scopes,
 		}
 		resp := map[string]any{"token_type": "Bearer", "expires_in": int(ttl / time.Second), "scope": scopes}
+		if jkt := devauth.BoundKey(r.Context()); jkt != "" {
+			claims["cnf"], resp["token_type"] = map[string]any{"jkt": jkt}, "DPoP"
+		}
 		if patient != "" {
 			claims["patient"], resp["patient"] = patient, patient
 		}

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smartguard/smartguard/examples/internal/devauth"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/wellknown"
 )
@@ -43,6 +44,7 @@ type options struct {
 	policyFile         string    // an AccessPolicy as JSON; "" for none
 	auditLog           io.Writer // the guard's decisions, as slog lines; nil for none
 	exportKey          string    // signs Bulk Data job URLs; random when empty
+	dpop               dpopFlags // DPoP, and the store replicas share (-redis)
 }
 
 func main() {
@@ -66,6 +68,7 @@ func main() {
 	flag.StringVar(&o.exportKey, "export-key", "", "the key (at least 32 bytes) that signs Bulk Data status and file URLs, the same on every replica (default: random, for this process only)")
 	flag.StringVar(&o.policyFile, "policy", "", "a JSON access policy intersected with user/ and system/ scopes (see policy.example.json and docs/policy.md)")
 	o.auth.register(flag.CommandLine)
+	o.dpop.register(flag.CommandLine)
 	flag.Parse()
 	o.auditLog = os.Stderr
 
@@ -89,6 +92,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	defer d.closeStore()
 	return d.srv.Shutdown(shutdown)
 }
 
@@ -100,6 +104,7 @@ type demo struct {
 	ln                     net.Listener // bound before the routes only for port 0
 	client                 *http.Client // reaches the demo's own routes in-process
 	served                 chan error   // Serve's result
+	closeStore             func()       // closes the client of the shared store (-redis)
 }
 
 // start serves the demo on o.addr once it is ready, and only then prints
@@ -132,7 +137,7 @@ func prepare(ctx context.Context, o options) (*demo, error) {
 	}
 	mux := http.NewServeMux()
 	d := &demo{root: root, issuer: o.issuer, audience: o.audience, embedded: embedded, ln: ln, served: make(chan error, 1),
-		client: selfClient(root, mux), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
+		client: selfClient(root, mux), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, closeStore: func() {}}
 	if d.audience == "" {
 		d.audience = d.root + "/fhir"
 	}
@@ -145,6 +150,7 @@ func prepare(ctx context.Context, o options) (*demo, error) {
 		if ln != nil {
 			ln.Close()
 		}
+		d.closeStore()
 		return nil, err
 	}
 	return d, nil
@@ -170,17 +176,29 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		return err
 	}
 	fhirPath = strings.TrimSuffix(fhirPath, "/.well-known/smart-configuration")
+	store, closeStore, err := o.dpop.sharedStore(ctx)
+	if err != nil {
+		return err
+	}
+	d.closeStore = closeStore
 	var doc *wellknown.Configuration
 	var auth *embeddedAuth
 	var audit *auditLog // the guard's last decisions, for the demo app's panel
 	if embedded {
-		if auth, err = newEmbeddedAuth(d.root, d.audience, o.tokenTTL); err != nil {
+		var proofs devauth.Replays // nil: the token endpoint refuses DPoP proofs
+		if o.dpop.mode != smartmw.DPoPOff {
+			proofs = store
+		}
+		if auth, err = newEmbeddedAuth(d.root, d.audience, o.tokenTTL, o.leeway, proofs); err != nil {
 			return err
 		}
 		audit = newAuditLog(50)
 		d.issuer = auth.dev.URL()
 		auth.mount(mux)
 		doc = embeddedDiscovery(d.issuer)
+		if proofs != nil {
+			advertiseDPoP(doc)
+		}
 	} else {
 		if doc, err = wellknown.FromIssuer(ctx, d.issuer, nil); err != nil {
 			return err
@@ -202,7 +220,8 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 			Format:        o.auth.tokens,
 			Introspection: o.auth.introspection,
 			Claims:        o.auth.claims,
-		}, AllowedOrigins: o.corsOrigins,
+			DPoP:          o.dpop.mode,
+		}, DPoP: o.dpop.options(store), AllowedOrigins: o.corsOrigins,
 		Keys: smartmw.KeyOptions{
 			UnknownKIDInterval: o.unknownKIDInterval,
 			Wait:               o.waitForKeys,
@@ -220,6 +239,9 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		return err
 	}
 	if err := mountFHIR(mux, fhirPath, d.audience, *doc, discovery, guard, len(o.corsOrigins) > 0); err != nil {
+		return err
+	}
+	if err := protectedResources(mux, guard, d.audience); err != nil {
 		return err
 	}
 	if embedded { // the browser pages: home, EHR, consent, the demo app

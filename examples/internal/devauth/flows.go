@@ -93,6 +93,12 @@ type FlowsConfig struct {
 	// answer 503. Default nil: access tokens, which are JWTs, cannot be
 	// revoked (unsupported_token_type); refresh tokens still can.
 	Revoked func(ctx context.Context, t RevokedToken) error
+	// DPoP checks the DPoP proofs of token requests (see ProofChecker):
+	// a request with a valid proof gets tokens bound to its key
+	// (token_type DPoP, cnf.jkt in the access token; the refresh token
+	// needs a proof of the same key). Default nil: a DPoP header is
+	// refused, and tokens are bearer tokens.
+	DPoP *ProofChecker
 }
 
 // Flows are the browser side of the development authorization server:
@@ -143,6 +149,7 @@ type Request struct {
 	Launch *Launch
 
 	challenge string
+	dpopJKT   string
 	expires   time.Time
 }
 
@@ -210,14 +217,21 @@ type grant struct {
 	fhirUser  string
 	nonce     string
 	family    string // the code the grant came from: revoking it revokes all its refresh tokens
+	// jkt is the thumbprint of the DPoP key the grant is bound to, ""
+	// for none: the key of the proof the code was redeemed with. Its
+	// refresh tokens need a proof of that key.
+	jkt string
 }
 
 type code struct {
 	grant
 	redirectURI string
 	challenge   string
-	expires     time.Time
-	used        bool
+	// dpopJKT is the authorization request's dpop_jkt (RFC 9449 §10):
+	// the code is redeemed only with a proof of that key.
+	dpopJKT string
+	expires time.Time
+	used    bool
 }
 
 type refreshToken struct {
@@ -416,7 +430,8 @@ func (f *Flows) Authorize(q url.Values) (*Request, error) {
 		launch = &l.Launch
 	}
 	req := &Request{ID: rand.Text(), Client: client, RedirectURI: redirectURI, State: state, Nonce: q.Get("nonce"),
-		Audience: f.cfg.Audience, Launch: launch, challenge: q.Get("code_challenge"), expires: f.cfg.Now().Add(f.cfg.RequestTTL)}
+		Audience: f.cfg.Audience, Launch: launch, challenge: q.Get("code_challenge"), dpopJKT: q.Get("dpop_jkt"),
+		expires: f.cfg.Now().Add(f.cfg.RequestTTL)}
 	if req.Client.Name == "" {
 		req.Client.Name = req.Client.ID
 	}
@@ -481,6 +496,9 @@ func (f *Flows) checkRequest(q url.Values) (code, desc string) {
 	}
 	if !pkceChallengeOK(q.Get("code_challenge")) {
 		return "invalid_request", "code_challenge must be BASE64URL(SHA256(code_verifier)), 43 characters"
+	}
+	if jkt := q.Get("dpop_jkt"); jkt != "" && (f.cfg.DPoP == nil || !pkceChallengeOK(jkt)) {
+		return "invalid_request", "dpop_jkt must be the SHA-256 JWK thumbprint of a DPoP key (43 characters), and this server must accept DPoP"
 	}
 	if aud := q.Get("aud"); aud != f.cfg.Audience {
 		return "invalid_request", fmt.Sprintf("aud %q is not the FHIR server this authorization server protects (%s)", aud, f.cfg.Audience)
@@ -690,7 +708,7 @@ func (f *Flows) Approve(id string, a Approval) (string, error) {
 	delete(f.requests, id)
 	c := rand.Text()
 	g.family = c
-	f.codes[c] = &code{grant: g, redirectURI: r.RedirectURI, challenge: r.challenge, expires: f.cfg.Now().Add(f.cfg.CodeTTL)}
+	f.codes[c] = &code{grant: g, redirectURI: r.RedirectURI, challenge: r.challenge, dpopJKT: r.dpopJKT, expires: f.cfg.Now().Add(f.cfg.CodeTTL)}
 	return addQuery(r.RedirectURI, url.Values{"code": {c}, "state": {r.State}}), nil
 }
 
@@ -708,9 +726,17 @@ func badRequest(code, desc string) *TokenError {
 }
 
 // Token answers a token request of grant type authorization_code or
-// refresh_token (the parsed form body): the token response as a JSON
-// object, or a *TokenError.
+// refresh_token (the parsed form body) without a DPoP proof: the token
+// response as a JSON object, or a *TokenError.
 func (f *Flows) Token(form url.Values) (map[string]any, error) {
+	return f.TokenBound(form, "")
+}
+
+// TokenBound is Token for a request whose DPoP proof (checked by a
+// ProofChecker) has a key of thumbprint jkt, "" for a request without a
+// proof: the access token is bound to that key (cnf.jkt, token_type
+// DPoP), and so are the refresh tokens of a grant redeemed with a proof.
+func (f *Flows) TokenBound(form url.Values, jkt string) (map[string]any, error) {
 	for name := range form {
 		if len(form[name]) > 1 {
 			return nil, badRequest("invalid_request", fmt.Sprintf("parameter %s is repeated", name))
@@ -718,9 +744,9 @@ func (f *Flows) Token(form url.Values) (map[string]any, error) {
 	}
 	switch form.Get("grant_type") {
 	case "authorization_code":
-		return f.exchange(form)
+		return f.exchange(form, jkt)
 	case "refresh_token":
-		return f.refreshGrant(form)
+		return f.refreshGrant(form, jkt)
 	}
 	return nil, badRequest("unsupported_grant_type", "grant_type must be authorization_code or refresh_token here")
 }
@@ -728,7 +754,7 @@ func (f *Flows) Token(form url.Values) (map[string]any, error) {
 // exchange redeems an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.6).
 // A code is consumed by its first redemption, good or bad; redeeming it
 // again revokes the refresh tokens issued from it (RFC 6749 §4.1.2).
-func (f *Flows) exchange(form url.Values) (map[string]any, error) {
+func (f *Flows) exchange(form url.Values, jkt string) (map[string]any, error) {
 	cv, verifier, clientID, redirectURI := form.Get("code"), form.Get("code_verifier"), form.Get("client_id"), form.Get("redirect_uri")
 	if cv == "" || clientID == "" || redirectURI == "" {
 		return nil, badRequest("invalid_request", "code, client_id and redirect_uri are required")
@@ -761,7 +787,12 @@ func (f *Flows) exchange(form url.Values) (map[string]any, error) {
 	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(c.challenge)) != 1 {
 		return nil, badRequest("invalid_grant", "code_verifier does not match the code_challenge (PKCE S256)")
 	}
-	return f.issue(c.grant, true)
+	if c.dpopJKT != "" && subtle.ConstantTimeCompare([]byte(jkt), []byte(c.dpopJKT)) != 1 {
+		return nil, badRequest("invalid_grant", "the code is bound to a DPoP key (dpop_jkt): send a DPoP proof of that key")
+	}
+	g := c.grant
+	g.jkt = jkt
+	return f.issue(g, true)
 }
 
 func verifierOK(v string) bool {
@@ -780,7 +811,7 @@ func verifierOK(v string) bool {
 // refreshGrant redeems a refresh token (RFC 6749 §6). Refresh tokens
 // rotate: each is used once, and using one again revokes every refresh
 // token of its grant.
-func (f *Flows) refreshGrant(form url.Values) (map[string]any, error) {
+func (f *Flows) refreshGrant(form url.Values, jkt string) (map[string]any, error) {
 	rt, clientID := form.Get("refresh_token"), form.Get("client_id")
 	if rt == "" || clientID == "" {
 		return nil, badRequest("invalid_request", "refresh_token and client_id are required")
@@ -799,7 +830,12 @@ func (f *Flows) refreshGrant(form url.Values) (map[string]any, error) {
 	if clientID != t.client {
 		return nil, badRequest("invalid_grant", "the refresh token was issued to another client")
 	}
+	if t.jkt != "" && subtle.ConstantTimeCompare([]byte(jkt), []byte(t.jkt)) != 1 {
+		// RFC 9449 §5: a public client's refresh token is bound to its key.
+		return nil, badRequest("invalid_grant", "the refresh token is bound to a DPoP key: send a DPoP proof of that key")
+	}
 	g := t.grant
+	g.jkt = jkt // the new access token is bound to the proof's key, if any
 	if s := form.Get("scope"); s != "" {
 		var narrower []string
 		for _, x := range strings.Fields(s) {
@@ -844,6 +880,9 @@ func (f *Flows) issue(g grant, withIDToken bool) (map[string]any, error) {
 		"iat": now.Unix(), "exp": exp.Unix(), "jti": jti, "scope": sc,
 	}
 	resp := map[string]any{"token_type": "Bearer", "expires_in": int(f.cfg.AccessTTL / time.Second), "scope": sc}
+	if g.jkt != "" {
+		claims["cnf"], resp["token_type"] = map[string]any{"jkt": g.jkt}, "DPoP"
+	}
 	if g.patient != "" {
 		claims["patient"], resp["patient"] = g.patient, g.patient
 	}
@@ -887,7 +926,9 @@ func (f *Flows) issue(g grant, withIDToken bool) (map[string]any, error) {
 
 // TokenHandler serves the token endpoint: grant types authorization_code
 // and refresh_token here, any other grant type by next (which finds the
-// form parsed). Public clients only: no client authentication.
+// form parsed, and the key of a valid DPoP proof in BoundKey). Public
+// clients only: no client authentication. A DPoP header is checked
+// first, for every grant type, by FlowsConfig.DPoP (refused without it).
 func (f *Flows) TokenHandler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
@@ -895,13 +936,26 @@ func (f *Flows) TokenHandler(next http.Handler) http.Handler {
 			writeTokenJSON(w, 400, map[string]any{"error": "invalid_request", "error_description": "the body must be application/x-www-form-urlencoded"})
 			return
 		}
+		var jkt string
+		var err error
+		switch {
+		case f.cfg.DPoP != nil:
+			jkt, err = f.cfg.DPoP.Check(r)
+		case len(r.Header.Values("DPoP")) > 0:
+			err = invalidProof("this server does not bind tokens to DPoP keys")
+		}
 		switch r.PostForm.Get("grant_type") {
 		case "authorization_code", "refresh_token":
 		default:
-			next.ServeHTTP(w, r)
-			return
+			if err == nil {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), boundKeyKey{}, jkt)))
+				return
+			}
 		}
-		resp, err := f.Token(r.PostForm)
+		var resp map[string]any
+		if err == nil {
+			resp, err = f.TokenBound(r.PostForm, jkt)
+		}
 		var te *TokenError
 		if errors.As(err, &te) {
 			writeTokenJSON(w, te.Status, map[string]any{"error": te.Code, "error_description": te.Description})
@@ -909,6 +963,16 @@ func (f *Flows) TokenHandler(next http.Handler) http.Handler {
 		}
 		writeTokenJSON(w, 200, resp)
 	})
+}
+
+type boundKeyKey struct{}
+
+// BoundKey returns the thumbprint of the DPoP key of a token request that
+// TokenHandler passed on: the key its tokens are to be bound to (cnf.jkt,
+// token_type DPoP), "" when the request carried no proof.
+func BoundKey(ctx context.Context) string {
+	jkt, _ := ctx.Value(boundKeyKey{}).(string)
+	return jkt
 }
 
 func writeTokenJSON(w http.ResponseWriter, status int, v any) {
