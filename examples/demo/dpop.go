@@ -21,24 +21,33 @@ import (
 // dpopFlags are the demo's flags for DPoP (RFC 9449) and for the state
 // its replicas share.
 type dpopFlags struct {
-	mode     smartmw.DPoPMode
+	mode     smartmw.DPoPMode // with set; DPoPAllowed when not set
+	set      bool
 	nonceKey string // the DPoP-Nonce key, the same on every replica; "" for no nonces
 	redis    string // a redis:// or rediss:// URL; "" for the memory store
 }
 
-// register adds the flags to fs, with DPoP allowed by default.
+// register adds the flags to fs.
 func (f *dpopFlags) register(fs *flag.FlagSet) {
-	f.mode = smartmw.DPoPAllowed
 	fs.Func("dpop", "DPoP-bound tokens (RFC 9449) of the issuer: off, allowed (default: bearer and DPoP-bound tokens) or required", func(v string) error {
 		m, ok := map[string]smartmw.DPoPMode{"off": smartmw.DPoPOff, "allowed": smartmw.DPoPAllowed, "required": smartmw.DPoPRequired}[v]
 		if !ok {
 			return fmt.Errorf("%q is not off, allowed or required", v)
 		}
-		f.mode = m
+		f.mode, f.set = m, true
 		return nil
 	})
 	fs.StringVar(&f.nonceKey, "dpop-nonce-key", "", "require server nonces (DPoP-Nonce) in DPoP proofs, made with this key (at least 32 bytes, the same on every replica)")
 	fs.StringVar(&f.redis, "redis", "", "a Redis URL (redis://HOST:PORT/DB, rediss:// for TLS) that keeps the record of used DPoP proofs, shared by replicas (default: this process's memory)")
+}
+
+// guardMode is the Issuer.DPoP of the demo's issuer: -dpop, allowed by
+// default.
+func (f *dpopFlags) guardMode() smartmw.DPoPMode {
+	if !f.set {
+		return smartmw.DPoPAllowed
+	}
+	return f.mode
 }
 
 // dpopAlgorithms are the proof algorithms the demo accepts, at its token
@@ -52,7 +61,7 @@ func (f *dpopFlags) sharedStore(ctx context.Context) (smartmw.Store, func(), err
 	if f.redis == "" {
 		return smartmw.NewMemoryStore(0), func() {}, nil
 	}
-	if f.mode == smartmw.DPoPOff {
+	if f.guardMode() == smartmw.DPoPOff {
 		return nil, nil, errors.New("-redis keeps the record of used DPoP proofs: it needs -dpop allowed or required")
 	}
 	opt, err := redis.ParseURL(f.redis)
@@ -77,15 +86,18 @@ func (f *dpopFlags) sharedStore(ctx context.Context) (smartmw.Store, func(), err
 
 // options returns the Guard's DPoPOptions: none with DPoP off, else the
 // proof algorithms, store and nonce key.
-func (f *dpopFlags) options(store smartmw.Store) smartmw.DPoPOptions {
-	if f.mode == smartmw.DPoPOff {
-		return smartmw.DPoPOptions{}
+func (f *dpopFlags) options(store smartmw.Store) (smartmw.DPoPOptions, error) {
+	if f.guardMode() == smartmw.DPoPOff {
+		if f.nonceKey != "" {
+			return smartmw.DPoPOptions{}, errors.New("-dpop-nonce-key needs -dpop allowed or required")
+		}
+		return smartmw.DPoPOptions{}, nil
 	}
 	o := smartmw.DPoPOptions{Algorithms: dpopAlgorithms, Store: store}
 	if f.nonceKey != "" {
 		o.NonceKey = []byte(f.nonceKey)
 	}
-	return o
+	return o, nil
 }
 
 // advertiseDPoP adds to the SMART document of the embedded authorization

@@ -170,6 +170,35 @@ func requireLoopback(addr string) error {
 		"it listens on loopback only (127.0.0.1, ::1, localhost), not on %q; use -issuer for a real one", addr)
 }
 
+// authorizationServer returns the SMART document of the authorization
+// server: the embedded one, mounted on mux (with store, the record of
+// used DPoP proofs, unless -dpop is off), or that of -issuer (auth nil).
+func (d *demo) authorizationServer(ctx context.Context, mux *http.ServeMux, o options, store smartmw.Store) (*wellknown.Configuration, *embeddedAuth, error) {
+	if !d.embedded {
+		doc, err := wellknown.FromIssuer(ctx, d.issuer, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		describe(doc)
+		return doc, nil, nil
+	}
+	var proofs devauth.Replays // nil: the token endpoint refuses DPoP proofs
+	if o.dpop.guardMode() != smartmw.DPoPOff {
+		proofs = store
+	}
+	auth, err := newEmbeddedAuth(d.root, d.audience, o.tokenTTL, o.leeway, proofs)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.issuer = auth.dev.URL()
+	auth.mount(mux)
+	doc := embeddedDiscovery(d.issuer)
+	if proofs != nil {
+		advertiseDPoP(doc)
+	}
+	return doc, auth, nil
+}
+
 func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedded bool) error {
 	fhirPath, err := wellknown.Path(d.audience)
 	if err != nil {
@@ -181,31 +210,19 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		return err
 	}
 	d.closeStore = closeStore
-	var doc *wellknown.Configuration
-	var auth *embeddedAuth
+	doc, auth, err := d.authorizationServer(ctx, mux, o, store)
+	if err != nil {
+		return err
+	}
 	var audit *auditLog // the guard's last decisions, for the demo app's panel
-	if embedded {
-		var proofs devauth.Replays // nil: the token endpoint refuses DPoP proofs
-		if o.dpop.mode != smartmw.DPoPOff {
-			proofs = store
-		}
-		if auth, err = newEmbeddedAuth(d.root, d.audience, o.tokenTTL, o.leeway, proofs); err != nil {
-			return err
-		}
+	if auth != nil {
 		audit = newAuditLog(50)
-		d.issuer = auth.dev.URL()
-		auth.mount(mux)
-		doc = embeddedDiscovery(d.issuer)
-		if proofs != nil {
-			advertiseDPoP(doc)
-		}
-	} else {
-		if doc, err = wellknown.FromIssuer(ctx, d.issuer, nil); err != nil {
-			return err
-		}
-		describe(doc)
 	}
 	policy, err := loadPolicy(o.policyFile)
+	if err != nil {
+		return err
+	}
+	dpopOpts, err := o.dpop.options(store)
 	if err != nil {
 		return err
 	}
@@ -220,8 +237,8 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 			Format:        o.auth.tokens,
 			Introspection: o.auth.introspection,
 			Claims:        o.auth.claims,
-			DPoP:          o.dpop.mode,
-		}, DPoP: o.dpop.options(store), AllowedOrigins: o.corsOrigins,
+			DPoP:          o.dpop.guardMode(),
+		}, DPoP: dpopOpts, AllowedOrigins: o.corsOrigins,
 		Keys: smartmw.KeyOptions{
 			UnknownKIDInterval: o.unknownKIDInterval,
 			Wait:               o.waitForKeys,
