@@ -12,6 +12,7 @@ command -v npm  >/dev/null 2>&1 || missing+=("npm (apt-get install -y npm, or co
 if [ "${INTEROP_SERVER:-go}" = go ] && { [ -z "${INTEROP_DEMO_BIN:-}" ] || [ -z "${INTEROP_HYDRA_BIN:-}" ]; }; then
   command -v "${INTEROP_GO:-go}" >/dev/null 2>&1 || missing+=("go (the Go toolchain, to build examples/demo and Ory Hydra)")
 fi
+command -v "${INTEROP_REDIS_SERVER:-redis-server}" >/dev/null 2>&1 || missing+=("redis-server (the store the demo's replicas share in 11-dpop: apt-get install -y redis-server)")
 if [ -z "${INTEROP_HYDRA_BIN:-}" ]; then
   command -v "${CC:-gcc}" >/dev/null 2>&1 || missing+=("${CC:-gcc} (a C compiler: Ory Hydra's in-memory storage is SQLite, built with cgo; apt-get install -y gcc)")
 fi
