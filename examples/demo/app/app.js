@@ -3,11 +3,12 @@
 // FHIR API and shows each answer with the reason smartguard gave.
 // Everything is built with textContent: nothing from a server becomes HTML.
 import {
-  loadConfig, takePending, loadSession, saveSession, forgetSession, tokenRequest, jwtPayload,
+  loadConfig, takePending, loadSession, saveSession, forgetSession, tokenRequest, jwtPayload, loadDPoPKey, dpopProof,
 } from './smart.js';
 
 const $ = (id) => document.getElementById(id);
 let session = null;
+let dpopKeys = null; // the session's DPoP key pair (non-extractable), when its tokens are DPoP-bound
 let busy = false;
 const sent = new Map(); // X-Request-Id → "METHOD path" of the app's own calls, to label audit records
 let seq = 0;
@@ -51,18 +52,25 @@ async function start() {
     $('not-launched').hidden = false;
     return;
   }
+  if (session.dpopKeyId) {
+    dpopKeys = await loadDPoPKey(session.dpopKeyId);
+    if (!dpopKeys) throw new Error('The DPoP key of this session is gone (site data cleared?): launch again.');
+  }
   showApp();
 }
 
-// exchange trades the code and the PKCE verifier for tokens.
+// exchange trades the code and the PKCE verifier (and, with DPoP, a
+// proof of the launch's key) for tokens.
 async function exchange(pending, code) {
+  const keys = pending.dpopKeyId ? await loadDPoPKey(pending.dpopKeyId) : null;
+  if (pending.dpopKeyId && !keys) throw new Error('The DPoP key of this launch is gone: launch again.');
   const r = await tokenRequest(pending.tokenEndpoint, {
     grant_type: 'authorization_code',
     code,
     redirect_uri: pending.redirectUri,
     client_id: pending.clientId,
     code_verifier: pending.verifier,
-  });
+  }, keys);
   if (r.status !== 200 || !r.json || !r.json.access_token) {
     const e = r.json || {};
     throw new Error(`The token endpoint answered ${r.status} ${e.error || ''}: ${e.error_description || 'no access token'}.`);
@@ -75,11 +83,13 @@ async function exchange(pending, code) {
     requested: pending.scope,
     token: r.json,
     expiresAt: Date.now() + (r.json.expires_in || 0) * 1000,
+    // The key stays only when the tokens are bound to it.
+    dpopKeyId: r.json.token_type === 'DPoP' ? pending.dpopKeyId : null,
   };
   saveSession(session);
   const t = r.json;
-  early.push(infoCard('token', 'POST', 'auth/token (authorization_code + code_verifier)', `${r.status} OK`,
-    `Tokens issued: access token for ${t.expires_in} s${t.patient ? `, patient ${t.patient}` : ', no patient'}`
+  early.push(infoCard('token', 'POST', `auth/token (authorization_code + code_verifier${keys ? ' + DPoP proof' : ''})`, `${r.status} OK`,
+    `Tokens issued: ${t.token_type === 'DPoP' ? 'a DPoP-bound' : 'a bearer'} access token for ${t.expires_in} s${t.patient ? `, patient ${t.patient}` : ', no patient'}`
     + `${t.refresh_token ? ', a refresh token' : ''}${t.id_token ? ', an id token' : ''}.`));
 }
 
@@ -124,6 +134,9 @@ function renderContext() {
     ['Encounter', t.encounter || 'none'],
     ['User', id ? (id.fhirUser || id.sub) + ' (from the id token)' : 'unknown (no id token: openid not granted)'],
     ['Client', session.clientId],
+    ['Token type', t.token_type === 'DPoP'
+      ? 'DPoP: bound to this tab\'s key (ES256, not extractable); each request carries a proof'
+      : `${t.token_type || 'Bearer'}: whoever holds the token can use it`],
     ['Access token', ''],
     ['Refresh token', t.refresh_token ? 'yes (offline_access)' : 'none (offline_access not granted)'],
   ];
@@ -194,7 +207,7 @@ async function refresh(reason) {
     grant_type: 'refresh_token',
     refresh_token: session.token.refresh_token,
     client_id: session.clientId,
-  });
+  }, dpopKeys);
   if (r.status === 200 && r.json && r.json.access_token) {
     session.token = { ...session.token, ...r.json };
     session.expiresAt = Date.now() + (r.json.expires_in || 0) * 1000;
@@ -211,18 +224,32 @@ async function refresh(reason) {
   return false;
 }
 
+let rsNonce = null; // the FHIR server's last DPoP-Nonce
+
+// send makes one FHIR request: with a DPoP-bound token, "Authorization:
+// DPoP" and a fresh proof (ath, htm, htu, and the server's nonce once it
+// gave one), sent again once with the new nonce when the server asks for
+// it (use_dpop_nonce, RFC 9449 §9).
 async function send(method, rel, body) {
-  const id = `demo-app-${Date.now().toString(36)}-${++seq}`;
-  sent.set(id, `${method} ${rel}`);
-  const headers = {
-    authorization: `Bearer ${session.token.access_token}`, accept: 'application/fhir+json', 'x-request-id': id,
-  };
-  if (body) headers['content-type'] = 'application/fhir+json';
-  const res = await fetch(`${session.iss}/${rel}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, statusText: res.statusText, www: res.headers.get('www-authenticate'), json, text };
+  const url = `${session.iss}/${rel}`;
+  for (let attempt = 0; ; attempt++) {
+    const id = `demo-app-${Date.now().toString(36)}-${++seq}`;
+    sent.set(id, `${method} ${rel}`);
+    const tok = session.token.access_token;
+    const headers = { authorization: `Bearer ${tok}`, accept: 'application/fhir+json', 'x-request-id': id };
+    if (dpopKeys) {
+      headers.authorization = `DPoP ${tok}`;
+      headers.dpop = await dpopProof(dpopKeys, method, url, { accessToken: tok, nonce: rsNonce });
+    }
+    if (body) headers['content-type'] = 'application/fhir+json';
+    const res = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    const out = { status: res.status, statusText: res.statusText, www: res.headers.get('www-authenticate'), json, text };
+    if (res.headers.get('dpop-nonce')) rsNonce = res.headers.get('dpop-nonce');
+    if (!(dpopKeys && attempt === 0 && res.status === 401 && challenge(out.www).error === 'use_dpop_nonce')) return out;
+  }
 }
 
 // call makes one FHIR request, refreshing an expired access token first,

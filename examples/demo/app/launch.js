@@ -2,7 +2,7 @@
 // EHR, or with no parameter for a standalone launch. It sends the browser
 // to the authorization endpoint with PKCE S256.
 import {
-  loadConfig, discover, newPKCE, randomString, savePending, STANDALONE_SCOPES, EHR_SCOPES,
+  loadConfig, discover, newPKCE, randomString, savePending, newDPoPKey, jwkThumbprint, STANDALONE_SCOPES, EHR_SCOPES,
 } from './smart.js';
 
 const status = document.getElementById('status');
@@ -34,7 +34,13 @@ async function launch() {
   const scope = (launchParam ? EHR_SCOPES : STANDALONE_SCOPES).join(' ');
   const { verifier, challenge } = await newPKCE();
   const state = randomString(16);
+  // DPoP when the server's token endpoint takes ES256 proofs: a new key
+  // for this launch, and the code bound to it (dpop_jkt, RFC 9449 §10).
+  const dpop = (doc.dpop_signing_alg_values_supported || []).includes('ES256');
+  const key = dpop ? await newDPoPKey() : null;
+  const dpopJKT = key ? await jwkThumbprint(key.keys) : null;
   savePending(state, {
+    dpopKeyId: key ? key.id : null,
     verifier, iss, scope,
     mode: launchParam ? 'EHR launch' : 'standalone launch',
     tokenEndpoint: doc.token_endpoint,
@@ -52,6 +58,7 @@ async function launch() {
     code_challenge_method: 'S256',
   });
   if (launchParam) q.set('launch', launchParam);
+  if (dpopJKT) q.set('dpop_jkt', dpopJKT);
   status.textContent = 'Sending you to the authorization server.';
   location.assign(`${doc.authorization_endpoint}?${q}`);
 }

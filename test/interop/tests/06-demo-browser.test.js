@@ -2,8 +2,9 @@
 // the demo's own pages (its embedded development authorization server, the
 // EHR page, the demo SMART app): a standalone launch with a patient picked
 // and a scope unticked, an EHR launch, another patient's data refused, and
-// a refresh after the access token expired. Each test saves screenshots in
-// .state/screenshots.
+// a refresh after the access token expired. The app's tokens are DPoP-bound
+// to a non-extractable Web Crypto key: the token alone is refused. Each
+// test saves screenshots in .state/screenshots.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser } from '../lib/browser.js';
@@ -78,6 +79,38 @@ async function fitsPhone(page, what) {
   assert.ok(overflow <= 0, `${what} is ${overflow}px wider than a phone`);
 }
 
+// usesDPoP checks that the app's token is DPoP-bound to a key whose
+// private half no script can export (its thumbprint is jkt), and that the
+// token without a proof of that key is refused.
+async function usesDPoP(page, jkt) {
+  const session = await page.evaluate(() => JSON.parse(sessionStorage.getItem('smartdemo.session')));
+  assert.equal(session.token.token_type, 'DPoP');
+  const claims = JSON.parse(Buffer.from(session.token.access_token.split('.')[1], 'base64url').toString());
+  assert.equal(claims.cnf?.jkt, jkt);
+  assert.match(await contextValue(page, 'Token type'), /^DPoP: bound to this tab's key/);
+  const key = await page.evaluate((id) => new Promise((resolve, reject) => {
+    const open = indexedDB.open('smartdemo');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const get = open.result.transaction('keys').objectStore('keys').get(id);
+      get.onsuccess = async () => {
+        const k = get.result.privateKey;
+        let exported = true;
+        try { await crypto.subtle.exportKey('jwk', k); } catch { exported = false; }
+        resolve({ extractable: k.extractable, type: k.type, curve: k.algorithm.namedCurve, exported });
+      };
+    };
+  }), session.dpopKeyId);
+  assert.deepEqual(key, { extractable: false, type: 'private', curve: 'P-256', exported: false });
+  const rel = `Patient/${session.token.patient}`;
+  const asBearer = await fhirFetch(demo.fhirBase, rel, { token: session.token.access_token });
+  assert.equal(asBearer.status, 401);
+  assert.match(asBearer.headers.get('www-authenticate'), /error="invalid_token", error_description="DPoP-bound token presented as a bearer token"/);
+  const noProof = await fhirFetch(demo.fhirBase, rel, { headers: { authorization: `DPoP ${session.token.access_token}` } });
+  assert.equal(noProof.status, 401);
+  assert.equal(bearerError(noProof.headers.get('www-authenticate')), 'invalid_dpop_proof');
+}
+
 async function contextValue(page, label) {
   return page.locator(`#context dt:text-is("${label}") + dd`).innerText();
 }
@@ -95,6 +128,7 @@ test('standalone launch: patient picked, one scope unticked; its button gets 403
   assert.match(authz.searchParams.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
   assert.equal(authz.searchParams.get('aud'), demo.fhirBase);
   assert.equal(authz.searchParams.get('launch'), null);
+  assert.match(authz.searchParams.get('dpop_jkt'), /^[A-Za-z0-9_-]{43}$/, 'the code is bound to the app\'s DPoP key');
 
   assert.equal(await contextValue(page, 'Launch'), 'standalone launch');
   assert.equal(await contextValue(page, 'Patient'), 'example');
@@ -105,6 +139,7 @@ test('standalone launch: patient picked, one scope unticked; its button gets 403
   const read = await press(page, 'read-patient');
   assert.equal(read.status, 200, read.text);
   assert.match(read.text, /Patient\/example: Amy Shaw/);
+  await usesDPoP(page, authz.searchParams.get('dpop_jkt'));
 
   await page.selectOption('#category', 'laboratory');
   const search = await press(page, 'search-observations');
@@ -180,8 +215,9 @@ test('refresh: after the access token expires the app refreshes it and the call 
     // Wait until the resource server refuses the token: exp plus its leeway.
     const wait = first.expiresAt + (CLOCK_LEEWAY + 1.5) * 1000 - Date.now();
     await new Promise((r) => { setTimeout(r, Math.max(0, wait)); });
-    const stale = await fhirFetch(short.fhirBase, 'Patient/third', { token: first.token.access_token });
+    const stale = await fhirFetch(short.fhirBase, 'Patient/third', { headers: { authorization: `DPoP ${first.token.access_token}` } });
     assert.equal(stale.status, 401);
+    assert.match(stale.headers.get('www-authenticate'), /expired/);
     assert.equal(bearerError(stale.headers.get('www-authenticate')), 'invalid_token');
     assert.match(await contextValue(page, 'Access token'), /expired/);
 
@@ -193,6 +229,7 @@ test('refresh: after the access token expires the app refreshes it and the call 
     assert.notEqual(second.token.access_token, first.token.access_token);
     assert.notEqual(second.token.refresh_token, first.token.refresh_token, 'the refresh token rotated');
     assert.equal(second.token.patient, 'third');
+    assert.equal(second.token.token_type, 'DPoP', 'the refreshed token is bound too');
     await screenshot(page, '06-refresh-app');
 
     // The old refresh token was rotated away: reusing it fails, and revokes the grant.
