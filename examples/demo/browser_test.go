@@ -14,6 +14,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/smartguard/smartguard/smarttest"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
@@ -310,5 +311,42 @@ func TestBrowserPages(t *testing.T) {
 	var cfg map[string]string
 	if json.Unmarshal([]byte(fetch(t, http.MethodGet, d.root+"/app/config.json", nil).body), &cfg); cfg["fhirBase"] != d.audience || cfg["redirectUri"] != d.root+"/app/" {
 		t.Errorf("config.json %v", cfg)
+	}
+}
+
+// TestStandaloneLaunchWithDPoP walks the launch as the demo app does with
+// DPoP: the code asked for with dpop_jkt, redeemed with a proof of that
+// key; the token is DPoP-bound, refused without a proof and as a bearer
+// token, and the refresh token needs a proof of the same key.
+func TestStandaloneLaunchWithDPoP(t *testing.T) {
+	d, _ := startDemo(t)
+	key := smarttest.NewDPoPKey(t, "ES256")
+	authorize := authorizeURL(d, "launch/patient offline_access patient/Patient.r", "s-8", "") + "&dpop_jkt=" + key.Thumbprint()
+	_, id := consentFor(t, authorize)
+	p := fetch(t, http.MethodPost, d.issuer+"/consent", url.Values{"request": {id}, "decision": {"approve"},
+		"scope": {"launch/patient", "offline_access", "patient/Patient.r"}, "patient": {"example"}})
+	loc, _ := url.Parse(p.header.Get("Location"))
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"client_id": {demoClientID}, "redirect_uri": {d.root + "/app/"}, "code_verifier": {testVerifier}}
+	status, resp := dpopToken(t, d, key, form)
+	if status != 200 || resp["token_type"] != "DPoP" {
+		t.Fatalf("code with a proof: %d %v", status, resp)
+	}
+	tok, target := resp["access_token"].(string), d.audience+"/Patient/example"
+	if r := dpopRequest(t, http.MethodGet, target, tok, key.Proof(t, http.MethodGet, target, tok)); r.StatusCode != 200 {
+		t.Errorf("read with a proof: %d %q", r.StatusCode, r.Header.Get("WWW-Authenticate"))
+	}
+	if r := dpopRequest(t, http.MethodGet, target, tok, ""); r.StatusCode != 401 {
+		t.Errorf("read without a proof: %d", r.StatusCode)
+	}
+	if code, _ := get(t, target, tok); code != 401 {
+		t.Errorf("read as a bearer token: %d", code)
+	}
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {resp["refresh_token"].(string)}, "client_id": {demoClientID}}
+	if status, resp := dpopToken(t, d, smarttest.NewDPoPKey(t, "ES256"), refresh); status != 400 || resp["error"] != "invalid_grant" {
+		t.Errorf("refresh with another key: %d %v", status, resp)
+	}
+	if status, resp := dpopToken(t, d, key, refresh); status != 200 || resp["token_type"] != "DPoP" {
+		t.Errorf("refresh with the key: %d %v", status, resp)
 	}
 }
