@@ -185,37 +185,46 @@ func (s *scanner) members(n *node, depth int) {
 		return
 	}
 	var seen uint64
-next:
 	for first := true; ; first = false {
 		key, ok := s.NextKey(first)
 		if !ok {
 			return
 		}
-		if depth == 0 && s.top(key) {
-			continue
+		if !s.member(n, depth, key, &seen) {
+			s.Skip(depth + 1)
 		}
-		if depth == 0 && (string(key) == "contained" || fhirjson.FoldsTo(key, "contained") || bytes.IndexByte(key, '\\') >= 0) {
-			s.contained = true
-		}
-		for i, name := range n.names {
-			if fhirjson.FoldsTo(key, name) {
-				s.Fail()
-				return
-			}
-			if string(key) == name {
-				if i < 64 {
-					if seen&(1<<i) != 0 {
-						s.Fail()
-						return
-					}
-					seen |= 1 << i
-				}
-				s.walk(n.children[i], depth+1)
-				continue next
-			}
-		}
-		s.Skip(depth + 1)
 	}
+}
+
+// member reads, with s on its value, the member key of an object inside
+// depth containers along n (see walk): true when it was read (or refused,
+// failing s), false when it is off the paths, its value for the caller
+// to skip. seen marks the names of n already met in the object.
+func (s *scanner) member(n *node, depth int, key []byte, seen *uint64) bool {
+	if depth == 0 && s.top(key) {
+		return true
+	}
+	if depth == 0 && (string(key) == "contained" || fhirjson.FoldsTo(key, "contained") || bytes.IndexByte(key, '\\') >= 0) {
+		s.contained = true
+	}
+	for i, name := range n.names {
+		if fhirjson.FoldsTo(key, name) {
+			s.Fail()
+			return true
+		}
+		if string(key) == name {
+			if i < 64 {
+				if *seen&(1<<i) != 0 {
+					s.Fail()
+					return true
+				}
+				*seen |= 1 << i
+			}
+			s.walk(n.children[i], depth+1)
+			return true
+		}
+	}
+	return false
 }
 
 // top reads "resourceType" and "id" at the top level of a resource,
