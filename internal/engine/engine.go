@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -176,35 +177,59 @@ const maxQueries = 1024
 // (internal/search) with this base. What is not evaluated matches
 // nothing.
 func (a *Engine) matchConstraint(typ string, resource []byte, c scope.Constraint) bool {
-	if len(c) == 0 {
-		return false
-	}
-	key := typ + "?" + c.String()
-	a.mu.Lock()
-	q, ok := a.queries[key]
-	a.mu.Unlock()
-	if !ok {
-		var err error
-		if q, err = search.Compile(typ, c, search.Options{Base: a.baseURL}); err != nil {
-			q = nil // remembered: not evaluated
-		}
-		// "ap" dates are measured from when the search is compiled.
-		if !strings.Contains(c.String(), "=ap") {
-			a.mu.Lock()
-			if a.queries == nil {
-				a.queries = map[string]*search.Query{}
-			}
-			if len(a.queries) < maxQueries {
-				a.queries[key] = q
-			}
-			a.mu.Unlock()
-		}
-	}
+	q := a.query(typ, c)
 	if q == nil {
 		return false
 	}
 	m, err := q.Match(resource)
 	return err == nil && m
+}
+
+// query returns the search constraint c runs on resources of type typ,
+// compiled with this base, or nil when it is not evaluated.
+func (a *Engine) query(typ string, c scope.Constraint) *search.Query {
+	if len(c) == 0 {
+		return nil
+	}
+	var buf [256]byte
+	key := queryKey(buf[:0], typ, c)
+	a.mu.Lock()
+	q, ok := a.queries[string(key)]
+	a.mu.Unlock()
+	if ok {
+		return q
+	}
+	var err error
+	if q, err = search.Compile(typ, c, search.Options{Base: a.baseURL}); err != nil {
+		q = nil // remembered: not evaluated
+	}
+	// "ap" dates are measured from when the search is compiled.
+	if !strings.Contains(c.String(), "=ap") {
+		a.mu.Lock()
+		if a.queries == nil {
+			a.queries = map[string]*search.Query{}
+		}
+		if len(a.queries) < maxQueries {
+			a.queries[string(key)] = q
+		}
+		a.mu.Unlock()
+	}
+	return q
+}
+
+// queryKey appends to b the key of typ and c among the compiled queries:
+// each string with its length before it, so that no two differ only in
+// where one string ends.
+func queryKey(b []byte, typ string, c scope.Constraint) []byte {
+	b = appendString(b, typ)
+	for _, p := range c {
+		b = appendString(appendString(b, p.Name), p.Value)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // Serve decides r for grant g and serves it with next, the response
@@ -484,7 +509,7 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 // take as the method to run.
 func noMethodParam(q string) error {
 	if strings.Contains(q, "method") || strings.IndexByte(q, '%') >= 0 {
-		for p := range fhirrest.Params(q) {
+		for p := range fhirrest.RawParams(q) {
 			if p.Name == "_method" {
 				return badRequest("_method is not allowed")
 			}

@@ -33,14 +33,17 @@ import (
 // ("" for none). Types that hold other resources (a stored Bundle, a
 // Parameters) are permitted only when everything they hold is.
 func (a *Engine) allows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission) bool {
-	return a.allowsAt(gr, c, pid, typ, resource, p, 0)
+	return a.allowsAt(gr, c, pid, typ, resource, p, 0, nil)
 }
 
 // maxHolding bounds how deep Bundles and Parameters may hold one another
 // for the guard to check what they hold: each level is read again.
 const maxHolding = 8
 
-func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int) bool {
+// allowsAt is allows for a resource held depth levels deep, and, when at
+// is not nil, the resource of an entry of a response whose scan read it
+// already (see respCheck): the same rule, with what that read found.
+func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int, at *entryAt) bool {
 	switch typ {
 	case "Parameters":
 		// An operation's output: no one holds scopes for Parameters
@@ -51,7 +54,7 @@ func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, 
 			return false
 		}
 	}
-	acc, cons := a.access(gr, c, typ, p)
+	acc, cons, r := at.access(a, gr, c, typ, p)
 	if acc == scope.Denied {
 		return false
 	}
@@ -64,7 +67,7 @@ func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, 
 			}
 			contains = mayContain(resource)
 		case typ != "Bundle" && compartment.In(typ):
-			in, c, err := compartment.MemberOfContains(resource, typ, pid, compartment.AnyServer)
+			in, c, err := at.memberOfContains(resource, typ, pid)
 			if err != nil || !in {
 				return false
 			}
@@ -79,12 +82,7 @@ func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, 
 	if acc == scope.Allowed {
 		return true
 	}
-	for _, con := range cons {
-		if a.matchConstraint(typ, resource, con) {
-			return true
-		}
-	}
-	return false
+	return at.matches(a, typ, resource, cons, r)
 }
 
 // maxHeld bounds the resources a Bundle or Parameters may hold for the
@@ -104,7 +102,7 @@ func (a *Engine) heldAllowed(gr *smartctx.Grant, c scope.Context, pid string, ho
 		if err != nil || r.Type == "" {
 			return errNotPermitted
 		}
-		if !a.allowsAt(gr, c, pid, r.Type, res, scope.Read, depth+1) {
+		if !a.allowsAt(gr, c, pid, r.Type, res, scope.Read, depth+1, nil) {
 			return errNotPermitted
 		}
 		return nil
