@@ -443,14 +443,14 @@ const maxIncludes = 16
 // patient limit) and contained searches.
 func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled bool) (hasRev, contained bool, err error) {
 	includes := 0
-	for p := range fhirrest.Params(q, f) {
+	for p := range fhirrest.RawParams(q, f) {
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
 		case "_include", "_revinclude":
 			if a.opt.RefuseIncludes {
 				return false, false, a.deny(req, bundled, "_include and _revinclude are not allowed")
 			}
-			if p.Value == "*" || strings.HasPrefix(p.Value, "*:") {
+			if p.Value() == "*" || strings.HasPrefix(p.Value(), "*:") {
 				// Every reference of every resource, at any depth with
 				// :iterate: unbounded work for the server.
 				return false, false, badRequest("wildcard includes (" + p.Name + "=*) are not allowed: name the search parameter")
@@ -475,7 +475,7 @@ func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled 
 			// among them, select contained resources, and the server
 			// may return their containers: another patient's
 			// Observation that contains one naming Patient/123.
-			if req.patient != "" && (p.Name != "_contained" || p.Value != "false") {
+			if req.patient != "" && (p.Name != "_contained" || p.Value() != "false") {
 				contained = true
 			}
 		}
@@ -592,13 +592,13 @@ func (a *Engine) searchPatient(req *Request, d *decision, q, f string, rewrite, 
 func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) error {
 	pid := req.patient
 	restrictors := compartment.Restrictors(typ)
-	for p := range fhirrest.Params(q, f) {
+	for p := range fhirrest.RawParams(q, f) {
 		name, mod, _ := strings.Cut(p.Name, ":")
 		if strings.IndexByte(name, '.') >= 0 || strings.IndexByte(mod, '.') >= 0 {
 			continue // a chain selects by the referenced resource's elements
 		}
 		if typ == "Patient" && name == "_id" {
-			if mod != "" || !allValues(p.Value, func(v string) bool { return v == pid }) {
+			if mod != "" || !allValues(p.Value(), func(v string) bool { return v == pid }) {
 				return a.deny(req, bundled, "patient scopes reach only the patient in context (_id)")
 			}
 			continue
@@ -617,7 +617,7 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 		default:
 			continue
 		}
-		if !allValues(p.Value, func(v string) bool { return a.namesPatient(v, pid, bare) }) {
+		if !allValues(p.Value(), func(v string) bool { return a.namesPatient(v, pid, bare) }) {
 			return a.deny(req, bundled, "under patient scopes "+name+" may name only the patient in context")
 		}
 	}
@@ -634,10 +634,10 @@ const MaxTypes = 200
 // itself, "_id" must name the patient.
 func (a *Engine) restricted(typ, pid, q, f string) bool {
 	restrictors := compartment.Restrictors(typ)
-	for p := range fhirrest.Params(q, f) {
+	for p := range fhirrest.RawParams(q, f) {
 		name, mod, _ := strings.Cut(p.Name, ":")
 		if typ == "Patient" {
-			if name == "_id" && mod == "" && allValues(p.Value, func(v string) bool { return v == pid }) {
+			if name == "_id" && mod == "" && allValues(p.Value(), func(v string) bool { return v == pid }) {
 				return true
 			}
 			continue
@@ -647,7 +647,7 @@ func (a *Engine) restricted(typ, pid, q, f string) bool {
 			continue
 		}
 		bare := mod == "Patient" || patientOnly
-		if allValues(p.Value, func(v string) bool { return a.namesPatient(v, pid, bare) }) {
+		if allValues(p.Value(), func(v string) bool { return a.namesPatient(v, pid, bare) }) {
 			return true
 		}
 	}
@@ -712,8 +712,8 @@ func queryMatchesOne(cons []scope.Constraint, q, f string) bool {
 		all := true
 		for _, want := range c {
 			has := false
-			for p := range fhirrest.Params(q, f) {
-				if p.Name == want.Name && p.Value == want.Value {
+			for p := range fhirrest.RawParams(q, f) {
+				if p.Name == want.Name && p.ValueIs(want.Value) {
 					has = true
 					break
 				}
@@ -1064,8 +1064,8 @@ func patchOpLeavesAlone(op []byte, guarded map[string]bool) error {
 }
 
 func hasContained(q, f string) bool {
-	for p := range fhirrest.Params(q, f) {
-		if p.Name == "_containedType" || p.Name == "_contained" && p.Value != "false" {
+	for p := range fhirrest.RawParams(q, f) {
+		if p.Name == "_containedType" || p.Name == "_contained" && p.Value() != "false" {
 			return true
 		}
 	}

@@ -27,8 +27,8 @@ func errNotJSON(what string) *Error {
 // jsonOnly refuses r when its _format or Accept ask for a format other
 // than JSON, and otherwise asks the handler for FHIR JSON (Accept).
 func jsonOnly(r *http.Request) error {
-	for p := range fhirrest.Params(r.URL.RawQuery) {
-		if p.Name == "_format" && !jsonFormat(p.Value) {
+	for p := range fhirrest.RawParams(r.URL.RawQuery) {
+		if p.Name == "_format" && !jsonFormat(p.Value()) {
 			return errNotJSON("_format")
 		}
 	}
