@@ -663,7 +663,7 @@ func (g *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
 	}
 	// The fast path must not miss a percent-encoded name such as
 	// %61ccess_token, which Query decodes to access_token.
-	if q := r.URL.RawQuery; strings.Contains(q, "access") || strings.Contains(q, "%") {
+	if mayNameParam(r.URL.RawQuery, "access_token") {
 		if _, ok := r.URL.Query()["access_token"]; ok {
 			if tok != "" {
 				return "", r, errTwoMethods
