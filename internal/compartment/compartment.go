@@ -265,6 +265,10 @@ func (s *scanner) reference(depth int) {
 		if !ok {
 			return
 		}
+		if !fhirjson.MayFold(key, "reference") {
+			s.Skip(depth + 1)
+			continue
+		}
 		if fhirjson.FoldsTo(key, "reference") {
 			s.Fail()
 			return

@@ -64,11 +64,14 @@ type Check struct {
 // Patient/patientID, accepting absolute references as MemberOf does under
 // base.
 func (c *Check) Reset(data []byte, typ, patientID, base string) {
-	root := refTrees[typ]
-	c.typ, c.root, c.known, c.seen = typ, root, root != nil, 0
-	if root == nil {
-		c.root = &noPaths
+	if typ != c.typ || c.root == nil {
+		root := refTrees[typ]
+		c.typ, c.root, c.known = typ, root, root != nil
+		if root == nil {
+			c.root = &noPaths
+		}
 	}
+	c.seen = 0
 	c.s = scanner{Cursor: fhirjson.NewCursor(data), patientID: readable(patientID), base: base}
 }
 

@@ -1,7 +1,6 @@
 package compartment
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/smartguard/smartguard/internal/fhirjson"
@@ -154,6 +153,12 @@ func (s *scanner) walk(n *node, depth int) {
 			s.walk(n, depth+1)
 		}
 	case '{':
+		if n.leaf && len(n.names) == 0 && depth > 0 {
+			// The test reads the whole object (reference), validating
+			// what Skip would and refusing more: no copy, no Skip.
+			s.leaf(depth)
+			return
+		}
 		if n.leaf {
 			// The value is both tested and possibly walked further: test
 			// it on a copy of the scanner, then walk.
@@ -201,13 +206,22 @@ func (s *scanner) members(n *node, depth int) {
 // failing s), false when it is off the paths, its value for the caller
 // to skip. seen marks the names of n already met in the object.
 func (s *scanner) member(n *node, depth int, key []byte, seen *uint64) bool {
-	if depth == 0 && s.top(key) {
-		return true
-	}
-	if depth == 0 && (string(key) == "contained" || fhirjson.FoldsTo(key, "contained") || bytes.IndexByte(key, '\\') >= 0) {
-		s.contained = true
+	// fhirjson.MayFold first: most keys are none of the names, and fail
+	// it at the cost of a comparison.
+	if depth == 0 {
+		if (fhirjson.MayFold(key, "resourceType") || fhirjson.MayFold(key, "id")) && s.top(key) {
+			return true
+		}
+		// A key with an escape, which could decode to "contained", fails
+		// the Cursor (NextKey, Check.Member) before it comes here.
+		if fhirjson.MayFold(key, "contained") && (string(key) == "contained" || fhirjson.FoldsTo(key, "contained")) {
+			s.contained = true
+		}
 	}
 	for i, name := range n.names {
+		if !fhirjson.MayFold(key, name) {
+			continue
+		}
 		if fhirjson.FoldsTo(key, name) {
 			s.Fail()
 			return true

@@ -249,6 +249,9 @@ func (c *Cursor) Fields(depth int, names []string, offs []int) {
 			return
 		}
 		for i, name := range names {
+			if !MayFold(key, name) {
+				continue // most keys, at the cost of a comparison
+			}
 			if string(key) == name {
 				if offs[i] >= 0 {
 					c.Fail()

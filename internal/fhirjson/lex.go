@@ -405,12 +405,15 @@ func foldEqual(r, c rune) bool {
 // decoder of that kind would read it as name, so a check that reads name
 // alone could be reading the wrong member. name is ASCII, not empty.
 func FoldsTo(key []byte, name string) bool {
-	// Most keys differ at once: no rune folds to an ASCII one in fewer
-	// bytes, and an ASCII first byte is a whole rune.
-	if len(key) < len(name) || key[0] < utf8.RuneSelf && key[0]|0x20 != name[0]|0x20 {
-		return false
-	}
-	return foldsToSlow(key, name)
+	return MayFold(key, name) && foldsToSlow(key, name)
+}
+
+// MayFold reports whether key may be name, or fold to it (FoldsTo): it is
+// false for most keys, at the cost of a few comparisons inlined, and
+// true for name itself. No rune folds to an ASCII one in fewer bytes, and
+// an ASCII first byte is a whole rune. name is ASCII, not empty.
+func MayFold(key []byte, name string) bool {
+	return len(key) >= len(name) && (key[0]|0x20 == name[0]|0x20 || key[0] >= utf8.RuneSelf)
 }
 
 func foldsToSlow(key []byte, name string) bool {

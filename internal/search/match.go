@@ -114,7 +114,7 @@ func (m *matcher) walkObject(s *cursor, n *node, depth int) {
 // s), false when no path enters it, its value for the caller to skip.
 // seen marks the children of n already met in the object.
 func (m *matcher) member(s *cursor, n *node, depth int, key []byte, seen *uint64) bool {
-	if depth == 0 {
+	if depth == 0 && fhirjson.MayFold(key, "resourceType") {
 		if string(key) == "resourceType" {
 			if m.seenType {
 				s.Fail()
@@ -131,6 +131,9 @@ func (m *matcher) member(s *cursor, n *node, depth int, key []byte, seen *uint64
 	}
 	hit := -1
 	for i, c := range n.children {
+		if !fhirjson.MayFold(key, c.name) {
+			continue // most keys, at the cost of a comparison
+		}
 		if string(key) == c.name {
 			if hit < 0 {
 				hit = i
