@@ -94,3 +94,17 @@ func grammar(s string) bool {
 	}
 	return true
 }
+
+// FuzzValid checks Valid against the independent statement of the
+// grammar, both ways, on strings long enough for its eight-at-a-time
+// loop.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{"abcdefgh", "abcdefghij==", "abcdefg=h", "abcdefgh=========", "aaaaaaaa aaaaaaaa", "", "=", "a.b-c_d~e+f/g0123456789"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if Valid(s) != grammar(s) {
+			t.Fatalf("Valid(%q) = %v, the grammar says %v", s, Valid(s), grammar(s))
+		}
+	})
+}

@@ -440,7 +440,7 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	if !ok {
 		return nil, errNotFHIR()
 	}
-	fr, err := fhirrest.Classify(r.Method, rel, r.URL.RawQuery, r.Header.Get("If-None-Exist"))
+	fr, err := fhirrest.Classify(r.Method, rel, r.URL.RawQuery, headerGet(r.Header, "If-None-Exist"))
 	if err != nil {
 		return nil, classifyError(err)
 	}
@@ -463,12 +463,12 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 			return nil, err
 		}
 	}
-	if mediaType(r.Header.Get("Content-Type")) == "multipart/form-data" {
+	if mediaType(headerGet(r.Header, "Content-Type")) == "multipart/form-data" {
 		// No FHIR interaction sends one, and method-override middleware
 		// reads "_method" from its parts as from a form.
 		return nil, &Error{Status: http.StatusUnsupportedMediaType, Description: "a multipart/form-data body is not a FHIR request"}
 	}
-	if r.Method == http.MethodPost && isForm(r.Header.Get("Content-Type")) {
+	if r.Method == http.MethodPost && isForm(headerGet(r.Header, "Content-Type")) {
 		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
 		// echo's MethodOverride, Express, Rails) reads "_method" from the
 		// form body of any POST: a create would run as a delete.
@@ -482,7 +482,7 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 		}
 	}
 	if r.Method == http.MethodPost && (req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) {
-		if ct := r.Header.Get("Content-Type"); len(body) > 0 && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		if ct := headerGet(r.Header, "Content-Type"); len(body) > 0 && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			return nil, badRequest("a POST _search needs an application/x-www-form-urlencoded body")
 		}
 		req.Form = string(body)

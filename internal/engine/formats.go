@@ -32,14 +32,14 @@ func jsonOnly(r *http.Request) error {
 			return errNotJSON("_format")
 		}
 	}
-	accept := r.Header.Values("Accept")
+	accept := r.Header["Accept"]
 	if len(accept) == 1 && accept[0] == fhirJSON {
 		return nil // what the handler is asked for already
 	}
 	if len(accept) > 0 && !acceptsJSON(strings.Join(accept, ",")) {
 		return errNotJSON("Accept")
 	}
-	r.Header.Set("Accept", fhirJSON)
+	r.Header["Accept"] = []string{fhirJSON}
 	return nil
 }
 

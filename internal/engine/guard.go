@@ -63,7 +63,7 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 			// upstream's), within max, sizes the buffer at once:
 			// written in pieces, a doubling buffer would allocate up
 			// to 4 times the body.
-			if cl := g.w.Header().Get("Content-Length"); cl != "" {
+			if cl := headerGet(g.w.Header(), "Content-Length"); cl != "" {
 				if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(need) && n <= g.max {
 					size = int(n)
 				}
@@ -118,7 +118,7 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 		saved = h.Clone()
 	}
 	// A compressed body could not be read: ask for identity.
-	r.Header.Del("Accept-Encoding")
+	delete(r.Header, "Accept-Encoding")
 	orig := r
 	head := r.Method == http.MethodHead
 	read := r.Method == http.MethodGet || head
@@ -187,10 +187,10 @@ type preconditions struct {
 // handler is served: a HEAD as the GET it stands for.
 func (p *preconditions) take(r *http.Request) *http.Request {
 	h := r.Header
-	p.ifNoneMatch, p.ifModifiedSince = h.Get("If-None-Match"), h.Get("If-Modified-Since")
-	p.ifMatch, p.ifUnmodifiedSince = h.Get("If-Match"), h.Get("If-Unmodified-Since")
+	p.ifNoneMatch, p.ifModifiedSince = headerGet(h, "If-None-Match"), headerGet(h, "If-Modified-Since")
+	p.ifMatch, p.ifUnmodifiedSince = headerGet(h, "If-Match"), headerGet(h, "If-Unmodified-Since")
 	for _, k := range [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
-		h.Del(k)
+		delete(h, k)
 	}
 	if r.Method == http.MethodHead {
 		r2 := *r
@@ -227,7 +227,7 @@ func (a *Engine) unchecked(w http.ResponseWriter, gw *guardWriter, d *decision, 
 		}
 		return nil, true
 	}
-	if enc := w.Header().Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+	if enc := headerGet(w.Header(), "Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return &Error{Status: http.StatusBadGateway, Description: "encoded response cannot be checked", Err: errResponseUnchecked}, true
 	}
 	return nil, false
@@ -236,20 +236,31 @@ func (a *Engine) unchecked(w http.ResponseWriter, gw *guardWriter, d *decision, 
 // setLength sets the Content-Length of the answer the client gets, and
 // drops the validators of a body the guard changed.
 func setLength(h http.Header, an *answer) {
+	n := int64(len(an.body))
 	switch {
 	case an.out != nil:
-		h.Set("Content-Length", strconv.Itoa(len(an.out)))
+		n = int64(len(an.out))
 	case an.bundle != nil:
 		// Sent as it is spliced; its length counted without a copy.
-		n, _ := an.bundle.WriteRewrite(io.Discard, an.total, an.extra)
-		h.Set("Content-Length", strconv.FormatInt(n, 10))
-	default:
-		h.Set("Content-Length", strconv.Itoa(len(an.body)))
+		n, _ = an.bundle.WriteRewrite(io.Discard, an.total, an.extra)
+	}
+	if v := h["Content-Length"]; len(v) != 1 || v[0] != strconv.FormatInt(n, 10) {
+		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 	}
 	if an.rewritten() {
-		h.Del("ETag") // the filtered Bundle is another representation
-		h.Del("Last-Modified")
+		delete(h, "Etag") // the filtered Bundle is another representation
+		delete(h, "Last-Modified")
 	}
+}
+
+// headerGet is h.Get for key, which must be in canonical form
+// (http.CanonicalHeaderKey), without making it so again: the guard's
+// headers are read and changed on every request.
+func headerGet(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // serveHeld serves r with next into gw. Should next panic, the headers it

@@ -66,7 +66,7 @@ func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, 
 				return false
 			}
 			contains = mayContain(resource)
-		case typ != "Bundle" && compartment.In(typ):
+		case typ != "Bundle" && (r != nil && r.in || r == nil && compartment.In(typ)):
 			in, c, err := at.memberOfContains(resource, typ, pid)
 			if err != nil || !in {
 				return false

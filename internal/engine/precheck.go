@@ -54,6 +54,7 @@ type rule struct {
 	cons []scope.Constraint
 	qs   []*search.Query
 	q4   [4]*search.Query // qs, for up to 4 constraints
+	in   bool             // compartment.In(typ)
 }
 
 // entryFacts is what the scan read of one entry's resource.
@@ -122,7 +123,7 @@ func (rc *respCheck) add(c scope.Context, typ string, p scope.Permission) *rule 
 	}
 	r := &rc.rules[rc.nrule]
 	rc.nrule++
-	*r = rule{c: c, typ: typ, p: p}
+	*r = rule{c: c, typ: typ, p: p, in: compartment.In(typ)}
 	r.acc, r.cons = rc.a.access(rc.gr, c, typ, p)
 	if len(r.cons) > 0 {
 		r.qs = r.q4[:0]
@@ -186,7 +187,7 @@ func (rc *respCheck) begin(key []byte, escaped bool, value fhirjson.Span) {
 		return
 	}
 	rc.cur.typ = r.typ
-	if pid := d.Patient; pid != "" && r.typ != "Patient" && r.typ != "Bundle" && r.typ != "Parameters" && compartment.In(r.typ) {
+	if pid := d.Patient; pid != "" && r.typ != "Patient" && r.typ != "Bundle" && r.typ != "Parameters" && r.in {
 		rc.cur.cmp, rc.cur.pid = true, pid
 		rc.cmp.Reset(rc.body, r.typ, pid, compartment.AnyServer)
 	}
