@@ -18,8 +18,8 @@ type checkVisitor struct {
 }
 
 func (v *checkVisitor) Begin(n int) { v.c.Reset(v.data, v.types[n], v.pid, v.base) }
-func (v *checkVisitor) Member(key []byte, escaped bool, value fhirjson.Span) {
-	v.c.Member(key, escaped, value)
+func (v *checkVisitor) Member(key fhirjson.Span, escaped bool, value fhirjson.Span) {
+	v.c.Member(key.Of(v.data), escaped, value)
 }
 func (v *checkVisitor) End(int) {
 	ok, contains, err := v.c.Result()

@@ -37,10 +37,12 @@ type respCheck struct {
 	facts []entryFacts // by entry index
 
 	// The resource being read.
-	cur entryFacts
-	k   int // its members read
-	cmp compartment.Check
-	ms  []search.Matcher // one per constraint of cur.rule
+	cur  entryFacts
+	k    int // its members read
+	cmp  compartment.Check
+	ms   []search.Matcher // one per constraint of cur.rule
+	hold bool             // its first member is not its type: hold them
+	held []heldMember     // the members held
 }
 
 // rule is the grant's answer for one resource type and letter in one
@@ -95,6 +97,11 @@ func (rc *respCheck) reset() {
 	clear(rc.facts)
 	rc.facts = rc.facts[:0]
 	rc.cur = entryFacts{}
+	// Nothing kept may hold on to the body.
+	clear(rc.held)
+	rc.held = rc.held[:0]
+	rc.cmp = compartment.Check{}
+	clear(rc.ms)
 }
 
 // rule returns the grant's answer for typ and letter p in context c,
@@ -140,18 +147,37 @@ func (rc *respCheck) add(c scope.Context, typ string, p scope.Permission) *rule 
 
 // Begin starts the resource of entry n (fhirjson.Visitor).
 func (rc *respCheck) Begin(int) {
-	rc.cur, rc.k = entryFacts{}, 0
+	rc.cur, rc.k, rc.hold, rc.held = entryFacts{}, 0, false, rc.held[:0]
 }
 
-// Member reads one member of the resource (fhirjson.Visitor): the first
-// must be "resourceType", which tells what to read of the others.
-func (rc *respCheck) Member(key []byte, escaped bool, value fhirjson.Span) {
+// Member reads one member of the resource (fhirjson.Visitor). When the
+// first is "resourceType", as FHIR servers write it, it tells what to
+// read of the others as they come; otherwise the members are held until
+// the resource's end, where its "resourceType" is found among them.
+func (rc *respCheck) Member(key fhirjson.Span, escaped bool, value fhirjson.Span) {
 	if rc.k++; rc.k == 1 {
-		rc.begin(key, escaped, value)
+		rc.hold = escaped || string(key.Of(rc.body)) != "resourceType"
+		if !rc.hold {
+			rc.begin(escaped, value)
+		}
 	}
-	if rc.cur.typ == "" {
-		return
+	switch {
+	case rc.hold:
+		rc.held = append(rc.held, heldMember{key, value, escaped})
+	case rc.cur.typ != "":
+		rc.member(key.Of(rc.body), escaped, value)
 	}
+}
+
+// heldMember is a member held until its resource's type is known: spans
+// of the body, no pointer.
+type heldMember struct {
+	key, value fhirjson.Span
+	escaped    bool
+}
+
+// member runs the reads readied for the resource (begin) on one member.
+func (rc *respCheck) member(key []byte, escaped bool, value fhirjson.Span) {
 	if rc.cur.cmp {
 		rc.cmp.Member(key, escaped, value)
 	}
@@ -164,11 +190,32 @@ func (rc *respCheck) Member(key []byte, escaped bool, value fhirjson.Span) {
 	}
 }
 
-// begin reads the resource's first member, its type, and readies the
-// reads the one rule will ask of it.
-func (rc *respCheck) begin(key []byte, escaped bool, value fhirjson.Span) {
+// replay reads the members held, once the resource's "resourceType" is
+// found among them (the first so named: another would make the Bundle
+// unreadable).
+func (rc *respCheck) replay() {
+	for _, m := range rc.held {
+		if string(m.key.Of(rc.body)) == "resourceType" && !m.escaped {
+			rc.begin(m.escaped, m.value)
+			break
+		}
+	}
+	if rc.cur.typ == "" {
+		return
+	}
+	for _, m := range rc.held {
+		rc.member(m.key.Of(rc.body), m.escaped, m.value)
+	}
+}
+
+// begin reads value, the resource's "resourceType" (escaped: its key holds
+// an escape, which reads none), and readies the reads the one rule will
+// ask of the resource: none when the value is not a plain string (the one
+// rule then reads the resource's bytes), or when the resource is refused
+// whatever it holds.
+func (rc *respCheck) begin(escaped bool, value fhirjson.Span) {
 	v := value.Of(rc.body)
-	if escaped || string(key) != "resourceType" || len(v) < 3 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+	if escaped || len(v) < 3 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
 		return
 	}
 	raw, d := v[1:len(v)-1], rc.d
@@ -207,6 +254,9 @@ func (rc *respCheck) begin(key []byte, escaped bool, value fhirjson.Span) {
 // End ends the resource of entry n (fhirjson.Visitor): what was read of
 // it is kept for allowsAt.
 func (rc *respCheck) End(n int) {
+	if rc.hold {
+		rc.replay()
+	}
 	f := rc.cur
 	if f.typ == "" {
 		return

@@ -60,6 +60,16 @@ var precheckResources = []string{
 	`{"resourceType":"Medication","id":"m1"}`,
 	`{"resourceType":"MedicationRequest","subject":{"reference":"Patient/123"}}`,
 	`{"resourceType":"OperationOutcome","issue":[]}`,
+	// Members in the order of encoding/json writing a map: resourceType
+	// after others.
+	`{"category":[{"coding":[{"code":"laboratory","system":"http://terminology.hl7.org/CodeSystem/observation-category"}]}],"id":"4","performer":[{"reference":"Practitioner/1"}],"resourceType":"Observation","status":"final","subject":{"reference":"Patient/123"}}`,
+	`{"category":[{"coding":[{"code":"laboratory","system":"http://terminology.hl7.org/CodeSystem/observation-category"}]}],"id":"5","resourceType":"Observation","subject":{"reference":"Patient/456"}}`,
+	`{"id":"6","resourceType":"Observation","subject":{"reference":"Patient/123"},"Subject":{"reference":"Patient/456"}}`,
+	`{"id":"7","resourceType":"Obs\u0065rvation","subject":{"reference":"Patient/123"}}`,
+	`{"id":"8","resourceType":"Observation","resourceType":"Observation","subject":{"reference":"Patient/123"}}`,
+	`{"id":"9","subject":{"reference":"Patient/123"}}`,
+	`{"gender":"female","id":"123","resourceType":"Patient"}`,
+	`{"patient":{"reference":"Patient/123"},"resourceType":"Device"}`,
 }
 
 // checkPrecheck checks that the guard's answer for each entry of body,

@@ -193,15 +193,15 @@ type Options struct {
 // need not read the resource's bytes again: Begin(n) before the resource
 // of entry n (its index in Bundle.Entries), Member for each of its
 // members in order, after the member's value was read and found
-// well-formed, and End(n) after its closing brace. key is the key's
-// content as it is in the body (escaped tells whether it holds a
-// backslash), value the span of the value in the body. What is read after
+// well-formed, and End(n) after its closing brace. key is the span of the
+// key's content, between its quotes, as it is in the body (escaped tells
+// whether it holds a backslash), value the span of the value. What is read after
 // a call may still be refused: only a scan that succeeds vouches for the
 // bytes, and a Bundle that Resource.Bundle refuses is not one to read
 // entries of.
 type Visitor interface {
 	Begin(n int)
-	Member(key []byte, escaped bool, value Span)
+	Member(key Span, escaped bool, value Span)
 	End(n int)
 }
 
@@ -324,10 +324,10 @@ func (s *scanner) text(i, depth int) (str string, ok bool, next int, err error) 
 }
 
 // object reads the object whose '{' is at i, a value inside depth
-// containers. For each member it calls f with the key's content (escaped
-// tells whether it holds a backslash) and the index of the value; f
-// reads the value and returns the index after it.
-func (s *scanner) object(i, depth int, f func(key []byte, escaped bool, i int) (int, error)) (int, error) {
+// containers. For each member it calls f with the span of the key's
+// content (escaped tells whether it holds a backslash) and the index of
+// the value; f reads the value and returns the index after it.
+func (s *scanner) object(i, depth int, f func(key Span, escaped bool, i int) (int, error)) (int, error) {
 	data := s.data
 	if depth >= MaxDepth {
 		return i, ErrDepth
@@ -344,7 +344,7 @@ func (s *scanner) object(i, depth int, f func(key []byte, escaped bool, i int) (
 		if end < 0 {
 			return i, ErrSyntax
 		}
-		key := data[i+1 : end-1]
+		key := Span{i + 1, end - 1}
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return i, ErrSyntax
@@ -529,7 +529,8 @@ func (s *scanner) entry(i int) (int, error) {
 	data := s.data
 	e := Entry{Span: Span{Start: i}}
 	var seenResource, seenSearch bool
-	end, err := s.object(i, 2, func(key []byte, esc bool, i int) (int, error) {
+	end, err := s.object(i, 2, func(k Span, esc bool, i int) (int, error) {
+		key := k.Of(data)
 		switch {
 		case s.bundleKey(key, esc, "resource"):
 			s.r.bundleBad = s.r.bundleBad || seenResource
@@ -580,8 +581,8 @@ func (s *scanner) resource(i int, e *Entry) (int, error) {
 	if s.visit != nil {
 		s.visit.Begin(n)
 	}
-	end, err := s.object(i, 3, func(key []byte, esc bool, i int) (end int, err error) {
-		if !s.bundleKey(key, esc, "resourceType") {
+	end, err := s.object(i, 3, func(k Span, esc bool, i int) (end int, err error) {
+		if !s.bundleKey(k.Of(s.data), esc, "resourceType") {
 			end, err = SkipValue(s.data, i, 4)
 		} else {
 			var t string
@@ -592,7 +593,7 @@ func (s *scanner) resource(i int, e *Entry) (int, error) {
 			seen = true
 		}
 		if err == nil && s.visit != nil {
-			s.visit.Member(key, esc, Span{i, end})
+			s.visit.Member(k, esc, Span{i, end})
 		}
 		return end, err
 	})
@@ -605,8 +606,8 @@ func (s *scanner) resource(i int, e *Entry) (int, error) {
 // search reads an entry's search, whose '{' is at i.
 func (s *scanner) search(i int, e *Entry) (int, error) {
 	seen := false
-	return s.object(i, 3, func(key []byte, esc bool, i int) (int, error) {
-		if !s.bundleKey(key, esc, "mode") {
+	return s.object(i, 3, func(k Span, esc bool, i int) (int, error) {
+		if !s.bundleKey(k.Of(s.data), esc, "mode") {
 			return SkipValue(s.data, i, 4)
 		}
 		t, ok, end, err := s.text(i, 4)

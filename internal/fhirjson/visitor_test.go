@@ -16,8 +16,8 @@ type recorder struct {
 }
 
 func (r *recorder) Begin(n int) { r.log = append(r.log, fmt.Sprint("begin ", n)) }
-func (r *recorder) Member(key []byte, escaped bool, v fhirjson.Span) {
-	r.log = append(r.log, fmt.Sprintf("member %q %v %s", key, escaped, v.Of(r.data)))
+func (r *recorder) Member(key fhirjson.Span, escaped bool, v fhirjson.Span) {
+	r.log = append(r.log, fmt.Sprintf("member %q %v %s", key.Of(r.data), escaped, v.Of(r.data)))
 }
 func (r *recorder) End(n int) { r.log = append(r.log, fmt.Sprint("end ", n)) }
 

@@ -16,8 +16,8 @@ type matcherVisitor struct {
 }
 
 func (v *matcherVisitor) Begin(int) { v.m.Reset(v.q, v.data) }
-func (v *matcherVisitor) Member(key []byte, escaped bool, value fhirjson.Span) {
-	v.m.Member(key, escaped, value)
+func (v *matcherVisitor) Member(key fhirjson.Span, escaped bool, value fhirjson.Span) {
+	v.m.Member(key.Of(v.data), escaped, value)
 }
 func (v *matcherVisitor) End(int) { v.got = append(v.got, v.m.Result()) }
 
