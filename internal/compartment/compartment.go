@@ -193,15 +193,19 @@ func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 // ("Patient?identifier=..."), a bare id with "type": "Patient" beside it, a
 // "urn:uuid:" the server resolves, anything else could be one.
 func otherPatient(ref []byte, patientID, base string) bool {
-	if refersTo(ref, patientID, base) || len(ref) > 0 && ref[0] == '#' {
+	return !refersTo(ref, patientID, base) && mayBeOther(ref)
+}
+
+// mayBeOther is otherPatient for a ref that does not refer to the patient
+// (refersTo is false).
+func mayBeOther(ref []byte) bool {
+	if len(ref) > 0 && ref[0] == '#' {
 		return false
 	}
 	if bytes.IndexByte(ref, '?') >= 0 {
 		return true
 	}
-	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
-		ref = ref[:i]
-	}
+	ref = cutHistory(ref)
 	i := bytes.LastIndexByte(ref, '/')
 	if i <= 0 || i == len(ref)-1 {
 		return true
@@ -289,7 +293,7 @@ func (s *scanner) reference(depth int) {
 		ref := s.text()
 		if refersTo(ref, s.patientID, s.base) {
 			s.found = true
-		} else if otherPatient(ref, s.patientID, s.base) {
+		} else if mayBeOther(ref) {
 			s.other = true
 		}
 	}
@@ -303,15 +307,24 @@ func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) 
 // "/_history/version" suffix.
 func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID, AnyServer) }
 
+// cutHistory returns ref up to its first "/_history/".
+func cutHistory(ref []byte) []byte {
+	if bytes.IndexByte(ref, '_') < 0 {
+		return ref // most references: no search for the whole word
+	}
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
+		return ref[:i]
+	}
+	return ref
+}
+
 func refersTo(ref []byte, patientID, base string) bool {
 	if patientID == "" || bytes.IndexByte(ref, '?') >= 0 || bytes.IndexByte(ref, '#') >= 0 {
 		// "https://x/Patient/456?y=/Patient/123" and ".../456#/Patient/123"
 		// end like a reference to Patient/123 but are not one.
 		return false
 	}
-	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
-		ref = ref[:i]
-	}
+	ref = cutHistory(ref)
 	rest, ok := bytes.CutSuffix(ref, []byte(patientID))
 	if !ok {
 		return false

@@ -57,6 +57,7 @@ type Check struct {
 	root  *node
 	known bool
 	seen  uint64
+	pid   string // the patientID given, of which s.patientID is readable's
 }
 
 // Reset starts the check of a resource of type typ (not "Patient", which
@@ -71,8 +72,11 @@ func (c *Check) Reset(data []byte, typ, patientID, base string) {
 			c.root = &noPaths
 		}
 	}
+	if patientID != c.pid || c.s.patientID == "" {
+		c.pid, c.s.patientID = patientID, readable(patientID)
+	}
 	c.seen = 0
-	c.s = scanner{Cursor: fhirjson.NewCursor(data), patientID: readable(patientID), base: base}
+	c.s = scanner{Cursor: fhirjson.NewCursor(data), patientID: c.s.patientID, base: base}
 }
 
 // Member reads the resource's member key (its content as in the data;
