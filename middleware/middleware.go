@@ -754,7 +754,7 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		grant, _, err := g.verify(ctx, token, b, nil)
 		return grant, err
 	}
-	key := cacheKey(token)
+	key := g.cache.mac.key(token)
 	now := g.now()
 	if grant := g.cache.get(key, now); grant != nil {
 		if g.metrics != nil {
@@ -762,7 +762,7 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 		}
 		return grant, nil
 	}
-	grant, ttl, err := g.verify(ctx, token, b, &key)
+	grant, ttl, err := g.verify(ctx, token, b, nil)
 	if g.metrics != nil {
 		if err != nil {
 			g.metrics.Token("refused")
