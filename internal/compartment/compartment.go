@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/smartguard/smartguard/internal/fhirjson"
-	"github.com/smartguard/smartguard/scope"
 )
 
 // Param is an R4 search parameter of one resource type, reduced to what
@@ -193,12 +192,12 @@ func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 // ("Patient?identifier=..."), a bare id with "type": "Patient" beside it, a
 // "urn:uuid:" the server resolves, anything else could be one.
 func otherPatient(ref []byte, patientID, base string) bool {
-	return !refersTo(ref, patientID, base) && mayBeOther(ref)
+	return !refersTo(ref, patientID, base) && mayBeOther(ref, nil)
 }
 
 // mayBeOther is otherPatient for a ref that does not refer to the patient
-// (refersTo is false).
-func mayBeOther(ref []byte) bool {
+// (refersTo is false), with the type names met before in types (or nil).
+func mayBeOther(ref []byte, types *typeMemo) bool {
 	if len(ref) > 0 && ref[0] == '#' {
 		return false
 	}
@@ -214,7 +213,7 @@ func mayBeOther(ref []byte) bool {
 	if j := bytes.LastIndexByte(typ, '/'); j >= 0 {
 		typ = typ[j+1:]
 	}
-	return string(typ) == "Patient" || !scope.IsR4Type(string(typ))
+	return string(typ) == "Patient" || !types.isR4Type(typ)
 }
 
 // member walks the compartment's reference paths of typ in one pass,
@@ -293,7 +292,7 @@ func (s *scanner) reference(depth int) {
 		ref := s.text()
 		if refersTo(ref, s.patientID, s.base) {
 			s.found = true
-		} else if mayBeOther(ref) {
+		} else if mayBeOther(ref, s.types) {
 			s.other = true
 		}
 	}

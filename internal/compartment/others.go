@@ -58,6 +58,7 @@ type Check struct {
 	known bool
 	seen  uint64
 	pid   string // the patientID given, of which s.patientID is readable's
+	types typeMemo
 }
 
 // Reset starts the check of a resource of type typ (not "Patient", which
@@ -76,7 +77,7 @@ func (c *Check) Reset(data []byte, typ, patientID, base string) {
 		c.pid, c.s.patientID = patientID, readable(patientID)
 	}
 	c.seen = 0
-	c.s = scanner{Cursor: fhirjson.NewCursor(data), patientID: c.s.patientID, base: base}
+	c.s = scanner{Cursor: fhirjson.NewCursor(data), patientID: c.s.patientID, base: base, types: &c.types}
 }
 
 // Member reads the resource's member key (its content as in the data;

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/smartguard/smartguard/internal/fhirjson"
+	"github.com/smartguard/smartguard/scope"
 )
 
 // ErrJSON is returned for a resource that is not a well-formed JSON object
@@ -83,6 +84,34 @@ type scanner struct {
 	// found there.
 	patientID, base string // the patient and server references are tested against
 	found, other    bool
+
+	types *typeMemo // R4 type names met before, kept by a Check; or nil
+}
+
+// typeMemo remembers whether the last few type names of references
+// (Practitioner, Organization, ...) are R4 types: a Check reads the
+// references of resource after resource.
+type typeMemo struct {
+	names [4]string
+	r4    [4]bool
+	next  int
+}
+
+// isR4Type is scope.IsR4Type(string(typ)), through m when not nil.
+func (m *typeMemo) isR4Type(typ []byte) bool {
+	if m == nil {
+		return scope.IsR4Type(string(typ))
+	}
+	for i, n := range m.names {
+		if n == string(typ) && n != "" {
+			return m.r4[i]
+		}
+	}
+	t := string(typ)
+	ok := scope.IsR4Type(t)
+	m.names[m.next], m.r4[m.next] = t, ok
+	m.next = (m.next + 1) % len(m.names)
+	return ok
 }
 
 // leaf tests the value at s, at a leaf of walk's paths: a Reference,
