@@ -64,7 +64,8 @@ type Check struct {
 // Reset starts the check of a resource of type typ (not "Patient", which
 // MemberOf reads by id) in data, the body whose spans Member is given, for
 // Patient/patientID, accepting absolute references as MemberOf does under
-// base.
+// base. Reset(nil, "", "", "") lets go of the last data, keeping what the
+// Check remembers of types.
 func (c *Check) Reset(data []byte, typ, patientID, base string) {
 	if typ != c.typ || c.root == nil {
 		root := refTrees[typ]

@@ -97,11 +97,13 @@ func (rc *respCheck) reset() {
 	clear(rc.facts)
 	rc.facts = rc.facts[:0]
 	rc.cur = entryFacts{}
-	// Nothing kept may hold on to the body.
-	clear(rc.held)
-	rc.held = rc.held[:0]
-	rc.cmp = compartment.Check{}
-	clear(rc.ms)
+	// Nothing kept may hold on to the body; what the readers remember
+	// of types and their memory stay.
+	rc.held = rc.held[:0] // spans, no pointer
+	rc.cmp.Reset(nil, "", "", "")
+	for i := range rc.ms {
+		rc.ms[i].Reset(nil, nil)
+	}
 }
 
 // rule returns the grant's answer for typ and letter p in context c,

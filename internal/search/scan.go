@@ -98,10 +98,15 @@ type Matcher struct {
 }
 
 // Reset starts the evaluation of q over a resource in data, the body
-// whose spans Member is given.
+// whose spans Member is given. Reset(nil, nil) lets go of the last Query
+// and data, keeping the Matcher's memory.
 func (m *Matcher) Reset(q *Query, data []byte) {
-	m.q, m.data, m.typeOK, m.typed, m.bad = q, data, false, false, len(q.params) == 0
+	m.q, m.data, m.typeOK, m.typed, m.bad = q, data, false, false, q == nil || len(q.params) == 0
+	clear(m.ms)
 	m.ms, m.seen = m.ms[:0], m.seen[:0]
+	if q == nil {
+		return
+	}
 	for i := range q.params {
 		m.ms = append(m.ms, matcher{cp: &q.params[i]})
 		m.seen = append(m.seen, 0)
