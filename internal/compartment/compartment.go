@@ -264,6 +264,13 @@ func (s *scanner) reference(depth int) {
 	}
 	seen := false
 	for first := true; ; first = false {
+		if !seen {
+			if ref, ok := s.PlainMember(first, "reference"); ok {
+				seen = true // the usual shape, read at once
+				s.test(ref)
+				continue
+			}
+		}
 		key, ok := s.NextKey(first)
 		if !ok {
 			return
@@ -289,12 +296,16 @@ func (s *scanner) reference(depth int) {
 			s.Skip(depth + 1)
 			continue
 		}
-		ref := s.text()
-		if refersTo(ref, s.patientID, s.base) {
-			s.found = true
-		} else if mayBeOther(ref, s.types) {
-			s.other = true
-		}
+		s.test(s.text())
+	}
+}
+
+// test tests the reference ref (see reference).
+func (s *scanner) test(ref []byte) {
+	if refersTo(ref, s.patientID, s.base) {
+		s.found = true
+	} else if mayBeOther(ref, s.types) {
+		s.other = true
 	}
 }
 

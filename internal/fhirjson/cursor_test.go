@@ -3,6 +3,7 @@ package fhirjson_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -395,4 +396,54 @@ func TestLeadingType(t *testing.T) {
 			t.Errorf("LeadingType(%s) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// readMembers reads the object in data with a Cursor, the string value of
+// each "reference" member and a skip of every other, using PlainMember
+// first when plain is set. It returns what it read and whether the
+// cursor failed.
+func readMembers(data []byte, plain bool) (log []string, failed bool) {
+	c := fhirjson.NewCursor(data)
+	if !c.OpenObject(0) {
+		return nil, true
+	}
+	for first := true; ; first = false {
+		if plain {
+			if v, ok := c.PlainMember(first, "reference"); ok {
+				log = append(log, "reference="+string(v))
+				continue
+			}
+		}
+		key, ok := c.NextKey(first)
+		if !ok {
+			break
+		}
+		if string(key) == "reference" && c.Peek() == '"' {
+			v, _ := c.Text(1)
+			log = append(log, "reference="+string(v))
+			continue
+		}
+		log = append(log, "skip "+string(key))
+		c.Skip(1)
+	}
+	return log, !c.End()
+}
+
+// FuzzPlainMember checks that PlainMember reads what NextKey and Text
+// read, and refuses nothing they accept.
+func FuzzPlainMember(f *testing.F) {
+	for _, s := range []string{
+		`{"reference":"Patient/1"}`, `{"display":"x","reference":"Patient/1"}`, `{"reference":"a\"b"}`,
+		`{"reference":"Patient/1","reference":"Patient/2"}`, `{ "reference" : "x" }`, `{"reference":"x\u0001"}`,
+		"{\"reference\":\"x\x01\"}", `{"reference":7}`, `{"reference":"x"`, `{"reference":"x",}`, `{"referencex":"y"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gotFailed := readMembers(data, true)
+		want, wantFailed := readMembers(data, false)
+		if gotFailed != wantFailed || !gotFailed && !slices.Equal(got, want) {
+			t.Fatalf("%q: with PlainMember %q (failed %v), without %q (failed %v)", data, got, gotFailed, want, wantFailed)
+		}
+	})
 }
