@@ -251,11 +251,7 @@ func (s *scanner) member(n *node, depth int, key []byte, seen *uint64) bool {
 		if !fhirjson.MayFold(key, name) {
 			continue
 		}
-		if fhirjson.FoldsTo(key, name) {
-			s.Fail()
-			return true
-		}
-		if string(key) == name {
+		if string(key) == name { // which folds to no other name
 			if i < 64 {
 				if *seen&(1<<i) != 0 {
 					s.Fail()
@@ -266,6 +262,10 @@ func (s *scanner) member(n *node, depth int, key []byte, seen *uint64) bool {
 			s.walk(n.children[i], depth+1)
 			return true
 		}
+		if fhirjson.FoldsTo(key, name) {
+			s.Fail()
+			return true
+		}
 	}
 	return false
 }
@@ -273,7 +273,9 @@ func (s *scanner) member(n *node, depth int, key []byte, seen *uint64) bool {
 // top reads "resourceType" and "id" at the top level of a resource,
 // refusing either twice. It returns false for other keys.
 func (s *scanner) top(key []byte) bool {
-	if fhirjson.FoldsTo(key, "resourceType") || fhirjson.FoldsTo(key, "id") {
+	// The names themselves first: they fold to nothing else.
+	if string(key) != "resourceType" && string(key) != "id" &&
+		(fhirjson.FoldsTo(key, "resourceType") || fhirjson.FoldsTo(key, "id")) {
 		s.Fail()
 		return true
 	}
