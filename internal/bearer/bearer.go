@@ -48,9 +48,10 @@ func Valid(s string) bool {
 	i := 0
 	// Eight characters a step while all are token characters (a JWT of
 	// 1 KB is read on every request), then one by one.
+	t := &tokenChars
 	for ; i+8 <= len(s); i += 8 {
-		t := &tokenChars
-		if t[s[i]]&t[s[i+1]]&t[s[i+2]]&t[s[i+3]]&t[s[i+4]]&t[s[i+5]]&t[s[i+6]]&t[s[i+7]] == 0 {
+		w := s[i : i+8] // eight in bounds, checked once
+		if t[w[0]]&t[w[1]]&t[w[2]]&t[w[3]]&t[w[4]]&t[w[5]]&t[w[6]]&t[w[7]] == 0 {
 			break
 		}
 	}
