@@ -608,12 +608,12 @@ func (g *Guard) Decide(ctx context.Context, grant *smartctx.Grant, r *http.Reque
 // or a copy whose body can be read again; the caller puts the grant on the
 // context.
 func (g *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
-	tok, r, xerr := g.extract(r)
+	tok, unchecked, r, xerr := g.extract(r)
 	if xerr != nil {
 		e := *xerr // a copy: the ErrorHandler may keep or change it
 		return nil, r, &e
 	}
-	grant, err := g.verifyCached(r.Context(), tok, b)
+	grant, err := g.verifyCached(r.Context(), tok, b, unchecked)
 	if err != nil {
 		return nil, r, err
 	}
@@ -644,26 +644,45 @@ func invalidRequest(desc string) *Error {
 }
 
 // extract finds the one bearer token of r (RFC 6750 §2). It returns r, or
-// a copy whose body can be read again.
-func (g *Guard) extract(r *http.Request) (string, *http.Request, *Error) {
-	var tok string
+// a copy whose body can be read again. unchecked reports that the token,
+// the Authorization header's, has not had its characters checked
+// (bearer.Valid): verifyCached checks them unless the cache knows the
+// token, which saves reading a 1 KB token on every request. Where another
+// error could come first, extract checks them itself, so that a malformed
+// token is refused first whatever else is wrong.
+func (g *Guard) extract(r *http.Request) (tok string, unchecked bool, _ *http.Request, _ *Error) {
 	vals := r.Header["Authorization"]
 	switch len(vals) {
 	case 0:
 	case 1:
-		t, err := bearer.Parse(vals[0])
+		t, err := bearer.Cut(vals[0])
 		switch {
 		case errors.Is(err, bearer.ErrMalformed):
-			return "", r, errMalformed
+			return "", false, r, errMalformed
 		case err == nil:
-			tok = t
+			tok, unchecked = t, true
 		}
 	default:
-		return "", r, errTwoHeaders
+		return "", false, r, errTwoHeaders
 	}
+	mayQuery := mayNameParam(r.URL.RawQuery, "access_token")
+	if unchecked && (mayQuery || g.form) {
+		if !bearer.Valid(tok) {
+			return "", false, r, errMalformed
+		}
+		unchecked = false
+	}
+	tok, r, xerr := g.otherTokens(r, tok, mayQuery)
+	return tok, unchecked && xerr == nil, r, xerr
+}
+
+// otherTokens refuses an access_token in the query (mayQuery: the query
+// may hold one), and reads one from a form body (Config.FormToken), which
+// must come alone. tok is the Authorization header's, or "".
+func (g *Guard) otherTokens(r *http.Request, tok string, mayQuery bool) (string, *http.Request, *Error) {
 	// The fast path must not miss a percent-encoded name such as
 	// %61ccess_token, which Query decodes to access_token.
-	if mayNameParam(r.URL.RawQuery, "access_token") {
+	if mayQuery {
 		if _, ok := r.URL.Query()["access_token"]; ok {
 			if tok != "" {
 				return "", r, errTwoMethods
@@ -741,12 +760,19 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // now (no key of its issuer held, its introspection endpoint down). ctx
 // bounds a JWKS fetch or an introspection call the token may cause.
 func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
-	return g.verifyCached(ctx, token, nil)
+	return g.verifyCached(ctx, token, nil, false)
 }
 
 // verifyCached is Verify through the cache. b, when not nil, is the base
-// the token is presented to; see verify.
-func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
+// the token is presented to; see verify. unchecked: token is a header's
+// whose characters extract left unchecked; a token the cache knows passed
+// that check (bearer.Valid) when it was cached, and any other is checked
+// first, before every other check, as extract would have.
+func (g *Guard) verifyCached(ctx context.Context, token string, b *base, unchecked bool) (*smartctx.Grant, error) {
+	if unchecked && (len(token) > g.maxSize || g.cache == nil) && !bearer.Valid(token) {
+		e := *errMalformed
+		return nil, &e
+	}
 	if len(token) > g.maxSize {
 		return nil, invalidToken("token too large", nil)
 	}
@@ -761,6 +787,10 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 			g.metrics.Token("cached")
 		}
 		return grant, nil
+	}
+	if unchecked && !bearer.Valid(token) {
+		e := *errMalformed
+		return nil, &e
 	}
 	grant, ttl, err := g.verify(ctx, token, b, nil)
 	if g.metrics != nil {

@@ -21,6 +21,18 @@ var (
 // The scheme is matched case-insensitively (RFC 9110 §11.1). The returned
 // token is a substring of v; Parse does not allocate.
 func Parse(v string) (string, error) {
+	tok, err := Cut(v)
+	if err == nil && !Valid(tok) {
+		return "", ErrMalformed
+	}
+	return tok, err
+}
+
+// Cut is Parse without the check of the token's characters (Valid), for a
+// caller that checks them later, or knows the token already: what it
+// returns is what Parse returns when Valid(token) holds. An empty token is
+// ErrMalformed.
+func Cut(v string) (string, error) {
 	const scheme = "bearer"
 	if len(v) < len(scheme) || !equalFold(v[:len(scheme)], scheme) {
 		return "", ErrNotBearer
@@ -37,7 +49,7 @@ func Parse(v string) (string, error) {
 		i++
 	}
 	tok := rest[i:]
-	if !Valid(tok) {
+	if tok == "" {
 		return "", ErrMalformed
 	}
 	return tok, nil

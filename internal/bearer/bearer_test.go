@@ -108,3 +108,29 @@ func FuzzValid(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCut checks that Cut is Parse without the check of the token's
+// characters: Parse accepts what Cut returns when Valid holds of it.
+func FuzzCut(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "Bearer  x==", "Basic x", "Bearer", "Bearer ", "Bearer a b", "Bearer a!b", "bearer ~+/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		ptok, perr := Parse(in)
+		ctok, cerr := Cut(in)
+		switch {
+		case cerr != nil:
+			if !errors.Is(perr, cerr) || ptok != "" || ctok != "" {
+				t.Fatalf("Cut(%q) = %q, %v; Parse %q, %v", in, ctok, cerr, ptok, perr)
+			}
+		case Valid(ctok):
+			if perr != nil || ptok != ctok {
+				t.Fatalf("Cut(%q) = %q, valid; Parse %q, %v", in, ctok, ptok, perr)
+			}
+		default:
+			if !errors.Is(perr, ErrMalformed) || ctok == "" {
+				t.Fatalf("Cut(%q) = %q, not valid; Parse %q, %v", in, ctok, ptok, perr)
+			}
+		}
+	})
+}
