@@ -59,6 +59,7 @@ type Check struct {
 	seen  uint64
 	pid   string // the patientID given, of which s.patientID is readable's
 	types typeMemo
+	keys  fhirjson.KeyFilter // the top-level names member reads
 }
 
 // Reset starts the check of a resource of type typ (not "Patient", which
@@ -73,6 +74,7 @@ func (c *Check) Reset(data []byte, typ, patientID, base string) {
 		if root == nil {
 			c.root = &noPaths
 		}
+		c.keys.Set(append([]string{"resourceType", "id", "contained"}, c.root.names...)...)
 	}
 	if patientID != c.pid || c.s.patientID == "" {
 		c.pid, c.s.patientID = patientID, readable(patientID)
@@ -91,6 +93,9 @@ func (c *Check) Member(key []byte, escaped bool, value fhirjson.Span) {
 	if escaped {
 		c.s.Fail() // as Cursor.NextKey refuses it
 		return
+	}
+	if !c.keys.May(key) {
+		return // none of the names member reads, nor folds to one
 	}
 	c.s.Cursor = c.s.At(value.Start)
 	c.s.member(c.root, 0, key, &c.seen)

@@ -447,3 +447,36 @@ func FuzzPlainMember(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyFilter checks that a KeyFilter lets through every key that may
+// be one of its names or fold to one (MayFold).
+func FuzzKeyFilter(f *testing.F) {
+	f.Add([]byte("subject"), "subject,performer,id")
+	f.Add([]byte("\u017Fubject"), "subject")
+	f.Add([]byte("ID"), "resourceType,id,contained")
+	f.Add([]byte(""), "a")
+	f.Fuzz(func(t *testing.T, key []byte, list string) {
+		var names []string
+		for n := range strings.SplitSeq(list, ",") {
+			if n != "" && isASCII(n) {
+				names = append(names, n)
+			}
+		}
+		var k fhirjson.KeyFilter
+		k.Set(names...)
+		for _, n := range names {
+			if (fhirjson.MayFold(key, n) || fhirjson.FoldsTo(key, n) || string(key) == n) && !k.May(key) {
+				t.Fatalf("the filter of %q lets %q go, which may be %q", names, key, n)
+			}
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -408,6 +408,31 @@ func FoldsTo(key []byte, name string) bool {
 	return MayFold(key, name) && foldsToSlow(key, name)
 }
 
+// KeyFilter answers with one look-up whether a key may be one of a few
+// names, or fold to one (MayFold): a reader that looks for those names
+// among many keys lets the others go at once.
+type KeyFilter [256]uint8 // by first byte (ORed with 0x20): the shortest name's length; 255 for none
+
+// Set makes f the filter of names (ASCII, not empty).
+func (f *KeyFilter) Set(names ...string) {
+	for c := range f {
+		f[c] = 255
+		if c >= utf8.RuneSelf {
+			f[c] = 0 // a multi-byte rune may fold to anything
+		}
+	}
+	for _, n := range names {
+		c := n[0] | 0x20
+		f[c] = uint8(min(int(f[c]), len(n)))
+	}
+}
+
+// May reports whether key may be one of f's names, or fold to one: false
+// only when MayFold(key, name) is false for every name.
+func (f *KeyFilter) May(key []byte) bool {
+	return len(key) > 0 && len(key) >= int(f[key[0]|0x20])
+}
+
 // MayFold reports whether key may be name, or fold to it (FoldsTo): it is
 // false for most keys, at the cost of a few comparisons inlined, and
 // true for name itself. No rune folds to an ASCII one in fewer bytes, and

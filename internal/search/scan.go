@@ -95,6 +95,8 @@ type Matcher struct {
 	typed  bool     // a "resourceType" was met
 	bad    bool
 	data   []byte
+	keys   fhirjson.KeyFilter // the top-level names the parameters read
+	keysOf *Query             // the Query keys was made for
 }
 
 // Reset starts the evaluation of q over a resource in data, the body
@@ -106,6 +108,18 @@ func (m *Matcher) Reset(q *Query, data []byte) {
 	m.ms, m.seen = m.ms[:0], m.seen[:0]
 	if q == nil {
 		return
+	}
+	if m.keysOf != q {
+		names := []string{"resourceType"}
+		for i := range q.params {
+			if r := q.params[i].root; r != nil {
+				for _, c := range r.children {
+					names = append(names, c.name)
+				}
+			}
+		}
+		m.keys.Set(names...)
+		m.keysOf = q
 	}
 	for i := range q.params {
 		m.ms = append(m.ms, matcher{cp: &q.params[i]})
@@ -123,6 +137,9 @@ func (m *Matcher) Member(key []byte, escaped bool, value fhirjson.Span) {
 	if escaped {
 		m.bad = true // as Cursor.NextKey refuses it
 		return
+	}
+	if !m.keys.May(key) {
+		return // none of the names the parameters read, nor folds to one
 	}
 	s := cursor{fhirjson.NewCursor(m.data)}
 	if string(key) == "resourceType" && !m.typed {
