@@ -175,7 +175,7 @@ func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 // in both compartments: writing it writes into the other patient's record.
 // A reference counts as another patient's when it names a Patient other
 // than patientID, on any server, or could resolve to one (see
-// otherPatient).
+// mayBeOther).
 func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
 		return readable(patientID) != "" && id == patientID, nil
@@ -184,19 +184,14 @@ func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	return ok && !other, err
 }
 
-// otherPatient reports whether ref, on a compartment element of a
-// resource being written, could name a Patient other than
-// Patient/patientID. Only a local reference ("#x") and a literal
-// "Type/id" reference (relative or absolute, maybe versioned) to a known
-// type other than Patient are safe; a conditional reference
-// ("Patient?identifier=..."), a bare id with "type": "Patient" beside it, a
-// "urn:uuid:" the server resolves, anything else could be one.
-func otherPatient(ref []byte, patientID, base string) bool {
-	return !refersTo(ref, patientID, base) && mayBeOther(ref, nil)
-}
-
-// mayBeOther is otherPatient for a ref that does not refer to the patient
-// (refersTo is false), with the type names met before in types (or nil).
+// mayBeOther reports whether ref, on a compartment element of a resource
+// being written, could name a Patient other than the one it does not
+// refer to (refersTo is false). Only a local reference ("#x") and a
+// literal "Type/id" reference (relative or absolute, maybe versioned) to a
+// known type other than Patient are safe; a conditional reference
+// ("Patient?identifier=..."), a bare id with "type": "Patient" beside it,
+// a "urn:uuid:" the server resolves, anything else could be one. types
+// holds the type names met before (or nil).
 func mayBeOther(ref []byte, types *typeMemo) bool {
 	if len(ref) > 0 && ref[0] == '#' {
 		return false
@@ -219,7 +214,7 @@ func mayBeOther(ref []byte, types *typeMemo) bool {
 // member walks the compartment's reference paths of typ in one pass,
 // checking the top-level resourceType against typ on the way.
 // other reports whether some reference on those paths names another
-// Patient (see otherPatient).
+// Patient (see mayBeOther).
 func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
 	patientID = readable(patientID)
 	root := refTrees[string(typ)]

@@ -5,7 +5,7 @@ import "github.com/smartguard/smartguard/internal/fhirjson"
 // Others reports whether the resource in data, of type typ, refers on one
 // of its patient compartment paths to a Patient other than
 // Patient/patientID, or to something that could resolve to one (see
-// otherPatient): the check for a resource that travels inside one the
+// mayBeOther): the check for a resource that travels inside one the
 // guard already permitted, such as a contained resource, which must not
 // carry another patient's data. Types that cannot belong to a patient
 // refer to none. The error is ErrJSON for a body that cannot be read.

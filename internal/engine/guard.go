@@ -668,7 +668,7 @@ func isSearch(d *decision) bool {
 }
 
 // permitted reports whether the grant lets the client see resource, of
-// type typ, in the answer to a request decided as d (see allows, the one
+// type typ, in the answer to a request decided as d (see allowsAt, the one
 // rule): the type asked for, or any type for an operation or as an
 // included resource, checked with the interaction's letter for the type
 // asked for and as a read otherwise.

@@ -28,21 +28,17 @@ import (
 //   - where only granular scopes grant the type, it must match one of
 //     them.
 
-// allows reports whether the grant lets the client receive resource, of
-// type typ, with letter p, in context c under the patient limit pid
-// ("" for none). Types that hold other resources (a stored Bundle, a
-// Parameters) are permitted only when everything they hold is.
-func (a *Engine) allows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission) bool {
-	return a.allowsAt(gr, c, pid, typ, resource, p, 0, nil)
-}
-
 // maxHolding bounds how deep Bundles and Parameters may hold one another
 // for the guard to check what they hold: each level is read again.
 const maxHolding = 8
 
-// allowsAt is allows for a resource held depth levels deep, and, when at
-// is not nil, the resource of an entry of a response whose scan read it
-// already (see respCheck): the same rule, with what that read found.
+// allowsAt reports whether the grant lets the client receive resource, of
+// type typ, held depth levels deep (0 for an answer's own resources), with
+// letter p, in context c under the patient limit pid ("" for none). Types
+// that hold other resources (a stored Bundle, a Parameters) are permitted
+// only when everything they hold is. When at is not nil, the resource is
+// an entry of a response whose scan read it already (see respCheck): the
+// same rule, with what that read found.
 func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int, at *entryAt) bool {
 	switch typ {
 	case "Parameters":
