@@ -62,7 +62,7 @@ type rule struct {
 // entryFacts is what the scan read of one entry's resource.
 type entryFacts struct {
 	done bool   // read to its end
-	typ  string // its resourceType, as its first member
+	typ  string // its resourceType (a string without escapes)
 	// For the compartment of pid (compartment.MemberOfContains), when
 	// cmp is set.
 	cmp                  bool
