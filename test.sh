@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: each Go module (every go.mod, with
 # the race detector) and the end-to-end interop suite. It sets itself up
-# first, on a Debian machine with Go and Node.js: what the interop suite
-# needs and is missing is installed (Debian's chromium, and gcc for Ory
-# Hydra's SQLite, with apt-get, as root or through sudo; the suite's
-# pinned npm packages with npm ci, and Ory Hydra built from the Go module
-# proxy, in test/interop/run.sh).
+# first, on a Debian machine with Go and Node.js: what the tests need and
+# is missing is installed (Debian's redis-server for the Redis store's
+# tests, chromium, and gcc for Ory Hydra's SQLite, with apt-get, as root or
+# through sudo; the suite's pinned npm packages with npm ci, and Ory Hydra
+# built from the Go module proxy, in test/interop/run.sh).
 #
 #   ./test.sh                      # everything
 #   SMARTGUARD_INTEROP=0 ./test.sh # the Go modules only, nothing installed
+#
+# The Redis store's tests (store/redis) start their own redis-server on
+# loopback. Without one they skip, unless SMARTGUARD_REQUIRE_REDIS=1 (set
+# here whenever redis-server is installed or was installed, and by CI):
+# then they fail. SMARTGUARD_REQUIRE_REDIS=1 also installs redis-server
+# under SMARTGUARD_INTEROP=0.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -37,6 +43,18 @@ apt_install() {
 interop=
 if [ -x test/interop/run.sh ] && [ "${SMARTGUARD_INTEROP:-1}" != 0 ]; then
 	interop=1
+fi
+
+# Set-up for the Redis store's tests: Debian's redis-server, which they
+# start themselves (never as a service: Debian's does not start one in a
+# container, and the tests use a port of their own).
+if ! command -v redis-server >/dev/null 2>&1 &&
+	{ [ "${SMARTGUARD_INTEROP:-1}" != 0 ] || [ "${SMARTGUARD_REQUIRE_REDIS:-0}" = 1 ]; }; then
+	step "set-up: installing Debian's redis-server (apt-get)"
+	apt_install redis-server
+fi
+if command -v redis-server >/dev/null 2>&1; then
+	export SMARTGUARD_REQUIRE_REDIS=1
 fi
 
 # Set-up for the interop suite: chromium, and Node.js >= 20.19 with npm.

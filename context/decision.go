@@ -77,7 +77,15 @@ type Limits struct {
 	// valid token may read, and for batch and transaction bundles.
 	Context scope.Context
 	// Patient, when not empty, is the patient whose compartment limits
-	// the request (see Decision.Patient).
+	// the request. It is set under patient/ scopes whatever type the
+	// request names. Every resource the handler reads, returns or changes
+	// for it whose type can belong to a patient (the R4 patient
+	// compartment's types, and types outside it that refer to a patient,
+	// such as Device) must be in the compartment of Patient/<Patient> (for
+	// a history, every version returned), and a resource updated, patched
+	// or deleted must be in it before and after; a Patient must be that
+	// patient. Types about no patient (Medication, Organization, ...) are
+	// not limited by it, but what they include is.
 	Patient string
 	// Constraints, when not nil, are the granular-scope alternatives the
 	// request is limited to: every resource must match one of them.
@@ -100,7 +108,7 @@ type Limits struct {
 // Constraints are set, every resource read, returned, changed or deleted
 // for this request must be in the patient's compartment and match a
 // constraint. The middleware's response guard (on unless
-// Config.SkipResponseGuard) checks what the handler returns, and the
+// Config.FHIR.SkipResponseGuard) checks what the handler returns, and the
 // stored resource before an update, patch or delete; a handler without
 // the guard must do both itself (middleware.Permits). For searches the
 // query the handler receives already carries both restrictions.
@@ -147,69 +155,6 @@ func (d *Decision) Limits() Limits {
 	l.Constraints = cloneConstraints(l.Constraints)
 	return l
 }
-
-// Interaction returns what the request does: read, search-type, create...
-func (d *Decision) Interaction() scope.Interaction { return d.Request().Interaction }
-
-// Type returns the resource type, "" at system level, "*" for a
-// compartment search of every type.
-func (d *Decision) Type() string { return d.Request().Type }
-
-// ID returns the id of the instance, if any.
-func (d *Decision) ID() string { return d.Request().ID }
-
-// VersionID returns the version of the instance, if any.
-func (d *Decision) VersionID() string { return d.Request().VersionID }
-
-// Operation returns the operation's name with its "$", for operations.
-func (d *Decision) Operation() string { return d.Request().Operation }
-
-// Query returns the raw query the handler must run. It differs from the
-// request's own query when Rewritten.
-func (d *Decision) Query() string { return d.Request().Query }
-
-// Rewritten reports that the authorizer added the compartment or a
-// granular constraint to the query.
-func (d *Decision) Rewritten() bool { return d.Request().Rewritten }
-
-// Context returns the scope context that allowed the request; see
-// Limits.Context.
-func (d *Decision) Context() scope.Context {
-	if d == nil {
-		return 0
-	}
-	return d.lim.Context
-}
-
-// Patient returns the patient whose compartment limits the request, or "".
-// It is set under patient/ scopes whatever type the request names. Every
-// resource the handler reads, returns or changes for it whose type can
-// belong to a patient (the R4 patient compartment's types, and types
-// outside it that refer to a patient, such as Device) must be in the
-// compartment of Patient/<Patient> (for a history, every version
-// returned), and a resource updated, patched or deleted must be in it
-// before and after; a Patient must be that patient. Types about no patient
-// (Medication, Organization, ...) are not limited by it, but what they
-// include is.
-func (d *Decision) Patient() string {
-	if d == nil {
-		return ""
-	}
-	return d.lim.Patient
-}
-
-// Constraints returns a copy of the granular-scope alternatives the
-// request is limited to, or nil when there are none.
-func (d *Decision) Constraints() []scope.Constraint {
-	if d == nil {
-		return nil
-	}
-	return cloneConstraints(d.lim.Constraints)
-}
-
-// Includes reports that the query has _include or _revinclude: every
-// included resource needs its own check against the grant.
-func (d *Decision) Includes() bool { return d != nil && d.lim.Includes }
 
 // Entries returns the decisions of the entries of a batch or transaction
 // bundle, in order, or nil.

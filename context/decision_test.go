@@ -52,7 +52,7 @@ func TestDecisionCannotBeWidened(t *testing.T) {
 		Limits{Context: scope.Patient, Patient: "1", Constraints: cons}, entry)
 
 	cons[0][0].Value = "changed-by-maker" // the slice it was made from
-	d.Constraints()[0][0].Value = "changed-by-getter"
+	d.Limits().Constraints[0][0].Value = "changed-by-getter"
 	l := d.Limits()
 	l.Patient, l.Constraints[0][0].Value = "", "changed-by-limits"
 	d.Entries()[0] = NewDecision(Request{}, Limits{})
@@ -62,11 +62,11 @@ func TestDecisionCannotBeWidened(t *testing.T) {
 	tests := []struct {
 		name, got, want string
 	}{
-		{"constraint", d.Constraints()[0][0].Value, "laboratory"},
+		{"constraint", d.Limits().Constraints[0][0].Value, "laboratory"},
 		{"limits constraint", d.Limits().Constraints[0][0].Value, "laboratory"},
-		{"patient", d.Patient(), "1"},
-		{"query", d.Query(), "patient=1"},
-		{"entry patient", d.Entries()[0].Patient(), "1"},
+		{"patient", d.Limits().Patient, "1"},
+		{"query", d.Request().Query, "patient=1"},
+		{"entry patient", d.Entries()[0].Limits().Patient, "1"},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -77,7 +77,7 @@ func TestDecisionCannotBeWidened(t *testing.T) {
 
 func TestNilDecisionGetters(t *testing.T) {
 	var d *Decision
-	if d.Patient() != "" || d.Constraints() != nil || d.Entries() != nil || d.Type() != "" || d.Includes() || d.Context() != 0 {
+	if d.Limits().Patient != "" || d.Limits().Constraints != nil || d.Entries() != nil || d.Request().Type != "" || d.Limits().Includes || d.Limits().Context != 0 {
 		t.Fatal("a nil Decision's getters returned something")
 	}
 }

@@ -144,8 +144,28 @@ func (g *Grant) FHIRUser() string {
 // id, whether it is relative or absolute. ok is false when there is no
 // fhirUser or it is not a reference to a Patient, Practitioner,
 // PractitionerRole, RelatedPerson or Person.
+//
+// It does not say whether the user's resource is on your server: an
+// absolute fhirUser may name another FHIR server, where the same type and
+// id are someone else. To treat the user as one of your own resources,
+// use [Grant.LocalFHIRUser].
 func (g *Grant) FHIRUserReference() (typ, id string, ok bool) {
 	return SplitUserReference(g.FHIRUser())
+}
+
+// LocalFHIRUser returns the resource type and id of the fhirUser claim
+// when it names a resource on the FHIR server whose base URL is base
+// (relative, or absolute under base: see [LocalReference]) of a type
+// SMART allows for fhirUser. ok is false when there is no fhirUser, when
+// it is on another server, and when it is version-specific. The Guard
+// uses it for the fhirUser's own read and for the compartment of a user
+// whose fhirUser is a Patient.
+func (g *Grant) LocalFHIRUser(base string) (typ, id string, ok bool) {
+	typ, id, ok = LocalReference(g.FHIRUser(), base)
+	if !ok || !userType(typ) {
+		return "", "", false
+	}
+	return typ, id, true
 }
 
 // FHIRContext returns a copy of the fhirContext launch items.
@@ -270,8 +290,8 @@ var userTypes = [...]string{"Patient", "Practitioner", "PractitionerRole", "Rela
 // or absolute ("https://ehr.example.org/fhir/Practitioner/123"), into its
 // resource type and id. ok is false unless the type is one SMART allows for
 // fhirUser and the id is a valid FHIR id. An absolute URL's base is not
-// checked here: compare it with your FHIR base before treating the user as
-// one of your own resources.
+// checked here: use [Grant.LocalFHIRUser] before treating the user as one
+// of your own resources.
 func SplitUserReference(ref string) (typ, id string, ok bool) {
 	if i := strings.Index(ref, "/_history/"); i >= 0 {
 		ref = ref[:i]
@@ -286,13 +306,19 @@ func SplitUserReference(ref string) (typ, id string, ok bool) {
 	if !ValidID(id) {
 		return "", "", false
 	}
-	for _, t := range userTypes {
-		if typ == t {
-			if typ == head || strings.Contains(head, "://") {
-				return typ, id, true
-			}
-			return "", "", false
-		}
+	if userType(typ) && (typ == head || strings.Contains(head, "://")) {
+		return typ, id, true
 	}
 	return "", "", false
+}
+
+// userType reports whether typ is a resource type a fhirUser may
+// reference.
+func userType(typ string) bool {
+	for _, t := range userTypes {
+		if typ == t {
+			return true
+		}
+	}
+	return false
 }

@@ -30,7 +30,7 @@ const (
 	OutcomeRefused Outcome = "refused"
 )
 
-// AuditEvent is what the Guard reports of one request to Config.Audit: who
+// AuditEvent is what the Guard reports of one request to Config.Hooks.Audit: who
 // asked, for what, about which patient, and what was answered. It never
 // holds the token, the query string or resource contents: only ids.
 type AuditEvent struct {
@@ -58,6 +58,17 @@ type AuditEvent struct {
 	Patient string
 	// Withheld counts the entries the response guard removed or refused.
 	Withheld int
+
+	// RefusedBy says who refused a FHIR request: "scope" or "policy"
+	// (see Error.RefusedBy); Rule names the AccessPolicy rules that
+	// applied when the policy refused.
+	RefusedBy, Rule string
+
+	// PurposeOfUse and Organization are the UDAP B2B authorization
+	// extension's claims of the token (extensions.hl7-b2b.purpose_of_use
+	// and organization_id), when it has them.
+	PurposeOfUse []string
+	Organization string
 }
 
 // Metrics receives counters and latencies from the Guard, for export to a
@@ -80,7 +91,7 @@ type Metrics interface {
 
 // KindName is the short name of a refusal's sentinel, for logs and
 // metrics: "missing_token", "invalid_request", "invalid_token",
-// "insufficient_scope", "not_found", "method_not_allowed", "too_large",
+// "invalid_dpop_proof", "insufficient_scope", "not_found", "method_not_allowed", "too_large",
 // "unchecked_response", "unavailable", "misconfigured"; "" for nil.
 func KindName(kind error) string {
 	switch kind {
@@ -92,6 +103,8 @@ func KindName(kind error) string {
 		return "invalid_request"
 	case ErrInvalidToken:
 		return "invalid_token"
+	case ErrInvalidProof:
+		return "invalid_dpop_proof"
 	case ErrInsufficientScope:
 		return "insufficient_scope"
 	case ErrNotFound:
@@ -151,7 +164,7 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 // Unwrap gives http.ResponseController the writer underneath.
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// audited returns h reporting each request to Config.Audit and Metrics;
+// audited returns h reporting each request to Config.Hooks.Audit and Metrics;
 // h itself when neither is set, so that auditing costs nothing then.
 // Every stage that serves is audited (Handler, AuthenticateOnly,
 // Authorize); in a chain of them the outermost reports, once, what all
@@ -201,6 +214,7 @@ func (g *Guard) report(r *http.Request, rec *auditRecord) {
 	switch {
 	case rec.err != nil:
 		e.Outcome, e.Kind, e.Reason = OutcomeRefused, rec.err.Kind(), rec.err.Description
+		e.RefusedBy, e.Rule = rec.err.RefusedBy, rec.err.Rule
 	case rec.withheld > 0:
 		e.Outcome = OutcomeFiltered
 	default:
@@ -208,6 +222,7 @@ func (g *Guard) report(r *http.Request, rec *auditRecord) {
 	}
 	if grant := rec.grant; grant != nil {
 		e.Issuer, e.Subject, e.ClientID, e.FHIRUser, e.Patient = grant.Issuer(), grant.Subject(), grant.ClientID(), grant.FHIRUser(), grant.Patient()
+		e.PurposeOfUse, e.Organization = b2b(grant)
 	}
 	if q := rec.request; q != nil {
 		e.Interaction, e.Type, e.ID, e.Operation = q.Interaction, q.Type, q.ID, q.Operation
@@ -230,7 +245,8 @@ func (g *Guard) report(r *http.Request, rec *auditRecord) {
 // level Warn, the others at Info, with the attributes "outcome", "status",
 // "kind", "reason", "iss", "sub", "client_id", "fhir_user", "method",
 // "interaction", "type", "id", "operation", "scope_context", "patient",
-// "withheld", "request_id" and "duration", whose names are stable.
+// "withheld", "request_id", "duration", "refused_by", "rule",
+// "purpose_of_use" and "organization", whose names are stable.
 func SlogAudit(l *slog.Logger) func(context.Context, AuditEvent) {
 	return func(ctx context.Context, e AuditEvent) {
 		level := slog.LevelInfo
@@ -260,6 +276,10 @@ func SlogAudit(l *slog.Logger) func(context.Context, AuditEvent) {
 			slog.Int("withheld", e.Withheld),
 			slog.String("request_id", e.RequestID),
 			slog.Duration("duration", e.Duration),
+			slog.String("refused_by", e.RefusedBy),
+			slog.String("rule", e.Rule),
+			slog.Any("purpose_of_use", e.PurposeOfUse),
+			slog.String("organization", e.Organization),
 		)
 	}
 }
@@ -414,4 +434,29 @@ func FHIRAudit(w io.Writer, observer string) func(context.Context, AuditEvent) {
 		defer mu.Unlock()
 		w.Write(append(b, '\n'))
 	}
+}
+
+// b2b returns the UDAP B2B extension's purpose of use and organization id
+// of g's token ("extensions": {"hl7-b2b": {...}}), when it has them.
+func b2b(g *smartctx.Grant) (purpose []string, org string) {
+	ext, ok := g.Claim("extensions")
+	if !ok {
+		return nil, ""
+	}
+	m, _ := ext.(map[string]any)
+	b, _ := m["hl7-b2b"].(map[string]any)
+	if b == nil {
+		return nil, ""
+	}
+	if list, ok := b["purpose_of_use"].([]any); ok {
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				purpose = append(purpose, s)
+			}
+		}
+	} else if s, ok := b["purpose_of_use"].(string); ok {
+		purpose = []string{s}
+	}
+	org, _ = b["organization_id"].(string)
+	return purpose, org
 }

@@ -60,8 +60,8 @@ func testAuditReportsEveryDecision(t *testing.T, chain string) {
 	var events []smartmw.AuditEvent
 	metrics := &countingMetrics{requests: map[string]int{}, tokens: map[string]int{}}
 	cfg := is.Config()
-	cfg.Audit = func(_ context.Context, e smartmw.AuditEvent) { events = append(events, e) }
-	cfg.Metrics = metrics
+	cfg.Hooks.Audit = func(_ context.Context, e smartmw.AuditEvent) { events = append(events, e) }
+	cfg.Hooks.Metrics = metrics
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func BenchmarkAudit(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		cfg := is.Config()
 		if on {
-			cfg.Audit = func(context.Context, smartmw.AuditEvent) {}
+			cfg.Hooks.Audit = func(context.Context, smartmw.AuditEvent) {}
 		}
 		guard, err := smartmw.New(b.Context(), cfg)
 		if err != nil {

@@ -122,7 +122,7 @@ func TestAcceptsEveryDefaultAlgorithm(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.method.Alg(), func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.Keyfunc = func(*jwt.Token) (any, error) { return tc.verify, nil } })
+			m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return tc.verify, nil } })
 			if _, err := m.Verify(context.Background(), mint(t, tc.method, tc.sign, goodClaims(), nil)); err != nil {
 				t.Fatal(err)
 			}
@@ -136,10 +136,14 @@ func TestRejectsAlgNone(t *testing.T) {
 	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
 	// Even a Keyfunc that hands out the magic "none" key cannot make it pass.
 	m = newTest(t, func(c *Config) {
-		c.Keyfunc = func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil }
+		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil }
 	})
 	wantInvalid(t, m, tok)
-	if _, err := New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey, Algorithms: []string{"none"}}); err == nil {
+	if _, err := New(context.Background(), Config{Issuer: Issuer{
+		URL:      testIssuer,
+		Audience: testAudience,
+		Keyfunc:  staticKey,
+	}, Tokens: TokenOptions{Algorithms: []string{"none"}}}); err == nil {
 		t.Error(`New accepted Algorithms {"none"}`)
 	}
 }
@@ -164,7 +168,10 @@ func TestRejectsHS256SignedWithRSAPublicKey(t *testing.T) {
 		})
 		t.Run(name+"/HS256 allowed, keys from JWKS", func(t *testing.T) {
 			// Refused at once: no JWKS key can be an HMAC secret.
-			_, err := New(context.Background(), Config{Issuer: as.issuer(), Audience: testAudience, Algorithms: []string{"RS256", "HS256"}})
+			_, err := New(context.Background(), Config{Issuer: Issuer{
+				URL:      as.issuer(),
+				Audience: testAudience,
+			}, Tokens: TokenOptions{Algorithms: []string{"RS256", "HS256"}}})
 			if err == nil || !strings.Contains(err.Error(), "HS256") {
 				t.Fatalf("New = %v, want an error naming HS256", err)
 			}
@@ -178,7 +185,7 @@ func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
 }
 
 func TestRejectsAlgorithmNotAllowed(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Algorithms = []string{"ES256"} })
+	m := newTest(t, func(c *Config) { c.Tokens.Algorithms = []string{"ES256"} })
 	wantInvalid(t, m, rs256(t, goodClaims()), jwt.ErrTokenSignatureInvalid)
 }
 
@@ -200,7 +207,7 @@ func TestRejectsJWE(t *testing.T) {
 }
 
 func TestRejectsOversizedToken(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.MaxTokenSize = 2048 })
+	m := newTest(t, func(c *Config) { c.Bounds.MaxTokenSize = 2048 })
 	c := goodClaims()
 	c["pad"] = strings.Repeat("x", 2048)
 	wantInvalid(t, m, rs256(t, c))
@@ -221,7 +228,7 @@ func TestRejectsEmbeddedJWK(t *testing.T) {
 	}))
 	defer evil.Close()
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newTest(t, func(c *Config) { c.Issuer, c.Keyfunc = as.issuer(), nil })
+	m := newTest(t, func(c *Config) { c.Issuer.URL, c.Issuer.Keyfunc = as.issuer(), nil })
 	attacker := otherRSAKey()
 	cert := []string{b64([]byte("not a certificate"))}
 	tok := mint(t, jwt.SigningMethodRS256, attacker, withIss(goodClaims(), as.issuer()), map[string]any{
@@ -267,7 +274,7 @@ func TestAudience(t *testing.T) {
 		{name: "empty array", aud: []any{}, missing: true},
 		{name: "absent", missing: true},
 	}
-	m := newTest(t, func(c *Config) { c.Audiences = []string{"https://fhir.example.org/tenant-b"} })
+	m := newTest(t, func(c *Config) { c.Issuer.Audiences = []string{"https://fhir.example.org/tenant-b"} })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := goodClaims()
@@ -347,7 +354,7 @@ func TestTyp(t *testing.T) {
 		{"", false, false},
 		{42, false, false},
 	}
-	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.RequireATJWT = true })
+	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.Tokens.RequireATJWT = true })
 	for _, tc := range tests {
 		tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"typ": tc.typ})
 		for _, mode := range []struct {
@@ -410,12 +417,13 @@ func TestRejectsInvalidLaunchContext(t *testing.T) {
 		claim string
 		value any
 	}{
-		{"patient not an id", "patient", "Patient/123"},
+		{"patient a reference to another type", "patient", "Practitioner/123"},
 		{"patient with space", "patient", "12 3"},
 		{"patient too long", "patient", strings.Repeat("1", 65)},
 		{"patient empty", "patient", ""},
 		{"patient number", "patient", 123},
 		{"encounter not an id", "encounter", "enc/1"},
+		{"encounter number", "encounter", 9},
 		{"fhirUser type", "fhirUser", "Observation/1"},
 		{"fhirUser no id", "fhirUser", "Practitioner/"},
 		{"fhirUser empty", "fhirUser", ""},
@@ -459,7 +467,7 @@ func TestAcceptsLaunchContextForms(t *testing.T) {
 
 func TestClaimNameAliases(t *testing.T) {
 	m := newTest(t, func(c *Config) {
-		c.Claims = ClaimNames{Patient: []string{"patient", "launch_response_patient"}, ClientID: []string{"azp"}}
+		c.Issuer.Claims = ClaimNames{Patient: []string{"patient", "launch_response_patient"}, ClientID: []string{"azp"}}
 	})
 	c := goodClaims()
 	delete(c, "patient")
@@ -494,18 +502,22 @@ func TestVerifyErrorMatchesSentinelAndCause(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	ok := Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey}
+	ok := Config{Issuer: Issuer{
+		URL:      testIssuer,
+		Audience: testAudience,
+		Keyfunc:  staticKey,
+	}}
 	tests := []struct {
 		name   string
 		adjust func(*Config)
 	}{
-		{"no issuer", func(c *Config) { c.Issuer = "" }},
-		{"no audience", func(c *Config) { c.Audience = "" }},
-		{"http issuer", func(c *Config) { c.Issuer = "http://auth.example.org" }},
-		{"http JWKS", func(c *Config) { c.JWKSURL = "http://auth.example.org/jwks" }},
-		{"relative audience", func(c *Config) { c.Audience = "/r4" }},
-		{"unknown algorithm", func(c *Config) { c.Algorithms = []string{"RS257"} }},
-		{"huge leeway", func(c *Config) { c.Leeway = time.Hour }},
+		{"no issuer", func(c *Config) { c.Issuer.URL = "" }},
+		{"no audience", func(c *Config) { c.Issuer.Audience = "" }},
+		{"http issuer", func(c *Config) { c.Issuer.URL = "http://auth.example.org" }},
+		{"http JWKS", func(c *Config) { c.Issuer.JWKSURL = "http://auth.example.org/jwks" }},
+		{"relative audience", func(c *Config) { c.Issuer.Audience = "/r4" }},
+		{"unknown algorithm", func(c *Config) { c.Tokens.Algorithms = []string{"RS257"} }},
+		{"huge leeway", func(c *Config) { c.Tokens.Leeway = time.Hour }},
 		{"issuer twice", func(c *Config) { c.Issuers = []Issuer{{URL: testIssuer, Audience: testAudience}} }},
 		{"issuer entry without audience", func(c *Config) { c.Issuers = []Issuer{{URL: "https://b.example.org"}} }},
 	}
@@ -520,7 +532,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	for _, u := range []string{"http://127.0.0.1:8080/realms/x", "http://[::1]:9/x", "http://localhost/x"} {
 		cfg := ok
-		cfg.Issuer = u
+		cfg.Issuer.URL = u
 		if _, err := New(context.Background(), cfg); err != nil {
 			t.Errorf("loopback issuer %s refused: %v", u, err)
 		}
@@ -528,7 +540,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestRequireATJWTRequiresRFC9068Claims(t *testing.T) {
-	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.RequireATJWT = true })
+	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.Tokens.RequireATJWT = true })
 	for _, missing := range []string{"sub", "client_id", "iat", "jti"} {
 		t.Run("without "+missing, func(t *testing.T) {
 			c := goodClaims()

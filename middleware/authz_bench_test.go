@@ -22,7 +22,7 @@ func BenchmarkDecide(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err := a.Decide(ctx, g, r)
-		if err != nil || d.Patient() != "123" {
+		if err != nil || d.Limits().Patient != "123" {
 			b.Fatal(err)
 		}
 	}
@@ -67,11 +67,11 @@ func BenchmarkInPatientCompartment(b *testing.B) {
 	}
 }
 
-func BenchmarkMatchesConstraint(b *testing.B) {
+func BenchmarkPermitsConstraint(b *testing.B) {
 	c := scope.MustParseScope("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory").Constraint
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, err := smartmw.MatchesConstraint(observation5k, c); !ok || err != nil {
+		if ok, err := matchesConstraint(observation5k, c); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 	}

@@ -20,7 +20,7 @@ func ExampleGuard_Authorize() {
 	}
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		fmt.Printf("%s %s under %s, compartment of Patient/%s\n", d.Interaction(), d.Type(), d.Context(), d.Patient())
+		fmt.Printf("%s %s under %s, compartment of Patient/%s\n", d.Request().Interaction, d.Request().Type, d.Limits().Context, d.Limits().Patient)
 		w.Header().Set("Content-Type", "application/fhir+json")
 		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset","entry":[]}`)
 	})
@@ -49,7 +49,7 @@ func ExampleGuard_Authorize() {
 // Decide answers without HTTP handlers, for unit tests of an application's
 // own rules.
 func ExampleGuard_Decide() {
-	authz, _ := newAuthz(smartmw.Config{Base: "/fhir", RewriteSearch: true})
+	authz, _ := newAuthz(smartmw.Config{Base: "/fhir"})
 	g := smartctx.NewGrant(smartctx.Claims{
 		Scopes:  scope.Parse("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"),
 		Patient: "123",
@@ -57,7 +57,7 @@ func ExampleGuard_Decide() {
 	r := httptest.NewRequest("GET", "/fhir/Observation?code=http://loinc.org|2339-0", nil)
 	d, err := authz.Decide(context.Background(), g, r)
 	fmt.Println(err)
-	fmt.Println(d.Query())
+	fmt.Println(d.Request().Query)
 	// Output:
 	// <nil>
 	// code=http://loinc.org|2339-0&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory&patient=Patient%2F123
@@ -83,9 +83,16 @@ func ExampleInPatientCompartment() {
 	// Output: true <nil>
 }
 
-func ExampleMatchesConstraint() {
+// A granular scope's constraint, compiled once and checked on each
+// resource a handler with its own storage returns.
+func ExampleNewSearch() {
 	sc := scope.MustParseScope("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
+	labOnly, err := smartmw.NewSearch(sc.Type, sc.Constraint, "https://ehr.example/fhir")
+	if err != nil {
+		fmt.Println(err) // not evaluated: grant nothing by it
+		return
+	}
 	lab := []byte(`{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}]}`)
-	fmt.Println(smartmw.MatchesConstraint(lab, sc.Constraint))
+	fmt.Println(labOnly.Matches(lab))
 	// Output: true <nil>
 }

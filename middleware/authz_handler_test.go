@@ -56,7 +56,7 @@ func TestHandlerAllows(t *testing.T) {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	d, ok := smartctx.DecisionFromContext(seen.Context())
-	if !ok || d.Interaction() != scope.InteractionCreate || d.Patient() != "1" || d.Context() != scope.Patient {
+	if !ok || d.Request().Interaction != scope.InteractionCreate || d.Limits().Patient != "1" || d.Limits().Context != scope.Patient {
 		t.Fatalf("decision %+v", d)
 	}
 	if b, _ := io.ReadAll(seen.Body); string(b) != body {
@@ -64,8 +64,11 @@ func TestHandlerAllows(t *testing.T) {
 	}
 }
 
-func TestHandlerRewrites(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{RewriteSearch: true})
+// TestHandlerSeesTheNarrowedSearch: by default a search under patient/
+// scopes that does not name the patient reaches the handler narrowed to
+// it, on a copy of the request.
+func TestHandlerSeesTheNarrowedSearch(t *testing.T) {
+	a := newAuthorizer(t, smartmw.Config{})
 	r := httptest.NewRequest("GET", base+"/Observation?code=x", nil)
 	w, seen := serve(t, a, grant("patient/Observation.rs", "1"), r)
 	if w.Code != http.StatusOK {
@@ -83,7 +86,7 @@ func TestHandlerRewrites(t *testing.T) {
 }
 
 func TestHandlerDenial(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{Realm: "ehr"})
+	a := newAuthorizer(t, smartmw.Config{Hooks: smartmw.Hooks{Realm: "ehr"}})
 	w, seen := serve(t, a, grant("patient/Observation.r", "1"), httptest.NewRequest("GET", base+"/Observation?patient=1", nil))
 	if seen != nil || w.Code != http.StatusForbidden {
 		t.Fatalf("status %d", w.Code)
@@ -107,7 +110,7 @@ func TestHandlerDenial(t *testing.T) {
 }
 
 func TestHandlerNotFoundHidesExistence(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{NotFoundForDenied: true})
+	a := newAuthorizer(t, smartmw.Config{FHIR: smartmw.FHIROptions{NotFoundForDenied: true}})
 	w, _ := serve(t, a, grant("patient/Patient.r", "1"), httptest.NewRequest("GET", base+"/Patient/2", nil))
 	if w.Code != http.StatusNotFound || w.Header().Get("WWW-Authenticate") != "" {
 		t.Fatalf("status %d, challenge %q", w.Code, w.Header().Get("WWW-Authenticate"))
@@ -133,7 +136,7 @@ func TestHandlerOutsideBase(t *testing.T) {
 }
 
 func TestHandlerBodyTooLarge(t *testing.T) {
-	a := newAuthorizer(t, smartmw.Config{MaxBodyBytes: 100})
+	a := newAuthorizer(t, smartmw.Config{Bounds: smartmw.Bounds{MaxBodyBytes: 100}})
 	body := obs("Patient/1", strings.Repeat("x", 200))
 	w, seen := serve(t, a, grant("user/*.cruds", ""), httptest.NewRequest("POST", base+"/Observation", strings.NewReader(body)))
 	if seen != nil || w.Code != http.StatusRequestEntityTooLarge {
@@ -143,10 +146,10 @@ func TestHandlerBodyTooLarge(t *testing.T) {
 
 func TestHandlerErrorHandler(t *testing.T) {
 	var got error
-	a := newAuthorizer(t, smartmw.Config{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+	a := newAuthorizer(t, smartmw.Config{Hooks: smartmw.Hooks{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
 		w.WriteHeader(http.StatusTeapot)
-	}})
+	}}})
 	w, _ := serve(t, a, grant("openid", ""), httptest.NewRequest("GET", base+"/Observation/1", nil))
 	if w.Code != http.StatusTeapot || !errors.Is(got, smartmw.ErrInsufficientScope) {
 		t.Fatalf("status %d, err %v", w.Code, got)
@@ -186,7 +189,7 @@ func TestPolicy(t *testing.T) {
 	// still allow the compartment.
 	g = grant("user/*.cruds patient/Observation.d", "1")
 	d, err := a.Decide(context.Background(), g, httptest.NewRequest("DELETE", base+"/Observation/1", nil))
-	if err != nil || d.Context() != scope.Patient || d.Patient() != "1" {
+	if err != nil || d.Limits().Context != scope.Patient || d.Limits().Patient != "1" {
 		t.Fatalf("decision %+v, %v", d, err)
 	}
 }
@@ -240,21 +243,21 @@ func FuzzDecide(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if d.Context() != scope.Patient && d.Interaction() != scope.InteractionCapabilities {
+		if d.Limits().Context != scope.Patient && d.Request().Interaction != scope.InteractionCapabilities {
 			t.Fatalf("allowed outside patient/ scopes: %+v", d)
 		}
-		if d.Type() != "Medication" && d.Interaction() != scope.InteractionCapabilities && d.Patient() != "1" {
+		if d.Request().Type != "Medication" && d.Request().Interaction != scope.InteractionCapabilities && d.Limits().Patient != "1" {
 			t.Fatalf("allowed without the compartment: %q %+v", target, d)
 		}
-		if d.Type() == "Patient" && d.ID() != "" && d.ID() != "1" {
+		if d.Request().Type == "Patient" && d.Request().ID != "" && d.Request().ID != "1" {
 			t.Fatalf("another Patient allowed: %q", target)
 		}
-		if d.Interaction() == scope.InteractionSearchType && d.Type() != "Medication" && !strings.HasPrefix(target, "Patient/1/") && !independentlyRestricted(d) {
-			t.Fatalf("search not limited to the patient: %q → %q", target, d.Query())
+		if d.Request().Interaction == scope.InteractionSearchType && d.Request().Type != "Medication" && !strings.HasPrefix(target, "Patient/1/") && !independentlyRestricted(d) {
+			t.Fatalf("search not limited to the patient: %q → %q", target, d.Request().Query)
 		}
-		q, _ := url.ParseQuery(d.Query())
+		q, _ := url.ParseQuery(d.Request().Query)
 		for name := range q {
-			if name, _, _ := strings.Cut(name, ":"); (name == "_include" || name == "_revinclude") && !d.Includes() {
+			if name, _, _ := strings.Cut(name, ":"); (name == "_include" || name == "_revinclude") && !d.Limits().Includes {
 				t.Fatalf("an include not left to the response guard: %q", target)
 			}
 		}
@@ -272,13 +275,13 @@ func validMethod(m string) bool {
 // independentlyRestricted re-checks, with net/url, that a search names
 // patient 1 in a parameter every value of which is that patient.
 func independentlyRestricted(d *smartctx.Decision) bool {
-	q, err := url.ParseQuery(d.Query())
+	q, err := url.ParseQuery(d.Request().Query)
 	if err != nil {
 		return false
 	}
 	for name, values := range q {
 		base, mod, _ := strings.Cut(name, ":")
-		if mod != "" && mod != "Patient" || base == "_id" && d.Type() != "Patient" {
+		if mod != "" && mod != "Patient" || base == "_id" && d.Request().Type != "Patient" {
 			continue
 		}
 		for _, v := range values {

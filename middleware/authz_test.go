@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -18,6 +19,14 @@ const (
 	base = "https://ehr.example.org/fhir"
 	lab  = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 	vit  = "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
+	soc  = "http://terminology.hl7.org/CodeSystem/observation-category|social-history"
+)
+
+// The categories as the Guard adds them to a query.
+var (
+	labQ = url.QueryEscape(lab)
+	vitQ = url.QueryEscape(vit)
+	socQ = url.QueryEscape(soc)
 )
 
 func obs(subject, category string) string {
@@ -82,17 +91,17 @@ func (tc decisionCase) run(t *testing.T) {
 		if err != nil {
 			t.Fatalf("refused: %v", err)
 		}
-		if tc.wantContext != 0 && d.Context() != tc.wantContext {
-			t.Errorf("context = %v, want %v", d.Context(), tc.wantContext)
+		if tc.wantContext != 0 && d.Limits().Context != tc.wantContext {
+			t.Errorf("context = %v, want %v", d.Limits().Context, tc.wantContext)
 		}
-		if d.Patient() != tc.wantPatient {
-			t.Errorf("patient = %q, want %q", d.Patient(), tc.wantPatient)
+		if d.Limits().Patient != tc.wantPatient {
+			t.Errorf("patient = %q, want %q", d.Limits().Patient, tc.wantPatient)
 		}
-		if tc.wantQuery != "" && d.Query() != tc.wantQuery {
-			t.Errorf("query = %q, want %q", d.Query(), tc.wantQuery)
+		if tc.wantQuery != "" && d.Request().Query != tc.wantQuery {
+			t.Errorf("query = %q, want %q", d.Request().Query, tc.wantQuery)
 		}
-		if (d.Constraints() != nil) != tc.wantConstrain {
-			t.Errorf("constraints = %v", d.Constraints())
+		if (d.Limits().Constraints != nil) != tc.wantConstrain {
+			t.Errorf("constraints = %v", d.Limits().Constraints)
 		}
 		if tc.body != "" {
 			b, _ := io.ReadAll(r.Body)
@@ -116,6 +125,10 @@ func (tc decisionCase) run(t *testing.T) {
 		t.Errorf("scope = %q, want %q", e.Scope, tc.wantScope)
 	}
 }
+
+// refuseBroad refuses searches that lack the restriction their grant needs,
+// instead of narrowing them.
+var refuseBroad = smartmw.Config{FHIR: smartmw.FHIROptions{RefuseBroadSearches: true}}
 
 // interactions of the matrix: how to ask for each, under each context.
 var matrix = []struct {
@@ -169,8 +182,8 @@ func matrixCases() []decisionCase {
 				}
 				if tc.want == 403 && m.i == scope.InteractionRead || tc.want == 403 && m.i == scope.InteractionVRead ||
 					tc.want == 403 && m.i == scope.InteractionHistoryInstance {
-					tc.cfg.NotFoundForDenied = letter == scope.Delete // half of them answer 404
-					if tc.cfg.NotFoundForDenied {
+					tc.cfg.FHIR.NotFoundForDenied = letter == scope.Delete // half of them answer 404
+					if tc.cfg.FHIR.NotFoundForDenied {
 						tc.want = 404
 					}
 				}
@@ -210,15 +223,16 @@ var namedCases = []decisionCase{
 	{name: "own patient read", scopes: "patient/Patient.r", patient: "123", target: "Patient/123", want: 200, wantPatient: "123"},
 	{name: "own patient vread", scopes: "patient/Patient.r", patient: "123", target: "Patient/123/_history/1", want: 200, wantPatient: "123"},
 	{name: "other patient read", scopes: "patient/Patient.r", patient: "123", target: "Patient/456", want: 403},
-	{name: "other patient read 404", scopes: "patient/Patient.r", patient: "123", target: "Patient/456", cfg: smartmw.Config{NotFoundForDenied: true}, want: 404},
+	{name: "other patient read 404", scopes: "patient/Patient.r", patient: "123", target: "Patient/456", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{NotFoundForDenied: true}}, want: 404},
 	{name: "other patient everything", scopes: "patient/*.rs", patient: "123", target: "Patient/456/$everything", want: 403},
 	{name: "own patient update", scopes: "patient/Patient.u", patient: "123", method: "PUT", target: "Patient/123", body: `{"resourceType":"Patient","id":"123"}`, want: 200, wantPatient: "123"},
 	{name: "own patient update body other id", scopes: "patient/Patient.u", patient: "123", method: "PUT", target: "Patient/123", body: `{"resourceType":"Patient","id":"456"}`, want: 400},
 	{name: "patient create Patient", scopes: "patient/Patient.c", patient: "123", method: "POST", target: "Patient", body: `{"resourceType":"Patient"}`, want: 403},
 	{name: "own patient search _id", scopes: "patient/Patient.rs", patient: "123", target: "Patient?_id=123", want: 200, wantPatient: "123"},
-	{name: "patient search no _id", scopes: "patient/Patient.rs", patient: "123", target: "Patient?name=x", want: 403},
+	{name: "patient search narrowed to _id", scopes: "patient/Patient.rs", patient: "123", target: "Patient?name=x", want: 200, wantPatient: "123", wantQuery: "name=x&_id=123"},
+	{name: "patient search no _id refused with RefuseBroadSearches", scopes: "patient/Patient.rs", patient: "123", target: "Patient?name=x", cfg: refuseBroad, want: 403},
 	{name: "patient search _id list", scopes: "patient/Patient.rs", patient: "123", target: "Patient?_id=123,456", want: 403},
-	{name: "patient search rewritten", scopes: "patient/Patient.rs", patient: "123", target: "Patient?name=x", cfg: smartmw.Config{RewriteSearch: true}, want: 200, wantPatient: "123", wantQuery: "name=x&_id=123"},
+	{name: "patient search rewritten", scopes: "patient/Patient.rs", patient: "123", target: "Patient?name=x", want: 200, wantPatient: "123", wantQuery: "name=x&_id=123"},
 	{name: "patient compartment self Patient", scopes: "patient/*.rs", patient: "123", target: "Patient/123/Patient", want: 403},
 
 	// Searches and the compartment.
@@ -249,16 +263,21 @@ var namedCases = []decisionCase{
 	{name: "conditional update second patient refused", scopes: "patient/Observation.rus", patient: "123", method: "PUT", target: "Observation?patient=456&patient=123", body: `{"resourceType":"Observation","subject":{"reference":"Patient/123"}}`, want: 403},
 	{name: "summary count second patient refused", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient=456&patient=123&_summary=count", want: 403},
 	{name: "search id prefix", scopes: "patient/Observation.rs", patient: "12", target: "Observation?patient=123", want: 403},
-	{name: "search chain", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient.name=x", want: 403},
-	{name: "search missing modifier", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient:missing=false", want: 403},
-	{name: "search not modifier", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient:not=456", want: 403},
+	{name: "search chain narrowed", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient.name=x", want: 200, wantPatient: "123", wantQuery: "patient.name=x&patient=Patient%2F123"},
+	{name: "search chain refused with RefuseBroadSearches", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient.name=x", cfg: refuseBroad, want: 403},
+	{name: "search missing modifier narrowed", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient:missing=false", want: 200, wantPatient: "123", wantQuery: "patient:missing=false&patient=Patient%2F123"},
+	{name: "search missing modifier refused with RefuseBroadSearches", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient:missing=false", cfg: refuseBroad, want: 403},
+	{name: "search not modifier narrowed", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient:not=456", want: 200, wantPatient: "123", wantQuery: "patient:not=456&patient=Patient%2F123"},
+	{name: "search not modifier refused with RefuseBroadSearches", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient:not=456", cfg: refuseBroad, want: 403},
 	{name: "search empty value", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient=", want: 403},
-	{name: "search no restriction", scopes: "patient/Observation.rs", patient: "123", target: "Observation?code=x", want: 403},
-	{name: "search unrelated param named like compartment", scopes: "patient/Observation.rs", patient: "123", target: "Observation?encounter=Patient/123", want: 403},
-	{name: "search rewrite adds patient", scopes: "patient/Observation.rs", patient: "123", target: "Observation?code=x", cfg: smartmw.Config{RewriteSearch: true}, want: 200, wantPatient: "123", wantQuery: "code=x&patient=Patient%2F123"},
-	{name: "search rewrite other patient refused", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient=456", cfg: smartmw.Config{RewriteSearch: true}, want: 403},
-	{name: "search rewrite subject type", scopes: "patient/Account.rs", patient: "123", target: "Account", cfg: smartmw.Config{RewriteSearch: true}, want: 200, wantPatient: "123", wantQuery: "patient=Patient%2F123"},
-	{name: "search rewrite no patient param", scopes: "patient/Group.rs", patient: "123", target: "Group", cfg: smartmw.Config{RewriteSearch: true}, want: 200, wantPatient: "123", wantQuery: "member=Patient%2F123"},
+	{name: "search not naming the patient narrowed", scopes: "patient/Observation.rs", patient: "123", target: "Observation?code=x", want: 200, wantPatient: "123", wantQuery: "code=x&patient=Patient%2F123"},
+	{name: "search no restriction refused with RefuseBroadSearches", scopes: "patient/Observation.rs", patient: "123", target: "Observation?code=x", cfg: refuseBroad, want: 403},
+	{name: "search unrelated param named like compartment narrowed", scopes: "patient/Observation.rs", patient: "123", target: "Observation?encounter=Patient/123", want: 200, wantPatient: "123", wantQuery: "encounter=Patient/123&patient=Patient%2F123"},
+	{name: "search unrelated param named like compartment refused with RefuseBroadSearches", scopes: "patient/Observation.rs", patient: "123", target: "Observation?encounter=Patient/123", cfg: refuseBroad, want: 403},
+	{name: "search rewrite adds patient", scopes: "patient/Observation.rs", patient: "123", target: "Observation?code=x", want: 200, wantPatient: "123", wantQuery: "code=x&patient=Patient%2F123"},
+	{name: "search rewrite other patient refused", scopes: "patient/Observation.rs", patient: "123", target: "Observation?patient=456", want: 403},
+	{name: "search rewrite subject type", scopes: "patient/Account.rs", patient: "123", target: "Account", want: 200, wantPatient: "123", wantQuery: "patient=Patient%2F123"},
+	{name: "search rewrite no patient param", scopes: "patient/Group.rs", patient: "123", target: "Group", want: 200, wantPatient: "123", wantQuery: "member=Patient%2F123"},
 	{name: "search post form", scopes: "patient/Observation.rs", patient: "123", method: "POST", target: "Observation/_search", body: "patient=123&code=x", want: 200, wantPatient: "123"},
 	{name: "search post form other", scopes: "patient/Observation.rs", patient: "123", method: "POST", target: "Observation/_search", body: "patient=456", want: 403},
 	{name: "search post form in url", scopes: "patient/Observation.rs", patient: "123", method: "POST", target: "Observation/_search?patient=123", body: "code=x", want: 200, wantPatient: "123"},
@@ -277,12 +296,13 @@ var namedCases = []decisionCase{
 	{name: "compartment own", scopes: "patient/Observation.rs", patient: "123", target: "Patient/123/Observation", want: 200, wantPatient: "123"},
 	{name: "compartment own post", scopes: "patient/Observation.rs", patient: "123", method: "POST", target: "Patient/123/Observation/_search", want: 200, wantPatient: "123"},
 	{name: "compartment other", scopes: "patient/Observation.rs", patient: "123", target: "Patient/456/Observation", want: 403},
-	{name: "compartment other rewrite", scopes: "patient/Observation.rs", patient: "123", target: "Patient/456/Observation", cfg: smartmw.Config{RewriteSearch: true}, want: 403},
+	{name: "compartment other rewrite", scopes: "patient/Observation.rs", patient: "123", target: "Patient/456/Observation", want: 403},
 	{name: "compartment all types", scopes: "patient/*.s", patient: "123", target: "Patient/123/*", want: 200, wantPatient: "123"},
 	{name: "compartment all types typed scope", scopes: "patient/Observation.s", patient: "123", target: "Patient/123/*", want: 403},
 	{name: "compartment all types _type", scopes: "patient/Observation.s", patient: "123", target: "Patient/123/*?_type=Observation", want: 200, wantPatient: "123"},
 	{name: "compartment no letter", scopes: "patient/Observation.r", patient: "123", target: "Patient/123/Observation", want: 403},
-	{name: "compartment encounter unrestricted", scopes: "patient/Observation.rs", patient: "123", target: "Encounter/9/Observation", want: 403},
+	{name: "compartment encounter narrowed to the patient", scopes: "patient/Observation.rs", patient: "123", target: "Encounter/9/Observation", want: 200, wantPatient: "123", wantQuery: "patient=Patient%2F123"},
+	{name: "compartment encounter unrestricted refused with RefuseBroadSearches", scopes: "patient/Observation.rs", patient: "123", target: "Encounter/9/Observation", cfg: refuseBroad, want: 403},
 	{name: "compartment encounter restricted", scopes: "patient/Observation.rs", patient: "123", target: "Encounter/9/Observation?patient=123", want: 200, wantPatient: "123"},
 	{name: "compartment user", scopes: "user/Observation.s", target: "Patient/456/Observation", want: 200},
 
@@ -296,13 +316,14 @@ var namedCases = []decisionCase{
 	{name: "conditional create", scopes: "patient/Observation.cs", patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"If-None-Exist": "patient=1&identifier=x"}, want: 200, wantPatient: "1"},
 	{name: "conditional create no s", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"If-None-Exist": "patient=1&identifier=x"}, want: 403},
 	{name: "conditional create unrestricted", scopes: "patient/Observation.cs", patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"If-None-Exist": "identifier=x"}, want: 403},
-	{name: "conditional create unrestricted rewrite", scopes: "patient/Observation.cs", patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"If-None-Exist": "identifier=x"}, cfg: smartmw.Config{RewriteSearch: true}, want: 403},
+	{name: "conditional create unrestricted rewrite", scopes: "patient/Observation.cs", patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), header: map[string]string{"If-None-Exist": "identifier=x"}, want: 403},
 	{name: "conditional update", scopes: "patient/Observation.us", patient: "1", method: "PUT", target: "Observation?patient=1&identifier=x", body: obs("Patient/1", "laboratory"), want: 200, wantPatient: "1"},
 	{name: "conditional update no s", scopes: "patient/Observation.u", patient: "1", method: "PUT", target: "Observation?patient=1&identifier=x", body: obs("Patient/1", "laboratory"), want: 403, wantScope: "patient/Observation.s"},
-	{name: "conditional update unrestricted", scopes: "patient/Observation.us", patient: "1", method: "PUT", target: "Observation?identifier=x", body: obs("Patient/1", "laboratory"), want: 403},
+	{name: "conditional update narrowed", scopes: "patient/Observation.us", patient: "1", method: "PUT", target: "Observation?identifier=x", body: obs("Patient/1", "laboratory"), want: 200, wantPatient: "1", wantQuery: "identifier=x&patient=Patient%2F1"},
+	{name: "conditional update unrestricted refused with RefuseBroadSearches", scopes: "patient/Observation.us", patient: "1", method: "PUT", target: "Observation?identifier=x", body: obs("Patient/1", "laboratory"), cfg: refuseBroad, want: 403},
 	{name: "conditional update body other", scopes: "patient/Observation.us", patient: "1", method: "PUT", target: "Observation?patient=1", body: obs("Patient/2", "laboratory"), want: 403},
 	{name: "conditional delete", scopes: "user/Observation.ds", method: "DELETE", target: "Observation?identifier=x", want: 200},
-	{name: "conditional delete patient rewrite", scopes: "patient/Observation.ds", patient: "1", method: "DELETE", target: "Observation?identifier=x", cfg: smartmw.Config{RewriteSearch: true}, want: 200, wantPatient: "1", wantQuery: "identifier=x&patient=Patient%2F1"},
+	{name: "conditional delete patient rewrite", scopes: "patient/Observation.ds", patient: "1", method: "DELETE", target: "Observation?identifier=x", want: 200, wantPatient: "1", wantQuery: "identifier=x&patient=Patient%2F1"},
 	{name: "conditional patch", scopes: "patient/Observation.us", patient: "1", method: "PATCH", target: "Observation?patient=1", body: "[]", want: 200, wantPatient: "1"},
 
 	// Creates and updates: the body.
@@ -318,7 +339,7 @@ var namedCases = []decisionCase{
 		body: `{"resourceType":"Observation","subject":{"reference":"Patient/1"},"subject":{"reference":"Patient/2"}}`, want: 400},
 	{name: "create absolute subject under base", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs(base+"/Patient/1", "laboratory"), want: 200, wantPatient: "1"},
 	{name: "create absolute subject elsewhere", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs("https://evil.example/fhir/Patient/1", "laboratory"), want: 403},
-	{name: "create absolute subject under the audience served at another path", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs(base+"/Patient/1", "laboratory"), cfg: smartmw.Config{Audience: base, Base: "/fhir"}, want: 200, wantPatient: "1"},
+	{name: "create absolute subject under the audience served at another path", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "Observation", body: obs(base+"/Patient/1", "laboratory"), cfg: smartmw.Config{Issuer: smartmw.Issuer{Audience: base}, Base: "/fhir"}, want: 200, wantPatient: "1"},
 	{name: "create allergy recorder", scopes: "patient/AllergyIntolerance.c", patient: "1", method: "POST", target: "AllergyIntolerance",
 		body: `{"resourceType":"AllergyIntolerance","patient":{"reference":"Patient/2"},"recorder":{"reference":"Patient/1"}}`, want: 403}, // in Patient/2's compartment too
 	{name: "create allergy own recorder", scopes: "patient/AllergyIntolerance.c", patient: "1", method: "POST", target: "AllergyIntolerance",
@@ -328,7 +349,8 @@ var namedCases = []decisionCase{
 	{name: "mix user other type does not widen patient", scopes: "user/Practitioner.rs patient/Observation.rs", patient: "1", target: "Observation?patient=2", want: 403},
 	{name: "mix user and patient same type", scopes: "user/Observation.rs patient/Observation.rs", patient: "1", target: "Observation?patient=2", want: 200, wantContext: scope.User},
 	{name: "mix prefers unrestricted", scopes: "user/Observation.rs patient/Observation.rs", patient: "1", target: "Observation/5", want: 200, wantContext: scope.User},
-	{name: "mix patient letters not lent to user", scopes: "user/Observation.r patient/Observation.s", patient: "1", target: "Observation?code=x", want: 403},
+	{name: "mix patient letters not lent to user, narrowed under patient", scopes: "user/Observation.r patient/Observation.s", patient: "1", target: "Observation?code=x", want: 200, wantContext: scope.Patient, wantPatient: "1", wantQuery: "code=x&patient=Patient%2F1"},
+	{name: "mix patient letters not lent to user refused with RefuseBroadSearches", scopes: "user/Observation.r patient/Observation.s", patient: "1", target: "Observation?code=x", cfg: refuseBroad, want: 403},
 	{name: "mix user letters not lent to patient", scopes: "user/Observation.s patient/Observation.r", patient: "1", target: "Observation/3", want: 200, wantContext: scope.Patient, wantPatient: "1"},
 	{name: "mix system and patient", scopes: "system/Patient.r patient/Observation.rs", patient: "1", target: "Patient/2", want: 200, wantContext: scope.System},
 
@@ -336,25 +358,39 @@ var namedCases = []decisionCase{
 	{name: "noncompartment named", scopes: "patient/Medication.rs", patient: "1", target: "Medication?code=x", want: 200, wantContext: scope.Patient, wantPatient: "1"},
 	{name: "noncompartment named read", scopes: "patient/Practitioner.r", patient: "1", target: "Practitioner/9", want: 200, wantPatient: "1"},
 	{name: "noncompartment wildcard default", scopes: "patient/*.rs", patient: "1", target: "Medication/9", want: 403},
-	{name: "noncompartment wildcard allowed", scopes: "patient/*.rs", patient: "1", target: "Organization/9", cfg: smartmw.Config{NonCompartment: smartmw.NonCompartmentWildcard}, want: 200, wantPatient: "1"},
-	{name: "noncompartment deny", scopes: "patient/Location.rs", patient: "1", target: "Location/9", cfg: smartmw.Config{NonCompartment: smartmw.NonCompartmentDeny}, want: 403},
-	{name: "noncompartment deny user ok", scopes: "patient/Location.rs user/Location.r", patient: "1", target: "Location/9", cfg: smartmw.Config{NonCompartment: smartmw.NonCompartmentDeny}, want: 200, wantContext: scope.User},
+	{name: "noncompartment wildcard allowed", scopes: "patient/*.rs", patient: "1", target: "Organization/9", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{NonCompartment: smartmw.NonCompartmentWildcard}}, want: 200, wantPatient: "1"},
+	{name: "noncompartment deny", scopes: "patient/Location.rs", patient: "1", target: "Location/9", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{NonCompartment: smartmw.NonCompartmentDeny}}, want: 403},
+	{name: "noncompartment deny user ok", scopes: "patient/Location.rs user/Location.r", patient: "1", target: "Location/9", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{NonCompartment: smartmw.NonCompartmentDeny}}, want: 200, wantContext: scope.User},
 	{name: "noncompartment named and wildcard", scopes: "patient/*.cruds patient/Medication.r", patient: "1", method: "DELETE", target: "Medication/9", want: 403},
 
 	// Granular scopes (HTI-1 style).
 	{name: "granular read constrained", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation/5", want: 200, wantPatient: "1", wantConstrain: true},
 	{name: "granular search with category", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=" + lab, want: 200, wantPatient: "1", wantConstrain: true},
 	{name: "granular search escaped category", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory", want: 200, wantPatient: "1", wantConstrain: true},
-	{name: "granular search without category", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1", want: 403},
-	{name: "granular search other category", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=" + vit, want: 403},
-	{name: "granular search category list", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=" + lab + "," + vit, want: 403},
-	{name: "granular search code only", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=laboratory", want: 403},
-	{name: "granular search rewrite", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{RewriteSearch: true}, want: 200, wantPatient: "1", wantConstrain: true,
+	{name: "granular search without category narrowed", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory"},
+	{name: "granular search without category refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1", cfg: refuseBroad, want: 403},
+	{name: "granular search other category ANDed with the granted one", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=" + vit, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + vit + "&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory"},
+	{name: "granular search other category refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=" + vit, cfg: refuseBroad, want: 403},
+	{name: "granular search category list ANDed with the granted one", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=" + lab + "," + vit, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + lab + "," + vit + "&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory"},
+	{name: "granular search category list refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=" + lab + "," + vit, cfg: refuseBroad, want: 403},
+	{name: "granular search code only ANDed with the granted category", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=laboratory", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=laboratory&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory"},
+	{name: "granular search code only refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1&category=laboratory", cfg: refuseBroad, want: 403},
+	{name: "granular search rewrite", scopes: "patient/Observation.rs?category=" + lab, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true,
 		wantQuery: "patient=1&category=http%3A%2F%2Fterminology.hl7.org%2FCodeSystem%2Fobservation-category%7Claboratory"},
 	{name: "granular two alternatives one present", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1&category=" + vit, want: 200, wantPatient: "1", wantConstrain: true},
-	{name: "granular two alternatives forwarded for the guard to filter", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{RewriteSearch: true}, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1"},
-	{name: "granular two alternatives without the guard refused", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{SkipResponseGuard: true}, want: 403},
-	{name: "granular two alternatives in a bundle refused", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", method: "POST", target: "", body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation?patient=1"}}]}`, want: 403},
+	{name: "granular two categories narrowed to one list", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + labQ + "," + vitQ},
+	{name: "granular two categories narrowed without the guard", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{SkipResponseGuard: true}}, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + labQ + "," + vitQ},
+	{name: "granular two categories refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1", cfg: refuseBroad, want: 403},
+	{name: "granular three categories and a shared status narrowed to one list", scopes: "patient/Observation.rs?category=" + lab + "&status=final patient/Observation.rs?status=final&category=" + vit + " patient/Observation.rs?category=" + soc + "&status=final", patient: "1", target: "Observation?code=x", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "code=x&category=" + labQ + "," + vitQ + "," + socQ + "&status=final&patient=Patient%2F1"},
+	{name: "granular category list within the scopes carried as it is", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1&category=" + vit + "," + lab, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + vit + "," + lab},
+	{name: "granular category list beyond the scopes narrowed", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?category=" + vit, patient: "1", target: "Observation?patient=1&category=" + lab + "," + soc, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + lab + "," + soc + "&category=" + labQ + "," + vitQ},
+	{name: "granular scope with a list carries one of its values", scopes: "patient/Observation.rs?category=" + lab + "," + vit, patient: "1", target: "Observation?patient=1&category=" + vit, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category=" + vit},
+	{name: "granular category with a modifier never carries a list", scopes: "patient/Observation.rs?category:not=" + lab + "," + vit, patient: "1", target: "Observation?patient=1&category:not=" + vit, want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1&category:not=" + vit + "&category%3Anot=" + labQ + "," + vitQ},
+	{name: "granular category and code forwarded for the guard to filter", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?code=http://loinc.org|1-8", patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1"},
+	{name: "granular :not alternatives never merged", scopes: "patient/Observation.rs?category:not=" + lab + " patient/Observation.rs?category:not=" + vit, patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1", wantConstrain: true, wantQuery: "patient=1"},
+	{name: "granular category and code without the guard refused", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?code=http://loinc.org|1-8", patient: "1", target: "Observation?patient=1", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{SkipResponseGuard: true}}, want: 403},
+	{name: "granular category and code refused with RefuseBroadSearches", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?code=http://loinc.org|1-8", patient: "1", target: "Observation?patient=1", cfg: refuseBroad, want: 403},
+	{name: "granular category and code in a bundle refused", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs?code=http://loinc.org|1-8", patient: "1", method: "POST", target: "", body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation?patient=1"}}]}`, want: 403},
 	{name: "granular subsumed", scopes: "patient/Observation.rs?category=" + lab + " patient/Observation.rs", patient: "1", target: "Observation?patient=1", want: 200, wantPatient: "1"},
 	{name: "granular create matching", scopes: "patient/Observation.c?category=" + lab, patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "laboratory"), want: 200, wantPatient: "1", wantConstrain: true},
 	{name: "granular create not matching", scopes: "patient/Observation.c?category=" + lab, patient: "1", method: "POST", target: "Observation", body: obs("Patient/1", "vital-signs"), want: 403},
@@ -369,15 +405,15 @@ var namedCases = []decisionCase{
 	{name: "everything user", scopes: "user/*.rs", target: "Patient/7/$everything", want: 200},
 	{name: "export not built in", scopes: "system/*.rs", target: "$export", want: 403},
 	{name: "type export not built in", scopes: "system/*.rs", target: "Patient/$export", want: 403},
-	{name: "export declared", scopes: "system/*.rs", target: "$export", cfg: smartmw.Config{Operations: map[string]smartmw.Operation{"$export": {Permission: scope.Read | scope.Search}}}, want: 200},
-	{name: "export declared patient", scopes: "patient/*.rs", patient: "1", target: "$export", cfg: smartmw.Config{Operations: map[string]smartmw.Operation{"$export": {Permission: scope.Read | scope.Search}}}, want: 403},
-	{name: "validate any type declared", scopes: "user/Observation.r", target: "Observation/1/$validate", cfg: smartmw.Config{Operations: map[string]smartmw.Operation{"*/[id]/$validate": {Permission: scope.Read}}}, want: 200},
-	{name: "validate compartment patient", scopes: "patient/Observation.r", patient: "1", target: "Observation/1/$validate", cfg: smartmw.Config{Operations: map[string]smartmw.Operation{"*/[id]/$validate": {Permission: scope.Read}}}, want: 200, wantPatient: "1"},
-	{name: "lastn type level patient", scopes: "patient/Observation.rs", patient: "1", target: "Observation/$lastn?patient=1", cfg: smartmw.Config{Operations: map[string]smartmw.Operation{"Observation/$lastn": {Permission: scope.Search}}}, want: 403},
+	{name: "export declared", scopes: "system/*.rs", target: "$export", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{Operations: map[string]smartmw.Operation{"$export": {Permission: scope.Read | scope.Search}}}}, want: 200},
+	{name: "export declared patient", scopes: "patient/*.rs", patient: "1", target: "$export", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{Operations: map[string]smartmw.Operation{"$export": {Permission: scope.Read | scope.Search}}}}, want: 403},
+	{name: "validate any type declared", scopes: "user/Observation.r", target: "Observation/1/$validate", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{Operations: map[string]smartmw.Operation{"*/[id]/$validate": {Permission: scope.Read}}}}, want: 200},
+	{name: "validate compartment patient", scopes: "patient/Observation.r", patient: "1", target: "Observation/1/$validate", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{Operations: map[string]smartmw.Operation{"*/[id]/$validate": {Permission: scope.Read}}}}, want: 200, wantPatient: "1"},
+	{name: "lastn type level patient", scopes: "patient/Observation.rs", patient: "1", target: "Observation/$lastn?patient=1", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{Operations: map[string]smartmw.Operation{"Observation/$lastn": {Permission: scope.Search}}}}, want: 403},
 	{name: "include answered, each included resource checked", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&_include=Observation:performer", want: 200, wantPatient: "1"},
 	{name: "include iterate answered", scopes: "user/*.rs", target: "Observation?_include:iterate=Observation:performer", want: 200},
 	{name: "revinclude answered", scopes: "patient/*.rs", patient: "1", target: "Patient?_id=1&_revinclude=Provenance:target", want: 200, wantPatient: "1"},
-	{name: "include refused when RefuseIncludes", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&_include=Observation:performer", cfg: smartmw.Config{RefuseIncludes: true}, want: 403},
+	{name: "include refused when RefuseIncludes", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&_include=Observation:performer", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{RefuseIncludes: true}}, want: 403},
 	{name: "include wildcard refused", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&_include=*", want: 400},
 	{name: "revinclude wildcard iterate refused", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&_revinclude:iterate=*", want: 400},
 	{name: "include typed wildcard refused", scopes: "patient/*.rs", patient: "1", target: "Observation?patient=1&_include=*:*", want: 400},
@@ -414,7 +450,7 @@ var bundleCases = []decisionCase{
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/1"}},{"request":{"method":"GET","url":"Observation?patient=1"}}]}`, want: 200},
 	{name: "batch one other patient", scopes: "patient/Observation.rs patient/Patient.r", patient: "1", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/1"}},{"request":{"method":"GET","url":"Patient/2"}}]}`, want: 403},
-	{name: "batch read denied is 404 with NotFoundForDenied, as alone", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "", cfg: smartmw.Config{NotFoundForDenied: true},
+	{name: "batch read denied is 404 with NotFoundForDenied, as alone", scopes: "patient/Patient.r", patient: "1", method: "POST", target: "", cfg: smartmw.Config{FHIR: smartmw.FHIROptions{NotFoundForDenied: true}},
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/2"}}]}`, want: 404},
 	{name: "transaction create in compartment", scopes: "patient/Observation.c", patient: "1", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"transaction","entry":[{"resource":` + obs("Patient/1", "laboratory") + `,"request":{"method":"POST","url":"Observation"}}]}`, want: 200},
@@ -424,8 +460,12 @@ var bundleCases = []decisionCase{
 		body: `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"GET","url":"` + base + `/Observation/1"}}]}`, want: 200},
 	{name: "transaction foreign url", scopes: "user/Observation.r", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"GET","url":"https://evil.example/Observation/1"}}]}`, want: 400},
-	{name: "batch unrestricted search no rewrite", scopes: "patient/Observation.rs", patient: "1", method: "POST", target: "", cfg: smartmw.Config{RewriteSearch: true},
+	{name: "batch search not naming the patient refused with RefuseBroadSearches", scopes: "patient/Observation.rs", patient: "1", method: "POST", target: "", cfg: refuseBroad,
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation?code=x"}}]}`, want: 403},
+	{name: "batch search entry with a URL in its query (a token's system)", scopes: "patient/Observation.rs", patient: "1", method: "POST", target: "",
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation?patient=1&category=` + lab + `"}}]}`, want: 200},
+	{name: "batch entry URL on another server refused", scopes: "patient/Observation.rs", patient: "1", method: "POST", target: "",
+		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"https://evil.example/fhir/Observation?patient=1"}}]}`, want: 400},
 	{name: "batch nested", scopes: "user/*.cruds", method: "POST", target: "",
 		body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"POST","url":""}}]}`, want: 400},
 	{name: "batch bad entry path", scopes: "user/*.cruds", method: "POST", target: "",

@@ -87,7 +87,7 @@ func BenchmarkVerify(b *testing.B) {
 	tok := rs256(b, goodClaims())
 	pub := &rsaKey().PublicKey
 	b.Run("smartguard", func(b *testing.B) {
-		m := newTest(b, func(c *Config) { c.DisableCache = true })
+		m := newTest(b, func(c *Config) { c.Cache.Disable = true })
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {

@@ -34,7 +34,7 @@ func (c *countingKey) count() int {
 
 func TestCacheSkipsVerificationOfRepeatedToken(t *testing.T) {
 	var k countingKey
-	m := newTest(t, func(c *Config) { c.Keyfunc = k.key })
+	m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = k.key })
 	tok := rs256(t, goodClaims())
 	for range 3 {
 		if _, err := m.Verify(context.Background(), tok); err != nil {
@@ -48,7 +48,7 @@ func TestCacheSkipsVerificationOfRepeatedToken(t *testing.T) {
 
 func TestCacheOffVerifiesEveryTime(t *testing.T) {
 	var k countingKey
-	m := newTest(t, func(c *Config) { c.Keyfunc = k.key; c.DisableCache = true })
+	m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = k.key; c.Cache.Disable = true })
 	tok := rs256(t, goodClaims())
 	for range 3 {
 		if _, err := m.Verify(context.Background(), tok); err != nil {
@@ -63,7 +63,7 @@ func TestCacheOffVerifiesEveryTime(t *testing.T) {
 // TestCacheRechecksExpiryOnHit: a cached token is refused once expired.
 func TestCacheRechecksExpiryOnHit(t *testing.T) {
 	now := testNow
-	m := newTest(t, func(c *Config) { c.Now = func() time.Time { return now } })
+	m := newTest(t, func(c *Config) { c.Tokens.Now = func() time.Time { return now } })
 	c := goodClaims()
 	c["exp"] = testNow.Add(time.Minute).Unix()
 	tok := rs256(t, c)
@@ -82,7 +82,7 @@ func TestCacheEntryLivesAtMostTTL(t *testing.T) {
 	var k countingKey
 	now := testNow
 	m := newTest(t, func(c *Config) {
-		c.Keyfunc, c.CacheTTL, c.Now = k.key, time.Minute, func() time.Time { return now }
+		c.Issuer.Keyfunc, c.Cache.TTL, c.Tokens.Now = k.key, time.Minute, func() time.Time { return now }
 	})
 	tok := rs256(t, goodClaims()) // expires in an hour
 	m.Verify(context.Background(), tok)
@@ -100,7 +100,7 @@ func TestCacheEntryLivesAtMostTTL(t *testing.T) {
 
 func TestCacheNeverHoldsFailures(t *testing.T) {
 	var k countingKey
-	m := newTest(t, func(c *Config) { c.Keyfunc = k.key })
+	m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = k.key })
 	tok := mint(t, jwt.SigningMethodRS256, otherRSAKey(), goodClaims(), nil) // a signature that fails
 	for range 2 {
 		wantInvalid(t, m, tok)
@@ -133,7 +133,7 @@ func TestCacheEviction(t *testing.T) {
 }
 
 func TestCacheConcurrent(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.CacheSize = 8 })
+	m := newTest(t, func(c *Config) { c.Cache.Size = 8 })
 	toks := make([]string, 16)
 	for i := range toks {
 		c := goodClaims()
@@ -166,7 +166,7 @@ func TestCacheMemoryPerEntry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("memory measurement")
 	}
-	m := newTest(t, func(c *Config) { c.CacheSize = 1 << 20 })
+	m := newTest(t, func(c *Config) { c.Cache.Size = 1 << 20 })
 	const n = 2000
 	toks := make([]string, n)
 	for i := range toks {

@@ -18,100 +18,10 @@ import (
 // for that server, carry their launch context and scopes into the grant
 // and the decision.
 func TestAuthorizationServerTokenShapes(t *testing.T) {
-	iat, exp := testNow.Add(-time.Minute).Unix(), testNow.Add(time.Hour).Unix()
-	tests := []struct {
-		name    string
-		iss     string
-		hdr     map[string]any
-		claims  jwt.MapClaims
-		adjust  func(*Config)
-		patient string
-		user    string
-		client  string
-		scopes  []string
-	}{{
-		name: "Ory Hydra: scp array, aud array, launch context under ext",
-		iss:  "http://127.0.0.1:4444",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
-		claims: jwt.MapClaims{
-			"aud": []any{testAudience}, "client_id": "smart-app", "exp": exp, "iat": iat, "nbf": iat,
-			"jti": "5d1f", "sub": "alice", "scp": []any{"launch/patient", "patient/Observation.rs", "openid"},
-			"ext": map[string]any{"patient": "example", "fhirUser": "Patient/example"},
-		},
-		adjust: func(c *Config) {
-			c.Claims = ClaimNames{Patient: []string{"ext.patient"}, FHIRUser: []string{"ext.fhirUser"}}
-		},
-		patient: "example", user: "Patient/example", client: "smart-app",
-		scopes: []string{"launch/patient", "patient/Observation.rs"},
-	}, {
-		name: "Microsoft Entra ID v2: scp string with %2F, client in azp",
-		iss:  "https://login.microsoftonline.com/0c8e4a4e-tenant/v2.0",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
-		claims: jwt.MapClaims{
-			"aud": testAudience, "azp": "7f2c-app", "exp": exp, "iat": iat, "nbf": iat, "sub": "AAAA-sub", "oid": "5e1c",
-			"tid": "0c8e4a4e-tenant", "ver": "2.0", "scp": "launch%2Fpatient patient%2FObservation.rs patient%2fPatient.r",
-			"fhirUser": "https://fhir.example.org/r4/Patient/123", "patient": "123",
-		},
-		adjust:  func(c *Config) { c.DecodeScopeSlashes = true },
-		patient: "123", user: "https://fhir.example.org/r4/Patient/123", client: "7f2c-app",
-		scopes: []string{"launch/patient", "patient/Observation.rs", "patient/Patient.r"},
-	}, {
-		name: "Okta: scp array, client in cid, no typ",
-		iss:  "https://example.okta.com/oauth2/aus1fhir",
-		hdr:  map[string]any{"typ": nil, "kid": "k1"},
-		claims: jwt.MapClaims{
-			"ver": 1, "jti": "AT.x", "aud": testAudience, "cid": "0oa-app", "uid": "00u1", "exp": exp, "iat": iat,
-			"sub": "alice@example.org", "scp": []any{"launch/patient", "patient/Observation.rs"}, "patient": "123",
-		},
-		adjust:  func(c *Config) { c.Claims = ClaimNames{ClientID: []string{"client_id", "cid"}} },
-		patient: "123", client: "0oa-app",
-		scopes: []string{"patient/Observation.rs"},
-	}, {
-		name: "Keycloak: scope string, azp, typ Bearer claim",
-		iss:  "https://auth.example.org/realms/fhir",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
-		claims: jwt.MapClaims{
-			"exp": exp, "iat": iat, "jti": "onrtac:1", "iss": "https://auth.example.org/realms/fhir",
-			"aud": []any{testAudience, "account"}, "sub": "f3a1", "typ": "Bearer", "azp": "smart-app",
-			"scope": "openid fhirUser launch/patient patient/Observation.rs", "patient": "123",
-			"fhirUser": "Patient/123", "realm_access": map[string]any{"roles": []any{"offline_access"}},
-		},
-		patient: "123", user: "Patient/123", client: "smart-app",
-		scopes: []string{"patient/Observation.rs"},
-	}, {
-		name: "Auth0: issuer with a slash, namespaced claims with dots",
-		iss:  "https://tenant.eu.auth0.com/",
-		hdr:  map[string]any{"typ": "at+jwt", "kid": "k1"},
-		claims: jwt.MapClaims{
-			"aud": []any{testAudience, "https://tenant.eu.auth0.com/userinfo"}, "azp": "auth0-app", "exp": exp, "iat": iat,
-			"sub": "auth0|abc", "scope": "openid launch/patient patient/Observation.rs",
-			"permissions": []any{"read:everything"}, "https://fhir.example.org/patient": "123",
-			"https://fhir.example.org/fhirUser": "Patient/123",
-		},
-		adjust: func(c *Config) {
-			c.Claims = ClaimNames{Patient: []string{"https://fhir.example.org/patient"}, FHIRUser: []string{"https://fhir.example.org/fhirUser"}}
-		},
-		patient: "123", user: "Patient/123", client: "auth0-app",
-		scopes: []string{"patient/Observation.rs"},
-	}, {
-		name: "SMART reference launcher shape: context.patient",
-		iss:  "https://launch.example.org/v/r4/auth",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
-		claims: jwt.MapClaims{
-			"aud": testAudience, "client_id": "app", "exp": exp, "iat": iat, "scope": "launch patient/*.rs",
-			"context": map[string]any{"patient": "123", "need_patient_banner": true, "smart_style_url": "https://launch.example.org/style.json"},
-		},
-		adjust: func(c *Config) {
-			c.Claims = ClaimNames{Patient: []string{"patient", "context.patient"}, NeedPatientBanner: []string{"context.need_patient_banner"},
-				SmartStyleURL: []string{"context.smart_style_url"}}
-		},
-		patient: "123", client: "app",
-		scopes: []string{"patient/*.rs"},
-	}}
-	for _, tc := range tests {
+	for _, tc := range tokenShapes() {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newTest(t, func(c *Config) {
-				c.Issuer = tc.iss
+				c.Issuer.URL = tc.iss
 				if tc.adjust != nil {
 					tc.adjust(c)
 				}
@@ -149,6 +59,196 @@ func TestAuthorizationServerTokenShapes(t *testing.T) {
 	}
 }
 
+// tokenShape is an access token as an authorization server issues it,
+// with the Config docs/authorization-servers.md gives for that server,
+// and what its grant must hold.
+type tokenShape struct {
+	name    string
+	iss     string
+	hdr     map[string]any
+	claims  jwt.MapClaims
+	adjust  func(*Config)
+	patient string
+	user    string
+	client  string
+	scopes  []string
+	// patientAt is where the server puts the patient: the names of the
+	// nested members ("ext", "patient"); nil for a top-level "patient".
+	patientAt []string
+}
+
+// setPatient sets the patient claim of the token shaped as ts to v.
+func (ts tokenShape) setPatient(v string) {
+	at := ts.patientAt
+	if at == nil {
+		at = []string{"patient"}
+	}
+	m := map[string]any(ts.claims)
+	for _, step := range at[:len(at)-1] {
+		m = m[step].(map[string]any)
+	}
+	m[at[len(at)-1]] = v
+}
+
+// tokenShapes are the access tokens of TestAuthorizationServerTokenShapes,
+// made afresh for each use.
+func tokenShapes() []tokenShape {
+	iat, exp := testNow.Add(-time.Minute).Unix(), testNow.Add(time.Hour).Unix()
+	return []tokenShape{{
+		name: "Ory Hydra: scp array, aud array, launch context under ext",
+		iss:  "http://127.0.0.1:4444",
+		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		claims: jwt.MapClaims{
+			"aud": []any{testAudience}, "client_id": "smart-app", "exp": exp, "iat": iat, "nbf": iat,
+			"jti": "5d1f", "sub": "alice", "scp": []any{"launch/patient", "patient/Observation.rs", "openid"},
+			"ext": map[string]any{"patient": "example", "fhirUser": "Patient/example"},
+		},
+		adjust: func(c *Config) {
+			c.Issuer.Claims = ClaimNames{Patient: []string{"ext.patient"}, FHIRUser: []string{"ext.fhirUser"}}
+		},
+		patient: "example", user: "Patient/example", client: "smart-app",
+		scopes:    []string{"launch/patient", "patient/Observation.rs"},
+		patientAt: []string{"ext", "patient"},
+	}, {
+		name: "Microsoft Entra ID v2: scp string with %2F, client in azp",
+		iss:  "https://login.microsoftonline.com/0c8e4a4e-tenant/v2.0",
+		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		claims: jwt.MapClaims{
+			"aud": testAudience, "azp": "7f2c-app", "exp": exp, "iat": iat, "nbf": iat, "sub": "AAAA-sub", "oid": "5e1c",
+			"tid": "0c8e4a4e-tenant", "ver": "2.0", "scp": "launch%2Fpatient patient%2FObservation.rs patient%2fPatient.r",
+			"fhirUser": "https://fhir.example.org/r4/Patient/123", "patient": "123",
+		},
+		adjust:  func(c *Config) { c.Issuer.DecodeScopeSlashes = true },
+		patient: "123", user: "https://fhir.example.org/r4/Patient/123", client: "7f2c-app",
+		scopes: []string{"launch/patient", "patient/Observation.rs", "patient/Patient.r"},
+	}, {
+		name: "Okta: scp array, client in cid, no typ",
+		iss:  "https://example.okta.com/oauth2/aus1fhir",
+		hdr:  map[string]any{"typ": nil, "kid": "k1"},
+		claims: jwt.MapClaims{
+			"ver": 1, "jti": "AT.x", "aud": testAudience, "cid": "0oa-app", "uid": "00u1", "exp": exp, "iat": iat,
+			"sub": "alice@example.org", "scp": []any{"launch/patient", "patient/Observation.rs"}, "patient": "123",
+		},
+		adjust:  func(c *Config) { c.Issuer.Claims = ClaimNames{ClientID: []string{"client_id", "cid"}} },
+		patient: "123", client: "0oa-app",
+		scopes: []string{"patient/Observation.rs"},
+	}, {
+		name: "Keycloak: scope string, azp, typ Bearer claim",
+		iss:  "https://auth.example.org/realms/fhir",
+		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		claims: jwt.MapClaims{
+			"exp": exp, "iat": iat, "jti": "onrtac:1", "iss": "https://auth.example.org/realms/fhir",
+			"aud": []any{testAudience, "account"}, "sub": "f3a1", "typ": "Bearer", "azp": "smart-app",
+			"scope": "openid fhirUser launch/patient patient/Observation.rs", "patient": "123",
+			"fhirUser": "Patient/123", "realm_access": map[string]any{"roles": []any{"offline_access"}},
+		},
+		patient: "123", user: "Patient/123", client: "smart-app",
+		scopes: []string{"patient/Observation.rs"},
+	}, {
+		name: "Auth0: issuer with a slash, namespaced claims with dots",
+		iss:  "https://tenant.eu.auth0.com/",
+		hdr:  map[string]any{"typ": "at+jwt", "kid": "k1"},
+		claims: jwt.MapClaims{
+			"aud": []any{testAudience, "https://tenant.eu.auth0.com/userinfo"}, "azp": "auth0-app", "exp": exp, "iat": iat,
+			"sub": "auth0|abc", "scope": "openid launch/patient patient/Observation.rs",
+			"permissions": []any{"read:everything"}, "https://fhir.example.org/patient": "123",
+			"https://fhir.example.org/fhirUser": "Patient/123",
+		},
+		adjust: func(c *Config) {
+			c.Issuer.Claims = ClaimNames{Patient: []string{"https://fhir.example.org/patient"}, FHIRUser: []string{"https://fhir.example.org/fhirUser"}}
+		},
+		patient: "123", user: "Patient/123", client: "auth0-app",
+		scopes:    []string{"patient/Observation.rs"},
+		patientAt: []string{"https://fhir.example.org/patient"},
+	}, {
+		name: "node oidc-provider: JWT access token of a resource indicator, extraTokenClaims at the top level",
+		iss:  "https://op.example.org",
+		hdr:  map[string]any{"typ": "at+jwt", "kid": "k1"},
+		claims: jwt.MapClaims{
+			"jti": "W1x", "sub": "alice", "iat": iat, "exp": exp, "scope": "openid fhirUser launch/patient patient/Observation.rs",
+			"client_id": "op-app", "aud": testAudience, "patient": "123", "fhirUser": "https://fhir.example.org/r4/Practitioner/p1",
+		},
+		patient: "123", user: "https://fhir.example.org/r4/Practitioner/p1", client: "op-app",
+		scopes: []string{"launch/patient", "patient/Observation.rs"},
+	}, {
+		name: "SMART reference launcher shape: context.patient",
+		iss:  "https://launch.example.org/v/r4/auth",
+		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		claims: jwt.MapClaims{
+			"aud": testAudience, "client_id": "app", "exp": exp, "iat": iat, "scope": "launch patient/*.rs",
+			"context": map[string]any{"patient": "123", "need_patient_banner": true, "smart_style_url": "https://launch.example.org/style.json"},
+		},
+		adjust: func(c *Config) {
+			c.Issuer.Claims = ClaimNames{Patient: []string{"patient", "context.patient"}, NeedPatientBanner: []string{"context.need_patient_banner"},
+				SmartStyleURL: []string{"context.smart_style_url"}}
+		},
+		patient: "123", client: "app",
+		scopes: []string{"patient/*.rs"},
+	}}
+}
+
+// TestTokenShapesWithPatientReferences: whichever server's shape carries
+// it, and wherever in the token, a patient given as a reference or a URL
+// on the token's base is read as the id and decides the compartment; one
+// on another server, another base or of a version refuses the token.
+func TestTokenShapesWithPatientReferences(t *testing.T) {
+	values := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"relative", "Patient/123", true},
+		{"URL on the base", testAudience + "/Patient/123", true},
+		{"URL, upper-case host and default port", "https://FHIR.example.org:443/r4/Patient/123", true},
+		{"URL on another server", "https://ehr.example.org/r4/Patient/123", false},
+		{"URL on a base that only starts with this one's", "https://fhir.example.org/r4x/Patient/123", false},
+		{"URL on another tenant", "https://fhir.example.org/tenant-b/Patient/123", false},
+		{"version", "Patient/123/_history/1", false},
+	}
+	for i, shape := range tokenShapes() {
+		for _, v := range values {
+			t.Run(shape.name+"/"+v.name, func(t *testing.T) {
+				tc := tokenShapes()[i] // claims of its own to change
+				m := newTest(t, func(c *Config) {
+					c.Issuer.URL = tc.iss
+					c.Issuer.Audiences = []string{"https://fhir.example.org/tenant-b"}
+					if tc.adjust != nil {
+						tc.adjust(c)
+					}
+				})
+				tc.claims["iss"] = tc.iss
+				tc.setPatient(v.value)
+				tok := mint(t, jwt.SigningMethodRS256, rsaKey(), tc.claims, tc.hdr)
+				h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/fhir+json")
+					w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`))
+				}))
+				status := func(target string) int {
+					req := httptest.NewRequest(http.MethodGet, target, nil)
+					req.Header.Set("Authorization", "Bearer "+tok)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					return rec.Code
+				}
+				if !v.ok {
+					if got := status("/r4/Observation?patient=123"); got != http.StatusUnauthorized {
+						t.Fatalf("status %d, want 401", got)
+					}
+					return
+				}
+				if got := status("/r4/Observation?patient=123"); got != http.StatusOK {
+					t.Fatalf("own search: status %d", got)
+				}
+				if got := status("/r4/Observation?patient=456"); got != http.StatusForbidden {
+					t.Errorf("another patient's search: status %d", got)
+				}
+				if g, err := m.Verify(context.Background(), tok); err != nil || g.Patient() != "123" {
+					t.Errorf("patient %q, %v", g.Patient(), err)
+				}
+			})
+		}
+	}
+}
+
 // TestClaimPaths: how a claim name is looked up: a top-level claim of
 // that exact name first, then a path into nested objects.
 func TestClaimPaths(t *testing.T) {
@@ -172,7 +272,7 @@ func TestClaimPaths(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.Claims.Patient = tc.names })
+			m := newTest(t, func(c *Config) { c.Issuer.Claims.Patient = tc.names })
 			c := goodClaims()
 			delete(c, "patient")
 			for k, v := range tc.claims {
@@ -215,7 +315,7 @@ func TestDecodeScopeSlashes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.DecodeScopeSlashes = tc.decode })
+			m := newTest(t, func(c *Config) { c.Issuer.DecodeScopeSlashes = tc.decode })
 			c := goodClaims()
 			c["scope"] = tc.claim
 			g, err := m.Verify(context.Background(), rs256(t, c))
@@ -258,9 +358,12 @@ func TestClaimNamesPerIssuer(t *testing.T) {
 	if err != nil || g.Patient() != "p1" || !g.Scopes().Has("patient/Observation.rs") {
 		t.Errorf("second issuer: patient %q scopes %s err %v", g.Patient(), g.Scopes(), err)
 	}
-	_, err = New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey,
-		Claims:  ClaimNames{Patient: []string{""}},
-		Issuers: []Issuer{{URL: other, Audience: otherBase, Keyfunc: staticKey, Claims: ClaimNames{Scope: []string{"scp", ""}}}}})
+	_, err = New(context.Background(), Config{Issuer: Issuer{
+		URL:      testIssuer,
+		Audience: testAudience,
+		Keyfunc:  staticKey,
+		Claims:   ClaimNames{Patient: []string{""}},
+	}, Issuers: []Issuer{{URL: other, Audience: otherBase, Keyfunc: staticKey, Claims: ClaimNames{Scope: []string{"scp", ""}}}}})
 	if err == nil {
 		t.Fatal("empty claim names accepted")
 	}

@@ -34,6 +34,7 @@ type claims struct {
 	names   *ClaimNames
 	strict  bool // RFC 9068 §2.2: sub, client_id, iat and jti required
 	slashes bool // read %2F as "/" before the "?" of each scope
+	dpop    bool // the issuer accepts DPoP-bound tokens: cnf.jkt allowed
 	// deferScopes leaves the scope claim to readScopes: a JWT's scopes,
 	// which a forger may make long, are parsed only once its signature
 	// verified.
@@ -43,7 +44,10 @@ type claims struct {
 	// "aud" is required).
 	issuer     string
 	defaultAud []string
-	out        smartctx.Claims
+	// auds are the issuer's configured audiences: the FHIR bases served
+	// here that its tokens may be for.
+	auds []string
+	out  smartctx.Claims
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)
@@ -58,7 +62,7 @@ var _ jwt.ClaimsValidator = (*claims)(nil)
 // reported, joined in the order the claims are read.
 func (c *claims) Validate() error {
 	m := c.MapClaims
-	exp, err := precheck(m)
+	exp, err := precheck(m, c.dpop)
 	if err != nil {
 		return err
 	}
@@ -72,7 +76,7 @@ func (c *claims) Validate() error {
 	if c.strict {
 		r.requireRFC9068(out)
 	}
-	c.checkLaunchContext(&r, &out)
+	c.checkLaunchContext(&r, &out, c.bases(aud))
 	if !c.deferScopes {
 		if err := c.readScopes(&out); err != nil {
 			r.errs = append(r.errs, err)
@@ -91,16 +95,23 @@ func (c *claims) Validate() error {
 
 // precheck refuses the claims that make the token unusable whatever else
 // it holds, and returns its expiry: claims that are not UTF-8, a cnf
-// binding, and no exp, which jwt/v5 treats as optional: a bearer token
-// without one would be good forever.
-func precheck(m jwt.MapClaims) (*jwt.NumericDate, error) {
+// binding other than a DPoP one where dpop allows it, and no exp, which
+// jwt/v5 treats as optional: a bearer token without one would be good
+// forever.
+func precheck(m jwt.MapClaims, dpop bool) (*jwt.NumericDate, error) {
 	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
 		return nil, fmt.Errorf("%w: claims are not UTF-8", errClaim)
 	}
-	if _, ok := m["cnf"]; ok {
-		// A sender-constrained (DPoP or mTLS) token presented as a bearer
-		// token: its holder's proof is not checked here (RFC 9449 §7.2).
-		return nil, fmt.Errorf("%w: cnf-bound token presented as Bearer", errClaim)
+	if cnf, ok := m["cnf"]; ok {
+		if !dpop {
+			// A sender-constrained (DPoP or mTLS) token presented as a
+			// bearer token: its holder's proof is not checked here (RFC
+			// 9449 §7.2).
+			return nil, fmt.Errorf("%w: cnf-bound token presented as Bearer", errClaim)
+		}
+		if err := checkCNF(cnf); err != nil { // its proof: see checkDPoP
+			return nil, err
+		}
 	}
 	exp, err := m.GetExpirationTime()
 	if err != nil || exp == nil {
@@ -166,7 +177,7 @@ func (c *claims) readStrings(r *claimReader) smartctx.Claims {
 }
 
 // requireRFC9068 reports the claims RFC 9068 §2.2 requires of a JWT access
-// token and out lacks: sub, client_id, jti and iat (Config.RequireATJWT).
+// token and out lacks: sub, client_id, jti and iat (Config.Tokens.RequireATJWT).
 func (r *claimReader) requireRFC9068(out smartctx.Claims) {
 	// The || stops at the first claim missing: jti is read, and a jti
 	// that is not a string reported, only when sub and client_id are
@@ -179,23 +190,45 @@ func (r *claimReader) requireRFC9068(out smartctx.Claims) {
 	}
 }
 
+// bases returns the FHIR bases served here that a token with audience aud
+// is for: those of the issuer's configured audiences that aud names.
+func (c *claims) bases(aud []string) []string {
+	var bs []string
+	for _, a := range c.auds {
+		if slices.Contains(aud, a) && !slices.Contains(bs, a) {
+			bs = append(bs, a)
+		}
+	}
+	return bs
+}
+
+// launchError is what is wrong with a launch context claim. Its text is
+// told to the client (error_description): fixed words, never the claim's
+// value.
+type launchError string
+
+func (e launchError) Error() string { return string(e) }
+
 // checkLaunchContext checks the SMART launch context in out: patient and
-// encounter are FHIR ids, fhirUser a reference to a user resource, and
+// encounter are read as ids (see contextID) of resources on bases, the
+// FHIR bases the token is for; fhirUser is a reference to a user resource
+// (on any server: see smartctx.Grant.LocalFHIRUser), and
 // need_patient_banner (read here into out) a boolean. The ids end up in
 // FHIR paths and compartment checks, so a claim that is present must be
 // valid: present but empty or not a string, it is refused rather than
 // read as no context at all.
-func (c *claims) checkLaunchContext(r *claimReader, out *smartctx.Claims) {
+func (c *claims) checkLaunchContext(r *claimReader, out *smartctx.Claims, bases []string) {
 	m := r.m
-	if out.Patient != "" && !smartctx.ValidID(out.Patient) || out.Patient == "" && present(m, c.names.Patient) {
-		r.errs = append(r.errs, fmt.Errorf("%w: patient is not a FHIR id", errClaim))
+	if isString(m, c.names.Patient) { // not a string: reported by readStrings
+		out.Patient = r.contextID(out.Patient, "patient", "Patient", bases)
 	}
-	if out.Encounter != "" && !smartctx.ValidID(out.Encounter) || out.Encounter == "" && present(m, c.names.Encounter) {
-		r.errs = append(r.errs, fmt.Errorf("%w: encounter is not a FHIR id", errClaim))
+	if isString(m, c.names.Encounter) {
+		out.Encounter = r.contextID(out.Encounter, "encounter", "Encounter", bases)
 	}
 	if present(m, c.names.FHIRUser) {
 		if _, _, ok := smartctx.SplitUserReference(out.FHIRUser); !ok {
-			r.errs = append(r.errs, fmt.Errorf("%w: fhirUser is not a reference to a Patient, Practitioner, PractitionerRole, RelatedPerson or Person", errClaim))
+			r.errs = append(r.errs, fmt.Errorf("%w: %w", errClaim,
+				launchError("fhirUser is not a reference to a user resource")))
 		}
 	}
 	if v, ok := first(m, c.names.NeedPatientBanner); ok {
@@ -205,6 +238,60 @@ func (c *claims) checkLaunchContext(r *claimReader, out *smartctx.Claims) {
 		}
 		out.NeedPatientBanner = b
 	}
+}
+
+// contextID returns the id of the resource of type typ that v, the value
+// of the launch context claim what ("patient", "encounter"), names, or
+// reports why it names none and returns "". SMART sends a plain FHIR id
+// ("123"); authorization servers also send a reference, which is read
+// only when it can mean one resource here:
+//
+//   - "Patient/123": relative, so on the base the token is used at, as an
+//     id is;
+//   - "https://fhir.example.org/r4/Patient/123": absolute, read only when
+//     it is under every FHIR base the token is for here (so, in practice,
+//     when the token is for one base and that is its base): a token for
+//     two bases could otherwise carry a patient of one to the other, where
+//     the same id is someone else.
+//
+// Anything else is refused: a reference of another type, on another
+// server or base, version-specific ("Patient/123/_history/1"), with a
+// query or fragment, escapes, dot-segments, or in any other form
+// smartctx.LocalReference does not accept ("urn:uuid:...").
+func (r *claimReader) contextID(v, what, typ string, bases []string) string {
+	if smartctx.ValidID(v) {
+		return v
+	}
+	fail := func(why string) string {
+		r.errs = append(r.errs, fmt.Errorf("%w: %w", errClaim, launchError(what+" "+why)))
+		return ""
+	}
+	if v == "" {
+		return fail("is empty")
+	}
+	t, id, ok := smartctx.LocalReference(v, "")
+	if !ok && strings.Contains(v, "://") {
+		n := 0
+		for _, b := range bases {
+			if tb, idb, okb := smartctx.LocalReference(v, b); okb {
+				t, id, n = tb, idb, n+1
+			}
+		}
+		switch {
+		case n == 0:
+			return fail("is not a URL of a resource on the token's base")
+		case n < len(bases):
+			return fail("is a URL but the token is for several bases")
+		}
+		ok = true
+	}
+	switch {
+	case !ok:
+		return fail("is not an id, " + typ + "/[id] or its URL here")
+	case t != typ:
+		return fail("is a reference to a type other than " + typ)
+	}
+	return id
 }
 
 // replaced reports whether a key or string inside v holds U+FFFD, which
@@ -280,7 +367,7 @@ func lookup(m map[string]any, name string) (any, bool) {
 
 // decodeSlashes reads "%2F" and "%2f" as "/" in the part of each
 // space-separated scope before its first "?" (see
-// Config.DecodeScopeSlashes). It allocates only when there is one.
+// Config.Issuer.DecodeScopeSlashes). It allocates only when there is one.
 func decodeSlashes(s string) string {
 	if !strings.Contains(s, "%2F") && !strings.Contains(s, "%2f") {
 		return s
@@ -306,6 +393,13 @@ func decodeSlashes(s string) string {
 
 func present(m map[string]any, names []string) bool {
 	_, ok := first(m, names)
+	return ok
+}
+
+// isString reports whether the first of names present in m is a string.
+func isString(m map[string]any, names []string) bool {
+	v, _ := first(m, names)
+	_, ok := v.(string)
 	return ok
 }
 

@@ -1,13 +1,12 @@
 package middleware
 
 import (
-	"encoding/json"
+	"cmp"
 	"errors"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/compartment"
 	"github.com/smartguard/smartguard/internal/search"
-	"github.com/smartguard/smartguard/scope"
 )
 
 // ErrMalformedResource is returned for a resource that is not a FHIR JSON
@@ -41,85 +40,57 @@ func InPatientCompartment(resource []byte, patientID string) (bool, error) {
 	return ok, nil
 }
 
-// InPatientCompartmentMap is InPatientCompartment for a resource decoded
-// into a map.
-func InPatientCompartmentMap(resource map[string]any, patientID string) (bool, error) {
-	b, err := json.Marshal(resource)
-	if err != nil {
-		return false, ErrMalformedResource
-	}
-	return InPatientCompartment(b, patientID)
-}
-
-// MatchesConstraint reports whether resource (FHIR R4 JSON) matches the
-// granular scope constraint c, as a FHIR search with c's parameters on the
-// resource's type would find it: every parameter type of R4 is evaluated
-// in memory (see Search). A constraint the library does not evaluate
-// (chains, composite parameters, terminology modifiers, an empty c, ...)
-// does not match: an unsupported constraint allows nothing. Absolute
-// references are compared as they are; use NewSearch with your base URL
-// to take references under it as relative ones.
-func MatchesConstraint(resource []byte, c scope.Constraint) (bool, error) {
-	typ, err := search.ResourceType(resource)
-	if err != nil {
-		return false, ErrMalformedResource
-	}
-	if len(c) == 0 {
-		return false, nil
-	}
-	q, err := search.Compile(typ, c, search.Options{})
-	if err != nil {
-		return false, nil // not evaluated: allows nothing
-	}
-	ok, err := q.Match(resource)
-	if err != nil {
-		return false, ErrMalformedResource
-	}
-	return ok, nil
-}
-
-// MatchesConstraintMap is MatchesConstraint for a resource decoded into a
-// map.
-func MatchesConstraintMap(resource map[string]any, c scope.Constraint) (bool, error) {
-	b, err := json.Marshal(resource)
-	if err != nil {
-		return false, ErrMalformedResource
-	}
-	return MatchesConstraint(b, c)
-}
-
 // Permits reports whether d lets the handler read, return or change
-// resource: when d.Patient() is set and the resource's type can belong to
-// a patient (the R4 patient compartment's types and the patient-linked
-// ones, such as Device), it is in that patient's compartment; and it
-// matches one of d.Constraints(), when set. A nil d permits nothing.
+// resource (FHIR R4 JSON), as the response guard decides it: when
+// d.Limits().Patient is set and the resource's type can belong to a
+// patient (the R4 patient compartment's types and the patient-linked ones,
+// such as Device), it is in that patient's compartment; and it matches one
+// of d.Limits().Constraints, when set, as a FHIR search with the
+// constraint's parameters on the resource's type would find it (see
+// Search; absolute references are compared as they are). A nil d permits
+// nothing.
+//
+// What cannot be checked is never permitted: the error is
+// ErrMalformedResource for a resource that cannot be read, and
+// ErrUnsupportedSearch when no constraint matched and one of them could
+// not be evaluated (as with ParseSearch and NewSearch: a constraint the
+// library does not evaluate allows nothing).
 func Permits(d *smartctx.Decision, resource []byte) (bool, error) {
 	if d == nil {
 		return false, nil
 	}
-	if p := d.Patient(); p != "" {
+	lim := d.Limits()
+	if lim.Patient != "" {
 		typ, _, err := compartment.TypeAndID(resource)
 		if err != nil {
 			return false, ErrMalformedResource
 		}
 		if compartment.In(typ) {
-			if ok, err := InPatientCompartment(resource, p); !ok || err != nil {
+			if ok, err := InPatientCompartment(resource, lim.Patient); !ok || err != nil {
 				return false, err
 			}
 		}
 	}
-	cons := d.Constraints()
-	if cons == nil {
+	if lim.Constraints == nil {
 		return true, nil
 	}
-	for _, c := range cons {
-		ok, err := MatchesConstraint(resource, c)
-		if err != nil {
-			return false, err
+	typ, err := search.ResourceType(resource)
+	if err != nil {
+		return false, ErrMalformedResource
+	}
+	var unsupported error
+	for _, c := range lim.Constraints {
+		if len(c) == 0 {
+			continue // names nothing, so it matches nothing
 		}
-		if ok {
-			return true, nil
+		s, err := NewSearch(typ, c, "")
+		if err != nil {
+			unsupported = cmp.Or(unsupported, err)
+			continue
+		}
+		if ok, err := s.Matches(resource); err != nil || ok {
+			return ok, err
 		}
 	}
-	return false, nil
+	return false, unsupported
 }

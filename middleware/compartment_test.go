@@ -9,31 +9,45 @@ import (
 	"github.com/smartguard/smartguard/scope"
 )
 
-func TestInPatientCompartmentMap(t *testing.T) {
-	enc := map[string]any{"resourceType": "Encounter", "subject": map[string]any{"reference": "Patient/7"}}
-	if ok, err := smartmw.InPatientCompartmentMap(enc, "7"); !ok || err != nil {
+func TestInPatientCompartment(t *testing.T) {
+	enc := []byte(`{"resourceType":"Encounter","subject":{"reference":"Patient/7"}}`)
+	if ok, err := smartmw.InPatientCompartment(enc, "7"); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	if ok, err := smartmw.InPatientCompartmentMap(enc, "8"); ok || err != nil {
+	if ok, err := smartmw.InPatientCompartment(enc, "8"); ok || err != nil {
 		t.Fatal(ok, err)
 	}
 	if _, err := smartmw.InPatientCompartment([]byte(`{"resourceType":`), "7"); !errors.Is(err, smartmw.ErrMalformedResource) {
 		t.Fatal(err)
 	}
-	if _, err := smartmw.InPatientCompartmentMap(map[string]any{"x": make(chan int)}, "7"); !errors.Is(err, smartmw.ErrMalformedResource) {
-		t.Fatal(err)
-	}
 }
 
-func TestMatchesConstraintMap(t *testing.T) {
-	c := scope.Constraint{{Name: "category", Value: lab}}
-	res := map[string]any{"resourceType": "Observation", "category": []any{map[string]any{"coding": []any{
-		map[string]any{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}}}}}
-	if ok, err := smartmw.MatchesConstraintMap(res, c); !ok || err != nil {
-		t.Fatal(ok, err)
-	}
-	if ok, err := smartmw.MatchesConstraintMap(res, scope.Constraint{{Name: "category", Value: vit}}); ok || err != nil {
-		t.Fatal(ok, err)
+// TestPermitsWhatItCannotEvaluateNever: a constraint the library does not
+// evaluate permits nothing, and says so with ErrUnsupportedSearch, as
+// ParseSearch and NewSearch do; another alternative that matches still
+// permits.
+func TestPermitsWhatItCannotEvaluateNever(t *testing.T) {
+	labObs := []byte(obs("Patient/1", "laboratory"))
+	chained := scope.Constraint{{Name: "subject.name", Value: "x"}}
+	for _, tc := range []struct {
+		name    string
+		cons    []scope.Constraint
+		want    bool
+		wantErr error
+	}{
+		{"unsupported alone", []scope.Constraint{chained}, false, smartmw.ErrUnsupportedSearch},
+		{"unsupported, then a match", []scope.Constraint{chained, {{Name: "category", Value: lab}}}, true, nil},
+		{"unsupported, then no match", []scope.Constraint{chained, {{Name: "category", Value: vit}}}, false, smartmw.ErrUnsupportedSearch},
+		{"an empty constraint matches nothing", []scope.Constraint{{}}, false, nil},
+		{"unknown parameter", []scope.Constraint{{{Name: "no-such-param", Value: "x"}}}, false, smartmw.ErrInvalidSearch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Constraints: tc.cons})
+			ok, err := smartmw.Permits(d, labObs)
+			if ok != tc.want || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Errorf("Permits = %v, %v; want %v, %v", ok, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }
 

@@ -19,35 +19,35 @@ import (
 
 // Defaults of the Config fields whose zero value means "the default".
 const (
-	// DefaultLeeway is the default Config.Leeway.
+	// DefaultLeeway is the default Config.Tokens.Leeway.
 	DefaultLeeway = 30 * time.Second
-	// DefaultRealm is the default Config.Realm.
+	// DefaultRealm is the default Config.Hooks.Realm.
 	DefaultRealm = "fhir"
-	// DefaultRefreshInterval is the default Config.RefreshInterval.
+	// DefaultRefreshInterval is the default Config.Keys.RefreshInterval.
 	DefaultRefreshInterval = time.Hour
-	// DefaultUnknownKIDInterval is the default Config.UnknownKIDInterval.
+	// DefaultUnknownKIDInterval is the default Config.Keys.UnknownKIDInterval.
 	DefaultUnknownKIDInterval = 15 * time.Second
-	// DefaultMaxKeyStaleness is the default Config.MaxKeyStaleness.
+	// DefaultMaxKeyStaleness is the default Config.Keys.MaxStaleness.
 	DefaultMaxKeyStaleness = 24 * time.Hour
 	// DefaultIntrospectionCacheTTL is the default Introspection.CacheTTL.
 	DefaultIntrospectionCacheTTL = time.Minute
 	// DefaultIntrospectionTimeout is the default Introspection.Timeout.
 	DefaultIntrospectionTimeout = 5 * time.Second
-	// DefaultMaxTokenSize is the default Config.MaxTokenSize.
+	// DefaultMaxTokenSize is the default Config.Bounds.MaxTokenSize.
 	DefaultMaxTokenSize = 16 << 10
-	// DefaultCacheSize is the default Config.CacheSize.
+	// DefaultCacheSize is the default Config.Cache.Size.
 	DefaultCacheSize = 10000
-	// DefaultCacheTTL is the default Config.CacheTTL.
+	// DefaultCacheTTL is the default Config.Cache.TTL.
 	DefaultCacheTTL = 5 * time.Minute
 	// DefaultHTTPTimeout is the timeout of the default Config.HTTPClient.
 	DefaultHTTPTimeout = 10 * time.Second
-	// DefaultMaxBodyBytes is the default Config.MaxBodyBytes.
+	// DefaultMaxBodyBytes is the default Config.Bounds.MaxBodyBytes.
 	DefaultMaxBodyBytes = 10 << 20
-	// DefaultMaxResponseBytes is the default Config.MaxResponseBytes.
+	// DefaultMaxResponseBytes is the default Config.Bounds.MaxResponseBytes.
 	DefaultMaxResponseBytes = 32 << 20
-	// DefaultMaxBundleEntries is the default Config.MaxBundleEntries.
+	// DefaultMaxBundleEntries is the default Config.Bounds.MaxBundleEntries.
 	DefaultMaxBundleEntries = 1000
-	// DefaultMaxStoredReads is the default Config.MaxStoredReads.
+	// DefaultMaxStoredReads is the default Config.Bounds.MaxStoredReads.
 	DefaultMaxStoredReads = 100
 )
 
@@ -55,59 +55,44 @@ const (
 const MaxLeeway = 5 * time.Minute
 
 // DefaultAlgorithms are the JWS algorithms accepted when
-// Config.Algorithms is empty: RSA PKCS#1 v1.5, RSA-PSS, ECDSA and EdDSA.
+// Config.Tokens.Algorithms is empty: RSA PKCS#1 v1.5, RSA-PSS, ECDSA and EdDSA.
 var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// Config configures a Guard. Issuer and Audience are required; every other
-// field may be left zero, which selects the documented default, and the
-// defaults are the strict choices. Fields that weaken a check are named
-// Insecure… or Skip…. New reports every problem of a Config in one error.
+// Config configures a Guard. Issuer.URL and Issuer.Audience are required;
+// every other field may be left zero, which selects the documented
+// default, and the defaults are the strict choices. Fields that weaken a
+// check are named Insecure… or Skip…. New reports every problem of a
+// Config in one error.
+//
+// The fields follow the path of a request: whose tokens are trusted, for
+// which FHIR bases (Issuer, Issuers, Base, TrustForwardedHost), from which
+// browser origins (AllowedOrigins); how a token is checked (Tokens) and
+// the proof of a DPoP-bound one (DPoP), with which keys (Keys,
+// HTTPClient) and how long a verified one is remembered (Cache); what a FHIR request may then do (FHIR, Policy) within which
+// bounds (Bounds); and who is told (Hooks).
 type Config struct {
-	// Issuer is the identifier of the trusted authorization server,
-	// compared exactly with the "iss" claim (RFC 9068 §4). It must be an
-	// https URL; http is allowed for loopback hosts (127.0.0.1, ::1,
-	// localhost). Required.
-	Issuer string
+	// Issuer is the trusted authorization server: its "iss" (URL), the
+	// FHIR base its tokens are for (Audience), and, when they are not the
+	// defaults, its keys, claim names and token format. URL and Audience
+	// are required.
+	Issuer Issuer
 
-	// Audience is this FHIR server's base URL, such as
-	// "https://fhir.example.org/r4", without a trailing "/". A token's
-	// "aud" (a string or an array) must contain it exactly. Requests are
-	// served under its path ("/r4/...") unless Base says otherwise.
-	// Required.
-	Audience string
+	// Issuers are further trusted authorization servers (multi-tenant).
+	// A token is matched to one by its "iss" and then verified with that
+	// issuer's keys only, against that issuer's audiences only. Each
+	// issuer's settings are its own: nothing is inherited from Issuer.
+	Issuers []Issuer
 
-	// Audiences are further base URLs this server answers for (tenants,
-	// or other names of the same server). A request under one of them is
-	// allowed only with a token whose "aud" names that base, from an
-	// issuer it is configured for: a token for tenant B is refused on
-	// tenant A's base.
-	//
-	// Each audience (here and in Issuers) is a FHIR base: the host and
-	// path of its URL (Base's path for Audience). Hosts are compared in
-	// lower case, without a port of 80 or 443 and without the scheme. A
-	// request is matched to a base by its path alone (the longest base
-	// path it is under) unless a base on another host has the same path,
-	// or one over or under it: then it is matched to those bases by its
-	// Host header too (see TrustForwardedHost), and a request whose host
-	// is none of theirs is answered 404. So tenants on one host need one
-	// path each, and tenants on their own hosts
-	// (https://a.example.org/fhir, https://b.example.org/fhir) are told
-	// apart by host, which requests must then carry; two names of one
-	// server on two hosts are two bases. New refuses two audiences that
-	// would be one base (the same host and path), which no request could
-	// tell apart; one audience may be named by several issuers.
-	Audiences []string
-
-	// Base is the path under which the FHIR API of Audience is served
-	// here, when it is not Audience's own path (behind a proxy that maps
-	// https://fhir.example.org/r4 to /fhir, say). Default: the path of
-	// Audience. It must start with "/" and not end with one. The base
-	// keeps Audience's host.
+	// Base is the path under which the FHIR API of Issuer.Audience is
+	// served here, when it is not Audience's own path (behind a proxy that
+	// maps https://fhir.example.org/r4 to /fhir, say). Default: the path
+	// of Issuer.Audience. It must start with "/" and not end with one. The
+	// base keeps Audience's host.
 	Base string
 
 	// TrustForwardedHost takes a request's host from the header the proxy
 	// in front of this server sets, instead of the Host header, where the
-	// host is needed to tell bases apart (see Audiences): the host
+	// host is needed to tell bases apart (see Issuer.Audiences): the host
 	// parameter of the last element of Forwarded (RFC 7239), or the last
 	// value of X-Forwarded-Host. A request where both are present and name
 	// different hosts, or where they cannot be read, matches no such base
@@ -118,59 +103,207 @@ type Config struct {
 	// by. Default: the Host header; the forwarding headers are not read.
 	TrustForwardedHost bool
 
-	// MetadataNeedsToken makes GET [base]/metadata (the
-	// CapabilityStatement) need a token like any FHIR request. By default
-	// it is public, as FHIR servers' capability statements are, and as
-	// SMART apps and certification test kits read it, from a browser,
-	// before they hold a token: served without authentication, open to any
-	// origin (Access-Control-Allow-Origin: *), and only a
-	// CapabilityStatement in FHIR JSON may leave (502 otherwise).
-	MetadataNeedsToken bool
+	// AllowedOrigins are the browser origins (scheme://host[:port]) that
+	// may call the FHIR API cross-origin; see CORS. When set, Handler
+	// answers CORS preflight requests before authentication. Default:
+	// none (no CORS headers; put your own CORS layer in front).
+	AllowedOrigins []string
 
-	// JWKSURL is where the Issuer's public keys are. When empty it is
-	// discovered from the issuer's /.well-known/openid-configuration,
-	// then /.well-known/oauth-authorization-server (RFC 8414); the
-	// document must name the same issuer, or New fails. Same URL rules as
-	// Issuer.
+	// Tokens says how an access token is checked: its algorithms, clock
+	// skew and type, and against which revocations. See TokenOptions.
+	Tokens TokenOptions
+
+	// DPoP says how the proofs of DPoP-bound tokens (RFC 9449) are
+	// checked, for the issuers whose Issuer.DPoP accepts them: proof
+	// algorithms, age, the record of used proofs shared by replicas, and
+	// server nonces. See DPoPOptions.
+	DPoP DPoPOptions
+
+	// Keys says how the issuers' JWKS are fetched and refreshed. See
+	// KeyOptions.
+	Keys KeyOptions
+
+	// HTTPClient fetches discovery documents and JWKS, and calls
+	// introspection endpoints. Default: a client with a 10 s timeout
+	// (never http.DefaultClient). Bodies are cut at 1 MiB and redirects
+	// must stay on https (or loopback http).
+	HTTPClient *http.Client
+
+	// Cache says how long verified tokens are remembered. See
+	// CacheOptions.
+	Cache CacheOptions
+
+	// FHIR says what SMART scopes allow on FHIR requests beyond the
+	// rules of the specification, and how the response guard works. See
+	// FHIROptions.
+	FHIR FHIROptions
+
+	// Policy is the application's own rule; see Policy. Default: none,
+	// the scopes alone decide. user/ scopes then reach everything of
+	// their types (except for a user whose fhirUser is a Patient, who is
+	// kept to that patient's compartment; see
+	// FHIROptions.SkipPatientUserCompartment) and system/ scopes everything
+	// of theirs: SMART says they must be intersected with the user's or
+	// client's own permissions, so set a Policy unless the authorization
+	// server already limits who gets them.
+	Policy Policy
+
+	// AccessPolicy is a declarative policy of what users and clients may
+	// do, intersected with their user/ and system/ scopes; see
+	// AccessPolicy and LoadAccessPolicy. With both set, a request must
+	// pass the AccessPolicy and then Policy. Default: none.
+	AccessPolicy *AccessPolicy
+
+	// Bounds are the sizes beyond which a request is refused. See Bounds.
+	Bounds Bounds
+
+	// Hooks are how refusals are answered and what is told of each
+	// request. See Hooks.
+	Hooks Hooks
+}
+
+// Issuer is a trusted authorization server: Config.Issuer, and each of
+// Config.Issuers.
+type Issuer struct {
+	// URL is the identifier of the authorization server, compared exactly
+	// with the "iss" claim (RFC 9068 §4). It must be an https URL; http is
+	// allowed for loopback hosts (127.0.0.1, ::1, localhost). Required.
+	URL string
+
+	// Audience is a FHIR base URL its tokens are for, such as
+	// "https://fhir.example.org/r4", without a trailing "/". A token's
+	// "aud" (a string or an array) must contain it exactly. Requests are
+	// served under its path ("/r4/...") unless Config.Base says otherwise
+	// (for Config.Issuer's Audience). Required.
+	Audience string
+
+	// Audiences are further base URLs its tokens may be for (tenants, or
+	// other names of the same server). A request under one of them is
+	// allowed only with a token whose "aud" names that base, from an
+	// issuer it is configured for: a token for tenant B is refused on
+	// tenant A's base.
+	//
+	// Each audience is a FHIR base: the host and path of its URL
+	// (Config.Base's path for Config.Issuer's Audience). Hosts are compared
+	// in lower case, without a port of 80 or 443 and without the scheme. A
+	// request is matched to a base by its path alone (the longest base
+	// path it is under) unless a base on another host has the same path,
+	// or one over or under it: then it is matched to those bases by its
+	// Host header too (see Config.TrustForwardedHost), and a request whose
+	// host is none of theirs is answered 404. So tenants on one host need
+	// one path each, and tenants on their own hosts
+	// (https://a.example.org/fhir, https://b.example.org/fhir) are told
+	// apart by host, which requests must then carry; two names of one
+	// server on two hosts are two bases. New refuses two audiences that
+	// would be one base (the same host and path), which no request could
+	// tell apart; one audience may be named by several issuers.
+	Audiences []string
+
+	// JWKSURL is where its public keys are. When empty it is discovered
+	// from the issuer's /.well-known/openid-configuration, then
+	// /.well-known/oauth-authorization-server (RFC 8414); the document
+	// must name the same issuer, or New fails. Same URL rules as URL.
 	JWKSURL string
 
 	// Keyfunc, when set, replaces discovery and the JWKS: it returns the
 	// key (or a jwt.VerificationKeySet) for a token whose header has
-	// already been checked. The returned keys must be the Issuer's.
+	// already been checked. The returned keys must be this issuer's.
 	// Header, algorithm and claim checks still apply.
 	Keyfunc jwt.Keyfunc
 
-	// Tokens says how Issuer's access tokens are checked: as JWTs with
-	// its keys (the default), by RFC 7662 introspection, or as JWTs when
-	// they are JWTs and by introspection when they are not. See
-	// TokenFormat and Introspection.
-	Tokens TokenFormat
+	// Claims names the claims the SMART values are read from, or paths
+	// to them in nested objects ("ext.patient"). Each zero field takes its
+	// default; see ClaimNames.
+	Claims ClaimNames
 
-	// Introspection configures the RFC 7662 introspection of Issuer's
-	// tokens, used when Tokens is TokensIntrospect or
-	// TokensJWTOrIntrospect.
+	// DecodeScopeSlashes reads "%2F" (or "%2f") as "/" in the scopes of
+	// its tokens, before the first "?" of each scope only: for
+	// authorization servers that cannot put "/" in a scope name, such as
+	// Microsoft Entra ID, where a SMART scope is registered as
+	// "patient%2FObservation.rs". Nothing else is decoded: constraint
+	// values after "?" are percent-decoded by the scope grammar itself,
+	// and decoding them again would give one scope two meanings. Default:
+	// such scopes are not SMART scopes and grant nothing.
+	DecodeScopeSlashes bool
+
+	// Format says how its access tokens are checked: as JWTs with its
+	// keys (the default), by RFC 7662 introspection, or as JWTs when they
+	// are JWTs and by introspection when they are not. See TokenFormat.
+	Format TokenFormat
+
+	// Introspection configures the RFC 7662 introspection of its tokens,
+	// used when Format is TokensIntrospect or TokensJWTOrIntrospect.
 	Introspection Introspection
 
-	// Issuers are further trusted authorization servers (multi-tenant).
-	// A token is matched to one by its "iss" and then verified with that
-	// issuer's keys only, against that issuer's audiences only.
-	Issuers []Issuer
+	// DPoP says whether its tokens may be DPoP-bound (RFC 9449), and
+	// sent as "Authorization: DPoP <token>" with a proof in the DPoP
+	// header (see Config.DPoP): DPoPOff (the default: bearer tokens
+	// only, a token with a cnf claim is refused), DPoPAllowed (both) or
+	// DPoPRequired (DPoP-bound tokens only). See DPoPMode.
+	DPoP DPoPMode
+}
 
-	// HTTPClient fetches discovery documents and JWKS. Default: a client
-	// with a 10 s timeout (never http.DefaultClient). Bodies are cut at
-	// 1 MiB and redirects must stay on https (or loopback http).
-	HTTPClient *http.Client
+// TokenOptions say how an access token is checked: its algorithms, clock
+// skew, type and source, and whether it has been revoked; see
+// Config.Tokens.
+type TokenOptions struct {
+	// Algorithms is the allow-list of JWS "alg" values. Default
+	// DefaultAlgorithms. "none" is refused by New; HMAC algorithms
+	// (HS256, ...) can only work with a Keyfunc that returns secrets, as
+	// keys from a JWKS are never symmetric.
+	Algorithms []string
 
+	// Leeway is the clock skew allowed on "exp", "nbf" and "iat".
+	// Default 30 s; at most MaxLeeway.
+	Leeway time.Duration
+
+	// Now returns the current time, against which tokens, cached tokens
+	// and introspection answers expire. Default time.Now.
+	Now func() time.Time
+
+	// RequireATJWT accepts only tokens whose "typ" header is "at+jwt" or
+	// "application/at+jwt" (any case), as RFC 9068 §4 asks. By default
+	// "JWT" and an absent "typ" are accepted too, as most authorization
+	// servers issue them. Any other "typ" is always rejected. It also
+	// requires the claims RFC 9068 §2.2 makes mandatory beyond iss, aud and
+	// exp: "sub", "client_id" (by the names of Issuer.Claims.ClientID),
+	// "iat" and "jti".
+	RequireATJWT bool
+
+	// FormBody also accepts the token as the "access_token" parameter of
+	// an application/x-www-form-urlencoded body (RFC 6750 §2.2), never on
+	// GET or HEAD. The body is read (up to 1 MiB) and put back for the next
+	// handler, access_token included. Default: only the Authorization
+	// header is read.
+	FormBody bool
+
+	// Revocations, when set, is asked about every token, JWT or
+	// introspected, on every request, after the token is verified or
+	// found in the cache: a token it lists is refused at once, cached or
+	// not (401 invalid_token, "the token has been revoked"), and an error
+	// of it (a store unreachable or slow) is answered 503
+	// temporarily_unavailable with Retry-After, never allowed.
+	// NewRevocationList is one in memory; feed it with Guard.Revoke (from
+	// an RFC 7009 endpoint of your own) or RevocationList.RevokeJTI (from
+	// your authorization server's revocation events). Default nil: no
+	// check, at no cost; a token revoked at the authorization server is
+	// then accepted until it expires (a JWT) or until its cached
+	// introspection answer does (Introspection.CacheTTL).
+	Revocations Revocations
+}
+
+// KeyOptions say how the issuers' JWKS are fetched; see Config.Keys.
+type KeyOptions struct {
 	// RefreshInterval is how often each JWKS is fetched again when its
 	// response has no Cache-Control max-age. Default 1 h. A max-age (or
 	// no-store, no-cache) is honoured within [1 min, 24 h] (1 min is
 	// lowered to RefreshInterval when that is shorter). After a failed
 	// fetch the next comes sooner, with backoff from 1 s to 5 min. The
-	// keys held are kept when a fetch fails (see MaxKeyStaleness), and a
+	// keys held are kept when a fetch fails (see MaxStaleness), and a
 	// key the JWKS no longer lists is dropped at the first successful
 	// fetch without it (tokens already verified with it stay cached for
-	// CacheTTL at most). Background refresh stops when the context given
-	// to New is done.
+	// Config.Cache.TTL at most). Background refresh stops when the
+	// context given to New is done.
 	RefreshInterval time.Duration
 
 	// UnknownKIDInterval is the least time between two fetches of a JWKS
@@ -185,97 +318,72 @@ type Config struct {
 	// at most UnknownKIDInterval after a flood of them.
 	UnknownKIDInterval time.Duration
 
-	// MaxKeyStaleness is how long the keys of a JWKS are used without a
+	// MaxStaleness is how long the keys of a JWKS are used without a
 	// successful fetch (the JWKS unreachable, or answering garbage).
 	// After it they are dropped, and tokens of that issuer are answered
 	// 503 until the JWKS can be fetched again: a key removed from the
 	// JWKS (revoked) while it could not be fetched is not trusted
 	// forever. Default 24 h.
-	MaxKeyStaleness time.Duration
+	MaxStaleness time.Duration
 
-	// WaitForKeys makes New wait up to this long until every issuer's
-	// JWKS has given at least one usable key, and fail when one has not.
-	// Default 0: New waits for the first fetch only, and a Guard without
-	// keys answers 503 (see Ready) until they arrive.
-	WaitForKeys time.Duration
+	// Wait makes New wait up to this long until every issuer's JWKS has
+	// given at least one usable key, and fail when one has not. Default
+	// 0: New waits for the first fetch only, and a Guard without keys
+	// answers 503 (see Ready) until they arrive.
+	Wait time.Duration
+}
 
-	// Algorithms is the allow-list of JWS "alg" values. Default
-	// DefaultAlgorithms. "none" is refused by New; HMAC algorithms
-	// (HS256, ...) can only work with a Keyfunc that returns secrets, as
-	// keys from a JWKS are never symmetric.
-	Algorithms []string
-
-	// Leeway is the clock skew allowed on "exp", "nbf" and "iat".
-	// Default 30 s; at most MaxLeeway.
-	Leeway time.Duration
-
-	// Now returns the current time. Default time.Now.
-	Now func() time.Time
-
-	// RequireATJWT accepts only tokens whose "typ" header is "at+jwt" or
-	// "application/at+jwt" (any case), as RFC 9068 §4 asks. By default
-	// "JWT" and an absent "typ" are accepted too, as most authorization
-	// servers issue them. Any other "typ" is always rejected. It also
-	// requires the claims RFC 9068 §2.2 makes mandatory beyond iss, aud and
-	// exp: "sub", "client_id" (by the names of Claims.ClientID), "iat" and
-	// "jti".
-	RequireATJWT bool
-
-	// Claims names the claims the SMART values are read from, or paths
-	// to them in nested objects ("ext.patient"). Each zero field takes its
-	// default; see ClaimNames. They apply to every issuer whose own
-	// Claims field does not say otherwise.
-	Claims ClaimNames
-
-	// DecodeScopeSlashes reads "%2F" (or "%2f") as "/" in the scopes of
-	// Issuer's tokens, before the first "?" of each scope only: for
-	// authorization servers that cannot put "/" in a scope name, such as
-	// Microsoft Entra ID, where a SMART scope is registered as
-	// "patient%2FObservation.rs". Nothing else is decoded: constraint
-	// values after "?" are percent-decoded by the scope grammar itself,
-	// and decoding them again would give one scope two meanings. Default:
-	// such scopes are not SMART scopes and grant nothing.
-	DecodeScopeSlashes bool
-
-	// MaxTokenSize bounds the length of an accepted token in bytes.
-	// Default 16 KiB.
-	MaxTokenSize int
-
-	// FormBodyToken also accepts the token as the "access_token"
-	// parameter of an application/x-www-form-urlencoded body (RFC 6750
-	// §2.2), never on GET or HEAD. The body is read (up to 1 MiB) and put
-	// back for the next handler, access_token included. Default: only the
-	// Authorization header is read.
-	FormBodyToken bool
-
-	// Cache of verified tokens, keyed by the SHA-256 of the token: a token
-	// seen again skips signature verification. An entry lives until the
-	// token's "exp" or CacheTTL, whichever is first, and "exp" is checked
-	// again on every hit. Failures are never cached. An entry costs about
-	// 2.9 KiB for a typical SMART token (measured: a 0.9 KiB RS256 token
-	// with 10 scopes and a patient; the grant holds the parsed scopes and
-	// every claim), so the default size bounds the cache near 30 MiB.
-	//
-	// CacheSize is the largest number of entries. Default 10000. A grant
-	// of more than MaxCachedScopes scopes is never cached.
-	CacheSize int
-	// CacheTTL is the longest an entry lives. Default 5 min: a key removed
+// CacheOptions say how verified tokens are remembered; see Config.Cache.
+//
+// Verified tokens are cached, keyed by the SHA-256 of the token: a token
+// seen again skips signature verification. An entry lives until the
+// token's "exp" or TTL, whichever is first, and "exp" is checked again on
+// every hit. Failures are never cached. An entry costs about 2.9 KiB for a
+// typical SMART token (measured: a 0.9 KiB RS256 token with 10 scopes and
+// a patient; the grant holds the parsed scopes and every claim), so the
+// default size bounds the cache near 30 MiB.
+type CacheOptions struct {
+	// Size is the largest number of entries. Default 10000. A grant of
+	// more than MaxCachedScopes scopes is never cached.
+	Size int
+	// TTL is the longest an entry lives. Default 5 min: a key removed
 	// from the JWKS keeps its cached tokens valid that long at most.
-	CacheTTL time.Duration
-	// DisableCache verifies every token every time.
-	DisableCache bool
+	TTL time.Duration
+	// Disable verifies every token every time.
+	Disable bool
+}
 
-	// AllowedOrigins are the browser origins (scheme://host[:port]) that
-	// may call the FHIR API cross-origin; see CORS. When set, Handler
-	// answers CORS preflight requests before authentication. Default:
-	// none (no CORS headers; put your own CORS layer in front).
-	AllowedOrigins []string
+// FHIROptions say what SMART scopes allow on FHIR requests where the
+// specification leaves the choice to the server, and how the response
+// guard works; see Config.FHIR.
+type FHIROptions struct {
+	// MetadataNeedsToken makes GET [base]/metadata (the
+	// CapabilityStatement) need a token like any FHIR request. By default
+	// it is public, as FHIR servers' capability statements are, and as
+	// SMART apps and certification test kits read it, from a browser,
+	// before they hold a token: served without authentication, open to any
+	// origin (Access-Control-Allow-Origin: *), and only a
+	// CapabilityStatement in FHIR JSON may leave (502 otherwise).
+	MetadataNeedsToken bool
 
-	// RewriteSearch makes the authorizer add the patient compartment or a
-	// granular constraint to a search that lacks it, instead of refusing
-	// the search (403). The handler then receives the rewritten URL.
-	// Default: refuse.
-	RewriteSearch bool
+	// RefuseBroadSearches refuses (403) a search that does not carry the
+	// restriction its grant needs, instead of narrowing it. By default a
+	// search under patient/ scopes (or user/ scopes held to a patient; see
+	// SkipPatientUserCompartment) that does not name the patient is
+	// answered narrowed to that patient, and one under granular scopes
+	// that does not carry their constraint is answered narrowed to it: the
+	// handler receives the query with the restriction added
+	// (patient=Patient/<id>, subject=..., _id=<id> for Patient; the
+	// constraint's parameters, one comma list for alternatives that differ
+	// only in one token parameter's value), so that paging, _count and
+	// total stay exact, provided the handler applies the added parameters
+	// as FHIR says (see the package documentation, "Narrowed searches").
+	// Granular alternatives that cannot be put into one query are
+	// forwarded within the compartment and filtered by the response guard
+	// (no total; an outcome entry says results were withheld). Either way
+	// a search naming another patient, and a search of a type the grant
+	// does not cover, are refused (403).
+	RefuseBroadSearches bool
 
 	// NonCompartment says what patient/ scopes allow on types about no
 	// patient: outside the R4 patient compartment and not patient-linked
@@ -302,15 +410,6 @@ type Config struct {
 	// too for a resource it finds outside the decision.
 	NotFoundForDenied bool
 
-	// Policy is the application's own rule; see Policy. Default: none,
-	// the scopes alone decide. user/ scopes then reach everything of
-	// their types (except for a user whose fhirUser is a Patient, who is
-	// kept to that patient's compartment; see SkipPatientUserCompartment)
-	// and system/ scopes everything of theirs: SMART says they must be
-	// intersected with the user's or client's own permissions, so set a
-	// Policy unless the authorization server already limits who gets them.
-	Policy Policy
-
 	// SkipPatientUserCompartment lets user/ scopes of a user whose
 	// fhirUser is a Patient reach beyond that patient's compartment. By
 	// default such a user (a patient-portal login with user/ scopes, as
@@ -318,11 +417,6 @@ type Config struct {
 	// the Patient named by fhirUser, exactly as with patient/ scopes. Set
 	// it only with a Policy that limits those users itself.
 	SkipPatientUserCompartment bool
-
-	// MaxBodyBytes bounds the body read to check a create, an update, a
-	// POST _search or a bundle; larger bodies are answered 413. Default:
-	// 10 MiB.
-	MaxBodyBytes int64
 
 	// SkipResponseGuard turns off the response guard. By default, when a
 	// decision leaves something to enforce (a patient compartment,
@@ -336,11 +430,30 @@ type Config struct {
 	// permitted. This is what makes reads and writes by id under a
 	// patient/ scope safe in front of a FHIR server that knows nothing of
 	// SMART. The guard reads JSON only: a response it cannot read (XML,
-	// compressed, larger than MaxResponseBytes) is refused with 502. Set
-	// SkipResponseGuard only if your handlers apply the Decision
+	// compressed, larger than Bounds.MaxResponseBytes) is refused with
+	// 502. Set SkipResponseGuard only if your handlers apply the Decision
 	// themselves (Permits), or to stream large responses; it MUST NOT be
 	// set in front of a FHIR server that does not.
 	SkipResponseGuard bool
+
+	// Export turns on FHIR Bulk Data export ($export at system, Patient
+	// and Group level), with jobs and files bound to the client that
+	// started them. Default: off, every $export refused (403). See
+	// ExportOptions.
+	Export ExportOptions
+}
+
+// Bounds are the sizes beyond which a request is refused; see
+// Config.Bounds. Each zero field takes its default.
+type Bounds struct {
+	// MaxTokenSize bounds the length of an accepted token in bytes.
+	// Default 16 KiB.
+	MaxTokenSize int
+
+	// MaxBodyBytes bounds the body read to check a create, an update, a
+	// POST _search or a bundle; larger bodies are answered 413. Default:
+	// 10 MiB.
+	MaxBodyBytes int64
 
 	// MaxResponseBytes bounds a response the guard holds; a larger one is
 	// answered 502. Default: 32 MiB.
@@ -362,7 +475,11 @@ type Config struct {
 	// all (each read is bounded by MaxResponseBytes too); a request that
 	// needs more is answered 413. Default: MaxResponseBytes.
 	MaxStoredBytes int64
+}
 
+// Hooks are how the Guard answers refusals and what it tells of each
+// request; see Config.Hooks. Each is optional.
+type Hooks struct {
 	// ErrorHandler answers refused requests, whichever stage refuses
 	// them. Default: WriteError with Realm (an RFC 6750 challenge and a
 	// FHIR OperationOutcome).
@@ -370,6 +487,18 @@ type Config struct {
 
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
+
+	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1) to the
+	// challenge of every 401 answer under a FHIR base: the URL of that
+	// base's protected-resource metadata (wellknown.ProtectedResourceURL of
+	// its audience, such as
+	// https://fhir.example.org/.well-known/oauth-protected-resource/r4),
+	// from which a client learns the authorization servers and scopes. Set
+	// it when you serve Guard.ProtectedResources with
+	// wellknown.ProtectedResourceHandler; New then refuses audiences that
+	// cannot be RFC 9728 resources (http on a host that is not loopback).
+	// Default: no resource_metadata.
+	ResourceMetadata bool
 
 	// Logger receives the outages of JWKS and introspection endpoints
 	// (once per minute while they last, and their end), not request
@@ -387,27 +516,6 @@ type Config struct {
 	// Metrics, when set, receives counters and latencies; see Metrics.
 	// Default: none, at no cost.
 	Metrics Metrics
-}
-
-// Issuer is one more trusted authorization server, with its own keys and
-// audiences; see Config.Issuers. Its fields mean what the Config fields
-// of the same names mean for Config.Issuer.
-type Issuer struct {
-	URL       string      // the "iss" of its tokens, compared exactly; required
-	Audience  string      // a FHIR base URL its tokens are for; required
-	Audiences []string    // further FHIR base URLs its tokens may be for
-	JWKSURL   string      // its keys; discovered when empty
-	Keyfunc   jwt.Keyfunc // replaces its JWKS
-
-	// Claims are where its tokens hold the SMART values; a zero field
-	// takes Config.Claims' (then the default).
-	Claims ClaimNames
-	// DecodeScopeSlashes: see Config.DecodeScopeSlashes.
-	DecodeScopeSlashes bool
-	// Tokens and Introspection: see Config.Tokens and
-	// Config.Introspection.
-	Tokens        TokenFormat
-	Introspection Introspection
 }
 
 // TokenFormat says how an issuer's access tokens are checked.
@@ -440,8 +548,9 @@ const (
 // present, must name the request's base for that issuer (see
 // SkipMissingAudience when absent), "token_use" (Ory Hydra), when
 // present, must be "access_token", "token_type", when present, must be
-// "Bearer" (any case: not DPoP, not a refresh token's), and "cnf" must be
-// absent. An answer that names no token kind is taken as an access
+// "Bearer" (any case: not a refresh token's) and "cnf" absent, or, for an
+// issuer whose DPoP accepts DPoP-bound tokens, "DPoP" with "cnf" holding
+// the key's thumbprint as "jkt" (RFC 9449 §6.2). An answer that names no token kind is taken as an access
 // token's. The launch context and fhirUser are read from the
 // answer with the issuer's Claims, as from a JWT.
 //
@@ -475,8 +584,8 @@ type Introspection struct {
 
 	// CacheTTL is the longest an active answer is reused: a token revoked
 	// at the authorization server is still accepted that long. Default
-	// DefaultIntrospectionCacheTTL. Bounded by Config.CacheSize, and off
-	// with Config.DisableCache.
+	// DefaultIntrospectionCacheTTL. Bounded by Config.Cache.Size, and off
+	// with Config.Cache.Disable.
 	CacheTTL time.Duration
 
 	// Timeout bounds one call. Default DefaultIntrospectionTimeout.
@@ -547,28 +656,6 @@ type ClaimNames struct {
 	SmartStyleURL     []string // "smart_style_url"
 }
 
-// or returns n with each empty field taken from d.
-func (n ClaimNames) or(d ClaimNames) ClaimNames {
-	pick := func(a, b []string) []string {
-		if len(a) == 0 {
-			return b
-		}
-		return a
-	}
-	return ClaimNames{
-		Scope:             pick(n.Scope, d.Scope),
-		ClientID:          pick(n.ClientID, d.ClientID),
-		Patient:           pick(n.Patient, d.Patient),
-		Encounter:         pick(n.Encounter, d.Encounter),
-		FHIRUser:          pick(n.FHIRUser, d.FHIRUser),
-		FHIRContext:       pick(n.FHIRContext, d.FHIRContext),
-		Tenant:            pick(n.Tenant, d.Tenant),
-		Intent:            pick(n.Intent, d.Intent),
-		NeedPatientBanner: pick(n.NeedPatientBanner, d.NeedPatientBanner),
-		SmartStyleURL:     pick(n.SmartStyleURL, d.SmartStyleURL),
-	}
-}
-
 // check reports empty names, which name no claim.
 func (n ClaimNames) check(who string) []error {
 	var errs []error
@@ -612,54 +699,90 @@ func (n ClaimNames) withDefaults() ClaimNames {
 }
 
 // withDefaults returns cfg with every zero field set to its default, or
-// an error listing every field that cannot work.
+// an error listing every field that cannot work. After it, cfg.Issuers
+// holds every issuer, Config.Issuer first, each with its defaults.
 func (cfg Config) withDefaults() (Config, error) {
+	all := append([]Issuer{cfg.Issuer}, cfg.Issuers...)
+	errs := checkIssuers(all)
+	keyfunc := slices.ContainsFunc(all, func(is Issuer) bool { return is.Keyfunc != nil })
+	if cfg.Base != "" {
+		if cfg.Base == cfg.Issuer.Audience {
+			cfg.Base = ""
+		} else if !strings.HasPrefix(cfg.Base, "/") || strings.HasSuffix(cfg.Base, "/") && cfg.Base != "/" || strings.ContainsAny(cfg.Base, "?#") {
+			//lint:ignore ST1005 Base is the name of the Config field at fault
+			errs = append(errs, fmt.Errorf("Base %q must be a path starting with / and not ending with one (or Issuer.Audience itself)", cfg.Base))
+		}
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	errs = append(errs, cfg.Tokens.withDefaults(keyfunc)...)
+	errs = append(errs, cfg.DPoP.withDefaults(all)...)
+	errs = append(errs, cfg.Keys.withDefaults()...)
+	errs = append(errs, cfg.Cache.withDefaults()...)
+	errs = append(errs, cfg.FHIR.withDefaults()...)
+	errs = append(errs, cfg.Bounds.withDefaults()...)
+	if err := cfg.AccessPolicy.check(cfg.Issuer.Audience); err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Hooks.withDefaults()
+	errs = append(errs, indistinguishableBases(&cfg, all)...)
+	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
+	errs = append(errs, checkResourceMetadata(&cfg, all)...)
+	cfg.Issuer, cfg.Issuers = all[0], all
+	if err := errors.Join(errs...); err != nil { // nil errors are left out
+		return cfg, fmt.Errorf("middleware: invalid Config: %w", err)
+	}
+	return cfg, nil
+}
+
+// checkIssuers checks every issuer, all[0] being Config.Issuer, and sets
+// the defaults of their claim names and introspection.
+func checkIssuers(all []Issuer) []error {
 	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if cfg.Issuer == "" {
-		add("Issuer is required")
-	}
-	if cfg.Audience == "" {
-		add("Audience is required")
-	}
-	all := append([]Issuer{{URL: cfg.Issuer, Audience: cfg.Audience, Audiences: cfg.Audiences, JWKSURL: cfg.JWKSURL, Keyfunc: cfg.Keyfunc,
-		Claims: cfg.Claims, DecodeScopeSlashes: cfg.DecodeScopeSlashes, Tokens: cfg.Tokens, Introspection: cfg.Introspection}}, slices.Clone(cfg.Issuers)...)
-	errs = append(errs, cfg.Claims.check("")...)
 	seen := map[string]bool{}
-	keyfunc := false
-	for i, is := range all {
-		keyfunc = keyfunc || is.Keyfunc != nil
+	for i := range all {
+		is := &all[i]
+		who := "Issuer"
+		if i > 0 {
+			who = fmt.Sprintf("Issuers[%d]", i-1)
+		}
+		add := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf(who+format, args...))
+		}
+		errs = append(errs, is.Claims.check(who+".")...)
+		is.Claims = is.Claims.withDefaults()
 		if is.URL == "" {
-			if i > 0 {
-				add("Issuers[%d] has no URL", i-1)
-			}
+			add(".URL is required")
 			continue
 		}
 		if seen[is.URL] {
-			add("issuer %q is configured twice", is.URL)
+			add(": %q is configured twice", is.URL)
 		}
 		seen[is.URL] = true
 		if err := jwks.CheckURL(is.URL); err != nil {
-			add("issuer %q: %w", is.URL, err)
+			add(".URL %q: %w", is.URL, err)
 		}
 		if is.JWKSURL != "" {
 			if err := jwks.CheckURL(is.JWKSURL); err != nil {
-				add("JWKSURL %q: %w", is.JWKSURL, err)
+				add(".JWKSURL %q: %w", is.JWKSURL, err)
 			}
 		}
-		if is.Audience == "" && i > 0 {
-			add("issuer %q has no Audience", is.URL)
+		if is.Audience == "" {
+			add(".Audience is required")
 		}
-		if i > 0 {
-			errs = append(errs, is.Claims.check(fmt.Sprintf("Issuers[%d].", i-1))...)
-		}
-		errs = append(errs, all[i].checkIntrospection()...)
+		errs = append(errs, is.checkIntrospection()...)
 		for _, a := range is.Audiences {
 			if a == "" {
 				// Never skip it: "" among the expected audiences would
 				// match a token whose aud array holds "" beside any
 				// other audience.
-				add("issuer %q has an empty entry in Audiences", is.URL)
+				add(".Audiences has an empty entry")
 			}
 		}
 		for _, a := range append([]string{is.Audience}, is.Audiences...) {
@@ -670,128 +793,106 @@ func (cfg Config) withDefaults() (Config, error) {
 			}
 		}
 	}
-	if cfg.Base != "" {
-		if cfg.Base == cfg.Audience {
-			cfg.Base = ""
-		} else if !strings.HasPrefix(cfg.Base, "/") || strings.HasSuffix(cfg.Base, "/") && cfg.Base != "/" || strings.ContainsAny(cfg.Base, "?#") {
-			add("Base %q must be a path starting with / and not ending with one (or Audience itself)", cfg.Base)
-		}
+	return errs
+}
+
+// orDefault sets *v to def when it is zero, and reports a negative *v.
+func orDefault[T int | int64 | time.Duration](name string, v *T, def T) error {
+	switch {
+	case *v < 0:
+		return fmt.Errorf("%s %v is negative", name, *v)
+	case *v == 0:
+		*v = def
 	}
-	if len(cfg.Algorithms) == 0 {
-		cfg.Algorithms = DefaultAlgorithms
+	return nil
+}
+
+// withDefaults checks t and sets its defaults; keyfunc tells whether an
+// issuer has a Keyfunc, which HMAC algorithms need.
+func (t *TokenOptions) withDefaults(keyfunc bool) []error {
+	var errs []error
+	if len(t.Algorithms) == 0 {
+		t.Algorithms = DefaultAlgorithms
 	}
-	cfg.Algorithms = slices.Clone(cfg.Algorithms)
-	for _, a := range cfg.Algorithms {
+	t.Algorithms = slices.Clone(t.Algorithms)
+	for _, a := range t.Algorithms {
 		switch m := jwt.GetSigningMethod(a); {
 		case m == nil || a == "none":
-			add("algorithm %q is not supported", a)
+			errs = append(errs, fmt.Errorf("Tokens.Algorithms: %q is not supported", a))
 		case strings.HasPrefix(a, "HS") && !keyfunc:
-			add("algorithm %q needs a Keyfunc that returns the secret: keys from a JWKS are never symmetric", a)
+			errs = append(errs, fmt.Errorf("Tokens.Algorithms: %q needs a Keyfunc that returns the secret: keys from a JWKS are never symmetric", a))
 		}
 	}
-	if cfg.Leeway == 0 {
-		cfg.Leeway = DefaultLeeway
+	if t.Leeway == 0 {
+		t.Leeway = DefaultLeeway
 	}
-	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
-		add("Leeway %v is not within 0 and %v", cfg.Leeway, MaxLeeway)
+	if t.Leeway < 0 || t.Leeway > MaxLeeway {
+		errs = append(errs, fmt.Errorf("Tokens.Leeway %v is not within 0 and %v", t.Leeway, MaxLeeway))
 	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"RefreshInterval", &cfg.RefreshInterval, DefaultRefreshInterval},
-		{"UnknownKIDInterval", &cfg.UnknownKIDInterval, DefaultUnknownKIDInterval},
-		{"MaxKeyStaleness", &cfg.MaxKeyStaleness, DefaultMaxKeyStaleness},
-		{"CacheTTL", &cfg.CacheTTL, DefaultCacheTTL},
-	} {
-		switch {
-		case *d.v < 0:
-			add("%s %v is negative", d.name, *d.v)
-		case *d.v == 0:
-			*d.v = d.def
-		}
+	if t.Now == nil {
+		t.Now = time.Now
 	}
-	for _, n := range []struct {
-		name string
-		v    *int64
-		def  int64
-	}{
-		{"MaxBodyBytes", &cfg.MaxBodyBytes, DefaultMaxBodyBytes},
-		{"MaxResponseBytes", &cfg.MaxResponseBytes, DefaultMaxResponseBytes},
-	} {
-		switch {
-		case *n.v < 0:
-			add("%s %d is negative", n.name, *n.v)
-		case *n.v == 0:
-			*n.v = n.def
-		}
+	return errs
+}
+
+// withDefaults checks k and sets its defaults.
+func (k *KeyOptions) withDefaults() []error {
+	errs := []error{
+		orDefault("Keys.RefreshInterval", &k.RefreshInterval, DefaultRefreshInterval),
+		orDefault("Keys.UnknownKIDInterval", &k.UnknownKIDInterval, DefaultUnknownKIDInterval),
+		orDefault("Keys.MaxStaleness", &k.MaxStaleness, DefaultMaxKeyStaleness),
 	}
-	switch {
-	case cfg.MaxStoredBytes < 0:
-		add("MaxStoredBytes %d is negative", cfg.MaxStoredBytes)
-	case cfg.MaxStoredBytes == 0:
-		cfg.MaxStoredBytes = cfg.MaxResponseBytes
+	if k.Wait < 0 {
+		errs = append(errs, fmt.Errorf("Keys.Wait %v is negative", k.Wait))
 	}
-	for _, n := range []struct {
-		name string
-		v    *int
-		def  int
-	}{
-		{"MaxTokenSize", &cfg.MaxTokenSize, DefaultMaxTokenSize},
-		{"CacheSize", &cfg.CacheSize, DefaultCacheSize},
-		{"MaxBundleEntries", &cfg.MaxBundleEntries, DefaultMaxBundleEntries},
-		{"MaxStoredReads", &cfg.MaxStoredReads, DefaultMaxStoredReads},
-	} {
-		switch {
-		case *n.v < 0:
-			add("%s %d is negative", n.name, *n.v)
-		case *n.v == 0:
-			*n.v = n.def
-		}
+	return errs
+}
+
+// withDefaults checks c and sets its defaults.
+func (c *CacheOptions) withDefaults() []error {
+	return []error{
+		orDefault("Cache.Size", &c.Size, DefaultCacheSize),
+		orDefault("Cache.TTL", &c.TTL, DefaultCacheTTL),
 	}
-	if cfg.NonCompartment > NonCompartmentDeny {
-		add("NonCompartment %d is not a NonCompartmentPolicy", cfg.NonCompartment)
+}
+
+// withDefaults checks f and sets its defaults.
+func (f *FHIROptions) withDefaults() []error {
+	var errs []error
+	if f.NonCompartment > NonCompartmentDeny {
+		errs = append(errs, fmt.Errorf("FHIR.NonCompartment %d is not a NonCompartmentPolicy", f.NonCompartment))
 	}
-	if cfg.Operations == nil {
-		cfg.Operations = DefaultOperations()
+	if f.Operations == nil {
+		f.Operations = DefaultOperations()
 	}
-	for key, op := range cfg.Operations {
+	for key, op := range f.Operations {
 		if err := checkOperation(key, op); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, o := range cfg.AllowedOrigins {
-		if err := checkOrigin(o); err != nil {
-			errs = append(errs, err)
-		}
+	return append(errs, f.Export.withDefaults(f.Operations)...)
+}
+
+// withDefaults checks b and sets its defaults.
+func (b *Bounds) withDefaults() []error {
+	errs := []error{
+		orDefault("Bounds.MaxTokenSize", &b.MaxTokenSize, DefaultMaxTokenSize),
+		orDefault("Bounds.MaxBodyBytes", &b.MaxBodyBytes, DefaultMaxBodyBytes),
+		orDefault("Bounds.MaxResponseBytes", &b.MaxResponseBytes, DefaultMaxResponseBytes),
+		orDefault("Bounds.MaxBundleEntries", &b.MaxBundleEntries, DefaultMaxBundleEntries),
+		orDefault("Bounds.MaxStoredReads", &b.MaxStoredReads, DefaultMaxStoredReads),
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	return append(errs, orDefault("Bounds.MaxStoredBytes", &b.MaxStoredBytes, b.MaxResponseBytes))
+}
+
+// withDefaults sets the defaults of h.
+func (h *Hooks) withDefaults() {
+	if h.Realm == "" {
+		h.Realm = DefaultRealm
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	if h.Logger == nil {
+		h.Logger = slog.Default()
 	}
-	if cfg.Realm == "" {
-		cfg.Realm = DefaultRealm
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.WaitForKeys < 0 {
-		add("WaitForKeys %v is negative", cfg.WaitForKeys)
-	}
-	cfg.Claims = cfg.Claims.withDefaults()
-	for i := range all {
-		all[i].Claims = all[i].Claims.or(cfg.Claims)
-	}
-	errs = append(errs, indistinguishableBases(&cfg, all)...)
-	errs = append(errs, opaqueIssuersPerBase(&cfg, all)...)
-	cfg.Issuers = all
-	if len(errs) > 0 {
-		return cfg, fmt.Errorf("middleware: invalid Config: %w", errors.Join(errs...))
-	}
-	return cfg, nil
 }
 
 // checkIntrospection checks is.Introspection and sets its defaults.
@@ -801,7 +902,7 @@ func (is *Issuer) checkIntrospection() []error {
 		errs = append(errs, fmt.Errorf("issuer %q: Introspection: "+format, append([]any{is.URL}, args...)...))
 	}
 	in := &is.Introspection
-	switch is.Tokens {
+	switch is.Format {
 	case TokensJWT:
 		if in.Endpoint != "" || in.ClientID != "" || in.BearerToken != nil {
 			add("set, but Tokens is TokensJWT: set Tokens to TokensIntrospect or TokensJWTOrIntrospect")
@@ -809,7 +910,7 @@ func (is *Issuer) checkIntrospection() []error {
 		return errs
 	case TokensIntrospect, TokensJWTOrIntrospect:
 	default:
-		errs = append(errs, fmt.Errorf("issuer %q: Tokens %d is not a TokenFormat", is.URL, is.Tokens))
+		errs = append(errs, fmt.Errorf("issuer %q: Tokens %d is not a TokenFormat", is.URL, is.Format))
 		return errs
 	}
 	if in.Endpoint != "" {
@@ -874,7 +975,7 @@ func opaqueIssuersPerBase(cfg *Config, all []Issuer) []error {
 	var errs []error
 	seen := map[key]string{} // base → issuer
 	for i, is := range all {
-		if is.Tokens == TokensJWT || is.URL == "" {
+		if is.Format == TokensJWT || is.URL == "" {
 			continue
 		}
 		for j, a := range append([]string{is.Audience}, is.Audiences...) {
@@ -912,8 +1013,7 @@ func checkAudience(a string) error {
 func checkOperation(key string, op Operation) error {
 	parts := strings.Split(key, "/")
 	name := parts[len(parts)-1]
-	//lint:ignore ST1005 Operations is the name of the Config field at fault
-	bad := func(why string) error { return fmt.Errorf("Operations[%q]: %s", key, why) }
+	bad := func(why string) error { return fmt.Errorf("FHIR.Operations[%q]: %s", key, why) }
 	if !validOperationName(name) {
 		return bad(`the operation must be named "$name" (letters, digits, "-" and "_")`)
 	}

@@ -31,15 +31,15 @@ func TestConstraintsRefuseWhatClientsCouldReadOtherwise(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if ok, err := smartmw.MatchesConstraint([]byte(tc.body), c); ok || !errors.Is(err, smartmw.ErrMalformedResource) {
+			if ok, err := matchesConstraint([]byte(tc.body), c); ok || !errors.Is(err, smartmw.ErrMalformedResource) {
 				t.Errorf("MatchesConstraint = %v, %v; want ErrMalformedResource", ok, err)
 			}
-			if ok, err := smartmw.MatchesSearch([]byte(tc.body), "category=s|c", ""); ok || err == nil {
+			if ok, err := matchesSearch([]byte(tc.body), "category=s|c", ""); ok || err == nil {
 				t.Errorf("MatchesSearch = %v, %v; want an error", ok, err)
 			}
 		})
 	}
-	if ok, err := smartmw.MatchesConstraint([]byte(head+`[1,"x",{"a":null}]}`), c); !ok || err != nil {
+	if ok, err := matchesConstraint([]byte(head+`[1,"x",{"a":null}]}`), c); !ok || err != nil {
 		t.Errorf("a well-formed resource: %v, %v", ok, err)
 	}
 }

@@ -13,10 +13,11 @@ import (
 //   - origins: exactly those given (scheme://host[:port]); none when none
 //     are given. "*" allows any origin and must be given on purpose.
 //   - methods: GET, HEAD, POST, PUT, PATCH, DELETE.
-//   - request headers: Authorization, Content-Type, Accept, Prefer,
+//   - request headers: Authorization, DPoP, Content-Type, Accept, Prefer,
 //     If-Match, If-None-Match, If-None-Exist, If-Modified-Since.
-//   - exposed headers: WWW-Authenticate, Location, Content-Location, ETag,
-//     Last-Modified, so that apps can read challenges and versions.
+//   - exposed headers: WWW-Authenticate, DPoP-Nonce, Location,
+//     Content-Location, ETag, Last-Modified, so that apps can read
+//     challenges, DPoP nonces (RFC 9449 §8) and versions.
 //   - no credentials (cookies): SMART apps send bearer tokens.
 //
 // Preflight (OPTIONS) requests are answered here and never passed on, so
@@ -26,8 +27,8 @@ func CORS(origins ...string) func(http.Handler) http.Handler {
 	opts := cors.Options{
 		AllowedOrigins: append([]string{}, origins...),
 		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
-		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", "Prefer", "If-Match", "If-None-Match", "If-None-Exist", "If-Modified-Since"},
-		ExposedHeaders: []string{"WWW-Authenticate", "Location", "Content-Location", "ETag", "Last-Modified"},
+		AllowedHeaders: []string{"Authorization", "DPoP", "Content-Type", "Accept", "Prefer", "If-Match", "If-None-Match", "If-None-Exist", "If-Modified-Since"},
+		ExposedHeaders: []string{"WWW-Authenticate", "DPoP-Nonce", "Location", "Content-Location", "ETag", "Last-Modified"},
 		MaxAge:         600,
 	}
 	if len(origins) == 0 {

@@ -42,7 +42,7 @@ const (
 //
 // Under patient/ scopes an instance-level operation is allowed on the
 // patient's own Patient, or with the compartment left to the handler
-// (Decision.Patient) on a type of the compartment; type- and system-level
+// (Limits.Patient) on a type of the compartment; type- and system-level
 // operations are refused, except on types outside the compartment as the
 // NonCompartmentPolicy allows.
 type Operation struct {
@@ -84,7 +84,7 @@ type Request struct {
 // here and filter in the handler.
 type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 
-// IsGuardRead reports whether r is the Guard's own read of a stored
+// IsStoredRead reports whether r is the Guard's own read of a stored
 // resource: before an update, patch or delete by id, or an instance
 // operation, under a restricted decision, the Guard asks the handler for
 // the resource with a GET and checks it. Framework adapters
@@ -92,7 +92,7 @@ type Policy func(ctx context.Context, g *smartctx.Grant, req *Request) error
 // router to the read handler, without protecting it again: what it
 // answers goes to the Guard, never to the client. A client cannot make a
 // request for which it reports true.
-func IsGuardRead(r *http.Request) bool { return engine.IsGuardRead(r) }
+func IsStoredRead(r *http.Request) bool { return engine.IsGuardRead(r) }
 
 func errNoGrant() *Error {
 	return &Error{Status: http.StatusInternalServerError, Description: "authorization is not configured",
@@ -106,27 +106,29 @@ func errNotFHIR() *Error {
 // newEngine returns the engine that decides and guards the requests of
 // one base: the FHIR base path (escaped) of audience aud.
 func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engine {
-	ops := make(map[string]engine.Operation, len(cfg.Operations))
-	for k, op := range cfg.Operations {
+	ops := make(map[string]engine.Operation, len(cfg.FHIR.Operations))
+	for k, op := range cfg.FHIR.Operations {
 		ops[k] = engine.Operation(op)
 	}
 	opt := engine.Options{
 		BasePath:                   path,
 		BaseURL:                    aud,
-		NonCompartment:             engine.NonCompartmentPolicy(cfg.NonCompartment),
+		NonCompartment:             engine.NonCompartmentPolicy(cfg.FHIR.NonCompartment),
 		Operations:                 ops,
-		RefuseIncludes:             cfg.RefuseIncludes,
-		RewriteSearch:              cfg.RewriteSearch,
-		NotFoundForDenied:          cfg.NotFoundForDenied,
-		SkipPatientUserCompartment: cfg.SkipPatientUserCompartment,
-		SkipResponseGuard:          cfg.SkipResponseGuard,
-		MaxBodyBytes:               cfg.MaxBodyBytes,
-		MaxResponseBytes:           cfg.MaxResponseBytes,
-		MaxStoredBytes:             cfg.MaxStoredBytes,
-		MaxBundleEntries:           cfg.MaxBundleEntries,
-		MaxStoredReads:             cfg.MaxStoredReads,
+		RefuseIncludes:             cfg.FHIR.RefuseIncludes,
+		RefuseBroadSearches:        cfg.FHIR.RefuseBroadSearches,
+		NotFoundForDenied:          cfg.FHIR.NotFoundForDenied,
+		SkipPatientUserCompartment: cfg.FHIR.SkipPatientUserCompartment,
+		SkipResponseGuard:          cfg.FHIR.SkipResponseGuard,
+		MaxBodyBytes:               cfg.Bounds.MaxBodyBytes,
+		MaxResponseBytes:           cfg.Bounds.MaxResponseBytes,
+		MaxStoredBytes:             cfg.Bounds.MaxStoredBytes,
+		MaxBundleEntries:           cfg.Bounds.MaxBundleEntries,
+		MaxStoredReads:             cfg.Bounds.MaxStoredReads,
+		Export:                     cfg.FHIR.Export.engine(cfg.Tokens.Now),
 		OnError:                    func(w http.ResponseWriter, r *http.Request, err error) { onError(w, r, fromEngine(err)) },
 		Outcome:                    func(e *engine.Error) []byte { return operationOutcome(fromEngine(e).(*Error)) },
+		AccessPolicy:               cfg.AccessPolicy.engine(cfg.Tokens.Now),
 	}
 	if p := cfg.Policy; p != nil {
 		opt.Policy = func(ctx context.Context, g *smartctx.Grant, req *engine.Request) error {
@@ -139,8 +141,8 @@ func newEngine(cfg *Config, path, aud string, onError ErrorHandler) *engine.Engi
 			return err
 		}
 	}
-	if cfg.Audit != nil || cfg.Metrics != nil {
-		opt.Observer = observer{cfg.Metrics}
+	if cfg.Hooks.Audit != nil || cfg.Hooks.Metrics != nil {
+		opt.Observer = observer{cfg.Hooks.Metrics}
 	}
 	return engine.New(opt)
 }
@@ -155,7 +157,7 @@ func fromEngine(err error) error {
 	if pe, ok := e.Err.(*Error); ok && pe.Status == e.Status && pe.Description == e.Description {
 		return pe
 	}
-	return &Error{Status: e.Status, Code: e.Code, Description: e.Description, Scope: e.Scope, Err: e.Err}
+	return &Error{Status: e.Status, Code: e.Code, Description: e.Description, Scope: e.Scope, RefusedBy: e.By, Rule: e.Rule, Err: e.Err}
 }
 
 // observer records what the engine learns of a request on its audit

@@ -16,8 +16,9 @@ import (
 // an *Error that matches exactly one of them with errors.Is; the status
 // and the OperationOutcome issue code follow the kind.
 var (
-	// ErrMissingToken: the request carries no credentials (or another
-	// scheme than Bearer). Answered 401 with a bare Bearer challenge.
+	// ErrMissingToken: the request carries no credentials (or a scheme
+	// other than Bearer, and DPoP where it is accepted). Answered 401
+	// with a bare Bearer challenge (and DPoP one where it is accepted).
 	ErrMissingToken = errors.New("middleware: no access token")
 	// ErrInvalidRequest: the credentials or the FHIR request are
 	// malformed, or the token was sent more than one way. Answered 400
@@ -26,11 +27,16 @@ var (
 	// ErrInvalidToken: the token is expired, badly signed, for another
 	// audience or otherwise not acceptable. Answered 401 invalid_token.
 	ErrInvalidToken = errors.New("middleware: invalid access token")
+	// ErrInvalidProof: the token is DPoP-bound and its DPoP proof is
+	// missing, malformed, for another request, already used, or lacks a
+	// current nonce (RFC 9449). Answered 401 invalid_dpop_proof, or
+	// use_dpop_nonce with a DPoP-Nonce header.
+	ErrInvalidProof = errors.New("middleware: invalid DPoP proof")
 	// ErrInsufficientScope: the token is good but does not allow the
 	// request. Answered 403 insufficient_scope.
 	ErrInsufficientScope = errors.New("middleware: insufficient scope")
 	// ErrNotFound: no such FHIR endpoint here, or (with
-	// Config.NotFoundForDenied) a resource the token may not see, which
+	// Config.FHIR.NotFoundForDenied) a resource the token may not see, which
 	// is answered exactly as a missing one. Answered 404.
 	ErrNotFound = errors.New("middleware: not found")
 	// ErrMethodNotAllowed: the method is not one FHIR allows on the
@@ -53,12 +59,15 @@ var (
 	ErrMisconfigured = errors.New("middleware: misconfigured")
 )
 
-// Error codes: RFC 6750's three, and OAuth's temporarily_unavailable
-// (RFC 6749 §4.1.2.1) for a request that cannot be decided now.
+// Error codes: RFC 6750's three, RFC 9449's two for DPoP proofs, and
+// OAuth's temporarily_unavailable (RFC 6749 §4.1.2.1) for a request that
+// cannot be decided now.
 const (
 	CodeInvalidRequest         = "invalid_request"
 	CodeInvalidToken           = "invalid_token"
 	CodeInsufficientScope      = "insufficient_scope"
+	CodeInvalidDPoPProof       = "invalid_dpop_proof"
+	CodeUseDPoPNonce           = "use_dpop_nonce"
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
@@ -82,8 +91,24 @@ type Error struct {
 	// RetryAfter, for a 503, is when the client may try again; WriteError
 	// sends it as Retry-After in whole seconds (at least 1).
 	RetryAfter time.Duration
+	// RefusedBy says who refused a FHIR request: "scope" (the token's
+	// scopes), "policy" (Config.AccessPolicy or Config.Policy), or ""
+	// for any other refusal.
+	RefusedBy string
+	// Rule names the AccessPolicy rules that applied to the user or
+	// client, comma-separated, when the policy refused.
+	Rule string
+	// ResourceMetadata is the URL of the RFC 9728 metadata of the FHIR
+	// base the request was under, sent as resource_metadata in the
+	// challenge (RFC 9728 §5.1). The Guard sets it on 401 answers with
+	// Config.Hooks.ResourceMetadata.
+	ResourceMetadata string
 	// Err is the cause. It may hold detail not fit for the client.
 	Err error
+	// DPoP, when not nil, makes the challenge name the DPoP scheme too
+	// (RFC 9449 §7.1): the Guard sets it on the 400, 401 and 403 of a
+	// FHIR base whose issuers accept DPoP-bound tokens (Issuer.DPoP).
+	DPoP *DPoPChallenge
 }
 
 // Error returns the class, the description and the cause.
@@ -113,6 +138,8 @@ func (e *Error) Kind() error {
 		return ErrInvalidToken
 	case e.Code == CodeInsufficientScope:
 		return ErrInsufficientScope
+	case e.Code == CodeInvalidDPoPProof, e.Code == CodeUseDPoPNonce:
+		return ErrInvalidProof
 	}
 	switch e.Status {
 	case http.StatusUnauthorized:
@@ -141,7 +168,7 @@ func (e *Error) Kind() error {
 type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 // DefaultErrorHandler is the ErrorHandler a Guard uses when
-// Config.ErrorHandler is nil and Config.Realm is the default: it answers
+// Config.Hooks.ErrorHandler is nil and Config.Hooks.Realm is the default: it answers
 // per RFC 6750 §3 with realm "fhir" (see WriteError), and a HEAD with the
 // status and headers of the GET, without a body.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
@@ -183,14 +210,21 @@ func WriteError(w http.ResponseWriter, realm string, err error) {
 // Challenge returns the RFC 6750 WWW-Authenticate value for e: a bare
 // `Bearer realm="..."` when no token was presented, else the realm, the
 // error code, a sanitised description, and for insufficient_scope the
-// scope needed.
+// scope needed; then, when e has one, resource_metadata (RFC 9728 §5.1).
+// With e.DPoP it names the DPoP scheme too, with its algs (RFC 9449 §7.1):
+// `Bearer realm="...", DPoP realm="...", algs="ES256"` (the error in the
+// challenge of the scheme the request used, resource_metadata in both), or
+// the DPoP challenge alone where Bearer tokens are not accepted.
 func Challenge(realm string, e *Error) string {
+	if e.DPoP != nil {
+		return e.DPoP.challenge(realm, e)
+	}
 	var b strings.Builder
 	b.WriteString(`Bearer realm="`)
 	b.WriteString(quotable(realm))
 	b.WriteByte('"')
 	if e.Code == "" {
-		return b.String()
+		return b.String() + resourceMetadata(e)
 	}
 	fmt.Fprintf(&b, `, error="%s"`, quotable(e.Code))
 	if e.Description != "" {
@@ -199,7 +233,68 @@ func Challenge(realm string, e *Error) string {
 	if e.Scope != "" {
 		fmt.Fprintf(&b, `, scope="%s"`, quotable(e.Scope))
 	}
+	return b.String() + resourceMetadata(e)
+}
+
+// resourceMetadata is the resource_metadata auth-param of e's challenge,
+// after a comma, or "" when e has none.
+func resourceMetadata(e *Error) string {
+	if e.ResourceMetadata == "" {
+		return ""
+	}
+	return `, resource_metadata="` + quotable(e.ResourceMetadata) + `"`
+}
+
+// DPoPChallenge is how an Error's challenge names the DPoP scheme (RFC
+// 9449 §7.1), for a request under a FHIR base whose issuers accept
+// DPoP-bound tokens (Issuer.DPoP). The Guard sets it on the errors it
+// hands to the ErrorHandler; Challenge reads it.
+type DPoPChallenge struct {
+	// Algs are the accepted proof algorithms, space-separated: the algs
+	// parameter.
+	Algs string
+	// Bearer: Bearer tokens are accepted there too, so the challenge
+	// names both schemes, Bearer first.
+	Bearer bool
+	// Used: the request used the DPoP scheme, so the error goes in the
+	// DPoP challenge (RFC 9449 §7.2); else in the Bearer one, when there
+	// is one.
+	Used bool
+}
+
+// challenge returns the WWW-Authenticate value of e with c: "Bearer ...,
+// DPoP ..., algs=..." or "DPoP ..., algs=...", the error in the scheme the
+// request used.
+func (c *DPoPChallenge) challenge(realm string, e *Error) string {
+	var b strings.Builder
+	inDPoP := c.Used || !c.Bearer
+	if c.Bearer {
+		b.WriteString("Bearer ")
+		writeParams(&b, realm, e, !inDPoP)
+		b.WriteString(resourceMetadata(e))
+		b.WriteString(", ")
+	}
+	b.WriteString("DPoP ")
+	writeParams(&b, realm, e, inDPoP)
+	fmt.Fprintf(&b, `, algs="%s"`, quotable(c.Algs))
+	b.WriteString(resourceMetadata(e))
 	return b.String()
+}
+
+// writeParams writes the realm and, with withError, the error parameters
+// of e (RFC 6750 §3).
+func writeParams(b *strings.Builder, realm string, e *Error, withError bool) {
+	fmt.Fprintf(b, `realm="%s"`, quotable(realm))
+	if !withError || e.Code == "" {
+		return
+	}
+	fmt.Fprintf(b, `, error="%s"`, quotable(e.Code))
+	if e.Description != "" {
+		fmt.Fprintf(b, `, error_description="%s"`, quotable(e.Description))
+	}
+	if e.Scope != "" {
+		fmt.Fprintf(b, `, scope="%s"`, quotable(e.Scope))
+	}
 }
 
 // quotable keeps the bytes RFC 6750 §3 allows inside a quoted auth-param
@@ -249,6 +344,8 @@ func operationOutcome(e *Error) []byte {
 		if errors.Is(e.Err, jwt.ErrTokenExpired) {
 			code = "expired"
 		}
+	case ErrInvalidProof:
+		code = "security"
 	case ErrInsufficientScope:
 		code = "forbidden"
 	case ErrNotFound:

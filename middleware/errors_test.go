@@ -111,7 +111,7 @@ func TestWriteError(t *testing.T) {
 func TestCustomErrorHandlerAndRealm(t *testing.T) {
 	var got error
 	m := newTest(t, func(c *Config) {
-		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		c.Hooks.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 			got = err
 			w.WriteHeader(http.StatusTeapot)
 		}
@@ -120,7 +120,7 @@ func TestCustomErrorHandlerAndRealm(t *testing.T) {
 	if rec.Code != http.StatusTeapot || !errors.Is(got, ErrMissingToken) {
 		t.Errorf("status %d, err %v", rec.Code, got)
 	}
-	m = newTest(t, func(c *Config) { c.Realm = "ehr" })
+	m = newTest(t, func(c *Config) { c.Hooks.Realm = "ehr" })
 	rec, _ = serve(m, httptest.NewRequest("GET", "/r4/Patient/1", nil))
 	if h := rec.Header().Get("WWW-Authenticate"); h != `Bearer realm="ehr"` {
 		t.Errorf("WWW-Authenticate %s", h)
@@ -132,7 +132,7 @@ func TestCustomErrorHandlerAndRealm(t *testing.T) {
 // GET and a HEAD.
 func TestDefaultErrorHandlerIsTheGuards(t *testing.T) {
 	implicit := newTest(t, nil).Handler(http.NotFoundHandler())
-	explicit := newTest(t, func(c *Config) { c.ErrorHandler = DefaultErrorHandler }).Handler(http.NotFoundHandler())
+	explicit := newTest(t, func(c *Config) { c.Hooks.ErrorHandler = DefaultErrorHandler }).Handler(http.NotFoundHandler())
 	for _, method := range []string{"GET", "HEAD"} {
 		var got [2]*httptest.ResponseRecorder
 		for i, h := range []http.Handler{implicit, explicit} {

@@ -30,14 +30,16 @@ func ExampleIntrospection() {
 	defer as.Close()
 
 	guard, err := smartmw.New(context.Background(), smartmw.Config{
-		Issuer:   "https://auth.example.org",
-		Audience: "https://fhir.example.org/r4",
-		Tokens:   smartmw.TokensIntrospect, // no JWKS is fetched
-		Introspection: smartmw.Introspection{
-			Endpoint: as.URL + "/admin/oauth2/introspect",   // default: introspection_endpoint of the issuer's metadata
-			ClientID: "fhir-server", ClientSecret: "s3cret", // client_secret_basic
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org",
+			Audience: "https://fhir.example.org/r4",
+			Format:   smartmw.TokensIntrospect, // no JWKS is fetched
+			Introspection: smartmw.Introspection{
+				Endpoint: as.URL + "/admin/oauth2/introspect",   // default: introspection_endpoint of the issuer's metadata
+				ClientID: "fhir-server", ClientSecret: "s3cret", // client_secret_basic
+			},
+			Claims: smartmw.ClaimNames{Patient: []string{"ext.patient"}},
 		},
-		Claims: smartmw.ClaimNames{Patient: []string{"ext.patient"}},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -33,10 +33,12 @@ func mintExample(claims jwt.MapClaims) string {
 
 func exampleConfig() smartmw.Config {
 	return smartmw.Config{
-		Issuer:   "https://auth.example.org/realms/fhir",
-		Audience: "https://fhir.example.org/r4",
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org/realms/fhir",
+			Audience: "https://fhir.example.org/r4",
+			Keyfunc:  func(*jwt.Token) (any, error) { return &exampleKey.PublicKey, nil },
+		},
 		// A static key in place of the JWKS, for the example.
-		Keyfunc: func(*jwt.Token) (any, error) { return &exampleKey.PublicKey, nil },
 	}
 }
 
@@ -69,7 +71,7 @@ func ExampleGuard_Handler() {
 	}
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		fmt.Printf("handler: %s %s in the compartment of Patient/%s\n", d.Interaction(), d.Type(), d.Patient())
+		fmt.Printf("handler: %s %s in the compartment of Patient/%s\n", d.Request().Interaction, d.Request().Type, d.Limits().Patient)
 		w.Header().Set("Content-Type", "application/fhir+json")
 		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset","entry":[]}`)
 	})

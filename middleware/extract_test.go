@@ -79,7 +79,7 @@ func TestTokenExtraction(t *testing.T) {
 			return r
 		}, formBody: true, status: 401},
 	}
-	strict, withForm := newTest(t, nil), newTest(t, func(c *Config) { c.FormBodyToken = true })
+	strict, withForm := newTest(t, nil), newTest(t, func(c *Config) { c.Tokens.FormBody = true })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := strict
@@ -108,7 +108,7 @@ func TestTokenExtraction(t *testing.T) {
 
 // TestFormBodyIsRestored: the next handler reads the whole form body.
 func TestFormBodyIsRestored(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.FormBodyToken = true })
+	m := newTest(t, func(c *Config) { c.Tokens.FormBody = true })
 	tok := rs256(t, goodClaims())
 	body := "patient=123&access_token=" + tok + "&code=" + url.QueryEscape("http://loinc.org|1234-5")
 	r := httptest.NewRequest("POST", "/r4/Observation/_search", strings.NewReader(body))
@@ -138,9 +138,9 @@ func TestMalformedTokenRefusedFirst(t *testing.T) {
 		m    *Guard
 	}{
 		{"cache", newTest(t, nil)},
-		{"no cache", newTest(t, func(c *Config) { c.DisableCache = true })},
-		{"form tokens", newTest(t, func(c *Config) { c.FormBodyToken = true })},
-		{"small tokens", newTest(t, func(c *Config) { c.MaxTokenSize = 64 })},
+		{"no cache", newTest(t, func(c *Config) { c.Cache.Disable = true })},
+		{"form tokens", newTest(t, func(c *Config) { c.Tokens.FormBody = true })},
+		{"small tokens", newTest(t, func(c *Config) { c.Bounds.MaxTokenSize = 64 })},
 	}
 	reqs := []struct {
 		name string

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
@@ -76,7 +77,7 @@ func TestHandlerCannotWidenItsDecision(t *testing.T) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
 		l := d.Limits()
 		l.Patient, l.Constraints = "", nil
-		if cs := d.Constraints(); len(cs) > 0 {
+		if cs := d.Limits().Constraints; len(cs) > 0 {
 			cs[0] = nil
 		}
 		wide := smartctx.NewDecision(d.Request(), l)
@@ -104,7 +105,12 @@ func TestHandlerCannotWidenItsDecision(t *testing.T) {
 
 // TestPatientUserStaysInCompartment: user/ scopes of a user whose
 // fhirUser is a Patient (a patient-portal login) reach that patient's
-// compartment only, unless SkipPatientUserCompartment.
+// compartment only, unless SkipPatientUserCompartment; a search that does
+// not name the patient is narrowed to it (the store here ignores the
+// added parameter: the guard withholds the rest), or refused with
+// RefuseBroadSearches; a Patient this server cannot place (on another
+// server or base, or a version) gets nothing from user/ scopes, rather
+// than everything.
 func TestPatientUserStaysInCompartment(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	tests := []struct {
@@ -113,25 +119,39 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 		fhirUser string
 		target   string
 		want     int
+		refuse   bool // RefuseBroadSearches
 	}{
-		{"patient user reads own Observation", false, "Patient/123", "/r4/Observation/o123", 200},
-		{"patient user reads another's Observation", false, "Patient/123", "/r4/Observation/o456", 403},
-		{"patient user reads own Patient", false, "Patient/123", "/r4/Patient/123", 200},
-		{"patient user reads another Patient", false, "Patient/123", "/r4/Patient/456", 403},
-		{"patient user searches without naming the patient", false, "Patient/123", "/r4/Observation", 403},
-		{"patient user searches another's compartment", false, "Patient/123", "/r4/Observation?patient=456", 403},
-		{"patient user searches own compartment", false, "Patient/123", "/r4/Observation?patient=123", 200},
-		{"patient user (absolute fhirUser) reads another's Observation", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 403},
-		{"patient user system search", false, "Patient/123", "/r4/?_type=Observation", 403},
-		{"patient user type history", false, "Patient/123", "/r4/Observation/_history", 403},
-		{"practitioner user reads any Observation (no Policy)", false, "Practitioner/9", "/r4/Observation/o456", 200},
-		{"user without fhirUser reads any Observation (no Policy)", false, "", "/r4/Observation/o456", 200},
-		{"skip: patient user reads another's Observation", true, "Patient/123", "/r4/Observation/o456", 200},
+		{"patient user reads own Observation", false, "Patient/123", "/r4/Observation/o123", 200, false},
+		{"patient user reads another's Observation", false, "Patient/123", "/r4/Observation/o456", 403, false},
+		{"patient user reads own Patient", false, "Patient/123", "/r4/Patient/123", 200, false},
+		{"patient user reads another Patient", false, "Patient/123", "/r4/Patient/456", 403, false},
+		{"patient user searches without naming the patient: narrowed", false, "Patient/123", "/r4/Observation", 200, false},
+		{"patient user searches without naming the patient: refused with RefuseBroadSearches", false, "Patient/123", "/r4/Observation", 403, true},
+		{"patient user searches another's compartment", false, "Patient/123", "/r4/Observation?patient=456", 403, false},
+		{"patient user searches own compartment", false, "Patient/123", "/r4/Observation?patient=123", 200, false},
+		{"patient user (absolute fhirUser) reads another's Observation", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 403, false},
+		{"patient user system search", false, "Patient/123", "/r4/?_type=Observation", 403, false},
+		{"patient user type history", false, "Patient/123", "/r4/Observation/_history", 403, false},
+		{"practitioner user reads any Observation (no Policy)", false, "Practitioner/9", "/r4/Observation/o456", 200, false},
+		{"user without fhirUser reads any Observation (no Policy)", false, "", "/r4/Observation/o456", 200, false},
+		{"skip: patient user reads another's Observation", true, "Patient/123", "/r4/Observation/o456", 200, false},
+		{"patient user on another server reads that id's Observation here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user on another server reads that id's Patient here", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Patient/123", 403, false},
+		{"patient user on another server searches", false, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation?patient=123", 403, false},
+		{"patient user on a base that only starts with this one's", false, "https://fhir.example.org/r4x/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user on another base of this host", false, "https://fhir.example.org/tenant-b/Patient/123", "/r4/Observation/o123", 403, false},
+		{"patient user with a version of a Patient", false, "Patient/123/_history/1", "/r4/Observation/o123", 403, false},
+		{"patient user as a URL on this base reads own Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o123", 200, false},
+		{"patient user as a URL on this base reads another's Observation", false, "https://fhir.example.org/r4/Patient/123", "/r4/Observation/o456", 403, false},
+		{"patient user as a URL with an upper-case host and the default port", false, "https://FHIR.example.org:443/r4/Patient/123", "/r4/Observation/o123", 200, false},
+		{"practitioner user on another server reads any Observation (no Policy)", false, "https://ehr.example.org/fhir/Practitioner/9", "/r4/Observation/o456", 200, false},
+		{"skip: patient user on another server", true, "https://ehr.example.org/fhir/Patient/123", "/r4/Observation/o456", 200, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := is.Config()
-			cfg.SkipPatientUserCompartment = tc.skip
+			cfg.FHIR.SkipPatientUserCompartment = tc.skip
+			cfg.FHIR.RefuseBroadSearches = tc.refuse
 			guard, err := smartmw.New(t.Context(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -143,6 +163,9 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 			w := do(t, guard.Handler(&anyPatientStore{}), "GET", tc.target, is.Token(t, opts...), "")
 			if w.Code != tc.want {
 				t.Errorf("GET %s: %d, want %d: %s", tc.target, w.Code, tc.want, w.Body)
+			}
+			if !tc.skip && strings.HasPrefix(tc.fhirUser, "Patient/") && strings.Contains(w.Body.String(), "Patient/456") {
+				t.Errorf("GET %s leaked another patient's data: %s", tc.target, w.Body)
 			}
 		})
 	}
@@ -185,9 +208,9 @@ func TestTenantTokenOnlyOnItsBase(t *testing.T) {
 	isA := smarttest.NewIssuer(t, smarttest.ForAudience(baseA))
 	isB := smarttest.NewIssuer(t, smarttest.ForAudience(baseB))
 	cfg := isA.Config()
-	cfg.Audiences = []string{"https://fhir.example.org/shared"}
+	cfg.Issuer.Audiences = []string{"https://fhir.example.org/shared"}
 	cfgB := isB.Config()
-	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer, Audience: baseB, JWKSURL: cfgB.JWKSURL}}
+	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer.URL, Audience: baseB, JWKSURL: cfgB.Issuer.JWKSURL}}
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -234,9 +257,9 @@ func TestErrorKinds(t *testing.T) {
 		smartmw.ErrUncheckedResponse, smartmw.ErrUnavailable, smartmw.ErrMisconfigured}
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.MaxBodyBytes = 64
+	cfg.Bounds.MaxBodyBytes = 64
 	var got error
-	cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+	cfg.Hooks.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 		got = err
 		smartmw.WriteError(w, "fhir", err)
 	}
@@ -339,23 +362,34 @@ func TestForbiddenSaysWhatIsWrong(t *testing.T) {
 // error.
 func TestNewReportsEveryProblem(t *testing.T) {
 	cfg := smartmw.Config{
-		Issuer:           "https://auth.example.org",
-		Audience:         "https://fhir.example.org/r4/",
-		Base:             "fhir/",
-		Algorithms:       []string{"RS256", "HS256"},
-		MaxBodyBytes:     -1,
-		MaxResponseBytes: -1,
-		MaxStoredBytes:   -1,
-		CacheSize:        -1,
-		CacheTTL:         -1,
-		NonCompartment:   9,
-		Operations: map[string]smartmw.Operation{
-			"everything":               {Permission: scope.Read},
-			"Observaton/$lastn":        {Permission: scope.Read},
-			"Patient/[id]/$everything": {},
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org",
+			Audience: "https://fhir.example.org/r4/",
+		},
+		Base:   "fhir/",
+		Tokens: smartmw.TokenOptions{Algorithms: []string{"RS256", "HS256"}},
+		Bounds: smartmw.Bounds{
+			MaxBodyBytes:     -1,
+			MaxResponseBytes: -1,
+			MaxStoredBytes:   -1,
+		},
+		Cache: smartmw.CacheOptions{
+			Size: -1,
+			TTL:  -1,
+		},
+		FHIR: smartmw.FHIROptions{
+			NonCompartment: 9,
+			Operations: map[string]smartmw.Operation{
+				"everything":               {Permission: scope.Read},
+				"Observaton/$lastn":        {Permission: scope.Read},
+				"Patient/[id]/$everything": {},
+			},
 		},
 		AllowedOrigins: []string{"https://app.example.org/path"},
+		Keys:           smartmw.KeyOptions{RefreshInterval: -1, Wait: -1},
+		Issuers:        []smartmw.Issuer{{Audience: "https://fhir.example.org/b"}, {URL: "https://as.example.org", Claims: smartmw.ClaimNames{Patient: []string{""}}}},
 	}
+	cfg.Tokens.Leeway = time.Hour
 	_, err := smartmw.New(context.Background(), cfg)
 	if err == nil {
 		t.Fatal("New accepted the Config")
@@ -363,16 +397,22 @@ func TestNewReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{
 		`audience "https://fhir.example.org/r4/" ends with "/"`,
 		`Base "fhir/"`,
-		`algorithm "HS256" needs a Keyfunc`,
-		"MaxBodyBytes -1 is negative",
-		"MaxResponseBytes -1 is negative",
-		"MaxStoredBytes -1 is negative",
-		"CacheSize -1 is negative",
-		"CacheTTL -1ns is negative",
-		"NonCompartment 9",
-		`Operations["everything"]`,
+		`Tokens.Algorithms: "HS256" needs a Keyfunc`,
+		"Tokens.Leeway 1h0m0s is not within 0 and 5m0s",
+		"Keys.RefreshInterval -1ns is negative",
+		"Keys.Wait -1ns is negative",
+		"Bounds.MaxBodyBytes -1 is negative",
+		"Bounds.MaxResponseBytes -1 is negative",
+		"Bounds.MaxStoredBytes -1 is negative",
+		"Cache.Size -1 is negative",
+		"Cache.TTL -1ns is negative",
+		"FHIR.NonCompartment 9",
+		`FHIR.Operations["everything"]`,
 		`"Observaton" is not a FHIR R4 resource type`,
-		`Operations["Patient/[id]/$everything"]: Permission`,
+		`FHIR.Operations["Patient/[id]/$everything"]: Permission`,
+		"Issuers[0].URL is required",
+		"Issuers[1].Audience is required",
+		"Issuers[1].Claims.Patient has an empty name",
 		`AllowedOrigins: "https://app.example.org/path"`,
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -12,8 +12,11 @@ import (
 
 // TestSeveralGranularScopesAnswerTheSearch: an ONC (g)(10) client holding
 // two granular Condition scopes searches Condition?patient=X and gets 200
-// with only the Conditions of those categories, no "total", and an
-// outcome entry saying that results were withheld.
+// with only the Conditions of those categories. The handler receives the
+// search narrowed to both categories (one comma list); this one ignores
+// it, so the guard withholds the rest, removes "total" and adds an outcome
+// entry saying that results were withheld. Without the guard the narrowed
+// search alone answers.
 func TestSeveralGranularScopesAnswerTheSearch(t *testing.T) {
 	const cat = "http://terminology.hl7.org/CodeSystem/condition-category"
 	cond := func(id, patient, category string) string {
@@ -21,7 +24,9 @@ func TestSeveralGranularScopesAnswerTheSearch(t *testing.T) {
 			`"category":[{"coding":[{"system":%q,"code":%q}]}],"subject":{"reference":"Patient/%s"}},"search":{"mode":"match"}}`,
 			id, id, cat, category, patient)
 	}
+	var seen string
 	store := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.URL.Query().Get("category")
 		w.Header().Set("Content-Type", "application/fhir+json")
 		fmt.Fprint(w, `{"resourceType":"Bundle","type":"searchset","total":4,"entry":[`+
 			cond("c1", "123", "encounter-diagnosis")+","+cond("c2", "123", "health-concern")+","+
@@ -32,15 +37,19 @@ func TestSeveralGranularScopesAnswerTheSearch(t *testing.T) {
 		"patient/Condition.rs?category="+cat+"|encounter-diagnosis patient/Condition.rs?category="+cat+"|health-concern"))
 	for _, skip := range []bool{false, true} {
 		cfg := is.Config()
-		cfg.SkipResponseGuard = skip
+		cfg.FHIR.SkipResponseGuard = skip
 		guard, err := smartmw.New(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		seen = ""
 		w := do(t, guard.Handler(store), "GET", "/r4/Condition?patient=123", tok, "")
+		if want := cat + "|encounter-diagnosis," + cat + "|health-concern"; seen != want {
+			t.Errorf("the handler saw category=%q, want %q", seen, want)
+		}
 		if skip {
-			if w.Code != 403 {
-				t.Errorf("without the guard: %d, want 403 (nothing would filter)", w.Code)
+			if w.Code != 200 {
+				t.Errorf("without the guard: %d, want 200 (the search narrowed)", w.Code)
 			}
 			continue
 		}

@@ -106,7 +106,7 @@ func TestResponseGuard(t *testing.T) {
 		},
 		{
 			name: "read of another patient's Observation is a 404 when configured", scopes: "patient/Observation.rs", patient: "123",
-			target: "/fhir/Observation/o2", cfg: func(c *smartmw.Config) { c.NotFoundForDenied = true },
+			target: "/fhir/Observation/o2", cfg: func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = true },
 			resp:       response{status: 200, body: observation("o2", "456", labCategory)},
 			wantStatus: 404,
 		},
@@ -206,7 +206,7 @@ func TestResponseGuard(t *testing.T) {
 		},
 		{
 			name: "SkipResponseGuard lets the handler answer alone", scopes: "patient/Observation.rs", patient: "123",
-			target: "/fhir/Observation/o2", cfg: func(c *smartmw.Config) { c.SkipResponseGuard = true },
+			target: "/fhir/Observation/o2", cfg: func(c *smartmw.Config) { c.FHIR.SkipResponseGuard = true },
 			resp:       response{status: 200, body: observation("o2", "456", labCategory)},
 			wantStatus: 200, wantBody: observation("o2", "456", labCategory),
 		},
@@ -278,7 +278,7 @@ func TestResponseGuard(t *testing.T) {
 }
 
 func TestResponseGuardRefusesResponsesOverTheBound(t *testing.T) {
-	authz, err := newAuthz(smartmw.Config{Base: "/fhir", MaxResponseBytes: 64})
+	authz, err := newAuthz(smartmw.Config{Base: "/fhir", Bounds: smartmw.Bounds{MaxResponseBytes: 64}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestStoredResourceIsReadWithAReadDecisionBeforeAWrite(t *testing.T) {
 	var seen []string
 	fhir := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
-		seen = append(seen, r.Method+" "+string(d.Interaction()))
+		seen = append(seen, r.Method+" "+string(d.Request().Interaction))
 		if r.Method == http.MethodGet {
 			w.Header().Set("Content-Type", "application/fhir+json")
 			w.Header().Set("ETag", `W/"7"`)

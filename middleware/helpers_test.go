@@ -113,7 +113,11 @@ func staticKey(*jwt.Token) (any, error) { return &rsaKey().PublicKey, nil }
 // after letting adjust change the Config.
 func newTest(t testing.TB, adjust func(*Config)) *Guard {
 	t.Helper()
-	cfg := Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey, Now: fixedNow}
+	cfg := Config{Issuer: Issuer{
+		URL:      testIssuer,
+		Audience: testAudience,
+		Keyfunc:  staticKey,
+	}, Tokens: TokenOptions{Now: fixedNow}}
 	if adjust != nil {
 		adjust(&cfg)
 	}

@@ -60,11 +60,11 @@ func newIntrospector(is *issuer, c *Issuer, endpoint string, client *http.Client
 		client:   &cl,
 		cfg:      c.Introspection,
 		auds:     append([]string{c.Audience}, c.Audiences...),
-		leeway:   cfg.Leeway,
-		now:      cfg.Now,
+		leeway:   cfg.Tokens.Leeway,
+		now:      cfg.Tokens.Now,
 		sem:      make(chan struct{}, maxIntrospections),
 		flight:   flight{calls: map[[32]byte]*flightCall{}},
-		outage:   outageLog{log: cfg.Logger.With("issuer", c.URL, "endpoint", endpoint), what: "introspection endpoint"},
+		outage:   outageLog{log: cfg.Hooks.Logger.With("issuer", c.URL, "endpoint", endpoint), what: "introspection endpoint"},
 	}
 }
 
@@ -172,9 +172,12 @@ func (in *introspector) check(a map[string]any) (*smartctx.Grant, error) {
 		return nil, invalidToken("not an access token", errNotAccess)
 	}
 	if tt, ok := a["token_type"]; ok {
-		// Bearer (RFC 6750) in any case; DPoP-bound tokens (RFC 9449 §6.2)
-		// need a proof this server does not check.
-		if s, _ := tt.(string); !strings.EqualFold(s, "Bearer") {
+		// Bearer (RFC 6750) for a token that is not bound, DPoP (RFC 9449
+		// §6.2) for one bound with cnf, where the issuer accepts DPoP (its
+		// proof: see checkDPoP); in any case (RFC 6749 §5.1).
+		s, _ := tt.(string)
+		_, bound := a["cnf"]
+		if !(strings.EqualFold(s, "Bearer") && !bound || strings.EqualFold(s, "DPoP") && bound && in.is.dpop != DPoPOff) {
 			return nil, invalidToken("not an access token", fmt.Errorf("%w: token_type %v", errNotAccess, tt))
 		}
 	}
@@ -191,7 +194,7 @@ func (in *introspector) check(a map[string]any) (*smartctx.Grant, error) {
 	if iss, ok := a["iss"]; ok && iss != in.is.url {
 		return nil, invalidToken("untrusted issuer", errUntrusted)
 	}
-	c := &claims{MapClaims: mc, names: &in.is.names, slashes: in.is.slashes, issuer: in.is.url}
+	c := &claims{MapClaims: mc, names: &in.is.names, slashes: in.is.slashes, issuer: in.is.url, auds: in.auds, dpop: in.is.dpop != DPoPOff}
 	if _, ok := a["aud"]; ok {
 		aud, err := mc.GetAudience()
 		if err != nil || !slices.ContainsFunc(in.auds, func(s string) bool { return slices.Contains(aud, s) }) {

@@ -108,9 +108,9 @@ func activeAnswer() map[string]any {
 // f, on the fixed clock, after adjust.
 func newIntrospecting(t testing.TB, f *fakeIntrospection, adjust func(*Config)) *Guard {
 	return newTest(t, func(c *Config) {
-		c.Tokens = TokensJWTOrIntrospect
-		c.Introspection = Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret"}
-		c.Logger = slog.New(&recordLog{})
+		c.Issuer.Format = TokensJWTOrIntrospect
+		c.Issuer.Introspection = Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret"}
+		c.Hooks.Logger = slog.New(&recordLog{})
 		if adjust != nil {
 			adjust(c)
 		}
@@ -155,8 +155,8 @@ func TestIntrospectionAnswers(t *testing.T) {
 			"iss": testIssuer, "aud": []any{testAudience}, "scope": "launch/patient patient/Observation.rs", "sub": "alice",
 			"token_type": "Bearer", "token_use": "access_token", "ext": map[string]any{"patient": "123", "fhirUser": "Patient/123"},
 		}, adjust: func(c *Config) {
-			c.Claims.Patient = []string{"ext.patient"}
-			c.Claims.FHIRUser = []string{"ext.fhirUser"}
+			c.Issuer.Claims.Patient = []string{"ext.patient"}
+			c.Issuer.Claims.FHIRUser = []string{"ext.fhirUser"}
 		}, want: 200},
 		{name: "inactive", answer: `{"active":false}`, want: 401, desc: "token not active"},
 		{name: "active as a string", answer: with(func(a map[string]any) { a["active"] = "true" }), want: 401, desc: "token not active"},
@@ -167,15 +167,17 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{name: "another audience", answer: with(func(a map[string]any) { a["aud"] = "https://other.example.org/fhir" }), want: 401, desc: "token not issued for this server"},
 		{name: "no audience", answer: with(func(a map[string]any) { delete(a, "aud") }), want: 401, desc: "token not issued for this server"},
 		{name: "no audience, SkipMissingAudience", answer: with(func(a map[string]any) { delete(a, "aud") }),
-			adjust: func(c *Config) { c.Introspection.SkipMissingAudience = true }, want: 200},
+			adjust: func(c *Config) { c.Issuer.Introspection.SkipMissingAudience = true }, want: 200},
 		{name: "refresh token", answer: with(func(a map[string]any) { a["token_use"] = "refresh_token" }), want: 401, desc: "not an access token"},
 		{name: "DPoP-bound", answer: with(func(a map[string]any) { a["token_type"] = "DPoP" }), want: 401, desc: "not an access token"},
 		{name: "token_type bearer, lower case", answer: with(func(a map[string]any) { a["token_type"] = "bearer" }), want: 200},
 		{name: "token_type of another kind", answer: with(func(a map[string]any) { a["token_type"] = "N_A" }), want: 401, desc: "not an access token"},
-		{name: "cnf-bound", answer: with(func(a map[string]any) { a["cnf"] = map[string]any{"jkt": "x"} }), want: 401, desc: "token claims invalid"},
+		// token_type Bearer beside a cnf binding is inconsistent (SPEC 103).
+		{name: "cnf-bound", answer: with(func(a map[string]any) { a["cnf"] = map[string]any{"jkt": "x"} }), want: 401, desc: "not an access token"},
+		{name: "cnf-bound, no token_type", answer: with(func(a map[string]any) { delete(a, "token_type"); a["cnf"] = map[string]any{"jkt": "x"} }), want: 401, desc: "token claims invalid"},
 		{name: "no client_id", answer: with(func(a map[string]any) { delete(a, "client_id") }), want: 401, desc: "token claims invalid"},
 		{name: "no scope", answer: with(func(a map[string]any) { delete(a, "scope") }), want: 401, desc: "token claims invalid"},
-		{name: "bad patient", answer: with(func(a map[string]any) { a["patient"] = "a/b" }), want: 401, desc: "token claims invalid"},
+		{name: "bad patient", answer: with(func(a map[string]any) { a["patient"] = "a/b" }), want: 401, desc: "patient is not an id, Patient/[id] or its URL here"},
 		{name: "another patient's search", answer: with(func(a map[string]any) { a["patient"] = "456" }), want: 403},
 		{name: "SMART's example answer, trailing comma", answer: `{"active": true, "scope": "patient/*.read", "client_id": "app-1", "exp": 9999999999, "patient": "123",}`, want: 503},
 		{name: "not an object", answer: `[true]`, want: 503},
@@ -282,7 +284,7 @@ func TestIntrospectionClientAuthentication(t *testing.T) {
 			f.set("opaque-token", activeAnswer())
 			m := newIntrospecting(t, f, func(c *Config) {
 				tc.in.Endpoint = f.url()
-				c.Introspection = tc.in
+				c.Issuer.Introspection = tc.in
 			})
 			if _, err := m.Verify(context.Background(), "opaque-token"); err != nil {
 				t.Fatal(err)
@@ -306,8 +308,12 @@ func TestIntrospectionEndpointFromMetadata(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	f.set("opaque-token", withIss(jwt.MapClaims(activeAnswer()), as.issuer()))
 	cfg := func() Config {
-		return Config{Issuer: as.issuer(), Audience: testAudience, Now: fixedNow, Tokens: TokensIntrospect,
-			Introspection: Introspection{Auth: IntrospectionNone}, Logger: slog.New(&recordLog{})}
+		return Config{Issuer: Issuer{
+			URL:           as.issuer(),
+			Audience:      testAudience,
+			Format:        TokensIntrospect,
+			Introspection: Introspection{Auth: IntrospectionNone},
+		}, Tokens: TokenOptions{Now: fixedNow}, Hooks: Hooks{Logger: slog.New(&recordLog{})}}
 	}
 	if _, err := New(t.Context(), cfg()); err == nil || !strings.Contains(err.Error(), "introspection_endpoint") {
 		t.Fatalf("New without an endpoint anywhere: %v", err)
@@ -336,9 +342,9 @@ func TestIntrospectionCache(t *testing.T) {
 	f.set("short", short)
 	now := testNow
 	m := newIntrospecting(t, f, func(c *Config) {
-		c.Now = func() time.Time { return now }
-		c.Leeway = time.Second
-		c.Introspection.CacheTTL = 45 * time.Second
+		c.Tokens.Now = func() time.Time { return now }
+		c.Tokens.Leeway = time.Second
+		c.Issuer.Introspection.CacheTTL = 45 * time.Second
 	})
 	verify := func(tok string) error { _, err := m.Verify(context.Background(), tok); return err }
 	for _, step := range []struct {
@@ -401,7 +407,7 @@ func TestIntrospectionUnavailable(t *testing.T) {
 		f := newFakeIntrospection(t)
 		f.set("opaque-token", activeAnswer())
 		f.delay = 2 * time.Second
-		m := newIntrospecting(t, f, func(c *Config) { c.Introspection.Timeout = 100 * time.Millisecond })
+		m := newIntrospecting(t, f, func(c *Config) { c.Issuer.Introspection.Timeout = 100 * time.Millisecond })
 		start := time.Now()
 		rec := searchWith(m.Handler(emptyBundle), "opaque-token")
 		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
@@ -414,7 +420,7 @@ func TestIntrospectionUnavailable(t *testing.T) {
 	t.Run("down, logged once", func(t *testing.T) {
 		f := newFakeIntrospection(t)
 		logs := &recordLog{}
-		m := newIntrospecting(t, f, func(c *Config) { c.Logger = slog.New(logs) })
+		m := newIntrospecting(t, f, func(c *Config) { c.Hooks.Logger = slog.New(logs) })
 		f.srv.Close()
 		for i := range 10 {
 			var e *Error
@@ -472,9 +478,9 @@ func TestTokenFormats(t *testing.T) {
 			tok := jwtTok(t)
 			f.set(tok, activeAnswer())
 			m := newTest(t, func(c *Config) {
-				c.Tokens = tc.tokens
+				c.Issuer.Format = tc.tokens
 				if tc.tokens != TokensJWT {
-					c.Introspection = Introspection{Endpoint: f.url()}
+					c.Issuer.Introspection = Introspection{Endpoint: f.url()}
 				}
 			})
 			h := m.Handler(emptyBundle)
@@ -503,7 +509,7 @@ func TestOpaqueTokenGoesToItsBaseIssuerOnly(t *testing.T) {
 	answer["iss"], answer["aud"] = issB, baseB
 	fB.set("opaque-token", answer)
 	m := newTest(t, func(c *Config) {
-		c.Issuers = []Issuer{{URL: issB, Audience: baseB, Tokens: TokensIntrospect, Introspection: Introspection{Endpoint: fB.url()}}}
+		c.Issuers = []Issuer{{URL: issB, Audience: baseB, Format: TokensIntrospect, Introspection: Introspection{Endpoint: fB.url()}}}
 	})
 	h := m.Handler(emptyBundle)
 	get := func(target string) int {
@@ -524,9 +530,13 @@ func TestOpaqueTokenGoesToItsBaseIssuerOnly(t *testing.T) {
 		t.Errorf("B's cached token on A's base: %d", c)
 	}
 
-	_, err := New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey,
-		Tokens: TokensJWTOrIntrospect, Introspection: Introspection{Endpoint: fB.url()},
-		Issuers: []Issuer{{URL: issB, Audience: testAudience, Tokens: TokensIntrospect, Introspection: Introspection{Endpoint: fB.url()}}}})
+	_, err := New(context.Background(), Config{Issuer: Issuer{
+		URL:           testIssuer,
+		Audience:      testAudience,
+		Keyfunc:       staticKey,
+		Format:        TokensJWTOrIntrospect,
+		Introspection: Introspection{Endpoint: fB.url()},
+	}, Issuers: []Issuer{{URL: issB, Audience: testAudience, Format: TokensIntrospect, Introspection: Introspection{Endpoint: fB.url()}}}})
 	if err == nil || !strings.Contains(err.Error(), "both introspect opaque tokens") {
 		t.Errorf("two introspecting issuers for one base: %v", err)
 	}
@@ -535,15 +545,18 @@ func TestOpaqueTokenGoesToItsBaseIssuerOnly(t *testing.T) {
 // TestIntrospectionConfigErrors: bad introspection settings are reported
 // by New with the rest.
 func TestIntrospectionConfigErrors(t *testing.T) {
-	_, err := New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey,
+	_, err := New(context.Background(), Config{Issuer: Issuer{
+		URL:           testIssuer,
+		Audience:      testAudience,
+		Keyfunc:       staticKey,
 		Introspection: Introspection{Endpoint: "https://auth.example.org/introspect"},
-		Issuers: []Issuer{
-			{URL: "https://a.example.org", Audience: "https://fhir.example.org/a", Tokens: TokensIntrospect,
-				Introspection: Introspection{Endpoint: "http://auth.example.org/introspect", Auth: IntrospectionClientSecretPost, Timeout: -1}},
-			{URL: "https://b.example.org", Audience: "https://fhir.example.org/b", Tokens: TokensIntrospect,
-				Introspection: Introspection{Endpoint: "https://b.example.org/i", Auth: IntrospectionBearer}},
-			{URL: "https://c.example.org", Audience: "https://fhir.example.org/c", Tokens: 7},
-		}})
+	}, Issuers: []Issuer{
+		{URL: "https://a.example.org", Audience: "https://fhir.example.org/a", Format: TokensIntrospect,
+			Introspection: Introspection{Endpoint: "http://auth.example.org/introspect", Auth: IntrospectionClientSecretPost, Timeout: -1}},
+		{URL: "https://b.example.org", Audience: "https://fhir.example.org/b", Format: TokensIntrospect,
+			Introspection: Introspection{Endpoint: "https://b.example.org/i", Auth: IntrospectionBearer}},
+		{URL: "https://c.example.org", Audience: "https://fhir.example.org/c", Format: 7},
+	}})
 	if err == nil {
 		t.Fatal("accepted")
 	}

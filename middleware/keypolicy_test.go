@@ -9,7 +9,7 @@ import (
 )
 
 // TestKeyWithoutAlgVerifiesOneAlgorithm: an RSA JWK without "alg" is
-// bound to the first RSA algorithm of Config.Algorithms (RS256 by
+// bound to the first RSA algorithm of Config.Tokens.Algorithms (RS256 by
 // default), so it never verifies RS256, PS256 and RS512 tokens alike (RFC
 // 8725 §3.1), with or without a kid in the token.
 func TestKeyWithoutAlgVerifiesOneAlgorithm(t *testing.T) {
@@ -36,7 +36,7 @@ func TestKeyWithoutAlgVerifiesOneAlgorithm(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				as := newFakeAS(t, jwk(rsaKey(), "k1", tc.extra))
-				m := newFromAS(t, as, func(c *Config) { c.Algorithms = tc.algs })
+				m := newFromAS(t, as, func(c *Config) { c.Tokens.Algorithms = tc.algs })
 				tok := asToken(t, as, tc.method, rsaKey(), map[string]any{"kid": kid})
 				_, err := m.Verify(context.Background(), tok)
 				if (err == nil) != tc.ok {
@@ -61,7 +61,7 @@ func TestJWKSCacheControlHonoured(t *testing.T) {
 		t.Run("Cache-Control "+tc.cc, func(t *testing.T) {
 			as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 			as.cacheCtl = tc.cc
-			newFromAS(t, as, func(c *Config) { c.RefreshInterval = 20 * time.Millisecond })
+			newFromAS(t, as, func(c *Config) { c.Keys.RefreshInterval = 20 * time.Millisecond })
 			time.Sleep(200 * time.Millisecond)
 			if n := as.jwksHits.Load(); (n > 3) != tc.many {
 				t.Errorf("%d fetches in 200 ms with RefreshInterval 20 ms", n)
@@ -74,7 +74,7 @@ func TestJWKSCacheControlHonoured(t *testing.T) {
 // after the next successful fetch.
 func TestRemovedKeyIsDropped(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil), jwk(otherRSAKey(), "k2", nil))
-	m := newFromAS(t, as, func(c *Config) { c.RefreshInterval = 20 * time.Millisecond; c.DisableCache = true })
+	m := newFromAS(t, as, func(c *Config) { c.Keys.RefreshInterval = 20 * time.Millisecond; c.Cache.Disable = true })
 	tok := asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": "k2"})
 	if _, err := m.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
@@ -93,10 +93,10 @@ func TestRemovedKeyIsDropped(t *testing.T) {
 func TestStaleKeysAreDropped(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	m := newFromAS(t, as, func(c *Config) {
-		c.RefreshInterval = 20 * time.Millisecond
-		c.MaxKeyStaleness = 150 * time.Millisecond
-		c.UnknownKIDInterval = time.Millisecond
-		c.DisableCache = true
+		c.Keys.RefreshInterval = 20 * time.Millisecond
+		c.Keys.MaxStaleness = 150 * time.Millisecond
+		c.Keys.UnknownKIDInterval = time.Millisecond
+		c.Cache.Disable = true
 	})
 	tok := asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil)
 	as.failJWKS.Store(true)

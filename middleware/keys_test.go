@@ -19,8 +19,8 @@ import (
 func newFromAS(t *testing.T, as *fakeAS, adjust func(*Config)) *Guard {
 	t.Helper()
 	return newTest(t, func(c *Config) {
-		c.Issuer, c.Keyfunc = as.issuer(), nil
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Issuer.URL, c.Issuer.Keyfunc = as.issuer(), nil
+		c.Hooks.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 		if adjust != nil {
 			adjust(c)
 		}
@@ -51,7 +51,10 @@ func TestDiscoversRFC8414Metadata(t *testing.T) {
 func TestRejectsMetadataOfAnotherIssuer(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.metaIss = "https://evil.example.org"
-	_, err := New(context.Background(), Config{Issuer: as.issuer(), Audience: testAudience})
+	_, err := New(context.Background(), Config{Issuer: Issuer{
+		URL:      as.issuer(),
+		Audience: testAudience,
+	}})
 	if err == nil {
 		t.Fatal("New trusted metadata naming another issuer")
 	}
@@ -138,7 +141,7 @@ func TestKeysAreBoundToTheirIssuer(t *testing.T) {
 // JWKS be fetched again, at most once per UnknownKIDInterval.
 func TestRefreshesOnUnknownKID(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) { c.UnknownKIDInterval = time.Hour })
+	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = time.Hour })
 	hits := as.jwksHits.Load()
 	as.setKeys(jwk(rsaKey(), "k1", nil), jwk(otherRSAKey(), "k2", nil))
 	tok2 := asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": "k2"})
@@ -182,7 +185,7 @@ func wantUnavailable(t *testing.T, m *Guard, tok string) {
 func TestFirstJWKSFetchFails(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.failJWKS.Store(true)
-	m := newFromAS(t, as, func(c *Config) { c.UnknownKIDInterval = time.Millisecond })
+	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = time.Millisecond })
 	tok := asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil)
 	wantUnavailable(t, m, tok)
 	as.failJWKS.Store(false)
@@ -195,7 +198,7 @@ func TestFirstJWKSFetchFails(t *testing.T) {
 // TestKeepsKeysWhenRefreshFails: a failing periodic refresh keeps the keys.
 func TestKeepsKeysWhenRefreshFails(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) { c.RefreshInterval = 5 * time.Millisecond; c.DisableCache = true })
+	m := newFromAS(t, as, func(c *Config) { c.Keys.RefreshInterval = 5 * time.Millisecond; c.Cache.Disable = true })
 	as.failJWKS.Store(true)
 	hits := as.jwksHits.Load()
 	for as.jwksHits.Load() < hits+2 {
@@ -221,7 +224,10 @@ func TestRejectsOversizedJWKS(t *testing.T) {
 func TestStopsRefreshWhenContextDone(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := New(ctx, Config{Issuer: as.issuer(), Audience: testAudience, RefreshInterval: time.Millisecond})
+	_, err := New(ctx, Config{Issuer: Issuer{
+		URL:      as.issuer(),
+		Audience: testAudience,
+	}, Keys: KeyOptions{RefreshInterval: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +243,10 @@ func TestStopsRefreshWhenContextDone(t *testing.T) {
 func TestDiscoveryFailureFailsNew(t *testing.T) {
 	as := newFakeAS(t)
 	as.oidc = false
-	_, err := New(context.Background(), Config{Issuer: as.issuer(), Audience: testAudience})
+	_, err := New(context.Background(), Config{Issuer: Issuer{
+		URL:      as.issuer(),
+		Audience: testAudience,
+	}})
 	if err == nil || errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("err = %v", err)
 	}
@@ -249,15 +258,15 @@ func TestDiscoveryFailureFailsNew(t *testing.T) {
 func TestKeyfuncKeyMustFitAlg(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	m := newTest(t, func(c *Config) {
-		c.Algorithms = []string{"HS256", "ES256"}
-		c.Keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		c.Tokens.Algorithms = []string{"HS256", "ES256"}
+		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
 	})
 	if _, err := m.Verify(context.Background(), mint(t, jwt.SigningMethodHS256, secret, goodClaims(), nil)); err != nil {
 		t.Fatalf("HS256 with an allowed secret: %v", err)
 	}
 	m = newTest(t, func(c *Config) {
-		c.Algorithms = []string{"ES256", "RS256"}
-		c.Keyfunc = func(*jwt.Token) (any, error) {
+		c.Tokens.Algorithms = []string{"ES256", "RS256"}
+		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) {
 			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&rsaKey().PublicKey, secret}}, nil
 		}
 	})

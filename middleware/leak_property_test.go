@@ -332,13 +332,19 @@ func (g *leakGen) answer() map[string]any {
 }
 
 // leakRequest is a request the property is checked for. A bundle request
-// is a batch or transaction of GET entries.
+// is a batch or transaction of GET entries; "form" sends a form body
+// (POST _search).
 type leakRequest struct {
 	name, method, target, bundle string
 }
 
 var leakRequests = []leakRequest{
 	{"search Observation", "GET", "/r4/Observation?patient=p1", ""},
+	{"search Observation narrowed", "GET", "/r4/Observation?code=x", ""},
+	{"search Observation narrowed, _elements", "GET", "/r4/Observation?_elements=code", ""},
+	{"search Observation, _summary=text", "GET", "/r4/Observation?patient=p1&_summary=text", ""},
+	{"search Patient narrowed", "GET", "/r4/Patient?name=x", ""},
+	{"search Condition narrowed, POST", "POST", "/r4/Condition/_search", "form"},
 	{"search Observation with includes", "GET", "/r4/Observation?patient=p1&_include=Observation:has-member&_revinclude=Provenance:target", ""},
 	{"search lab Observations", "GET", "/r4/Observation?patient=p1&category=" + strings.ReplaceAll(leakLab, "|", "%7C"), ""},
 	{"Organization revinclude Patient", "GET", "/r4/Organization?_revinclude=Patient:organization", ""},
@@ -356,7 +362,7 @@ var leakRequests = []leakRequest{
 
 // leakBundleURLs are the GET entries of the bundle requests, cycled.
 var leakBundleURLs = []string{
-	"Observation?patient=p1", "Patient/p1", "Organization/org1", "Observation/o1",
+	"Observation?patient=p1", "Patient/p1", "Organization/org1", "Observation/o1", "Observation?code=x",
 	"Device?patient=p1", "Organization?_revinclude=Patient:organization", "Patient/p1/$everything",
 }
 
@@ -378,16 +384,16 @@ var leakGrants = []leakGrant{
 }
 
 // leakConfigs are the Guards the property is checked behind: the defaults
-// with includes on, and the lenient choices for types outside the
-// compartment and for searches.
+// (includes on, searches narrowed), and the lenient choice for types
+// outside the compartment with searches refused rather than narrowed.
 var leakConfigs = []struct {
 	name   string
 	adjust func(*smartmw.Config)
 }{
 	{"includes", func(c *smartmw.Config) {}},
-	{"includes, NonCompartmentWildcard, RewriteSearch", func(c *smartmw.Config) {
-		c.NonCompartment = smartmw.NonCompartmentWildcard
-		c.RewriteSearch = true
+	{"includes, NonCompartmentWildcard, RefuseBroadSearches", func(c *smartmw.Config) {
+		c.FHIR.NonCompartment = smartmw.NonCompartmentWildcard
+		c.FHIR.RefuseBroadSearches = true
 	}},
 }
 
@@ -568,7 +574,10 @@ type leakOutcome struct {
 // serve sends req with grant g behind config c, the handler answering ans.
 func (h *leakHarness) serve(c, g int, req leakRequest, ans map[string]any) (out leakOutcome) {
 	var body io.Reader
-	if req.bundle != "" {
+	form := req.bundle == "form"
+	if form {
+		body = strings.NewReader("code=x&_elements=code")
+	} else if req.bundle != "" {
 		var entries []any
 		n := 1
 		if e, ok := ans["entry"].([]any); ok && len(e) > 0 {
@@ -581,7 +590,10 @@ func (h *leakHarness) serve(c, g int, req leakRequest, ans map[string]any) (out 
 		body = bytes.NewReader(b)
 	}
 	r := httptest.NewRequest(req.method, req.target, body)
-	if body != nil {
+	switch {
+	case form:
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case body != nil:
 		r.Header.Set("Content-Type", "application/fhir+json")
 	}
 	r.Header.Set("Authorization", "Bearer "+h.tokens[g])

@@ -24,7 +24,7 @@ import (
 	"github.com/smartguard/smartguard/internal/jwks"
 )
 
-// maxFormBody bounds the form body read for Config.FormBodyToken.
+// maxFormBody bounds the form body read for Config.Tokens.FormBody.
 const maxFormBody = 1 << 20
 
 // Guard protects a FHIR API with SMART on FHIR: its Handler authenticates
@@ -53,8 +53,12 @@ type Guard struct {
 	introspectAll bool
 	// forwardedHost: Config.TrustForwardedHost.
 	forwardedHost bool
-	// publicMetadata: not Config.MetadataNeedsToken.
+	// publicMetadata: not Config.FHIR.MetadataNeedsToken.
 	publicMetadata bool
+	// revocations: Config.Tokens.Revocations, nil for none.
+	revocations Revocations
+	// dpop checks DPoP proofs; nil when no issuer accepts DPoP.
+	dpop *dpopState
 }
 
 // issuer is one trusted authorization server with its keys and the
@@ -62,12 +66,14 @@ type Guard struct {
 type issuer struct {
 	url       string
 	names     ClaimNames
+	auds      []string       // Audience, then Audiences
 	slashes   bool           // DecodeScopeSlashes
 	validator *jwt.Validator // the registered claims, then the SMART ones
 	key       func(ctx context.Context, t *jwt.Token) (any, error)
 	keys      *jwks.Set // nil with a Keyfunc, or when every token is introspected
 	tokens    TokenFormat
 	intro     *introspector // nil with TokensJWT
+	dpop      DPoPMode
 }
 
 // base is one FHIR base served here: a host and a path, the audiences
@@ -98,14 +104,13 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := jwks.Client(cfg.HTTPClient)
-	m := &Guard{
+	g := &Guard{
 		issuers: make(map[string]*issuer, len(cfg.Issuers)),
-		strict:  cfg.RequireATJWT,
-		maxSize: cfg.MaxTokenSize,
-		form:    cfg.FormBodyToken,
-		now:     cfg.Now,
-		onError: cfg.ErrorHandler,
+		strict:  cfg.Tokens.RequireATJWT,
+		maxSize: cfg.Bounds.MaxTokenSize,
+		form:    cfg.Tokens.FormBody,
+		now:     cfg.Tokens.Now,
+		onError: cfg.Hooks.ErrorHandler,
 		// One parser for every issuer: it decodes the claims straight
 		// into a jwt.MapClaims and checks the signature. The claims are
 		// checked before, in the Keyfunc, by the issuer's validator
@@ -114,131 +119,172 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		// bits are set (RFC 4648 §3.5): else one signed token has many
 		// spellings, each a different cache key and a different string
 		// to deny-list.
-		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
+		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Tokens.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
 	}
-	if m.onError == nil {
-		realm := cfg.Realm
-		m.onError = func(w http.ResponseWriter, r *http.Request, err error) { writeErrorFor(w, r, realm, err) }
+	if g.onError == nil {
+		realm := cfg.Hooks.Realm
+		g.onError = func(w http.ResponseWriter, r *http.Request, err error) { writeErrorFor(w, r, realm, err) }
 	}
 	if len(cfg.AllowedOrigins) > 0 {
-		m.cors = CORS(cfg.AllowedOrigins...)
+		g.cors = CORS(cfg.AllowedOrigins...)
 	}
-	m.audit, m.metrics = cfg.Audit, cfg.Metrics
-	m.forwardedHost = cfg.TrustForwardedHost
-	m.publicMetadata = !cfg.MetadataNeedsToken
-	if m.auditing() {
-		m.onError = auditError(m.onError)
+	g.audit, g.metrics = cfg.Hooks.Audit, cfg.Hooks.Metrics
+	g.forwardedHost = cfg.TrustForwardedHost
+	g.publicMetadata = !cfg.FHIR.MetadataNeedsToken
+	if g.auditing() {
+		g.onError = auditError(g.onError)
 	}
-	if !cfg.DisableCache {
-		m.cache = newCache(cfg.CacheSize, cfg.CacheTTL)
+	if g.dpop, err = newDPoP(&cfg); err != nil {
+		return nil, err
 	}
-	m.bases = newBases(&cfg, m.onError)
+	g.onError = g.dpopChallenges(g.onError)
+	if !cfg.Cache.Disable {
+		g.cache = newCache(cfg.Cache.Size, cfg.Cache.TTL)
+	}
+	g.revocations = cfg.Tokens.Revocations
+	g.bases = newBases(&cfg, g.onError)
+	if cfg.Hooks.ResourceMetadata {
+		g.onError = g.withResourceMetadata(g.onError)
+	}
+	client := jwks.Client(cfg.HTTPClient)
 	for _, c := range cfg.Issuers {
-		is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Tokens}
-		is.validator = jwt.NewValidator(
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithIssuer(c.URL),
-			jwt.WithAudience(append([]string{c.Audience}, c.Audiences...)...),
-			jwt.WithLeeway(cfg.Leeway),
-			jwt.WithTimeFunc(cfg.Now),
-		)
-		jwksURL := c.JWKSURL
-		if c.Tokens != TokensJWT {
-			endpoint := c.Introspection.Endpoint
-			if endpoint == "" {
-				meta, err := asmeta.Discover(ctx, client, c.URL)
-				if err != nil {
-					return nil, fmt.Errorf("middleware: discovering the introspection endpoint of %q: %w", c.URL, err)
-				}
-				if endpoint = meta.IntrospectionEndpoint; endpoint == "" {
-					return nil, fmt.Errorf("middleware: the metadata of %q has no introspection_endpoint: set Introspection.Endpoint", c.URL)
-				}
-				if err := jwks.CheckURL(endpoint); err != nil {
-					return nil, fmt.Errorf("middleware: introspection_endpoint of %q: %w", c.URL, err)
-				}
-				if jwksURL == "" && meta.JWKSURI != "" && c.Tokens == TokensJWTOrIntrospect && c.Keyfunc == nil {
-					if err := jwks.CheckURL(meta.JWKSURI); err != nil {
-						return nil, fmt.Errorf("middleware: jwks_uri of %q: %w", c.URL, err)
-					}
-					jwksURL = meta.JWKSURI
-				}
-			}
-			is.intro = newIntrospector(is, &c, endpoint, client, &cfg)
-			if c.Tokens == TokensIntrospect {
-				m.introspectAll = true
-			}
+		is, err := newIssuer(ctx, c, &cfg, client)
+		if err != nil {
+			return nil, err
 		}
-		switch {
-		case c.Tokens == TokensIntrospect:
-			is.key = func(context.Context, *jwt.Token) (any, error) {
-				return nil, fmt.Errorf("%w: the issuer's tokens are introspected", jwks.ErrNoKey)
-			}
-		case c.Keyfunc != nil:
-			kf := c.Keyfunc
-			is.key = func(_ context.Context, t *jwt.Token) (any, error) {
-				k, err := kf(t)
-				if err != nil {
-					return nil, err
-				}
-				return fitKeys(k, t.Method.Alg())
-			}
-		default:
-			u := jwksURL
-			if u == "" {
-				if u, err = jwks.Discover(ctx, client, c.URL); err != nil {
-					return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.URL, err)
-				}
-			}
-			is.keys = jwks.NewSet(ctx, jwks.Options{
-				URL:                u,
-				Client:             client,
-				Algorithms:         cfg.Algorithms,
-				RefreshInterval:    cfg.RefreshInterval,
-				UnknownKIDInterval: cfg.UnknownKIDInterval,
-				MaxStale:           cfg.MaxKeyStaleness,
-				LogInterval:        outageLogInterval,
-				Logger:             cfg.Logger.With("issuer", c.URL),
-			})
-			is.key = func(ctx context.Context, t *jwt.Token) (any, error) {
-				kid, _ := t.Header["kid"].(string)
-				keys, err := is.keys.Keys(ctx, t.Method.Alg(), kid)
-				if err != nil {
-					return nil, err
-				}
-				if len(keys) == 1 {
-					return keys[0], nil
-				}
-				set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
-				for i, k := range keys {
-					set.Keys[i] = k
-				}
-				return set, nil
-			}
-		}
-		m.issuers[c.URL] = is
-		m.list = append(m.list, is)
+		g.introspectAll = g.introspectAll || c.Format == TokensIntrospect
+		g.issuers[c.URL] = is
+		g.list = append(g.list, is)
 	}
+	g.linkOpaque()
+	if err := g.waitForKeys(ctx, cfg.Keys.Wait); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// newIssuer makes the validator, the key look-up and the introspection
+// of the issuer c, discovering its endpoints where they are not given.
+func newIssuer(ctx context.Context, c Issuer, cfg *Config, client *http.Client) (*issuer, error) {
+	is := &issuer{url: c.URL, names: c.Claims, slashes: c.DecodeScopeSlashes, tokens: c.Format,
+		auds: append([]string{c.Audience}, c.Audiences...), dpop: c.DPoP}
+	is.validator = jwt.NewValidator(
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithIssuer(c.URL),
+		jwt.WithAudience(append([]string{c.Audience}, c.Audiences...)...),
+		jwt.WithLeeway(cfg.Tokens.Leeway),
+		jwt.WithTimeFunc(cfg.Tokens.Now),
+	)
+	jwksURL := c.JWKSURL
+	if c.Format != TokensJWT {
+		endpoint := c.Introspection.Endpoint
+		if endpoint == "" {
+			var err error
+			if endpoint, jwksURL, err = discoverIntrospection(ctx, client, c); err != nil {
+				return nil, err
+			}
+		}
+		is.intro = newIntrospector(is, &c, endpoint, client, cfg)
+	}
+	switch {
+	case c.Format == TokensIntrospect:
+		is.key = func(context.Context, *jwt.Token) (any, error) {
+			return nil, fmt.Errorf("%w: the issuer's tokens are introspected", jwks.ErrNoKey)
+		}
+	case c.Keyfunc != nil:
+		kf := c.Keyfunc
+		is.key = func(_ context.Context, t *jwt.Token) (any, error) {
+			k, err := kf(t)
+			if err != nil {
+				return nil, err
+			}
+			return fitKeys(k, t.Method.Alg())
+		}
+	default:
+		if jwksURL == "" {
+			var err error
+			if jwksURL, err = jwks.Discover(ctx, client, c.URL); err != nil {
+				return nil, fmt.Errorf("middleware: discovering the keys of %q: %w", c.URL, err)
+			}
+		}
+		is.keys = jwks.NewSet(ctx, jwks.Options{
+			URL:                jwksURL,
+			Client:             client,
+			Algorithms:         cfg.Tokens.Algorithms,
+			RefreshInterval:    cfg.Keys.RefreshInterval,
+			UnknownKIDInterval: cfg.Keys.UnknownKIDInterval,
+			MaxStale:           cfg.Keys.MaxStaleness,
+			LogInterval:        outageLogInterval,
+			Logger:             cfg.Hooks.Logger.With("issuer", c.URL),
+		})
+		is.key = is.keyFromSet
+	}
+	return is, nil
+}
+
+// discoverIntrospection reads the introspection endpoint of c from its
+// metadata, and, for an issuer whose JWTs are verified too and whose JWKS
+// is not given, the jwks_uri of the same document.
+func discoverIntrospection(ctx context.Context, client *http.Client, c Issuer) (endpoint, jwksURL string, err error) {
+	meta, err := asmeta.Discover(ctx, client, c.URL)
+	if err != nil {
+		return "", "", fmt.Errorf("middleware: discovering the introspection endpoint of %q: %w", c.URL, err)
+	}
+	if endpoint = meta.IntrospectionEndpoint; endpoint == "" {
+		return "", "", fmt.Errorf("middleware: the metadata of %q has no introspection_endpoint: set Introspection.Endpoint", c.URL)
+	}
+	if err := jwks.CheckURL(endpoint); err != nil {
+		return "", "", fmt.Errorf("middleware: introspection_endpoint of %q: %w", c.URL, err)
+	}
+	jwksURL = c.JWKSURL
+	if jwksURL == "" && meta.JWKSURI != "" && c.Format == TokensJWTOrIntrospect && c.Keyfunc == nil {
+		if err := jwks.CheckURL(meta.JWKSURI); err != nil {
+			return "", "", fmt.Errorf("middleware: jwks_uri of %q: %w", c.URL, err)
+		}
+		jwksURL = meta.JWKSURI
+	}
+	return endpoint, jwksURL, nil
+}
+
+// keyFromSet returns the keys of the issuer's JWKS that fit the token's
+// algorithm and kid: one key, or a set that jwt tries in turn.
+func (is *issuer) keyFromSet(ctx context.Context, t *jwt.Token) (any, error) {
+	kid, _ := t.Header["kid"].(string)
+	keys, err := is.keys.Keys(ctx, t.Method.Alg(), kid)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 1 {
+		return keys[0], nil
+	}
+	set := jwt.VerificationKeySet{Keys: make([]jwt.VerificationKey, len(keys))}
+	for i, k := range keys {
+		set.Keys[i] = k
+	}
+	return set, nil
+}
+
+// linkOpaque names the issuer that introspects opaque tokens: for the
+// whole Guard when there is one only, and for each base (one at most per
+// base, as withDefaults checks).
+func (g *Guard) linkOpaque() {
 	var opaque []*issuer
-	for _, is := range m.list {
+	for _, is := range g.list {
 		if is.intro != nil {
 			opaque = append(opaque, is)
 		}
 	}
 	if len(opaque) == 1 {
-		m.opaque = opaque[0]
+		g.opaque = opaque[0]
 	}
-	for _, b := range m.bases {
+	for _, b := range g.bases {
 		for _, a := range b.auds {
-			if is := m.issuers[a.issuer]; is.intro != nil {
-				b.opaque = is // one at most: checked by withDefaults
+			if is := g.issuers[a.issuer]; is.intro != nil {
+				b.opaque = is
 			}
 		}
 	}
-	if err := m.waitForKeys(ctx, cfg.WaitForKeys); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 // outageLogInterval is the least time between two log records of one
@@ -277,7 +323,7 @@ func (g *Guard) waitForKeys(ctx context.Context, bound time.Duration) error {
 // Ready reports whether the Guard can verify tokens now: nil when every
 // issuer whose tokens are verified with a JWKS holds at least one key.
 // Otherwise it fetches the missing JWKS (at most once per
-// Config.UnknownKIDInterval, as a token would) and returns an *Error of
+// Config.Keys.UnknownKIDInterval, as a token would) and returns an *Error of
 // kind ErrUnavailable (503 temporarily_unavailable, with RetryAfter)
 // naming no URL, whose cause lists the issuers without keys. Mount it as
 // a readiness check (see ReadyHandler) so that a load balancer sends no
@@ -413,7 +459,7 @@ func (headWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // fitKeys keeps, of the keys a caller's Keyfunc returned, those whose
 // type fits alg (see jwks.Fits); a []byte secret fits the HMAC
-// algorithms only, which must be in Config.Algorithms to get here.
+// algorithms only, which must be in Config.Tokens.Algorithms to get here.
 func fitKeys(k any, alg string) (any, error) {
 	fits := func(k any) bool {
 		if _, ok := k.([]byte); ok {
@@ -444,7 +490,7 @@ func fitKeys(k any, alg string) (any, error) {
 //
 // A request outside every FHIR base of the Config is answered 404: its
 // path is under none, or, where only the host tells bases apart (see
-// Config.Audiences), its host is none of theirs. Then the bearer token is
+// Config.Issuer.Audiences), its host is none of theirs. Then the bearer token is
 // authenticated (401 without error code when there is none, 400
 // invalid_request when it is malformed or sent more than one way, 401
 // invalid_token when it is not acceptable or not issued for this base by
@@ -455,7 +501,7 @@ func fitKeys(k any, alg string) (any, error) {
 // context (smartctx.FromContext, smartctx.DecisionFromContext) and, when
 // the query was rewritten, with the rewritten URL. When the decision
 // leaves something to enforce, the response guard checks what next writes
-// before the client sees it (see Config.SkipResponseGuard).
+// before the client sees it (see Config.FHIR.SkipResponseGuard).
 //
 // "GET [base]/metadata" is allowed for any valid token. SMART wants the
 // CapabilityStatement public: serve it outside the Guard (on its own
@@ -471,7 +517,7 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 			b.az.ServeMetadata(w, r, next)
 			return
 		}
-		grant, r, err := g.authenticate(r, b)
+		grant, r, err := g.authenticate(w, r, b)
 		if err != nil {
 			g.onError(w, r, err)
 			return
@@ -494,7 +540,7 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 }
 
 // metadataPreflight answers a CORS preflight of [base]/metadata for any
-// origin: the CapabilityStatement is public (Config.MetadataNeedsToken).
+// origin: the CapabilityStatement is public (Config.FHIR.MetadataNeedsToken).
 func (g *Guard) metadataPreflight(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
@@ -518,8 +564,8 @@ func (g *Guard) metadataPreflight(h http.Handler) http.Handler {
 	})
 }
 
-// auditing reports whether requests are reported to Config.Audit or
-// Config.Metrics.
+// auditing reports whether requests are reported to Config.Hooks.Audit or
+// Config.Hooks.Metrics.
 func (g *Guard) auditing() bool { return g.audit != nil || g.metrics != nil }
 
 // AuthenticateOnly returns next behind CORS (when configured) and
@@ -530,7 +576,7 @@ func (g *Guard) auditing() bool { return g.audit != nil || g.metrics != nil }
 // smartctx.FromContext), or before Authorize in a chain of your own.
 func (g *Guard) AuthenticateOnly(next http.Handler) http.Handler {
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		grant, r, err := g.authenticate(r, g.baseOf(r))
+		grant, r, err := g.authenticate(w, r, g.baseOf(r))
 		if err != nil {
 			g.onError(w, r, err)
 			return
@@ -604,11 +650,12 @@ func (g *Guard) Decide(ctx context.Context, grant *smartctx.Grant, r *http.Reque
 }
 
 // authenticate extracts and verifies r's token and, when r is under base
-// b, checks that the token may be used there. It returns the grant and r,
-// or a copy whose body can be read again; the caller puts the grant on the
-// context.
-func (g *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
-	tok, unchecked, r, xerr := g.extract(r)
+// b, checks that the token may be used there, then its DPoP proof (or
+// that it needs none). It returns the grant and r, or a copy whose body
+// can be read again; the caller puts the grant on the context. w gets the
+// response headers of DPoP.
+func (g *Guard) authenticate(w http.ResponseWriter, r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
+	tok, isDPoP, unchecked, r, xerr := g.extract(r)
 	if xerr != nil {
 		e := *xerr // a copy: the ErrorHandler may keep or change it
 		return nil, r, &e
@@ -619,6 +666,9 @@ func (g *Guard) authenticate(r *http.Request, b *base) (*smartctx.Grant, *http.R
 	}
 	if b != nil && !b.bound(grant) {
 		return nil, r, errNotForBase()
+	}
+	if err := g.checkDPoP(w, r, b, tok, isDPoP, grant); err != nil {
+		return nil, r, err
 	}
 	return grant, r, nil
 }
@@ -643,14 +693,15 @@ func invalidRequest(desc string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: desc, Err: ErrInvalidRequest}
 }
 
-// extract finds the one bearer token of r (RFC 6750 §2). It returns r, or
-// a copy whose body can be read again. unchecked reports that the token,
-// the Authorization header's, has not had its characters checked
+// extract finds the one access token of r (RFC 6750 §2), and whether it
+// came with the DPoP scheme (RFC 9449 §7.1). It returns r, or a copy
+// whose body can be read again. unchecked reports that the token, a Bearer
+// one of the Authorization header, has not had its characters checked
 // (bearer.Valid): verifyCached checks them unless the cache knows the
 // token, which saves reading a 1 KB token on every request. Where another
 // error could come first, extract checks them itself, so that a malformed
 // token is refused first whatever else is wrong.
-func (g *Guard) extract(r *http.Request) (tok string, unchecked bool, _ *http.Request, _ *Error) {
+func (g *Guard) extract(r *http.Request) (tok string, isDPoP, unchecked bool, _ *http.Request, _ *Error) {
 	vals := r.Header["Authorization"]
 	switch len(vals) {
 	case 0:
@@ -658,22 +709,28 @@ func (g *Guard) extract(r *http.Request) (tok string, unchecked bool, _ *http.Re
 		t, err := bearer.Cut(vals[0])
 		switch {
 		case errors.Is(err, bearer.ErrMalformed):
-			return "", false, r, errMalformed
+			return "", false, false, r, errMalformed
 		case err == nil:
 			tok, unchecked = t, true
+		default: // another scheme: DPoP, where it is accepted
+			t, xerr := g.dpopCredentials(vals[0])
+			if xerr != nil {
+				return "", false, false, r, xerr
+			}
+			tok, isDPoP = t, t != ""
 		}
 	default:
-		return "", false, r, errTwoHeaders
+		return "", false, false, r, errTwoHeaders
 	}
 	mayQuery := mayNameParam(r.URL.RawQuery, "access_token")
 	if unchecked && (mayQuery || g.form) {
 		if !bearer.Valid(tok) {
-			return "", false, r, errMalformed
+			return "", false, false, r, errMalformed
 		}
 		unchecked = false
 	}
 	tok, r, xerr := g.otherTokens(r, tok, mayQuery)
-	return tok, unchecked && xerr == nil, r, xerr
+	return tok, isDPoP, unchecked && xerr == nil, r, xerr
 }
 
 // otherTokens refuses an access_token in the query (mayQuery: the query
@@ -756,19 +813,42 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // that introspects opaque tokens; Handler picks the one of the request's
 // base). It does not check which base the token is for (Handler does).
 // Errors are *Error of kind ErrInvalidToken, wrapping the cause (such as
-// jwt.ErrTokenExpired), or ErrUnavailable when the token cannot be checked
-// now (no key of its issuer held, its introspection endpoint down). ctx
-// bounds a JWKS fetch or an introspection call the token may cause.
+// jwt.ErrTokenExpired, or ErrRevoked for a token Config.Tokens.Revocations
+// lists), or ErrUnavailable when the token cannot be checked now (no key
+// of its issuer held, its introspection endpoint or the Revocations down).
+// ctx bounds a JWKS fetch, an introspection call or a revocation check
+// the token may cause.
+// A DPoP-bound token is refused (invalid_token): its proof belongs to a
+// request, which only Handler and AuthenticateOnly see.
 func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
-	return g.verifyCached(ctx, token, nil, false)
+	grant, err := g.verifyCached(ctx, token, nil, false)
+	if _, bound := boundKey(grant); err == nil && bound {
+		return nil, errBoundNoProof
+	}
+	return grant, err
 }
 
-// verifyCached is Verify through the cache. b, when not nil, is the base
-// the token is presented to; see verify. unchecked: token is a header's
-// whose characters extract left unchecked; a token the cache knows passed
-// that check (bearer.Valid) when it was cached, and any other is checked
-// first, before every other check, as extract would have.
+// verifyCached is Verify through the cache, then the revocation check
+// (Config.Tokens.Revocations), which a cached token passes too. b, when
+// not nil, is the base the token is presented to; see verify. unchecked:
+// token is a header's whose characters extract left unchecked; a token
+// the cache knows passed that check (bearer.Valid) when it was cached,
+// and any other is checked first, before every other check, as extract
+// would have.
 func (g *Guard) verifyCached(ctx context.Context, token string, b *base, unchecked bool) (*smartctx.Grant, error) {
+	grant, err := g.verifyOrRecall(ctx, token, b, unchecked)
+	if err == nil && g.revocations != nil {
+		err = g.checkRevoked(ctx, token, grant, [32]byte{})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return grant, nil
+}
+
+// verifyOrRecall returns the grant of token from the cache, or verifies
+// it and caches it; unchecked as for verifyCached.
+func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base, unchecked bool) (*smartctx.Grant, error) {
 	if unchecked && (len(token) > g.maxSize || g.cache == nil) && !bearer.Valid(token) {
 		e := *errMalformed
 		return nil, &e
@@ -827,7 +907,7 @@ var (
 )
 
 // verify checks token without the cache, and returns how long its grant
-// may be cached (0: Config.CacheTTL). key, when not nil, is the token's
+// may be cached (0: Config.Cache.TTL). key, when not nil, is the token's
 // cache key.
 //
 // A token that is not a JWT is introspected by the issuer that
@@ -841,7 +921,7 @@ var (
 // when b is not nil, that the token's audience names b for that issuer.
 // Only a token that passes them all has its key looked up, so only such a
 // token can make the issuer's JWKS be fetched again (for an unknown kid,
-// at most once per Config.UnknownKIDInterval): a forged token for another
+// at most once per Config.Keys.UnknownKIDInterval): a forged token for another
 // issuer, another base, or past its expiry cannot spend that fetch.
 func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte) (*smartctx.Grant, time.Duration, error) {
 	intro := func(is *issuer) (*smartctx.Grant, time.Duration, error) {
@@ -880,7 +960,7 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		case is == nil:
 			return nil, errUntrusted
 		}
-		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true}
+		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds, dpop: is.dpop != DPoPOff}
 		if err := is.validator.Validate(c); err != nil {
 			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		}
@@ -955,6 +1035,7 @@ func typeOK(typ string, strict bool) bool {
 
 // describe returns a short text for the client, free of token contents.
 func describe(err error) string {
+	var launch launchError
 	switch {
 	case errors.Is(err, errNoAudience):
 		return "token has no audience (aud)"
@@ -974,6 +1055,8 @@ func describe(err error) string {
 		return "token signature not verified"
 	case errors.Is(err, errTyp):
 		return "not an access token"
+	case errors.As(err, &launch):
+		return string(launch)
 	case errors.Is(err, errClaim):
 		return "token claims invalid"
 	}

@@ -25,9 +25,9 @@ func TestDeepNestingIsAnErrorNotACrash(t *testing.T) {
 	for name, body := range bodies {
 		for fn, call := range map[string]func() (bool, error){
 			"InPatientCompartment": func() (bool, error) { return smartmw.InPatientCompartment(body, "123") },
-			"MatchesConstraint":    func() (bool, error) { return smartmw.MatchesConstraint(body, c) },
+			"MatchesConstraint":    func() (bool, error) { return matchesConstraint(body, c) },
 			"Permits":              func() (bool, error) { return smartmw.Permits(d, body) },
-			"MatchesSearch":        func() (bool, error) { return smartmw.MatchesSearch(body, "category=laboratory", "") },
+			"MatchesSearch":        func() (bool, error) { return matchesSearch(body, "category=laboratory", "") },
 		} {
 			if ok, err := call(); ok || err == nil {
 				t.Errorf("%s of %s: %v, %v; want an error", fn, name, ok, err)

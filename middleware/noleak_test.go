@@ -33,7 +33,7 @@ func TestRevincludeOnATypeOutsideTheCompartmentLeaksNoPatient(t *testing.T) {
 		{"wildcard under the wildcard rule", "patient/*.rs", "Organization?_revinclude=Patient:organization"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := smartmw.Config{NonCompartment: smartmw.NonCompartmentWildcard}
+			cfg := smartmw.Config{FHIR: smartmw.FHIROptions{NonCompartment: smartmw.NonCompartmentWildcard}}
 			w := guarded(t, cfg, "launch/patient "+tc.scopes, tc.target, orgWithPatients)
 			if w.Code == http.StatusOK && leaks(w.Body.Bytes()) {
 				t.Fatalf("another patient's resource left: %s", w.Body)
@@ -67,7 +67,7 @@ func served(t *testing.T, cfg smartmw.Config, g *smartctx.Grant, method, target,
 	r = r.WithContext(smartctx.NewContext(r.Context(), g))
 	w = httptest.NewRecorder()
 	a.Authorize(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !smartmw.IsGuardRead(r) {
+		if !smartmw.IsStoredRead(r) {
 			reached = true
 		}
 		h(w, r)
@@ -173,8 +173,12 @@ func TestPatientLinkedTypesOutsideTheCompartmentAreHeldToThePatient(t *testing.T
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
 		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device?patient=456", "", nil)
-		refused(t, smartmw.Config{}, "launch/patient patient/Device.rs", "GET", "Device", "", nil)
-		refused(t, smartmw.Config{RewriteSearch: true}, "launch/patient patient/Binary.rs", "GET", "Binary", "", nil)
+		refused(t, smartmw.Config{FHIR: smartmw.FHIROptions{RefuseBroadSearches: true}}, "launch/patient patient/Device.rs", "GET", "Device", "", nil)
+		refused(t, smartmw.Config{}, "launch/patient patient/Binary.rs", "GET", "Binary", "", nil)
+		w = guarded(t, smartmw.Config{}, "launch/patient patient/Device.rs", "Device", answer)
+		if w.Code != http.StatusOK || leaks(w.Body.Bytes()) || !strings.Contains(w.Body.String(), "Patient/123") {
+			t.Fatalf("Device narrowed: %d %s", w.Code, w.Body)
+		}
 	})
 	t.Run("a Device written for another patient", func(t *testing.T) {
 		refused(t, smartmw.Config{}, "launch/patient patient/Device.c", "POST", "Device", device("456"), nil)
@@ -219,8 +223,9 @@ func TestAPanickingHandlersHeadersDoNotReachTheRecovery(t *testing.T) {
 
 // TestFHIRUserReadsItsOwnResource: with the fhirUser scope a user reads
 // the resource its fhirUser names, exactly that one, whatever its other
-// scopes (SMART App Launch: fhirUser); an absolute fhirUser counts only
-// on this server's base.
+// scopes (SMART App Launch: fhirUser), constrained or held to a patient
+// as they may be; an absolute fhirUser counts only on this server's base,
+// compared as a URL; a search for it is decided by the scopes alone.
 func TestFHIRUserReadsItsOwnResource(t *testing.T) {
 	own := `{"resourceType":"Practitioner","id":"dr-jones"}`
 	for _, tc := range []struct {
@@ -238,6 +243,20 @@ func TestFHIRUserReadsItsOwnResource(t *testing.T) {
 		{"without the fhirUser scope", "openid patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
 		{"an absolute URL on another server", "openid fhirUser patient/*.rs", "https://other.example.org/fhir/Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
 		{"its history is not a read of it", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner/dr-jones/_history", "", 403},
+		{"a search for it is not a read of it", "openid fhirUser patient/*.rs", "Practitioner/dr-jones", "Practitioner?_id=dr-jones", `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + own + `}]}`, 403},
+		{"a granular scope its resource does not match", "openid fhirUser user/Practitioner.rs?identifier=http://example.org/npi|1", "Practitioner/dr-jones", "Practitioner/dr-jones", "", 200},
+		{"a granular scope, the handler answering another resource", "openid fhirUser user/Practitioner.rs?identifier=http://example.org/npi|1", "Practitioner/dr-jones", "Practitioner/dr-jones", `{"resourceType":"Practitioner","id":"dr-lee"}`, 403},
+		{"a granular scope, another practitioner", "openid fhirUser user/Practitioner.rs?identifier=http://example.org/npi|1", "Practitioner/dr-jones", "Practitioner/dr-lee", `{"resourceType":"Practitioner","id":"dr-lee"}`, 403},
+		{"a granular scope without the fhirUser scope", "openid user/Practitioner.rs?identifier=http://example.org/npi|1", "Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
+		{"a patient user's own Patient under another patient's context", "openid fhirUser launch/patient patient/*.rs", "Patient/456", "Patient/456", `{"resourceType":"Patient","id":"456"}`, 200},
+		{"as an absolute URL with an upper-case host", "openid fhirUser patient/*.rs", "https://EHR.Example.ORG/fhir/Practitioner/dr-jones", "Practitioner/dr-jones", "", 200},
+		{"as an absolute URL with the default port", "openid fhirUser patient/*.rs", "https://ehr.example.org:443/fhir/Practitioner/dr-jones", "Practitioner/dr-jones", "", 200},
+		{"as an absolute URL under a base that only starts with this one's", "openid fhirUser patient/*.rs", "https://ehr.example.org/fhirx/Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
+		{"as an absolute URL under another base of this host", "openid fhirUser patient/*.rs", "https://ehr.example.org/tenant-b/Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
+		{"as an absolute URL over http", "openid fhirUser patient/*.rs", "http://ehr.example.org/fhir/Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
+		{"as a version of it", "openid fhirUser patient/*.rs", "Practitioner/dr-jones/_history/1", "Practitioner/dr-jones", "", 403},
+		{"with a trailing slash", "openid fhirUser patient/*.rs", "Practitioner/dr-jones/", "Practitioner/dr-jones", "", 403},
+		{"climbing out of the base", "openid fhirUser patient/*.rs", "https://ehr.example.org/fhir/x/../Practitioner/dr-jones", "Practitioner/dr-jones", "", 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := smartctx.NewGrant(smartctx.Claims{Subject: "u1", ClientID: "app", Scopes: scope.Parse("launch/patient " + tc.scopes), Patient: "123", FHIRUser: tc.fhirUser})
@@ -273,7 +292,7 @@ func TestMetadataIsPublicAndChecked(t *testing.T) {
 			w.Header().Set("Content-Type", "application/fhir+json")
 			w.Write([]byte(answer))
 		}))
-		u, _ := url.Parse(c.Audience)
+		u, _ := url.Parse(c.Issuer.Audience)
 		r := httptest.NewRequest(method, u.Path+path, nil)
 		for k, v := range hdr {
 			r.Header.Set(k, v)
@@ -282,7 +301,7 @@ func TestMetadataIsPublicAndChecked(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w
 	}
-	needsToken := func(c *smartmw.Config) { c.MetadataNeedsToken = true }
+	needsToken := func(c *smartmw.Config) { c.FHIR.MetadataNeedsToken = true }
 	evil := map[string]string{"Origin": "https://any.example"}
 	for _, tc := range []struct {
 		name           string
@@ -334,7 +353,7 @@ func TestRefusalsCarryCORSForAllowedOrigins(t *testing.T) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Write([]byte(observation("o1", "Patient/456", labCategory)))
 	}))
-	u, _ := url.Parse(c.Audience)
+	u, _ := url.Parse(c.Issuer.Audience)
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	for _, tc := range []struct {
 		name, target, token, origin string
@@ -357,6 +376,35 @@ func TestRefusalsCarryCORSForAllowedOrigins(t *testing.T) {
 			got := w.Header().Get("Access-Control-Allow-Origin")
 			if w.Code != tc.want || (got == tc.origin) != tc.cors || tc.cors && !strings.Contains(strings.Join(w.Header().Values("Vary"), ","), "Origin") {
 				t.Fatalf("status %d, Access-Control-Allow-Origin %q, Vary %q", w.Code, got, w.Header().Values("Vary"))
+			}
+		})
+	}
+}
+
+// TestFHIRUserOnAMovedBase: behind a proxy that serves the audience's
+// API under another path (Config.Base), the fhirUser's base is still the
+// audience, the URL the authorization server and clients know: a URL on
+// the local path is not this base.
+func TestFHIRUserOnAMovedBase(t *testing.T) {
+	cfg := smartmw.Config{Issuer: smartmw.Issuer{Audience: "https://fhir.example.org/r4"}, Base: "/fhir"}
+	own := `{"resourceType":"Practitioner","id":"dr-jones"}`
+	for _, tc := range []struct {
+		name, fhirUser string
+		want           int
+	}{
+		{"relative", "Practitioner/dr-jones", 200},
+		{"a URL on the audience", "https://fhir.example.org/r4/Practitioner/dr-jones", 200},
+		{"a URL on the local path", "https://fhir.example.org/fhir/Practitioner/dr-jones", 403},
+		{"a URL on the local path of the request's host", "https://ehr.example.org/fhir/Practitioner/dr-jones", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := smartctx.NewGrant(smartctx.Claims{Subject: "u1", ClientID: "app", Scopes: scope.Parse("openid fhirUser launch/patient patient/*.rs"), Patient: "123", FHIRUser: tc.fhirUser})
+			w, _ := served(t, cfg, g, "GET", "Practitioner/dr-jones", "", nil, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/fhir+json")
+				w.Write([]byte(own))
+			})
+			if w.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
 			}
 		})
 	}

@@ -358,8 +358,8 @@ func (a oracleAnswer) String() string {
 func TestNoExistenceOracleTable(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.NotFoundForDenied = true
-	cfg.Operations = map[string]smartmw.Operation{"Observation/[id]/$validate": {Permission: scope.Read}}
+	cfg.FHIR.NotFoundForDenied = true
+	cfg.FHIR.Operations = map[string]smartmw.Operation{"Observation/[id]/$validate": {Permission: scope.Read}}
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

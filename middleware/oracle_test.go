@@ -53,7 +53,7 @@ func TestNoExistenceOracle(t *testing.T) {
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	for _, notFound := range []bool{false, true} {
 		cfg := is.Config()
-		cfg.NotFoundForDenied = notFound
+		cfg.FHIR.NotFoundForDenied = notFound
 		guard, err := smartmw.New(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +112,7 @@ func TestNoExistenceOracle(t *testing.T) {
 
 	// With NotFoundForDenied, missing and refused are the same answer.
 	cfg := is.Config()
-	cfg.NotFoundForDenied = true
+	cfg.FHIR.NotFoundForDenied = true
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

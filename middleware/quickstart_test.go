@@ -49,7 +49,9 @@ func TestREADMEQuickStart(t *testing.T) {
 	// The README's quick start, verbatim (internal/doctest checks it):
 	const issuer, base = "https://auth.example.org/realms/fhir", "https://fhir.example.org/r4"
 
-	guard, err := smartmw.New(ctx, smartmw.Config{Issuer: issuer, Audience: base}) // keys from the issuer's JWKS
+	guard, err := smartmw.New(ctx, smartmw.Config{
+		Issuer: smartmw.Issuer{URL: issuer, Audience: base}, // keys from the issuer's JWKS
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -123,16 +125,18 @@ func TestPackageDocQuickStart(t *testing.T) {
 		// The package documentation's handler lines, verbatim:
 		g, _ := smartctx.FromContext(r.Context())         // who, which app, which scopes, which patient
 		d, _ := smartctx.DecisionFromContext(r.Context()) // what was allowed, and what it is limited to
-		seen = append(seen, fmt.Sprintf("%s %s %s", g.Patient(), d.Interaction(), d.Patient()))
+		seen = append(seen, fmt.Sprintf("%s %s %s", g.Patient(), d.Request().Interaction, d.Limits().Patient))
 		w.Header().Set("Content-Type", "application/fhir+json")
 		readGrant(w, r)
 	})
 
 	// The package documentation's quick start, verbatim:
 	guard, err := smartmw.New(ctx, smartmw.Config{
-		Issuer:         "https://auth.example.org/realms/fhir", // the trusted authorization server
-		Audience:       "https://fhir.example.org/r4",          // this FHIR server's base URL
-		AllowedOrigins: []string{"https://app.example.org"},    // browser apps (CORS)
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org/realms/fhir", // the trusted authorization server
+			Audience: "https://fhir.example.org/r4",          // this FHIR server's base URL
+		},
+		AllowedOrigins: []string{"https://app.example.org"}, // browser apps (CORS)
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -169,7 +173,7 @@ func readGrant(w http.ResponseWriter, r *http.Request) {
 	//lint:ignore SA4006 the README's lines, verbatim, show the comma-ok form of both getters
 	g, ok := smartctx.FromContext(r.Context())         // the grant: nil-safe getters
 	d, ok := smartctx.DecisionFromContext(r.Context()) // the decision: read-only getters
-	fmt.Fprintln(w, g.Patient(), g.FHIRUser(), g.ClientID(), d.Interaction(), d.Patient(), d.Constraints())
+	fmt.Fprintln(w, g.Patient(), g.FHIRUser(), g.ClientID(), d.Request().Interaction, d.Limits().Patient, d.Limits().Constraints)
 	_ = ok
 }
 
@@ -188,7 +192,10 @@ func TestWellknownDocQuickStart(t *testing.T) {
 	ctx := t.Context()
 	mux := http.NewServeMux()
 	fhir := &anyPatientStore{}
-	guard, err := smartmw.New(ctx, smartmw.Config{Issuer: "https://auth.example.org/realms/fhir", Audience: "https://fhir.example.org/r4"})
+	guard, err := smartmw.New(ctx, smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      "https://auth.example.org/realms/fhir",
+		Audience: "https://fhir.example.org/r4",
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,8 +70,13 @@ func TestWaitForKeys(t *testing.T) {
 			if tc.downMS > 0 {
 				time.AfterFunc(time.Duration(tc.downMS)*time.Millisecond, func() { as.failJWKS.Store(false) })
 			}
-			cfg := Config{Issuer: as.issuer(), Audience: testAudience, WaitForKeys: tc.wait, RefreshInterval: 50 * time.Millisecond,
-				Logger: slog.New(&recordLog{})}
+			cfg := Config{Issuer: Issuer{
+				URL:      as.issuer(),
+				Audience: testAudience,
+			}, Keys: KeyOptions{
+				Wait:            tc.wait,
+				RefreshInterval: 50 * time.Millisecond,
+			}, Hooks: Hooks{Logger: slog.New(&recordLog{})}}
 			start := time.Now()
 			m, err := New(t.Context(), cfg)
 			if tc.newErr {
@@ -108,7 +113,7 @@ func TestWaitForKeys(t *testing.T) {
 func TestNoKeyHeld503(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.failJWKS.Store(true)
-	m := newFromAS(t, as, func(c *Config) { c.UnknownKIDInterval = 20 * time.Millisecond })
+	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = 20 * time.Millisecond })
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`))
@@ -168,9 +173,9 @@ func TestOutageLoggedOncePerInterval(t *testing.T) {
 	as.failJWKS.Store(true)
 	logs := &recordLog{}
 	m := newFromAS(t, as, func(c *Config) {
-		c.Logger = slog.New(logs)
-		c.RefreshInterval = 10 * time.Millisecond // background retries every 10 ms
-		c.UnknownKIDInterval = time.Millisecond
+		c.Hooks.Logger = slog.New(logs)
+		c.Keys.RefreshInterval = 10 * time.Millisecond // background retries every 10 ms
+		c.Keys.UnknownKIDInterval = time.Millisecond
 	})
 	tok := asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil)
 	deadline := time.Now().Add(300 * time.Millisecond)

@@ -56,7 +56,7 @@ func TestRejectsNonCanonicalBase64(t *testing.T) {
 }
 
 func TestRejectsReencodedSegments(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.DisableCache = true })
+	m := newTest(t, func(c *Config) { c.Cache.Disable = true })
 	// A token with a "-" or "_" in it, for the standard alphabet to
 	// change: nearly every token has one; a few jti values find it.
 	var tok string
@@ -88,7 +88,7 @@ func TestRejectsReencodedSegments(t *testing.T) {
 }
 
 func TestRejectsOddRegisteredClaims(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.DisableCache = true })
+	m := newTest(t, func(c *Config) { c.Cache.Disable = true })
 	for name, set := range map[string]func(jwt.MapClaims){
 		"exp string":        func(c jwt.MapClaims) { c["exp"] = "9999999999" },
 		"exp huge":          func(c jwt.MapClaims) { c["exp"] = 1e300 },
@@ -127,7 +127,7 @@ func TestRejectsOddRegisteredClaims(t *testing.T) {
 }
 
 func TestRejectsDeeplyNestedClaims(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.DisableCache = true; c.MaxTokenSize = 1 << 20 })
+	m := newTest(t, func(c *Config) { c.Cache.Disable = true; c.Bounds.MaxTokenSize = 1 << 20 })
 	// Signed by hand: encoding/json, which jwt.NewWithClaims uses, may
 	// refuse to write the depth.
 	claims, err := json.Marshal(goodClaims())
@@ -235,7 +235,12 @@ func TestRejectsErrorsEchoingTokenContents(t *testing.T) {
 // jwt package compares each aud element with each expected audience.
 func TestRejectsEmptyAudienceEntry(t *testing.T) {
 	for _, auds := range [][]string{{""}, {"https://fhir.example.org/other", ""}} {
-		m, err := New(context.Background(), Config{Issuer: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey, Now: fixedNow})
+		m, err := New(context.Background(), Config{Issuer: Issuer{
+			URL:       testIssuer,
+			Audience:  testAudience,
+			Audiences: auds,
+			Keyfunc:   staticKey,
+		}, Tokens: TokenOptions{Now: fixedNow}})
 		if err != nil {
 			continue // refused at New: fine
 		}
@@ -244,8 +249,11 @@ func TestRejectsEmptyAudienceEntry(t *testing.T) {
 		mustReject(t, m, rs256(t, c))
 	}
 	for _, auds := range [][]string{{""}} {
-		_, err := New(context.Background(), Config{Issuer: "https://a.example.org", Audience: testAudience, Keyfunc: staticKey,
-			Issuers: []Issuer{{URL: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey}}, Now: fixedNow})
+		_, err := New(context.Background(), Config{Issuer: Issuer{
+			URL:      "https://a.example.org",
+			Audience: testAudience,
+			Keyfunc:  staticKey,
+		}, Issuers: []Issuer{{URL: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey}}, Tokens: TokenOptions{Now: fixedNow}})
 		if err == nil {
 			t.Error("New accepted an empty entry in Issuer.Audiences")
 		}
@@ -260,10 +268,13 @@ func TestRejectsOctKeyFromJWKS(t *testing.T) {
 	oct := map[string]any{"kty": "oct", "kid": "h1", "k": b64(secret)}
 	octNoKID := map[string]any{"kty": "oct", "k": b64(secret)}
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil), oct, octNoKID)
-	if _, err := New(context.Background(), Config{Issuer: as.issuer(), Audience: testAudience, Algorithms: []string{"RS256", "HS256"}}); err == nil {
+	if _, err := New(context.Background(), Config{Issuer: Issuer{
+		URL:      as.issuer(),
+		Audience: testAudience,
+	}, Tokens: TokenOptions{Algorithms: []string{"RS256", "HS256"}}}); err == nil {
 		t.Fatal("New accepted HS256 with keys from a JWKS")
 	}
-	m := newFromAS(t, as, func(c *Config) { c.DisableCache = true })
+	m := newFromAS(t, as, func(c *Config) { c.Cache.Disable = true })
 	for _, hdr := range []map[string]any{{"kid": "h1"}, {"kid": nil}, {"kid": "k1"}} {
 		mustReject(t, m, asToken(t, as, jwt.SigningMethodHS256, secret, hdr))
 	}
@@ -279,7 +290,7 @@ func TestRejectsKeyWithoutVerifyOp(t *testing.T) {
 		jwk(rsaKey(), "k2", map[string]any{"use": "enc"}),
 		jwk(rsaKey(), "k3", map[string]any{"alg": "PS256"}),
 	)
-	m := newFromAS(t, as, func(c *Config) { c.DisableCache = true })
+	m := newFromAS(t, as, func(c *Config) { c.Cache.Disable = true })
 	for _, hdr := range []map[string]any{{"kid": "k1"}, {"kid": "k2"}, {"kid": "k3"}, {"kid": nil}} {
 		mustReject(t, m, asToken(t, as, jwt.SigningMethodRS256, rsaKey(), hdr))
 	}
@@ -303,7 +314,7 @@ func TestRejectsScopeFromIgnoredClaim(t *testing.T) {
 
 // TestRejectsQueryTokenBesideHeader and the form body on GET.
 func TestRejectsQueryAndFormTokens(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.FormBodyToken = true })
+	m := newTest(t, func(c *Config) { c.Tokens.FormBody = true })
 	tok := rs256(t, goodClaims())
 	reached := false
 	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
@@ -341,9 +352,9 @@ func signRaw(t *testing.T, header, payload string) string {
 // TestRejectsOddJSONShapes: validly signed segments that are not JSON
 // objects, or objects with odd members, must neither panic nor pass.
 func TestRejectsOddJSONShapes(t *testing.T) {
-	single := newTest(t, func(c *Config) { c.DisableCache = true })
+	single := newTest(t, func(c *Config) { c.Cache.Disable = true })
 	multi := newTest(t, func(c *Config) {
-		c.DisableCache = true
+		c.Cache.Disable = true
 		c.Issuers = []Issuer{{URL: "https://other.example.org", Audience: testAudience,
 			Keyfunc: func(*jwt.Token) (any, error) { return &otherRSAKey().PublicKey, nil }}}
 	})
@@ -391,7 +402,7 @@ func TestRejectsPercentEncodedQueryToken(t *testing.T) {
 	for _, q := range []string{"%61ccess_token=", "acc%65ss_token=", "%61%63%63%65%73%73%5f%74%6f%6b%65%6e="} {
 		r := httptest.NewRequest(http.MethodGet, "/fhir/Patient?"+q+tok, nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		_, _, _, err := m.extract(r)
+		_, _, _, _, err := m.extract(r)
 		if err == nil || err.Code != CodeInvalidRequest {
 			t.Errorf("%s: token in the query not refused: %v", q, err)
 		}

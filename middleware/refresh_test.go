@@ -34,7 +34,7 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 		{name: "expired", claims: expired, desc: "token expired"},
 		{name: "another audience", claims: func(c jwt.MapClaims) { c["aud"] = "https://elsewhere.example.org/fhir" }, desc: "token not issued for this server"},
 		{name: "no audience", claims: func(c jwt.MapClaims) { delete(c, "aud") }, desc: "token has no audience (aud)"},
-		{name: "bad launch context", claims: func(c jwt.MapClaims) { c["patient"] = "a/b" }, desc: "token claims invalid"},
+		{name: "bad launch context", claims: func(c jwt.MapClaims) { c["patient"] = "a/b" }, desc: "patient is not an id, Patient/[id] or its URL here"},
 		{name: "id token typ", hdr: map[string]any{"typ": "id_token+jwt"}, desc: "not an access token"},
 		{name: "algorithm not allowed", method: jwt.SigningMethodRS512},
 		{name: "this issuer's other base", claims: func(c jwt.MapClaims) { c["aud"] = otherBase }, target: "/r4/Observation?patient=123", desc: "token not issued for this server"},
@@ -44,8 +44,8 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 			m := newFromAS(t, as, func(c *Config) {
-				c.Audiences = []string{otherBase}
-				c.Algorithms = []string{"RS256", "PS256"}
+				c.Issuer.Audiences = []string{otherBase}
+				c.Tokens.Algorithms = []string{"RS256", "PS256"}
 			})
 			claims := withIss(goodClaims(), as.issuer())
 			if tc.claims != nil {
@@ -65,7 +65,7 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 			if tc.target != "" {
 				req := httptest.NewRequest(http.MethodGet, tc.target, nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
-				_, _, err = m.authenticate(req, m.baseOf(req))
+				_, _, err = m.authenticate(httptest.NewRecorder(), req, m.baseOf(req))
 			} else {
 				_, err = m.Verify(context.Background(), tok)
 			}
@@ -91,7 +91,7 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 func TestForgedKIDFloodThenRotation(t *testing.T) {
 	const interval = 300 * time.Millisecond
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) { c.UnknownKIDInterval = interval; c.DisableCache = true })
+	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = interval; c.Cache.Disable = true })
 	ctx := context.Background()
 	forged := func(i int) string {
 		return asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": fmt.Sprintf("forged-%d", i)})
@@ -132,11 +132,15 @@ func TestForgedKIDFloodThenRotation(t *testing.T) {
 }
 
 func TestDefaultUnknownKIDIntervalIsShort(t *testing.T) {
-	cfg, err := Config{Issuer: testIssuer, Audience: testAudience, Keyfunc: staticKey}.withDefaults()
+	cfg, err := Config{Issuer: Issuer{
+		URL:      testIssuer,
+		Audience: testAudience,
+		Keyfunc:  staticKey,
+	}}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.UnknownKIDInterval <= 0 || cfg.UnknownKIDInterval > 30*time.Second {
-		t.Errorf("default UnknownKIDInterval %v, want tens of seconds at most", cfg.UnknownKIDInterval)
+	if cfg.Keys.UnknownKIDInterval <= 0 || cfg.Keys.UnknownKIDInterval > 30*time.Second {
+		t.Errorf("default UnknownKIDInterval %v, want tens of seconds at most", cfg.Keys.UnknownKIDInterval)
 	}
 }

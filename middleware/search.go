@@ -10,7 +10,8 @@ import (
 )
 
 // Errors of the search evaluator. A search that is not evaluated matches
-// nothing: ParseSearch, NewSearch and MatchesSearch refuse it.
+// nothing: ParseSearch and NewSearch refuse it, and Permits permits nothing
+// by it.
 var (
 	// ErrUnsupportedSearch: the search names something the library does
 	// not evaluate: composite, special (near) and chained parameters,
@@ -108,24 +109,6 @@ func (s *Search) Matches(resource []byte) (bool, error) {
 		return false, ErrMalformedResource
 	}
 	return ok, nil
-}
-
-// MatchesSearch reports whether resource (FHIR R4 JSON) matches query, a
-// FHIR R4 search query string on the resource's own type, as Search
-// describes. base is the server's FHIR base URL, or "". Anything the
-// search names that is not evaluated is an error and no match: what the
-// library cannot check grants nothing. To test many resources, compile
-// the search once with ParseSearch.
-func MatchesSearch(resource []byte, query, base string) (bool, error) {
-	typ, err := search.ResourceType(resource)
-	if err != nil {
-		return false, ErrMalformedResource
-	}
-	s, err := ParseSearch(typ, query, base)
-	if err != nil {
-		return false, err
-	}
-	return s.Matches(resource)
 }
 
 // searchError maps an error of package search to this package's.

@@ -1,10 +1,12 @@
 package middleware_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/scope"
 )
@@ -25,10 +27,10 @@ func TestMatchesSearchOnEveryParameterType(t *testing.T) {
 	}
 	for _, query := range tests {
 		t.Run(query, func(t *testing.T) {
-			if ok, err := smartmw.MatchesSearch(john, query, ""); !ok || err != nil {
+			if ok, err := matchesSearch(john, query, ""); !ok || err != nil {
 				t.Errorf("John: MatchesSearch = %v, %v; want true", ok, err)
 			}
-			if ok, err := smartmw.MatchesSearch(jane, query, ""); ok || err != nil {
+			if ok, err := matchesSearch(jane, query, ""); ok || err != nil {
 				t.Errorf("Jane: MatchesSearch = %v, %v; want false", ok, err)
 			}
 		})
@@ -52,7 +54,7 @@ func TestMatchesSearchErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ok, err := smartmw.MatchesSearch(tc.resource, tc.query, "")
+			ok, err := matchesSearch(tc.resource, tc.query, "")
 			if ok || !errors.Is(err, tc.want) {
 				t.Fatalf("MatchesSearch = %v, %v; want false, %v", ok, err, tc.want)
 			}
@@ -80,21 +82,37 @@ func TestNewSearchFromScopeConstraint(t *testing.T) {
 	}
 }
 
-// A handler with its own storage checks a resource against a search, or
-// against a granular scope's constraint compiled once.
-func ExampleMatchesSearch() {
+// A handler with its own storage checks a resource against a search
+// compiled once; what the library does not evaluate is an error, never a
+// match.
+func ExampleParseSearch() {
 	patient := []byte(`{"resourceType":"Patient","id":"1","birthDate":"2001-05-06","name":[{"family":"Smith","given":["John"]}]}`)
-	fmt.Println(smartmw.MatchesSearch(patient, "name=john&birthdate=ge2000", "https://ehr.example/fhir"))
-	fmt.Println(smartmw.MatchesSearch(patient, "birthdate=lt2000", "https://ehr.example/fhir"))
-	_, err := smartmw.MatchesSearch(patient, "general-practitioner.name=House", "https://ehr.example/fhir")
+	young, _ := smartmw.ParseSearch("Patient", "name=john&birthdate=ge2000", "https://ehr.example/fhir")
+	fmt.Println(young.Matches(patient))
+	old, _ := smartmw.ParseSearch("Patient", "birthdate=lt2000", "https://ehr.example/fhir")
+	fmt.Println(old.Matches(patient))
+	_, err := smartmw.ParseSearch("Patient", "general-practitioner.name=House", "https://ehr.example/fhir")
 	fmt.Println(errors.Is(err, smartmw.ErrUnsupportedSearch))
-
-	sc := scope.MustParseScope("patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory")
-	lab, _ := smartmw.NewSearch(sc.Type, sc.Constraint, "https://ehr.example/fhir")
-	fmt.Println(lab.Matches([]byte(`{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}]}`)))
 	// Output:
 	// true <nil>
 	// false <nil>
 	// true
-	// true <nil>
+}
+
+// matchesSearch is ParseSearch on the resource's own type, then Matches.
+func matchesSearch(resource []byte, query, base string) (bool, error) {
+	var r struct{ ResourceType string }
+	if err := json.Unmarshal(resource, &r); err != nil || r.ResourceType == "" {
+		return false, smartmw.ErrMalformedResource
+	}
+	s, err := smartmw.ParseSearch(r.ResourceType, query, base)
+	if err != nil {
+		return false, err
+	}
+	return s.Matches(resource)
+}
+
+// matchesConstraint is Permits with a decision limited to c alone.
+func matchesConstraint(resource []byte, c scope.Constraint) (bool, error) {
+	return smartmw.Permits(smartctx.NewDecision(smartctx.Request{}, smartctx.Limits{Constraints: []scope.Constraint{c}}), resource)
 }

@@ -18,19 +18,19 @@ const testIssuerURL = "https://as.example.org"
 // issuer, a Keyfunc that verifies nothing, and an Audience from cfg.Base
 // when cfg.Base is a URL or a path (on https://ehr.example.org).
 func newAuthz(cfg smartmw.Config) (*smartmw.Guard, error) {
-	if cfg.Issuer == "" {
-		cfg.Issuer = testIssuerURL
+	if cfg.Issuer.URL == "" {
+		cfg.Issuer.URL = testIssuerURL
 	}
-	if cfg.Keyfunc == nil && cfg.JWKSURL == "" {
-		cfg.Keyfunc = func(*jwt.Token) (any, error) { return nil, errors.New("no keys in authorization tests") }
+	if cfg.Issuer.Keyfunc == nil && cfg.Issuer.JWKSURL == "" {
+		cfg.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return nil, errors.New("no keys in authorization tests") }
 	}
-	if cfg.Audience == "" {
+	if cfg.Issuer.Audience == "" {
 		switch {
 		case strings.HasPrefix(cfg.Base, "/"):
-			cfg.Audience = "https://ehr.example.org" + strings.TrimSuffix(cfg.Base, "/")
+			cfg.Issuer.Audience = "https://ehr.example.org" + strings.TrimSuffix(cfg.Base, "/")
 			cfg.Base = ""
 		case cfg.Base != "":
-			cfg.Audience, cfg.Base = strings.TrimSuffix(cfg.Base, "/"), ""
+			cfg.Issuer.Audience, cfg.Base = strings.TrimSuffix(cfg.Base, "/"), ""
 		}
 	}
 	return smartmw.New(context.Background(), cfg)

@@ -11,10 +11,10 @@ import (
 )
 
 // A FHIR base served here is a host and a path: those of its audience
-// URL, or Config.Base's path for Config.Audience. A request is matched to
+// URL, or Config.Base's path for Config.Issuer.Audience. A request is matched to
 // a base by its path, as long as the path tells the bases apart; where it
 // does not (two bases on different hosts whose paths are the same, or one
-// under the other), by its host too. See Config.Audiences.
+// under the other), by its host too. See Config.Issuer.Audiences.
 
 // hostKey is the host of a base or of a request as they are compared: in
 // lower case, with the port kept unless it is 80 or 443 (the defaults of

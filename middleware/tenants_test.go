@@ -31,7 +31,7 @@ func hostTenants(t *testing.T, baseA, baseB string, change ...func(*smartmw.Conf
 	isB = smarttest.NewIssuer(t, smarttest.ForAudience(baseB))
 	cfg = isA.Config()
 	cfgB := isB.Config()
-	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer, Audience: baseB, JWKSURL: cfgB.JWKSURL}}
+	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer.URL, Audience: baseB, JWKSURL: cfgB.Issuer.JWKSURL}}
 	for _, c := range change {
 		c(&cfg)
 	}
@@ -181,8 +181,11 @@ func TestNewRefusesIndistinguishableBases(t *testing.T) {
 	noKeys := func(*jwt.Token) (any, error) { return nil, errors.New("no keys") }
 	const issA, issB = "https://auth-a.example.org", "https://auth-b.example.org"
 	two := func(audA, audB string) smartmw.Config {
-		return smartmw.Config{Issuer: issA, Audience: audA, Keyfunc: noKeys,
-			Issuers: []smartmw.Issuer{{URL: issB, Audience: audB, Keyfunc: noKeys}}}
+		return smartmw.Config{Issuer: smartmw.Issuer{
+			URL:      issA,
+			Audience: audA,
+			Keyfunc:  noKeys,
+		}, Issuers: []smartmw.Issuer{{URL: issB, Audience: audB, Keyfunc: noKeys}}}
 	}
 	tests := []struct {
 		name string
@@ -197,8 +200,12 @@ func TestNewRefusesIndistinguishableBases(t *testing.T) {
 			c.Base = "/fhir"
 			return c
 		}()},
-		{name: "one issuer's two spellings", cfg: smartmw.Config{Issuer: issA, Audience: "https://a.example.org/fhir",
-			Audiences: []string{"https://a.example.org:443/fhir"}, Keyfunc: noKeys}},
+		{name: "one issuer's two spellings", cfg: smartmw.Config{Issuer: smartmw.Issuer{
+			URL:       issA,
+			Audience:  "https://a.example.org/fhir",
+			Audiences: []string{"https://a.example.org:443/fhir"},
+			Keyfunc:   noKeys,
+		}}},
 		{name: "root base twice", cfg: two("https://a.example.org", "https://a.example.org:443")},
 
 		{name: "one audience, two issuers", cfg: two(tenantA, tenantA), ok: true},
@@ -207,9 +214,9 @@ func TestNewRefusesIndistinguishableBases(t *testing.T) {
 		{name: "same host and path, two ports", cfg: two("https://a.example.org/fhir", "https://a.example.org:8443/fhir"), ok: true},
 		{name: "same path, two hosts, each introspected by its own issuer", cfg: func() smartmw.Config {
 			c := two(tenantA, tenantB)
-			c.Keyfunc, c.Tokens = nil, smartmw.TokensIntrospect
-			c.Introspection = smartmw.Introspection{Endpoint: issA + "/introspect"}
-			c.Issuers[0].Keyfunc, c.Issuers[0].Tokens = nil, smartmw.TokensIntrospect
+			c.Issuer.Keyfunc, c.Issuer.Format = nil, smartmw.TokensIntrospect
+			c.Issuer.Introspection = smartmw.Introspection{Endpoint: issA + "/introspect"}
+			c.Issuers[0].Keyfunc, c.Issuers[0].Format = nil, smartmw.TokensIntrospect
 			c.Issuers[0].Introspection = smartmw.Introspection{Endpoint: issB + "/introspect"}
 			return c
 		}(), ok: true},
@@ -235,7 +242,7 @@ func TestNewRefusesIndistinguishableBases(t *testing.T) {
 
 	// Reported with the other problems, at once.
 	cfg := two(tenantA, "https://A.example.org:443/fhir")
-	cfg.Leeway = -1
+	cfg.Tokens.Leeway = -1
 	_, err := smartmw.New(t.Context(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "could not be told apart") || !strings.Contains(err.Error(), "Leeway") {
 		t.Errorf("not every problem reported: %v", err)

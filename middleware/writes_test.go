@@ -24,7 +24,7 @@ import (
 func TestWritesNeverReachAnotherPatient(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.Operations = map[string]smartmw.Operation{
+	cfg.FHIR.Operations = map[string]smartmw.Operation{
 		"Observation/[id]/$meta-delete": {Permission: scope.Update},
 		"Observation/[id]/$lastn":       {Permission: scope.Read},
 	}
@@ -78,8 +78,8 @@ func TestWritesNeverReachAnotherPatient(t *testing.T) {
 func TestBundleLimits(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.MaxBundleEntries = 5
-	cfg.MaxStoredReads = 2
+	cfg.Bounds.MaxBundleEntries = 5
+	cfg.Bounds.MaxStoredReads = 2
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +282,7 @@ func TestBatchAnsweredEntryByEntry(t *testing.T) {
 func TestTypeListBounded(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.MaxBodyBytes = 4 << 20
+	cfg.Bounds.MaxBodyBytes = 4 << 20
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +315,7 @@ func TestTypeListBounded(t *testing.T) {
 func TestHugeBatchRefusedCheaply(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.MaxBodyBytes = 16 << 20
+	cfg.Bounds.MaxBodyBytes = 16 << 20
 	guard, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -21,10 +21,12 @@ import (
 // for authentication; authorization (Guard.Authorize) is the real one.
 func ExampleWithGrant() {
 	guard, err := smartmw.New(context.Background(), smartmw.Config{
-		Issuer:   "https://auth.example.org",
-		Audience: "https://ehr.example.org/fhir",
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org",
+			Audience: "https://ehr.example.org/fhir",
+			Keyfunc:  func(*jwt.Token) (any, error) { return nil, errors.New("no keys") },
+		},
 		// No token is verified here: WithGrant stands in for them.
-		Keyfunc: func(*jwt.Token) (any, error) { return nil, errors.New("no keys") },
 	})
 	if err != nil {
 		panic(err)
@@ -49,6 +51,30 @@ func ExampleWithGrant() {
 	// /fhir/Observation?patient=123 200
 	// /fhir/Observation?patient=456 403
 	// /fhir/Condition?patient=123 403
+}
+
+// A test of a handler behind a Guard that accepts DPoP-bound tokens (RFC
+// 9449): the token is bound to the client's key, and each request carries
+// a fresh proof of that key for its method and URL. (An example of a test
+// function: t is the test's.)
+func ExampleDPoPKey() {
+	var t *testing.T // the test's
+	is := smarttest.NewIssuer(t)
+	cfg := is.Config()
+	cfg.Issuer.DPoP = smartmw.DPoPAllowed
+	guard, err := smartmw.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+
+	key := smarttest.NewDPoPKey(t, "ES256")
+	tok := is.Token(t, smarttest.Scopes("user/*.rs"), smarttest.BoundTo(key))
+	r := httptest.NewRequest(http.MethodGet, "https://fhir.example.org/r4/Patient/1", nil)
+	key.Authorize(t, r, tok) // Authorization: DPoP <tok>, DPoP: <proof>
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	fmt.Println(w.Code) // 200; the same request again: 401, its proof is used
 }
 
 // The same rule tested end to end with a real token from a test issuer:

@@ -99,11 +99,13 @@ func (is *Issuer) Client() *http.Client { return is.srv.Client() }
 // (NotFoundForDenied, Policy, ...) as your server does.
 func (is *Issuer) Config() smartmw.Config {
 	return smartmw.Config{
-		Issuer:             is.URL(),
-		Audience:           is.audience,
-		JWKSURL:            is.URL() + "/jwks.json",
-		HTTPClient:         is.srv.Client(),
-		UnknownKIDInterval: time.Millisecond,
+		Issuer: smartmw.Issuer{
+			URL:      is.URL(),
+			Audience: is.audience,
+			JWKSURL:  is.URL() + "/jwks.json",
+		},
+		HTTPClient: is.srv.Client(),
+		Keys:       smartmw.KeyOptions{UnknownKIDInterval: time.Millisecond},
 	}
 }
 

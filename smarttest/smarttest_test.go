@@ -73,7 +73,7 @@ func TestBrokenTokensAreRejectedForTheirReason(t *testing.T) {
 func TestRotateKeyPublishesTheNewKeyOnly(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	cfg := is.Config()
-	cfg.DisableCache = true
+	cfg.Cache.Disable = true
 	auth, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestAudienceOption(t *testing.T) {
 	if _, err := auth.Verify(t.Context(), is.Token(t)); err != nil {
 		t.Errorf("token for the configured audience: %v", err)
 	}
-	if is.Audience() != "https://ehr.example.org/fhir" || is.Config().Audience != is.Audience() {
-		t.Errorf("Audience() = %q, Config().Audience = %q", is.Audience(), is.Config().Audience)
+	if is.Audience() != "https://ehr.example.org/fhir" || is.Config().Issuer.Audience != is.Audience() {
+		t.Errorf("Audience() = %q, Config().Audience = %q", is.Audience(), is.Config().Issuer.Audience)
 	}
 }

@@ -58,3 +58,29 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkProtectedResourceHandler(b *testing.B) {
+	docs := []ProtectedResource{
+		{Resource: "https://a.example.org/fhir"},
+		{Resource: "https://b.example.org/fhir"},
+		{Resource: "https://example.org/t/42/fhir"},
+	}
+	h, err := ProtectedResourceHandler(docs...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, target string }{
+		{"one-at-path", "https://example.org/.well-known/oauth-protected-resource/t/42/fhir"},
+		{"by-host", "https://b.example.org/.well-known/oauth-protected-resource/fhir"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodGet, bc.target, nil)
+			w := &nopWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}

@@ -250,8 +250,9 @@ func compact(v json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
-// FieldError is one problem [Configuration.Validate] found: the JSON member
-// concerned and what is wrong with it. It matches [ErrInvalid] with
+// FieldError is one problem [Configuration.Validate] or
+// [ProtectedResource.Validate] found: the JSON member concerned and what
+// is wrong with it. It matches [ErrInvalid] with
 // errors.Is, and unwraps to its cause (which may wrap scope.ErrInvalid).
 type FieldError struct {
 	// Field is the JSON name, with an index or member for nested values:
@@ -271,8 +272,9 @@ func (e *FieldError) Error() string {
 func (e *FieldError) Unwrap() []error { return []error{ErrInvalid, e.Err} }
 
 // ErrInvalid is matched (errors.Is) by every error of
-// [Configuration.Validate]: the document breaks a rule of SMART App Launch
-// 2.2.
+// [Configuration.Validate], the document breaking a rule of SMART App
+// Launch 2.2, and of [ProtectedResource.Validate], the metadata breaking
+// one of RFC 9728.
 var ErrInvalid = errors.New("wellknown: invalid discovery document")
 
 // fieldErrorf returns a *FieldError for field.

@@ -1,5 +1,6 @@
 // Package wellknown serves and checks the SMART on FHIR discovery document,
-// {fhir-base}/.well-known/smart-configuration (SMART App Launch 2.2).
+// {fhir-base}/.well-known/smart-configuration (SMART App Launch 2.2), and
+// the RFC 9728 protected-resource metadata of each FHIR base.
 //
 // A [Configuration] is the document as a Go value. [Configuration.Validate]
 // checks it against the IG: required and conditional members, absolute https
@@ -38,6 +39,19 @@
 // say: Microsoft Entra ID advertises no PKCE method, so set
 // CodeChallengeMethodsSupported to []string{"S256"} yourself there, as
 // Validate will ask.
+//
+// # Protected-resource metadata (RFC 9728)
+//
+// A [ProtectedResource] names a FHIR base (its resource identifier, the
+// "aud" of its tokens), the authorization servers whose tokens it takes,
+// its scopes and how tokens are sent. [ProtectedResourceHandler] serves
+// one or several (tenants) at the host's root: RFC 9728 inserts its
+// well-known segment before the base's path, where SMART appends its own
+// after it ([ProtectedResourcePath]: "https://fhir.example.org/r4" gives
+// "/.well-known/oauth-protected-resource/r4"). The Guard builds the
+// documents of its bases (middleware.Guard.ProtectedResources) and, with
+// Config.Hooks.ResourceMetadata, names their URL ([ProtectedResourceURL])
+// in its 401 challenges.
 //
 // # Older clients
 //

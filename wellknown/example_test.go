@@ -179,3 +179,37 @@ func ExampleConfiguration_RestSecurity() {
 	//   ]
 	// }
 }
+
+// RFC 9728 protected-resource metadata: one document per FHIR base,
+// served at the host's root, where the well-known segment comes before the
+// base's path.
+func ExampleProtectedResourceHandler() {
+	doc := wellknown.ProtectedResource{
+		Resource:               "https://fhir.example.org/r4", // the base, exactly as tokens name it in "aud"
+		AuthorizationServers:   []string{"https://auth.example.org/realms/fhir"},
+		ScopesSupported:        []string{"launch/patient", "patient/*.rs", "offline_access"},
+		BearerMethodsSupported: []string{"header"},
+		ResourceName:           "Example FHIR R4",
+	}
+	prm, err := wellknown.ProtectedResourceHandler(doc)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, err := wellknown.ProtectedResourcePath(doc.Resource) // "/.well-known/oauth-protected-resource/r4"
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle(p, prm) // at the host's root, not under the base
+
+	u, _ := wellknown.ProtectedResourceURL(doc.Resource) // what 401 challenges name as resource_metadata
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+	fmt.Println(u)
+	fmt.Println(w.Code, w.Body)
+	// Output:
+	// https://fhir.example.org/.well-known/oauth-protected-resource/r4
+	// 200 {"resource":"https://fhir.example.org/r4","authorization_servers":["https://auth.example.org/realms/fhir"],"scopes_supported":["launch/patient","patient/*.rs","offline_access"],"bearer_methods_supported":["header"],"resource_name":"Example FHIR R4"}
+}

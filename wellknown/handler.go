@@ -40,6 +40,15 @@ func Handler(doc Configuration) (http.Handler, error) {
 	if err := doc.Validate(); err != nil {
 		return nil, err
 	}
+	h, err := newHandler(doc)
+	if err != nil {
+		return nil, err
+	}
+	return openCORS(h), nil
+}
+
+// newHandler encodes doc, once, into a handler that serves it.
+func newHandler(doc any) (*handler, error) {
 	body, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("wellknown: encoding the document: %w", err)
@@ -51,6 +60,13 @@ func Handler(doc Configuration) (http.Handler, error) {
 		length: []string{strconv.Itoa(len(body))},
 	}
 	h.etagHeader = []string{h.etag}
+	return h, nil
+}
+
+// openCORS opens h to any origin, without credentials, for GET and HEAD,
+// and answers CORS preflight requests: the documents of this package are
+// public.
+func openCORS(h http.Handler) http.Handler {
 	c := cors.New(cors.Options{
 		AllowedOrigins: []string{"*"},
 		AllowedMethods: []string{http.MethodGet, http.MethodHead},
@@ -58,7 +74,7 @@ func Handler(doc Configuration) (http.Handler, error) {
 		ExposedHeaders: []string{"ETag"},
 		MaxAge:         MaxAge,
 	})
-	return c.Handler(h), nil
+	return c.Handler(h)
 }
 
 // Header values shared by every response. They are assigned to the header

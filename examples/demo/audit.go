@@ -41,7 +41,7 @@ type auditLog struct {
 
 func newAuditLog(size int) *auditLog { return &auditLog{ring: make([]auditRecord, size)} }
 
-// hook is the Guard's Config.Audit that fills l; nil (no hook, at no
+// hook is the Guard's Config.Hooks.Audit that fills l; nil (no hook, at no
 // cost) when l is nil.
 func (l *auditLog) hook() func(context.Context, smartmw.AuditEvent) {
 	if l == nil {
@@ -53,7 +53,7 @@ func (l *auditLog) hook() func(context.Context, smartmw.AuditEvent) {
 	return func(_ context.Context, e smartmw.AuditEvent) { l.add(recordOf(e)) }
 }
 
-// hooks is the demo's Config.Audit: every decision as a slog line on w
+// hooks is the demo's Config.Hooks.Audit: every decision as a slog line on w
 // (when not nil) and into l (when not nil) for the app's panel.
 func (l *auditLog) hooks(w io.Writer) func(context.Context, smartmw.AuditEvent) {
 	panel := l.hook()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -13,19 +14,26 @@ import (
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/examples/internal/devauth"
 	"github.com/smartguard/smartguard/internal/testissuer"
+	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/scope"
 	"github.com/smartguard/smartguard/wellknown"
 )
 
-// demoScopes are the scopes the demo advertises and enforces.
+// demoScopes are the scopes the demo advertises and enforces; the
+// granular ones are the nine of ONC (g)(10) (the eight HTI-1 names and
+// the clinical-test procedure category).
 var demoScopes = []string{
 	"launch", "launch/patient", "launch/encounter", "openid", "fhirUser", "offline_access",
 	"patient/*.rs", "patient/Patient.r", "patient/Observation.rs", "patient/Observation.c", "patient/Condition.rs", "patient/MedicationRequest.rs",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
 	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|social-history",
+	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|survey",
+	"patient/Observation.rs?category=http://hl7.org/fhir/us/core/CodeSystem/us-core-category|sdoh",
+	"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|procedure",
+	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|problem-list-item",
 	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|encounter-diagnosis",
-	"patient/Condition.rs?category=http://terminology.hl7.org/CodeSystem/condition-category|health-concern",
+	"patient/Condition.rs?category=http://hl7.org/fhir/us/core/CodeSystem/condition-category|health-concern",
 	"patient/Goal.rs", "patient/Encounter.rs",
 	"user/*.rs", "system/*.rs", "system/Observation.rs",
 }
@@ -39,11 +47,16 @@ const demoClientID = "demo-app"
 const devUser = "Practitioner/dr-jones"
 
 // embeddedAuth is the embedded development authorization server: keys,
-// metadata, the client_credentials token endpoint of the curl steps and
-// the browser flows of the demo app.
+// metadata, the client_credentials token endpoint of the curl steps, the
+// browser flows of the demo app, and RFC 7009 revocation.
 type embeddedAuth struct {
 	dev   *testissuer.Issuer
 	flows *devauth.Flows
+	// revoked receives the access tokens its revocation endpoint
+	// revokes, as a real authorization server's revocation events would
+	// reach a resource server: the guard consults it on every request
+	// (Config.Tokens.Revocations), so a revoked token is refused at once.
+	revoked *smartmw.RevocationList
 }
 
 // newEmbeddedAuth makes the authorization server of a demo served at root
@@ -55,29 +68,49 @@ func newEmbeddedAuth(root, audience string, ttl time.Duration) (*embeddedAuth, e
 		return nil, err
 	}
 	dev.SetURL(root + "/auth")
+	revoked := smartmw.NewRevocationList(smartmw.RevocationListOptions{})
 	flows, err := devauth.New(dev, devauth.FlowsConfig{
 		Audience:  audience,
 		AccessTTL: ttl,
 		Clients:   []devauth.Client{{ID: demoClientID, Name: "Demo SMART app", RedirectURIs: []string{root + "/app/"}}},
+		Revoked: func(_ context.Context, t devauth.RevokedToken) error {
+			return revoked.RevokeJTI(t.Issuer, t.JTI, t.ExpiresAt)
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &embeddedAuth{dev: dev, flows: flows}, nil
+	return &embeddedAuth{dev: dev, flows: flows, revoked: revoked}, nil
 }
 
-// mount serves the token endpoint, the JWKS and the OpenID metadata: what
-// the guard needs before it starts. The browser pages come later (see
-// browser.routes).
+// mount serves the token and revocation endpoints, the JWKS and the
+// OpenID metadata: what the guard needs before it starts. The browser
+// pages come later (see browser.routes).
 func (a *embeddedAuth) mount(mux *http.ServeMux) {
 	mux.Handle("POST /auth/token", a.flows.TokenHandler(tokenEndpoint(a.dev, a.flows.Audience(), a.flows.AccessTTL())))
+	mux.Handle("POST /auth"+devauth.RevocationPath, a.flows.RevocationHandler())
 	mux.Handle("GET /auth/", http.StripPrefix("/auth", a.dev.Handler("/token")))
+}
+
+// revocations is what the guard consults about revoked tokens: the
+// list the embedded server's revocation endpoint feeds, or none without
+// it (a real authorization server's revocations do not reach the demo).
+func (a *embeddedAuth) revocations() smartmw.Revocations {
+	if a == nil {
+		return nil
+	}
+	return a.revoked
 }
 
 // tokenEndpoint is the development token endpoint for grant_type
 // client_credentials: any scope and, for development only, a patient and
-// a fhirUser to put in the token. It authenticates no client. Tokens live
-// ttl.
+// a fhirUser to put in the token. It authenticates no client: the
+// client_id it is given (the form's, else HTTP Basic's user name, else
+// demo-app) is the token's client_id and, without a fhirUser, its sub,
+// so that each backend client gets tokens of its own (Bulk Data jobs are
+// bound to their client). Development only: a real authorization server
+// authenticates the client (SMART Backend Services: a signed JWT
+// assertion). Tokens live ttl.
 func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tokenError := func(code, desc string) {
@@ -100,6 +133,17 @@ func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) h
 			tokenError("invalid_scope", fmt.Sprintf("not SMART scopes: %q", set.Invalid()))
 			return
 		}
+		client := r.PostForm.Get("client_id")
+		if user, _, ok := r.BasicAuth(); ok && client == "" {
+			client = user
+		}
+		if client == "" {
+			client = demoClientID
+		}
+		if !validClientID(client) {
+			tokenError("invalid_client", "client_id must be 1 to 64 letters, digits, '-', '_' or '.'")
+			return
+		}
 		patient, fhirUser := r.PostForm.Get("patient"), r.PostForm.Get("fhirUser")
 		if patient != "" && !smartctx.ValidID(patient) {
 			tokenError("invalid_request", "patient must be a FHIR id, such as example")
@@ -111,7 +155,7 @@ func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) h
 		}
 		now := time.Now()
 		claims := jwt.MapClaims{
-			"iss": dev.URL(), "aud": audience, "sub": "demo-user", "client_id": "demo-app",
+			"iss": dev.URL(), "aud": audience, "sub": client, "client_id": client,
 			"iat": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": rand.Text(), "scope": scopes,
 		}
 		resp := map[string]any{"token_type": "Bearer", "expires_in": int(ttl / time.Second), "scope": scopes}
@@ -137,17 +181,33 @@ func tokenEndpoint(dev *testissuer.Issuer, audience string, ttl time.Duration) h
 	})
 }
 
+// validClientID reports whether id is a client id the development token
+// endpoint hands out tokens for.
+func validClientID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // embeddedDiscovery is the SMART discovery document for the embedded
 // authorization server: exactly what it serves. Standalone and EHR
 // launches of public clients with PKCE S256, patient and encounter
 // context in both, refresh tokens for offline_access, id tokens with
-// fhirUser, and client_credentials tokens for the curl steps.
+// fhirUser, client_credentials tokens for the curl steps, and RFC 7009
+// revocation.
 func embeddedDiscovery(issuer string) *wellknown.Configuration {
 	return &wellknown.Configuration{
 		Issuer:                            issuer,
 		JWKSURI:                           issuer + "/jwks.json",
 		AuthorizationEndpoint:             issuer + testissuer.AuthorizePath,
 		TokenEndpoint:                     issuer + "/token",
+		RevocationEndpoint:                issuer + devauth.RevocationPath,
 		TokenEndpointAuthMethodsSupported: []string{"none"},
 		GrantTypesSupported:               []string{"authorization_code", "client_credentials", "refresh_token"},
 		ResponseTypesSupported:            []string{"code"},

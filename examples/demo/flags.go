@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	smartmw "github.com/smartguard/smartguard/middleware"
@@ -70,4 +71,21 @@ func (a *authFlags) claim(v string) error {
 	}
 	*f = append(*f, path)
 	return nil
+}
+
+// loadPolicy reads the -policy file: nil for none.
+func loadPolicy(path string) (*smartmw.AccessPolicy, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	p, err := smartmw.LoadAccessPolicy(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -39,7 +40,9 @@ type options struct {
 	tokenTTL           time.Duration
 	waitForKeys        time.Duration
 	auth               authFlags
+	policyFile         string    // an AccessPolicy as JSON; "" for none
 	auditLog           io.Writer // the guard's decisions, as slog lines; nil for none
+	exportKey          string    // signs Bulk Data job URLs; random when empty
 }
 
 func main() {
@@ -60,6 +63,8 @@ func main() {
 	flag.DurationVar(&o.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat (default the library's, 30s)")
 	flag.DurationVar(&o.tokenTTL, "token-ttl", 0, "lifetime of the embedded authorization server's access tokens (default 1h)")
 	flag.DurationVar(&o.waitForKeys, "wait-for-keys", 0, "fail at start unless the issuer's keys can be fetched within this time")
+	flag.StringVar(&o.exportKey, "export-key", "", "the key (at least 32 bytes) that signs Bulk Data status and file URLs, the same on every replica (default: random, for this process only)")
+	flag.StringVar(&o.policyFile, "policy", "", "a JSON access policy intersected with user/ and system/ scopes (see policy.example.json and docs/policy.md)")
 	o.auth.register(flag.CommandLine)
 	flag.Parse()
 	o.auditLog = os.Stderr
@@ -182,11 +187,30 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 		}
 		describe(doc)
 	}
+	policy, err := loadPolicy(o.policyFile)
+	if err != nil {
+		return err
+	}
+	exportKey := []byte(o.exportKey)
+	if len(exportKey) == 0 {
+		exportKey = []byte(rand.Text() + rand.Text()) // one process: no replica to share it with
+	}
 	guard, err := smartmw.New(ctx, smartmw.Config{
-		Issuer: d.issuer, Audience: d.audience, AllowedOrigins: o.corsOrigins,
-		UnknownKIDInterval: o.unknownKIDInterval, Leeway: o.leeway, WaitForKeys: o.waitForKeys,
-		HTTPClient: d.client, Audit: audit.hooks(o.auditLog),
-		Tokens: o.auth.tokens, Introspection: o.auth.introspection, Claims: o.auth.claims,
+		Issuer: smartmw.Issuer{
+			URL:           d.issuer,
+			Audience:      d.audience,
+			Format:        o.auth.tokens,
+			Introspection: o.auth.introspection,
+			Claims:        o.auth.claims,
+		}, AllowedOrigins: o.corsOrigins,
+		Keys: smartmw.KeyOptions{
+			UnknownKIDInterval: o.unknownKIDInterval,
+			Wait:               o.waitForKeys,
+		}, Tokens: smartmw.TokenOptions{Leeway: o.leeway, Revocations: auth.revocations()}, HTTPClient: d.client, Hooks: smartmw.Hooks{Audit: audit.hooks(o.auditLog)},
+		// Bulk Data export at system, Patient and Group level, jobs
+		// and files bound to the backend client that started them.
+		FHIR:         smartmw.FHIROptions{Export: smartmw.ExportOptions{Enabled: true, Key: exportKey}},
+		AccessPolicy: policy,
 	})
 	if err != nil {
 		return err

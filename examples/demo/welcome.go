@@ -40,9 +40,13 @@ func printWelcome(out io.Writer, root, audience, issuer string, embedded bool) {
 	fmt.Fprintf(out, "curl -si -H \"Authorization: Bearer $LAB\" %s/Observation/example-heart-rate  # 403: a vital sign\n\n", audience)
 	fmt.Fprintf(out, "# 7. What the server supports, without a token (a CapabilityStatement)\n")
 	fmt.Fprintf(out, "curl -s %s/metadata\n\n", audience)
+	fmt.Fprintf(out, "# 8. Revoke the first token (RFC 7009): the API refuses it at once (401 invalid_token)\n")
+	fmt.Fprintf(out, "curl -s %s/revoke -d client_id=%s --data-urlencode \"token=$TOKEN\"\n", issuer, demoClientID)
+	fmt.Fprintf(out, "curl -si -H \"Authorization: Bearer $TOKEN\" %s/Patient/example\n\n", audience)
 	fmt.Fprintf(out, "It is a whole FHIR R4 server: vread and _history, PUT with If-Match, PATCH (%s),\n", "application/json-patch+json")
 	fmt.Fprintf(out, "conditional create/update/delete, batch and transaction Bundles (POST %s),\n", audience)
-	fmt.Fprintf(out, "_include, _revinclude, _count paging and Patient/example/$everything.\n")
+	fmt.Fprintf(out, "_include, _revinclude, _elements, _summary, _count paging and Patient/example/$everything,\n")
+	fmt.Fprintf(out, "over US Core-shaped sample data of every (g)(10) resource type (patients example and other).\n")
 }
 
 // labCategory is the laboratory category of Observations, as granular

@@ -32,7 +32,10 @@ func main() {
 	audience := flag.String("audience", "http://127.0.0.1:8081/fhir", "this server's FHIR base URL")
 	addr := flag.String("addr", "127.0.0.1:8081", "address to listen on")
 	flag.Parse()
-	h, err := setup(context.Background(), smartmw.Config{Issuer: *issuer, Audience: *audience}, nil)
+	h, err := setup(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      *issuer,
+		Audience: *audience,
+	}}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func setup(ctx context.Context, cfg smartmw.Config, reg *prometheus.Registry) (http.Handler, error) {
-	cfg.Metrics = NewMetrics(reg)
+	cfg.Hooks.Metrics = NewMetrics(reg)
 	p, err := fhirstore.Build(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -33,7 +33,10 @@ func main() {
 	audience := flag.String("audience", "http://127.0.0.1:8085/fhir", "this server's FHIR base URL")
 	addr := flag.String("addr", "127.0.0.1:8085", "address to listen on")
 	flag.Parse()
-	h, err := setup(context.Background(), smartmw.Config{Issuer: *issuer, Audience: *audience}, prometheus.NewRegistry())
+	h, err := setup(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      *issuer,
+		Audience: *audience,
+	}}, prometheus.NewRegistry())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Command prometheus protects a FHIR API and exports the Guard's metrics
-// (smartmw.Config.Metrics) to Prometheus, with its Go client, at /metrics.
+// (smartmw.Config.Hooks.Metrics) to Prometheus, with its Go client, at /metrics.
 package main
 
 import (

@@ -38,12 +38,11 @@ func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configurati
 	if err != nil || !up.IsAbs() {
 		return nil, fmt.Errorf("proxy: -upstream %q is not an absolute URL", o.upstream)
 	}
-	base, err := url.Parse(cfg.Audience)
+	base, err := url.Parse(cfg.Issuer.Audience)
 	if err != nil {
 		return nil, err
 	}
 	basePath := strings.TrimSuffix(base.Path, "/")
-	cfg.RewriteSearch = true
 	cfg.AllowedOrigins = o.origins
 	guard, err := smartmw.New(ctx, cfg)
 	if err != nil {
@@ -53,7 +52,7 @@ func newProxy(ctx context.Context, cfg smartmw.Config, doc wellknown.Configurati
 	if err != nil {
 		return nil, err
 	}
-	discoveryPath, err := wellknown.Path(cfg.Audience)
+	discoveryPath, err := wellknown.Path(cfg.Issuer.Audience)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +96,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h, err := newProxy(ctx, smartmw.Config{Issuer: *issuer, Audience: *audience}, *doc, o)
+	h, err := newProxy(ctx, smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      *issuer,
+		Audience: *audience,
+	}}, *doc, o)
 	if err != nil {
 		log.Fatal(err)
 	}

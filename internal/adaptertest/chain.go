@@ -47,18 +47,23 @@ func refusalStopsTheChain(t *testing.T, f Framework) {
 	}
 }
 
-func handlerSeesTheGrantTheDecisionAndTheRewrittenSearch(t *testing.T, f Framework) {
-	is, g := NewGuard(t, func(c *smartmw.Config) { c.RewriteSearch = true })
-	var got string
-	h := f.Protect(g, API{Routes: []Route{{Method: "GET", Path: "/Observation", Handle: func(c Ctx) error {
-		gr, _ := smartctx.FromContext(c.Request().Context())
-		d, _ := smartctx.DecisionFromContext(c.Request().Context())
-		got = gr.Patient() + " " + string(d.Interaction()) + " " + c.Query("patient")
-		return c.Respond(http.StatusOK, `{"resourceType":"Bundle","type":"searchset"}`)
-	}}}})
-	w := Serve(h, Request("GET", "/fhir/Observation?code=x", PatientToken(t, is, "patient/Observation.rs"), ""))
-	if w.Code != 200 || got != "123 search-type Patient/123" {
-		t.Errorf("%d %s; the handler saw %q", w.Code, w.Body, got)
+func handlerSeesTheGrantTheDecisionAndTheNarrowedSearch(t *testing.T, f Framework) {
+	for _, refuse := range []bool{false, true} {
+		is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.RefuseBroadSearches = refuse })
+		var got string
+		h := f.Protect(g, API{Routes: []Route{{Method: "GET", Path: "/Observation", Handle: func(c Ctx) error {
+			gr, _ := smartctx.FromContext(c.Request().Context())
+			d, _ := smartctx.DecisionFromContext(c.Request().Context())
+			got = gr.Patient() + " " + string(d.Request().Interaction) + " " + c.Query("patient")
+			return c.Respond(http.StatusOK, `{"resourceType":"Bundle","type":"searchset"}`)
+		}}}})
+		w := Serve(h, Request("GET", "/fhir/Observation?code=x", PatientToken(t, is, "patient/Observation.rs"), ""))
+		switch {
+		case refuse && (w.Code != http.StatusForbidden || got != ""):
+			t.Errorf("RefuseBroadSearches: %d %s; the handler saw %q", w.Code, w.Body, got)
+		case !refuse && (w.Code != 200 || got != "123 search-type Patient/123"):
+			t.Errorf("narrowed by default: %d %s; the handler saw %q", w.Code, w.Body, got)
+		}
 	}
 }
 

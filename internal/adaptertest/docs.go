@@ -41,7 +41,10 @@ func DocToken(t *testing.T, dev *testissuer.Issuer, scopes string) string {
 // the snippets that take one.
 func DocGuard(t *testing.T, ctx context.Context) *smartmw.Guard {
 	t.Helper()
-	g, err := smartmw.New(ctx, smartmw.Config{Issuer: DocIssuer, Audience: Audience, AllowedOrigins: []string{AppOrigin}})
+	g, err := smartmw.New(ctx, smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      DocIssuer,
+		Audience: Audience,
+	}, AllowedOrigins: []string{AppOrigin}})
 	if err != nil {
 		t.Fatal(err)
 	}

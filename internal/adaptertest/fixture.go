@@ -90,7 +90,7 @@ func (a *FHIR) Routes() []Route {
 
 // Read returns the read by id of resources of type typ: the stored
 // resource with an ETag, or a 404 OperationOutcome written as the Guard
-// writes one it refuses with Config.NotFoundForDenied.
+// writes one it refuses with Config.FHIR.NotFoundForDenied.
 func (a *FHIR) Read(typ string) Handler {
 	return func(c Ctx) error {
 		key := typ + "/" + c.Param("id")

@@ -29,7 +29,7 @@ func discovery(t *testing.T, is *smarttest.Issuer) http.Handler {
 // layout the adapter documents: the base URL and everything under it are
 // behind Protect, the discovery document beside them is not.
 func documentedRouteLayoutsServeDiscoveryBesideProtectedFHIR(t *testing.T, f Framework) {
-	is, g := NewGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = true })
+	is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = true })
 	read := PatientToken(t, is, "patient/Observation.rs patient/Patient.r")
 	write := PatientToken(t, is, "patient/Observation.rud")
 	tests := []Case{

@@ -40,7 +40,9 @@ func handlerThatIgnoresTheGrantLeaksNoOtherPatient(t *testing.T, f Framework) {
 			WantStatus: 403, WantCalls: []string{"GET Observation/obs-456"}},
 		{Name: "a search answered with every patient's Observations keeps the patient's only", Method: "GET", Target: "/fhir/Observation?patient=123", Token: tok,
 			WantStatus: 200, WantIDs: []string{"obs-123"}, WantCalls: []string{"search Observation"}},
-		{Name: "a search without the patient is refused", Method: "GET", Target: "/fhir/Observation", Token: tok,
+		{Name: "a search without the patient is narrowed, and what the handler answers past it withheld", Method: "GET", Target: "/fhir/Observation", Token: tok,
+			WantStatus: 200, WantIDs: []string{"obs-123"}, WantIn: "withheld", WantCalls: []string{"search Observation"}},
+		{Name: "a search naming another patient is refused", Method: "GET", Target: "/fhir/Observation?patient=456", Token: tok,
 			WantStatus: 403},
 		{Name: "no token is 401", Method: "GET", Target: "/fhir/Observation/obs-123",
 			WantStatus: 401},
@@ -88,7 +90,7 @@ func naiveAdaptersLeak(t *testing.T, f Framework) {
 }
 
 func otherPatientsResourceLooksMissing(t *testing.T, f Framework) {
-	is, g := NewGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = true })
+	is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = true })
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs patient/Patient.r"), smarttest.Patient("123"))
 	pairs := []struct{ name, method, other, missing string }{
 		{"Observation by id, refused by the response guard", "GET", "/fhir/Observation/obs-456", "/fhir/Observation/obs-999"},
@@ -117,7 +119,7 @@ func otherPatientsResourceLooksMissing(t *testing.T, f Framework) {
 func writeToAnotherPatientsResourceNeverReachesTheHandler(t *testing.T, f Framework) {
 	for _, notFound := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NotFoundForDenied=%v", notFound), func(t *testing.T) {
-			is, g := NewGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = notFound })
+			is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = notFound })
 			tok := PatientToken(t, is, "patient/Observation.ud")
 			refused := http.StatusForbidden
 			// A missing resource: deleted by the handler, or, with
@@ -153,7 +155,7 @@ func writeToAnotherPatientsResourceNeverReachesTheHandler(t *testing.T, f Framew
 func headIsAnsweredByTheGETRouteThroughTheGuard(t *testing.T, f Framework) {
 	for _, notFound := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NotFoundForDenied=%v", notFound), func(t *testing.T) {
-			is, g := NewGuard(t, func(c *smartmw.Config) { c.NotFoundForDenied = notFound })
+			is, g := NewGuard(t, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = notFound })
 			tok := PatientToken(t, is, "patient/Observation.rs")
 			refused := http.StatusForbidden
 			if notFound {

@@ -167,13 +167,14 @@ var behaviours = []struct {
 	{"WriteToAnotherPatientsResourceNeverReachesTheHandler", writeToAnotherPatientsResourceNeverReachesTheHandler},
 	{"HeadIsAnsweredByTheGETRouteThroughTheGuard", headIsAnsweredByTheGETRouteThroughTheGuard},
 	{"RefusalStopsTheChain", refusalStopsTheChain},
-	{"HandlerSeesTheGrantTheDecisionAndTheRewrittenSearch", handlerSeesTheGrantTheDecisionAndTheRewrittenSearch},
+	{"HandlerSeesTheGrantTheDecisionAndTheNarrowedSearch", handlerSeesTheGrantTheDecisionAndTheNarrowedSearch},
 	{"PanicInHandlerReachesTheFrameworksRecovery", panicInHandlerReachesTheFrameworksRecovery},
 	{"FlushStreamsOnlyWhatTheGuardNeedNotHold", flushStreamsOnlyWhatTheGuardNeedNotHold},
 	{"HijackFailsWhileTheGuardHoldsTheResponse", hijackFailsWhileTheGuardHoldsTheResponse},
 	{"WriteWhoseReadRouteIsMissingIsRefused", writeWhoseReadRouteIsMissingIsRefused},
 	{"DocumentedRouteLayoutsServeDiscoveryBesideProtectedFHIR", documentedRouteLayoutsServeDiscoveryBesideProtectedFHIR},
 	{"TenantTokenRefusedOnAnotherTenantsHost", tenantTokenRefusedOnAnotherTenantsHost},
+	{"DPoPProofsThroughTheAdapter", dpopProofsThroughTheAdapter},
 }
 
 // Run runs every case of the suite through f, each as a subtest named

@@ -18,7 +18,7 @@ func tenantTokenRefusedOnAnotherTenantsHost(t *testing.T, f Framework) {
 	isB := smarttest.NewIssuer(t, smarttest.ForAudience(baseB))
 	cfg := isA.Config()
 	cfgB := isB.Config()
-	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer, Audience: baseB, JWKSURL: cfgB.JWKSURL}}
+	cfg.Issuers = []smartmw.Issuer{{URL: cfgB.Issuer.URL, Audience: baseB, JWKSURL: cfgB.Issuer.JWKSURL}}
 	g, err := smartmw.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,6 @@
-// Package bearer reads an OAuth 2.0 bearer token from an Authorization
-// header value, per RFC 6750 §2.1.
+// Package bearer reads an OAuth 2.0 access token from an Authorization
+// header value: a bearer token (RFC 6750 §2.1), or a DPoP-bound token
+// (RFC 9449 §7.1).
 package bearer
 
 import "errors"
@@ -8,9 +9,12 @@ var (
 	// ErrNotBearer means the value uses another authentication scheme (or
 	// is empty): for RFC 6750 the request carries no bearer credentials.
 	ErrNotBearer = errors.New("bearer: not a Bearer credential")
-	// ErrMalformed means the scheme is Bearer but what follows is not one
-	// b64token.
+	// ErrMalformed means the scheme is Bearer (DPoP for ParseDPoP) but
+	// what follows is not one b64token.
 	ErrMalformed = errors.New("bearer: malformed Bearer credential")
+	// ErrNotDPoP means the value uses another scheme than DPoP (or is
+	// empty).
+	ErrNotDPoP = errors.New("bearer: not a DPoP credential")
 )
 
 // Parse returns the token of an Authorization header value of the form
@@ -21,11 +25,19 @@ var (
 // The scheme is matched case-insensitively (RFC 9110 §11.1). The returned
 // token is a substring of v; Parse does not allocate.
 func Parse(v string) (string, error) {
-	tok, err := Cut(v)
-	if err == nil && !Valid(tok) {
-		return "", ErrMalformed
-	}
-	return tok, err
+	return checked(cut(v, "bearer", ErrNotBearer))
+}
+
+// ParseDPoP returns the token of an Authorization header value of the
+// form (RFC 9449 §7.1)
+//
+//	credentials = "DPoP" 1*SP token68
+//
+// token68 being the b64token of Parse. The scheme is matched
+// case-insensitively. It returns ErrNotDPoP for another scheme and
+// ErrMalformed when what follows "DPoP" is not one token68.
+func ParseDPoP(v string) (string, error) {
+	return checked(cut(v, "dpop", ErrNotDPoP))
 }
 
 // Cut is Parse without the check of the token's characters (Valid), for a
@@ -33,16 +45,29 @@ func Parse(v string) (string, error) {
 // returns is what Parse returns when Valid(token) holds. An empty token is
 // ErrMalformed.
 func Cut(v string) (string, error) {
-	const scheme = "bearer"
+	return cut(v, "bearer", ErrNotBearer)
+}
+
+// checked is tok, err of cut with the token's characters checked.
+func checked(tok string, err error) (string, error) {
+	if err == nil && !Valid(tok) {
+		return "", ErrMalformed
+	}
+	return tok, err
+}
+
+// cut reads the token of credentials of the scheme (lower case), without
+// checking its characters; other reports another scheme.
+func cut(v, scheme string, other error) (string, error) {
 	if len(v) < len(scheme) || !equalFold(v[:len(scheme)], scheme) {
-		return "", ErrNotBearer
+		return "", other
 	}
 	rest := v[len(scheme):]
 	if rest == "" {
-		return "", ErrMalformed // "Bearer" alone: the scheme without its token
+		return "", ErrMalformed // the scheme alone, without its token
 	}
 	if rest[0] != ' ' {
-		return "", ErrNotBearer // another scheme that starts with "Bearer"
+		return "", other // another scheme that starts with this one
 	}
 	i := 0
 	for i < len(rest) && rest[i] == ' ' {

@@ -48,25 +48,36 @@ func TestParseDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// FuzzParse checks that Parse never panics and that every token it accepts
-// is a b64token found at the end of the input.
+// FuzzParse checks that Parse and ParseDPoP never panic, that every token
+// they accept is a b64token found at the end of the input, and that no
+// input is both Bearer and DPoP credentials.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"Bearer abc", "bearer a.b.c", "Bearer  x==", "Basic x", "Bearer", "Bearer a b", "Bearer =", "BEARER ~+/"} {
+	for _, s := range []string{"Bearer abc", "bearer a.b.c", "Bearer  x==", "Basic x", "Bearer", "Bearer a b", "Bearer =", "BEARER ~+/", "DPoP a.b", "dpop  x=", "DPoP"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		tok, err := Parse(in)
-		if err != nil {
-			if tok != "" {
-				t.Fatalf("Parse(%q) returned token %q with error %v", in, tok, err)
+		dtok, derr := ParseDPoP(in)
+		if err == nil && derr == nil {
+			t.Fatalf("%q is both Bearer and DPoP credentials", in)
+		}
+		for _, c := range []struct {
+			tok    string
+			err    error
+			scheme int
+		}{{tok, err, len("Bearer ")}, {dtok, derr, len("DPoP ")}} {
+			if c.err != nil {
+				if c.tok != "" {
+					t.Fatalf("%q: token %q with error %v", in, c.tok, c.err)
+				}
+				continue
 			}
-			return
-		}
-		if !grammar(tok) {
-			t.Fatalf("Parse(%q) accepted %q, not a b64token", in, tok)
-		}
-		if len(in) < len(tok)+7 || in[len(in)-len(tok):] != tok {
-			t.Fatalf("Parse(%q) = %q, not the tail of the input", in, tok)
+			if !grammar(c.tok) {
+				t.Fatalf("%q: accepted %q, not a b64token", in, c.tok)
+			}
+			if len(in) < len(c.tok)+c.scheme || in[len(in)-len(c.tok):] != c.tok {
+				t.Fatalf("%q: %q is not the tail of the input", in, c.tok)
+			}
 		}
 	})
 }
@@ -133,4 +144,30 @@ func FuzzCut(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseDPoP(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		err            error
+	}{
+		{name: "plain", in: "DPoP abc.def-ghi", want: "abc.def-ghi"},
+		{name: "any case", in: "dpop abc", want: "abc"},
+		{name: "upper case", in: "DPOP abc=", want: "abc="},
+		{name: "bearer", in: "Bearer abc", err: ErrNotDPoP},
+		{name: "empty", in: "", err: ErrNotDPoP},
+		{name: "scheme prefix", in: "DPoPx abc", err: ErrNotDPoP},
+		{name: "scheme alone", in: "DPoP", err: ErrMalformed},
+		{name: "no token", in: "DPoP ", err: ErrMalformed},
+		{name: "two tokens", in: "DPoP abc def", err: ErrMalformed},
+		{name: "comma list", in: "DPoP abc, Bearer def", err: ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseDPoP(tc.in)
+			if !errors.Is(err, tc.err) || got != tc.want {
+				t.Errorf("ParseDPoP(%q) = %q, %v; want %q, %v", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
 }

@@ -295,8 +295,17 @@ func (s *scanner) reference(depth int) {
 	}
 }
 
-// test tests the reference ref (see reference).
+// test tests the reference ref (see reference): against the set of
+// patients when the scanner has one, else against Patient/patientID.
 func (s *scanner) test(ref []byte) {
+	if s.inSet != nil {
+		if id, ok := PatientOf(ref, s.base); ok && s.inSet(id) {
+			s.found = true
+		} else if mayBeOther(ref, s.types) {
+			s.other = true
+		}
+		return
+	}
 	if refersTo(ref, s.patientID, s.base) {
 		s.found = true
 	} else if mayBeOther(ref, s.types) {

@@ -84,6 +84,10 @@ type scanner struct {
 	// found there.
 	patientID, base string // the patient and server references are tested against
 	found, other    bool
+	// inSet, when set, replaces patientID: a reference to a Patient
+	// whose id it holds sets found; any other that could be to a
+	// Patient sets other.
+	inSet func(id string) bool
 
 	types *typeMemo // R4 type names met before, kept by a Check; or nil
 }

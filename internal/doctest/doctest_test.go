@@ -146,6 +146,8 @@ func TestSnippetsRunVerbatim(t *testing.T) {
 		t.Fatal(err)
 	}
 	more, _ := filepath.Glob(filepath.Join(root, "middleware", "*", "doc.go"))
+	stores, _ := filepath.Glob(filepath.Join(root, "store", "*", "doc.go"))
+	more = append(more, stores...)
 	for _, p := range append(docs, more...) {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/smartguard/smartguard/internal/compartment"
 	"github.com/smartguard/smartguard/internal/fhirjson"
 	"github.com/smartguard/smartguard/internal/fhirrest"
+	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -22,25 +25,41 @@ type attempt struct {
 	rewrite bool
 }
 
-// decide decides req, classified, for grant g.
+// decide decides req, classified, for grant g, and then makes sure that
+// the _elements and _summary of a restricted decision leave the guard what
+// it reads (resultElements).
 //
 // Each scope context is tried on its own, with its own scopes only: a
 // user/ scope never lifts the compartment limit of a patient/ scope, and
 // a patient/ scope never lends its letters or types to user/ or system/
-// decisions. The order is patient/, user/, system/, then patient/ again
-// with the query rewritten (when RewriteSearch is on). The first decision
-// that leaves nothing to the handler (no compartment, no constraint) wins;
-// failing that, the first decision that allows the request.
+// decisions. The order is patient/, user/, system/ with the search as it
+// is, then (unless RefuseBroadSearches) the same with the search narrowed
+// to what the grant allows. The first decision that leaves nothing to the
+// handler (no compartment, no constraint) wins; failing that, the first
+// decision that allows the request.
 func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
+	d, err := a.decideScopes(ctx, g, req, ifNoneExist, bundled)
+	if err != nil || !d.restricted() {
+		return d, err
+	}
+	if err := a.resultElements(g, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// decideScopes is decide, before _elements and _summary are applied.
+func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Request, ifNoneExist string, bundled bool) (*decision, error) {
 	if req.Interaction == scope.InteractionCapabilities {
 		return &decision{Request: req.Request}, nil
 	}
-	attempts := [...]attempt{{scope.Patient, false}, {scope.User, false}, {scope.System, false}, {scope.Patient, true}, {scope.User, true}}
+	attempts := [...]attempt{{scope.Patient, false}, {scope.User, false}, {scope.System, false},
+		{scope.Patient, true}, {scope.User, true}, {scope.System, true}}
 	set := g.Scopes()
 	var found *decision
 	var denial error
 	for _, at := range attempts {
-		if at.rewrite && (!a.opt.RewriteSearch || bundled || found != nil) {
+		if at.rewrite && (a.opt.RefuseBroadSearches || found != nil || !narrowable(req)) {
 			continue
 		}
 		if !set.HasContext(at.c) {
@@ -56,6 +75,11 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 			continue
 		}
 		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
+		if err == nil && a.pol != nil && at.c != scope.Patient {
+			// Scopes ∩ policy: the access policy limits user/ and
+			// system/ scopes to what its rules grant.
+			d, err = a.applyPolicy(ctx, g, &r, d, bundled)
+		}
 		if err == nil && a.opt.Policy != nil {
 			pr := new(Request) // the policy may keep it
 			*pr = r
@@ -78,6 +102,10 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 		}
 	}
 	if found != nil {
+		// A decision held to a patient or a constraint may withhold the
+		// user's own fhirUser resource; the fhirUser scope reads it
+		// whatever the other scopes (see ownFHIRUser).
+		found.orOwn = a.ownFHIRUser(g, req)
 		return found, nil
 	}
 	if a.ownFHIRUser(g, req) {
@@ -110,21 +138,34 @@ func (a *Engine) decide(ctx context.Context, g *smartctx.Grant, req *Request, if
 
 // ownFHIRUser reports whether req reads (read, vread, HEAD) the very
 // resource the grant's fhirUser names, on this server ("Practitioner/x",
-// or its absolute URL under this base), with the fhirUser scope granted.
+// or its absolute URL under this base: smartctx.Grant.LocalFHIRUser), with
+// the fhirUser scope granted. A search for it ("Practitioner?_id=x") is
+// not such a read: it is decided by the scopes alone.
 func (a *Engine) ownFHIRUser(g *smartctx.Grant, req *Request) bool {
 	if req.Interaction != scope.InteractionRead && req.Interaction != scope.InteractionVRead || req.Conditional || req.ID == "" {
 		return false
 	}
 	u := g.FHIRUser()
-	if u == "" || !g.Scopes().Has("fhirUser") {
+	// Cheap first: most reads are not of the user's own resource.
+	if !strings.HasSuffix(u, req.ID) || !g.Scopes().Has("fhirUser") {
 		return false
 	}
-	if a.baseURL != "" {
-		if rest, ok := strings.CutPrefix(u, a.baseURL+"/"); ok {
-			u = rest
-		}
+	typ, id, ok := g.LocalFHIRUser(a.baseURL)
+	return ok && typ == req.Type && id == req.ID
+}
+
+// narrowable reports whether req has a search the engine may narrow: a
+// type or compartment search, or the search of a conditional update,
+// patch or delete. (A conditional create's search is its If-None-Exist
+// header, which must carry its restrictions itself.)
+func narrowable(req *Request) bool {
+	switch req.Interaction {
+	case scope.InteractionSearchType, scope.InteractionSearchSystem:
+		return true
+	case scope.InteractionUpdate, scope.InteractionPatch, scope.InteractionDelete:
+		return req.Conditional
 	}
-	return u == req.Type+"/"+req.ID
+	return false
 }
 
 // explain makes a 403 say what is actually wrong: it names no scope the
@@ -172,11 +213,17 @@ func printable(s string, n int) string {
 // limitPatient returns the patient whose compartment limits decisions in
 // context c: the patient in context for patient/ scopes, and for user/
 // scopes the Patient a user's fhirUser names (a patient-portal login),
-// unless Config.SkipPatientUserCompartment. It refuses user/ scopes with
+// unless Config.FHIR.SkipPatientUserCompartment. It refuses user/ scopes with
 // a fhirUser that is not a reference (which the middleware never lets
 // through, but a hand-made Grant may hold), and those of a RelatedPerson
 // or a Person without a Policy: they act for patients the grant does not
 // name, and only the application knows which.
+//
+// It refuses user/ scopes of a Patient on another FHIR server (an
+// absolute fhirUser not under this base, or a version of a Patient): the
+// same id here is another patient, or none, so the compartment cannot be
+// placed; read as no limit at all, the user/ scopes of a patient-portal
+// login would reach every patient.
 func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, bundled bool) (string, error) {
 	switch c {
 	case scope.Patient:
@@ -185,15 +232,18 @@ func (a *Engine) limitPatient(g *smartctx.Grant, c scope.Context, req *Request, 
 		if a.opt.SkipPatientUserCompartment || g.FHIRUser() == "" {
 			return "", nil
 		}
-		typ, id, ok := g.FHIRUserReference()
+		typ, _, ok := g.FHIRUserReference()
 		if !ok {
 			return "", a.deny(req, bundled, "the token's fhirUser is not a FHIR reference")
 		}
 		switch typ {
 		case "Patient":
-			return id, nil
+			if _, id, local := g.LocalFHIRUser(a.baseURL); local {
+				return id, nil
+			}
+			return "", a.deny(req, bundled, "the token's fhirUser is a Patient on another FHIR server: its user scopes cannot be held to that patient here")
 		case "RelatedPerson", "Person":
-			if a.opt.Policy == nil {
+			if a.opt.Policy == nil && a.pol == nil {
 				return "", a.deny(req, bundled, "user scopes of a "+typ+" need a Policy that says whose records they reach")
 			}
 		}
@@ -207,7 +257,7 @@ func policyError(err error) error {
 		return e
 	}
 	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
-		Description: "the request is not allowed for this user or client", Err: err}
+		Description: "the request is not allowed for this user or client", By: RefusedByPolicy, Err: err}
 }
 
 // deny refuses req, decided in req.Context, with 403 insufficient_scope
@@ -223,7 +273,7 @@ func (a *Engine) deny(req *Request, bundled bool, why string) *Error {
 				Err: fmt.Errorf("refused: %s", why)}
 		}
 	}
-	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req)}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: neededScope(req), By: RefusedByScope}
 }
 
 // neededScope is the scope that would allow req in its context, such as
@@ -407,7 +457,7 @@ func (a *Engine) instance(g *smartctx.Grant, req *Request, d *decision, bundled 
 }
 
 // search decides a type, system or compartment search with raw query q
-// and form f; a rewrite goes to d.Query.
+// and form f; with rewrite, what narrows it is added to d.Query.
 func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	hasRev, contained, err := a.searchControls(req, d, q, f, bundled)
 	if err != nil {
@@ -428,10 +478,51 @@ func (a *Engine) search(g *smartctx.Grant, req *Request, d *decision, q, f strin
 		return a.deny(req, bundled, "_contained searches cannot be limited to the patient or the granular scopes")
 	}
 	if req.patient == "" {
+		if d.Constraints != nil {
+			return plainNames(q, f)
+		}
 		return nil
 	}
-	return a.searchPatient(req, d, q, f, rewrite, bundled)
+	return a.searchPatient(req, d, q, f, rewrite, bundled) // plainNames too
 }
+
+// plainNames refuses, in a search held to a patient or to granular
+// scopes, a parameter whose name (decoded) is not made of the characters
+// of FHIR parameter names, modifiers and chains (letters, digits, "_",
+// "-", ".", ":"): "patient%00", "patient%3D123%26patient", "patient ".
+// A server that cuts a name at a NUL, decodes the query before splitting
+// it or trims spaces would read such a parameter as another one, which
+// the decision did not see, beside the one narrowing the search.
+func plainNames(q, f string) error {
+	for p := range fhirrest.Params(q, f) {
+		if !plainName(p.Name) {
+			return errNameNotPlain()
+		}
+	}
+	return nil
+}
+
+func errNameNotPlain() error { return badRequest("malformed search parameter name") }
+
+func plainName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !plainByte[name[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// plainByte holds the bytes of plain parameter names.
+var plainByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
+	}
+	return t
+}()
 
 // maxIncludes bounds the _include and _revinclude parameters of one
 // search, ":iterate" ones among them: each asks the server for one more
@@ -443,7 +534,11 @@ const maxIncludes = 16
 // patient limit) and contained searches.
 func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled bool) (hasRev, contained bool, err error) {
 	includes := 0
+	d.resultParams = resultParamsNone
 	for p := range fhirrest.RawParams(q, f) {
+		if d.resultParams == resultParamsNone && mayBeResultName(p.Name) {
+			d.resultParams = resultParamsSome // for resultElements
+		}
 		name, _, _ := strings.Cut(p.Name, ":")
 		switch name {
 		case "_include", "_revinclude":
@@ -514,8 +609,8 @@ func (a *Engine) searchTypes(g *smartctx.Grant, req *Request, q, f string, bundl
 }
 
 // searchType decides a search of one type: granted, or granted under
-// granular constraints that the query carries, that a rewrite adds, or
-// that the guard applies to the answer.
+// granular constraints that the query carries, that narrowing adds
+// (rewrite), or that the guard applies to the answer.
 func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	acc, cons := a.access(g, req.Context, req.Type, scope.Search)
 	switch acc {
@@ -523,29 +618,234 @@ func (a *Engine) searchType(g *smartctx.Grant, req *Request, d *decision, q, f s
 		return a.deny(req, bundled, "the token has no scope for this search")
 	case scope.Constrained:
 		d.Constraints = cons
+		var merged scope.Constraint
 		switch {
-		case queryMatchesOne(cons, q, f):
-		case rewrite && len(cons) == 1:
-			for _, p := range cons[0] {
-				d.Query = appendParam(d.Query, p.Name, p.Value)
-			}
-			d.Rewritten = true
-		case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType:
+		case queryMatchesOne(cons, q, f) || queryWithin(cons, q, f):
+		case !rewrite:
+			// Narrowed, if at all, in the attempts that narrow.
+			return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
+		case len(cons) == 1:
+			merged = cons[0]
+		case mergeable(req.Type, cons, &merged):
+		case len(cons) > 1 && !a.opt.SkipResponseGuard && !bundled && req.Interaction == scope.InteractionSearchType && !req.Conditional:
 			// Several alternatives cannot be ORed into one FHIR query:
 			// forwarded as it is, the response guard keeps the entries
 			// that match one of them, removes "total" and says that
-			// others were withheld.
+			// others were withheld. Only a search: the search of a
+			// conditional update or delete selects what it writes, which
+			// no guard can filter afterwards.
 			d.filtered = true
 		default:
 			return a.deny(req, bundled, "granular scopes allow only searches that carry their parameters")
+		}
+		if merged != nil {
+			// ANDed with whatever the query says: a server applying it
+			// returns exactly the matches the grant allows.
+			for _, p := range merged {
+				d.Query = appendParam(d.Query, p.Name, p.Value)
+			}
+			d.Rewritten = true
 		}
 	}
 	return nil
 }
 
+// queryWithin reports whether the query holds its results to the
+// alternatives cons through a ","-list: one of its parameters lists values
+// (ORed) each of which an alternative allows for that parameter, the rest
+// of that alternative being in the query exactly. So under the laboratory
+// and vital-signs scopes of Observation,
+// "category=...|laboratory,...|vital-signs" is held to them, as is
+// "category=...|laboratory" under a scope "category=...|laboratory,...|survey".
+// Every match then has one of the listed values, and the alternative
+// allowing that value.
+func queryWithin(cons []scope.Constraint, q, f string) bool {
+	for p := range fhirrest.Params(q, f) {
+		if strings.IndexByte(p.Name, ':') >= 0 {
+			// A modifier may not OR its values (":not" excludes each):
+			// only the exact parameter counts.
+			continue
+		}
+		if strings.IndexByte(p.Value, ',') < 0 && !anyListed(cons, p.Name) {
+			continue // no list here, nor in the alternatives: queryMatchesOne decided
+		}
+		vals, ok := splitList(p.Value)
+		if !ok {
+			continue
+		}
+		all := true
+		for _, v := range vals {
+			if !someAlternativeAllows(cons, p.Name, v, q, f) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// anyListed reports whether an alternative of cons gives parameter name a
+// ","-list.
+func anyListed(cons []scope.Constraint, name string) bool {
+	for _, c := range cons {
+		for _, p := range c {
+			if p.Name == name && strings.IndexByte(p.Value, ',') >= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// someAlternativeAllows reports whether an alternative of cons lists v
+// among the values of parameter name, every other parameter of it being
+// in the query exactly.
+func someAlternativeAllows(cons []scope.Constraint, name, v, q, f string) bool {
+	for _, c := range cons {
+		for i, p := range c {
+			if p.Name != name {
+				continue
+			}
+			vals, ok := splitList(p.Value)
+			if !ok || !slices.Contains(vals, v) {
+				continue
+			}
+			if rest := without(c, i); len(rest) == 0 || queryMatchesOne([]scope.Constraint{rest}, q, f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// splitList splits a search value at the "," not escaped with "\" (FHIR
+// R4 search, "Escaping Search Parameters"); ok is false for an empty value
+// or item, or a value ending in a lone "\".
+func splitList(v string) (vals []string, ok bool) {
+	start := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+			if i == len(v) {
+				return nil, false
+			}
+		case ',':
+			if i == start {
+				return nil, false
+			}
+			vals = append(vals, v[start:i])
+			start = i + 1
+		}
+	}
+	if start == len(v) {
+		return nil, false
+	}
+	return append(vals, v[start:]), true
+}
+
+// mergeable reports whether the alternatives cons (two or more) of a
+// search of typ differ only in the value of one token parameter without a
+// modifier (one category or another, each scope otherwise alike), and
+// then sets *merged to the one constraint that ORs them: that parameter
+// with the ","-list of their values, and the rest as they all have it.
+// Under the ONC (g)(10) category scopes of Condition or Observation a
+// search is then narrowed exactly, with paging and total, rather than
+// filtered by the guard.
+func mergeable(typ string, cons []scope.Constraint, merged *scope.Constraint) bool {
+	first := cons[0]
+	for i, cand := range first {
+		name := cand.Name
+		if strings.IndexByte(name, ':') >= 0 || !search.IsToken(typ, name) || countParam(first, name) != 1 {
+			continue
+		}
+		rest := without(first, i)
+		vals, ok := splitList(cand.Value)
+		if !ok {
+			continue
+		}
+		same := true
+		for _, c := range cons[1:] {
+			j := indexParam(c, name)
+			if len(c) != len(first) || j < 0 || countParam(c, name) != 1 || !sameParams(without(c, j), rest) {
+				same = false
+				break
+			}
+			more, ok := splitList(c[j].Value)
+			if !ok {
+				same = false
+				break
+			}
+			for _, v := range more {
+				if !slices.Contains(vals, v) {
+					vals = append(vals, v)
+				}
+			}
+		}
+		if !same {
+			continue
+		}
+		out := slices.Clone(first)
+		out[i].Value = strings.Join(vals, ",")
+		*merged = out
+		return true
+	}
+	return false
+}
+
+func countParam(c scope.Constraint, name string) int {
+	n := 0
+	for _, p := range c {
+		if p.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func indexParam(c scope.Constraint, name string) int {
+	for i, p := range c {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func without(c scope.Constraint, i int) scope.Constraint {
+	out := make(scope.Constraint, 0, len(c)-1)
+	return append(append(out, c[:i]...), c[i+1:]...)
+}
+
+// sameParams reports whether a and b hold the same parameters, in any
+// order.
+func sameParams(a, b scope.Constraint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	used := make([]bool, len(b))
+	for _, p := range a {
+		found := false
+		for j, o := range b {
+			if !used[j] && o == p {
+				used[j], found = true, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 // searchPatient holds a search to the patient in context: no patient
 // parameter may name anyone else, and a search of a type that can belong
-// to a patient must be limited to that patient (or is rewritten to be).
+// to a patient must be limited to that patient, or is narrowed to it
+// (rewrite).
 func (a *Engine) searchPatient(req *Request, d *decision, q, f string, rewrite, bundled bool) error {
 	pid, typ := req.patient, req.Type
 	if err := a.noOtherPatient(req, typ, q, f, bundled); err != nil {
@@ -579,7 +879,8 @@ func (a *Engine) searchPatient(req *Request, d *decision, q, f string, rewrite, 
 	return nil
 }
 
-// noOtherPatient refuses, under a patient limit, a search whose patient
+// noOtherPatient refuses, under a patient limit, a search with a name
+// that is not plain (see plainNames), or whose patient
 // parameters name anyone but that patient, in any spelling: "patient",
 // "subject", "subject:Patient", any other compartment parameter of typ,
 // with "Patient/456", "456" or an absolute URL, given once or repeated,
@@ -593,26 +894,35 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 	pid := req.patient
 	restrictors := compartment.Restrictors(typ)
 	for p := range fhirrest.RawParams(q, f) {
+		if !plainName(p.Name) {
+			return errNameNotPlain()
+		}
 		name, mod, _ := strings.Cut(p.Name, ":")
 		if strings.IndexByte(name, '.') >= 0 || strings.IndexByte(mod, '.') >= 0 {
 			continue // a chain selects by the referenced resource's elements
 		}
-		if typ == "Patient" && name == "_id" {
+		if typ == "Patient" && strings.EqualFold(name, "_id") {
 			if mod != "" || !allValues(p.Value(), func(v string) bool { return v == pid }) {
 				return a.deny(req, bundled, "patient scopes reach only the patient in context (_id)")
 			}
 			continue
 		}
-		patientOnly, ok := restrictors[name]
+		// In any case: a server that reads names without regard to case
+		// takes "Patient=456" or "subject:PATIENT=456" for the patient
+		// parameter, beside the one that narrows the search.
+		patientOnly, ok := restrictorFold(restrictors, name)
 		if !ok {
 			continue
 		}
 		bare := patientOnly
 		switch {
 		case mod == "":
-		case mod == "Patient":
+		case strings.EqualFold(mod, "Patient"):
 			bare = true
-		case scope.IsR4Type(mod):
+		case scope.IsR4Type(mod) || hasUpper(mod):
+			// A type other than Patient, or a modifier no FHIR server
+			// defines (FHIR's are lower case) that one could take
+			// for a type.
 			return a.deny(req, bundled, "under patient scopes "+name+" may name only the patient in context")
 		default:
 			continue
@@ -622,6 +932,29 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 		}
 	}
 	return nil
+}
+
+// restrictorFold looks name up in restrictors (see compartment.Restrictors)
+// without regard to ASCII case.
+func restrictorFold(restrictors map[string]bool, name string) (patientOnly, ok bool) {
+	if patientOnly, ok = restrictors[name]; ok || !hasUpper(name) {
+		return patientOnly, ok
+	}
+	for r, only := range restrictors {
+		if strings.EqualFold(r, name) {
+			return only, true
+		}
+	}
+	return false, false
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 // MaxTypes bounds the names in _type: R4 has 146 resource types.
@@ -673,7 +1006,7 @@ func (a *Engine) namesPatient(v, pid string, bare bool) bool {
 	return ok && rest == pid
 }
 
-// compartmentParam is what a rewrite adds to limit a search of typ to the
+// compartmentParam is what narrowing adds to limit a search of typ to the
 // compartment of Patient/pid: "patient" where typ has it, else its first
 // compartment parameter (which may narrow the search further than the
 // compartment, never widen it).
@@ -730,8 +1063,11 @@ func queryMatchesOne(cons []scope.Constraint, q, f string) bool {
 	return false
 }
 
+// appendParam adds name=value to the raw query q, escaped but for the
+// commas of a value's list, which FHIR servers split the decoded value at
+// all the same.
 func appendParam(q, name, value string) string {
-	p := url.QueryEscape(name) + "=" + url.QueryEscape(value)
+	p := url.QueryEscape(name) + "=" + strings.ReplaceAll(url.QueryEscape(value), "%2C", ",")
 	if q == "" {
 		return p
 	}
@@ -847,7 +1183,7 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		return nil, notBundle
 	}
 	d.Entries = make([]*decision, 0, len(fb.Entries))
-	forwarded := 0
+	forwarded, narrowed := 0, 0
 	for i := range fb.Entries {
 		ed, err, fatal := a.decideEntry(ctx, g, fb.Entries[i].Span.Of(body), i)
 		if fatal != nil {
@@ -858,6 +1194,12 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		case err == nil:
 			d.Entries = append(d.Entries, ed)
 			forwarded++
+			if ed.entry != nil {
+				// Narrowed: forwarded with its request.url replaced.
+				fb.Replace(i, ed.entry...)
+				ed.entry = nil
+				narrowed++
+			}
 		case d.Interaction == scope.InteractionBatch && !a.opt.SkipResponseGuard && errors.As(err, &refused):
 			// A batch is answered entry by entry (SMART 2.2, FHIR
 			// batch): the refused entry is not forwarded, and the
@@ -871,8 +1213,9 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		}
 	}
 	d.entryCount = len(fb.Entries)
-	if len(d.refused) > 0 && forwarded > 0 {
-		// The batch as it came, without the refused entries.
+	if (len(d.refused) > 0 || narrowed > 0) && forwarded > 0 {
+		// The batch as it came, without the refused entries, with the
+		// narrowed ones' URLs.
 		if d.forward, err = fb.Rewrite(fhirjson.NoTotal, nil); err != nil {
 			return nil, notBundle
 		}
@@ -895,10 +1238,12 @@ func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte,
 			rel = rest
 		}
 	}
-	if strings.Contains(rel, "://") || strings.HasPrefix(rel, "/") {
+	path, query, _ := strings.Cut(rel, "?")
+	if strings.Contains(path, "://") || strings.HasPrefix(path, "/") {
+		// Only the path: a search value may be a URL (a token's
+		// system, "category=http://...|laboratory").
 		return nil, nil, badRequest(fmt.Sprintf("bundle entry %d: the URL is not relative to this FHIR base", i))
 	}
-	path, query, _ := strings.Cut(rel, "?")
 	if err := noMethodParam(query); err != nil {
 		return nil, nil, entryError(i, err)
 	}
@@ -919,6 +1264,14 @@ func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte,
 		req.Resource = e.resource
 	}
 	ed, err = a.decide(ctx, g, &req, criteria, true)
+	if err == nil && ed.Rewritten {
+		// The entry as it came, its request.url the narrowed search.
+		u, merr := json.Marshal(path + "?" + ed.Query)
+		if merr != nil {
+			return nil, nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
+		}
+		ed.entry = [][]byte{raw[:e.urlAt.Start:e.urlAt.Start], u, raw[e.urlAt.End:]}
+	}
 	conditional := e.ifNoneMatch != "" || e.ifModifiedSince != "" || e.ifMatch != ""
 	if err == nil && conditional && method == http.MethodGet && ed.restricted() {
 		// Answered by the handler (304, 412, with the resource's etag)
@@ -935,7 +1288,8 @@ func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte,
 type entryRequest struct {
 	method, url                                        string
 	ifNoneExist, ifMatch, ifNoneMatch, ifModifiedSince string
-	resource                                           []byte // nil when absent
+	resource                                           []byte        // nil when absent
+	urlAt                                              fhirjson.Span // the url's JSON value in the entry
 }
 
 var (
@@ -965,6 +1319,7 @@ func readEntry(raw []byte) (e entryRequest, ok bool) {
 			return e, false
 		}
 	}
+	e.urlAt = fhirjson.Span{Start: m[0].Start + rm[1].Start, End: m[0].Start + rm[1].End}
 	if m[1].Len() > 0 {
 		e.resource = m[1].Of(raw)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/fhirrest"
@@ -67,7 +68,13 @@ type Error struct {
 	Code        string
 	Description string
 	Scope       string
-	Err         error
+	// By says who refused: RefusedByScope, RefusedByPolicy, or "" (a
+	// malformed request, a bound).
+	By string
+	// Rule names the access policy's rules that applied, for a refusal
+	// by the policy.
+	Rule string
+	Err  error
 }
 
 // Error returns the code, the description and the cause.
@@ -112,11 +119,14 @@ type Options struct {
 	NonCompartment             NonCompartmentPolicy
 	Operations                 map[string]Operation
 	RefuseIncludes             bool
-	RewriteSearch              bool
+	RefuseBroadSearches        bool
 	NotFoundForDenied          bool
 	SkipPatientUserCompartment bool
 	SkipResponseGuard          bool
 	Policy                     Policy
+	// AccessPolicy is the declarative policy intersected with user/ and
+	// system/ scopes; check it with CheckPolicy first.
+	AccessPolicy *AccessPolicy
 
 	MaxBodyBytes     int64
 	MaxResponseBytes int64
@@ -130,6 +140,10 @@ type Options struct {
 	Outcome func(e *Error) []byte
 	// Observer, when set, is told of each request (audit, metrics).
 	Observer Observer
+
+	// Export decides Bulk Data kick-offs and serves the job endpoints
+	// (export.go).
+	Export ExportOptions
 }
 
 // Engine decides, for each FHIR REST request under one base, whether the
@@ -141,13 +155,32 @@ type Engine struct {
 	baseURL  string // the audience served here, without a trailing "/"
 	ops      map[string]Operation
 
+	pol *policy // the compiled AccessPolicy, or nil
+
 	mu      sync.Mutex
 	queries map[string]*search.Query // compiled granular constraints
+
+	counts withheldCounts // Bulk Data lines withheld, per job
+}
+
+// CheckPolicy reports what makes p unusable on the FHIR base base (the
+// audience), naming the rule or relationship at fault.
+func CheckPolicy(p *AccessPolicy, base string) error {
+	_, err := compilePolicy(p, strings.TrimSuffix(base, "/"))
+	return err
 }
 
 // New returns an Engine enforcing opt.
 func New(opt Options) *Engine {
-	return &Engine{opt: opt, basePath: opt.BasePath, baseURL: strings.TrimSuffix(opt.BaseURL, "/"), ops: opt.Operations}
+	a := &Engine{opt: opt, basePath: opt.BasePath, baseURL: strings.TrimSuffix(opt.BaseURL, "/"), ops: opt.Operations}
+	if opt.AccessPolicy != nil {
+		var err error
+		if a.pol, err = compilePolicy(opt.AccessPolicy, a.baseURL); err != nil {
+			// CheckPolicy was not asked: a policy that grants nothing.
+			a.pol = &policy{now: time.Now, ttl: DefaultPolicyCacheTTL, size: 1, maxQuery: 1, maxLookup: 1}
+		}
+	}
+	return a
 }
 
 // BasePath returns the escaped path of the base the Engine serves.
@@ -159,7 +192,7 @@ func (a *Engine) BasePath() string { return a.basePath }
 // Serve forwards the other entries and answers each refused one in its
 // place.
 func (a *Engine) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request) (*smartctx.Decision, error) {
-	d, err := a.decideHTTP(ctx, g, r)
+	d, err := a.decideHTTP(a.withLookup(ctx, r, nil), g, r)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +269,12 @@ func appendString(b []byte, s string) []byte {
 // guarded when the decision leaves something to enforce. With addGrant,
 // g goes on the request context too (one copy of the request for both).
 func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, addGrant bool, next http.Handler) {
-	d, err := a.decideHTTP(r.Context(), g, r)
+	if a.opt.Export.Enabled {
+		if rel, ok := fhirrest.Rel(a.basePath, r.URL.EscapedPath()); ok && a.serveExportPath(w, r, g, addGrant, next, rel) {
+			return
+		}
+	}
+	d, err := a.decideHTTP(a.withLookup(r.Context(), r, next), g, r)
 	if err != nil {
 		if addGrant { // an func(http.ResponseWriter, *http.Request, error) may log who was refused
 			r = r.WithContext(smartctx.NewContext(r.Context(), g))
@@ -258,6 +296,13 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 		u.RawQuery = d.Query
 		r.URL = &u
 		r.RequestURI = u.RequestURI()
+	}
+	if d.formRewritten {
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(d.Form)), int64(len(d.Form))
+	}
+	if d.export != nil {
+		a.serveKickoff(w, r, g, d, next)
+		return
 	}
 	if len(d.refused) > 0 && len(d.Entries) == 0 {
 		// Every entry of the batch refused: nothing to forward.
@@ -347,10 +392,27 @@ type decision struct {
 	// own: the user's own fhirUser resource, read by the fhirUser scope
 	// alone: that resource may leave, nothing else.
 	own bool
+	// orOwn: a read of the user's own fhirUser resource decided by the
+	// scopes with a limit (a patient, a constraint): that resource may
+	// leave as under own, or whatever the limit lets leave.
+	orOwn bool
 	// filtered: the search was forwarded without its constraints, for
 	// the guard to filter; "total" would count what the client may not
 	// see.
 	filtered bool
+	// resultParams: whether the search's parameter names hold _elements
+	// or _summary (resultParamsUnread when no search was read).
+	resultParams uint8
+	// formRewritten: Form changed (_elements or _summary moved to
+	// Query); the handler gets it as the body.
+	formRewritten bool
+	// entry: for a bundle entry narrowed, the pieces of the entry to
+	// forward in its place (request.url replaced); decideBundle takes it.
+	entry [][]byte
+	// pol: the access policy's view the answer is checked against too
+	// (nil: none); byPolicy: the guard refused a resource for it.
+	pol      *policyView
+	byPolicy bool
 
 	// For a batch: its entries' refusals, in order of index; the number
 	// of entries; and, when some were refused, the Bundle forwarded
@@ -358,6 +420,9 @@ type decision struct {
 	refused    []refusal
 	entryCount int
 	forward    []byte
+
+	// export is a Bulk Data kick-off's plan (export.go).
+	export *exportPlan
 }
 
 // permission is the letter the resources of d's answer are checked with.
@@ -423,7 +488,7 @@ func (d *decision) restricted() bool {
 	if d == nil {
 		return true
 	}
-	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused) > 0 {
+	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused) > 0 || d.pol != nil {
 		return true
 	}
 	for _, e := range d.Entries {
@@ -462,6 +527,9 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	if a.opt.Observer != nil {
 		classified := fr // a copy, so that fr itself stays on the stack
 		a.opt.Observer.Classified(ctx, &classified)
+	}
+	if a.isExportKickoff(&fr) {
+		return a.decideExport(ctx, g, r, &req)
 	}
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		req.Query = r.URL.RawQuery // the If-None-Exist search is checked apart

@@ -345,11 +345,18 @@ func preconditionFailed(im, ius string, h http.Header) bool {
 
 // denied is the error for a resource the decision does not permit.
 func (a *Engine) denied(d *decision) *Error {
+	if d.byPolicy {
+		e := a.policyDeny(&Request{Request: d.Request, Context: d.Context}, false, d.pol, "the resource is not one the policy grants")
+		if a.opt.NotFoundForDenied {
+			e = &Error{Status: http.StatusNotFound, Description: "resource not found", By: RefusedByPolicy, Rule: e.Rule, Err: errors.New(e.Description)}
+		}
+		return e
+	}
 	if a.opt.NotFoundForDenied {
 		return &Error{Status: http.StatusNotFound, Description: "resource not found"}
 	}
 	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
-		Description: "the token does not allow this resource"}
+		Description: "the token does not allow this resource", By: RefusedByScope}
 }
 
 // withheldEntry is the entry a searchset gains when the guard removed entries
@@ -679,10 +686,12 @@ func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource
 	if !d.restricted() {
 		return true
 	}
-	if d.own {
+	if d.own || d.orOwn {
 		// The fhirUser's own resource, that id, and nothing it holds.
 		_, id, err := compartment.TypeAndID(resource)
-		return err == nil && typ == d.Type && id == d.ID && !mayContain(resource)
+		if ok := err == nil && typ == d.Type && id == d.ID && !mayContain(resource); ok || d.own {
+			return ok
+		}
 	}
 	if typ != d.Type && d.Type != "" && d.Type != "*" && d.Operation == "" && !(included && d.Includes) {
 		return false
@@ -691,7 +700,13 @@ func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource
 	if letter == 0 || included || typ != d.Type && d.Type != "" && d.Type != "*" {
 		letter = scope.Read
 	}
-	return a.allowsAt(gr, d.Context, d.Patient, typ, resource, letter, 0, at)
+	switch a.allowsAt(gr, d.pol, d.Context, d.Patient, typ, resource, letter, 0, at) {
+	case allowed:
+		return true
+	case refusedByPolicy:
+		d.byPolicy = true
+	}
+	return false
 }
 
 // carriesResource reports whether body is a FHIR JSON resource other than

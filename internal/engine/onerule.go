@@ -28,57 +28,96 @@ import (
 //   - where only granular scopes grant the type, it must match one of
 //     them.
 
+// verdict is the one rule's answer: allowed, or who refused.
+type verdict uint8
+
+const (
+	allowed verdict = iota
+	refusedByScope
+	refusedByPolicy
+)
+
+// allowsUnder is allows with the access policy's view pol (nil: none)
+// applied as well, in user/ and system/ contexts: the resource must be
+// allowed by the scopes and by the policy.
+func (a *Engine) allowsUnder(gr *smartctx.Grant, pol *policyView, c scope.Context, pid, typ string, resource []byte, p scope.Permission) verdict {
+	return a.allowsAt(gr, pol, c, pid, typ, resource, p, 0, nil)
+}
+
 // maxHolding bounds how deep Bundles and Parameters may hold one another
 // for the guard to check what they hold: each level is read again.
 const maxHolding = 8
 
-// allowsAt reports whether the grant lets the client receive resource, of
-// type typ, held depth levels deep (0 for an answer's own resources), with
-// letter p, in context c under the patient limit pid ("" for none). Types
-// that hold other resources (a stored Bundle, a Parameters) are permitted
-// only when everything they hold is. When at is not nil, the resource is
-// an entry of a response whose scan read it already (see respCheck): the
-// same rule, with what that read found.
-func (a *Engine) allowsAt(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int, at *entryAt) bool {
+// allowsAt is the one rule: whether the grant and the access policy's
+// view pol (nil: none) let the client receive resource, of type typ, held
+// depth levels deep (0 for an answer's own resources), with letter p, in
+// context c under the patient limit pid ("" for none). Types that hold
+// other resources (a stored Bundle, a Parameters) are permitted only when
+// everything they hold is. When at is not nil, the resource is an entry
+// of a response whose scan read it already (see respCheck): the same
+// rule, with what that read found.
+func (a *Engine) allowsAt(gr *smartctx.Grant, pol *policyView, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int, at *entryAt) verdict {
 	switch typ {
 	case "Parameters":
 		// An operation's output: no one holds scopes for Parameters
 		// itself; what it carries decides.
-		return depth < maxHolding && a.heldAllowed(gr, c, pid, resource, parametersResources, depth)
+		if depth >= maxHolding {
+			return refusedByScope
+		}
+		return a.heldAllowed(gr, pol, c, pid, resource, parametersResources, depth)
 	case "Bundle":
-		if pid != "" && (depth >= maxHolding || !a.heldAllowed(gr, c, pid, resource, bundleResources, depth)) {
-			return false
+		if pid != "" || pol != nil {
+			if depth >= maxHolding {
+				return refusedByScope
+			}
+			if v := a.heldAllowed(gr, pol, c, pid, resource, bundleResources, depth); v != allowed {
+				return v
+			}
 		}
 	}
+	if v := a.scopeAllows(gr, c, pid, typ, resource, p, at); v != allowed {
+		return v
+	}
+	if pol != nil && typ != "Bundle" && !a.policyPermits(pol, typ, resource, p) {
+		return refusedByPolicy
+	}
+	return allowed
+}
+
+// scopeAllows is the scopes' part of the one rule.
+func (a *Engine) scopeAllows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, at *entryAt) verdict {
 	acc, cons, r := at.access(a, gr, c, typ, p)
 	if acc == scope.Denied {
-		return false
+		return refusedByScope
 	}
 	if pid != "" {
 		contains := true // unless the compartment's own pass says not
 		switch {
 		case typ == "Patient":
 			if in, err := compartment.Member(resource, pid); err != nil || !in {
-				return false
+				return refusedByScope
 			}
 			contains = mayContain(resource)
 		case typ != "Bundle" && (r != nil && r.in || r == nil && compartment.In(typ)):
 			in, c, err := at.memberOfContains(resource, typ, pid)
 			if err != nil || !in {
-				return false
+				return refusedByScope
 			}
 			contains = c
 		default:
 			contains = mayContain(resource)
 		}
 		if contains && !a.containsNoOther(resource, pid) {
-			return false
+			return refusedByScope
 		}
 	}
 	if acc == scope.Allowed {
-		return true
+		return allowed
 	}
-	return at.matches(a, typ, resource, cons, r)
+	if at.matches(a, typ, resource, cons, r) {
+		return allowed
+	}
+	return refusedByScope
 }
 
 // maxHeld bounds the resources a Bundle or Parameters may hold for the
@@ -87,9 +126,10 @@ const maxHeld = 10000
 
 // heldAllowed reports whether every resource that holder (a resource)
 // carries, as walk finds them, is allowed as a read.
-func (a *Engine) heldAllowed(gr *smartctx.Grant, c scope.Context, pid string, holder []byte,
-	walk func(body []byte, each func(res []byte) error) error, depth int) bool {
+func (a *Engine) heldAllowed(gr *smartctx.Grant, pol *policyView, c scope.Context, pid string, holder []byte,
+	walk func(body []byte, each func(res []byte) error) error, depth int) verdict {
 	n := 0
+	v := allowed
 	err := walk(holder, func(res []byte) error {
 		if n++; n > maxHeld {
 			return errNotPermitted
@@ -98,12 +138,15 @@ func (a *Engine) heldAllowed(gr *smartctx.Grant, c scope.Context, pid string, ho
 		if err != nil || r.Type == "" {
 			return errNotPermitted
 		}
-		if !a.allowsAt(gr, c, pid, r.Type, res, scope.Read, depth+1, nil) {
+		if v = a.allowsAt(gr, pol, c, pid, r.Type, res, scope.Read, depth+1, nil); v != allowed {
 			return errNotPermitted
 		}
 		return nil
 	})
-	return err == nil
+	if err != nil && v == allowed {
+		return refusedByScope
+	}
+	return v
 }
 
 // bundleResources calls each with the resource of every entry of the

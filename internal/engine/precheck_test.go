@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -13,31 +12,20 @@ import (
 	"github.com/smartguard/smartguard/scope"
 )
 
-func testEngine() *Engine {
-	return New(Options{
-		BasePath: "/r4", BaseURL: "https://x.example/r4",
-		MaxBodyBytes: 1 << 20, MaxResponseBytes: 1 << 20, MaxStoredBytes: 1 << 20, MaxBundleEntries: 1000, MaxStoredReads: 10,
-		OnError: func(w http.ResponseWriter, _ *http.Request, err error) {
-			http.Error(w, err.Error(), err.(*Error).Status)
-		},
-		Outcome: func(*Error) []byte { return []byte(`{"resourceType":"OperationOutcome"}`) },
-	})
-}
-
 const lab = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 
 // precheckCases are grants and searches whose answers the guard checks
 // entry by entry.
 var precheckCases = []struct{ scopes, target string }{
-	{"patient/Observation.rs", "/r4/Observation?patient=123"},
-	{"patient/Observation.rs?category=" + lab, "/r4/Observation?patient=123&category=" + url.QueryEscape(lab)},
-	{"patient/Observation.rs?category=" + lab + " patient/Observation.rs?status=final", "/r4/Observation?patient=123"},
-	{"patient/Observation.rs patient/Patient.r", "/r4/Observation?patient=123&_include=Observation:subject"},
-	{"patient/Observation.rs?category=" + lab + " patient/Patient.r?gender=female", "/r4/Observation?patient=123&category=" + url.QueryEscape(lab) + "&_include=Observation:subject"},
-	{"patient/*.rs", "/r4/Encounter?patient=123&_revinclude=Observation:encounter"},
-	{"patient/Device.rs patient/Observation.rs", "/r4/Device?patient=123&_revinclude=Observation:device"},
-	{"patient/Medication.rs patient/MedicationRequest.rs", "/r4/MedicationRequest?patient=123&_include=MedicationRequest:medication"},
-	{"user/Observation.rs?category=" + lab, "/r4/Observation?category=" + url.QueryEscape(lab)},
+	{"patient/Observation.rs", "/fhir/Observation?patient=123"},
+	{"patient/Observation.rs?category=" + lab, "/fhir/Observation?patient=123&category=" + url.QueryEscape(lab)},
+	{"patient/Observation.rs?category=" + lab + " patient/Observation.rs?status=final", "/fhir/Observation?patient=123"},
+	{"patient/Observation.rs patient/Patient.r", "/fhir/Observation?patient=123&_include=Observation:subject"},
+	{"patient/Observation.rs?category=" + lab + " patient/Patient.r?gender=female", "/fhir/Observation?patient=123&category=" + url.QueryEscape(lab) + "&_include=Observation:subject"},
+	{"patient/*.rs", "/fhir/Encounter?patient=123&_revinclude=Observation:encounter"},
+	{"patient/Device.rs patient/Observation.rs", "/fhir/Device?patient=123&_revinclude=Observation:device"},
+	{"patient/Medication.rs patient/MedicationRequest.rs", "/fhir/MedicationRequest?patient=123&_include=MedicationRequest:medication"},
+	{"user/Observation.rs?category=" + lab, "/fhir/Observation?category=" + url.QueryEscape(lab)},
 }
 
 // precheckResources are entries' resources, of this patient and others,
@@ -119,7 +107,9 @@ func precheckDecision(t testing.TB, a *Engine, scopes, target string) (*smartctx
 	return gr, d
 }
 
-func searchset(resources ...string) []byte {
+// mixedSearchset renders resources as the entries of a searchset, every
+// third one an include.
+func mixedSearchset(resources ...string) []byte {
 	var b strings.Builder
 	b.WriteString(`{"resourceType":"Bundle","type":"searchset","total":3,"entry":[`)
 	for i, r := range resources {
@@ -137,14 +127,14 @@ func searchset(resources ...string) []byte {
 }
 
 func TestPrecheckAgreesWithTheOneRule(t *testing.T) {
-	a := testEngine()
+	a := testEngine(t, nil)
 	cmp, granular := 0, 0
 	for _, c := range precheckCases {
 		gr, d := precheckDecision(t, a, c.scopes, c.target)
-		n, m := checkPrecheck(t, a, gr, d, searchset(precheckResources...))
+		n, m := checkPrecheck(t, a, gr, d, mixedSearchset(precheckResources...))
 		cmp, granular = cmp+n, granular+m
 		for _, r := range precheckResources {
-			n, m := checkPrecheck(t, a, gr, d, searchset(r, r, r))
+			n, m := checkPrecheck(t, a, gr, d, mixedSearchset(r, r, r))
 			cmp, granular = cmp+n, granular+m
 		}
 	}
@@ -160,7 +150,7 @@ func FuzzPrecheck(f *testing.F) {
 	for i, r := range precheckResources {
 		f.Add(uint8(i), []byte(r))
 	}
-	a := testEngine()
+	a := testEngine(f, nil)
 	type grantDecision struct {
 		gr *smartctx.Grant
 		d  *decision
@@ -173,6 +163,6 @@ func FuzzPrecheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which uint8, resource []byte) {
 		gd := decided[int(which)%len(decided)]
 		r := string(resource)
-		checkPrecheck(t, a, gd.gr, gd.d, searchset(r, precheckResources[int(which)%len(precheckResources)], r))
+		checkPrecheck(t, a, gd.gr, gd.d, mixedSearchset(r, precheckResources[int(which)%len(precheckResources)], r))
 	})
 }

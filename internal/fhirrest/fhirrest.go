@@ -30,7 +30,9 @@ var (
 	errQuery       = &Error{Status: 400, Msg: "malformed query string"}
 )
 
-// compartments are the R4 compartment types a compartment search may name.
+// compartments are the R4 compartment types a compartment search may name:
+// the five that R4 defines (compartmentdefinition.html). No other type
+// has a compartment, so [type]/[id]/[type] on any other is no endpoint.
 var compartments = map[string]bool{
 	"Patient": true, "Encounter": true, "RelatedPerson": true, "Practitioner": true, "Device": true,
 }
@@ -314,7 +316,9 @@ func get(r smartctx.Request, method string, i scope.Interaction) (smartctx.Reque
 	return r, nil
 }
 
-// search is POST [path]/_search.
+// search is POST [path]/_search. R4 (http.html#search) defines _search
+// for POST only: a search by GET is on the path without it, and a GET on
+// _search names nothing.
 func search(r smartctx.Request, method string, i scope.Interaction) (smartctx.Request, error) {
 	if method != "POST" {
 		return r, errMethod
@@ -325,8 +329,11 @@ func search(r smartctx.Request, method string, i scope.Interaction) (smartctx.Re
 
 // operation is $name on the system, a type or an instance. FHIR allows
 // GET for operations that change nothing and POST for all, so both pass
-// here. An operation name is refused as not found unless it is 1 to 63
-// letters, digits, "-", "_" or "." after the "$".
+// here: which operations change nothing is in their definitions
+// (affectsState), which the guard does not have; it is the server's to
+// refuse a GET its operation does not allow. An operation name is refused
+// as not found unless it is 1 to 63 letters, digits, "-", "_" or "."
+// after the "$".
 func operation(r smartctx.Request, method, name string) (smartctx.Request, error) {
 	if method != "GET" && method != "POST" {
 		return r, errMethod
@@ -345,7 +352,12 @@ func operation(r smartctx.Request, method, name string) (smartctx.Request, error
 }
 
 // validQuery checks that a raw query is printable ASCII without "#" or
-// ";" and that its percent-escapes are well formed.
+// ";" and that its percent-escapes are well formed. A space, a control
+// or non-ASCII byte or a malformed escape is not valid in a query, and
+// "#" ends it (RFC 3986 §3.4); servers and proxies repair or read such
+// queries in different ways, and some split parameters at ";". The guard
+// checks the scopes against the query as it reads it, so a query that
+// the server could read otherwise is refused.
 func validQuery(q string) bool {
 	for i := 0; i < len(q); i++ {
 		switch c := q[i]; {
@@ -372,6 +384,9 @@ type Param struct{ Name, Value string }
 // Params iterates over the parameters of raw query strings (URL query and
 // form body) in order, decoding names and values; it allocates only for
 // names or values that hold escapes. Empty parts ("a=1&&b=2") are skipped.
+// A POST _search may carry parameters in both the URL and the body, with
+// the same meaning in either place (R4 http.html#search), so that the
+// guard must read them all together.
 func Params(queries ...string) func(yield func(Param) bool) {
 	return func(yield func(Param) bool) {
 		for _, q := range queries {
@@ -451,6 +466,8 @@ func nextParam(q string) (k, v string, ok bool, rest string) {
 	return k, v, part != "", rest
 }
 
+// unescape decodes a query name or value as the form encoding does ("+"
+// is a space).
 func unescape(s string) string {
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s

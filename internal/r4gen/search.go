@@ -48,6 +48,15 @@ func deriveParams(bundle []searchParameter, typesFile, resourcesFile string) (ma
 			p := translate(defs, base, sp.Type, sp.Expression)
 			if sp.Type == "reference" && p.Unsupported == "" {
 				p.Target = singleTarget(sp.Target, p.Paths)
+				if sp.Code == "patient" {
+					// Every R4 "patient" parameter selects references
+					// to a Patient: its element is a Reference(Patient)
+					// or its expression filters on Patient, even where
+					// the shared definition (clinical-patient) lists
+					// Group among its targets. So a bare id means a
+					// Patient, as test kits send it ("patient=85").
+					p.Target = "Patient"
+				}
 			}
 			if res[base] == nil {
 				res[base] = map[string]searchParam{}

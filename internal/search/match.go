@@ -10,6 +10,12 @@ import (
 // Match reports whether resource (FHIR R4 JSON) matches every parameter
 // of q. A resource of another type does not match. The error is ErrJSON
 // for a resource that cannot be read.
+//
+// As in R4 search (search.html#combining), the parameters are ANDed and
+// the comma-separated values of one parameter ORed; a parameter matches
+// when any element its paths reach matches one of its values, a
+// repeating element matching when one of its items does (FHIRPath
+// navigates into every item).
 func (q *Query) Match(resource []byte) (bool, error) {
 	if typ := fhirjson.LeadingType(resource); string(typ) != q.typ {
 		t, ok := resourceType(resource)
@@ -38,13 +44,14 @@ func (q *Query) Match(resource []byte) (bool, error) {
 type matcher struct {
 	cp       *cparam
 	found    bool // some value matches
-	present  bool // some value exists
-	seenType bool
+	present  bool // some value exists (for :missing)
+	seenType bool // the top-level resourceType was read
 }
 
+// result is the parameter's outcome once the whole resource is read.
 func (m *matcher) result() bool {
 	switch m.cp.mod {
-	case mMissing:
+	case mMissing: // R4: :missing=true finds the resources without a value
 		return m.present != m.cp.missing
 	case mNot:
 		// R4: the negation applies to the set, and includes resources
@@ -54,7 +61,10 @@ func (m *matcher) result() bool {
 	return m.found
 }
 
-// walkValue reads the value at s along n.
+// walkValue reads the value at s along n. An array is read item by item
+// against the same n: FHIRPath paths do not name array levels. A node can
+// end one path and be on the way of another, so that a leaf there reads a
+// copy of s and the walk goes on into the object.
 func (m *matcher) walkValue(s *cursor, n *node, depth int) {
 	switch s.Peek() {
 	case '[':
@@ -93,11 +103,18 @@ func (m *matcher) walkValue(s *cursor, n *node, depth int) {
 	}
 }
 
+// walkObject reads the members of the object at s, going down the
+// children of n they name and skipping the others. A member that a child
+// names, given twice or spelled in another case, fails the whole resource
+// (see scan.go): JSON parsers differ on which of two duplicates wins, and
+// encoding/json takes "Code" for "code", so the server behind the guard
+// could read another value than the one matched here. The same holds for
+// the top-level resourceType, which decides the type the scope is for.
 func (m *matcher) walkObject(s *cursor, n *node, depth int) {
 	if !s.OpenObject(depth) {
 		return
 	}
-	var seen uint64
+	var seen uint64 // a bit per child of n read: the first 64; generated nodes have 4 at most
 	for first := true; ; first = false {
 		key, ok := s.NextKey(first)
 		if !ok {
@@ -176,7 +193,9 @@ func (m *matcher) member(s *cursor, n *node, depth int, key []byte, seen *uint64
 }
 
 // filterOK reports whether the object at s has the string member
-// n.fkey equal to n.fval (FHIRPath where(k='v')).
+// n.fkey equal to n.fval (FHIRPath where(k='v')): the generated paths use
+// it for the parameters that R4 defines on one kind of item only, such
+// as relatedArtifact.where(type='composed-of').
 func filterOK(s *cursor, n *node, depth int) bool {
 	t := *s
 	var offs [1]int
@@ -251,7 +270,19 @@ func value(s *cursor, off, depth int) ([]byte, bool) {
 }
 
 // --- token
+//
+// R4 search.html#token. A token value is [code], [system]|[code],
+// |[code] or [system]|. [code] matches a Coding.code or Identifier.value
+// in any system, [system]|[code] needs both, |[code] a code without a
+// system, [system]| any code of the system. Codes compare exactly, with
+// case, as R4 has it unless the code system says otherwise; on a string
+// element, which has no code system, case is ignored. :not finds the
+// resources with no matching value, :text searches the texts that
+// describe the code (CodeableConcept.text, Coding.display,
+// Identifier.type.text) as strings, and :of-type an Identifier by its
+// type and value.
 
+// token tests the token-typed element at s.
 func (m *matcher) token(s *cursor, n *node, depth int) {
 	switch n.leaf {
 	case lCoding:
@@ -316,19 +347,19 @@ func (m *matcher) sysCode(system []byte, hasSystem bool, code []byte, hasCode bo
 	for i := range m.cp.tokens {
 		a := &m.cp.tokens[i]
 		switch {
-		case !a.piped:
+		case !a.piped: // [code]
 			if hasCode && string(code) == a.code {
 				m.found = true
 			}
-		case a.noSystem:
+		case a.noSystem: // |[code]
 			if !hasSystem && hasCode && string(code) == a.code {
 				m.found = true
 			}
-		case a.anyCode:
+		case a.anyCode: // [system]|
 			if hasSystem && string(system) == a.system {
 				m.found = true
 			}
-		default:
+		default: // [system]|[code]
 			if hasSystem && hasCode && string(system) == a.system && string(code) == a.code {
 				m.found = true
 			}
@@ -345,6 +376,7 @@ func (m *matcher) text(v []byte) {
 	}
 }
 
+// coding tests a Coding: its system and code, or with :text its display.
 func (m *matcher) coding(s *cursor, depth int) {
 	if s.Peek() != '{' {
 		s.Skip(depth)
@@ -366,6 +398,8 @@ func (m *matcher) coding(s *cursor, depth int) {
 	}
 }
 
+// concept tests a CodeableConcept: each of its codings, and with :text
+// its text as well as their displays.
 func (m *matcher) concept(s *cursor, depth int) {
 	if s.Peek() != '{' {
 		s.Skip(depth)
@@ -394,6 +428,8 @@ func (m *matcher) concept(s *cursor, depth int) {
 	}
 }
 
+// identifier tests an Identifier: its system and value, with :text its
+// type.text, with :of-type its type codings and value.
 func (m *matcher) identifier(s *cursor, depth int) {
 	if s.Peek() != '{' {
 		s.Skip(depth)
@@ -432,7 +468,8 @@ func (m *matcher) identifier(s *cursor, depth int) {
 }
 
 // ofType tests the codings of Identifier.type (at off) with the
-// identifier's value against system|code|value alternatives.
+// identifier's value against system|code|value alternatives (R4
+// :of-type: the type's system and code, and the value, all three exact).
 func (m *matcher) ofType(s *cursor, off int, v []byte, depth int) {
 	t := s.At(off)
 	if t.Peek() != '[' || !t.OpenArray(depth) {
@@ -461,7 +498,15 @@ func (m *matcher) ofType(s *cursor, off int, v []byte, depth int) {
 }
 
 // --- string
+//
+// R4 search.html#string: a string matches when it starts with the search
+// value, both compared without case and accents (see text.go); :exact
+// wants the whole string, case and accents included; :contains the value
+// anywhere in it. A HumanName or an Address matches when one of its
+// string parts does (R4: family, given, prefix, suffix, text; line, city,
+// district, state, postalCode, country, text).
 
+// str tests the string, HumanName or Address at s.
 func (m *matcher) str(s *cursor, n *node, depth int) {
 	switch n.leaf {
 	case lString:
@@ -513,6 +558,8 @@ func (m *matcher) strFields(s *cursor, names []string, offs []int, depth int) {
 	}
 }
 
+// strMatch tests one string of the resource against the search values,
+// which Compile folded already, unless :exact.
 func (m *matcher) strMatch(v []byte) {
 	for _, want := range m.cp.strs {
 		switch m.cp.mod {
@@ -534,6 +581,8 @@ func (m *matcher) strMatch(v []byte) {
 
 // --- date
 
+// date tests the date, dateTime, instant, Period or Timing at s: each is
+// read as the range of time it covers (see parseDate), then compared.
 func (m *matcher) date(s *cursor, n *node, depth int) {
 	var r timeRange
 	var ok bool
@@ -567,7 +616,9 @@ func (m *matcher) date(s *cursor, n *node, depth int) {
 }
 
 // period reads a Period: a missing start is before any date, a missing
-// end after any.
+// end after any (R4 datatypes: a Period without a start has an unknown
+// start; without an end, it is ongoing). The end's range is taken whole,
+// so that the Period to 2013-01-21 runs to the end of that day.
 func period(s *cursor, depth int) (timeRange, bool) {
 	if s.Peek() != '{' {
 		s.Skip(depth)
@@ -654,7 +705,18 @@ func timing(s *cursor, depth int) (timeRange, bool) {
 }
 
 // --- reference
+//
+// R4 search.html#reference. A value is [type]/[id], a bare [id] when the
+// parameter can point at one type only, an absolute URL, or for a
+// canonical a url with its |version. A reference on this server may be
+// written relative ("Patient/1") or absolute under Options.Base
+// ("https://ehr.example/fhir/Patient/1"); both are the same resource and
+// compare by type and id. A search value without a version matches the
+// references to any version of the resource; one with a version only
+// that version. :identifier tests Reference.identifier, :[type] fixes
+// the type of a bare id.
 
+// reference tests the Reference or canonical at s.
 func (m *matcher) reference(s *cursor, n *node, depth int) {
 	if n.leaf == lCanonical {
 		if v, ok := s.Text(depth); ok {
@@ -676,7 +738,10 @@ func (m *matcher) reference(s *cursor, n *node, depth int) {
 		rt, rid, rver, local = m.localRef(ref)
 	}
 	if n.resolve != "" {
-		// where(resolve() is X): the reference must name an X.
+		// where(resolve() is X): the reference must name an X. The
+		// type element stands in only without a reference: with one,
+		// the reference's own type decides, so that a reference to a
+		// Group carrying "type": "Patient" is not taken for a patient.
 		typ := rt
 		if !local && hasRef {
 			typ = absType(ref)
@@ -701,7 +766,9 @@ func (m *matcher) reference(s *cursor, n *node, depth int) {
 		return
 	}
 	if len(ref) > 0 && ref[0] == '#' {
-		return // a contained resource: not searched
+		// A contained resource has no id on the server: no search
+		// value names it.
+		return
 	}
 	m.present = true
 	for i := range m.cp.refs {
@@ -719,7 +786,10 @@ func (m *matcher) reference(s *cursor, n *node, depth int) {
 }
 
 // localRef splits a reference to a resource on this server ("Type/id",
-// "Type/id/_history/v", or either under the base) into its parts.
+// "Type/id/_history/v", or either under the base) into its parts. A
+// conditional reference ("Patient?identifier=..."), a fragment, a URN or
+// an absolute URL elsewhere is not local: ok is false, and only an
+// absolute search value can match it.
 func (m *matcher) localRef(ref []byte) (typ, id, version []byte, ok bool) {
 	if bytes.IndexByte(ref, '?') >= 0 || bytes.IndexByte(ref, '#') >= 0 {
 		return nil, nil, nil, false
@@ -752,6 +822,8 @@ func absType(ref []byte) []byte {
 	return ref[j+1 : i]
 }
 
+// stripHistory drops the "/_history/v" of a versioned reference, which
+// an unversioned search value matches.
 func stripHistory(ref []byte) []byte {
 	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
 		return ref[:i]
@@ -760,7 +832,8 @@ func stripHistory(ref []byte) []byte {
 }
 
 // canonical tests a canonical ("url|version") or uri element of a
-// reference parameter.
+// reference parameter. As for references, a search value without a
+// version matches every version of the url.
 func (m *matcher) canonical(v []byte) {
 	url, ver, _ := bytes.Cut(v, []byte("|"))
 	for i := range m.cp.refs {
@@ -776,6 +849,9 @@ func (m *matcher) canonical(v []byte) {
 
 // --- uri
 
+// uri tests a uri, url or canonical element of a uri parameter (R4
+// search.html#uri): equal, or with :below starting with the search value
+// (the search value is a parent path), with :above a prefix of it.
 func (m *matcher) uri(s *cursor, depth int) {
 	v, ok := s.Text(depth)
 	if !ok {
@@ -798,10 +874,12 @@ func (m *matcher) uri(s *cursor, depth int) {
 
 // --- number and quantity
 
+// quantity reads the number, Quantity, Money or Range at s and tests it
+// against the alternatives of a number or quantity parameter.
 func (m *matcher) quantity(s *cursor, n *node, depth int) {
 	var r numRange
 	var sys, code, unit []byte
-	var hasSys, hasCode, hasUnit bool
+	var hasSys, hasCode, hasUnit, ok bool
 	switch n.leaf {
 	case lNumber:
 		if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
@@ -819,49 +897,11 @@ func (m *matcher) quantity(s *cursor, n *node, depth int) {
 			s.Skip(depth)
 			return
 		}
-		var ok bool
-		r, sys, code, unit, hasSys, hasCode, hasUnit, ok = readQuantity(s, n.leaf == lMoney, depth)
-		if !ok {
+		if r, sys, code, unit, hasSys, hasCode, hasUnit, ok = readQuantity(s, n.leaf == lMoney, depth); !ok {
 			return
 		}
 	case lRange:
-		if s.Peek() != '{' {
-			s.Skip(depth)
-			return
-		}
-		var offs [2]int
-		s.Fields(depth, namesRange, offs[:])
-		for i, off := range offs {
-			if off < 0 {
-				continue
-			}
-			t := s.At(off)
-			if t.Peek() != '{' {
-				continue
-			}
-			q, s1, c1, u1, hs, hc, hu, ok := readQuantity(&t, false, depth+1)
-			if t.Failed() {
-				s.Fail()
-				return
-			}
-			if !ok {
-				continue
-			}
-			if i == 0 {
-				r.lo, r.hasLo = q.lo, true
-			} else {
-				r.hi, r.hasHi = q.hi, true
-			}
-			if hasSys || hasCode || hasUnit {
-				// Both bounds must carry the unit tested: keep the
-				// first and require the second to agree.
-				if !bytes.Equal(sys, s1) || !bytes.Equal(code, c1) || !bytes.Equal(unit, u1) {
-					return
-				}
-			}
-			sys, code, unit, hasSys, hasCode, hasUnit = s1, c1, u1, hs, hc, hu
-		}
-		if !r.hasLo && !r.hasHi {
+		if r, sys, code, unit, hasSys, hasCode, hasUnit, ok = readRange(s, depth); !ok {
 			return
 		}
 	default:
@@ -881,23 +921,73 @@ func (m *matcher) quantity(s *cursor, n *node, depth int) {
 		return
 	}
 	for i := range m.cp.qtys {
-		a := &m.cp.qtys[i]
-		if a.hasUnit {
-			switch {
-			case a.unitAny:
-				if !(hasCode && string(code) == a.code || hasUnit && string(unit) == a.code) {
-					continue
-				}
-			default:
-				if !(hasSys && hasCode && string(sys) == a.system && string(code) == a.code) {
-					continue
-				}
-			}
-		}
-		if a.n.matches(&r) {
+		if a := &m.cp.qtys[i]; a.unitMatches(sys, code, unit, hasSys, hasCode, hasUnit) && a.n.matches(&r) {
 			m.found = true
 		}
 	}
+}
+
+// unitMatches tests a quantity's unit against the unit of a (R4
+// search.html#quantity: [prefix][number]|[system]|[code]). A unit in the
+// search value is compared exactly, without UCUM conversion:
+// "5.4|http://unitsofmeasure.org|mg" does not find 0.0054 g. R4 lets a
+// server convert; not converting finds less, which for a scope grants
+// less, never more. "[number]||[code]" matches the code or the unit text
+// in any system; a search value without a unit matches any unit.
+func (a *qtyAlt) unitMatches(sys, code, unit []byte, hasSys, hasCode, hasUnit bool) bool {
+	switch {
+	case !a.hasUnit:
+		return true
+	case a.unitAny:
+		return hasCode && string(code) == a.code || hasUnit && string(unit) == a.code
+	}
+	return hasSys && hasCode && string(sys) == a.system && string(code) == a.code
+}
+
+// readRange reads a Range: low.value as the lower bound, high.value as
+// the upper one, a missing bound open (R4 datatypes: "If the low element
+// is missing, the low boundary is not known"). ok is false with neither
+// bound, or when the bounds carry different units: a unit is tested
+// against both, so they must agree. A value that is not an object is
+// skipped.
+func readRange(s *cursor, depth int) (r numRange, sys, code, unit []byte, hasSys, hasCode, hasUnit, ok bool) {
+	if s.Peek() != '{' {
+		s.Skip(depth)
+		return
+	}
+	var offs [2]int
+	s.Fields(depth, namesRange, offs[:])
+	for i, off := range offs {
+		if off < 0 {
+			continue
+		}
+		t := s.At(off)
+		if t.Peek() != '{' {
+			continue
+		}
+		q, s1, c1, u1, hs, hc, hu, ok := readQuantity(&t, false, depth+1)
+		if t.Failed() {
+			s.Fail()
+			return r, sys, code, unit, hasSys, hasCode, hasUnit, false
+		}
+		if !ok {
+			continue
+		}
+		if i == 0 {
+			r.lo, r.hasLo = q.lo, true
+		} else {
+			r.hi, r.hasHi = q.hi, true
+		}
+		if hasSys || hasCode || hasUnit {
+			// Both bounds must carry the unit tested: keep the
+			// first and require the second to agree.
+			if !bytes.Equal(sys, s1) || !bytes.Equal(code, c1) || !bytes.Equal(unit, u1) {
+				return r, sys, code, unit, hasSys, hasCode, hasUnit, false
+			}
+		}
+		sys, code, unit, hasSys, hasCode, hasUnit = s1, c1, u1, hs, hc, hu
+	}
+	return r, sys, code, unit, hasSys, hasCode, hasUnit, r.hasLo || r.hasHi
 }
 
 // iso4217 is the system of Money.currency.

@@ -6,7 +6,9 @@ import (
 
 // decimal is an exact decimal number: m × 10^e. Search values and
 // resource numbers are compared exactly, so that the bounds of R4's
-// implicit ranges (100 is [99.5, 100.5)) hold.
+// implicit ranges (100 is [99.5, 100.5)) hold: in binary floating point
+// 0.1+0.2 is not 0.3, and a bound off by one ulp would put a value on
+// the wrong side of it.
 type decimal struct {
 	m big.Int
 	e int
@@ -154,11 +156,19 @@ func negDec(a *decimal) decimal {
 // numAlt is one alternative of a number or quantity value: the prefix,
 // the value, and the bounds of the implicit range [lo, hi) (eq, ne) or of
 // the approximation [lo, hi] (ap).
+//
+// R4 search.html#number: a number is searched with the precision it is
+// written with, "100" meaning [99.5, 100.5) and "100.00" [99.995,
+// 100.005), but only by eq and ne; "when a comparison prefix in the set
+// gt, lt, ge, le, sa & eb is provided, the implicit precision of the
+// number is ignored". ap is within 10% of the value, R4's recommended
+// approximation.
 type numAlt struct {
 	p         prefix
 	v, lo, hi decimal
 }
 
+// newNumAlt compiles a search number with its prefix.
 func newNumAlt(p prefix, text string) (numAlt, bool) {
 	v, exp, ok := parseDecimal([]byte(text))
 	if !ok {
@@ -179,16 +189,21 @@ func newNumAlt(p prefix, text string) (numAlt, bool) {
 }
 
 // numRange is a target value: a point (lo == hi) or a Range, with
-// missing ends open.
+// missing ends open. A number in a resource is taken as exact, a point,
+// whatever digits it is written with; only the search value has an
+// implicit range.
 type numRange struct {
 	lo, hi       decimal
 	hasLo, hasHi bool
 }
 
 // matches applies the prefix to the target r (R4: gt100 is "greater than
-// exactly 100"; the implicit precision counts for eq and ne only).
+// exactly 100"; the implicit precision counts for eq and ne only). A
+// Range target follows the range rules of dateAlt.matches: eq needs it
+// inside the implicit range, gt needs part of it above the value, sa all
+// of it; an open end (a missing low or high) reaches past any value, so
+// that an open-ended Range is never inside an implicit range.
 func (a *numAlt) matches(r *numRange) bool {
-	// lt(x, y) for x a target bound that may be open (-inf or +inf).
 	switch a.p {
 	case pEq, pNe:
 		in := r.hasLo && r.hasHi && cmpDec(&a.lo, &r.lo) <= 0 && cmpDec(&r.hi, &a.hi) < 0

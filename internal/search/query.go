@@ -103,6 +103,9 @@ type cparam struct {
 	qtys   []qtyAlt
 }
 
+// tokenAlt is one value of a token parameter: [code] (not piped),
+// [system]|[code], |[code] (noSystem), [system]| (anyCode), or with
+// :of-type [system]|[code]|[value].
 type tokenAlt struct {
 	system, code, value string
 	hasSystem, noSystem bool // "s|..." / "|c"
@@ -110,12 +113,16 @@ type tokenAlt struct {
 	piped               bool
 }
 
+// refAlt is one value of a reference parameter, local (typ, id and maybe
+// version) or absolute (abs).
 type refAlt struct {
 	typ, id, version string // a local reference
 	abs              string // an absolute URL not under Base (or a canonical)
 	canonVersion     string // "|version" of a canonical search value
 }
 
+// qtyAlt is one value of a quantity parameter:
+// [prefix][number][|[system]|[code]].
 type qtyAlt struct {
 	n            numAlt
 	system, code string
@@ -178,6 +185,9 @@ func lookup(typ, code string) (def, string, bool) {
 	return d, "Resource?" + code, ok
 }
 
+// compileParam compiles one parameter, name[:modifier]=value. What it
+// cannot evaluate exactly is ErrUnsupported, never ignored: a scope whose
+// constraint were half applied would grant more than it says.
 func compileParam(typ, name, value string, opts *Options) (cparam, error) {
 	code, modName, hasMod := strings.Cut(name, ":")
 	switch {
@@ -234,6 +244,11 @@ func compileParam(typ, name, value string, opts *Options) (cparam, error) {
 	return cp, nil
 }
 
+// parseModifier returns the modifier m of a parameter defined by d. The
+// modifiers are those of R4 search.html#modifiers that need no
+// terminology server and no other resource: :in, :not-in, :above and
+// :below on tokens, and the hierarchy modifiers of references, are
+// ErrUnsupported.
 func parseModifier(d def, m string) (modifier, error) {
 	if m == "missing" {
 		return mMissing, nil
@@ -331,6 +346,8 @@ func unescapeAll(parts []string) ([]string, error) {
 	return parts, nil
 }
 
+// addAlt compiles one comma-separated value of the parameter, still
+// escaped.
 func (cp *cparam) addAlt(raw string, opts *Options) error {
 	if raw == "" {
 		return fmt.Errorf("%w: empty alternative", ErrInvalid)
@@ -387,6 +404,9 @@ func (cp *cparam) addAlt(raw string, opts *Options) error {
 	return nil
 }
 
+// addToken compiles a token value (see tokenAlt), or the text of :text.
+// The "|" are split before the escapes are removed: "a\|b" is the code
+// "a|b", not a system and a code.
 func (cp *cparam) addToken(raw string) error {
 	if cp.mod == mText {
 		s, err := unescape(raw)
@@ -436,6 +456,10 @@ func (cp *cparam) addToken(raw string) error {
 	return nil
 }
 
+// addQuantity compiles a quantity value (R4 search.html#quantity):
+// a number alone, or number|system|code with the code required and the
+// system optional ("number||code": any system, matching the code or the
+// unit text).
 func (cp *cparam) addQuantity(raw string) error {
 	parts, err := splitEscaped(raw, '|')
 	if err != nil {
@@ -463,6 +487,11 @@ func (cp *cparam) addQuantity(raw string) error {
 	return nil
 }
 
+// addReference compiles a reference value (R4 search.html#reference).
+// An absolute URL under opts.Base becomes the local Type/id it names, so
+// that it matches the relative references to the same resource too. A
+// bare id is refused when the parameter can point at more than one type:
+// which resource it names would be a guess.
 func (cp *cparam) addReference(raw string, opts *Options) error {
 	if cp.mod == mIdentifier {
 		return cp.addToken(raw)

@@ -240,6 +240,13 @@ func TestQuantitySearch(t *testing.T) {
 	})
 }
 
+// allergy and immunization name their patient through a "patient"
+// element, whose shared R4 parameter (clinical-patient) also lists Group.
+var (
+	allergy      = `{"resourceType":"AllergyIntolerance","id":"a1","patient":{"reference":"Patient/85"}}`
+	immunization = `{"resourceType":"Immunization","id":"i1","status":"completed","vaccineCode":{"text":"x"},"patient":{"reference":"Patient/85"},"occurrenceDateTime":"2026-01-01"}`
+)
+
 func TestReferenceSearch(t *testing.T) {
 	runMatch(t, []matchCase{
 		{"Type/id", "", "subject=Patient/123", observation, true},
@@ -251,6 +258,9 @@ func TestReferenceSearch(t *testing.T) {
 		{"a relative value is not another server's resource", "", "performer=Organization/5", observation, false},
 		{"contained references are not searched", "", "performer=Practitioner/c1", observation, false},
 		{"bare id with one target type", "", "patient=123", observation, true},
+		{"bare patient id where the shared definition also lists Group", "", "patient=85", allergy, true},
+		{"bare patient id, another patient", "", "patient=86", allergy, false},
+		{"bare patient id on Immunization", "", "patient=85", immunization, true},
 		{":Type modifier", "", "subject:Patient=123", observation, true},
 		{":Type modifier, other type", "", "subject:Group=123", observation, false},
 		{"patient only counts Patient references", "", "patient=g1", condition, false},

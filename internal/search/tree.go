@@ -31,6 +31,11 @@ const (
 	lNumber // decimal, integer, positiveInt, unsignedInt
 )
 
+// leafOf returns how the evaluator reads an element of fhirType for a
+// parameter of kind k. A type it does not read is lNone, and the whole
+// parameter is then ErrUnsupported (init builds no tree for it): leaving
+// one of its paths out would make it find less, and :not or :missing
+// then find more.
 func leafOf(k kind, fhirType string) leafKind {
 	switch fhirType {
 	case "Coding":
@@ -90,6 +95,7 @@ type node struct {
 	children   []*node
 }
 
+// hasLeaf reports whether a path below n ends in one of kinds.
 func (n *node) hasLeaf(kinds ...leafKind) bool {
 	for _, k := range kinds {
 		if n.leaf == k {
@@ -104,6 +110,7 @@ func (n *node) hasLeaf(kinds ...leafKind) bool {
 	return false
 }
 
+// hasLeaf reports whether one of d's paths ends in a k.
 func (d def) hasLeaf(k leafKind) bool {
 	for _, p := range d.paths {
 		i := strings.LastIndexByte(p, ':')

@@ -35,6 +35,9 @@ type Issuer struct {
 	serial int
 	grants []string // grant_types_supported of Metadata
 	scopes []string // scopes_supported of Metadata
+	// revocation is the revocation endpoint of Metadata, relative to
+	// the URL, or "" for none.
+	revocation string
 }
 
 // New returns an Issuer whose key is of algorithm alg: "RS256", "ES256" or
@@ -181,19 +184,29 @@ func (i *Issuer) Advertise(grants, scopes []string) {
 	i.mu.Unlock()
 }
 
+// AdvertiseRevocation makes Metadata advertise an RFC 7009 revocation
+// endpoint at path (relative to the issuer URL), for public clients, for
+// a server that serves one there (the demo's).
+func (i *Issuer) AdvertiseRevocation(path string) {
+	i.mu.Lock()
+	i.revocation = path
+	i.mu.Unlock()
+}
+
 // Metadata returns the issuer's OpenID Connect discovery document, with
 // tokenPath as its token endpoint (relative to the issuer URL). It agrees
 // with the SMART document smarttest serves beside it: AuthorizePath as
 // authorization endpoint, the grants of Grants (or Advertise), response
 // type "code" and PKCE with "S256" only, so that wellknown.FromIssuer
 // gives a valid SMART document from it, also with sso-openid-connect.
-// Clients are public ("none" authentication).
+// Clients are public ("none" authentication). It names a revocation
+// endpoint only after AdvertiseRevocation.
 func (i *Issuer) Metadata(tokenPath string) []byte {
 	u := i.URL()
 	i.mu.RLock()
-	grants, scopes := i.grants, i.scopes
+	grants, scopes, revocation := i.grants, i.scopes, i.revocation
 	i.mu.RUnlock()
-	out, _ := json.Marshal(map[string]any{
+	meta := map[string]any{
 		"issuer":                                u,
 		"jwks_uri":                              u + "/jwks.json",
 		"authorization_endpoint":                u + AuthorizePath,
@@ -205,7 +218,12 @@ func (i *Issuer) Metadata(tokenPath string) []byte {
 		"scopes_supported":                      scopes,
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{i.alg.Alg()},
-	})
+	}
+	if revocation != "" {
+		meta["revocation_endpoint"] = u + revocation
+		meta["revocation_endpoint_auth_methods_supported"] = []string{"none"}
+	}
+	out, _ := json.Marshal(meta)
 	return out
 }
 

@@ -14,8 +14,10 @@
 // # Wiring
 //
 //	guard, err := smartmw.New(ctx, smartmw.Config{
-//		Issuer:         "https://auth.example.org/realms/fhir",
-//		Audience:       "https://fhir.example.org/fhir",
+//		Issuer: smartmw.Issuer{
+//			URL:      "https://auth.example.org/realms/fhir",
+//			Audience: "https://fhir.example.org/fhir",
+//		},
 //		AllowedOrigins: []string{"https://app.example.org"},
 //	})
 //	if err != nil {
@@ -80,7 +82,7 @@
 // resources), the Guard holds the response and checks it whole:
 // c.Response().Flush sends nothing until the handler returns,
 // c.Response().Hijack fails, and a response larger than
-// Config.MaxResponseBytes is refused (502). Otherwise writes go straight
+// Config.Bounds.MaxResponseBytes is refused (502). Otherwise writes go straight
 // through, flushes included. After Protect returns, c.Response().Status
 // is what the client got.
 //
@@ -88,20 +90,20 @@
 // which answers 500 on the real writer; what the handler wrote before the
 // panic never reaches the client.
 //
-// With Config.NotFoundForDenied, answer a missing resource the way the
+// With Config.FHIR.NotFoundForDenied, answer a missing resource the way the
 // Guard answers one it refuses (smartmw.WriteError with a 404 *Error):
 // echo's own {"message":"Not Found"} would tell the two apart.
 //
 // Put Protect before any middleware of the FHIR routes that reads the
-// query: echo keeps the query it parses first (c.QueryParam), and with
-// Config.RewriteSearch the handlers must see the rewritten one (the Guard
-// still filters what they answer). middleware.Gzip before Protect
+// query: echo keeps the query it parses first (c.QueryParam), and the
+// handlers must see the one the Guard narrowed (patient=..., a granular
+// constraint, _elements; the Guard still filters what they answer). middleware.Gzip before Protect
 // compresses what the Guard lets through; after Protect it compresses
 // nothing, as the Guard's request asks for identity (the Guard reads
 // uncompressed JSON only).
 //
 // The Guard's internal reads, and the GET that answers a HEAD, pass
 // through the middleware before Protect (a logger logs them as GET
-// requests) and reach the handlers with smartmw.IsGuardRead reporting
+// requests) and reach the handlers with smartmw.IsStoredRead reporting
 // true; what they answer goes to the Guard, never to the client.
 package smartecho

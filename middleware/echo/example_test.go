@@ -44,10 +44,12 @@ func exampleToken() string {
 // refuses what it must not hand out.
 func Example() {
 	guard, err := smartmw.New(context.Background(), smartmw.Config{
-		Issuer:   "https://auth.example.org/realms/fhir",
-		Audience: "https://fhir.example.org/fhir",
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org/realms/fhir",
+			Audience: "https://fhir.example.org/fhir",
+			Keyfunc:  func(*jwt.Token) (any, error) { return &exampleKey.PublicKey, nil },
+		},
 		// A static key in place of the issuer's JWKS, for the example.
-		Keyfunc: func(*jwt.Token) (any, error) { return &exampleKey.PublicKey, nil },
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -73,7 +73,7 @@ type pass struct {
 func (p *protector) handle(c echo.Context, next echo.HandlerFunc) error {
 	req := c.Request()
 	ps, _ := req.Context().Value(passKey{}).(*pass)
-	if ps != nil && ps.inner || smartmw.IsGuardRead(req) {
+	if ps != nil && ps.inner || smartmw.IsStoredRead(req) {
 		// A request serve routes through the Echo (the Guard's own
 		// read of a stored resource, or the GET answering a HEAD):
 		// what the handler answers goes to the Guard, which checks
@@ -128,7 +128,7 @@ func (p *protector) serve(w http.ResponseWriter, r *http.Request) {
 		// Only handle calls the Guard's Handler.
 		w.WriteHeader(http.StatusInternalServerError)
 		return
-	case smartmw.IsGuardRead(r):
+	case smartmw.IsStoredRead(r):
 		if !p.route(ps, w, r, true) {
 			// The stored resource cannot be checked: the Guard
 			// refuses the write.

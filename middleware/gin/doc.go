@@ -13,8 +13,10 @@
 // # Wiring
 //
 //	guard, err := smartmw.New(ctx, smartmw.Config{
-//		Issuer:         "https://auth.example.org/realms/fhir",
-//		Audience:       "https://fhir.example.org/fhir",
+//		Issuer: smartmw.Issuer{
+//			URL:      "https://auth.example.org/realms/fhir",
+//			Audience: "https://fhir.example.org/fhir",
+//		},
 //		AllowedOrigins: []string{"https://app.example.org"},
 //	})
 //	if err != nil {
@@ -86,7 +88,7 @@
 // compartment, granular scopes, included resources), the Guard holds the
 // response and checks it whole: c.Writer.Flush and c.Stream send nothing
 // until the handlers return, c.Writer.Hijack fails, and a response larger
-// than Config.MaxResponseBytes is refused (502). Otherwise writes go
+// than Config.Bounds.MaxResponseBytes is refused (502). Otherwise writes go
 // straight through, flushes included. While the handlers run,
 // c.Writer.Written, Size and Status describe what they wrote; after
 // Protect returns, c.Writer.Status is what the client got.
@@ -97,14 +99,14 @@
 // wrote before the panic never reaches the client.
 //
 // Put Protect before any middleware of the FHIR routes that reads the
-// query: gin keeps the query it parses first, and with
-// Config.RewriteSearch the handlers must see the rewritten one (the Guard
-// still filters what they answer). A compression middleware that sets
+// query: gin keeps the query it parses first, and the handlers must see
+// the one the Guard narrowed (patient=..., a granular constraint,
+// _elements; the Guard still filters what they answer). A compression middleware that sets
 // Content-Encoding before the handlers write makes the Guard refuse (502)
 // every response it must check: it reads identity JSON only.
 //
 // The Guard's internal reads, and the GET that answers a HEAD, pass
 // through the middleware before Protect (gin.Logger logs them as GET
-// requests) and reach the handlers with smartmw.IsGuardRead reporting
+// requests) and reach the handlers with smartmw.IsStoredRead reporting
 // true; what they answer goes to the Guard, never to the client.
 package smartgin

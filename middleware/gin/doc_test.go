@@ -29,7 +29,7 @@ func docHandlers(a *adaptertest.FHIR) (readPatient, searchObservations, readObse
 		g, ok := smartctx.FromContext(c.Request.Context())
 		d, ok := smartctx.DecisionFromContext(c.Request.Context())
 		if ok {
-			a.Record(fmt.Sprintf("grant of patient %s: %s of patient %s", g.Patient(), d.Interaction(), d.Patient()))
+			a.Record(fmt.Sprintf("grant of patient %s: %s of patient %s", g.Patient(), d.Request().Interaction, d.Limits().Patient))
 		}
 		read(c)
 	}
@@ -69,8 +69,10 @@ func TestPackageDocWiring(t *testing.T) {
 
 	// The package documentation's wiring, verbatim:
 	guard, err := smartmw.New(ctx, smartmw.Config{
-		Issuer:         "https://auth.example.org/realms/fhir",
-		Audience:       "https://fhir.example.org/fhir",
+		Issuer: smartmw.Issuer{
+			URL:      "https://auth.example.org/realms/fhir",
+			Audience: "https://fhir.example.org/fhir",
+		},
 		AllowedOrigins: []string{"https://app.example.org"},
 	})
 	if err != nil {

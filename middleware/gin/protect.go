@@ -71,7 +71,7 @@ type pass struct {
 // handle is the gin.HandlerFunc Protect returns.
 func (p *protector) handle(c *gin.Context) {
 	ps, _ := c.Request.Context().Value(passKey{}).(*pass)
-	if ps != nil && ps.inner || smartmw.IsGuardRead(c.Request) {
+	if ps != nil && ps.inner || smartmw.IsStoredRead(c.Request) {
 		// A request serve routes through the engine (the Guard's
 		// own read of a stored resource, or the GET answering a
 		// HEAD): what the handlers answer goes to the Guard, which
@@ -110,7 +110,7 @@ func (p *protector) serve(w http.ResponseWriter, r *http.Request) {
 		// Only handle calls the Guard's Handler.
 		w.WriteHeader(http.StatusInternalServerError)
 		return
-	case smartmw.IsGuardRead(r):
+	case smartmw.IsStoredRead(r):
 		if !p.route(ps, w, r, true) {
 			// The stored resource cannot be checked: the Guard
 			// refuses the write.

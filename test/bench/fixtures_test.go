@@ -77,8 +77,11 @@ func (s *signer) guard(tb testing.TB, cache bool) *smartmw.Guard {
 	tb.Helper()
 	pub := s.public()
 	g, err := smartmw.New(tb.Context(), smartmw.Config{
-		Issuer: issuer, Audience: audience, DisableCache: !cache,
-		Keyfunc: func(*jwt.Token) (any, error) { return pub, nil },
+		Issuer: smartmw.Issuer{
+			URL:      issuer,
+			Audience: audience,
+			Keyfunc:  func(*jwt.Token) (any, error) { return pub, nil },
+		}, Cache: smartmw.CacheOptions{Disable: !cache},
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -115,7 +115,10 @@ func loadInProcess(ctx context.Context, log io.Writer, res *inProcessResult, con
 
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the Guard's JWKS refresh
-	guard, err := smartmw.New(gctx, smartmw.Config{Issuer: as.url(), Audience: base})
+	guard, err := smartmw.New(gctx, smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      as.url(),
+		Audience: base,
+	}})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@
 package devauth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -84,6 +85,14 @@ type FlowsConfig struct {
 	LaunchTTL time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// Revoked is told of each access token the revocation endpoint
+	// revokes (see RevocationHandler), as a real authorization server's
+	// revocation events tell resource servers: the demo feeds it to its
+	// Guard's revocation list. It must return nil only once the
+	// resource server will refuse the token; an error makes the endpoint
+	// answer 503. Default nil: access tokens, which are JWTs, cannot be
+	// revoked (unsupported_token_type); refresh tokens still can.
+	Revoked func(ctx context.Context, t RevokedToken) error
 }
 
 // Flows are the browser side of the development authorization server:
@@ -100,6 +109,10 @@ type Flows struct {
 	codes    map[string]*code
 	launches map[string]*launchEntry
 	refresh  map[string]*refreshToken
+	// issued are the unexpired access tokens issued from a code or a
+	// refresh token, by jti: revoking a refresh token revokes those of
+	// its grant (RFC 7009 §2.1).
+	issued map[string]issuedToken
 }
 
 // Launch is the context of an EHR launch: what the EHR had open when it
@@ -211,6 +224,9 @@ type refreshToken struct {
 	grant
 	expires time.Time
 	used    bool
+	// revoked: revoked at the revocation endpoint, kept until it expires
+	// so that the revocation can be asked again (see Revoke).
+	revoked bool
 }
 
 // AuthError is an error of the authorization endpoint (RFC 6749 §4.1.2.1).
@@ -262,8 +278,9 @@ func New(iss *testissuer.Issuer, cfg FlowsConfig) (*Flows, error) {
 		cfg.Now = time.Now
 	}
 	f := &Flows{iss: iss, cfg: cfg, requests: map[string]*Request{}, codes: map[string]*code{},
-		launches: map[string]*launchEntry{}, refresh: map[string]*refreshToken{}}
+		launches: map[string]*launchEntry{}, refresh: map[string]*refreshToken{}, issued: map[string]issuedToken{}}
 	iss.Advertise(append(slices.Clone(testissuer.Grants), "refresh_token"), Scopes)
+	iss.AdvertiseRevocation(RevocationPath)
 	return f, nil
 }
 
@@ -337,6 +354,11 @@ func (f *Flows) sweep() {
 			delete(f.refresh, k)
 		}
 	}
+	for k, v := range f.issued {
+		if !now.Before(v.expires) {
+			delete(f.issued, k)
+		}
+	}
 }
 
 // single returns the only value of parameter name, and false when it is
@@ -370,56 +392,16 @@ func pkceChallengeOK(s string) bool {
 // known the error is not to be sent to the redirect URI. After that, every
 // error goes back to the client with the request's state.
 func (f *Flows) Authorize(q url.Values) (*Request, error) {
-	clientID, ok := single(q, "client_id")
-	if !ok || clientID == "" {
-		return nil, &AuthError{Code: "invalid_request", Description: "client_id is missing or repeated"}
+	client, redirectURI, err := f.checkClient(q)
+	if err != nil {
+		return nil, err
 	}
-	i := slices.IndexFunc(f.cfg.Clients, func(c Client) bool { return c.ID == clientID })
-	if i < 0 {
-		return nil, &AuthError{Code: "unauthorized_client", Description: fmt.Sprintf("client_id %q is not registered here", clientID)}
-	}
-	client := f.cfg.Clients[i]
-	redirectURI, ok := single(q, "redirect_uri")
-	if !ok || redirectURI == "" {
-		return nil, &AuthError{Code: "invalid_request", Description: "redirect_uri is missing or repeated"}
-	}
-	if !slices.Contains(client.RedirectURIs, redirectURI) {
-		return nil, &AuthError{Code: "invalid_request", Description: fmt.Sprintf(
-			"redirect_uri %q is not registered for client %q (registered, compared exactly: %s)",
-			redirectURI, clientID, strings.Join(client.RedirectURIs, ", "))}
-	}
-	state, stateOK := single(q, "state")
+	state, _ := single(q, "state") // "" when repeated, which checkRequest refuses
 	fail := func(code, desc string) (*Request, error) {
 		return nil, &AuthError{Code: code, Description: desc, Redirect: errorRedirect(redirectURI, code, desc, state)}
 	}
-	for name := range q {
-		if len(q[name]) > 1 {
-			return fail("invalid_request", fmt.Sprintf("parameter %s is repeated", name))
-		}
-	}
-	if !stateOK || state == "" {
-		return fail("invalid_request", "state is required")
-	}
-	if rt := q.Get("response_type"); rt != "code" {
-		return fail("unsupported_response_type", fmt.Sprintf("response_type %q: only \"code\" is supported", rt))
-	}
-	switch m := q.Get("code_challenge_method"); m {
-	case "S256":
-	case "", "plain":
-		return fail("invalid_request", fmt.Sprintf("PKCE is required with code_challenge_method S256 (got %q; plain is refused)", m))
-	default:
-		return fail("invalid_request", fmt.Sprintf("code_challenge_method %q is not supported: only S256", m))
-	}
-	challenge := q.Get("code_challenge")
-	if !pkceChallengeOK(challenge) {
-		return fail("invalid_request", "code_challenge must be BASE64URL(SHA256(code_verifier)), 43 characters")
-	}
-	if aud := q.Get("aud"); aud != f.cfg.Audience {
-		return fail("invalid_request", fmt.Sprintf("aud %q is not the FHIR server this authorization server protects (%s)", aud, f.cfg.Audience))
-	}
-	rawScope := strings.Fields(q.Get("scope"))
-	if len(rawScope) == 0 {
-		return fail("invalid_scope", "scope is required")
+	if code, desc := f.checkRequest(q); code != "" {
+		return fail(code, desc)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -434,24 +416,95 @@ func (f *Flows) Authorize(q url.Values) (*Request, error) {
 		launch = &l.Launch
 	}
 	req := &Request{ID: rand.Text(), Client: client, RedirectURI: redirectURI, State: state, Nonce: q.Get("nonce"),
-		Audience: f.cfg.Audience, Launch: launch, challenge: challenge, expires: f.cfg.Now().Add(f.cfg.RequestTTL)}
+		Audience: f.cfg.Audience, Launch: launch, challenge: q.Get("code_challenge"), expires: f.cfg.Now().Add(f.cfg.RequestTTL)}
 	if req.Client.Name == "" {
 		req.Client.Name = req.Client.ID
 	}
-	seen := map[string]bool{}
-	for _, s := range rawScope {
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
-		ok, note := grantable(s, launch != nil)
-		req.Scopes = append(req.Scopes, RequestedScope{Scope: s, Grantable: ok, Note: note})
-	}
+	req.Scopes = requestedScopes(strings.Fields(q.Get("scope")), launch != nil)
 	if len(f.requests) >= maxPending {
 		return fail("temporarily_unavailable", "too many pending authorization requests")
 	}
 	f.requests[req.ID] = req
 	return req, nil
+}
+
+// checkClient checks client_id and redirect_uri, and returns the client
+// and the redirect URI. Its errors have no Redirect: a redirect URI that
+// is not registered for the client, exactly, could send the error, and
+// the state with it, to an attacker (RFC 6749 §4.1.2.1: the server
+// "MUST NOT automatically redirect the user-agent to the invalid
+// redirection URI").
+func (f *Flows) checkClient(q url.Values) (Client, string, error) {
+	clientID, ok := single(q, "client_id")
+	if !ok || clientID == "" {
+		return Client{}, "", &AuthError{Code: "invalid_request", Description: "client_id is missing or repeated"}
+	}
+	i := slices.IndexFunc(f.cfg.Clients, func(c Client) bool { return c.ID == clientID })
+	if i < 0 {
+		return Client{}, "", &AuthError{Code: "unauthorized_client", Description: fmt.Sprintf("client_id %q is not registered here", clientID)}
+	}
+	client := f.cfg.Clients[i]
+	redirectURI, ok := single(q, "redirect_uri")
+	if !ok || redirectURI == "" {
+		return Client{}, "", &AuthError{Code: "invalid_request", Description: "redirect_uri is missing or repeated"}
+	}
+	if !slices.Contains(client.RedirectURIs, redirectURI) {
+		return Client{}, "", &AuthError{Code: "invalid_request", Description: fmt.Sprintf(
+			"redirect_uri %q is not registered for client %q (registered, compared exactly: %s)",
+			redirectURI, clientID, strings.Join(client.RedirectURIs, ", "))}
+	}
+	return client, redirectURI, nil
+}
+
+// checkRequest checks the parameters of an authorization request other
+// than the client, its redirect URI and the launch, in this order, and
+// returns the error code and description of the first that fails, or ""
+// when all pass.
+func (f *Flows) checkRequest(q url.Values) (code, desc string) {
+	for name := range q {
+		if len(q[name]) > 1 {
+			return "invalid_request", fmt.Sprintf("parameter %s is repeated", name)
+		}
+	}
+	if q.Get("state") == "" {
+		return "invalid_request", "state is required"
+	}
+	if rt := q.Get("response_type"); rt != "code" {
+		return "unsupported_response_type", fmt.Sprintf("response_type %q: only \"code\" is supported", rt)
+	}
+	switch m := q.Get("code_challenge_method"); m {
+	case "S256":
+	case "", "plain":
+		return "invalid_request", fmt.Sprintf("PKCE is required with code_challenge_method S256 (got %q; plain is refused)", m)
+	default:
+		return "invalid_request", fmt.Sprintf("code_challenge_method %q is not supported: only S256", m)
+	}
+	if !pkceChallengeOK(q.Get("code_challenge")) {
+		return "invalid_request", "code_challenge must be BASE64URL(SHA256(code_verifier)), 43 characters"
+	}
+	if aud := q.Get("aud"); aud != f.cfg.Audience {
+		return "invalid_request", fmt.Sprintf("aud %q is not the FHIR server this authorization server protects (%s)", aud, f.cfg.Audience)
+	}
+	if strings.TrimSpace(q.Get("scope")) == "" { // no field for strings.Fields
+		return "invalid_scope", "scope is required"
+	}
+	return "", ""
+}
+
+// requestedScopes lists the scopes asked, each once, in the order first
+// asked, with whether the code flow grants it.
+func requestedScopes(asked []string, ehrLaunch bool) []RequestedScope {
+	var out []RequestedScope
+	seen := map[string]bool{}
+	for _, s := range asked {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		ok, note := grantable(s, ehrLaunch)
+		out = append(out, RequestedScope{Scope: s, Grantable: ok, Note: note})
+	}
+	return out
 }
 
 // grantable says whether the authorization code flow grants scope s, and
@@ -736,7 +789,7 @@ func (f *Flows) refreshGrant(form url.Values) (map[string]any, error) {
 	defer f.mu.Unlock()
 	f.sweep()
 	t, ok := f.refresh[rt]
-	if !ok {
+	if !ok || t.revoked {
 		return nil, badRequest("invalid_grant", "the refresh token is unknown, expired or revoked")
 	}
 	if t.used {
@@ -782,9 +835,13 @@ func (f *Flows) issue(g grant, withIDToken bool) (map[string]any, error) {
 		sub = "dev-user"
 	}
 	sc := strings.Join(g.scopes, " ")
+	if len(f.issued) >= maxPending {
+		return nil, &TokenError{Status: 503, Code: "temporarily_unavailable", Description: "too many access tokens"}
+	}
+	jti, exp := rand.Text(), now.Add(f.cfg.AccessTTL)
 	claims := jwt.MapClaims{
 		"iss": f.iss.URL(), "aud": f.cfg.Audience, "sub": sub, "client_id": g.client,
-		"iat": now.Unix(), "exp": now.Add(f.cfg.AccessTTL).Unix(), "jti": rand.Text(), "scope": sc,
+		"iat": now.Unix(), "exp": exp.Unix(), "jti": jti, "scope": sc,
 	}
 	resp := map[string]any{"token_type": "Bearer", "expires_in": int(f.cfg.AccessTTL / time.Second), "scope": sc}
 	if g.patient != "" {
@@ -801,6 +858,7 @@ func (f *Flows) issue(g grant, withIDToken bool) (map[string]any, error) {
 		return nil, &TokenError{Status: 500, Code: "server_error", Description: "could not sign the access token"}
 	}
 	resp["access_token"] = at
+	f.issued[jti] = issuedToken{family: g.family, expires: exp}
 	if withIDToken && has("openid") {
 		idc := jwt.MapClaims{"iss": f.iss.URL(), "aud": g.client, "sub": sub,
 			"iat": now.Unix(), "exp": now.Add(f.cfg.AccessTTL).Unix()}

@@ -169,26 +169,10 @@ func phase(i scope.Interaction) int {
 // entry that fails puts the store back as it was and answers the
 // transaction with that entry's status.
 func (s *Store) transactionL(entries []bundleEntry, calls []*call, prep []error) result {
-	before := s.st.clone()
-	abort := func(i int, res result) result {
-		s.st = before
-		msg := http.StatusText(res.status)
-		var oo struct {
-			Issue []struct{ Diagnostics string } `json:"issue"`
-		}
-		if json.Unmarshal(res.body, &oo) == nil && len(oo.Issue) > 0 {
-			msg = oo.Issue[0].Diagnostics
-		}
-		code := "processing"
-		if res.status == http.StatusPreconditionFailed || res.status == http.StatusConflict {
-			code = "conflict"
-		}
-		return result{status: res.status, body: outcomeJSON("error", code,
-			fmt.Sprintf("transaction entry %d (%s %s): %s; nothing was changed", i, entries[i].method, calls[i].req.Type, msg))}
-	}
+	tx := &transaction{s: s, entries: entries, calls: calls, before: s.st.clone(), results: make([]result, len(calls))}
 	for i, err := range prep {
 		if err != nil {
-			return abort(i, failed(err))
+			return tx.abort(i, failed(err))
 		}
 	}
 	order := make([]int, len(calls))
@@ -196,71 +180,118 @@ func (s *Store) transactionL(entries []bundleEntry, calls []*call, prep []error)
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return phase(calls[a].req.Interaction) - phase(calls[b].req.Interaction) })
-
-	results := make([]result, len(calls))
-	run := func(i int) bool {
-		c := calls[i]
-		if c.resource != nil {
-			c.body = encode(c.resource)
-		}
-		results[i] = s.run(c)
-		return results[i].status < 400
-	}
 	next := 0
 	for ; next < len(order) && phase(calls[order[next]].req.Interaction) == 0; next++ {
-		if i := order[next]; !run(i) {
-			return abort(i, results[i])
+		if i := order[next]; !tx.run(i) {
+			return tx.abort(i, tx.results[i])
 		}
 	}
 	// Ids for the creates, then every reference to an entry resolved.
-	refs := map[string]string{}
-	for i, c := range calls {
-		switch {
-		case c.req.Interaction == scope.InteractionCreate:
-			id := ""
-			if c.ifNoneExist != "" {
-				matches, err := s.matchL(c.req.Type, c.ifNoneExist)
-				if err != nil {
-					return abort(i, failed(err))
-				}
-				switch len(matches) {
-				case 0:
-				case 1:
-					id = matches[0].id // createL answers it without writing
-				default:
-					return abort(i, failed(fail(http.StatusPreconditionFailed, "multiple-matches",
-						"ifNoneExist matches %d resources", len(matches))))
-				}
-			}
-			if id == "" {
-				id = s.newIDL(c.req.Type)
-				c.newID = id
-			}
-			if entries[i].fullURL != "" {
-				refs[entries[i].fullURL] = c.req.Type + "/" + id
-			}
-		case c.req.Interaction == scope.InteractionUpdate && !c.req.Conditional && entries[i].fullURL != "":
-			refs[entries[i].fullURL] = c.req.Type + "/" + c.req.ID
-		}
+	refs, i, err := tx.assignIDs()
+	if err != nil {
+		return tx.abort(i, failed(err))
 	}
 	for i, c := range calls {
 		if c.resource == nil {
 			continue
 		}
 		if err := s.resolveL(c.resource, refs); err != nil {
-			return abort(i, failed(err))
+			return tx.abort(i, failed(err))
 		}
 	}
 	for ; next < len(order); next++ {
-		if i := order[next]; !run(i) {
-			return abort(i, results[i])
+		if i := order[next]; !tx.run(i) {
+			return tx.abort(i, tx.results[i])
 		}
 	}
-	out := make([]any, len(results))
-	for i, res := range results {
+	out := make([]any, len(tx.results))
+	for i, res := range tx.results {
 		out[i] = responseEntry(res)
 	}
 	return result{status: http.StatusOK, body: encode(map[string]any{"resourceType": "Bundle", "type": "transaction-response", "entry": out})}
+}
+
+// transaction is a transaction Bundle being run; the caller of its
+// methods holds the write lock.
+type transaction struct {
+	s       *Store
+	entries []bundleEntry
+	calls   []*call
+	before  state    // the store as it was, put back by abort
+	results []result // of the entries run so far
+}
+
+// run runs entry i and reports whether it succeeded.
+func (tx *transaction) run(i int) bool {
+	c := tx.calls[i]
+	if c.resource != nil {
+		c.body = encode(c.resource)
+	}
+	tx.results[i] = tx.s.run(c)
+	return tx.results[i].status < 400
+}
+
+// abort puts the store back as it was and answers the transaction with
+// the status of entry i, which failed with res.
+func (tx *transaction) abort(i int, res result) result {
+	tx.s.st = tx.before
+	msg := http.StatusText(res.status)
+	var oo struct {
+		Issue []struct{ Diagnostics string } `json:"issue"`
+	}
+	if json.Unmarshal(res.body, &oo) == nil && len(oo.Issue) > 0 {
+		msg = oo.Issue[0].Diagnostics
+	}
+	code := "processing"
+	if res.status == http.StatusPreconditionFailed || res.status == http.StatusConflict {
+		code = "conflict"
+	}
+	return result{status: res.status, body: outcomeJSON("error", code,
+		fmt.Sprintf("transaction entry %d (%s %s): %s; nothing was changed", i, tx.entries[i].method, tx.calls[i].req.Type, msg))}
+}
+
+// assignIDs gives each create its id (a new one, or that of the one
+// resource its ifNoneExist finds, which the create then answers without
+// writing) and returns what each entry's fullUrl stands for: "Type/id"
+// of a create, or of an update by id. On failure it returns the index of
+// the entry that failed.
+func (tx *transaction) assignIDs() (refs map[string]string, failedAt int, err error) {
+	refs = map[string]string{}
+	for i, c := range tx.calls {
+		fullURL := tx.entries[i].fullURL
+		switch {
+		case c.req.Interaction == scope.InteractionCreate:
+			id, err := tx.createID(c)
+			if err != nil {
+				return nil, i, err
+			}
+			if fullURL != "" {
+				refs[fullURL] = c.req.Type + "/" + id
+			}
+		case c.req.Interaction == scope.InteractionUpdate && !c.req.Conditional && fullURL != "":
+			refs[fullURL] = c.req.Type + "/" + c.req.ID
+		}
+	}
+	return refs, 0, nil
+}
+
+// createID returns the id of the resource a create entry makes or finds.
+func (tx *transaction) createID(c *call) (string, error) {
+	if c.ifNoneExist != "" {
+		matches, err := tx.s.matchL(c.req.Type, c.ifNoneExist)
+		if err != nil {
+			return "", err
+		}
+		switch len(matches) {
+		case 0:
+		case 1:
+			return matches[0].id, nil // createL answers it without writing
+		default:
+			return "", fail(http.StatusPreconditionFailed, "multiple-matches", "ifNoneExist matches %d resources", len(matches))
+		}
+	}
+	c.newID = tx.s.newIDL(c.req.Type)
+	return c.newID, nil
 }
 
 // resolveL rewrites, anywhere in v, a "reference" naming an entry of the

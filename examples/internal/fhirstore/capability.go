@@ -11,7 +11,11 @@ import (
 const searchDoc = "Every R4 search parameter of the type, evaluated in memory by the library's " +
 	"evaluator (smartmw.ParseSearch): token, string, date, reference, uri, number and quantity, " +
 	"with their modifiers and prefixes; not composite, chained, _has, _filter or terminology modifiers. " +
-	"Also _count (with next links), _sort=_id|_lastUpdated, _include and _revinclude, _summary=count."
+	"Also _count (with next links), _sort=_id|_lastUpdated, _include and _revinclude (not :iterate), " +
+	"_summary (true: the R4 summary and mandatory elements; text: text and the mandatory elements; " +
+	"data: all but text; count; false) and _elements (top-level names, or Type.name; the mandatory elements " +
+	"are always kept), which also apply to included resources and to read and vread; " +
+	"a resource cut down by them is tagged SUBSETTED."
 
 // capabilityStatement describes what the store does, for the types it
 // holds (and any other R4 type, which it stores the same way).
@@ -31,6 +35,10 @@ func (s *Store) capabilityStatement(security *wellknown.RestSecurity) []byte {
 				code("history-instance"), code("history-type"), code("create"), code("search-type")},
 			"searchParam":   []any{param("_id", "token"), param("_lastUpdated", "date")},
 			"documentation": searchDoc,
+		}
+		r["searchRevInclude"] = []any{"Provenance:target"}
+		if t == "MedicationRequest" {
+			r["searchInclude"] = []any{"MedicationRequest:medication"}
 		}
 		if t == "Patient" {
 			r["operation"] = []any{map[string]any{"name": "everything",

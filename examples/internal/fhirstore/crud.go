@@ -6,9 +6,14 @@ import (
 	"strings"
 )
 
-// readL answers a read: the current version, 404 for an unknown
-// resource, 410 for a deleted one, 304 when If-None-Match names it.
+// readL answers a read: the current version (what _elements and
+// _summary keep of it), 404 for an unknown resource, 410 for a deleted
+// one, 304 when If-None-Match names it.
 func (s *Store) readL(c *call) (result, error) {
+	sb, err := readSubset(c.req.Query)
+	if err != nil {
+		return result{}, err
+	}
 	r := s.st.res[c.req.Type][c.req.ID]
 	if r == nil {
 		return result{}, fail(http.StatusNotFound, "not-found", "%s/%s is not known", c.req.Type, c.req.ID)
@@ -20,12 +25,17 @@ func (s *Store) readL(c *call) (result, error) {
 	if c.ifNoneMatch != "" && matchesETag(c.ifNoneMatch, v.vid) {
 		return result{status: http.StatusNotModified, vid: v.vid, at: v.at}, nil
 	}
-	return result{status: http.StatusOK, body: v.body, vid: v.vid, at: v.at}, nil
+	return result{status: http.StatusOK, body: sb.apply(v.body), vid: v.vid, at: v.at}, nil
 }
 
-// vreadL answers a vread: the version asked for, 404 when there is none,
-// 410 when it is a deletion.
+// vreadL answers a vread: the version asked for (what _elements and
+// _summary keep of it), 404 when there is none, 410 when it is a
+// deletion.
 func (s *Store) vreadL(c *call) (result, error) {
+	sb, err := readSubset(c.req.Query)
+	if err != nil {
+		return result{}, err
+	}
 	r := s.st.res[c.req.Type][c.req.ID]
 	vid, err := strconv.Atoi(c.req.VersionID)
 	if r == nil || err != nil {
@@ -38,9 +48,35 @@ func (s *Store) vreadL(c *call) (result, error) {
 		if v.body == nil {
 			return result{}, fail(http.StatusGone, "deleted", "version %d of %s/%s is its deletion", vid, c.req.Type, c.req.ID)
 		}
-		return result{status: http.StatusOK, body: v.body, vid: v.vid, at: v.at}, nil
+		return result{status: http.StatusOK, body: sb.apply(v.body), vid: v.vid, at: v.at}, nil
 	}
 	return result{}, fail(http.StatusNotFound, "not-found", "%s/%s has no version %s", c.req.Type, c.req.ID, c.req.VersionID)
+}
+
+// readSubset reads the _elements and _summary of a read or vread; a read
+// ignores its other parameters.
+func readSubset(raw string) (subset, error) {
+	var sb subset
+	for part := range strings.SplitSeq(raw, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if k != "_elements" && k != "_summary" {
+			continue
+		}
+		_, value, err := decodeParam(part)
+		switch {
+		case err != nil:
+		case k == "_elements":
+			err = sb.addElements(value)
+		case value == "count":
+			err = fail(http.StatusBadRequest, "invalid", "_summary=count is for searches")
+		default:
+			err = sb.setSummary(value)
+		}
+		if err != nil {
+			return subset{}, err
+		}
+	}
+	return sb, nil
 }
 
 // written is the answer to a create, update or patch that made version v

@@ -10,15 +10,16 @@ import (
 	"github.com/smartguard/smartguard/scope"
 )
 
-// FuzzSearchQuery runs any query string as a search of every level: the
-// store answers 200 with a searchset or an OperationOutcome, and never
-// panics.
+// FuzzSearchQuery runs any query string as a search of every level,
+// and as the query of a read: the store answers 200 with a searchset (the
+// resource, for the read) or an OperationOutcome, and never panics.
 func FuzzSearchQuery(f *testing.F) {
 	for _, seed := range []string{
 		"patient=example&category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
 		"_count=2&_offset=1&_sort=-_lastUpdated", "_include=Observation:subject:Patient&_revinclude=Provenance:target",
 		"_summary=count", "_type=Goal,Encounter&_id=x", "date=ge2026-10&value-quantity=gt5||mg", "code:not=x&subject:missing=true",
 		"_has:Observation:patient:code=1", "%zz=1", "_include=Observation", "name:contains=%C3%A9",
+		"_elements=status,Observation.code,value[x]&_summary=text", "_summary=true&_include=Observation:subject", "_elements=Patient.",
 	} {
 		f.Add(seed)
 	}
@@ -32,13 +33,18 @@ func FuzzSearchQuery(f *testing.F) {
 			{Interaction: scope.InteractionSearchType, Type: "Condition", CompartmentType: "Patient", CompartmentID: "example", Query: query},
 			{Interaction: scope.InteractionSearchSystem, Query: query},
 			{Interaction: scope.InteractionHistorySystem, Query: query},
+			{Interaction: scope.InteractionRead, Type: "Observation", ID: "example-weight", Query: query},
 		} {
 			res := s.do(&call{d: smartctx.NewDecision(req, smartctx.Limits{}), req: req})
 			var m struct{ ResourceType string }
 			if err := json.Unmarshal(res.body, &m); err != nil {
 				t.Fatalf("%v %q: not JSON: %v", req.Interaction, query, err)
 			}
-			if want := map[bool]string{true: "Bundle", false: "OperationOutcome"}[res.status == 200]; m.ResourceType != want {
+			answer := "Bundle"
+			if req.Interaction == scope.InteractionRead {
+				answer = "Observation"
+			}
+			if want := map[bool]string{true: answer, false: "OperationOutcome"}[res.status == 200]; m.ResourceType != want {
 				t.Fatalf("%v %q: %d with a %s", req.Interaction, query, res.status, m.ResourceType)
 			}
 		}

@@ -168,3 +168,19 @@ func outcome(t *testing.T, res response, want int) {
 		t.Errorf("body is not an OperationOutcome: %s", res.body)
 	}
 }
+
+// found returns the resources of a searchset of mode ("" for any),
+// decoded.
+func found(t *testing.T, bundle map[string]any, mode string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	entries, _ := bundle["entry"].([]any)
+	for _, e := range entries {
+		em := e.(map[string]any)
+		if search, _ := em["search"].(map[string]any); mode != "" && search["mode"] != mode {
+			continue
+		}
+		out = append(out, em["resource"].(map[string]any))
+	}
+	return out
+}

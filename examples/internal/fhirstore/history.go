@@ -3,7 +3,6 @@ package fhirstore
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,74 +15,25 @@ import (
 // at or after an instant), _count and paging links.
 func (s *Store) historyL(c *call) (result, error) {
 	req := c.req
-	count, offset := defaultCount, 0
-	var since time.Time
-	for part := range strings.SplitSeq(req.Query, "&") {
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		name, err1 := url.QueryUnescape(k)
-		value, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			return result{}, fail(http.StatusBadRequest, "invalid", "bad percent-encoding in %q", part)
-		}
-		switch name {
-		case "_count", "_offset":
-			n, err := strconv.Atoi(value)
-			if err != nil || n < 0 {
-				return result{}, fail(http.StatusBadRequest, "invalid", "%s must be a number, 0 or more", name)
-			}
-			if name == "_count" {
-				count = min(n, maxCount)
-			} else {
-				offset = n
-			}
-		case "_since":
-			t, err := time.Parse(time.RFC3339Nano, value)
-			if err != nil {
-				return result{}, fail(http.StatusBadRequest, "invalid", "_since must be an instant, such as 2026-01-02T15:04:05Z")
-			}
-			since = t
-		case "_format", "_pretty":
-		default:
-			return result{}, fail(http.StatusBadRequest, "not-supported", "the demo server's history takes _since and _count, not %s", name)
-		}
+	q, err := parseHistoryQuery(req.Query)
+	if err != nil {
+		return result{}, err
 	}
-	var changes []change
-	var path string
-	switch req.Interaction {
-	case scope.InteractionHistoryInstance:
-		r := s.st.res[req.Type][req.ID]
-		if r == nil {
-			return result{}, fail(http.StatusNotFound, "not-found", "%s/%s is not known", req.Type, req.ID)
-		}
-		for i := range r.versions {
-			changes = append(changes, change{typ: r.typ, id: r.id, n: i})
-		}
-		path = req.Type + "/" + req.ID + "/_history"
-	case scope.InteractionHistoryType:
-		for _, ch := range s.st.log {
-			if ch.typ == req.Type {
-				changes = append(changes, ch)
-			}
-		}
-		path = req.Type + "/_history"
-	default:
-		changes = s.st.log
-		path = "_history"
+	changes, path, err := s.historyChangesL(c)
+	if err != nil {
+		return result{}, err
 	}
 	var picked []change // newest first
 	for i := len(changes) - 1; i >= 0; i-- {
-		if !s.version(changes[i]).at.Before(since) {
+		if !s.version(changes[i]).at.Before(q.since) {
 			picked = append(picked, changes[i])
 		}
 	}
-	from := min(offset, len(picked))
-	page := picked[from:min(from+count, len(picked))]
+	from := min(q.offset, len(picked))
+	page := picked[from:min(from+q.count, len(picked))]
 	links := []any{link("self", s.url(path), req.Query)}
-	if count > 0 && from+count < len(picked) {
-		links = append(links, link("next", s.url(path), withOffset(req.Query, from+count)))
+	if q.count > 0 && from+q.count < len(picked) {
+		links = append(links, link("next", s.url(path), withOffset(req.Query, from+q.count)))
 	}
 	entries := make([]any, 0, len(page))
 	for _, ch := range page {
@@ -94,6 +44,76 @@ func (s *Store) historyL(c *call) (result, error) {
 		b["entry"] = entries
 	}
 	return result{status: http.StatusOK, body: encode(b)}, nil
+}
+
+// historyQuery is what the query of a history interaction asks for.
+type historyQuery struct {
+	count, offset int
+	since         time.Time // zero: every version
+}
+
+// parseHistoryQuery reads _since, _count and _offset; any other
+// parameter but _format and _pretty is refused (400).
+func parseHistoryQuery(raw string) (historyQuery, error) {
+	q := historyQuery{count: defaultCount}
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		name, value, err := decodeParam(part)
+		if err != nil {
+			return historyQuery{}, err
+		}
+		switch name {
+		case "_count", "_offset":
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 0 {
+				return historyQuery{}, fail(http.StatusBadRequest, "invalid", "%s must be a number, 0 or more", name)
+			}
+			if name == "_count" {
+				q.count = min(n, maxCount)
+			} else {
+				q.offset = n
+			}
+		case "_since":
+			t, err := time.Parse(time.RFC3339Nano, value)
+			if err != nil {
+				return historyQuery{}, fail(http.StatusBadRequest, "invalid", "_since must be an instant, such as 2026-01-02T15:04:05Z")
+			}
+			q.since = t
+		case "_format", "_pretty":
+		default:
+			return historyQuery{}, fail(http.StatusBadRequest, "not-supported", "the demo server's history takes _since and _count, not %s", name)
+		}
+	}
+	return q, nil
+}
+
+// historyChangesL returns the versions a history interaction covers,
+// oldest first, and the path of its links: one resource's, one type's
+// or every version.
+func (s *Store) historyChangesL(c *call) ([]change, string, error) {
+	req := c.req
+	var changes []change
+	switch req.Interaction {
+	case scope.InteractionHistoryInstance:
+		r := s.st.res[req.Type][req.ID]
+		if r == nil {
+			return nil, "", fail(http.StatusNotFound, "not-found", "%s/%s is not known", req.Type, req.ID)
+		}
+		for i := range r.versions {
+			changes = append(changes, change{typ: r.typ, id: r.id, n: i})
+		}
+		return changes, req.Type + "/" + req.ID + "/_history", nil
+	case scope.InteractionHistoryType:
+		for _, ch := range s.st.log {
+			if ch.typ == req.Type {
+				changes = append(changes, ch)
+			}
+		}
+		return changes, req.Type + "/_history", nil
+	}
+	return s.st.log, "_history", nil
 }
 
 func (s *Store) version(ch change) version { return s.st.res[ch.typ][ch.id].versions[ch.n] }

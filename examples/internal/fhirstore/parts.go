@@ -22,11 +22,11 @@ func Build(ctx context.Context, cfg smartmw.Config) (*Parts, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := New(cfg.Audience)
+	store, err := New(cfg.Issuer.Audience)
 	if err != nil {
 		return nil, err
 	}
-	discovery, path, err := Discovery(cfg.Issuer, cfg.Audience)
+	discovery, path, err := Discovery(cfg.Issuer.URL, cfg.Issuer.Audience)
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ type searchSpec struct {
 	types           []string // _type
 	count, offset   int      // _count (-1 when absent), _offset
 	summaryCount    bool     // _summary=count
+	subset          subset   // _elements and the other _summary values
 	sort            string   // _sort
 	includes        []include
 	revincludes     []include
@@ -51,81 +52,123 @@ func parseSearchQuery(raw string) (*searchSpec, error) {
 		if part == "" {
 			continue
 		}
-		k, v, _ := strings.Cut(part, "=")
-		name, err1 := url.QueryUnescape(k)
-		value, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
-			return nil, fail(http.StatusBadRequest, "invalid", "bad percent-encoding in %q", part)
+		name, value, err := decodeParam(part)
+		if err != nil {
+			return nil, err
 		}
-		if !strings.HasPrefix(name, "_") {
-			filter = append(filter, part)
-			continue
-		}
-		result := true
-		switch name {
-		case "_count", "_offset":
-			n, err := strconv.Atoi(value)
-			if err != nil || n < 0 {
-				return nil, fail(http.StatusBadRequest, "invalid", "%s must be a number, 0 or more", name)
-			}
-			if name == "_offset" {
-				spec.offset = n
-			} else {
-				spec.count = min(n, maxCount)
-			}
-		case "_summary":
-			switch value {
-			case "count":
-				spec.summaryCount = true
-			case "false":
-			default:
-				return nil, fail(http.StatusBadRequest, "not-supported", "the demo server supports _summary=count and _summary=false only")
-			}
-		case "_total":
-			if value != "none" && value != "estimate" && value != "accurate" {
-				return nil, fail(http.StatusBadRequest, "invalid", "_total must be none, estimate or accurate")
-			}
-		case "_format":
-			if !strings.Contains(value, "json") {
-				return nil, fail(http.StatusBadRequest, "not-supported", "the demo server speaks JSON only")
-			}
-		case "_pretty":
-		case "_sort":
-			switch value {
-			case "_id", "-_id", "_lastUpdated", "-_lastUpdated":
-				spec.sort = value
-			default:
-				return nil, fail(http.StatusBadRequest, "not-supported", "the demo server sorts by _id or _lastUpdated only")
-			}
-		case "_include", "_revinclude":
-			inc, err := parseInclude(name, value)
-			if err != nil {
+		result := false
+		if strings.HasPrefix(name, "_") {
+			if result, err = spec.apply(name, value); err != nil {
 				return nil, err
 			}
-			if name == "_include" {
-				spec.includes = append(spec.includes, inc)
-			} else {
-				spec.revincludes = append(spec.revincludes, inc)
-			}
-		case "_type":
-			for t := range strings.SplitSeq(value, ",") {
-				if !scope.IsR4Type(t) {
-					return nil, fail(http.StatusBadRequest, "invalid", "_type: %q is not a FHIR R4 resource type", t)
-				}
-				spec.types = append(spec.types, t)
-			}
-		case "_include:iterate", "_revinclude:iterate", "_elements", "_contained", "_containedType":
-			return nil, fail(http.StatusBadRequest, "not-supported", "the demo server does not support %s", name)
-		default:
-			// _id, _lastUpdated, _tag, ... select resources: the evaluator
-			// takes them, or refuses them.
-			result = false
+		}
+		if !result {
 			filter = append(filter, part)
 		}
 		spec.hasResultParams = spec.hasResultParams || result
 	}
 	spec.filter = strings.Join(filter, "&")
 	return spec, nil
+}
+
+// decodeParam decodes the name and the value of one name=value of a
+// query string.
+func decodeParam(part string) (name, value string, err error) {
+	k, v, _ := strings.Cut(part, "=")
+	name, err1 := url.QueryUnescape(k)
+	value, err2 := url.QueryUnescape(v)
+	if err1 != nil || err2 != nil {
+		return "", "", fail(http.StatusBadRequest, "invalid", "bad percent-encoding in %q", part)
+	}
+	return name, value, nil
+}
+
+// apply takes a parameter whose name starts with "_" into spec. It
+// reports whether the parameter shapes the result (false for those that
+// select resources, _id, _lastUpdated, _tag, ..., which the evaluator
+// takes, or refuses).
+func (spec *searchSpec) apply(name, value string) (result bool, err error) {
+	switch name {
+	case "_count", "_offset":
+		err = spec.setPaging(name, value)
+	case "_summary":
+		if value == "count" {
+			spec.summaryCount = true
+		} else {
+			err = spec.subset.setSummary(value)
+		}
+	case "_elements":
+		err = spec.subset.addElements(value)
+	case "_total":
+		if value != "none" && value != "estimate" && value != "accurate" {
+			err = fail(http.StatusBadRequest, "invalid", "_total must be none, estimate or accurate")
+		}
+	case "_format":
+		if !strings.Contains(value, "json") {
+			err = fail(http.StatusBadRequest, "not-supported", "the demo server speaks JSON only")
+		}
+	case "_pretty":
+	case "_sort":
+		err = spec.setSort(value)
+	case "_include", "_revinclude":
+		err = spec.addInclude(name, value)
+	case "_type":
+		err = spec.setTypes(value)
+	case "_include:iterate", "_revinclude:iterate", "_contained", "_containedType":
+		err = fail(http.StatusBadRequest, "not-supported", "the demo server does not support %s", name)
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// setPaging reads _count (at most maxCount) or _offset.
+func (spec *searchSpec) setPaging(name, value string) error {
+	n, err := strconv.Atoi(value)
+	if err != nil || n < 0 {
+		return fail(http.StatusBadRequest, "invalid", "%s must be a number, 0 or more", name)
+	}
+	if name == "_offset" {
+		spec.offset = n
+	} else {
+		spec.count = min(n, maxCount)
+	}
+	return nil
+}
+
+// setSort reads _sort: _id or _lastUpdated, ascending or descending.
+func (spec *searchSpec) setSort(value string) error {
+	switch value {
+	case "_id", "-_id", "_lastUpdated", "-_lastUpdated":
+		spec.sort = value
+		return nil
+	}
+	return fail(http.StatusBadRequest, "not-supported", "the demo server sorts by _id or _lastUpdated only")
+}
+
+// addInclude reads one _include or _revinclude.
+func (spec *searchSpec) addInclude(name, value string) error {
+	inc, err := parseInclude(name, value)
+	if err != nil {
+		return err
+	}
+	if name == "_include" {
+		spec.includes = append(spec.includes, inc)
+	} else {
+		spec.revincludes = append(spec.revincludes, inc)
+	}
+	return nil
+}
+
+// setTypes reads _type, a comma list of R4 types.
+func (spec *searchSpec) setTypes(value string) error {
+	for t := range strings.SplitSeq(value, ",") {
+		if !scope.IsR4Type(t) {
+			return fail(http.StatusBadRequest, "invalid", "_type: %q is not a FHIR R4 resource type", t)
+		}
+		spec.types = append(spec.types, t)
+	}
+	return nil
 }
 
 // parseInclude reads "Source:param" or "Source:param:Target", param
@@ -269,10 +312,10 @@ func (s *Store) searchL(c *call) (result, error) {
 	}
 	entries := make([]any, 0, len(page))
 	for _, r := range page {
-		entries = append(entries, s.entry(r, "match"))
+		entries = append(entries, s.entry(r, "match", spec.subset))
 	}
 	for _, r := range s.includedL(spec, page) {
-		entries = append(entries, s.entry(r, "include"))
+		entries = append(entries, s.entry(r, "include", spec.subset))
 	}
 	return s.searchset(len(matches), links, entries), nil
 }
@@ -289,9 +332,10 @@ func (s *Store) searchset(total int, links, entries []any) result {
 	return result{status: http.StatusOK, body: encode(b)}
 }
 
-// entry is a searchset entry for the current version of r.
-func (s *Store) entry(r *record, mode string) map[string]any {
-	return map[string]any{"fullUrl": s.url(r.typ + "/" + r.id), "resource": json.RawMessage(r.current().body),
+// entry is a searchset entry for the current version of r, of what sb
+// keeps of it.
+func (s *Store) entry(r *record, mode string, sb subset) map[string]any {
+	return map[string]any{"fullUrl": s.url(r.typ + "/" + r.id), "resource": json.RawMessage(sb.apply(r.current().body)),
 		"search": map[string]any{"mode": mode}}
 }
 
@@ -431,7 +475,7 @@ func (s *Store) operationL(c *call) (result, error) {
 	all := s.findL(s.typesL(), nil, c.req.ID)
 	entries := make([]any, 0, len(all))
 	for _, r := range all {
-		entries = append(entries, s.entry(r, "match"))
+		entries = append(entries, s.entry(r, "match", subset{}))
 	}
 	return s.searchset(len(all), nil, entries), nil
 }

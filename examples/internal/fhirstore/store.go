@@ -1,9 +1,10 @@
 // Package fhirstore is the examples' in-memory FHIR R4 server, seeded with
-// sample patients: read, vread, update (versioned, If-Match), create,
-// delete and JSON Patch, their conditional forms, history at instance,
-// type and system level, search at type, compartment and system level
-// with every parameter evaluated by smartmw.ParseSearch, _include and
-// _revinclude, paging, batch and transaction Bundles, Patient/$everything
+// US Core-shaped sample patients (Seed): read, vread, update (versioned,
+// If-Match), create, delete and JSON Patch, their conditional forms,
+// history at instance, type and system level, search at type,
+// compartment and system level with every parameter evaluated by
+// smartmw.ParseSearch, _include and _revinclude, _elements and _summary
+// (subset), paging, batch and transaction Bundles, Patient/$everything
 // and a CapabilityStatement. It shows what a handler behind smartguard
 // does with the decision on its request context.
 package fhirstore
@@ -46,6 +47,8 @@ type Store struct {
 	now  func() time.Time // the clock of lastUpdated
 
 	started time.Time // the CapabilityStatement's date
+
+	bulk bulkJobs // Bulk Data export jobs (export.go)
 }
 
 // state is everything the store holds; a transaction works on it and
@@ -95,7 +98,7 @@ func (st *state) clone() state {
 
 // New returns a Store for the FHIR base URL base, holding the sample data
 // (Seed).
-func New(base string) (*Store, error) { return newStore(base, Seed(), time.Now) }
+func New(base string) (*Store, error) { return newStore(base, append(Seed(), cohort()), time.Now) }
 
 func newStore(base string, resources []json.RawMessage, now func() time.Time) (*Store, error) {
 	u, err := url.Parse(base)
@@ -209,8 +212,11 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeResult(w, failed(fail(http.StatusInternalServerError, "exception", "no authorization decision on the request")))
 		return
 	}
-	if d.Interaction() == scope.InteractionCapabilities {
+	if d.Request().Interaction == scope.InteractionCapabilities {
 		s.Metadata(nil).ServeHTTP(w, r)
+		return
+	}
+	if s.serveExport(w, r, d) {
 		return
 	}
 	c := &call{d: d, req: d.Request(), ifMatch: r.Header.Get("If-Match"), ifNoneExist: r.Header.Get("If-None-Exist"),

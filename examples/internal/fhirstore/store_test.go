@@ -264,8 +264,11 @@ func TestBadRequestsGetAnOperationOutcome(t *testing.T) {
 		{"unknown search parameter", "GET", "/fhir/Observation?colour=blue", "", 400},
 		{"chained search", "GET", "/fhir/Observation?subject.name=Shaw", "", 400},
 		{"value of the wrong type", "GET", "/fhir/Observation?date=yesterday", "", 400},
-		{"result parameter not supported", "GET", "/fhir/Observation?_elements=id", "", 400},
-		{"_summary other than count", "GET", "/fhir/Observation?_summary=text", "", 400},
+		{"result parameter not supported", "GET", "/fhir/Observation?_contained=true", "", 400},
+		{"_summary of no R4 value", "GET", "/fhir/Observation?_summary=short", "", 400},
+		{"_elements of a nested element", "GET", "/fhir/Observation?_elements=code.coding", "", 400},
+		{"_elements of no element", "GET", "/fhir/Observation?_elements=status,,code", "", 400},
+		{"_summary=count on a read", "GET", "/fhir/Observation/example-weight?_summary=count", "", 400},
 		{"_include of a parameter that is not a reference", "GET", "/fhir/Observation?_include=Observation:code", "", 400},
 		{"_type on a type search", "GET", "/fhir/Observation?_type=Patient", "", 400},
 		{"non-Patient compartment", "GET", "/fhir/Encounter/example-visit/Observation", "", 400},
@@ -292,12 +295,13 @@ func TestSearchEvaluatesEveryParameterWithTheLibrary(t *testing.T) {
 		{"token with system", "Observation?patient=example&category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory",
 			[]string{"Observation/example-glucose", "Observation/example-hba1c", "Observation/example-ldl"}},
 		{"token code alternatives", "Observation?code=4548-4,18262-6&subject=Patient/other", []string{"Observation/other-ldl"}},
-		{"quantity with a prefix", "Observation?value-quantity=gt150", []string{"Observation/other-ldl", "Observation/other-systolic"}},
+		{"quantity with a prefix", "Observation?value-quantity=gt150", []string{"Observation/example-steps", "Observation/other-ldl",
+			"Observation/other-steps", "Observation/other-systolic"}},
 		{"date prefix", "Observation?patient=example&date=lt2026-10-02T09:20:00Z", []string{"Observation/example-heart-rate-visit", "Observation/example-smoking"}},
 		{"string, case and prefix", "Patient?name=shA", []string{"Patient/example"}},
 		{"_id", "Condition?_id=example-diabetes,third-asthma", []string{"Condition/example-diabetes", "Condition/third-asthma"}},
 		{"reference to an encounter", "Condition?encounter=Encounter/example-visit", []string{"Condition/example-bronchitis"}},
-		{"health-concern Conditions", "Condition?category=http://terminology.hl7.org/CodeSystem/condition-category|health-concern",
+		{"health-concern Conditions", "Condition?category=http://hl7.org/fhir/us/core/CodeSystem/condition-category|health-concern",
 			[]string{"Condition/example-food-insecurity", "Condition/other-fall-risk"}},
 		{"compartment search", "Patient/third/Condition", []string{"Condition/third-asthma"}},
 		{"compartment search with a parameter", "Patient/example/Observation?category=social-history", []string{"Observation/example-smoking"}},
@@ -344,8 +348,8 @@ func TestSearchIncludesAndCounts(t *testing.T) {
 	})
 	t.Run("_summary=count answers the total only", func(t *testing.T) {
 		b := s.must(200, "GET", "/fhir/Observation?patient=example&_summary=count", "").json(t)
-		if b["total"] != 8.0 || b["entry"] != nil {
-			t.Errorf("total %v, entries %v; want 8 and none", b["total"], b["entry"])
+		if b["total"] != 15.0 || b["entry"] != nil {
+			t.Errorf("total %v, entries %v; want 15 and none", b["total"], b["entry"])
 		}
 	})
 	t.Run("POST _search reads the form", func(t *testing.T) {

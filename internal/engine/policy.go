@@ -1,0 +1,959 @@
+package engine
+
+// The access policy: declarative rules of what a user or a client may
+// do, intersected with what its scopes allow. See AccessPolicy.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/compartment"
+	"github.com/smartguard/smartguard/internal/fhirjson"
+	"github.com/smartguard/smartguard/internal/search"
+	"github.com/smartguard/smartguard/scope"
+)
+
+// AccessPolicy is a declarative policy (see middleware.AccessPolicy): it
+// limits user/ and system/ scopes to what its rules grant the token's
+// subject.
+type AccessPolicy struct {
+	Rules         []AccessRule
+	Relationships []Relationship
+	// Relations finds the patients a relationship reaches; nil: the
+	// Engine searches its own FHIR API through the handler.
+	Relations Relations
+	// CacheTTL and CacheSize bound the cache of relationships.
+	CacheTTL  time.Duration
+	CacheSize int
+	// MaxQueryIDs bounds the ids a search is narrowed with; above it the
+	// guard filters the answer instead.
+	MaxQueryIDs int
+	// MaxLookupIDs bounds the patients one relationship reaches.
+	MaxLookupIDs int
+	// Now is the clock of the cache. Default time.Now.
+	Now func() time.Time
+}
+
+// AccessRule grants its subject (every one of the set fields must match
+// the token) the access of its Grants.
+type AccessRule struct {
+	Name         string
+	FHIRUserType string
+	Claim, Value string
+	ClientID     string
+	Grants       []AccessGrant
+}
+
+// AccessGrant grants interactions (letters of "cruds") on resource types,
+// limited to the resources that match Criteria (a FHIR search, with
+// %fhirUser, %patient and %client) and, with Patients, to those in the
+// compartment of the patients the named relationship reaches.
+type AccessGrant struct {
+	Types        []string
+	Interactions string
+	Criteria     string
+	Patients     string
+}
+
+// Relationship names the patients a search reaches: the Patients it
+// finds (Search on Patient, Path "") or the patients referenced at Path
+// ("subject", "member.entity") of the resources it finds.
+type Relationship struct {
+	Name   string
+	Search string
+	Path   string
+}
+
+// Relations finds the ids of the patients a relationship reaches: search
+// is its Search with the variables replaced, path its Path. It must be
+// safe for concurrent use; an error refuses the request.
+type Relations interface {
+	Patients(ctx context.Context, search, path string) ([]string, error)
+}
+
+// Policy defaults.
+const (
+	DefaultPolicyCacheTTL  = time.Minute
+	DefaultPolicyCacheSize = 10000
+	DefaultMaxQueryIDs     = 100
+	DefaultMaxLookupIDs    = 10000
+)
+
+// compiled policy
+type policy struct {
+	rules     []cRule
+	relations Relations
+	ttl       time.Duration
+	size      int
+	maxQuery  int
+	maxLookup int
+	now       func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]relEntry
+}
+
+type cRule struct {
+	name               string
+	userType, clientID string
+	claim              []string
+	value              string
+	grants             []cGrant
+}
+
+type cGrant struct {
+	types    []string // nil: every type
+	perm     scope.Permission
+	criteria scope.Constraint // with variables
+	rel      *Relationship
+	relType  string // the relationship search's type
+	relQuery string
+}
+
+type relEntry struct {
+	ids     map[string]struct{}
+	sorted  []string
+	expires time.Time
+}
+
+// policyView is what the policy grants one token's subject.
+type policyView struct {
+	rules  []string // the names of the rules that apply
+	grants []vGrant
+}
+
+type vGrant struct {
+	rule     string
+	types    []string
+	perm     scope.Permission
+	cons     scope.Constraint    // nil: no criteria
+	patients map[string]struct{} // nil: no relationship
+	ids      []string            // sorted ids of patients
+
+	// The compiled criteria for qTyp, kept for the request's other
+	// resources (a view serves one request).
+	mu   *sync.Mutex
+	qTyp string
+	q    *search.Query
+}
+
+// matchGrant is matchConstraint for g's criteria, the compiled query
+// kept on g for the next resource of the same type.
+func (a *Engine) matchGrant(g *vGrant, typ string, resource []byte) bool {
+	g.mu.Lock()
+	q, ok := g.q, g.qTyp == typ
+	g.mu.Unlock()
+	if !ok {
+		if strings.Contains(g.cons.String(), "=ap") {
+			return a.matchConstraint(typ, resource, g.cons)
+		}
+		key := typ + "?" + g.cons.String()
+		a.mu.Lock()
+		q, ok = a.queries[key]
+		a.mu.Unlock()
+		if !ok {
+			var err error
+			if q, err = search.Compile(typ, g.cons, search.Options{Base: a.baseURL}); err != nil {
+				q = nil
+			}
+			a.mu.Lock()
+			if a.queries == nil {
+				a.queries = map[string]*search.Query{}
+			}
+			if len(a.queries) < maxQueries {
+				a.queries[key] = q
+			}
+			a.mu.Unlock()
+		}
+		g.mu.Lock()
+		g.q, g.qTyp = q, typ
+		g.mu.Unlock()
+	}
+	if q == nil {
+		return false
+	}
+	m, err := q.Match(resource)
+	return err == nil && m
+}
+
+var policyVars = []string{"%fhirUser", "%patient", "%client"}
+
+// compilePolicy checks p and compiles it; the errors name the rule.
+func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
+	if p == nil {
+		return nil, nil
+	}
+	cp := &policy{relations: p.Relations, ttl: p.CacheTTL, size: p.CacheSize, maxQuery: p.MaxQueryIDs, maxLookup: p.MaxLookupIDs, now: p.Now}
+	if cp.ttl <= 0 {
+		cp.ttl = DefaultPolicyCacheTTL
+	}
+	if cp.size <= 0 {
+		cp.size = DefaultPolicyCacheSize
+	}
+	if cp.maxQuery <= 0 {
+		cp.maxQuery = DefaultMaxQueryIDs
+	}
+	if cp.maxLookup <= 0 {
+		cp.maxLookup = DefaultMaxLookupIDs
+	}
+	if cp.now == nil {
+		cp.now = time.Now
+	}
+	var errs []error
+	rels := map[string]*Relationship{}
+	for i := range p.Relationships {
+		r := p.Relationships[i]
+		who := fmt.Sprintf("relationship %d (%q)", i, r.Name)
+		if r.Name == "" {
+			errs = append(errs, fmt.Errorf("%s has no name", who))
+			continue
+		}
+		if rels[r.Name] != nil {
+			errs = append(errs, fmt.Errorf("%s: the name is given twice", who))
+			continue
+		}
+		typ, q, _ := strings.Cut(r.Search, "?")
+		if !scope.IsR4Type(typ) || q == "" {
+			errs = append(errs, fmt.Errorf("%s: search %q is not Type?params", who, r.Search))
+			continue
+		}
+		if _, err := search.Parse(typ, sample(q), search.Options{Base: base}); err != nil {
+			errs = append(errs, fmt.Errorf("%s: search %q cannot be evaluated: %w", who, r.Search, err))
+			continue
+		}
+		if typ != "Patient" && r.Path == "" || typ == "Patient" && r.Path != "" {
+			errs = append(errs, fmt.Errorf("%s: a search of Patient takes no path; a search of another type needs the path of its patient references", who))
+			continue
+		}
+		if strings.Contains(r.Path, "..") || strings.HasPrefix(r.Path, ".") || strings.HasSuffix(r.Path, ".") {
+			errs = append(errs, fmt.Errorf("%s: path %q is not element names separated by dots", who, r.Path))
+			continue
+		}
+		rels[r.Name] = &r
+	}
+	names := map[string]bool{}
+	for i, r := range p.Rules {
+		who := fmt.Sprintf("rule %d (%q)", i, r.Name)
+		if r.Name == "" {
+			errs = append(errs, fmt.Errorf("%s has no name", who))
+			continue
+		}
+		if names[r.Name] {
+			errs = append(errs, fmt.Errorf("%s: the name is given twice", who))
+			continue
+		}
+		names[r.Name] = true
+		cr := cRule{name: r.Name, userType: r.FHIRUserType, clientID: r.ClientID, value: r.Value}
+		if r.FHIRUserType == "" && r.Claim == "" && r.ClientID == "" {
+			errs = append(errs, fmt.Errorf("%s names no subject (fhirUserType, claim or clientId)", who))
+			continue
+		}
+		if r.FHIRUserType != "" && !slices.Contains([]string{"Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Person"}, r.FHIRUserType) {
+			errs = append(errs, fmt.Errorf("%s: fhirUserType %q is not a SMART user type", who, r.FHIRUserType))
+			continue
+		}
+		if (r.Claim == "") != (r.Value == "") {
+			errs = append(errs, fmt.Errorf("%s: claim and value go together", who))
+			continue
+		}
+		if r.Claim != "" {
+			cr.claim = strings.Split(r.Claim, ".")
+			if slices.Contains(cr.claim, "") {
+				errs = append(errs, fmt.Errorf("%s: claim %q has an empty step", who, r.Claim))
+				continue
+			}
+		}
+		if len(r.Grants) == 0 {
+			errs = append(errs, fmt.Errorf("%s grants nothing", who))
+			continue
+		}
+		for j, g := range r.Grants {
+			gwho := fmt.Sprintf("%s grant %d", who, j)
+			cg, err := compileGrant(g, rels, base)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", gwho, err))
+				continue
+			}
+			cr.grants = append(cr.grants, cg)
+		}
+		cp.rules = append(cp.rules, cr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cGrant, error) {
+	var cg cGrant
+	perm, ok := parseLetters(g.Interactions)
+	if !ok {
+		return cg, fmt.Errorf("interactions %q are not letters of \"cruds\" in that order", g.Interactions)
+	}
+	cg.perm = perm
+	if len(g.Types) == 0 {
+		return cg, errors.New("names no resource type (\"*\" for every type)")
+	}
+	for _, t := range g.Types {
+		if t == "*" {
+			if len(g.Types) > 1 {
+				return cg, errors.New("\"*\" stands alone in types")
+			}
+			break
+		}
+		if !scope.IsR4Type(t) {
+			return cg, fmt.Errorf("%q is not an R4 resource type", t)
+		}
+		cg.types = append(cg.types, t)
+	}
+	if g.Criteria != "" {
+		if cg.types == nil {
+			return cg, errors.New("criteria need named types: a search cannot be evaluated on every type")
+		}
+		for _, part := range strings.Split(g.Criteria, "&") {
+			k, v, _ := strings.Cut(part, "=")
+			name, err1 := url.QueryUnescape(k)
+			value, err2 := url.QueryUnescape(v)
+			if err1 != nil || err2 != nil || name == "" || value == "" {
+				return cg, fmt.Errorf("criteria %q: %q is not name=value", g.Criteria, part)
+			}
+			if i := strings.IndexByte(value, '%'); i >= 0 && !slices.ContainsFunc(policyVars, func(v string) bool { return strings.HasPrefix(value[i:], v) }) {
+				return cg, fmt.Errorf("criteria %q: unknown variable in %q (known: %s)", g.Criteria, value, strings.Join(policyVars, ", "))
+			}
+			cg.criteria = append(cg.criteria, scope.Param{Name: name, Value: value})
+		}
+		for _, t := range cg.types {
+			if _, err := search.Compile(t, sampleConstraint(cg.criteria), search.Options{Base: base}); err != nil {
+				return cg, fmt.Errorf("criteria %q cannot be evaluated on %s: %w", g.Criteria, t, err)
+			}
+		}
+	}
+	if g.Patients != "" {
+		r := rels[g.Patients]
+		if r == nil {
+			return cg, fmt.Errorf("patients names no relationship %q", g.Patients)
+		}
+		cg.rel = r
+		cg.relType, cg.relQuery, _ = strings.Cut(r.Search, "?")
+	}
+	return cg, nil
+}
+
+// parseLetters reads interaction letters: a non-empty subset of "cruds",
+// in that order.
+func parseLetters(s string) (scope.Permission, bool) {
+	const order = "cruds"
+	bits := [...]scope.Permission{scope.Create, scope.Read, scope.Update, scope.Delete, scope.Search}
+	var p scope.Permission
+	at := 0
+	for i := 0; i < len(s); i++ {
+		k := strings.IndexByte(order[at:], s[i])
+		if k < 0 {
+			return 0, false
+		}
+		at += k
+		p |= bits[at]
+		at++
+	}
+	return p, p != 0
+}
+
+// sample replaces the variables of a search with sample values, to check
+// it compiles.
+func sample(s string) string {
+	return strings.NewReplacer("%fhirUser", "Practitioner/x", "%patient", "Patient/x", "%client", "x").Replace(s)
+}
+
+func sampleConstraint(c scope.Constraint) scope.Constraint {
+	out := make(scope.Constraint, len(c))
+	for i, p := range c {
+		out[i] = scope.Param{Name: p.Name, Value: sample(p.Value)}
+	}
+	return out
+}
+
+// vars are the values of the variables for one grant: "" when absent.
+type vars struct{ fhirUser, patient, client string }
+
+func (v vars) replace(s string) (string, bool) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, true
+	}
+	ok := true
+	r := func(name, val string) {
+		if strings.Contains(s, name) {
+			if val == "" {
+				ok = false
+			}
+			s = strings.ReplaceAll(s, name, val)
+		}
+	}
+	r("%fhirUser", v.fhirUser)
+	r("%patient", v.patient)
+	r("%client", v.client)
+	return s, ok
+}
+
+// matches reports whether rule r applies to grant g.
+func (r *cRule) matches(g *smartctx.Grant) bool {
+	if r.userType != "" {
+		typ, _, ok := g.FHIRUserReference()
+		if !ok || typ != r.userType {
+			return false
+		}
+	}
+	if r.clientID != "" && g.ClientID() != r.clientID {
+		return false
+	}
+	if r.claim != nil && !slices.Contains(ClaimStrings(g, r.claim), r.value) {
+		return false
+	}
+	return true
+}
+
+// ClaimStrings returns the string values of the claim at path in g's
+// raw claims: a string, or the strings of an array.
+func ClaimStrings(g *smartctx.Grant, path []string) []string {
+	if len(path) == 0 {
+		return nil
+	}
+	v, ok := g.Claim(strings.Join(path, "."))
+	if !ok {
+		v, ok = g.Claim(path[0])
+		for _, step := range path[1:] {
+			if !ok {
+				break
+			}
+			m, isMap := v.(map[string]any)
+			if !isMap {
+				ok = false
+				break
+			}
+			v, ok = m[step]
+		}
+	}
+	if !ok {
+		return nil
+	}
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	case []string:
+		return v
+	}
+	return nil
+}
+
+type lookupFunc func(ctx context.Context, typ, query, path string) ([]string, error)
+
+// view returns what the policy grants g's subject, looking relationships
+// up with lookup (the handler) unless the policy has its own Relations.
+func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView, error) {
+	if m, ok := ctx.Value(viewKey{}).(*viewMemo); ok && m.g == g && m.v != nil {
+		return m.v, nil
+	}
+	p := a.pol
+	v := &policyView{}
+	var vs vars
+	if typ, id, ok := g.LocalFHIRUser(a.baseURL); ok {
+		vs.fhirUser = typ + "/" + id
+	}
+	if pid := g.Patient(); pid != "" {
+		vs.patient = "Patient/" + pid
+	}
+	vs.client = g.ClientID()
+	for i := range p.rules {
+		r := &p.rules[i]
+		if !r.matches(g) {
+			continue
+		}
+		v.rules = append(v.rules, r.name)
+		for _, cg := range r.grants {
+			vg := vGrant{rule: r.name, types: cg.types, perm: cg.perm, mu: new(sync.Mutex)}
+			ok := true
+			for _, c := range cg.criteria {
+				val, good := vs.replace(c.Value)
+				ok = ok && good
+				vg.cons = append(vg.cons, scope.Param{Name: c.Name, Value: val})
+			}
+			if !ok {
+				continue // a variable without a value grants nothing
+			}
+			if cg.rel != nil {
+				q, good := vs.replace(cg.relQuery)
+				if !good {
+					continue
+				}
+				e, err := p.patients(ctx, a, cg.relType, q, cg.rel.Path)
+				if err != nil {
+					return nil, err
+				}
+				vg.patients, vg.ids = e.ids, e.sorted
+			}
+			v.grants = append(v.grants, vg)
+		}
+	}
+	if m, ok := ctx.Value(viewKey{}).(*viewMemo); ok {
+		m.g, m.v = g, v
+	}
+	return v, nil
+}
+
+type viewKey struct{}
+
+// viewMemo keeps one request's view: bundle entries and contexts share it.
+type viewMemo struct {
+	g *smartctx.Grant
+	v *policyView
+}
+
+type lookupKey struct{}
+
+// patients returns the patients a relationship reaches, from the cache
+// or looked up.
+func (p *policy) patients(ctx context.Context, a *Engine, typ, query, path string) (relEntry, error) {
+	key := typ + "?" + query + "#" + path
+	now := p.now()
+	p.mu.Lock()
+	e, ok := p.cache[key]
+	p.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e, nil
+	}
+	var ids []string
+	var err error
+	switch {
+	case p.relations != nil:
+		ids, err = p.relations.Patients(ctx, typ+"?"+query, path)
+	default:
+		lookup, _ := ctx.Value(lookupKey{}).(lookupFunc)
+		if lookup == nil {
+			err = errors.New("no handler to look relationships up with")
+		} else {
+			ids, err = lookup(ctx, typ, query, path)
+		}
+	}
+	if err != nil {
+		return relEntry{}, &Error{Status: http.StatusServiceUnavailable, Description: "the access policy's relationships cannot be looked up",
+			Err: fmt.Errorf("relationship %s?%s: %w", typ, query, err)}
+	}
+	if len(ids) > p.maxLookup {
+		ids = ids[:p.maxLookup] // fewer patients: refuses more, never less
+	}
+	e = relEntry{ids: make(map[string]struct{}, len(ids)), expires: now.Add(p.ttl)}
+	for _, id := range ids {
+		if id != "" {
+			e.ids[id] = struct{}{}
+		}
+	}
+	e.sorted = make([]string, 0, len(e.ids))
+	for id := range e.ids {
+		e.sorted = append(e.sorted, id)
+	}
+	sort.Strings(e.sorted)
+	p.mu.Lock()
+	if p.cache == nil {
+		p.cache = map[string]relEntry{}
+	}
+	if len(p.cache) >= p.size {
+		for k, old := range p.cache {
+			if !now.Before(old.expires) {
+				delete(p.cache, k)
+			}
+		}
+		for k := range p.cache {
+			if len(p.cache) < p.size {
+				break
+			}
+			delete(p.cache, k)
+		}
+	}
+	p.cache[key] = e
+	p.mu.Unlock()
+	return e, nil
+}
+
+// access returns the grants of v that allow every letter of perm on typ.
+func (v *policyView) access(typ string, perm scope.Permission) []*vGrant {
+	var out []*vGrant
+	for i := range v.grants {
+		g := &v.grants[i]
+		if g.perm&perm != perm {
+			continue
+		}
+		if g.types != nil && !slices.Contains(g.types, typ) {
+			continue
+		}
+		if g.types != nil && (typ == "*" || typ == "") {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func unlimited(gs []*vGrant) bool {
+	for _, g := range gs {
+		if g.cons == nil && g.patients == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// permits reports whether the policy lets resource, of type typ, leave
+// or be written with letter perm.
+func (a *Engine) policyPermits(v *policyView, typ string, resource []byte, perm scope.Permission) bool {
+	for i := range v.grants {
+		g := &v.grants[i]
+		if g.perm&perm != perm || g.types != nil && !slices.Contains(g.types, typ) {
+			continue
+		}
+		if g.cons != nil && !a.matchGrant(g, typ, resource) {
+			continue
+		}
+		if g.patients != nil && !a.inPatients(g.patients, typ, resource) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// inPatients reports whether resource belongs to the compartment of one
+// of the patients and holds nothing of another's.
+func (a *Engine) inPatients(set map[string]struct{}, typ string, resource []byte) bool {
+	in := func(id string) bool { _, ok := set[id]; return ok }
+	if typ == "Patient" {
+		_, id, err := compartment.TypeAndID(resource)
+		return err == nil && in(id) && a.containedIn(set, resource)
+	}
+	if !compartment.In(typ) {
+		return false
+	}
+	ok, other, contains, err := compartment.MemberOfSet(resource, typ, in, compartment.AnyServer)
+	if err != nil || !ok || other {
+		return false
+	}
+	return !contains || a.containedIn(set, resource)
+}
+
+// containedIn reports whether every resource contained in resource
+// refers to no patient outside set.
+func (a *Engine) containedIn(set map[string]struct{}, resource []byte) bool {
+	if !mayContain(resource) {
+		return true
+	}
+	in := func(id string) bool { _, ok := set[id]; return ok }
+	err := members(resource, func(_ string, v []byte) error {
+		return fhirjson.Elements(v, func(s fhirjson.Span) error {
+			res := s.Of(v)
+			r, err := fhirjson.Scan(res)
+			if err != nil || r.Type == "" {
+				return errNotPermitted
+			}
+			if r.Type == "Patient" || !compartment.In(r.Type) {
+				return nil
+			}
+			_, other, _, err := compartment.MemberOfSet(res, r.Type, in, compartment.AnyServer)
+			if err != nil || other {
+				return errNotPermitted
+			}
+			return nil
+		})
+	}, "contained")
+	return err == nil
+}
+
+// policyDeny refuses req for the policy: the rules that apply and why.
+func (a *Engine) policyDeny(req *Request, bundled bool, v *policyView, why string) *Error {
+	rules := "no rule applies to this "
+	if req.Context == scope.System {
+		rules += "client"
+	} else {
+		rules += "user"
+	}
+	if v != nil && len(v.rules) == 1 {
+		rules = "rule " + quoteAll(v.rules)
+	} else if v != nil && len(v.rules) > 1 {
+		rules = "rules " + quoteAll(v.rules)
+	}
+	desc := "refused by the access policy (" + rules + "): " + why
+	rule := ""
+	if v != nil {
+		rule = strings.Join(v.rules, ",")
+	}
+	switch req.Interaction {
+	case scope.InteractionRead, scope.InteractionVRead, scope.InteractionHistoryInstance:
+		if a.opt.NotFoundForDenied {
+			return &Error{Status: http.StatusNotFound, Description: "resource not found", By: RefusedByPolicy, Rule: rule,
+				Err: errors.New(desc)}
+		}
+	}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: desc, By: RefusedByPolicy, Rule: rule}
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// Who refused, in Error.By.
+const (
+	RefusedByScope  = "scope"
+	RefusedByPolicy = "policy"
+)
+
+// applyPolicy intersects d, allowed by the scopes in req.Context, with
+// the access policy: it refuses, narrows the query, or leaves the
+// response guard to check the answer against the policy (d.pol).
+func (a *Engine) applyPolicy(ctx context.Context, g *smartctx.Grant, req *Request, d *decision, bundled bool) (*decision, error) {
+	v, err := a.policyView(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if len(v.rules) == 0 {
+		return nil, a.policyDeny(req, bundled, v, "the policy grants nothing")
+	}
+	typ := req.Type
+	if typ == "" {
+		typ = "*"
+	}
+	perm := d.permission()
+	if perm == 0 {
+		perm = scope.Read | scope.Search
+	}
+	if req.Conditional {
+		perm |= scope.Search
+	}
+	gs := v.access(typ, perm)
+	if len(gs) == 0 {
+		return nil, a.policyDeny(req, bundled, v, "no grant allows "+typ+"."+perm.String())
+	}
+	d.pol = v
+	free := unlimited(gs)
+	switch req.Interaction {
+	case scope.InteractionSearchType:
+		if free {
+			break
+		}
+		if typ == "*" {
+			return nil, a.policyDeny(req, bundled, v, "searches of every type need a grant without criteria")
+		}
+		if one := unionPatients(gs); one != nil {
+			gs = []*vGrant{one}
+		}
+		if len(gs) == 1 {
+			if q, ok := a.narrow(gs[0], typ, d.Query); ok {
+				d.Query, d.Rewritten = q, true
+				break
+			}
+		}
+		if bundled || a.opt.SkipResponseGuard {
+			return nil, a.policyDeny(req, bundled, v, "this search cannot be limited to what the policy grants")
+		}
+		d.filtered = true
+	case scope.InteractionSearchSystem, scope.InteractionHistoryType, scope.InteractionHistorySystem, scope.InteractionOperation:
+		if !free {
+			return nil, a.policyDeny(req, bundled, v, "the policy grants "+typ+" only with criteria, which "+string(req.Interaction)+" cannot be held to")
+		}
+	case scope.InteractionCreate, scope.InteractionUpdate:
+		if len(req.Resource) > 0 && !a.policyPermits(v, req.Type, req.Resource, req.Interaction.Permission()) {
+			return nil, a.policyDeny(req, bundled, v, "the resource does not match what the policy grants")
+		}
+	case scope.InteractionPatch:
+		if free {
+			break
+		}
+		var cons []scope.Constraint
+		rel := false
+		for _, g := range gs {
+			if g.cons != nil {
+				cons = append(cons, g.cons)
+			}
+			rel = rel || g.patients != nil
+		}
+		if !patchLeavesAlone(req.Resource, req.Type, rel && compartment.In(req.Type), cons) {
+			return nil, a.policyDeny(req, bundled, v, "a patch must be a JSON Patch that leaves the policy's elements alone")
+		}
+	}
+	return d, nil
+}
+
+// narrow returns q with g's limits added, when that is exact: its
+// criteria, and its patients by a compartment parameter when they are at
+// most MaxQueryIDs.
+func (a *Engine) narrow(g *vGrant, typ, q string) (string, bool) {
+	for _, p := range g.cons {
+		q = appendParam(q, p.Name, p.Value)
+	}
+	if g.patients == nil {
+		return q, true
+	}
+	if len(g.ids) == 0 || len(g.ids) > a.pol.maxQuery {
+		return "", false
+	}
+	if typ == "Patient" {
+		return appendParam(q, "_id", strings.Join(g.ids, ",")), true
+	}
+	name, _, ok := compartmentParam(typ, g.ids[0])
+	if !ok || name == "_id" {
+		return "", false
+	}
+	refs := make([]string, len(g.ids))
+	for i, id := range g.ids {
+		refs[i] = "Patient/" + id
+	}
+	return appendParam(q, name, strings.Join(refs, ",")), true
+}
+
+// withLookup returns ctx with the memo of the request's policy view and,
+// when next is set, the lookup of relationships through next.
+func (a *Engine) withLookup(ctx context.Context, r *http.Request, next http.Handler) context.Context {
+	if a.pol == nil {
+		return ctx
+	}
+	ctx = context.WithValue(ctx, viewKey{}, &viewMemo{})
+	if next == nil || a.pol.relations != nil {
+		return ctx
+	}
+	var lookup lookupFunc = func(ctx context.Context, typ, query, path string) ([]string, error) {
+		return a.lookupThrough(r, next, typ, query, path)
+	}
+	return context.WithValue(ctx, lookupKey{}, lookup)
+}
+
+// lookupThrough runs the search typ?query through next, as the guard's
+// own read (IsGuardRead), and returns the patients it reaches: the ids
+// of the Patients found, or the patients referenced at path.
+func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, path string) ([]string, error) {
+	q := appendParam(query, "_count", strconv.Itoa(a.pol.maxLookup))
+	d := &decision{Request: smartctx.Request{Method: http.MethodGet, Interaction: scope.InteractionSearchType, Type: typ, Query: q},
+		Limits: smartctx.Limits{Context: scope.System}}
+	pre := r.Clone(context.WithValue(smartctx.WithDecision(r.Context(), d.public()), guardReadKey{}, true))
+	pre.Method = http.MethodGet
+	u := *r.URL
+	u.Path, u.RawPath, u.RawQuery = "", "", q
+	pu, err := url.Parse(a.basePath + "/" + typ)
+	if err != nil {
+		return nil, err
+	}
+	u.Path, u.RawPath = pu.Path, pu.RawPath
+	pre.URL = &u
+	pre.RequestURI = u.RequestURI()
+	pre.Body, pre.ContentLength = http.NoBody, 0
+	for _, h := range [...]string{"If-Match", "If-None-Match", "If-Modified-Since", "If-None-Exist", "Content-Type", "Content-Length", "Accept-Encoding", "Prefer"} {
+		pre.Header.Del(h)
+	}
+	pre.Header.Set("Accept", "application/fhir+json")
+	h := http.Header{}
+	gw := &guardWriter{w: headerOnly(h), max: a.opt.MaxResponseBytes}
+	next.ServeHTTP(gw, pre)
+	if gw.overflow || gw.status != 0 && gw.status != http.StatusOK {
+		return nil, fmt.Errorf("the search answered %d", gw.status)
+	}
+	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return nil, errors.New("the search answered compressed")
+	}
+	body := gw.buf
+	res, err := fhirjson.Scan(body)
+	if err != nil || res.Type != "Bundle" {
+		return nil, errors.New("the search did not answer a Bundle")
+	}
+	b, err := res.Bundle()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	steps := strings.Split(path, ".")
+	for _, e := range b.Entries {
+		if e.ResourcePresence != fhirjson.Present {
+			continue
+		}
+		rb := e.Resource.Of(body)
+		rt, id, err := compartment.TypeAndID(rb)
+		if err != nil || rt != typ {
+			continue
+		}
+		if path == "" {
+			ids = append(ids, id)
+			continue
+		}
+		_ = referencesAt(rb, steps, func(ref []byte) {
+			if pid, ok := compartment.PatientOf(ref, a.baseURL); ok {
+				ids = append(ids, pid)
+			} else if pid, ok := compartment.PatientOf(ref, compartment.NoServer); ok {
+				ids = append(ids, pid)
+			}
+		})
+	}
+	return ids, nil
+}
+
+// referencesAt calls fn with the "reference" of each Reference at the
+// element path steps of obj, arrays being walked at every step.
+func referencesAt(obj []byte, steps []string, fn func(ref []byte)) error {
+	if len(obj) > 0 && obj[0] == '[' {
+		return fhirjson.Elements(obj, func(s fhirjson.Span) error {
+			return referencesAt(s.Of(obj), steps, fn)
+		})
+	}
+	if len(steps) == 0 {
+		spans, err := fhirjson.Members(obj, "reference")
+		if err != nil {
+			return err
+		}
+		if ref, ok := fhirjson.DecodeString(spans[0].Of(obj)); ok && ref != "" {
+			fn([]byte(ref))
+		}
+		return nil
+	}
+	spans, err := fhirjson.Members(obj, steps[0])
+	if err != nil || spans[0].Len() == 0 {
+		return err
+	}
+	return referencesAt(spans[0].Of(obj), steps[1:], fn)
+}
+
+// unionPatients returns one grant standing for gs when each limits by
+// patients alone (a panel of several relationships), or nil.
+func unionPatients(gs []*vGrant) *vGrant {
+	if len(gs) < 2 {
+		return nil
+	}
+	u := &vGrant{patients: map[string]struct{}{}}
+	for _, g := range gs {
+		if g.cons != nil || g.patients == nil {
+			return nil
+		}
+		for id := range g.patients {
+			u.patients[id] = struct{}{}
+		}
+	}
+	for id := range u.patients {
+		u.ids = append(u.ids, id)
+	}
+	sort.Strings(u.ids)
+	return u
+}

@@ -1,0 +1,656 @@
+package middleware
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	smartctx "github.com/smartguard/smartguard/context"
+)
+
+// newTestList returns an empty RevocationList on the tests' clock.
+func newTestList() *RevocationList { return NewRevocationList(RevocationListOptions{Now: fixedNow}) }
+
+// withRevocations sets Config.Tokens.Revocations to r, then applies more.
+func withRevocations(r Revocations, more ...func(*Config)) func(*Config) {
+	return func(c *Config) {
+		c.Tokens.Revocations = r
+		for _, f := range more {
+			f(c)
+		}
+	}
+}
+
+func cacheOff(c *Config) { c.Cache.Disable = true }
+
+// wantRevoked fails unless rec is the refusal of a revoked token.
+func wantRevoked(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	challenge := rec.Header().Get("WWW-Authenticate")
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(challenge, `error="invalid_token"`) ||
+		!strings.Contains(challenge, `error_description="the token has been revoked"`) {
+		t.Fatalf("got %d %q, want 401 invalid_token: the token has been revoked", rec.Code, challenge)
+	}
+}
+
+// wantStatus fails unless rec has status want.
+func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
+	t.Helper()
+	if rec.Code != want {
+		t.Fatalf("got %d (%s), want %d", rec.Code, rec.Body, want)
+	}
+}
+
+// TestRevokedJWTRefused: a JWT revoked by jti, by its string or through
+// Guard.Revoke is refused by the next request, whether its grant is
+// cached, not cached yet, or never cached; by Handler, AuthenticateOnly
+// and Verify alike. Another token of the same issuer is not.
+func TestRevokedJWTRefused(t *testing.T) {
+	exp := testNow.Add(time.Hour)
+	tests := []struct {
+		name   string
+		cache  bool // Config.Cache on
+		warm   bool // the token is used (and cached) before it is revoked
+		revoke func(g *Guard, l *RevocationList, tok string) error
+	}{
+		{"by jti, cached", true, true, func(_ *Guard, l *RevocationList, _ string) error { return l.RevokeJTI(testIssuer, "j1", exp) }},
+		{"by jti, not cached yet", true, false, func(_ *Guard, l *RevocationList, _ string) error { return l.RevokeJTI(testIssuer, "j1", exp) }},
+		{"by jti, cache off", false, true, func(_ *Guard, l *RevocationList, _ string) error { return l.RevokeJTI(testIssuer, "j1", exp) }},
+		{"by token, cached", true, true, func(_ *Guard, l *RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
+		{"by token, not cached yet", true, false, func(_ *Guard, l *RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
+		{"by token, cache off", false, true, func(_ *Guard, l *RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
+		{"Guard.Revoke, cached", true, true, func(g *Guard, _ *RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
+		{"Guard.Revoke, not cached yet", true, false, func(g *Guard, _ *RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
+		{"Guard.Revoke, cache off", false, true, func(g *Guard, _ *RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
+	}
+	tok := rs256(t, goodClaims())
+	other := goodClaims()
+	other["jti"] = "j2"
+	otherTok := rs256(t, other)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newTestList()
+			adjust := withRevocations(l)
+			if !tc.cache {
+				adjust = withRevocations(l, cacheOff)
+			}
+			g := newTest(t, adjust)
+			h := g.Handler(emptyBundle)
+			if tc.warm {
+				wantStatus(t, searchWith(h, tok), http.StatusOK)
+			}
+			if err := tc.revoke(g, l, tok); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the refusal is not cached either
+				wantRevoked(t, searchWith(h, tok))
+			}
+			wantRevoked(t, searchWith(g.AuthenticateOnly(emptyBundle), tok))
+			_, err := g.Verify(context.Background(), tok)
+			if !errors.Is(err, ErrRevoked) || !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("Verify: %v, want ErrInvalidToken caused by ErrRevoked", err)
+			}
+			wantStatus(t, searchWith(h, otherTok), http.StatusOK)
+		})
+	}
+}
+
+// TestRevokedOpaqueTokenRefused: an introspected token revoked by its
+// string, through Guard.Revoke, or by the jti of its introspection answer
+// is refused at once, while its answer is cached and when it is not, and
+// without asking the introspection endpoint again.
+func TestRevokedOpaqueTokenRefused(t *testing.T) {
+	exp := testNow.Add(time.Hour)
+	const tok = "opaque-token-1"
+	tests := []struct {
+		name   string
+		warm   bool
+		revoke func(g *Guard, l *RevocationList) error
+	}{
+		{"by token, cached", true, func(_ *Guard, l *RevocationList) error { return l.RevokeToken(tok, exp) }},
+		{"by token, not cached yet", false, func(_ *Guard, l *RevocationList) error { return l.RevokeToken(tok, exp) }},
+		{"by jti of the answer, cached", true, func(_ *Guard, l *RevocationList) error { return l.RevokeJTI(testIssuer, "intro-1", exp) }},
+		{"Guard.Revoke, cached", true, func(g *Guard, _ *RevocationList) error { return g.Revoke(context.Background(), tok) }},
+		{"Guard.Revoke, not cached yet", false, func(g *Guard, _ *RevocationList) error { return g.Revoke(context.Background(), tok) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeIntrospection(t)
+			answer := activeAnswer()
+			answer["jti"] = "intro-1"
+			f.set(tok, answer)
+			f.set("opaque-token-2", activeAnswer())
+			l := newTestList()
+			g := newIntrospecting(t, f, withRevocations(l))
+			h := g.Handler(emptyBundle)
+			if tc.warm {
+				wantStatus(t, searchWith(h, tok), http.StatusOK)
+			}
+			if err := tc.revoke(g, l); err != nil {
+				t.Fatal(err)
+			}
+			calls := f.calls.Load()
+			wantRevoked(t, searchWith(h, tok))
+			if tc.warm && f.calls.Load() != calls {
+				t.Errorf("the endpoint was asked again (%d calls, then %d): the cached answer should have been refused as it is", calls, f.calls.Load())
+			}
+			wantStatus(t, searchWith(h, "opaque-token-2"), http.StatusOK)
+		})
+	}
+}
+
+// TestRevocationByJTIIsPerIssuer: a jti names a token of one issuer only:
+// revoking issuer A's "j1" leaves issuer B's "j1" valid, and the other
+// way round.
+func TestRevocationByJTIIsPerIssuer(t *testing.T) {
+	const other = "https://other-as.example.org"
+	exp := testNow.Add(time.Hour)
+	tokens := map[string]string{}
+	for _, iss := range []string{testIssuer, other} {
+		c := goodClaims() // jti "j1" for both
+		c["iss"] = iss
+		tokens[iss] = rs256(t, c)
+	}
+	for _, tc := range []struct {
+		name             string
+		revoked, allowed string
+	}{
+		{"revoke A's", testIssuer, other},
+		{"revoke B's", other, testIssuer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newTestList()
+			g := newTest(t, withRevocations(l, func(c *Config) {
+				c.Issuers = []Issuer{{URL: other, Audience: testAudience, Keyfunc: staticKey}}
+			}))
+			h := g.Handler(emptyBundle)
+			tokOf := func(iss string) string { return tokens[iss] }
+			wantStatus(t, searchWith(h, tokOf(tc.revoked)), http.StatusOK)
+			wantStatus(t, searchWith(h, tokOf(tc.allowed)), http.StatusOK)
+			if err := l.RevokeJTI(tc.revoked, "j1", exp); err != nil {
+				t.Fatal(err)
+			}
+			wantRevoked(t, searchWith(h, tokOf(tc.revoked)))
+			wantStatus(t, searchWith(h, tokOf(tc.allowed)), http.StatusOK)
+		})
+	}
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// TestRevocationListKeepsEntriesUntilExpiry: an entry is kept until its
+// token's exp plus MaxLeeway, whatever sweeps happen before, and dropped
+// by the first sweep after; a token already past that is not recorded.
+func TestRevocationListKeepsEntriesUntilExpiry(t *testing.T) {
+	ctx := context.Background()
+	exp := testNow.Add(time.Hour)
+	ref := TokenRef{Issuer: testIssuer, JTI: "j1", SHA256: sha256.Sum256([]byte("tok")), ExpiresAt: exp}
+	for _, tc := range []struct {
+		name    string
+		at      time.Time
+		revoked bool
+		len     int
+	}{
+		{"before exp", exp.Add(-time.Second), true, 2},
+		{"at exp", exp, true, 2},
+		{"within the leeway", exp.Add(MaxLeeway - time.Second), true, 2},
+		{"past the leeway", exp.Add(MaxLeeway), false, 0},
+		{"long after", exp.Add(24 * time.Hour), false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{now: testNow}
+			l := NewRevocationList(RevocationListOptions{Now: c.Now})
+			if err := l.Revoke(ctx, ref); err != nil {
+				t.Fatal(err)
+			}
+			c.set(tc.at)
+			// Revoked sweeps (a minute after the last sweep) before it
+			// answers; a Revoke sweeps too.
+			got, err := l.Revoked(ctx, ref)
+			if err != nil || got != tc.revoked {
+				t.Fatalf("Revoked = %v, %v; want %v", got, err, tc.revoked)
+			}
+			if err := l.RevokeJTI(testIssuer, "later", tc.at.Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if n := l.Len(); n != tc.len+1 {
+				t.Fatalf("Len = %d, want %d", n, tc.len+1)
+			}
+		})
+	}
+	t.Run("already expired", func(t *testing.T) {
+		l := newTestList()
+		if err := l.RevokeJTI(testIssuer, "old", testNow.Add(-MaxLeeway)); err != nil {
+			t.Fatal(err)
+		}
+		if n := l.Len(); n != 0 {
+			t.Fatalf("Len = %d, want 0: a token past its expiry and the leeway needs no entry", n)
+		}
+	})
+	t.Run("revoked again with a later exp", func(t *testing.T) {
+		c := &clock{now: testNow}
+		l := NewRevocationList(RevocationListOptions{Now: c.Now})
+		if err := l.RevokeJTI(testIssuer, "j1", exp); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.RevokeJTI(testIssuer, "j1", exp.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.RevokeJTI(testIssuer, "j1", exp.Add(-time.Hour)); err != nil { // never shortens
+			t.Fatal(err)
+		}
+		c.set(exp.Add(30 * time.Minute))
+		if got, _ := l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: "j1"}); !got || l.Len() != 1 {
+			t.Fatalf("Revoked = %v with %d entries, want true with 1: the later exp holds", got, l.Len())
+		}
+	})
+}
+
+// failingRevocations is a Revocations that fails, or blocks until its
+// context ends, and counts the checks.
+type failingRevocations struct {
+	err    error
+	block  bool
+	checks atomic.Int32
+}
+
+func (f *failingRevocations) Revoked(ctx context.Context, _ TokenRef) (bool, error) {
+	f.checks.Add(1)
+	if f.block {
+		<-ctx.Done()
+		return false, ctx.Err()
+	}
+	return false, f.err
+}
+
+func (f *failingRevocations) Revoke(context.Context, TokenRef) error { return f.err }
+
+// TestRevocationErrorsFailClosed: when Revocations errs or does not
+// answer in time, the request is answered 503 temporarily_unavailable
+// with Retry-After, never passed to the handler, for a cached token and a
+// new one; a Revocations that answers is asked on every request.
+func TestRevocationErrorsFailClosed(t *testing.T) {
+	down := errors.New("store unreachable")
+	for _, tc := range []struct {
+		name    string
+		store   *failingRevocations
+		warm    bool // the token is cached first, with a working list
+		timeout time.Duration
+	}{
+		{"error, first seen", &failingRevocations{err: down}, false, 0},
+		{"error, cached", &failingRevocations{err: down}, true, 0},
+		{"no answer before the request's deadline", &failingRevocations{block: true}, false, 50 * time.Millisecond},
+		{"no answer, cached", &failingRevocations{block: true}, true, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newTest(t, withRevocations(tc.store))
+			tok := rs256(t, goodClaims())
+			if tc.warm {
+				g.cache.put(g.cache.mac.key(tok), mustVerify(t, tok), testNow, 0)
+			}
+			var reached atomic.Bool
+			h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				reached.Store(true)
+				emptyBundle(w, r)
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			if tc.timeout > 0 {
+				ctx, cancel := context.WithTimeout(req.Context(), tc.timeout)
+				defer cancel()
+				req = req.WithContext(ctx)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" || reached.Load() {
+				t.Fatalf("got %d, Retry-After %q, handler reached %v; want 503, 5, false", rec.Code, rec.Header().Get("Retry-After"), reached.Load())
+			}
+			if !strings.Contains(rec.Body.String(), `"code":"transient"`) {
+				t.Errorf("body %s, want a transient OperationOutcome", rec.Body)
+			}
+			if tc.store.checks.Load() != 1 {
+				t.Errorf("%d checks, want 1", tc.store.checks.Load())
+			}
+			if !tc.store.block {
+				if _, err := g.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) || !errors.Is(err, down) {
+					t.Errorf("Verify: %v, want ErrUnavailable caused by the store's error", err)
+				}
+			}
+		})
+	}
+	t.Run("a nil *RevocationList", func(t *testing.T) {
+		var l *RevocationList
+		g := newTest(t, withRevocations(l))
+		wantStatus(t, searchWith(g.Handler(emptyBundle), rs256(t, goodClaims())), http.StatusServiceUnavailable)
+		if err := l.RevokeJTI(testIssuer, "j1", testNow.Add(time.Hour)); err == nil {
+			t.Fatal("RevokeJTI on a nil list: no error")
+		}
+	})
+	t.Run("asked on every request", func(t *testing.T) {
+		store := &failingRevocations{}
+		g := newTest(t, withRevocations(store))
+		h := g.Handler(emptyBundle)
+		tok := rs256(t, goodClaims())
+		for range 3 {
+			wantStatus(t, searchWith(h, tok), http.StatusOK)
+		}
+		if n := store.checks.Load(); n != 3 {
+			t.Fatalf("%d checks for 3 requests (2 of them cached), want 3", n)
+		}
+	})
+}
+
+// mustVerify returns the grant of tok verified by a Guard without
+// revocations.
+func mustVerify(t *testing.T, tok string) *smartctx.Grant {
+	t.Helper()
+	grant, err := newTest(t, nil).Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return grant
+}
+
+// TestRevocationListBound: a full list drops expired entries to make room
+// and otherwise refuses the new revocation (ErrRevocationListFull),
+// forgetting none of those it holds.
+func TestRevocationListBound(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{now: testNow}
+	l := NewRevocationList(RevocationListOptions{Size: 3, Now: c.Now})
+	soon, later := testNow.Add(time.Minute), testNow.Add(time.Hour)
+	for i, exp := range []time.Time{soon, later, later} {
+		if err := l.RevokeJTI(testIssuer, fmt.Sprint("j", i), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func(jti string) bool {
+		ok, err := l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: jti})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if err := l.RevokeJTI(testIssuer, "j3", later); !errors.Is(err, ErrRevocationListFull) {
+		t.Fatalf("4th revocation in a list of 3: %v, want ErrRevocationListFull", err)
+	}
+	if held("j3") || !held("j0") || !held("j1") || !held("j2") || l.Len() != 3 {
+		t.Fatalf("after the refusal: j3 %v, j0 %v, j1 %v, j2 %v, %d entries; want only j0-j2", held("j3"), held("j0"), held("j1"), held("j2"), l.Len())
+	}
+	if err := l.RevokeJTI(testIssuer, "j1", later); err != nil {
+		t.Fatalf("revoking a held token again in a full list: %v", err)
+	}
+	if err := l.Revoke(ctx, TokenRef{Issuer: testIssuer, JTI: "j1", SHA256: sha256.Sum256([]byte("t1")), ExpiresAt: later}); !errors.Is(err, ErrRevocationListFull) {
+		t.Fatalf("a new name of a held token in a full list: %v, want ErrRevocationListFull", err)
+	}
+	c.set(soon.Add(MaxLeeway)) // j0 is past its time
+	if err := l.RevokeJTI(testIssuer, "j3", later); err != nil {
+		t.Fatalf("with an expired entry to drop: %v", err)
+	}
+	if held("j0") || !held("j1") || !held("j2") || !held("j3") {
+		t.Fatalf("j0 %v, j1 %v, j2 %v, j3 %v; want j0 dropped, the others held", held("j0"), held("j1"), held("j2"), held("j3"))
+	}
+}
+
+// TestRevocationListRefusesUnnamedTokens: Revoke refuses, and records
+// nothing for, a TokenRef that names no token, has no expiry, has a jti
+// without its issuer, or names too long to hold.
+func TestRevocationListRefusesUnnamedTokens(t *testing.T) {
+	exp := testNow.Add(time.Hour)
+	long := strings.Repeat("x", MaxRevocationNameLen+1)
+	for _, tc := range []struct {
+		name string
+		ref  TokenRef
+	}{
+		{"no name", TokenRef{Issuer: testIssuer, ExpiresAt: exp}},
+		{"no expiry", TokenRef{Issuer: testIssuer, JTI: "j1"}},
+		{"jti without issuer", TokenRef{JTI: "j1", ExpiresAt: exp}},
+		{"jti too long", TokenRef{Issuer: testIssuer, JTI: long, ExpiresAt: exp}},
+		{"issuer too long", TokenRef{Issuer: long, JTI: "j1", ExpiresAt: exp}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newTestList()
+			if err := l.Revoke(context.Background(), tc.ref); err == nil || l.Len() != 0 {
+				t.Fatalf("Revoke = %v with %d entries, want an error and none", err, l.Len())
+			}
+		})
+	}
+}
+
+// TestRevocationListConcurrent: revocations and checks from many
+// goroutines (run with -race): a revocation is seen by every check that
+// starts after Revoke returns.
+func TestRevocationListConcurrent(t *testing.T) {
+	ctx := context.Background()
+	l := newTestList()
+	exp := testNow.Add(time.Hour)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				jti := fmt.Sprintf("w%d-%d", w, i)
+				if err := l.RevokeJTI(testIssuer, jti, exp); err != nil {
+					t.Error(err)
+					return
+				}
+				if ok, err := l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: jti}); !ok || err != nil {
+					t.Errorf("%s: Revoked = %v, %v right after Revoke", jti, ok, err)
+					return
+				}
+				l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: fmt.Sprintf("w%d-%d", (w+1)%8, i)})
+				_ = l.Len()
+			}
+		})
+	}
+	wg.Wait()
+	if n := l.Len(); n != 8*200 {
+		t.Fatalf("Len = %d, want %d", n, 8*200)
+	}
+}
+
+// TestRevocationTakesEffectUnderLoad: while requests with a cached token
+// run in parallel, no request that starts after Revoke returns is
+// allowed.
+func TestRevocationTakesEffectUnderLoad(t *testing.T) {
+	l := newTestList()
+	g := newTest(t, withRevocations(l))
+	h := g.Handler(emptyBundle)
+	tok := rs256(t, goodClaims())
+	wantStatus(t, searchWith(h, tok), http.StatusOK)
+	var revoked, stop atomic.Bool
+	var late atomic.Int32
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for !stop.Load() {
+				after := revoked.Load()
+				if rec := searchWith(h, tok); rec.Code == http.StatusOK && after {
+					late.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := l.RevokeJTI(testIssuer, "j1", testNow.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	revoked.Store(true)
+	time.Sleep(20 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if n := late.Load(); n > 0 {
+		t.Fatalf("%d requests started after the revocation were allowed", n)
+	}
+	wantRevoked(t, searchWith(h, tok))
+}
+
+// TestGuardRevoke: Guard.Revoke records a valid token by jti and by
+// hash, and records nothing for a token that is not valid (kind
+// ErrInvalidToken), without a list (ErrMisconfigured) or when the list
+// fails (ErrUnavailable).
+func TestGuardRevoke(t *testing.T) {
+	noJTI := goodClaims()
+	delete(noJTI, "jti")
+	expired := goodClaims()
+	expired["exp"] = testNow.Add(-time.Hour).Unix()
+	refused := errors.New("store refused")
+	for _, tc := range []struct {
+		name  string
+		store func() Revocations
+		tok   func(t *testing.T) string
+		want  error // nil, or the kind
+		len   int   // entries of the RevocationList after
+	}{
+		{"valid JWT", func() Revocations { return newTestList() }, func(t *testing.T) string { return rs256(t, goodClaims()) }, nil, 2},
+		{"JWT without jti", func() Revocations { return newTestList() }, func(t *testing.T) string { return rs256(t, noJTI) }, nil, 1},
+		{"badly signed", func() Revocations { return newTestList() },
+			func(t *testing.T) string { return mint(t, jwt.SigningMethodRS256, otherRSAKey(), goodClaims(), nil) }, ErrInvalidToken, 0},
+		{"expired", func() Revocations { return newTestList() }, func(t *testing.T) string { return rs256(t, expired) }, ErrInvalidToken, 0},
+		{"not a token", func() Revocations { return newTestList() }, func(*testing.T) string { return "garbage" }, ErrInvalidToken, 0},
+		{"no Revocations", func() Revocations { return nil }, func(t *testing.T) string { return rs256(t, goodClaims()) }, ErrMisconfigured, 0},
+		{"the store fails", func() Revocations { return &failingRevocations{err: refused} },
+			func(t *testing.T) string { return rs256(t, goodClaims()) }, ErrUnavailable, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := tc.store()
+			g := newTest(t, withRevocations(store))
+			err := g.Revoke(context.Background(), tc.tok(t))
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Revoke: %v, want %v", err, tc.want)
+			}
+			if l, ok := store.(*RevocationList); ok && l.Len() != tc.len {
+				t.Fatalf("%d entries, want %d", l.Len(), tc.len)
+			}
+		})
+	}
+}
+
+// TestRevokedTokenAudited: the audit event of a revoked token's request
+// says why it was refused and whose token it was.
+func TestRevokedTokenAudited(t *testing.T) {
+	l := newTestList()
+	var events []AuditEvent
+	g := newTest(t, withRevocations(l, func(c *Config) {
+		c.Hooks.Audit = func(_ context.Context, e AuditEvent) { events = append(events, e) }
+	}))
+	h := g.Handler(emptyBundle)
+	tok := rs256(t, goodClaims())
+	if err := g.Revoke(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, searchWith(h, tok))
+	if len(events) != 1 {
+		t.Fatalf("%d events, want 1", len(events))
+	}
+	e := events[0]
+	if e.Outcome != OutcomeRefused || e.Kind != ErrInvalidToken || e.Reason != "the token has been revoked" ||
+		e.Status != http.StatusUnauthorized || e.Issuer != testIssuer || e.Subject != "user-1" || e.ClientID != "app-1" {
+		t.Fatalf("event %+v", e)
+	}
+}
+
+// BenchmarkRevocations measures a cached user/ search (as
+// BenchmarkChain/user-search) without Revocations, with an empty
+// RevocationList, and with one holding 10000 other tokens by jti and as
+// many by hash.
+func BenchmarkRevocations(b *testing.B) {
+	full := NewRevocationList(RevocationListOptions{Now: fixedNow})
+	for i := range 10000 {
+		if err := full.Revoke(context.Background(), TokenRef{Issuer: testIssuer, JTI: fmt.Sprint("other-", i),
+			SHA256: sha256.Sum256(fmt.Append(nil, "other-", i)), ExpiresAt: testNow.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bundle := []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+	user := goodClaims()
+	user["scope"] = "user/Observation.rs"
+	tok := rs256(b, user)
+	for _, bc := range []struct {
+		name string
+		list Revocations
+	}{
+		{"none", nil},
+		{"empty-list", newTestList()},
+		{"list-10000", full},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			g := newTest(b, withRevocations(bc.list))
+			h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(bundle) }))
+			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			w := &nopWriter{h: http.Header{}}
+			h.ServeHTTP(w, req) // fill the cache
+			if len(w.h["Www-Authenticate"]) > 0 {
+				b.Fatal("refused")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+// BenchmarkRevocationListRevoked measures RevocationList.Revoked alone, as
+// the Guard calls it for a token with a jti: on an empty list, and on one
+// holding 10000 revocations by jti and 10000 by hash, for a token it
+// lists and one it does not.
+func BenchmarkRevocationListRevoked(b *testing.B) {
+	ctx := context.Background()
+	full := NewRevocationList(RevocationListOptions{Now: fixedNow})
+	for i := range 10000 {
+		if err := full.Revoke(ctx, TokenRef{Issuer: testIssuer, JTI: fmt.Sprint("other-", i),
+			SHA256: sha256.Sum256(fmt.Append(nil, "other-", i)), ExpiresAt: testNow.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	miss := TokenRef{Issuer: testIssuer, JTI: "5b1f3c9e-8d2a-4f61-9c3e-7a0b2d4e6f81", SHA256: sha256.Sum256([]byte("tok")), ExpiresAt: testNow.Add(time.Hour)}
+	hit := miss
+	hit.JTI = "other-42"
+	for _, bc := range []struct {
+		name string
+		l    *RevocationList
+		ref  TokenRef
+		want bool
+	}{
+		{"empty", newTestList(), miss, false},
+		{"20000/not-listed", full, miss, false},
+		{"20000/listed", full, hit, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, _ := bc.l.Revoked(ctx, bc.ref); got != bc.want {
+					b.Fatal("wrong answer")
+				}
+			}
+		})
+	}
+}
