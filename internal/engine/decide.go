@@ -65,29 +65,7 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 		if !set.HasContext(at.c) {
 			continue
 		}
-		r := *req
-		r.Context = at.c
-		var err error
-		if r.patient, err = a.limitPatient(g, at.c, &r, bundled); err != nil {
-			if denial == nil {
-				denial = err
-			}
-			continue
-		}
-		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
-		if err == nil && a.pol != nil && at.c != scope.Patient {
-			// Scopes ∩ policy: the access policy limits user/ and
-			// system/ scopes to what its rules grant.
-			d, err = a.applyPolicy(ctx, g, &r, d, bundled)
-		}
-		if err == nil && a.opt.Policy != nil {
-			pr := new(Request) // the policy may keep it
-			*pr = r
-			pr.Query = d.Query
-			if perr := a.opt.Policy(ctx, g, pr); perr != nil {
-				d, err = nil, policyError(perr)
-			}
-		}
+		d, err := a.decideAttempt(ctx, g, req, at, ifNoneExist, bundled)
 		if err != nil {
 			if denial == nil {
 				denial = err
@@ -109,20 +87,7 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 		return found, nil
 	}
 	if a.ownFHIRUser(g, req) {
-		// SMART's fhirUser scope: the user reads their own FHIR
-		// resource, exactly that id, whatever the other scopes; the
-		// guard lets that resource out and nothing else.
-		d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: scope.User}, own: true}
-		if a.opt.Policy == nil {
-			return d, nil
-		}
-		pr := new(Request) // the policy may keep it
-		*pr = *req
-		pr.Context = scope.User
-		if err := a.opt.Policy(ctx, g, pr); err != nil {
-			return nil, policyError(err)
-		}
-		return d, nil
+		return a.decideOwn(ctx, g, req)
 	}
 	if denial == nil {
 		c := scope.User
@@ -134,6 +99,53 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 		denial = a.deny(&r, bundled, "the token has no scope for this request")
 	}
 	return nil, explain(g, denial)
+}
+
+// decideAttempt decides req in the attempt's context (at.rewrite: with
+// the search narrowed to what the scopes reach): the scopes' decision,
+// then the access policy's (user/ and system/ contexts), then
+// Options.Policy's.
+func (a *Engine) decideAttempt(ctx context.Context, g *smartctx.Grant, req *Request, at attempt, ifNoneExist string, bundled bool) (*decision, error) {
+	r := *req
+	r.Context = at.c
+	var err error
+	if r.patient, err = a.limitPatient(g, at.c, &r, bundled); err != nil {
+		return nil, err
+	}
+	d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
+	if err == nil && a.pol != nil && at.c != scope.Patient {
+		// Scopes ∩ policy: the access policy limits user/ and system/
+		// scopes to what its rules grant.
+		d, err = a.applyPolicy(ctx, g, &r, d, bundled)
+	}
+	if err != nil || a.opt.Policy == nil {
+		return d, err
+	}
+	pr := new(Request) // the policy may keep it
+	*pr = r
+	pr.Query = d.Query
+	if err := a.opt.Policy(ctx, g, pr); err != nil {
+		return nil, policyError(err)
+	}
+	return d, nil
+}
+
+// decideOwn decides a read of the grant's own fhirUser resource (see
+// ownFHIRUser) that no other scope allows: SMART's fhirUser scope lets
+// the user read exactly that resource, whatever the other scopes, and
+// the guard lets it out and nothing else. Options.Policy still decides.
+func (a *Engine) decideOwn(ctx context.Context, g *smartctx.Grant, req *Request) (*decision, error) {
+	d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: scope.User}, own: true}
+	if a.opt.Policy == nil {
+		return d, nil
+	}
+	pr := new(Request) // the policy may keep it
+	*pr = *req
+	pr.Context = scope.User
+	if err := a.opt.Policy(ctx, g, pr); err != nil {
+		return nil, policyError(err)
+	}
+	return d, nil
 }
 
 // ownFHIRUser reports whether req reads (read, vread, HEAD) the very

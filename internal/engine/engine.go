@@ -534,7 +534,33 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		req.Query = r.URL.RawQuery // the If-None-Exist search is checked apart
 	}
+	body, err := a.requestBody(r, &req)
+	if err != nil {
+		return nil, err
+	}
+	if req.Interaction == scope.InteractionBatch {
+		d, err := a.decideBundle(ctx, g, body)
+		if err == nil && d.forward != nil {
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(d.forward)), int64(len(d.forward))
+		}
+		return d, err
+	}
+	req.Resource = body
+	ifNoneExist := ""
+	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
+		ifNoneExist = fr.Query
+	}
+	return a.decide(ctx, g, &req, ifNoneExist, false)
+}
+
+// requestBody reads the body of r when req's decision needs it (a batch,
+// a write, a POST _search) or when it is a form a method-override
+// middleware could read, refusing what no FHIR interaction sends: a
+// multipart body, a "_method" form parameter, a POST _search whose body
+// is not a form. A POST _search's form becomes req.Form.
+func (a *Engine) requestBody(r *http.Request, req *Request) ([]byte, error) {
 	var body []byte
+	var err error
 	switch {
 	case req.Interaction == scope.InteractionBatch,
 		req.Interaction == scope.InteractionCreate,
@@ -572,19 +598,7 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 			return nil, badRequest("malformed form body")
 		}
 	}
-	if req.Interaction == scope.InteractionBatch {
-		d, err := a.decideBundle(ctx, g, body)
-		if err == nil && d.forward != nil {
-			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(d.forward)), int64(len(d.forward))
-		}
-		return d, err
-	}
-	req.Resource = body
-	ifNoneExist := ""
-	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
-		ifNoneExist = fr.Query
-	}
-	return a.decide(ctx, g, &req, ifNoneExist, false)
+	return body, nil
 }
 
 // noMethodParam refuses a "_method" query parameter, which some frameworks
