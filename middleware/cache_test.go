@@ -71,7 +71,7 @@ func TestCacheRechecksExpiryOnHit(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = testNow.Add(time.Minute)
-	if m.cache.get(cacheKey(tok), now) != nil {
+	if m.cache.get(m.cache.mac.key(tok), now) != nil {
 		t.Error("cache returns a grant at its expiry")
 	}
 	now = testNow.Add(2 * time.Minute) // beyond exp + leeway
@@ -114,7 +114,7 @@ func TestCacheEviction(t *testing.T) {
 	c := newCache(64, time.Hour)
 	g := smartctx.NewGrant(smartctx.Claims{ExpiresAt: testNow.Add(time.Hour)})
 	for i := range 10000 {
-		c.put(cacheKey(fmt.Sprint(i)), g, testNow, 0)
+		c.put(c.mac.key(fmt.Sprint(i)), g, testNow, 0)
 	}
 	if n := c.len(); n > 64+cacheShards || n < 32 {
 		t.Errorf("cache holds %d entries, bound 64", n)
@@ -123,11 +123,11 @@ func TestCacheEviction(t *testing.T) {
 	c = newCache(cacheShards, time.Hour)
 	old := smartctx.NewGrant(smartctx.Claims{ExpiresAt: testNow.Add(time.Minute)})
 	for i := range 1000 {
-		c.put(cacheKey(fmt.Sprint("old", i)), old, testNow, 0)
+		c.put(c.mac.key(fmt.Sprint("old", i)), old, testNow, 0)
 	}
 	later := testNow.Add(2 * time.Minute)
-	c.put(cacheKey("new"), g, later, 0)
-	if c.get(cacheKey("new"), later) != g {
+	c.put(c.mac.key("new"), g, later, 0)
+	if c.get(c.mac.key("new"), later) != g {
 		t.Error("new entry not kept")
 	}
 }

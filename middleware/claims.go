@@ -317,7 +317,15 @@ func replaced(v any) bool {
 }
 
 func hasRuneError(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	// Claims are mostly ASCII: eight bytes a step up to the first that
+	// is not, then U+FFFD is looked for from there.
+	for ; i+8 <= len(s); i += 8 {
+		if s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7] >= utf8.RuneSelf {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return strings.ContainsRune(s[i:], utf8.RuneError)
 		}

@@ -123,3 +123,47 @@ func TestFormBodyIsRestored(t *testing.T) {
 		t.Errorf("next handler read %q, want %q", got, body)
 	}
 }
+
+// TestMalformedTokenRefusedFirst: the characters of a header's token are
+// checked after the cache is asked (a cached token passed the check), yet
+// a malformed token is refused as malformed before anything else it gets
+// wrong, whether cached tokens are kept or not, too large, or sent with
+// another token.
+func TestMalformedTokenRefusedFirst(t *testing.T) {
+	tok := rs256(t, goodClaims())
+	bad := tok[:20] + "!" + tok[20:]
+	const malformed = `Bearer realm="fhir", error="invalid_request", error_description="malformed Bearer credentials"`
+	guards := []struct {
+		name string
+		m    *Guard
+	}{
+		{"cache", newTest(t, nil)},
+		{"no cache", newTest(t, func(c *Config) { c.Cache.Disable = true })},
+		{"form tokens", newTest(t, func(c *Config) { c.Tokens.FormBody = true })},
+		{"small tokens", newTest(t, func(c *Config) { c.Bounds.MaxTokenSize = 64 })},
+	}
+	reqs := []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"bad character", func() *http.Request { return bearerRequest(bad) }},
+		{"bad character and a query token", func() *http.Request {
+			r := httptest.NewRequest("GET", "/r4/Patient?access_token="+tok, nil)
+			r.Header.Set("Authorization", "Bearer "+bad)
+			return r
+		}},
+		{"bad character, after the good token", func() *http.Request { return bearerRequest(bad) }},
+	}
+	for _, g := range guards {
+		// The good token first, so that a cache holds it.
+		if rec, _ := serve(g.m, bearerRequest(tok)); g.name != "small tokens" && rec.Code != 204 {
+			t.Fatalf("%s: the good token got %d", g.name, rec.Code)
+		}
+		for _, r := range reqs {
+			rec, gr := serve(g.m, r.req())
+			if rec.Code != 400 || gr != nil || rec.Header().Get("WWW-Authenticate") != malformed {
+				t.Errorf("%s, %s: %d %q", g.name, r.name, rec.Code, rec.Header().Get("WWW-Authenticate"))
+			}
+		}
+	}
+}

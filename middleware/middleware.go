@@ -655,12 +655,12 @@ func (g *Guard) Decide(ctx context.Context, grant *smartctx.Grant, r *http.Reque
 // can be read again; the caller puts the grant on the context. w gets the
 // response headers of DPoP.
 func (g *Guard) authenticate(w http.ResponseWriter, r *http.Request, b *base) (*smartctx.Grant, *http.Request, error) {
-	tok, isDPoP, r, xerr := g.extract(r)
+	tok, isDPoP, unchecked, r, xerr := g.extract(r)
 	if xerr != nil {
 		e := *xerr // a copy: the ErrorHandler may keep or change it
 		return nil, r, &e
 	}
-	grant, err := g.verifyCached(r.Context(), tok, b)
+	grant, err := g.verifyCached(r.Context(), tok, b, unchecked)
 	if err != nil {
 		return nil, r, err
 	}
@@ -695,57 +695,75 @@ func invalidRequest(desc string) *Error {
 
 // extract finds the one access token of r (RFC 6750 §2), and whether it
 // came with the DPoP scheme (RFC 9449 §7.1). It returns r, or a copy
-// whose body can be read again.
-func (g *Guard) extract(r *http.Request) (string, bool, *http.Request, *Error) {
-	var tok string
-	var isDPoP bool
+// whose body can be read again. unchecked reports that the token, a Bearer
+// one of the Authorization header, has not had its characters checked
+// (bearer.Valid): verifyCached checks them unless the cache knows the
+// token, which saves reading a 1 KB token on every request. Where another
+// error could come first, extract checks them itself, so that a malformed
+// token is refused first whatever else is wrong.
+func (g *Guard) extract(r *http.Request) (tok string, isDPoP, unchecked bool, _ *http.Request, _ *Error) {
 	vals := r.Header["Authorization"]
 	switch len(vals) {
 	case 0:
 	case 1:
-		t, err := bearer.Parse(vals[0])
+		t, err := bearer.Cut(vals[0])
 		switch {
 		case errors.Is(err, bearer.ErrMalformed):
-			return "", false, r, errMalformed
+			return "", false, false, r, errMalformed
 		case err == nil:
-			tok = t
+			tok, unchecked = t, true
 		default: // another scheme: DPoP, where it is accepted
 			t, xerr := g.dpopCredentials(vals[0])
 			if xerr != nil {
-				return "", false, r, xerr
+				return "", false, false, r, xerr
 			}
 			tok, isDPoP = t, t != ""
 		}
 	default:
-		return "", false, r, errTwoHeaders
+		return "", false, false, r, errTwoHeaders
 	}
+	mayQuery := mayNameParam(r.URL.RawQuery, "access_token")
+	if unchecked && (mayQuery || g.form) {
+		if !bearer.Valid(tok) {
+			return "", false, false, r, errMalformed
+		}
+		unchecked = false
+	}
+	tok, r, xerr := g.otherTokens(r, tok, mayQuery)
+	return tok, isDPoP, unchecked && xerr == nil, r, xerr
+}
+
+// otherTokens refuses an access_token in the query (mayQuery: the query
+// may hold one), and reads one from a form body (Config.FormToken), which
+// must come alone. tok is the Authorization header's, or "".
+func (g *Guard) otherTokens(r *http.Request, tok string, mayQuery bool) (string, *http.Request, *Error) {
 	// The fast path must not miss a percent-encoded name such as
 	// %61ccess_token, which Query decodes to access_token.
-	if q := r.URL.RawQuery; strings.Contains(q, "access") || strings.Contains(q, "%") {
+	if mayQuery {
 		if _, ok := r.URL.Query()["access_token"]; ok {
 			if tok != "" {
-				return "", false, r, errTwoMethods
+				return "", r, errTwoMethods
 			}
-			return "", false, r, errQueryToken
+			return "", r, errQueryToken
 		}
 	}
 	if g.form {
 		ft, r2, err := formToken(r)
 		if err != nil {
-			return "", false, r, err
+			return "", r, err
 		}
 		r = r2
 		if ft != "" {
 			if tok != "" {
-				return "", false, r, errTwoMethods
+				return "", r, errTwoMethods
 			}
 			tok = ft
 		}
 	}
 	if tok == "" {
-		return "", false, r, errNoToken
+		return "", r, errNoToken
 	}
-	return tok, isDPoP, r, nil
+	return tok, r, nil
 }
 
 // formToken reads the access_token parameter of an
@@ -803,7 +821,7 @@ func formToken(r *http.Request) (string, *http.Request, *Error) {
 // A DPoP-bound token is refused (invalid_token): its proof belongs to a
 // request, which only Handler and AuthenticateOnly see.
 func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, error) {
-	grant, err := g.verifyCached(ctx, token, nil)
+	grant, err := g.verifyCached(ctx, token, nil, false)
 	if _, bound := boundKey(grant); err == nil && bound {
 		return nil, errBoundNoProof
 	}
@@ -812,11 +830,15 @@ func (g *Guard) Verify(ctx context.Context, token string) (*smartctx.Grant, erro
 
 // verifyCached is Verify through the cache, then the revocation check
 // (Config.Tokens.Revocations), which a cached token passes too. b, when
-// not nil, is the base the token is presented to; see verify.
-func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smartctx.Grant, error) {
-	grant, key, err := g.verifyOrRecall(ctx, token, b)
+// not nil, is the base the token is presented to; see verify. unchecked:
+// token is a header's whose characters extract left unchecked; a token
+// the cache knows passed that check (bearer.Valid) when it was cached,
+// and any other is checked first, before every other check, as extract
+// would have.
+func (g *Guard) verifyCached(ctx context.Context, token string, b *base, unchecked bool) (*smartctx.Grant, error) {
+	grant, err := g.verifyOrRecall(ctx, token, b, unchecked)
 	if err == nil && g.revocations != nil {
-		err = g.checkRevoked(ctx, token, grant, key)
+		err = g.checkRevoked(ctx, token, grant, [32]byte{})
 	}
 	if err != nil {
 		return nil, err
@@ -825,24 +847,32 @@ func (g *Guard) verifyCached(ctx context.Context, token string, b *base) (*smart
 }
 
 // verifyOrRecall returns the grant of token from the cache, or verifies
-// it and caches it, and the token's cache key (zero without a cache).
-func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*smartctx.Grant, [32]byte, error) {
+// it and caches it; unchecked as for verifyCached.
+func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base, unchecked bool) (*smartctx.Grant, error) {
+	if unchecked && (len(token) > g.maxSize || g.cache == nil) && !bearer.Valid(token) {
+		e := *errMalformed
+		return nil, &e
+	}
 	if len(token) > g.maxSize {
-		return nil, [32]byte{}, invalidToken("token too large", nil)
+		return nil, invalidToken("token too large", nil)
 	}
 	if g.cache == nil {
 		grant, _, err := g.verify(ctx, token, b, nil)
-		return grant, [32]byte{}, err
+		return grant, err
 	}
-	key := cacheKey(token)
+	key := g.cache.mac.key(token)
 	now := g.now()
 	if grant := g.cache.get(key, now); grant != nil {
 		if g.metrics != nil {
 			g.metrics.Token("cached")
 		}
-		return grant, key, nil
+		return grant, nil
 	}
-	grant, ttl, err := g.verify(ctx, token, b, &key)
+	if unchecked && !bearer.Valid(token) {
+		e := *errMalformed
+		return nil, &e
+	}
+	grant, ttl, err := g.verify(ctx, token, b, nil)
 	if g.metrics != nil {
 		if err != nil {
 			g.metrics.Token("refused")
@@ -851,12 +881,12 @@ func (g *Guard) verifyOrRecall(ctx context.Context, token string, b *base) (*sma
 		}
 	}
 	if err != nil {
-		return nil, key, err
+		return nil, err
 	}
 	if set := grant.Scopes(); set.Len()+set.InvalidLen() <= MaxCachedScopes {
 		g.cache.put(key, grant, now, ttl)
 	}
-	return grant, key, nil
+	return grant, nil
 }
 
 // MaxCachedScopes is the most scopes a token may carry for its grant to be

@@ -402,7 +402,7 @@ func TestRejectsPercentEncodedQueryToken(t *testing.T) {
 	for _, q := range []string{"%61ccess_token=", "acc%65ss_token=", "%61%63%63%65%73%73%5f%74%6f%6b%65%6e="} {
 		r := httptest.NewRequest(http.MethodGet, "/fhir/Patient?"+q+tok, nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		_, _, _, err := m.extract(r)
+		_, _, _, _, err := m.extract(r)
 		if err == nil || err.Code != CodeInvalidRequest {
 			t.Errorf("%s: token in the query not refused: %v", q, err)
 		}

@@ -360,14 +360,11 @@ func (g *Guard) Revoke(ctx context.Context, token string) error {
 	if len(token) > g.maxSize {
 		return invalidToken("token too large", nil)
 	}
-	grant, key, err := g.verifyOrRecall(ctx, token, nil)
+	grant, err := g.verifyOrRecall(ctx, token, nil, false)
 	if err != nil {
 		return err
 	}
-	if key == ([32]byte{}) {
-		key = cacheKey(token)
-	}
-	if err := g.revocations.Revoke(ctx, tokenRef(grant, key)); err != nil {
+	if err := g.revocations.Revoke(ctx, tokenRef(grant, cacheKey(token))); err != nil {
 		return unavailable("the revocation could not be recorded", revocationRetry, err)
 	}
 	return nil

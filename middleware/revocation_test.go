@@ -312,7 +312,7 @@ func TestRevocationErrorsFailClosed(t *testing.T) {
 			g := newTest(t, withRevocations(tc.store))
 			tok := rs256(t, goodClaims())
 			if tc.warm {
-				g.cache.put(cacheKey(tok), mustVerify(t, tok), testNow, 0)
+				g.cache.put(g.cache.mac.key(tok), mustVerify(t, tok), testNow, 0)
 			}
 			var reached atomic.Bool
 			h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -250,6 +250,9 @@ func (s Set) Constraints(c Context, typ string, p Permission) []Constraint {
 		}
 	}
 	need := p &^ free
+	if need != 0 && need&(need-1) == 0 { // the usual case: one letter
+		return s.oneLetter(c, typ, need)
+	}
 	var lists [][]int
 	for bit := Create; bit <= Search; bit <<= 1 {
 		if need&bit == 0 {
@@ -262,13 +265,6 @@ func (s Set) Constraints(c Context, typ string, p Permission) []Constraint {
 			}
 		}
 		lists = append(lists, l)
-	}
-	if len(lists) == 1 { // the usual case: one letter
-		out := make([]Constraint, len(lists[0]))
-		for j, i := range lists[0] {
-			out[j] = append(Constraint(nil), s.scopes[i].Constraint...)
-		}
-		return out
 	}
 	var out []Constraint
 	var seen [][]int
@@ -302,6 +298,40 @@ func (s Set) Constraints(c Context, typ string, p Permission) []Constraint {
 		}
 		if k < 0 {
 			break
+		}
+	}
+	return out
+}
+
+// oneLetter is Constraints for the one letter bit: the constraints of the
+// scopes that grant it, in claim order, copied into one array.
+func (s Set) oneLetter(c Context, typ string, bit Permission) []Constraint {
+	n, params, last := 0, 0, -1
+	for i := range s.scopes {
+		if sc := &s.scopes[i]; sc.matches(c, typ) && sc.Permissions&bit != 0 {
+			n++
+			params += len(sc.Constraint)
+			last = i
+		}
+	}
+	if n == 1 && params <= 4 {
+		// The usual case, one granular scope of a few parameters:
+		// one allocation.
+		one := new(struct {
+			c [1]Constraint
+			p [4]Param
+		})
+		k := copy(one.p[:], s.scopes[last].Constraint)
+		one.c[0] = one.p[:k:k]
+		return one.c[:]
+	}
+	out := make([]Constraint, 0, n)
+	all := make([]Param, 0, params)
+	for i := range s.scopes {
+		if sc := &s.scopes[i]; sc.matches(c, typ) && sc.Permissions&bit != 0 {
+			start := len(all)
+			all = append(all, sc.Constraint...)
+			out = append(out, all[start:len(all):len(all)])
 		}
 	}
 	return out

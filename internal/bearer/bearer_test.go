@@ -106,6 +106,46 @@ func grammar(s string) bool {
 	return true
 }
 
+// FuzzValid checks Valid against the independent statement of the
+// grammar, both ways, on strings long enough for its eight-at-a-time
+// loop.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{"abcdefgh", "abcdefghij==", "abcdefg=h", "abcdefgh=========", "aaaaaaaa aaaaaaaa", "", "=", "a.b-c_d~e+f/g0123456789"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if Valid(s) != grammar(s) {
+			t.Fatalf("Valid(%q) = %v, the grammar says %v", s, Valid(s), grammar(s))
+		}
+	})
+}
+
+// FuzzCut checks that Cut is Parse without the check of the token's
+// characters: Parse accepts what Cut returns when Valid holds of it.
+func FuzzCut(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "Bearer  x==", "Basic x", "Bearer", "Bearer ", "Bearer a b", "Bearer a!b", "bearer ~+/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		ptok, perr := Parse(in)
+		ctok, cerr := Cut(in)
+		switch {
+		case cerr != nil:
+			if !errors.Is(perr, cerr) || ptok != "" || ctok != "" {
+				t.Fatalf("Cut(%q) = %q, %v; Parse %q, %v", in, ctok, cerr, ptok, perr)
+			}
+		case Valid(ctok):
+			if perr != nil || ptok != ctok {
+				t.Fatalf("Cut(%q) = %q, valid; Parse %q, %v", in, ctok, ptok, perr)
+			}
+		default:
+			if !errors.Is(perr, ErrMalformed) || ctok == "" {
+				t.Fatalf("Cut(%q) = %q, not valid; Parse %q, %v", in, ctok, ptok, perr)
+			}
+		}
+	})
+}
+
 func TestParseDPoP(t *testing.T) {
 	tests := []struct {
 		name, in, want string

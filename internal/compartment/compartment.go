@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/smartguard/smartguard/internal/fhirjson"
-	"github.com/smartguard/smartguard/scope"
 )
 
 // Param is an R4 search parameter of one resource type, reduced to what
@@ -176,7 +175,7 @@ func MemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 // in both compartments: writing it writes into the other patient's record.
 // A reference counts as another patient's when it names a Patient other
 // than patientID, on any server, or could resolve to one (see
-// otherPatient).
+// mayBeOther).
 func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	if typ == "Patient" {
 		return readable(patientID) != "" && id == patientID, nil
@@ -185,23 +184,22 @@ func OnlyMemberOf(data []byte, typ, id, patientID, base string) (bool, error) {
 	return ok && !other, err
 }
 
-// otherPatient reports whether ref, on a compartment element of a
-// resource being written, could name a Patient other than
-// Patient/patientID. Only a local reference ("#x") and a literal
-// "Type/id" reference (relative or absolute, maybe versioned) to a known
-// type other than Patient are safe; a conditional reference
-// ("Patient?identifier=..."), a bare id with "type": "Patient" beside it, a
-// "urn:uuid:" the server resolves, anything else could be one.
-func otherPatient(ref []byte, patientID, base string) bool {
-	if refersTo(ref, patientID, base) || len(ref) > 0 && ref[0] == '#' {
+// mayBeOther reports whether ref, on a compartment element of a resource
+// being written, could name a Patient other than the one it does not
+// refer to (refersTo is false). Only a local reference ("#x") and a
+// literal "Type/id" reference (relative or absolute, maybe versioned) to a
+// known type other than Patient are safe; a conditional reference
+// ("Patient?identifier=..."), a bare id with "type": "Patient" beside it,
+// a "urn:uuid:" the server resolves, anything else could be one. types
+// holds the type names met before (or nil).
+func mayBeOther(ref []byte, types *typeMemo) bool {
+	if len(ref) > 0 && ref[0] == '#' {
 		return false
 	}
 	if bytes.IndexByte(ref, '?') >= 0 {
 		return true
 	}
-	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
-		ref = ref[:i]
-	}
+	ref = cutHistory(ref)
 	i := bytes.LastIndexByte(ref, '/')
 	if i <= 0 || i == len(ref)-1 {
 		return true
@@ -210,13 +208,13 @@ func otherPatient(ref []byte, patientID, base string) bool {
 	if j := bytes.LastIndexByte(typ, '/'); j >= 0 {
 		typ = typ[j+1:]
 	}
-	return string(typ) == "Patient" || !scope.IsR4Type(string(typ))
+	return string(typ) == "Patient" || !types.isR4Type(typ)
 }
 
 // member walks the compartment's reference paths of typ in one pass,
 // checking the top-level resourceType against typ on the way.
 // other reports whether some reference on those paths names another
-// Patient (see otherPatient).
+// Patient (see mayBeOther).
 func member(data []byte, typ []byte, patientID, base string) (ok, other bool, err error) {
 	patientID = readable(patientID)
 	root := refTrees[string(typ)]
@@ -261,9 +259,20 @@ func (s *scanner) reference(depth int) {
 	}
 	seen := false
 	for first := true; ; first = false {
+		if !seen {
+			if ref, ok := s.PlainMember(first, "reference"); ok {
+				seen = true // the usual shape, read at once
+				s.test(ref)
+				continue
+			}
+		}
 		key, ok := s.NextKey(first)
 		if !ok {
 			return
+		}
+		if !fhirjson.MayFold(key, "reference") {
+			s.Skip(depth + 1)
+			continue
 		}
 		if fhirjson.FoldsTo(key, "reference") {
 			s.Fail()
@@ -282,20 +291,25 @@ func (s *scanner) reference(depth int) {
 			s.Skip(depth + 1)
 			continue
 		}
-		ref := s.text()
-		if s.inSet != nil {
-			if id, ok := PatientOf(ref, s.base); ok && s.inSet(id) {
-				s.found = true
-			} else if otherPatient(ref, "", s.base) {
-				s.other = true
-			}
-			continue
-		}
-		if refersTo(ref, s.patientID, s.base) {
+		s.test(s.text())
+	}
+}
+
+// test tests the reference ref (see reference): against the set of
+// patients when the scanner has one, else against Patient/patientID.
+func (s *scanner) test(ref []byte) {
+	if s.inSet != nil {
+		if id, ok := PatientOf(ref, s.base); ok && s.inSet(id) {
 			s.found = true
-		} else if otherPatient(ref, s.patientID, s.base) {
+		} else if mayBeOther(ref, s.types) {
 			s.other = true
 		}
+		return
+	}
+	if refersTo(ref, s.patientID, s.base) {
+		s.found = true
+	} else if mayBeOther(ref, s.types) {
+		s.other = true
 	}
 }
 
@@ -307,15 +321,24 @@ func TypeAndID(data []byte) (typ, id string, err error) { return topLevel(data) 
 // "/_history/version" suffix.
 func RefersTo(ref, patientID string) bool { return refersTo([]byte(ref), patientID, AnyServer) }
 
+// cutHistory returns ref up to its first "/_history/".
+func cutHistory(ref []byte) []byte {
+	if bytes.IndexByte(ref, '_') < 0 {
+		return ref // most references: no search for the whole word
+	}
+	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
+		return ref[:i]
+	}
+	return ref
+}
+
 func refersTo(ref []byte, patientID, base string) bool {
 	if patientID == "" || bytes.IndexByte(ref, '?') >= 0 || bytes.IndexByte(ref, '#') >= 0 {
 		// "https://x/Patient/456?y=/Patient/123" and ".../456#/Patient/123"
 		// end like a reference to Patient/123 but are not one.
 		return false
 	}
-	if i := bytes.Index(ref, []byte("/_history/")); i >= 0 {
-		ref = ref[:i]
-	}
+	ref = cutHistory(ref)
 	rest, ok := bytes.CutSuffix(ref, []byte(patientID))
 	if !ok {
 		return false

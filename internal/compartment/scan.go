@@ -1,10 +1,10 @@
 package compartment
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/smartguard/smartguard/internal/fhirjson"
+	"github.com/smartguard/smartguard/scope"
 )
 
 // ErrJSON is returned for a resource that is not a well-formed JSON object
@@ -88,6 +88,34 @@ type scanner struct {
 	// whose id it holds sets found; any other that could be to a
 	// Patient sets other.
 	inSet func(id string) bool
+
+	types *typeMemo // R4 type names met before, kept by a Check; or nil
+}
+
+// typeMemo remembers whether the last few type names of references
+// (Practitioner, Organization, ...) are R4 types: a Check reads the
+// references of resource after resource.
+type typeMemo struct {
+	names [4]string
+	r4    [4]bool
+	next  int
+}
+
+// isR4Type is scope.IsR4Type(string(typ)), through m when not nil.
+func (m *typeMemo) isR4Type(typ []byte) bool {
+	if m == nil {
+		return scope.IsR4Type(string(typ))
+	}
+	for i, n := range m.names {
+		if n == string(typ) && n != "" {
+			return m.r4[i]
+		}
+	}
+	t := string(typ)
+	ok := scope.IsR4Type(t)
+	m.names[m.next], m.r4[m.next] = t, ok
+	m.next = (m.next + 1) % len(m.names)
+	return ok
 }
 
 // leaf tests the value at s, at a leaf of walk's paths: a Reference,
@@ -158,6 +186,12 @@ func (s *scanner) walk(n *node, depth int) {
 			s.walk(n, depth+1)
 		}
 	case '{':
+		if n.leaf && len(n.names) == 0 && depth > 0 {
+			// The test reads the whole object (reference), validating
+			// what Skip would and refusing more: no copy, no Skip.
+			s.leaf(depth)
+			return
+		}
 		if n.leaf {
 			// The value is both tested and possibly walked further: test
 			// it on a copy of the scanner, then walk.
@@ -189,43 +223,63 @@ func (s *scanner) members(n *node, depth int) {
 		return
 	}
 	var seen uint64
-next:
 	for first := true; ; first = false {
 		key, ok := s.NextKey(first)
 		if !ok {
 			return
 		}
-		if depth == 0 && s.top(key) {
-			continue
+		if !s.member(n, depth, key, &seen) {
+			s.Skip(depth + 1)
 		}
-		if depth == 0 && (string(key) == "contained" || fhirjson.FoldsTo(key, "contained") || bytes.IndexByte(key, '\\') >= 0) {
+	}
+}
+
+// member reads, with s on its value, the member key of an object inside
+// depth containers along n (see walk): true when it was read (or refused,
+// failing s), false when it is off the paths, its value for the caller
+// to skip. seen marks the names of n already met in the object.
+func (s *scanner) member(n *node, depth int, key []byte, seen *uint64) bool {
+	// fhirjson.MayFold first: most keys are none of the names, and fail
+	// it at the cost of a comparison.
+	if depth == 0 {
+		if (fhirjson.MayFold(key, "resourceType") || fhirjson.MayFold(key, "id")) && s.top(key) {
+			return true
+		}
+		// A key with an escape, which could decode to "contained", fails
+		// the Cursor (NextKey, Check.Member) before it comes here.
+		if fhirjson.MayFold(key, "contained") && (string(key) == "contained" || fhirjson.FoldsTo(key, "contained")) {
 			s.contained = true
 		}
-		for i, name := range n.names {
-			if fhirjson.FoldsTo(key, name) {
-				s.Fail()
-				return
-			}
-			if string(key) == name {
-				if i < 64 {
-					if seen&(1<<i) != 0 {
-						s.Fail()
-						return
-					}
-					seen |= 1 << i
-				}
-				s.walk(n.children[i], depth+1)
-				continue next
-			}
-		}
-		s.Skip(depth + 1)
 	}
+	for i, name := range n.names {
+		if !fhirjson.MayFold(key, name) {
+			continue
+		}
+		if string(key) == name { // which folds to no other name
+			if i < 64 {
+				if *seen&(1<<i) != 0 {
+					s.Fail()
+					return true
+				}
+				*seen |= 1 << i
+			}
+			s.walk(n.children[i], depth+1)
+			return true
+		}
+		if fhirjson.FoldsTo(key, name) {
+			s.Fail()
+			return true
+		}
+	}
+	return false
 }
 
 // top reads "resourceType" and "id" at the top level of a resource,
 // refusing either twice. It returns false for other keys.
 func (s *scanner) top(key []byte) bool {
-	if fhirjson.FoldsTo(key, "resourceType") || fhirjson.FoldsTo(key, "id") {
+	// The names themselves first: they fold to nothing else.
+	if string(key) != "resourceType" && string(key) != "id" &&
+		(fhirjson.FoldsTo(key, "resourceType") || fhirjson.FoldsTo(key, "id")) {
 		s.Fail()
 		return true
 	}

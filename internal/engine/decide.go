@@ -65,29 +65,7 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 		if !set.HasContext(at.c) {
 			continue
 		}
-		r := *req
-		r.Context = at.c
-		var err error
-		if r.patient, err = a.limitPatient(g, at.c, &r, bundled); err != nil {
-			if denial == nil {
-				denial = err
-			}
-			continue
-		}
-		d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
-		if err == nil && a.pol != nil && at.c != scope.Patient {
-			// Scopes ∩ policy: the access policy limits user/ and
-			// system/ scopes to what its rules grant.
-			d, err = a.applyPolicy(ctx, g, &r, d, bundled)
-		}
-		if err == nil && a.opt.Policy != nil {
-			pr := new(Request) // the policy may keep it
-			*pr = r
-			pr.Query = d.Query
-			if perr := a.opt.Policy(ctx, g, pr); perr != nil {
-				d, err = nil, policyError(perr)
-			}
-		}
+		d, err := a.decideAttempt(ctx, g, req, at, ifNoneExist, bundled)
 		if err != nil {
 			if denial == nil {
 				denial = err
@@ -109,20 +87,7 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 		return found, nil
 	}
 	if a.ownFHIRUser(g, req) {
-		// SMART's fhirUser scope: the user reads their own FHIR
-		// resource, exactly that id, whatever the other scopes; the
-		// guard lets that resource out and nothing else.
-		d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: scope.User}, own: true}
-		if a.opt.Policy == nil {
-			return d, nil
-		}
-		pr := new(Request) // the policy may keep it
-		*pr = *req
-		pr.Context = scope.User
-		if err := a.opt.Policy(ctx, g, pr); err != nil {
-			return nil, policyError(err)
-		}
-		return d, nil
+		return a.decideOwn(ctx, g, req)
 	}
 	if denial == nil {
 		c := scope.User
@@ -134,6 +99,53 @@ func (a *Engine) decideScopes(ctx context.Context, g *smartctx.Grant, req *Reque
 		denial = a.deny(&r, bundled, "the token has no scope for this request")
 	}
 	return nil, explain(g, denial)
+}
+
+// decideAttempt decides req in the attempt's context (at.rewrite: with
+// the search narrowed to what the scopes reach): the scopes' decision,
+// then the access policy's (user/ and system/ contexts), then
+// Options.Policy's.
+func (a *Engine) decideAttempt(ctx context.Context, g *smartctx.Grant, req *Request, at attempt, ifNoneExist string, bundled bool) (*decision, error) {
+	r := *req
+	r.Context = at.c
+	var err error
+	if r.patient, err = a.limitPatient(g, at.c, &r, bundled); err != nil {
+		return nil, err
+	}
+	d, err := a.decideIn(g, &r, ifNoneExist, at.rewrite, bundled)
+	if err == nil && a.pol != nil && at.c != scope.Patient {
+		// Scopes ∩ policy: the access policy limits user/ and system/
+		// scopes to what its rules grant.
+		d, err = a.applyPolicy(ctx, g, &r, d, bundled)
+	}
+	if err != nil || a.opt.Policy == nil {
+		return d, err
+	}
+	pr := new(Request) // the policy may keep it
+	*pr = r
+	pr.Query = d.Query
+	if err := a.opt.Policy(ctx, g, pr); err != nil {
+		return nil, policyError(err)
+	}
+	return d, nil
+}
+
+// decideOwn decides a read of the grant's own fhirUser resource (see
+// ownFHIRUser) that no other scope allows: SMART's fhirUser scope lets
+// the user read exactly that resource, whatever the other scopes, and
+// the guard lets it out and nothing else. Options.Policy still decides.
+func (a *Engine) decideOwn(ctx context.Context, g *smartctx.Grant, req *Request) (*decision, error) {
+	d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: scope.User}, own: true}
+	if a.opt.Policy == nil {
+		return d, nil
+	}
+	pr := new(Request) // the policy may keep it
+	*pr = *req
+	pr.Context = scope.User
+	if err := a.opt.Policy(ctx, g, pr); err != nil {
+		return nil, policyError(err)
+	}
+	return d, nil
 }
 
 // ownFHIRUser reports whether req reads (read, vread, HEAD) the very
@@ -535,7 +547,7 @@ const maxIncludes = 16
 func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled bool) (hasRev, contained bool, err error) {
 	includes := 0
 	d.resultParams = resultParamsNone
-	for p := range fhirrest.Params(q, f) {
+	for p := range fhirrest.RawParams(q, f) {
 		if d.resultParams == resultParamsNone && mayBeResultName(p.Name) {
 			d.resultParams = resultParamsSome // for resultElements
 		}
@@ -545,7 +557,7 @@ func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled 
 			if a.opt.RefuseIncludes {
 				return false, false, a.deny(req, bundled, "_include and _revinclude are not allowed")
 			}
-			if p.Value == "*" || strings.HasPrefix(p.Value, "*:") {
+			if p.Value() == "*" || strings.HasPrefix(p.Value(), "*:") {
 				// Every reference of every resource, at any depth with
 				// :iterate: unbounded work for the server.
 				return false, false, badRequest("wildcard includes (" + p.Name + "=*) are not allowed: name the search parameter")
@@ -570,7 +582,7 @@ func (a *Engine) searchControls(req *Request, d *decision, q, f string, bundled 
 			// among them, select contained resources, and the server
 			// may return their containers: another patient's
 			// Observation that contains one naming Patient/123.
-			if req.patient != "" && (p.Name != "_contained" || p.Value != "false") {
+			if req.patient != "" && (p.Name != "_contained" || p.Value() != "false") {
 				contained = true
 			}
 		}
@@ -893,7 +905,7 @@ func (a *Engine) searchPatient(req *Request, d *decision, q, f string, rewrite, 
 func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) error {
 	pid := req.patient
 	restrictors := compartment.Restrictors(typ)
-	for p := range fhirrest.Params(q, f) {
+	for p := range fhirrest.RawParams(q, f) {
 		if !plainName(p.Name) {
 			return errNameNotPlain()
 		}
@@ -902,7 +914,7 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 			continue // a chain selects by the referenced resource's elements
 		}
 		if typ == "Patient" && strings.EqualFold(name, "_id") {
-			if mod != "" || !allValues(p.Value, func(v string) bool { return v == pid }) {
+			if mod != "" || !allValues(p.Value(), func(v string) bool { return v == pid }) {
 				return a.deny(req, bundled, "patient scopes reach only the patient in context (_id)")
 			}
 			continue
@@ -927,7 +939,7 @@ func (a *Engine) noOtherPatient(req *Request, typ, q, f string, bundled bool) er
 		default:
 			continue
 		}
-		if !allValues(p.Value, func(v string) bool { return a.namesPatient(v, pid, bare) }) {
+		if !allValues(p.Value(), func(v string) bool { return a.namesPatient(v, pid, bare) }) {
 			return a.deny(req, bundled, "under patient scopes "+name+" may name only the patient in context")
 		}
 	}
@@ -967,10 +979,10 @@ const MaxTypes = 200
 // itself, "_id" must name the patient.
 func (a *Engine) restricted(typ, pid, q, f string) bool {
 	restrictors := compartment.Restrictors(typ)
-	for p := range fhirrest.Params(q, f) {
+	for p := range fhirrest.RawParams(q, f) {
 		name, mod, _ := strings.Cut(p.Name, ":")
 		if typ == "Patient" {
-			if name == "_id" && mod == "" && allValues(p.Value, func(v string) bool { return v == pid }) {
+			if name == "_id" && mod == "" && allValues(p.Value(), func(v string) bool { return v == pid }) {
 				return true
 			}
 			continue
@@ -980,7 +992,7 @@ func (a *Engine) restricted(typ, pid, q, f string) bool {
 			continue
 		}
 		bare := mod == "Patient" || patientOnly
-		if allValues(p.Value, func(v string) bool { return a.namesPatient(v, pid, bare) }) {
+		if allValues(p.Value(), func(v string) bool { return a.namesPatient(v, pid, bare) }) {
 			return true
 		}
 	}
@@ -1045,8 +1057,8 @@ func queryMatchesOne(cons []scope.Constraint, q, f string) bool {
 		all := true
 		for _, want := range c {
 			has := false
-			for p := range fhirrest.Params(q, f) {
-				if p.Name == want.Name && p.Value == want.Value {
+			for p := range fhirrest.RawParams(q, f) {
+				if p.Name == want.Name && p.ValueIs(want.Value) {
 					has = true
 					break
 				}
@@ -1419,8 +1431,8 @@ func patchOpLeavesAlone(op []byte, guarded map[string]bool) error {
 }
 
 func hasContained(q, f string) bool {
-	for p := range fhirrest.Params(q, f) {
-		if p.Name == "_containedType" || p.Name == "_contained" && p.Value != "false" {
+	for p := range fhirrest.RawParams(q, f) {
+		if p.Name == "_containedType" || p.Name == "_contained" && p.Value() != "false" {
 			return true
 		}
 	}

@@ -187,6 +187,28 @@ func (a *Engine) resultElements(g *smartctx.Grant, d *decision) error {
 		return badRequest("_elements and _summary=" + orTrue(rp.summary) + " are not allowed on this request under these scopes: " +
 			"the resources of the answer could lose the elements the access check reads")
 	}
+	list, rewrite, err := elementsToAsk(rp, need)
+	if err != nil || !rewrite {
+		return err
+	}
+	drop := func(name string) bool {
+		return name == "_elements" || rp.summary == "text" && name == "_summary"
+	}
+	if rp.inForm {
+		d.Form = dropParams(d.Form, drop)
+		d.formRewritten = true
+	}
+	d.Query = appendParam(dropParams(d.Query, drop), "_elements", strings.Join(list, ","))
+	d.Rewritten = true
+	return nil
+}
+
+// elementsToAsk returns the one _elements list a restricted search must
+// ask for, given the result parameters rp and the elements need the guard
+// reads: the client's with the guard's added, or "text", "id", "meta" and
+// the guard's for _summary=text. rewrite is false when the query can stay
+// as it is; a _summary that would hide what the guard reads is an error.
+func elementsToAsk(rp resultParams, need []string) (list []string, rewrite bool, err error) {
 	minimal := true // the guard reads nothing every summary leaves out
 	for _, e := range need {
 		if e != "id" && e != "meta" {
@@ -194,18 +216,17 @@ func (a *Engine) resultElements(g *smartctx.Grant, d *decision) error {
 			break
 		}
 	}
-	var list []string
 	switch {
 	case rp.summary == "true" && !minimal:
-		return badRequest("_summary=true could leave out " + strings.Join(need, ", ") +
+		return nil, false, badRequest("_summary=true could leave out " + strings.Join(need, ", ") +
 			", which the access check reads: ask for the elements you need with _elements (the guard adds those)")
 	case rp.summary == "true" || rp.summary == "text" && minimal:
 		if !rp.hasElems {
-			return nil
+			return nil, false, nil
 		}
 		fallthrough
 	case rp.hasElems && (rp.summary == "true" || rp.summary == "text"):
-		return badRequest("_elements cannot be combined with _summary=" + rp.summary)
+		return nil, false, badRequest("_elements cannot be combined with _summary=" + rp.summary)
 	case rp.summary == "text":
 		// The text, id and meta (and the mandatory elements, which
 		// servers add to any _elements), and what the guard reads.
@@ -222,22 +243,13 @@ func (a *Engine) resultElements(g *smartctx.Grant, d *decision) error {
 			}
 		}
 		if !missing {
-			return nil
+			return nil, false, nil
 		}
 	}
 	for _, e := range need {
 		list = appendNew(list, e)
 	}
-	drop := func(name string) bool {
-		return name == "_elements" || rp.summary == "text" && name == "_summary"
-	}
-	if rp.inForm {
-		d.Form = dropParams(d.Form, drop)
-		d.formRewritten = true
-	}
-	d.Query = appendParam(dropParams(d.Query, drop), "_elements", strings.Join(list, ","))
-	d.Rewritten = true
-	return nil
+	return list, true, nil
 }
 
 func orTrue(summary string) string {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -209,35 +210,59 @@ const maxQueries = 1024
 // (internal/search) with this base. What is not evaluated matches
 // nothing.
 func (a *Engine) matchConstraint(typ string, resource []byte, c scope.Constraint) bool {
-	if len(c) == 0 {
-		return false
-	}
-	key := typ + "?" + c.String()
-	a.mu.Lock()
-	q, ok := a.queries[key]
-	a.mu.Unlock()
-	if !ok {
-		var err error
-		if q, err = search.Compile(typ, c, search.Options{Base: a.baseURL}); err != nil {
-			q = nil // remembered: not evaluated
-		}
-		// "ap" dates are measured from when the search is compiled.
-		if !strings.Contains(c.String(), "=ap") {
-			a.mu.Lock()
-			if a.queries == nil {
-				a.queries = map[string]*search.Query{}
-			}
-			if len(a.queries) < maxQueries {
-				a.queries[key] = q
-			}
-			a.mu.Unlock()
-		}
-	}
+	q := a.query(typ, c)
 	if q == nil {
 		return false
 	}
 	m, err := q.Match(resource)
 	return err == nil && m
+}
+
+// query returns the search constraint c runs on resources of type typ,
+// compiled with this base, or nil when it is not evaluated.
+func (a *Engine) query(typ string, c scope.Constraint) *search.Query {
+	if len(c) == 0 {
+		return nil
+	}
+	var buf [256]byte
+	key := queryKey(buf[:0], typ, c)
+	a.mu.Lock()
+	q, ok := a.queries[string(key)]
+	a.mu.Unlock()
+	if ok {
+		return q
+	}
+	var err error
+	if q, err = search.Compile(typ, c, search.Options{Base: a.baseURL}); err != nil {
+		q = nil // remembered: not evaluated
+	}
+	// "ap" dates are measured from when the search is compiled.
+	if !strings.Contains(c.String(), "=ap") {
+		a.mu.Lock()
+		if a.queries == nil {
+			a.queries = map[string]*search.Query{}
+		}
+		if len(a.queries) < maxQueries {
+			a.queries[string(key)] = q
+		}
+		a.mu.Unlock()
+	}
+	return q
+}
+
+// queryKey appends to b the key of typ and c among the compiled queries:
+// each string with its length before it, so that no two differ only in
+// where one string ends.
+func queryKey(b []byte, typ string, c scope.Constraint) []byte {
+	b = appendString(b, typ)
+	for _, p := range c {
+		b = appendString(appendString(b, p.Name), p.Value)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
 // Serve decides r for grant g and serves it with next, the response
@@ -288,7 +313,7 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 	if d.restricted() && !a.opt.SkipResponseGuard {
 		// The guard changes headers (If-Match, Accept-Encoding): on its
 		// own copy, without hop-by-hop names that would drop them.
-		r.Header = r.Header.Clone()
+		r.Header = ownHeader(r.Header)
 		guardConnection(r.Header)
 		if err := jsonOnly(r); err != nil {
 			a.opt.OnError(w, r, err)
@@ -302,6 +327,20 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 		return
 	}
 	next.ServeHTTP(w, r)
+}
+
+// ownHeader returns a copy of h whose names can be set and deleted
+// without changing h. The values are h's own slices, each capped at its
+// length, so that appending to one (Header.Add) copies it first: unlike
+// Header.Clone, it copies no value, which cost a second allocation and
+// pass on every guarded request. Neither the guard nor net/http changes
+// a value in place.
+func ownHeader(h http.Header) http.Header {
+	h2 := make(http.Header, len(h)+1) // room for Accept
+	for k, v := range h {
+		h2[k] = v[:len(v):len(v)]
+	}
+	return h2
 }
 
 // guardedHeaders are request headers the response guard sets or relies
@@ -480,7 +519,7 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	if !ok {
 		return nil, errNotFHIR()
 	}
-	fr, err := fhirrest.Classify(r.Method, rel, r.URL.RawQuery, r.Header.Get("If-None-Exist"))
+	fr, err := fhirrest.Classify(r.Method, rel, r.URL.RawQuery, headerGet(r.Header, "If-None-Exist"))
 	if err != nil {
 		return nil, classifyError(err)
 	}
@@ -495,43 +534,9 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		req.Query = r.URL.RawQuery // the If-None-Exist search is checked apart
 	}
-	var body []byte
-	switch {
-	case req.Interaction == scope.InteractionBatch,
-		req.Interaction == scope.InteractionCreate,
-		req.Interaction == scope.InteractionUpdate,
-		req.Interaction == scope.InteractionPatch,
-		(req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) && r.Method == http.MethodPost:
-		if body, err = a.readBody(r); err != nil {
-			return nil, err
-		}
-	}
-	if mediaType(r.Header.Get("Content-Type")) == "multipart/form-data" {
-		// No FHIR interaction sends one, and method-override middleware
-		// reads "_method" from its parts as from a form.
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Description: "a multipart/form-data body is not a FHIR request"}
-	}
-	if r.Method == http.MethodPost && isForm(r.Header.Get("Content-Type")) {
-		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
-		// echo's MethodOverride, Express, Rails) reads "_method" from the
-		// form body of any POST: a create would run as a delete.
-		if body == nil {
-			if body, err = a.readBody(r); err != nil {
-				return nil, err
-			}
-		}
-		if err := noMethodParam(string(body)); err != nil {
-			return nil, err
-		}
-	}
-	if r.Method == http.MethodPost && (req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) {
-		if ct := r.Header.Get("Content-Type"); len(body) > 0 && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			return nil, badRequest("a POST _search needs an application/x-www-form-urlencoded body")
-		}
-		req.Form = string(body)
-		if !validForm(req.Form) {
-			return nil, badRequest("malformed form body")
-		}
+	body, err := a.requestBody(r, &req)
+	if err != nil {
+		return nil, err
 	}
 	if req.Interaction == scope.InteractionBatch {
 		d, err := a.decideBundle(ctx, g, body)
@@ -548,11 +553,59 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	return a.decide(ctx, g, &req, ifNoneExist, false)
 }
 
+// requestBody reads the body of r when req's decision needs it (a batch,
+// a write, a POST _search) or when it is a form a method-override
+// middleware could read, refusing what no FHIR interaction sends: a
+// multipart body, a "_method" form parameter, a POST _search whose body
+// is not a form. A POST _search's form becomes req.Form.
+func (a *Engine) requestBody(r *http.Request, req *Request) ([]byte, error) {
+	var body []byte
+	var err error
+	switch {
+	case req.Interaction == scope.InteractionBatch,
+		req.Interaction == scope.InteractionCreate,
+		req.Interaction == scope.InteractionUpdate,
+		req.Interaction == scope.InteractionPatch,
+		(req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) && r.Method == http.MethodPost:
+		if body, err = a.readBody(r); err != nil {
+			return nil, err
+		}
+	}
+	if mediaType(headerGet(r.Header, "Content-Type")) == "multipart/form-data" {
+		// No FHIR interaction sends one, and method-override middleware
+		// reads "_method" from its parts as from a form.
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Description: "a multipart/form-data body is not a FHIR request"}
+	}
+	if r.Method == http.MethodPost && isForm(headerGet(r.Header, "Content-Type")) {
+		// Method-override middleware (gorilla's HTTPMethodOverrideHandler,
+		// echo's MethodOverride, Express, Rails) reads "_method" from the
+		// form body of any POST: a create would run as a delete.
+		if body == nil {
+			if body, err = a.readBody(r); err != nil {
+				return nil, err
+			}
+		}
+		if err := noMethodParam(string(body)); err != nil {
+			return nil, err
+		}
+	}
+	if r.Method == http.MethodPost && (req.Interaction == scope.InteractionSearchType || req.Interaction == scope.InteractionSearchSystem) {
+		if ct := headerGet(r.Header, "Content-Type"); len(body) > 0 && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			return nil, badRequest("a POST _search needs an application/x-www-form-urlencoded body")
+		}
+		req.Form = string(body)
+		if !validForm(req.Form) {
+			return nil, badRequest("malformed form body")
+		}
+	}
+	return body, nil
+}
+
 // noMethodParam refuses a "_method" query parameter, which some frameworks
 // take as the method to run.
 func noMethodParam(q string) error {
 	if strings.Contains(q, "method") || strings.IndexByte(q, '%') >= 0 {
-		for p := range fhirrest.Params(q) {
+		for p := range fhirrest.RawParams(q) {
 			if p.Name == "_method" {
 				return badRequest("_method is not allowed")
 			}

@@ -256,7 +256,7 @@ func (a *Engine) serveKickoff(w http.ResponseWriter, r *http.Request, g *smartct
 		restoreHeader(w.Header(), saved)
 		a.opt.OnError(w, r, err)
 	}
-	status, body := gw.status, gw.body.Bytes()
+	status, body := gw.status, gw.buf
 	if status == 0 {
 		status = http.StatusOK
 	}
@@ -364,7 +364,7 @@ func (a *Engine) servePoll(w http.ResponseWriter, r, fr *http.Request, g *smartc
 		restoreHeader(w.Header(), saved)
 		a.opt.OnError(w, r, err)
 	}
-	status, body := gw.status, gw.body.Bytes()
+	status, body := gw.status, gw.buf
 	if status == 0 {
 		status = http.StatusOK
 	}

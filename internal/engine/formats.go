@@ -27,19 +27,19 @@ func errNotJSON(what string) *Error {
 // jsonOnly refuses r when its _format or Accept ask for a format other
 // than JSON, and otherwise asks the handler for FHIR JSON (Accept).
 func jsonOnly(r *http.Request) error {
-	for p := range fhirrest.Params(r.URL.RawQuery) {
-		if p.Name == "_format" && !jsonFormat(p.Value) {
+	for p := range fhirrest.RawParams(r.URL.RawQuery) {
+		if p.Name == "_format" && !jsonFormat(p.Value()) {
 			return errNotJSON("_format")
 		}
 	}
-	accept := r.Header.Values("Accept")
+	accept := r.Header["Accept"]
 	if len(accept) == 1 && accept[0] == fhirJSON {
 		return nil // what the handler is asked for already
 	}
 	if len(accept) > 0 && !acceptsJSON(strings.Join(accept, ",")) {
 		return errNotJSON("Accept")
 	}
-	r.Header.Set("Accept", fhirJSON)
+	r.Header["Accept"] = []string{fhirJSON}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/compartment"
@@ -33,9 +34,10 @@ var errResponseUnchecked = errors.New("the response guard cannot check this resp
 type guardWriter struct {
 	w        http.ResponseWriter
 	status   int
-	body     bytes.Buffer
+	buf      []byte // the body
 	max      int64
 	overflow bool
+	done     bool // the guard is done: the buffer went back to its pool
 }
 
 func (g *guardWriter) Header() http.Header { return g.w.Header() }
@@ -50,22 +52,56 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 	if g.status == 0 {
 		g.status = http.StatusOK
 	}
-	if g.overflow || int64(g.body.Len()+len(p)) > g.max {
+	if g.done || g.overflow || int64(len(g.buf)+len(p)) > g.max {
 		g.overflow = true
 		return 0, errResponseUnchecked
 	}
-	if g.body.Len() == 0 && len(p) > 0 {
-		// The length the handler announces (a proxy passes the
-		// upstream's), within max, sizes the buffer at once: written
-		// in pieces, a doubling buffer would allocate up to 4 times
-		// the body.
-		if cl := g.w.Header().Get("Content-Length"); cl != "" {
-			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(len(p)) && n <= g.max {
-				g.body.Grow(int(n))
+	if need := len(g.buf) + len(p); need > cap(g.buf) {
+		size := max(2*cap(g.buf), need)
+		if len(g.buf) == 0 {
+			// The length the handler announces (a proxy passes the
+			// upstream's), within max, sizes the buffer at once:
+			// written in pieces, a doubling buffer would allocate up
+			// to 4 times the body.
+			if cl := headerGet(g.w.Header(), "Content-Length"); cl != "" {
+				if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > int64(need) && n <= g.max {
+					size = int(n)
+				}
 			}
 		}
+		g.buf = append(make([]byte, 0, size), g.buf...)
 	}
-	return g.body.Write(p)
+	g.buf = append(g.buf, p...)
+	return len(p), nil
+}
+
+// guardState is what the guard of one response needs beyond the guardWriter,
+// kept in a pool between responses: the buffer that holds the body, its
+// scan, and the check of its entries. A ResponseWriter may not be used
+// once ServeHTTP returned, so nothing holds them after the guard is done.
+type guardState struct {
+	buf []byte
+	res fhirjson.Resource
+	rc  respCheck
+}
+
+var guardStates = sync.Pool{New: func() any { return new(guardState) }}
+
+// maxPooledBody bounds the buffers kept for later responses: a larger
+// body's goes to the garbage collector.
+const maxPooledBody = 1 << 20
+
+// release returns st to the pool with the buffer gw holds, and makes any
+// later Write to gw fail.
+func (st *guardState) release(gw *guardWriter) {
+	buf := gw.buf
+	gw.buf, gw.done = nil, true
+	if cap(buf) > maxPooledBody {
+		buf = nil
+	}
+	st.buf = buf[:0]
+	st.rc.reset()
+	guardStates.Put(st)
 }
 
 // guard serves r with next and lets its response through only as far as
@@ -77,9 +113,12 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 // answer rather than by next, and with NotFoundForDenied a missing
 // resource is answered exactly as a refused one.
 func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler, gr *smartctx.Grant, d *decision) {
-	saved := w.Header().Clone() // what earlier stages (CORS) set
+	var saved http.Header // what earlier stages (CORS) set
+	if h := w.Header(); len(h) > 0 {
+		saved = h.Clone()
+	}
 	// A compressed body could not be read: ask for identity.
-	r.Header.Del("Accept-Encoding")
+	delete(r.Header, "Accept-Encoding")
 	orig := r
 	head := r.Method == http.MethodHead
 	read := r.Method == http.MethodGet || head
@@ -87,7 +126,9 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 	if read {
 		r = conds.take(r)
 	}
-	gw := &guardWriter{w: w, max: a.opt.MaxResponseBytes}
+	st := guardStates.Get().(*guardState)
+	gw := &guardWriter{w: w, max: a.opt.MaxResponseBytes, buf: st.buf}
+	defer st.release(gw)
 	serveHeld(w, saved, next, gw, r)
 
 	refuse := func(err *Error) {
@@ -98,14 +139,14 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 	if status == 0 {
 		status = http.StatusOK
 	}
-	body := gw.body.Bytes()
+	body := gw.buf
 	if err, done := a.unchecked(w, gw, d, status, body, read, head); done {
 		if err != nil {
 			refuse(err)
 		}
 		return
 	}
-	an, err := a.checkResponse(gr, d, body)
+	an, err := a.checkResponse(gr, d, body, st)
 	if a.opt.Observer != nil {
 		a.opt.Observer.Guarded(r.Context(), len(body), an.withheld, len(d.refused))
 	}
@@ -146,10 +187,10 @@ type preconditions struct {
 // handler is served: a HEAD as the GET it stands for.
 func (p *preconditions) take(r *http.Request) *http.Request {
 	h := r.Header
-	p.ifNoneMatch, p.ifModifiedSince = h.Get("If-None-Match"), h.Get("If-Modified-Since")
-	p.ifMatch, p.ifUnmodifiedSince = h.Get("If-Match"), h.Get("If-Unmodified-Since")
+	p.ifNoneMatch, p.ifModifiedSince = headerGet(h, "If-None-Match"), headerGet(h, "If-Modified-Since")
+	p.ifMatch, p.ifUnmodifiedSince = headerGet(h, "If-Match"), headerGet(h, "If-Unmodified-Since")
 	for _, k := range [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
-		h.Del(k)
+		delete(h, k)
 	}
 	if r.Method == http.MethodHead {
 		r2 := *r
@@ -186,7 +227,7 @@ func (a *Engine) unchecked(w http.ResponseWriter, gw *guardWriter, d *decision, 
 		}
 		return nil, true
 	}
-	if enc := w.Header().Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+	if enc := headerGet(w.Header(), "Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return &Error{Status: http.StatusBadGateway, Description: "encoded response cannot be checked", Err: errResponseUnchecked}, true
 	}
 	return nil, false
@@ -195,20 +236,31 @@ func (a *Engine) unchecked(w http.ResponseWriter, gw *guardWriter, d *decision, 
 // setLength sets the Content-Length of the answer the client gets, and
 // drops the validators of a body the guard changed.
 func setLength(h http.Header, an *answer) {
+	n := int64(len(an.body))
 	switch {
 	case an.out != nil:
-		h.Set("Content-Length", strconv.Itoa(len(an.out)))
+		n = int64(len(an.out))
 	case an.bundle != nil:
 		// Sent as it is spliced; its length counted without a copy.
-		n, _ := an.bundle.WriteRewrite(io.Discard, an.total, an.extra)
-		h.Set("Content-Length", strconv.FormatInt(n, 10))
-	default:
-		h.Set("Content-Length", strconv.Itoa(len(an.body)))
+		n, _ = an.bundle.WriteRewrite(io.Discard, an.total, an.extra)
+	}
+	if v := h["Content-Length"]; len(v) != 1 || v[0] != strconv.FormatInt(n, 10) {
+		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 	}
 	if an.rewritten() {
-		h.Del("ETag") // the filtered Bundle is another representation
-		h.Del("Last-Modified")
+		delete(h, "Etag") // the filtered Bundle is another representation
+		delete(h, "Last-Modified")
 	}
+}
+
+// headerGet is h.Get for key, which must be in canonical form
+// (http.CanonicalHeaderKey), without making it so again: the guard's
+// headers are read and changed on every request.
+func headerGet(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // serveHeld serves r with next into gw. Should next panic, the headers it
@@ -422,11 +474,19 @@ func (an *answer) writeTo(w io.Writer) {
 // does not permit, or any other resource whole. It fails with
 // errNotPermitted for a resource outside the decision, and with
 // errResponseUnchecked for a body that is not FHIR JSON the guard can
-// read.
-func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (answer, error) {
+// read. st, when not nil, lends the scan its memory, and its respCheck
+// reads the entries' resources as the scan reads them.
+func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte, st *guardState) (answer, error) {
 	an := answer{body: body}
-	res, err := fhirjson.Scan(body)
-	if err != nil || res.Type == "" {
+	if st == nil {
+		st = &guardState{}
+	}
+	var opt fhirjson.Options
+	if st.rc.start(a, gr, d, body) {
+		opt.Visitor = &st.rc
+	}
+	res := &st.res
+	if err := fhirjson.ScanInto(res, body, opt); err != nil || res.Type == "" {
 		return an, errResponseUnchecked
 	}
 	if res.Type == "OperationOutcome" {
@@ -439,7 +499,7 @@ func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (an
 		return an, nil
 	}
 	if res.Type != "Bundle" || d.Type == "Bundle" || d.own {
-		if !a.permitted(gr, d, res.Type, body, false) {
+		if !a.permitted(gr, d, res.Type, body, false, nil) {
 			return an, errNotPermitted
 		}
 		return an, nil
@@ -448,7 +508,7 @@ func (a *Engine) checkResponse(gr *smartctx.Grant, d *decision, body []byte) (an
 	if err != nil {
 		return an, errResponseUnchecked
 	}
-	bc := bundleCheck{answer: an, b: b, body: body, d: d,
+	bc := bundleCheck{answer: an, b: b, body: body, d: d, rc: &st.rc,
 		perEntry: b.Type == "batch-response" || b.Type == "transaction-response"}
 	for i := range b.Entries {
 		if err := a.checkEntry(gr, &bc, i); err != nil {
@@ -465,6 +525,7 @@ type bundleCheck struct {
 	body     []byte
 	d        *decision
 	perEntry bool // a batch or transaction answer: entry i answers d.Entries[i]
+	rc       *respCheck
 
 	refusals      map[int]*Error // answers replaced by a refusal
 	resources     map[int][]byte // entries' search Bundles, filtered
@@ -513,7 +574,7 @@ func (a *Engine) checkEntry(gr *smartctx.Grant, bc *bundleCheck, i int) error {
 	if bc.perEntry && e.ResourceType == "Bundle" && isSearch(ed) {
 		// A search or history entry of a batch answers with a Bundle
 		// of its own: checked as that search would be alone.
-		inner, err := a.checkResponse(gr, ed, e.Resource.Of(body))
+		inner, err := a.checkResponse(gr, ed, e.Resource.Of(body), nil)
 		if err != nil {
 			return errResponseUnchecked
 		}
@@ -528,9 +589,13 @@ func (a *Engine) checkEntry(gr *smartctx.Grant, bc *bundleCheck, i int) error {
 		return nil
 	}
 	res := e.Resource.Of(body)
+	var at *entryAt
+	if !bc.perEntry {
+		at = &entryAt{bc.rc, i}
+	}
 	if e.ResourceType == "OperationOutcome" && (bc.perEntry || e.SearchMode == "outcome") &&
 		(ed.Patient == "" || a.containsNoOther(res, ed.Patient)) ||
-		a.permitted(gr, ed, e.ResourceType, res, e.SearchMode == "include") {
+		a.permitted(gr, ed, e.ResourceType, res, e.SearchMode == "include", at) {
 		return nil
 	}
 	bc.withheld++
@@ -610,11 +675,14 @@ func isSearch(d *decision) bool {
 }
 
 // permitted reports whether the grant lets the client see resource, of
-// type typ, in the answer to a request decided as d (see allows, the one
+// type typ, in the answer to a request decided as d (see allowsAt, the one
 // rule): the type asked for, or any type for an operation or as an
 // included resource, checked with the interaction's letter for the type
 // asked for and as a read otherwise.
-func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource []byte, included bool) bool {
+//
+// at, when not nil, is the entry of the response resource is in, which
+// may have been read already as the response was scanned.
+func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource []byte, included bool, at *entryAt) bool {
 	if !d.restricted() {
 		return true
 	}
@@ -632,7 +700,7 @@ func (a *Engine) permitted(gr *smartctx.Grant, d *decision, typ string, resource
 	if letter == 0 || included || typ != d.Type && d.Type != "" && d.Type != "*" {
 		letter = scope.Read
 	}
-	switch a.allowsUnder(gr, d.pol, d.Context, d.Patient, typ, resource, letter) {
+	switch a.allowsAt(gr, d.pol, d.Context, d.Patient, typ, resource, letter, 0, at) {
 	case allowed:
 		return true
 	case refusedByPolicy:
@@ -759,15 +827,14 @@ func (a *Engine) readStored(r *http.Request, next http.Handler, gr *smartctx.Gra
 	pre.Header.Set("Accept", "application/fhir+json")
 	h := http.Header{}
 	limit := min(a.opt.MaxResponseBytes, sr.left)
-	gw := &guardWriter{w: headerOnly(h), max: limit}
-	gw.body = *bytes.NewBuffer(sr.buf[:0])
+	gw := &guardWriter{w: headerOnly(h), max: limit, buf: sr.buf[:0]}
 	next.ServeHTTP(gw, pre)
-	sr.buf = gw.body.Bytes()[:0]
+	sr.buf = gw.buf[:0]
 	if gw.overflow && limit < a.opt.MaxResponseBytes {
 		return "", &Error{Status: http.StatusRequestEntityTooLarge,
 			Description: fmt.Sprintf("the resources a request writes by id may hold at most %d bytes in all under these scopes", a.opt.MaxStoredBytes)}
 	}
-	sr.left -= int64(gw.body.Len())
+	sr.left -= int64(len(gw.buf))
 	status := gw.status
 	if status == 0 {
 		status = http.StatusOK
@@ -787,12 +854,12 @@ func (a *Engine) readStored(r *http.Request, next http.Handler, gr *smartctx.Gra
 	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return "", unchecked
 	}
-	body := gw.body.Bytes()
+	body := gw.buf
 	res, err := fhirjson.Scan(body)
 	if err != nil || res.Type == "" {
 		return "", unchecked
 	}
-	if !a.permitted(gr, d, res.Type, body, false) {
+	if !a.permitted(gr, d, res.Type, body, false, nil) {
 		return "", a.denied(d)
 	}
 	return h.Get("ETag"), nil

@@ -45,7 +45,7 @@ func (a *Engine) ServeMetadata(w http.ResponseWriter, r *http.Request, next http
 	r.Header.Del("Accept-Encoding")
 	gw := &guardWriter{w: w, max: a.opt.MaxResponseBytes}
 	serveHeld(w, saved, next, gw, r)
-	status, body := gw.status, gw.body.Bytes()
+	status, body := gw.status, gw.buf
 	if status == 0 {
 		status = http.StatusOK
 	}

@@ -41,14 +41,22 @@ const (
 // applied as well, in user/ and system/ contexts: the resource must be
 // allowed by the scopes and by the policy.
 func (a *Engine) allowsUnder(gr *smartctx.Grant, pol *policyView, c scope.Context, pid, typ string, resource []byte, p scope.Permission) verdict {
-	return a.allowsAt(gr, pol, c, pid, typ, resource, p, 0)
+	return a.allowsAt(gr, pol, c, pid, typ, resource, p, 0, nil)
 }
 
 // maxHolding bounds how deep Bundles and Parameters may hold one another
 // for the guard to check what they hold: each level is read again.
 const maxHolding = 8
 
-func (a *Engine) allowsAt(gr *smartctx.Grant, pol *policyView, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int) verdict {
+// allowsAt is the one rule: whether the grant and the access policy's
+// view pol (nil: none) let the client receive resource, of type typ, held
+// depth levels deep (0 for an answer's own resources), with letter p, in
+// context c under the patient limit pid ("" for none). Types that hold
+// other resources (a stored Bundle, a Parameters) are permitted only when
+// everything they hold is. When at is not nil, the resource is an entry
+// of a response whose scan read it already (see respCheck): the same
+// rule, with what that read found.
+func (a *Engine) allowsAt(gr *smartctx.Grant, pol *policyView, c scope.Context, pid, typ string, resource []byte, p scope.Permission, depth int, at *entryAt) verdict {
 	switch typ {
 	case "Parameters":
 		// An operation's output: no one holds scopes for Parameters
@@ -67,7 +75,7 @@ func (a *Engine) allowsAt(gr *smartctx.Grant, pol *policyView, c scope.Context, 
 			}
 		}
 	}
-	if v := a.scopeAllows(gr, c, pid, typ, resource, p); v != allowed {
+	if v := a.scopeAllows(gr, c, pid, typ, resource, p, at); v != allowed {
 		return v
 	}
 	if pol != nil && typ != "Bundle" && !a.policyPermits(pol, typ, resource, p) {
@@ -77,8 +85,8 @@ func (a *Engine) allowsAt(gr *smartctx.Grant, pol *policyView, c scope.Context, 
 }
 
 // scopeAllows is the scopes' part of the one rule.
-func (a *Engine) scopeAllows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission) verdict {
-	acc, cons := a.access(gr, c, typ, p)
+func (a *Engine) scopeAllows(gr *smartctx.Grant, c scope.Context, pid, typ string, resource []byte, p scope.Permission, at *entryAt) verdict {
+	acc, cons, r := at.access(a, gr, c, typ, p)
 	if acc == scope.Denied {
 		return refusedByScope
 	}
@@ -90,8 +98,8 @@ func (a *Engine) scopeAllows(gr *smartctx.Grant, c scope.Context, pid, typ strin
 				return refusedByScope
 			}
 			contains = mayContain(resource)
-		case typ != "Bundle" && compartment.In(typ):
-			in, c, err := compartment.MemberOfContains(resource, typ, pid, compartment.AnyServer)
+		case typ != "Bundle" && (r != nil && r.in || r == nil && compartment.In(typ)):
+			in, c, err := at.memberOfContains(resource, typ, pid)
 			if err != nil || !in {
 				return refusedByScope
 			}
@@ -106,10 +114,8 @@ func (a *Engine) scopeAllows(gr *smartctx.Grant, c scope.Context, pid, typ strin
 	if acc == scope.Allowed {
 		return allowed
 	}
-	for _, con := range cons {
-		if a.matchConstraint(typ, resource, con) {
-			return allowed
-		}
+	if at.matches(a, typ, resource, cons, r) {
+		return allowed
 	}
 	return refusedByScope
 }
@@ -132,7 +138,7 @@ func (a *Engine) heldAllowed(gr *smartctx.Grant, pol *policyView, c scope.Contex
 		if err != nil || r.Type == "" {
 			return errNotPermitted
 		}
-		if v = a.allowsAt(gr, pol, c, pid, r.Type, res, scope.Read, depth+1); v != allowed {
+		if v = a.allowsAt(gr, pol, c, pid, r.Type, res, scope.Read, depth+1, nil); v != allowed {
 			return errNotPermitted
 		}
 		return nil

@@ -876,7 +876,7 @@ func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, p
 	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return nil, errors.New("the search answered compressed")
 	}
-	body := gw.body.Bytes()
+	body := gw.buf
 	res, err := fhirjson.Scan(body)
 	if err != nil || res.Type != "Bundle" {
 		return nil, errors.New("the search did not answer a Bundle")

@@ -199,6 +199,41 @@ func (c *Cursor) NextKey(first bool) (key []byte, ok bool) {
 	return key, !c.bad
 }
 
+// PlainMember reads, when the next member of the object opened last is
+// exactly `"name":"..."` (first is NextKey's: no comma before the first
+// member, one before the others), with no white space and a string of
+// plain content (no backslash, no control byte), that member, and returns
+// the string's content, as NextKey and Text would read it. Otherwise it
+// reads nothing and returns false: the reader goes on with NextKey. It is
+// the shape most members a reader looks for have, read without a pass
+// per token.
+func (c *Cursor) PlainMember(first bool, name string) (value []byte, ok bool) {
+	d, i := c.data, c.i
+	if !first {
+		if i >= len(d) || d[i] != ',' {
+			return nil, false
+		}
+		i++
+	}
+	if len(d)-i < len(name)+4 || d[i] != '"' || string(d[i+1:i+1+len(name)]) != name {
+		return nil, false
+	}
+	i += 1 + len(name)
+	if d[i] != '"' || d[i+1] != ':' || d[i+2] != '"' {
+		return nil, false
+	}
+	start := i + 3
+	end := start
+	for end < len(d) && d[end] >= 0x20 && d[end] != '"' && d[end] != '\\' {
+		end++
+	}
+	if end >= len(d) || d[end] != '"' {
+		return nil, false
+	}
+	c.i = end + 1
+	return d[start:end], true
+}
+
 // NextElem moves to the next element of the array opened last, with the
 // cursor on it, or returns false after the closing ']'. first is true for
 // the first call after OpenArray.
@@ -249,6 +284,9 @@ func (c *Cursor) Fields(depth int, names []string, offs []int) {
 			return
 		}
 		for i, name := range names {
+			if !MayFold(key, name) {
+				continue // most keys, at the cost of a comparison
+			}
 			if string(key) == name {
 				if offs[i] >= 0 {
 					c.Fail()

@@ -3,6 +3,7 @@ package fhirjson_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -395,4 +396,87 @@ func TestLeadingType(t *testing.T) {
 			t.Errorf("LeadingType(%s) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// readMembers reads the object in data with a Cursor, the string value of
+// each "reference" member and a skip of every other, using PlainMember
+// first when plain is set. It returns what it read and whether the
+// cursor failed.
+func readMembers(data []byte, plain bool) (log []string, failed bool) {
+	c := fhirjson.NewCursor(data)
+	if !c.OpenObject(0) {
+		return nil, true
+	}
+	for first := true; ; first = false {
+		if plain {
+			if v, ok := c.PlainMember(first, "reference"); ok {
+				log = append(log, "reference="+string(v))
+				continue
+			}
+		}
+		key, ok := c.NextKey(first)
+		if !ok {
+			break
+		}
+		if string(key) == "reference" && c.Peek() == '"' {
+			v, _ := c.Text(1)
+			log = append(log, "reference="+string(v))
+			continue
+		}
+		log = append(log, "skip "+string(key))
+		c.Skip(1)
+	}
+	return log, !c.End()
+}
+
+// FuzzPlainMember checks that PlainMember reads what NextKey and Text
+// read, and refuses nothing they accept.
+func FuzzPlainMember(f *testing.F) {
+	for _, s := range []string{
+		`{"reference":"Patient/1"}`, `{"display":"x","reference":"Patient/1"}`, `{"reference":"a\"b"}`,
+		`{"reference":"Patient/1","reference":"Patient/2"}`, `{ "reference" : "x" }`, `{"reference":"x\u0001"}`,
+		"{\"reference\":\"x\x01\"}", `{"reference":7}`, `{"reference":"x"`, `{"reference":"x",}`, `{"referencex":"y"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gotFailed := readMembers(data, true)
+		want, wantFailed := readMembers(data, false)
+		if gotFailed != wantFailed || !gotFailed && !slices.Equal(got, want) {
+			t.Fatalf("%q: with PlainMember %q (failed %v), without %q (failed %v)", data, got, gotFailed, want, wantFailed)
+		}
+	})
+}
+
+// FuzzKeyFilter checks that a KeyFilter lets through every key that may
+// be one of its names or fold to one (MayFold).
+func FuzzKeyFilter(f *testing.F) {
+	f.Add([]byte("subject"), "subject,performer,id")
+	f.Add([]byte("\u017Fubject"), "subject")
+	f.Add([]byte("ID"), "resourceType,id,contained")
+	f.Add([]byte(""), "a")
+	f.Fuzz(func(t *testing.T, key []byte, list string) {
+		var names []string
+		for n := range strings.SplitSeq(list, ",") {
+			if n != "" && isASCII(n) {
+				names = append(names, n)
+			}
+		}
+		var k fhirjson.KeyFilter
+		k.Set(names...)
+		for _, n := range names {
+			if (fhirjson.MayFold(key, n) || fhirjson.FoldsTo(key, n) || string(key) == n) && !k.May(key) {
+				t.Fatalf("the filter of %q lets %q go, which may be %q", names, key, n)
+			}
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

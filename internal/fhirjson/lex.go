@@ -405,12 +405,40 @@ func foldEqual(r, c rune) bool {
 // decoder of that kind would read it as name, so a check that reads name
 // alone could be reading the wrong member. name is ASCII, not empty.
 func FoldsTo(key []byte, name string) bool {
-	// Most keys differ at once: no rune folds to an ASCII one in fewer
-	// bytes, and an ASCII first byte is a whole rune.
-	if len(key) < len(name) || key[0] < utf8.RuneSelf && key[0]|0x20 != name[0]|0x20 {
-		return false
+	return MayFold(key, name) && foldsToSlow(key, name)
+}
+
+// KeyFilter answers with one look-up whether a key may be one of a few
+// names, or fold to one (MayFold): a reader that looks for those names
+// among many keys lets the others go at once.
+type KeyFilter [256]uint8 // by first byte (ORed with 0x20): the shortest name's length; 255 for none
+
+// Set makes f the filter of names (ASCII, not empty).
+func (f *KeyFilter) Set(names ...string) {
+	for c := range f {
+		f[c] = 255
+		if c >= utf8.RuneSelf {
+			f[c] = 0 // a multi-byte rune may fold to anything
+		}
 	}
-	return foldsToSlow(key, name)
+	for _, n := range names {
+		c := n[0] | 0x20
+		f[c] = uint8(min(int(f[c]), len(n)))
+	}
+}
+
+// May reports whether key may be one of f's names, or fold to one: false
+// only when MayFold(key, name) is false for every name.
+func (f *KeyFilter) May(key []byte) bool {
+	return len(key) > 0 && len(key) >= int(f[key[0]|0x20])
+}
+
+// MayFold reports whether key may be name, or fold to it (FoldsTo): it is
+// false for most keys, at the cost of a few comparisons inlined, and
+// true for name itself. No rune folds to an ASCII one in fewer bytes, and
+// an ASCII first byte is a whole rune. name is ASCII, not empty.
+func MayFold(key []byte, name string) bool {
+	return len(key) >= len(name) && (key[0]|0x20 == name[0]|0x20 || key[0] >= utf8.RuneSelf)
 }
 
 func foldsToSlow(key []byte, name string) bool {

@@ -172,7 +172,46 @@ var ErrTooManyEntries = errors.New("fhirjson: too many Bundle entries")
 // Bundle's.
 func ScanLimit(body []byte, maxEntries int) (*Resource, error) {
 	r := &Resource{}
-	s := scanner{data: body, r: r, max: maxEntries}
+	if err := ScanInto(r, body, Options{MaxEntries: maxEntries}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Options are what ScanInto is told besides the body.
+type Options struct {
+	// MaxEntries bounds a Bundle's entries as ScanLimit's maxEntries
+	// does; 0 for no bound.
+	MaxEntries int
+	// Visitor, when not nil, is told the members of each entry's
+	// resource as they are read.
+	Visitor Visitor
+}
+
+// A Visitor is told, as ScanInto reads a Bundle's entries, the members of
+// each entry's resource (an object), so that a reader of those members
+// need not read the resource's bytes again: Begin(n) before the resource
+// of entry n (its index in Bundle.Entries), Member for each of its
+// members in order, after the member's value was read and found
+// well-formed, and End(n) after its closing brace. key is the span of the
+// key's content, between its quotes, as it is in the body (escaped tells
+// whether it holds a backslash), value the span of the value. What is read after
+// a call may still be refused: only a scan that succeeds vouches for the
+// bytes, and a Bundle that Resource.Bundle refuses is not one to read
+// entries of.
+type Visitor interface {
+	Begin(n int)
+	Member(key Span, escaped bool, value Span)
+	End(n int)
+}
+
+// ScanInto is ScanLimit, with opt, into r: what r held is replaced, and
+// the memory of its entries is reused, so that a caller that keeps a
+// Resource between bodies (in a sync.Pool) allocates nothing for them.
+// On error r holds nothing usable.
+func ScanInto(r *Resource, body []byte, opt Options) error {
+	r.reset()
+	s := scanner{data: body, r: r, max: opt.MaxEntries, visit: opt.Visitor}
 	i := skipSpace(body, 0)
 	var err error
 	if i < len(body) && body[i] == '{' {
@@ -183,17 +222,27 @@ func ScanLimit(body []byte, maxEntries int) (*Resource, error) {
 	}
 	switch {
 	case err != nil:
-		return nil, err
+		return err
 	case skipSpace(body, i) != len(body):
-		return nil, ErrSyntax
+		return ErrSyntax
 	case s.topBad:
-		return nil, ErrUnreadable
+		return ErrUnreadable
 	}
 	if r.Type != "Bundle" {
-		r.bundle, r.bundleBad = Bundle{}, false
+		typ := r.Type
+		r.reset()
+		r.Type = typ
 	}
 	r.bundle.Total = r.bundle.total.value
-	return r, nil
+	return nil
+}
+
+// reset empties r, keeping the memory of its slices.
+func (r *Resource) reset() {
+	b := &r.bundle
+	clear(b.replaced)
+	clear(b.inserts)
+	*r = Resource{bundle: Bundle{Entries: b.Entries[:0], replaced: b.replaced[:0], inserts: b.inserts[:0]}}
 }
 
 // scanner holds the state of one Scan.
@@ -202,7 +251,8 @@ type scanner struct {
 	r      *Resource
 	topBad bool // the top level is unreadable (see Scan)
 
-	max int // the most entries to keep; 0 for no bound (ScanLimit)
+	max   int     // the most entries to keep; 0 for no bound (ScanLimit)
+	visit Visitor // told each entry's resource's members, or nil
 
 	// Strings read so far, so that 20 entries of type Observation share
 	// one "Observation".
@@ -274,10 +324,10 @@ func (s *scanner) text(i, depth int) (str string, ok bool, next int, err error) 
 }
 
 // object reads the object whose '{' is at i, a value inside depth
-// containers. For each member it calls f with the key's content (escaped
-// tells whether it holds a backslash) and the index of the value; f
-// reads the value and returns the index after it.
-func (s *scanner) object(i, depth int, f func(key []byte, escaped bool, i int) (int, error)) (int, error) {
+// containers. For each member it calls f with the span of the key's
+// content (escaped tells whether it holds a backslash) and the index of
+// the value; f reads the value and returns the index after it.
+func (s *scanner) object(i, depth int, f func(key Span, escaped bool, i int) (int, error)) (int, error) {
 	data := s.data
 	if depth >= MaxDepth {
 		return i, ErrDepth
@@ -294,7 +344,7 @@ func (s *scanner) object(i, depth int, f func(key []byte, escaped bool, i int) (
 		if end < 0 {
 			return i, ErrSyntax
 		}
-		key := data[i+1 : end-1]
+		key := Span{i + 1, end - 1}
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
 			return i, ErrSyntax
@@ -331,7 +381,7 @@ func (s *scanner) top(i int) (int, error) {
 		b.close = i
 		return i + 1, nil
 	}
-	var seenType, seenBundleType bool
+	var t topSeen
 	prevEnd := -1
 	for k := 0; ; k++ {
 		if i >= len(data) || data[i] != '"' {
@@ -352,42 +402,9 @@ func (s *scanner) top(i int) (int, error) {
 			return i, ErrSyntax
 		}
 		valueStart := i
-		var m *member // total or entry, located for Rewrite
+		var m *member
 		var err error
-		switch {
-		case s.topKey(key, esc, "resourceType"):
-			var ok bool
-			s.r.Type, ok, i, err = s.text(i, 1)
-			s.topBad = s.topBad || !ok || seenType
-			seenType = true
-		case s.bundleKey(key, esc, "type"):
-			var ok bool
-			b.Type, ok, i, err = s.text(i, 1)
-			s.r.bundleBad = s.r.bundleBad || !ok || seenBundleType
-			seenBundleType = true
-		case s.bundleKey(key, esc, "total"):
-			m = &b.total
-			i, err = SkipValue(data, i, 1)
-		case s.bundleKey(key, esc, "entry"):
-			m = &b.entry
-			switch {
-			case seenType && s.r.Type != "Bundle":
-				i, err = SkipValue(data, i, 1) // a List's entry, say
-			case data[i] == '[':
-				i, err = s.entries(i)
-			case data[i] == 'n':
-				i = skipLiteral(data, i)
-				if i < 0 {
-					err = ErrSyntax
-				}
-			default:
-				s.r.bundleBad = true
-				i, err = SkipValue(data, i, 1)
-			}
-		default:
-			i, err = SkipValue(data, i, 1)
-		}
-		if err != nil {
+		if m, i, err = s.topMember(key, esc, i, &t); err != nil {
 			return i, err
 		}
 		valueEnd := i
@@ -416,6 +433,49 @@ func (s *scanner) top(i int) (int, error) {
 			return i, ErrSyntax
 		}
 	}
+}
+
+// topSeen is what top saw of the members it reads once.
+type topSeen struct{ typ, bundleType bool }
+
+// topMember reads the value at i of the top-level member key (escaped
+// tells whether it holds a backslash) and returns the index after it, and
+// for "total" and "entry" the member to locate for Rewrite.
+func (s *scanner) topMember(key []byte, esc bool, i int, t *topSeen) (m *member, next int, err error) {
+	data, b := s.data, &s.r.bundle
+	switch {
+	case s.topKey(key, esc, "resourceType"):
+		var ok bool
+		s.r.Type, ok, next, err = s.text(i, 1)
+		s.topBad = s.topBad || !ok || t.typ
+		t.typ = true
+	case s.bundleKey(key, esc, "type"):
+		var ok bool
+		b.Type, ok, next, err = s.text(i, 1)
+		s.r.bundleBad = s.r.bundleBad || !ok || t.bundleType
+		t.bundleType = true
+	case s.bundleKey(key, esc, "total"):
+		m = &b.total
+		next, err = SkipValue(data, i, 1)
+	case s.bundleKey(key, esc, "entry"):
+		m = &b.entry
+		switch {
+		case t.typ && s.r.Type != "Bundle":
+			next, err = SkipValue(data, i, 1) // a List's entry, say
+		case data[i] == '[':
+			next, err = s.entries(i)
+		case data[i] == 'n':
+			if next = skipLiteral(data, i); next < 0 {
+				err = ErrSyntax
+			}
+		default:
+			s.r.bundleBad = true
+			next, err = SkipValue(data, i, 1)
+		}
+	default:
+		next, err = SkipValue(data, i, 1)
+	}
+	return m, next, err
 }
 
 // topKey reports whether key is name. A key that equals name only under
@@ -469,7 +529,8 @@ func (s *scanner) entry(i int) (int, error) {
 	data := s.data
 	e := Entry{Span: Span{Start: i}}
 	var seenResource, seenSearch bool
-	end, err := s.object(i, 2, func(key []byte, esc bool, i int) (int, error) {
+	end, err := s.object(i, 2, func(k Span, esc bool, i int) (int, error) {
+		key := k.Of(data)
 		switch {
 		case s.bundleKey(key, esc, "resource"):
 			s.r.bundleBad = s.r.bundleBad || seenResource
@@ -512,26 +573,41 @@ func (s *scanner) entry(i int) (int, error) {
 	return end, err
 }
 
-// resource reads an entry's resource, whose '{' is at i.
+// resource reads an entry's resource, whose '{' is at i, telling the
+// Visitor its members.
 func (s *scanner) resource(i int, e *Entry) (int, error) {
 	seen := false
-	return s.object(i, 3, func(key []byte, esc bool, i int) (int, error) {
-		if !s.bundleKey(key, esc, "resourceType") {
-			return SkipValue(s.data, i, 4)
+	n := len(s.r.bundle.Entries)
+	if s.visit != nil {
+		s.visit.Begin(n)
+	}
+	end, err := s.object(i, 3, func(k Span, esc bool, i int) (end int, err error) {
+		if !s.bundleKey(k.Of(s.data), esc, "resourceType") {
+			end, err = SkipValue(s.data, i, 4)
+		} else {
+			var t string
+			var ok bool
+			t, ok, end, err = s.text(i, 4)
+			e.ResourceType = t
+			s.r.bundleBad = s.r.bundleBad || !ok || seen
+			seen = true
 		}
-		t, ok, end, err := s.text(i, 4)
-		e.ResourceType = t
-		s.r.bundleBad = s.r.bundleBad || !ok || seen
-		seen = true
+		if err == nil && s.visit != nil {
+			s.visit.Member(k, esc, Span{i, end})
+		}
 		return end, err
 	})
+	if err == nil && s.visit != nil {
+		s.visit.End(n)
+	}
+	return end, err
 }
 
 // search reads an entry's search, whose '{' is at i.
 func (s *scanner) search(i int, e *Entry) (int, error) {
 	seen := false
-	return s.object(i, 3, func(key []byte, esc bool, i int) (int, error) {
-		if !s.bundleKey(key, esc, "mode") {
+	return s.object(i, 3, func(k Span, esc bool, i int) (int, error) {
+		if !s.bundleKey(k.Of(s.data), esc, "mode") {
 			return SkipValue(s.data, i, 4)
 		}
 		t, ok, end, err := s.text(i, 4)

@@ -391,18 +391,79 @@ func Params(queries ...string) func(yield func(Param) bool) {
 	return func(yield func(Param) bool) {
 		for _, q := range queries {
 			for q != "" {
-				var part string
-				part, q, _ = strings.Cut(q, "&")
-				if part == "" {
+				var k, v string
+				var ok bool
+				if k, v, ok, q = nextParam(q); !ok {
 					continue
 				}
-				k, v, _ := strings.Cut(part, "=")
 				if !yield(Param{Name: unescape(k), Value: unescape(v)}) {
 					return
 				}
 			}
 		}
 	}
+}
+
+// RawParam is one parameter of a query: its decoded name, and its value
+// as it is in the query.
+type RawParam struct{ Name, Raw string }
+
+// Value returns the parameter's value decoded, as Params decodes it.
+func (p RawParam) Value() string { return unescape(p.Raw) }
+
+// ValueIs reports whether Value() is v, without decoding into memory.
+func (p RawParam) ValueIs(v string) bool {
+	s := p.Raw
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s == v
+	}
+	if !validEscapes(s) {
+		return v == "\x00" // what unescape makes of it
+	}
+	j := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '+':
+			c = ' '
+		case '%':
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
+		}
+		if j >= len(v) || v[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(v)
+}
+
+// RawParams is Params with the values left undecoded, for a reader that
+// decodes only those of the names it looks for: it allocates only for
+// names that hold escapes.
+func RawParams(queries ...string) func(yield func(RawParam) bool) {
+	return func(yield func(RawParam) bool) {
+		for _, q := range queries {
+			for q != "" {
+				var k, v string
+				var ok bool
+				if k, v, ok, q = nextParam(q); !ok {
+					continue
+				}
+				if !yield(RawParam{Name: unescape(k), Raw: v}) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// nextParam cuts the first part of the raw query q, up to "&": its name
+// and value, raw, whether it is not empty, and what follows it.
+func nextParam(q string) (k, v string, ok bool, rest string) {
+	part, rest, _ := strings.Cut(q, "&")
+	k, v, _ = strings.Cut(part, "=")
+	return k, v, part != "", rest
 }
 
 // unescape decodes a query name or value as the form encoding does ("+"
@@ -416,4 +477,25 @@ func unescape(s string) string {
 		return "\x00" // never a valid name or value; validQuery prevents it
 	}
 	return u
+}
+
+// validEscapes reports whether every "%" of s starts an escape of two hex
+// digits, as url.QueryUnescape requires.
+func validEscapes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && (i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2])) {
+			return false
+		}
+	}
+	return true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

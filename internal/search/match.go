@@ -120,63 +120,76 @@ func (m *matcher) walkObject(s *cursor, n *node, depth int) {
 		if !ok {
 			return
 		}
-		if depth == 0 {
-			if string(key) == "resourceType" {
-				if m.seenType {
-					s.Fail()
-					return
-				}
-				m.seenType = true
-				s.Skip(1)
-				continue
-			}
-			if fhirjson.FoldsTo(key, "resourceType") {
-				s.Fail()
-				return
-			}
-		}
-		hit := -1
-		for i, c := range n.children {
-			if string(key) == c.name {
-				if hit < 0 {
-					hit = i
-				}
-				continue
-			}
-			if fhirjson.FoldsTo(key, c.name) {
-				s.Fail()
-				return
-			}
-		}
-		if hit < 0 {
+		if !m.member(s, n, depth, key, &seen) {
 			s.Skip(depth + 1)
+		}
+	}
+}
+
+// member reads, with s on its value, the member key of an object inside
+// depth containers along n: true when it was read (or refused, failing
+// s), false when no path enters it, its value for the caller to skip.
+// seen marks the children of n already met in the object.
+func (m *matcher) member(s *cursor, n *node, depth int, key []byte, seen *uint64) bool {
+	if depth == 0 && fhirjson.MayFold(key, "resourceType") {
+		if string(key) == "resourceType" {
+			if m.seenType {
+				s.Fail()
+				return true
+			}
+			m.seenType = true
+			s.Skip(1)
+			return true
+		}
+		if fhirjson.FoldsTo(key, "resourceType") {
+			s.Fail()
+			return true
+		}
+	}
+	hit := -1
+	for i, c := range n.children {
+		if !fhirjson.MayFold(key, c.name) {
+			continue // most keys, at the cost of a comparison
+		}
+		if string(key) == c.name {
+			if hit < 0 {
+				hit = i
+			}
 			continue
 		}
-		if hit < 64 {
-			if seen&(1<<hit) != 0 {
-				s.Fail()
-				return
-			}
-			seen |= 1 << hit
+		if fhirjson.FoldsTo(key, c.name) {
+			s.Fail()
+			return true
 		}
-		// Children sharing the name (with other filters) read copies.
-		var last *node
-		for _, c := range n.children[hit:] {
-			if c.name != n.children[hit].name {
-				continue
-			}
-			if last != nil {
-				t := *s
-				m.walkValue(&t, last, depth+1)
-				if t.Failed() {
-					s.Fail()
-					return
-				}
-			}
-			last = c
-		}
-		m.walkValue(s, last, depth+1)
 	}
+	if hit < 0 {
+		return false
+	}
+	if hit < 64 {
+		if *seen&(1<<hit) != 0 {
+			s.Fail()
+			return true
+		}
+		*seen |= 1 << hit
+	}
+	// Children sharing the name (with other filters) read copies.
+	var last *node
+	for _, c := range n.children[hit:] {
+		if c.name != n.children[hit].name {
+			continue
+		}
+		if last != nil {
+			t := *s
+			m.walkValue(&t, last, depth+1)
+			if t.Failed() {
+				s.Fail()
+				return true
+			}
+		}
+		last = c
+	}
+	m.walkValue(s, last, depth+1)
+	return true
 }
 
 // filterOK reports whether the object at s has the string member

@@ -74,3 +74,99 @@ func resourceType(data []byte) ([]byte, bool) {
 }
 
 var namesResourceType = []string{"resourceType"}
+
+// Matcher is Match for a resource read by a caller that already holds its
+// members' spans: fhirjson.ScanInto reads a Bundle's entries and tells
+// each member of each resource (fhirjson.Visitor), and a Matcher fed
+// those members answers as Match would of the resource's bytes, without
+// reading again the values no path enters. It reads the same paths with
+// the same rules, on the same bytes: only the pass over the other values
+// is saved, which the caller's scan of the body made (Match would find
+// them well-formed too, and less nested).
+//
+// A Matcher is reused resource after resource: Reset, then Member for
+// each member in order, then Result. Once sized for its Query, it does not
+// allocate.
+type Matcher struct {
+	q      *Query
+	ms     []matcher
+	seen   []uint64 // per parameter: the children of its root met
+	typeOK bool     // the first "resourceType" is q's type
+	typed  bool     // a "resourceType" was met
+	bad    bool
+	data   []byte
+	keys   fhirjson.KeyFilter // the top-level names the parameters read
+	keysOf *Query             // the Query keys was made for
+}
+
+// Reset starts the evaluation of q over a resource in data, the body
+// whose spans Member is given. Reset(nil, nil) lets go of the last Query
+// and data, keeping the Matcher's memory.
+func (m *Matcher) Reset(q *Query, data []byte) {
+	m.q, m.data, m.typeOK, m.typed, m.bad = q, data, false, false, q == nil || len(q.params) == 0
+	clear(m.ms)
+	m.ms, m.seen = m.ms[:0], m.seen[:0]
+	if q == nil {
+		return
+	}
+	if m.keysOf != q {
+		names := []string{"resourceType"}
+		for i := range q.params {
+			if r := q.params[i].root; r != nil {
+				for _, c := range r.children {
+					names = append(names, c.name)
+				}
+			}
+		}
+		m.keys.Set(names...)
+		m.keysOf = q
+	}
+	for i := range q.params {
+		m.ms = append(m.ms, matcher{cp: &q.params[i]})
+		m.seen = append(m.seen, 0)
+	}
+}
+
+// Member reads the resource's member key (its content as in the data;
+// escaped when it holds a backslash), whose value is at value in the data.
+// The members come in their order in the resource, each once.
+func (m *Matcher) Member(key []byte, escaped bool, value fhirjson.Span) {
+	if m.bad {
+		return
+	}
+	if escaped {
+		m.bad = true // as Cursor.NextKey refuses it
+		return
+	}
+	if !m.keys.May(key) {
+		return // none of the names the parameters read, nor folds to one
+	}
+	s := cursor{fhirjson.NewCursor(m.data)}
+	if string(key) == "resourceType" && !m.typed {
+		t := s.At(value.Start)
+		typ, ok := t.Text(1)
+		m.typeOK, m.typed = ok && !t.Failed() && string(typ) == m.q.typ, true
+	}
+	for i := range m.ms {
+		t := s.At(value.Start)
+		m.ms[i].member(&t, m.ms[i].cp.root, 0, key, &m.seen[i])
+		if t.Failed() {
+			m.bad = true
+			return
+		}
+	}
+}
+
+// Result reports whether the resource, its members all given, matches
+// every parameter of the Query: what Match reports without an error.
+func (m *Matcher) Result() bool {
+	if m.bad || !m.typeOK {
+		return false
+	}
+	for i := range m.ms {
+		if !m.ms[i].seenType || !m.ms[i].result() {
+			return false
+		}
+	}
+	return true
+}

@@ -109,18 +109,32 @@ type scenario struct {
 	name   string
 	target string // under the base
 	answer []byte
-	user   bool // a clinician's user/ token, else a patient app's
+	user   bool   // a clinician's user/ token, else a patient app's
+	scopes string // a patient app's scopes, patientScopes when empty
 }
 
 // scenarios are a read by id (the response guard checks the Patient
 // against the token's patient), a search under user/ scopes (nothing for
-// the guard to check) and a search under patient/ scopes whose 20-entry
-// Bundle the response guard checks entry by entry.
+// the guard to check), searches under patient/ scopes whose 20- and
+// 100-entry Bundles the response guard checks entry by entry, and the
+// same under a granular scope, each entry matched against its category
+// too.
 var scenarios = []scenario{
 	{name: "read", target: "/Patient/123", answer: patientResource},
 	{name: "user-search", target: "/Observation?code=http://loinc.org|2339-0", answer: searchset(20), user: true},
 	{name: "patient-search", target: "/Observation?patient=123", answer: searchset(20)},
+	{name: "patient-search-100", target: "/Observation?patient=123", answer: searchset(100)},
+	{name: "granular-search", target: "/Observation?patient=123&category=" + labCategory, answer: searchset(20), scopes: granularScopes},
+	{name: "granular-search-100", target: "/Observation?patient=123&category=" + labCategory, answer: searchset(100), scopes: granularScopes},
 }
+
+// labCategory is the category of laboratory results, as a token search
+// value.
+const labCategory = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
+
+// granularScopes are those of a patient app that may read laboratory
+// results only.
+const granularScopes = "launch/patient openid fhirUser offline_access patient/Patient.r patient/Observation.rs?category=" + labCategory
 
 // protections returns the handler of each scenario unprotected, behind
 // smartguard (the whole protection, cached tokens) and behind auth0's
@@ -131,7 +145,11 @@ func protections(tb testing.TB, s *signer, sc scenario) []struct {
 	h     http.Handler
 	token string
 } {
-	tok := s.token(tb, patientScopes)
+	scopes := patientScopes
+	if sc.scopes != "" {
+		scopes = sc.scopes
+	}
+	tok := s.token(tb, scopes)
 	if sc.user {
 		tok = s.userToken(tb)
 	}
