@@ -59,68 +59,46 @@ const MaxLeeway = 5 * time.Minute
 var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // Config configures a Guard. Issuer.URL and Issuer.Audience are required;
-// every other field may be left zero, which selects the documented
-// default, and the defaults are the strict choices. Fields that weaken a
-// check are named Insecure… or Skip…. New reports every problem of a
-// Config in one error.
-//
-// The fields follow the path of a request: whose tokens are trusted, for
-// which FHIR bases (Issuer, Issuers, Base, TrustForwardedHost), from which
-// browser origins (AllowedOrigins); how a token is checked (Tokens) and
-// the proof of a DPoP-bound one (DPoP), with which keys (Keys,
-// HTTPClient) and how long a verified one is remembered (Cache); what a FHIR request may then do (FHIR, Policy) within which
-// bounds (Bounds); and who is told (Hooks).
+// every other zero field selects its default, the strict choice. Fields
+// that weaken a check are named Insecure… or Skip…. New reports every
+// problem of a Config in one error. The fields follow the path of a
+// request; the package documentation maps them to the docs/ pages.
 type Config struct {
-	// Issuer is the trusted authorization server: its "iss" (URL), the
-	// FHIR base its tokens are for (Audience), and, when they are not the
-	// defaults, its keys, claim names and token format. URL and Audience
-	// are required.
+	// Issuer is the trusted authorization server. URL and Audience are
+	// required.
 	Issuer Issuer
 
 	// Issuers are further trusted authorization servers (multi-tenant).
-	// A token is matched to one by its "iss" and then verified with that
-	// issuer's keys only, against that issuer's audiences only. Each
-	// issuer's settings are its own: nothing is inherited from Issuer.
+	// A token is verified with the keys, and against the audiences, of
+	// the one its "iss" names; nothing is inherited from Issuer.
 	Issuers []Issuer
 
-	// Base is the path under which the FHIR API of Issuer.Audience is
-	// served here, when it is not Audience's own path (behind a proxy that
-	// maps https://fhir.example.org/r4 to /fhir, say). Default: the path
-	// of Issuer.Audience. It must start with "/" and not end with one. The
-	// base keeps Audience's host.
+	// Base is the local path of Issuer.Audience's FHIR API, when a proxy
+	// maps it elsewhere (https://fhir.example.org/r4 to /fhir). It starts
+	// with "/" and does not end with one. Default: Audience's path.
 	Base string
 
-	// TrustForwardedHost takes a request's host from the header the proxy
-	// in front of this server sets, instead of the Host header, where the
-	// host is needed to tell bases apart (see Issuer.Audiences): the host
-	// parameter of the last element of Forwarded (RFC 7239), or the last
-	// value of X-Forwarded-Host. A request where both are present and name
-	// different hosts, or where they cannot be read, matches no such base
-	// (404). Set it only behind a proxy that sets (or appends to) one of
-	// these headers on every request, and that this server cannot be
-	// reached without: the header chooses the base, so a client that can
-	// set it itself picks the tenant whose rules its request is decided
-	// by. Default: the Host header; the forwarding headers are not read.
+	// TrustForwardedHost reads a request's host, where it tells bases
+	// apart (see Issuer.Audiences), from the last Forwarded host= or
+	// X-Forwarded-Host value instead of Host. The header then chooses the
+	// tenant: set it only behind a proxy that sets it on every request
+	// and that this server cannot be reached without. Default: Host.
 	TrustForwardedHost bool
 
 	// AllowedOrigins are the browser origins (scheme://host[:port]) that
-	// may call the FHIR API cross-origin; see CORS. When set, Handler
-	// answers CORS preflight requests before authentication. Default:
-	// none (no CORS headers; put your own CORS layer in front).
+	// may call the FHIR API cross-origin; Handler answers their preflight
+	// requests before authentication (see CORS). Default: none, no CORS
+	// headers.
 	AllowedOrigins []string
 
-	// Tokens says how an access token is checked: its algorithms, clock
-	// skew and type, and against which revocations. See TokenOptions.
+	// Tokens says how an access token is checked.
 	Tokens TokenOptions
 
-	// DPoP says how the proofs of DPoP-bound tokens (RFC 9449) are
-	// checked, for the issuers whose Issuer.DPoP accepts them: proof
-	// algorithms, age, the record of used proofs shared by replicas, and
-	// server nonces. See DPoPOptions.
+	// DPoP says how the proofs of DPoP-bound tokens are checked, for the
+	// issuers whose Issuer.DPoP accepts them.
 	DPoP DPoPOptions
 
-	// Keys says how the issuers' JWKS are fetched and refreshed. See
-	// KeyOptions.
+	// Keys says how the issuers' JWKS are fetched and refreshed.
 	Keys KeyOptions
 
 	// HTTPClient fetches discovery documents and JWKS, and calls
@@ -129,36 +107,30 @@ type Config struct {
 	// must stay on https (or loopback http).
 	HTTPClient *http.Client
 
-	// Cache says how long verified tokens are remembered. See
-	// CacheOptions.
+	// Cache says how long verified tokens are remembered.
 	Cache CacheOptions
 
-	// FHIR says what SMART scopes allow on FHIR requests beyond the
-	// rules of the specification, and how the response guard works. See
-	// FHIROptions.
+	// FHIR says what scopes allow where SMART leaves the choice to the
+	// server, and how the response guard works.
 	FHIR FHIROptions
 
-	// Policy is the application's own rule; see Policy. Default: none,
-	// the scopes alone decide. user/ scopes then reach everything of
-	// their types (except for a user whose fhirUser is a Patient, who is
-	// kept to that patient's compartment; see
-	// FHIROptions.SkipPatientUserCompartment) and system/ scopes everything
-	// of theirs: SMART says they must be intersected with the user's or
-	// client's own permissions, so set a Policy unless the authorization
-	// server already limits who gets them.
+	// Policy is the application's own rule, asked after the scopes and
+	// the AccessPolicy. Default: none. Without a Policy or an
+	// AccessPolicy, user/ scopes (but a Patient user's) and system/
+	// scopes reach every resource of their types: set one unless the
+	// authorization server already limits who gets them.
 	Policy Policy
 
-	// AccessPolicy is a declarative policy of what users and clients may
-	// do, intersected with their user/ and system/ scopes; see
-	// AccessPolicy and LoadAccessPolicy. With both set, a request must
-	// pass the AccessPolicy and then Policy. Default: none.
+	// AccessPolicy is what users and clients may do, intersected with
+	// their user/ and system/ scopes (see LoadAccessPolicy). Default:
+	// none.
 	AccessPolicy *AccessPolicy
 
-	// Bounds are the sizes beyond which a request is refused. See Bounds.
+	// Bounds are the sizes beyond which a request is refused.
 	Bounds Bounds
 
 	// Hooks are how refusals are answered and what is told of each
-	// request. See Hooks.
+	// request.
 	Hooks Hooks
 }
 
