@@ -143,32 +143,18 @@ type Issuer struct {
 	URL string
 
 	// Audience is a FHIR base URL its tokens are for, such as
-	// "https://fhir.example.org/r4", without a trailing "/". A token's
-	// "aud" (a string or an array) must contain it exactly. Requests are
-	// served under its path ("/r4/...") unless Config.Base says otherwise
-	// (for Config.Issuer's Audience). Required.
+	// "https://fhir.example.org/r4", without a trailing "/": a token's
+	// "aud" must contain it exactly, and requests are served under its
+	// path (see Config.Base). Required.
 	Audience string
 
-	// Audiences are further base URLs its tokens may be for (tenants, or
-	// other names of the same server). A request under one of them is
-	// allowed only with a token whose "aud" names that base, from an
-	// issuer it is configured for: a token for tenant B is refused on
-	// tenant A's base.
-	//
-	// Each audience is a FHIR base: the host and path of its URL
-	// (Config.Base's path for Config.Issuer's Audience). Hosts are compared
-	// in lower case, without a port of 80 or 443 and without the scheme. A
-	// request is matched to a base by its path alone (the longest base
-	// path it is under) unless a base on another host has the same path,
-	// or one over or under it: then it is matched to those bases by its
-	// Host header too (see Config.TrustForwardedHost), and a request whose
-	// host is none of theirs is answered 404. So tenants on one host need
-	// one path each, and tenants on their own hosts
-	// (https://a.example.org/fhir, https://b.example.org/fhir) are told
-	// apart by host, which requests must then carry; two names of one
-	// server on two hosts are two bases. New refuses two audiences that
-	// would be one base (the same host and path), which no request could
-	// tell apart; one audience may be named by several issuers.
+	// Audiences are further FHIR base URLs its tokens may be for
+	// (tenants). A request under one is allowed only with a token whose
+	// "aud" names that base, from an issuer configured for it: tenant B's
+	// token is refused on tenant A's base. Bases are told apart by path,
+	// and by host where paths cannot (Config.TrustForwardedHost); New
+	// refuses two audiences that are one base. See
+	// docs/authorization-servers.md#tenants.
 	Audiences []string
 
 	// JWKSURL is where its public keys are. When empty it is discovered
@@ -177,41 +163,31 @@ type Issuer struct {
 	// must name the same issuer, or New fails. Same URL rules as URL.
 	JWKSURL string
 
-	// Keyfunc, when set, replaces discovery and the JWKS: it returns the
-	// key (or a jwt.VerificationKeySet) for a token whose header has
-	// already been checked. The returned keys must be this issuer's.
-	// Header, algorithm and claim checks still apply.
+	// Keyfunc, when set, replaces discovery and the JWKS: it returns
+	// this issuer's key (or a jwt.VerificationKeySet) for a token whose
+	// header is checked. Every other check still applies.
 	Keyfunc jwt.Keyfunc
 
-	// Claims names the claims the SMART values are read from, or paths
-	// to them in nested objects ("ext.patient"). Each zero field takes its
-	// default; see ClaimNames.
+	// Claims names the claims the SMART values are read from. Each zero
+	// field takes its default.
 	Claims ClaimNames
 
-	// DecodeScopeSlashes reads "%2F" (or "%2f") as "/" in the scopes of
-	// its tokens, before the first "?" of each scope only: for
-	// authorization servers that cannot put "/" in a scope name, such as
-	// Microsoft Entra ID, where a SMART scope is registered as
-	// "patient%2FObservation.rs". Nothing else is decoded: constraint
-	// values after "?" are percent-decoded by the scope grammar itself,
-	// and decoding them again would give one scope two meanings. Default:
-	// such scopes are not SMART scopes and grant nothing.
+	// DecodeScopeSlashes reads "%2F" (any case) as "/" in its scopes,
+	// before a scope's "?" only, for servers that cannot put "/" in a
+	// scope name (Microsoft Entra ID: "patient%2FObservation.rs").
+	// Default: such scopes grant nothing.
 	DecodeScopeSlashes bool
 
-	// Format says how its access tokens are checked: as JWTs with its
-	// keys (the default), by RFC 7662 introspection, or as JWTs when they
-	// are JWTs and by introspection when they are not. See TokenFormat.
+	// Format says how its access tokens are checked: as JWTs (the
+	// default), by introspection, or both.
 	Format TokenFormat
 
-	// Introspection configures the RFC 7662 introspection of its tokens,
-	// used when Format is TokensIntrospect or TokensJWTOrIntrospect.
+	// Introspection configures the introspection of its tokens, for
+	// Format TokensIntrospect or TokensJWTOrIntrospect.
 	Introspection Introspection
 
-	// DPoP says whether its tokens may be DPoP-bound (RFC 9449), and
-	// sent as "Authorization: DPoP <token>" with a proof in the DPoP
-	// header (see Config.DPoP): DPoPOff (the default: bearer tokens
-	// only, a token with a cnf claim is refused), DPoPAllowed (both) or
-	// DPoPRequired (DPoP-bound tokens only). See DPoPMode.
+	// DPoP says whether its tokens may be DPoP-bound (RFC 9449). Default
+	// DPoPOff: bearer tokens only, a token with "cnf" is refused.
 	DPoP DPoPMode
 }
 
