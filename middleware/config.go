@@ -303,34 +303,21 @@ type CacheOptions struct {
 
 // FHIROptions say what SMART scopes allow on FHIR requests where the
 // specification leaves the choice to the server, and how the response
-// guard works; see Config.FHIR.
+// guard works; see Config.FHIR. The rules are in docs/authorization.md.
 type FHIROptions struct {
-	// MetadataNeedsToken makes GET [base]/metadata (the
-	// CapabilityStatement) need a token like any FHIR request. By default
-	// it is public, as FHIR servers' capability statements are, and as
-	// SMART apps and certification test kits read it, from a browser,
-	// before they hold a token: served without authentication, open to any
-	// origin (Access-Control-Allow-Origin: *), and only a
-	// CapabilityStatement in FHIR JSON may leave (502 otherwise).
+	// MetadataNeedsToken makes GET [base]/metadata need a token. By
+	// default it is public, as SMART apps read it before they hold one:
+	// open to any origin, and only a CapabilityStatement in FHIR JSON
+	// may leave (502 otherwise).
 	MetadataNeedsToken bool
 
-	// RefuseBroadSearches refuses (403) a search that does not carry the
-	// restriction its grant needs, instead of narrowing it. By default a
-	// search under patient/ scopes (or user/ scopes held to a patient; see
-	// SkipPatientUserCompartment) that does not name the patient is
-	// answered narrowed to that patient, and one under granular scopes
-	// that does not carry their constraint is answered narrowed to it: the
-	// handler receives the query with the restriction added
-	// (patient=Patient/<id>, subject=..., _id=<id> for Patient; the
-	// constraint's parameters, one comma list for alternatives that differ
-	// only in one token parameter's value), so that paging, _count and
-	// total stay exact, provided the handler applies the added parameters
-	// as FHIR says (see the package documentation, "Narrowed searches").
-	// Granular alternatives that cannot be put into one query are
-	// forwarded within the compartment and filtered by the response guard
-	// (no total; an outcome entry says results were withheld). Either way
-	// a search naming another patient, and a search of a type the grant
-	// does not cover, are refused (403).
+	// RefuseBroadSearches refuses (403) a search that lacks the patient
+	// or granular constraint its grant needs. By default such a search is
+	// narrowed: the handler receives the query with the restriction added
+	// (patient=Patient/<id>, the constraint), and must apply it as FHIR
+	// says for paging and total to be exact (see
+	// docs/authorization.md#narrowed-searches). Either way a search naming
+	// another patient, or a type the grant does not cover, is refused.
 	RefuseBroadSearches bool
 
 	// NonCompartment says what patient/ scopes allow on types about no
@@ -345,49 +332,34 @@ type FHIROptions struct {
 	// Every other operation is refused. Default (nil): DefaultOperations().
 	Operations map[string]Operation
 
-	// RefuseIncludes refuses searches with _include or _revinclude (403).
-	// By default they are answered, and the response guard decides every
-	// included resource as a read of it (the one rule). Either way
-	// "_include=*" and "_revinclude=*" are refused (400), and a search
-	// names at most 16 includes, ":iterate" ones among them.
+	// RefuseIncludes refuses searches with _include or _revinclude
+	// (403). By default the response guard decides every included
+	// resource as a read of it. "*" includes are always refused (400).
 	RefuseIncludes bool
 
 	// NotFoundForDenied answers 404 instead of 403 when a read, vread or
-	// instance history is refused, so that an app cannot learn that a
-	// resource it may not see exists. The response guard then answers 404
-	// too for a resource it finds outside the decision.
+	// instance history is refused, or the response guard withholds a
+	// resource, so that an app cannot learn that it exists.
 	NotFoundForDenied bool
 
 	// SkipPatientUserCompartment lets user/ scopes of a user whose
-	// fhirUser is a Patient reach beyond that patient's compartment. By
-	// default such a user (a patient-portal login with user/ scopes, as
-	// many authorization servers issue) is limited to the compartment of
-	// the Patient named by fhirUser, exactly as with patient/ scopes. Set
-	// it only with a Policy that limits those users itself.
+	// fhirUser is a Patient reach beyond that patient's compartment, to
+	// which they are held by default, as patient/ scopes are. Set it only
+	// with a Policy that limits those users itself.
 	SkipPatientUserCompartment bool
 
-	// SkipResponseGuard turns off the response guard. By default, when a
-	// decision leaves something to enforce (a patient compartment,
-	// granular constraints, included resources), Handler holds the
-	// handler's response and checks it before the client sees it: a
-	// single resource outside the decision is answered 403 (404 with
-	// NotFoundForDenied), and a Bundle loses the entries the grant does
-	// not permit (and its "total"). Before an update, patch or delete by
-	// id (also in a bundle) it reads the stored resource through the
-	// handler with a GET and lets the write through only if that is
-	// permitted. This is what makes reads and writes by id under a
-	// patient/ scope safe in front of a FHIR server that knows nothing of
-	// SMART. The guard reads JSON only: a response it cannot read (XML,
-	// compressed, larger than Bounds.MaxResponseBytes) is refused with
-	// 502. Set SkipResponseGuard only if your handlers apply the Decision
-	// themselves (Permits), or to stream large responses; it MUST NOT be
-	// set in front of a FHIR server that does not.
+	// SkipResponseGuard turns off the response guard, which by default
+	// holds the answer of every request with something left to enforce,
+	// withholds the resources the grant does not allow, and checks the
+	// stored resource before a write by id: it is what makes reads and
+	// writes by id under patient/ scopes safe in front of a FHIR server
+	// that knows nothing of SMART. It MUST NOT be set unless the
+	// handlers apply the Decision themselves (Permits). See
+	// docs/authorization.md#the-response-guard.
 	SkipResponseGuard bool
 
-	// Export turns on FHIR Bulk Data export ($export at system, Patient
-	// and Group level), with jobs and files bound to the client that
-	// started them. Default: off, every $export refused (403). See
-	// ExportOptions.
+	// Export turns on Bulk Data export. Default: off, every $export
+	// refused (403). See docs/bulk-data.md.
 	Export ExportOptions
 }
 
