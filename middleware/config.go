@@ -459,28 +459,14 @@ const (
 // Introspection is how the Guard asks an authorization server about an
 // opaque token (RFC 7662, and SMART's token introspection page).
 //
-// An opaque token does not say which issuer made it, so it is sent only to
-// the one issuer that introspects opaque tokens for the FHIR base the
-// request is under: New refuses two such issuers for one base, and the
-// token is never shown to another server. The answer must be a JSON object
-// whose "active" is true, with "exp", "client_id" and a scope (names as
-// in Claims); "iss", when present, must be the issuer, "aud", when
-// present, must name the request's base for that issuer (see
-// SkipMissingAudience when absent), "token_use" (Ory Hydra), when
-// present, must be "access_token", "token_type", when present, must be
-// "Bearer" (any case: not a refresh token's) and "cnf" absent, or, for an
-// issuer whose DPoP accepts DPoP-bound tokens, "DPoP" with "cnf" holding
-// the key's thumbprint as "jkt" (RFC 9449 §6.2). An answer that names no token kind is taken as an access
-// token's. The launch context and fhirUser are read from the
-// answer with the issuer's Claims, as from a JWT.
-//
-// Active answers are cached (keyed by the token's SHA-256, with the
-// verified JWTs) until "exp" or CacheTTL, whichever is first; inactive
-// ones and failures are not. Concurrent requests with one token share one
-// call. An endpoint that cannot be reached, answers other than 200 with
-// JSON, or takes longer than Timeout makes the request fail with 503
-// (ErrUnavailable, Retry-After), never pass; so do more than 64 calls in
-// flight to one endpoint. The outage is logged once per minute.
+// The token is sent only to the one issuer that introspects opaque tokens
+// for the request's FHIR base. Only an active answer for that base, with
+// "exp", "client_id" and a scope, passes, and it is read with the
+// issuer's Claims, as a JWT is. Active answers are cached until "exp" or
+// CacheTTL. An endpoint that cannot be reached, answers garbage or takes
+// longer than Timeout makes the request fail with 503 (ErrUnavailable,
+// Retry-After), never pass. What an answer must hold is in
+// docs/authorization-servers.md#opaque-tokens.
 type Introspection struct {
 	// Endpoint is the introspection endpoint. Default: the
 	// introspection_endpoint of the issuer's metadata (OpenID Connect or
