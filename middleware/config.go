@@ -209,69 +209,48 @@ type TokenOptions struct {
 	// and introspection answers expire. Default time.Now.
 	Now func() time.Time
 
-	// RequireATJWT accepts only tokens whose "typ" header is "at+jwt" or
-	// "application/at+jwt" (any case), as RFC 9068 §4 asks. By default
-	// "JWT" and an absent "typ" are accepted too, as most authorization
-	// servers issue them. Any other "typ" is always rejected. It also
-	// requires the claims RFC 9068 §2.2 makes mandatory beyond iss, aud and
-	// exp: "sub", "client_id" (by the names of Issuer.Claims.ClientID),
-	// "iat" and "jti".
+	// RequireATJWT accepts only a "typ" of "at+jwt" or
+	// "application/at+jwt" (any case, RFC 9068), and requires "sub",
+	// "client_id", "iat" and "jti". By default "JWT" and an absent "typ"
+	// are accepted too, as most authorization servers issue them; any
+	// other "typ" is always refused.
 	RequireATJWT bool
 
-	// FormBody also accepts the token as the "access_token" parameter of
-	// an application/x-www-form-urlencoded body (RFC 6750 §2.2), never on
-	// GET or HEAD. The body is read (up to 1 MiB) and put back for the next
-	// handler, access_token included. Default: only the Authorization
-	// header is read.
+	// FormBody also accepts the token as the "access_token" of a form
+	// body (RFC 6750 §2.2), never on GET or HEAD; the body (up to 1 MiB)
+	// is put back for the next handler. Default: only the Authorization
+	// header.
 	FormBody bool
 
-	// Revocations, when set, is asked about every token, JWT or
-	// introspected, on every request, after the token is verified or
-	// found in the cache: a token it lists is refused at once, cached or
-	// not (401 invalid_token, "the token has been revoked"), and an error
-	// of it (a store unreachable or slow) is answered 503
-	// temporarily_unavailable with Retry-After, never allowed.
-	// NewRevocationList is one in memory; feed it with Guard.Revoke (from
-	// an RFC 7009 endpoint of your own) or RevocationList.RevokeJTI (from
-	// your authorization server's revocation events). Default nil: no
-	// check, at no cost; a token revoked at the authorization server is
-	// then accepted until it expires (a JWT) or until its cached
-	// introspection answer does (Introspection.CacheTTL).
+	// Revocations, when set, is asked about every token on every
+	// request, cached or not: a token it lists is refused (401), and an
+	// error of it is answered 503, never allowed. NewRevocationList is
+	// one in memory. Default nil: a token revoked at the authorization
+	// server is accepted until it expires (or its cached introspection
+	// answer does). See docs/authorization-servers.md#revocation.
 	Revocations Revocations
 }
 
 // KeyOptions say how the issuers' JWKS are fetched; see Config.Keys.
 type KeyOptions struct {
 	// RefreshInterval is how often each JWKS is fetched again when its
-	// response has no Cache-Control max-age. Default 1 h. A max-age (or
-	// no-store, no-cache) is honoured within [1 min, 24 h] (1 min is
-	// lowered to RefreshInterval when that is shorter). After a failed
-	// fetch the next comes sooner, with backoff from 1 s to 5 min. The
-	// keys held are kept when a fetch fails (see MaxStaleness), and a
-	// key the JWKS no longer lists is dropped at the first successful
-	// fetch without it (tokens already verified with it stay cached for
-	// Config.Cache.TTL at most). Background refresh stops when the
-	// context given to New is done.
+	// response has no Cache-Control max-age (honoured within 1 min to
+	// 24 h). Default 1 h. A key the JWKS no longer lists is dropped at
+	// the next successful fetch. See
+	// docs/authorization-servers.md#keys-and-readiness.
 	RefreshInterval time.Duration
 
 	// UnknownKIDInterval is the least time between two fetches of a JWKS
-	// caused by tokens: one whose "kid" is unknown (a key rotation), or
-	// any while no key is held; a token arriving while a fetch is under
-	// way waits for it. Default 15 s. Only a
-	// token that passes every check needing no key (header, a configured
-	// issuer, expiry, an audience of that issuer naming the request's
-	// base, well-formed SMART claims) may cause such a fetch; a forged
-	// token with a random kid can still spend it (its signature cannot be
-	// checked without the key), so a real rotation's tokens are accepted
-	// at most UnknownKIDInterval after a flood of them.
+	// caused by tokens (an unknown "kid", or no key held). Default 15 s.
+	// Only a token that passes every check needing no key may cause one;
+	// a forged token with a random kid can still spend it, delaying a
+	// real rotation's tokens by at most this much.
 	UnknownKIDInterval time.Duration
 
-	// MaxStaleness is how long the keys of a JWKS are used without a
-	// successful fetch (the JWKS unreachable, or answering garbage).
-	// After it they are dropped, and tokens of that issuer are answered
-	// 503 until the JWKS can be fetched again: a key removed from the
-	// JWKS (revoked) while it could not be fetched is not trusted
-	// forever. Default 24 h.
+	// MaxStaleness is how long a JWKS's keys are used without a
+	// successful fetch; then they are dropped, and that issuer's tokens
+	// answered 503 until a fetch succeeds, so that a key revoked while
+	// the JWKS was unreachable is not trusted forever. Default 24 h.
 	MaxStaleness time.Duration
 
 	// Wait makes New wait up to this long until every issuer's JWKS has
