@@ -387,16 +387,11 @@ type Hooks struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
 
-	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1) to the
-	// challenge of every 401 answer under a FHIR base: the URL of that
-	// base's protected-resource metadata (wellknown.ProtectedResourceURL of
-	// its audience, such as
-	// https://fhir.example.org/.well-known/oauth-protected-resource/r4),
-	// from which a client learns the authorization servers and scopes. Set
-	// it when you serve Guard.ProtectedResources with
-	// wellknown.ProtectedResourceHandler; New then refuses audiences that
-	// cannot be RFC 9728 resources (http on a host that is not loopback).
-	// Default: no resource_metadata.
+	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1), the URL
+	// of the base's protected-resource metadata, to the challenge of
+	// every 401 under a FHIR base. Set it when you serve
+	// Guard.ProtectedResources (see docs/discovery-and-cors.md); New then
+	// refuses audiences that cannot be RFC 9728 resources. Default: off.
 	ResourceMetadata bool
 
 	// Logger receives the outages of JWKS and introspection endpoints
@@ -404,12 +399,10 @@ type Hooks struct {
 	// failures. Tokens are never logged. Default slog.Default().
 	Logger *slog.Logger
 
-	// Audit, when set, is called once for every request Handler answers
-	// (preflight excepted), or AuthenticateOnly or Authorize (once for a
-	// chain of them), after the answer: who asked, for what, about
-	// which patient, the outcome and its reason (AuditEvent). SlogAudit and
-	// FHIRAudit are ready hooks. It runs on the request's goroutine: keep
-	// it fast, or hand the event to a queue. Default: none, at no cost.
+	// Audit, when set, is called after the answer to every request (but
+	// preflights) with who asked, for what, and the outcome. It runs on
+	// the request's goroutine: keep it fast. SlogAudit and FHIRAudit are
+	// ready hooks. Default: none, at no cost. See docs/audit.md.
 	Audit func(ctx context.Context, e AuditEvent)
 
 	// Metrics, when set, receives counters and latencies; see Metrics.
