@@ -33,9 +33,7 @@ func goDocRefs(t *testing.T) map[string][]string {
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if _, comment, ok := strings.Cut(line, "//"); ok {
-				for _, m := range docRef.FindAllString(comment, -1) {
-					out[path] = append(out[path], m)
-				}
+				out[path] = append(out[path], docRef.FindAllString(comment, -1)...)
 			}
 		}
 		return nil
