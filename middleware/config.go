@@ -59,68 +59,46 @@ const MaxLeeway = 5 * time.Minute
 var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // Config configures a Guard. Issuer.URL and Issuer.Audience are required;
-// every other field may be left zero, which selects the documented
-// default, and the defaults are the strict choices. Fields that weaken a
-// check are named Insecure… or Skip…. New reports every problem of a
-// Config in one error.
-//
-// The fields follow the path of a request: whose tokens are trusted, for
-// which FHIR bases (Issuer, Issuers, Base, TrustForwardedHost), from which
-// browser origins (AllowedOrigins); how a token is checked (Tokens) and
-// the proof of a DPoP-bound one (DPoP), with which keys (Keys,
-// HTTPClient) and how long a verified one is remembered (Cache); what a FHIR request may then do (FHIR, Policy) within which
-// bounds (Bounds); and who is told (Hooks).
+// every other zero field selects its default, the strict choice. Fields
+// that weaken a check are named Insecure… or Skip…. New reports every
+// problem of a Config in one error. The fields follow the path of a
+// request; the package documentation maps them to the docs/ pages.
 type Config struct {
-	// Issuer is the trusted authorization server: its "iss" (URL), the
-	// FHIR base its tokens are for (Audience), and, when they are not the
-	// defaults, its keys, claim names and token format. URL and Audience
-	// are required.
+	// Issuer is the trusted authorization server. URL and Audience are
+	// required.
 	Issuer Issuer
 
 	// Issuers are further trusted authorization servers (multi-tenant).
-	// A token is matched to one by its "iss" and then verified with that
-	// issuer's keys only, against that issuer's audiences only. Each
-	// issuer's settings are its own: nothing is inherited from Issuer.
+	// A token is verified with the keys, and against the audiences, of
+	// the one its "iss" names; nothing is inherited from Issuer.
 	Issuers []Issuer
 
-	// Base is the path under which the FHIR API of Issuer.Audience is
-	// served here, when it is not Audience's own path (behind a proxy that
-	// maps https://fhir.example.org/r4 to /fhir, say). Default: the path
-	// of Issuer.Audience. It must start with "/" and not end with one. The
-	// base keeps Audience's host.
+	// Base is the local path of Issuer.Audience's FHIR API, when a proxy
+	// maps it elsewhere (https://fhir.example.org/r4 to /fhir). It starts
+	// with "/" and does not end with one. Default: Audience's path.
 	Base string
 
-	// TrustForwardedHost takes a request's host from the header the proxy
-	// in front of this server sets, instead of the Host header, where the
-	// host is needed to tell bases apart (see Issuer.Audiences): the host
-	// parameter of the last element of Forwarded (RFC 7239), or the last
-	// value of X-Forwarded-Host. A request where both are present and name
-	// different hosts, or where they cannot be read, matches no such base
-	// (404). Set it only behind a proxy that sets (or appends to) one of
-	// these headers on every request, and that this server cannot be
-	// reached without: the header chooses the base, so a client that can
-	// set it itself picks the tenant whose rules its request is decided
-	// by. Default: the Host header; the forwarding headers are not read.
+	// TrustForwardedHost reads a request's host, where it tells bases
+	// apart (see Issuer.Audiences), from the last Forwarded host= or
+	// X-Forwarded-Host value instead of Host. The header then chooses the
+	// tenant: set it only behind a proxy that sets it on every request
+	// and that this server cannot be reached without. Default: Host.
 	TrustForwardedHost bool
 
 	// AllowedOrigins are the browser origins (scheme://host[:port]) that
-	// may call the FHIR API cross-origin; see CORS. When set, Handler
-	// answers CORS preflight requests before authentication. Default:
-	// none (no CORS headers; put your own CORS layer in front).
+	// may call the FHIR API cross-origin; Handler answers their preflight
+	// requests before authentication (see CORS). Default: none, no CORS
+	// headers.
 	AllowedOrigins []string
 
-	// Tokens says how an access token is checked: its algorithms, clock
-	// skew and type, and against which revocations. See TokenOptions.
+	// Tokens says how an access token is checked.
 	Tokens TokenOptions
 
-	// DPoP says how the proofs of DPoP-bound tokens (RFC 9449) are
-	// checked, for the issuers whose Issuer.DPoP accepts them: proof
-	// algorithms, age, the record of used proofs shared by replicas, and
-	// server nonces. See DPoPOptions.
+	// DPoP says how the proofs of DPoP-bound tokens are checked, for the
+	// issuers whose Issuer.DPoP accepts them.
 	DPoP DPoPOptions
 
-	// Keys says how the issuers' JWKS are fetched and refreshed. See
-	// KeyOptions.
+	// Keys says how the issuers' JWKS are fetched and refreshed.
 	Keys KeyOptions
 
 	// HTTPClient fetches discovery documents and JWKS, and calls
@@ -129,36 +107,30 @@ type Config struct {
 	// must stay on https (or loopback http).
 	HTTPClient *http.Client
 
-	// Cache says how long verified tokens are remembered. See
-	// CacheOptions.
+	// Cache says how long verified tokens are remembered.
 	Cache CacheOptions
 
-	// FHIR says what SMART scopes allow on FHIR requests beyond the
-	// rules of the specification, and how the response guard works. See
-	// FHIROptions.
+	// FHIR says what scopes allow where SMART leaves the choice to the
+	// server, and how the response guard works.
 	FHIR FHIROptions
 
-	// Policy is the application's own rule; see Policy. Default: none,
-	// the scopes alone decide. user/ scopes then reach everything of
-	// their types (except for a user whose fhirUser is a Patient, who is
-	// kept to that patient's compartment; see
-	// FHIROptions.SkipPatientUserCompartment) and system/ scopes everything
-	// of theirs: SMART says they must be intersected with the user's or
-	// client's own permissions, so set a Policy unless the authorization
-	// server already limits who gets them.
+	// Policy is the application's own rule, asked after the scopes and
+	// the AccessPolicy. Default: none. Without a Policy or an
+	// AccessPolicy, user/ scopes (but a Patient user's) and system/
+	// scopes reach every resource of their types: set one unless the
+	// authorization server already limits who gets them.
 	Policy Policy
 
-	// AccessPolicy is a declarative policy of what users and clients may
-	// do, intersected with their user/ and system/ scopes; see
-	// AccessPolicy and LoadAccessPolicy. With both set, a request must
-	// pass the AccessPolicy and then Policy. Default: none.
+	// AccessPolicy is what users and clients may do, intersected with
+	// their user/ and system/ scopes (see LoadAccessPolicy). Default:
+	// none.
 	AccessPolicy *AccessPolicy
 
-	// Bounds are the sizes beyond which a request is refused. See Bounds.
+	// Bounds are the sizes beyond which a request is refused.
 	Bounds Bounds
 
 	// Hooks are how refusals are answered and what is told of each
-	// request. See Hooks.
+	// request.
 	Hooks Hooks
 }
 
@@ -171,32 +143,18 @@ type Issuer struct {
 	URL string
 
 	// Audience is a FHIR base URL its tokens are for, such as
-	// "https://fhir.example.org/r4", without a trailing "/". A token's
-	// "aud" (a string or an array) must contain it exactly. Requests are
-	// served under its path ("/r4/...") unless Config.Base says otherwise
-	// (for Config.Issuer's Audience). Required.
+	// "https://fhir.example.org/r4", without a trailing "/": a token's
+	// "aud" must contain it exactly, and requests are served under its
+	// path (see Config.Base). Required.
 	Audience string
 
-	// Audiences are further base URLs its tokens may be for (tenants, or
-	// other names of the same server). A request under one of them is
-	// allowed only with a token whose "aud" names that base, from an
-	// issuer it is configured for: a token for tenant B is refused on
-	// tenant A's base.
-	//
-	// Each audience is a FHIR base: the host and path of its URL
-	// (Config.Base's path for Config.Issuer's Audience). Hosts are compared
-	// in lower case, without a port of 80 or 443 and without the scheme. A
-	// request is matched to a base by its path alone (the longest base
-	// path it is under) unless a base on another host has the same path,
-	// or one over or under it: then it is matched to those bases by its
-	// Host header too (see Config.TrustForwardedHost), and a request whose
-	// host is none of theirs is answered 404. So tenants on one host need
-	// one path each, and tenants on their own hosts
-	// (https://a.example.org/fhir, https://b.example.org/fhir) are told
-	// apart by host, which requests must then carry; two names of one
-	// server on two hosts are two bases. New refuses two audiences that
-	// would be one base (the same host and path), which no request could
-	// tell apart; one audience may be named by several issuers.
+	// Audiences are further FHIR base URLs its tokens may be for
+	// (tenants). A request under one is allowed only with a token whose
+	// "aud" names that base, from an issuer configured for it: tenant B's
+	// token is refused on tenant A's base. Bases are told apart by path,
+	// and by host where paths cannot (Config.TrustForwardedHost); New
+	// refuses two audiences that are one base. See
+	// docs/authorization-servers.md#tenants.
 	Audiences []string
 
 	// JWKSURL is where its public keys are. When empty it is discovered
@@ -205,41 +163,31 @@ type Issuer struct {
 	// must name the same issuer, or New fails. Same URL rules as URL.
 	JWKSURL string
 
-	// Keyfunc, when set, replaces discovery and the JWKS: it returns the
-	// key (or a jwt.VerificationKeySet) for a token whose header has
-	// already been checked. The returned keys must be this issuer's.
-	// Header, algorithm and claim checks still apply.
+	// Keyfunc, when set, replaces discovery and the JWKS: it returns
+	// this issuer's key (or a jwt.VerificationKeySet) for a token whose
+	// header is checked. Every other check still applies.
 	Keyfunc jwt.Keyfunc
 
-	// Claims names the claims the SMART values are read from, or paths
-	// to them in nested objects ("ext.patient"). Each zero field takes its
-	// default; see ClaimNames.
+	// Claims names the claims the SMART values are read from. Each zero
+	// field takes its default.
 	Claims ClaimNames
 
-	// DecodeScopeSlashes reads "%2F" (or "%2f") as "/" in the scopes of
-	// its tokens, before the first "?" of each scope only: for
-	// authorization servers that cannot put "/" in a scope name, such as
-	// Microsoft Entra ID, where a SMART scope is registered as
-	// "patient%2FObservation.rs". Nothing else is decoded: constraint
-	// values after "?" are percent-decoded by the scope grammar itself,
-	// and decoding them again would give one scope two meanings. Default:
-	// such scopes are not SMART scopes and grant nothing.
+	// DecodeScopeSlashes reads "%2F" (any case) as "/" in its scopes,
+	// before a scope's "?" only, for servers that cannot put "/" in a
+	// scope name (Microsoft Entra ID: "patient%2FObservation.rs").
+	// Default: such scopes grant nothing.
 	DecodeScopeSlashes bool
 
-	// Format says how its access tokens are checked: as JWTs with its
-	// keys (the default), by RFC 7662 introspection, or as JWTs when they
-	// are JWTs and by introspection when they are not. See TokenFormat.
+	// Format says how its access tokens are checked: as JWTs (the
+	// default), by introspection, or both.
 	Format TokenFormat
 
-	// Introspection configures the RFC 7662 introspection of its tokens,
-	// used when Format is TokensIntrospect or TokensJWTOrIntrospect.
+	// Introspection configures the introspection of its tokens, for
+	// Format TokensIntrospect or TokensJWTOrIntrospect.
 	Introspection Introspection
 
-	// DPoP says whether its tokens may be DPoP-bound (RFC 9449), and
-	// sent as "Authorization: DPoP <token>" with a proof in the DPoP
-	// header (see Config.DPoP): DPoPOff (the default: bearer tokens
-	// only, a token with a cnf claim is refused), DPoPAllowed (both) or
-	// DPoPRequired (DPoP-bound tokens only). See DPoPMode.
+	// DPoP says whether its tokens may be DPoP-bound (RFC 9449). Default
+	// DPoPOff: bearer tokens only, a token with "cnf" is refused.
 	DPoP DPoPMode
 }
 
@@ -261,69 +209,48 @@ type TokenOptions struct {
 	// and introspection answers expire. Default time.Now.
 	Now func() time.Time
 
-	// RequireATJWT accepts only tokens whose "typ" header is "at+jwt" or
-	// "application/at+jwt" (any case), as RFC 9068 §4 asks. By default
-	// "JWT" and an absent "typ" are accepted too, as most authorization
-	// servers issue them. Any other "typ" is always rejected. It also
-	// requires the claims RFC 9068 §2.2 makes mandatory beyond iss, aud and
-	// exp: "sub", "client_id" (by the names of Issuer.Claims.ClientID),
-	// "iat" and "jti".
+	// RequireATJWT accepts only a "typ" of "at+jwt" or
+	// "application/at+jwt" (any case, RFC 9068), and requires "sub",
+	// "client_id", "iat" and "jti". By default "JWT" and an absent "typ"
+	// are accepted too, as most authorization servers issue them; any
+	// other "typ" is always refused.
 	RequireATJWT bool
 
-	// FormBody also accepts the token as the "access_token" parameter of
-	// an application/x-www-form-urlencoded body (RFC 6750 §2.2), never on
-	// GET or HEAD. The body is read (up to 1 MiB) and put back for the next
-	// handler, access_token included. Default: only the Authorization
-	// header is read.
+	// FormBody also accepts the token as the "access_token" of a form
+	// body (RFC 6750 §2.2), never on GET or HEAD; the body (up to 1 MiB)
+	// is put back for the next handler. Default: only the Authorization
+	// header.
 	FormBody bool
 
-	// Revocations, when set, is asked about every token, JWT or
-	// introspected, on every request, after the token is verified or
-	// found in the cache: a token it lists is refused at once, cached or
-	// not (401 invalid_token, "the token has been revoked"), and an error
-	// of it (a store unreachable or slow) is answered 503
-	// temporarily_unavailable with Retry-After, never allowed.
-	// NewRevocationList is one in memory; feed it with Guard.Revoke (from
-	// an RFC 7009 endpoint of your own) or RevocationList.RevokeJTI (from
-	// your authorization server's revocation events). Default nil: no
-	// check, at no cost; a token revoked at the authorization server is
-	// then accepted until it expires (a JWT) or until its cached
-	// introspection answer does (Introspection.CacheTTL).
+	// Revocations, when set, is asked about every token on every
+	// request, cached or not: a token it lists is refused (401), and an
+	// error of it is answered 503, never allowed. NewRevocationList is
+	// one in memory. Default nil: a token revoked at the authorization
+	// server is accepted until it expires (or its cached introspection
+	// answer does). See docs/authorization-servers.md#revocation.
 	Revocations Revocations
 }
 
 // KeyOptions say how the issuers' JWKS are fetched; see Config.Keys.
 type KeyOptions struct {
 	// RefreshInterval is how often each JWKS is fetched again when its
-	// response has no Cache-Control max-age. Default 1 h. A max-age (or
-	// no-store, no-cache) is honoured within [1 min, 24 h] (1 min is
-	// lowered to RefreshInterval when that is shorter). After a failed
-	// fetch the next comes sooner, with backoff from 1 s to 5 min. The
-	// keys held are kept when a fetch fails (see MaxStaleness), and a
-	// key the JWKS no longer lists is dropped at the first successful
-	// fetch without it (tokens already verified with it stay cached for
-	// Config.Cache.TTL at most). Background refresh stops when the
-	// context given to New is done.
+	// response has no Cache-Control max-age (honoured within 1 min to
+	// 24 h). Default 1 h. A key the JWKS no longer lists is dropped at
+	// the next successful fetch. See
+	// docs/authorization-servers.md#keys-and-readiness.
 	RefreshInterval time.Duration
 
 	// UnknownKIDInterval is the least time between two fetches of a JWKS
-	// caused by tokens: one whose "kid" is unknown (a key rotation), or
-	// any while no key is held; a token arriving while a fetch is under
-	// way waits for it. Default 15 s. Only a
-	// token that passes every check needing no key (header, a configured
-	// issuer, expiry, an audience of that issuer naming the request's
-	// base, well-formed SMART claims) may cause such a fetch; a forged
-	// token with a random kid can still spend it (its signature cannot be
-	// checked without the key), so a real rotation's tokens are accepted
-	// at most UnknownKIDInterval after a flood of them.
+	// caused by tokens (an unknown "kid", or no key held). Default 15 s.
+	// Only a token that passes every check needing no key may cause one;
+	// a forged token with a random kid can still spend it, delaying a
+	// real rotation's tokens by at most this much.
 	UnknownKIDInterval time.Duration
 
-	// MaxStaleness is how long the keys of a JWKS are used without a
-	// successful fetch (the JWKS unreachable, or answering garbage).
-	// After it they are dropped, and tokens of that issuer are answered
-	// 503 until the JWKS can be fetched again: a key removed from the
-	// JWKS (revoked) while it could not be fetched is not trusted
-	// forever. Default 24 h.
+	// MaxStaleness is how long a JWKS's keys are used without a
+	// successful fetch; then they are dropped, and that issuer's tokens
+	// answered 503 until a fetch succeeds, so that a key revoked while
+	// the JWKS was unreachable is not trusted forever. Default 24 h.
 	MaxStaleness time.Duration
 
 	// Wait makes New wait up to this long until every issuer's JWKS has
@@ -355,34 +282,21 @@ type CacheOptions struct {
 
 // FHIROptions say what SMART scopes allow on FHIR requests where the
 // specification leaves the choice to the server, and how the response
-// guard works; see Config.FHIR.
+// guard works; see Config.FHIR. The rules are in docs/authorization.md.
 type FHIROptions struct {
-	// MetadataNeedsToken makes GET [base]/metadata (the
-	// CapabilityStatement) need a token like any FHIR request. By default
-	// it is public, as FHIR servers' capability statements are, and as
-	// SMART apps and certification test kits read it, from a browser,
-	// before they hold a token: served without authentication, open to any
-	// origin (Access-Control-Allow-Origin: *), and only a
-	// CapabilityStatement in FHIR JSON may leave (502 otherwise).
+	// MetadataNeedsToken makes GET [base]/metadata need a token. By
+	// default it is public, as SMART apps read it before they hold one:
+	// open to any origin, and only a CapabilityStatement in FHIR JSON
+	// may leave (502 otherwise).
 	MetadataNeedsToken bool
 
-	// RefuseBroadSearches refuses (403) a search that does not carry the
-	// restriction its grant needs, instead of narrowing it. By default a
-	// search under patient/ scopes (or user/ scopes held to a patient; see
-	// SkipPatientUserCompartment) that does not name the patient is
-	// answered narrowed to that patient, and one under granular scopes
-	// that does not carry their constraint is answered narrowed to it: the
-	// handler receives the query with the restriction added
-	// (patient=Patient/<id>, subject=..., _id=<id> for Patient; the
-	// constraint's parameters, one comma list for alternatives that differ
-	// only in one token parameter's value), so that paging, _count and
-	// total stay exact, provided the handler applies the added parameters
-	// as FHIR says (see the package documentation, "Narrowed searches").
-	// Granular alternatives that cannot be put into one query are
-	// forwarded within the compartment and filtered by the response guard
-	// (no total; an outcome entry says results were withheld). Either way
-	// a search naming another patient, and a search of a type the grant
-	// does not cover, are refused (403).
+	// RefuseBroadSearches refuses (403) a search that lacks the patient
+	// or granular constraint its grant needs. By default such a search is
+	// narrowed: the handler receives the query with the restriction added
+	// (patient=Patient/<id>, the constraint), and must apply it as FHIR
+	// says for paging and total to be exact (see
+	// docs/authorization.md#narrowed-searches). Either way a search naming
+	// another patient, or a type the grant does not cover, is refused.
 	RefuseBroadSearches bool
 
 	// NonCompartment says what patient/ scopes allow on types about no
@@ -397,49 +311,34 @@ type FHIROptions struct {
 	// Every other operation is refused. Default (nil): DefaultOperations().
 	Operations map[string]Operation
 
-	// RefuseIncludes refuses searches with _include or _revinclude (403).
-	// By default they are answered, and the response guard decides every
-	// included resource as a read of it (the one rule). Either way
-	// "_include=*" and "_revinclude=*" are refused (400), and a search
-	// names at most 16 includes, ":iterate" ones among them.
+	// RefuseIncludes refuses searches with _include or _revinclude
+	// (403). By default the response guard decides every included
+	// resource as a read of it. "*" includes are always refused (400).
 	RefuseIncludes bool
 
 	// NotFoundForDenied answers 404 instead of 403 when a read, vread or
-	// instance history is refused, so that an app cannot learn that a
-	// resource it may not see exists. The response guard then answers 404
-	// too for a resource it finds outside the decision.
+	// instance history is refused, or the response guard withholds a
+	// resource, so that an app cannot learn that it exists.
 	NotFoundForDenied bool
 
 	// SkipPatientUserCompartment lets user/ scopes of a user whose
-	// fhirUser is a Patient reach beyond that patient's compartment. By
-	// default such a user (a patient-portal login with user/ scopes, as
-	// many authorization servers issue) is limited to the compartment of
-	// the Patient named by fhirUser, exactly as with patient/ scopes. Set
-	// it only with a Policy that limits those users itself.
+	// fhirUser is a Patient reach beyond that patient's compartment, to
+	// which they are held by default, as patient/ scopes are. Set it only
+	// with a Policy that limits those users itself.
 	SkipPatientUserCompartment bool
 
-	// SkipResponseGuard turns off the response guard. By default, when a
-	// decision leaves something to enforce (a patient compartment,
-	// granular constraints, included resources), Handler holds the
-	// handler's response and checks it before the client sees it: a
-	// single resource outside the decision is answered 403 (404 with
-	// NotFoundForDenied), and a Bundle loses the entries the grant does
-	// not permit (and its "total"). Before an update, patch or delete by
-	// id (also in a bundle) it reads the stored resource through the
-	// handler with a GET and lets the write through only if that is
-	// permitted. This is what makes reads and writes by id under a
-	// patient/ scope safe in front of a FHIR server that knows nothing of
-	// SMART. The guard reads JSON only: a response it cannot read (XML,
-	// compressed, larger than Bounds.MaxResponseBytes) is refused with
-	// 502. Set SkipResponseGuard only if your handlers apply the Decision
-	// themselves (Permits), or to stream large responses; it MUST NOT be
-	// set in front of a FHIR server that does not.
+	// SkipResponseGuard turns off the response guard, which by default
+	// holds the answer of every request with something left to enforce,
+	// withholds the resources the grant does not allow, and checks the
+	// stored resource before a write by id: it is what makes reads and
+	// writes by id under patient/ scopes safe in front of a FHIR server
+	// that knows nothing of SMART. It MUST NOT be set unless the
+	// handlers apply the Decision themselves (Permits). See
+	// docs/authorization.md#the-response-guard.
 	SkipResponseGuard bool
 
-	// Export turns on FHIR Bulk Data export ($export at system, Patient
-	// and Group level), with jobs and files bound to the client that
-	// started them. Default: off, every $export refused (403). See
-	// ExportOptions.
+	// Export turns on Bulk Data export. Default: off, every $export
+	// refused (403). See docs/bulk-data.md.
 	Export ExportOptions
 }
 
@@ -488,16 +387,11 @@ type Hooks struct {
 	// Realm is the realm of the WWW-Authenticate challenge. Default "fhir".
 	Realm string
 
-	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1) to the
-	// challenge of every 401 answer under a FHIR base: the URL of that
-	// base's protected-resource metadata (wellknown.ProtectedResourceURL of
-	// its audience, such as
-	// https://fhir.example.org/.well-known/oauth-protected-resource/r4),
-	// from which a client learns the authorization servers and scopes. Set
-	// it when you serve Guard.ProtectedResources with
-	// wellknown.ProtectedResourceHandler; New then refuses audiences that
-	// cannot be RFC 9728 resources (http on a host that is not loopback).
-	// Default: no resource_metadata.
+	// ResourceMetadata adds resource_metadata (RFC 9728 §5.1), the URL
+	// of the base's protected-resource metadata, to the challenge of
+	// every 401 under a FHIR base. Set it when you serve
+	// Guard.ProtectedResources (see docs/discovery-and-cors.md); New then
+	// refuses audiences that cannot be RFC 9728 resources. Default: off.
 	ResourceMetadata bool
 
 	// Logger receives the outages of JWKS and introspection endpoints
@@ -505,12 +399,10 @@ type Hooks struct {
 	// failures. Tokens are never logged. Default slog.Default().
 	Logger *slog.Logger
 
-	// Audit, when set, is called once for every request Handler answers
-	// (preflight excepted), or AuthenticateOnly or Authorize (once for a
-	// chain of them), after the answer: who asked, for what, about
-	// which patient, the outcome and its reason (AuditEvent). SlogAudit and
-	// FHIRAudit are ready hooks. It runs on the request's goroutine: keep
-	// it fast, or hand the event to a queue. Default: none, at no cost.
+	// Audit, when set, is called after the answer to every request (but
+	// preflights) with who asked, for what, and the outcome. It runs on
+	// the request's goroutine: keep it fast. SlogAudit and FHIRAudit are
+	// ready hooks. Default: none, at no cost. See docs/audit.md.
 	Audit func(ctx context.Context, e AuditEvent)
 
 	// Metrics, when set, receives counters and latencies; see Metrics.
@@ -539,28 +431,14 @@ const (
 // Introspection is how the Guard asks an authorization server about an
 // opaque token (RFC 7662, and SMART's token introspection page).
 //
-// An opaque token does not say which issuer made it, so it is sent only to
-// the one issuer that introspects opaque tokens for the FHIR base the
-// request is under: New refuses two such issuers for one base, and the
-// token is never shown to another server. The answer must be a JSON object
-// whose "active" is true, with "exp", "client_id" and a scope (names as
-// in Claims); "iss", when present, must be the issuer, "aud", when
-// present, must name the request's base for that issuer (see
-// SkipMissingAudience when absent), "token_use" (Ory Hydra), when
-// present, must be "access_token", "token_type", when present, must be
-// "Bearer" (any case: not a refresh token's) and "cnf" absent, or, for an
-// issuer whose DPoP accepts DPoP-bound tokens, "DPoP" with "cnf" holding
-// the key's thumbprint as "jkt" (RFC 9449 §6.2). An answer that names no token kind is taken as an access
-// token's. The launch context and fhirUser are read from the
-// answer with the issuer's Claims, as from a JWT.
-//
-// Active answers are cached (keyed by the token's SHA-256, with the
-// verified JWTs) until "exp" or CacheTTL, whichever is first; inactive
-// ones and failures are not. Concurrent requests with one token share one
-// call. An endpoint that cannot be reached, answers other than 200 with
-// JSON, or takes longer than Timeout makes the request fail with 503
-// (ErrUnavailable, Retry-After), never pass; so do more than 64 calls in
-// flight to one endpoint. The outage is logged once per minute.
+// The token is sent only to the one issuer that introspects opaque tokens
+// for the request's FHIR base. Only an active answer for that base, with
+// "exp", "client_id" and a scope, passes, and it is read with the
+// issuer's Claims, as a JWT is. Active answers are cached until "exp" or
+// CacheTTL. An endpoint that cannot be reached, answers garbage or takes
+// longer than Timeout makes the request fail with 503 (ErrUnavailable,
+// Retry-After), never pass. What an answer must hold is in
+// docs/authorization-servers.md#opaque-tokens.
 type Introspection struct {
 	// Endpoint is the introspection endpoint. Default: the
 	// introspection_endpoint of the issuer's metadata (OpenID Connect or

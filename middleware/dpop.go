@@ -57,35 +57,14 @@ var DefaultDPoPAlgorithms = []string{"ES256"}
 // refuses them set while no issuer accepts DPoP.
 //
 // A DPoP request carries "Authorization: DPoP <token>" and exactly one
-// DPoP header, a proof JWT, which must pass every check of RFC 9449 §4.3:
-// typ "dpop+jwt"; an alg of Algorithms; a public jwk (never a private
-// or symmetric key; RSA of 2048 to 8192 bits), in its one canonical
-// encoding; the signature by that key; htm equal to the request's method;
-// htu equal to the request's URL (see below) without query and fragment;
-// iat within MaxAge in the past and Config.Tokens.Leeway either way; a
-// jti (at most 256 bytes) never seen before within that window (Store);
-// ath equal to the hash of the access token; the thumbprint (RFC 7638) of
-// the jwk equal to the token's cnf.jkt; and, with NonceKey, a current
-// nonce. The token itself is checked (and cached) as a bearer token is;
-// the proof is checked on every request, after the token.
-//
-// htu is compared with the URL the client addressed, built from the
-// configuration, never from the Host header: the audience of the FHIR
-// base the request is under (Issuer.Audience, or Audiences) followed by
-// the request's path under that base (so Config.Base maps it back). Both
-// are normalised as RFC 3986 §6.2.2 and §6.2.3 say: scheme and host in
-// lower case, the default port dropped, percent-encodings of unreserved
-// characters decoded and the others' hex digits in upper case; dot
-// segments are not removed, so a path holding them must be sent as it is
-// signed. A request outside every FHIR base (AuthenticateOnly on another
-// path) is compared with its own path on the one origin (scheme, host and
-// port) of every audience, and its proof is refused when the audiences
-// have several origins or Config.Base is set.
-//
-// A refused proof is answered 401 with error "invalid_dpop_proof" in the
-// DPoP challenge ("use_dpop_nonce" for a nonce, "invalid_token" for a key
-// that is not the token's), and a description naming the check that
-// failed.
+// DPoP header, a proof JWT. The token is checked (and cached) as a bearer
+// token is; the proof, on every request after it, must pass every check
+// of RFC 9449 §4.3, its htu compared with the URL built from the
+// configured base, never from the Host header. A refused proof is
+// answered 401 "invalid_dpop_proof" ("use_dpop_nonce" for a nonce,
+// "invalid_token" for a key that is not the token's), naming the check
+// that failed. The checks, the htu rules and the answers are in
+// docs/dpop.md.
 type DPoPOptions struct {
 	// Algorithms is the allow-list of proof "alg" values, separate from
 	// Tokens.Algorithms: any of ES256, ES384, ES512, PS256, PS384, PS512,
@@ -98,34 +77,24 @@ type DPoPOptions struct {
 	// future. Default 1 min; at most MaxDPoPMaxAge.
 	MaxAge time.Duration
 
-	// Store keeps the record of used proofs (a hash of their key, method,
-	// URL and jti) for as long as each could be accepted, so that a proof
-	// is used once. Default: a memory store of DefaultStoreSize entries
-	// (NewMemoryStore) for this Guard alone. With several replicas, give
-	// them one Store they share, or a proof replayed to another replica
-	// is accepted there. A Store that errors, is full, or does not answer
-	// within StoreTimeout fails the request with 503 (ErrUnavailable) and
-	// Retry-After. A record is kept until the proof cannot be accepted
-	// any more, on this replica or on one whose clock is up to Leeway
-	// behind: MaxAge + 2 × Leeway (2 min by default) after its iat. So the
-	// size of a memory store bounds the DPoP requests per second it can
-	// take: DefaultStoreSize / 2 min is about 2,180.
+	// Store keeps the record of used proofs, so that a proof is used
+	// once. Default: NewMemoryStore(DefaultStoreSize), for this Guard
+	// alone (about 2,180 DPoP requests per second). Replicas must share
+	// one Store, or a proof replayed to another replica is accepted
+	// there. A Store that errs, is full or exceeds StoreTimeout fails the
+	// request with 503 (ErrUnavailable), never open. See
+	// docs/dpop.md#replicas.
 	Store Store
 
 	// StoreTimeout bounds each call to Store (not to the memory store,
 	// which does not wait). Default 1 s.
 	StoreTimeout time.Duration
 
-	// NonceKey, when set, makes every proof carry a server nonce (RFC 9449
-	// §9): a proof without one, or with one this server did not issue
-	// within the last NonceInterval or two, is answered 401
-	// "use_dpop_nonce" with a DPoP-Nonce header holding the current
-	// nonce, which every 401 to a DPoP request carries too, and a
-	// successful response when the client's nonce is about to expire
-	// (with Cache-Control: no-store). A nonce is an HMAC of the time step
-	// with this key, so replicas need no shared state, only the same key
-	// (at least 32 random bytes, kept secret) and clocks within
-	// Tokens.Leeway. Default: no nonces.
+	// NonceKey, when set, makes every proof carry a server nonce (RFC
+	// 9449 §9): one missing or stale is answered 401 "use_dpop_nonce"
+	// with the current nonce in DPoP-Nonce. It is at least 32 random
+	// bytes, secret, the same on every replica, whose clocks must agree
+	// within Tokens.Leeway. Default: no nonces. See docs/dpop.md#nonces.
 	NonceKey []byte
 
 	// NonceInterval is how often the nonce changes; a nonce is accepted

@@ -10,66 +10,21 @@ import (
 )
 
 // ExportOptions turn on FHIR Bulk Data Access 2.0 export; see
-// Config.FHIR.Export and docs/bulk-data.md. The zero value leaves it off:
-// every $export is refused (403) as an undeclared operation.
+// Config.FHIR.Export. The zero value leaves it off: every $export is
+// refused (403) as an undeclared operation.
 //
-// With Enabled, the Guard decides the kick-offs
-// (GET or POST [base]/$export, [base]/Patient/$export,
-// [base]/Group/[id]/$export):
-//
-//   - system/ scopes may start an export; user/ scopes only with
-//     UserScopes (and never those of a patient's own login); patient/
-//     scopes never (403).
-//   - Every type in _type must be granted read and search ("rs", v1
-//     ".read"), granular scopes included; one that is not refuses the
-//     kick-off with 403 insufficient_scope naming it: types are never
-//     silently left out. Without _type the handler is given, in _type,
-//     exactly the types the scopes grant (nothing is added for a "*"
-//     scope without constraint); at Patient and Group level only types
-//     that can belong to a patient.
-//   - Granular scopes become _typeFilter entries (each alternative ANDed
-//     with each of the client's own entries for the type); the lines of
-//     the files are checked against them anyway.
-//   - patient only in a POST and not at system level, _since a FHIR
-//     instant, _outputFormat one of the three NDJSON names, _elements
-//     element names (the elements granular scopes need are added),
-//     includeAssociatedData the two Provenance values (Provenance must be
-//     granted); any other parameter is refused (400) unless the request
-//     says Prefer: handling=lenient, when it is dropped. The handler gets
-//     the parameters as the Guard checked them: a new query, or a new
-//     Parameters body.
-//   - The AccessPolicy limits exports as it limits searches: each type
-//     of the job needs a policy grant of read and search, and a grant
-//     with criteria or patients (a Group's attributed members) holds
-//     every line of the files to them. The Policy function is called
-//     with the kick-off (Operation "$export", Request.Query holding the
-//     checked parameters, patient among them), and with each poll and
-//     download ("$export-poll", "$export-file").
-//
-// The handler answers 202 with an absolute Content-Location under the
-// base (anything else is 502). The client gets instead
-// [base]/$export-poll/<token>, the token signed with Key and naming the
-// handler's URL, the issuer, the client (client_id, which the token must
-// have), the user (fhirUser, else sub), the job's types and granular
-// scopes and an expiry. Polls (GET) and cancels (DELETE) of that URL are
-// forwarded to the handler's URL only for a caller of the same issuer,
-// client and user whose scopes still cover every type of the job (404
-// otherwise, or 403 with ForbiddenForScope when only the scopes fall
-// short; 401 without a token). A complete manifest's file URLs become
-// [base]/$export-file/<token>, bound the same way and to the file's
-// type; requiresAccessToken must be true and every URL under the base
-// (502 otherwise).
-//
-// Files are streamed. Unless the caller's scopes (and the job's, and the
-// AccessPolicy) grant every type without constraint, each NDJSON line is
-// checked as a read of its resource (the response guard's one rule): a
-// line of another type than the file's, outside the granular scopes or
-// the policy, or unreadable, is withheld, and counted in an OperationOutcome file the Guard adds to the
-// manifest's error list. A line longer than MaxLineBytes aborts the
-// download (a broken transfer, never a shorter file).
-//
+// With Enabled, the Guard decides the kick-offs ($export at system,
+// Patient and Group level) from system/ scopes (user/ ones with
+// UserScopes, patient/ ones never) and the AccessPolicy: every type in
+// _type must be granted read and search (403 naming it otherwise), and
+// without _type the handler is given exactly the granted types, granular
+// scopes as _typeFilter entries. The client gets status and file URLs
+// signed with Key and bound to the issuer, client and user that started
+// the job (anyone else gets 404), and each NDJSON line of a file is
+// checked as a read of its resource unless the grant covers every type.
 // Handlers serve their job and file URLs only to requests for which
 // IsExportForward reports true; never declare those paths as Operations.
+// Every rule and answer is in docs/bulk-data.md.
 type ExportOptions struct {
 	// Enabled turns export on. Default: off.
 	Enabled bool

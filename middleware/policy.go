@@ -13,20 +13,14 @@ import (
 )
 
 // AccessPolicy is a declarative policy of what users and clients may do,
-// intersected with what their user/ and system/ scopes allow (SMART: scopes
-// delegate a user's or a client's own permissions, never more). A request
-// is allowed only when both allow it, and every resource that leaves, or
-// that a write puts or replaces, must satisfy both: reads, searches and
-// what they include, history, batch and transaction entries, creates,
-// updates, patches and deletes go through the same check. patient/ scopes
-// are not affected: they stay held to the patient in context.
-//
-// With an AccessPolicy set, a token whose user or client no rule names
-// gets nothing from its user/ and system/ scopes.
-//
-// Write it as Go values or load it from JSON with LoadAccessPolicy; New
-// refuses a policy that cannot be evaluated, naming the rule. See
-// docs/policy.md.
+// intersected with their user/ and system/ scopes (SMART: scopes delegate
+// a user's or client's permissions, never add to them). A request is
+// allowed only when both allow it, and every resource that leaves, or
+// that a write puts or replaces, must satisfy both; patient/ scopes are
+// not affected. A token whose user or client no rule names gets nothing
+// from its user/ and system/ scopes. Write it as Go values or load it
+// from JSON with LoadAccessPolicy; New refuses a policy that cannot be
+// evaluated, naming the rule. See docs/policy.md.
 type AccessPolicy struct {
 	// Rules say, for each kind of subject, what it may do. Every rule
 	// whose subject matches the token applies; their grants are ORed.
