@@ -87,10 +87,12 @@ export function goServerCommand({ addr, issuer, audience, corsOrigins, extraArgs
 
 // The Go demo with its embedded development authorization server (no
 // -issuer): the browser pages and the demo SMART app, all on one origin.
-// tokenTTL is the lifetime of its access tokens ("5s"; default 1h).
-export function embeddedDemoCommand({ addr, tokenTTL }) {
+// tokenTTL is the lifetime of its access tokens ("5s"; default 1h);
+// extraArgs are further demo flags.
+export function embeddedDemoCommand({ addr, tokenTTL, extraArgs = [] }) {
   const args = ['-addr', addr, '-leeway', `${CLOCK_LEEWAY}s`];
   if (tokenTTL) args.push('-token-ttl', tokenTTL);
+  args.push(...extraArgs);
   const cwd = path.join(REPO_ROOT, 'examples');
   if (env.INTEROP_DEMO_BIN) return { cmd: env.INTEROP_DEMO_BIN, args, cwd: REPO_ROOT };
   return { cmd: env.INTEROP_GO || 'go', args: ['run', './demo', ...args], cwd };

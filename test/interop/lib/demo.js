@@ -10,14 +10,15 @@ import { embeddedDemoCommand, INTEROP_DIR } from './config.js';
 // SCREENSHOT_DIR holds the screenshots the browser tests save (ignored by git).
 export const SCREENSHOT_DIR = path.join(INTEROP_DIR, '.state', 'screenshots');
 
-// startEmbeddedDemo starts the demo without -issuer. Returns
+// startEmbeddedDemo starts the demo without -issuer, with extraArgs (more
+// flags). Returns
 // { root, fhirBase, issuer, close }.
-export async function startEmbeddedDemo({ tokenTTL } = {}) {
+export async function startEmbeddedDemo({ tokenTTL, extraArgs } = {}) {
   const port = await freePort();
   const root = `http://127.0.0.1:${port}`;
   const fhirBase = `${root}/fhir`;
   const s = await spawnGoServer({
-    ...embeddedDemoCommand({ addr: `127.0.0.1:${port}`, tokenTTL }),
+    ...embeddedDemoCommand({ addr: `127.0.0.1:${port}`, tokenTTL, extraArgs }),
     port,
     readyUrl: `${fhirBase}/.well-known/smart-configuration`,
   });

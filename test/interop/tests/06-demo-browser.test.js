@@ -7,6 +7,7 @@
 // test saves screenshots in .state/screenshots.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { launchBrowser } from '../lib/browser.js';
 import { startEmbeddedDemo, screenshot } from '../lib/demo.js';
 import { fhirFetch, bearerError } from '../lib/env.js';
@@ -244,5 +245,28 @@ test('refresh: after the access token expires the app refreshes it and the call 
     await page.close();
   } finally {
     await short.close();
+  }
+});
+
+test('DPoP nonces: the app answers use_dpop_nonce with a proof carrying the server\'s nonce', async () => {
+  const nonces = await startEmbeddedDemo({ extraArgs: ['-dpop-nonce-key', crypto.randomBytes(32).toString('base64url')] });
+  try {
+    const page = await newPage();
+    const answers = [];
+    page.on('response', (r) => { if (r.url().includes('/fhir/Patient/')) answers.push({ status: r.status(), www: r.headers()['www-authenticate'] || '' }); });
+    await page.goto(`${nonces.root}/app/launch.html`);
+    await consent(page, { patient: 'example' });
+    const read = await press(page, 'read-patient');
+    assert.equal(read.status, 200, read.text);
+    assert.equal(answers.length, 2, 'one refusal, one retry');
+    assert.equal(answers[0].status, 401);
+    assert.match(answers[0].www, /error="use_dpop_nonce"/);
+    const again = await press(page, 'read-patient');
+    assert.equal(again.status, 200, 'the nonce is kept: no second refusal');
+    assert.equal(answers.length, 3);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  } finally {
+    await nonces.close();
   }
 });
