@@ -287,7 +287,7 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 	if addGrant {
 		ctx = smartctx.NewContext(ctx, g)
 	}
-	r = r.WithContext(smartctx.WithDecision(ctx, d.public()))
+	r = r.WithContext(smartctx.WithDecision(ctx, d.handlerCopy()))
 	if a.opt.Observer != nil {
 		a.opt.Observer.Decided(ctx, &d.Request, &d.Limits)
 	}
@@ -423,6 +423,10 @@ type decision struct {
 
 	// export is a Bulk Data kick-off's plan (export.go).
 	export *exportPlan
+
+	// pub is the handler's copy of d (see handlerCopy), held here so
+	// that one allocation serves both.
+	pub smartctx.Decision
 }
 
 // permission is the letter the resources of d's answer are checked with.
@@ -458,6 +462,19 @@ func (d *decision) storedTarget() (id string, ok bool) {
 
 // public returns the handler's copy of d.
 func (d *decision) public() *smartctx.Decision {
+	return smartctx.NewDecision(d.Request, d.Limits, d.publicEntries()...)
+}
+
+// handlerCopy is public, for the handler that serves d: a copy kept in d
+// itself, made once, after which d's Request and Limits must not change
+// (Serve takes it when the decision is final).
+func (d *decision) handlerCopy() *smartctx.Decision {
+	d.pub = *smartctx.NewDecision(d.Request, d.Limits, d.publicEntries()...)
+	return &d.pub
+}
+
+// publicEntries returns the public copies of d's entries, or nil.
+func (d *decision) publicEntries() []*smartctx.Decision {
 	var entries []*smartctx.Decision
 	if d.Entries != nil {
 		entries = make([]*smartctx.Decision, len(d.Entries))
@@ -465,7 +482,7 @@ func (d *decision) public() *smartctx.Decision {
 			entries[i] = e.public()
 		}
 	}
-	return smartctx.NewDecision(d.Request, d.Limits, entries...)
+	return entries
 }
 
 // limitingPatient returns the patient whose compartment limits d, or for
