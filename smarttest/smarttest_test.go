@@ -190,3 +190,30 @@ func TestAudienceOption(t *testing.T) {
 		t.Errorf("Audience() = %q, Config().Audience = %q", is.Audience(), is.Config().Issuer.Audience)
 	}
 }
+
+func TestClockDrivesTokensAndTheGuardAlike(t *testing.T) {
+	now := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC) // years before the real clock
+	is := smarttest.NewIssuer(t, smarttest.Clock(func() time.Time { return now }))
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Lifetime(time.Minute))
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err != nil {
+		t.Fatal(err)
+	}
+	if iat, _ := claims.GetIssuedAt(); iat == nil || !iat.Equal(now) {
+		t.Errorf("iat %v, want the Issuer's clock %v", iat, now)
+	}
+	if _, err := guard.Verify(t.Context(), tok); err != nil {
+		t.Errorf("a token of the Issuer's clock, verified by its Config: %v", err)
+	}
+	expired := is.Token(t, smarttest.Expired())
+	now = now.Add(2 * time.Minute)
+	for name, tok := range map[string]string{"a minute's token two minutes on": tok, "Expired": expired} {
+		if _, err := guard.Verify(t.Context(), tok); !errors.Is(err, jwt.ErrTokenExpired) {
+			t.Errorf("%s: %v, want %v", name, err, jwt.ErrTokenExpired)
+		}
+	}
+}
