@@ -1,11 +1,14 @@
 package middleware_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	smartctx "github.com/smartguard/smartguard/context"
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/smarttest"
 )
@@ -70,4 +73,17 @@ func sign(t testing.TB, is *smarttest.Issuer, claims jwt.MapClaims, opts ...smar
 		all = append(all, smarttest.Claim(k, v))
 	}
 	return is.Token(t, append(all, opts...)...)
+}
+
+// authenticateOnly runs req through g.AuthenticateOnly around a handler
+// that records the grant it was given.
+func authenticateOnly(g *smartmw.Guard, req *http.Request) (*httptest.ResponseRecorder, *smartctx.Grant) {
+	var got *smartctx.Grant
+	h := g.AuthenticateOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = smartctx.FromContext(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec, got
 }

@@ -1,0 +1,17 @@
+package middleware
+
+// Test hooks: unexported values that the external tests (package
+// middleware_test, which mint tokens with smarttest) check against. Only
+// this file of package middleware's tests may name them for the others;
+// tests of unexported functions stay in package middleware and mint no
+// tokens.
+
+// The Errors the Guard answers with when no token is sent, and when the
+// Authorization header is malformed.
+var (
+	NoTokenError   = errNoToken
+	MalformedError = errMalformed
+)
+
+// InvalidToken is the Error of a refused token.
+var InvalidToken = invalidToken
