@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"io"
@@ -7,10 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 func TestTokenExtraction(t *testing.T) {
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	tok := sign(t, is, goodClaims(is))
 	form := func(method, body string) *http.Request {
 		r := httptest.NewRequest(method, "/r4/Observation/_search", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -79,14 +82,14 @@ func TestTokenExtraction(t *testing.T) {
 			return r
 		}, formBody: true, status: 401},
 	}
-	strict, withForm := newTest(t, nil), newTest(t, func(c *Config) { c.Tokens.FormBody = true })
+	strict, withForm := newGuard(t, is, nil), newGuard(t, is, func(c *smartmw.Config) { c.Tokens.FormBody = true })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := strict
 			if tc.formBody {
 				m = withForm
 			}
-			rec, g := serve(m, tc.req())
+			rec, g := authenticateOnly(m, tc.req())
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.status, rec.Body)
 			}
@@ -108,8 +111,9 @@ func TestTokenExtraction(t *testing.T) {
 
 // TestFormBodyIsRestored: the next handler reads the whole form body.
 func TestFormBodyIsRestored(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Tokens.FormBody = true })
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Tokens.FormBody = true })
+	tok := sign(t, is, goodClaims(is))
 	body := "patient=123&access_token=" + tok + "&code=" + url.QueryEscape("http://loinc.org|1234-5")
 	r := httptest.NewRequest("POST", "/r4/Observation/_search", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")

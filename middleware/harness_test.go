@@ -87,3 +87,10 @@ func authenticateOnly(g *smartmw.Guard, req *http.Request) (*httptest.ResponseRe
 	h.ServeHTTP(rec, req)
 	return rec, got
 }
+
+// bearerRequest is a search of the patient's Observations with tok.
+func bearerRequest(tok string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return req
+}
