@@ -141,7 +141,7 @@ func TestDefaultErrorHandlerIsTheGuards(t *testing.T) {
 		var got [2]*httptest.ResponseRecorder
 		for i, h := range []http.Handler{implicit, explicit} {
 			got[i] = httptest.NewRecorder()
-			h.ServeHTTP(got[i], httptest.NewRequest(method, is.Audience()+"/Observation/1", nil))
+			h.ServeHTTP(got[i], httptest.NewRequest(method, testAudience+"/Observation/1", nil))
 		}
 		if got[0].Code != http.StatusUnauthorized || got[0].Code != got[1].Code ||
 			fmt.Sprint(got[0].Header()) != fmt.Sprint(got[1].Header()) || got[0].Body.String() != got[1].Body.String() {

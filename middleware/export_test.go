@@ -15,3 +15,6 @@ var (
 
 // InvalidToken is the Error of a refused token.
 var InvalidToken = invalidToken
+
+// ErrClaim is the cause of every SMART claim a token gets wrong.
+var ErrClaim = errClaim

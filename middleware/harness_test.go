@@ -1,8 +1,11 @@
 package middleware_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +27,9 @@ import (
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func fixedNow() time.Time { return testNow }
+
+// testAudience is the FHIR base newIssuer's tokens are for.
+const testAudience = smarttest.DefaultAudience
 
 // newIssuer starts a smarttest Issuer on the fixed clock.
 func newIssuer(t testing.TB, opts ...smarttest.IssuerOption) *smarttest.Issuer {
@@ -93,4 +99,45 @@ func bearerRequest(tok string) *http.Request {
 	req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	return req
+}
+
+// jwksOf is the JWKS URL of is: another issuer of the Config that signs
+// with is's keys uses it.
+func jwksOf(is *smarttest.Issuer) string { return is.URL() + "/jwks.json" }
+
+// noKeys is the Keyfunc of an issuer that signs no token in the test.
+func noKeys(*jwt.Token) (any, error) {
+	return nil, errors.New("no keys: this issuer signs nothing in the test")
+}
+
+// headers are the smarttest options that set the JOSE header fields of
+// hdr (a nil value removes one).
+func headers(hdr map[string]any) []smarttest.TokenOption {
+	opts := make([]smarttest.TokenOption, 0, len(hdr))
+	for k, v := range hdr {
+		opts = append(opts, smarttest.Header(k, v))
+	}
+	return opts
+}
+
+// wantInvalid checks that Verify refuses tok as invalid_token, also
+// matching each of causes.
+func wantInvalid(t *testing.T, m *smartmw.Guard, tok string, causes ...error) {
+	t.Helper()
+	g, err := m.Verify(context.Background(), tok)
+	if g != nil || !errors.Is(err, smartmw.ErrInvalidToken) {
+		t.Fatalf("Verify = %v, %v; want an ErrInvalidToken", g, err)
+	}
+	for _, c := range causes {
+		if !errors.Is(err, c) {
+			t.Errorf("error %v does not match %v", err, c)
+		}
+	}
+	var e *smartmw.Error
+	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized || e.Code != smartmw.CodeInvalidToken {
+		t.Errorf("error = %#v, want 401 invalid_token", e)
+	}
+	if strings.Contains(e.Description, tok) || len(e.Description) > 60 {
+		t.Errorf("description %q is not short and safe", e.Description)
+	}
 }
