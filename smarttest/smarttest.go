@@ -44,7 +44,8 @@ type issuerOptions struct {
 }
 
 // SigningAlgorithm sets the Issuer's signing algorithm: "RS256" (the
-// default), "ES256" or "EdDSA".
+// default), "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"
+// or "EdDSA", the algorithms a Guard accepts by default.
 func SigningAlgorithm(alg string) IssuerOption { return func(o *issuerOptions) { o.alg = alg } }
 
 // ForAudience sets the FHIR base URL the Issuer's tokens are for (their

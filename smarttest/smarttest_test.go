@@ -18,7 +18,7 @@ import (
 )
 
 func TestTokensVerifyAgainstTheMiddleware(t *testing.T) {
-	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
 			is := smarttest.NewIssuer(t, smarttest.SigningAlgorithm(alg))
 			auth, err := smartmw.New(t.Context(), is.Config())
