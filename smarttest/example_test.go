@@ -174,3 +174,21 @@ func ExampleClock() {
 		t.Errorf("five minutes' token ten minutes on: %v, want expired", err)
 	}
 }
+
+// A test that a handler's Guard reads a token no TokenOption describes
+// as documented: a payload naming "patient" twice takes the last.
+func ExampleIssuer_SignRaw() {
+	var t *testing.T // the test's
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	tok := is.SignRaw(t, `{"alg":"RS256","typ":"at+jwt","kid":"`+is.KeyID()+`"}`,
+		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"patient":"p1","patient":"p2"}`, is.URL(), is.Audience(), exp))
+	g, err := guard.Verify(t.Context(), tok)
+	if err != nil || g.Patient() != "p2" {
+		t.Errorf("patient %v, %v; want p2", g, err)
+	}
+}

@@ -100,6 +100,25 @@ func (is *Issuer) URL() string { return is.iss.URL() }
 // Audience returns the FHIR base URL the Issuer's tokens are for.
 func (is *Issuer) Audience() string { return is.audience }
 
+// KeyID returns the kid of the Issuer's current signing key, for a
+// header written by hand (SignRaw).
+func (is *Issuer) KeyID() string { return is.iss.KeyID() }
+
+// SignRaw signs header and payload exactly as given, with the Issuer's
+// key and algorithm, for tokens that no TokenOption describes: a payload
+// that names a claim twice, is not UTF-8 or not a JSON object, or a
+// header written by hand (its "alg" should be the Issuer's, its "kid"
+// KeyID()). The token is base64url(header) "." base64url(payload) "."
+// signature.
+func (is *Issuer) SignRaw(t testing.TB, header, payload string) string {
+	t.Helper()
+	tok, err := is.iss.SignRaw([]byte(header), []byte(payload))
+	if err != nil {
+		t.Fatalf("smarttest: %v", err)
+	}
+	return tok
+}
+
 // Client returns an HTTP client for the Issuer's server.
 func (is *Issuer) Client() *http.Client { return is.srv.Client() }
 

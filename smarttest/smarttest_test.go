@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -214,6 +215,33 @@ func TestClockDrivesTokensAndTheGuardAlike(t *testing.T) {
 	for name, tok := range map[string]string{"a minute's token two minutes on": tok, "Expired": expired} {
 		if _, err := guard.Verify(t.Context(), tok); !errors.Is(err, jwt.ErrTokenExpired) {
 			t.Errorf("%s: %v, want %v", name, err, jwt.ErrTokenExpired)
+		}
+	}
+}
+
+func TestSignRawSignsWhatItIsGiven(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := `{"alg":"RS256","typ":"at+jwt","kid":"` + is.KeyID() + `"}`
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	claims := `"iss":"` + is.URL() + `","aud":"` + is.Audience() + `","exp":` + exp
+	g, err := guard.Verify(t.Context(), is.SignRaw(t, hdr, `{`+claims+`,"patient":"p1","patient":"p2"}`))
+	if err != nil {
+		t.Fatalf("a token signed raw: %v", err)
+	}
+	if g.Patient() != "p2" {
+		t.Errorf("patient %q, want the last of the duplicates (the payload as written)", g.Patient())
+	}
+	for name, tok := range map[string]string{
+		"another kid":        is.SignRaw(t, `{"alg":"RS256","typ":"at+jwt","kid":"not-`+is.KeyID()+`"}`, `{`+claims+`}`),
+		"payload not JSON":   is.SignRaw(t, hdr, `[`+claims+`]`),
+		"header of alg none": is.SignRaw(t, `{"alg":"none","typ":"at+jwt","kid":"`+is.KeyID()+`"}`, `{`+claims+`}`),
+	} {
+		if _, err := guard.Verify(t.Context(), tok); !errors.Is(err, smartmw.ErrInvalidToken) {
+			t.Errorf("%s: %v, want ErrInvalidToken", name, err)
 		}
 	}
 }
