@@ -18,3 +18,11 @@ var InvalidToken = invalidToken
 
 // ErrClaim is the cause of every SMART claim a token gets wrong.
 var ErrClaim = errClaim
+
+// The causes of a token refused for its JOSE header: a crit extension, a
+// cty of a nested JWT, a kid that is not a short printable string.
+var (
+	ErrCrit = errCrit
+	ErrCty  = errCty
+	ErrKID  = errKID
+)

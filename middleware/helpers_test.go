@@ -10,9 +10,11 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,4 +238,31 @@ func (as *fakeAS) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// wantInvalid checks that Verify refuses tok as invalid_token, also
+// matching each of causes.
+func wantInvalid(t *testing.T, m *Guard, tok string, causes ...error) {
+	t.Helper()
+	g, err := m.Verify(context.Background(), tok)
+	if g != nil || !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("Verify = %v, %v; want an ErrInvalidToken", g, err)
+	}
+	for _, c := range causes {
+		if !errors.Is(err, c) {
+			t.Errorf("error %v does not match %v", err, c)
+		}
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized || e.Code != CodeInvalidToken {
+		t.Errorf("error = %#v, want 401 invalid_token", e)
+	}
+	if strings.Contains(e.Description, tok) || len(e.Description) > 60 {
+		t.Errorf("description %q is not short and safe", e.Description)
+	}
+}
+
+func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
+	c["iss"] = iss
+	return c
 }
