@@ -128,11 +128,6 @@ func TestRejectsHS256SignedWithRSAPublicKey(t *testing.T) {
 	}
 }
 
-func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
-	c["iss"] = iss
-	return c
-}
-
 func TestRejectsAlgorithmNotAllowed(t *testing.T) {
 	is := newIssuer(t)
 	m := newGuard(t, is, func(c *smartmw.Config) { c.Tokens.Algorithms = []string{"ES256"} })

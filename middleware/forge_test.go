@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/smarttest"
 )
 
@@ -30,13 +31,6 @@ var (
 	rsaKeys  = sync.OnceValue(func() [2]*rsa.PrivateKey { return [2]*rsa.PrivateKey{genRSA(), genRSA()} })
 	ecKey256 = sync.OnceValue(func() *ecdsa.PrivateKey { return genEC(elliptic.P256()) })
 	ecKey384 = sync.OnceValue(func() *ecdsa.PrivateKey { return genEC(elliptic.P384()) })
-	edKey    = sync.OnceValue(func() ed25519.PrivateKey {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		return k
-	})
 )
 
 func genRSA() *rsa.PrivateKey {
@@ -79,6 +73,12 @@ func forge(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims
 		t.Fatal(err)
 	}
 	return s
+}
+
+// withIss sets the "iss" of c.
+func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
+	c["iss"] = iss
+	return c
 }
 
 // issuerRSAKey is the RSA public key is publishes, read from its JWKS as
@@ -157,6 +157,22 @@ func newFakeAS(t testing.TB, keys ...map[string]any) *fakeAS {
 
 // issuer is the issuer URL of the fake server (a loopback http URL).
 func (as *fakeAS) issuer() string { return as.srv.URL + "/realms/fhir" }
+
+// URL is the issuer URL, as issuer.
+func (as *fakeAS) URL() string { return as.issuer() }
+
+// Audience is the FHIR base the tests' tokens are for.
+func (as *fakeAS) Audience() string { return testAudience }
+
+// Config is a Config that trusts the server, discovering its keys, on
+// the tests' fixed clock.
+func (as *fakeAS) Config() smartmw.Config {
+	return smartmw.Config{
+		Issuer:     smartmw.Issuer{URL: as.issuer(), Audience: testAudience},
+		HTTPClient: as.srv.Client(),
+		Tokens:     smartmw.TokenOptions{Now: fixedNow},
+	}
+}
 
 func (as *fakeAS) setKeys(keys ...map[string]any) {
 	as.mu.Lock()

@@ -37,9 +37,17 @@ func newIssuer(t testing.TB, opts ...smarttest.IssuerOption) *smarttest.Issuer {
 	return smarttest.NewIssuer(t, append([]smarttest.IssuerOption{smarttest.Clock(fixedNow)}, opts...)...)
 }
 
+// An authorizationServer is a test's authorization server: a smarttest
+// Issuer, or a fakeAS serving the JWKS a test writes.
+type authorizationServer interface {
+	URL() string      // the issuer identifier
+	Audience() string // the FHIR base its tokens are for
+	Config() smartmw.Config
+}
+
 // newGuard returns a Guard that trusts is, on its clock, after letting
 // adjust change the Config.
-func newGuard(t testing.TB, is *smarttest.Issuer, adjust func(*smartmw.Config)) *smartmw.Guard {
+func newGuard(t testing.TB, is authorizationServer, adjust func(*smartmw.Config)) *smartmw.Guard {
 	t.Helper()
 	cfg := is.Config()
 	if adjust != nil {
@@ -53,7 +61,7 @@ func newGuard(t testing.TB, is *smarttest.Issuer, adjust func(*smartmw.Config)) 
 }
 
 // goodClaims are the claims of a valid SMART access token from is.
-func goodClaims(is *smarttest.Issuer) jwt.MapClaims {
+func goodClaims(is authorizationServer) jwt.MapClaims {
 	return jwt.MapClaims{
 		"iss":       is.URL(),
 		"aud":       is.Audience(),

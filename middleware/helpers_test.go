@@ -5,12 +5,13 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -34,28 +35,11 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func fixedNow() time.Time { return testNow }
 
 var (
-	rsaKeys  = sync.OnceValue(func() [2]*rsa.PrivateKey { return [2]*rsa.PrivateKey{genRSA(), genRSA()} })
-	ecKey256 = sync.OnceValue(func() *ecdsa.PrivateKey { return genEC(elliptic.P256()) })
-	ecKey384 = sync.OnceValue(func() *ecdsa.PrivateKey { return genEC(elliptic.P384()) })
-	edKey    = sync.OnceValue(func() ed25519.PrivateKey {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		return k
-	})
+	rsaKeys = sync.OnceValue(func() [2]*rsa.PrivateKey { return [2]*rsa.PrivateKey{genRSA(), genRSA()} })
 )
 
 func genRSA() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-func genEC(c elliptic.Curve) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(c, rand.Reader)
 	if err != nil {
 		panic(err)
 	}
@@ -265,4 +249,50 @@ func wantInvalid(t *testing.T, m *Guard, tok string, causes ...error) {
 func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
 	c["iss"] = iss
 	return c
+}
+
+// newFromAS returns a Middleware that gets its keys from as, discovering
+// them unless adjust sets JWKSURL.
+func newFromAS(t *testing.T, as *fakeAS, adjust func(*Config)) *Guard {
+	t.Helper()
+	return newTest(t, func(c *Config) {
+		c.Issuer.URL, c.Issuer.Keyfunc = as.issuer(), nil
+		c.Hooks.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if adjust != nil {
+			adjust(c)
+		}
+	})
+}
+
+func asToken(t *testing.T, as *fakeAS, method jwt.SigningMethod, key any, hdr map[string]any) string {
+	return mint(t, method, key, withIss(goodClaims(), as.issuer()), hdr)
+}
+
+// recordLog is a slog.Handler that keeps the records.
+type recordLog struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *recordLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordLog) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.recs = append(h.recs, r)
+	h.mu.Unlock()
+	return nil
+}
+func (h *recordLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordLog) WithGroup(string) slog.Handler      { return h }
+
+// count returns the number of records at level.
+func (h *recordLog) count(level slog.Level) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.recs {
+		if r.Level == level {
+			n++
+		}
+	}
+	return n
 }
