@@ -1,5 +1,11 @@
 package middleware
 
+import (
+	"net/http"
+
+	smartctx "github.com/smartguard/smartguard/context"
+)
+
 // Test hooks: unexported values that the external tests (package
 // middleware_test, which mint tokens with smarttest) check against. Only
 // this file of package middleware's tests may name them for the others;
@@ -26,3 +32,14 @@ var (
 	ErrCty  = errCty
 	ErrKID  = errKID
 )
+
+// Extract is the Guard's extraction of r's access token.
+func (g *Guard) Extract(r *http.Request) (string, bool, *http.Request, *Error) { return g.extract(r) }
+
+// Authenticate is the Guard's authentication of r at the base r is under.
+func (g *Guard) Authenticate(w http.ResponseWriter, r *http.Request) (*smartctx.Grant, *http.Request, error) {
+	return g.authenticate(w, r, g.baseOf(r))
+}
+
+// WithDefaults is c with its defaults filled in, or why it is invalid.
+func (c Config) WithDefaults() (Config, error) { return c.withDefaults() }
