@@ -1,9 +1,12 @@
 package middleware
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/dpop"
 )
 
 // Test hooks: unexported values that the external tests (package
@@ -43,3 +46,24 @@ func (g *Guard) Authenticate(w http.ResponseWriter, r *http.Request) (*smartctx.
 
 // WithDefaults is c with its defaults filled in, or why it is invalid.
 func (c Config) WithDefaults() (Config, error) { return c.withDefaults() }
+
+// MaxIntrospections bounds the calls in flight to one introspection
+// endpoint.
+const MaxIntrospections = maxIntrospections
+
+// CachedTokens is the number of tokens the Guard's cache holds.
+func (g *Guard) CachedTokens() int { return g.cache.len() }
+
+// CacheGrant caches gr for tok as of now, as a verification would.
+func (g *Guard) CacheGrant(tok string, gr *smartctx.Grant, now time.Time) {
+	g.cache.put(cacheKey(tok), gr, now, 0)
+}
+
+// DPoPVerifier is the Guard's verifier of DPoP proofs.
+func (g *Guard) DPoPVerifier() *dpop.Verifier { return g.dpop.verifier }
+
+// RecordDPoPProof records a proof's replay key, as a request does: false
+// when it was recorded already.
+func (g *Guard) RecordDPoPProof(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return g.dpop.record(ctx, key, ttl)
+}
