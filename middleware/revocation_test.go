@@ -22,7 +22,9 @@ import (
 )
 
 // newTestList returns an empty RevocationList on the tests' clock.
-func newTestList() *smartmw.RevocationList { return smartmw.NewRevocationList(smartmw.RevocationListOptions{Now: fixedNow}) }
+func newTestList() *smartmw.RevocationList {
+	return smartmw.NewRevocationList(smartmw.RevocationListOptions{Now: fixedNow})
+}
 
 // withRevocations sets Config.Tokens.Revocations to r, then applies more.
 func withRevocations(r smartmw.Revocations, more ...func(*smartmw.Config)) func(*smartmw.Config) {
@@ -67,15 +69,27 @@ func TestRevokedJWTRefused(t *testing.T) {
 		warm   bool // the token is used (and cached) before it is revoked
 		revoke func(g *smartmw.Guard, l *smartmw.RevocationList, tok string) error
 	}{
-		{"by jti, cached", true, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error { return l.RevokeJTI(is.URL(), "j1", exp) }},
-		{"by jti, not cached yet", true, false, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error { return l.RevokeJTI(is.URL(), "j1", exp) }},
-		{"by jti, cache off", false, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error { return l.RevokeJTI(is.URL(), "j1", exp) }},
+		{"by jti, cached", true, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error {
+			return l.RevokeJTI(is.URL(), "j1", exp)
+		}},
+		{"by jti, not cached yet", true, false, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error {
+			return l.RevokeJTI(is.URL(), "j1", exp)
+		}},
+		{"by jti, cache off", false, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error {
+			return l.RevokeJTI(is.URL(), "j1", exp)
+		}},
 		{"by token, cached", true, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
 		{"by token, not cached yet", true, false, func(_ *smartmw.Guard, l *smartmw.RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
 		{"by token, cache off", false, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
-		{"Guard.Revoke, cached", true, true, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
-		{"Guard.Revoke, not cached yet", true, false, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
-		{"Guard.Revoke, cache off", false, true, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
+		{"Guard.Revoke, cached", true, true, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error {
+			return g.Revoke(context.Background(), tok)
+		}},
+		{"Guard.Revoke, not cached yet", true, false, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error {
+			return g.Revoke(context.Background(), tok)
+		}},
+		{"Guard.Revoke, cache off", false, true, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error {
+			return g.Revoke(context.Background(), tok)
+		}},
 	}
 	tok := sign(t, is, goodClaims(is))
 	other := goodClaims(is)
