@@ -67,3 +67,8 @@ func (g *Guard) DPoPVerifier() *dpop.Verifier { return g.dpop.verifier }
 func (g *Guard) RecordDPoPProof(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	return g.dpop.record(ctx, key, ttl)
 }
+
+// CachedGrant is the grant the Guard's cache holds for tok at now, or nil.
+func (g *Guard) CachedGrant(tok string, now time.Time) *smartctx.Grant {
+	return g.cache.get(cacheKey(tok), now)
+}
