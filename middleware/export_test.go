@@ -72,3 +72,6 @@ func (g *Guard) RecordDPoPProof(ctx context.Context, key string, ttl time.Durati
 func (g *Guard) CachedGrant(tok string, now time.Time) *smartctx.Grant {
 	return g.cache.get(cacheKey(tok), now)
 }
+
+// Check is New's check of the policy for the FHIR base.
+func (p *AccessPolicy) Check(base string) error { return p.check(base) }
