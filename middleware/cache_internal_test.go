@@ -8,6 +8,10 @@ import (
 	smartctx "github.com/smartguard/smartguard/context"
 )
 
+// testNow is the fixed clock of the internal tests (the cache's and the
+// store's, which need no token).
+var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
 func TestCacheEviction(t *testing.T) {
 	c := newCache(64, time.Hour)
 	g := smartctx.NewGrant(smartctx.Claims{ExpiresAt: testNow.Add(time.Hour)})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-
 	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/smarttest"
 )
