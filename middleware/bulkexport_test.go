@@ -75,12 +75,9 @@ func TestExportConfig(t *testing.T) {
 // and are the starting client's alone (404 for another).
 func TestExportThroughTheGuard(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	cfg := is.Config()
-	cfg.FHIR.Export = smartmw.ExportOptions{Enabled: true, Key: exportKey}
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.FHIR.Export = smartmw.ExportOptions{Enabled: true, Key: exportKey}
+	})
 	base := is.Audience()
 	h := guard.Handler(bulkHandler(base))
 	path := strings.TrimPrefix(base, "https://fhir.example.org") // the base's path
