@@ -19,9 +19,13 @@ import (
 // The package's one test harness: an authorization server from smarttest
 // on a fixed clock (newIssuer), the claims of a valid SMART access token
 // (goodClaims), tokens minted by that server (sign, or is.Token with
-// smarttest options), and a Guard that trusts it (newGuard). Adversarial
-// tokens that no option describes (another algorithm, another key under
-// the issuer's kid) come from forge, on the same keys.
+// smarttest options), and a Guard that trusts it (newGuard), or one for
+// tests that put grants on the context by hand (newAuthz). Adversarial
+// tokens that no option describes (another algorithm, an attacker's key
+// under the issuer's kid, a JWKS written key by key) come from
+// forge_test.go. What these tests need of the package's unexported
+// insides, export_test.go exports to them; no internal test mints a
+// token.
 
 // testNow is the fixed clock of the tests.
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
