@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -43,23 +42,6 @@ func (s *anyPatientStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, `{"resourceType":%q,"id":%q,"subject":{"reference":"Patient/%s"}}`, typ, id, owner)
-}
-
-func do(t *testing.T, h http.Handler, method, target, token, body string) *httptest.ResponseRecorder {
-	t.Helper()
-	var r *http.Request
-	if body != "" {
-		r = httptest.NewRequest(method, target, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/fhir+json")
-	} else {
-		r = httptest.NewRequest(method, target, nil)
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
 }
 
 // TestHandlerCannotWidenItsDecision: whatever a handler does with the

@@ -106,6 +106,25 @@ func authenticateOnly(g *smartmw.Guard, req *http.Request) (*httptest.ResponseRe
 	return rec, got
 }
 
+// do sends method target with token (Bearer, unless "") and a FHIR JSON
+// body (unless "") through h.
+func do(t *testing.T, h http.Handler, method, target, token, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	var r *http.Request
+	if body != "" {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/fhir+json")
+	} else {
+		r = httptest.NewRequest(method, target, nil)
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
 // bearerRequest is a search of the patient's Observations with tok.
 func bearerRequest(tok string) *http.Request {
 	req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
