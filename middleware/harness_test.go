@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -80,7 +81,8 @@ func goodClaims(is authorizationServer) jwt.MapClaims {
 }
 
 // sign mints a token from is with exactly claims (none of smarttest's
-// defaults that claims leaves out), and the header fields opts set.
+// defaults that claims leaves out; a nil value is a JSON null), and the
+// header fields opts set.
 func sign(t testing.TB, is *smarttest.Issuer, claims jwt.MapClaims, opts ...smarttest.TokenOption) string {
 	t.Helper()
 	all := make([]smarttest.TokenOption, 0, len(claims)+8+len(opts))
@@ -88,6 +90,9 @@ func sign(t testing.TB, is *smarttest.Issuer, claims jwt.MapClaims, opts ...smar
 		all = append(all, smarttest.Claim(name, nil))
 	}
 	for k, v := range claims {
+		if v == nil { // a JSON null, not a missing claim
+			v = json.RawMessage("null")
+		}
 		all = append(all, smarttest.Claim(k, v))
 	}
 	return is.Token(t, append(all, opts...)...)
