@@ -81,7 +81,7 @@ func TestAcceptsEveryDefaultAlgorithm(t *testing.T) {
 func TestRejectsAlgNone(t *testing.T) {
 	is := newIssuer(t)
 	m := newGuard(t, is, nil)
-	tok := forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, goodClaims(is), nil)
+	tok := forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, goodClaims(is), map[string]any{"kid": is.KeyID()})
 	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
 	// Even a Keyfunc that hands out the magic "none" key cannot make it pass.
 	m = newGuard(t, is, func(c *smartmw.Config) {
