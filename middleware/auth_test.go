@@ -85,7 +85,7 @@ func TestRejectsAlgNone(t *testing.T) {
 	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
 	// Even a Keyfunc that hands out the magic "none" key cannot make it pass.
 	m = newGuard(t, is, func(c *smartmw.Config) {
-		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil }
+		c.Issuer.JWKSURL, c.Issuer.Keyfunc = "", func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil }
 	})
 	wantInvalid(t, m, tok)
 	if _, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{

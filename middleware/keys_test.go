@@ -261,14 +261,14 @@ func TestKeyfuncKeyMustFitAlg(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	m := newGuard(t, is, func(c *smartmw.Config) {
 		c.Tokens.Algorithms = []string{"HS256", "ES256"}
-		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		c.Issuer.JWKSURL, c.Issuer.Keyfunc = "", func(*jwt.Token) (any, error) { return secret, nil }
 	})
 	if _, err := m.Verify(context.Background(), forge(t, jwt.SigningMethodHS256, secret, goodClaims(is), nil)); err != nil {
 		t.Fatalf("HS256 with an allowed secret: %v", err)
 	}
 	m = newGuard(t, is, func(c *smartmw.Config) {
 		c.Tokens.Algorithms = []string{"ES256", "RS256"}
-		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) {
+		c.Issuer.JWKSURL, c.Issuer.Keyfunc = "", func(*jwt.Token) (any, error) {
 			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&rsaKey().PublicKey, secret}}, nil
 		}
 	})
