@@ -59,13 +59,10 @@ func testAuditReportsEveryDecision(t *testing.T, chain string) {
 	is := smarttest.NewIssuer(t)
 	var events []smartmw.AuditEvent
 	metrics := &countingMetrics{requests: map[string]int{}, tokens: map[string]int{}}
-	cfg := is.Config()
-	cfg.Hooks.Audit = func(_ context.Context, e smartmw.AuditEvent) { events = append(events, e) }
-	cfg.Hooks.Metrics = metrics
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.Hooks.Audit = func(_ context.Context, e smartmw.AuditEvent) { events = append(events, e) }
+		cfg.Hooks.Metrics = metrics
+	})
 	h := guard.Handler(&anyPatientStore{})
 	if chain != "Handler" {
 		h = guard.AuthenticateOnly(guard.Authorize(&anyPatientStore{}))

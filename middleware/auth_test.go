@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -14,54 +14,16 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/scope"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
-// serve runs req through m.Handler around a handler that records the
-// grant it was given.
-func serve(m *Guard, req *http.Request) (*httptest.ResponseRecorder, *smartctx.Grant) {
-	var got *smartctx.Grant
-	h := m.AuthenticateOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, _ = smartctx.FromContext(r.Context())
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec, got
-}
-
-func bearerRequest(tok string) *http.Request {
-	req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	return req
-}
-
-// wantInvalid checks that Verify refuses tok as invalid_token, also
-// matching each of causes.
-func wantInvalid(t *testing.T, m *Guard, tok string, causes ...error) {
-	t.Helper()
-	g, err := m.Verify(context.Background(), tok)
-	if g != nil || !errors.Is(err, ErrInvalidToken) {
-		t.Fatalf("Verify = %v, %v; want an ErrInvalidToken", g, err)
-	}
-	for _, c := range causes {
-		if !errors.Is(err, c) {
-			t.Errorf("error %v does not match %v", err, c)
-		}
-	}
-	var e *Error
-	if !errors.As(err, &e) || e.Status != http.StatusUnauthorized || e.Code != CodeInvalidToken {
-		t.Errorf("error = %#v, want 401 invalid_token", e)
-	}
-	if strings.Contains(e.Description, tok) || len(e.Description) > 60 {
-		t.Errorf("description %q is not short and safe", e.Description)
-	}
-}
-
 func TestAcceptsValidToken(t *testing.T) {
-	m := newTest(t, nil)
-	c := goodClaims()
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	c := goodClaims(is)
 	c["encounter"] = "enc-1"
 	c["fhirUser"] = "Practitioner/p1"
 	c["tenant"] = "t1"
@@ -69,12 +31,12 @@ func TestAcceptsValidToken(t *testing.T) {
 	c["need_patient_banner"] = true
 	c["smart_style_url"] = "https://ehr.example.org/style.json"
 	c["fhirContext"] = []any{map[string]any{"reference": "Appointment/a1"}, map[string]any{"canonical": "http://x.org/Q|1", "role": "https://x.org/role"}}
-	rec, g := serve(m, bearerRequest(rs256(t, c)))
+	rec, g := authenticateOnly(m, bearerRequest(sign(t, is, c)))
 	if rec.Code != http.StatusNoContent || g == nil {
 		t.Fatalf("status %d, grant %v; body %s", rec.Code, g, rec.Body)
 	}
 	checks := []struct{ name, got, want string }{
-		{"issuer", g.Issuer(), testIssuer},
+		{"issuer", g.Issuer(), is.URL()},
 		{"subject", g.Subject(), "user-1"},
 		{"client", g.ClientID(), "app-1"},
 		{"patient", g.Patient(), "123"},
@@ -105,25 +67,11 @@ func TestAcceptsValidToken(t *testing.T) {
 }
 
 func TestAcceptsEveryDefaultAlgorithm(t *testing.T) {
-	tests := []struct {
-		method jwt.SigningMethod
-		sign   any
-		verify any
-	}{
-		{jwt.SigningMethodRS256, rsaKey(), &rsaKey().PublicKey},
-		{jwt.SigningMethodRS384, rsaKey(), &rsaKey().PublicKey},
-		{jwt.SigningMethodRS512, rsaKey(), &rsaKey().PublicKey},
-		{jwt.SigningMethodPS256, rsaKey(), &rsaKey().PublicKey},
-		{jwt.SigningMethodPS384, rsaKey(), &rsaKey().PublicKey},
-		{jwt.SigningMethodPS512, rsaKey(), &rsaKey().PublicKey},
-		{jwt.SigningMethodES256, ecKey256(), &ecKey256().PublicKey},
-		{jwt.SigningMethodES384, ecKey384(), &ecKey384().PublicKey},
-		{jwt.SigningMethodEdDSA, edKey(), edKey().Public()},
-	}
-	for _, tc := range tests {
-		t.Run(tc.method.Alg(), func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return tc.verify, nil } })
-			if _, err := m.Verify(context.Background(), mint(t, tc.method, tc.sign, goodClaims(), nil)); err != nil {
+	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			is := newIssuer(t, smarttest.SigningAlgorithm(alg))
+			m := newGuard(t, is, nil)
+			if _, err := m.Verify(context.Background(), sign(t, is, goodClaims(is))); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -131,19 +79,20 @@ func TestAcceptsEveryDefaultAlgorithm(t *testing.T) {
 }
 
 func TestRejectsAlgNone(t *testing.T) {
-	m := newTest(t, nil)
-	tok := mint(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, goodClaims(), nil)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	tok := forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, goodClaims(is), map[string]any{"kid": is.KeyID()})
 	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
 	// Even a Keyfunc that hands out the magic "none" key cannot make it pass.
-	m = newTest(t, func(c *Config) {
-		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil }
+	m = newGuard(t, is, func(c *smartmw.Config) {
+		c.Issuer.JWKSURL, c.Issuer.Keyfunc = "", func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil }
 	})
 	wantInvalid(t, m, tok)
-	if _, err := New(context.Background(), Config{Issuer: Issuer{
-		URL:      testIssuer,
+	if _, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      is.URL(),
 		Audience: testAudience,
-		Keyfunc:  staticKey,
-	}, Tokens: TokenOptions{Algorithms: []string{"none"}}}); err == nil {
+		Keyfunc:  noKeys,
+	}, Tokens: smartmw.TokenOptions{Algorithms: []string{"none"}}}); err == nil {
 		t.Error(`New accepted Algorithms {"none"}`)
 	}
 }
@@ -152,7 +101,8 @@ func TestRejectsAlgNone(t *testing.T) {
 // confusion attack: the public key, which anyone has, used as an HMAC
 // secret.
 func TestRejectsHS256SignedWithRSAPublicKey(t *testing.T) {
-	der, err := x509.MarshalPKIXPublicKey(&rsaKey().PublicKey)
+	is := newIssuer(t)
+	der, err := x509.MarshalPKIXPublicKey(issuerRSAKey(t, is))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,18 +110,17 @@ func TestRejectsHS256SignedWithRSAPublicKey(t *testing.T) {
 		"PEM": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
 		"DER": der,
 	}
-	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	for name, secret := range secrets {
-		tok := mint(t, jwt.SigningMethodHS256, secret, withIss(goodClaims(), as.issuer()), nil)
+		tok := forge(t, jwt.SigningMethodHS256, secret, goodClaims(is), map[string]any{"kid": is.KeyID()})
 		t.Run(name+"/default algorithms", func(t *testing.T) {
-			wantInvalid(t, newTest(t, nil), tok)
+			wantInvalid(t, newGuard(t, is, nil), tok)
 		})
 		t.Run(name+"/HS256 allowed, keys from JWKS", func(t *testing.T) {
 			// Refused at once: no JWKS key can be an HMAC secret.
-			_, err := New(context.Background(), Config{Issuer: Issuer{
-				URL:      as.issuer(),
+			_, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+				URL:      is.URL(),
 				Audience: testAudience,
-			}, Tokens: TokenOptions{Algorithms: []string{"RS256", "HS256"}}})
+			}, HTTPClient: is.Client(), Tokens: smartmw.TokenOptions{Algorithms: []string{"RS256", "HS256"}}})
 			if err == nil || !strings.Contains(err.Error(), "HS256") {
 				t.Fatalf("New = %v, want an error naming HS256", err)
 			}
@@ -179,39 +128,39 @@ func TestRejectsHS256SignedWithRSAPublicKey(t *testing.T) {
 	}
 }
 
-func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
-	c["iss"] = iss
-	return c
-}
-
 func TestRejectsAlgorithmNotAllowed(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Tokens.Algorithms = []string{"ES256"} })
-	wantInvalid(t, m, rs256(t, goodClaims()), jwt.ErrTokenSignatureInvalid)
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Tokens.Algorithms = []string{"ES256"} })
+	wantInvalid(t, m, sign(t, is, goodClaims(is)), jwt.ErrTokenSignatureInvalid)
 }
 
 func TestRejectsUnknownCrit(t *testing.T) {
-	m := newTest(t, nil)
-	tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"crit": []any{"exp"}, "exp": 1})
-	wantInvalid(t, m, tok, errCrit)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	tok := sign(t, is, goodClaims(is), smarttest.Header("crit", []any{"exp"}), smarttest.Header("exp", 1))
+	wantInvalid(t, m, tok, smartmw.ErrCrit)
 }
 
 func TestRejectsNestedJWT(t *testing.T) {
-	m := newTest(t, nil)
-	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"cty": "JWT"}), errCty)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	wantInvalid(t, m, sign(t, is, goodClaims(is), smarttest.Header("cty", "JWT")), smartmw.ErrCty)
 }
 
 func TestRejectsJWE(t *testing.T) {
-	m := newTest(t, nil)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
 	jwe := b64([]byte(`{"alg":"RSA-OAEP","enc":"A256GCM","typ":"at+jwt"}`)) + ".a2V5.aXY.Y2lwaGVy.dGFn"
 	wantInvalid(t, m, jwe, jwt.ErrTokenMalformed)
 }
 
 func TestRejectsOversizedToken(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Bounds.MaxTokenSize = 2048 })
-	c := goodClaims()
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Bounds.MaxTokenSize = 2048 })
+	c := goodClaims(is)
 	c["pad"] = strings.Repeat("x", 2048)
-	wantInvalid(t, m, rs256(t, c))
-	rec, _ := serve(m, bearerRequest(rs256(t, c)))
+	wantInvalid(t, m, sign(t, is, c))
+	rec, _ := authenticateOnly(m, bearerRequest(sign(t, is, c)))
 	if rec.Code != http.StatusUnauthorized {
 		t.Errorf("status %d, want 401", rec.Code)
 	}
@@ -221,45 +170,47 @@ func TestRejectsOversizedToken(t *testing.T) {
 // header (and pointing to more keys with jku and x5u) is not verified
 // with any of them.
 func TestRejectsEmbeddedJWK(t *testing.T) {
+	is := newIssuer(t)
 	var fetched atomic.Int32
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetched.Add(1)
 		w.Write([]byte(`{"keys":[]}`))
 	}))
 	defer evil.Close()
-	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newTest(t, func(c *Config) { c.Issuer.URL, c.Issuer.Keyfunc = as.issuer(), nil })
+	m := newGuard(t, is, nil)
 	attacker := otherRSAKey()
 	cert := []string{b64([]byte("not a certificate"))}
-	tok := mint(t, jwt.SigningMethodRS256, attacker, withIss(goodClaims(), as.issuer()), map[string]any{
-		"jwk": jwk(attacker, "k1", nil), "jku": evil.URL, "x5u": evil.URL, "x5c": cert,
+	tok := forge(t, jwt.SigningMethodRS256, attacker, goodClaims(is), map[string]any{
+		"kid": is.KeyID(), "jwk": jwk(attacker, is.KeyID(), nil), "jku": evil.URL, "x5u": evil.URL, "x5c": cert,
 	})
 	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
 	if n := fetched.Load(); n != 0 {
 		t.Errorf("jku/x5u fetched %d times", n)
 	}
 	// Without a kid, every key of the issuer is tried, still not the embedded one.
-	tok = mint(t, jwt.SigningMethodRS256, attacker, withIss(goodClaims(), as.issuer()), map[string]any{"kid": nil, "jwk": jwk(attacker, "", nil)})
+	tok = forge(t, jwt.SigningMethodRS256, attacker, goodClaims(is), map[string]any{"kid": nil, "jwk": jwk(attacker, "", nil)})
 	wantInvalid(t, m, tok, jwt.ErrTokenSignatureInvalid)
 }
 
 func TestRejectsWrongIssuer(t *testing.T) {
-	m := newTest(t, nil)
-	for _, iss := range []string{"https://evil.example.org/realms/fhir", testIssuer + "/", "HTTPS://auth.example.org/realms/fhir"} {
-		c := goodClaims()
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	for _, iss := range []string{"https://evil.example.org/realms/fhir", is.URL() + "/", strings.Replace(is.URL(), "http://", "HTTP://", 1)} {
+		c := goodClaims(is)
 		c["iss"] = iss
-		wantInvalid(t, m, rs256(t, c), jwt.ErrTokenInvalidIssuer)
+		wantInvalid(t, m, sign(t, is, c), jwt.ErrTokenInvalidIssuer)
 	}
-	c := goodClaims()
+	c := goodClaims(is)
 	c["iss"] = ""
-	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
+	wantInvalid(t, m, sign(t, is, c), jwt.ErrTokenRequiredClaimMissing)
 	delete(c, "iss")
-	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
+	wantInvalid(t, m, sign(t, is, c), jwt.ErrTokenRequiredClaimMissing)
 	c["iss"] = 42
-	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenInvalidIssuer)
+	wantInvalid(t, m, sign(t, is, c), jwt.ErrTokenInvalidIssuer)
 }
 
 func TestAudience(t *testing.T) {
+	is := newIssuer(t)
 	tests := []struct {
 		name    string
 		aud     any
@@ -274,16 +225,16 @@ func TestAudience(t *testing.T) {
 		{name: "empty array", aud: []any{}, missing: true},
 		{name: "absent", missing: true},
 	}
-	m := newTest(t, func(c *Config) { c.Issuer.Audiences = []string{"https://fhir.example.org/tenant-b"} })
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Issuer.Audiences = []string{"https://fhir.example.org/tenant-b"} })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := goodClaims()
+			c := goodClaims(is)
 			if tc.aud == nil {
 				delete(c, "aud")
 			} else {
 				c["aud"] = tc.aud
 			}
-			tok := rs256(t, c)
+			tok := sign(t, is, c)
 			if tc.ok {
 				if _, err := m.Verify(context.Background(), tok); err != nil {
 					t.Fatal(err)
@@ -300,43 +251,47 @@ func TestAudience(t *testing.T) {
 }
 
 func TestRejectsMissingExp(t *testing.T) {
-	c := goodClaims()
+	is := newIssuer(t)
+	c := goodClaims(is)
 	delete(c, "exp")
-	wantInvalid(t, newTest(t, nil), rs256(t, c), jwt.ErrTokenRequiredClaimMissing)
+	wantInvalid(t, newGuard(t, is, nil), sign(t, is, c), jwt.ErrTokenRequiredClaimMissing)
 }
 
 func TestRejectsExpiredToken(t *testing.T) {
-	m := newTest(t, nil)
-	c := goodClaims()
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	c := goodClaims(is)
 	c["exp"] = testNow.Add(-31 * time.Second).Unix()
-	tok := rs256(t, c)
+	tok := sign(t, is, c)
 	wantInvalid(t, m, tok, jwt.ErrTokenExpired)
-	rec, _ := serve(m, bearerRequest(tok))
+	rec, _ := authenticateOnly(m, bearerRequest(tok))
 	if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="fhir", error="invalid_token", error_description="token expired"` {
 		t.Errorf("WWW-Authenticate = %s", got)
 	}
 	// Within the 30 s leeway it is still good.
 	c["exp"] = testNow.Add(-29 * time.Second).Unix()
-	if _, err := m.Verify(context.Background(), rs256(t, c)); err != nil {
+	if _, err := m.Verify(context.Background(), sign(t, is, c)); err != nil {
 		t.Errorf("token expired 29 s ago refused: %v", err)
 	}
 }
 
 func TestRejectsTokenNotYetValid(t *testing.T) {
-	m := newTest(t, nil)
-	c := goodClaims()
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	c := goodClaims(is)
 	c["nbf"] = testNow.Add(time.Minute).Unix()
-	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenNotValidYet)
-	c = goodClaims()
+	wantInvalid(t, m, sign(t, is, c), jwt.ErrTokenNotValidYet)
+	c = goodClaims(is)
 	c["iat"] = testNow.Add(time.Minute).Unix()
-	wantInvalid(t, m, rs256(t, c), jwt.ErrTokenUsedBeforeIssued)
+	wantInvalid(t, m, sign(t, is, c), jwt.ErrTokenUsedBeforeIssued)
 	c["iat"] = testNow.Add(20 * time.Second).Unix() // within leeway
-	if _, err := m.Verify(context.Background(), rs256(t, c)); err != nil {
+	if _, err := m.Verify(context.Background(), sign(t, is, c)); err != nil {
 		t.Errorf("iat 20 s ahead refused: %v", err)
 	}
 }
 
 func TestTyp(t *testing.T) {
+	is := newIssuer(t)
 	tests := []struct {
 		typ         any // nil: absent
 		lax, strict bool
@@ -354,11 +309,11 @@ func TestTyp(t *testing.T) {
 		{"", false, false},
 		{42, false, false},
 	}
-	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.Tokens.RequireATJWT = true })
+	lax, strict := newGuard(t, is, nil), newGuard(t, is, func(c *smartmw.Config) { c.Tokens.RequireATJWT = true })
 	for _, tc := range tests {
-		tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"typ": tc.typ})
+		tok := sign(t, is, goodClaims(is), smarttest.Header("typ", tc.typ))
 		for _, mode := range []struct {
-			m    *Guard
+			m    *smartmw.Guard
 			want bool
 			name string
 		}{{lax, tc.lax, "default"}, {strict, tc.strict, "RequireATJWT"}} {
@@ -371,47 +326,44 @@ func TestTyp(t *testing.T) {
 }
 
 func TestRejectsBadKID(t *testing.T) {
-	m := newTest(t, nil)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
 	for _, kid := range []any{strings.Repeat("k", 300), "k1\r\nX-Injected: 1", "../../etc/passwd\x00", "", 7} {
-		tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"kid": kid})
-		wantInvalid(t, m, tok, errKID)
+		tok := sign(t, is, goodClaims(is), smarttest.Header("kid", kid))
+		wantInvalid(t, m, tok, smartmw.ErrKID)
 	}
 }
 
 func TestRejectsCnfBoundToken(t *testing.T) {
-	c := goodClaims()
+	is := newIssuer(t)
+	c := goodClaims(is)
 	c["cnf"] = map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
-	wantInvalid(t, newTest(t, nil), rs256(t, c), errClaim)
+	wantInvalid(t, newGuard(t, is, nil), sign(t, is, c), smartmw.ErrClaim)
 }
 
 func TestRejectsNonUTF8Claims(t *testing.T) {
-	m := newTest(t, nil)
-	hdr := b64([]byte(`{"alg":"RS256","typ":"at+jwt","kid":"k1"}`))
-	payload := b64([]byte(`{"iss":"` + testIssuer + `","aud":"` + testAudience + "\",\"exp\":9999999999,\"sub\":\"\xff\"}"))
-	sig, err := jwt.SigningMethodRS256.Sign(hdr+"."+payload, rsaKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantInvalid(t, m, hdr+"."+payload+"."+b64(sig))
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	hdr := `{"alg":"RS256","typ":"at+jwt","kid":"` + is.KeyID() + `"}`
+	payload := `{"iss":"` + is.URL() + `","aud":"` + testAudience + "\",\"exp\":9999999999,\"sub\":\"\xff\"}"
+	wantInvalid(t, m, is.SignRaw(t, hdr, payload))
 }
 
 // TestDuplicateClaimsLastWins pins the documented behaviour: a claim named
 // twice takes its last value, in every check alike.
 func TestDuplicateClaimsLastWins(t *testing.T) {
-	m := newTest(t, nil)
-	hdr := b64([]byte(`{"alg":"RS256","typ":"at+jwt","kid":"k1"}`))
-	payload := b64([]byte(`{"iss":"` + testIssuer + `","aud":"` + testAudience + `","exp":9999999999,"patient":"evil","patient":"123"}`))
-	sig, err := jwt.SigningMethodRS256.Sign(hdr+"."+payload, rsaKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := m.Verify(context.Background(), hdr+"."+payload+"."+b64(sig))
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	hdr := `{"alg":"RS256","typ":"at+jwt","kid":"` + is.KeyID() + `"}`
+	payload := `{"iss":"` + is.URL() + `","aud":"` + testAudience + `","exp":9999999999,"patient":"evil","patient":"123"}`
+	g, err := m.Verify(context.Background(), is.SignRaw(t, hdr, payload))
 	if err != nil || g.Patient() != "123" {
 		t.Fatalf("patient %q, err %v; want the last value", g.Patient(), err)
 	}
 }
 
 func TestRejectsInvalidLaunchContext(t *testing.T) {
+	is := newIssuer(t)
 	tests := []struct {
 		name  string
 		claim string
@@ -436,24 +388,25 @@ func TestRejectsInvalidLaunchContext(t *testing.T) {
 		{"banner string", "need_patient_banner", "true"},
 		{"client_id number", "client_id", 5},
 	}
-	m := newTest(t, nil)
+	m := newGuard(t, is, nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := goodClaims()
+			c := goodClaims(is)
 			c[tc.claim] = tc.value
-			wantInvalid(t, m, rs256(t, c), errClaim)
+			wantInvalid(t, m, sign(t, is, c), smartmw.ErrClaim)
 		})
 	}
 }
 
 func TestAcceptsLaunchContextForms(t *testing.T) {
-	m := newTest(t, nil)
-	c := goodClaims()
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	c := goodClaims(is)
 	delete(c, "scope")
 	c["scp"] = []any{"patient/Observation.rs", "launch/patient"}
 	c["fhirUser"] = "https://ehr.example.org/fhir/Patient/123"
 	c["fhirContext"] = []any{map[string]any{"identifier": map[string]any{"system": "urn:x", "value": "1"}, "type": "Appointment"}}
-	g, err := m.Verify(context.Background(), rs256(t, c))
+	g, err := m.Verify(context.Background(), sign(t, is, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,24 +419,26 @@ func TestAcceptsLaunchContextForms(t *testing.T) {
 }
 
 func TestClaimNameAliases(t *testing.T) {
-	m := newTest(t, func(c *Config) {
-		c.Issuer.Claims = ClaimNames{Patient: []string{"patient", "launch_response_patient"}, ClientID: []string{"azp"}}
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) {
+		c.Issuer.Claims = smartmw.ClaimNames{Patient: []string{"patient", "launch_response_patient"}, ClientID: []string{"azp"}}
 	})
-	c := goodClaims()
+	c := goodClaims(is)
 	delete(c, "patient")
 	c["launch_response_patient"] = "p-9"
 	c["azp"] = "app-2"
-	g, err := m.Verify(context.Background(), rs256(t, c))
+	g, err := m.Verify(context.Background(), sign(t, is, c))
 	if err != nil || g.Patient() != "p-9" || g.ClientID() != "app-2" {
 		t.Fatalf("patient %q, client %q, err %v", g.Patient(), g.ClientID(), err)
 	}
 }
 
 func TestPatientScopeWithoutPatientGrantsNothing(t *testing.T) {
-	c := goodClaims()
+	is := newIssuer(t)
+	c := goodClaims(is)
 	delete(c, "patient")
 	c["scope"] = "patient/*.cruds"
-	_, g := serve(newTest(t, nil), bearerRequest(rs256(t, c)))
+	_, g := authenticateOnly(newGuard(t, is, nil), bearerRequest(sign(t, is, c)))
 	if g == nil {
 		t.Fatal("token refused")
 	}
@@ -493,39 +448,41 @@ func TestPatientScopeWithoutPatientGrantsNothing(t *testing.T) {
 }
 
 func TestVerifyErrorMatchesSentinelAndCause(t *testing.T) {
-	c := goodClaims()
+	is := newIssuer(t)
+	c := goodClaims(is)
 	c["exp"] = testNow.Add(-time.Hour).Unix()
-	_, err := newTest(t, nil).Verify(context.Background(), rs256(t, c))
-	if !errors.Is(err, ErrInvalidToken) || !errors.Is(err, jwt.ErrTokenExpired) {
+	_, err := newGuard(t, is, nil).Verify(context.Background(), sign(t, is, c))
+	if !errors.Is(err, smartmw.ErrInvalidToken) || !errors.Is(err, jwt.ErrTokenExpired) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	ok := Config{Issuer: Issuer{
-		URL:      testIssuer,
+	is := newIssuer(t)
+	ok := smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      is.URL(),
 		Audience: testAudience,
-		Keyfunc:  staticKey,
+		Keyfunc:  noKeys,
 	}}
 	tests := []struct {
 		name   string
-		adjust func(*Config)
+		adjust func(*smartmw.Config)
 	}{
-		{"no issuer", func(c *Config) { c.Issuer.URL = "" }},
-		{"no audience", func(c *Config) { c.Issuer.Audience = "" }},
-		{"http issuer", func(c *Config) { c.Issuer.URL = "http://auth.example.org" }},
-		{"http JWKS", func(c *Config) { c.Issuer.JWKSURL = "http://auth.example.org/jwks" }},
-		{"relative audience", func(c *Config) { c.Issuer.Audience = "/r4" }},
-		{"unknown algorithm", func(c *Config) { c.Tokens.Algorithms = []string{"RS257"} }},
-		{"huge leeway", func(c *Config) { c.Tokens.Leeway = time.Hour }},
-		{"issuer twice", func(c *Config) { c.Issuers = []Issuer{{URL: testIssuer, Audience: testAudience}} }},
-		{"issuer entry without audience", func(c *Config) { c.Issuers = []Issuer{{URL: "https://b.example.org"}} }},
+		{"no issuer", func(c *smartmw.Config) { c.Issuer.URL = "" }},
+		{"no audience", func(c *smartmw.Config) { c.Issuer.Audience = "" }},
+		{"http issuer", func(c *smartmw.Config) { c.Issuer.URL = "http://auth.example.org" }},
+		{"http JWKS", func(c *smartmw.Config) { c.Issuer.JWKSURL = "http://auth.example.org/jwks" }},
+		{"relative audience", func(c *smartmw.Config) { c.Issuer.Audience = "/r4" }},
+		{"unknown algorithm", func(c *smartmw.Config) { c.Tokens.Algorithms = []string{"RS257"} }},
+		{"huge leeway", func(c *smartmw.Config) { c.Tokens.Leeway = time.Hour }},
+		{"issuer twice", func(c *smartmw.Config) { c.Issuers = []smartmw.Issuer{{URL: is.URL(), Audience: testAudience}} }},
+		{"issuer entry without audience", func(c *smartmw.Config) { c.Issuers = []smartmw.Issuer{{URL: "https://b.example.org"}} }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ok
 			tc.adjust(&cfg)
-			if _, err := New(context.Background(), cfg); err == nil {
+			if _, err := smartmw.New(context.Background(), cfg); err == nil {
 				t.Error("New accepted the Config")
 			}
 		})
@@ -533,26 +490,27 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	for _, u := range []string{"http://127.0.0.1:8080/realms/x", "http://[::1]:9/x", "http://localhost/x"} {
 		cfg := ok
 		cfg.Issuer.URL = u
-		if _, err := New(context.Background(), cfg); err != nil {
+		if _, err := smartmw.New(context.Background(), cfg); err != nil {
 			t.Errorf("loopback issuer %s refused: %v", u, err)
 		}
 	}
 }
 
 func TestRequireATJWTRequiresRFC9068Claims(t *testing.T) {
-	lax, strict := newTest(t, nil), newTest(t, func(c *Config) { c.Tokens.RequireATJWT = true })
+	is := newIssuer(t)
+	lax, strict := newGuard(t, is, nil), newGuard(t, is, func(c *smartmw.Config) { c.Tokens.RequireATJWT = true })
 	for _, missing := range []string{"sub", "client_id", "iat", "jti"} {
 		t.Run("without "+missing, func(t *testing.T) {
-			c := goodClaims()
+			c := goodClaims(is)
 			delete(c, missing)
-			tok := mint(t, jwt.SigningMethodRS256, rsaKey(), c, map[string]any{"typ": "at+jwt"})
+			tok := sign(t, is, c, smarttest.Header("typ", "at+jwt"))
 			if _, err := lax.Verify(context.Background(), tok); err != nil {
 				t.Errorf("default mode refused a token without %s: %v", missing, err)
 			}
-			wantInvalid(t, strict, tok, errClaim)
+			wantInvalid(t, strict, tok, smartmw.ErrClaim)
 		})
 	}
-	tok := mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"typ": "at+jwt"})
+	tok := sign(t, is, goodClaims(is), smarttest.Header("typ", "at+jwt"))
 	if _, err := strict.Verify(context.Background(), tok); err != nil {
 		t.Errorf("strict mode refused a complete RFC 9068 token: %v", err)
 	}

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // nopWriter is a ResponseWriter that keeps nothing.
@@ -20,18 +22,19 @@ func (w *nopWriter) WriteHeader(int)             {}
 // BenchmarkHandler measures the whole Handler path around a no-op
 // handler: a cached token, no token, an expired token.
 func BenchmarkHandler(b *testing.B) {
-	m := newTest(b, nil)
+	is := newIssuer(b)
+	m := newGuard(b, is, nil)
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	h := m.Handler(next)
-	expired := goodClaims()
+	expired := goodClaims(is)
 	expired["exp"] = testNow.Add(-time.Hour).Unix()
 	for _, bc := range []struct {
 		name string
 		auth string
 	}{
-		{"cached", "Bearer " + rs256(b, goodClaims())},
+		{"cached", "Bearer " + sign(b, is, goodClaims(is))},
 		{"missing", ""},
-		{"expired", "Bearer " + rs256(b, expired)},
+		{"expired", "Bearer " + sign(b, is, expired)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
@@ -54,21 +57,22 @@ func BenchmarkHandler(b *testing.B) {
 // a user/ search, which the handler serves as it is, and a patient/
 // search, whose answer the response guard holds and checks.
 func BenchmarkChain(b *testing.B) {
-	m := newTest(b, nil)
+	is := newIssuer(b)
+	m := newGuard(b, is, nil)
 	bundle := []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(bundle) }))
-	user := goodClaims()
+	user := goodClaims(is)
 	user["scope"] = "user/Observation.rs"
 	for _, bc := range []struct {
 		name   string
 		claims jwt.MapClaims
 	}{
 		{"user-search", user},
-		{"patient-search", goodClaims()},
+		{"patient-search", goodClaims(is)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
-			req.Header.Set("Authorization", "Bearer "+rs256(b, bc.claims))
+			req.Header.Set("Authorization", "Bearer "+sign(b, is, bc.claims))
 			w := &nopWriter{h: http.Header{}}
 			h.ServeHTTP(w, req) // fill the cache
 			b.ReportAllocs()
@@ -84,10 +88,11 @@ func BenchmarkChain(b *testing.B) {
 // time (cache off) with golang-jwt's own Parse of the same token with the
 // same key.
 func BenchmarkVerify(b *testing.B) {
-	tok := rs256(b, goodClaims())
-	pub := &rsaKey().PublicKey
+	is := newIssuer(b)
+	tok := sign(b, is, goodClaims(is))
+	pub := issuerRSAKey(b, is)
 	b.Run("smartguard", func(b *testing.B) {
-		m := newTest(b, func(c *Config) { c.Cache.Disable = true })
+		m := newGuard(b, is, func(c *smartmw.Config) { c.Cache.Disable = true })
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 // Oversized and hostile inputs: each is answered with a clear 4xx (or the
 // documented 5xx of the response guard) and a FHIR OperationOutcome, and
@@ -21,10 +21,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/smartguard/smartguard/internal/engine"
 	"github.com/smartguard/smartguard/internal/fhirjson"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // cost is what one request cost the Guard, on average over a run.
@@ -153,11 +154,11 @@ func postWith(target, token, contentType string, body []byte, chunked bool) func
 	}
 }
 
-// withScopes mints an RS256 token of the test issuer with scope s.
-func withScopes(t *testing.T, s string) string {
-	c := goodClaims()
+// withScopes mints a token of is with scope s.
+func withScopes(t *testing.T, is *smarttest.Issuer, s string) string {
+	c := goodClaims(is)
 	c["scope"] = s
-	return rs256(t, c)
+	return sign(t, is, c)
 }
 
 // TestOversizedAuthorizationHeaderIsRefusedWithoutCopying: a 1 MiB
@@ -165,7 +166,8 @@ func withScopes(t *testing.T, s string) string {
 // than MaxTokenSize), 400 invalid_request (not a b64token) or 401 with a
 // bare challenge (another scheme), after one scan and no copy.
 func TestOversizedAuthorizationHeaderIsRefusedWithoutCopying(t *testing.T) {
-	h := newTest(t, nil).Handler(limitsStore)
+	is := newIssuer(t)
+	h := newGuard(t, is, nil).Handler(limitsStore)
 	const mib = 1 << 20
 	for _, tc := range []struct {
 		name   string
@@ -191,9 +193,10 @@ func TestOversizedAuthorizationHeaderIsRefusedWithoutCopying(t *testing.T) {
 // MaxTokenSize bytes is verified, one byte more is refused 401 without
 // being decoded, with the default bound (16 KiB) as with a set one.
 func TestTokenLongerThanMaxTokenSizeIsRefusedBeforeDecoding(t *testing.T) {
-	c := goodClaims()
+	is := newIssuer(t)
+	c := goodClaims(is)
 	c["pad"] = strings.Repeat("p", 200)
-	tok := rs256(t, c)
+	tok := sign(t, is, c)
 	for _, tc := range []struct {
 		name   string
 		max    int
@@ -203,7 +206,7 @@ func TestTokenLongerThanMaxTokenSizeIsRefusedBeforeDecoding(t *testing.T) {
 		{"one byte past MaxTokenSize", len(tok) - 1, 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newTest(t, func(cfg *Config) { cfg.Bounds.MaxTokenSize = tc.max }).Handler(limitsStore)
+			h := newGuard(t, is, func(cfg *smartmw.Config) { cfg.Bounds.MaxTokenSize = tc.max }).Handler(limitsStore)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, getWith("/r4/Observation?patient=123", "Bearer "+tok)())
 			if tc.status == 200 {
@@ -216,10 +219,10 @@ func TestTokenLongerThanMaxTokenSizeIsRefusedBeforeDecoding(t *testing.T) {
 		})
 	}
 	t.Run("default bound", func(t *testing.T) {
-		c := goodClaims()
-		c["pad"] = strings.Repeat("p", DefaultMaxTokenSize)
-		big := rs256(t, c)
-		h := newTest(t, nil).Handler(limitsStore)
+		c := goodClaims(is)
+		c["pad"] = strings.Repeat("p", smartmw.DefaultMaxTokenSize)
+		big := sign(t, is, c)
+		h := newGuard(t, is, nil).Handler(limitsStore)
 		cost, w := measure(t, h, 10, getWith("/r4/Observation?patient=123", "Bearer "+big))
 		wantOutcome(t, w, 401, "security")
 		// Measured: 1.7 KB, for a 22 KB token.
@@ -240,22 +243,23 @@ func thousandScopes(n int) string {
 // real SMART scopes do not fit the default MaxTokenSize and are refused
 // before decoding.
 func TestScopeClaimWithThousandsOfScopes(t *testing.T) {
+	is := newIssuer(t)
 	scopes := thousandScopes(5000)
-	tok := withScopes(t, scopes)
-	if len(tok) > DefaultMaxTokenSize {
+	tok := withScopes(t, is, scopes)
+	if len(tok) > smartmw.DefaultMaxTokenSize {
 		t.Fatalf("the token is %d bytes: it must fit the default MaxTokenSize", len(tok))
 	}
 	t.Run("first seen", func(t *testing.T) {
-		h := newTest(t, func(c *Config) { c.Cache.Disable = true }).Handler(limitsStore)
+		h := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Disable = true }).Handler(limitsStore)
 		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+tok))
 		if w.Code != 200 {
 			t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
 		}
 		// Measured: 0.94 MB for a 14 KB token (about 190 B per scope).
-		atMost(t, "5000 scopes, first seen", c, 128*DefaultMaxTokenSize)
+		atMost(t, "5000 scopes, first seen", c, 128*smartmw.DefaultMaxTokenSize)
 	})
 	t.Run("seen again: not cached, verified again at the same bound", func(t *testing.T) {
-		h := newTest(t, nil).Handler(limitsStore)
+		h := newGuard(t, is, nil).Handler(limitsStore)
 		h.ServeHTTP(httptest.NewRecorder(), getWith("/r4/Observation?patient=123", "Bearer "+tok)())
 		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+tok))
 		if w.Code != 200 {
@@ -263,21 +267,21 @@ func TestScopeClaimWithThousandsOfScopes(t *testing.T) {
 		}
 		// More than MaxCachedScopes: its grant would hold 0.58 MB in the
 		// cache, so it is verified each time, as the first time.
-		atMost(t, "5000 scopes, seen again", c, 128*DefaultMaxTokenSize)
+		atMost(t, "5000 scopes, seen again", c, 128*smartmw.DefaultMaxTokenSize)
 	})
 	t.Run("refused for another patient", func(t *testing.T) {
-		h := newTest(t, nil).Handler(limitsStore)
+		h := newGuard(t, is, nil).Handler(limitsStore)
 		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=456", "Bearer "+tok))
 		wantOutcome(t, w, 403, "forbidden")
-		atMost(t, "5000 scopes, refused", c, 128*DefaultMaxTokenSize)
+		atMost(t, "5000 scopes, refused", c, 128*smartmw.DefaultMaxTokenSize)
 	})
 	t.Run("5000 SMART scopes past MaxTokenSize", func(t *testing.T) {
 		var b strings.Builder
 		for i := range 5000 {
 			fmt.Fprintf(&b, "patient/Observation.rs?code=http://loinc.org|%d ", i)
 		}
-		big := withScopes(t, b.String())
-		h := newTest(t, nil).Handler(limitsStore)
+		big := withScopes(t, is, b.String())
+		h := newGuard(t, is, nil).Handler(limitsStore)
 		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+big))
 		wantOutcome(t, w, 401, "security")
 		atMost(t, "5000 SMART scopes", c, 16<<10)
@@ -289,9 +293,10 @@ func TestScopeClaimWithThousandsOfScopes(t *testing.T) {
 // its length is announced or it is chunked, after reading at most
 // MaxBodyBytes+1 bytes of it.
 func TestRequestBodyBeyondMaxBodyBytesIsRefused413(t *testing.T) {
+	is := newIssuer(t)
 	const limit = 1 << 20
-	h := newTest(t, func(c *Config) { c.Bounds.MaxBodyBytes = limit }).Handler(limitsStore)
-	tok := withScopes(t, "launch/patient patient/Observation.cr")
+	h := newGuard(t, is, func(c *smartmw.Config) { c.Bounds.MaxBodyBytes = limit }).Handler(limitsStore)
+	tok := withScopes(t, is, "launch/patient patient/Observation.cr")
 	resource := `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/123"}}`
 	body := func(n int) []byte { return []byte(resource + strings.Repeat(" ", n-len(resource))) }
 	t.Run("at MaxBodyBytes", func(t *testing.T) {
@@ -323,12 +328,12 @@ func TestRequestBodyBeyondMaxBodyBytesIsRefused413(t *testing.T) {
 		})
 	}
 	t.Run("default bound", func(t *testing.T) {
-		h := newTest(t, nil).Handler(limitsStore)
+		h := newGuard(t, is, nil).Handler(limitsStore)
 		for _, chunked := range []bool{false, true} {
-			c, w := measure(t, h, 2, postWith("/r4/Observation", tok, "application/fhir+json", body(DefaultMaxBodyBytes+1), chunked))
+			c, w := measure(t, h, 2, postWith("/r4/Observation", tok, "application/fhir+json", body(smartmw.DefaultMaxBodyBytes+1), chunked))
 			wantOutcome(t, w, http.StatusRequestEntityTooLarge, "too-costly")
 			// Measured: 5.6 KB announced, 23 MB chunked.
-			atMost(t, fmt.Sprintf("past the default MaxBodyBytes (chunked %v)", chunked), c, 3*DefaultMaxBodyBytes)
+			atMost(t, fmt.Sprintf("past the default MaxBodyBytes (chunked %v)", chunked), c, 3*smartmw.DefaultMaxBodyBytes)
 		}
 	})
 }
@@ -339,6 +344,7 @@ func TestRequestBodyBeyondMaxBodyBytesIsRefused413(t *testing.T) {
 // maxTypes names is decided; a form body past the 10000 parameters Go's
 // url.ParseQuery accepts is answered 400.
 func TestQueryWithThousandsOfParameters(t *testing.T) {
+	is := newIssuer(t)
 	many := func(prefix string, n int) string {
 		var b strings.Builder
 		b.WriteString(prefix)
@@ -357,9 +363,9 @@ func TestQueryWithThousandsOfParameters(t *testing.T) {
 		return strings.Join(types, ",")
 	}
 	atBound := strings.TrimSuffix(strings.Repeat("Observation,", engine.MaxTypes), ",")
-	patient := withScopes(t, "launch/patient patient/*.rs")
-	user := withScopes(t, "user/*.rs")
-	guard := newTest(t, nil).Handler(limitsStore)
+	patient := withScopes(t, is, "launch/patient patient/*.rs")
+	user := withScopes(t, is, "user/*.rs")
+	guard := newGuard(t, is, nil).Handler(limitsStore)
 	for _, tc := range []struct {
 		name   string
 		h      http.Handler
@@ -404,7 +410,8 @@ func TestQueryWithThousandsOfParameters(t *testing.T) {
 // levels deep is created, and read through the response guard; one level
 // more is refused, 400 as a body and 502 as an answer.
 func TestJSONNestedToMaxDepthIsChecked(t *testing.T) {
-	tok := withScopes(t, "launch/patient patient/Observation.crus")
+	is := newIssuer(t)
+	tok := withScopes(t, is, "launch/patient patient/Observation.crus")
 	nested := func(depth int) []byte { // the resource's object is the first level
 		return []byte(`{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/123"},"extension":` +
 			strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`)
@@ -420,12 +427,12 @@ func TestJSONNestedToMaxDepthIsChecked(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := nested(tc.depth)
 			w := httptest.NewRecorder()
-			newTest(t, nil).Handler(limitsStore).ServeHTTP(w, postWith("/r4/Observation", tok, "application/fhir+json", body, false)())
+			newGuard(t, is, nil).Handler(limitsStore).ServeHTTP(w, postWith("/r4/Observation", tok, "application/fhir+json", body, false)())
 			if w.Code != tc.create {
 				t.Errorf("create: status %d, want %d: %.300s", w.Code, tc.create, w.Body)
 			}
 			w = httptest.NewRecorder()
-			newTest(t, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			newGuard(t, is, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", "application/fhir+json")
 				w.Write(body)
 			})).ServeHTTP(w, getWith("/r4/Observation/o1", "Bearer "+tok)())
@@ -442,14 +449,15 @@ func TestJSONNestedToMaxDepthIsChecked(t *testing.T) {
 // its size; a claim nested thousands of levels deep in a signed token
 // costs a bounded amount too.
 func TestDeeplyNestedJSONIsRefused(t *testing.T) {
+	is := newIssuer(t)
 	const depth = 100000
 	arrays := strings.Repeat("[", depth) + strings.Repeat("]", depth)
 	objects := strings.Repeat(`{"a":`, depth) + "1" + strings.Repeat("}", depth)
 	resource := func(ext string) string {
 		return `{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/123"},"extension":` + ext + `}`
 	}
-	tok := withScopes(t, "launch/patient patient/Observation.crus")
-	h := newTest(t, nil).Handler(limitsStore)
+	tok := withScopes(t, is, "launch/patient patient/Observation.crus")
+	h := newGuard(t, is, nil).Handler(limitsStore)
 	for _, tc := range []struct {
 		name, target, body string
 	}{
@@ -467,7 +475,7 @@ func TestDeeplyNestedJSONIsRefused(t *testing.T) {
 	}
 	t.Run("response", func(t *testing.T) {
 		deep := []byte(resource(arrays))
-		guarded := newTest(t, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		guarded := newGuard(t, is, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/fhir+json")
 			w.Write(deep)
 		}))
@@ -481,16 +489,16 @@ func TestDeeplyNestedJSONIsRefused(t *testing.T) {
 		for range 5000 {
 			v = []any{v}
 		}
-		claims := goodClaims()
+		claims := goodClaims(is)
 		claims["ext"] = v
-		deep := rs256(t, claims)
-		h := newTest(t, func(c *Config) { c.Cache.Disable = true }).Handler(limitsStore)
+		deep := sign(t, is, claims)
+		h := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Disable = true }).Handler(limitsStore)
 		c, w := measure(t, h, 5, getWith("/r4/Observation?patient=123", "Bearer "+deep))
 		if w.Code != 200 {
 			t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
 		}
 		// Measured: 0.38 MB for a 14 KB token.
-		atMost(t, "claim nested 5000 deep", c, 64*DefaultMaxTokenSize)
+		atMost(t, "claim nested 5000 deep", c, 64*smartmw.DefaultMaxTokenSize)
 	})
 }
 
@@ -498,16 +506,17 @@ func TestDeeplyNestedJSONIsRefused(t *testing.T) {
 // at most MaxResponseBytes of a response; a larger one is answered 502
 // and costs a bounded amount.
 func TestResponseBeyondMaxResponseBytesIsRefused502(t *testing.T) {
+	is := newIssuer(t)
 	const limit = 1 << 20
 	big := []byte(`{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/123"},"note":[{"text":"` +
 		strings.Repeat("n", 8<<20) + `"}]}`)
-	h := newTest(t, func(c *Config) { c.Bounds.MaxResponseBytes = limit }).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	h := newGuard(t, is, func(c *smartmw.Config) { c.Bounds.MaxResponseBytes = limit }).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		for b := big; len(b) > 0; b = b[min(len(b), 32<<10):] {
 			w.Write(b[:min(len(b), 32<<10)])
 		}
 	}))
-	c, w := measure(t, h, 3, getWith("/r4/Observation/o1", "Bearer "+rs256(t, goodClaims())))
+	c, w := measure(t, h, 3, getWith("/r4/Observation/o1", "Bearer "+sign(t, is, goodClaims(is))))
 	wantOutcome(t, w, http.StatusBadGateway, "exception")
 	atMost(t, "8 MiB response, MaxResponseBytes 1 MiB", c, 3*limit)
 }
@@ -516,27 +525,29 @@ func TestResponseBeyondMaxResponseBytesIsRefused502(t *testing.T) {
 // scopes are never parsed: its signature is checked first, so a long scope
 // list costs a forger's target no more than any forged token.
 func TestForgedTokenWithThousandsOfScopesIsRefusedCheaply(t *testing.T) {
-	c := goodClaims()
+	is := newIssuer(t)
+	c := goodClaims(is)
 	c["scope"] = thousandScopes(5000)
-	forged := mint(t, jwt.SigningMethodRS256, otherRSAKey(), c, nil)
-	h := newTest(t, nil).Handler(limitsStore)
+	forged := sign(t, is, c, smarttest.BadSignature())
+	h := newGuard(t, is, nil).Handler(limitsStore)
 	cost, w := measure(t, h, 10, getWith("/r4/Observation?patient=123", "Bearer "+forged))
 	wantOutcome(t, w, 401, "security")
-	atMost(t, "5000 scopes, forged", cost, 16*DefaultMaxTokenSize)
+	atMost(t, "5000 scopes, forged", cost, 16*smartmw.DefaultMaxTokenSize)
 }
 
 // TestCacheEntryCostIsBoundedByTokenSize: a token with thousands of scopes
 // is not cached (it is verified each time), so the cache, bounded in
 // entries, stays bounded in bytes.
 func TestCacheEntryCostIsBoundedByTokenSize(t *testing.T) {
-	m := newTest(t, nil)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
 	const n = 100
 	toks := make([]string, n)
 	for i := range toks {
-		c := goodClaims()
+		c := goodClaims(is)
 		c["scope"] = thousandScopes(5000)
 		c["jti"] = fmt.Sprint("j", i)
-		toks[i] = rs256(t, c)
+		toks[i] = sign(t, is, c)
 	}
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -562,8 +573,9 @@ func TestCacheEntryCostIsBoundedByTokenSize(t *testing.T) {
 // announced), so that slow clients announcing large bodies cannot make
 // the Guard hold memory they never send.
 func TestRequestBodyBufferGrowsWithWhatArrives(t *testing.T) {
-	h := newTest(t, nil).Handler(limitsStore)
-	tok := withScopes(t, "launch/patient patient/Observation.cr")
+	is := newIssuer(t)
+	h := newGuard(t, is, nil).Handler(limitsStore)
+	tok := withScopes(t, is, "launch/patient patient/Observation.cr")
 	resource := `{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/123"}}`
 	sent := []byte(resource + strings.Repeat(" ", 1024-len(resource)))
 	for _, tc := range []struct {
@@ -638,9 +650,10 @@ func writeChunked(w http.ResponseWriter, body []byte) {
 // announces (as a proxy passes the upstream's Content-Length), not in one
 // that doubles as the pieces arrive.
 func TestAnnouncedResponseLengthSizesTheGuardBuffer(t *testing.T) {
+	is := newIssuer(t)
 	const size = 1 << 20
 	obs := ownObservation("o1", size)
-	tok := withScopes(t, "launch/patient patient/Observation.rs")
+	tok := withScopes(t, is, "launch/patient patient/Observation.rs")
 	for _, tc := range []struct {
 		name     string
 		announce bool
@@ -654,7 +667,7 @@ func TestAnnouncedResponseLengthSizesTheGuardBuffer(t *testing.T) {
 		{"not announced", false, 9 * size / 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newTest(t, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h := newGuard(t, is, nil).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				if tc.announce {
 					w.Header().Set("Content-Length", fmt.Sprint(len(obs)))
 				}
@@ -675,6 +688,7 @@ func TestAnnouncedResponseLengthSizesTheGuardBuffer(t *testing.T) {
 // costs a bounded multiple of what it reads; a batch whose writes by id
 // would read more than MaxStoredBytes in all is answered 413.
 func TestBatchOfDeletesReadsEachStoredResourceOnce(t *testing.T) {
+	is := newIssuer(t)
 	const size = 1 << 20
 	stored := map[string][]byte{}
 	for _, id := range []string{"o1", "o2", "o3"} {
@@ -707,13 +721,13 @@ func TestBatchOfDeletesReadsEachStoredResourceOnce(t *testing.T) {
 		}
 		io.WriteString(w, `]}`)
 	})
-	tok := withScopes(t, "launch/patient patient/Observation.rds")
+	tok := withScopes(t, is, "launch/patient patient/Observation.rds")
 	reqs := []string{}
 	for range 99 {
 		reqs = append(reqs, "DELETE Observation/o1")
 	}
 	body := batchOf(append(reqs, "DELETE Condition/c1")...)
-	h := newTest(t, nil).Handler(store)
+	h := newGuard(t, is, nil).Handler(store)
 	const n = 3
 	c, w := measure(t, h, n, postWith("/r4", tok, "application/fhir+json", body, false))
 	if w.Code != 200 {
@@ -740,7 +754,7 @@ func TestBatchOfDeletesReadsEachStoredResourceOnce(t *testing.T) {
 
 	t.Run("past MaxStoredBytes", func(t *testing.T) {
 		reads = 0
-		h := newTest(t, func(c *Config) { c.Bounds.MaxStoredBytes = 5 * size / 2 }).Handler(store)
+		h := newGuard(t, is, func(c *smartmw.Config) { c.Bounds.MaxStoredBytes = 5 * size / 2 }).Handler(store)
 		body := batchOf("DELETE Observation/o1", "DELETE Observation/o2", "DELETE Observation/o3", "DELETE Observation/o1")
 		c, w := measure(t, h, 2, postWith("/r4", tok, "application/fhir+json", body, false))
 		wantOutcome(t, w, http.StatusRequestEntityTooLarge, "too-costly")
@@ -785,7 +799,8 @@ func announced(body []byte) http.Handler {
 // Bundle filtered) is merged in the batch's order at a small multiple of
 // the answer, not by a decoding and encoding again of it.
 func TestBatchAnswerMergedBySplicing(t *testing.T) {
-	tok := withScopes(t, "launch/patient patient/Observation.rs")
+	is := newIssuer(t)
+	tok := withScopes(t, is, "launch/patient patient/Observation.rs")
 	const n, size = 50, 20 << 10
 	answers := map[string][]byte{}
 	var reqs []string
@@ -810,7 +825,7 @@ func TestBatchAnswerMergedBySplicing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			answer := batchAnswer(answers, tc.forwarded)
-			h := newTest(t, nil).Handler(announced(answer))
+			h := newGuard(t, is, nil).Handler(announced(answer))
 			body := batchOf(tc.reqs...)
 			c, w := measureAnswer(t, h, 3, postWith("/r4", tok, "application/fhir+json", body, false), len(answer)+4096)
 			if w.Code != 200 {
@@ -852,7 +867,8 @@ func TestBatchAnswerMergedBySplicing(t *testing.T) {
 // code), forwarded within the compartment and filtered by the guard, loses
 // its "total" by splicing, at a small multiple of the answer.
 func TestSearchUnderSeveralGranularScopesCostsItsAnswer(t *testing.T) {
-	tok := withScopes(t, "launch/patient "+
+	is := newIssuer(t)
+	tok := withScopes(t, is, "launch/patient "+
 		"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory "+
 		"patient/Observation.rs?code=http://loinc.org|8480-6")
 	const n, size = 50, 20 << 10
@@ -866,7 +882,7 @@ func TestSearchUnderSeveralGranularScopesCostsItsAnswer(t *testing.T) {
 	}
 	search.WriteString(`]}`)
 	answer := search.Bytes()
-	h := newTest(t, nil).Handler(announced(answer))
+	h := newGuard(t, is, nil).Handler(announced(answer))
 	c, w := measureAnswer(t, h, 3, getWith("/r4/Observation?patient=123", "Bearer "+tok), len(answer))
 	if w.Code != 200 {
 		t.Fatalf("status %d, want 200: %.300s", w.Code, w.Body)

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -10,20 +10,22 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	smartctx "github.com/smartguard/smartguard/context"
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // countingKey is a Keyfunc that counts how often a signature is checked.
 type countingKey struct {
-	mu sync.Mutex
-	n  int
+	pub any // the key it returns
+	mu  sync.Mutex
+	n   int
 }
 
 func (c *countingKey) key(*jwt.Token) (any, error) {
 	c.mu.Lock()
 	c.n++
 	c.mu.Unlock()
-	return &rsaKey().PublicKey, nil
+	return c.pub, nil
 }
 
 func (c *countingKey) count() int {
@@ -33,9 +35,10 @@ func (c *countingKey) count() int {
 }
 
 func TestCacheSkipsVerificationOfRepeatedToken(t *testing.T) {
-	var k countingKey
-	m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = k.key })
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	k := countingKey{pub: issuerRSAKey(t, is)}
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Issuer.Keyfunc, c.Issuer.JWKSURL = k.key, "" })
+	tok := sign(t, is, goodClaims(is))
 	for range 3 {
 		if _, err := m.Verify(context.Background(), tok); err != nil {
 			t.Fatal(err)
@@ -47,9 +50,10 @@ func TestCacheSkipsVerificationOfRepeatedToken(t *testing.T) {
 }
 
 func TestCacheOffVerifiesEveryTime(t *testing.T) {
-	var k countingKey
-	m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = k.key; c.Cache.Disable = true })
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	k := countingKey{pub: issuerRSAKey(t, is)}
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Issuer.Keyfunc, c.Issuer.JWKSURL = k.key, ""; c.Cache.Disable = true })
+	tok := sign(t, is, goodClaims(is))
 	for range 3 {
 		if _, err := m.Verify(context.Background(), tok); err != nil {
 			t.Fatal(err)
@@ -62,16 +66,17 @@ func TestCacheOffVerifiesEveryTime(t *testing.T) {
 
 // TestCacheRechecksExpiryOnHit: a cached token is refused once expired.
 func TestCacheRechecksExpiryOnHit(t *testing.T) {
+	is := newIssuer(t)
 	now := testNow
-	m := newTest(t, func(c *Config) { c.Tokens.Now = func() time.Time { return now } })
-	c := goodClaims()
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Tokens.Now = func() time.Time { return now } })
+	c := goodClaims(is)
 	c["exp"] = testNow.Add(time.Minute).Unix()
-	tok := rs256(t, c)
+	tok := sign(t, is, c)
 	if _, err := m.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
 	now = testNow.Add(time.Minute)
-	if m.cache.get(m.cache.mac.key(tok), now) != nil {
+	if m.CachedGrant(tok, now) != nil {
 		t.Error("cache returns a grant at its expiry")
 	}
 	now = testNow.Add(2 * time.Minute) // beyond exp + leeway
@@ -79,12 +84,13 @@ func TestCacheRechecksExpiryOnHit(t *testing.T) {
 }
 
 func TestCacheEntryLivesAtMostTTL(t *testing.T) {
-	var k countingKey
+	is := newIssuer(t)
+	k := countingKey{pub: issuerRSAKey(t, is)}
 	now := testNow
-	m := newTest(t, func(c *Config) {
-		c.Issuer.Keyfunc, c.Cache.TTL, c.Tokens.Now = k.key, time.Minute, func() time.Time { return now }
+	m := newGuard(t, is, func(c *smartmw.Config) {
+		c.Issuer.Keyfunc, c.Issuer.JWKSURL, c.Cache.TTL, c.Tokens.Now = k.key, "", time.Minute, func() time.Time { return now }
 	})
-	tok := rs256(t, goodClaims()) // expires in an hour
+	tok := sign(t, is, goodClaims(is)) // expires in an hour
 	m.Verify(context.Background(), tok)
 	now = now.Add(59 * time.Second)
 	m.Verify(context.Background(), tok)
@@ -99,46 +105,26 @@ func TestCacheEntryLivesAtMostTTL(t *testing.T) {
 }
 
 func TestCacheNeverHoldsFailures(t *testing.T) {
-	var k countingKey
-	m := newTest(t, func(c *Config) { c.Issuer.Keyfunc = k.key })
-	tok := mint(t, jwt.SigningMethodRS256, otherRSAKey(), goodClaims(), nil) // a signature that fails
+	is := newIssuer(t)
+	k := countingKey{pub: issuerRSAKey(t, is)}
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Issuer.Keyfunc, c.Issuer.JWKSURL = k.key, "" })
+	tok := sign(t, is, goodClaims(is), smarttest.BadSignature()) // a signature that fails
 	for range 2 {
 		wantInvalid(t, m, tok)
 	}
-	if k.count() != 2 || m.cache.len() != 0 {
-		t.Errorf("failure cached: %d verifications, %d entries", k.count(), m.cache.len())
-	}
-}
-
-func TestCacheEviction(t *testing.T) {
-	c := newCache(64, time.Hour)
-	g := smartctx.NewGrant(smartctx.Claims{ExpiresAt: testNow.Add(time.Hour)})
-	for i := range 10000 {
-		c.put(c.mac.key(fmt.Sprint(i)), g, testNow, 0)
-	}
-	if n := c.len(); n > 64+cacheShards || n < 32 {
-		t.Errorf("cache holds %d entries, bound 64", n)
-	}
-	// Expired entries go first.
-	c = newCache(cacheShards, time.Hour)
-	old := smartctx.NewGrant(smartctx.Claims{ExpiresAt: testNow.Add(time.Minute)})
-	for i := range 1000 {
-		c.put(c.mac.key(fmt.Sprint("old", i)), old, testNow, 0)
-	}
-	later := testNow.Add(2 * time.Minute)
-	c.put(c.mac.key("new"), g, later, 0)
-	if c.get(c.mac.key("new"), later) != g {
-		t.Error("new entry not kept")
+	if k.count() != 2 || m.CachedTokens() != 0 {
+		t.Errorf("failure cached: %d verifications, %d entries", k.count(), m.CachedTokens())
 	}
 }
 
 func TestCacheConcurrent(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Cache.Size = 8 })
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Size = 8 })
 	toks := make([]string, 16)
 	for i := range toks {
-		c := goodClaims()
+		c := goodClaims(is)
 		c["jti"] = fmt.Sprint(i)
-		toks[i] = rs256(t, c)
+		toks[i] = sign(t, is, c)
 	}
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -163,17 +149,18 @@ func TestCacheConcurrent(t *testing.T) {
 // TestCacheMemoryPerEntry measures what a cached token costs; the figure
 // is quoted in the Config doc.
 func TestCacheMemoryPerEntry(t *testing.T) {
+	is := newIssuer(t)
 	if testing.Short() {
 		t.Skip("memory measurement")
 	}
-	m := newTest(t, func(c *Config) { c.Cache.Size = 1 << 20 })
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Size = 1 << 20 })
 	const n = 2000
 	toks := make([]string, n)
 	for i := range toks {
-		c := goodClaims()
+		c := goodClaims(is)
 		c["jti"] = fmt.Sprint("jti-", i)
 		c["scope"] = "launch/patient openid fhirUser patient/Patient.rs patient/Observation.rs patient/Condition.rs patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs offline_access"
-		toks[i] = rs256(t, c)
+		toks[i] = sign(t, is, c)
 	}
 	var before, after runtime.MemStats
 	runtime.GC()

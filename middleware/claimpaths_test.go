@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // TestAuthorizationServerTokenShapes: access tokens shaped as each
@@ -18,16 +20,17 @@ import (
 // for that server, carry their launch context and scopes into the grant
 // and the decision.
 func TestAuthorizationServerTokenShapes(t *testing.T) {
+	is := newIssuer(t)
 	for _, tc := range tokenShapes() {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) {
+			m := newGuard(t, is, func(c *smartmw.Config) {
 				c.Issuer.URL = tc.iss
 				if tc.adjust != nil {
 					tc.adjust(c)
 				}
 			})
 			tc.claims["iss"] = tc.iss
-			tok := mint(t, jwt.SigningMethodRS256, rsaKey(), tc.claims, tc.hdr)
+			tok := sign(t, is, tc.claims, headers(tc.hdr)...)
 			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
 			if tc.patient == "example" {
 				req = httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=example", nil)
@@ -67,7 +70,7 @@ type tokenShape struct {
 	iss     string
 	hdr     map[string]any
 	claims  jwt.MapClaims
-	adjust  func(*Config)
+	adjust  func(*smartmw.Config)
 	patient string
 	user    string
 	client  string
@@ -97,14 +100,14 @@ func tokenShapes() []tokenShape {
 	return []tokenShape{{
 		name: "Ory Hydra: scp array, aud array, launch context under ext",
 		iss:  "http://127.0.0.1:4444",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		hdr:  map[string]any{"typ": "JWT"},
 		claims: jwt.MapClaims{
 			"aud": []any{testAudience}, "client_id": "smart-app", "exp": exp, "iat": iat, "nbf": iat,
 			"jti": "5d1f", "sub": "alice", "scp": []any{"launch/patient", "patient/Observation.rs", "openid"},
 			"ext": map[string]any{"patient": "example", "fhirUser": "Patient/example"},
 		},
-		adjust: func(c *Config) {
-			c.Issuer.Claims = ClaimNames{Patient: []string{"ext.patient"}, FHIRUser: []string{"ext.fhirUser"}}
+		adjust: func(c *smartmw.Config) {
+			c.Issuer.Claims = smartmw.ClaimNames{Patient: []string{"ext.patient"}, FHIRUser: []string{"ext.fhirUser"}}
 		},
 		patient: "example", user: "Patient/example", client: "smart-app",
 		scopes:    []string{"launch/patient", "patient/Observation.rs"},
@@ -112,30 +115,30 @@ func tokenShapes() []tokenShape {
 	}, {
 		name: "Microsoft Entra ID v2: scp string with %2F, client in azp",
 		iss:  "https://login.microsoftonline.com/0c8e4a4e-tenant/v2.0",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		hdr:  map[string]any{"typ": "JWT"},
 		claims: jwt.MapClaims{
 			"aud": testAudience, "azp": "7f2c-app", "exp": exp, "iat": iat, "nbf": iat, "sub": "AAAA-sub", "oid": "5e1c",
 			"tid": "0c8e4a4e-tenant", "ver": "2.0", "scp": "launch%2Fpatient patient%2FObservation.rs patient%2fPatient.r",
 			"fhirUser": "https://fhir.example.org/r4/Patient/123", "patient": "123",
 		},
-		adjust:  func(c *Config) { c.Issuer.DecodeScopeSlashes = true },
+		adjust:  func(c *smartmw.Config) { c.Issuer.DecodeScopeSlashes = true },
 		patient: "123", user: "https://fhir.example.org/r4/Patient/123", client: "7f2c-app",
 		scopes: []string{"launch/patient", "patient/Observation.rs", "patient/Patient.r"},
 	}, {
 		name: "Okta: scp array, client in cid, no typ",
 		iss:  "https://example.okta.com/oauth2/aus1fhir",
-		hdr:  map[string]any{"typ": nil, "kid": "k1"},
+		hdr:  map[string]any{"typ": nil},
 		claims: jwt.MapClaims{
 			"ver": 1, "jti": "AT.x", "aud": testAudience, "cid": "0oa-app", "uid": "00u1", "exp": exp, "iat": iat,
 			"sub": "alice@example.org", "scp": []any{"launch/patient", "patient/Observation.rs"}, "patient": "123",
 		},
-		adjust:  func(c *Config) { c.Issuer.Claims = ClaimNames{ClientID: []string{"client_id", "cid"}} },
+		adjust:  func(c *smartmw.Config) { c.Issuer.Claims = smartmw.ClaimNames{ClientID: []string{"client_id", "cid"}} },
 		patient: "123", client: "0oa-app",
 		scopes: []string{"patient/Observation.rs"},
 	}, {
 		name: "Keycloak: scope string, azp, typ Bearer claim",
 		iss:  "https://auth.example.org/realms/fhir",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		hdr:  map[string]any{"typ": "JWT"},
 		claims: jwt.MapClaims{
 			"exp": exp, "iat": iat, "jti": "onrtac:1", "iss": "https://auth.example.org/realms/fhir",
 			"aud": []any{testAudience, "account"}, "sub": "f3a1", "typ": "Bearer", "azp": "smart-app",
@@ -147,15 +150,15 @@ func tokenShapes() []tokenShape {
 	}, {
 		name: "Auth0: issuer with a slash, namespaced claims with dots",
 		iss:  "https://tenant.eu.auth0.com/",
-		hdr:  map[string]any{"typ": "at+jwt", "kid": "k1"},
+		hdr:  map[string]any{"typ": "at+jwt"},
 		claims: jwt.MapClaims{
 			"aud": []any{testAudience, "https://tenant.eu.auth0.com/userinfo"}, "azp": "auth0-app", "exp": exp, "iat": iat,
 			"sub": "auth0|abc", "scope": "openid launch/patient patient/Observation.rs",
 			"permissions": []any{"read:everything"}, "https://fhir.example.org/patient": "123",
 			"https://fhir.example.org/fhirUser": "Patient/123",
 		},
-		adjust: func(c *Config) {
-			c.Issuer.Claims = ClaimNames{Patient: []string{"https://fhir.example.org/patient"}, FHIRUser: []string{"https://fhir.example.org/fhirUser"}}
+		adjust: func(c *smartmw.Config) {
+			c.Issuer.Claims = smartmw.ClaimNames{Patient: []string{"https://fhir.example.org/patient"}, FHIRUser: []string{"https://fhir.example.org/fhirUser"}}
 		},
 		patient: "123", user: "Patient/123", client: "auth0-app",
 		scopes:    []string{"patient/Observation.rs"},
@@ -163,7 +166,7 @@ func tokenShapes() []tokenShape {
 	}, {
 		name: "node oidc-provider: JWT access token of a resource indicator, extraTokenClaims at the top level",
 		iss:  "https://op.example.org",
-		hdr:  map[string]any{"typ": "at+jwt", "kid": "k1"},
+		hdr:  map[string]any{"typ": "at+jwt"},
 		claims: jwt.MapClaims{
 			"jti": "W1x", "sub": "alice", "iat": iat, "exp": exp, "scope": "openid fhirUser launch/patient patient/Observation.rs",
 			"client_id": "op-app", "aud": testAudience, "patient": "123", "fhirUser": "https://fhir.example.org/r4/Practitioner/p1",
@@ -173,13 +176,13 @@ func tokenShapes() []tokenShape {
 	}, {
 		name: "SMART reference launcher shape: context.patient",
 		iss:  "https://launch.example.org/v/r4/auth",
-		hdr:  map[string]any{"typ": "JWT", "kid": "k1"},
+		hdr:  map[string]any{"typ": "JWT"},
 		claims: jwt.MapClaims{
 			"aud": testAudience, "client_id": "app", "exp": exp, "iat": iat, "scope": "launch patient/*.rs",
 			"context": map[string]any{"patient": "123", "need_patient_banner": true, "smart_style_url": "https://launch.example.org/style.json"},
 		},
-		adjust: func(c *Config) {
-			c.Issuer.Claims = ClaimNames{Patient: []string{"patient", "context.patient"}, NeedPatientBanner: []string{"context.need_patient_banner"},
+		adjust: func(c *smartmw.Config) {
+			c.Issuer.Claims = smartmw.ClaimNames{Patient: []string{"patient", "context.patient"}, NeedPatientBanner: []string{"context.need_patient_banner"},
 				SmartStyleURL: []string{"context.smart_style_url"}}
 		},
 		patient: "123", client: "app",
@@ -192,6 +195,7 @@ func tokenShapes() []tokenShape {
 // on the token's base is read as the id and decides the compartment; one
 // on another server, another base or of a version refuses the token.
 func TestTokenShapesWithPatientReferences(t *testing.T) {
+	is := newIssuer(t)
 	values := []struct {
 		name, value string
 		ok          bool
@@ -208,7 +212,7 @@ func TestTokenShapesWithPatientReferences(t *testing.T) {
 		for _, v := range values {
 			t.Run(shape.name+"/"+v.name, func(t *testing.T) {
 				tc := tokenShapes()[i] // claims of its own to change
-				m := newTest(t, func(c *Config) {
+				m := newGuard(t, is, func(c *smartmw.Config) {
 					c.Issuer.URL = tc.iss
 					c.Issuer.Audiences = []string{"https://fhir.example.org/tenant-b"}
 					if tc.adjust != nil {
@@ -217,7 +221,7 @@ func TestTokenShapesWithPatientReferences(t *testing.T) {
 				})
 				tc.claims["iss"] = tc.iss
 				tc.setPatient(v.value)
-				tok := mint(t, jwt.SigningMethodRS256, rsaKey(), tc.claims, tc.hdr)
+				tok := sign(t, is, tc.claims, headers(tc.hdr)...)
 				h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Type", "application/fhir+json")
 					w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`))
@@ -252,6 +256,7 @@ func TestTokenShapesWithPatientReferences(t *testing.T) {
 // TestClaimPaths: how a claim name is looked up: a top-level claim of
 // that exact name first, then a path into nested objects.
 func TestClaimPaths(t *testing.T) {
+	is := newIssuer(t)
 	tests := []struct {
 		name    string
 		names   []string
@@ -272,15 +277,15 @@ func TestClaimPaths(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.Issuer.Claims.Patient = tc.names })
-			c := goodClaims()
+			m := newGuard(t, is, func(c *smartmw.Config) { c.Issuer.Claims.Patient = tc.names })
+			c := goodClaims(is)
 			delete(c, "patient")
 			for k, v := range tc.claims {
 				c[k] = v
 			}
-			g, err := m.Verify(context.Background(), rs256(t, c))
+			g, err := m.Verify(context.Background(), sign(t, is, c))
 			if tc.invalid {
-				if !errors.Is(err, ErrInvalidToken) {
+				if !errors.Is(err, smartmw.ErrInvalidToken) {
 					t.Fatalf("err = %v, want invalid_token", err)
 				}
 				return
@@ -297,6 +302,7 @@ func TestClaimPaths(t *testing.T) {
 // scope grammar; nothing else is decoded. Without it such scopes grant
 // nothing.
 func TestDecodeScopeSlashes(t *testing.T) {
+	is := newIssuer(t)
 	tests := []struct {
 		name   string
 		claim  any
@@ -315,10 +321,10 @@ func TestDecodeScopeSlashes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newTest(t, func(c *Config) { c.Issuer.DecodeScopeSlashes = tc.decode })
-			c := goodClaims()
+			m := newGuard(t, is, func(c *smartmw.Config) { c.Issuer.DecodeScopeSlashes = tc.decode })
+			c := goodClaims(is)
 			c["scope"] = tc.claim
-			g, err := m.Verify(context.Background(), rs256(t, c))
+			g, err := m.Verify(context.Background(), sign(t, is, c))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -339,31 +345,32 @@ func TestDecodeScopeSlashes(t *testing.T) {
 // TestClaimNamesPerIssuer: each issuer reads its tokens with its own
 // claim names; an empty name is a Config error.
 func TestClaimNamesPerIssuer(t *testing.T) {
+	is := newIssuer(t)
 	const other = "https://hydra.example.org"
 	const otherBase = "https://fhir.example.org/tenant-b"
-	m := newTest(t, func(c *Config) {
-		c.Issuers = []Issuer{{URL: other, Audience: otherBase, Keyfunc: staticKey, DecodeScopeSlashes: true,
-			Claims: ClaimNames{Patient: []string{"ext.patient"}}}}
+	m := newGuard(t, is, func(c *smartmw.Config) {
+		c.Issuers = []smartmw.Issuer{{URL: other, Audience: otherBase, JWKSURL: jwksOf(is), DecodeScopeSlashes: true,
+			Claims: smartmw.ClaimNames{Patient: []string{"ext.patient"}}}}
 	})
-	nested := goodClaims()
+	nested := goodClaims(is)
 	delete(nested, "patient")
 	nested["ext"] = map[string]any{"patient": "p1"}
 	nested["scope"] = "patient%2FObservation.rs"
-	g, err := m.Verify(context.Background(), rs256(t, nested))
+	g, err := m.Verify(context.Background(), sign(t, is, nested))
 	if err != nil || g.Patient() != "" || g.Scopes().Has("patient/Observation.rs") {
 		t.Errorf("first issuer: patient %q scopes %s err %v; want neither the path nor the decoding", g.Patient(), g.Scopes(), err)
 	}
 	nested["iss"], nested["aud"] = other, otherBase
-	g, err = m.Verify(context.Background(), rs256(t, nested))
+	g, err = m.Verify(context.Background(), sign(t, is, nested))
 	if err != nil || g.Patient() != "p1" || !g.Scopes().Has("patient/Observation.rs") {
 		t.Errorf("second issuer: patient %q scopes %s err %v", g.Patient(), g.Scopes(), err)
 	}
-	_, err = New(context.Background(), Config{Issuer: Issuer{
-		URL:      testIssuer,
+	_, err = smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      is.URL(),
 		Audience: testAudience,
-		Keyfunc:  staticKey,
-		Claims:   ClaimNames{Patient: []string{""}},
-	}, Issuers: []Issuer{{URL: other, Audience: otherBase, Keyfunc: staticKey, Claims: ClaimNames{Scope: []string{"scp", ""}}}}})
+		Keyfunc:  noKeys,
+		Claims:   smartmw.ClaimNames{Patient: []string{""}},
+	}, Issuers: []smartmw.Issuer{{URL: other, Audience: otherBase, Keyfunc: noKeys, Claims: smartmw.ClaimNames{Scope: []string{"scp", ""}}}}})
 	if err == nil {
 		t.Fatal("empty claim names accepted")
 	}

@@ -17,13 +17,10 @@ import (
 func TestCORSOnEveryAnswer(t *testing.T) {
 	const app = "https://app.example.org"
 	is := smarttest.NewIssuer(t)
-	cfg := is.Config()
-	cfg.AllowedOrigins = []string{app}
-	cfg.Bounds.MaxBodyBytes = 64
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.AllowedOrigins = []string{app}
+		cfg.Bounds.MaxBodyBytes = 64
+	})
 	h := guard.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		if strings.HasPrefix(r.URL.Path, "/r4/Observation/") {

@@ -1,10 +1,12 @@
-package middleware
+package middleware_test
 
 import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 const appOrigin = "https://app.example.org"
@@ -12,8 +14,8 @@ const appOrigin = "https://app.example.org"
 // corsChain is CORS in front of the Middleware in front of a handler
 // that must only be reached with a grant.
 func corsChain(t *testing.T, reached *bool) http.Handler {
-	m := newTest(t, nil)
-	return CORS(appOrigin)(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	m := newGuard(t, newIssuer(t), nil)
+	return smartmw.CORS(appOrigin)(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		*reached = true
 	})))
 }
@@ -56,9 +58,9 @@ func TestCORSPreflightFromUnknownOrigin(t *testing.T) {
 
 func TestCORSNoOriginsAllowsNone(t *testing.T) {
 	rec := httptest.NewRecorder()
-	CORS()(http.NotFoundHandler()).ServeHTTP(rec, preflight(appOrigin))
+	smartmw.CORS()(http.NotFoundHandler()).ServeHTTP(rec, preflight(appOrigin))
 	if rec.Header().Get("Access-Control-Allow-Origin") != "" {
-		t.Error("CORS() allows an origin")
+		t.Error("smartmw.CORS() allows an origin")
 	}
 }
 

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"net/http"
@@ -8,6 +8,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/smartguard/smartguard/internal/dpop"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // BenchmarkDPoP compares a request with a cached DPoP-bound token and a
@@ -19,12 +21,13 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkDPoP -count 6 ./middleware
 func BenchmarkDPoP(b *testing.B) {
+	is := newIssuer(b)
 	k := dpopKeyES256()
-	store := NewMemoryStore(1 << 22)
-	g := dpopGuard(b, DPoPAllowed, nil, func(c *Config) { c.DPoP.Store = store })
+	store := smartmw.NewMemoryStore(1 << 22)
+	g := dpopGuard(b, is, smartmw.DPoPAllowed, nil, func(c *smartmw.Config) { c.DPoP.Store = store })
 	h := g.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	bound := rs256(b, boundClaims(k))
-	plain := rs256(b, boundClaims(nil))
+	bound := sign(b, is, boundClaims(is, k))
+	plain := sign(b, is, boundClaims(is, nil))
 	proofs := func(b *testing.B) []string {
 		b.Helper()
 		ps := make([]string, b.N+1)
@@ -63,7 +66,7 @@ func BenchmarkDPoP(b *testing.B) {
 	})
 	b.Run("verify-proof", func(b *testing.B) {
 		ps := proofs(b)
-		v := g.dpop.verifier
+		v := g.DPoPVerifier()
 		req := dpop.Request{Method: "GET", URL: dpopTarget, AccessToken: bound, Thumbprint: k.Thumbprint, Now: testNow}
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -91,7 +94,8 @@ func BenchmarkDPoP(b *testing.B) {
 // BenchmarkDPoPReplayRecord is the replay check alone: the record of one
 // fresh proof in the memory store (issue 21's target: ≤ 200 ns).
 func BenchmarkDPoPReplayRecord(b *testing.B) {
-	g := dpopGuard(b, DPoPAllowed, nil, func(c *Config) { c.DPoP.Store = NewMemoryStore(1 << 22) })
+	is := newIssuer(b)
+	g := dpopGuard(b, is, smartmw.DPoPAllowed, nil, func(c *smartmw.Config) { c.DPoP.Store = smartmw.NewMemoryStore(1 << 22) })
 	keys := make([]string, 1<<20)
 	for i := range keys {
 		keys[i] = dpop.Proof{JTI: strconv.Itoa(i), Thumbprint: "t", Method: "GET", URL: dpopTarget}.ReplayKey()
@@ -100,7 +104,7 @@ func BenchmarkDPoPReplayRecord(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if ok, err := g.dpop.record(ctx, keys[i%len(keys)], DefaultDPoPMaxAge); err != nil || !ok && i < len(keys) {
+		if ok, err := g.RecordDPoPProof(ctx, keys[i%len(keys)], smartmw.DefaultDPoPMaxAge); err != nil || !ok && i < len(keys) {
 			b.Fatal(ok, err)
 		}
 		i++

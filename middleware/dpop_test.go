@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"bytes"
@@ -19,6 +19,9 @@ import (
 	smartctx "github.com/smartguard/smartguard/context"
 	"github.com/smartguard/smartguard/internal/dpop"
 	"github.com/smartguard/smartguard/internal/dpoptest"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // The URL a DPoP client addresses: testAudience's host and path.
@@ -40,8 +43,8 @@ func mustKey(alg string) *dpoptest.Key {
 
 // boundClaims are the claims of a user/ token bound to k (no patient, so
 // that reads pass without the response guard).
-func boundClaims(k *dpoptest.Key) jwt.MapClaims {
-	c := goodClaims()
+func boundClaims(is *smarttest.Issuer, k *dpoptest.Key) jwt.MapClaims {
+	c := goodClaims(is)
 	delete(c, "patient")
 	c["scope"] = "user/*.rs"
 	if k != nil {
@@ -52,14 +55,14 @@ func boundClaims(k *dpoptest.Key) jwt.MapClaims {
 
 // dpopGuard returns a Guard whose issuer has mode, after adjust. Its
 // ErrorHandler records the last error into *last (when last is not nil).
-func dpopGuard(t testing.TB, mode DPoPMode, last *error, adjust func(*Config)) *Guard {
+func dpopGuard(t testing.TB, is *smarttest.Issuer, mode smartmw.DPoPMode, last *error, adjust func(*smartmw.Config)) *smartmw.Guard {
 	t.Helper()
-	return newTest(t, func(c *Config) {
+	return newGuard(t, is, func(c *smartmw.Config) {
 		c.Issuer.DPoP = mode
 		if last != nil {
 			c.Hooks.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
 				*last = err
-				WriteError(w, DefaultRealm, err)
+				smartmw.WriteError(w, smartmw.DefaultRealm, err)
 			}
 		}
 		if adjust != nil {
@@ -101,16 +104,17 @@ func dpopRequest(tok string, proofs ...string) *http.Request {
 // ok200 answers 200 "ok" to what reaches it.
 var ok200 = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 
-func run(g *Guard, r *http.Request) *httptest.ResponseRecorder {
+func run(g *smartmw.Guard, r *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	g.Handler(ok200).ServeHTTP(rec, r)
 	return rec
 }
 
 func TestDPoPAcceptsBoundTokenWithItsProof(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
-	g := dpopGuard(t, DPoPAllowed, nil, nil)
-	tok := rs256(t, boundClaims(k))
+	g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, nil)
+	tok := sign(t, is, boundClaims(is, k))
 	var grant *smartctx.Grant
 	h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		grant, _ = smartctx.FromContext(r.Context())
@@ -150,6 +154,7 @@ func withProof(k *dpoptest.Key, claims, header map[string]any) func(t *testing.T
 // in that check only, and is refused with the error and the challenge
 // that check gives.
 func TestDPoPRefuses(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	attacks := []dpopAttack{
 		{name: "no DPoP header", req: func(t *testing.T, tok string) *http.Request { return dpopRequest(tok) }, desc: "DPoP proof required"},
@@ -219,52 +224,52 @@ func TestDPoPRefuses(t *testing.T) {
 			r.Host = "evil.example.org"
 			return r
 		}, desc: "DPoP proof is for another URL (htu)"},
-		{name: "iat too old", req: withProof(k, map[string]any{"iat": testNow.Add(-DefaultDPoPMaxAge - DefaultLeeway - time.Second).Unix()}, nil), desc: "DPoP proof too old (iat)"},
-		{name: "iat in the future", req: withProof(k, map[string]any{"iat": testNow.Add(DefaultLeeway + time.Second).Unix()}, nil), desc: "DPoP proof issued in the future (iat)"},
+		{name: "iat too old", req: withProof(k, map[string]any{"iat": testNow.Add(-smartmw.DefaultDPoPMaxAge - smartmw.DefaultLeeway - time.Second).Unix()}, nil), desc: "DPoP proof too old (iat)"},
+		{name: "iat in the future", req: withProof(k, map[string]any{"iat": testNow.Add(smartmw.DefaultLeeway + time.Second).Unix()}, nil), desc: "DPoP proof issued in the future (iat)"},
 		{name: "no ath", req: withProof(k, map[string]any{"ath": nil}, nil), desc: "DPoP proof lacks jti, htm, htu, iat or ath"},
 		{name: "ath of another token", req: withProof(k, map[string]any{"ath": dpop.AccessTokenHash("another")}, nil), desc: "DPoP proof is for another access token (ath)"},
 		{name: "proof by a key the token is not bound to", req: func(t *testing.T, tok string) *http.Request {
 			return dpopRequest(tok, proofFor(t, dpopKeyOther(), "GET", dpopTarget, tok, nil, nil))
-		}, kind: ErrInvalidToken, desc: "Invalid DPoP key binding"},
+		}, kind: smartmw.ErrInvalidToken, desc: "Invalid DPoP key binding"},
 		{name: "DPoP-bound token as a bearer token", req: func(t *testing.T, tok string) *http.Request {
 			r := httptest.NewRequest(http.MethodGet, dpopTarget, nil)
 			r.Header.Set("Authorization", "Bearer "+tok)
 			r.Header.Set("DPoP", proofFor(t, k, "GET", dpopTarget, tok, nil, nil))
 			return r
-		}, kind: ErrInvalidToken, desc: "DPoP-bound token presented as a bearer token", inBearer: true},
+		}, kind: smartmw.ErrInvalidToken, desc: "DPoP-bound token presented as a bearer token", inBearer: true},
 		{name: "Bearer and DPoP credentials", req: func(t *testing.T, tok string) *http.Request {
 			r := dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil))
 			r.Header.Add("Authorization", "Bearer "+tok)
 			return r
-		}, status: http.StatusBadRequest, kind: ErrInvalidRequest, desc: "more than one Authorization header", inBearer: true},
+		}, status: http.StatusBadRequest, kind: smartmw.ErrInvalidRequest, desc: "more than one Authorization header", inBearer: true},
 		{name: "DPoP credentials and a query token", req: func(t *testing.T, tok string) *http.Request {
 			r := dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil))
 			r.URL.RawQuery = "access_token=" + tok
 			return r
-		}, status: http.StatusBadRequest, kind: ErrInvalidRequest, desc: "access token sent more than one way"},
+		}, status: http.StatusBadRequest, kind: smartmw.ErrInvalidRequest, desc: "access token sent more than one way"},
 		{name: "DPoP scheme without a token", req: func(t *testing.T, tok string) *http.Request {
 			r := dpopRequest(tok)
 			r.Header.Set("Authorization", "DPoP ")
 			return r
-		}, status: http.StatusBadRequest, kind: ErrInvalidRequest, desc: "malformed DPoP credentials"},
+		}, status: http.StatusBadRequest, kind: smartmw.ErrInvalidRequest, desc: "malformed DPoP credentials"},
 	}
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			var last error
-			g := dpopGuard(t, DPoPAllowed, &last, nil)
-			tok := rs256(t, boundClaims(k))
+			g := dpopGuard(t, is, smartmw.DPoPAllowed, &last, nil)
+			tok := sign(t, is, boundClaims(is, k))
 			rec := run(g, a.req(t, tok))
 			status, kind := a.status, a.kind
 			if status == 0 {
 				status = http.StatusUnauthorized
 			}
 			if kind == nil {
-				kind = ErrInvalidProof
+				kind = smartmw.ErrInvalidProof
 			}
 			if rec.Code != status || !errors.Is(last, kind) {
 				t.Fatalf("status %d, error %v; want %d, %v", rec.Code, last, status, kind)
 			}
-			var e *Error
+			var e *smartmw.Error
 			errors.As(last, &e)
 			if e.Description != a.desc {
 				t.Errorf("description %q, want %q", e.Description, a.desc)
@@ -277,7 +282,7 @@ func TestDPoPRefuses(t *testing.T) {
 // wantChallenge checks rec's WWW-Authenticate: a Bearer challenge (when
 // bearer), then a DPoP one with the default algs, e's error in the one
 // the request used.
-func wantChallenge(t *testing.T, rec *httptest.ResponseRecorder, e *Error, bearer, inBearer bool) {
+func wantChallenge(t *testing.T, rec *httptest.ResponseRecorder, e *smartmw.Error, bearer, inBearer bool) {
 	t.Helper()
 	errPart := `error="` + e.Code + `", error_description="` + e.Description + `"`
 	want := `DPoP realm="fhir", ` + errPart + `, algs="ES256"`
@@ -299,6 +304,7 @@ func wantChallenge(t *testing.T, rec *httptest.ResponseRecorder, e *Error, beare
 // TestDPoPNormalisesHTU: spellings of the URL RFC 3986 §6 makes equal are
 // accepted, and the query and fragment are ignored.
 func TestDPoPNormalisesHTU(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	for _, tc := range []struct{ name, target, htu string }{
 		{"host in upper case", dpopTarget, "https://FHIR.Example.ORG/r4/Patient/1"},
@@ -309,8 +315,8 @@ func TestDPoPNormalisesHTU(t *testing.T) {
 		{"request percent-encoding in lower case", "https://fhir.example.org/r4/Patient/a%2fb", "https://fhir.example.org/r4/Patient/a%2Fb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := dpopGuard(t, DPoPAllowed, nil, nil)
-			tok := rs256(t, boundClaims(k))
+			g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, nil)
+			tok := sign(t, is, boundClaims(is, k))
 			r := httptest.NewRequest(http.MethodGet, tc.target, nil)
 			r.Header.Set("Authorization", "DPoP "+tok)
 			r.Header.Set("DPoP", proofFor(t, k, "GET", tc.htu, tok, nil, nil))
@@ -327,9 +333,10 @@ func TestDPoPNormalisesHTU(t *testing.T) {
 // TestDPoPUsesTheConfiguredBase: htu is the audience's URL, also when
 // Config.Base serves it under another path, never the listener's.
 func TestDPoPUsesTheConfiguredBase(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
-	g := dpopGuard(t, DPoPAllowed, nil, func(c *Config) { c.Base = "/fhir" })
-	tok := rs256(t, boundClaims(k))
+	g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, func(c *smartmw.Config) { c.Base = "/fhir" })
+	tok := sign(t, is, boundClaims(is, k))
 	for _, tc := range []struct {
 		htu  string
 		want int
@@ -351,18 +358,19 @@ func TestDPoPUsesTheConfiguredBase(t *testing.T) {
 // checks htu against the one origin of the audiences, and refuses every
 // proof when there is none to trust (Config.Base rewrites paths).
 func TestDPoPOutsideEveryBase(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	for _, tc := range []struct {
 		name   string
-		adjust func(*Config)
+		adjust func(*smartmw.Config)
 		want   bool
 	}{
 		{"one origin", nil, true},
-		{"a Base that rewrites paths", func(c *Config) { c.Base = "/fhir" }, false},
+		{"a Base that rewrites paths", func(c *smartmw.Config) { c.Base = "/fhir" }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := dpopGuard(t, DPoPAllowed, nil, tc.adjust)
-			tok := rs256(t, boundClaims(k))
+			g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, tc.adjust)
+			tok := sign(t, is, boundClaims(is, k))
 			const target = "https://fhir.example.org/api/custom"
 			r := httptest.NewRequest(http.MethodPost, target, nil)
 			r.Header.Set("Authorization", "DPoP "+tok)
@@ -381,17 +389,18 @@ func TestDPoPOutsideEveryBase(t *testing.T) {
 // it and on another sharing its Store; a Guard with its own store does
 // not know it (which is why replicas must share one).
 func TestDPoPRefusesReplay(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
-	shared := NewMemoryStore(100)
-	share := func(c *Config) { c.DPoP.Store = shared }
-	a := dpopGuard(t, DPoPAllowed, nil, share)
-	b := dpopGuard(t, DPoPAllowed, nil, share)
-	alone := dpopGuard(t, DPoPAllowed, nil, nil)
-	tok := rs256(t, boundClaims(k))
+	shared := smartmw.NewMemoryStore(100)
+	share := func(c *smartmw.Config) { c.DPoP.Store = shared }
+	a := dpopGuard(t, is, smartmw.DPoPAllowed, nil, share)
+	b := dpopGuard(t, is, smartmw.DPoPAllowed, nil, share)
+	alone := dpopGuard(t, is, smartmw.DPoPAllowed, nil, nil)
+	tok := sign(t, is, boundClaims(is, k))
 	p := proofFor(t, k, "GET", dpopTarget, tok, nil, nil)
 	for _, step := range []struct {
 		name string
-		g    *Guard
+		g    *smartmw.Guard
 		want int
 	}{
 		{"first use", a, 200},
@@ -416,13 +425,14 @@ func TestDPoPRefusesReplay(t *testing.T) {
 // TestDPoPReplayRaceOneWins: many replicas sharing a store, given one
 // proof at once, accept it once (run with -race).
 func TestDPoPReplayRaceOneWins(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
-	shared := NewMemoryStore(100)
-	var guards []*Guard
+	shared := smartmw.NewMemoryStore(100)
+	var guards []*smartmw.Guard
 	for range 4 {
-		guards = append(guards, dpopGuard(t, DPoPAllowed, nil, func(c *Config) { c.DPoP.Store = shared }))
+		guards = append(guards, dpopGuard(t, is, smartmw.DPoPAllowed, nil, func(c *smartmw.Config) { c.DPoP.Store = shared }))
 	}
-	tok := rs256(t, boundClaims(k))
+	tok := sign(t, is, boundClaims(is, k))
 	p := proofFor(t, k, "GET", dpopTarget, tok, nil, nil)
 	var wins atomic.Int32
 	var wg sync.WaitGroup
@@ -466,12 +476,13 @@ func (lyingStore) Get(context.Context, string) ([]byte, bool, error)          { 
 // TestDPoPStoreFailureFailsClosed: a store that errors, times out or is
 // full makes the request 503 with Retry-After, never an allow.
 func TestDPoPStoreFailureFailsClosed(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
-	full := NewMemoryStore(1)
+	full := smartmw.NewMemoryStore(1)
 	full.Add(context.Background(), "someone else's record", time.Hour)
 	for _, tc := range []struct {
 		name  string
-		store Store
+		store smartmw.Store
 		want  int
 	}{
 		{"errors", failingStore{err: errors.New("connection refused")}, 503},
@@ -482,16 +493,16 @@ func TestDPoPStoreFailureFailsClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var last error
-			g := dpopGuard(t, DPoPAllowed, &last, func(c *Config) {
+			g := dpopGuard(t, is, smartmw.DPoPAllowed, &last, func(c *smartmw.Config) {
 				c.DPoP.Store = tc.store
 				c.DPoP.StoreTimeout = 20 * time.Millisecond
 			})
-			tok := rs256(t, boundClaims(k))
+			tok := sign(t, is, boundClaims(is, k))
 			rec := run(g, dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil)))
 			if rec.Code != tc.want {
 				t.Fatalf("status %d, want %d (error %v)", rec.Code, tc.want, last)
 			}
-			if tc.want == 503 && (!errors.Is(last, ErrUnavailable) || rec.Header().Get("Retry-After") == "" || rec.Body.String() == "ok") {
+			if tc.want == 503 && (!errors.Is(last, smartmw.ErrUnavailable) || rec.Header().Get("Retry-After") == "" || rec.Body.String() == "ok") {
 				t.Errorf("error %v, Retry-After %q, body %s", last, rec.Header().Get("Retry-After"), rec.Body)
 			}
 		})
@@ -502,14 +513,15 @@ func TestDPoPStoreFailureFailsClosed(t *testing.T) {
 // and cached; its proof is checked on every request, and a cached bound
 // token is still refused as a bearer token.
 func TestDPoPProofCheckedEveryTimeForCachedToken(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
-	g := dpopGuard(t, DPoPAllowed, nil, nil)
-	tok := rs256(t, boundClaims(k))
+	g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, nil)
+	tok := sign(t, is, boundClaims(is, k))
 	if rec := run(g, dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil))); rec.Code != 200 {
 		t.Fatalf("first request: %d", rec.Code)
 	}
-	if g.cache.len() != 1 {
-		t.Fatalf("the token was not cached (%d entries)", g.cache.len())
+	if g.CachedTokens() != 1 {
+		t.Fatalf("the token was not cached (%d entries)", g.CachedTokens())
 	}
 	for _, tc := range []struct {
 		name string
@@ -537,21 +549,22 @@ func bearerAt(tok string) *http.Request {
 // TestDPoPModes: what each Issuer.DPoP accepts, and the challenge of a
 // request without credentials.
 func TestDPoPModes(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	type want struct{ bearer, bound, unboundDPoP, boundBearer int }
 	for _, tc := range []struct {
-		mode      DPoPMode
+		mode      smartmw.DPoPMode
 		want      want
 		challenge string
 	}{
-		{DPoPOff, want{200, 401, 401, 401}, `Bearer realm="fhir"`},
-		{DPoPAllowed, want{200, 200, 401, 401}, `Bearer realm="fhir", DPoP realm="fhir", algs="ES256"`},
-		{DPoPRequired, want{401, 200, 401, 401}, `DPoP realm="fhir", algs="ES256"`},
+		{smartmw.DPoPOff, want{200, 401, 401, 401}, `Bearer realm="fhir"`},
+		{smartmw.DPoPAllowed, want{200, 200, 401, 401}, `Bearer realm="fhir", DPoP realm="fhir", algs="ES256"`},
+		{smartmw.DPoPRequired, want{401, 200, 401, 401}, `DPoP realm="fhir", algs="ES256"`},
 	} {
 		t.Run([]string{"off", "allowed", "required"}[tc.mode], func(t *testing.T) {
-			g := dpopGuard(t, tc.mode, nil, nil)
-			plain := rs256(t, boundClaims(nil))
-			bound := rs256(t, boundClaims(k))
+			g := dpopGuard(t, is, tc.mode, nil, nil)
+			plain := sign(t, is, boundClaims(is, nil))
+			bound := sign(t, is, boundClaims(is, k))
 			got := want{
 				bearer:      run(g, bearerAt(plain)).Code,
 				bound:       run(g, dpopRequest(bound, proofFor(t, k, "GET", dpopTarget, bound, nil, nil))).Code,
@@ -572,36 +585,37 @@ func TestDPoPModes(t *testing.T) {
 // TestDPoPRefusalsOfTheScheme: the refusals of a token for its scheme,
 // with their errors in the right challenge.
 func TestDPoPRefusalsOfTheScheme(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	for _, tc := range []struct {
 		name     string
-		mode     DPoPMode
+		mode     smartmw.DPoPMode
 		bound    bool
 		dpop     bool
 		desc     string
 		bearer   bool // the challenge names Bearer too
 		inBearer bool
 	}{
-		{"bearer token with the DPoP scheme", DPoPAllowed, false, true, "token is not DPoP-bound", true, false},
-		{"bearer token where DPoP is required", DPoPRequired, false, false, "this server requires DPoP-bound tokens", false, false},
-		{"bound token as bearer where DPoP is required", DPoPRequired, true, false, "DPoP-bound token presented as a bearer token", false, false},
+		{"bearer token with the DPoP scheme", smartmw.DPoPAllowed, false, true, "token is not DPoP-bound", true, false},
+		{"bearer token where DPoP is required", smartmw.DPoPRequired, false, false, "this server requires DPoP-bound tokens", false, false},
+		{"bound token as bearer where DPoP is required", smartmw.DPoPRequired, true, false, "DPoP-bound token presented as a bearer token", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var last error
-			g := dpopGuard(t, tc.mode, &last, nil)
+			g := dpopGuard(t, is, tc.mode, &last, nil)
 			var tok string
 			if tc.bound {
-				tok = rs256(t, boundClaims(k))
+				tok = sign(t, is, boundClaims(is, k))
 			} else {
-				tok = rs256(t, boundClaims(nil))
+				tok = sign(t, is, boundClaims(is, nil))
 			}
 			r := bearerAt(tok)
 			if tc.dpop {
 				r = dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil))
 			}
 			rec := run(g, r)
-			var e *Error
-			if rec.Code != 401 || !errors.As(last, &e) || !errors.Is(last, ErrInvalidToken) || e.Description != tc.desc {
+			var e *smartmw.Error
+			if rec.Code != 401 || !errors.As(last, &e) || !errors.Is(last, smartmw.ErrInvalidToken) || e.Description != tc.desc {
 				t.Fatalf("status %d, error %v; want 401 invalid_token %q", rec.Code, last, tc.desc)
 			}
 			wantChallenge(t, rec, e, tc.bearer, tc.inBearer)
@@ -612,15 +626,16 @@ func TestDPoPRefusalsOfTheScheme(t *testing.T) {
 // TestDPoPOffRefusesBoundTokensAsBefore: without DPoP, a token with cnf
 // is refused, and the DPoP scheme is not credentials at all.
 func TestDPoPOffRefusesBoundTokensAsBefore(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	var last error
-	g := dpopGuard(t, DPoPOff, &last, nil)
-	tok := rs256(t, boundClaims(k))
-	if rec := run(g, bearerAt(tok)); rec.Code != 401 || !errors.Is(last, ErrInvalidToken) {
+	g := dpopGuard(t, is, smartmw.DPoPOff, &last, nil)
+	tok := sign(t, is, boundClaims(is, k))
+	if rec := run(g, bearerAt(tok)); rec.Code != 401 || !errors.Is(last, smartmw.ErrInvalidToken) {
 		t.Errorf("bound token as bearer: %d %v", rec.Code, last)
 	}
 	rec := run(g, dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil)))
-	if rec.Code != 401 || !errors.Is(last, ErrMissingToken) || rec.Header().Get("WWW-Authenticate") != `Bearer realm="fhir"` {
+	if rec.Code != 401 || !errors.Is(last, smartmw.ErrMissingToken) || rec.Header().Get("WWW-Authenticate") != `Bearer realm="fhir"` {
 		t.Errorf("DPoP scheme without DPoP: %d %v %q", rec.Code, last, rec.Header().Get("WWW-Authenticate"))
 	}
 	if rec.Header().Get("DPoP-Nonce") != "" {
@@ -631,6 +646,7 @@ func TestDPoPOffRefusesBoundTokensAsBefore(t *testing.T) {
 // TestDPoPCNFForms: a cnf the Guard cannot check is refused, even from an
 // issuer that accepts DPoP.
 func TestDPoPCNFForms(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	for _, tc := range []struct {
 		name string
@@ -645,12 +661,12 @@ func TestDPoPCNFForms(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var last error
-			g := dpopGuard(t, DPoPAllowed, &last, nil)
-			c := boundClaims(k)
+			g := dpopGuard(t, is, smartmw.DPoPAllowed, &last, nil)
+			c := boundClaims(is, k)
 			c["cnf"] = tc.cnf
-			tok := rs256(t, c)
+			tok := sign(t, is, c)
 			rec := run(g, dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil)))
-			if rec.Code != 401 || !errors.Is(last, ErrInvalidToken) || !errors.Is(last, errClaim) {
+			if rec.Code != 401 || !errors.Is(last, smartmw.ErrInvalidToken) || !errors.Is(last, smartmw.ErrClaim) {
 				t.Fatalf("status %d, error %v; want 401 invalid_token", rec.Code, last)
 			}
 		})
@@ -660,11 +676,12 @@ func TestDPoPCNFForms(t *testing.T) {
 // TestDPoPVerifyRefusesBoundTokens: Verify sees no request, so no proof:
 // a bound token is refused there.
 func TestDPoPVerifyRefusesBoundTokens(t *testing.T) {
-	g := dpopGuard(t, DPoPAllowed, nil, nil)
-	if _, err := g.Verify(context.Background(), rs256(t, boundClaims(dpopKeyES256()))); !errors.Is(err, ErrInvalidToken) {
+	is := newIssuer(t)
+	g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, nil)
+	if _, err := g.Verify(context.Background(), sign(t, is, boundClaims(is, dpopKeyES256()))); !errors.Is(err, smartmw.ErrInvalidToken) {
 		t.Errorf("Verify of a bound token = %v, want ErrInvalidToken", err)
 	}
-	if _, err := g.Verify(context.Background(), rs256(t, boundClaims(nil))); err != nil {
+	if _, err := g.Verify(context.Background(), sign(t, is, boundClaims(is, nil))); err != nil {
 		t.Errorf("Verify of a bearer token = %v", err)
 	}
 }
@@ -674,14 +691,15 @@ func TestDPoPVerifyRefusesBoundTokens(t *testing.T) {
 // the nonce works on every replica with the key; a nonce about to expire
 // is replaced on a 200.
 func TestDPoPNonces(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	key := bytes.Repeat([]byte{1}, 32)
 	var now atomic.Pointer[time.Time]
 	at := func(d time.Duration) { t := testNow.Add(d); now.Store(&t) }
 	at(0)
 	var last error
-	mk := func(key []byte) *Guard {
-		return dpopGuard(t, DPoPAllowed, &last, func(c *Config) {
+	mk := func(key []byte) *smartmw.Guard {
+		return dpopGuard(t, is, smartmw.DPoPAllowed, &last, func(c *smartmw.Config) {
 			c.Tokens.Now = func() time.Time { return *now.Load() }
 			c.DPoP.NonceKey = key
 			c.DPoP.NonceInterval = time.Minute
@@ -689,8 +707,8 @@ func TestDPoPNonces(t *testing.T) {
 		})
 	}
 	g, replica, stranger := mk(key), mk(key), mk(bytes.Repeat([]byte{2}, 32))
-	tok := rs256(t, boundClaims(k))
-	send := func(g *Guard, nonce any) *httptest.ResponseRecorder {
+	tok := sign(t, is, boundClaims(is, k))
+	send := func(g *smartmw.Guard, nonce any) *httptest.ResponseRecorder {
 		return run(g, dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, map[string]any{"nonce": nonce, "iat": now.Load().Unix()}, nil)))
 	}
 
@@ -699,7 +717,7 @@ func TestDPoPNonces(t *testing.T) {
 	if rec.Code != 401 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `DPoP realm="fhir", error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"`) || nonce == "" {
 		t.Fatalf("no nonce: %d %q, DPoP-Nonce %q", rec.Code, rec.Header().Get("WWW-Authenticate"), nonce)
 	}
-	if !errors.Is(last, ErrInvalidProof) {
+	if !errors.Is(last, smartmw.ErrInvalidProof) {
 		t.Errorf("error %v, want ErrInvalidProof", last)
 	}
 	if rec := send(g, nonce); rec.Code != 200 || rec.Header().Get("DPoP-Nonce") != "" {
@@ -708,7 +726,7 @@ func TestDPoPNonces(t *testing.T) {
 	if rec := send(replica, nonce); rec.Code != 200 {
 		t.Fatalf("with the nonce on a replica: %d", rec.Code)
 	}
-	if rec := send(stranger, nonce); rec.Code != 401 || !errors.Is(last, ErrInvalidProof) || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `error="use_dpop_nonce"`) {
+	if rec := send(stranger, nonce); rec.Code != 401 || !errors.Is(last, smartmw.ErrInvalidProof) || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `error="use_dpop_nonce"`) {
 		t.Fatalf("a nonce of another key: %d %v", rec.Code, last)
 	}
 	at(70 * time.Second) // the next interval: still accepted, and replaced
@@ -731,11 +749,12 @@ func TestDPoPNonces(t *testing.T) {
 // TestDPoPInsufficientScopeInTheDPoPChallenge: a 403 of a DPoP request
 // carries its error in the DPoP challenge (RFC 9449 §7.1).
 func TestDPoPInsufficientScopeInTheDPoPChallenge(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
-	g := dpopGuard(t, DPoPAllowed, nil, nil)
-	c := boundClaims(k)
+	g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, nil)
+	c := boundClaims(is, k)
 	c["scope"] = "user/Observation.rs"
-	tok := rs256(t, c)
+	tok := sign(t, is, c)
 	rec := run(g, dpopRequest(tok, proofFor(t, k, "GET", dpopTarget, tok, nil, nil)))
 	got := rec.Header().Get("WWW-Authenticate")
 	if rec.Code != 403 || !strings.HasPrefix(got, `Bearer realm="fhir", DPoP realm="fhir", error="insufficient_scope"`) || !strings.HasSuffix(got, `algs="ES256"`) {
@@ -747,10 +766,11 @@ func TestDPoPInsufficientScopeInTheDPoPChallenge(t *testing.T) {
 // token_type DPoP needs its proof; answers that do not hold together are
 // refused.
 func TestDPoPIntrospection(t *testing.T) {
+	is := newIssuer(t)
 	k := dpopKeyES256()
 	f := newFakeIntrospection(t)
 	answer := func(change func(map[string]any)) map[string]any {
-		a := activeAnswer()
+		a := activeAnswer(is)
 		delete(a, "patient")
 		a["scope"] = "user/*.rs"
 		a["token_type"] = "DPoP"
@@ -764,11 +784,11 @@ func TestDPoPIntrospection(t *testing.T) {
 	f.set("dpop-without-cnf", answer(func(a map[string]any) { delete(a, "cnf") }))
 	f.set("bearer-with-cnf", answer(func(a map[string]any) { a["token_type"] = "Bearer" }))
 	f.set("no-type-with-cnf", answer(func(a map[string]any) { delete(a, "token_type") }))
-	on := newIntrospecting(t, f, func(c *Config) { c.Issuer.DPoP = DPoPAllowed })
-	off := newIntrospecting(t, f, nil)
+	on := newIntrospecting(t, is, f, func(c *smartmw.Config) { c.Issuer.DPoP = smartmw.DPoPAllowed })
+	off := newIntrospecting(t, is, f, nil)
 	for _, tc := range []struct {
 		name  string
-		g     *Guard
+		g     *smartmw.Guard
 		token string
 		r     func(tok string) *http.Request
 		want  int
@@ -801,7 +821,8 @@ func TestDPoPIntrospection(t *testing.T) {
 
 // TestDPoPCORS: browsers may send the DPoP header and read DPoP-Nonce.
 func TestDPoPCORS(t *testing.T) {
-	g := dpopGuard(t, DPoPAllowed, nil, func(c *Config) { c.AllowedOrigins = []string{"https://app.example.org"} })
+	is := newIssuer(t)
+	g := dpopGuard(t, is, smartmw.DPoPAllowed, nil, func(c *smartmw.Config) { c.AllowedOrigins = []string{"https://app.example.org"} })
 	pre := httptest.NewRequest(http.MethodOptions, dpopTarget, nil)
 	pre.Header.Set("Origin", "https://app.example.org")
 	pre.Header.Set("Access-Control-Request-Method", "GET")
@@ -820,29 +841,30 @@ func TestDPoPCORS(t *testing.T) {
 
 // TestDPoPConfig: New refuses DPoP settings that cannot work.
 func TestDPoPConfig(t *testing.T) {
+	is := newIssuer(t)
 	for _, tc := range []struct {
 		name   string
-		adjust func(*Config)
+		adjust func(*smartmw.Config)
 		ok     bool
 	}{
-		{"defaults", func(c *Config) { c.Issuer.DPoP = DPoPAllowed }, true},
-		{"every algorithm", func(c *Config) {
-			c.Issuer.DPoP = DPoPRequired
+		{"defaults", func(c *smartmw.Config) { c.Issuer.DPoP = smartmw.DPoPAllowed }, true},
+		{"every algorithm", func(c *smartmw.Config) {
+			c.Issuer.DPoP = smartmw.DPoPRequired
 			c.DPoP.Algorithms = []string{"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA", "Ed25519"}
 		}, true},
-		{"options without an issuer accepting DPoP", func(c *Config) { c.DPoP.MaxAge = time.Minute }, false},
-		{"a store without an issuer accepting DPoP", func(c *Config) { c.DPoP.Store = NewMemoryStore(1) }, false},
-		{"HS256", func(c *Config) { c.Issuer.DPoP = DPoPAllowed; c.DPoP.Algorithms = []string{"HS256"} }, false},
-		{"none", func(c *Config) { c.Issuer.DPoP = DPoPAllowed; c.DPoP.Algorithms = []string{"none"} }, false},
-		{"short nonce key", func(c *Config) { c.Issuer.DPoP = DPoPAllowed; c.DPoP.NonceKey = make([]byte, 31) }, false},
-		{"MaxAge too long", func(c *Config) { c.Issuer.DPoP = DPoPAllowed; c.DPoP.MaxAge = time.Hour }, false},
-		{"negative MaxAge", func(c *Config) { c.Issuer.DPoP = DPoPAllowed; c.DPoP.MaxAge = -time.Second }, false},
-		{"unknown mode", func(c *Config) { c.Issuer.DPoP = 7 }, false},
+		{"options without an issuer accepting DPoP", func(c *smartmw.Config) { c.DPoP.MaxAge = time.Minute }, false},
+		{"a store without an issuer accepting DPoP", func(c *smartmw.Config) { c.DPoP.Store = smartmw.NewMemoryStore(1) }, false},
+		{"HS256", func(c *smartmw.Config) { c.Issuer.DPoP = smartmw.DPoPAllowed; c.DPoP.Algorithms = []string{"HS256"} }, false},
+		{"none", func(c *smartmw.Config) { c.Issuer.DPoP = smartmw.DPoPAllowed; c.DPoP.Algorithms = []string{"none"} }, false},
+		{"short nonce key", func(c *smartmw.Config) { c.Issuer.DPoP = smartmw.DPoPAllowed; c.DPoP.NonceKey = make([]byte, 31) }, false},
+		{"MaxAge too long", func(c *smartmw.Config) { c.Issuer.DPoP = smartmw.DPoPAllowed; c.DPoP.MaxAge = time.Hour }, false},
+		{"negative MaxAge", func(c *smartmw.Config) { c.Issuer.DPoP = smartmw.DPoPAllowed; c.DPoP.MaxAge = -time.Second }, false},
+		{"unknown mode", func(c *smartmw.Config) { c.Issuer.DPoP = 7 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Issuer: Issuer{URL: testIssuer, Audience: testAudience, Keyfunc: staticKey}}
+			cfg := smartmw.Config{Issuer: smartmw.Issuer{URL: is.URL(), Audience: testAudience, Keyfunc: noKeys}}
 			tc.adjust(&cfg)
-			_, err := New(context.Background(), cfg)
+			_, err := smartmw.New(context.Background(), cfg)
 			if (err == nil) != tc.ok {
 				t.Fatalf("New = %v, want ok %v", err, tc.ok)
 			}
@@ -851,11 +873,11 @@ func TestDPoPConfig(t *testing.T) {
 }
 
 func TestDPoPKindName(t *testing.T) {
-	if got := KindName(ErrInvalidProof); got != "invalid_dpop_proof" {
+	if got := smartmw.KindName(smartmw.ErrInvalidProof); got != "invalid_dpop_proof" {
 		t.Errorf("KindName(ErrInvalidProof) = %q", got)
 	}
-	e := &Error{Status: 401, Code: CodeUseDPoPNonce}
-	if !errors.Is(e, ErrInvalidProof) || errors.Is(e, ErrInvalidToken) {
+	e := &smartmw.Error{Status: 401, Code: smartmw.CodeUseDPoPNonce}
+	if !errors.Is(e, smartmw.ErrInvalidProof) || errors.Is(e, smartmw.ErrInvalidToken) {
 		t.Errorf("use_dpop_nonce is not of kind ErrInvalidProof alone")
 	}
 }
@@ -864,20 +886,21 @@ func TestDPoPKindName(t *testing.T) {
 // challenges of a 401 name the metadata (RFC 9728 §5.1 allows it with
 // DPoP), and the metadata says what the base accepts of DPoP (RFC 9728 §2).
 func TestDPoPWithResourceMetadata(t *testing.T) {
+	is := newIssuer(t)
 	const prm = `resource_metadata="https://fhir.example.org/.well-known/oauth-protected-resource/r4"`
 	for _, tc := range []struct {
-		mode      DPoPMode
+		mode      smartmw.DPoPMode
 		challenge string
 		methods   []string
 		algs      []string
 		required  bool
 	}{
-		{DPoPOff, `Bearer realm="fhir", ` + prm, []string{"header"}, nil, false},
-		{DPoPAllowed, `Bearer realm="fhir", ` + prm + `, DPoP realm="fhir", algs="ES256", ` + prm, []string{"header"}, []string{"ES256"}, false},
-		{DPoPRequired, `DPoP realm="fhir", algs="ES256", ` + prm, nil, []string{"ES256"}, true},
+		{smartmw.DPoPOff, `Bearer realm="fhir", ` + prm, []string{"header"}, nil, false},
+		{smartmw.DPoPAllowed, `Bearer realm="fhir", ` + prm + `, DPoP realm="fhir", algs="ES256", ` + prm, []string{"header"}, []string{"ES256"}, false},
+		{smartmw.DPoPRequired, `DPoP realm="fhir", algs="ES256", ` + prm, nil, []string{"ES256"}, true},
 	} {
 		t.Run([]string{"off", "allowed", "required"}[tc.mode], func(t *testing.T) {
-			g := dpopGuard(t, tc.mode, nil, func(c *Config) { c.Hooks.ResourceMetadata = true })
+			g := dpopGuard(t, is, tc.mode, nil, func(c *smartmw.Config) { c.Hooks.ResourceMetadata = true })
 			rec := run(g, httptest.NewRequest(http.MethodGet, dpopTarget, nil))
 			if got := rec.Header().Get("WWW-Authenticate"); got != tc.challenge {
 				t.Errorf("challenge:\n got %s\nwant %s", got, tc.challenge)

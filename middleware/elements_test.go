@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/smarttest"
 )
 
@@ -65,10 +64,7 @@ func (s *elementsStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // that says why.
 func TestElementsAndSummaryThroughTheGuard(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	const notSocial = "patient/Observation.rs?category:not=http://terminology.hl7.org/CodeSystem/observation-category|social-history"
 	tests := []struct {
 		name, scopes, target string

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"io"
@@ -7,10 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 func TestTokenExtraction(t *testing.T) {
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	tok := sign(t, is, goodClaims(is))
 	form := func(method, body string) *http.Request {
 		r := httptest.NewRequest(method, "/r4/Observation/_search", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -79,14 +82,14 @@ func TestTokenExtraction(t *testing.T) {
 			return r
 		}, formBody: true, status: 401},
 	}
-	strict, withForm := newTest(t, nil), newTest(t, func(c *Config) { c.Tokens.FormBody = true })
+	strict, withForm := newGuard(t, is, nil), newGuard(t, is, func(c *smartmw.Config) { c.Tokens.FormBody = true })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := strict
 			if tc.formBody {
 				m = withForm
 			}
-			rec, g := serve(m, tc.req())
+			rec, g := authenticateOnly(m, tc.req())
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.status, rec.Body)
 			}
@@ -108,8 +111,9 @@ func TestTokenExtraction(t *testing.T) {
 
 // TestFormBodyIsRestored: the next handler reads the whole form body.
 func TestFormBodyIsRestored(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Tokens.FormBody = true })
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Tokens.FormBody = true })
+	tok := sign(t, is, goodClaims(is))
 	body := "patient=123&access_token=" + tok + "&code=" + url.QueryEscape("http://loinc.org|1234-5")
 	r := httptest.NewRequest("POST", "/r4/Observation/_search", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
@@ -130,17 +134,18 @@ func TestFormBodyIsRestored(t *testing.T) {
 // wrong, whether cached tokens are kept or not, too large, or sent with
 // another token.
 func TestMalformedTokenRefusedFirst(t *testing.T) {
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	tok := sign(t, is, goodClaims(is))
 	bad := tok[:20] + "!" + tok[20:]
 	const malformed = `Bearer realm="fhir", error="invalid_request", error_description="malformed Bearer credentials"`
 	guards := []struct {
 		name string
-		m    *Guard
+		m    *smartmw.Guard
 	}{
-		{"cache", newTest(t, nil)},
-		{"no cache", newTest(t, func(c *Config) { c.Cache.Disable = true })},
-		{"form tokens", newTest(t, func(c *Config) { c.Tokens.FormBody = true })},
-		{"small tokens", newTest(t, func(c *Config) { c.Bounds.MaxTokenSize = 64 })},
+		{"cache", newGuard(t, is, nil)},
+		{"no cache", newGuard(t, is, func(c *smartmw.Config) { c.Cache.Disable = true })},
+		{"form tokens", newGuard(t, is, func(c *smartmw.Config) { c.Tokens.FormBody = true })},
+		{"small tokens", newGuard(t, is, func(c *smartmw.Config) { c.Bounds.MaxTokenSize = 64 })},
 	}
 	reqs := []struct {
 		name string
@@ -156,11 +161,11 @@ func TestMalformedTokenRefusedFirst(t *testing.T) {
 	}
 	for _, g := range guards {
 		// The good token first, so that a cache holds it.
-		if rec, _ := serve(g.m, bearerRequest(tok)); g.name != "small tokens" && rec.Code != 204 {
+		if rec, _ := authenticateOnly(g.m, bearerRequest(tok)); g.name != "small tokens" && rec.Code != 204 {
 			t.Fatalf("%s: the good token got %d", g.name, rec.Code)
 		}
 		for _, r := range reqs {
-			rec, gr := serve(g.m, r.req())
+			rec, gr := authenticateOnly(g.m, r.req())
 			if rec.Code != 400 || gr != nil || rec.Header().Get("WWW-Authenticate") != malformed {
 				t.Errorf("%s, %s: %d %q", g.name, r.name, rec.Code, rec.Header().Get("WWW-Authenticate"))
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -45,33 +44,13 @@ func (s *anyPatientStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"resourceType":%q,"id":%q,"subject":{"reference":"Patient/%s"}}`, typ, id, owner)
 }
 
-func do(t *testing.T, h http.Handler, method, target, token, body string) *httptest.ResponseRecorder {
-	t.Helper()
-	var r *http.Request
-	if body != "" {
-		r = httptest.NewRequest(method, target, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/fhir+json")
-	} else {
-		r = httptest.NewRequest(method, target, nil)
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
-
 // TestHandlerCannotWidenItsDecision: whatever a handler does with the
 // Decision it is given (change what the getters return, put another
 // Decision on the context, call next with it), the guard enforces the
 // decision the authorizer made.
 func TestHandlerCannotWidenItsDecision(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	store := &anyPatientStore{}
 	widening := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, _ := smartctx.DecisionFromContext(r.Context())
@@ -149,13 +128,10 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := is.Config()
-			cfg.FHIR.SkipPatientUserCompartment = tc.skip
-			cfg.FHIR.RefuseBroadSearches = tc.refuse
-			guard, err := smartmw.New(t.Context(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			guard := newGuard(t, is, func(cfg *smartmw.Config) {
+				cfg.FHIR.SkipPatientUserCompartment = tc.skip
+				cfg.FHIR.RefuseBroadSearches = tc.refuse
+			})
 			opts := []smarttest.TokenOption{smarttest.Scopes("openid fhirUser user/*.rs")}
 			if tc.fhirUser != "" {
 				opts = append(opts, smarttest.FHIRUser(tc.fhirUser))
@@ -175,10 +151,7 @@ func TestPatientUserStaysInCompartment(t *testing.T) {
 // through the same compartment checks as patient/ scopes.
 func TestPatientUserCannotWriteAnotherPatient(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	store := &anyPatientStore{}
 	h := guard.Handler(store)
 	tok := is.Token(t, smarttest.Scopes("user/Observation.cud user/Observation.r"), smarttest.FHIRUser("Patient/123"))
@@ -323,10 +296,7 @@ func TestErrorKinds(t *testing.T) {
 // without an audience is told so.
 func TestForbiddenSaysWhatIsWrong(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	h := guard.Handler(&anyPatientStore{})
 	tests := []struct {
 		name, target, token string
@@ -436,12 +406,9 @@ func TestBaseFromAudience(t *testing.T) {
 		{"/fhir", "/r4/Observation/o1", 404},
 		{"https://fhir.example.org/r4", "/r4/Observation/o1", 200},
 	} {
-		cfg := is.Config()
-		cfg.Base = tc.base
-		guard, err := smartmw.New(t.Context(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		guard := newGuard(t, is, func(cfg *smartmw.Config) {
+			cfg.Base = tc.base
+		})
 		if w := do(t, guard.Handler(&anyPatientStore{}), "GET", tc.target, tok, ""); w.Code != tc.want {
 			t.Errorf("Base %q, GET %s: %d, want %d", tc.base, tc.target, w.Code, tc.want)
 		}

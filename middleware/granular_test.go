@@ -36,12 +36,9 @@ func TestSeveralGranularScopesAnswerTheSearch(t *testing.T) {
 	tok := is.Token(t, smarttest.Patient("123"), smarttest.Scopes("launch/patient "+
 		"patient/Condition.rs?category="+cat+"|encounter-diagnosis patient/Condition.rs?category="+cat+"|health-concern"))
 	for _, skip := range []bool{false, true} {
-		cfg := is.Config()
-		cfg.FHIR.SkipResponseGuard = skip
-		guard, err := smartmw.New(t.Context(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		guard := newGuard(t, is, func(cfg *smartmw.Config) {
+			cfg.FHIR.SkipResponseGuard = skip
+		})
 		seen = ""
 		w := do(t, guard.Handler(store), "GET", "/r4/Condition?patient=123", tok, "")
 		if want := cat + "|encounter-diagnosis," + cat + "|health-concern"; seen != want {
@@ -81,10 +78,7 @@ func TestGranularScopesOnEveryParameterType(t *testing.T) {
 		fmt.Fprint(w, stored[r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]])
 	})
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	h := guard.Handler(store)
 	tests := []struct {
 		scopes, patient string

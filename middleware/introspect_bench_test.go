@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"net/http"
@@ -12,16 +12,17 @@ import (
 // result costs no more than a cached JWT). Both authenticate and decide a
 // user/ search around a no-op handler.
 func BenchmarkCachedToken(b *testing.B) {
+	is := newIssuer(b)
 	f := newFakeIntrospection(b)
-	answer := activeAnswer()
+	answer := activeAnswer(is)
 	answer["scope"] = "user/Observation.rs"
 	f.set("opaque-token-0123456789abcdefghijklmnopqrstuvwxyz", answer)
-	m := newIntrospecting(b, f, nil)
+	m := newIntrospecting(b, is, f, nil)
 	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	user := goodClaims()
+	user := goodClaims(is)
 	user["scope"] = "user/Observation.rs"
 	for _, bc := range []struct{ name, token string }{
-		{"jwt", rs256(b, user)},
+		{"jwt", sign(b, is, user)},
 		{"introspection", "opaque-token-0123456789abcdefghijklmnopqrstuvwxyz"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

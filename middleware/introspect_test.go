@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // fakeIntrospection is an RFC 7662 endpoint on httptest: it answers each
@@ -96,20 +99,20 @@ func (f *fakeIntrospection) set(token string, answer any) {
 }
 
 // activeAnswer is a SMART introspection answer for a patient app.
-func activeAnswer() map[string]any {
+func activeAnswer(is *smarttest.Issuer) map[string]any {
 	return map[string]any{
 		"active": true, "scope": "launch/patient patient/Observation.rs", "client_id": "app-1",
 		"exp": testNow.Add(time.Hour).Unix(), "iat": testNow.Add(-time.Minute).Unix(), "sub": "alice",
-		"aud": testAudience, "iss": testIssuer, "patient": "123", "token_type": "Bearer",
+		"aud": testAudience, "iss": is.URL(), "patient": "123", "token_type": "Bearer",
 	}
 }
 
 // newIntrospecting returns a Guard whose Issuer introspects its tokens at
 // f, on the fixed clock, after adjust.
-func newIntrospecting(t testing.TB, f *fakeIntrospection, adjust func(*Config)) *Guard {
-	return newTest(t, func(c *Config) {
-		c.Issuer.Format = TokensJWTOrIntrospect
-		c.Issuer.Introspection = Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret"}
+func newIntrospecting(t testing.TB, is *smarttest.Issuer, f *fakeIntrospection, adjust func(*smartmw.Config)) *smartmw.Guard {
+	return newGuard(t, is, func(c *smartmw.Config) {
+		c.Issuer.Format = smartmw.TokensJWTOrIntrospect
+		c.Issuer.Introspection = smartmw.Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret"}
 		c.Hooks.Logger = slog.New(&recordLog{})
 		if adjust != nil {
 			adjust(c)
@@ -135,8 +138,9 @@ var emptyBundle = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) 
 // TestIntrospectionAnswers: what an introspection answer must hold for
 // the request to pass, and what the client is told otherwise.
 func TestIntrospectionAnswers(t *testing.T) {
+	is := newIssuer(t)
 	with := func(change func(map[string]any)) map[string]any {
-		a := activeAnswer()
+		a := activeAnswer(is)
 		change(a)
 		return a
 	}
@@ -144,17 +148,17 @@ func TestIntrospectionAnswers(t *testing.T) {
 		name   string
 		answer any
 		status int // of the endpoint, when not 200
-		adjust func(*Config)
+		adjust func(*smartmw.Config)
 		want   int    // status of the FHIR request
 		desc   string // error_description, for 401
 	}{
-		{name: "active", answer: activeAnswer(), want: 200},
+		{name: "active", answer: activeAnswer(is), want: 200},
 		{name: "no iss, aud array", answer: with(func(a map[string]any) { delete(a, "iss"); a["aud"] = []any{"x", testAudience} }), want: 200},
 		{name: "Ory Hydra shape, ext via claim paths", answer: map[string]any{
 			"active": true, "client_id": "app-1", "exp": testNow.Add(time.Hour).Unix(), "iat": testNow.Unix(), "nbf": testNow.Unix(),
-			"iss": testIssuer, "aud": []any{testAudience}, "scope": "launch/patient patient/Observation.rs", "sub": "alice",
+			"iss": is.URL(), "aud": []any{testAudience}, "scope": "launch/patient patient/Observation.rs", "sub": "alice",
 			"token_type": "Bearer", "token_use": "access_token", "ext": map[string]any{"patient": "123", "fhirUser": "Patient/123"},
-		}, adjust: func(c *Config) {
+		}, adjust: func(c *smartmw.Config) {
 			c.Issuer.Claims.Patient = []string{"ext.patient"}
 			c.Issuer.Claims.FHIRUser = []string{"ext.fhirUser"}
 		}, want: 200},
@@ -167,7 +171,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 		{name: "another audience", answer: with(func(a map[string]any) { a["aud"] = "https://other.example.org/fhir" }), want: 401, desc: "token not issued for this server"},
 		{name: "no audience", answer: with(func(a map[string]any) { delete(a, "aud") }), want: 401, desc: "token not issued for this server"},
 		{name: "no audience, SkipMissingAudience", answer: with(func(a map[string]any) { delete(a, "aud") }),
-			adjust: func(c *Config) { c.Issuer.Introspection.SkipMissingAudience = true }, want: 200},
+			adjust: func(c *smartmw.Config) { c.Issuer.Introspection.SkipMissingAudience = true }, want: 200},
 		{name: "refresh token", answer: with(func(a map[string]any) { a["token_use"] = "refresh_token" }), want: 401, desc: "not an access token"},
 		{name: "DPoP-bound", answer: with(func(a map[string]any) { a["token_type"] = "DPoP" }), want: 401, desc: "not an access token"},
 		{name: "token_type bearer, lower case", answer: with(func(a map[string]any) { a["token_type"] = "bearer" }), want: 200},
@@ -192,7 +196,7 @@ func TestIntrospectionAnswers(t *testing.T) {
 			if tc.answer != nil {
 				f.set("opaque-token", tc.answer)
 			}
-			m := newIntrospecting(t, f, tc.adjust)
+			m := newIntrospecting(t, is, f, tc.adjust)
 			reached := false
 			rec := searchWith(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				reached = true
@@ -221,19 +225,20 @@ func TestIntrospectionAnswers(t *testing.T) {
 // TestIntrospectionGrant: the launch context, fhirUser, scopes and client
 // come from the answer.
 func TestIntrospectionGrant(t *testing.T) {
+	is := newIssuer(t)
 	f := newFakeIntrospection(t)
-	a := activeAnswer()
+	a := activeAnswer(is)
 	a["fhirUser"] = "Patient/123"
 	a["encounter"] = "e1"
 	a["need_patient_banner"] = true
 	f.set("opaque-token", a)
-	m := newIntrospecting(t, f, nil)
+	m := newIntrospecting(t, is, f, nil)
 	g, err := m.Verify(context.Background(), "opaque-token")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g.Patient() != "123" || g.FHIRUser() != "Patient/123" || g.Encounter() != "e1" || !g.NeedPatientBanner() ||
-		g.ClientID() != "app-1" || g.Subject() != "alice" || g.Issuer() != testIssuer || !g.Scopes().Has("patient/Observation.rs") {
+		g.ClientID() != "app-1" || g.Subject() != "alice" || g.Issuer() != is.URL() || !g.Scopes().Has("patient/Observation.rs") {
 		t.Errorf("grant %+v", g)
 	}
 	if !g.ExpiresAt().Equal(time.Unix(testNow.Add(time.Hour).Unix(), 0)) {
@@ -244,12 +249,13 @@ func TestIntrospectionGrant(t *testing.T) {
 // TestIntrospectionClientAuthentication: how the Guard authenticates to
 // the endpoint, and what it sends.
 func TestIntrospectionClientAuthentication(t *testing.T) {
+	is := newIssuer(t)
 	tests := []struct {
 		name  string
-		in    Introspection
+		in    smartmw.Introspection
 		check func(t *testing.T, r *http.Request, form map[string][]string)
 	}{
-		{"client_secret_basic, form-encoded", Introspection{ClientID: "fhir server", ClientSecret: "s:e/c%r"},
+		{"client_secret_basic, form-encoded", smartmw.Introspection{ClientID: "fhir server", ClientSecret: "s:e/c%r"},
 			func(t *testing.T, r *http.Request, form map[string][]string) {
 				id, secret, ok := r.BasicAuth()
 				if !ok || id != "fhir+server" || secret != "s%3Ae%2Fc%25r" {
@@ -259,19 +265,19 @@ func TestIntrospectionClientAuthentication(t *testing.T) {
 					t.Error("secret in the body too")
 				}
 			}},
-		{"client_secret_post", Introspection{Auth: IntrospectionClientSecretPost, ClientID: "fhir", ClientSecret: "s3cret"},
+		{"client_secret_post", smartmw.Introspection{Auth: smartmw.IntrospectionClientSecretPost, ClientID: "fhir", ClientSecret: "s3cret"},
 			func(t *testing.T, r *http.Request, form map[string][]string) {
 				if r.Header.Get("Authorization") != "" || fmt.Sprint(form["client_id"], form["client_secret"]) != "[fhir] [s3cret]" {
 					t.Errorf("auth %q, form %v", r.Header.Get("Authorization"), form)
 				}
 			}},
-		{"bearer", Introspection{BearerToken: func(context.Context) (string, error) { return "rs-token", nil }},
+		{"bearer", smartmw.Introspection{BearerToken: func(context.Context) (string, error) { return "rs-token", nil }},
 			func(t *testing.T, r *http.Request, form map[string][]string) {
 				if r.Header.Get("Authorization") != "Bearer rs-token" {
 					t.Errorf("auth %q", r.Header.Get("Authorization"))
 				}
 			}},
-		{"none", Introspection{Auth: IntrospectionNone},
+		{"none", smartmw.Introspection{Auth: smartmw.IntrospectionNone},
 			func(t *testing.T, r *http.Request, form map[string][]string) {
 				if r.Header.Get("Authorization") != "" || form["client_id"] != nil {
 					t.Errorf("credentials sent: %q %v", r.Header.Get("Authorization"), form)
@@ -281,8 +287,8 @@ func TestIntrospectionClientAuthentication(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIntrospection(t)
-			f.set("opaque-token", activeAnswer())
-			m := newIntrospecting(t, f, func(c *Config) {
+			f.set("opaque-token", activeAnswer(is))
+			m := newIntrospecting(t, is, f, func(c *smartmw.Config) {
 				tc.in.Endpoint = f.url()
 				c.Issuer.Introspection = tc.in
 			})
@@ -304,22 +310,23 @@ func TestIntrospectionClientAuthentication(t *testing.T) {
 // TestIntrospectionEndpointFromMetadata: without Endpoint, the issuer's
 // metadata names it; without one there, New fails.
 func TestIntrospectionEndpointFromMetadata(t *testing.T) {
+	is := newIssuer(t)
 	f := newFakeIntrospection(t)
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	f.set("opaque-token", withIss(jwt.MapClaims(activeAnswer()), as.issuer()))
-	cfg := func() Config {
-		return Config{Issuer: Issuer{
+	f.set("opaque-token", withIss(jwt.MapClaims(activeAnswer(is)), as.issuer()))
+	cfg := func() smartmw.Config {
+		return smartmw.Config{Issuer: smartmw.Issuer{
 			URL:           as.issuer(),
 			Audience:      testAudience,
-			Format:        TokensIntrospect,
-			Introspection: Introspection{Auth: IntrospectionNone},
-		}, Tokens: TokenOptions{Now: fixedNow}, Hooks: Hooks{Logger: slog.New(&recordLog{})}}
+			Format:        smartmw.TokensIntrospect,
+			Introspection: smartmw.Introspection{Auth: smartmw.IntrospectionNone},
+		}, Tokens: smartmw.TokenOptions{Now: fixedNow}, Hooks: smartmw.Hooks{Logger: slog.New(&recordLog{})}}
 	}
-	if _, err := New(t.Context(), cfg()); err == nil || !strings.Contains(err.Error(), "introspection_endpoint") {
+	if _, err := smartmw.New(t.Context(), cfg()); err == nil || !strings.Contains(err.Error(), "introspection_endpoint") {
 		t.Fatalf("New without an endpoint anywhere: %v", err)
 	}
 	as.introspection = f.url()
-	m, err := New(t.Context(), cfg())
+	m, err := smartmw.New(t.Context(), cfg())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,14 +341,15 @@ func TestIntrospectionEndpointFromMetadata(t *testing.T) {
 // TestIntrospectionCache: an active answer is reused until exp or
 // CacheTTL, whichever is first; inactive answers and failures are not.
 func TestIntrospectionCache(t *testing.T) {
+	is := newIssuer(t)
 	f := newFakeIntrospection(t)
-	long := activeAnswer()
-	short := activeAnswer()
+	long := activeAnswer(is)
+	short := activeAnswer(is)
 	short["exp"] = testNow.Add(20 * time.Second).Unix()
 	f.set("long", long)
 	f.set("short", short)
 	now := testNow
-	m := newIntrospecting(t, f, func(c *Config) {
+	m := newIntrospecting(t, is, f, func(c *smartmw.Config) {
 		c.Tokens.Now = func() time.Time { return now }
 		c.Tokens.Leeway = time.Second
 		c.Issuer.Introspection.CacheTTL = 45 * time.Second
@@ -374,10 +382,11 @@ func TestIntrospectionCache(t *testing.T) {
 // TestIntrospectionSharesOneCall: concurrent requests with one token make
 // one call, and all get its answer.
 func TestIntrospectionSharesOneCall(t *testing.T) {
+	is := newIssuer(t)
 	f := newFakeIntrospection(t)
-	f.set("opaque-token", activeAnswer())
+	f.set("opaque-token", activeAnswer(is))
 	f.gate = make(chan struct{})
-	m := newIntrospecting(t, f, nil)
+	m := newIntrospecting(t, is, f, nil)
 	h := m.Handler(emptyBundle)
 	const n = 20
 	codes := make(chan int, n)
@@ -403,11 +412,12 @@ func TestIntrospectionSharesOneCall(t *testing.T) {
 // flooded makes requests fail with 503 and Retry-After, never pass; the
 // outage is logged once.
 func TestIntrospectionUnavailable(t *testing.T) {
+	is := newIssuer(t)
 	t.Run("slow", func(t *testing.T) {
 		f := newFakeIntrospection(t)
-		f.set("opaque-token", activeAnswer())
+		f.set("opaque-token", activeAnswer(is))
 		f.delay = 2 * time.Second
-		m := newIntrospecting(t, f, func(c *Config) { c.Issuer.Introspection.Timeout = 100 * time.Millisecond })
+		m := newIntrospecting(t, is, f, func(c *smartmw.Config) { c.Issuer.Introspection.Timeout = 100 * time.Millisecond })
 		start := time.Now()
 		rec := searchWith(m.Handler(emptyBundle), "opaque-token")
 		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
@@ -420,11 +430,11 @@ func TestIntrospectionUnavailable(t *testing.T) {
 	t.Run("down, logged once", func(t *testing.T) {
 		f := newFakeIntrospection(t)
 		logs := &recordLog{}
-		m := newIntrospecting(t, f, func(c *Config) { c.Hooks.Logger = slog.New(logs) })
+		m := newIntrospecting(t, is, f, func(c *smartmw.Config) { c.Hooks.Logger = slog.New(logs) })
 		f.srv.Close()
 		for i := range 10 {
-			var e *Error
-			if _, err := m.Verify(context.Background(), fmt.Sprint("opaque-", i)); !errors.As(err, &e) || e.Status != 503 || !errors.Is(err, ErrUnavailable) {
+			var e *smartmw.Error
+			if _, err := m.Verify(context.Background(), fmt.Sprint("opaque-", i)); !errors.As(err, &e) || e.Status != 503 || !errors.Is(err, smartmw.ErrUnavailable) {
 				t.Fatalf("err %v", err)
 			}
 		}
@@ -435,24 +445,24 @@ func TestIntrospectionUnavailable(t *testing.T) {
 	t.Run("flooded", func(t *testing.T) {
 		f := newFakeIntrospection(t)
 		f.gate = make(chan struct{})
-		m := newIntrospecting(t, f, nil)
-		const n = maxIntrospections + 16
+		m := newIntrospecting(t, is, f, nil)
+		const n = smartmw.MaxIntrospections + 16
 		errs := make(chan error, n)
 		for i := range n {
 			go func() { _, err := m.Verify(context.Background(), fmt.Sprint("random-", i)); errs <- err }()
 		}
 		busy := 0
-		for range n - maxIntrospections {
-			if err := <-errs; errors.Is(err, ErrUnavailable) {
+		for range n - smartmw.MaxIntrospections {
+			if err := <-errs; errors.Is(err, smartmw.ErrUnavailable) {
 				busy++
 			}
 		}
 		close(f.gate)
-		for range maxIntrospections {
+		for range smartmw.MaxIntrospections {
 			<-errs
 		}
-		if busy != n-maxIntrospections || f.maxIn.Load() > maxIntrospections {
-			t.Errorf("%d answered 503 at once, %d calls in flight at most; want %d and %d", busy, f.maxIn.Load(), n-maxIntrospections, maxIntrospections)
+		if busy != n-smartmw.MaxIntrospections || f.maxIn.Load() > smartmw.MaxIntrospections {
+			t.Errorf("%d answered 503 at once, %d calls in flight at most; want %d and %d", busy, f.maxIn.Load(), n-smartmw.MaxIntrospections, smartmw.MaxIntrospections)
 		}
 	})
 }
@@ -460,27 +470,28 @@ func TestIntrospectionUnavailable(t *testing.T) {
 // TestTokenFormats: per issuer, which tokens are verified with keys,
 // which introspected, and which refused without asking anyone.
 func TestTokenFormats(t *testing.T) {
-	jwtTok := func(t *testing.T) string { return rs256(t, goodClaims()) }
+	is := newIssuer(t)
+	jwtTok := func(t *testing.T) string { return sign(t, is, goodClaims(is)) }
 	tests := []struct {
 		name       string
-		tokens     TokenFormat
+		tokens     smartmw.TokenFormat
 		opaqueCode int
 		jwtCalls   int32 // introspection calls for a JWT
 	}{
-		{"JWT only", TokensJWT, 401, 0},
-		{"JWT or introspection", TokensJWTOrIntrospect, 200, 0},
-		{"introspection only", TokensIntrospect, 200, 1},
+		{"JWT only", smartmw.TokensJWT, 401, 0},
+		{"JWT or introspection", smartmw.TokensJWTOrIntrospect, 200, 0},
+		{"introspection only", smartmw.TokensIntrospect, 200, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIntrospection(t)
-			f.set("opaque-token", activeAnswer())
+			f.set("opaque-token", activeAnswer(is))
 			tok := jwtTok(t)
-			f.set(tok, activeAnswer())
-			m := newTest(t, func(c *Config) {
+			f.set(tok, activeAnswer(is))
+			m := newGuard(t, is, func(c *smartmw.Config) {
 				c.Issuer.Format = tc.tokens
-				if tc.tokens != TokensJWT {
-					c.Issuer.Introspection = Introspection{Endpoint: f.url()}
+				if tc.tokens != smartmw.TokensJWT {
+					c.Issuer.Introspection = smartmw.Introspection{Endpoint: f.url()}
 				}
 			})
 			h := m.Handler(emptyBundle)
@@ -491,7 +502,7 @@ func TestTokenFormats(t *testing.T) {
 			if rec := searchWith(h, "opaque-token"); rec.Code != tc.opaqueCode {
 				t.Errorf("opaque: %d, want %d", rec.Code, tc.opaqueCode)
 			}
-			if tc.tokens == TokensJWT && f.calls.Load() != before {
+			if tc.tokens == smartmw.TokensJWT && f.calls.Load() != before {
 				t.Error("an opaque token was sent to an endpoint nobody configured")
 			}
 		})
@@ -502,14 +513,15 @@ func TestTokenFormats(t *testing.T) {
 // the issuer that introspects for the request's base; two such issuers for
 // one base are a Config error.
 func TestOpaqueTokenGoesToItsBaseIssuerOnly(t *testing.T) {
+	is := newIssuer(t)
 	const baseB = "https://fhir.example.org/tenant-b"
 	const issB = "https://hydra.example.org"
 	fB := newFakeIntrospection(t)
-	answer := activeAnswer()
+	answer := activeAnswer(is)
 	answer["iss"], answer["aud"] = issB, baseB
 	fB.set("opaque-token", answer)
-	m := newTest(t, func(c *Config) {
-		c.Issuers = []Issuer{{URL: issB, Audience: baseB, Format: TokensIntrospect, Introspection: Introspection{Endpoint: fB.url()}}}
+	m := newGuard(t, is, func(c *smartmw.Config) {
+		c.Issuers = []smartmw.Issuer{{URL: issB, Audience: baseB, Format: smartmw.TokensIntrospect, Introspection: smartmw.Introspection{Endpoint: fB.url()}}}
 	})
 	h := m.Handler(emptyBundle)
 	get := func(target string) int {
@@ -530,13 +542,13 @@ func TestOpaqueTokenGoesToItsBaseIssuerOnly(t *testing.T) {
 		t.Errorf("B's cached token on A's base: %d", c)
 	}
 
-	_, err := New(context.Background(), Config{Issuer: Issuer{
-		URL:           testIssuer,
+	_, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+		URL:           is.URL(),
 		Audience:      testAudience,
-		Keyfunc:       staticKey,
-		Format:        TokensJWTOrIntrospect,
-		Introspection: Introspection{Endpoint: fB.url()},
-	}, Issuers: []Issuer{{URL: issB, Audience: testAudience, Format: TokensIntrospect, Introspection: Introspection{Endpoint: fB.url()}}}})
+		Keyfunc:       noKeys,
+		Format:        smartmw.TokensJWTOrIntrospect,
+		Introspection: smartmw.Introspection{Endpoint: fB.url()},
+	}, Issuers: []smartmw.Issuer{{URL: issB, Audience: testAudience, Format: smartmw.TokensIntrospect, Introspection: smartmw.Introspection{Endpoint: fB.url()}}}})
 	if err == nil || !strings.Contains(err.Error(), "both introspect opaque tokens") {
 		t.Errorf("two introspecting issuers for one base: %v", err)
 	}
@@ -545,16 +557,17 @@ func TestOpaqueTokenGoesToItsBaseIssuerOnly(t *testing.T) {
 // TestIntrospectionConfigErrors: bad introspection settings are reported
 // by New with the rest.
 func TestIntrospectionConfigErrors(t *testing.T) {
-	_, err := New(context.Background(), Config{Issuer: Issuer{
-		URL:           testIssuer,
+	is := newIssuer(t)
+	_, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+		URL:           is.URL(),
 		Audience:      testAudience,
-		Keyfunc:       staticKey,
-		Introspection: Introspection{Endpoint: "https://auth.example.org/introspect"},
-	}, Issuers: []Issuer{
-		{URL: "https://a.example.org", Audience: "https://fhir.example.org/a", Format: TokensIntrospect,
-			Introspection: Introspection{Endpoint: "http://auth.example.org/introspect", Auth: IntrospectionClientSecretPost, Timeout: -1}},
-		{URL: "https://b.example.org", Audience: "https://fhir.example.org/b", Format: TokensIntrospect,
-			Introspection: Introspection{Endpoint: "https://b.example.org/i", Auth: IntrospectionBearer}},
+		Keyfunc:       noKeys,
+		Introspection: smartmw.Introspection{Endpoint: "https://auth.example.org/introspect"},
+	}, Issuers: []smartmw.Issuer{
+		{URL: "https://a.example.org", Audience: "https://fhir.example.org/a", Format: smartmw.TokensIntrospect,
+			Introspection: smartmw.Introspection{Endpoint: "http://auth.example.org/introspect", Auth: smartmw.IntrospectionClientSecretPost, Timeout: -1}},
+		{URL: "https://b.example.org", Audience: "https://fhir.example.org/b", Format: smartmw.TokensIntrospect,
+			Introspection: smartmw.Introspection{Endpoint: "https://b.example.org/i", Auth: smartmw.IntrospectionBearer}},
 		{URL: "https://c.example.org", Audience: "https://fhir.example.org/c", Format: 7},
 	}})
 	if err == nil {

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // TestKeyWithoutAlgVerifiesOneAlgorithm: an RSA JWK without "alg" is
@@ -36,7 +38,7 @@ func TestKeyWithoutAlgVerifiesOneAlgorithm(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				as := newFakeAS(t, jwk(rsaKey(), "k1", tc.extra))
-				m := newFromAS(t, as, func(c *Config) { c.Tokens.Algorithms = tc.algs })
+				m := newFromAS(t, as, func(c *smartmw.Config) { c.Tokens.Algorithms = tc.algs })
 				tok := asToken(t, as, tc.method, rsaKey(), map[string]any{"kid": kid})
 				_, err := m.Verify(context.Background(), tok)
 				if (err == nil) != tc.ok {
@@ -61,7 +63,7 @@ func TestJWKSCacheControlHonoured(t *testing.T) {
 		t.Run("Cache-Control "+tc.cc, func(t *testing.T) {
 			as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 			as.cacheCtl = tc.cc
-			newFromAS(t, as, func(c *Config) { c.Keys.RefreshInterval = 20 * time.Millisecond })
+			newFromAS(t, as, func(c *smartmw.Config) { c.Keys.RefreshInterval = 20 * time.Millisecond })
 			time.Sleep(200 * time.Millisecond)
 			if n := as.jwksHits.Load(); (n > 3) != tc.many {
 				t.Errorf("%d fetches in 200 ms with RefreshInterval 20 ms", n)
@@ -74,7 +76,7 @@ func TestJWKSCacheControlHonoured(t *testing.T) {
 // after the next successful fetch.
 func TestRemovedKeyIsDropped(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil), jwk(otherRSAKey(), "k2", nil))
-	m := newFromAS(t, as, func(c *Config) { c.Keys.RefreshInterval = 20 * time.Millisecond; c.Cache.Disable = true })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Keys.RefreshInterval = 20 * time.Millisecond; c.Cache.Disable = true })
 	tok := asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": "k2"})
 	if _, err := m.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)
@@ -92,7 +94,7 @@ func TestRemovedKeyIsDropped(t *testing.T) {
 // answers.
 func TestStaleKeysAreDropped(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) {
+	m := newFromAS(t, as, func(c *smartmw.Config) {
 		c.Keys.RefreshInterval = 20 * time.Millisecond
 		c.Keys.MaxStaleness = 150 * time.Millisecond
 		c.Keys.UnknownKIDInterval = time.Millisecond

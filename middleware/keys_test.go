@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"bytes"
@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // newFromAS returns a Middleware that gets its keys from as, discovering
 // them unless adjust sets JWKSURL.
-func newFromAS(t *testing.T, as *fakeAS, adjust func(*Config)) *Guard {
+func newFromAS(t *testing.T, as *fakeAS, adjust func(*smartmw.Config)) *smartmw.Guard {
 	t.Helper()
-	return newTest(t, func(c *Config) {
-		c.Issuer.URL, c.Issuer.Keyfunc = as.issuer(), nil
+	return newGuard(t, as, func(c *smartmw.Config) {
 		c.Hooks.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 		if adjust != nil {
 			adjust(c)
@@ -28,7 +29,7 @@ func newFromAS(t *testing.T, as *fakeAS, adjust func(*Config)) *Guard {
 }
 
 func asToken(t *testing.T, as *fakeAS, method jwt.SigningMethod, key any, hdr map[string]any) string {
-	return mint(t, method, key, withIss(goodClaims(), as.issuer()), hdr)
+	return forge(t, method, key, goodClaims(as), hdr)
 }
 
 func TestDiscoversOpenIDConfiguration(t *testing.T) {
@@ -51,7 +52,7 @@ func TestDiscoversRFC8414Metadata(t *testing.T) {
 func TestRejectsMetadataOfAnotherIssuer(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.metaIss = "https://evil.example.org"
-	_, err := New(context.Background(), Config{Issuer: Issuer{
+	_, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
 		URL:      as.issuer(),
 		Audience: testAudience,
 	}})
@@ -111,37 +112,37 @@ func TestKeysAreBoundToTheirIssuer(t *testing.T) {
 	a := newFakeAS(t, jwk(rsaKey(), "ka", nil))
 	b := newFakeAS(t, jwk(otherRSAKey(), "kb", nil))
 	const audB = "https://fhir.example.org/tenant-b"
-	m := newFromAS(t, a, func(c *Config) {
-		c.Issuers = []Issuer{{URL: b.issuer(), Audience: audB}}
+	m := newFromAS(t, a, func(c *smartmw.Config) {
+		c.Issuers = []smartmw.Issuer{{URL: b.issuer(), Audience: audB}}
 	})
-	tokA := mint(t, jwt.SigningMethodRS256, rsaKey(), withIss(goodClaims(), a.issuer()), map[string]any{"kid": "ka"})
-	cb := withIss(goodClaims(), b.issuer())
+	tokA := forge(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(a), map[string]any{"kid": "ka"})
+	cb := goodClaims(b)
 	cb["aud"] = audB
-	tokB := mint(t, jwt.SigningMethodRS256, otherRSAKey(), cb, map[string]any{"kid": "kb"})
+	tokB := forge(t, jwt.SigningMethodRS256, otherRSAKey(), cb, map[string]any{"kid": "kb"})
 	for _, tok := range []string{tokA, tokB} {
 		if _, err := m.Verify(context.Background(), tok); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// B's key, A's name: by kid and without a kid.
-	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, otherRSAKey(), withIss(goodClaims(), a.issuer()), map[string]any{"kid": "kb"}))
-	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, otherRSAKey(), withIss(goodClaims(), a.issuer()), map[string]any{"kid": nil}))
+	wantInvalid(t, m, forge(t, jwt.SigningMethodRS256, otherRSAKey(), goodClaims(a), map[string]any{"kid": "kb"}))
+	wantInvalid(t, m, forge(t, jwt.SigningMethodRS256, otherRSAKey(), goodClaims(a), map[string]any{"kid": nil}))
 	// B's token for A's audience.
-	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, otherRSAKey(), withIss(goodClaims(), b.issuer()), map[string]any{"kid": "kb"}), jwt.ErrTokenInvalidAudience)
+	wantInvalid(t, m, forge(t, jwt.SigningMethodRS256, otherRSAKey(), goodClaims(b), map[string]any{"kid": "kb"}), jwt.ErrTokenInvalidAudience)
 	// The issuer is chosen by the exact claim name.
-	cc := goodClaims()
+	cc := goodClaims(a)
 	delete(cc, "iss")
 	cc["ISS"] = a.issuer()
-	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, rsaKey(), cc, map[string]any{"kid": "ka"}), jwt.ErrTokenInvalidIssuer)
+	wantInvalid(t, m, forge(t, jwt.SigningMethodRS256, rsaKey(), cc, map[string]any{"kid": "ka"}), jwt.ErrTokenInvalidIssuer)
 	// An issuer trusted by nobody.
-	wantInvalid(t, m, mint(t, jwt.SigningMethodRS256, rsaKey(), withIss(goodClaims(), "https://evil.example.org"), map[string]any{"kid": "ka"}), jwt.ErrTokenInvalidIssuer)
+	wantInvalid(t, m, forge(t, jwt.SigningMethodRS256, rsaKey(), withIss(goodClaims(a), "https://evil.example.org"), map[string]any{"kid": "ka"}), jwt.ErrTokenInvalidIssuer)
 }
 
 // TestRefreshesOnUnknownKID: after a key rotation the new kid makes the
 // JWKS be fetched again, at most once per UnknownKIDInterval.
 func TestRefreshesOnUnknownKID(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = time.Hour })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Keys.UnknownKIDInterval = time.Hour })
 	hits := as.jwksHits.Load()
 	as.setKeys(jwk(rsaKey(), "k1", nil), jwk(otherRSAKey(), "k2", nil))
 	tok2 := asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": "k2"})
@@ -170,11 +171,11 @@ func TestRefreshesOnUnknownKID(t *testing.T) {
 }
 
 // wantUnavailable checks that Verify answers tok with 503: no key held.
-func wantUnavailable(t *testing.T, m *Guard, tok string) {
+func wantUnavailable(t *testing.T, m *smartmw.Guard, tok string) {
 	t.Helper()
 	g, err := m.Verify(context.Background(), tok)
-	var e *Error
-	if g != nil || !errors.Is(err, ErrUnavailable) || !errors.As(err, &e) || e.Status != 503 || e.RetryAfter <= 0 {
+	var e *smartmw.Error
+	if g != nil || !errors.Is(err, smartmw.ErrUnavailable) || !errors.As(err, &e) || e.Status != 503 || e.RetryAfter <= 0 {
 		t.Fatalf("Verify = %v, %v; want a 503 ErrUnavailable with RetryAfter", g, err)
 	}
 }
@@ -185,7 +186,7 @@ func wantUnavailable(t *testing.T, m *Guard, tok string) {
 func TestFirstJWKSFetchFails(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.failJWKS.Store(true)
-	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = time.Millisecond })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Keys.UnknownKIDInterval = time.Millisecond })
 	tok := asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil)
 	wantUnavailable(t, m, tok)
 	as.failJWKS.Store(false)
@@ -198,7 +199,7 @@ func TestFirstJWKSFetchFails(t *testing.T) {
 // TestKeepsKeysWhenRefreshFails: a failing periodic refresh keeps the keys.
 func TestKeepsKeysWhenRefreshFails(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) { c.Keys.RefreshInterval = 5 * time.Millisecond; c.Cache.Disable = true })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Keys.RefreshInterval = 5 * time.Millisecond; c.Cache.Disable = true })
 	as.failJWKS.Store(true)
 	hits := as.jwksHits.Load()
 	for as.jwksHits.Load() < hits+2 {
@@ -224,10 +225,10 @@ func TestRejectsOversizedJWKS(t *testing.T) {
 func TestStopsRefreshWhenContextDone(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := New(ctx, Config{Issuer: Issuer{
+	_, err := smartmw.New(ctx, smartmw.Config{Issuer: smartmw.Issuer{
 		URL:      as.issuer(),
 		Audience: testAudience,
-	}, Keys: KeyOptions{RefreshInterval: time.Millisecond}})
+	}, Keys: smartmw.KeyOptions{RefreshInterval: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,11 +244,11 @@ func TestStopsRefreshWhenContextDone(t *testing.T) {
 func TestDiscoveryFailureFailsNew(t *testing.T) {
 	as := newFakeAS(t)
 	as.oidc = false
-	_, err := New(context.Background(), Config{Issuer: Issuer{
+	_, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
 		URL:      as.issuer(),
 		Audience: testAudience,
 	}})
-	if err == nil || errors.Is(err, ErrInvalidToken) {
+	if err == nil || errors.Is(err, smartmw.ErrInvalidToken) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -256,22 +257,23 @@ func TestDiscoveryFailureFailsNew(t *testing.T) {
 // same rule as JWKS keys: an HMAC secret verifies HS* tokens only (and
 // only when allowed), a public key only its own family.
 func TestKeyfuncKeyMustFitAlg(t *testing.T) {
+	is := newIssuer(t)
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	m := newTest(t, func(c *Config) {
+	m := newGuard(t, is, func(c *smartmw.Config) {
 		c.Tokens.Algorithms = []string{"HS256", "ES256"}
-		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
+		c.Issuer.JWKSURL, c.Issuer.Keyfunc = "", func(*jwt.Token) (any, error) { return secret, nil }
 	})
-	if _, err := m.Verify(context.Background(), mint(t, jwt.SigningMethodHS256, secret, goodClaims(), nil)); err != nil {
+	if _, err := m.Verify(context.Background(), forge(t, jwt.SigningMethodHS256, secret, goodClaims(is), nil)); err != nil {
 		t.Fatalf("HS256 with an allowed secret: %v", err)
 	}
-	m = newTest(t, func(c *Config) {
+	m = newGuard(t, is, func(c *smartmw.Config) {
 		c.Tokens.Algorithms = []string{"ES256", "RS256"}
-		c.Issuer.Keyfunc = func(*jwt.Token) (any, error) {
+		c.Issuer.JWKSURL, c.Issuer.Keyfunc = "", func(*jwt.Token) (any, error) {
 			return jwt.VerificationKeySet{Keys: []jwt.VerificationKey{&rsaKey().PublicKey, secret}}, nil
 		}
 	})
-	wantInvalid(t, m, mint(t, jwt.SigningMethodES256, ecKey256(), goodClaims(), nil))
-	if _, err := m.Verify(context.Background(), rs256(t, goodClaims())); err != nil {
+	wantInvalid(t, m, forge(t, jwt.SigningMethodES256, ecKey256(), goodClaims(is), nil))
+	if _, err := m.Verify(context.Background(), forge(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(is), nil)); err != nil {
 		t.Fatalf("RS256 with the RSA key of the set: %v", err)
 	}
 }

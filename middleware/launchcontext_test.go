@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -7,13 +7,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // launchContextCases are patient and encounter claim values, for a token
 // whose aud is aud (testAudience when nil) from an issuer whose audiences
 // are testAudience and tenantB: the id the grant carries, or the
 // error_description of the refusal.
-const tenantB = "https://fhir.example.org/tenant-b"
 
 var launchContextCases = []struct {
 	name    string
@@ -70,10 +72,10 @@ var launchContextCases = []struct {
 
 // launchContextGuard is a Guard whose issuer serves testAudience and
 // tenantB, and another issuer that serves a third base.
-func launchContextGuard(t *testing.T, adjust func(*Config)) *Guard {
-	return newTest(t, func(c *Config) {
+func launchContextGuard(t *testing.T, is *smarttest.Issuer, adjust func(*smartmw.Config)) *smartmw.Guard {
+	return newGuard(t, is, func(c *smartmw.Config) {
 		c.Issuer.Audiences = []string{tenantB}
-		c.Issuers = []Issuer{{URL: "https://other-as.example.org", Audience: "https://fhir.example.org/third", Keyfunc: staticKey}}
+		c.Issuers = []smartmw.Issuer{{URL: "https://other-as.example.org", Audience: "https://fhir.example.org/third", Keyfunc: noKeys}}
 		if adjust != nil {
 			adjust(c)
 		}
@@ -85,19 +87,20 @@ func launchContextGuard(t *testing.T, adjust func(*Config)) *Guard {
 // as the id; every other form is refused at authentication with 401
 // invalid_token saying what is wrong, never read as another resource.
 func TestLaunchContextReferencesAreReadAsIds(t *testing.T) {
-	m := launchContextGuard(t, nil)
+	is := newIssuer(t)
+	m := launchContextGuard(t, is, nil)
 	for _, tc := range launchContextCases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := goodClaims()
+			c := goodClaims(is)
 			c[tc.claim] = tc.value
 			if tc.aud != nil {
 				c["aud"] = tc.aud
 			}
-			tok := rs256(t, c)
+			tok := sign(t, is, c)
 			g, err := m.Verify(context.Background(), tok)
 			if tc.refusal != "" {
-				wantInvalid(t, m, tok, errClaim)
-				var e *Error
+				wantInvalid(t, m, tok, smartmw.ErrClaim)
+				var e *smartmw.Error
 				if errors.As(err, &e) && e.Description != tc.refusal {
 					t.Errorf("description %q, want %q", e.Description, tc.refusal)
 				}
@@ -121,11 +124,12 @@ func TestLaunchContextReferencesAreReadAsIds(t *testing.T) {
 // a 401 invalid_token challenge with the description, and the request
 // never reaches the handler.
 func TestLaunchContextRefusalIsAChallenge(t *testing.T) {
-	m := launchContextGuard(t, nil)
-	c := goodClaims()
+	is := newIssuer(t)
+	m := launchContextGuard(t, is, nil)
+	c := goodClaims(is)
 	c["patient"] = "https://other.example.org/r4/Patient/123"
 	req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
-	req.Header.Set("Authorization", "Bearer "+rs256(t, c))
+	req.Header.Set("Authorization", "Bearer "+sign(t, is, c))
 	rec := httptest.NewRecorder()
 	m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("handler reached") })).ServeHTTP(rec, req)
 	want := `error="invalid_token", error_description="patient is not a URL of a resource on the token's base"`
@@ -138,13 +142,14 @@ func TestLaunchContextRefusalIsAChallenge(t *testing.T) {
 // serves for another issuer is not on the token's base, even when the
 // token names that base in aud too.
 func TestLaunchContextOfAnotherIssuersBase(t *testing.T) {
-	m := launchContextGuard(t, nil)
-	c := goodClaims()
+	is := newIssuer(t)
+	m := launchContextGuard(t, is, nil)
+	c := goodClaims(is)
 	c["aud"] = []any{testAudience, "https://fhir.example.org/third"}
 	c["patient"] = "https://fhir.example.org/third/Patient/123"
-	wantInvalid(t, m, rs256(t, c), errClaim)
+	wantInvalid(t, m, sign(t, is, c), smartmw.ErrClaim)
 	c["patient"] = testAudience + "/Patient/123"
-	if g, err := m.Verify(context.Background(), rs256(t, c)); err != nil || g.Patient() != "123" {
+	if g, err := m.Verify(context.Background(), sign(t, is, c)); err != nil || g.Patient() != "123" {
 		t.Fatalf("patient %q, %v", g.Patient(), err)
 	}
 }
@@ -152,15 +157,16 @@ func TestLaunchContextOfAnotherIssuersBase(t *testing.T) {
 // TestIntrospectedLaunchContextReadTheSameWay: an introspection answer's
 // patient and encounter go through the same reading as a JWT's.
 func TestIntrospectedLaunchContextReadTheSameWay(t *testing.T) {
+	is := newIssuer(t)
 	f := newFakeIntrospection(t)
-	m := launchContextGuard(t, func(c *Config) {
-		c.Issuer.Format = TokensIntrospect
-		c.Issuer.Introspection = Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret"}
+	m := launchContextGuard(t, is, func(c *smartmw.Config) {
+		c.Issuer.Format = smartmw.TokensIntrospect
+		c.Issuer.Introspection = smartmw.Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret"}
 	})
 	for i, tc := range launchContextCases {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := "opaque-" + string(rune('a'+i%26)) + strings.Repeat("x", i/26+1)
-			a := activeAnswer()
+			a := activeAnswer(is)
 			a[tc.claim] = tc.value
 			if tc.aud != nil {
 				a["aud"] = tc.aud
@@ -168,8 +174,8 @@ func TestIntrospectedLaunchContextReadTheSameWay(t *testing.T) {
 			f.set(tok, a)
 			g, err := m.Verify(context.Background(), tok)
 			if tc.refusal != "" {
-				var e *Error
-				if g != nil || !errors.As(err, &e) || e.Code != CodeInvalidToken || e.Description != tc.refusal {
+				var e *smartmw.Error
+				if g != nil || !errors.As(err, &e) || e.Code != smartmw.CodeInvalidToken || e.Description != tc.refusal {
 					t.Fatalf("grant %v, err %v; want invalid_token %q", g, err, tc.refusal)
 				}
 				return
@@ -192,16 +198,17 @@ func TestIntrospectedLaunchContextReadTheSameWay(t *testing.T) {
 // accepted with SkipMissingAudience, is taken for the issuer's first
 // audience: a URL on it is read, one on its other bases is not.
 func TestIntrospectedLaunchContextWithoutAudience(t *testing.T) {
+	is := newIssuer(t)
 	f := newFakeIntrospection(t)
-	m := launchContextGuard(t, func(c *Config) {
-		c.Issuer.Format = TokensIntrospect
-		c.Issuer.Introspection = Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret", SkipMissingAudience: true}
+	m := launchContextGuard(t, is, func(c *smartmw.Config) {
+		c.Issuer.Format = smartmw.TokensIntrospect
+		c.Issuer.Introspection = smartmw.Introspection{Endpoint: f.url(), ClientID: "fhir-server", ClientSecret: "s3cret", SkipMissingAudience: true}
 	})
 	for _, tc := range []struct{ tok, patient, want string }{
 		{"t1", testAudience + "/Patient/123", "123"},
 		{"t2", tenantB + "/Patient/123", ""},
 	} {
-		a := activeAnswer()
+		a := activeAnswer(is)
 		delete(a, "aud")
 		a["patient"] = tc.patient
 		f.set(tc.tok, a)

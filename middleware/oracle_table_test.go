@@ -357,13 +357,10 @@ func (a oracleAnswer) String() string {
 // under NotFoundForDenied, and the existing one is not changed.
 func TestNoExistenceOracleTable(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	cfg := is.Config()
-	cfg.FHIR.NotFoundForDenied = true
-	cfg.FHIR.Operations = map[string]smartmw.Operation{"Observation/[id]/$validate": {Permission: scope.Read}}
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.FHIR.NotFoundForDenied = true
+		cfg.FHIR.Operations = map[string]smartmw.Operation{"Observation/[id]/$validate": {Permission: scope.Read}}
+	})
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.cruds"), smarttest.Patient("p1"))
 	own := `{"resourceType":"Observation","id":"x","status":"final","code":{"text":"glucose"},"subject":{"reference":"Patient/p1"}}`
 	batch := func(request string) string {

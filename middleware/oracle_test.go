@@ -52,12 +52,9 @@ func TestNoExistenceOracle(t *testing.T) {
 	is := smarttest.NewIssuer(t)
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	for _, notFound := range []bool{false, true} {
-		cfg := is.Config()
-		cfg.FHIR.NotFoundForDenied = notFound
-		guard, err := smartmw.New(t.Context(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		guard := newGuard(t, is, func(cfg *smartmw.Config) {
+			cfg.FHIR.NotFoundForDenied = notFound
+		})
 		h := guard.Handler(conditionalStore{})
 		refused := 403
 		if notFound {
@@ -111,12 +108,9 @@ func TestNoExistenceOracle(t *testing.T) {
 	}
 
 	// With NotFoundForDenied, missing and refused are the same answer.
-	cfg := is.Config()
-	cfg.FHIR.NotFoundForDenied = true
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.FHIR.NotFoundForDenied = true
+	})
 	h := guard.Handler(conditionalStore{})
 	answer := func(method, target string) (int, http.Header, string) {
 		r := httptest.NewRequest(method, target, nil)

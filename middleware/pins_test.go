@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	smartmw "github.com/smartguard/smartguard/middleware"
 	"github.com/smartguard/smartguard/smarttest"
 )
 
@@ -84,10 +83,7 @@ func pinObservation(patient, category string) string {
 // the scope, and carries that version in If-Match.
 func TestPinGranularUpdateWithoutPatientGuardsTheConstrainedElement(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	const socialHistory = `{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"social-history"}]}`
 	users := map[string][]smarttest.TokenOption{
 		"practitioner": {smarttest.FHIRUser("Practitioner/pr1")},
@@ -136,10 +132,7 @@ func TestPinGranularUpdateWithoutPatientGuardsTheConstrainedElement(t *testing.T
 // with 502 and never reaches the handler.
 func TestPinStoredReadFailureRefusesTheWrite(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.cruds"), smarttest.Patient("p1"))
 	writes := []struct{ method, contentType, body string }{
 		{"PUT", "application/fhir+json", pinObservation("p1", "laboratory")},

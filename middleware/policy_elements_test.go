@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"strings"
@@ -11,8 +11,9 @@ import (
 // panel's patients from the others. (This store refuses _elements, which
 // it does not implement: only what it was asked is checked.)
 func TestPolicySearchKeepsTheElementsThePolicyReads(t *testing.T) {
-	f := newPolicyFixture(t, nil)
-	jones := policyClaims("Practitioner/dr-jones", "user/*.cruds", "app-1")
+	is := newIssuer(t)
+	f := newPolicyFixture(t, is, nil)
+	jones := policyClaims(is, "Practitioner/dr-jones", "user/*.cruds", "app-1")
 	f.do(t, jones, "GET", "/Observation?category=laboratory&_elements=code", "")
 	if len(f.store.queries) == 0 {
 		t.Fatal("the store was not asked")

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"bytes"
@@ -19,28 +19,31 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
-// policyStore is a small FHIR server for the policy tests: read, search
+// policyServer is a small FHIR server for the policy tests: read, search
 // (evaluated with internal/search), create, update, delete. With leaky
 // set, a search with _include or _revinclude adds every resource of
 // every other type, as a careless server might.
-type policyStore struct {
+type policyServer struct {
 	mu      sync.Mutex
 	res     map[string][]byte // "Type/id" → JSON
 	queries []string          // the queries of the searches served
 	lookups int               // the Guard's own reads (IsStoredRead)
 }
 
-func newPolicyStore(resources ...string) *policyStore {
-	s := &policyStore{res: map[string][]byte{}}
+func newPolicyStore(resources ...string) *policyServer {
+	s := &policyServer{res: map[string][]byte{}}
 	for _, r := range resources {
 		s.put([]byte(r))
 	}
 	return s
 }
 
-func (s *policyStore) put(b []byte) {
+func (s *policyServer) put(b []byte) {
 	var m struct{ ResourceType, ID string }
 	if err := json.Unmarshal(b, &m); err != nil {
 		panic(err)
@@ -50,10 +53,10 @@ func (s *policyStore) put(b []byte) {
 	s.mu.Unlock()
 }
 
-func (s *policyStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *policyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if IsStoredRead(r) {
+	if smartmw.IsStoredRead(r) {
 		s.lookups++
 	}
 	rel := strings.Trim(strings.TrimPrefix(r.URL.Path, "/r4"), "/")
@@ -93,7 +96,7 @@ func (s *policyStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // batch answers a batch entry by entry.
-func (s *policyStore) batch(w http.ResponseWriter, r *http.Request) {
+func (s *policyServer) batch(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		Entry []struct {
 			Request  struct{ Method, URL string }
@@ -118,7 +121,7 @@ func (s *policyStore) batch(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(`{"resourceType":"Bundle","type":"batch-response","entry":[` + strings.Join(out, ",") + `]}`))
 }
 
-func (s *policyStore) search(w http.ResponseWriter, typ string, q url.Values) {
+func (s *policyServer) search(w http.ResponseWriter, typ string, q url.Values) {
 	var c scope.Constraint
 	include := false
 	for k, vs := range q {
@@ -173,13 +176,13 @@ var policyData = []string{
 	`{"resourceType":"Patient","id":"p3","generalPractitioner":[{"reference":"Practitioner/dr-lee"}]}`,
 	`{"resourceType":"CareTeam","id":"ct2","status":"active","subject":{"reference":"Patient/p2"},"participant":[{"member":{"reference":"Practitioner/dr-jones"}}]}`,
 	`{"resourceType":"Group","id":"attributed","type":"person","actual":true,"member":[{"entity":{"reference":"Patient/p1"}}]}`,
-	obs("o1", "p1", "laboratory"),
-	obs("o2", "p2", "laboratory"),
-	obs("o3", "p3", "laboratory"),
-	obs("o3v", "p3", "vital-signs"),
+	policyObs("o1", "p1", "laboratory"),
+	policyObs("o2", "p2", "laboratory"),
+	policyObs("o3", "p3", "laboratory"),
+	policyObs("o3v", "p3", "vital-signs"),
 }
 
-func obs(id, patient, category string) string {
+func policyObs(id, patient, category string) string {
 	return `{"resourceType":"Observation","id":"` + id + `","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"` + category + `"}]}],"code":{"text":"x"},"subject":{"reference":"Patient/` + patient + `"}}`
 }
 
@@ -207,9 +210,9 @@ const policyJSON = `{
   ]
 }`
 
-func loadTestPolicy(t testing.TB) *AccessPolicy {
+func loadTestPolicy(t testing.TB) *smartmw.AccessPolicy {
 	t.Helper()
-	p, err := LoadAccessPolicy(strings.NewReader(policyJSON))
+	p, err := smartmw.LoadAccessPolicy(strings.NewReader(policyJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,20 +220,25 @@ func loadTestPolicy(t testing.TB) *AccessPolicy {
 }
 
 type policyFixture struct {
-	store  *policyStore
+	is     *smarttest.Issuer
+	store  *policyServer
 	h      http.Handler
-	events []AuditEvent
+	events []smartmw.AuditEvent
 	now    time.Time
 	mu     sync.Mutex
 }
 
-func newPolicyFixture(t *testing.T, adjust func(*Config)) *policyFixture {
+func newPolicyFixture(t *testing.T, is *smarttest.Issuer, adjust func(*smartmw.Config)) *policyFixture {
 	t.Helper()
-	f := &policyFixture{store: newPolicyStore(policyData...), now: testNow}
-	g := newTest(t, func(c *Config) {
+	f := &policyFixture{is: is, store: newPolicyStore(policyData...), now: testNow}
+	g := newGuard(t, is, func(c *smartmw.Config) {
 		c.AccessPolicy = loadTestPolicy(t)
 		c.Tokens.Now = func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-		c.Hooks.Audit = func(_ context.Context, e AuditEvent) { f.mu.Lock(); f.events = append(f.events, e); f.mu.Unlock() }
+		c.Hooks.Audit = func(_ context.Context, e smartmw.AuditEvent) {
+			f.mu.Lock()
+			f.events = append(f.events, e)
+			f.mu.Unlock()
+		}
 		if adjust != nil {
 			adjust(c)
 		}
@@ -241,7 +249,7 @@ func newPolicyFixture(t *testing.T, adjust func(*Config)) *policyFixture {
 
 func (f *policyFixture) advance(d time.Duration) { f.mu.Lock(); f.now = f.now.Add(d); f.mu.Unlock() }
 
-func (f *policyFixture) lastEvent() AuditEvent {
+func (f *policyFixture) lastEvent() smartmw.AuditEvent {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.events[len(f.events)-1]
@@ -249,8 +257,8 @@ func (f *policyFixture) lastEvent() AuditEvent {
 
 // token returns claims for a user with fhirUser user (or none), scopes
 // and client.
-func policyClaims(user, scopes, client string) jwt.MapClaims {
-	c := goodClaims()
+func policyClaims(is *smarttest.Issuer, user, scopes, client string) jwt.MapClaims {
+	c := goodClaims(is)
 	delete(c, "patient")
 	c["scope"] = scopes
 	c["client_id"] = client
@@ -267,7 +275,7 @@ func (f *policyFixture) do(t *testing.T, claims jwt.MapClaims, method, target, b
 		rd = strings.NewReader(body)
 	}
 	r := httptest.NewRequest(method, testAudience+target, rd)
-	r.Header.Set("Authorization", "Bearer "+rs256(t, claims))
+	r.Header.Set("Authorization", "Bearer "+sign(t, f.is, claims))
 	if body != "" {
 		r.Header.Set("Content-Type", "application/fhir+json")
 	}
@@ -276,8 +284,8 @@ func (f *policyFixture) do(t *testing.T, claims jwt.MapClaims, method, target, b
 	return w
 }
 
-// entryIDs returns the "Type/id" of a searchset's resources, outcomes left out.
-func entryIDs(t *testing.T, body []byte) []string {
+// policyEntryIDs returns the "Type/id" of a searchset's resources, outcomes left out.
+func policyEntryIDs(t *testing.T, body []byte) []string {
 	t.Helper()
 	var b struct {
 		Entry []struct {
@@ -301,7 +309,8 @@ func entryIDs(t *testing.T, body []byte) []string {
 // the policy both allow it, and a refusal says which refused (cases of
 // our own, modelled on Firely Server's AccessPolicy documentation).
 func TestScopesAndPolicyTable(t *testing.T) {
-	lab := policyClaims("Practitioner/tech-1", "user/*.rs", "app-1")
+	is := newIssuer(t)
+	lab := policyClaims(is, "Practitioner/tech-1", "user/*.rs", "app-1")
 	lab["realm_access"] = map[string]any{"roles": []any{"lab"}}
 	cases := []struct {
 		name      string
@@ -313,31 +322,31 @@ func TestScopesAndPolicyTable(t *testing.T) {
 		refusedBy string
 		rule      string
 	}{
-		{name: "panel patient read", claims: policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Patient/p1", status: 200},
-		{name: "care team patient read", claims: policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Patient/p2", status: 200},
-		{name: "patient outside the panel", claims: policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Patient/p3", status: 403, refusedBy: "policy", rule: "practitioner-panel"},
-		{name: "observation outside the panel", claims: policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Observation/o3", status: 403, refusedBy: "policy", rule: "practitioner-panel"},
-		{name: "policy allows, scope does not", claims: policyClaims("Practitioner/dr-jones", "user/Observation.rs", "app-1"), method: "GET", target: "/Patient/p1", status: 403, refusedBy: "scope"},
-		{name: "scope allows read only, no write", claims: policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1"), method: "PUT", target: "/Observation/o1", body: obs("o1", "p1", "laboratory"), status: 403, refusedBy: "scope"},
-		{name: "both allow a write", claims: policyClaims("Practitioner/dr-jones", "user/*.cruds", "app-1"), method: "PUT", target: "/Observation/o1", body: obs("o1", "p1", "laboratory"), status: 201},
-		{name: "no rule for the user", claims: policyClaims("RelatedPerson/rp1", "user/*.rs", "app-1"), method: "GET", target: "/Observation/o1", status: 403, refusedBy: "policy"},
-		{name: "no rule for a user without fhirUser", claims: policyClaims("", "user/*.rs", "app-1"), method: "GET", target: "/Observation/o1", status: 403, refusedBy: "policy"},
+		{name: "panel patient read", claims: policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Patient/p1", status: 200},
+		{name: "care team patient read", claims: policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Patient/p2", status: 200},
+		{name: "patient outside the panel", claims: policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Patient/p3", status: 403, refusedBy: "policy", rule: "practitioner-panel"},
+		{name: "observation outside the panel", claims: policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1"), method: "GET", target: "/Observation/o3", status: 403, refusedBy: "policy", rule: "practitioner-panel"},
+		{name: "policy allows, scope does not", claims: policyClaims(is, "Practitioner/dr-jones", "user/Observation.rs", "app-1"), method: "GET", target: "/Patient/p1", status: 403, refusedBy: "scope"},
+		{name: "scope allows read only, no write", claims: policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1"), method: "PUT", target: "/Observation/o1", body: policyObs("o1", "p1", "laboratory"), status: 403, refusedBy: "scope"},
+		{name: "both allow a write", claims: policyClaims(is, "Practitioner/dr-jones", "user/*.cruds", "app-1"), method: "PUT", target: "/Observation/o1", body: policyObs("o1", "p1", "laboratory"), status: 201},
+		{name: "no rule for the user", claims: policyClaims(is, "RelatedPerson/rp1", "user/*.rs", "app-1"), method: "GET", target: "/Observation/o1", status: 403, refusedBy: "policy"},
+		{name: "no rule for a user without fhirUser", claims: policyClaims(is, "", "user/*.rs", "app-1"), method: "GET", target: "/Observation/o1", status: 403, refusedBy: "policy"},
 		{name: "claim rule criteria match", claims: lab, method: "GET", target: "/Observation/o3", status: 200},
 		{name: "claim rule criteria do not match", claims: lab, method: "GET", target: "/Observation/o3v", status: 403, refusedBy: "policy", rule: "practitioner-panel,lab-tech"},
 		{name: "claim rule type not granted", claims: lab, method: "GET", target: "/Patient/p3", status: 403, refusedBy: "policy", rule: "practitioner-panel,lab-tech"},
-		{name: "client rule read", claims: policyClaims("", "system/*.rs", "analytics"), method: "GET", target: "/Observation/o3", status: 200},
-		{name: "client rule other type", claims: policyClaims("", "system/*.rs", "analytics"), method: "GET", target: "/Patient/p1", status: 403, refusedBy: "policy", rule: "analytics"},
-		{name: "client rule write", claims: policyClaims("", "system/*.cruds", "analytics"), method: "POST", target: "/Observation", body: obs("new", "p1", "laboratory"), status: 403, refusedBy: "policy", rule: "analytics"},
-		{name: "unknown client", claims: policyClaims("", "system/*.rs", "other"), method: "GET", target: "/Observation/o1", status: 403, refusedBy: "policy"},
+		{name: "client rule read", claims: policyClaims(is, "", "system/*.rs", "analytics"), method: "GET", target: "/Observation/o3", status: 200},
+		{name: "client rule other type", claims: policyClaims(is, "", "system/*.rs", "analytics"), method: "GET", target: "/Patient/p1", status: 403, refusedBy: "policy", rule: "analytics"},
+		{name: "client rule write", claims: policyClaims(is, "", "system/*.cruds", "analytics"), method: "POST", target: "/Observation", body: policyObs("new", "p1", "laboratory"), status: 403, refusedBy: "policy", rule: "analytics"},
+		{name: "unknown client", claims: policyClaims(is, "", "system/*.rs", "other"), method: "GET", target: "/Observation/o1", status: 403, refusedBy: "policy"},
 		{name: "patient scopes are not the policy's", claims: func() jwt.MapClaims {
-			c := policyClaims("Practitioner/dr-jones", "launch/patient patient/*.rs", "app-1")
+			c := policyClaims(is, "Practitioner/dr-jones", "launch/patient patient/*.rs", "app-1")
 			c["patient"] = "p3"
 			return c
 		}(), method: "GET", target: "/Observation/o3", status: 200},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newPolicyFixture(t, nil)
+			f := newPolicyFixture(t, is, nil)
 			w := f.do(t, tc.claims, tc.method, tc.target, tc.body)
 			if w.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
@@ -366,8 +375,9 @@ func TestScopesAndPolicyTable(t *testing.T) {
 // TestPolicyNotFoundForDeniedHidesBoth: with NotFoundForDenied a read the
 // policy refuses is answered as a missing resource is.
 func TestPolicyNotFoundForDeniedHidesBoth(t *testing.T) {
-	f := newPolicyFixture(t, func(c *Config) { c.FHIR.NotFoundForDenied = true })
-	jones := policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1")
+	is := newIssuer(t)
+	f := newPolicyFixture(t, is, func(c *smartmw.Config) { c.FHIR.NotFoundForDenied = true })
+	jones := policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1")
 	refused := f.do(t, jones, "GET", "/Observation/o3", "")
 	missing := f.do(t, jones, "GET", "/Observation/nope", "")
 	if refused.Code != 404 || missing.Code != 404 {
@@ -382,15 +392,16 @@ func TestPolicyNotFoundForDeniedHidesBoth(t *testing.T) {
 // p2 (active CareTeam) in reads, searches, includes, batches and writes,
 // and never p3.
 func TestPractitionerPanel(t *testing.T) {
-	f := newPolicyFixture(t, nil)
-	jones := policyClaims("Practitioner/dr-jones", "user/*.cruds", "app-1")
+	is := newIssuer(t)
+	f := newPolicyFixture(t, is, nil)
+	jones := policyClaims(is, "Practitioner/dr-jones", "user/*.cruds", "app-1")
 
 	t.Run("search narrowed", func(t *testing.T) {
 		w := f.do(t, jones, "GET", "/Observation?category=laboratory", "")
 		if w.Code != 200 {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
-		if got := strings.Join(entryIDs(t, w.Body.Bytes()), " "); got != "Observation/o1 Observation/o2" {
+		if got := strings.Join(policyEntryIDs(t, w.Body.Bytes()), " "); got != "Observation/o1 Observation/o2" {
 			t.Errorf("entries %q", got)
 		}
 		q := f.store.queries[len(f.store.queries)-1]
@@ -403,7 +414,7 @@ func TestPractitionerPanel(t *testing.T) {
 		if w.Code != 200 {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
-		for _, id := range entryIDs(t, w.Body.Bytes()) {
+		for _, id := range policyEntryIDs(t, w.Body.Bytes()) {
 			switch id {
 			case "Patient/p1", "Patient/p2", "Observation/o1", "Observation/o2", "Practitioner/dr-jones", "Practitioner/dr-lee",
 				"CareTeam/ct2", "Group/attributed": // p2's CareTeam, a Group of p1 only
@@ -413,10 +424,10 @@ func TestPractitionerPanel(t *testing.T) {
 		}
 	})
 	t.Run("write outside the panel", func(t *testing.T) {
-		if w := f.do(t, jones, "POST", "/Observation", obs("n3", "p3", "laboratory")); w.Code != 403 {
+		if w := f.do(t, jones, "POST", "/Observation", policyObs("n3", "p3", "laboratory")); w.Code != 403 {
 			t.Errorf("create for p3: %d %s", w.Code, w.Body)
 		}
-		if w := f.do(t, jones, "PUT", "/Observation/o3", obs("o3", "p1", "laboratory")); w.Code != 403 {
+		if w := f.do(t, jones, "PUT", "/Observation/o3", policyObs("o3", "p1", "laboratory")); w.Code != 403 {
 			t.Errorf("update of p3's Observation: %d %s", w.Code, w.Body)
 		}
 		if w := f.do(t, jones, "DELETE", "/Observation/o3", ""); w.Code != 403 {
@@ -425,7 +436,7 @@ func TestPractitionerPanel(t *testing.T) {
 		if _, ok := f.store.res["Observation/o3"]; !ok {
 			t.Error("o3 deleted")
 		}
-		if w := f.do(t, jones, "POST", "/Observation", obs("n1", "p1", "laboratory")); w.Code != 201 {
+		if w := f.do(t, jones, "POST", "/Observation", policyObs("n1", "p1", "laboratory")); w.Code != 201 {
 			t.Errorf("create for p1: %d %s", w.Code, w.Body)
 		}
 	})
@@ -433,7 +444,7 @@ func TestPractitionerPanel(t *testing.T) {
 		batch := `{"resourceType":"Bundle","type":"batch","entry":[
 			{"request":{"method":"GET","url":"Observation/o1"}},
 			{"request":{"method":"GET","url":"Observation/o3"}},
-			{"request":{"method":"POST","url":"Observation"},"resource":` + obs("b3", "p3", "laboratory") + `}]}`
+			{"request":{"method":"POST","url":"Observation"},"resource":` + policyObs("b3", "p3", "laboratory") + `}]}`
 		w := f.do(t, jones, "POST", "/", batch)
 		if w.Code != 200 {
 			t.Fatalf("%d %s", w.Code, w.Body)
@@ -455,8 +466,9 @@ func TestPractitionerPanel(t *testing.T) {
 // TestCareTeamChangeWithinCacheBound: removing dr-jones from p2's CareTeam
 // takes effect once the cached relationship expires.
 func TestCareTeamChangeWithinCacheBound(t *testing.T) {
-	f := newPolicyFixture(t, func(c *Config) { c.AccessPolicy.CacheTTL = 30 * time.Second })
-	jones := policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1")
+	is := newIssuer(t)
+	f := newPolicyFixture(t, is, func(c *smartmw.Config) { c.AccessPolicy.CacheTTL = 30 * time.Second })
+	jones := policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1")
 	if w := f.do(t, jones, "GET", "/Patient/p2", ""); w.Code != 200 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
@@ -478,8 +490,9 @@ func TestCareTeamChangeWithinCacheBound(t *testing.T) {
 // hl7-b2b purpose of use reaches the Group's members only; the audit
 // event records the purpose and the organization.
 func TestGroupAttributionForB2BClient(t *testing.T) {
-	f := newPolicyFixture(t, nil)
-	c := policyClaims("", "system/*.rs", "partner")
+	is := newIssuer(t)
+	f := newPolicyFixture(t, is, nil)
+	c := policyClaims(is, "", "system/*.rs", "partner")
 	c["extensions"] = map[string]any{"hl7-b2b": map[string]any{"version": "1", "purpose_of_use": []any{"TREAT"}, "organization_id": "https://org.example/1"}}
 	if w := f.do(t, c, "GET", "/Observation/o1", ""); w.Code != 200 {
 		t.Fatalf("%d %s", w.Code, w.Body)
@@ -492,7 +505,7 @@ func TestGroupAttributionForB2BClient(t *testing.T) {
 		t.Errorf("outside the group: %d", w.Code)
 	}
 	w := f.do(t, c, "GET", "/Observation", "")
-	if got := strings.Join(entryIDs(t, w.Body.Bytes()), " "); got != "Observation/o1" {
+	if got := strings.Join(policyEntryIDs(t, w.Body.Bytes()), " "); got != "Observation/o1" {
 		t.Errorf("search %q", got)
 	}
 	c["extensions"] = map[string]any{"hl7-b2b": map[string]any{"purpose_of_use": []any{"HPAYMT"}}}
@@ -504,8 +517,9 @@ func TestGroupAttributionForB2BClient(t *testing.T) {
 // TestClientLimits: client analytics may read and search Observations
 // and nothing else, whatever its system/ scopes.
 func TestClientLimits(t *testing.T) {
-	f := newPolicyFixture(t, nil)
-	c := policyClaims("", "system/*.cruds", "analytics")
+	is := newIssuer(t)
+	f := newPolicyFixture(t, is, nil)
+	c := policyClaims(is, "", "system/*.cruds", "analytics")
 	for _, tc := range []struct {
 		method, target, body string
 		status               int
@@ -522,7 +536,7 @@ func TestClientLimits(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.target, w.Code, tc.status)
 		}
 		if strings.Contains(tc.target, "_include") {
-			for _, id := range entryIDs(t, w.Body.Bytes()) {
+			for _, id := range policyEntryIDs(t, w.Body.Bytes()) {
 				if !strings.HasPrefix(id, "Observation/") {
 					t.Errorf("included %s", id)
 				}
@@ -533,6 +547,7 @@ func TestClientLimits(t *testing.T) {
 
 // TestNewRefusesPolicyThatCannotBeEvaluated names the rule at fault.
 func TestNewRefusesPolicyThatCannotBeEvaluated(t *testing.T) {
+	is := newIssuer(t)
 	for _, tc := range []struct{ name, policy, want string }{
 		{"unknown param", `{"rules":[{"name":"bad-param","clientId":"x","grants":[{"types":["Observation"],"interactions":"rs","criteria":"nosuch=1"}]}]}`, "bad-param"},
 		{"letters", `{"rules":[{"name":"bad-letters","clientId":"x","grants":[{"types":["Observation"],"interactions":"sr"}]}]}`, "bad-letters"},
@@ -543,17 +558,17 @@ func TestNewRefusesPolicyThatCannotBeEvaluated(t *testing.T) {
 		{"criteria on every type", `{"rules":[{"name":"star","clientId":"x","grants":[{"types":["*"],"interactions":"r","criteria":"_id=1"}]}]}`, "star"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := LoadAccessPolicy(strings.NewReader(tc.policy))
+			p, err := smartmw.LoadAccessPolicy(strings.NewReader(tc.policy))
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = New(context.Background(), Config{Issuer: Issuer{URL: testIssuer, Audience: testAudience, Keyfunc: staticKey}, AccessPolicy: p})
+			_, err = smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{URL: is.URL(), Audience: testAudience, Keyfunc: noKeys}, AccessPolicy: p})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("New: %v; want an error naming %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := LoadAccessPolicy(strings.NewReader(`{"rules":[],"extra":1}`)); err == nil {
+	if _, err := smartmw.LoadAccessPolicy(strings.NewReader(`{"rules":[],"extra":1}`)); err == nil {
 		t.Error("unknown field accepted")
 	}
 }
@@ -561,14 +576,15 @@ func TestNewRefusesPolicyThatCannotBeEvaluated(t *testing.T) {
 // TestPolicyRelationsInterface: a user's own Relations answers instead of
 // the handler, and its error refuses (503).
 func TestPolicyRelationsInterface(t *testing.T) {
+	is := newIssuer(t)
 	rel := relationsFunc(func(_ context.Context, search, path string) ([]string, error) {
 		if strings.HasPrefix(search, "CareTeam") {
 			return nil, errors.New("down")
 		}
 		return []string{"p3"}, nil
 	})
-	f := newPolicyFixture(t, func(c *Config) { c.AccessPolicy.Relations = rel })
-	jones := policyClaims("Practitioner/dr-jones", "user/*.rs", "app-1")
+	f := newPolicyFixture(t, is, func(c *smartmw.Config) { c.AccessPolicy.Relations = rel })
+	jones := policyClaims(is, "Practitioner/dr-jones", "user/*.rs", "app-1")
 	if w := f.do(t, jones, "GET", "/Patient/p3", ""); w.Code != 503 {
 		t.Errorf("%d %s", w.Code, w.Body)
 	}
@@ -591,10 +607,10 @@ func FuzzLoadAccessPolicy(f *testing.F) {
 	f.Add(`{"rules":[{"name":"a","claim":"a..b","value":"v","grants":[]}]}`)
 	f.Add(`{"relationships":[{"name":"r","search":"CareTeam?participant=%fhirUser","path":"subject"}]}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := LoadAccessPolicy(strings.NewReader(s))
+		p, err := smartmw.LoadAccessPolicy(strings.NewReader(s))
 		if err != nil {
 			return
 		}
-		_ = p.check(testAudience)
+		_ = p.Check(testAudience)
 	})
 }

@@ -37,12 +37,9 @@ func resourceMetadataOf(t *testing.T, challenge string) string {
 
 func TestResourceMetadataIn401Challenges(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	cfg := is.Config()
-	cfg.Hooks.ResourceMetadata = true
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.Hooks.ResourceMetadata = true
+	})
 	h := guard.Handler(&anyPatientStore{})
 	const prm = "https://fhir.example.org/.well-known/oauth-protected-resource/r4"
 	tests := []struct {
@@ -86,10 +83,7 @@ func TestResourceMetadataIn401Challenges(t *testing.T) {
 
 func TestResourceMetadataIsOptIn(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	w := httptest.NewRecorder()
 	guard.Handler(&anyPatientStore{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/r4/Patient/123", nil))
 	if got := w.Header().Get("WWW-Authenticate"); got != `Bearer realm="fhir"` {
@@ -145,13 +139,10 @@ func TestResourceMetadataPerTenant(t *testing.T) {
 
 	t.Run("Base", func(t *testing.T) {
 		is := smarttest.NewIssuer(t)
-		cfg := is.Config()
-		cfg.Base = "/fhir" // https://fhir.example.org/r4 is served here under /fhir
-		cfg.Hooks.ResourceMetadata = true
-		guard, err := smartmw.New(t.Context(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		guard := newGuard(t, is, func(cfg *smartmw.Config) {
+			cfg.Base = "/fhir" // https://fhir.example.org/r4 is served here under /fhir
+			cfg.Hooks.ResourceMetadata = true
+		})
 		w := httptest.NewRecorder()
 		guard.Handler(&anyPatientStore{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/fhir/Patient/123", nil))
 		if got, want := resourceMetadataOf(t, w.Header().Get("WWW-Authenticate")), "https://fhir.example.org/.well-known/oauth-protected-resource/r4"; got != want {

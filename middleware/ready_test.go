@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // recordLog is a slog.Handler that keeps the records.
@@ -70,15 +72,15 @@ func TestWaitForKeys(t *testing.T) {
 			if tc.downMS > 0 {
 				time.AfterFunc(time.Duration(tc.downMS)*time.Millisecond, func() { as.failJWKS.Store(false) })
 			}
-			cfg := Config{Issuer: Issuer{
+			cfg := smartmw.Config{Issuer: smartmw.Issuer{
 				URL:      as.issuer(),
 				Audience: testAudience,
-			}, Keys: KeyOptions{
+			}, Keys: smartmw.KeyOptions{
 				Wait:            tc.wait,
 				RefreshInterval: 50 * time.Millisecond,
-			}, Hooks: Hooks{Logger: slog.New(&recordLog{})}}
+			}, Hooks: smartmw.Hooks{Logger: slog.New(&recordLog{})}}
 			start := time.Now()
-			m, err := New(t.Context(), cfg)
+			m, err := smartmw.New(t.Context(), cfg)
 			if tc.newErr {
 				if err == nil {
 					t.Fatal("New succeeded without keys")
@@ -98,7 +100,7 @@ func TestWaitForKeys(t *testing.T) {
 			if (err == nil) != tc.ready {
 				t.Fatalf("Ready = %v, want ready %v", err, tc.ready)
 			}
-			if err != nil && !errors.Is(err, ErrUnavailable) {
+			if err != nil && !errors.Is(err, smartmw.ErrUnavailable) {
 				t.Errorf("Ready error %v is not ErrUnavailable", err)
 			}
 		})
@@ -113,13 +115,13 @@ func TestWaitForKeys(t *testing.T) {
 func TestNoKeyHeld503(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.failJWKS.Store(true)
-	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = 20 * time.Millisecond })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Keys.UnknownKIDInterval = 20 * time.Millisecond })
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`))
 	}))
 	good := asToken(t, as, jwt.SigningMethodRS256, rsaKey(), nil)
-	expired := withIss(goodClaims(), as.issuer())
+	expired := goodClaims(as)
 	expired["exp"] = testNow.Add(-time.Hour).Unix()
 	get := func(h http.Handler, target, tok string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
@@ -148,7 +150,7 @@ func TestNoKeyHeld503(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &oo); err != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) != 1 || oo.Issue[0].Code != "transient" {
 		t.Errorf("body %s, want an OperationOutcome with a transient issue", rec.Body)
 	}
-	if rec := get(h, "/r4/Observation?patient=123", mint(t, jwt.SigningMethodRS256, rsaKey(), expired, nil)); rec.Code != http.StatusUnauthorized {
+	if rec := get(h, "/r4/Observation?patient=123", forge(t, jwt.SigningMethodRS256, rsaKey(), expired, nil)); rec.Code != http.StatusUnauthorized {
 		t.Errorf("expired token: %d, want 401 even without keys", rec.Code)
 	}
 	if rec := get(m.ReadyHandler(), "/ready", ""); rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
@@ -172,7 +174,7 @@ func TestOutageLoggedOncePerInterval(t *testing.T) {
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
 	as.failJWKS.Store(true)
 	logs := &recordLog{}
-	m := newFromAS(t, as, func(c *Config) {
+	m := newFromAS(t, as, func(c *smartmw.Config) {
 		c.Hooks.Logger = slog.New(logs)
 		c.Keys.RefreshInterval = 10 * time.Millisecond // background retries every 10 ms
 		c.Keys.UnknownKIDInterval = time.Millisecond

@@ -1,8 +1,7 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,10 +11,13 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // mustReject fails t when m accepts tok.
-func mustReject(t *testing.T, m *Guard, tok string) {
+func mustReject(t *testing.T, m *smartmw.Guard, tok string) {
 	t.Helper()
 	if g, err := m.Verify(context.Background(), tok); err == nil || g != nil {
 		t.Fatalf("token accepted: %v", g)
@@ -41,13 +43,23 @@ func flipTrailingBits(seg string) string {
 }
 
 func TestRejectsNonCanonicalBase64(t *testing.T) {
-	m := newTest(t, nil)
-	tok := rs256(t, goodClaims())
-	parts := strings.Split(tok, ".")
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	// A segment of 4n characters has no unused bits: pad the claims
+	// until every segment has some, so that each case runs.
+	var parts []string
+	c := goodClaims(is)
+	for pad := ""; len(pad) < 4; pad += "x" {
+		c["pad"] = pad
+		parts = strings.Split(sign(t, is, c), ".")
+		if len(parts[1])%4 != 0 {
+			break
+		}
+	}
 	for i := range parts {
 		p := append([]string{}, parts...)
 		if p[i] = flipTrailingBits(p[i]); p[i] == "" {
-			continue
+			t.Fatalf("segment %d of %d characters has no unused bits to flip", i, len(parts[i]))
 		}
 		t.Run([]string{"header", "payload", "signature"}[i], func(t *testing.T) {
 			mustReject(t, m, strings.Join(p, "."))
@@ -56,7 +68,8 @@ func TestRejectsNonCanonicalBase64(t *testing.T) {
 }
 
 func TestRejectsReencodedSegments(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Cache.Disable = true })
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Disable = true })
 	// A token with a "-" or "_" in it, for the standard alphabet to
 	// change: nearly every token has one; a few jti values find it.
 	var tok string
@@ -64,9 +77,9 @@ func TestRejectsReencodedSegments(t *testing.T) {
 		if i == 100 {
 			t.Fatal("no token with a base64url-only character")
 		}
-		c := goodClaims()
+		c := goodClaims(is)
 		c["jti"] = "j" + strconv.Itoa(i)
-		tok = rs256(t, c)
+		tok = sign(t, is, c)
 	}
 	parts := strings.Split(tok, ".")
 	for name, bad := range map[string]string{
@@ -88,7 +101,8 @@ func TestRejectsReencodedSegments(t *testing.T) {
 }
 
 func TestRejectsOddRegisteredClaims(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Cache.Disable = true })
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Disable = true })
 	for name, set := range map[string]func(jwt.MapClaims){
 		"exp string":        func(c jwt.MapClaims) { c["exp"] = "9999999999" },
 		"exp huge":          func(c jwt.MapClaims) { c["exp"] = 1e300 },
@@ -98,9 +112,9 @@ func TestRejectsOddRegisteredClaims(t *testing.T) {
 		"nbf string":        func(c jwt.MapClaims) { c["nbf"] = "0" },
 		"iat future":        func(c jwt.MapClaims) { c["iat"] = testNow.Unix() + 3600 },
 		"iat string":        func(c jwt.MapClaims) { c["iat"] = "1" },
-		"iss array":         func(c jwt.MapClaims) { c["iss"] = []string{testIssuer} },
-		"iss trailing /":    func(c jwt.MapClaims) { c["iss"] = testIssuer + "/" },
-		"iss upper case":    func(c jwt.MapClaims) { c["iss"] = strings.ToUpper(testIssuer) },
+		"iss array":         func(c jwt.MapClaims) { c["iss"] = []string{is.URL()} },
+		"iss trailing /":    func(c jwt.MapClaims) { c["iss"] = is.URL() + "/" },
+		"iss upper case":    func(c jwt.MapClaims) { c["iss"] = strings.ToUpper(is.URL()) },
 		"iss missing":       func(c jwt.MapClaims) { delete(c, "iss") },
 		"ISS for iss":       func(c jwt.MapClaims) { c["ISS"] = c["iss"]; delete(c, "iss") },
 		"aud prefix":        func(c jwt.MapClaims) { c["aud"] = testAudience + "evil" },
@@ -119,32 +133,26 @@ func TestRejectsOddRegisteredClaims(t *testing.T) {
 		"fhirUser other":    func(c jwt.MapClaims) { c["fhirUser"] = "https://evil.example/Device/1" },
 	} {
 		t.Run(name, func(t *testing.T) {
-			c := goodClaims()
+			c := goodClaims(is)
 			set(c)
-			mustReject(t, m, rs256(t, c))
+			mustReject(t, m, sign(t, is, c))
 		})
 	}
 }
 
 func TestRejectsDeeplyNestedClaims(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Cache.Disable = true; c.Bounds.MaxTokenSize = 1 << 20 })
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Disable = true; c.Bounds.MaxTokenSize = 1 << 20 })
 	// Signed by hand: encoding/json, which jwt.NewWithClaims uses, may
 	// refuse to write the depth.
-	claims, err := json.Marshal(goodClaims())
+	claims, err := json.Marshal(goodClaims(is))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const depth = 20000
 	payload := string(claims[:len(claims)-1]) + `,"deep":` + strings.Repeat("[", depth) + `"x"` + strings.Repeat("]", depth) + "}"
 	sign := func(payload string) string {
-		hdr := `{"alg":"RS256","typ":"at+jwt","kid":"k1"}`
-		enc := base64.RawURLEncoding.EncodeToString
-		signing := enc([]byte(hdr)) + "." + enc([]byte(payload))
-		sig, err := jwt.SigningMethodRS256.Sign(signing, rsaKey())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return signing + "." + enc(sig)
+		return is.SignRaw(t, `{"alg":"RS256","typ":"at+jwt","kid":"`+is.KeyID()+`"}`, payload)
 	}
 	// The same token, signed the same way, without the nesting passes.
 	if _, err := m.Verify(context.Background(), sign(string(claims))); err != nil {
@@ -154,9 +162,10 @@ func TestRejectsDeeplyNestedClaims(t *testing.T) {
 }
 
 func TestRejectsNonPreflightOPTIONSWithoutToken(t *testing.T) {
-	m := newTest(t, nil)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
 	reached := false
-	h := CORS("https://app.example")(m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })))
+	h := smartmw.CORS("https://app.example")(m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })))
 	for name, hdr := range map[string]map[string]string{
 		"no origin":      {},
 		"origin only":    {"Origin": "https://app.example"},
@@ -179,8 +188,9 @@ func TestRejectsNonPreflightOPTIONSWithoutToken(t *testing.T) {
 }
 
 func TestRejectsAuthorizationTricks(t *testing.T) {
-	m := newTest(t, nil)
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	tok := sign(t, is, goodClaims(is))
 	reached := false
 	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
 	for name, vals := range map[string][]string{
@@ -205,16 +215,17 @@ func TestRejectsAuthorizationTricks(t *testing.T) {
 }
 
 func TestRejectsErrorsEchoingTokenContents(t *testing.T) {
-	m := newTest(t, nil)
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
 	const secret = "SeCrEtMaRkEr"
-	c := goodClaims()
+	c := goodClaims(is)
 	c["iss"] = "https://" + secret + ".example"
 	c["patient"] = secret + "/x"
 	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	for _, tok := range []string{
-		rs256(t, c),
-		mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"kid": secret + "\"x", "typ": secret}),
-		mint(t, jwt.SigningMethodRS256, rsaKey(), goodClaims(), map[string]any{"crit": []string{secret}}),
+		sign(t, is, c),
+		sign(t, is, goodClaims(is), smarttest.Header("kid", secret+"\"x"), smarttest.Header("typ", secret)),
+		sign(t, is, goodClaims(is), smarttest.Header("crit", []string{secret})),
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/r4/Patient/1", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
@@ -234,26 +245,27 @@ func TestRejectsErrorsEchoingTokenContents(t *testing.T) {
 // array holds "" next to anything pass the audience check, since the
 // jwt package compares each aud element with each expected audience.
 func TestRejectsEmptyAudienceEntry(t *testing.T) {
+	is := newIssuer(t)
 	for _, auds := range [][]string{{""}, {"https://fhir.example.org/other", ""}} {
-		m, err := New(context.Background(), Config{Issuer: Issuer{
-			URL:       testIssuer,
+		m, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
+			URL:       is.URL(),
 			Audience:  testAudience,
 			Audiences: auds,
-			Keyfunc:   staticKey,
-		}, Tokens: TokenOptions{Now: fixedNow}})
+			JWKSURL:   jwksOf(is),
+		}, HTTPClient: is.Client(), Tokens: smartmw.TokenOptions{Now: fixedNow}})
 		if err != nil {
 			continue // refused at New: fine
 		}
-		c := goodClaims()
+		c := goodClaims(is)
 		c["aud"] = []any{"", "https://evil.example.org/fhir"}
-		mustReject(t, m, rs256(t, c))
+		mustReject(t, m, sign(t, is, c))
 	}
 	for _, auds := range [][]string{{""}} {
-		_, err := New(context.Background(), Config{Issuer: Issuer{
+		_, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
 			URL:      "https://a.example.org",
 			Audience: testAudience,
-			Keyfunc:  staticKey,
-		}, Issuers: []Issuer{{URL: testIssuer, Audience: testAudience, Audiences: auds, Keyfunc: staticKey}}, Tokens: TokenOptions{Now: fixedNow}})
+			Keyfunc:  noKeys,
+		}, Issuers: []smartmw.Issuer{{URL: is.URL(), Audience: testAudience, Audiences: auds, Keyfunc: noKeys}}, Tokens: smartmw.TokenOptions{Now: fixedNow}})
 		if err == nil {
 			t.Error("New accepted an empty entry in Issuer.Audiences")
 		}
@@ -268,13 +280,13 @@ func TestRejectsOctKeyFromJWKS(t *testing.T) {
 	oct := map[string]any{"kty": "oct", "kid": "h1", "k": b64(secret)}
 	octNoKID := map[string]any{"kty": "oct", "k": b64(secret)}
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil), oct, octNoKID)
-	if _, err := New(context.Background(), Config{Issuer: Issuer{
+	if _, err := smartmw.New(context.Background(), smartmw.Config{Issuer: smartmw.Issuer{
 		URL:      as.issuer(),
 		Audience: testAudience,
-	}, Tokens: TokenOptions{Algorithms: []string{"RS256", "HS256"}}}); err == nil {
+	}, Tokens: smartmw.TokenOptions{Algorithms: []string{"RS256", "HS256"}}}); err == nil {
 		t.Fatal("New accepted HS256 with keys from a JWKS")
 	}
-	m := newFromAS(t, as, func(c *Config) { c.Cache.Disable = true })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Cache.Disable = true })
 	for _, hdr := range []map[string]any{{"kid": "h1"}, {"kid": nil}, {"kid": "k1"}} {
 		mustReject(t, m, asToken(t, as, jwt.SigningMethodHS256, secret, hdr))
 	}
@@ -290,7 +302,7 @@ func TestRejectsKeyWithoutVerifyOp(t *testing.T) {
 		jwk(rsaKey(), "k2", map[string]any{"use": "enc"}),
 		jwk(rsaKey(), "k3", map[string]any{"alg": "PS256"}),
 	)
-	m := newFromAS(t, as, func(c *Config) { c.Cache.Disable = true })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Cache.Disable = true })
 	for _, hdr := range []map[string]any{{"kid": "k1"}, {"kid": "k2"}, {"kid": "k3"}, {"kid": nil}} {
 		mustReject(t, m, asToken(t, as, jwt.SigningMethodRS256, rsaKey(), hdr))
 	}
@@ -299,11 +311,12 @@ func TestRejectsKeyWithoutVerifyOp(t *testing.T) {
 // TestRejectsScopeFromIgnoredClaim: with "scope" and "scp" both present,
 // the documented order ("scope" first) decides, whatever the JSON order.
 func TestRejectsScopeFromIgnoredClaim(t *testing.T) {
-	m := newTest(t, nil)
-	c := goodClaims()
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	c := goodClaims(is)
 	c["scope"] = "openid"
 	c["scp"] = []any{"patient/*.cruds", "user/*.cruds"}
-	g, err := m.Verify(context.Background(), rs256(t, c))
+	g, err := m.Verify(context.Background(), sign(t, is, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,8 +327,9 @@ func TestRejectsScopeFromIgnoredClaim(t *testing.T) {
 
 // TestRejectsQueryTokenBesideHeader and the form body on GET.
 func TestRejectsQueryAndFormTokens(t *testing.T) {
-	m := newTest(t, func(c *Config) { c.Tokens.FormBody = true })
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	m := newGuard(t, is, func(c *smartmw.Config) { c.Tokens.FormBody = true })
+	tok := sign(t, is, goodClaims(is))
 	reached := false
 	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
 	for name, r := range map[string]*http.Request{
@@ -338,28 +352,18 @@ func TestRejectsQueryAndFormTokens(t *testing.T) {
 	}
 }
 
-// signRaw signs arbitrary header and payload JSON with the issuer's key.
-func signRaw(t *testing.T, header, payload string) string {
-	t.Helper()
-	si := b64([]byte(header)) + "." + b64([]byte(payload))
-	sig, err := jwt.SigningMethodRS256.Sign(si, rsaKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return si + "." + b64(sig)
-}
-
 // TestRejectsOddJSONShapes: validly signed segments that are not JSON
 // objects, or objects with odd members, must neither panic nor pass.
 func TestRejectsOddJSONShapes(t *testing.T) {
-	single := newTest(t, func(c *Config) { c.Cache.Disable = true })
-	multi := newTest(t, func(c *Config) {
+	is := newIssuer(t)
+	single := newGuard(t, is, func(c *smartmw.Config) { c.Cache.Disable = true })
+	multi := newGuard(t, is, func(c *smartmw.Config) {
 		c.Cache.Disable = true
-		c.Issuers = []Issuer{{URL: "https://other.example.org", Audience: testAudience,
+		c.Issuers = []smartmw.Issuer{{URL: "https://other.example.org", Audience: testAudience,
 			Keyfunc: func(*jwt.Token) (any, error) { return &otherRSAKey().PublicKey, nil }}}
 	})
 	exp := testNow.Add(time.Hour).Unix()
-	good := `"iss":"` + testIssuer + `","aud":"` + testAudience + `","exp":` + strconv.FormatInt(exp, 10)
+	good := `"iss":"` + is.URL() + `","aud":"` + testAudience + `","exp":` + strconv.FormatInt(exp, 10)
 	hdr := `{"alg":"RS256","typ":"at+jwt"}`
 	cases := map[string][2]string{
 		"payload null":         {hdr, `null`},
@@ -382,13 +386,13 @@ func TestRejectsOddJSONShapes(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			tok := signRaw(t, c[0], c[1])
+			tok := is.SignRaw(t, c[0], c[1])
 			mustReject(t, single, tok)
 			mustReject(t, multi, tok)
 		})
 	}
 	// The control: the same construction is accepted when well formed.
-	if _, err := single.Verify(context.Background(), signRaw(t, hdr, `{`+good+`}`)); err != nil {
+	if _, err := single.Verify(context.Background(), is.SignRaw(t, hdr, `{`+good+`}`)); err != nil {
 		t.Fatalf("control token refused: %v", err)
 	}
 }
@@ -397,13 +401,14 @@ func TestRejectsOddJSONShapes(t *testing.T) {
 // percent-encoded letters in the query must be refused like the plain
 // name (RFC 6750 §2.3 tokens in URIs leak to logs).
 func TestRejectsPercentEncodedQueryToken(t *testing.T) {
-	m := newTest(t, nil)
-	tok := rs256(t, goodClaims())
+	is := newIssuer(t)
+	m := newGuard(t, is, nil)
+	tok := sign(t, is, goodClaims(is))
 	for _, q := range []string{"%61ccess_token=", "acc%65ss_token=", "%61%63%63%65%73%73%5f%74%6f%6b%65%6e="} {
 		r := httptest.NewRequest(http.MethodGet, "/fhir/Patient?"+q+tok, nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		_, _, _, _, err := m.extract(r)
-		if err == nil || err.Code != CodeInvalidRequest {
+		_, _, _, err := m.Extract(r)
+		if err == nil || err.Code != smartmw.CodeInvalidRequest {
 			t.Errorf("%s: token in the query not refused: %v", q, err)
 		}
 	}

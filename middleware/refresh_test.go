@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
 )
 
 // TestOnlyPlausibleTokensCauseAJWKSFetch: a token with an unknown kid
@@ -43,11 +45,11 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-			m := newFromAS(t, as, func(c *Config) {
+			m := newFromAS(t, as, func(c *smartmw.Config) {
 				c.Issuer.Audiences = []string{otherBase}
 				c.Tokens.Algorithms = []string{"RS256", "PS256"}
 			})
-			claims := withIss(goodClaims(), as.issuer())
+			claims := goodClaims(as)
 			if tc.claims != nil {
 				tc.claims(claims)
 			}
@@ -59,18 +61,18 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 			if method == nil {
 				method = jwt.SigningMethodRS256
 			}
-			tok := mint(t, method, otherRSAKey(), claims, hdr)
+			tok := forge(t, method, otherRSAKey(), claims, hdr)
 			before := as.jwksHits.Load()
 			var err error
 			if tc.target != "" {
 				req := httptest.NewRequest(http.MethodGet, tc.target, nil)
 				req.Header.Set("Authorization", "Bearer "+tok)
-				_, _, err = m.authenticate(httptest.NewRecorder(), req, m.baseOf(req))
+				_, _, err = m.Authenticate(httptest.NewRecorder(), req)
 			} else {
 				_, err = m.Verify(context.Background(), tok)
 			}
-			var e *Error
-			if !errors.As(err, &e) || !errors.Is(err, ErrInvalidToken) {
+			var e *smartmw.Error
+			if !errors.As(err, &e) || !errors.Is(err, smartmw.ErrInvalidToken) {
 				t.Fatalf("err = %v, want invalid_token", err)
 			}
 			if tc.desc != "" && e.Description != tc.desc {
@@ -91,7 +93,7 @@ func TestOnlyPlausibleTokensCauseAJWKSFetch(t *testing.T) {
 func TestForgedKIDFloodThenRotation(t *testing.T) {
 	const interval = 300 * time.Millisecond
 	as := newFakeAS(t, jwk(rsaKey(), "k1", nil))
-	m := newFromAS(t, as, func(c *Config) { c.Keys.UnknownKIDInterval = interval; c.Cache.Disable = true })
+	m := newFromAS(t, as, func(c *smartmw.Config) { c.Keys.UnknownKIDInterval = interval; c.Cache.Disable = true })
 	ctx := context.Background()
 	forged := func(i int) string {
 		return asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), map[string]any{"kid": fmt.Sprintf("forged-%d", i)})
@@ -99,7 +101,7 @@ func TestForgedKIDFloodThenRotation(t *testing.T) {
 	start := time.Now()
 	before := as.jwksHits.Load()
 	for i := range 50 {
-		if _, err := m.Verify(ctx, forged(i)); !errors.Is(err, ErrInvalidToken) {
+		if _, err := m.Verify(ctx, forged(i)); !errors.Is(err, smartmw.ErrInvalidToken) {
 			t.Fatalf("forged token: %v", err)
 		}
 	}
@@ -132,11 +134,11 @@ func TestForgedKIDFloodThenRotation(t *testing.T) {
 }
 
 func TestDefaultUnknownKIDIntervalIsShort(t *testing.T) {
-	cfg, err := Config{Issuer: Issuer{
-		URL:      testIssuer,
+	cfg, err := smartmw.Config{Issuer: smartmw.Issuer{
+		URL:      "https://auth.example.org/realms/fhir",
 		Audience: testAudience,
-		Keyfunc:  staticKey,
-	}}.withDefaults()
+		Keyfunc:  noKeys,
+	}}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package middleware
+package middleware_test
 
 import (
 	"context"
@@ -13,17 +13,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	smartctx "github.com/smartguard/smartguard/context"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
 // newTestList returns an empty RevocationList on the tests' clock.
-func newTestList() *RevocationList { return NewRevocationList(RevocationListOptions{Now: fixedNow}) }
+func newTestList() *smartmw.RevocationList {
+	return smartmw.NewRevocationList(smartmw.RevocationListOptions{Now: fixedNow})
+}
 
 // withRevocations sets Config.Tokens.Revocations to r, then applies more.
-func withRevocations(r Revocations, more ...func(*Config)) func(*Config) {
-	return func(c *Config) {
+func withRevocations(r smartmw.Revocations, more ...func(*smartmw.Config)) func(*smartmw.Config) {
+	return func(c *smartmw.Config) {
 		c.Tokens.Revocations = r
 		for _, f := range more {
 			f(c)
@@ -31,7 +34,7 @@ func withRevocations(r Revocations, more ...func(*Config)) func(*Config) {
 	}
 }
 
-func cacheOff(c *Config) { c.Cache.Disable = true }
+func cacheOff(c *smartmw.Config) { c.Cache.Disable = true }
 
 // wantRevoked fails unless rec is the refusal of a revoked token.
 func wantRevoked(t *testing.T, rec *httptest.ResponseRecorder) {
@@ -56,27 +59,40 @@ func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
 // cached, not cached yet, or never cached; by Handler, AuthenticateOnly
 // and Verify alike. Another token of the same issuer is not.
 func TestRevokedJWTRefused(t *testing.T) {
+	is := newIssuer(t)
 	exp := testNow.Add(time.Hour)
 	tests := []struct {
 		name   string
 		cache  bool // Config.Cache on
 		warm   bool // the token is used (and cached) before it is revoked
-		revoke func(g *Guard, l *RevocationList, tok string) error
+		revoke func(g *smartmw.Guard, l *smartmw.RevocationList, tok string) error
 	}{
-		{"by jti, cached", true, true, func(_ *Guard, l *RevocationList, _ string) error { return l.RevokeJTI(testIssuer, "j1", exp) }},
-		{"by jti, not cached yet", true, false, func(_ *Guard, l *RevocationList, _ string) error { return l.RevokeJTI(testIssuer, "j1", exp) }},
-		{"by jti, cache off", false, true, func(_ *Guard, l *RevocationList, _ string) error { return l.RevokeJTI(testIssuer, "j1", exp) }},
-		{"by token, cached", true, true, func(_ *Guard, l *RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
-		{"by token, not cached yet", true, false, func(_ *Guard, l *RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
-		{"by token, cache off", false, true, func(_ *Guard, l *RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
-		{"Guard.Revoke, cached", true, true, func(g *Guard, _ *RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
-		{"Guard.Revoke, not cached yet", true, false, func(g *Guard, _ *RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
-		{"Guard.Revoke, cache off", false, true, func(g *Guard, _ *RevocationList, tok string) error { return g.Revoke(context.Background(), tok) }},
+		{"by jti, cached", true, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error {
+			return l.RevokeJTI(is.URL(), "j1", exp)
+		}},
+		{"by jti, not cached yet", true, false, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error {
+			return l.RevokeJTI(is.URL(), "j1", exp)
+		}},
+		{"by jti, cache off", false, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, _ string) error {
+			return l.RevokeJTI(is.URL(), "j1", exp)
+		}},
+		{"by token, cached", true, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
+		{"by token, not cached yet", true, false, func(_ *smartmw.Guard, l *smartmw.RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
+		{"by token, cache off", false, true, func(_ *smartmw.Guard, l *smartmw.RevocationList, tok string) error { return l.RevokeToken(tok, exp) }},
+		{"Guard.Revoke, cached", true, true, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error {
+			return g.Revoke(context.Background(), tok)
+		}},
+		{"Guard.Revoke, not cached yet", true, false, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error {
+			return g.Revoke(context.Background(), tok)
+		}},
+		{"Guard.Revoke, cache off", false, true, func(g *smartmw.Guard, _ *smartmw.RevocationList, tok string) error {
+			return g.Revoke(context.Background(), tok)
+		}},
 	}
-	tok := rs256(t, goodClaims())
-	other := goodClaims()
+	tok := sign(t, is, goodClaims(is))
+	other := goodClaims(is)
 	other["jti"] = "j2"
-	otherTok := rs256(t, other)
+	otherTok := sign(t, is, other)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newTestList()
@@ -84,7 +100,7 @@ func TestRevokedJWTRefused(t *testing.T) {
 			if !tc.cache {
 				adjust = withRevocations(l, cacheOff)
 			}
-			g := newTest(t, adjust)
+			g := newGuard(t, is, adjust)
 			h := g.Handler(emptyBundle)
 			if tc.warm {
 				wantStatus(t, searchWith(h, tok), http.StatusOK)
@@ -97,7 +113,7 @@ func TestRevokedJWTRefused(t *testing.T) {
 			}
 			wantRevoked(t, searchWith(g.AuthenticateOnly(emptyBundle), tok))
 			_, err := g.Verify(context.Background(), tok)
-			if !errors.Is(err, ErrRevoked) || !errors.Is(err, ErrInvalidToken) {
+			if !errors.Is(err, smartmw.ErrRevoked) || !errors.Is(err, smartmw.ErrInvalidToken) {
 				t.Fatalf("Verify: %v, want ErrInvalidToken caused by ErrRevoked", err)
 			}
 			wantStatus(t, searchWith(h, otherTok), http.StatusOK)
@@ -110,28 +126,29 @@ func TestRevokedJWTRefused(t *testing.T) {
 // is refused at once, while its answer is cached and when it is not, and
 // without asking the introspection endpoint again.
 func TestRevokedOpaqueTokenRefused(t *testing.T) {
+	is := newIssuer(t)
 	exp := testNow.Add(time.Hour)
 	const tok = "opaque-token-1"
 	tests := []struct {
 		name   string
 		warm   bool
-		revoke func(g *Guard, l *RevocationList) error
+		revoke func(g *smartmw.Guard, l *smartmw.RevocationList) error
 	}{
-		{"by token, cached", true, func(_ *Guard, l *RevocationList) error { return l.RevokeToken(tok, exp) }},
-		{"by token, not cached yet", false, func(_ *Guard, l *RevocationList) error { return l.RevokeToken(tok, exp) }},
-		{"by jti of the answer, cached", true, func(_ *Guard, l *RevocationList) error { return l.RevokeJTI(testIssuer, "intro-1", exp) }},
-		{"Guard.Revoke, cached", true, func(g *Guard, _ *RevocationList) error { return g.Revoke(context.Background(), tok) }},
-		{"Guard.Revoke, not cached yet", false, func(g *Guard, _ *RevocationList) error { return g.Revoke(context.Background(), tok) }},
+		{"by token, cached", true, func(_ *smartmw.Guard, l *smartmw.RevocationList) error { return l.RevokeToken(tok, exp) }},
+		{"by token, not cached yet", false, func(_ *smartmw.Guard, l *smartmw.RevocationList) error { return l.RevokeToken(tok, exp) }},
+		{"by jti of the answer, cached", true, func(_ *smartmw.Guard, l *smartmw.RevocationList) error { return l.RevokeJTI(is.URL(), "intro-1", exp) }},
+		{"Guard.Revoke, cached", true, func(g *smartmw.Guard, _ *smartmw.RevocationList) error { return g.Revoke(context.Background(), tok) }},
+		{"Guard.Revoke, not cached yet", false, func(g *smartmw.Guard, _ *smartmw.RevocationList) error { return g.Revoke(context.Background(), tok) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIntrospection(t)
-			answer := activeAnswer()
+			answer := activeAnswer(is)
 			answer["jti"] = "intro-1"
 			f.set(tok, answer)
-			f.set("opaque-token-2", activeAnswer())
+			f.set("opaque-token-2", activeAnswer(is))
 			l := newTestList()
-			g := newIntrospecting(t, f, withRevocations(l))
+			g := newIntrospecting(t, is, f, withRevocations(l))
 			h := g.Handler(emptyBundle)
 			if tc.warm {
 				wantStatus(t, searchWith(h, tok), http.StatusOK)
@@ -153,25 +170,26 @@ func TestRevokedOpaqueTokenRefused(t *testing.T) {
 // revoking issuer A's "j1" leaves issuer B's "j1" valid, and the other
 // way round.
 func TestRevocationByJTIIsPerIssuer(t *testing.T) {
+	is := newIssuer(t)
 	const other = "https://other-as.example.org"
 	exp := testNow.Add(time.Hour)
 	tokens := map[string]string{}
-	for _, iss := range []string{testIssuer, other} {
-		c := goodClaims() // jti "j1" for both
+	for _, iss := range []string{is.URL(), other} {
+		c := goodClaims(is) // jti "j1" for both
 		c["iss"] = iss
-		tokens[iss] = rs256(t, c)
+		tokens[iss] = sign(t, is, c)
 	}
 	for _, tc := range []struct {
 		name             string
 		revoked, allowed string
 	}{
-		{"revoke A's", testIssuer, other},
-		{"revoke B's", other, testIssuer},
+		{"revoke A's", is.URL(), other},
+		{"revoke B's", other, is.URL()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newTestList()
-			g := newTest(t, withRevocations(l, func(c *Config) {
-				c.Issuers = []Issuer{{URL: other, Audience: testAudience, Keyfunc: staticKey}}
+			g := newGuard(t, is, withRevocations(l, func(c *smartmw.Config) {
+				c.Issuers = []smartmw.Issuer{{URL: other, Audience: testAudience, JWKSURL: jwksOf(is)}}
 			}))
 			h := g.Handler(emptyBundle)
 			tokOf := func(iss string) string { return tokens[iss] }
@@ -208,9 +226,10 @@ func (c *clock) set(t time.Time) {
 // token's exp plus MaxLeeway, whatever sweeps happen before, and dropped
 // by the first sweep after; a token already past that is not recorded.
 func TestRevocationListKeepsEntriesUntilExpiry(t *testing.T) {
+	is := newIssuer(t)
 	ctx := context.Background()
 	exp := testNow.Add(time.Hour)
-	ref := TokenRef{Issuer: testIssuer, JTI: "j1", SHA256: sha256.Sum256([]byte("tok")), ExpiresAt: exp}
+	ref := smartmw.TokenRef{Issuer: is.URL(), JTI: "j1", SHA256: sha256.Sum256([]byte("tok")), ExpiresAt: exp}
 	for _, tc := range []struct {
 		name    string
 		at      time.Time
@@ -219,13 +238,13 @@ func TestRevocationListKeepsEntriesUntilExpiry(t *testing.T) {
 	}{
 		{"before exp", exp.Add(-time.Second), true, 2},
 		{"at exp", exp, true, 2},
-		{"within the leeway", exp.Add(MaxLeeway - time.Second), true, 2},
-		{"past the leeway", exp.Add(MaxLeeway), false, 0},
+		{"within the leeway", exp.Add(smartmw.MaxLeeway - time.Second), true, 2},
+		{"past the leeway", exp.Add(smartmw.MaxLeeway), false, 0},
 		{"long after", exp.Add(24 * time.Hour), false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clock{now: testNow}
-			l := NewRevocationList(RevocationListOptions{Now: c.Now})
+			l := smartmw.NewRevocationList(smartmw.RevocationListOptions{Now: c.Now})
 			if err := l.Revoke(ctx, ref); err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +255,7 @@ func TestRevocationListKeepsEntriesUntilExpiry(t *testing.T) {
 			if err != nil || got != tc.revoked {
 				t.Fatalf("Revoked = %v, %v; want %v", got, err, tc.revoked)
 			}
-			if err := l.RevokeJTI(testIssuer, "later", tc.at.Add(time.Hour)); err != nil {
+			if err := l.RevokeJTI(is.URL(), "later", tc.at.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			if n := l.Len(); n != tc.len+1 {
@@ -246,7 +265,7 @@ func TestRevocationListKeepsEntriesUntilExpiry(t *testing.T) {
 	}
 	t.Run("already expired", func(t *testing.T) {
 		l := newTestList()
-		if err := l.RevokeJTI(testIssuer, "old", testNow.Add(-MaxLeeway)); err != nil {
+		if err := l.RevokeJTI(is.URL(), "old", testNow.Add(-smartmw.MaxLeeway)); err != nil {
 			t.Fatal(err)
 		}
 		if n := l.Len(); n != 0 {
@@ -255,18 +274,18 @@ func TestRevocationListKeepsEntriesUntilExpiry(t *testing.T) {
 	})
 	t.Run("revoked again with a later exp", func(t *testing.T) {
 		c := &clock{now: testNow}
-		l := NewRevocationList(RevocationListOptions{Now: c.Now})
-		if err := l.RevokeJTI(testIssuer, "j1", exp); err != nil {
+		l := smartmw.NewRevocationList(smartmw.RevocationListOptions{Now: c.Now})
+		if err := l.RevokeJTI(is.URL(), "j1", exp); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.RevokeJTI(testIssuer, "j1", exp.Add(time.Hour)); err != nil {
+		if err := l.RevokeJTI(is.URL(), "j1", exp.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.RevokeJTI(testIssuer, "j1", exp.Add(-time.Hour)); err != nil { // never shortens
+		if err := l.RevokeJTI(is.URL(), "j1", exp.Add(-time.Hour)); err != nil { // never shortens
 			t.Fatal(err)
 		}
 		c.set(exp.Add(30 * time.Minute))
-		if got, _ := l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: "j1"}); !got || l.Len() != 1 {
+		if got, _ := l.Revoked(ctx, smartmw.TokenRef{Issuer: is.URL(), JTI: "j1"}); !got || l.Len() != 1 {
 			t.Fatalf("Revoked = %v with %d entries, want true with 1: the later exp holds", got, l.Len())
 		}
 	})
@@ -280,7 +299,7 @@ type failingRevocations struct {
 	checks atomic.Int32
 }
 
-func (f *failingRevocations) Revoked(ctx context.Context, _ TokenRef) (bool, error) {
+func (f *failingRevocations) Revoked(ctx context.Context, _ smartmw.TokenRef) (bool, error) {
 	f.checks.Add(1)
 	if f.block {
 		<-ctx.Done()
@@ -289,13 +308,14 @@ func (f *failingRevocations) Revoked(ctx context.Context, _ TokenRef) (bool, err
 	return false, f.err
 }
 
-func (f *failingRevocations) Revoke(context.Context, TokenRef) error { return f.err }
+func (f *failingRevocations) Revoke(context.Context, smartmw.TokenRef) error { return f.err }
 
 // TestRevocationErrorsFailClosed: when Revocations errs or does not
 // answer in time, the request is answered 503 temporarily_unavailable
 // with Retry-After, never passed to the handler, for a cached token and a
 // new one; a Revocations that answers is asked on every request.
 func TestRevocationErrorsFailClosed(t *testing.T) {
+	is := newIssuer(t)
 	down := errors.New("store unreachable")
 	for _, tc := range []struct {
 		name    string
@@ -309,10 +329,10 @@ func TestRevocationErrorsFailClosed(t *testing.T) {
 		{"no answer, cached", &failingRevocations{block: true}, true, 50 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := newTest(t, withRevocations(tc.store))
-			tok := rs256(t, goodClaims())
+			g := newGuard(t, is, withRevocations(tc.store))
+			tok := sign(t, is, goodClaims(is))
 			if tc.warm {
-				g.cache.put(g.cache.mac.key(tok), mustVerify(t, tok), testNow, 0)
+				g.CacheGrant(tok, mustVerify(t, is, tok), testNow)
 			}
 			var reached atomic.Bool
 			h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -338,25 +358,25 @@ func TestRevocationErrorsFailClosed(t *testing.T) {
 				t.Errorf("%d checks, want 1", tc.store.checks.Load())
 			}
 			if !tc.store.block {
-				if _, err := g.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) || !errors.Is(err, down) {
+				if _, err := g.Verify(context.Background(), tok); !errors.Is(err, smartmw.ErrUnavailable) || !errors.Is(err, down) {
 					t.Errorf("Verify: %v, want ErrUnavailable caused by the store's error", err)
 				}
 			}
 		})
 	}
 	t.Run("a nil *RevocationList", func(t *testing.T) {
-		var l *RevocationList
-		g := newTest(t, withRevocations(l))
-		wantStatus(t, searchWith(g.Handler(emptyBundle), rs256(t, goodClaims())), http.StatusServiceUnavailable)
-		if err := l.RevokeJTI(testIssuer, "j1", testNow.Add(time.Hour)); err == nil {
+		var l *smartmw.RevocationList
+		g := newGuard(t, is, withRevocations(l))
+		wantStatus(t, searchWith(g.Handler(emptyBundle), sign(t, is, goodClaims(is))), http.StatusServiceUnavailable)
+		if err := l.RevokeJTI(is.URL(), "j1", testNow.Add(time.Hour)); err == nil {
 			t.Fatal("RevokeJTI on a nil list: no error")
 		}
 	})
 	t.Run("asked on every request", func(t *testing.T) {
 		store := &failingRevocations{}
-		g := newTest(t, withRevocations(store))
+		g := newGuard(t, is, withRevocations(store))
 		h := g.Handler(emptyBundle)
-		tok := rs256(t, goodClaims())
+		tok := sign(t, is, goodClaims(is))
 		for range 3 {
 			wantStatus(t, searchWith(h, tok), http.StatusOK)
 		}
@@ -368,9 +388,9 @@ func TestRevocationErrorsFailClosed(t *testing.T) {
 
 // mustVerify returns the grant of tok verified by a Guard without
 // revocations.
-func mustVerify(t *testing.T, tok string) *smartctx.Grant {
+func mustVerify(t *testing.T, is *smarttest.Issuer, tok string) *smartctx.Grant {
 	t.Helper()
-	grant, err := newTest(t, nil).Verify(context.Background(), tok)
+	grant, err := newGuard(t, is, nil).Verify(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,36 +401,37 @@ func mustVerify(t *testing.T, tok string) *smartctx.Grant {
 // and otherwise refuses the new revocation (ErrRevocationListFull),
 // forgetting none of those it holds.
 func TestRevocationListBound(t *testing.T) {
+	is := newIssuer(t)
 	ctx := context.Background()
 	c := &clock{now: testNow}
-	l := NewRevocationList(RevocationListOptions{Size: 3, Now: c.Now})
+	l := smartmw.NewRevocationList(smartmw.RevocationListOptions{Size: 3, Now: c.Now})
 	soon, later := testNow.Add(time.Minute), testNow.Add(time.Hour)
 	for i, exp := range []time.Time{soon, later, later} {
-		if err := l.RevokeJTI(testIssuer, fmt.Sprint("j", i), exp); err != nil {
+		if err := l.RevokeJTI(is.URL(), fmt.Sprint("j", i), exp); err != nil {
 			t.Fatal(err)
 		}
 	}
 	held := func(jti string) bool {
-		ok, err := l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: jti})
+		ok, err := l.Revoked(ctx, smartmw.TokenRef{Issuer: is.URL(), JTI: jti})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ok
 	}
-	if err := l.RevokeJTI(testIssuer, "j3", later); !errors.Is(err, ErrRevocationListFull) {
+	if err := l.RevokeJTI(is.URL(), "j3", later); !errors.Is(err, smartmw.ErrRevocationListFull) {
 		t.Fatalf("4th revocation in a list of 3: %v, want ErrRevocationListFull", err)
 	}
 	if held("j3") || !held("j0") || !held("j1") || !held("j2") || l.Len() != 3 {
 		t.Fatalf("after the refusal: j3 %v, j0 %v, j1 %v, j2 %v, %d entries; want only j0-j2", held("j3"), held("j0"), held("j1"), held("j2"), l.Len())
 	}
-	if err := l.RevokeJTI(testIssuer, "j1", later); err != nil {
+	if err := l.RevokeJTI(is.URL(), "j1", later); err != nil {
 		t.Fatalf("revoking a held token again in a full list: %v", err)
 	}
-	if err := l.Revoke(ctx, TokenRef{Issuer: testIssuer, JTI: "j1", SHA256: sha256.Sum256([]byte("t1")), ExpiresAt: later}); !errors.Is(err, ErrRevocationListFull) {
+	if err := l.Revoke(ctx, smartmw.TokenRef{Issuer: is.URL(), JTI: "j1", SHA256: sha256.Sum256([]byte("t1")), ExpiresAt: later}); !errors.Is(err, smartmw.ErrRevocationListFull) {
 		t.Fatalf("a new name of a held token in a full list: %v, want ErrRevocationListFull", err)
 	}
-	c.set(soon.Add(MaxLeeway)) // j0 is past its time
-	if err := l.RevokeJTI(testIssuer, "j3", later); err != nil {
+	c.set(soon.Add(smartmw.MaxLeeway)) // j0 is past its time
+	if err := l.RevokeJTI(is.URL(), "j3", later); err != nil {
 		t.Fatalf("with an expired entry to drop: %v", err)
 	}
 	if held("j0") || !held("j1") || !held("j2") || !held("j3") {
@@ -422,17 +443,18 @@ func TestRevocationListBound(t *testing.T) {
 // nothing for, a TokenRef that names no token, has no expiry, has a jti
 // without its issuer, or names too long to hold.
 func TestRevocationListRefusesUnnamedTokens(t *testing.T) {
+	is := newIssuer(t)
 	exp := testNow.Add(time.Hour)
-	long := strings.Repeat("x", MaxRevocationNameLen+1)
+	long := strings.Repeat("x", smartmw.MaxRevocationNameLen+1)
 	for _, tc := range []struct {
 		name string
-		ref  TokenRef
+		ref  smartmw.TokenRef
 	}{
-		{"no name", TokenRef{Issuer: testIssuer, ExpiresAt: exp}},
-		{"no expiry", TokenRef{Issuer: testIssuer, JTI: "j1"}},
-		{"jti without issuer", TokenRef{JTI: "j1", ExpiresAt: exp}},
-		{"jti too long", TokenRef{Issuer: testIssuer, JTI: long, ExpiresAt: exp}},
-		{"issuer too long", TokenRef{Issuer: long, JTI: "j1", ExpiresAt: exp}},
+		{"no name", smartmw.TokenRef{Issuer: is.URL(), ExpiresAt: exp}},
+		{"no expiry", smartmw.TokenRef{Issuer: is.URL(), JTI: "j1"}},
+		{"jti without issuer", smartmw.TokenRef{JTI: "j1", ExpiresAt: exp}},
+		{"jti too long", smartmw.TokenRef{Issuer: is.URL(), JTI: long, ExpiresAt: exp}},
+		{"issuer too long", smartmw.TokenRef{Issuer: long, JTI: "j1", ExpiresAt: exp}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newTestList()
@@ -447,6 +469,7 @@ func TestRevocationListRefusesUnnamedTokens(t *testing.T) {
 // goroutines (run with -race): a revocation is seen by every check that
 // starts after Revoke returns.
 func TestRevocationListConcurrent(t *testing.T) {
+	is := newIssuer(t)
 	ctx := context.Background()
 	l := newTestList()
 	exp := testNow.Add(time.Hour)
@@ -455,15 +478,15 @@ func TestRevocationListConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 200 {
 				jti := fmt.Sprintf("w%d-%d", w, i)
-				if err := l.RevokeJTI(testIssuer, jti, exp); err != nil {
+				if err := l.RevokeJTI(is.URL(), jti, exp); err != nil {
 					t.Error(err)
 					return
 				}
-				if ok, err := l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: jti}); !ok || err != nil {
+				if ok, err := l.Revoked(ctx, smartmw.TokenRef{Issuer: is.URL(), JTI: jti}); !ok || err != nil {
 					t.Errorf("%s: Revoked = %v, %v right after Revoke", jti, ok, err)
 					return
 				}
-				l.Revoked(ctx, TokenRef{Issuer: testIssuer, JTI: fmt.Sprintf("w%d-%d", (w+1)%8, i)})
+				l.Revoked(ctx, smartmw.TokenRef{Issuer: is.URL(), JTI: fmt.Sprintf("w%d-%d", (w+1)%8, i)})
 				_ = l.Len()
 			}
 		})
@@ -478,10 +501,11 @@ func TestRevocationListConcurrent(t *testing.T) {
 // run in parallel, no request that starts after Revoke returns is
 // allowed.
 func TestRevocationTakesEffectUnderLoad(t *testing.T) {
+	is := newIssuer(t)
 	l := newTestList()
-	g := newTest(t, withRevocations(l))
+	g := newGuard(t, is, withRevocations(l))
 	h := g.Handler(emptyBundle)
-	tok := rs256(t, goodClaims())
+	tok := sign(t, is, goodClaims(is))
 	wantStatus(t, searchWith(h, tok), http.StatusOK)
 	var revoked, stop atomic.Bool
 	var late atomic.Int32
@@ -497,7 +521,7 @@ func TestRevocationTakesEffectUnderLoad(t *testing.T) {
 		})
 	}
 	time.Sleep(20 * time.Millisecond)
-	if err := l.RevokeJTI(testIssuer, "j1", testNow.Add(time.Hour)); err != nil {
+	if err := l.RevokeJTI(is.URL(), "j1", testNow.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	revoked.Store(true)
@@ -515,36 +539,37 @@ func TestRevocationTakesEffectUnderLoad(t *testing.T) {
 // ErrInvalidToken), without a list (ErrMisconfigured) or when the list
 // fails (ErrUnavailable).
 func TestGuardRevoke(t *testing.T) {
-	noJTI := goodClaims()
+	is := newIssuer(t)
+	noJTI := goodClaims(is)
 	delete(noJTI, "jti")
-	expired := goodClaims()
+	expired := goodClaims(is)
 	expired["exp"] = testNow.Add(-time.Hour).Unix()
 	refused := errors.New("store refused")
 	for _, tc := range []struct {
 		name  string
-		store func() Revocations
+		store func() smartmw.Revocations
 		tok   func(t *testing.T) string
 		want  error // nil, or the kind
 		len   int   // entries of the RevocationList after
 	}{
-		{"valid JWT", func() Revocations { return newTestList() }, func(t *testing.T) string { return rs256(t, goodClaims()) }, nil, 2},
-		{"JWT without jti", func() Revocations { return newTestList() }, func(t *testing.T) string { return rs256(t, noJTI) }, nil, 1},
-		{"badly signed", func() Revocations { return newTestList() },
-			func(t *testing.T) string { return mint(t, jwt.SigningMethodRS256, otherRSAKey(), goodClaims(), nil) }, ErrInvalidToken, 0},
-		{"expired", func() Revocations { return newTestList() }, func(t *testing.T) string { return rs256(t, expired) }, ErrInvalidToken, 0},
-		{"not a token", func() Revocations { return newTestList() }, func(*testing.T) string { return "garbage" }, ErrInvalidToken, 0},
-		{"no Revocations", func() Revocations { return nil }, func(t *testing.T) string { return rs256(t, goodClaims()) }, ErrMisconfigured, 0},
-		{"the store fails", func() Revocations { return &failingRevocations{err: refused} },
-			func(t *testing.T) string { return rs256(t, goodClaims()) }, ErrUnavailable, 0},
+		{"valid JWT", func() smartmw.Revocations { return newTestList() }, func(t *testing.T) string { return sign(t, is, goodClaims(is)) }, nil, 2},
+		{"JWT without jti", func() smartmw.Revocations { return newTestList() }, func(t *testing.T) string { return sign(t, is, noJTI) }, nil, 1},
+		{"badly signed", func() smartmw.Revocations { return newTestList() },
+			func(t *testing.T) string { return sign(t, is, goodClaims(is), smarttest.BadSignature()) }, smartmw.ErrInvalidToken, 0},
+		{"expired", func() smartmw.Revocations { return newTestList() }, func(t *testing.T) string { return sign(t, is, expired) }, smartmw.ErrInvalidToken, 0},
+		{"not a token", func() smartmw.Revocations { return newTestList() }, func(*testing.T) string { return "garbage" }, smartmw.ErrInvalidToken, 0},
+		{"no Revocations", func() smartmw.Revocations { return nil }, func(t *testing.T) string { return sign(t, is, goodClaims(is)) }, smartmw.ErrMisconfigured, 0},
+		{"the store fails", func() smartmw.Revocations { return &failingRevocations{err: refused} },
+			func(t *testing.T) string { return sign(t, is, goodClaims(is)) }, smartmw.ErrUnavailable, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := tc.store()
-			g := newTest(t, withRevocations(store))
+			g := newGuard(t, is, withRevocations(store))
 			err := g.Revoke(context.Background(), tc.tok(t))
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("Revoke: %v, want %v", err, tc.want)
 			}
-			if l, ok := store.(*RevocationList); ok && l.Len() != tc.len {
+			if l, ok := store.(*smartmw.RevocationList); ok && l.Len() != tc.len {
 				t.Fatalf("%d entries, want %d", l.Len(), tc.len)
 			}
 		})
@@ -554,13 +579,14 @@ func TestGuardRevoke(t *testing.T) {
 // TestRevokedTokenAudited: the audit event of a revoked token's request
 // says why it was refused and whose token it was.
 func TestRevokedTokenAudited(t *testing.T) {
+	is := newIssuer(t)
 	l := newTestList()
-	var events []AuditEvent
-	g := newTest(t, withRevocations(l, func(c *Config) {
-		c.Hooks.Audit = func(_ context.Context, e AuditEvent) { events = append(events, e) }
+	var events []smartmw.AuditEvent
+	g := newGuard(t, is, withRevocations(l, func(c *smartmw.Config) {
+		c.Hooks.Audit = func(_ context.Context, e smartmw.AuditEvent) { events = append(events, e) }
 	}))
 	h := g.Handler(emptyBundle)
-	tok := rs256(t, goodClaims())
+	tok := sign(t, is, goodClaims(is))
 	if err := g.Revoke(context.Background(), tok); err != nil {
 		t.Fatal(err)
 	}
@@ -569,8 +595,8 @@ func TestRevokedTokenAudited(t *testing.T) {
 		t.Fatalf("%d events, want 1", len(events))
 	}
 	e := events[0]
-	if e.Outcome != OutcomeRefused || e.Kind != ErrInvalidToken || e.Reason != "the token has been revoked" ||
-		e.Status != http.StatusUnauthorized || e.Issuer != testIssuer || e.Subject != "user-1" || e.ClientID != "app-1" {
+	if e.Outcome != smartmw.OutcomeRefused || e.Kind != smartmw.ErrInvalidToken || e.Reason != "the token has been revoked" ||
+		e.Status != http.StatusUnauthorized || e.Issuer != is.URL() || e.Subject != "user-1" || e.ClientID != "app-1" {
 		t.Fatalf("event %+v", e)
 	}
 }
@@ -580,27 +606,28 @@ func TestRevokedTokenAudited(t *testing.T) {
 // RevocationList, and with one holding 10000 other tokens by jti and as
 // many by hash.
 func BenchmarkRevocations(b *testing.B) {
-	full := NewRevocationList(RevocationListOptions{Now: fixedNow})
+	is := newIssuer(b)
+	full := smartmw.NewRevocationList(smartmw.RevocationListOptions{Now: fixedNow})
 	for i := range 10000 {
-		if err := full.Revoke(context.Background(), TokenRef{Issuer: testIssuer, JTI: fmt.Sprint("other-", i),
+		if err := full.Revoke(context.Background(), smartmw.TokenRef{Issuer: is.URL(), JTI: fmt.Sprint("other-", i),
 			SHA256: sha256.Sum256(fmt.Append(nil, "other-", i)), ExpiresAt: testNow.Add(time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	bundle := []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
-	user := goodClaims()
+	user := goodClaims(is)
 	user["scope"] = "user/Observation.rs"
-	tok := rs256(b, user)
+	tok := sign(b, is, user)
 	for _, bc := range []struct {
 		name string
-		list Revocations
+		list smartmw.Revocations
 	}{
 		{"none", nil},
 		{"empty-list", newTestList()},
 		{"list-10000", full},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			g := newTest(b, withRevocations(bc.list))
+			g := newGuard(b, is, withRevocations(bc.list))
 			h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(bundle) }))
 			req := httptest.NewRequest(http.MethodGet, "/r4/Observation?patient=123", nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
@@ -623,21 +650,22 @@ func BenchmarkRevocations(b *testing.B) {
 // holding 10000 revocations by jti and 10000 by hash, for a token it
 // lists and one it does not.
 func BenchmarkRevocationListRevoked(b *testing.B) {
+	is := newIssuer(b)
 	ctx := context.Background()
-	full := NewRevocationList(RevocationListOptions{Now: fixedNow})
+	full := smartmw.NewRevocationList(smartmw.RevocationListOptions{Now: fixedNow})
 	for i := range 10000 {
-		if err := full.Revoke(ctx, TokenRef{Issuer: testIssuer, JTI: fmt.Sprint("other-", i),
+		if err := full.Revoke(ctx, smartmw.TokenRef{Issuer: is.URL(), JTI: fmt.Sprint("other-", i),
 			SHA256: sha256.Sum256(fmt.Append(nil, "other-", i)), ExpiresAt: testNow.Add(time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	miss := TokenRef{Issuer: testIssuer, JTI: "5b1f3c9e-8d2a-4f61-9c3e-7a0b2d4e6f81", SHA256: sha256.Sum256([]byte("tok")), ExpiresAt: testNow.Add(time.Hour)}
+	miss := smartmw.TokenRef{Issuer: is.URL(), JTI: "5b1f3c9e-8d2a-4f61-9c3e-7a0b2d4e6f81", SHA256: sha256.Sum256([]byte("tok")), ExpiresAt: testNow.Add(time.Hour)}
 	hit := miss
 	hit.JTI = "other-42"
 	for _, bc := range []struct {
 		name string
-		l    *RevocationList
-		ref  TokenRef
+		l    *smartmw.RevocationList
+		ref  smartmw.TokenRef
 		want bool
 	}{
 		{"empty", newTestList(), miss, false},

@@ -77,13 +77,10 @@ func TestWritesNeverReachAnotherPatient(t *testing.T) {
 // equal decisions need one read.
 func TestBundleLimits(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	cfg := is.Config()
-	cfg.Bounds.MaxBundleEntries = 5
-	cfg.Bounds.MaxStoredReads = 2
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.Bounds.MaxBundleEntries = 5
+		cfg.Bounds.MaxStoredReads = 2
+	})
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.cruds"), smarttest.Patient("123"))
 	batch := func(n int, method string) string {
 		var es []string
@@ -139,10 +136,7 @@ func TestConnectionHeaderCannotDropIfMatch(t *testing.T) {
 	defer upstream.Close()
 	u, _ := url.Parse(upstream.URL)
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	h := guard.Handler(httputil.NewSingleHostReverseProxy(u))
 	tok := is.Token(t, smarttest.Scopes("patient/Observation.rd"), smarttest.Patient("123"))
 	for _, conn := range []string{"If-Match", "keep-alive, if-match", "If-Match, Accept-Encoding"} {
@@ -197,10 +191,7 @@ func (s *batchStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handler.
 func TestBatchAnsweredEntryByEntry(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	batch := func(reqs ...string) string {
 		var es []string
@@ -281,12 +272,9 @@ func TestBatchAnsweredEntryByEntry(t *testing.T) {
 // at once, in a query or a form body, without a decision per name.
 func TestTypeListBounded(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	cfg := is.Config()
-	cfg.Bounds.MaxBodyBytes = 4 << 20
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.Bounds.MaxBodyBytes = 4 << 20
+	})
 	tok := is.Token(t, smarttest.Scopes("system/*.rs"))
 	h := guard.Handler(&anyPatientStore{})
 	long := "_type=" + strings.TrimSuffix(strings.Repeat("Observation,", 100_000), ",")
@@ -314,12 +302,9 @@ func TestTypeListBounded(t *testing.T) {
 // multiple of the body.
 func TestHugeBatchRefusedCheaply(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	cfg := is.Config()
-	cfg.Bounds.MaxBodyBytes = 16 << 20
-	guard, err := smartmw.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, func(cfg *smartmw.Config) {
+		cfg.Bounds.MaxBodyBytes = 16 << 20
+	})
 	tok := is.Token(t, smarttest.Scopes("system/*.rs"))
 	h := guard.Handler(&anyPatientStore{})
 	var b strings.Builder
@@ -350,10 +335,7 @@ func TestHugeBatchRefusedCheaply(t *testing.T) {
 // patient's entries stay, another patient's go.
 func TestBatchSearchEntryFiltered(t *testing.T) {
 	is := smarttest.NewIssuer(t)
-	guard, err := smartmw.New(t.Context(), is.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	guard := newGuard(t, is, nil)
 	tok := is.Token(t, smarttest.Scopes("launch/patient patient/Observation.rs"), smarttest.Patient("123"))
 	store := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/fhir+json")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -150,5 +151,44 @@ func TestREADMELines(t *testing.T) {
 	}
 	if _, err := guard.Verify(t.Context(), tok); err == nil {
 		t.Error("a token of the key rotated away verified after the JWKS was fetched again")
+	}
+}
+
+// A test of token expiry on a clock of the test's own: the Issuer mints
+// by it and its Config gives the Guard the same clock, so no test sleeps
+// and the answers do not depend on the day.
+func ExampleClock() {
+	var t *testing.T // the test's
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	is := smarttest.NewIssuer(t, smarttest.Clock(func() time.Time { return now }))
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Scopes("user/*.rs"), smarttest.Lifetime(5*time.Minute))
+	if _, err := guard.Verify(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(10 * time.Minute)
+	if _, err := guard.Verify(t.Context(), tok); !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Errorf("five minutes' token ten minutes on: %v, want expired", err)
+	}
+}
+
+// A test that a handler's Guard reads a token no TokenOption describes
+// as documented: a payload naming "patient" twice takes the last.
+func ExampleIssuer_SignRaw() {
+	var t *testing.T // the test's
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	tok := is.SignRaw(t, `{"alg":"RS256","typ":"at+jwt","kid":"`+is.KeyID()+`"}`,
+		fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d,"patient":"p1","patient":"p2"}`, is.URL(), is.Audience(), exp))
+	g, err := guard.Verify(t.Context(), tok)
+	if err != nil || g.Patient() != "p2" {
+		t.Errorf("patient %v, %v; want p2", g, err)
 	}
 }

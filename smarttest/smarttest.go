@@ -31,6 +31,7 @@ type Issuer struct {
 	iss      *testissuer.Issuer
 	srv      *httptest.Server
 	audience string
+	clock    func() time.Time // nil: time.Now
 }
 
 // An IssuerOption changes how NewIssuer builds the Issuer. (Options that
@@ -39,16 +40,25 @@ type IssuerOption func(*issuerOptions)
 
 type issuerOptions struct {
 	alg, audience string
+	clock         func() time.Time
 }
 
 // SigningAlgorithm sets the Issuer's signing algorithm: "RS256" (the
-// default), "ES256" or "EdDSA".
+// default), "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"
+// or "EdDSA", the algorithms a Guard accepts by default.
 func SigningAlgorithm(alg string) IssuerOption { return func(o *issuerOptions) { o.alg = alg } }
 
 // ForAudience sets the FHIR base URL the Issuer's tokens are for (their
 // "aud" unless AudienceClaim says otherwise) and that Config expects.
 // Default DefaultAudience.
 func ForAudience(base string) IssuerOption { return func(o *issuerOptions) { o.audience = base } }
+
+// Clock sets the clock the Issuer mints tokens by ("iat", and "exp"
+// from Lifetime and Expired) and that Config gives the Guard
+// (Tokens.Now), so that a test of expiry or of a token's age needs no
+// sleeping and gives the same answer on any day. Default time.Now.
+// DPoP proofs are not the Issuer's: give them ProofIssuedAt.
+func Clock(now func() time.Time) IssuerOption { return func(o *issuerOptions) { o.clock = now } }
 
 // NewIssuer starts an Issuer for the test t. It serves, under URL():
 // /.well-known/openid-configuration, /jwks.json and
@@ -63,7 +73,7 @@ func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
 	if err != nil {
 		t.Fatalf("smarttest: %v", err)
 	}
-	is := &Issuer{iss: iss, audience: o.audience}
+	is := &Issuer{iss: iss, audience: o.audience, clock: o.clock}
 	mux := http.NewServeMux()
 	mux.Handle("/", iss.Handler("/token"))
 	mux.HandleFunc("GET /.well-known/smart-configuration", func(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +100,25 @@ func (is *Issuer) URL() string { return is.iss.URL() }
 // Audience returns the FHIR base URL the Issuer's tokens are for.
 func (is *Issuer) Audience() string { return is.audience }
 
+// KeyID returns the kid of the Issuer's current signing key, for a
+// header written by hand (SignRaw).
+func (is *Issuer) KeyID() string { return is.iss.KeyID() }
+
+// SignRaw signs header and payload exactly as given, with the Issuer's
+// key and algorithm, for tokens that no TokenOption describes: a payload
+// that names a claim twice, is not UTF-8 or not a JSON object, or a
+// header written by hand (its "alg" should be the Issuer's, its "kid"
+// KeyID()). The token is base64url(header) "." base64url(payload) "."
+// signature.
+func (is *Issuer) SignRaw(t testing.TB, header, payload string) string {
+	t.Helper()
+	tok, err := is.iss.SignRaw([]byte(header), []byte(payload))
+	if err != nil {
+		t.Fatalf("smarttest: %v", err)
+	}
+	return tok
+}
+
 // Client returns an HTTP client for the Issuer's server.
 func (is *Issuer) Client() *http.Client { return is.srv.Client() }
 
@@ -106,7 +135,16 @@ func (is *Issuer) Config() smartmw.Config {
 		},
 		HTTPClient: is.srv.Client(),
 		Keys:       smartmw.KeyOptions{UnknownKIDInterval: time.Millisecond},
+		Tokens:     smartmw.TokenOptions{Now: is.clock},
 	}
+}
+
+// now is the Issuer's clock.
+func (is *Issuer) now() time.Time {
+	if is.clock != nil {
+		return is.clock()
+	}
+	return time.Now()
 }
 
 // RotateKey replaces the signing key: tokens minted afterwards carry a
@@ -122,6 +160,7 @@ func (is *Issuer) RotateKey(t testing.TB) {
 type TokenOption func(*tokenSpec)
 
 type tokenSpec struct {
+	now      time.Time
 	claims   jwt.MapClaims
 	header   map[string]any
 	breakSig bool
@@ -162,7 +201,7 @@ func AudienceClaim(aud any) TokenOption { return claim("aud", aud) }
 
 // Lifetime sets "exp" to now plus d. Default 1 hour.
 func Lifetime(d time.Duration) TokenOption {
-	return func(s *tokenSpec) { s.claims["exp"] = time.Now().Add(d).Unix() }
+	return func(s *tokenSpec) { s.claims["exp"] = s.now.Add(d).Unix() }
 }
 
 // Claim sets any claim; a nil value removes it.
@@ -185,8 +224,8 @@ func Header(name string, v any) TokenOption {
 // Expired makes a token that expired an hour ago.
 func Expired() TokenOption {
 	return func(s *tokenSpec) {
-		s.claims["iat"] = time.Now().Add(-2 * time.Hour).Unix()
-		s.claims["exp"] = time.Now().Add(-time.Hour).Unix()
+		s.claims["iat"] = s.now.Add(-2 * time.Hour).Unix()
+		s.claims["exp"] = s.now.Add(-time.Hour).Unix()
 	}
 }
 
@@ -206,8 +245,9 @@ func BadSignature() TokenOption { return func(s *tokenSpec) { s.breakSig = true 
 // client_id, iat, jti and an exp an hour away, and no scope.
 func (is *Issuer) Token(t testing.TB, opts ...TokenOption) string {
 	t.Helper()
-	now := time.Now()
+	now := is.now()
 	s := tokenSpec{
+		now: now,
 		claims: jwt.MapClaims{
 			"iss": is.URL(), "aud": is.audience, "sub": "smarttest-user", "client_id": "smarttest-app",
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "jti": rand.Text(),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 )
 
 func TestTokensVerifyAgainstTheMiddleware(t *testing.T) {
-	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+	for _, alg := range []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
 			is := smarttest.NewIssuer(t, smarttest.SigningAlgorithm(alg))
 			auth, err := smartmw.New(t.Context(), is.Config())
@@ -188,5 +189,59 @@ func TestAudienceOption(t *testing.T) {
 	}
 	if is.Audience() != "https://ehr.example.org/fhir" || is.Config().Issuer.Audience != is.Audience() {
 		t.Errorf("Audience() = %q, Config().Audience = %q", is.Audience(), is.Config().Issuer.Audience)
+	}
+}
+
+func TestClockDrivesTokensAndTheGuardAlike(t *testing.T) {
+	now := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC) // years before the real clock
+	is := smarttest.NewIssuer(t, smarttest.Clock(func() time.Time { return now }))
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := is.Token(t, smarttest.Lifetime(time.Minute))
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(tok, claims); err != nil {
+		t.Fatal(err)
+	}
+	if iat, _ := claims.GetIssuedAt(); iat == nil || !iat.Equal(now) {
+		t.Errorf("iat %v, want the Issuer's clock %v", iat, now)
+	}
+	if _, err := guard.Verify(t.Context(), tok); err != nil {
+		t.Errorf("a token of the Issuer's clock, verified by its Config: %v", err)
+	}
+	expired := is.Token(t, smarttest.Expired())
+	now = now.Add(2 * time.Minute)
+	for name, tok := range map[string]string{"a minute's token two minutes on": tok, "Expired": expired} {
+		if _, err := guard.Verify(t.Context(), tok); !errors.Is(err, jwt.ErrTokenExpired) {
+			t.Errorf("%s: %v, want %v", name, err, jwt.ErrTokenExpired)
+		}
+	}
+}
+
+func TestSignRawSignsWhatItIsGiven(t *testing.T) {
+	is := smarttest.NewIssuer(t)
+	guard, err := smartmw.New(t.Context(), is.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := `{"alg":"RS256","typ":"at+jwt","kid":"` + is.KeyID() + `"}`
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	claims := `"iss":"` + is.URL() + `","aud":"` + is.Audience() + `","exp":` + exp
+	g, err := guard.Verify(t.Context(), is.SignRaw(t, hdr, `{`+claims+`,"patient":"p1","patient":"p2"}`))
+	if err != nil {
+		t.Fatalf("a token signed raw: %v", err)
+	}
+	if g.Patient() != "p2" {
+		t.Errorf("patient %q, want the last of the duplicates (the payload as written)", g.Patient())
+	}
+	for name, tok := range map[string]string{
+		"another kid":        is.SignRaw(t, `{"alg":"RS256","typ":"at+jwt","kid":"not-`+is.KeyID()+`"}`, `{`+claims+`}`),
+		"payload not JSON":   is.SignRaw(t, hdr, `[`+claims+`]`),
+		"header of alg none": is.SignRaw(t, `{"alg":"none","typ":"at+jwt","kid":"`+is.KeyID()+`"}`, `{`+claims+`}`),
+	} {
+		if _, err := guard.Verify(t.Context(), tok); !errors.Is(err, smartmw.ErrInvalidToken) {
+			t.Errorf("%s: %v, want ErrInvalidToken", name, err)
+		}
 	}
 }

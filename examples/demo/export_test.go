@@ -2,37 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 )
-
-// bulkDo sends method to target with token and headers, and returns the
-// answer with its body read.
-func bulkDo(t *testing.T, method, target, token, body string, header ...string) (*http.Response, string) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, target, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
-}
 
 type manifest struct {
 	RequiresAccessToken bool `json:"requiresAccessToken"`
@@ -51,7 +26,7 @@ type manifest struct {
 func waitManifest(t *testing.T, status, token string) manifest {
 	t.Helper()
 	for range 100 {
-		resp, body := bulkDo(t, "GET", status, token, "", "Accept", "application/json")
+		resp, body := request(t, "GET", status, token, "", "Accept", "application/json")
 		switch resp.StatusCode {
 		case http.StatusAccepted:
 			if !strings.HasPrefix(resp.Header.Get("X-Progress"), "in progress") {
@@ -83,7 +58,7 @@ func TestBulkExportLevels(t *testing.T) {
 	}
 	a, b := tokenOf("backend-a", "system/*.rs"), tokenOf("backend-b", "system/*.rs")
 	kick := func(target, token string) string {
-		resp, body := bulkDo(t, "GET", d.audience+target, token, "", "Accept", "application/fhir+json", "Prefer", "respond-async")
+		resp, body := request(t, "GET", d.audience+target, token, "", "Accept", "application/fhir+json", "Prefer", "respond-async")
 		if resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("%s: %d %s", target, resp.StatusCode, body)
 		}
@@ -95,7 +70,7 @@ func TestBulkExportLevels(t *testing.T) {
 			if f.Type != "Patient" {
 				continue
 			}
-			resp, body := bulkDo(t, "GET", f.URL, token, "")
+			resp, body := request(t, "GET", f.URL, token, "")
 			if resp.StatusCode != 200 {
 				t.Fatalf("file: %d %s", resp.StatusCode, body)
 			}
@@ -117,10 +92,10 @@ func TestBulkExportLevels(t *testing.T) {
 		{"/Group/bulk-cohort/$export", []string{"example"}, true}, // the Group's members only
 	} {
 		status := kick(tc.target, a)
-		if resp, _ := bulkDo(t, "GET", status, b, ""); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := request(t, "GET", status, b, ""); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: another client's poll %d", tc.target, resp.StatusCode)
 		}
-		if resp, _ := bulkDo(t, "GET", status, "", ""); resp.StatusCode != http.StatusUnauthorized {
+		if resp, _ := request(t, "GET", status, "", ""); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("%s: poll without token %d", tc.target, resp.StatusCode)
 		}
 		m := waitManifest(t, status, a)
@@ -128,7 +103,7 @@ func TestBulkExportLevels(t *testing.T) {
 			t.Fatalf("%s: manifest %+v", tc.target, m)
 		}
 		for _, f := range m.Output {
-			if resp, _ := bulkDo(t, "GET", f.URL, b, ""); resp.StatusCode != http.StatusNotFound {
+			if resp, _ := request(t, "GET", f.URL, b, ""); resp.StatusCode != http.StatusNotFound {
 				t.Errorf("%s: another client's download %d", tc.target, resp.StatusCode)
 			}
 		}
@@ -141,13 +116,13 @@ func TestBulkExportLevels(t *testing.T) {
 				t.Errorf("%s: patients %v, want %v", tc.target, seen, tc.want)
 			}
 		}
-		if resp, _ := bulkDo(t, "DELETE", status, b, ""); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := request(t, "DELETE", status, b, ""); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: another client's cancel %d", tc.target, resp.StatusCode)
 		}
-		if resp, body := bulkDo(t, "DELETE", status, a, ""); resp.StatusCode != http.StatusAccepted {
+		if resp, body := request(t, "DELETE", status, a, ""); resp.StatusCode != http.StatusAccepted {
 			t.Errorf("%s: cancel %d %s", tc.target, resp.StatusCode, body)
 		}
-		if resp, body := bulkDo(t, "GET", status, a, ""); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "OperationOutcome") {
+		if resp, body := request(t, "GET", status, a, ""); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "OperationOutcome") {
 			t.Errorf("%s: poll after cancel %d %s", tc.target, resp.StatusCode, body)
 		}
 	}
@@ -160,7 +135,7 @@ func TestBulkExportGranular(t *testing.T) {
 	d, _ := startDemo(t)
 	const lab = "system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 	tok := tokenFor(t, d, url.Values{"grant_type": {"client_credentials"}, "client_id": {"lab-client"}, "scope": {lab}})
-	resp, body := bulkDo(t, "POST", d.audience+"/$export", tok, `{"resourceType":"Parameters","parameter":[{"name":"_outputFormat","valueString":"application/fhir+ndjson"}]}`,
+	resp, body := request(t, "POST", d.audience+"/$export", tok, `{"resourceType":"Parameters","parameter":[{"name":"_outputFormat","valueString":"application/fhir+ndjson"}]}`,
 		"Content-Type", "application/fhir+json", "Prefer", "respond-async")
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("kick-off: %d %s", resp.StatusCode, body)
@@ -169,7 +144,7 @@ func TestBulkExportGranular(t *testing.T) {
 	if len(m.Output) != 1 || m.Output[0].Type != "Observation" || len(m.Error) != 1 {
 		t.Fatalf("manifest %+v", m)
 	}
-	_, obs := bulkDo(t, "GET", m.Output[0].URL, tok, "")
+	_, obs := request(t, "GET", m.Output[0].URL, tok, "")
 	lines := strings.Split(strings.TrimSpace(obs), "\n")
 	for _, l := range lines {
 		if !strings.Contains(l, `"code":"laboratory"`) {
@@ -179,12 +154,12 @@ func TestBulkExportGranular(t *testing.T) {
 	if len(lines) < 2 {
 		t.Errorf("lab lines: %d", len(lines))
 	}
-	if resp, rep := bulkDo(t, "GET", m.Error[0].URL, tok, ""); resp.StatusCode != 200 || !strings.Contains(rep, "OperationOutcome") {
+	if resp, rep := request(t, "GET", m.Error[0].URL, tok, ""); resp.StatusCode != 200 || !strings.Contains(rep, "OperationOutcome") {
 		t.Errorf("report: %d %s", resp.StatusCode, rep)
 	}
 	// A patient/ token cannot start an export.
 	pt := tokenFor(t, d, url.Values{"grant_type": {"client_credentials"}, "scope": {"patient/*.rs"}, "patient": {"example"}})
-	if resp, body := bulkDo(t, "GET", d.audience+"/$export", pt, ""); resp.StatusCode != http.StatusForbidden {
+	if resp, body := request(t, "GET", d.audience+"/$export", pt, ""); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("patient/ kick-off: %d %s", resp.StatusCode, body)
 	}
 }

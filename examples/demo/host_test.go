@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,27 +17,15 @@ import (
 // network, and returns the status and body.
 func do(t *testing.T, method, target, host, form string) (int, string) {
 	t.Helper()
-	var body io.Reader
+	var header []string
 	if form != "" {
-		body = strings.NewReader(form)
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != "" {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		header = append(header, "Content-Type", "application/x-www-form-urlencoded")
 	}
 	if host != "" {
-		req.Host = host
+		header = append(header, "Host", host)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, b := request(t, method, target, "", form, header...)
+	return resp.StatusCode, b
 }
 
 // A web page whose name an attacker rebinds to 127.0.0.1 sends its own

@@ -28,11 +28,29 @@ func startDemo(t *testing.T) (*demo, string) {
 	return d, out.String()
 }
 
-func get(t *testing.T, target, token string) (int, string) {
+// request sends method target to the demo over HTTP, with a Bearer
+// token unless token is "", body, and header's name/value pairs ("Host"
+// sets the request's host), and returns the response and its body: the
+// demo tests' one way to send a request.
+func request(t *testing.T, method, target, token, body string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, target, nil)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, target, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -40,7 +58,14 @@ func get(t *testing.T, target, token string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
+}
+
+// get is a GET of target with token: its status and body.
+func get(t *testing.T, target, token string) (int, string) {
+	t.Helper()
+	resp, body := request(t, http.MethodGet, target, token, "")
+	return resp.StatusCode, body
 }
 
 // tokenFor asks the embedded token endpoint as the printed curl command

@@ -14,30 +14,11 @@ import (
 // pairs.
 func send(t *testing.T, method, target, token, body string, headers ...string) (int, string) {
 	t.Helper()
-	var rd io.Reader
 	if body != "" {
-		rd = strings.NewReader(body)
+		headers = append([]string{"Content-Type", "application/fhir+json"}, headers...)
 	}
-	req, err := http.NewRequest(method, target, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/fhir+json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	resp, b := request(t, method, target, token, body, headers...)
+	return resp.StatusCode, b
 }
 
 const jsonPatch = "application/json-patch+json"

@@ -10,27 +10,34 @@ import (
 
 func TestAnswersNothingBeforeItIsReady(t *testing.T) {
 	t.Run("a fixed port is bound only once every route is registered", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		// A free port may be taken by another process before the demo
+		// binds it: try another, and fail (never skip) if every try does.
+		var lastErr error
+		for range 5 {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := l.Addr().String()
+			l.Close()
+			d, err := prepare(t.Context(), options{addr: addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Errorf("%s accepts connections before the demo is ready", addr)
+			}
+			if lastErr = d.serve(addr); lastErr != nil {
+				continue
+			}
+			t.Cleanup(func() { d.srv.Close() })
+			if code, body := get(t, d.audience+"/.well-known/smart-configuration", ""); code != 200 {
+				t.Errorf("discovery once ready: %d %s", code, body)
+			}
+			return
 		}
-		addr := l.Addr().String()
-		l.Close()
-		d, err := prepare(t.Context(), options{addr: addr})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			t.Errorf("%s accepts connections before the demo is ready", addr)
-		}
-		if err := d.serve(addr); err != nil {
-			t.Skipf("the port was taken in between: %v", err)
-		}
-		t.Cleanup(func() { d.srv.Close() })
-		if code, body := get(t, d.audience+"/.well-known/smart-configuration", ""); code != 200 {
-			t.Errorf("discovery once ready: %d %s", code, body)
-		}
+		t.Fatalf("every free port was taken before the demo bound it: %v", lastErr)
 	})
 	t.Run("with port 0, a request sent early is answered once ready, never 404", func(t *testing.T) {
 		d, err := prepare(t.Context(), options{addr: "127.0.0.1:0"})

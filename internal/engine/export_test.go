@@ -45,10 +45,11 @@ func (c *exClock) add(d time.Duration) {
 // adjusts its options.
 func exportEngine(t testing.TB, clock *exClock, change ...func(*Options)) *Engine {
 	t.Helper()
-	opt := Options{
-		BasePath: "/fhir", BaseURL: exBase,
-		MaxBodyBytes: 1 << 20, MaxResponseBytes: 1 << 20, MaxStoredBytes: 1 << 20, MaxBundleEntries: 100, MaxStoredReads: 10,
-		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+	return testEngine(t, func(opt *Options) {
+		opt.BaseURL, opt.Operations = exBase, nil
+		opt.MaxBodyBytes, opt.MaxResponseBytes, opt.MaxStoredBytes = 1<<20, 1<<20, 1<<20
+		opt.MaxBundleEntries, opt.MaxStoredReads = 100, 10
+		opt.OnError = func(w http.ResponseWriter, r *http.Request, err error) {
 			var e *Error
 			if !errors.As(err, &e) {
 				e = &Error{Status: 500, Description: err.Error()}
@@ -57,14 +58,13 @@ func exportEngine(t testing.TB, clock *exClock, change ...func(*Options)) *Engin
 			w.WriteHeader(e.Status)
 			json.NewEncoder(w).Encode(map[string]any{"resourceType": "OperationOutcome",
 				"issue": []map[string]string{{"severity": "error", "code": "x", "diagnostics": e.Description + " [" + e.Scope + "]"}}})
-		},
-		Outcome: func(e *Error) []byte { return []byte(`{"resourceType":"OperationOutcome"}`) },
-		Export:  ExportOptions{Enabled: true, Key: exKey, Now: clock.now},
-	}
-	for _, c := range change {
-		c(&opt)
-	}
-	return New(opt)
+		}
+		opt.Outcome = func(e *Error) []byte { return []byte(`{"resourceType":"OperationOutcome"}`) }
+		opt.Export = ExportOptions{Enabled: true, Key: exKey, Now: clock.now}
+		for _, c := range change {
+			c(opt)
+		}
+	})
 }
 
 // exGrant is a token of exIssuer for client with scopes.

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -40,14 +41,14 @@ type Issuer struct {
 	revocation string
 }
 
-// New returns an Issuer whose key is of algorithm alg: "RS256", "ES256" or
-// "EdDSA".
+// Algorithms are the JWS algorithms an Issuer signs with.
+var Algorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
+
+// New returns an Issuer whose key is of algorithm alg, one of Algorithms.
 func New(alg string) (*Issuer, error) {
 	m := jwt.GetSigningMethod(alg)
-	switch alg {
-	case "RS256", "ES256", "EdDSA":
-	default:
-		return nil, fmt.Errorf("testissuer: algorithm %q not supported (RS256, ES256, EdDSA)", alg)
+	if !slices.Contains(Algorithms, alg) {
+		return nil, fmt.Errorf("testissuer: algorithm %q not supported (%s)", alg, strings.Join(Algorithms, ", "))
 	}
 	i := &Issuer{alg: m, grants: Grants, scopes: Scopes}
 	return i, i.Rotate()
@@ -77,10 +78,12 @@ func (i *Issuer) Rotate() error {
 	var key crypto.Signer
 	var err error
 	switch i.alg.Alg() {
-	case "RS256":
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
 	case "ES256":
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ES384":
+		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	case "EdDSA":
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 	}
@@ -118,6 +121,21 @@ func (i *Issuer) Sign(claims jwt.MapClaims, header map[string]any) (string, erro
 	return SignWith(i.alg, key, kid, claims, header)
 }
 
+// SignRaw signs header and payload as given (JSON or not) with the
+// current key: base64url(header) "." base64url(payload) "." signature.
+func (i *Issuer) SignRaw(header, payload []byte) (string, error) {
+	i.mu.RLock()
+	key := i.key
+	i.mu.RUnlock()
+	enc := base64.RawURLEncoding.EncodeToString
+	in := enc(header) + "." + enc(payload)
+	sig, err := i.alg.Sign(in, key)
+	if err != nil {
+		return "", fmt.Errorf("testissuer: signing: %w", err)
+	}
+	return in + "." + enc(sig), nil
+}
+
 // SignWith signs claims with any key, for tokens an Issuer would not
 // issue (an unknown key, say).
 func SignWith(alg jwt.SigningMethod, key crypto.Signer, kid string, claims jwt.MapClaims, header map[string]any) (string, error) {
@@ -152,7 +170,7 @@ func (i *Issuer) JWKS() []byte {
 		ecdh, _ := k.ECDH()
 		raw := ecdh.Bytes() // 0x04 || X || Y
 		n := (len(raw) - 1) / 2
-		jwk["kty"], jwk["crv"], jwk["x"], jwk["y"] = "EC", "P-256", b64(raw[1:1+n]), b64(raw[1+n:])
+		jwk["kty"], jwk["crv"], jwk["x"], jwk["y"] = "EC", k.Curve.Params().Name, b64(raw[1:1+n]), b64(raw[1+n:])
 	case ed25519.PublicKey:
 		jwk["kty"], jwk["crv"], jwk["x"] = "OKP", "Ed25519", b64(k)
 	}

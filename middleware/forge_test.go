@@ -1,7 +1,6 @@
-package middleware
+package middleware_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -16,32 +15,22 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	smartmw "github.com/smartguard/smartguard/middleware"
+	"github.com/smartguard/smartguard/smarttest"
 )
 
-const (
-	testIssuer   = "https://auth.example.org/realms/fhir"
-	testAudience = "https://fhir.example.org/r4"
-)
-
-// testNow is the fixed clock of the tests.
-var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func fixedNow() time.Time { return testNow }
+// Adversarial tokens and key sets, for what smarttest deliberately does
+// not mint: tokens signed with another algorithm or an attacker's key
+// (forge, on the keys below), and JWKS documents a test writes key by key
+// (fakeAS, jwk). Valid tokens come from the harness (sign, is.Token).
 
 var (
 	rsaKeys  = sync.OnceValue(func() [2]*rsa.PrivateKey { return [2]*rsa.PrivateKey{genRSA(), genRSA()} })
 	ecKey256 = sync.OnceValue(func() *ecdsa.PrivateKey { return genEC(elliptic.P256()) })
 	ecKey384 = sync.OnceValue(func() *ecdsa.PrivateKey { return genEC(elliptic.P384()) })
-	edKey    = sync.OnceValue(func() ed25519.PrivateKey {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		return k
-	})
 )
 
 func genRSA() *rsa.PrivateKey {
@@ -64,25 +53,10 @@ func genEC(c elliptic.Curve) *ecdsa.PrivateKey {
 func rsaKey() *rsa.PrivateKey      { return rsaKeys()[0] }
 func otherRSAKey() *rsa.PrivateKey { return rsaKeys()[1] }
 
-// goodClaims are the claims of a valid SMART access token.
-func goodClaims() jwt.MapClaims {
-	return jwt.MapClaims{
-		"iss":       testIssuer,
-		"aud":       testAudience,
-		"sub":       "user-1",
-		"client_id": "app-1",
-		"jti":       "j1",
-		"iat":       testNow.Add(-time.Minute).Unix(),
-		"exp":       testNow.Add(time.Hour).Unix(),
-		"scope":     "launch/patient patient/Observation.rs openid fhirUser",
-		"patient":   "123",
-	}
-}
-
-// mint signs claims with key under method, with header fields hdr added
+// forge signs claims with key under method, with header fields hdr added
 // (a nil value removes the field). The kid defaults to "k1", typ to
 // "at+jwt".
-func mint(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims, hdr map[string]any) string {
+func forge(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims, hdr map[string]any) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(method, claims)
 	tok.Header["kid"] = "k1"
@@ -101,33 +75,31 @@ func mint(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims,
 	return s
 }
 
-// rs256 mints an RS256 token with the issuer's key.
-func rs256(t testing.TB, claims jwt.MapClaims) string {
-	return mint(t, jwt.SigningMethodRS256, rsaKey(), claims, nil)
+// withIss sets the "iss" of c.
+func withIss(c jwt.MapClaims, iss string) jwt.MapClaims {
+	c["iss"] = iss
+	return c
 }
 
-// staticKey is a Keyfunc that always returns the issuer's public key.
-func staticKey(*jwt.Token) (any, error) { return &rsaKey().PublicKey, nil }
-
-// newTest returns a Middleware on the fixed clock with the static key,
-// after letting adjust change the Config.
-func newTest(t testing.TB, adjust func(*Config)) *Guard {
+// issuerRSAKey is the RSA public key is publishes, read from its JWKS as
+// an attacker would.
+func issuerRSAKey(t testing.TB, is *smarttest.Issuer) *rsa.PublicKey {
 	t.Helper()
-	cfg := Config{Issuer: Issuer{
-		URL:      testIssuer,
-		Audience: testAudience,
-		Keyfunc:  staticKey,
-	}, Tokens: TokenOptions{Now: fixedNow}}
-	if adjust != nil {
-		adjust(&cfg)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	m, err := New(ctx, cfg)
+	res, err := is.Client().Get(is.URL() + "/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	defer res.Body.Close()
+	var set struct{ Keys []struct{ Kty, N, E string } }
+	if err := json.NewDecoder(res.Body).Decode(&set); err != nil || len(set.Keys) != 1 || set.Keys[0].Kty != "RSA" {
+		t.Fatalf("JWKS %+v: %v", set, err)
+	}
+	n, err1 := base64.RawURLEncoding.DecodeString(set.Keys[0].N)
+	e, err2 := base64.RawURLEncoding.DecodeString(set.Keys[0].E)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("JWKS n %v, e %v", err1, err2)
+	}
+	return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
 }
 
 // b64 is base64url without padding.
@@ -185,6 +157,22 @@ func newFakeAS(t testing.TB, keys ...map[string]any) *fakeAS {
 
 // issuer is the issuer URL of the fake server (a loopback http URL).
 func (as *fakeAS) issuer() string { return as.srv.URL + "/realms/fhir" }
+
+// URL is the issuer URL, as issuer.
+func (as *fakeAS) URL() string { return as.issuer() }
+
+// Audience is the FHIR base the tests' tokens are for.
+func (as *fakeAS) Audience() string { return testAudience }
+
+// Config is a Config that trusts the server, discovering its keys, on
+// the tests' fixed clock.
+func (as *fakeAS) Config() smartmw.Config {
+	return smartmw.Config{
+		Issuer:     smartmw.Issuer{URL: as.issuer(), Audience: testAudience},
+		HTTPClient: as.srv.Client(),
+		Tokens:     smartmw.TokenOptions{Now: fixedNow},
+	}
+}
 
 func (as *fakeAS) setKeys(keys ...map[string]any) {
 	as.mu.Lock()
