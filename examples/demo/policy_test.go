@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,9 +28,9 @@ func startDemoWith(t *testing.T, o options) *demo {
 	return d
 }
 
-// userToken is a client_credentials token of the development token
+// tokenAs is a client_credentials token of the development token
 // endpoint with user/*.rs scopes, signed in as fhirUser.
-func userToken(t *testing.T, d *demo, fhirUser string) string {
+func tokenAs(t *testing.T, d *demo, fhirUser string) string {
 	t.Helper()
 	return tokenFor(t, d, url.Values{"grant_type": {"client_credentials"}, "scope": {"user/*.rs"}, "fhirUser": {fhirUser}})
 }
@@ -53,7 +54,7 @@ func TestExamplePolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.user, func(t *testing.T) {
-			tok := userToken(t, d, tc.user)
+			tok := tokenAs(t, d, tc.user)
 			for _, id := range tc.reach {
 				for _, target := range []string{"/Patient/" + id, "/Observation?patient=" + id, "/Condition?patient=Patient/" + id} {
 					if code, body := get(t, d.audience+target, tok); code != 200 || !strings.Contains(body, "Patient/"+id) && !strings.Contains(body, `"id":"`+id+`"`) {
@@ -94,7 +95,7 @@ func TestExamplePolicy(t *testing.T) {
 	}
 
 	// A patient login's user/ scopes keep its own record, and only that.
-	amy := userToken(t, d, "Patient/example")
+	amy := tokenAs(t, d, "Patient/example")
 	if code, body := get(t, d.audience+"/Observation?patient=example", amy); code != 200 {
 		t.Errorf("a patient's own search: %d %s", code, body)
 	}
@@ -110,7 +111,7 @@ func TestExamplePolicy(t *testing.T) {
 
 	// Without the policy, the same token reads every patient.
 	open := startDemoWith(t, options{})
-	if code, body := get(t, open.audience+"/Patient/third", userToken(t, open, "Practitioner/dr-jones")); code != 200 {
+	if code, body := get(t, open.audience+"/Patient/third", tokenAs(t, open, "Practitioner/dr-jones")); code != 200 {
 		t.Errorf("without a policy: %d %s, want 200", code, body)
 	}
 }
@@ -133,7 +134,7 @@ func TestExamplePolicyInactiveCareTeamGrantsNothing(t *testing.T) {
 	}
 	for file, want := range map[string]int{"policy.example.json": 403, anyStatus: 200} {
 		d := startDemoWith(t, options{policyFile: file})
-		if code, body := get(t, d.audience+"/Patient/third", userToken(t, d, "Practitioner/dr-jones")); code != want {
+		if code, body := get(t, d.audience+"/Patient/third", tokenAs(t, d, "Practitioner/dr-jones")); code != want {
 			t.Errorf("%s: Dr Jones reads third: %d %.300s, want %d", filepath.Base(file), code, body, want)
 		}
 	}
@@ -203,5 +204,65 @@ func TestPolicyFlagRefusesBadFiles(t *testing.T) {
 				t.Errorf("the error does not name the rule: %v", err)
 			}
 		})
+	}
+}
+
+// TestEHRPageSignsInAsEitherPractitioner: under the example policy the
+// EHR page lists the patients of the practitioner it signs in as (Dr
+// Jones: Amy Shaw and Peter Chalmers; Dr Lee: Peter Chalmers and Kenji
+// Nakamura), launches only those, and the app's token of a launch is the
+// practitioner's: it reads their patient and not another's.
+func TestEHRPageSignsInAsEitherPractitioner(t *testing.T) {
+	d := startDemoWith(t, options{policyFile: "policy.example.json"})
+	tests := []struct {
+		user, launch, outside string
+		lists, hides          []string
+	}{
+		{user: "Practitioner/dr-jones", launch: "other", outside: "third",
+			lists: []string{"Amy Shaw", "Peter Chalmers"}, hides: []string{"Kenji Nakamura"}},
+		{user: "Practitioner/dr-lee", launch: "third", outside: "example",
+			lists: []string{"Peter Chalmers", "Kenji Nakamura"}, hides: []string{"Amy Shaw"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.user, func(t *testing.T) {
+			ehr := fetch(t, http.MethodGet, d.root+"/ehr/?"+url.Values{"user": {tc.user}}.Encode(), nil)
+			if ehr.status != 200 || !strings.Contains(ehr.body, `<option value="`+tc.user+`" selected>`) {
+				t.Fatalf("EHR page: %d, want signed in as %s:\n%s", ehr.status, tc.user, ehr.body)
+			}
+			for _, name := range tc.lists {
+				if !strings.Contains(ehr.body, name) {
+					t.Errorf("the EHR page of %s lacks %s", tc.user, name)
+				}
+			}
+			for _, name := range tc.hides {
+				if strings.Contains(ehr.body, name) {
+					t.Errorf("the EHR page of %s lists %s", tc.user, name)
+				}
+			}
+			if l := fetch(t, http.MethodPost, d.root+"/ehr/launch", url.Values{"patient": {tc.outside}, "user": {tc.user}}); l.status != 400 {
+				t.Errorf("launch for a patient outside the panel: %d, want 400", l.status)
+			}
+			l := fetch(t, http.MethodPost, d.root+"/ehr/launch", url.Values{"patient": {tc.launch}, "user": {tc.user}})
+			loc, _ := url.Parse(l.header.Get("Location"))
+			if l.status != http.StatusSeeOther || loc == nil {
+				t.Fatalf("launch: %d %q", l.status, l.header.Get("Location"))
+			}
+			p, id := consentFor(t, authorizeURL(d, "launch openid fhirUser user/Patient.rs", "s-9", loc.Query().Get("launch")))
+			if !strings.Contains(p.body, "<code>"+tc.user+"</code>") {
+				t.Errorf("the consent page does not sign in as %s:\n%s", tc.user, p.body)
+			}
+			resp := redeem(t, d, fetch(t, http.MethodPost, d.issuer+"/consent",
+				url.Values{"request": {id}, "decision": {"approve"}, "scope": {"launch", "openid", "fhirUser", "user/Patient.rs"}}), "s-9")
+			tok, _ := resp["access_token"].(string)
+			if code, body := get(t, d.audience+"/Patient/"+tc.launch, tok); code != 200 {
+				t.Errorf("the app reads the launch patient: %d %.300s", code, body)
+			}
+			if code, _ := get(t, d.audience+"/Patient/"+tc.outside, tok); code != 403 {
+				t.Errorf("the app reads %s: %d, want 403", tc.outside, code)
+			}
+		})
+	}
+	if p := fetch(t, http.MethodGet, d.root+"/ehr/?user=Practitioner/dr-nobody", nil); p.status != 400 {
+		t.Errorf("signing in as a practitioner not listed: %d, want 400", p.status)
 	}
 }
