@@ -188,11 +188,42 @@ func (a *Engine) matchGrant(g *vGrant, typ string, resource []byte) bool {
 
 var policyVars = []string{"%fhirUser", "%patient", "%client"}
 
-// compilePolicy checks p and compiles it; the errors name the rule.
+// compilePolicy checks p and compiles it; the errors name the rule (or
+// the relationship), every error at once.
 func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 	if p == nil {
 		return nil, nil
 	}
+	cp := newPolicy(p)
+	rels, errs := compileRelationships(p.Relationships, base)
+	names := map[string]bool{}
+	for i, r := range p.Rules {
+		who := fmt.Sprintf("rule %d (%q)", i, r.Name)
+		if r.Name == "" {
+			errs = append(errs, fmt.Errorf("%s has no name", who))
+			continue
+		}
+		if names[r.Name] {
+			errs = append(errs, fmt.Errorf("%s: the name is given twice", who))
+			continue
+		}
+		names[r.Name] = true
+		cr, rerrs := compileRule(r, who, rels, base)
+		if len(rerrs) > 0 {
+			errs = append(errs, rerrs...)
+			continue
+		}
+		cp.rules = append(cp.rules, cr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// newPolicy returns the compiled policy of p without its rules: its
+// settings, defaults filled in.
+func newPolicy(p *AccessPolicy) *policy {
 	cp := &policy{relations: p.Relations, ttl: p.CacheTTL, size: p.CacheSize, maxQuery: p.MaxQueryIDs, maxLookup: p.MaxLookupIDs, now: p.Now}
 	if cp.ttl <= 0 {
 		cp.ttl = DefaultPolicyCacheTTL
@@ -209,10 +240,16 @@ func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 	if cp.now == nil {
 		cp.now = time.Now
 	}
+	return cp
+}
+
+// compileRelationships checks the relationships and returns them by
+// name, with what is wrong with the others.
+func compileRelationships(list []Relationship, base string) (map[string]*Relationship, []error) {
 	var errs []error
 	rels := map[string]*Relationship{}
-	for i := range p.Relationships {
-		r := p.Relationships[i]
+	for i := range list {
+		r := list[i]
 		who := fmt.Sprintf("relationship %d (%q)", i, r.Name)
 		if r.Name == "" {
 			errs = append(errs, fmt.Errorf("%s has no name", who))
@@ -227,6 +264,8 @@ func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 			errs = append(errs, fmt.Errorf("%s: search %q is not Type?params", who, r.Search))
 			continue
 		}
+		// The search is parsed with sample values for its variables:
+		// the values themselves are only known per token.
 		if _, err := search.Parse(typ, sample(q), search.Options{Base: base}); err != nil {
 			errs = append(errs, fmt.Errorf("%s: search %q cannot be evaluated: %w", who, r.Search, err))
 			continue
@@ -241,57 +280,45 @@ func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 		}
 		rels[r.Name] = &r
 	}
-	names := map[string]bool{}
-	for i, r := range p.Rules {
-		who := fmt.Sprintf("rule %d (%q)", i, r.Name)
-		if r.Name == "" {
-			errs = append(errs, fmt.Errorf("%s has no name", who))
-			continue
-		}
-		if names[r.Name] {
-			errs = append(errs, fmt.Errorf("%s: the name is given twice", who))
-			continue
-		}
-		names[r.Name] = true
-		cr := cRule{name: r.Name, userType: r.FHIRUserType, clientID: r.ClientID, value: r.Value}
-		if r.FHIRUserType == "" && r.Claim == "" && r.ClientID == "" {
-			errs = append(errs, fmt.Errorf("%s names no subject (fhirUserType, claim or clientId)", who))
-			continue
-		}
-		if r.FHIRUserType != "" && !slices.Contains([]string{"Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Person"}, r.FHIRUserType) {
-			errs = append(errs, fmt.Errorf("%s: fhirUserType %q is not a SMART user type", who, r.FHIRUserType))
-			continue
-		}
-		if (r.Claim == "") != (r.Value == "") {
-			errs = append(errs, fmt.Errorf("%s: claim and value go together", who))
-			continue
-		}
-		if r.Claim != "" {
-			cr.claim = strings.Split(r.Claim, ".")
-			if slices.Contains(cr.claim, "") {
-				errs = append(errs, fmt.Errorf("%s: claim %q has an empty step", who, r.Claim))
-				continue
-			}
-		}
-		if len(r.Grants) == 0 {
-			errs = append(errs, fmt.Errorf("%s grants nothing", who))
-			continue
-		}
-		for j, g := range r.Grants {
-			gwho := fmt.Sprintf("%s grant %d", who, j)
-			cg, err := compileGrant(g, rels, base)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", gwho, err))
-				continue
-			}
-			cr.grants = append(cr.grants, cg)
-		}
-		cp.rules = append(cp.rules, cr)
+	return rels, errs
+}
+
+// smartUserTypes are the resource types a SMART fhirUser may be.
+var smartUserTypes = []string{"Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Person"}
+
+// compileRule checks rule r (named who in errors) and compiles it and
+// its grants; a rule with any error is left out.
+func compileRule(r AccessRule, who string, rels map[string]*Relationship, base string) (cRule, []error) {
+	cr := cRule{name: r.Name, userType: r.FHIRUserType, clientID: r.ClientID, value: r.Value}
+	fail := func(format string, args ...any) (cRule, []error) {
+		return cr, []error{fmt.Errorf("%s"+format, append([]any{who}, args...)...)}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	switch {
+	case r.FHIRUserType == "" && r.Claim == "" && r.ClientID == "":
+		return fail(" names no subject (fhirUserType, claim or clientId)")
+	case r.FHIRUserType != "" && !slices.Contains(smartUserTypes, r.FHIRUserType):
+		return fail(": fhirUserType %q is not a SMART user type", r.FHIRUserType)
+	case (r.Claim == "") != (r.Value == ""):
+		return fail(": claim and value go together")
+	case len(r.Grants) == 0:
+		return fail(" grants nothing")
 	}
-	return cp, nil
+	if r.Claim != "" {
+		cr.claim = strings.Split(r.Claim, ".")
+		if slices.Contains(cr.claim, "") {
+			return fail(": claim %q has an empty step", r.Claim)
+		}
+	}
+	var errs []error
+	for j, g := range r.Grants {
+		cg, err := compileGrant(g, rels, base)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s grant %d: %w", who, j, err))
+			continue
+		}
+		cr.grants = append(cr.grants, cg)
+	}
+	return cr, errs
 }
 
 func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cGrant, error) {
