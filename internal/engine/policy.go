@@ -871,18 +871,88 @@ func (a *Engine) withLookup(ctx context.Context, r *http.Request, next http.Hand
 	return context.WithValue(ctx, lookupKey{}, lookup)
 }
 
+// maxLookupPages bounds the pages of one relationship lookup through the
+// handler (lookupThrough): a search that pages further is read no
+// further, as one that reaches MaxLookupIDs.
+const maxLookupPages = 100
+
 // lookupThrough runs the search typ?query through next, as the guard's
 // own read (IsGuardRead), and returns the patients it reaches: the ids
-// of the Patients found, or the patients referenced at path.
+// of the Patients found, or the patients referenced at path. It follows
+// the searchset's "next" links, page after page, while they stay under
+// this FHIR base (its origin and path), none twice.
+//
+// A page that cannot be read (a status other than 200, an answer that is
+// not a Bundle, a "next" link elsewhere or seen before) fails the whole
+// lookup, and with it the request (503): the set is never taken from
+// the pages read before. A search that goes on past MaxLookupIDs
+// patients or maxLookupPages pages is cut there: the patients of the
+// pages read so far are kept, the others dropped. That can only narrow
+// what the policy grants, since a relationship only ever adds patients
+// to what a grant reaches (no rule subtracts one); it refuses those
+// patients, never allows another.
 func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, path string) ([]string, error) {
-	q := appendParam(query, "_count", strconv.Itoa(a.pol.maxLookup))
-	d := &decision{Request: smartctx.Request{Method: http.MethodGet, Interaction: scope.InteractionSearchType, Type: typ, Query: q},
+	steps := strings.Split(path, ".")
+	seen := map[string]bool{}
+	page, q := a.basePath+"/"+typ, appendParam(query, "_count", strconv.Itoa(a.pol.maxLookup))
+	var ids []string
+	for n := 0; ; n++ {
+		body, err := a.lookupPage(r, next, typ, page, q)
+		if err != nil {
+			return nil, err
+		}
+		link, err := a.lookupIDs(body, typ, steps, &ids)
+		if err != nil {
+			return nil, err
+		}
+		if link == "" || len(ids) >= a.pol.maxLookup || n+1 >= maxLookupPages {
+			return ids, nil
+		}
+		if seen[link] {
+			return nil, errors.New("the search's next link goes back to a page already read")
+		}
+		seen[link] = true
+		var ok bool
+		if page, q, ok = a.pageOf(link); !ok {
+			return nil, errors.New("the search's next link is not under this FHIR base")
+		}
+	}
+}
+
+// pageOf returns the path and query of a "next" link under this FHIR
+// base: a resource path under it ("<base>/Patient?..."), or the base
+// itself with a query ("<base>?_getpages=..."); ok is false for any
+// other link (another origin or base, a relative URL, escapes, the
+// guard's own paths).
+func (a *Engine) pageOf(link string) (path, query string, ok bool) {
+	if a.baseURL == "" {
+		return "", "", false
+	}
+	if q, ok := strings.CutPrefix(link, a.baseURL+"?"); ok {
+		if q == "" || strings.ContainsAny(q, "#\\ ") || !validQueryString(q) {
+			return "", "", false
+		}
+		return a.basePath, q, true
+	}
+	rel, ok := a.underBase(link)
+	if !ok {
+		return "", "", false
+	}
+	p, q, _ := strings.Cut(rel, "?")
+	return a.basePath + "/" + p, q, true
+}
+
+// lookupPage runs one page of a relationship's search, the GET of path
+// with query, through next as the guard's own read, and returns the
+// Bundle it answers.
+func (a *Engine) lookupPage(r *http.Request, next http.Handler, typ, path, query string) ([]byte, error) {
+	d := &decision{Request: smartctx.Request{Method: http.MethodGet, Interaction: scope.InteractionSearchType, Type: typ, Query: query},
 		Limits: smartctx.Limits{Context: scope.System}}
 	pre := r.Clone(context.WithValue(smartctx.WithDecision(r.Context(), d.public()), guardReadKey{}, true))
 	pre.Method = http.MethodGet
 	u := *r.URL
-	u.Path, u.RawPath, u.RawQuery = "", "", q
-	pu, err := url.Parse(a.basePath + "/" + typ)
+	u.Path, u.RawPath, u.RawQuery = "", "", query
+	pu, err := url.Parse(path)
 	if err != nil {
 		return nil, err
 	}
@@ -903,17 +973,22 @@ func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, p
 	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return nil, errors.New("the search answered compressed")
 	}
-	body := gw.body.Bytes()
+	return gw.body.Bytes(), nil
+}
+
+// lookupIDs adds to ids the patients one page of a relationship's
+// search reaches (the ids of its resources of type typ when steps is
+// [""], the patients they reference at steps otherwise), and returns the
+// url of its "next" link ("" when it has none).
+func (a *Engine) lookupIDs(body []byte, typ string, steps []string, ids *[]string) (string, error) {
 	res, err := fhirjson.Scan(body)
 	if err != nil || res.Type != "Bundle" {
-		return nil, errors.New("the search did not answer a Bundle")
+		return "", errors.New("the search did not answer a Bundle")
 	}
 	b, err := res.Bundle()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	var ids []string
-	steps := strings.Split(path, ".")
 	for _, e := range b.Entries {
 		if e.ResourcePresence != fhirjson.Present {
 			continue
@@ -923,19 +998,49 @@ func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, p
 		if err != nil || rt != typ {
 			continue
 		}
-		if path == "" {
-			ids = append(ids, id)
+		if len(steps) == 1 && steps[0] == "" {
+			*ids = append(*ids, id)
 			continue
 		}
 		_ = referencesAt(rb, steps, func(ref []byte) {
 			if pid, ok := compartment.PatientOf(ref, a.baseURL); ok {
-				ids = append(ids, pid)
+				*ids = append(*ids, pid)
 			} else if pid, ok := compartment.PatientOf(ref, compartment.NoServer); ok {
-				ids = append(ids, pid)
+				*ids = append(*ids, pid)
 			}
 		})
 	}
-	return ids, nil
+	return nextLink(body)
+}
+
+// nextLink returns the url of the "next" link of a Bundle ("" when it
+// has none); two "next" links, or one without a url, are an error.
+func nextLink(bundle []byte) (string, error) {
+	m, err := fhirjson.Members(bundle, "link")
+	if err != nil || m[0].Len() == 0 {
+		return "", err
+	}
+	links := m[0].Of(bundle)
+	next, n := "", 0
+	err = fhirjson.Elements(links, func(s fhirjson.Span) error {
+		l := s.Of(links)
+		lm, err := fhirjson.Members(l, "relation", "url")
+		if err != nil {
+			return err
+		}
+		if rel, ok := fhirjson.DecodeString(lm[0].Of(l)); ok && rel == "next" {
+			n++
+			next, _ = fhirjson.DecodeString(lm[1].Of(l))
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case n > 1 || n == 1 && next == "":
+		return "", errors.New("the search's next link is not one url")
+	}
+	return next, nil
 }
 
 // referencesAt calls fn with the "reference" of each Reference at the
