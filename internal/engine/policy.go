@@ -118,6 +118,10 @@ type cGrant struct {
 	rel      *Relationship
 	relType  string // the relationship search's type
 	relQuery string
+	// compiled are the criteria compiled for each of types, when they
+	// hold no variable and no "ap" date (measured from when a search is
+	// compiled): what every token's view shares. Nil otherwise.
+	compiled []*search.Query
 }
 
 type relEntry struct {
@@ -140,16 +144,29 @@ type vGrant struct {
 	patients map[string]struct{} // nil: no relationship
 	ids      []string            // sorted ids of patients
 
-	// The compiled criteria for qTyp, kept for the request's other
+	// compiled are the grant's criteria compiled for each of types,
+	// when they are the same for every token (cGrant.compiled).
+	compiled []*search.Query
+
+	// Else the compiled criteria for qTyp, kept for the request's other
 	// resources (a view serves one request).
 	mu   *sync.Mutex
 	qTyp string
 	q    *search.Query
 }
 
-// matchGrant is matchConstraint for g's criteria, the compiled query
-// kept on g for the next resource of the same type.
+// matchGrant is matchConstraint for g's criteria: compiled once for
+// every token when they hold no variable, else compiled for this view
+// and kept on g for the next resource of the same type.
 func (a *Engine) matchGrant(g *vGrant, typ string, resource []byte) bool {
+	if g.compiled != nil {
+		i := slices.Index(g.types, typ)
+		if i < 0 || g.compiled[i] == nil {
+			return false
+		}
+		m, err := g.compiled[i].Match(resource)
+		return err == nil && m
+	}
 	g.mu.Lock()
 	q, ok := g.q, g.qTyp == typ
 	g.mu.Unlock()
@@ -359,9 +376,16 @@ func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cG
 			}
 			cg.criteria = append(cg.criteria, scope.Param{Name: name, Value: value})
 		}
+		// A '%' left in a value is a variable (checked above).
+		fixed := !slices.ContainsFunc(cg.criteria, func(p scope.Param) bool { return strings.Contains(p.Value, "%") }) &&
+			!strings.Contains(cg.criteria.String(), "=ap")
 		for _, t := range cg.types {
-			if _, err := search.Compile(t, sampleConstraint(cg.criteria), search.Options{Base: base}); err != nil {
+			q, err := search.Compile(t, sampleConstraint(cg.criteria), search.Options{Base: base})
+			if err != nil {
 				return cg, fmt.Errorf("criteria %q cannot be evaluated on %s: %w", g.Criteria, t, err)
+			}
+			if fixed {
+				cg.compiled = append(cg.compiled, q)
 			}
 		}
 	}
@@ -489,8 +513,6 @@ func ClaimStrings(g *smartctx.Grant, path []string) []string {
 	return nil
 }
 
-type lookupFunc func(ctx context.Context, typ, query, path string) ([]string, error)
-
 // view returns what the policy grants g's subject, looking relationships
 // up with lookup (the handler) unless the policy has its own Relations.
 func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView, error) {
@@ -500,28 +522,20 @@ func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView
 	p := a.pol
 	v := &policyView{}
 	var vs vars
-	if typ, id, ok := g.LocalFHIRUser(a.baseURL); ok {
-		vs.fhirUser = typ + "/" + id
-	}
-	if pid := g.Patient(); pid != "" {
-		vs.patient = "Patient/" + pid
-	}
-	vs.client = g.ClientID()
+	varsSet := false
 	for i := range p.rules {
 		r := &p.rules[i]
 		if !r.matches(g) {
 			continue
 		}
 		v.rules = append(v.rules, r.name)
-		for _, cg := range r.grants {
-			vg := vGrant{rule: r.name, types: cg.types, perm: cg.perm, mu: new(sync.Mutex)}
-			ok := true
-			for _, c := range cg.criteria {
-				val, good := vs.replace(c.Value)
-				ok = ok && good
-				vg.cons = append(vg.cons, scope.Param{Name: c.Name, Value: val})
+		for j := range r.grants {
+			cg := &r.grants[j]
+			vg := vGrant{rule: r.name, types: cg.types, perm: cg.perm, compiled: cg.compiled}
+			if (cg.compiled == nil && cg.criteria != nil || cg.rel != nil) && !varsSet {
+				vs, varsSet = grantVars(g, a.baseURL), true
 			}
-			if !ok {
+			if !vs.apply(cg, &vg) {
 				continue // a variable without a value grants nothing
 			}
 			if cg.rel != nil {
@@ -544,15 +558,52 @@ func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView
 	return v, nil
 }
 
-type viewKey struct{}
-
-// viewMemo keeps one request's view: bundle entries and contexts share it.
-type viewMemo struct {
-	g *smartctx.Grant
-	v *policyView
+// grantVars returns the values of the variables of g's grants.
+func grantVars(g *smartctx.Grant, base string) vars {
+	var vs vars
+	if typ, id, ok := g.LocalFHIRUser(base); ok {
+		vs.fhirUser = typ + "/" + id
+	}
+	if pid := g.Patient(); pid != "" {
+		vs.patient = "Patient/" + pid
+	}
+	vs.client = g.ClientID()
+	return vs
 }
 
-type lookupKey struct{}
+// apply sets the criteria of vg, cg's with vs's values (cg's own when
+// they are compiled for every token), and reports whether each variable
+// had a value.
+func (vs vars) apply(cg *cGrant, vg *vGrant) bool {
+	if cg.compiled != nil {
+		vg.cons = cg.criteria
+		return true
+	}
+	if cg.criteria == nil {
+		return true
+	}
+	vg.mu = new(sync.Mutex)
+	vg.cons = make(scope.Constraint, 0, len(cg.criteria))
+	ok := true
+	for _, c := range cg.criteria {
+		val, good := vs.replace(c.Value)
+		ok = ok && good
+		vg.cons = append(vg.cons, scope.Param{Name: c.Name, Value: val})
+	}
+	return ok
+}
+
+type viewKey struct{}
+
+// viewMemo keeps one request's view (bundle entries and contexts share
+// it) and what relationships are looked up through: the request and the
+// handler (nil: none, or the policy's own Relations).
+type viewMemo struct {
+	g    *smartctx.Grant
+	v    *policyView
+	r    *http.Request
+	next http.Handler
+}
 
 // patients returns the patients a relationship reaches, from the cache
 // or looked up.
@@ -571,11 +622,11 @@ func (p *policy) patients(ctx context.Context, a *Engine, typ, query, path strin
 	case p.relations != nil:
 		ids, err = p.relations.Patients(ctx, typ+"?"+query, path)
 	default:
-		lookup, _ := ctx.Value(lookupKey{}).(lookupFunc)
-		if lookup == nil {
+		m, _ := ctx.Value(viewKey{}).(*viewMemo)
+		if m == nil || m.next == nil {
 			err = errors.New("no handler to look relationships up with")
 		} else {
-			ids, err = lookup(ctx, typ, query, path)
+			ids, err = a.lookupThrough(m.r, m.next, typ, query, path)
 		}
 	}
 	if err != nil {
@@ -856,19 +907,17 @@ func (a *Engine) narrow(g *vGrant, typ, q string) (string, bool) {
 }
 
 // withLookup returns ctx with the memo of the request's policy view and,
-// when next is set, the lookup of relationships through next.
+// when next is set, what relationships are looked up through: r and
+// next. One context value, allocated once per request.
 func (a *Engine) withLookup(ctx context.Context, r *http.Request, next http.Handler) context.Context {
 	if a.pol == nil {
 		return ctx
 	}
-	ctx = context.WithValue(ctx, viewKey{}, &viewMemo{})
-	if next == nil || a.pol.relations != nil {
-		return ctx
+	m := &viewMemo{}
+	if next != nil && a.pol.relations == nil {
+		m.r, m.next = r, next
 	}
-	var lookup lookupFunc = func(ctx context.Context, typ, query, path string) ([]string, error) {
-		return a.lookupThrough(r, next, typ, query, path)
-	}
-	return context.WithValue(ctx, lookupKey{}, lookup)
+	return context.WithValue(ctx, viewKey{}, m)
 }
 
 // maxLookupPages bounds the pages of one relationship lookup through the
