@@ -64,6 +64,12 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 				g.body.Grow(int(n))
 			}
 		}
+		if g.body.Cap() == 0 {
+			// A copy of the first piece: Write would clear a new buffer
+			// before copying into it.
+			g.body = *bytes.NewBuffer(append([]byte(nil), p...))
+			return len(p), nil
+		}
 	}
 	return g.body.Write(p)
 }
