@@ -34,6 +34,20 @@ func typeFilterQuery(typ string, filters ...string) string {
 	return q
 }
 
+// policyExportCase is a kick-off under an access policy and the files
+// the client then gets.
+type policyExportCase struct {
+	name        string
+	policy      *AccessPolicy
+	scopes      string // default system/*.rs
+	kickoff     string
+	query       string
+	obsFile     string            // the handler's Observation file; default lab, vital, survey
+	patFile     string            // the handler's Patient file
+	want        map[string]string // the files the client gets, by type; a type absent is left out of the manifest
+	wantRefused int               // the kick-off's status, when refused
+}
+
 // TestExportUnderPolicyCriteria: a Bulk Data export under an access
 // policy whose grants have criteria is narrowed into _typeFilter where
 // that is exact (every grant of the type has criteria and no patients;
@@ -43,6 +57,14 @@ func typeFilterQuery(typ string, filters ...string) string {
 // the panel, a type the rule does not grant or a resource holding
 // another patient's gets those lines withheld.
 func TestExportUnderPolicyCriteria(t *testing.T) {
+	for _, tc := range policyExportCases() {
+		t.Run(tc.name, func(t *testing.T) { runPolicyExportCase(t, tc) })
+	}
+}
+
+// policyExportCases are TestExportUnderPolicyCriteria's: the handler's
+// Observation file is lab, vital, survey unless a case says otherwise.
+func policyExportCases() []policyExportCase {
 	rule := func(grants ...AccessGrant) *AccessPolicy {
 		return &AccessPolicy{Rules: []AccessRule{{Name: "r", ClientID: "c1", Grants: grants}}}
 	}
@@ -59,17 +81,7 @@ func TestExportUnderPolicyCriteria(t *testing.T) {
 			Rules:     []AccessRule{{Name: "r", ClientID: "c1", Grants: []AccessGrant{{Types: []string{"*"}, Interactions: "rs", Patients: "panel"}}}},
 			Relations: staticRelations(ids)}
 	}
-	tests := []struct {
-		name        string
-		policy      *AccessPolicy
-		scopes      string // default system/*.rs
-		kickoff     string
-		query       string
-		obsFile     string            // the handler's Observation file; default lab, vital, survey
-		patFile     string            // the handler's Patient file
-		want        map[string]string // the files the client gets, by type; a type absent is left out of the manifest
-		wantRefused int               // the kick-off's status, when refused
-	}{
+	cases := []policyExportCase{
 		{name: "criteria become _typeFilter; lines outside them withheld", policy: rule(obsGrant("category=laboratory")),
 			kickoff: "/fhir/$export", query: typeFilterQuery("Observation", "Observation?category=laboratory"),
 			want: map[string]string{"Observation": lab + "\n"}},
@@ -102,48 +114,49 @@ func TestExportUnderPolicyCriteria(t *testing.T) {
 			kickoff: "/fhir/Patient/$export?_type=Observation,Patient", query: typeFilterQuery("Observation,Patient"),
 			patFile: pat("p1") + "\n", want: map[string]string{"Observation": "", "Patient": ""}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := exportEngine(t, &exClock{t: time.Unix(1700000000, 0)}, func(o *Options) { o.AccessPolicy = tc.policy })
-			scopes := tc.scopes
-			if scopes == "" {
-				scopes = "system/*.rs"
-			}
-			g := exGrant(scopes, "c1", "s1")
-			obsFile := tc.obsFile
-			if obsFile == "" {
-				obsFile = lab + "\n" + vital + "\n" + survey + "\n"
-			}
-			b := &bulkServer{files: map[string]string{"Observation.ndjson": obsFile, "Patient.ndjson": tc.patFile}}
-			w := exDo(e, g, b, "GET", tc.kickoff, "")
-			if tc.wantRefused != 0 {
-				if w.Code != tc.wantRefused || len(b.kickoffs) > 0 {
-					t.Fatalf("kick-off %d (handler called %d times), want %d", w.Code, len(b.kickoffs), tc.wantRefused)
-				}
-				return
-			}
-			if w.Code != 202 {
-				t.Fatalf("kick-off %d: %s", w.Code, w.Body)
-			}
-			if got := b.kickoffs[0].URL.RawQuery; got != tc.query {
-				t.Errorf("handler's query\n%s, want\n%s", got, tc.query)
-			}
-			files, _ := manifestFiles(t, e, g, b, pollPath(t, w))
-			for _, typ := range []string{"Observation", "Patient"} {
-				want, listed := tc.want[typ]
-				path, ok := files["output:"+typ]
-				if ok != listed {
-					t.Errorf("%s file in the manifest: %v, want %v", typ, ok, listed)
-					continue
-				}
-				if !ok {
-					continue
-				}
-				if got := exDo(e, g, b, "GET", path, ""); got.Code != 200 || got.Body.String() != want {
-					t.Errorf("%s file: %d\n%s, want\n%s", typ, got.Code, got.Body, want)
-				}
-			}
-		})
+	for i := range cases {
+		if cases[i].obsFile == "" {
+			cases[i].obsFile = lab + "\n" + vital + "\n" + survey + "\n"
+		}
+	}
+	return cases
+}
+
+func runPolicyExportCase(t *testing.T, tc policyExportCase) {
+	e := exportEngine(t, &exClock{t: time.Unix(1700000000, 0)}, func(o *Options) { o.AccessPolicy = tc.policy })
+	scopes := tc.scopes
+	if scopes == "" {
+		scopes = "system/*.rs"
+	}
+	g := exGrant(scopes, "c1", "s1")
+	b := &bulkServer{files: map[string]string{"Observation.ndjson": tc.obsFile, "Patient.ndjson": tc.patFile}}
+	w := exDo(e, g, b, "GET", tc.kickoff, "")
+	if tc.wantRefused != 0 {
+		if w.Code != tc.wantRefused || len(b.kickoffs) > 0 {
+			t.Fatalf("kick-off %d (handler called %d times), want %d", w.Code, len(b.kickoffs), tc.wantRefused)
+		}
+		return
+	}
+	if w.Code != 202 {
+		t.Fatalf("kick-off %d: %s", w.Code, w.Body)
+	}
+	if got := b.kickoffs[0].URL.RawQuery; got != tc.query {
+		t.Errorf("handler's query\n%s, want\n%s", got, tc.query)
+	}
+	files, _ := manifestFiles(t, e, g, b, pollPath(t, w))
+	for _, typ := range []string{"Observation", "Patient"} {
+		want, listed := tc.want[typ]
+		path, ok := files["output:"+typ]
+		if ok != listed {
+			t.Errorf("%s file in the manifest: %v, want %v", typ, ok, listed)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if got := exDo(e, g, b, "GET", path, ""); got.Code != 200 || got.Body.String() != want {
+			t.Errorf("%s file: %d\n%s, want\n%s", typ, got.Code, got.Body, want)
+		}
 	}
 }
 
