@@ -266,3 +266,41 @@ func TestEHRPageSignsInAsEitherPractitioner(t *testing.T) {
 		t.Errorf("signing in as a practitioner not listed: %d, want 400", p.status)
 	}
 }
+
+// TestExamplePolicyAnalyticsExport: under the example policy a Bulk Data
+// export of client analytics holds Observations only: without _type the
+// job's type is the one the rule grants, every line of its files is an
+// Observation, and a kick-off naming Patient is refused by the rule.
+func TestExamplePolicyAnalyticsExport(t *testing.T) {
+	d := startDemoWith(t, options{policyFile: "policy.example.json"})
+	tok := tokenFor(t, d, url.Values{"grant_type": {"client_credentials"}, "scope": {"system/*.rs"}, "client_id": {"analytics"}})
+	async := []string{"Accept", "application/fhir+json", "Prefer", "respond-async"}
+	if resp, body := bulkDo(t, "GET", d.audience+"/$export?_type=Patient,Observation", tok, "", async...); resp.StatusCode != 403 || !strings.Contains(body, "analytics") {
+		t.Errorf("a kick-off naming Patient: %d %.300s, want 403 naming the rule", resp.StatusCode, body)
+	}
+	resp, body := bulkDo(t, "GET", d.audience+"/$export", tok, "", async...)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("kick-off: %d %s", resp.StatusCode, body)
+	}
+	m := waitManifest(t, resp.Header.Get("Content-Location"), tok)
+	lines := 0
+	for _, f := range m.Output {
+		if f.Type != "Observation" {
+			t.Errorf("a %s file in the manifest", f.Type)
+			continue
+		}
+		resp, body := bulkDo(t, "GET", f.URL, tok, "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("file: %d %s", resp.StatusCode, body)
+		}
+		for line := range strings.SplitSeq(strings.TrimSpace(body), "\n") {
+			lines++
+			if !strings.HasPrefix(line, `{"resourceType":"Observation"`) {
+				t.Errorf("a line that is not an Observation: %.200s", line)
+			}
+		}
+	}
+	if lines == 0 {
+		t.Error("the export holds no Observation")
+	}
+}
