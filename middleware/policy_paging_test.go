@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"github.com/golang-jwt/jwt/v5"
 	"net/http"
 	"slices"
 	"strconv"
@@ -128,5 +129,56 @@ func TestRelationshipLookupFollowsPages(t *testing.T) {
 				t.Errorf("%d pages served, want %d", srv.pages, tc.wantPages)
 			}
 		})
+	}
+}
+
+// TestPolicyCriteriaVariablesPerToken: criteria with a variable are
+// evaluated with each token's value, those without one are compiled once
+// for every token: two practitioners on the same Guard, one after the
+// other and in turn, each get the Observations they performed, in reads
+// and in searches, never the other's.
+func TestPolicyCriteriaVariablesPerToken(t *testing.T) {
+	performed := func(id, by, category string) string {
+		return strings.Replace(obs(id, "p1", category), `"subject"`, `"performer":[{"reference":"Practitioner/`+by+`"}],"subject"`, 1)
+	}
+	store := newPolicyStore(performed("j1", "dr-jones", "laboratory"), performed("j2", "dr-jones", "vital-signs"),
+		performed("l1", "dr-lee", "laboratory"), performed("l2", "dr-lee", "vital-signs"))
+	g := newTest(t, func(c *Config) {
+		p, err := LoadAccessPolicy(strings.NewReader(`{"rules":[
+			{"name":"performed","fhirUserType":"Practitioner","grants":[{"types":["Observation"],"interactions":"rs","criteria":"performer=%fhirUser"}]},
+			{"name":"labs","clientId":"lab-app","grants":[{"types":["Observation"],"interactions":"rs","criteria":"category=laboratory"}]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.AccessPolicy = p
+	})
+	f := &policyFixture{store: store, h: g.Handler(store)}
+	tests := []struct {
+		who        jwt.MapClaims
+		see, never []string
+	}{
+		{policyClaims("Practitioner/dr-jones", "user/Observation.rs", "app-1"), []string{"j1", "j2"}, []string{"l1", "l2"}},
+		{policyClaims("Practitioner/dr-lee", "user/Observation.rs", "app-1"), []string{"l1", "l2"}, []string{"j1", "j2"}},
+		{policyClaims("", "system/Observation.rs", "lab-app"), []string{"j1", "l1"}, []string{"j2", "l2"}},
+	}
+	for round := range 2 {
+		for _, tc := range tests {
+			w := f.do(t, tc.who, "GET", "/Observation", "")
+			got := strings.Join(entryIDs(t, w.Body.Bytes()), " ")
+			want := "Observation/" + tc.see[0] + " Observation/" + tc.see[1]
+			if w.Code != 200 || got != want {
+				t.Errorf("round %d, %v: search %d %q, want %q", round, tc.who["fhirUser"], w.Code, got, want)
+			}
+			for _, id := range tc.see {
+				if w := f.do(t, tc.who, "GET", "/Observation/"+id, ""); w.Code != 200 {
+					t.Errorf("round %d, %v: read %s %d", round, tc.who["fhirUser"], id, w.Code)
+				}
+			}
+			for _, id := range tc.never {
+				if w := f.do(t, tc.who, "GET", "/Observation/"+id, ""); w.Code != 403 {
+					t.Errorf("round %d, %v: read %s %d, want 403", round, tc.who["fhirUser"], id, w.Code)
+				}
+			}
+		}
 	}
 }

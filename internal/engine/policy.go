@@ -367,12 +367,12 @@ func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cG
 		for _, part := range strings.Split(g.Criteria, "&") {
 			k, v, _ := strings.Cut(part, "=")
 			name, err1 := url.QueryUnescape(k)
-			value, err2 := url.QueryUnescape(v)
-			if err1 != nil || err2 != nil || name == "" || value == "" {
+			value, err2 := unescapeWithVars(v)
+			switch {
+			case err2 != nil:
+				return cg, fmt.Errorf("criteria %q: %w", g.Criteria, err2)
+			case err1 != nil || name == "" || value == "":
 				return cg, fmt.Errorf("criteria %q: %q is not name=value", g.Criteria, part)
-			}
-			if i := strings.IndexByte(value, '%'); i >= 0 && !slices.ContainsFunc(policyVars, func(v string) bool { return strings.HasPrefix(value[i:], v) }) {
-				return cg, fmt.Errorf("criteria %q: unknown variable in %q (known: %s)", g.Criteria, value, strings.Join(policyVars, ", "))
 			}
 			cg.criteria = append(cg.criteria, scope.Param{Name: name, Value: value})
 		}
@@ -398,6 +398,48 @@ func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cG
 		cg.relType, cg.relQuery, _ = strings.Cut(r.Search, "?")
 	}
 	return cg, nil
+}
+
+// unescapeWithVars query-unescapes a criteria value, keeping the
+// variables it names as they are written ("subject=%patient": "%pa" is no
+// percent-escape). A '%' must start a variable or an escape, and an
+// escape must not decode to '%' ("%25patient" would read as a variable).
+func unescapeWithVars(v string) (string, error) {
+	var b strings.Builder
+	for {
+		at, name := -1, ""
+		for i := strings.IndexByte(v, '%'); i >= 0 && at < 0; {
+			for _, pv := range policyVars {
+				if strings.HasPrefix(v[i:], pv) {
+					at, name = i, pv
+				}
+			}
+			if at < 0 {
+				j := strings.IndexByte(v[i+1:], '%')
+				if j < 0 {
+					break
+				}
+				i += 1 + j
+			}
+		}
+		seg := v
+		if at >= 0 {
+			seg = v[:at]
+		}
+		dec, err := url.QueryUnescape(seg)
+		if err != nil {
+			return "", fmt.Errorf("%q holds a '%%' that is neither an escape nor a variable (known: %s)", v, strings.Join(policyVars, ", "))
+		}
+		if strings.IndexByte(dec, '%') >= 0 {
+			return "", fmt.Errorf("%q: an escaped '%%' is not allowed", v)
+		}
+		b.WriteString(dec)
+		if at < 0 {
+			return b.String(), nil
+		}
+		b.WriteString(name)
+		v = v[at+len(name):]
+	}
 }
 
 // parseLetters reads interaction letters: a non-empty subset of "cruds",
