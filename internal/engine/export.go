@@ -640,10 +640,10 @@ func (a *Engine) typeFilters(g *smartctx.Grant, c scope.Context, p *exportParams
 				alts = append(alts, constraintQuery(con))
 			}
 		}
-		if pf := policyFilters(pol, t); pf != nil && len(alts)*len(pf)*max(1, len(own[t])) <= maxTypeFilters {
+		if pf := policyFilters(pol, t); pf != nil && len(out)+max(1, len(alts))*len(pf)*max(1, len(own[t])) <= maxTypeFilters {
 			// The policy's criteria AND the scopes' (each pair); too
-			// many pairs and the lines alone hold the files to the
-			// policy.
+			// many entries and the lines alone hold the files to the
+			// policy: narrowing is a saving, never refused.
 			alts = andQueries(alts, pf)
 		}
 		out = append(out, andFilters(t, alts, own[t])...)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,10 @@ func policyExportCases() []policyExportCase {
 			Rules:     []AccessRule{{Name: "r", ClientID: "c1", Grants: []AccessGrant{{Types: []string{"*"}, Interactions: "rs", Patients: "panel"}}}},
 			Relations: staticRelations(ids)}
 	}
+	manyGrants := []AccessGrant{obsGrant("category=laboratory")}
+	for i := range maxTypeFilters {
+		manyGrants = append(manyGrants, obsGrant("category=c"+strconv.Itoa(i)))
+	}
 	cases := []policyExportCase{
 		{name: "criteria become _typeFilter; lines outside them withheld", policy: rule(obsGrant("category=laboratory")),
 			kickoff: "/fhir/$export", query: typeFilterQuery("Observation", "Observation?category=laboratory"),
@@ -100,6 +105,9 @@ func policyExportCases() []policyExportCase {
 		{name: "a grant without criteria: nothing to narrow", policy: rule(obsGrant("category=laboratory"), obsGrant("")),
 			kickoff: "/fhir/$export?_type=Observation", query: typeFilterQuery("Observation"),
 			want: map[string]string{"Observation": lab + "\n" + vital + "\n" + survey + "\n"}},
+		{name: "more criteria than _typeFilter entries: not narrowed, lines checked", policy: rule(manyGrants...),
+			kickoff: "/fhir/$export?_type=Observation", query: typeFilterQuery("Observation"),
+			want: map[string]string{"Observation": lab + "\n"}},
 		{name: "a type the rule does not grant is refused", policy: rule(obsGrant("category=laboratory")),
 			kickoff: "/fhir/$export?_type=Observation,Patient", wantRefused: 403},
 		{name: "a type the rule does not grant, exported anyway: left out, and its lines in another file withheld",
