@@ -38,11 +38,11 @@ func tokenAs(t *testing.T, d *demo, fhirUser string) string {
 // TestExamplePolicy: with -policy policy.example.json, a practitioner's
 // user/*.rs reach the patients whose generalPractitioner or active
 // CareTeam names them, and what is in their compartments, in reads and
-// searches: Dr Jones reaches example (her general practitioner, on her
-// care team) and other (on his care team, whose general practitioner is
-// Dr Lee), not third (Dr Lee's; Dr Jones's care team of his is
-// inactive); Dr Lee reaches other and third, not example. A refusal
-// names the policy's rule.
+// searches: Dr Jones reaches example (whose general practitioner she is)
+// and other (whose care team she is on; his general practitioner is Dr
+// Lee), not third (Dr Lee's; the care team of his that names her is
+// inactive); Dr Lee reaches other and third, not example. A refusal names
+// the policy's rule.
 func TestExamplePolicy(t *testing.T) {
 	d := startDemoWith(t, options{policyFile: "policy.example.json"})
 	tests := []struct {
