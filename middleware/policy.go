@@ -52,8 +52,13 @@ type AccessPolicy struct {
 	MaxQueryIDs int `json:"-"`
 
 	// MaxLookupIDs bounds the patients one relationship reaches: the
-	// handler's search is asked for at most that many (_count), and ids
-	// beyond are dropped, which refuses more, never less. Default 10000.
+	// handler's search is asked for at most that many (_count), its
+	// "next" links are followed while they stay under this FHIR base (at
+	// most 100 pages), and ids beyond the bound are dropped, which
+	// refuses more, never less (a relationship only adds patients to what
+	// a grant reaches). A page that cannot be read, or a "next" link
+	// elsewhere or seen before, fails the lookup (503): the pages read
+	// before are not used. Default 10000.
 	MaxLookupIDs int `json:"-"`
 }
 

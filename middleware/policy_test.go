@@ -555,6 +555,7 @@ func TestNewRefusesPolicyThatCannotBeEvaluated(t *testing.T) {
 		{"no subject", `{"rules":[{"name":"nobody","grants":[{"types":["*"],"interactions":"r"}]}]}`, "nobody"},
 		{"relationship", `{"rules":[{"name":"no-rel","clientId":"x","grants":[{"types":["*"],"interactions":"r","patients":"panel"}]}]}`, "no-rel"},
 		{"variable", `{"rules":[{"name":"bad-var","clientId":"x","grants":[{"types":["Observation"],"interactions":"r","criteria":"subject=%nobody"}]}]}`, "bad-var"},
+		{"escaped percent", `{"rules":[{"name":"pct","clientId":"x","grants":[{"types":["Observation"],"interactions":"r","criteria":"subject=%25patient"}]}]}`, "pct"},
 		{"criteria on every type", `{"rules":[{"name":"star","clientId":"x","grants":[{"types":["*"],"interactions":"r","criteria":"_id=1"}]}]}`, "star"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -104,22 +104,49 @@ func (b *browser) config(w http.ResponseWriter, r *http.Request) {
 
 type ehrView struct {
 	User, LaunchURL, Error string
+	Users                  []string // whom the EHR page signs in as
 	Patients               []person
 }
 
+// ehrUsers are the practitioners of the sample data the EHR page can
+// sign in as; the first is the default (devUser). Under the demo's
+// access policy (-policy) each sees only their patients.
+var ehrUsers = []string{devUser, "Practitioner/dr-lee"}
+
+// ehrUser returns the user the EHR request r signs in as: its "user"
+// parameter (query or form), one of ehrUsers, else devUser; ok is false
+// for a user not in the list.
+func ehrUser(r *http.Request) (user string, ok bool) {
+	u := r.FormValue("user")
+	if u == "" {
+		return devUser, true
+	}
+	if !slices.Contains(ehrUsers, u) {
+		return devUser, false
+	}
+	return u, true
+}
+
 func (b *browser) ehr(w http.ResponseWriter, r *http.Request) {
+	if _, ok := ehrUser(r); !ok {
+		b.renderEHR(w, r, http.StatusBadRequest, "Sign in as one of the practitioners of the list.")
+		return
+	}
 	b.renderEHR(w, r, http.StatusOK, "")
 }
 
+// renderEHR renders the EHR page for the user the request signs in as:
+// the patients that user reaches through the FHIR API.
 func (b *browser) renderEHR(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	ps, err := b.dir.Patients(r.Context())
+	user, _ := ehrUser(r)
+	ps, err := b.dir.Patients(r.Context(), user)
 	if err != nil {
 		log.Printf("demo: EHR page: %v", err)
 		render(w, http.StatusBadGateway, "error.html", errorView{Title: "The EHR cannot read its patients",
 			Code: "bad_gateway", Description: "the FHIR store did not answer the patient search", Advice: "See the demo's log."})
 		return
 	}
-	render(w, status, "ehr.html", ehrView{User: devUser, LaunchURL: b.root + "/app/launch.html", Error: msg, Patients: ps})
+	render(w, status, "ehr.html", ehrView{User: user, Users: ehrUsers, LaunchURL: b.root + "/app/launch.html", Error: msg, Patients: ps})
 }
 
 // launch starts an EHR launch: it registers the context chosen on the EHR
@@ -130,7 +157,12 @@ func (b *browser) launch(w http.ResponseWriter, r *http.Request) {
 		b.renderEHR(w, r, http.StatusBadRequest, "The launch form could not be read.")
 		return
 	}
-	ps, err := b.dir.Patients(r.Context())
+	user, ok := ehrUser(r)
+	if !ok {
+		b.renderEHR(w, r, http.StatusBadRequest, "Sign in as one of the practitioners of the list.")
+		return
+	}
+	ps, err := b.dir.Patients(r.Context(), user)
 	if err != nil {
 		b.renderEHR(w, r, http.StatusBadGateway, "")
 		return
@@ -141,7 +173,7 @@ func (b *browser) launch(w http.ResponseWriter, r *http.Request) {
 		b.renderEHR(w, r, http.StatusBadRequest, "Choose a patient of the list (and one of their encounters, or none).")
 		return
 	}
-	id, err := b.auth.flows.NewLaunch(devauth.Launch{Patient: p.ID, Encounter: enc})
+	id, err := b.auth.flows.NewLaunch(devauth.Launch{Patient: p.ID, Encounter: enc, User: user})
 	if err != nil {
 		b.renderEHR(w, r, http.StatusServiceUnavailable, "Too many launches are waiting; try again in a few minutes.")
 		return
@@ -183,15 +215,24 @@ type consentView struct {
 	Error              string
 }
 
+// consentUser is who approves req: the EHR's user of an EHR launch, else
+// devUser.
+func consentUser(req *devauth.Request) string {
+	if req.Launch != nil && req.Launch.User != "" {
+		return req.Launch.User
+	}
+	return devUser
+}
+
 func (b *browser) renderConsent(w http.ResponseWriter, r *http.Request, status int, v consentView) {
-	ps, err := b.dir.Patients(r.Context())
+	ps, err := b.dir.Patients(r.Context(), consentUser(v.Req))
 	if err != nil {
 		log.Printf("demo: consent page: %v", err)
 		render(w, http.StatusBadGateway, "error.html", errorView{Title: "The patient list is not available",
 			Code: "temporarily_unavailable", Description: "the FHIR store did not answer the patient search", Advice: "See the demo's log."})
 		return
 	}
-	v.User, v.Patients = devUser, ps
+	v.User, v.Patients = consentUser(v.Req), ps
 	v.Encounters = slices.ContainsFunc(ps, func(p person) bool { return len(p.Encounters) > 0 })
 	if l := v.Req.Launch; l != nil && l.Patient != "" {
 		p, ok := findPatient(ps, l.Patient)
@@ -232,7 +273,7 @@ func (b *browser) consent(w http.ResponseWriter, r *http.Request) {
 	if f.Get("decision") == "deny" {
 		to, err = b.auth.flows.Deny(req.ID)
 	} else {
-		a := devauth.Approval{Scopes: f["scope"], FHIRUser: devUser}
+		a := devauth.Approval{Scopes: f["scope"], FHIRUser: consentUser(req)}
 		if req.NeedsPatientPick() && ticked["launch/patient"] {
 			a.Patient = view.Patient
 		}
@@ -263,7 +304,7 @@ func (b *browser) checkPick(r *http.Request, a devauth.Approval) string {
 	if a.Patient == "" && a.Encounter == "" {
 		return ""
 	}
-	ps, err := b.dir.Patients(r.Context())
+	ps, err := b.dir.Patients(r.Context(), a.FHIRUser)
 	if err != nil {
 		return "The patient list is not available; try again."
 	}

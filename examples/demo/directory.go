@@ -28,20 +28,27 @@ type encounter struct {
 }
 
 // directory is what the EHR page and the consent page need of the FHIR
-// store: its patients, each with their encounters.
+// store: the patients a user (a fhirUser reference such as
+// "Practitioner/dr-jones") reaches, each with their encounters.
 type directory interface {
-	Patients(ctx context.Context) ([]person, error)
+	Patients(ctx context.Context, user string) ([]person, error)
 }
 
 // fhirDirectory reads the patients through the demo's own FHIR API, as
-// any client would, with a system/ token of its own (client "demo-ehr"):
-// it needs nothing of the store but FHIR search.
+// any client would, with user/ tokens of its own (client "demo-ehr")
+// signed in as the EHR's user: it needs nothing of the store but FHIR
+// search, and the demo's access policy (-policy), when it has one, holds
+// each user to their patients.
 type fhirDirectory struct {
 	api  http.Handler // the guarded FHIR API
 	base string       // its base URL
 	dev  *testissuer.Issuer
 
-	mu      sync.Mutex
+	mu     sync.Mutex
+	tokens map[string]userToken // by user
+}
+
+type userToken struct {
 	tok     string
 	expires time.Time
 }
@@ -49,20 +56,25 @@ type fhirDirectory struct {
 // ehrClientID is the client id of the EHR's own reads.
 const ehrClientID = "demo-ehr"
 
-func (f *fhirDirectory) token() (string, error) {
+// token returns a token of the EHR signed in as user, reused while it
+// has a minute left.
+func (f *fhirDirectory) token(user string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
-	if f.tok != "" && now.Add(time.Minute).Before(f.expires) {
-		return f.tok, nil
+	if t, ok := f.tokens[user]; ok && now.Add(time.Minute).Before(t.expires) {
+		return t.tok, nil
 	}
 	exp := now.Add(5 * time.Minute)
-	tok, err := f.dev.Sign(jwt.MapClaims{"iss": f.dev.URL(), "aud": f.base, "sub": ehrClientID, "client_id": ehrClientID,
-		"scope": "system/Patient.rs system/Encounter.rs", "iat": now.Unix(), "exp": exp.Unix()}, nil)
+	tok, err := f.dev.Sign(jwt.MapClaims{"iss": f.dev.URL(), "aud": f.base, "sub": user, "client_id": ehrClientID, "fhirUser": user,
+		"scope": "openid fhirUser user/Patient.rs user/Encounter.rs", "iat": now.Unix(), "exp": exp.Unix()}, nil)
 	if err != nil {
 		return "", err
 	}
-	f.tok, f.expires = tok, exp
+	if f.tokens == nil {
+		f.tokens = map[string]userToken{}
+	}
+	f.tokens[user] = userToken{tok, exp}
 	return tok, nil
 }
 
@@ -88,8 +100,8 @@ func (b *bufferedResponse) WriteHeader(code int) {
 
 // search runs a FHIR search (rel is "Type?query") and returns the
 // resources of the searchset.
-func (f *fhirDirectory) search(ctx context.Context, rel string) ([]json.RawMessage, error) {
-	tok, err := f.token()
+func (f *fhirDirectory) search(ctx context.Context, user, rel string) ([]json.RawMessage, error) {
+	tok, err := f.token(user)
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +133,14 @@ func (f *fhirDirectory) search(ctx context.Context, rel string) ([]json.RawMessa
 	return out, nil
 }
 
-// Patients returns the store's patients by id, each with its encounters.
-func (f *fhirDirectory) Patients(ctx context.Context) ([]person, error) {
-	pats, err := f.search(ctx, "Patient?_count=200")
+// Patients returns the patients user reaches by id, each with its
+// encounters.
+func (f *fhirDirectory) Patients(ctx context.Context, user string) ([]person, error) {
+	pats, err := f.search(ctx, user, "Patient?_count=200")
 	if err != nil {
 		return nil, err
 	}
-	encs, err := f.search(ctx, "Encounter?_count=1000")
+	encs, err := f.search(ctx, user, "Encounter?_count=1000")
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func TestFHIRDirectoryReadsPatientsAndEncounters(t *testing.T) {
 	}
 	dev.SetURL("http://127.0.0.1:1/auth")
 	dir := &fhirDirectory{api: fakeFHIR(t), base: "http://127.0.0.1:1/fhir", dev: dev}
-	ps, err := dir.Patients(context.Background())
+	ps, err := dir.Patients(context.Background(), devUser)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -296,21 +296,9 @@ func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Re
 	if err != nil {
 		return nil, err
 	}
-	level := req.Type
-	if req.ID != "" {
-		level += "/" + req.ID
-	}
-	if len(p.patients) > 0 && level == "" {
-		return nil, badRequest("the patient parameter is not allowed in a system-level export")
-	}
-	if len(p.patients) > maxExportPatients {
-		return nil, badRequest(fmt.Sprintf("a kick-off may name at most %d patients", maxExportPatients))
-	}
-	for _, ref := range p.patients {
-		id, ok := strings.CutPrefix(ref, "Patient/")
-		if !ok || !smartctx.ValidID(id) {
-			return nil, badRequest("patient must reference Patient/<id>")
-		}
+	level, err := exportLevel(req, p)
+	if err != nil {
+		return nil, err
 	}
 	if g.ClientID() == "" {
 		// The job is bound to its client: a token naming none could
@@ -326,19 +314,7 @@ func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Re
 		}
 		cr := *req
 		cr.Context = c
-		plan, err := a.planExport(ctx, g, &cr, p, level)
-		// The Policy limits Group exports and patient lists to what the
-		// client may export (attribution): it sees the level (Type,
-		// ID) and the checked parameters (Query, patient among them).
-		// A declarative attribution layer plugs in here.
-		if err == nil && a.opt.Policy != nil {
-			pr := new(Request) // the policy may keep it
-			*pr = cr
-			pr.Query = plan.query
-			if perr := a.opt.Policy(ctx, g, pr); perr != nil {
-				plan, err = nil, policyError(perr)
-			}
-		}
+		plan, err := a.planIn(ctx, g, &cr, p, level)
 		if err != nil {
 			if denial == nil {
 				denial = err
@@ -357,21 +333,68 @@ func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Re
 		return d, nil
 	}
 	if denial == nil {
-		why := "a Bulk Data export needs system/ scopes"
-		if a.opt.Export.UserScopes {
-			why = "a Bulk Data export needs system/ or user/ scopes"
-		}
-		if set.HasContext(scope.Patient) {
-			why += "; patient/ scopes cannot start one"
-		}
-		denial = &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: "system/*.rs"}
+		denial = a.noExportContext(set)
 	}
 	return nil, explain(g, denial)
 }
 
+// exportLevel returns the level of a kick-off ("" for the system,
+// "Patient", "Group/<id>") after checking its patient parameters.
+func exportLevel(req *Request, p *exportParams) (string, error) {
+	level := req.Type
+	if req.ID != "" {
+		level += "/" + req.ID
+	}
+	if len(p.patients) > 0 && level == "" {
+		return "", badRequest("the patient parameter is not allowed in a system-level export")
+	}
+	if len(p.patients) > maxExportPatients {
+		return "", badRequest(fmt.Sprintf("a kick-off may name at most %d patients", maxExportPatients))
+	}
+	for _, ref := range p.patients {
+		id, ok := strings.CutPrefix(ref, "Patient/")
+		if !ok || !smartctx.ValidID(id) {
+			return "", badRequest("patient must reference Patient/<id>")
+		}
+	}
+	return level, nil
+}
+
+// planIn plans the kick-off in the context req.Context and lets the
+// Policy (Options.Policy) refuse it.
+func (a *Engine) planIn(ctx context.Context, g *smartctx.Grant, req *Request, p *exportParams, level string) (*exportPlan, error) {
+	plan, err := a.planExport(ctx, g, req, p, level)
+	if err != nil || a.opt.Policy == nil {
+		return plan, err
+	}
+	// The Policy limits Group exports and patient lists to what the
+	// client may export (attribution): it sees the level (Type, ID) and
+	// the checked parameters (Query, patient among them).
+	pr := new(Request) // the policy may keep it
+	*pr = *req
+	pr.Query = plan.query
+	if perr := a.opt.Policy(ctx, g, pr); perr != nil {
+		return nil, policyError(perr)
+	}
+	return plan, nil
+}
+
+// noExportContext is the refusal of a kick-off by a token with no
+// context that may start one.
+func (a *Engine) noExportContext(set scope.Set) *Error {
+	why := "a Bulk Data export needs system/ scopes"
+	if a.opt.Export.UserScopes {
+		why = "a Bulk Data export needs system/ or user/ scopes"
+	}
+	if set.HasContext(scope.Patient) {
+		why += "; patient/ scopes cannot start one"
+	}
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: why, Scope: "system/*.rs"}
+}
+
 // planExport decides the kick-off in the context req.Context: the job's
-// types, the _typeFilter entries granular scopes add, and the canonical
-// parameters.
+// types, the _typeFilter entries granular scopes and the access policy
+// add, and the canonical parameters.
 func (a *Engine) planExport(ctx context.Context, g *smartctx.Grant, req *Request, p *exportParams, level string) (*exportPlan, error) {
 	c := req.Context
 	if pid, err := a.limitPatient(g, c, req, false); err != nil {
@@ -380,74 +403,16 @@ func (a *Engine) planExport(ctx context.Context, g *smartctx.Grant, req *Request
 		return nil, a.deny(req, false, "user scopes limited to a patient's own record cannot start a Bulk Data export")
 	}
 	patientLevel := level != ""
-	rs := scope.Read | scope.Search
 	plan := &exportPlan{level: level, ctx: c}
-	needed := func(t string) *Error {
-		return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
-			Description: "the token does not allow exporting " + t + " (read and search)",
-			Scope:       c.String() + "/" + t + ".rs"}
+	var err error
+	if plan.types, err = a.exportTypes(g, c, p, patientLevel); err != nil {
+		return nil, err
 	}
-	switch {
-	case p.types != nil:
-		if len(p.types) > MaxTypes {
-			return nil, badRequest(fmt.Sprintf("_type names more than %d resource types", MaxTypes))
-		}
-		for _, t := range p.types {
-			switch {
-			case !scope.IsR4Type(t):
-				return nil, badRequest("_type names an unknown resource type")
-			case patientLevel && !compartment.In(t):
-				return nil, badRequest("_type names " + t + ", which belongs to no patient: a Patient or Group export holds the patients' data")
-			}
-			if acc, _ := a.access(g, c, t, rs); acc == scope.Denied {
-				return nil, needed(t)
-			}
-			if !slices.Contains(plan.types, t) {
-				plan.types = append(plan.types, t)
-			}
-		}
-	case a.allowsAll(g, c):
-		// Every type, and nothing to filter: the handler exports what
-		// it supports (plan.types nil).
-	default:
-		for _, sc := range g.Scopes().Scopes() {
-			if sc.Kind != scope.Resource || sc.Context != c || sc.Permissions&rs == 0 {
-				continue
-			}
-			if sc.Type == "*" {
-				return nil, badRequest("the token's scopes for every type are limited: name the types to export in _type")
-			}
-			if patientLevel && !compartment.In(sc.Type) || slices.Contains(plan.types, sc.Type) {
-				continue
-			}
-			if acc, _ := a.access(g, c, sc.Type, rs); acc != scope.Denied {
-				plan.types = append(plan.types, sc.Type)
-			}
-		}
-		if len(plan.types) == 0 {
-			return nil, &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
-				Description: "the token allows no resource type to export (read and search)", Scope: c.String() + "/*.rs"}
-		}
+	if err := a.associatedData(g, c, p); err != nil {
+		return nil, err
 	}
-	if len(p.associated) > 0 {
-		var keep []string
-		for _, v := range p.associated {
-			switch {
-			case v == "LatestProvenanceResources" || v == "RelevantProvenanceResources":
-				keep = append(keep, v)
-			case p.lenient:
-			default:
-				return nil, badRequest("includeAssociatedData supports LatestProvenanceResources and RelevantProvenanceResources only")
-			}
-		}
-		if len(keep) > 0 {
-			if acc, _ := a.access(g, c, "Provenance", rs); acc == scope.Denied {
-				return nil, needed("Provenance")
-			}
-		}
-		p.associated = keep
-	}
-	if err := a.exportPolicy(ctx, g, req, p, plan, patientLevel); err != nil {
+	pol, err := a.exportPolicy(ctx, g, req, p, plan, patientLevel)
+	if err != nil {
 		return nil, err
 	}
 	// The job's types: those exported, and Provenance when associated
@@ -456,7 +421,7 @@ func (a *Engine) planExport(ctx context.Context, g *smartctx.Grant, req *Request
 	if plan.types != nil && len(p.associated) > 0 && !slices.Contains(jobTypes, "Provenance") {
 		jobTypes = append(jobTypes, "Provenance")
 	}
-	filters, scopes, err := a.typeFilters(g, c, p, jobTypes)
+	filters, scopes, err := a.typeFilters(g, c, p, jobTypes, pol)
 	if err != nil {
 		return nil, err
 	}
@@ -470,27 +435,115 @@ func (a *Engine) planExport(ctx context.Context, g *smartctx.Grant, req *Request
 	return plan, nil
 }
 
+// exportTypes returns the types a kick-off exports in context c: those
+// it names (_type), each of which g must allow to read and search; nil
+// for every type when g allows them all without constraint; else every
+// type g's scopes of c name (a patient-level export: those in the
+// patient compartment).
+func (a *Engine) exportTypes(g *smartctx.Grant, c scope.Context, p *exportParams, patientLevel bool) ([]string, error) {
+	rs := scope.Read | scope.Search
+	var types []string
+	switch {
+	case p.types != nil:
+		if len(p.types) > MaxTypes {
+			return nil, badRequest(fmt.Sprintf("_type names more than %d resource types", MaxTypes))
+		}
+		for _, t := range p.types {
+			switch {
+			case !scope.IsR4Type(t):
+				return nil, badRequest("_type names an unknown resource type")
+			case patientLevel && !compartment.In(t):
+				return nil, badRequest("_type names " + t + ", which belongs to no patient: a Patient or Group export holds the patients' data")
+			}
+			if acc, _ := a.access(g, c, t, rs); acc == scope.Denied {
+				return nil, exportNeeds(c, t)
+			}
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+	case a.allowsAll(g, c):
+		// Every type, and nothing to filter: the handler exports what
+		// it supports (nil).
+	default:
+		for _, sc := range g.Scopes().Scopes() {
+			if sc.Kind != scope.Resource || sc.Context != c || sc.Permissions&rs == 0 {
+				continue
+			}
+			if sc.Type == "*" {
+				return nil, badRequest("the token's scopes for every type are limited: name the types to export in _type")
+			}
+			if patientLevel && !compartment.In(sc.Type) || slices.Contains(types, sc.Type) {
+				continue
+			}
+			if acc, _ := a.access(g, c, sc.Type, rs); acc != scope.Denied {
+				types = append(types, sc.Type)
+			}
+		}
+		if len(types) == 0 {
+			return nil, &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+				Description: "the token allows no resource type to export (read and search)", Scope: c.String() + "/*.rs"}
+		}
+	}
+	return types, nil
+}
+
+// exportNeeds refuses a kick-off for a type t the scopes of c do not let
+// it read and search.
+func exportNeeds(c scope.Context, t string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+		Description: "the token does not allow exporting " + t + " (read and search)",
+		Scope:       c.String() + "/" + t + ".rs"}
+}
+
+// associatedData checks includeAssociatedData, keeping in p the values
+// supported (the others are refused, or dropped under lenient
+// handling); Provenance must then be allowed to read and search.
+func (a *Engine) associatedData(g *smartctx.Grant, c scope.Context, p *exportParams) error {
+	if len(p.associated) == 0 {
+		return nil
+	}
+	var keep []string
+	for _, v := range p.associated {
+		switch {
+		case v == "LatestProvenanceResources" || v == "RelevantProvenanceResources":
+			keep = append(keep, v)
+		case p.lenient:
+		default:
+			return badRequest("includeAssociatedData supports LatestProvenanceResources and RelevantProvenanceResources only")
+		}
+	}
+	if len(keep) > 0 {
+		if acc, _ := a.access(g, c, "Provenance", scope.Read|scope.Search); acc == scope.Denied {
+			return exportNeeds(c, "Provenance")
+		}
+	}
+	p.associated = keep
+	return nil
+}
+
 // exportPolicy applies the access policy (when there is one) to a
 // kick-off the scopes allow in the user/ or system/ context: every type
 // of the job needs a policy grant of read and search, with or without
 // criteria or patients (the lines of the files are held to them); where
 // the scopes grant every type, the job's types are those the policy
-// names, unless it grants every type too.
-func (a *Engine) exportPolicy(ctx context.Context, g *smartctx.Grant, req *Request, p *exportParams, plan *exportPlan, patientLevel bool) error {
+// names, unless it grants every type too. It returns the policy's view
+// of g (nil without a policy), from which typeFilters narrows the job.
+func (a *Engine) exportPolicy(ctx context.Context, g *smartctx.Grant, req *Request, p *exportParams, plan *exportPlan, patientLevel bool) (*policyView, error) {
 	if a.pol == nil {
-		return nil
+		return nil, nil
 	}
 	v, err := a.policyView(ctx, g)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(v.rules) == 0 {
-		return a.policyDeny(req, false, v, "the policy grants nothing")
+		return nil, a.policyDeny(req, false, v, "the policy grants nothing")
 	}
 	rs := scope.Read | scope.Search
 	if plan.types == nil {
 		if len(v.access("*", rs)) > 0 {
-			return nil
+			return v, nil
 		}
 		for _, vg := range v.grants {
 			if vg.perm&rs != rs {
@@ -503,18 +556,47 @@ func (a *Engine) exportPolicy(ctx context.Context, g *smartctx.Grant, req *Reque
 			}
 		}
 		if len(plan.types) == 0 {
-			return a.policyDeny(req, false, v, "no grant allows exporting any type (read and search)")
+			return nil, a.policyDeny(req, false, v, "no grant allows exporting any type (read and search)")
 		}
 	}
 	for _, t := range plan.types {
 		if len(v.access(t, rs)) == 0 {
-			return a.policyDeny(req, false, v, "no grant allows exporting "+t+" (read and search)")
+			return nil, a.policyDeny(req, false, v, "no grant allows exporting "+t+" (read and search)")
 		}
 	}
 	if len(p.associated) > 0 && len(v.access("Provenance", rs)) == 0 {
-		return a.policyDeny(req, false, v, "no grant allows exporting Provenance (includeAssociatedData)")
+		return nil, a.policyDeny(req, false, v, "no grant allows exporting Provenance (includeAssociatedData)")
 	}
-	return nil
+	return v, nil
+}
+
+// policyFilters returns the searches the access policy's view v holds
+// type t of an export to, as _typeFilter queries ORed, when that is
+// exact: when every grant of read and search on t has criteria and no
+// patients. Nil otherwise (a grant without limits: nothing to narrow;
+// a grant of patients: the handler exports the resources of every
+// patient and the guard withholds, line by line, those of patients
+// outside the relationship). The lines of the files are checked against
+// the policy either way: the filters only spare the handler exporting,
+// and the client downloading, what would be withheld.
+func policyFilters(v *policyView, t string) []string {
+	if v == nil {
+		return nil
+	}
+	gs := v.access(t, scope.Read|scope.Search)
+	if len(gs) == 0 || unlimited(gs) {
+		return nil
+	}
+	var out []string
+	for _, g := range gs {
+		if g.patients != nil || g.cons == nil {
+			return nil
+		}
+		if q := constraintQuery(g.cons); !slices.Contains(out, q) {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // allowsAll reports whether g allows reading and searching every type in
@@ -525,37 +607,17 @@ func (a *Engine) allowsAll(g *smartctx.Grant, c scope.Context) bool {
 }
 
 // typeFilters returns the _typeFilter entries the handler gets: for each
-// job type whose read and search are granted only by granular scopes,
-// each alternative of those scopes, ANDed with each of the client's own
-// _typeFilter entries for the type (Bulk Data ORs the entries of one
-// type); for the other types the client's entries as they are. It
-// returns the granular scopes of the job's types too, space-separated,
-// as the job's tokens keep them.
-func (a *Engine) typeFilters(g *smartctx.Grant, c scope.Context, p *exportParams, jobTypes []string) ([]string, string, error) {
-	own := map[string][]string{}
-	var order []string
-	for _, f := range p.typeFilters {
-		t, q, ok := strings.Cut(f, "?")
-		if !ok || !scope.IsR4Type(t) || q == "" {
-			return nil, "", badRequest("a _typeFilter must be Type?search")
-		}
-		if jobTypes != nil && !slices.Contains(jobTypes, t) {
-			return nil, "", badRequest("_typeFilter names " + t + ", which is not exported")
-		}
-		vals, err := url.ParseQuery(q)
-		if err != nil {
-			return nil, "", badRequest("a _typeFilter's search is malformed")
-		}
-		for name := range vals {
-			base, _, _ := strings.Cut(name, ":")
-			if typeFilterRefused[base] {
-				return nil, "", badRequest("a _typeFilter may not use " + printable(base, 40))
-			}
-		}
-		if _, seen := own[t]; !seen {
-			order = append(order, t)
-		}
-		own[t] = append(own[t], q)
+// job type whose read and search are granted only by granular scopes or
+// only with the access policy's criteria (policyFilters), each
+// alternative of those scopes ANDed with each of the policy's, ANDed
+// with each of the client's own _typeFilter entries for the type (Bulk
+// Data ORs the entries of one type); for the other types the client's
+// entries as they are. It returns the granular scopes of the job's types
+// too, space-separated, as the job's tokens keep them.
+func (a *Engine) typeFilters(g *smartctx.Grant, c scope.Context, p *exportParams, jobTypes []string, pol *policyView) ([]string, string, error) {
+	own, order, err := ownTypeFilters(p, jobTypes)
+	if err != nil {
+		return nil, "", err
 	}
 	var out []string
 	var scopes []string
@@ -565,37 +627,102 @@ func (a *Engine) typeFilters(g *smartctx.Grant, c scope.Context, p *exportParams
 	}
 	for _, t := range types {
 		acc, cons := a.access(g, c, t, scope.Read|scope.Search)
-		mine := own[t]
-		if acc != scope.Constrained {
-			for _, q := range mine {
-				out = append(out, t+"?"+q)
-			}
-			continue
-		}
-		for _, sc := range g.Scopes().Scopes() {
-			if sc.Kind == scope.Resource && sc.Context == c && (sc.Type == t || sc.Type == "*") && len(sc.Constraint) > 0 {
-				if s := sc.String(); !slices.Contains(scopes, s) {
-					scopes = append(scopes, s)
+		var alts []string // the type's limits, ORed; nil: none
+		if acc == scope.Constrained {
+			for _, sc := range g.Scopes().Scopes() {
+				if sc.Kind == scope.Resource && sc.Context == c && (sc.Type == t || sc.Type == "*") && len(sc.Constraint) > 0 {
+					if s := sc.String(); !slices.Contains(scopes, s) {
+						scopes = append(scopes, s)
+					}
 				}
 			}
+			for _, con := range cons {
+				alts = append(alts, constraintQuery(con))
+			}
 		}
-		for _, con := range cons {
-			cq := constraintQuery(con)
-			if len(mine) == 0 {
-				out = append(out, t+"?"+cq)
-			}
-			for _, q := range mine {
-				out = append(out, t+"?"+cq+"&"+q)
-			}
-			if len(out) > maxTypeFilters {
+		if pf := policyFilters(pol, t); pf != nil && len(out)+max(1, len(alts))*len(pf)*max(1, len(own[t])) <= maxTypeFilters {
+			// The policy's criteria AND the scopes' (each pair); too
+			// many entries and the lines alone hold the files to the
+			// policy: narrowing is a saving, never refused.
+			alts = andQueries(alts, pf)
+		}
+		out = append(out, andFilters(t, alts, own[t])...)
+		if len(out) > maxTypeFilters {
+			if acc == scope.Constrained {
 				return nil, "", badRequest(fmt.Sprintf("the granular scopes and _typeFilter make more than %d filters: send fewer _typeFilter entries", maxTypeFilters))
 			}
+			return nil, "", badRequest(fmt.Sprintf("more than %d _typeFilter entries", maxTypeFilters))
 		}
 	}
-	if len(out) > maxTypeFilters {
-		return nil, "", badRequest(fmt.Sprintf("more than %d _typeFilter entries", maxTypeFilters))
-	}
 	return out, strings.Join(scopes, " "), nil
+}
+
+// ownTypeFilters checks the client's _typeFilter entries and returns
+// their queries by type, and the types in the order they came.
+func ownTypeFilters(p *exportParams, jobTypes []string) (map[string][]string, []string, error) {
+	own := map[string][]string{}
+	var order []string
+	for _, f := range p.typeFilters {
+		t, q, ok := strings.Cut(f, "?")
+		if !ok || !scope.IsR4Type(t) || q == "" {
+			return nil, nil, badRequest("a _typeFilter must be Type?search")
+		}
+		if jobTypes != nil && !slices.Contains(jobTypes, t) {
+			return nil, nil, badRequest("_typeFilter names " + t + ", which is not exported")
+		}
+		vals, err := url.ParseQuery(q)
+		if err != nil {
+			return nil, nil, badRequest("a _typeFilter's search is malformed")
+		}
+		for name := range vals {
+			base, _, _ := strings.Cut(name, ":")
+			if typeFilterRefused[base] {
+				return nil, nil, badRequest("a _typeFilter may not use " + printable(base, 40))
+			}
+		}
+		if _, seen := own[t]; !seen {
+			order = append(order, t)
+		}
+		own[t] = append(own[t], q)
+	}
+	return own, order, nil
+}
+
+// andQueries returns each query of a ANDed with each of b (b alone when
+// a is nil).
+func andQueries(a, b []string) []string {
+	if a == nil {
+		return b
+	}
+	out := make([]string, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, x+"&"+y)
+		}
+	}
+	return out
+}
+
+// andFilters returns the _typeFilter entries of type t: each of the
+// limits alts ANDed with each of the client's own queries mine (alts
+// nil: mine as they are).
+func andFilters(t string, alts, mine []string) []string {
+	var out []string
+	if alts == nil {
+		for _, q := range mine {
+			out = append(out, t+"?"+q)
+		}
+		return out
+	}
+	for _, alt := range alts {
+		if len(mine) == 0 {
+			out = append(out, t+"?"+alt)
+		}
+		for _, q := range mine {
+			out = append(out, t+"?"+alt+"&"+q)
+		}
+	}
+	return out
 }
 
 // constraintQuery renders a granular scope's constraint as a FHIR search

@@ -180,25 +180,27 @@ func pollPath(t *testing.T, w *httptest.ResponseRecorder) string {
 	return "/fhir/$export-poll/" + rest
 }
 
-func TestExportKickoffDecisions(t *testing.T) {
+type kickoffCase struct {
+	name     string
+	scopes   string
+	fhirUser string
+	client   string // default "c1"
+	method   string // default GET
+	target   string
+	body     string
+	header   []string
+	change   func(*Options)
+	want     int
+	query    string // the query the handler gets (GET), when want is 202
+	inBody   string // a string the handler's Parameters must hold (POST)
+	diag     string // a string the refusal must hold
+}
+
+func kickoffCases() []kickoffCase {
 	postBody := func(params ...string) string {
 		return `{"resourceType":"Parameters","parameter":[` + strings.Join(params, ",") + `]}`
 	}
-	tests := []struct {
-		name     string
-		scopes   string
-		fhirUser string
-		client   string // default "c1"
-		method   string // default GET
-		target   string
-		body     string
-		header   []string
-		change   func(*Options)
-		want     int
-		query    string // the query the handler gets (GET), when want is 202
-		inBody   string // a string the handler's Parameters must hold (POST)
-		diag     string // a string the refusal must hold
-	}{
+	return []kickoffCase{
 		{name: "system every type, nothing added", scopes: "system/*.rs", target: "/fhir/$export", want: 202, query: ""},
 		{name: "system v1 read", scopes: "system/*.read", target: "/fhir/$export", want: 202, query: ""},
 		{name: "named types become _type", scopes: "system/Observation.rs system/Patient.read", target: "/fhir/$export",
@@ -281,55 +283,60 @@ func TestExportKickoffDecisions(t *testing.T) {
 				}
 			}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clock := &exClock{t: time.Unix(1700000000, 0)}
-			var change []func(*Options)
-			if tc.change != nil {
-				change = append(change, tc.change)
-			}
-			e := exportEngine(t, clock, change...)
-			client := tc.client
-			switch client {
-			case "":
-				client = "c1"
-			case "-":
-				client = ""
-			}
-			g := smartctx.NewGrant(smartctx.Claims{Issuer: exIssuer, ClientID: client, Subject: "s1", FHIRUser: tc.fhirUser, Scopes: scope.Parse(tc.scopes)})
-			method := tc.method
-			if method == "" {
-				method = http.MethodGet
-			}
-			header := tc.header
-			if method == http.MethodPost && len(header) == 0 {
-				header = []string{"Content-Type", "application/fhir+json"}
-			}
-			b := &bulkServer{}
-			w := exDo(e, g, b, method, tc.target, tc.body, header...)
-			if w.Code != tc.want {
-				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
-			}
-			if tc.diag != "" && !strings.Contains(w.Body.String(), tc.diag) {
-				t.Errorf("refusal %s does not name %q", w.Body, tc.diag)
-			}
-			if tc.want != http.StatusAccepted {
-				if len(b.kickoffs) > 0 {
-					t.Errorf("a refused kick-off reached the handler")
-				}
-				return
-			}
-			pollPath(t, w)
-			if len(b.kickoffs) != 1 {
-				t.Fatalf("the handler got %d kick-offs", len(b.kickoffs))
-			}
-			if method == http.MethodGet && b.kickoffs[0].URL.RawQuery != tc.query {
-				t.Errorf("handler's query\n%s, want\n%s", b.kickoffs[0].URL.RawQuery, tc.query)
-			}
-			if tc.inBody != "" && !strings.Contains(b.bodies[0], tc.inBody) {
-				t.Errorf("handler's body %s does not hold %s", b.bodies[0], tc.inBody)
-			}
-		})
+}
+
+func TestExportKickoffDecisions(t *testing.T) {
+	for _, tc := range kickoffCases() {
+		t.Run(tc.name, func(t *testing.T) { runKickoffCase(t, tc) })
+	}
+}
+
+func runKickoffCase(t *testing.T, tc kickoffCase) {
+	clock := &exClock{t: time.Unix(1700000000, 0)}
+	var change []func(*Options)
+	if tc.change != nil {
+		change = append(change, tc.change)
+	}
+	e := exportEngine(t, clock, change...)
+	client := tc.client
+	switch client {
+	case "":
+		client = "c1"
+	case "-":
+		client = ""
+	}
+	g := smartctx.NewGrant(smartctx.Claims{Issuer: exIssuer, ClientID: client, Subject: "s1", FHIRUser: tc.fhirUser, Scopes: scope.Parse(tc.scopes)})
+	method := tc.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	header := tc.header
+	if method == http.MethodPost && len(header) == 0 {
+		header = []string{"Content-Type", "application/fhir+json"}
+	}
+	b := &bulkServer{}
+	w := exDo(e, g, b, method, tc.target, tc.body, header...)
+	if w.Code != tc.want {
+		t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+	}
+	if tc.diag != "" && !strings.Contains(w.Body.String(), tc.diag) {
+		t.Errorf("refusal %s does not name %q", w.Body, tc.diag)
+	}
+	if tc.want != http.StatusAccepted {
+		if len(b.kickoffs) > 0 {
+			t.Errorf("a refused kick-off reached the handler")
+		}
+		return
+	}
+	pollPath(t, w)
+	if len(b.kickoffs) != 1 {
+		t.Fatalf("the handler got %d kick-offs", len(b.kickoffs))
+	}
+	if method == http.MethodGet && b.kickoffs[0].URL.RawQuery != tc.query {
+		t.Errorf("handler's query\n%s, want\n%s", b.kickoffs[0].URL.RawQuery, tc.query)
+	}
+	if tc.inBody != "" && !strings.Contains(b.bodies[0], tc.inBody) {
+		t.Errorf("handler's body %s does not hold %s", b.bodies[0], tc.inBody)
 	}
 }
 
@@ -810,23 +817,31 @@ func TestExportErrorFileLines(t *testing.T) {
 // TestExportFiles: downloads are the job's client's, streamed, and
 // checked line by line whenever the caller's grant is narrower than
 // every type.
-func TestExportFiles(t *testing.T) {
-	lab1, lab2, vital := obs("o1", "laboratory", "p1"), obs("o2", "laboratory", "p2"), obs("o3", "vital-signs", "p1")
-	patient := `{"resourceType":"Patient","id":"p1","name":[{"family":"X"}]}`
-	obsFile := lab1 + "\n" + vital + "\r\n" + patient + "\n\n" + "not json\n" + lab2
-	tests := []struct {
-		name     string
-		kick     string // kick-off scopes
-		kickoff  string // kick-off target
-		caller   string // download scopes; default kick
-		client   string
-		file     string // the manifest key
-		method   string
-		header   []string
-		want     int
-		body     string
-		withheld int64
-	}{
+type fileCase struct {
+	name     string
+	kick     string // kick-off scopes
+	kickoff  string // kick-off target
+	caller   string // download scopes; default kick
+	client   string
+	file     string // the manifest key
+	method   string
+	header   []string
+	want     int
+	body     string
+	withheld int64
+}
+
+// The files of TestExportFiles: an Observation file holding two
+// laboratory results, a vital sign, a Patient, a blank line and junk.
+var (
+	fileLab1, fileLab2, fileVital = obs("o1", "laboratory", "p1"), obs("o2", "laboratory", "p2"), obs("o3", "vital-signs", "p1")
+	filePatient                   = `{"resourceType":"Patient","id":"p1","name":[{"family":"X"}]}`
+	fileObservations              = fileLab1 + "\n" + fileVital + "\r\n" + filePatient + "\n\n" + "not json\n" + fileLab2
+)
+
+func fileCases() []fileCase {
+	lab1, lab2, vital, obsFile := fileLab1, fileLab2, fileVital, fileObservations
+	return []fileCase{
 		{name: "granular: only lab lines", kick: labScope, kickoff: "/fhir/$export", file: "output:Observation",
 			want: 200, body: lab1 + "\n" + lab2 + "\n", withheld: 3},
 		{name: "type grant: other types and junk withheld", kick: "system/Observation.rs system/Patient.rs", kickoff: "/fhir/$export?_type=Observation,Patient",
@@ -849,62 +864,67 @@ func TestExportFiles(t *testing.T) {
 		{name: "the status URL is no file", kick: labScope, kickoff: "/fhir/$export", file: "poll", want: 404},
 		{name: "a file URL is no status URL", kick: labScope, kickoff: "/fhir/$export", file: "as-poll", want: 404},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clock := &exClock{t: time.Unix(1700000000, 0)}
-			e := exportEngine(t, clock)
-			b := &bulkServer{files: map[string]string{"Observation.ndjson": obsFile, "Patient.ndjson": patient + "\n"}}
-			owner := exGrant(tc.kick, "c1", "s1")
-			path := kickoff(t, e, owner, b, tc.kickoff)
-			files, _ := manifestFiles(t, e, owner, b, path)
-			target := files[tc.file]
-			switch tc.file {
-			case "poll":
-				target = strings.Replace(path, "$export-poll", "$export-file", 1)
-			case "as-poll":
-				target = strings.Replace(files["output:Observation"], "$export-file", "$export-poll", 1)
-			}
-			if target == "" {
-				t.Fatalf("no %s in %v", tc.file, files)
-			}
-			caller, client := tc.caller, tc.client
-			if caller == "" {
-				caller = tc.kick
-			}
-			if client == "" {
-				client = "c1"
-			}
-			method := tc.method
-			if method == "" {
-				method = "GET"
-			}
-			n := len(b.forwards)
-			w := exDo(e, exGrant(caller, client, "s1"), b, method, target, "", tc.header...)
-			if w.Code != tc.want {
-				t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
-			}
-			if tc.want >= 400 {
-				if len(b.forwards) != n {
-					t.Errorf("a refused download reached the handler")
-				}
-				return
-			}
-			if tc.body != "" && w.Body.String() != tc.body {
-				t.Errorf("body\n%q, want\n%q", w.Body, tc.body)
-			}
-			if method == "HEAD" && (w.Body.Len() != 0 || w.Header().Get("Content-Length") != "") {
-				t.Errorf("HEAD answered a body or a length: %q %q", w.Body, w.Header().Get("Content-Length"))
-			}
-			if tc.withheld > 0 {
-				if w.Header().Get("ETag") != "" {
-					t.Errorf("a checked file keeps the handler's ETag")
-				}
-				rep := exDo(e, exGrant(caller, client, "s1"), b, "GET", files["error:0"], "")
-				if rep.Code != 200 || !strings.Contains(rep.Body.String(), fmt.Sprintf(`"%d resources were withheld`, tc.withheld)) {
-					t.Errorf("report: %d %s, want %d withheld", rep.Code, rep.Body, tc.withheld)
-				}
-			}
-		})
+}
+
+func TestExportFiles(t *testing.T) {
+	for _, tc := range fileCases() {
+		t.Run(tc.name, func(t *testing.T) { runFileCase(t, tc) })
+	}
+}
+
+func runFileCase(t *testing.T, tc fileCase) {
+	clock := &exClock{t: time.Unix(1700000000, 0)}
+	e := exportEngine(t, clock)
+	b := &bulkServer{files: map[string]string{"Observation.ndjson": fileObservations, "Patient.ndjson": filePatient + "\n"}}
+	owner := exGrant(tc.kick, "c1", "s1")
+	path := kickoff(t, e, owner, b, tc.kickoff)
+	files, _ := manifestFiles(t, e, owner, b, path)
+	target := files[tc.file]
+	switch tc.file {
+	case "poll":
+		target = strings.Replace(path, "$export-poll", "$export-file", 1)
+	case "as-poll":
+		target = strings.Replace(files["output:Observation"], "$export-file", "$export-poll", 1)
+	}
+	if target == "" {
+		t.Fatalf("no %s in %v", tc.file, files)
+	}
+	caller, client := tc.caller, tc.client
+	if caller == "" {
+		caller = tc.kick
+	}
+	if client == "" {
+		client = "c1"
+	}
+	method := tc.method
+	if method == "" {
+		method = "GET"
+	}
+	n := len(b.forwards)
+	w := exDo(e, exGrant(caller, client, "s1"), b, method, target, "", tc.header...)
+	if w.Code != tc.want {
+		t.Fatalf("status %d, want %d: %s", w.Code, tc.want, w.Body)
+	}
+	if tc.want >= 400 {
+		if len(b.forwards) != n {
+			t.Errorf("a refused download reached the handler")
+		}
+		return
+	}
+	if tc.body != "" && w.Body.String() != tc.body {
+		t.Errorf("body\n%q, want\n%q", w.Body, tc.body)
+	}
+	if method == "HEAD" && (w.Body.Len() != 0 || w.Header().Get("Content-Length") != "") {
+		t.Errorf("HEAD answered a body or a length: %q %q", w.Body, w.Header().Get("Content-Length"))
+	}
+	if tc.withheld > 0 {
+		if w.Header().Get("ETag") != "" {
+			t.Errorf("a checked file keeps the handler's ETag")
+		}
+		rep := exDo(e, exGrant(caller, client, "s1"), b, "GET", files["error:0"], "")
+		if rep.Code != 200 || !strings.Contains(rep.Body.String(), fmt.Sprintf(`"%d resources were withheld`, tc.withheld)) {
+			t.Errorf("report: %d %s, want %d withheld", rep.Code, rep.Body, tc.withheld)
+		}
 	}
 }
 

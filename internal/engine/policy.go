@@ -118,6 +118,10 @@ type cGrant struct {
 	rel      *Relationship
 	relType  string // the relationship search's type
 	relQuery string
+	// compiled are the criteria compiled for each of types, when they
+	// hold no variable and no "ap" date (measured from when a search is
+	// compiled): what every token's view shares. Nil otherwise.
+	compiled []*search.Query
 }
 
 type relEntry struct {
@@ -140,16 +144,29 @@ type vGrant struct {
 	patients map[string]struct{} // nil: no relationship
 	ids      []string            // sorted ids of patients
 
-	// The compiled criteria for qTyp, kept for the request's other
+	// compiled are the grant's criteria compiled for each of types,
+	// when they are the same for every token (cGrant.compiled).
+	compiled []*search.Query
+
+	// Else the compiled criteria for qTyp, kept for the request's other
 	// resources (a view serves one request).
 	mu   *sync.Mutex
 	qTyp string
 	q    *search.Query
 }
 
-// matchGrant is matchConstraint for g's criteria, the compiled query
-// kept on g for the next resource of the same type.
+// matchGrant is matchConstraint for g's criteria: compiled once for
+// every token when they hold no variable, else compiled for this view
+// and kept on g for the next resource of the same type.
 func (a *Engine) matchGrant(g *vGrant, typ string, resource []byte) bool {
+	if g.compiled != nil {
+		i := slices.Index(g.types, typ)
+		if i < 0 || g.compiled[i] == nil {
+			return false
+		}
+		m, err := g.compiled[i].Match(resource)
+		return err == nil && m
+	}
 	g.mu.Lock()
 	q, ok := g.q, g.qTyp == typ
 	g.mu.Unlock()
@@ -188,11 +205,42 @@ func (a *Engine) matchGrant(g *vGrant, typ string, resource []byte) bool {
 
 var policyVars = []string{"%fhirUser", "%patient", "%client"}
 
-// compilePolicy checks p and compiles it; the errors name the rule.
+// compilePolicy checks p and compiles it; the errors name the rule (or
+// the relationship), every error at once.
 func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 	if p == nil {
 		return nil, nil
 	}
+	cp := newPolicy(p)
+	rels, errs := compileRelationships(p.Relationships, base)
+	names := map[string]bool{}
+	for i, r := range p.Rules {
+		who := fmt.Sprintf("rule %d (%q)", i, r.Name)
+		if r.Name == "" {
+			errs = append(errs, fmt.Errorf("%s has no name", who))
+			continue
+		}
+		if names[r.Name] {
+			errs = append(errs, fmt.Errorf("%s: the name is given twice", who))
+			continue
+		}
+		names[r.Name] = true
+		cr, rerrs := compileRule(r, who, rels, base)
+		if len(rerrs) > 0 {
+			errs = append(errs, rerrs...)
+			continue
+		}
+		cp.rules = append(cp.rules, cr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// newPolicy returns the compiled policy of p without its rules: its
+// settings, defaults filled in.
+func newPolicy(p *AccessPolicy) *policy {
 	cp := &policy{relations: p.Relations, ttl: p.CacheTTL, size: p.CacheSize, maxQuery: p.MaxQueryIDs, maxLookup: p.MaxLookupIDs, now: p.Now}
 	if cp.ttl <= 0 {
 		cp.ttl = DefaultPolicyCacheTTL
@@ -209,10 +257,16 @@ func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 	if cp.now == nil {
 		cp.now = time.Now
 	}
+	return cp
+}
+
+// compileRelationships checks the relationships and returns them by
+// name, with what is wrong with the others.
+func compileRelationships(list []Relationship, base string) (map[string]*Relationship, []error) {
 	var errs []error
 	rels := map[string]*Relationship{}
-	for i := range p.Relationships {
-		r := p.Relationships[i]
+	for i := range list {
+		r := list[i]
 		who := fmt.Sprintf("relationship %d (%q)", i, r.Name)
 		if r.Name == "" {
 			errs = append(errs, fmt.Errorf("%s has no name", who))
@@ -227,6 +281,8 @@ func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 			errs = append(errs, fmt.Errorf("%s: search %q is not Type?params", who, r.Search))
 			continue
 		}
+		// The search is parsed with sample values for its variables:
+		// the values themselves are only known per token.
 		if _, err := search.Parse(typ, sample(q), search.Options{Base: base}); err != nil {
 			errs = append(errs, fmt.Errorf("%s: search %q cannot be evaluated: %w", who, r.Search, err))
 			continue
@@ -241,57 +297,45 @@ func compilePolicy(p *AccessPolicy, base string) (*policy, error) {
 		}
 		rels[r.Name] = &r
 	}
-	names := map[string]bool{}
-	for i, r := range p.Rules {
-		who := fmt.Sprintf("rule %d (%q)", i, r.Name)
-		if r.Name == "" {
-			errs = append(errs, fmt.Errorf("%s has no name", who))
-			continue
-		}
-		if names[r.Name] {
-			errs = append(errs, fmt.Errorf("%s: the name is given twice", who))
-			continue
-		}
-		names[r.Name] = true
-		cr := cRule{name: r.Name, userType: r.FHIRUserType, clientID: r.ClientID, value: r.Value}
-		if r.FHIRUserType == "" && r.Claim == "" && r.ClientID == "" {
-			errs = append(errs, fmt.Errorf("%s names no subject (fhirUserType, claim or clientId)", who))
-			continue
-		}
-		if r.FHIRUserType != "" && !slices.Contains([]string{"Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Person"}, r.FHIRUserType) {
-			errs = append(errs, fmt.Errorf("%s: fhirUserType %q is not a SMART user type", who, r.FHIRUserType))
-			continue
-		}
-		if (r.Claim == "") != (r.Value == "") {
-			errs = append(errs, fmt.Errorf("%s: claim and value go together", who))
-			continue
-		}
-		if r.Claim != "" {
-			cr.claim = strings.Split(r.Claim, ".")
-			if slices.Contains(cr.claim, "") {
-				errs = append(errs, fmt.Errorf("%s: claim %q has an empty step", who, r.Claim))
-				continue
-			}
-		}
-		if len(r.Grants) == 0 {
-			errs = append(errs, fmt.Errorf("%s grants nothing", who))
-			continue
-		}
-		for j, g := range r.Grants {
-			gwho := fmt.Sprintf("%s grant %d", who, j)
-			cg, err := compileGrant(g, rels, base)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", gwho, err))
-				continue
-			}
-			cr.grants = append(cr.grants, cg)
-		}
-		cp.rules = append(cp.rules, cr)
+	return rels, errs
+}
+
+// smartUserTypes are the resource types a SMART fhirUser may be.
+var smartUserTypes = []string{"Patient", "Practitioner", "PractitionerRole", "RelatedPerson", "Person"}
+
+// compileRule checks rule r (named who in errors) and compiles it and
+// its grants; a rule with any error is left out.
+func compileRule(r AccessRule, who string, rels map[string]*Relationship, base string) (cRule, []error) {
+	cr := cRule{name: r.Name, userType: r.FHIRUserType, clientID: r.ClientID, value: r.Value}
+	fail := func(format string, args ...any) (cRule, []error) {
+		return cr, []error{fmt.Errorf("%s"+format, append([]any{who}, args...)...)}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	switch {
+	case r.FHIRUserType == "" && r.Claim == "" && r.ClientID == "":
+		return fail(" names no subject (fhirUserType, claim or clientId)")
+	case r.FHIRUserType != "" && !slices.Contains(smartUserTypes, r.FHIRUserType):
+		return fail(": fhirUserType %q is not a SMART user type", r.FHIRUserType)
+	case (r.Claim == "") != (r.Value == ""):
+		return fail(": claim and value go together")
+	case len(r.Grants) == 0:
+		return fail(" grants nothing")
 	}
-	return cp, nil
+	if r.Claim != "" {
+		cr.claim = strings.Split(r.Claim, ".")
+		if slices.Contains(cr.claim, "") {
+			return fail(": claim %q has an empty step", r.Claim)
+		}
+	}
+	var errs []error
+	for j, g := range r.Grants {
+		cg, err := compileGrant(g, rels, base)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s grant %d: %w", who, j, err))
+			continue
+		}
+		cr.grants = append(cr.grants, cg)
+	}
+	return cr, errs
 }
 
 func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cGrant, error) {
@@ -323,18 +367,25 @@ func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cG
 		for _, part := range strings.Split(g.Criteria, "&") {
 			k, v, _ := strings.Cut(part, "=")
 			name, err1 := url.QueryUnescape(k)
-			value, err2 := url.QueryUnescape(v)
-			if err1 != nil || err2 != nil || name == "" || value == "" {
+			value, err2 := unescapeWithVars(v)
+			switch {
+			case err2 != nil:
+				return cg, fmt.Errorf("criteria %q: %w", g.Criteria, err2)
+			case err1 != nil || name == "" || value == "":
 				return cg, fmt.Errorf("criteria %q: %q is not name=value", g.Criteria, part)
-			}
-			if i := strings.IndexByte(value, '%'); i >= 0 && !slices.ContainsFunc(policyVars, func(v string) bool { return strings.HasPrefix(value[i:], v) }) {
-				return cg, fmt.Errorf("criteria %q: unknown variable in %q (known: %s)", g.Criteria, value, strings.Join(policyVars, ", "))
 			}
 			cg.criteria = append(cg.criteria, scope.Param{Name: name, Value: value})
 		}
+		// A '%' left in a value is a variable (checked above).
+		fixed := !slices.ContainsFunc(cg.criteria, func(p scope.Param) bool { return strings.Contains(p.Value, "%") }) &&
+			!strings.Contains(cg.criteria.String(), "=ap")
 		for _, t := range cg.types {
-			if _, err := search.Compile(t, sampleConstraint(cg.criteria), search.Options{Base: base}); err != nil {
+			q, err := search.Compile(t, sampleConstraint(cg.criteria), search.Options{Base: base})
+			if err != nil {
 				return cg, fmt.Errorf("criteria %q cannot be evaluated on %s: %w", g.Criteria, t, err)
+			}
+			if fixed {
+				cg.compiled = append(cg.compiled, q)
 			}
 		}
 	}
@@ -347,6 +398,48 @@ func compileGrant(g AccessGrant, rels map[string]*Relationship, base string) (cG
 		cg.relType, cg.relQuery, _ = strings.Cut(r.Search, "?")
 	}
 	return cg, nil
+}
+
+// unescapeWithVars query-unescapes a criteria value, keeping the
+// variables it names as they are written ("subject=%patient": "%pa" is no
+// percent-escape). A '%' must start a variable or an escape, and an
+// escape must not decode to '%' ("%25patient" would read as a variable).
+func unescapeWithVars(v string) (string, error) {
+	var b strings.Builder
+	for {
+		at, name := -1, ""
+		for i := strings.IndexByte(v, '%'); i >= 0 && at < 0; {
+			for _, pv := range policyVars {
+				if strings.HasPrefix(v[i:], pv) {
+					at, name = i, pv
+				}
+			}
+			if at < 0 {
+				j := strings.IndexByte(v[i+1:], '%')
+				if j < 0 {
+					break
+				}
+				i += 1 + j
+			}
+		}
+		seg := v
+		if at >= 0 {
+			seg = v[:at]
+		}
+		dec, err := url.QueryUnescape(seg)
+		if err != nil {
+			return "", fmt.Errorf("%q holds a '%%' that is neither an escape nor a variable (known: %s)", v, strings.Join(policyVars, ", "))
+		}
+		if strings.IndexByte(dec, '%') >= 0 {
+			return "", fmt.Errorf("%q: an escaped '%%' is not allowed", v)
+		}
+		b.WriteString(dec)
+		if at < 0 {
+			return b.String(), nil
+		}
+		b.WriteString(name)
+		v = v[at+len(name):]
+	}
 }
 
 // parseLetters reads interaction letters: a non-empty subset of "cruds",
@@ -462,8 +555,6 @@ func ClaimStrings(g *smartctx.Grant, path []string) []string {
 	return nil
 }
 
-type lookupFunc func(ctx context.Context, typ, query, path string) ([]string, error)
-
 // view returns what the policy grants g's subject, looking relationships
 // up with lookup (the handler) unless the policy has its own Relations.
 func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView, error) {
@@ -473,28 +564,20 @@ func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView
 	p := a.pol
 	v := &policyView{}
 	var vs vars
-	if typ, id, ok := g.LocalFHIRUser(a.baseURL); ok {
-		vs.fhirUser = typ + "/" + id
-	}
-	if pid := g.Patient(); pid != "" {
-		vs.patient = "Patient/" + pid
-	}
-	vs.client = g.ClientID()
+	varsSet := false
 	for i := range p.rules {
 		r := &p.rules[i]
 		if !r.matches(g) {
 			continue
 		}
 		v.rules = append(v.rules, r.name)
-		for _, cg := range r.grants {
-			vg := vGrant{rule: r.name, types: cg.types, perm: cg.perm, mu: new(sync.Mutex)}
-			ok := true
-			for _, c := range cg.criteria {
-				val, good := vs.replace(c.Value)
-				ok = ok && good
-				vg.cons = append(vg.cons, scope.Param{Name: c.Name, Value: val})
+		for j := range r.grants {
+			cg := &r.grants[j]
+			vg := vGrant{rule: r.name, types: cg.types, perm: cg.perm, compiled: cg.compiled}
+			if (cg.compiled == nil && cg.criteria != nil || cg.rel != nil) && !varsSet {
+				vs, varsSet = grantVars(g, a.baseURL), true
 			}
-			if !ok {
+			if !vs.apply(cg, &vg) {
 				continue // a variable without a value grants nothing
 			}
 			if cg.rel != nil {
@@ -517,15 +600,52 @@ func (a *Engine) policyView(ctx context.Context, g *smartctx.Grant) (*policyView
 	return v, nil
 }
 
-type viewKey struct{}
-
-// viewMemo keeps one request's view: bundle entries and contexts share it.
-type viewMemo struct {
-	g *smartctx.Grant
-	v *policyView
+// grantVars returns the values of the variables of g's grants.
+func grantVars(g *smartctx.Grant, base string) vars {
+	var vs vars
+	if typ, id, ok := g.LocalFHIRUser(base); ok {
+		vs.fhirUser = typ + "/" + id
+	}
+	if pid := g.Patient(); pid != "" {
+		vs.patient = "Patient/" + pid
+	}
+	vs.client = g.ClientID()
+	return vs
 }
 
-type lookupKey struct{}
+// apply sets the criteria of vg, cg's with vs's values (cg's own when
+// they are compiled for every token), and reports whether each variable
+// had a value.
+func (vs vars) apply(cg *cGrant, vg *vGrant) bool {
+	if cg.compiled != nil {
+		vg.cons = cg.criteria
+		return true
+	}
+	if cg.criteria == nil {
+		return true
+	}
+	vg.mu = new(sync.Mutex)
+	vg.cons = make(scope.Constraint, 0, len(cg.criteria))
+	ok := true
+	for _, c := range cg.criteria {
+		val, good := vs.replace(c.Value)
+		ok = ok && good
+		vg.cons = append(vg.cons, scope.Param{Name: c.Name, Value: val})
+	}
+	return ok
+}
+
+type viewKey struct{}
+
+// viewMemo keeps one request's view (bundle entries and contexts share
+// it) and what relationships are looked up through: the request and the
+// handler (nil: none, or the policy's own Relations).
+type viewMemo struct {
+	g    *smartctx.Grant
+	v    *policyView
+	r    *http.Request
+	next http.Handler
+}
 
 // patients returns the patients a relationship reaches, from the cache
 // or looked up.
@@ -544,11 +664,11 @@ func (p *policy) patients(ctx context.Context, a *Engine, typ, query, path strin
 	case p.relations != nil:
 		ids, err = p.relations.Patients(ctx, typ+"?"+query, path)
 	default:
-		lookup, _ := ctx.Value(lookupKey{}).(lookupFunc)
-		if lookup == nil {
+		m, _ := ctx.Value(viewKey{}).(*viewMemo)
+		if m == nil || m.next == nil {
 			err = errors.New("no handler to look relationships up with")
 		} else {
-			ids, err = lookup(ctx, typ, query, path)
+			ids, err = a.lookupThrough(m.r, m.next, typ, query, path)
 		}
 	}
 	if err != nil {
@@ -829,33 +949,101 @@ func (a *Engine) narrow(g *vGrant, typ, q string) (string, bool) {
 }
 
 // withLookup returns ctx with the memo of the request's policy view and,
-// when next is set, the lookup of relationships through next.
+// when next is set, what relationships are looked up through: r and
+// next. One context value, allocated once per request.
 func (a *Engine) withLookup(ctx context.Context, r *http.Request, next http.Handler) context.Context {
 	if a.pol == nil {
 		return ctx
 	}
-	ctx = context.WithValue(ctx, viewKey{}, &viewMemo{})
-	if next == nil || a.pol.relations != nil {
-		return ctx
+	m := &viewMemo{}
+	if next != nil && a.pol.relations == nil {
+		m.r, m.next = r, next
 	}
-	var lookup lookupFunc = func(ctx context.Context, typ, query, path string) ([]string, error) {
-		return a.lookupThrough(r, next, typ, query, path)
-	}
-	return context.WithValue(ctx, lookupKey{}, lookup)
+	return context.WithValue(ctx, viewKey{}, m)
 }
+
+// maxLookupPages bounds the pages of one relationship lookup through the
+// handler (lookupThrough): a search that pages further is read no
+// further, as one that reaches MaxLookupIDs.
+const maxLookupPages = 100
 
 // lookupThrough runs the search typ?query through next, as the guard's
 // own read (IsGuardRead), and returns the patients it reaches: the ids
-// of the Patients found, or the patients referenced at path.
+// of the Patients found, or the patients referenced at path. It follows
+// the searchset's "next" links, page after page, while they stay under
+// this FHIR base (its origin and path), none twice.
+//
+// A page that cannot be read (a status other than 200, an answer that is
+// not a Bundle, a "next" link elsewhere or seen before) fails the whole
+// lookup, and with it the request (503): the set is never taken from
+// the pages read before. A search that goes on past MaxLookupIDs
+// patients or maxLookupPages pages is cut there: the patients of the
+// pages read so far are kept, the others dropped. That can only narrow
+// what the policy grants, since a relationship only ever adds patients
+// to what a grant reaches (no rule subtracts one); it refuses those
+// patients, never allows another.
 func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, path string) ([]string, error) {
-	q := appendParam(query, "_count", strconv.Itoa(a.pol.maxLookup))
-	d := &decision{Request: smartctx.Request{Method: http.MethodGet, Interaction: scope.InteractionSearchType, Type: typ, Query: q},
+	steps := strings.Split(path, ".")
+	seen := map[string]bool{}
+	page, q := a.basePath+"/"+typ, appendParam(query, "_count", strconv.Itoa(a.pol.maxLookup))
+	var ids []string
+	for n := 0; ; n++ {
+		body, err := a.lookupPage(r, next, typ, page, q)
+		if err != nil {
+			return nil, err
+		}
+		link, err := a.lookupIDs(body, typ, steps, &ids)
+		if err != nil {
+			return nil, err
+		}
+		if link == "" || len(ids) >= a.pol.maxLookup || n+1 >= maxLookupPages {
+			return ids, nil
+		}
+		if seen[link] {
+			return nil, errors.New("the search's next link goes back to a page already read")
+		}
+		seen[link] = true
+		var ok bool
+		if page, q, ok = a.pageOf(link); !ok {
+			return nil, errors.New("the search's next link is not under this FHIR base")
+		}
+	}
+}
+
+// pageOf returns the path and query of a "next" link under this FHIR
+// base: a resource path under it ("<base>/Patient?..."), or the base
+// itself with a query ("<base>?_getpages=..."); ok is false for any
+// other link (another origin or base, a relative URL, escapes, the
+// guard's own paths).
+func (a *Engine) pageOf(link string) (path, query string, ok bool) {
+	if a.baseURL == "" {
+		return "", "", false
+	}
+	if q, ok := strings.CutPrefix(link, a.baseURL+"?"); ok {
+		if q == "" || strings.ContainsAny(q, "#\\ ") || !validQueryString(q) {
+			return "", "", false
+		}
+		return a.basePath, q, true
+	}
+	rel, ok := a.underBase(link)
+	if !ok {
+		return "", "", false
+	}
+	p, q, _ := strings.Cut(rel, "?")
+	return a.basePath + "/" + p, q, true
+}
+
+// lookupPage runs one page of a relationship's search, the GET of path
+// with query, through next as the guard's own read, and returns the
+// Bundle it answers.
+func (a *Engine) lookupPage(r *http.Request, next http.Handler, typ, path, query string) ([]byte, error) {
+	d := &decision{Request: smartctx.Request{Method: http.MethodGet, Interaction: scope.InteractionSearchType, Type: typ, Query: query},
 		Limits: smartctx.Limits{Context: scope.System}}
 	pre := r.Clone(context.WithValue(smartctx.WithDecision(r.Context(), d.public()), guardReadKey{}, true))
 	pre.Method = http.MethodGet
 	u := *r.URL
-	u.Path, u.RawPath, u.RawQuery = "", "", q
-	pu, err := url.Parse(a.basePath + "/" + typ)
+	u.Path, u.RawPath, u.RawQuery = "", "", query
+	pu, err := url.Parse(path)
 	if err != nil {
 		return nil, err
 	}
@@ -876,17 +1064,22 @@ func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, p
 	if enc := h.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 		return nil, errors.New("the search answered compressed")
 	}
-	body := gw.buf
+	return gw.buf, nil
+}
+
+// lookupIDs adds to ids the patients one page of a relationship's
+// search reaches (the ids of its resources of type typ when steps is
+// [""], the patients they reference at steps otherwise), and returns the
+// url of its "next" link ("" when it has none).
+func (a *Engine) lookupIDs(body []byte, typ string, steps []string, ids *[]string) (string, error) {
 	res, err := fhirjson.Scan(body)
 	if err != nil || res.Type != "Bundle" {
-		return nil, errors.New("the search did not answer a Bundle")
+		return "", errors.New("the search did not answer a Bundle")
 	}
 	b, err := res.Bundle()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	var ids []string
-	steps := strings.Split(path, ".")
 	for _, e := range b.Entries {
 		if e.ResourcePresence != fhirjson.Present {
 			continue
@@ -896,19 +1089,49 @@ func (a *Engine) lookupThrough(r *http.Request, next http.Handler, typ, query, p
 		if err != nil || rt != typ {
 			continue
 		}
-		if path == "" {
-			ids = append(ids, id)
+		if len(steps) == 1 && steps[0] == "" {
+			*ids = append(*ids, id)
 			continue
 		}
 		_ = referencesAt(rb, steps, func(ref []byte) {
 			if pid, ok := compartment.PatientOf(ref, a.baseURL); ok {
-				ids = append(ids, pid)
+				*ids = append(*ids, pid)
 			} else if pid, ok := compartment.PatientOf(ref, compartment.NoServer); ok {
-				ids = append(ids, pid)
+				*ids = append(*ids, pid)
 			}
 		})
 	}
-	return ids, nil
+	return nextLink(body)
+}
+
+// nextLink returns the url of the "next" link of a Bundle ("" when it
+// has none); two "next" links, or one without a url, are an error.
+func nextLink(bundle []byte) (string, error) {
+	m, err := fhirjson.Members(bundle, "link")
+	if err != nil || m[0].Len() == 0 {
+		return "", err
+	}
+	links := m[0].Of(bundle)
+	next, n := "", 0
+	err = fhirjson.Elements(links, func(s fhirjson.Span) error {
+		l := s.Of(links)
+		lm, err := fhirjson.Members(l, "relation", "url")
+		if err != nil {
+			return err
+		}
+		if rel, ok := fhirjson.DecodeString(lm[0].Of(l)); ok && rel == "next" {
+			n++
+			next, _ = fhirjson.DecodeString(lm[1].Of(l))
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case n > 1 || n == 1 && next == "":
+		return "", errors.New("the search's next link is not one url")
+	}
+	return next, nil
 }
 
 // referencesAt calls fn with the "reference" of each Reference at the

@@ -54,3 +54,16 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTextFields checks that TextFields reads every object as Fields, At
+// and Text read it (compareTextFields).
+func FuzzTextFields(f *testing.F) {
+	for _, s := range textFieldsSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if msg := compareTextFields(data); msg != "" {
+			t.Fatal(msg)
+		}
+	})
+}

@@ -382,19 +382,21 @@ func (m *matcher) coding(s *cursor, depth int) {
 		s.Skip(depth)
 		return
 	}
-	var offs [3]int
-	s.Fields(depth, namesCoding, offs[:])
-	system, hasSystem := value(s, offs[0], depth+1)
-	code, hasCode := value(s, offs[1], depth+1)
+	var vals [3][]byte // system, code, display
+	var oks [3]bool
+	s.TextFields(depth, namesCoding, vals[:], oks[:])
+	if s.Failed() {
+		return
+	}
 	m.present = true
 	if m.cp.mod == mText {
-		if d, ok := value(s, offs[2], depth+1); ok {
-			m.text(d)
+		if oks[2] {
+			m.text(vals[2])
 		}
 		return
 	}
 	if m.cp.mod != mOfType {
-		m.sysCode(system, hasSystem, code, hasCode)
+		m.sysCode(vals[0], oks[0], vals[1], oks[1])
 	}
 }
 

@@ -46,6 +46,51 @@ func (c *cursor) OpenArray(depth int) bool {
 	return c.Cursor.OpenArray(depth)
 }
 
+// TextFields reads the object at the cursor, inside depth containers,
+// as Fields does (a name given twice, or a key folding to one of names,
+// fails), and sets vals[i] and oks[i] to the text of the member names[i]
+// as Text reads it (ok false when absent or not a string). Each value is
+// read once: Fields then At and Text would read the strings twice.
+func (c *cursor) TextFields(depth int, names []string, vals [][]byte, oks []bool) {
+	clear(vals)
+	clear(oks)
+	if !c.OpenObject(depth) {
+		return
+	}
+	var seen uint64
+	for first := true; ; first = false {
+		key, ok := c.NextKey(first)
+		if !ok {
+			return
+		}
+		hit := -1
+		for i, name := range names {
+			if string(key) == name {
+				if seen&(1<<i) != 0 {
+					c.Fail()
+					return
+				}
+				seen |= 1 << i
+				hit = i
+				break
+			}
+			if fhirjson.FoldsTo(key, name) {
+				c.Fail()
+				return
+			}
+		}
+		if hit < 0 {
+			c.Skip(depth + 1)
+			continue
+		}
+		vals[hit], oks[hit] = c.Text(depth + 1)
+		if c.Failed() {
+			oks[hit] = false
+			return
+		}
+	}
+}
+
 // Fields is fhirjson's, failing at depth maxDepth.
 func (c *cursor) Fields(depth int, names []string, offs []int) {
 	if depth >= maxDepth {

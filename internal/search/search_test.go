@@ -2,9 +2,12 @@ package search
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smartguard/smartguard/internal/fhirjson"
 )
 
 const base = "http://example.org/fhir"
@@ -406,4 +409,61 @@ func mustParse(t *testing.T, typ, query string) *Query {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// TestTextFieldsReadsAsFieldsThenText: TextFields, which reads each value
+// once, gives what Fields followed by At and Text gave, and fails where
+// they fail: a name twice, a key folding to a name, a value that is not
+// JSON; a value that is not a string is absent.
+func TestTextFieldsReadsAsFieldsThenText(t *testing.T) {
+	for _, obj := range textFieldsSeeds {
+		if msg := compareTextFields([]byte(obj)); msg != "" {
+			t.Error(msg)
+		}
+	}
+}
+
+var textFieldsSeeds = []string{
+	`{"system":"http://loinc.org","code":"2339-0"}`,
+	`{"code":"a\u0062c","display":"x\"y","other":[1,{"a":"b"}]}`,
+	`{"system":null,"code":12,"display":{"code":"x"}}`,
+	`{}`,
+	`{"code":"a","code":"b"}`,
+	`{"code":"a","Code":"b"}`,
+	`{"codſ":"a"}`,
+	"{\"code\":\"a\x01\"}",
+	`{"code":"a",}`,
+	`{"system":"s" "code":"c"}`,
+	`[{"code":"a"}]`,
+	`{"system":"\ud800","code":"\u00e9"}`,
+}
+
+// compareTextFields reads the object data with TextFields and with
+// Fields, At and Text, and says how they differ ("" when they agree).
+func compareTextFields(data []byte) string {
+	names := []string{"system", "code", "display"}
+	old := cursor{fhirjson.NewCursor(data)}
+	var offs [3]int
+	old.Fields(0, names, offs[:])
+	var want [3][]byte
+	var wantOK [3]bool
+	for i := range offs {
+		want[i], wantOK[i] = value(&old, offs[i], 1)
+	}
+	c := cursor{fhirjson.NewCursor(data)}
+	var got [3][]byte
+	var gotOK [3]bool
+	c.TextFields(0, names, got[:], gotOK[:])
+	if c.Failed() != old.Failed() || c.End() != old.End() {
+		return fmt.Sprintf("%q: failed %v end %v, Fields failed %v end %v", data, c.Failed(), c.End(), old.Failed(), old.End())
+	}
+	if c.Failed() {
+		return ""
+	}
+	for i := range got {
+		if gotOK[i] != wantOK[i] || string(got[i]) != string(want[i]) {
+			return fmt.Sprintf("%q: %s = %q %v, want %q %v", data, names[i], got[i], gotOK[i], want[i], wantOK[i])
+		}
+	}
+	return ""
 }

@@ -126,6 +126,9 @@ type Flows struct {
 type Launch struct {
 	Patient   string // a Patient id, or ""
 	Encounter string // an Encounter id, or ""
+	// User is who is signed in to the EHR ("Practitioner/dr-lee"): the
+	// user the consent page signs in as, or "" for the caller's default.
+	User string
 }
 
 type launchEntry struct {

@@ -122,7 +122,8 @@ func exampleCare() []map[string]any {
 			"2026-10-02T09:45:00Z", "Acute bronchitis. Type 2 diabetes, HbA1c 7.1%: continue metformin. Influenza vaccine given."),
 		carePlan("example-care-plan", p, "Type 2 diabetes: metformin, diet, HbA1c every six months.", "2026-10-02",
 			[]string{"Condition/example-diabetes"}, []string{"Goal/example-hba1c-goal"}),
-		careTeam("example-care-team", p, "example-spouse"),
+		careTeam("example-care-team", p, "active", teamMember{pcpRole, "Practitioner/dr-jones"},
+			teamMember{patientRole, "Patient/" + p}, teamMember{caregiverRole, "RelatedPerson/example-spouse"}),
 		relatedPerson("example-spouse", p, codes.spouse, "Shaw", "Michael", "+1-555-0111"),
 		coverage("example-coverage", p, "ACME-100201", "G-4410", "2024-01-01"),
 		serviceRequest("example-hba1c-order", p, codes.hba1c, "2026-10-02T09:20:00Z", "example-visit"),
@@ -136,7 +137,8 @@ func exampleCare() []map[string]any {
 
 // otherPatient is the record of Peter Chalmers, a patient with
 // hypertension and a pacemaker: every resource type and every category
-// of the sample data.
+// of the sample data. Dr Lee is his general practitioner; Dr Jones is on
+// his care team as cardiologist.
 func otherPatient() []map[string]any {
 	peter := patient(person{id: "other", family: "Chalmers", given: "Peter", gender: "male", birth: "1974-12-25", mrn: "MRN-1002",
 		race: codes.black, ethnicity: codes.notHispanic, phone: "+1-555-0120", street: "48 Oak Avenue", city: "Springfield", zip: "62702",
@@ -191,7 +193,9 @@ func otherCare() []map[string]any {
 			"2026-10-20T14:30:00Z", "Left ankle sprain after a fall. Blood pressure 152 systolic: amlodipine added. Tdap given."),
 		carePlan("other-care-plan", p, "Hypertension: lisinopril and amlodipine, home blood pressure readings.", "2026-10-20",
 			[]string{"Condition/other-hypertension"}, []string{"Goal/other-bp-goal"}),
-		careTeam("other-care-team", p, "other-daughter"),
+		careTeam("other-care-team", p, "active", teamMember{pcpRole, "Practitioner/dr-lee"},
+			teamMember{cardiologistRole, "Practitioner/dr-jones"}, teamMember{patientRole, "Patient/" + p},
+			teamMember{caregiverRole, "RelatedPerson/other-daughter"}),
 		relatedPerson("other-daughter", p, codes.daughter, "Chalmers", "Maria", "+1-555-0121"),
 		coverage("other-coverage", p, "ACME-100202", "G-4410", "2022-01-01"),
 		serviceRequest("other-lipid-order", p, codes.lipidPanel, "2026-10-20T14:25:00Z", "other-visit"),
@@ -204,16 +208,19 @@ func otherCare() []map[string]any {
 }
 
 // thirdPatient is the sparse record of Kenji Nakamura, a patient with
-// asthma: one laboratory result, one vital sign, one problem and one
-// medication order.
+// asthma: one laboratory result, one vital sign, one problem, one
+// medication order, and the care team of Dr Jones, inactive since Dr Lee
+// became his general practitioner.
 func thirdPatient() []map[string]any {
 	const p = "third"
 	return []map[string]any{
 		patient(person{id: p, family: "Nakamura", given: "Kenji", gender: "male", birth: "2001-07-04", mrn: "MRN-1003",
-			race: codes.asian, ethnicity: codes.notHispanic, phone: "+1-555-0130", street: "7 Birch Lane", city: "Chatham", zip: "62629"}),
+			race: codes.asian, ethnicity: codes.notHispanic, phone: "+1-555-0130", street: "7 Birch Lane", city: "Chatham", zip: "62629",
+			gp: "dr-lee"}),
 		observation("third-hba1c", p, "laboratory", codes.hba1c, 5.2, "%", "2026-08-30T11:00:00Z"),
 		observation("third-weight", p, "vital-signs", codes.bodyWeight, 74.5, "kg", "2026-08-30T11:00:00Z"),
 		condition("third-asthma", p, "problem-list-item", codes.asthma, "2010-01-15", ""),
 		medicationRequest("third-albuterol", p, "albuterol-inhaler", "2 puffs every 4 hours as needed", "2024-09-01"),
+		careTeam("third-former-care-team", p, "inactive", teamMember{pcpRole, "Practitioner/dr-jones"}, teamMember{patientRole, "Patient/" + p}),
 	}
 }

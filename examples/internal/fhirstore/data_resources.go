@@ -1,6 +1,9 @@
 package fhirstore
 
-import "encoding/base64"
+import (
+	"encoding/base64"
+	"strings"
+)
 
 // One builder per shape of resource in the sample data, each claiming
 // its US Core profile and filling the elements that profile requires.
@@ -367,21 +370,39 @@ func carePlan(id, pat, plan, start string, addresses, goals []string) map[string
 	}
 }
 
-// careTeam is the active care team of pat: Dr Jones as primary care
-// physician, the patient, and a RelatedPerson as caregiver.
-func careTeam(id, pat, caregiver string) map[string]any {
-	member := func(role coding, who string) map[string]any {
-		return map[string]any{"role": []any{codeable(role)}, "member": ref(who)}
+// Care team roles of the sample data.
+var (
+	pcpRole          = coding{snomed, "446050000", "Primary care physician"}
+	cardiologistRole = coding{snomed, "17561000", "Cardiologist"}
+	patientRole      = coding{snomed, "116154003", "Patient"}
+	caregiverRole    = coding{snomed, "133932002", "Caregiver"}
+)
+
+// teamMember is a participant of a care team: its role and who it is
+// ("Practitioner/dr-jones", "Patient/example").
+type teamMember struct {
+	role coding
+	who  string
+}
+
+// careTeam is a care team of pat, with status ("active", "inactive")
+// and its members; practitioners act for General Hospital. The access
+// policy of the demo (examples/demo/policy.example.json) gives a
+// practitioner the patients of the active care teams naming them.
+func careTeam(id, pat, status string, members ...teamMember) map[string]any {
+	participants := make([]any, 0, len(members))
+	for _, m := range members {
+		p := map[string]any{"role": []any{codeable(m.role)}, "member": ref(m.who)}
+		if strings.HasPrefix(m.who, "Practitioner/") {
+			p["onBehalfOf"] = ref("Organization/general-hospital")
+		}
+		participants = append(participants, p)
 	}
-	pcp := member(coding{snomed, "446050000", "Primary care physician"}, "Practitioner/dr-jones")
-	pcp["onBehalfOf"] = ref("Organization/general-hospital")
 	return map[string]any{
-		"resourceType": "CareTeam", "id": id, "meta": profiled("us-core-careteam"), "status": "active",
-		"name":    "Primary care team",
-		"subject": ref("Patient/" + pat),
-		"participant": []any{pcp,
-			member(coding{snomed, "116154003", "Patient"}, "Patient/"+pat),
-			member(coding{snomed, "133932002", "Caregiver"}, "RelatedPerson/"+caregiver)},
+		"resourceType": "CareTeam", "id": id, "meta": profiled("us-core-careteam"), "status": status,
+		"name":                 "Primary care team",
+		"subject":              ref("Patient/" + pat),
+		"participant":          participants,
 		"managingOrganization": refs("Organization/general-hospital"),
 	}
 }

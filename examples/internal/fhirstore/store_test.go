@@ -305,7 +305,7 @@ func TestSearchEvaluatesEveryParameterWithTheLibrary(t *testing.T) {
 			[]string{"Condition/example-food-insecurity", "Condition/other-fall-risk"}},
 		{"compartment search", "Patient/third/Condition", []string{"Condition/third-asthma"}},
 		{"compartment search with a parameter", "Patient/example/Observation?category=social-history", []string{"Observation/example-smoking"}},
-		{"compartment search of every type", "Patient/third/*", []string{"Condition/third-asthma", "MedicationRequest/third-albuterol",
+		{"compartment search of every type", "Patient/third/*", []string{"CareTeam/third-former-care-team", "Condition/third-asthma", "MedicationRequest/third-albuterol",
 			"Observation/third-hba1c", "Observation/third-weight", "Patient/third"}},
 		{"system search with _type", "?_type=Goal,Encounter&_id=example-visit,other-bp-goal", []string{"Encounter/example-visit", "Goal/other-bp-goal"}},
 		{"_sort descending", "Goal?_sort=-_id", []string{"Goal/other-bp-goal", "Goal/example-hba1c-goal"}},
@@ -483,7 +483,8 @@ func TestMetadataDescribesTheServer(t *testing.T) {
 func TestEverythingIsThePatientsCompartment(t *testing.T) {
 	s := newServer(t)
 	b := s.must(200, "GET", "/fhir/Patient/third/$everything", "").json(t)
-	want := []string{"Condition/third-asthma", "MedicationRequest/third-albuterol", "Observation/third-hba1c", "Observation/third-weight", "Patient/third"}
+	want := []string{"CareTeam/third-former-care-team", "Condition/third-asthma", "MedicationRequest/third-albuterol", "Observation/third-hba1c",
+		"Observation/third-weight", "Patient/third"}
 	if got := ids(t, b, ""); !slices.Equal(got, want) {
 		t.Errorf("$everything %v, want %v", got, want)
 	}
