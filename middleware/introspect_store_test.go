@@ -1,0 +1,275 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// withSharedAnswers gives the Issuer's introspection the Store s, on the
+// clock now (fixedNow when nil), after more.
+func withSharedAnswers(s Store, now func() time.Time, more ...func(*Config)) func(*Config) {
+	return func(c *Config) {
+		c.Issuer.Introspection.Store = s
+		if now != nil {
+			c.Tokens.Now = now
+		}
+		for _, f := range more {
+			f(c)
+		}
+	}
+}
+
+// storeEntries returns the keys and values held by a memory store.
+func storeEntries(s *memoryStore) map[string][]byte {
+	out := map[string][]byte{}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k, it := range sh.m {
+			out[k] = append([]byte{}, it.value...)
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+// TestSharedIntrospectionOneCallForReplicas: replicas sharing a Store ask
+// the endpoint once per token within CacheTTL, again after it; inactive
+// answers are never kept; neither key nor value holds the token.
+func TestSharedIntrospectionOneCallForReplicas(t *testing.T) {
+	const tok = "opaque-token-of-alice"
+	f := newFakeIntrospection(t)
+	f.set(tok, activeAnswer())
+	store := newMemoryStore(0, time.Now)
+	clk := &clock{now: testNow}
+	adjust := withSharedAnswers(store, clk.Now, func(c *Config) { c.Issuer.Introspection.CacheTTL = time.Minute })
+	a := newIntrospecting(t, f, adjust).Handler(emptyBundle)
+	b := newIntrospecting(t, f, adjust).Handler(emptyBundle)
+	wantStatus(t, searchWith(a, tok), http.StatusOK)
+	wantStatus(t, searchWith(b, tok), http.StatusOK)
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("%d introspection calls for two replicas, want 1", n)
+	}
+	entries := storeEntries(store)
+	if len(entries) != 1 {
+		t.Fatalf("%d store entries, want 1", len(entries))
+	}
+	for k, v := range entries {
+		if !strings.HasPrefix(k, "introspect:") || len(k) > 128 || strings.Contains(k, tok) ||
+			strings.Contains(string(v), tok) || strings.Contains(string(v), "alice") || strings.Contains(string(v), "scope") {
+			t.Errorf("entry %q = %q: want a hashed name and a sealed value", k, v)
+		}
+	}
+	// A third replica, 59 s later, still reads it; 61 s later (past
+	// CacheTTL by the time sealed in the entry) it asks again.
+	clk.mu.Lock()
+	clk.now = testNow.Add(59 * time.Second)
+	clk.mu.Unlock()
+	wantStatus(t, searchWith(newIntrospecting(t, f, adjust).Handler(emptyBundle), tok), http.StatusOK)
+	if n := f.calls.Load(); n != 1 {
+		t.Fatalf("%d calls within CacheTTL, want 1", n)
+	}
+	clk.mu.Lock()
+	clk.now = testNow.Add(61 * time.Second)
+	clk.mu.Unlock()
+	wantStatus(t, searchWith(newIntrospecting(t, f, adjust).Handler(emptyBundle), tok), http.StatusOK)
+	if n := f.calls.Load(); n != 2 {
+		t.Fatalf("%d calls past CacheTTL, want 2", n)
+	}
+	// Inactive answers are not kept.
+	before := len(storeEntries(store))
+	for _, h := range []http.Handler{a, b} {
+		wantStatus(t, searchWith(h, "inactive-token"), http.StatusUnauthorized)
+	}
+	if n := f.calls.Load(); n != 4 || len(storeEntries(store)) != before {
+		t.Errorf("inactive token: %d calls (want 4), %d entries (want %d)", n, len(storeEntries(store)), before)
+	}
+}
+
+// TestSharedIntrospectionDistrustsForeignEntries: an entry the Guard did
+// not seal for this token (another token's copied under its name, one
+// altered, one sealed for another client secret or issuer, one older than
+// CacheTTL written again, garbage) is ignored: the endpoint is asked, and
+// its answer (inactive here) decides.
+func TestSharedIntrospectionDistrustsForeignEntries(t *testing.T) {
+	const victim, attacker = "victim-token", "attacker-token"
+	for _, tc := range []struct {
+		name  string
+		forge func(seal func(token, secret string, at time.Time) []byte) []byte
+	}{
+		{"another token's entry", func(seal func(string, string, time.Time) []byte) []byte {
+			return seal(attacker, "copy:s3cret", testNow)
+		}},
+		{"sealed under the victim's name with another token's key", func(seal func(string, string, time.Time) []byte) []byte {
+			return seal(attacker, "s3cret", testNow)
+		}},
+		{"altered", func(seal func(string, string, time.Time) []byte) []byte {
+			v := seal(victim, "s3cret", testNow)
+			v[len(v)-20] ^= 1
+			return v
+		}},
+		{"sealed for another client secret", func(seal func(string, string, time.Time) []byte) []byte {
+			return seal(victim, "other-secret", testNow)
+		}},
+		{"older than CacheTTL, written again", func(seal func(string, string, time.Time) []byte) []byte {
+			return seal(victim, "s3cret", testNow.Add(-DefaultIntrospectionCacheTTL-time.Second))
+		}},
+		{"sealed in the future", func(seal func(string, string, time.Time) []byte) []byte {
+			return seal(victim, "s3cret", testNow.Add(DefaultLeeway+time.Second))
+		}},
+		{"garbage", func(_ func(string, string, time.Time) []byte) []byte {
+			return []byte{sealVersion, 1, 2, 3}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeIntrospection(t) // the victim's token is inactive (revoked at the server)
+			store := newMemoryStore(0, time.Now)
+			g := newIntrospecting(t, f, withSharedAnswers(store, nil))
+			is := g.issuers[testIssuer]
+			// seal is an entry for token as a Guard with client secret
+			// secret would write, given at, claiming the token active.
+			seal := func(token, secret string, at time.Time) []byte {
+				secret, copied := strings.CutPrefix(secret, "copy:")
+				c := Issuer{URL: testIssuer, Introspection: Introspection{Store: store, ClientSecret: secret}}
+				s := newSharedAnswers(&c, &Config{Tokens: TokenOptions{Now: fixedNow}, Hooks: Hooks{Logger: is.intro.outage.log}})
+				_, k := s.names(token)
+				name, _ := is.intro.shared.names(victim) // bound to the victim's entry
+				if copied {                              // the attacker's own entry, as it is
+					name, _ = s.names(token)
+				}
+				return sealAnswer(k, name, at, []byte(`{"active":true,"scope":"patient/*.cruds","client_id":"app-1","exp":`+
+					strconv.FormatInt(testNow.Add(time.Hour).Unix(), 10)+`,"aud":"`+testAudience+`","patient":"123"}`))
+			}
+			key, _ := is.intro.shared.names(victim)
+			if err := store.Put(context.Background(), key, tc.forge(seal), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			rec := searchWith(g.Handler(emptyBundle), victim)
+			if rec.Code != http.StatusUnauthorized || f.calls.Load() != 1 {
+				t.Fatalf("got %d after %d calls, want 401 after asking the endpoint", rec.Code, f.calls.Load())
+			}
+		})
+	}
+	t.Run("the real entry is read (the forgeries above are told apart)", func(t *testing.T) {
+		f := newFakeIntrospection(t)
+		store := newMemoryStore(0, time.Now)
+		g := newIntrospecting(t, f, withSharedAnswers(store, nil))
+		is := g.issuers[testIssuer]
+		key, k := is.intro.shared.names(victim)
+		answer := `{"active":true,"scope":"patient/Observation.rs","client_id":"app-1","exp":` + strconv.FormatInt(testNow.Add(time.Hour).Unix(), 10) +
+			`,"aud":"` + testAudience + `","patient":"123"}`
+		store.Put(context.Background(), key, sealAnswer(k, key, testNow, []byte(answer)), time.Hour)
+		wantStatus(t, searchWith(g.Handler(emptyBundle), victim), http.StatusOK)
+		if n := f.calls.Load(); n != 0 {
+			t.Errorf("%d calls, want 0", n)
+		}
+	})
+}
+
+// countingStore wraps a Store, failing Get and Put with err when set.
+type countingStore struct {
+	Store
+	mu       sync.Mutex
+	err      error
+	gets     int
+	puts     int
+	blocking bool
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	s.mu.Lock()
+	s.gets++
+	err, blocking := s.err, s.blocking
+	s.mu.Unlock()
+	if blocking {
+		<-ctx.Done()
+		return nil, false, ctx.Err()
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Put(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	s.mu.Lock()
+	s.puts++
+	err, blocking := s.err, s.blocking
+	s.mu.Unlock()
+	if blocking {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if err != nil {
+		return err
+	}
+	return s.Store.Put(ctx, key, v, ttl)
+}
+
+// TestSharedIntrospectionStoreFailureAsksTheServer: a Store that errors or
+// does not answer within StoreTimeout is passed by: the endpoint is asked
+// and decides (active: 200; inactive: 401), within StoreTimeout more.
+func TestSharedIntrospectionStoreFailureAsksTheServer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store *countingStore
+	}{
+		{"errors", &countingStore{Store: NewMemoryStore(0), err: errors.New("connection refused")}},
+		{"times out", &countingStore{Store: NewMemoryStore(0), blocking: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeIntrospection(t)
+			f.set("active-token", activeAnswer())
+			g := newIntrospecting(t, f, withSharedAnswers(tc.store, nil, func(c *Config) {
+				c.Issuer.Introspection.StoreTimeout = 30 * time.Millisecond
+			}))
+			start := time.Now()
+			wantStatus(t, searchWith(g.Handler(emptyBundle), "active-token"), http.StatusOK)
+			wantStatus(t, searchWith(g.Handler(emptyBundle), "inactive-token"), http.StatusUnauthorized)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("answered after %v with StoreTimeout 30 ms", d)
+			}
+			if f.calls.Load() != 2 || tc.store.gets != 2 || tc.store.puts != 1 {
+				t.Errorf("%d calls, %d gets, %d puts; want 2, 2, 1", f.calls.Load(), tc.store.gets, tc.store.puts)
+			}
+		})
+	}
+}
+
+// TestSharedIntrospectionConfig: the Store needs an introspecting issuer
+// and the cache on.
+func TestSharedIntrospectionConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		adjust func(*Config)
+		want   string
+	}{
+		{"with Cache.Disable", func(c *Config) {
+			c.Issuer.Format = TokensIntrospect
+			c.Issuer.Introspection = Introspection{Endpoint: "https://auth.example.org/introspect", Store: NewMemoryStore(0)}
+			c.Cache.Disable = true
+		}, "Introspection.Store caches answers, and Cache.Disable is set"},
+		{"on a JWT issuer", func(c *Config) {
+			c.Issuer.Introspection = Introspection{Store: NewMemoryStore(0)}
+		}, "Tokens is TokensJWT"},
+		{"negative StoreTimeout", func(c *Config) {
+			c.Issuer.Format = TokensIntrospect
+			c.Issuer.Introspection = Introspection{Endpoint: "https://auth.example.org/introspect", Store: NewMemoryStore(0), StoreTimeout: -1}
+		}, "StoreTimeout -1ns is negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Issuer: Issuer{URL: testIssuer, Audience: testAudience, Keyfunc: staticKey}}
+			tc.adjust(&cfg)
+			_, err := New(context.Background(), cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
