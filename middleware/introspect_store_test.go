@@ -25,14 +25,14 @@ func withSharedAnswers(s Store, now func() time.Time, more ...func(*Config)) fun
 	}
 }
 
-// storeEntries returns the keys and values held by a memory store.
-func storeEntries(s *memoryStore) map[string][]byte {
-	out := map[string][]byte{}
+// storeEntries returns the values held by a memory store, by hashed key.
+func storeEntries(s *memoryStore) map[memKey][]byte {
+	out := map[memKey][]byte{}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k, it := range sh.m {
-			out[k] = append([]byte{}, it.value...)
+		for k := range sh.m {
+			out[k] = append([]byte{}, sh.vals[k]...)
 		}
 		sh.mu.Unlock()
 	}
@@ -49,7 +49,8 @@ func TestSharedIntrospectionOneCallForReplicas(t *testing.T) {
 	store := newMemoryStore(0, time.Now)
 	clk := &clock{now: testNow}
 	adjust := withSharedAnswers(store, clk.Now, func(c *Config) { c.Issuer.Introspection.CacheTTL = time.Minute })
-	a := newIntrospecting(t, f, adjust).Handler(emptyBundle)
+	ga := newIntrospecting(t, f, adjust)
+	a := ga.Handler(emptyBundle)
 	b := newIntrospecting(t, f, adjust).Handler(emptyBundle)
 	wantStatus(t, searchWith(a, tok), http.StatusOK)
 	wantStatus(t, searchWith(b, tok), http.StatusOK)
@@ -60,11 +61,10 @@ func TestSharedIntrospectionOneCallForReplicas(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("%d store entries, want 1", len(entries))
 	}
-	for k, v := range entries {
-		if !strings.HasPrefix(k, "introspect:") || len(k) > 128 || strings.Contains(k, tok) ||
-			strings.Contains(string(v), tok) || strings.Contains(string(v), "alice") || strings.Contains(string(v), "scope") {
-			t.Errorf("entry %q = %q: want a hashed name and a sealed value", k, v)
-		}
+	k, _ := ga.issuers[testIssuer].intro.shared.names(tok)
+	if v, ok := entries[store.key(k)]; !ok || !strings.HasPrefix(k, "introspect:") || len(k) > 128 || strings.Contains(k, tok) ||
+		strings.Contains(string(v), tok) || strings.Contains(string(v), "alice") || strings.Contains(string(v), "scope") {
+		t.Errorf("entry %q = %q (%v): want a hashed name and a sealed value", k, v, ok)
 	}
 	// A third replica, 59 s later, still reads it; 61 s later (past
 	// CacheTTL by the time sealed in the entry) it asks again.
