@@ -75,6 +75,14 @@ func newIntrospector(is *issuer, c *Issuer, endpoint string, client *http.Client
 // cached. b, when not nil, is the base the token is presented to.
 func (in *introspector) introspect(ctx context.Context, key [32]byte, token string, b *base) (*smartctx.Grant, time.Duration, error) {
 	g, ttl, err := in.flight.do(ctx, key, func(ctx context.Context) (*smartctx.Grant, time.Duration, error) {
+		// The bound covers the read of the shared answers too: random
+		// tokens must not pile up on a slow Store either.
+		select {
+		case in.sem <- struct{}{}:
+			defer func() { <-in.sem }()
+		default:
+			return nil, 0, unavailable("too many token introspections in flight", introspectionRetry, errors.New("introspection: concurrency bound reached"))
+		}
 		if in.shared != nil {
 			if g, ttl := in.shared.recall(ctx, in, token); g != nil {
 				return g, ttl, nil
@@ -96,14 +104,8 @@ func (in *introspector) introspect(ctx context.Context, key [32]byte, token stri
 }
 
 // call makes one introspection request and checks the answer; it returns
-// the answer and its grant.
+// the answer and its grant. The caller holds a place of in.sem.
 func (in *introspector) call(ctx context.Context, token string) (map[string]any, *smartctx.Grant, error) {
-	select {
-	case in.sem <- struct{}{}:
-		defer func() { <-in.sem }()
-	default:
-		return nil, nil, unavailable("too many token introspections in flight", introspectionRetry, errors.New("introspection: concurrency bound reached"))
-	}
 	ctx, cancel := context.WithTimeout(ctx, in.cfg.Timeout)
 	defer cancel()
 	answer, err := in.post(ctx, token)

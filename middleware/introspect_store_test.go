@@ -273,3 +273,35 @@ func TestSharedIntrospectionConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedIntrospectionStoreReadsAreBounded: reads of a Store that does
+// not answer take places among the calls in flight to the endpoint, so
+// that a flood of random tokens is answered 503 beyond the bound instead
+// of piling up on the Store.
+func TestSharedIntrospectionStoreReadsAreBounded(t *testing.T) {
+	f := newFakeIntrospection(t)
+	store := &countingStore{Store: NewMemoryStore(0), blocking: true}
+	g := newIntrospecting(t, f, withSharedAnswers(store, nil, func(c *Config) {
+		c.Issuer.Introspection.StoreTimeout = time.Second
+	}))
+	const n = maxIntrospections + 16
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { _, err := g.Verify(context.Background(), "random-"+strconv.Itoa(i)); errs <- err }()
+	}
+	busy := 0
+	for range n - maxIntrospections {
+		if err := <-errs; errors.Is(err, ErrUnavailable) {
+			busy++
+		}
+	}
+	store.mu.Lock()
+	gets := store.gets
+	store.mu.Unlock()
+	for range maxIntrospections {
+		<-errs
+	}
+	if busy != n-maxIntrospections || gets > maxIntrospections {
+		t.Errorf("%d answered 503 at once, %d Store reads in flight; want %d and at most %d", busy, gets, n-maxIntrospections, maxIntrospections)
+	}
+}
