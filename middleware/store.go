@@ -110,15 +110,59 @@ type memShard struct {
 	// that have one (Put).
 	m    map[memKey]int64
 	vals map[memKey][]byte
-	// exp holds when the entries of m expire, soonest first (a min-heap),
-	// and stale entries of items whose expiry Put changed since, of which
-	// there are at most stale: while there are none, each entry of exp is
-	// the one of its key, and dropping it needs no look-up.
+	// fifo and exp hold when the entries of m expire, soonest first: fifo
+	// (from fifo[head]) those that came in expiry order, as records of
+	// one lifetime do, in O(1) and in sequence in memory; exp, a min-heap,
+	// the others. Both also hold stale entries of items whose expiry Put
+	// changed since, of which there are at most stale: while there are
+	// none, each entry is the one of its key, and dropping it needs no
+	// look-up.
+	fifo  []expiry
+	head  int
 	exp   []expiry
 	stale int
 }
 
-// expiry is an entry of a shard's heap.
+// next returns the soonest expiry held, if any.
+func (sh *memShard) next() (expiry, bool) {
+	switch f, h := sh.head < len(sh.fifo), len(sh.exp) > 0; {
+	case f && (!h || sh.fifo[sh.head].at <= sh.exp[0].at):
+		return sh.fifo[sh.head], true
+	case h:
+		return sh.exp[0], true
+	}
+	return expiry{}, false
+}
+
+// drop removes the soonest expiry held (next's).
+func (sh *memShard) drop() {
+	if sh.head < len(sh.fifo) && (len(sh.exp) == 0 || sh.fifo[sh.head].at <= sh.exp[0].at) {
+		sh.head++
+		if sh.head == len(sh.fifo) {
+			sh.fifo, sh.head = sh.fifo[:0], 0
+		} else if sh.head >= 1024 && sh.head*2 >= len(sh.fifo) {
+			n := copy(sh.fifo, sh.fifo[sh.head:])
+			sh.fifo, sh.head = sh.fifo[:n], 0
+		}
+		return
+	}
+	sh.pop()
+}
+
+// add holds e: at the end of fifo when it expires no sooner than its
+// last, else in the heap.
+func (sh *memShard) add(e expiry) {
+	if n := len(sh.fifo); n == sh.head || sh.fifo[n-1].at <= e.at {
+		sh.fifo = append(sh.fifo, e)
+		return
+	}
+	sh.push(e)
+}
+
+// held is the number of expiries held, stale ones included.
+func (sh *memShard) held() int { return len(sh.fifo) - sh.head + len(sh.exp) }
+
+// expiry is an entry of a shard's expiry queue or heap.
 type expiry struct {
 	at int64
 	k  memKey
@@ -140,11 +184,15 @@ func (s *memoryStore) lock(k memKey) (*memShard, int64) {
 	sh := s.shard(k)
 	now := s.now().UnixNano()
 	sh.mu.Lock()
-	for len(sh.exp) > 0 && sh.exp[0].at <= now {
-		e := sh.pop()
+	for {
+		e, ok := sh.next()
+		if !ok || e.at > now {
+			break
+		}
+		sh.drop()
 		if sh.stale > 0 {
 			// A stale entry (Put changed the entry's expiry since) is
-			// only dropped from the heap.
+			// only dropped from the queue or heap.
 			if at, ok := sh.m[e.k]; !ok || at != e.at {
 				sh.stale--
 				continue
@@ -192,13 +240,13 @@ func (s *memoryStore) Put(ctx context.Context, key string, value []byte, ttl tim
 	sh, now := s.lock(k)
 	defer sh.mu.Unlock()
 	if _, ok := sh.m[k]; ok {
-		sh.stale++ // its heap entry
+		sh.stale++ // its expiry entry
 	} else if len(sh.m) >= sh.max {
 		return fmt.Errorf("%w: %d unexpired entries", ErrStoreFull, sh.max)
 	}
 	sh.insert(k, now+int64(ttl))
 	sh.vals[k] = value
-	if len(sh.exp) > 2*len(sh.m)+64 { // stale entries of many Puts
+	if sh.held() > 2*len(sh.m)+64 { // stale entries of many Puts
 		sh.rebuild()
 	}
 	return nil
@@ -221,7 +269,7 @@ func (s *memoryStore) Get(ctx context.Context, key string) ([]byte, bool, error)
 // insert records k until at, replacing any expiry it had.
 func (sh *memShard) insert(k memKey, at int64) {
 	sh.m[k] = at
-	sh.push(expiry{at, k})
+	sh.add(expiry{at, k})
 }
 
 // len returns the number of entries, expired ones not yet dropped
@@ -293,7 +341,7 @@ func (sh *memShard) pop() expiry {
 
 // rebuild makes the heap anew from the items, without stale entries.
 func (sh *memShard) rebuild() {
-	sh.exp, sh.stale = sh.exp[:0], 0
+	sh.fifo, sh.head, sh.exp, sh.stale = sh.fifo[:0], 0, sh.exp[:0], 0
 	for k, at := range sh.m {
 		sh.push(expiry{at, k})
 	}

@@ -51,33 +51,50 @@ func BenchmarkReplayRecordSteady(b *testing.B) {
 				i++
 			}
 		})
-		b.Run("live="+strconv.Itoa(live)+"/store", func(b *testing.B) {
-			const step = time.Microsecond
-			t := testNow
-			s := newMemoryStore(DefaultStoreSize, func() time.Time { return t })
-			ttl := time.Duration(live) * step
-			ctx := context.Background()
-			i := 0
-			add := func() {
-				t = t.Add(step)
-				if ok, err := s.Add(ctx, keys[i%len(keys)], ttl); !ok || err != nil {
-					b.Fatal(ok, err)
-				}
-				i++
+		b.Run("live="+strconv.Itoa(live)+"/store", func(b *testing.B) { steadyStore(b, keys, live, false) })
+		b.Run("live="+strconv.Itoa(live)+"/store-late", func(b *testing.B) { steadyStore(b, keys, live, true) })
+	}
+}
+
+// steadyStore is BenchmarkReplayRecordSteady of the memory store. With
+// late, expiries are those of DPoP records: the proof's iat (whole
+// seconds, of 120 in the window) plus the window, and one proof in ten
+// arrives one or two seconds late, out of expiry order.
+func steadyStore(b *testing.B, keys []string, live int, late bool) {
+	const step = time.Microsecond
+	t := testNow
+	s := newMemoryStore(DefaultStoreSize, func() time.Time { return t })
+	window := time.Duration(live) * step
+	second := window / 120
+	ctx := context.Background()
+	i := 0
+	var elapsed time.Duration // since testNow
+	add := func() {
+		t, elapsed = t.Add(step), elapsed+step
+		ttl := window
+		if late {
+			iat := elapsed - elapsed%second
+			if i%10 == 0 {
+				iat -= time.Duration(1+i%20/10) * second
 			}
-			for range 2 * live { // fill, then expire one per Add
-				add()
-			}
-			b.ReportAllocs()
-			cpu := processCPU()
-			for b.Loop() {
-				add()
-			}
-			reportCPU(b, cpu)
-			if n := s.len(); n > live+live/10 { // expired ones linger until their shard is next used
-				b.Fatalf("%d records held, want %d", n, live)
-			}
-		})
+			ttl = iat + window - elapsed
+		}
+		if ok, err := s.Add(ctx, keys[i%len(keys)], ttl); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		i++
+	}
+	for range 2 * live { // fill, then expire one per Add
+		add()
+	}
+	b.ReportAllocs()
+	cpu := processCPU()
+	for b.Loop() {
+		add()
+	}
+	reportCPU(b, cpu)
+	if n := s.len(); n > live+live/10 { // expired ones linger until their shard is next used
+		b.Fatalf("%d records held, want %d", n, live)
 	}
 }
 
