@@ -10,10 +10,11 @@
 #   ./test.sh                      # everything
 #   SMARTGUARD_INTEROP=0 ./test.sh # the Go modules only, nothing installed
 #
-# The Redis store's tests (store/redis) start their own redis-server on
-# loopback. Without one they skip, unless SMARTGUARD_REQUIRE_REDIS=1 (set
-# here whenever redis-server is installed or was installed, and by CI),
-# or when CI is set (as CI services do): then they fail. SMARTGUARD_REQUIRE_REDIS=1 also installs redis-server
+# The Redis store's tests (store/redis) and the load generator's DPoP
+# phase (test/load) start their own redis-server on loopback. Without one
+# they skip, unless SMARTGUARD_REQUIRE_REDIS=1 (set here whenever
+# redis-server is installed or was installed, and by CI), or when CI is set
+# (as CI services do): then they fail. SMARTGUARD_REQUIRE_REDIS=1 also installs redis-server
 # under SMARTGUARD_INTEROP=0.
 set -euo pipefail
 cd "$(dirname "$0")"

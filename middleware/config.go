@@ -435,9 +435,10 @@ const (
 // for the request's FHIR base. Only an active answer for that base, with
 // "exp", "client_id" and a scope, passes, and it is read with the
 // issuer's Claims, as a JWT is. Active answers are cached until "exp" or
-// CacheTTL. An endpoint that cannot be reached, answers garbage or takes
-// longer than Timeout makes the request fail with 503 (ErrUnavailable,
-// Retry-After), never pass. What an answer must hold is in
+// CacheTTL, and, with Store, in a Store the replicas share. An endpoint
+// that cannot be reached, answers garbage or takes longer than Timeout
+// makes the request fail with 503 (ErrUnavailable, Retry-After), never
+// pass. What an answer must hold is in
 // docs/authorization-servers.md#opaque-tokens.
 type Introspection struct {
 	// Endpoint is the introspection endpoint. Default: the
@@ -468,6 +469,29 @@ type Introspection struct {
 
 	// Timeout bounds one call. Default DefaultIntrospectionTimeout.
 	Timeout time.Duration
+
+	// Store, when set, also keeps the active answers in a Store the
+	// replicas share (NewMemoryStore is one process's), so that N
+	// replicas ask the authorization server once per token and CacheTTL,
+	// not N times. Each replica still caches in its own memory too. An
+	// entry is named by a hash of the token (never the token) and sealed
+	// (AES-256-GCM) under a key derived from the token, the issuer's URL
+	// and ClientSecret (when set): only one who holds the token, and the
+	// Guard's client secret, can read an entry or write one the Guard
+	// will accept, so a Store writer cannot forge an active answer for a
+	// token it does not hold. An entry that does not open, is older than
+	// CacheTTL (by the time sealed in it), or whose answer no longer
+	// passes the checks above is ignored and the endpoint asked; so is a
+	// Store that errors or does not answer within StoreTimeout (the
+	// authorization server decides; the outage is logged once a minute).
+	// Only active answers are kept; inactive ones and failures never
+	// are. See docs/replicas.md. Default: no shared cache. New refuses it
+	// with Config.Cache.Disable.
+	Store Store
+
+	// StoreTimeout bounds each call to Store. Default
+	// DefaultIntrospectionStoreTimeout (1 s).
+	StoreTimeout time.Duration
 
 	// SkipMissingAudience accepts an answer without "aud" as if it named
 	// the issuer's Audience (its first FHIR base; never its other
@@ -603,6 +627,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	errs = append(errs, cfg.DPoP.withDefaults(all)...)
 	errs = append(errs, cfg.Keys.withDefaults()...)
 	errs = append(errs, cfg.Cache.withDefaults()...)
+	for _, is := range all {
+		if is.Introspection.Store != nil && cfg.Cache.Disable {
+			errs = append(errs, fmt.Errorf("issuer %q: Introspection.Store caches answers, and Cache.Disable is set", is.URL))
+		}
+	}
 	errs = append(errs, cfg.FHIR.withDefaults()...)
 	errs = append(errs, cfg.Bounds.withDefaults()...)
 	if err := cfg.AccessPolicy.check(cfg.Issuer.Audience); err != nil {
@@ -782,7 +811,7 @@ func (is *Issuer) checkIntrospection() []error {
 	in := &is.Introspection
 	switch is.Format {
 	case TokensJWT:
-		if in.Endpoint != "" || in.ClientID != "" || in.BearerToken != nil {
+		if in.Endpoint != "" || in.ClientID != "" || in.BearerToken != nil || in.Store != nil {
 			add("set, but Tokens is TokensJWT: set Tokens to TokensIntrospect or TokensJWTOrIntrospect")
 		}
 		return errs
@@ -823,7 +852,8 @@ func (is *Issuer) checkIntrospection() []error {
 		name string
 		v    *time.Duration
 		def  time.Duration
-	}{{"CacheTTL", &in.CacheTTL, DefaultIntrospectionCacheTTL}, {"Timeout", &in.Timeout, DefaultIntrospectionTimeout}} {
+	}{{"CacheTTL", &in.CacheTTL, DefaultIntrospectionCacheTTL}, {"Timeout", &in.Timeout, DefaultIntrospectionTimeout},
+		{"StoreTimeout", &in.StoreTimeout, DefaultIntrospectionStoreTimeout}} {
 		switch {
 		case *d.v < 0:
 			add("%s %v is negative", d.name, *d.v)

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -78,3 +79,56 @@ func (g *Guard) CachedGrant(tok string, now time.Time) *smartctx.Grant {
 
 // Check is New's check of the policy for the FHIR base.
 func (p *AccessPolicy) Check(base string) error { return p.check(base) }
+
+// SharedAnswerNames returns the Store name of token's shared
+// introspection answer at the Guard's issuer iss, and the key sealing it.
+func (g *Guard) SharedAnswerNames(iss, token string) (string, []byte) {
+	return g.issuers[iss].intro.shared.names(token)
+}
+
+// SharedAnswerNamesFor is SharedAnswerNames of an issuer iss whose
+// introspection client secret is secret.
+func SharedAnswerNamesFor(iss, secret string, store Store, token string) (string, []byte) {
+	c := Issuer{URL: iss, Introspection: Introspection{Store: store, ClientSecret: secret}}
+	return newSharedAnswers(&c, &Config{Tokens: TokenOptions{Now: time.Now}, Hooks: Hooks{Logger: slog.New(slog.DiscardHandler)}}).names(token)
+}
+
+// SealAnswer seals an introspection answer as a Guard stores it.
+func SealAnswer(seal []byte, name string, at time.Time, answer []byte) []byte {
+	return sealAnswer(seal, name, at, answer)
+}
+
+// SealVersion is the first byte of a sealed answer.
+const SealVersion = sealVersion
+
+// MemoryStoreValues returns the values a memory store (NewMemoryStore)
+// holds.
+func MemoryStoreValues(s Store) [][]byte {
+	m := s.(*memoryStore)
+	var out [][]byte
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		for k := range sh.m {
+			out = append(out, append([]byte{}, sh.vals[k]...))
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+// MemoryStoreValue returns the value a memory store holds under name.
+func MemoryStoreValue(s Store, name string) ([]byte, bool) {
+	m := s.(*memoryStore)
+	k := m.key(name)
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		v, ok := sh.vals[k]
+		sh.mu.Unlock()
+		if ok {
+			return append([]byte{}, v...), true
+		}
+	}
+	return nil, false
+}

@@ -43,6 +43,7 @@ type introspector struct {
 	sem      chan struct{}
 	flight   flight
 	outage   outageLog
+	shared   *sharedAnswers // nil without Introspection.Store
 }
 
 // newIntrospector returns the introspector of issuer is, configured by c
@@ -65,6 +66,7 @@ func newIntrospector(is *issuer, c *Issuer, endpoint string, client *http.Client
 		sem:      make(chan struct{}, maxIntrospections),
 		flight:   flight{calls: map[[32]byte]*flightCall{}},
 		outage:   outageLog{log: cfg.Hooks.Logger.With("issuer", c.URL, "endpoint", endpoint), what: "introspection endpoint"},
+		shared:   newSharedAnswers(c, cfg),
 	}
 }
 
@@ -72,8 +74,25 @@ func newIntrospector(is *issuer, c *Issuer, endpoint string, client *http.Client
 // call for the same token is under way, and how long the grant may be
 // cached. b, when not nil, is the base the token is presented to.
 func (in *introspector) introspect(ctx context.Context, key [32]byte, token string, b *base) (*smartctx.Grant, time.Duration, error) {
-	g, err := in.flight.do(ctx, key, func(ctx context.Context) (*smartctx.Grant, error) {
-		return in.call(ctx, token)
+	g, ttl, err := in.flight.do(ctx, key, func(ctx context.Context) (*smartctx.Grant, time.Duration, error) {
+		// The bound covers the read of the shared answers too: random
+		// tokens must not pile up on a slow Store either.
+		select {
+		case in.sem <- struct{}{}:
+			defer func() { <-in.sem }()
+		default:
+			return nil, 0, unavailable("too many token introspections in flight", introspectionRetry, errors.New("introspection: concurrency bound reached"))
+		}
+		if in.shared != nil {
+			if g, ttl := in.shared.recall(ctx, in, token); g != nil {
+				return g, ttl, nil
+			}
+		}
+		answer, g, err := in.call(ctx, token)
+		if err == nil && in.shared != nil {
+			in.shared.keep(ctx, token, answer, g)
+		}
+		return g, in.cfg.CacheTTL, err
 	})
 	if err != nil {
 		return nil, 0, err
@@ -81,26 +100,22 @@ func (in *introspector) introspect(ctx context.Context, key [32]byte, token stri
 	if b != nil && !b.boundTo(in.is.url, g.Audience()) {
 		return nil, 0, errNotForBase()
 	}
-	return g, in.cfg.CacheTTL, nil
+	return g, ttl, nil
 }
 
-// call makes one introspection request and checks the answer.
-func (in *introspector) call(ctx context.Context, token string) (*smartctx.Grant, error) {
-	select {
-	case in.sem <- struct{}{}:
-		defer func() { <-in.sem }()
-	default:
-		return nil, unavailable("too many token introspections in flight", introspectionRetry, errors.New("introspection: concurrency bound reached"))
-	}
+// call makes one introspection request and checks the answer; it returns
+// the answer and its grant. The caller holds a place of in.sem.
+func (in *introspector) call(ctx context.Context, token string) (map[string]any, *smartctx.Grant, error) {
 	ctx, cancel := context.WithTimeout(ctx, in.cfg.Timeout)
 	defer cancel()
 	answer, err := in.post(ctx, token)
 	if err != nil {
 		in.outage.fail(err)
-		return nil, unavailable("the authorization server could not be asked about the token", introspectionRetry, err)
+		return nil, nil, unavailable("the authorization server could not be asked about the token", introspectionRetry, err)
 	}
 	in.outage.ok()
-	return in.check(answer)
+	g, err := in.check(answer)
+	return answer, g, err
 }
 
 // post sends token to the endpoint and returns the decoded answer.
@@ -259,6 +274,7 @@ type flight struct {
 type flightCall struct {
 	done chan struct{}
 	g    *smartctx.Grant
+	ttl  time.Duration
 	err  error
 }
 
@@ -267,14 +283,14 @@ type flightCall struct {
 // ErrorHandler may change it). fn runs without ctx's cancellation, as
 // other callers may be waiting for it; a caller whose ctx ends first gets
 // a 503.
-func (f *flight) do(ctx context.Context, key [32]byte, fn func(context.Context) (*smartctx.Grant, error)) (*smartctx.Grant, error) {
+func (f *flight) do(ctx context.Context, key [32]byte, fn func(context.Context) (*smartctx.Grant, time.Duration, error)) (*smartctx.Grant, time.Duration, error) {
 	f.mu.Lock()
 	c, ok := f.calls[key]
 	if !ok {
 		c = &flightCall{done: make(chan struct{})}
 		f.calls[key] = c
 		go func() {
-			c.g, c.err = fn(context.WithoutCancel(ctx))
+			c.g, c.ttl, c.err = fn(context.WithoutCancel(ctx))
 			f.mu.Lock()
 			delete(f.calls, key)
 			f.mu.Unlock()
@@ -285,17 +301,17 @@ func (f *flight) do(ctx context.Context, key [32]byte, fn func(context.Context) 
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		return nil, unavailable("the request ended before the token could be checked", introspectionRetry, ctx.Err())
+		return nil, 0, unavailable("the request ended before the token could be checked", introspectionRetry, ctx.Err())
 	}
 	if c.err != nil {
 		var e *Error
 		if errors.As(c.err, &e) {
 			cp := *e
-			return nil, &cp
+			return nil, 0, &cp
 		}
-		return nil, c.err
+		return nil, 0, c.err
 	}
-	return c.g, nil
+	return c.g, c.ttl, nil
 }
 
 // outageLog logs an endpoint's outage once per outageLogInterval, and its

@@ -243,7 +243,7 @@ func TestMemoryStorePutChangesExpiry(t *testing.T) {
 	for i := range 1000 {
 		s.Put(ctx, "hot", []byte{byte(i)}, time.Duration(i+1)*time.Second)
 	}
-	if n := len(s.shards[0].exp); n > 2*len(s.shards[0].m)+64 {
+	if n := s.shards[0].held(); n > 2*len(s.shards[0].m)+64 {
 		t.Errorf("the heap holds %d entries for %d items", n, len(s.shards[0].m))
 	}
 	if v, ok, _ := s.Get(ctx, "hot"); !ok || v[0] != byte(999%256) {

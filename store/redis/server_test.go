@@ -96,9 +96,15 @@ func launch(tb testing.TB, bin, dir string, port int) (*server, error) {
 			return nil, fmt.Errorf("redis-server exited (%v): %s", err, b)
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
+		// Listening first (a dial of its own: go-redis logs refused
+		// dials), then answering.
+		conn, err := net.DialTimeout("tcp", s.addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			err = c.Ping(ctx).Err()
+			cancel()
+		}
 		if err == nil {
 			break
 		}

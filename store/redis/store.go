@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smartguard/smartguard/middleware"
 )
 
 // DefaultPrefix is the default Options.Prefix.
@@ -35,6 +37,10 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 }
+
+// A Store is what Config.DPoP.Store, Introspection.Store and
+// middleware.NewStoreRevocations take.
+var _ middleware.Store = (*Store)(nil)
 
 // ErrBadTTL is the error of a call whose ttl is not positive: a record
 // that expires at once, or never, is a mistake of the caller. Nothing is

@@ -16,17 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// guardStore is middleware.Store, as the DPoP work defines it in the core
-// module. Until the core has it, Store is checked against this copy; then
-// store_test.go asserts var _ middleware.Store = (*Store)(nil).
-type guardStore interface {
-	Add(ctx context.Context, key string, ttl time.Duration) (bool, error)
-	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	Get(ctx context.Context, key string) ([]byte, bool, error)
-}
-
-var _ guardStore = (*Store)(nil)
-
 // TestAddIsAtomicAcrossReplicas: of many callers adding one key at once,
 // through several clients (replicas), exactly one gets true.
 func TestAddIsAtomicAcrossReplicas(t *testing.T) {
