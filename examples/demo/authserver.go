@@ -55,8 +55,10 @@ type embeddedAuth struct {
 	// revoked receives the access tokens its revocation endpoint
 	// revokes, as a real authorization server's revocation events would
 	// reach a resource server: the guard consults it on every request
-	// (Config.Tokens.Revocations), so a revoked token is refused at once.
-	revoked *smartmw.RevocationList
+	// (Config.Tokens.Revocations), so a revoked token is refused at once:
+	// a RevocationList in memory, or, with -redis, revocations in the
+	// shared store, which every replica consults.
+	revoked smartmw.Revocations
 	// dpop: the token endpoint binds tokens to the keys of DPoP proofs.
 	dpop bool
 }
@@ -67,8 +69,9 @@ type embeddedAuth struct {
 // proofs, the record of used DPoP proofs, its token endpoint binds the
 // tokens of a request with a DPoP proof to the proof's key (leeway is the
 // clock skew it allows on the proof's iat; 0 for the default); without,
-// it refuses DPoP proofs.
-func newEmbeddedAuth(root, audience string, ttl, leeway time.Duration, proofs devauth.Replays) (*embeddedAuth, error) {
+// it refuses DPoP proofs. With shared (the store of -redis, or nil), the
+// revocations it makes are kept there, for every replica.
+func newEmbeddedAuth(root, audience string, ttl, leeway time.Duration, proofs devauth.Replays, shared smartmw.Store) (*embeddedAuth, error) {
 	dev, err := testissuer.New("RS256")
 	if err != nil {
 		return nil, err
@@ -83,20 +86,32 @@ func newEmbeddedAuth(root, audience string, ttl, leeway time.Duration, proofs de
 			return nil, err
 		}
 	}
-	revoked := smartmw.NewRevocationList(smartmw.RevocationListOptions{})
+	revoked, revokeJTI := revocations(shared)
 	flows, err := devauth.New(dev, devauth.FlowsConfig{
 		Audience:  audience,
 		AccessTTL: ttl,
 		DPoP:      checker,
 		Clients:   []devauth.Client{{ID: demoClientID, Name: "Demo SMART app", RedirectURIs: []string{root + "/app/"}}},
-		Revoked: func(_ context.Context, t devauth.RevokedToken) error {
-			return revoked.RevokeJTI(t.Issuer, t.JTI, t.ExpiresAt)
+		Revoked: func(ctx context.Context, t devauth.RevokedToken) error {
+			return revokeJTI(ctx, t.Issuer, t.JTI, t.ExpiresAt)
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &embeddedAuth{dev: dev, flows: flows, revoked: revoked, dpop: checker != nil}, nil
+}
+
+// revocations returns the revocations the embedded server makes and the
+// guard consults, and how to revoke a token by its issuer and jti: in the
+// shared store when there is one (-redis), else in a list in memory.
+func revocations(shared smartmw.Store) (smartmw.Revocations, func(ctx context.Context, iss, jti string, exp time.Time) error) {
+	if shared != nil {
+		s := smartmw.NewStoreRevocations(shared, smartmw.StoreRevocationsOptions{})
+		return s, s.RevokeJTI
+	}
+	l := smartmw.NewRevocationList(smartmw.RevocationListOptions{})
+	return l, func(_ context.Context, iss, jti string, exp time.Time) error { return l.RevokeJTI(iss, jti, exp) }
 }
 
 // mount serves the token and revocation endpoints, the JWKS and the

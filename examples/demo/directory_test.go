@@ -72,7 +72,7 @@ func TestEncounterPick(t *testing.T) {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	auth, err := newEmbeddedAuth(srv.URL, srv.URL+"/fhir", 0, 0, nil)
+	auth, err := newEmbeddedAuth(srv.URL, srv.URL+"/fhir", 0, 0, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func (f *dpopFlags) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.nonceKey, "dpop-nonce-key", "", "require server nonces (DPoP-Nonce) in DPoP proofs, made with this key (at least 32 bytes, the same on every replica)")
-	fs.StringVar(&f.redis, "redis", "", "a Redis URL (redis://HOST:PORT/DB, rediss:// for TLS) that keeps the record of used DPoP proofs, shared by replicas (default: this process's memory)")
+	fs.StringVar(&f.redis, "redis", "", "a Redis URL (redis://HOST:PORT/DB, rediss:// for TLS) that keeps what replicas share: used DPoP proofs, revocations, introspection answers (default: this process's memory)")
 }
 
 // guardMode is the Issuer.DPoP of the demo's issuer: -dpop, allowed by
@@ -54,15 +54,13 @@ func (f *dpopFlags) guardMode() smartmw.DPoPMode {
 // endpoint and on its FHIR API.
 var dpopAlgorithms = []string{"ES256"}
 
-// sharedStore returns the Store of the record of used DPoP proofs: on the
-// Redis server of -redis, which it pings first, or in memory; and a
-// function that closes its client.
+// sharedStore returns the Store replicas share (the record of used DPoP
+// proofs; with -redis also the embedded server's revocations and the
+// introspection answers): on the Redis server of -redis, which it pings
+// first, or in memory; and a function that closes its client.
 func (f *dpopFlags) sharedStore(ctx context.Context) (smartmw.Store, func(), error) {
 	if f.redis == "" {
 		return smartmw.NewMemoryStore(0), func() {}, nil
-	}
-	if f.guardMode() == smartmw.DPoPOff {
-		return nil, nil, errors.New("-redis keeps the record of used DPoP proofs: it needs -dpop allowed or required")
 	}
 	opt, err := redis.ParseURL(f.redis)
 	if err != nil {

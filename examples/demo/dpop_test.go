@@ -46,7 +46,6 @@ func TestDPoPFlags(t *testing.T) {
 // Redis store it cannot use or reach, nor a short nonce key.
 func TestDPoPFlagsRefuseWhatCannotWork(t *testing.T) {
 	for name, f := range map[string]dpopFlags{
-		"redis without DPoP":  {mode: smartmw.DPoPOff, set: true, redis: "redis://127.0.0.1:1/0"},
 		"not a redis URL":     {redis: "http://127.0.0.1:1/"},
 		"redis not answering": {redis: "redis://127.0.0.1:1/0"},
 		"nonce key too short": {nonceKey: "short"},

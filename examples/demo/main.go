@@ -186,7 +186,11 @@ func (d *demo) authorizationServer(ctx context.Context, mux *http.ServeMux, o op
 	if o.dpop.guardMode() != smartmw.DPoPOff {
 		proofs = store
 	}
-	auth, err := newEmbeddedAuth(d.root, d.audience, o.tokenTTL, o.leeway, proofs)
+	var shared smartmw.Store // revocations kept for every replica (-redis)
+	if o.dpop.redis != "" {
+		shared = store
+	}
+	auth, err := newEmbeddedAuth(d.root, d.audience, o.tokenTTL, o.leeway, proofs, shared)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -197,6 +201,17 @@ func (d *demo) authorizationServer(ctx context.Context, mux *http.ServeMux, o op
 		advertiseDPoP(doc)
 	}
 	return doc, auth, nil
+}
+
+// sharedIntrospection is the issuer's Introspection, whose active answers
+// are shared in store between replicas when -redis names one and the
+// issuer's tokens are introspected.
+func (o options) sharedIntrospection(store smartmw.Store) smartmw.Introspection {
+	in := o.auth.introspection
+	if o.dpop.redis != "" && o.auth.tokens != smartmw.TokensJWT {
+		in.Store = store
+	}
+	return in
 }
 
 func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedded bool) error {
@@ -235,7 +250,7 @@ func (d *demo) setup(ctx context.Context, mux *http.ServeMux, o options, embedde
 			URL:           d.issuer,
 			Audience:      d.audience,
 			Format:        o.auth.tokens,
-			Introspection: o.auth.introspection,
+			Introspection: o.sharedIntrospection(store),
 			Claims:        o.auth.claims,
 			DPoP:          o.dpop.guardMode(),
 		}, DPoP: dpopOpts, AllowedOrigins: o.corsOrigins,
