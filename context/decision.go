@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/smartguard/smartguard/internal/ctxkey"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -183,15 +184,13 @@ func (d *Decision) Restricted() bool {
 	return false
 }
 
-type decisionKey struct{}
-
 // WithDecision returns a copy of ctx carrying d.
 func WithDecision(ctx stdctx.Context, d *Decision) stdctx.Context {
-	return stdctx.WithValue(ctx, decisionKey{}, d)
+	return stdctx.WithValue(ctx, ctxkey.Decision{}, d)
 }
 
 // DecisionFromContext returns the Decision carried by ctx, if any.
 func DecisionFromContext(ctx stdctx.Context) (*Decision, bool) {
-	d, ok := ctx.Value(decisionKey{}).(*Decision)
+	d, ok := ctx.Value(ctxkey.Decision{}).(*Decision)
 	return d, ok && d != nil
 }

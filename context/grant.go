@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartguard/smartguard/internal/ctxkey"
 	"github.com/smartguard/smartguard/scope"
 )
 
@@ -239,16 +240,14 @@ func (g *Grant) Allows(c scope.Context, typ string, p scope.Permission) bool {
 	return g.Access(c, typ, p) == scope.Allowed
 }
 
-type grantKey struct{}
-
 // NewContext returns a copy of ctx carrying g.
 func NewContext(ctx stdctx.Context, g *Grant) stdctx.Context {
-	return stdctx.WithValue(ctx, grantKey{}, g)
+	return stdctx.WithValue(ctx, ctxkey.Grant{}, g)
 }
 
 // FromContext returns the Grant carried by ctx, if any.
 func FromContext(ctx stdctx.Context) (*Grant, bool) {
-	g, ok := ctx.Value(grantKey{}).(*Grant)
+	g, ok := ctx.Value(ctxkey.Grant{}).(*Grant)
 	return g, ok && g != nil
 }
 

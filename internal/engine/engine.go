@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
+	"github.com/smartguard/smartguard/internal/ctxkey"
 	"github.com/smartguard/smartguard/internal/fhirrest"
 	"github.com/smartguard/smartguard/internal/search"
 	"github.com/smartguard/smartguard/scope"
@@ -283,11 +285,8 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 		return
 	}
 	// The handler gets its own immutable copy; the guard enforces d.
-	ctx := r.Context()
-	if addGrant {
-		ctx = smartctx.NewContext(ctx, g)
-	}
-	r = r.WithContext(smartctx.WithDecision(ctx, d.handlerCopy()))
+	ctx := d.handlerContext(r.Context(), g, addGrant)
+	r = r.WithContext(ctx)
 	if a.opt.Observer != nil {
 		a.opt.Observer.Decided(ctx, &d.Request, &d.Limits)
 	}
@@ -424,9 +423,50 @@ type decision struct {
 	// export is a Bulk Data kick-off's plan (export.go).
 	export *exportPlan
 
-	// pub is the handler's copy of d (see handlerCopy), held here so
-	// that one allocation serves both.
+	// pub is the handler's copy of d (see handlerCopy), and ctx the
+	// request context that carries it (handlerContext), held here so
+	// that one allocation serves all three.
 	pub smartctx.Decision
+	ctx handlerCtx
+}
+
+// handlerCtx is a request context carrying the handler's decision and,
+// when grant is set, the grant, as smartctx.WithDecision over
+// smartctx.NewContext would: one value where those make two.
+type handlerCtx struct {
+	context.Context
+	grant *smartctx.Grant
+	dec   *smartctx.Decision
+}
+
+// Value answers the keys of smartctx's Grant and Decision, and asks the
+// parent context for any other.
+func (c *handlerCtx) Value(key any) any {
+	switch key.(type) {
+	case ctxkey.Decision:
+		return c.dec
+	case ctxkey.Grant:
+		if c.grant != nil {
+			return c.grant
+		}
+	}
+	return c.Context.Value(key)
+}
+
+// String names the parent and what c carries, not its values, as
+// context.WithValue's contexts do.
+func (c *handlerCtx) String() string {
+	return fmt.Sprint(c.Context) + ".WithValue(smartguard grant and decision)"
+}
+
+// handlerContext returns parent carrying d's handler copy (handlerCopy)
+// and, with addGrant, g: the context of the request the handler gets.
+func (d *decision) handlerContext(parent context.Context, g *smartctx.Grant, addGrant bool) context.Context {
+	d.ctx = handlerCtx{Context: parent, dec: d.handlerCopy()}
+	if addGrant {
+		d.ctx.grant = g
+	}
+	return &d.ctx
 }
 
 // permission is the letter the resources of d's answer are checked with.
