@@ -50,6 +50,15 @@ type Claims struct {
 // safe on a nil *Grant and return zero values.
 type Grant struct {
 	c Claims
+	// user is FHIRUserReference's answer, split once in NewGrant: a
+	// cached grant serves many requests.
+	user userRef
+}
+
+// userRef is the fhirUser claim split by SplitUserReference.
+type userRef struct {
+	typ, id string
+	ok      bool
 }
 
 // NewGrant returns a Grant holding c. It copies FHIRContext but takes
@@ -58,7 +67,9 @@ type Grant struct {
 func NewGrant(c Claims) *Grant {
 	c.FHIRContext = append([]FHIRContextItem(nil), c.FHIRContext...)
 	c.Audience = append([]string(nil), c.Audience...)
-	return &Grant{c: c}
+	g := &Grant{c: c}
+	g.user.typ, g.user.id, g.user.ok = SplitUserReference(c.FHIRUser)
+	return g
 }
 
 // Issuer returns the "iss" of the token.
@@ -151,7 +162,10 @@ func (g *Grant) FHIRUser() string {
 // id are someone else. To treat the user as one of your own resources,
 // use [Grant.LocalFHIRUser].
 func (g *Grant) FHIRUserReference() (typ, id string, ok bool) {
-	return SplitUserReference(g.FHIRUser())
+	if g == nil {
+		return "", "", false
+	}
+	return g.user.typ, g.user.id, g.user.ok
 }
 
 // LocalFHIRUser returns the resource type and id of the fhirUser claim

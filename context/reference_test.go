@@ -134,6 +134,30 @@ func TestLocalFHIRUser(t *testing.T) {
 	}
 }
 
+// TestFHIRUserReferenceSplitsTheClaim pins that a grant's
+// FHIRUserReference, split once when the grant is made, is
+// SplitUserReference of its fhirUser claim, and nothing for a nil or zero
+// Grant.
+func TestFHIRUserReferenceSplitsTheClaim(t *testing.T) {
+	for _, user := range []string{"Practitioner/dr-jones", "https://ehr.example.org/fhir/Patient/123",
+		"https://other.example.org/fhir/RelatedPerson/r1", "Practitioner/dr-jones/_history/2", "Observation/1",
+		"urn:uuid:1", "Patient/", "/Patient/1", "Patient/a b", ""} {
+		g := smartctx.NewGrant(smartctx.Claims{FHIRUser: user})
+		typ, id, ok := g.FHIRUserReference()
+		wtyp, wid, wok := smartctx.SplitUserReference(user)
+		if typ != wtyp || id != wid || ok != wok {
+			t.Errorf("FHIRUserReference of %q = %q, %q, %v; want %q, %q, %v", user, typ, id, ok, wtyp, wid, wok)
+		}
+	}
+	var nilGrant *smartctx.Grant
+	if typ, id, ok := nilGrant.FHIRUserReference(); typ != "" || id != "" || ok {
+		t.Errorf("a nil grant's fhirUser reference is %q, %q, %v", typ, id, ok)
+	}
+	if typ, id, ok := new(smartctx.Grant).FHIRUserReference(); typ != "" || id != "" || ok {
+		t.Errorf("a zero grant's fhirUser reference is %q, %q, %v", typ, id, ok)
+	}
+}
+
 // FuzzLocalReference checks LocalReference against net/url: whatever it
 // calls local is a URL with no query, fragment or user information whose
 // scheme and host are the base's (in any case, the default port dropped)
