@@ -1206,17 +1206,17 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		case err == nil:
 			d.Entries = append(d.Entries, ed)
 			forwarded++
-			if ed.entry != nil {
+			if ed.rare != nil && ed.rare.entry != nil {
 				// Narrowed: forwarded with its request.url replaced.
-				fb.Replace(i, ed.entry...)
-				ed.entry = nil
+				fb.Replace(i, ed.rare.entry...)
+				ed.rare.entry = nil
 				narrowed++
 			}
 		case d.Interaction == scope.InteractionBatch && !a.opt.SkipResponseGuard && errors.As(err, &refused):
 			// A batch is answered entry by entry (SMART 2.2, FHIR
 			// batch): the refused entry is not forwarded, and the
 			// guard puts its refusal in its place in the answer.
-			d.refused = append(d.refused, refusal{index: i, err: refused})
+			d.more().refused = append(d.refused(), refusal{index: i, err: refused})
 			fb.Drop(i)
 		default:
 			// A transaction is all or nothing; without the guard
@@ -1224,11 +1224,11 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 			return nil, entryError(i, err)
 		}
 	}
-	d.entryCount = len(fb.Entries)
-	if (len(d.refused) > 0 || narrowed > 0) && forwarded > 0 {
+	d.more().entryCount = len(fb.Entries)
+	if (len(d.refused()) > 0 || narrowed > 0) && forwarded > 0 {
 		// The batch as it came, without the refused entries, with the
 		// narrowed ones' URLs.
-		if d.forward, err = fb.Rewrite(fhirjson.NoTotal, nil); err != nil {
+		if d.rare.forward, err = fb.Rewrite(fhirjson.NoTotal, nil); err != nil {
 			return nil, notBundle
 		}
 	}
@@ -1282,7 +1282,7 @@ func (a *Engine) decideEntry(ctx context.Context, g *smartctx.Grant, raw []byte,
 		if merr != nil {
 			return nil, nil, badRequest(fmt.Sprintf("bundle entry %d has no valid request", i))
 		}
-		ed.entry = [][]byte{raw[:e.urlAt.Start:e.urlAt.Start], u, raw[e.urlAt.End:]}
+		ed.more().entry = [][]byte{raw[:e.urlAt.Start:e.urlAt.Start], u, raw[e.urlAt.End:]}
 	}
 	conditional := e.ifNoneMatch != "" || e.ifModifiedSince != "" || e.ifMatch != ""
 	if err == nil && conditional && method == http.MethodGet && ed.restricted() {

@@ -198,8 +198,8 @@ func (a *Engine) Decide(ctx context.Context, g *smartctx.Grant, r *http.Request)
 	if err != nil {
 		return nil, err
 	}
-	if len(d.refused) > 0 {
-		return nil, entryError(d.refused[0].index, d.refused[0].err)
+	if refused := d.refused(); len(refused) > 0 {
+		return nil, entryError(refused[0].index, refused[0].err)
 	}
 	return d.public(), nil
 }
@@ -299,14 +299,14 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 	if d.formRewritten {
 		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(d.Form)), int64(len(d.Form))
 	}
-	if d.export != nil {
+	if d.rare != nil && d.rare.export != nil {
 		a.serveKickoff(w, r, g, d, next)
 		return
 	}
-	if len(d.refused) > 0 && len(d.Entries) == 0 {
+	if len(d.refused()) > 0 && len(d.Entries) == 0 {
 		// Every entry of the batch refused: nothing to forward.
 		w.Header().Set("Content-Type", "application/fhir+json")
-		w.Write(a.batchResponse(nil, d.refused, d.entryCount))
+		w.Write(a.batchResponse(nil, d.refused(), d.entryCount()))
 		return
 	}
 	if d.restricted() && !a.opt.SkipResponseGuard {
@@ -405,13 +405,29 @@ type decision struct {
 	// formRewritten: Form changed (_elements or _summary moved to
 	// Query); the handler gets it as the body.
 	formRewritten bool
+	// pol: the access policy's view the answer is checked against too
+	// (nil: none); byPolicy: the guard refused a resource for it.
+	byPolicy bool
+	pol      *policyView
+
+	// rare is what only a batch, a bundle entry or a Bulk Data kick-off
+	// decides (nil for any other request): apart, for a smaller
+	// decision.
+	rare *rareDecision
+
+	// pub is the handler's copy of d (see handlerCopy), and ctx the
+	// request context that carries it (handlerContext), held here so
+	// that one allocation serves all three.
+	pub smartctx.Decision
+	ctx handlerCtx
+}
+
+// rareDecision is the part of a decision that only a batch, a bundle
+// entry or a Bulk Data kick-off has.
+type rareDecision struct {
 	// entry: for a bundle entry narrowed, the pieces of the entry to
 	// forward in its place (request.url replaced); decideBundle takes it.
 	entry [][]byte
-	// pol: the access policy's view the answer is checked against too
-	// (nil: none); byPolicy: the guard refused a resource for it.
-	pol      *policyView
-	byPolicy bool
 
 	// For a batch: its entries' refusals, in order of index; the number
 	// of entries; and, when some were refused, the Bundle forwarded
@@ -422,12 +438,30 @@ type decision struct {
 
 	// export is a Bulk Data kick-off's plan (export.go).
 	export *exportPlan
+}
 
-	// pub is the handler's copy of d (see handlerCopy), and ctx the
-	// request context that carries it (handlerContext), held here so
-	// that one allocation serves all three.
-	pub smartctx.Decision
-	ctx handlerCtx
+// more returns d.rare, made when d has none, to set a field of it.
+func (d *decision) more() *rareDecision {
+	if d.rare == nil {
+		d.rare = new(rareDecision)
+	}
+	return d.rare
+}
+
+// refused returns the refusals of a batch's entries, in order of index.
+func (d *decision) refused() []refusal {
+	if d.rare == nil {
+		return nil
+	}
+	return d.rare.refused
+}
+
+// entryCount returns the number of a batch's entries.
+func (d *decision) entryCount() int {
+	if d.rare == nil {
+		return 0
+	}
+	return d.rare.entryCount
 }
 
 // handlerCtx is a request context carrying the handler's decision and,
@@ -545,7 +579,7 @@ func (d *decision) restricted() bool {
 	if d == nil {
 		return true
 	}
-	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused) > 0 || d.pol != nil {
+	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused()) > 0 || d.pol != nil {
 		return true
 	}
 	for _, e := range d.Entries {
@@ -597,8 +631,8 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	}
 	if req.Interaction == scope.InteractionBatch {
 		d, err := a.decideBundle(ctx, g, body)
-		if err == nil && d.forward != nil {
-			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(d.forward)), int64(len(d.forward))
+		if err == nil && d.rare != nil && d.rare.forward != nil {
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(d.rare.forward)), int64(len(d.rare.forward))
 		}
 		return d, err
 	}

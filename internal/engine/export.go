@@ -325,7 +325,7 @@ func (a *Engine) decideExport(ctx context.Context, g *smartctx.Grant, r *http.Re
 		if plan.post {
 			plan.body = plan.parameters()
 		}
-		d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: c}, export: plan}
+		d := &decision{Request: req.Request, Limits: smartctx.Limits{Context: c}, rare: &rareDecision{export: plan}}
 		d.Query = ""
 		if !plan.post {
 			d.Query, d.Rewritten = plan.query, plan.query != r.URL.RawQuery

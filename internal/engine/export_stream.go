@@ -240,7 +240,7 @@ func (a *Engine) forward(r *http.Request, t *jobToken) (*http.Request, error) {
 // Content-Location under the base (502 otherwise), which the client gets
 // as a status URL bound to it; errors pass when they carry no resource.
 func (a *Engine) serveKickoff(w http.ResponseWriter, r *http.Request, g *smartctx.Grant, d *decision, next http.Handler) {
-	plan := d.export
+	plan := d.rare.export
 	if plan.post {
 		r.Body, r.ContentLength = readerOf(plan.body), int64(len(plan.body))
 		r.Header = r.Header.Clone()

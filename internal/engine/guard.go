@@ -148,7 +148,7 @@ func (a *Engine) guard(w http.ResponseWriter, r *http.Request, next http.Handler
 	}
 	an, err := a.checkResponse(gr, d, body, st)
 	if a.opt.Observer != nil {
-		a.opt.Observer.Guarded(r.Context(), len(body), an.withheld, len(d.refused))
+		a.opt.Observer.Guarded(r.Context(), len(body), an.withheld, len(d.refused()))
 	}
 	switch {
 	case errors.Is(err, errResponseUnchecked):
@@ -429,8 +429,8 @@ func (a *Engine) mergeBatch(b *fhirjson.Bundle, body []byte, d *decision, refusa
 		}
 	}
 	next := 0 // the answers passed
-	refused := d.refused
-	for i := range d.entryCount {
+	refused := d.refused()
+	for i := range d.entryCount() {
 		if len(refused) > 0 && refused[0].index == i {
 			b.Insert(next, a.refusalEntry(refused[0].err))
 			refused = refused[1:]
@@ -616,7 +616,7 @@ func (a *Engine) checkEntry(gr *smartctx.Grant, bc *bundleCheck, i int) error {
 func (a *Engine) finishBundle(bc *bundleCheck) (answer, error) {
 	an, b, d := bc.answer, bc.b, bc.d
 	switch {
-	case bc.perEntry && (bc.refusals != nil || bc.resources != nil || len(d.refused) > 0):
+	case bc.perEntry && (bc.refusals != nil || bc.resources != nil || len(d.refused()) > 0):
 		if len(b.Entries) != len(d.Entries) {
 			return an, errResponseUnchecked
 		}
