@@ -1,6 +1,10 @@
 package middleware
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/smartguard/smartguard/internal/fhirrest"
+)
 
 // mayNameParam reports whether some parameter of the raw URL query q could
 // be named name (ASCII) once decoded as url.ParseQuery decodes it: its
@@ -16,47 +20,9 @@ func mayNameParam(q, name string) bool {
 			continue
 		}
 		k, _, _ := strings.Cut(part, "=")
-		if unescapesTo(k, name) {
+		if (fhirrest.RawParam{Raw: k}).ValueIs(name) {
 			return true
 		}
 	}
 	return false
-}
-
-// unescapesTo reports whether s, unescaped as url.QueryUnescape does,
-// is name.
-func unescapesTo(s, name string) bool {
-	j := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '+':
-			c = ' '
-		case '%':
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return false
-			}
-			c = unhex(s[i+1])<<4 | unhex(s[i+2])
-			i += 2
-		}
-		if j >= len(name) || name[j] != c {
-			return false
-		}
-		j++
-	}
-	return j == len(name)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
