@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -12,26 +11,14 @@ import (
 // testIssuerURL names the issuer of the revocations below.
 const testIssuerURL = "https://as.example.org"
 
-// settable is a clock the test moves.
-type settable struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settable) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
 // TestStoreRevocationsExpireWithTheToken: a revocation is kept until the
 // token's expiry plus MaxLeeway, never less, and is gone from the Store
 // after that; a revocation with a later expiry is not shortened by one
 // with an earlier.
 func TestStoreRevocationsExpireWithTheToken(t *testing.T) {
-	clk := &settable{now: testNow}
-	store := newMemoryStore(0, clk.Now)
-	s := NewStoreRevocations(store, StoreRevocationsOptions{Now: clk.Now})
+	clk := &storeClock{t: testNow}
+	store := newMemoryStore(0, clk.now)
+	s := NewStoreRevocations(store, StoreRevocationsOptions{Now: clk.now})
 	ctx := context.Background()
 	exp := testNow.Add(10 * time.Minute)
 	if err := s.RevokeJTI(ctx, testIssuerURL, "late", exp.Add(time.Hour)); err != nil {
@@ -63,7 +50,7 @@ func TestStoreRevocationsExpireWithTheToken(t *testing.T) {
 		{exp.Add(time.Hour + MaxLeeway), false, false},
 	} {
 		clk.mu.Lock()
-		clk.now = step.at
+		clk.t = step.at
 		clk.mu.Unlock()
 		if j1, late := revoked("j1"), revoked("late"); j1 != step.j1 || late != step.late {
 			t.Errorf("at exp%+v: j1 revoked %v, late %v; want %v, %v", step.at.Sub(exp), j1, late, step.j1, step.late)
@@ -73,7 +60,7 @@ func TestStoreRevocationsExpireWithTheToken(t *testing.T) {
 		t.Errorf("%d records left after every token expired", n)
 	}
 	// A token already past its expiry plus MaxLeeway is not recorded.
-	if err := s.RevokeJTI(ctx, testIssuerURL, "old", clk.Now().Add(-MaxLeeway)); err != nil || store.len() != 0 {
+	if err := s.RevokeJTI(ctx, testIssuerURL, "old", clk.now().Add(-MaxLeeway)); err != nil || store.len() != 0 {
 		t.Errorf("expired token: err %v, %d records", err, store.len())
 	}
 }
