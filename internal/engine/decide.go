@@ -1194,7 +1194,7 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 	default:
 		return nil, notBundle
 	}
-	d.Entries = make([]*decision, 0, len(fb.Entries))
+	d.more().entries = make([]*decision, 0, len(fb.Entries))
 	forwarded, narrowed := 0, 0
 	for i := range fb.Entries {
 		ed, err, fatal := a.decideEntry(ctx, g, fb.Entries[i].Span.Of(body), i)
@@ -1204,7 +1204,7 @@ func (a *Engine) decideBundle(ctx context.Context, g *smartctx.Grant, body []byt
 		var refused *Error
 		switch {
 		case err == nil:
-			d.Entries = append(d.Entries, ed)
+			d.rare.entries = append(d.rare.entries, ed)
 			forwarded++
 			if ed.rare != nil && ed.rare.entry != nil {
 				// Narrowed: forwarded with its request.url replaced.

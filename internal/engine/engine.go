@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	smartctx "github.com/smartguard/smartguard/context"
@@ -303,7 +304,7 @@ func (a *Engine) Serve(w http.ResponseWriter, r *http.Request, g *smartctx.Grant
 		a.serveKickoff(w, r, g, d, next)
 		return
 	}
-	if len(d.refused()) > 0 && len(d.Entries) == 0 {
+	if len(d.refused()) > 0 && len(d.entries()) == 0 {
 		// Every entry of the batch refused: nothing to forward.
 		w.Header().Set("Content-Type", "application/fhir+json")
 		w.Write(a.batchResponse(nil, d.refused(), d.entryCount()))
@@ -382,7 +383,6 @@ func guardConnection(h http.Header) {
 type decision struct {
 	smartctx.Request
 	smartctx.Limits
-	Entries []*decision
 
 	// bodyID is the id in the body of a create or update.
 	bodyID string
@@ -415,23 +415,25 @@ type decision struct {
 	// decision.
 	rare *rareDecision
 
-	// pub is the handler's copy of d (see handlerCopy), and ctx the
-	// request context that carries it (handlerContext), held here so
-	// that one allocation serves all three.
-	pub smartctx.Decision
+	// ctx is the request context the handler gets (handlerContext),
+	// held here so that one allocation serves both.
 	ctx handlerCtx
 }
 
 // rareDecision is the part of a decision that only a batch, a bundle
 // entry or a Bulk Data kick-off has.
 type rareDecision struct {
+	// entries decide a batch's or transaction's forwarded entries, in
+	// order (non-nil, maybe empty, for a batch or transaction).
+	entries []*decision
+
 	// entry: for a bundle entry narrowed, the pieces of the entry to
 	// forward in its place (request.url replaced); decideBundle takes it.
 	entry [][]byte
 
 	// For a batch: its entries' refusals, in order of index; the number
 	// of entries; and, when some were refused, the Bundle forwarded
-	// without them (Entries decide the forwarded ones, in order).
+	// without them (entries decide the forwarded ones, in order).
 	refused    []refusal
 	entryCount int
 	forward    []byte
@@ -446,6 +448,15 @@ func (d *decision) more() *rareDecision {
 		d.rare = new(rareDecision)
 	}
 	return d.rare
+}
+
+// entries returns the decisions of a batch's or transaction's forwarded
+// entries, in order; nil for any other request.
+func (d *decision) entries() []*decision {
+	if d.rare == nil {
+		return nil
+	}
+	return d.rare.entries
 }
 
 // refused returns the refusals of a batch's entries, in order of index.
@@ -467,10 +478,16 @@ func (d *decision) entryCount() int {
 // handlerCtx is a request context carrying the handler's decision and,
 // when grant is set, the grant, as smartctx.WithDecision over
 // smartctx.NewContext would: one value where those make two.
+//
+// The handler's decision is a public copy of d, made the first time it
+// is asked for (most handlers never ask) and the same copy after that.
+// It is made from d's Request and Limits, which do not change once Serve
+// has made the handler's context.
 type handlerCtx struct {
 	context.Context
 	grant *smartctx.Grant
-	dec   *smartctx.Decision
+	d     *decision
+	pub   atomic.Pointer[smartctx.Decision]
 }
 
 // Value answers the keys of smartctx's Grant and Decision, and asks the
@@ -478,7 +495,7 @@ type handlerCtx struct {
 func (c *handlerCtx) Value(key any) any {
 	switch key.(type) {
 	case ctxkey.Decision:
-		return c.dec
+		return c.decision()
 	case ctxkey.Grant:
 		if c.grant != nil {
 			return c.grant
@@ -493,10 +510,24 @@ func (c *handlerCtx) String() string {
 	return fmt.Sprint(c.Context) + ".WithValue(smartguard grant and decision)"
 }
 
-// handlerContext returns parent carrying d's handler copy (handlerCopy)
-// and, with addGrant, g: the context of the request the handler gets.
+// decision returns the handler's copy of c.d, made on the first call.
+// Calls from several goroutines get the same copy.
+func (c *handlerCtx) decision() *smartctx.Decision {
+	if p := c.pub.Load(); p != nil {
+		return p
+	}
+	if c.pub.CompareAndSwap(nil, c.d.public()) {
+		return c.pub.Load()
+	}
+	return c.pub.Load()
+}
+
+// handlerContext returns parent carrying d's public copy and, with
+// addGrant, g: the context of the request the handler gets. After it,
+// d's Request and Limits must not change (Serve calls it when the
+// decision is final).
 func (d *decision) handlerContext(parent context.Context, g *smartctx.Grant, addGrant bool) context.Context {
-	d.ctx = handlerCtx{Context: parent, dec: d.handlerCopy()}
+	d.ctx.Context, d.ctx.d = parent, d
 	if addGrant {
 		d.ctx.grant = g
 	}
@@ -539,20 +570,12 @@ func (d *decision) public() *smartctx.Decision {
 	return smartctx.NewDecision(d.Request, d.Limits, d.publicEntries()...)
 }
 
-// handlerCopy is public, for the handler that serves d: a copy kept in d
-// itself, made once, after which d's Request and Limits must not change
-// (Serve takes it when the decision is final).
-func (d *decision) handlerCopy() *smartctx.Decision {
-	d.pub = *smartctx.NewDecision(d.Request, d.Limits, d.publicEntries()...)
-	return &d.pub
-}
-
 // publicEntries returns the public copies of d's entries, or nil.
 func (d *decision) publicEntries() []*smartctx.Decision {
 	var entries []*smartctx.Decision
-	if d.Entries != nil {
-		entries = make([]*smartctx.Decision, len(d.Entries))
-		for i, e := range d.Entries {
+	if d.entries() != nil {
+		entries = make([]*smartctx.Decision, len(d.entries()))
+		for i, e := range d.entries() {
 			entries[i] = e.public()
 		}
 	}
@@ -565,7 +588,7 @@ func (d *decision) limitingPatient() string {
 	if d.Patient != "" {
 		return d.Patient
 	}
-	for _, e := range d.Entries {
+	for _, e := range d.entries() {
 		if e.Patient != "" {
 			return e.Patient
 		}
@@ -582,7 +605,7 @@ func (d *decision) restricted() bool {
 	if d.Patient != "" || d.Constraints != nil || d.Includes || d.own || len(d.refused()) > 0 || d.pol != nil {
 		return true
 	}
-	for _, e := range d.Entries {
+	for _, e := range d.entries() {
 		if e.restricted() {
 			return true
 		}

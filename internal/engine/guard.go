@@ -524,7 +524,7 @@ type bundleCheck struct {
 	b        *fhirjson.Bundle
 	body     []byte
 	d        *decision
-	perEntry bool // a batch or transaction answer: entry i answers d.Entries[i]
+	perEntry bool // a batch or transaction answer: entry i answers d.entries()[i]
 	rc       *respCheck
 
 	refusals      map[int]*Error // answers replaced by a refusal
@@ -548,10 +548,10 @@ func (a *Engine) checkEntry(gr *smartctx.Grant, bc *bundleCheck, i int) error {
 	e, d, body := &bc.b.Entries[i], bc.d, bc.body
 	ed := d
 	if bc.perEntry {
-		if i >= len(d.Entries) {
+		if i >= len(d.entries()) {
 			return errResponseUnchecked
 		}
-		ed = d.Entries[i]
+		ed = d.entries()[i]
 		if ed.Patient != "" && !a.outcomeClean(e.Span.Of(body), ed.Patient) {
 			// The entry's response.outcome holds a resource of
 			// another patient's.
@@ -617,7 +617,7 @@ func (a *Engine) finishBundle(bc *bundleCheck) (answer, error) {
 	an, b, d := bc.answer, bc.b, bc.d
 	switch {
 	case bc.perEntry && (bc.refusals != nil || bc.resources != nil || len(d.refused()) > 0):
-		if len(b.Entries) != len(d.Entries) {
+		if len(b.Entries) != len(d.entries()) {
 			return an, errResponseUnchecked
 		}
 		// Spliced in as the answer is written, total removed.
@@ -749,7 +749,7 @@ func (a *Engine) checkStored(r *http.Request, next http.Handler, gr *smartctx.Gr
 		}
 		var done []check
 	entries:
-		for _, e := range d.Entries {
+		for _, e := range d.entries() {
 			id, ok := e.storedTarget()
 			if !ok || !e.restricted() {
 				continue
@@ -807,8 +807,8 @@ func (a *Engine) readStored(r *http.Request, next http.Handler, gr *smartctx.Gra
 	}
 	// The handler sees the GET as what it is, a read of the resource:
 	// a handler that acts on the decision must not do the write here.
-	read := *d
-	read.Interaction, read.VersionID, read.Query, read.Rewritten, read.Entries = scope.InteractionRead, "", "", false, nil
+	read := decision{Request: d.Request, Limits: d.Limits}
+	read.Interaction, read.VersionID, read.Query, read.Rewritten = scope.InteractionRead, "", "", false
 	pre := r.Clone(context.WithValue(smartctx.WithDecision(r.Context(), read.public()), guardReadKey{}, true))
 	pre.Method = http.MethodGet
 	u := *r.URL

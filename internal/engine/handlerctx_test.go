@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	smartctx "github.com/smartguard/smartguard/context"
@@ -36,12 +37,35 @@ func TestHandlerContextAnswersAsWithValue(t *testing.T) {
 				t.Errorf("grant %p %v, want %p", got, ok, tc.want)
 			}
 			pub, ok := smartctx.DecisionFromContext(ctx)
-			if !ok || pub != &d.pub || pub.Limits().Patient != "p1" {
-				t.Errorf("decision %v %v, want d's handler copy", pub, ok)
+			if !ok || pub.Limits().Patient != "p1" {
+				t.Errorf("decision %v %v, want a copy of d", pub, ok)
+			}
+			if again, _ := smartctx.DecisionFromContext(ctx); again != pub {
+				t.Errorf("asked twice, the decision is %p then %p, want one copy", pub, again)
 			}
 			if v := ctx.Value(otherKey{}); tc.parent == parent && v != "v" {
 				t.Errorf("other value %v, want the parent's", v)
 			}
 		})
+	}
+}
+
+// TestHandlerDecisionIsOneCopyAcrossGoroutines pins that handlers asking
+// for the decision at once, from several goroutines, get one copy (run
+// with -race: the copy is made on the first call).
+func TestHandlerDecisionIsOneCopyAcrossGoroutines(t *testing.T) {
+	d := &decision{}
+	d.Patient = "p1"
+	ctx := d.handlerContext(context.Background(), testGrant("patient/*.rs", "p1", ""), true)
+	got := make([]*smartctx.Decision, 8)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() { got[i], _ = smartctx.DecisionFromContext(ctx) })
+	}
+	wg.Wait()
+	for i, p := range got {
+		if p == nil || p != got[0] {
+			t.Fatalf("goroutine %d got %p, goroutine 0 %p: want one copy", i, p, got[0])
+		}
 	}
 }

@@ -79,7 +79,7 @@ type entryFacts struct {
 // has its own decision.
 func (rc *respCheck) start(a *Engine, gr *smartctx.Grant, d *decision, body []byte) bool {
 	rc.reset()
-	if !d.restricted() || d.own || d.Type == "Bundle" || len(d.Entries) > 0 ||
+	if !d.restricted() || d.own || d.Type == "Bundle" || len(d.entries()) > 0 ||
 		d.Interaction == scope.InteractionBatch || d.Interaction == scope.InteractionTransaction {
 		return false
 	}
