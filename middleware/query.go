@@ -13,6 +13,11 @@ import (
 // nothing, so that a query is parsed (URL.Query) only when it may hold
 // name; false means that URL.Query has no value for name.
 func mayNameParam(q, name string) bool {
+	if !strings.Contains(q, name) && strings.IndexByte(q, '%') < 0 && strings.IndexByte(name, ' ') < 0 {
+		// No escape, no space to read from a "+", and name nowhere
+		// as it is: no part is name.
+		return false
+	}
 	for q != "" {
 		var part string
 		part, q, _ = strings.Cut(q, "&")

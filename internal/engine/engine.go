@@ -633,7 +633,13 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 	if !ok {
 		return nil, errNotFHIR()
 	}
-	fr, err := fhirrest.Classify(r.Method, rel, r.URL.RawQuery, headerGet(r.Header, "If-None-Exist"))
+	ifNoneExist := ""
+	if r.Method == http.MethodPost {
+		// Only a create reads it (a conditional create): no other
+		// request looks the header up.
+		ifNoneExist = headerGet(r.Header, "If-None-Exist")
+	}
+	fr, err := fhirrest.Classify(r.Method, rel, r.URL.RawQuery, ifNoneExist)
 	if err != nil {
 		return nil, classifyError(err)
 	}
@@ -660,7 +666,7 @@ func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Requ
 		return d, err
 	}
 	req.Resource = body
-	ifNoneExist := ""
+	ifNoneExist = ""
 	if fr.Conditional && fr.Interaction == scope.InteractionCreate {
 		ifNoneExist = fr.Query
 	}

@@ -360,19 +360,25 @@ func operation(r smartctx.Request, method, name string) (smartctx.Request, error
 // the server could read otherwise is refused.
 func validQuery(q string) bool {
 	for i := 0; i < len(q); i++ {
-		switch c := q[i]; {
-		case c == '%':
-			if i+2 >= len(q) || !ishex(q[i+1]) || !ishex(q[i+2]) {
+		if c := q[i]; !plainQueryByte[c] {
+			if c != '%' || i+2 >= len(q) || !ishex(q[i+1]) || !ishex(q[i+2]) {
 				return false
 			}
-		case c < 0x21 || c > 0x7e || c == '#' || c == ';':
-			// ";" separates parameters for some servers: refuse it raw so
-			// that nothing hides behind it.
-			return false
 		}
 	}
 	return true
 }
+
+// plainQueryByte holds the bytes a query may hold as they are: printable
+// ASCII but "#", ";" (which separates parameters for some servers: it is
+// refused raw so that nothing hides behind it) and "%", which must start
+// an escape.
+var plainQueryByte = func() (t [256]bool) {
+	for c := 0x21; c <= 0x7e; c++ {
+		t[c] = c != '#' && c != ';' && c != '%'
+	}
+	return t
+}()
 
 func ishex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
