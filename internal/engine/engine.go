@@ -618,13 +618,11 @@ func errNotFHIR() *Error {
 }
 
 func (a *Engine) decideHTTP(ctx context.Context, g *smartctx.Grant, r *http.Request) (*decision, error) {
-	for _, h := range methodOverrides {
-		if _, ok := r.Header[h]; ok {
-			// Some servers and frameworks run the method named here
-			// instead of the request's: refuse rather than decide on
-			// the wrong one.
-			return nil, badRequest("method override headers are not allowed")
-		}
+	if hasMethodOverride(r.Header) {
+		// Some servers and frameworks run the method named here
+		// instead of the request's: refuse rather than decide on the
+		// wrong one.
+		return nil, errMethodOverride()
 	}
 	if err := noMethodParam(r.URL.RawQuery); err != nil {
 		return nil, err
@@ -746,6 +744,26 @@ func mediaType(ct string) string {
 }
 
 var methodOverrides = [...]string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// hasMethodOverride reports whether h has a method override header,
+// its name in any case: a header set on the map directly, by a framework
+// or an adapter, need not be canonical. It reads the names once, which
+// also costs less than hashing each of the three for a lookup.
+func hasMethodOverride(h http.Header) bool {
+	for k := range h {
+		if len(k) < len("X-Http-Method") || k[0]|0x20 != 'x' || k[1] != '-' {
+			continue
+		}
+		for _, o := range methodOverrides {
+			if strings.EqualFold(k, o) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func errMethodOverride() error { return badRequest("method override headers are not allowed") }
 
 func validForm(f string) bool {
 	_, err := url.ParseQuery(f)

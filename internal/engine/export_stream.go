@@ -61,11 +61,9 @@ func (a *Engine) serveExportPath(w http.ResponseWriter, r *http.Request, g *smar
 		r = r.WithContext(smartctx.NewContext(r.Context(), g))
 	}
 	fail := func(err error) { a.opt.OnError(w, r, err) }
-	for _, h := range methodOverrides {
-		if _, ok := r.Header[h]; ok {
-			fail(badRequest("method override headers are not allowed"))
-			return true
-		}
+	if hasMethodOverride(r.Header) {
+		fail(errMethodOverride())
+		return true
 	}
 	if r.URL.RawQuery != "" {
 		fail(errNoJob())
