@@ -77,8 +77,7 @@ func Restrictors(typ string) map[string]bool { return restrictors[typ] }
 var (
 	memberParams = map[string][]string{} // patientParams and linkedParams
 	restrictors  = map[string]map[string]bool{}
-	refTrees     = map[string]*node{}            // type → all compartment reference paths
-	tokenTrees   = map[string]map[string]*node{} // type → token param → paths
+	refTrees     = map[string]*node{} // type → all compartment reference paths
 )
 
 func init() {
@@ -108,21 +107,6 @@ func init() {
 			}
 		}
 		refTrees[typ] = root
-	}
-	for typ, ps := range params {
-		for code, p := range ps {
-			if p.Reference {
-				continue
-			}
-			root := &node{}
-			for _, path := range p.Paths {
-				root.add(path)
-			}
-			if tokenTrees[typ] == nil {
-				tokenTrees[typ] = map[string]*node{}
-			}
-			tokenTrees[typ][code] = root
-		}
 	}
 }
 

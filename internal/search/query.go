@@ -210,7 +210,7 @@ func compileParam(typ, name, value string, opts *Options) (cparam, error) {
 	if value == "" {
 		return cparam{}, fmt.Errorf("%w: empty value for %q", ErrInvalid, name)
 	}
-	cp := cparam{name: name, kind: d.kind, single: d.target, root: trees[key], base: opts.Base}
+	cp := cparam{name: name, kind: d.kind, single: d.target, root: treeOf(key, d), base: opts.Base}
 	if cp.root == nil {
 		return cparam{}, fmt.Errorf("%w: %s?%s (paths)", ErrUnsupported, typ, code)
 	}

@@ -1,6 +1,9 @@
 package search
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // leafKind is the FHIR type at the end of a path, as the evaluator reads
 // it.
@@ -161,23 +164,33 @@ func (n *node) add(k kind, path string) bool {
 	return true
 }
 
-// trees: "Type?code" → the paths of the parameter, built once.
-var trees = map[string]*node{}
+// trees: "Type?code" → the paths of the parameter (a nil *node when the
+// evaluator cannot read one of them), each built the first time a search
+// names it. A deployment names a few dozen of the 1,400 R4 parameters:
+// built all at once, their trees were most of the heap the package kept
+// alive, which every garbage collection of the process had to mark.
+var trees sync.Map
 
-func init() {
-	for typ, ps := range defs {
-		for code, d := range ps {
-			if d.unsupported != "" {
-				continue
-			}
-			root := &node{}
-			ok := true
-			for _, p := range d.paths {
-				ok = ok && root.add(d.kind, p)
-			}
-			if ok {
-				trees[typ+"?"+code] = root
-			}
+// treeOf returns the tree of d, the definition of key ("Type?code"), or
+// nil when the evaluator cannot read one of its paths. Calls from several
+// goroutines get the same tree.
+func treeOf(key string, d def) *node {
+	if t, ok := trees.Load(key); ok {
+		return t.(*node)
+	}
+	root := buildTree(d)
+	t, _ := trees.LoadOrStore(key, root)
+	return t.(*node)
+}
+
+// buildTree builds the tree of d's paths, or returns nil when the
+// evaluator cannot read one of them.
+func buildTree(d def) *node {
+	root := &node{}
+	for _, p := range d.paths {
+		if !root.add(d.kind, p) {
+			return nil
 		}
 	}
+	return root
 }
