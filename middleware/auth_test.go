@@ -341,12 +341,27 @@ func TestRejectsCnfBoundToken(t *testing.T) {
 	wantInvalid(t, newGuard(t, is, nil), sign(t, is, c), smartmw.ErrClaim)
 }
 
+// TestRejectsNonUTF8Claims: claims that are not UTF-8 (RFC 8725 §3.7)
+// are refused wherever the bad bytes sit: a value, a name, a nested
+// claim, an escaped lone surrogate, or a value that a repeated name
+// replaces, which the decoded claims alone would no longer show.
 func TestRejectsNonUTF8Claims(t *testing.T) {
 	is := newIssuer(t)
 	m := newGuard(t, is, nil)
 	hdr := `{"alg":"RS256","typ":"at+jwt","kid":"` + is.KeyID() + `"}`
-	payload := `{"iss":"` + is.URL() + `","aud":"` + testAudience + "\",\"exp\":9999999999,\"sub\":\"\xff\"}"
-	wantInvalid(t, m, is.SignRaw(t, hdr, payload))
+	head := `{"iss":"` + is.URL() + `","aud":"` + testAudience + `","exp":9999999999,`
+	for name, rest := range map[string]string{
+		"a value":                     "\"sub\":\"\xff\"}",
+		"a name":                      "\"s\xc3b\":\"x\"}",
+		"a nested claim":              "\"ext\":{\"a\":[\"ok\",\"caf\xc3\"]}}",
+		"a lone surrogate escaped":    `"sub":"\ud800"}`,
+		"U+FFFD itself":               `"sub":"\ufffd"}`,
+		"a value a repeated name hid": "\"sub\":\"\xff\",\"sub\":\"u1\"}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantInvalid(t, m, is.SignRaw(t, hdr, head+rest), smartmw.ErrClaim)
+		})
+	}
 }
 
 // TestDuplicateClaimsLastWins pins the documented behaviour: a claim named

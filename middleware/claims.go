@@ -25,10 +25,11 @@ var errNoAudience = fmt.Errorf("%w: the token has no audience (aud)", errClaim)
 // jwt.MapClaims' methods) and, as a jwt.ClaimsValidator, checks the SMART
 // claims and maps them to out.
 //
-// The claims are decoded by encoding/json: a name repeated in the JSON
-// object takes its last value, and invalid UTF-8 becomes U+FFFD, which
-// Validate refuses (RFC 8725 §3.7). The iss used to choose the keys is
-// read the same way, so every check sees the same claims.
+// A JWT's claims are decoded by decodeClaims, an introspection answer's
+// by encoding/json, alike: a name repeated in the JSON object takes its
+// last value, and invalid UTF-8 becomes U+FFFD, which Validate refuses
+// (RFC 8725 §3.7). The iss used to choose the keys is read from the same
+// map, so every check sees the same claims.
 type claims struct {
 	jwt.MapClaims
 	names   *ClaimNames
@@ -48,6 +49,10 @@ type claims struct {
 	// here that its tokens may be for.
 	auds []string
 	out  smartctx.Claims
+	// decoded: the claims are a JWT's, decoded by decodeClaims, which
+	// noted whether a name or string holds U+FFFD (replaced); others
+	// are walked for it.
+	decoded, replaced bool
 }
 
 var _ jwt.ClaimsValidator = (*claims)(nil)
@@ -62,7 +67,7 @@ var _ jwt.ClaimsValidator = (*claims)(nil)
 // reported, joined in the order the claims are read.
 func (c *claims) Validate() error {
 	m := c.MapClaims
-	exp, err := precheck(m, c.dpop)
+	exp, err := c.precheck()
 	if err != nil {
 		return err
 	}
@@ -95,15 +100,16 @@ func (c *claims) Validate() error {
 
 // precheck refuses the claims that make the token unusable whatever else
 // it holds, and returns its expiry: claims that are not UTF-8, a cnf
-// binding other than a DPoP one where dpop allows it, and no exp, which
+// binding other than a DPoP one where c.dpop allows it, and no exp, which
 // jwt/v5 treats as optional: a bearer token without one would be good
 // forever.
-func precheck(m jwt.MapClaims, dpop bool) (*jwt.NumericDate, error) {
-	if replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
+func (c *claims) precheck() (*jwt.NumericDate, error) {
+	m := c.MapClaims
+	if c.replaced || !c.decoded && replaced(map[string]any(m)) { // UTF-8 only: RFC 8725 §3.7
 		return nil, fmt.Errorf("%w: claims are not UTF-8", errClaim)
 	}
 	if cnf, ok := m["cnf"]; ok {
-		if !dpop {
+		if !c.dpop {
 			// A sender-constrained (DPoP or mTLS) token presented as a
 			// bearer token: its holder's proof is not checked here (RFC
 			// 9449 §7.2).

@@ -946,13 +946,13 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 			return intro(is)
 		}
 	}
-	mc := jwt.MapClaims{}
+	var pl payload
 	var c *claims
-	_, err := g.parser.ParseWithClaims(token, mc, func(t *jwt.Token) (any, error) {
+	_, err := g.parser.ParseWithClaims(token, &pl, func(t *jwt.Token) (any, error) {
 		if err := g.checkHeader(t.Header); err != nil {
 			return nil, err
 		}
-		iss, _ := mc["iss"].(string)
+		iss, _ := pl.MapClaims["iss"].(string)
 		is := g.issuers[iss]
 		switch {
 		case iss == "":
@@ -960,7 +960,7 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		case is == nil:
 			return nil, errUntrusted
 		}
-		c = &claims{MapClaims: mc, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds, dpop: is.dpop != DPoPOff}
+		c = &claims{MapClaims: pl.MapClaims, decoded: true, replaced: pl.replaced, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds, dpop: is.dpop != DPoPOff}
 		if err := is.validator.Validate(c); err != nil {
 			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 		}
