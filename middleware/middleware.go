@@ -34,18 +34,20 @@ const maxFormBody = 1 << 20
 // concurrent use. Make one with New.
 type Guard struct {
 	issuers map[string]*issuer
-	list    []*issuer // in Config order
-	parser  *jwt.Parser
-	strict  bool
-	maxSize int
-	form    bool
-	now     func() time.Time
-	cache   *cache
-	onError ErrorHandler
-	bases   []*base // longest path first
-	cors    func(http.Handler) http.Handler
-	audit   func(context.Context, AuditEvent)
-	metrics Metrics
+	list    []*issuer   // in Config order
+	parser  *jwt.Parser // its DecodeSegment only: see parseJWS
+	// algorithms are Tokens.Algorithms, the only ones parseJWS accepts.
+	algorithms []string
+	strict     bool
+	maxSize    int
+	form       bool
+	now        func() time.Time
+	cache      *cache
+	onError    ErrorHandler
+	bases      []*base // longest path first
+	cors       func(http.Handler) http.Handler
+	audit      func(context.Context, AuditEvent)
+	metrics    Metrics
 	// opaque is the issuer that introspects opaque tokens outside any
 	// base (Verify), when exactly one does.
 	opaque *issuer
@@ -111,15 +113,16 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 		form:    cfg.Tokens.FormBody,
 		now:     cfg.Tokens.Now,
 		onError: cfg.Hooks.ErrorHandler,
-		// One parser for every issuer: it decodes the claims straight
-		// into a jwt.MapClaims and checks the signature. The claims are
-		// checked before, in the Keyfunc, by the issuer's validator
+		// parseJWS decodes a token's segments with this parser's
+		// DecodeSegment. Strict decoding refuses base64url whose unused
+		// trailing bits are set (RFC 4648 §3.5): else one signed token
+		// has many spellings, each a different cache key and a
+		// different string to deny-list. The claims are checked before
+		// the key is looked up (checkJWT), by the issuer's validator
 		// (registered claims, then, through claims.Validate, the SMART
-		// ones). Strict decoding refuses base64url whose unused trailing
-		// bits are set (RFC 4648 §3.5): else one signed token has many
-		// spellings, each a different cache key and a different string
-		// to deny-list.
-		parser: jwt.NewParser(jwt.WithValidMethods(cfg.Tokens.Algorithms), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
+		// ones).
+		parser:     jwt.NewParser(jwt.WithStrictDecoding()),
+		algorithms: cfg.Tokens.Algorithms,
 	}
 	if g.onError == nil {
 		realm := cfg.Hooks.Realm
@@ -915,8 +918,8 @@ var (
 // and refused as malformed when there is none; a JWT naming an issuer
 // whose tokens are all introspected is introspected there.
 //
-// A JWT is verified with every check that needs no key first, in the
-// Keyfunc: the header, then the issuer (even when only one is
+// A JWT is verified with every check that needs no key first (parseJWS,
+// then checkJWT): the header, then the issuer (even when only one is
 // configured), then the claims (expiry, audience, SMART claims), then,
 // when b is not nil, that the token's audience names b for that issuer.
 // Only a token that passes them all has its key looked up, so only such a
@@ -946,29 +949,7 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 			return intro(is)
 		}
 	}
-	var pl payload
-	var c *claims
-	_, err := g.parser.ParseWithClaims(token, &pl, func(t *jwt.Token) (any, error) {
-		if err := g.checkHeader(t.Header); err != nil {
-			return nil, err
-		}
-		iss, _ := pl.MapClaims["iss"].(string)
-		is := g.issuers[iss]
-		switch {
-		case iss == "":
-			return nil, errNoIssuer
-		case is == nil:
-			return nil, errUntrusted
-		}
-		c = &claims{MapClaims: pl.MapClaims, decoded: true, replaced: pl.replaced, names: &is.names, strict: g.strict, slashes: is.slashes, deferScopes: true, auds: is.auds, dpop: is.dpop != DPoPOff}
-		if err := is.validator.Validate(c); err != nil {
-			return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
-		}
-		if b != nil && !b.boundTo(is.url, c.out.Audience) {
-			return nil, fmt.Errorf("%w: not for this base", jwt.ErrTokenInvalidAudience)
-		}
-		return is.key(ctx, t)
-	})
+	c, err := g.verifyJWT(ctx, token, b)
 	if err != nil {
 		var u *jwks.UnavailableError
 		if errors.As(err, &u) {
@@ -976,11 +957,53 @@ func (g *Guard) verify(ctx context.Context, token string, b *base, key *[32]byte
 		}
 		return nil, 0, invalidToken(describe(err), err)
 	}
-	if err := c.readScopes(&c.out); err != nil {
-		err = fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
-		return nil, 0, invalidToken(describe(err), err)
-	}
 	return smartctx.NewGrant(c.out), 0, nil
+}
+
+// verifyJWT verifies a JWT in the order verify's comment gives, and
+// returns its checked claims.
+func (g *Guard) verifyJWT(ctx context.Context, token string, b *base) (*claims, error) {
+	t, pl, err := g.parseJWS(token)
+	if err != nil {
+		return nil, err
+	}
+	c, key, err := g.checkJWT(ctx, t, pl, b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", jwt.ErrTokenUnverifiable, err)
+	}
+	if err := verifySignature(t, key); err != nil {
+		return nil, err
+	}
+	if err := c.readScopes(&c.out); err != nil {
+		return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
+	}
+	return c, nil
+}
+
+// checkJWT makes every check of t that needs no key (the header, the
+// issuer, the claims, the base), then looks its key up.
+func (g *Guard) checkJWT(ctx context.Context, t *jwt.Token, pl *payload, b *base) (*claims, any, error) {
+	if err := g.checkHeader(t.Header); err != nil {
+		return nil, nil, err
+	}
+	iss, _ := pl.MapClaims["iss"].(string)
+	is := g.issuers[iss]
+	switch {
+	case iss == "":
+		return nil, nil, errNoIssuer
+	case is == nil:
+		return nil, nil, errUntrusted
+	}
+	c := &claims{MapClaims: pl.MapClaims, decoded: true, replaced: pl.replaced, names: &is.names, strict: g.strict,
+		slashes: is.slashes, deferScopes: true, auds: is.auds, dpop: is.dpop != DPoPOff}
+	if err := is.validator.Validate(c); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
+	}
+	if b != nil && !b.boundTo(is.url, c.out.Audience) {
+		return nil, nil, fmt.Errorf("%w: not for this base", jwt.ErrTokenInvalidAudience)
+	}
+	key, err := is.key(ctx, t)
+	return c, key, err
 }
 
 // unavailable is the error for a request that cannot be decided now.
