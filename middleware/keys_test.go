@@ -277,3 +277,33 @@ func TestKeyfuncKeyMustFitAlg(t *testing.T) {
 		t.Fatalf("RS256 with the RSA key of the set: %v", err)
 	}
 }
+
+// TestTokenWithoutKidIsTriedAgainstEachKey: a token without a kid, under
+// an issuer publishing two keys that fit its algorithm, verifies with
+// either key (the Guard tries each, as jwt.Parser does with a
+// VerificationKeySet); signed by neither, or by either under a body it
+// did not sign, it is refused as a bad signature.
+func TestTokenWithoutKidIsTriedAgainstEachKey(t *testing.T) {
+	as := newFakeAS(t, jwk(rsaKey(), "ka", nil), jwk(otherRSAKey(), "kb", nil))
+	m := newFromAS(t, as, nil)
+	noKid := map[string]any{"kid": nil}
+	for name, key := range map[string]any{"the first key": rsaKey(), "the second key": otherRSAKey()} {
+		t.Run("signed by "+name, func(t *testing.T) {
+			if _, err := m.Verify(context.Background(), asToken(t, as, jwt.SigningMethodRS256, key, noKid)); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+	t.Run("signed by neither", func(t *testing.T) {
+		third := genRSA()
+		wantInvalid(t, m, asToken(t, as, jwt.SigningMethodRS256, third, noKid), jwt.ErrTokenSignatureInvalid)
+	})
+	t.Run("a signature of another body", func(t *testing.T) {
+		signed := asToken(t, as, jwt.SigningMethodRS256, otherRSAKey(), noKid)
+		c := goodClaims(as)
+		c["patient"] = "other"
+		other := forge(t, jwt.SigningMethodRS256, otherRSAKey(), c, noKid)
+		spliced := other[:strings.LastIndexByte(other, '.')] + signed[strings.LastIndexByte(signed, '.'):]
+		wantInvalid(t, m, spliced, jwt.ErrTokenSignatureInvalid)
+	})
+}
