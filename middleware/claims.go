@@ -25,7 +25,7 @@ var errNoAudience = fmt.Errorf("%w: the token has no audience (aud)", errClaim)
 // jwt.MapClaims' methods) and, as a jwt.ClaimsValidator, checks the SMART
 // claims and maps them to out.
 //
-// A JWT's claims are decoded by decodeClaims, an introspection answer's
+// A JWT's claims are decoded by claimsDecoder, an introspection answer's
 // by encoding/json, alike: a name repeated in the JSON object takes its
 // last value, and invalid UTF-8 becomes U+FFFD, which Validate refuses
 // (RFC 8725 §3.7). The iss used to choose the keys is read from the same
@@ -49,7 +49,7 @@ type claims struct {
 	// here that its tokens may be for.
 	auds []string
 	out  smartctx.Claims
-	// decoded: the claims are a JWT's, decoded by decodeClaims, which
+	// decoded: the claims are a JWT's, decoded by claimsDecoder, which
 	// noted whether a name or string holds U+FFFD (replaced); others
 	// are walked for it.
 	decoded, replaced bool

@@ -10,29 +10,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// payload is what Guard.verify gives jwt.Parser to decode a JWT's claims
-// into: jwt.MapClaims, made by decodeClaims. json.Unmarshal, which the
-// parser calls, checks that the bytes are JSON and then hands them to
-// UnmarshalJSON; decodeClaims makes from them the map encoding/json
-// would, without its reflection, which cost a token seen for the first
-// time more than every SMART check together.
+// payload is a JWT's claims as parseJWS decodes them: the jwt.MapClaims
+// claimsDecoder makes, and whether a name or string of them held U+FFFD
+// once decoded (see claimsDecoder.replaced), which claims.Validate
+// refuses.
 type payload struct {
 	jwt.MapClaims
-	// replaced: some name or string, once decoded, holds U+FFFD (see
-	// claimsDecoder.replaced).
 	replaced bool
-}
-
-// UnmarshalJSON decodes a JWT's claims; b is JSON (json.Unmarshal has
-// checked it).
-func (p *payload) UnmarshalJSON(b []byte) error {
-	d := claimsDecoder{data: b}
-	m, err := d.decode()
-	if err != nil {
-		return err
-	}
-	p.MapClaims, p.replaced = m, d.replaced
-	return nil
 }
 
 // maxClaimsDepth bounds how deep objects and arrays nest in a JWT's

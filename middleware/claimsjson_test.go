@@ -24,14 +24,14 @@ var claimsSeeds = []string{
 	`[]`, `"x"`, `1`, `true`, `{"a":1}x`, `{"a" 1}`, `{"a":1,}`, `{`, `{"a":"\u12"}`, `{"a":"\x"}`, "{\"a\":\"\x01\"}",
 }
 
-// FuzzDecodeClaims holds decodeClaims to encoding/json on any input that
-// is JSON (json.Unmarshal checks it before it calls UnmarshalJSON): the
-// same map, an error where encoding/json has one (a number out of range,
-// a value that is not an object), and U+FFFD noted exactly when some name
-// or string of the text holds it once decoded, a value that a repeated
-// name replaces included (the map alone would hide it). Nesting past
-// maxClaimsDepth is refused. On input that is not JSON it must fail, not
-// panic.
+// FuzzDecodeClaims holds claimsDecoder to encoding/json. On any input
+// that is JSON: the same map, an error where encoding/json has one (a
+// number out of range, a value that is not an object), and U+FFFD noted
+// exactly when some name or string of the text holds it once decoded, a
+// value that a repeated name replaces included (the map alone would hide
+// it); nesting past maxClaimsDepth is refused. On input that is not JSON
+// (json.Valid false) it must fail: parseJWS gives it a token's decoded
+// segments as they come, and nothing else checks them.
 func FuzzDecodeClaims(f *testing.F) {
 	for _, s := range claimsSeeds {
 		f.Add([]byte(s))
