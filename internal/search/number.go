@@ -2,6 +2,7 @@ package search
 
 import (
 	"math/big"
+	"strings"
 )
 
 // decimal is an exact decimal number: m × 10^e. Search values and
@@ -177,6 +178,14 @@ func newNumAlt(p prefix, text string) (numAlt, bool) {
 	a := numAlt{p: p, v: v}
 	switch p {
 	case pEq, pNe:
+		if p == pEq && strings.ContainsAny(text, "eE") {
+			// R4's table reads "1e2" as [95, 105), a digit finer than
+			// its own rule of significant figures would ([50, 150)).
+			// A scope must let through only what every reading
+			// allows: eq takes the finer range, ne (which matches
+			// outside it) the coarser.
+			exp--
+		}
 		a.lo = addHalfUnit(&v, exp, -1)
 		a.hi = addHalfUnit(&v, exp, 1)
 	case pAp:

@@ -221,8 +221,21 @@ func TestNumberSearch(t *testing.T) {
 		{"ap within 10%", "", "probability=ap0.85", risk, true},
 		{"sa", "", "probability=sa0.9", risk, false},
 		{"eb", "", "probability=eb0.06", risk, true},
+		// R4's table reads 1e2 as [95, 105), its rule of significant
+		// figures as [50, 150): eq takes the finer range, ne the coarser.
+		{"exponent form, eq: the finer range, 0.06 not in [0.095, 0.105)", "", "probability=1e-1", risk006, false},
+		{"plain form, eq: 0.06 in [0.05, 0.15)", "", "probability=0.1", risk006, true},
+		{"exponent form, eq: 0.06 in [0.0595, 0.0605)", "", "probability=6e-2", risk006, true},
+		{"exponent form, ne: the coarser range, 0.06 in [0.05, 0.15)", "", "probability=ne1e-1", risk006, false},
+		{"exponent form, ne: 0.2 outside [0.05, 0.15)", "", "probability=ne1e-1", risk02, true},
 	})
 }
+
+// risk006 and risk02 are RiskAssessments of one probability.
+const (
+	risk006 = `{"resourceType":"RiskAssessment","id":"r2","prediction":[{"probabilityDecimal":0.06}]}`
+	risk02  = `{"resourceType":"RiskAssessment","id":"r3","prediction":[{"probabilityDecimal":0.2}]}`
+)
 
 func TestQuantitySearch(t *testing.T) {
 	runMatch(t, []matchCase{
