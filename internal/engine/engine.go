@@ -516,9 +516,7 @@ func (c *handlerCtx) decision() *smartctx.Decision {
 	if p := c.pub.Load(); p != nil {
 		return p
 	}
-	if c.pub.CompareAndSwap(nil, c.d.public()) {
-		return c.pub.Load()
-	}
+	c.pub.CompareAndSwap(nil, c.d.public()) // a goroutine that loses takes the winner's
 	return c.pub.Load()
 }
 
