@@ -355,7 +355,8 @@ func TestRejectsNonUTF8Claims(t *testing.T) {
 		"a name":                      "\"s\xc3b\":\"x\"}",
 		"a nested claim":              "\"ext\":{\"a\":[\"ok\",\"caf\xc3\"]}}",
 		"a lone surrogate escaped":    `"sub":"\ud800"}`,
-		"U+FFFD itself":               `"sub":"\ufffd"}`,
+		"U+FFFD escaped":              `"sub":"\ufffd"}`,
+		"U+FFFD as it is":             "\"sub\":\"\xef\xbf\xbd\"}",
 		"a value a repeated name hid": "\"sub\":\"\xff\",\"sub\":\"u1\"}",
 	} {
 		t.Run(name, func(t *testing.T) {
